@@ -1,0 +1,84 @@
+// swift-tools-version:6.0
+// recover-tool: gets lost time slots back after an incident.
+// Pipeline: read sources (LogReplay, SnapshotDiff) → fold (SlotFold) → resolve (ConflictResolver)
+// → report (PlanReport) → commit (RecoveryCommit). RecoverTool is the thin executable over them.
+import PackageDescription
+
+let package = Package(
+    name: "recover-tool",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "recover-tool", targets: ["RecoverTool"]),
+        .executable(name: "incident-generator", targets: ["IncidentGenerator"]),
+        .executable(name: "recover-bench", targets: ["RecoverBench"]),
+        .library(name: "RecoveryLibraries", targets: ["LogReplay", "SnapshotDiff", "SourceFiles"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // C libraries, from Debian's -dev packages.
+        .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+
+        // The shared vocabulary: slot keys, slots, windows, times, provenance, quarantine.
+        .target(name: "RecoveryModel"),
+        // Files → LZ4 frames → lines, in fixed buffers.
+        .target(name: "SourceFiles", dependencies: ["CLZ4", "RecoveryModel"]),
+        // libpq: connections, queries, COPY, transactions.
+        .target(name: "PostgresClient", dependencies: ["CLibPQ"]),
+
+        // 1. Read sources.
+        .target(name: "LogReplay", dependencies: ["RecoveryModel", "SourceFiles"]),
+        .target(name: "SnapshotDiff", dependencies: ["RecoveryModel", "SourceFiles", "PostgresClient"]),
+        // 2. Fold events into one version per slot.
+        .target(name: "SlotFold", dependencies: ["RecoveryModel"]),
+        // 3. Resolve against the live database.
+        .target(name: "ConflictResolver", dependencies: ["RecoveryModel", "SlotFold", "PostgresClient"]),
+        // 4. Report: plan.json, rows, report.md, report.html, CSV.
+        .target(name: "PlanReport", dependencies: ["RecoveryModel", "SlotFold", "ConflictResolver"]),
+        // 5. Commit: apply, verify, revert, runs.
+        .target(name: "RecoveryCommit", dependencies: ["RecoveryModel", "PostgresClient", "PlanReport"]),
+
+        .executableTarget(
+            name: "RecoverTool",
+            dependencies: [
+                "RecoveryModel", "SourceFiles", "PostgresClient", "LogReplay", "SnapshotDiff",
+                "SlotFold", "ConflictResolver", "PlanReport", "RecoveryCommit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "IncidentGenerator",
+            dependencies: [
+                "RecoveryModel",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "RecoverBench",
+            dependencies: [
+                "RecoveryModel", "SourceFiles", "LogReplay", "SnapshotDiff", "SlotFold",
+                "ConflictResolver", "PlanReport", "PostgresClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // Tests: unit (pure), integration (real PostgreSQL, real lz4 and pg_dump), end to end.
+        .target(name: "TestSupport", dependencies: ["PostgresClient"], path: "Tests/TestSupport"),
+        .testTarget(name: "RecoveryModelTests", dependencies: ["RecoveryModel"]),
+        .testTarget(name: "SourceFilesTests", dependencies: ["SourceFiles", "TestSupport"]),
+        .testTarget(name: "LogReplayTests", dependencies: ["LogReplay", "TestSupport"]),
+        .testTarget(name: "SlotFoldTests", dependencies: ["SlotFold", "LogReplay"]),
+        .testTarget(name: "SnapshotDiffTests", dependencies: ["SnapshotDiff", "TestSupport"]),
+        .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient", "TestSupport"]),
+        .testTarget(
+            name: "ConflictResolverTests",
+            dependencies: ["ConflictResolver", "SlotFold", "PlanReport", "TestSupport"]
+        ),
+        .testTarget(name: "RecoveryCommitTests", dependencies: ["RecoveryCommit", "PlanReport", "TestSupport"]),
+        .testTarget(name: "RecoverToolTests", dependencies: ["TestSupport"]),
+    ]
+)

@@ -1,0 +1,4 @@
+@main
+struct IncidentGenerator {
+    static func main() {}
+}

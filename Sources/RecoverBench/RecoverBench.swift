@@ -1,0 +1,4 @@
+@main
+struct RecoverBench {
+    static func main() {}
+}

@@ -1,0 +1,1 @@
+// SnapshotDiff: see Package.swift for this stage's place in the pipeline.

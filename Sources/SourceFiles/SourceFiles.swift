@@ -1,0 +1,1 @@
+// SourceFiles: see Package.swift for this stage's place in the pipeline.

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what recover-tool needs on a fresh Debian machine: liblz4-dev (headers and pkg-config
+# file), the lz4 command-line tool, and the PostgreSQL client and server when missing.
+# Safe to run again: it installs only what is absent, and runs 'apt-get update' at most once.
+set -euo pipefail
+
+need=()
+pkg-config --exists liblz4 2>/dev/null || need+=(liblz4-dev)
+command -v lz4 >/dev/null 2>&1 || need+=(lz4)
+pkg-config --exists libpq 2>/dev/null || need+=(libpq-dev)
+command -v pg_dump >/dev/null 2>&1 || need+=(postgresql-client)
+if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  need+=(postgresql)
+fi
+if [ "${RECOVER_WITH_CHROMIUM:-0}" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
+  need+=(chromium)
+fi
+
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup: installing ${need[*]}" >&2
+  if [ "$(id -u)" != 0 ]; then
+    echo "setup: missing ${need[*]}; run as root or install them with apt-get" >&2
+    exit 1
+  fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
