@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing, starts a throwaway PostgreSQL (stopped on exit, even
+# on failure), builds, and runs every test tier. Extra arguments go to 'swift test'
+# (for example: scripts/test.sh --filter LogReplayTests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+env=$(bash scripts/pg-start.sh) && eval "$env"
+trap 'bash scripts/pg-stop.sh "$RECOVER_PGDIR"' EXIT
+echo "test: PostgreSQL running at $PGHOST" >&2
+
+swift build --build-tests 2>&1 | grep -v '^\[' || true
+swift build --build-tests >/dev/null
+swift test --skip-build "$@"
