@@ -10,6 +10,5 @@ env=$(bash scripts/pg-start.sh) && eval "$env"
 trap 'bash scripts/pg-stop.sh "$RECOVER_PGDIR"' EXIT
 echo "test: PostgreSQL running at $PGHOST" >&2
 
-swift build --build-tests 2>&1 | grep -v '^\[' || true
-swift build --build-tests >/dev/null
+swift build --build-tests
 swift test --skip-build "$@"
