@@ -1,0 +1,45 @@
+import Glibc
+
+/// Raw bytes of a file, read with `read(2)` into the caller's buffer. Owns the descriptor.
+final class FileDescriptorSource {
+    private let fd: Int32
+    let path: String
+    /// Bytes read from the file so far.
+    private(set) var offset: Int64 = 0
+    /// The file's size when opened, for progress.
+    let size: Int64
+
+    init(path: String) throws(SourceError) {
+        self.path = path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SourceError(.cannotOpen, path: path, detail: String(cString: strerror(errno))) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            let detail = String(cString: strerror(errno))
+            close(fd)
+            throw SourceError(.cannotOpen, path: path, detail: detail)
+        }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
+            throw SourceError(.cannotOpen, path: path, detail: "not a regular file")
+        }
+        self.fd = fd
+        self.size = Int64(st.st_size)
+        posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
+    }
+
+    deinit { close(fd) }
+
+    /// Reads up to `buffer.count` bytes; 0 means end of file.
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws(SourceError) -> Int {
+        while true {
+            let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
+            if n >= 0 {
+                offset += Int64(n)
+                return n
+            }
+            if errno == EINTR { continue }
+            throw SourceError(.cannotRead, path: path, detail: String(cString: strerror(errno)))
+        }
+    }
+}

@@ -1,0 +1,36 @@
+import Foundation
+
+/// Finds the input files named on the command line: a file is taken as given; a directory is
+/// searched recursively for names with one of the suffixes. The result is sorted and without
+/// repeats, so the order the engineer typed the paths in does not matter.
+public enum InputDiscovery {
+    /// Log names of CONTRACT §3.
+    public static let logSuffixes = [".log", ".jsonl", ".log.lz4", ".jsonl.lz4"]
+    /// Snapshot dump names of CONTRACT §4.
+    public static let dumpSuffixes = [".sql", ".sql.lz4"]
+
+    public static func files(at paths: [String], suffixes: [String]) throws(SourceError) -> [String] {
+        var found = Set<String>()
+        let fm = FileManager.default
+        for path in paths {
+            var isDirectory: ObjCBool = false
+            guard fm.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                throw SourceError(.notFound, path: path, detail: "no such file or directory")
+            }
+            guard isDirectory.boolValue else {
+                found.insert(path)
+                continue
+            }
+            guard let walker = fm.enumerator(atPath: path) else {
+                throw SourceError(.cannotOpen, path: path, detail: "cannot list the directory")
+            }
+            let prefix = path.hasSuffix("/") ? path : path + "/"
+            for case let relative as String in walker where suffixes.contains(where: { relative.hasSuffix($0) }) {
+                let full = prefix + relative
+                var isDir: ObjCBool = false
+                if fm.fileExists(atPath: full, isDirectory: &isDir), !isDir.boolValue { found.insert(full) }
+            }
+        }
+        return found.sorted()
+    }
+}

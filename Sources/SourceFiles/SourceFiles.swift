@@ -1,1 +1,0 @@
-// SourceFiles: see Package.swift for this stage's place in the pipeline.

@@ -1,0 +1,178 @@
+import Foundation
+import XCTest
+@testable import SourceFiles
+
+/// The reader on files written by the real `lz4` tool during the test.
+final class LineReaderTests: XCTestCase {
+    var dir: URL!
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("lr-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: dir)
+    }
+
+    /// Lines `line 1 ...` to `line N ...`, each with some payload so that frames hold many blocks.
+    func text(lines: ClosedRange<Int>) -> String {
+        lines.map { "line \($0) {\"user_id\":\($0 % 97),\"pad\":\"\(String(repeating: "x", count: $0 % 40))\"}\n" }.joined()
+    }
+
+    func write(_ name: String, _ content: String) throws -> String {
+        let path = dir.appendingPathComponent(name).path
+        try content.write(toFile: path, atomically: false, encoding: .utf8)
+        return path
+    }
+
+    @discardableResult
+    func lz4(_ args: [String]) throws -> Int32 {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["lz4", "-q", "-f"] + args
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        return p.terminationStatus
+    }
+
+    func compress(_ name: String, _ content: String, options: [String] = []) throws -> String {
+        let plain = try write(name + ".plain", content)
+        let out = dir.appendingPathComponent(name).path
+        XCTAssertEqual(try lz4(options + [plain, out]), 0)
+        return out
+    }
+
+    func readAll(_ path: String) throws -> (lines: [String], numbers: [Int], summary: LineReader.Summary) {
+        var lines: [String] = []
+        var numbers: [Int] = []
+        let summary = try LineReader(path: path).forEachLine { bytes, number in
+            lines.append(String(decoding: bytes, as: UTF8.self))
+            numbers.append(number)
+        }
+        return (lines, numbers, summary)
+    }
+
+    func expected(_ content: String) -> [String] {
+        content.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
+    }
+
+    func testPlainFileWithAndWithoutFinalNewline() throws {
+        let content = text(lines: 1...1000)
+        let r = try readAll(try write("a.log", content))
+        XCTAssertEqual(r.lines, expected(content))
+        XCTAssertEqual(r.numbers, Array(1...1000))
+        XCTAssertNil(r.summary.damage)
+
+        let cut = try readAll(try write("b.log", "one\ntwo\nthree"))
+        XCTAssertEqual(cut.lines, ["one", "two", "three"])
+        XCTAssertEqual(cut.summary.lines, 3)
+    }
+
+    func testSingleFrameAndFrameOptions() throws {
+        let content = text(lines: 1...50_000)
+        for (i, options) in [[], ["--content-size"], ["--no-frame-crc"], ["-B4", "--content-size"], ["-BD", "--no-frame-crc"]].enumerated() {
+            let r = try readAll(try compress("s\(i).jsonl.lz4", content, options: options))
+            XCTAssertEqual(r.lines, expected(content), "options \(options)")
+            XCTAssertNil(r.summary.damage, "options \(options)")
+            XCTAssertEqual(r.summary.bytes, Int64(content.utf8.count))
+        }
+    }
+
+    func testConcatenatedFramesAreOneStream() throws {
+        let parts = [text(lines: 1...10_000), text(lines: 10_001...10_500), text(lines: 10_501...30_000)]
+        var data = Data()
+        for (i, part) in parts.enumerated() {
+            let path = try compress("part\(i).lz4", part, options: i == 1 ? ["--content-size"] : [])
+            data.append(try Data(contentsOf: URL(fileURLWithPath: path)))
+        }
+        let path = dir.appendingPathComponent("multi.jsonl.lz4").path
+        try data.write(to: URL(fileURLWithPath: path))
+        let r = try readAll(path)
+        XCTAssertEqual(r.lines, expected(parts.joined()))
+        XCTAssertNil(r.summary.damage)
+    }
+
+    func testTruncatedFileYieldsCompleteLinesAndReportsTheCut() throws {
+        let content = text(lines: 1...40_000)
+        let full = try Data(contentsOf: URL(fileURLWithPath: try compress("t.lz4", content)))
+        for cut in [7, 100, full.count / 3, full.count / 2, full.count - 5, full.count - 1] {
+            let path = dir.appendingPathComponent("cut\(cut).log.lz4").path
+            try full.prefix(cut).write(to: URL(fileURLWithPath: path))
+            let r = try readAll(path)
+            XCTAssertEqual(r.summary.damage, .truncated(offset: Int64(cut)), "cut at \(cut)")
+            // Every delivered line is a complete line of the original, in order, from the first.
+            XCTAssertEqual(r.lines, Array(expected(content).prefix(r.lines.count)), "cut at \(cut)")
+            if cut <= full.count / 2 { XCTAssertLessThan(r.lines.count, 40_000) }
+        }
+    }
+
+    func testFlippedByteIsReportedAsCorrupt() throws {
+        let content = text(lines: 1...20_000)
+        var data = try Data(contentsOf: URL(fileURLWithPath: try compress("f.lz4", content)))
+        let at = data.count / 2
+        data[at] ^= 0x5A
+        let path = dir.appendingPathComponent("flipped.log.lz4").path
+        try data.write(to: URL(fileURLWithPath: path))
+        let r = try readAll(path)
+        guard case .corrupt(let offset, let detail)? = r.summary.damage else {
+            return XCTFail("expected corruption, got \(String(describing: r.summary.damage))")
+        }
+        // Detected no earlier than the flipped byte (block data is checked by the frame's content
+        // checksum at its end), and located to within the 64 KiB input step.
+        XCTAssertGreaterThan(offset + 64 * 1024, Int64(at))
+        XCTAssertLessThanOrEqual(offset, Int64(data.count))
+        XCTAssertFalse(detail.isEmpty)
+        XCTAssertTrue(r.summary.droppedPartialLine || r.lines.count < 20_000)
+    }
+
+    func testNotLZ4IsCorruptAtZero() throws {
+        let r = try readAll(try write("fake.log.lz4", "this is not lz4\n"))
+        XCTAssertEqual(r.summary.damage?.code, "corrupt")
+        XCTAssertEqual(r.lines, [])
+    }
+
+    func testEmptyFiles() throws {
+        for name in ["empty.log", "empty.log.lz4"] {
+            let r = try readAll(try write(name, ""))
+            XCTAssertEqual(r.lines, [])
+            XCTAssertEqual(r.summary, LineReader.Summary())
+        }
+        let r = try readAll(try compress("emptyframe.log.lz4", ""))
+        XCTAssertEqual(r.lines, [])
+        XCTAssertNil(r.summary.damage)
+    }
+
+    func testOverlongLineIsSkippedAndNumbered() throws {
+        let long = String(repeating: "y", count: 3000)
+        let path = try write("long.log", "a\n\(long)\nb\n")
+        var lines: [String] = []
+        let summary = try LineReader(path: path, maxLineLength: 1000).forEachLine { bytes, n in
+            lines.append("\(n):\(String(decoding: bytes, as: UTF8.self))")
+        }
+        XCTAssertEqual(lines, ["1:a", "3:b"])
+        XCTAssertEqual(summary.overlongLines, [2])
+        XCTAssertEqual(summary.lines, 3)
+    }
+
+    func testMissingFileIsAnError() throws {
+        XCTAssertThrowsError(try LineReader(path: dir.appendingPathComponent("nope.log").path)) { error in
+            XCTAssertEqual(
+                (error as? SourceError)?.description,
+                "cannot open '\(dir.appendingPathComponent("nope.log").path)': No such file or directory; check the path and its permissions")
+        }
+    }
+
+    func testDiscoveryIsRecursiveSortedAndFiltered() throws {
+        let fm = FileManager.default
+        try fm.createDirectory(at: dir.appendingPathComponent("logs/app-2"), withIntermediateDirectories: true)
+        try fm.createDirectory(at: dir.appendingPathComponent("logs/app-1"), withIntermediateDirectories: true)
+        for name in ["logs/app-2/b.jsonl.lz4", "logs/app-1/a.log", "logs/app-1/notes.txt", "logs/app-1/c.jsonl"] {
+            _ = try write(name, "")
+        }
+        let root = dir.appendingPathComponent("logs").path
+        let found = try InputDiscovery.files(at: [root, root + "/app-1/a.log"], suffixes: InputDiscovery.logSuffixes)
+        XCTAssertEqual(found, [root + "/app-1/a.log", root + "/app-1/c.jsonl", root + "/app-2/b.jsonl.lz4"])
+    }
+}
