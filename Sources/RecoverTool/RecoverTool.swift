@@ -4,6 +4,8 @@ import ArgumentParser
 struct RecoverTool: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "recover-tool",
-        abstract: "Recovers lost time slots after an incident, from server logs and backup snapshots."
+        abstract: "Recovers lost time slots after an incident, from server logs and backup snapshots.",
+        version: RecoverTool.toolVersion,
+        subcommands: [Apply.self, Verify.self, Revert.self, Runs.self]
     )
 }
