@@ -48,6 +48,13 @@ func durationText(minutes: Int64) -> String {
     return "\(mins) min"
 }
 
+/// `41.67`: minutes as hours, to two decimals, rounded half up.
+func hoursText(minutes: Int) -> String {
+    let hundredths = (minutes * 100 + 30) / 60
+    let cents = hundredths % 100
+    return "\(hundredths / 100)." + (cents < 10 ? "0\(cents)" : "\(cents)")
+}
+
 /// `1.5 MiB (1572864 bytes)`
 func sizeText(_ bytes: Int64) -> String {
     let units = ["KiB", "MiB", "GiB", "TiB"]

@@ -108,7 +108,7 @@ struct ReviewContent {
     static func recoveredLine(_ document: PlanDocument) -> ReportLine {
         let users = document.users.filter { $0.recovered > 0 }.count
         return [.text("Recovered: \(document.counts.recovered) slots, \(document.recoveredMinutes) min "
-            + "(\(durationText(minutes: Int64(document.recoveredMinutes)))) for \(users) users.")]
+            + "(\(hoursText(minutes: document.recoveredMinutes)) h) for \(users) users.")]
     }
 
     static func inputs(_ inputs: [PlanDocument.Input]) -> ReportTable {

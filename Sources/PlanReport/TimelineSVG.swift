@@ -43,7 +43,7 @@ struct TimelineScale: Equatable {
 /// Slots per bucket, by outcome, in stacking order (bottom first).
 struct BucketCounts {
     static let outcomes: [(name: String, color: String)] = [
-        ("recovered", "#2e7d32"), ("already present", "#78909c"), ("offline overlap", "#ef6c00"), ("quarantined", "#c62828"),
+        ("recovered", "#2e7d32"), ("already present", "#78909c"), ("offline overlap", "#ef6c00"), ("quarantined", "#7b1fa2"),
     ]
 
     var counts: [[Int]]
@@ -76,7 +76,7 @@ struct TimelineSVG {
     static let width = 1200.0
     static let left = 150.0
     static let right = 24.0
-    static let chartTop = 48.0
+    static let chartTop = 60.0
     static let chartHeight = 220.0
     static let laneHeight = 18.0
     static let laneGap = 8.0
@@ -259,8 +259,11 @@ struct TimelineSVG {
         var out = "<g class=\"markers\" font-size=\"11\">\n"
         out += line(end, Self.chartTop - 4, end, bottom, stroke: "#333", extra: " stroke-width=\"1.5\"")
         out += "<text x=\"\(n(end - 4))\" y=\"\(n(Self.chartTop - 8))\" text-anchor=\"end\">window end</text>\n"
-        out += line(needed, Self.chartTop - 4, needed, bottom, stroke: "#c62828", extra: " stroke-width=\"1.5\" stroke-dasharray=\"6 4\"")
-        out += "<text x=\"\(n(needed + 4))\" y=\"\(n(Self.chartTop - 8))\" fill=\"#c62828\">window end + 180 min</text>\n"
+        out += line(needed, Self.chartTop - 34, needed, bottom, stroke: "#c62828", extra: " stroke-width=\"1.5\" stroke-dasharray=\"6 4\"")
+        // The label goes left of the line when the line is near the right edge.
+        let rightRoom = Self.width - needed > 150
+        out += "<text x=\"\(n(rightRoom ? needed + 4 : needed - 4))\" y=\"\(n(Self.chartTop - 22))\" fill=\"#c62828\""
+            + (rightRoom ? "" : " text-anchor=\"end\"") + ">window end + 180 min</text>\n"
         return out + "</g>\n"
     }
 
