@@ -24,7 +24,7 @@ final class ShardTests: XCTestCase {
     func testAssignmentIsStable() {
         // SplitMix64 seeded with 0 gives 0xe220a8397b1dcdaf first: the hash is that function.
         XCTAssertEqual(Shard(index: 0, count: 1)!.contains(userID: 0), true)
-        XCTAssertEqual(0xe220_a839_7b1d_cdaf % 4, 3)
+        XCTAssertEqual(UInt64(0xe220_a839_7b1d_cdaf) % 4, 3)
         XCTAssertTrue(Shard(index: 3, count: 4)!.contains(userID: 0))
         // Fixed values: a change here would move users between shards of a recovery under way.
         let four = (0..<4).map { Shard(index: $0, count: 4)! }
