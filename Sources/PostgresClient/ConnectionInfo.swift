@@ -1,0 +1,90 @@
+import CLibPQ
+
+/// Connection strings: which one to use, and how to show it without its password.
+public enum ConnectionInfo {
+    /// The connection string the tool uses: the one given (`--db`), else `DATABASE_URL`, else
+    /// the empty string, which makes libpq use its own defaults (`PGHOST`, `PGDATABASE`, ...).
+    public static func resolve(_ given: String?, databaseURL: String?) -> String {
+        if let given, !given.isEmpty { return given }
+        if let databaseURL, !databaseURL.isEmpty { return databaseURL }
+        return ""
+    }
+
+    /// `host=/tmp/x port=5432 dbname=tracker user=recover`: the effective host, port, database and
+    /// user (from the string, else libpq's defaults), then the string's other settings, without
+    /// any secret (libpq marks `password` and `sslpassword` as such). Accepts both the key=value
+    /// and the URI forms (`PQconninfoParse`). An unparseable string shows as
+    /// `<invalid connection string>`, since it may hold a password in a form libpq cannot split.
+    public static func redacted(_ conninfo: String) -> String {
+        var errmsg: UnsafeMutablePointer<CChar>?
+        guard let options = PQconninfoParse(conninfo, &errmsg) else {
+            if let errmsg { PQfreemem(errmsg) }
+            return "<invalid connection string>"
+        }
+        defer { PQconninfoFree(options) }
+        var explicit: [(String, String)] = []
+        var index = 0
+        while let keyword = options[index].keyword {
+            let option = options[index]
+            index += 1
+            guard let value = option.val else { continue }
+            let dispchar = option.dispchar.map { String(cString: $0) } ?? ""
+            if dispchar.hasPrefix("*") { continue }
+            explicit.append((String(cString: keyword), String(cString: value)))
+        }
+        var defaults: [String: String] = [:]
+        if let all = PQconndefaults() {
+            var i = 0
+            while let keyword = all[i].keyword {
+                if let value = all[i].val { defaults[String(cString: keyword)] = String(cString: value) }
+                i += 1
+            }
+            PQconninfoFree(all)
+        }
+        let leading = ["host", "port", "dbname", "user"]
+        var parts: [String] = []
+        for key in leading {
+            if let value = explicit.first(where: { $0.0 == key })?.1 ?? defaults[key] {
+                parts.append("\(key)=\(quoted(value))")
+            }
+        }
+        for (key, value) in explicit where !leading.contains(key) {
+            parts.append("\(key)=\(quoted(value))")
+        }
+        return parts.joined(separator: " ")
+    }
+
+    /// The password the string carries, if any: used only to scrub it from messages.
+    static func password(in conninfo: String) -> String? {
+        var errmsg: UnsafeMutablePointer<CChar>?
+        guard let options = PQconninfoParse(conninfo, &errmsg) else {
+            if let errmsg { PQfreemem(errmsg) }
+            return nil
+        }
+        defer { PQconninfoFree(options) }
+        var index = 0
+        while let keyword = options[index].keyword {
+            if String(cString: keyword) == "password", let value = options[index].val {
+                return String(cString: value)
+            }
+            index += 1
+        }
+        return nil
+    }
+
+    private static func quoted(_ value: String) -> String {
+        if !value.isEmpty, !value.contains(where: { $0 == " " || $0 == "'" || $0 == "\\" }) { return value }
+        return "'" + value.replacingBackslashesAndQuotes() + "'"
+    }
+}
+
+extension String {
+    fileprivate func replacingBackslashesAndQuotes() -> String {
+        var out = ""
+        for ch in self {
+            if ch == "\\" || ch == "'" { out.append("\\") }
+            out.append(ch)
+        }
+        return out
+    }
+}

@@ -1,0 +1,73 @@
+/// A failure talking to PostgreSQL: what kind, the server's SQLSTATE and message, and what the
+/// tool was doing.
+///
+/// `description` is one lowercase line with a hint and never a password:
+/// `cannot connect to database 'host=/tmp/x dbname=tracker user=recover': FATAL: ...; check --db or DATABASE_URL`
+public struct PostgresError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// A stable category, for exit statuses and tests.
+    public enum Kind: String, Sendable, Hashable {
+        /// The connection could not be opened.
+        case connect
+        /// A statement failed (`PQexec`, `PQexecParams`).
+        case query
+        /// A `COPY` failed, on either side.
+        case copy
+        /// `BEGIN`, `COMMIT` or `ROLLBACK` failed, or a commit rolled back.
+        case transaction
+        /// The connection was lost or libpq could not send the request.
+        case connection
+    }
+
+    public var kind: Kind
+    /// The five-character SQLSTATE (`23505`); nil for client-side failures.
+    public var sqlState: String?
+    /// The server's primary message (or libpq's), on one line.
+    public var message: String
+    /// The server's DETAIL, when it sent one.
+    public var detail: String?
+    /// What the tool was doing: `cannot connect to database 'host=db1 dbname=tracker'`.
+    public var context: String
+    /// What to do about it: the server's HINT or the tool's own.
+    public var hint: String?
+
+    public init(
+        kind: Kind, sqlState: String? = nil, message: String, detail: String? = nil,
+        context: String, hint: String? = nil
+    ) {
+        self.kind = kind
+        self.sqlState = sqlState
+        self.message = message
+        self.detail = detail
+        self.context = context
+        self.hint = hint
+    }
+
+    public var description: String {
+        var line = "\(context): \(message)"
+        if let sqlState { line += " (SQLSTATE \(sqlState))" }
+        if let detail { line += " (\(detail))" }
+        if let hint { line += "; \(hint)" }
+        return line
+    }
+
+    /// True for `23505`, a unique constraint violation.
+    public var isUniqueViolation: Bool { sqlState == "23505" }
+    /// True for `40001` and `40P01`: the transaction may succeed if retried.
+    public var isRetryable: Bool { sqlState == "40001" || sqlState == "40P01" }
+}
+
+/// Collapses libpq's multi-line, double-spaced messages into one line.
+func oneLine(_ text: String) -> String {
+    var out = ""
+    var pendingSpace = false
+    for ch in text {
+        if ch == " " || ch == "\n" || ch == "\t" || ch == "\r" {
+            pendingSpace = !out.isEmpty
+        } else {
+            if pendingSpace { out.append(" ") }
+            pendingSpace = false
+            out.append(ch)
+        }
+    }
+    return out
+}

@@ -1,0 +1,229 @@
+import PostgresClient
+import TestSupport
+import XCTest
+
+/// Integration tests: a real PostgreSQL named by PGHOST (scripts/test.sh starts one).
+final class ConnectionTests: XCTestCase {
+    func testQueryWithParametersAndNulls() throws {
+        let db = try TestDatabase(label: "params")
+        let connection = try db.connect()
+        let result = try connection.execute(
+            "SELECT $1::bigint + 1 AS next, $2::text AS nothing, upper($3) AS shout, $4::text[] AS apps",
+            ["41", nil, "tab\there ✓", "{a,\"b,c\",NULL}"]
+        )
+        XCTAssertEqual(result.columns, ["next", "nothing", "shout", "apps"])
+        XCTAssertEqual(result.rowCount, 1)
+        XCTAssertEqual(result[0, "next"], "42")
+        XCTAssertNil(result[0, "nothing"])
+        XCTAssertEqual(result[0, 2], "TAB\tHERE ✓")
+        XCTAssertEqual(result[0, "apps"], "{a,\"b,c\",NULL}")
+        XCTAssertEqual(result.commandTag, "SELECT 1")
+
+        try connection.execute("INSERT INTO users (id, email) VALUES ($1, $2), ($3, $4)", ["1", "a@x", "2", "b@x"])
+        let none = try connection.execute("SELECT id FROM users WHERE id > $1", ["9"])
+        XCTAssertEqual(none.rowCount, 0)
+        let updated = try connection.execute("UPDATE users SET time_zone = 'Asia/Kolkata'")
+        XCTAssertEqual(updated.affectedRows, 2)
+    }
+
+    func testUniqueViolationCarriesSQLState() throws {
+        let db = try TestDatabase(label: "unique")
+        let connection = try db.connect()
+        try connection.execute("INSERT INTO users (id, email) VALUES (1, 'a@x')")
+        XCTAssertThrowsError(try connection.execute(
+            "INSERT INTO users (id, email) VALUES ($1, $2)", ["1", "b@x"], context: "adding user 1")
+        ) { error in
+            let error = error as! PostgresError
+            XCTAssertEqual(error.kind, .query)
+            XCTAssertEqual(error.sqlState, "23505")
+            XCTAssertTrue(error.isUniqueViolation)
+            XCTAssertEqual(error.message, "duplicate key value violates unique constraint \"users_pkey\"")
+            XCTAssertEqual(error.detail, "Key (id)=(1) already exists.")
+            XCTAssertEqual(
+                error.description,
+                "adding user 1: duplicate key value violates unique constraint \"users_pkey\" (SQLSTATE 23505)"
+                    + " (Key (id)=(1) already exists.)")
+        }
+        // The connection is still usable.
+        XCTAssertEqual(try connection.execute("SELECT count(*) FROM users").scalar, "1")
+    }
+
+    func testDefaultContextNamesStatementAndDatabase() throws {
+        let db = try TestDatabase(label: "context")
+        let connection = try db.connect()
+        XCTAssertThrowsError(try connection.execute("SELECT * FROM no_such_table")) { error in
+            let error = error as! PostgresError
+            XCTAssertEqual(error.sqlState, "42P01")
+            XCTAssertEqual(
+                error.description,
+                "cannot run 'SELECT * FROM no_such_table' on '\(connection.redactedConnectionInfo)': "
+                    + "relation \"no_such_table\" does not exist (SQLSTATE 42P01)")
+        }
+    }
+
+    func testConnectFailureNeverShowsPassword() throws {
+        let db = try TestDatabase(label: "password", schema: false)
+        let host = ProcessInfo.processInfo.environment["PGHOST"]!
+        let secret = "s3cr3t-Pa55word"
+        let attempts = [
+            "host='\(host)' dbname=no_such_database user=postgres password=\(secret)",
+            "postgresql://postgres:\(secret)@/no_such_database?host=\(host)",
+        ]
+        for conninfo in attempts {
+            XCTAssertThrowsError(try Connection.connect(conninfo)) { error in
+                let error = error as! PostgresError
+                XCTAssertEqual(error.kind, .connect)
+                XCTAssertFalse(error.description.contains(secret), error.description)
+                XCTAssertFalse(String(reflecting: error).contains(secret))
+                XCTAssertTrue(error.description.hasPrefix(
+                    "cannot connect to database 'host=\(host) port=5432 dbname=no_such_database user=postgres': "
+                ), error.description)
+                XCTAssertTrue(error.description.hasSuffix(
+                    "FATAL: database \"no_such_database\" does not exist; check --db or DATABASE_URL"
+                ), error.description)
+            }
+        }
+        _ = db
+    }
+
+    func testRedactedConnectionInfo() {
+        XCTAssertEqual(
+            ConnectionInfo.redacted("host=db1 port=6432 dbname=tracker user=recover password=hunter2 sslmode=require"),
+            "host=db1 port=6432 dbname=tracker user=recover sslmode=require")
+        XCTAssertEqual(
+            ConnectionInfo.redacted("postgresql://recover:hunter2@db1:6432/tracker?sslmode=require"),
+            "host=db1 port=6432 dbname=tracker user=recover sslmode=require")
+        XCTAssertEqual(ConnectionInfo.redacted("host=db1 password='unterminated"), "<invalid connection string>")
+        XCTAssertEqual(ConnectionInfo.resolve("host=a", databaseURL: "postgresql:///b"), "host=a")
+        XCTAssertEqual(ConnectionInfo.resolve(nil, databaseURL: "postgresql:///b"), "postgresql:///b")
+        XCTAssertEqual(ConnectionInfo.resolve(nil, databaseURL: nil), "")
+    }
+
+    func testNoticesAreCollectedNotPrinted() throws {
+        let db = try TestDatabase(label: "notice")
+        let connection = try db.connect()
+        try connection.executeSimple("DO $$ BEGIN RAISE NOTICE 'hello from the server'; END $$")
+        XCTAssertEqual(connection.receivedNotices, ["NOTICE: hello from the server"])
+    }
+
+    func testCopyRoundTripOf100kRows() throws {
+        let db = try TestDatabase(label: "copy")
+        let connection = try db.connect()
+        try connection.executeSimple("CREATE TABLE t (n bigint PRIMARY KEY, label text, note text)")
+        let count = 100_000
+        let loaded = try connection.copyIn("COPY t (n, label, note) FROM STDIN") { copy in
+            for n in 0..<count {
+                try copy.write("\(n)\tlabel\\t\(n)\t\(n % 7 == 0 ? "\\N" : "x")\n")
+            }
+        }
+        XCTAssertEqual(loaded, count)
+        XCTAssertEqual(try connection.execute("SELECT count(*), count(note), sum(n) FROM t").rows[0],
+                       ["100000", "85714", "4999950000"])
+
+        var seen = 0
+        var bytes = 0
+        var last = ""
+        let copied = try connection.copyOut("COPY (SELECT n, label, note FROM t ORDER BY n) TO STDOUT") { row in
+            seen += 1
+            bytes += row.count
+            if seen == count { last = String(decoding: row, as: UTF8.self) }
+        }
+        XCTAssertEqual(copied, count)
+        XCTAssertEqual(seen, count)
+        XCTAssertEqual(last, "99999\tlabel\\t99999\tx\n")
+        XCTAssertGreaterThan(bytes, count * 10)
+    }
+
+    func testCopyInServerErrorLoadsNothing() throws {
+        let db = try TestDatabase(label: "copyerr")
+        let connection = try db.connect()
+        try connection.executeSimple("CREATE TABLE t (n bigint PRIMARY KEY)")
+        XCTAssertThrowsError(try connection.copyIn("COPY t FROM STDIN") { copy in
+            try copy.write("1\n2\n1\n")
+        }) { error in
+            let error = error as! PostgresError
+            XCTAssertEqual(error.kind, .copy)
+            XCTAssertEqual(error.sqlState, "23505")
+        }
+        XCTAssertEqual(try connection.execute("SELECT count(*) FROM t").scalar, "0")
+        XCTAssertThrowsError(try connection.copyIn("COPY t FROM STDIN") { copy in
+            try copy.write("x\n")
+        }) { error in
+            XCTAssertEqual((error as! PostgresError).sqlState, "22P02")
+        }
+    }
+
+    func testCopyBodyErrorLeavesConnectionUsable() throws {
+        struct Stop: Error {}
+        let db = try TestDatabase(label: "copystop")
+        let connection = try db.connect()
+        XCTAssertThrowsError(try connection.copyOut("COPY (SELECT generate_series(1, 200000)) TO STDOUT") { _ in
+            throw Stop()
+        }) { XCTAssertTrue($0 is Stop) }
+        XCTAssertEqual(try connection.execute("SELECT 1").scalar, "1")
+        try connection.executeSimple("CREATE TABLE t (n int)")
+        XCTAssertThrowsError(try connection.copyIn("COPY t FROM STDIN") { copy in
+            try copy.write("1\n")
+            throw Stop()
+        }) { XCTAssertTrue($0 is Stop) }
+        XCTAssertEqual(try connection.execute("SELECT count(*) FROM t").scalar, "0")
+        XCTAssertThrowsError(try connection.execute("COPY t FROM STDIN")) { error in
+            XCTAssertEqual((error as! PostgresError).message, "the statement starts a COPY")
+        }
+        XCTAssertEqual(try connection.execute("SELECT 2").scalar, "2")
+    }
+
+    func testTransactions() throws {
+        let db = try TestDatabase(label: "tx")
+        let connection = try db.connect()
+        struct Boom: Error {}
+        XCTAssertThrowsError(try connection.transaction { c in
+            try c.execute("INSERT INTO users (id, email) VALUES (1, 'a@x')")
+            throw Boom()
+        }) { XCTAssertTrue($0 is Boom) }
+        XCTAssertFalse(connection.isInTransaction)
+        XCTAssertEqual(try connection.execute("SELECT count(*) FROM users").scalar, "0")
+
+        try connection.transaction(isolation: .serializable) { c in
+            try c.execute("INSERT INTO users (id, email) VALUES (1, 'a@x')")
+        }
+        XCTAssertEqual(try connection.execute("SELECT count(*) FROM users").scalar, "1")
+
+        try connection.begin(readOnly: true)
+        XCTAssertTrue(connection.isInTransaction)
+        XCTAssertThrowsError(try connection.execute("DELETE FROM users")) { error in
+            XCTAssertEqual((error as! PostgresError).sqlState, "25006")
+        }
+        XCTAssertThrowsError(try connection.commit()) { error in
+            XCTAssertEqual((error as! PostgresError).kind, .transaction)
+        }
+        XCTAssertFalse(connection.isInTransaction)
+        XCTAssertEqual(try connection.execute("SELECT count(*) FROM users").scalar, "1")
+    }
+
+    func testEveryConnectionIsClosed() throws {
+        let db = try TestDatabase(label: "closed")
+        XCTAssertEqual(try db.sessionCount(), 0)
+        do {
+            let a = try db.connect()
+            let b = try db.connect()
+            XCTAssertEqual(try db.sessionCount(), 2)
+            _ = try a.execute("SELECT 1")
+            _ = try? b.execute("SELECT * FROM nowhere")
+            _ = try b.copyOut("COPY (SELECT 1) TO STDOUT") { _ in }
+        }
+        // A failed connect must not leave a session either.
+        _ = try? Connection.connect(db.conninfo + " options='-c no_such_setting=1'")
+        XCTAssertEqual(try waitForSessions(db, toReach: 0), 0)
+    }
+
+    /// Backends exit asynchronously after the client closes: poll briefly.
+    private func waitForSessions(_ db: TestDatabase, toReach target: Int) throws -> Int {
+        var count = try db.sessionCount()
+        for _ in 0..<50 where count != target {
+            usleep(20_000)
+            count = try db.sessionCount()
+        }
+        return count
+    }
+}

@@ -1,0 +1,75 @@
+import Foundation
+
+/// What a finished subprocess left: its exit status and everything it wrote.
+public struct ProcessOutput: Sendable {
+    public var status: Int32
+    public var stdout: Data
+    public var stderr: Data
+
+    public var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
+    public var stderrText: String { String(decoding: stderr, as: UTF8.self) }
+}
+
+public struct SubprocessError: Error, CustomStringConvertible {
+    public var command: [String]
+    public var output: ProcessOutput
+
+    public var description: String {
+        "'\(command.joined(separator: " "))' exited with status \(output.status): \(output.stderrText)"
+    }
+}
+
+/// Runs `executable` (a path, or a name looked up in `PATH`) with `arguments` and waits for it.
+///
+/// Standard output and error go to temporary files, so a chatty child never blocks on a full
+/// pipe. `stdin` is a file to read from (default: nothing). `environment` entries are added to
+/// (or replace) this process's environment.
+@discardableResult
+public func runProcess(
+    _ executable: String, _ arguments: [String], stdin: URL? = nil,
+    environment: [String: String] = [:], currentDirectory: URL? = nil
+) throws -> ProcessOutput {
+    let scratch = try TemporaryDirectory(prefix: "proc")
+    let outURL = scratch.url.appendingPathComponent("stdout")
+    let errURL = scratch.url.appendingPathComponent("stderr")
+    FileManager.default.createFile(atPath: outURL.path, contents: nil)
+    FileManager.default.createFile(atPath: errURL.path, contents: nil)
+    let out = try FileHandle(forWritingTo: outURL)
+    let err = try FileHandle(forWritingTo: errURL)
+    defer { try? out.close(); try? err.close() }
+
+    let process = Process()
+    if executable.contains("/") {
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+    } else {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [executable] + arguments
+    }
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    if let currentDirectory { process.currentDirectoryURL = currentDirectory }
+    process.standardOutput = out
+    process.standardError = err
+    let input = try stdin.map { try FileHandle(forReadingFrom: $0) }
+    defer { try? input?.close() }
+    process.standardInput = input ?? FileHandle.nullDevice
+    try process.run()
+    process.waitUntilExit()
+    return ProcessOutput(
+        status: process.terminationStatus,
+        stdout: try Data(contentsOf: outURL),
+        stderr: try Data(contentsOf: errURL)
+    )
+}
+
+/// Like `runProcess`, but throws a `SubprocessError` (with its stderr) on a non-zero exit.
+@discardableResult
+public func runChecked(
+    _ executable: String, _ arguments: [String], stdin: URL? = nil, environment: [String: String] = [:]
+) throws -> ProcessOutput {
+    let output = try runProcess(executable, arguments, stdin: stdin, environment: environment)
+    guard output.status == 0 else {
+        throw SubprocessError(command: [executable] + arguments, output: output)
+    }
+    return output
+}
