@@ -323,7 +323,7 @@ public final class EventLineParser {
     }
 
     private static func slotKind(_ name: UnsafeRawBufferPointer) -> SlotEvent.Kind? {
-        guard name.count >= 12, name.count <= 14, equals(UnsafeRawBufferPointer(rebasing: name[..<5]), "slot.") else {
+        guard name.count >= 11, name.count <= 14, equals(UnsafeRawBufferPointer(rebasing: name[..<5]), "slot.") else {
             return nil
         }
         if equals(name, "slot.upload") { return .upload }
