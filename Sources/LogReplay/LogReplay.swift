@@ -35,7 +35,7 @@ public struct LogReplay: Sendable {
     /// Reads `files` (as `InputDiscovery.files` finds them; repeats are read once).
     ///
     /// `progress(bytesDone, bytesTotal)` counts bytes of the files on disk (compressed bytes for
-    /// LZ4 files); it is called from the reading threads, often but not for every line.
+    /// LZ4 files); it is called from the reading threads, one call at a time, with `done` growing.
     public func read(
         _ files: [String], progress: (@Sendable (_ done: Int64, _ total: Int64) -> Void)? = nil
     ) throws(SourceError) -> LogReplayResult {
@@ -270,11 +270,11 @@ final class ProgressMeter: @unchecked Sendable {
 
     func advance(by bytes: Int64) {
         guard let report else { return }
+        // Reported under the lock, so that the caller sees `done` only grow.
         lock.lock()
+        defer { lock.unlock() }
         done += bytes
-        let now = done
-        lock.unlock()
-        report(now, total)
+        report(done, total)
     }
 }
 
