@@ -24,7 +24,7 @@ public struct PlanEvidence: Sendable {
     public var window: Window
     /// An IANA zone (`America/Los_Angeles`) to show times in beside UTC, from `--tz`.
     public var displayTimeZone: String?
-    public var shard: PlanDocument.Shard?
+    public var shard: Shard?
     public var database: String
     public var inputs: [PlanDocument.Input]
     public var hosts: [HostCoverage]
@@ -36,7 +36,7 @@ public struct PlanEvidence: Sendable {
     public var createdAt: Timestamp
 
     public init(
-        window: Window, displayTimeZone: String?, shard: PlanDocument.Shard?, database: String,
+        window: Window, displayTimeZone: String?, shard: Shard?, database: String,
         inputs: [PlanDocument.Input], hosts: [HostCoverage], fold: FoldResult, resolution: Resolution,
         readQuarantine: [QuarantineRecord], toolVersion: String, createdAt: Timestamp
     ) {
