@@ -84,6 +84,23 @@ final class HTMLReportTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(year.end, from.adding(minutes: 365 * 1440 + 180))
     }
 
+    func testTimelineDrawsLongWindowsAndCoverageBeyondTheAxis() throws {
+        var evidence = Incident.manyUsers(300)
+        let from = Incident.base
+        evidence.window = Window(from: from, to: from.adding(minutes: 3 * 1440))
+        evidence.hosts = [
+            HostCoverage(host: "early", first: from.adding(minutes: -600), last: from.adding(minutes: 10 * 1440),
+                         gaps: [Window(from: from.adding(minutes: 100), to: from.adding(minutes: 4000))]),
+            HostCoverage(host: "late-only", first: from.adding(minutes: 9 * 1440), last: from.adding(minutes: 9 * 1440 + 5), gaps: []),
+            HostCoverage(host: "silent", first: nil, last: nil, gaps: []),
+        ]
+        let html = try render(evidence)
+        XCTAssertEqual(count("<g class=\"bucket\">", in: html), 1, "every slot starts in the first 30-minute bucket")
+        XCTAssertEqual(count("<g class=\"lane\">", in: html), 3)
+        XCTAssertTrue(html.contains("<title>2018-07-25T14:00:00Z (30 min): 300 recovered, 0 already present, 0 offline overlap, 0 quarantined</title>"))
+        XCTAssertTrue(html.contains(">2018-07-27</text>"), "a date label where the day changes")
+    }
+
     func testCoverageSegmentsLeaveOutGaps() {
         let svg = TimelineSVG(Incident.evidence())
         let app1 = Incident.hosts[1]
