@@ -139,7 +139,9 @@ struct TimelineSVG {
     func yAxis() -> String {
         let top = niceMax
         var out = "<g class=\"y-axis\" font-size=\"11\" fill=\"#555\">\n"
-        for value in [0, top / 2, top] where value > 0 || top > 0 {
+        // 0, the top, and the middle when it is a whole number.
+        let values = top == 0 ? [0] : top % 2 == 0 ? [0, top / 2, top] : [0, top]
+        for value in values {
             let y = chartBottom - Double(value) / Double(max(top, 1)) * Self.chartHeight
             out += line(Self.left, y, Self.width - Self.right, y, stroke: "#e0e0e0")
             out += "<text x=\"\(n(Self.left - 6))\" y=\"\(n(y + 4))\" text-anchor=\"end\">\(value)</text>\n"
