@@ -64,13 +64,13 @@ public struct PlanEvidence: Sendable {
             warnings.append("no log event was read from any host")
         }
         for host in hosts {
-            if let last = host.last, last < needed {
+            let endsEarly = host.last.map { $0 < needed } ?? true
+            if endsEarly {
+                let last = host.last.map { "\($0)" } ?? "nothing"
                 warnings.append("host \(host.host): logs end at \(last), before \(needed) (window end + 180 min): late uploads may be missing")
             }
-            if let first = host.first, first > window.from {
-                warnings.append("host \(host.host): logs start at \(first), after the window's start \(window.from)")
-            }
-            for gap in host.gaps {
+            // The silence after the last event is the warning above; list the others.
+            for gap in host.gaps where !(endsEarly && gap.to >= needed) {
                 warnings.append("host \(host.host): no event from \(gap.from) to \(gap.to) (\(gap.durationMicroseconds / 60_000_000) min)")
             }
         }
