@@ -1,24 +1,23 @@
 #!/usr/bin/env bash
-# Builds one libFuzzer target of the Fuzz/ package and runs it: scripts/fuzz.sh TARGET SECONDS
-# (targets: Fuzz/Sources/*). The build recipe is the only one that gives a working fuzzer
-# (see FACTS.md). The corpus grows in fuzz-artifacts/TARGET/corpus; crashes land in
-# fuzz-artifacts/TARGET/. A dictionary Fuzz/dict/<target-name>.dict is used when present.
+# Runs one libFuzzer target of the Fuzz/ package for SECONDS (default 60).
+#   scripts/fuzz.sh FuzzEventLine 600
+# Builds it with the recipe that works here (--sanitize=fuzzer and ASan), seeds a working corpus
+# from Fuzz/seeds/TARGET, uses Fuzz/dicts/TARGET.dict (else Fuzz/dicts/json.dict), and leaves crashes in fuzz-artifacts/TARGET/.
+# Extra arguments go to the fuzzer (for example -workers=2 -jobs=2, or a crash file to replay).
 set -euo pipefail
-target=${1:?usage: scripts/fuzz.sh TARGET SECONDS}
+cd "$(dirname "$0")/.."
+target=${1:?usage: scripts/fuzz.sh TARGET [SECONDS] [libFuzzer args...]}
 seconds=${2:-60}
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root/Fuzz"
+shift $(( $# >= 2 ? 2 : 1 ))
 
-swift build -c release --product "$target" --sanitize=fuzzer -Xswiftc -sanitize=fuzzer,address \
-  --scratch-path "$root/Fuzz/.build-fuzz" >&2
-bin="$root/Fuzz/.build-fuzz/release/$target"
-
-out="$root/fuzz-artifacts/$target"
-mkdir -p "$out/corpus"
-dict_name=$(echo "${target#Fuzz}" | sed -E 's/([a-z])([A-Z])/\1-\2/g' | tr 'A-Z' 'a-z')
+scratch=$PWD/.build-fuzz
+(cd Fuzz && swift build -c release --scratch-path "$scratch" --product "$target" \
+    --sanitize=fuzzer -Xswiftc -sanitize=fuzzer,address) >&2
+work=fuzz-artifacts/$target
+mkdir -p "$work/corpus"
+if [ -d "Fuzz/seeds/$target" ]; then cp -n "Fuzz/seeds/$target"/* "$work/corpus/" 2>/dev/null || true; fi
 dict=()
-[ -f "$root/Fuzz/dict/$dict_name.dict" ] && dict=(-dict="$root/Fuzz/dict/$dict_name.dict")
-[ -d "$root/Fuzz/corpus/$target" ] && cp -n "$root/Fuzz/corpus/$target"/* "$out/corpus/" 2>/dev/null || true
-
-SWIFT_BACKTRACE=enable=no "$bin" "${dict[@]}" -max_total_time="$seconds" -max_len=4096 \
-  -artifact_prefix="$out/" -print_final_stats=1 "$out/corpus"
+if [ -f "Fuzz/dicts/$target.dict" ]; then dict=(-dict="Fuzz/dicts/$target.dict")
+elif [ "$target" != FuzzLZ4Lines ]; then dict=(-dict=Fuzz/dicts/json.dict); fi
+SWIFT_BACKTRACE=enable=no "$scratch/release/$target" "${dict[@]}" \
+    -max_total_time="$seconds" -artifact_prefix="$work/" -print_final_stats=1 "$@" "$work/corpus"

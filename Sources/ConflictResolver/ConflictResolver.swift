@@ -1,1 +1,83 @@
-// ConflictResolver: see Package.swift for this stage's place in the pipeline.
+import RecoveryModel
+import SlotFold
+
+/// Where a folded slot ends: exactly one outcome each (CONTRACT §5.3–5.5).
+public struct Resolution: Hashable, Sendable {
+    /// To insert, sorted by key.
+    public var recovered: [FoldedSlot] = []
+    /// A live row has the key: live data is never overwritten.
+    public var alreadyPresent: [FoldedSlot] = []
+    /// The slot's interval intersects an offline entry of the same user; the entry stays.
+    public var offlineOverlap: [OfflineDrop] = []
+    /// The slot names a user, project or task that cannot take it.
+    public var quarantined: [QuarantinedSlot] = []
+
+    public init() {}
+}
+
+public struct OfflineDrop: Hashable, Sendable {
+    public var slot: FoldedSlot
+    /// The first entry (by start) that the slot overlaps.
+    public var entry: OfflineEntry
+}
+
+public struct QuarantinedSlot: Hashable, Sendable {
+    public var slot: FoldedSlot
+    public var record: QuarantineRecord
+}
+
+/// Decides each folded slot's outcome against the live database's state, in this order: already
+/// present, offline overlap, then the reference checks (user, project, task, membership).
+public enum ConflictResolver {
+    public static func resolve(_ slots: [FoldedSlot], against live: LiveState) -> Resolution {
+        var resolution = Resolution()
+        // The offline sweep walks each user's slots (sorted by start) and entries (sorted by start)
+        // together: an entry overlaps a slot when it starts before the slot ends and ends after
+        // the slot starts. Slot ends only grow (slots are 10 minutes apart and last at most 10),
+        // so the entries that start before the current slot's end only accumulate: keeping the
+        // one that ends last is enough.
+        var user: Int64 = .min
+        var entries: ArraySlice<OfflineEntry> = []
+        var latest: OfflineEntry?
+        for folded in slots.sorted(by: { $0.slot.key < $1.slot.key }) {
+            let slot = folded.slot
+            if slot.key.userID != user {
+                user = slot.key.userID
+                entries = live.offlineEntries[user]?[...] ?? []
+                latest = nil
+            }
+            let interval = slot.interval
+            while let next = entries.first, next.interval.from < interval.to {
+                if latest == nil || next.interval.to > latest!.interval.to { latest = next }
+                entries.removeFirst()
+            }
+            if live.presentKeys.contains(slot.key) {
+                resolution.alreadyPresent.append(folded)
+            } else if let latest, latest.interval.to > interval.from {
+                let first = live.offlineEntries[user]!.first { $0.interval.overlaps(interval) } ?? latest
+                resolution.offlineOverlap.append(OfflineDrop(slot: folded, entry: first))
+            } else if let reason = referenceProblem(slot, live) {
+                let location = folded.provenance.first?.location ?? SourceLocation(file: "", line: 0)
+                resolution.quarantined.append(
+                    QuarantinedSlot(slot: folded, record: QuarantineRecord(location: location, reason: reason, key: slot.key)))
+            } else {
+                resolution.recovered.append(folded)
+            }
+        }
+        return resolution
+    }
+
+    /// CONTRACT §5.5's rules that need the database: the first one the slot breaks.
+    static func referenceProblem(_ slot: TimeSlot, _ live: LiveState) -> QuarantineReason? {
+        guard live.users.contains(slot.key.userID) else { return .unknownUser(slot.key.userID) }
+        guard live.projects.contains(slot.projectID) else { return .unknownProject(slot.projectID) }
+        if let task = slot.taskID {
+            guard let project = live.tasks[task] else { return .unknownTask(task) }
+            guard project == slot.projectID else { return .taskOfAnotherProject(task: task, project: slot.projectID) }
+        }
+        guard live.memberships.contains(LiveState.Membership(projectID: slot.projectID, userID: slot.key.userID)) else {
+            return .notAMember(user: slot.key.userID, project: slot.projectID)
+        }
+        return nil
+    }
+}

@@ -22,6 +22,8 @@ public struct DumpReader {
         public var rows = 0
         /// Rows outside the window, skipped.
         public var outsideWindow = 0
+        /// SHA-256 of the dump file on disk.
+        public var sha256: String?
         public var quarantined: [QuarantineRecord] = []
         /// The lines of the `COPY ... time_slots` statements.
         public var copyLines: [Int] = []
@@ -36,7 +38,7 @@ public struct DumpReader {
     ) throws -> Summary {
         let reader: LineReader
         do {
-            reader = try LineReader(path: path, maxLineLength: 16 << 20)
+            reader = try LineReader(path: path, maxLineLength: 16 << 20, computeDigest: true)
         } catch {
             throw SnapshotError(.unreadable, source: path, line: 0, detail: error.detail)
         }
@@ -105,6 +107,7 @@ public struct DumpReader {
             summary.copyLines.append(number)
         }
         summary.bytes = lines.bytes
+        summary.sha256 = lines.sha256
         if decoder != nil || inOtherBlock {
             let cause = lines.damage.map { "the file is \($0)" } ?? "the file ends"
             throw SnapshotError(

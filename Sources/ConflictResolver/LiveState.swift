@@ -1,0 +1,133 @@
+import PostgresClient
+import RecoveryModel
+
+/// An offline entry a user added: time worked without the client (`offline_entries`).
+public struct OfflineEntry: Hashable, Sendable {
+    public var id: Int64
+    public var userID: Int64
+    public var projectID: Int64
+    public var interval: Window
+
+    public init(id: Int64, userID: Int64, projectID: Int64, interval: Window) {
+        self.id = id
+        self.userID = userID
+        self.projectID = projectID
+        self.interval = interval
+    }
+}
+
+/// What the resolver needs to know of the live database for one window: the slots already there,
+/// the offline entries near the window, and the users, projects, tasks and memberships that the
+/// candidates name.
+public struct LiveState: Sendable {
+    /// Keys of live `time_slots` rows in the window.
+    public var presentKeys: Set<SlotKey>
+    /// Offline entries by user, sorted by start.
+    public var offlineEntries: [Int64: [OfflineEntry]]
+    public var users: Set<Int64>
+    public var projects: Set<Int64>
+    /// Task id → its project id.
+    public var tasks: [Int64: Int64]
+    public var memberships: Set<Membership>
+
+    public struct Membership: Hashable, Sendable {
+        public var projectID: Int64
+        public var userID: Int64
+
+        public init(projectID: Int64, userID: Int64) {
+            self.projectID = projectID
+            self.userID = userID
+        }
+    }
+
+    public init(
+        presentKeys: Set<SlotKey> = [], offlineEntries: [OfflineEntry] = [], users: Set<Int64> = [],
+        projects: Set<Int64> = [], tasks: [Int64: Int64] = [:], memberships: Set<Membership> = []
+    ) {
+        self.presentKeys = presentKeys
+        self.offlineEntries = Dictionary(grouping: offlineEntries, by: \.userID)
+            .mapValues { $0.sorted { ($0.interval.from, $0.id) < ($1.interval.from, $1.id) } }
+        self.users = users
+        self.projects = projects
+        self.tasks = tasks
+        self.memberships = memberships
+    }
+
+    /// Reads the state from the live database. Run it inside a `READ ONLY` transaction so that
+    /// every query sees the same snapshot (`plan`), or inside the apply's transaction.
+    ///
+    /// Only the ids the candidates name are read, so the cost follows the incident, not the size
+    /// of the service.
+    public static func load(from connection: Connection, window: Window, candidates: [TimeSlot]) throws -> LiveState {
+        let userIDs = Set(candidates.map(\.key.userID))
+        let projectIDs = Set(candidates.map(\.projectID))
+        let taskIDs = Set(candidates.compactMap(\.taskID))
+        func idArray(_ ids: Set<Int64>) -> String { "{" + ids.sorted().map(String.init).joined(separator: ",") + "}" }
+
+        let from = window.from.rfc3339, to = window.to.rfc3339
+        var present = Set<SlotKey>()
+        try connection.copyOut(
+            """
+            COPY (SELECT user_id, slot_start FROM time_slots
+                  WHERE slot_start >= '\(from)' AND slot_start < '\(to)') TO STDOUT
+            """,
+            context: "reading the live slots of the window"
+        ) { row in
+            guard let key = parseKeyRow(row) else { return }
+            present.insert(key)
+        }
+        // A slot lasts at most 10 minutes, so an entry that ends after `from` and starts before
+        // `to + 10 min` is the widest set that can touch a slot of the window.
+        let offline = try connection.execute(
+            """
+            SELECT id, user_id, project_id, starts_at, ends_at FROM offline_entries
+            WHERE ends_at > $1 AND starts_at < $2 AND user_id = ANY($3::bigint[])
+            """,
+            [from, window.to.adding(minutes: 10).rfc3339, idArray(userIDs)],
+            context: "reading the offline entries near the window")
+        var entries: [OfflineEntry] = []
+        for row in offline.rows {
+            guard let id = row[0].flatMap({ Int64($0) }), let user = row[1].flatMap({ Int64($0) }),
+                  let project = row[2].flatMap({ Int64($0) }),
+                  let start = row[3].flatMap({ Timestamp.parse($0) }), let end = row[4].flatMap({ Timestamp.parse($0) }),
+                  start < end
+            else { continue }
+            entries.append(OfflineEntry(id: id, userID: user, projectID: project, interval: Window(from: start, to: end)))
+        }
+        let users = try connection.execute(
+            "SELECT id FROM users WHERE id = ANY($1::bigint[])", [idArray(userIDs)], context: "reading users")
+        let projects = try connection.execute(
+            "SELECT id FROM projects WHERE id = ANY($1::bigint[])", [idArray(projectIDs)], context: "reading projects")
+        let tasks = try connection.execute(
+            "SELECT id, project_id FROM tasks WHERE id = ANY($1::bigint[])", [idArray(taskIDs)], context: "reading tasks")
+        let members = try connection.execute(
+            "SELECT project_id, user_id FROM project_members WHERE user_id = ANY($1::bigint[]) AND project_id = ANY($2::bigint[])",
+            [idArray(userIDs), idArray(projectIDs)], context: "reading project members")
+        return LiveState(
+            presentKeys: present,
+            offlineEntries: entries,
+            users: Set(users.rows.compactMap { $0[0].flatMap { Int64($0) } }),
+            projects: Set(projects.rows.compactMap { $0[0].flatMap { Int64($0) } }),
+            tasks: Dictionary(
+                tasks.rows.compactMap { row in row[0].flatMap { Int64($0) }.flatMap { id in row[1].flatMap { Int64($0) }.map { (id, $0) } } },
+                uniquingKeysWith: { a, _ in a }),
+            memberships: Set(members.rows.compactMap { row in
+                guard let p = row[0].flatMap({ Int64($0) }), let u = row[1].flatMap({ Int64($0) }) else { return nil }
+                return Membership(projectID: p, userID: u)
+            }))
+    }
+
+    /// `1042\t2018-07-25 14:50:00+00\n` → the key.
+    private static func parseKeyRow(_ row: UnsafeRawBufferPointer) -> SlotKey? {
+        guard let tab = row.firstIndex(of: 0x09) else { return nil }
+        var end = row.count
+        while end > tab + 1, row[end - 1] == 0x0A || row[end - 1] == 0x0D { end -= 1 }
+        var user: Int64 = 0
+        for byte in row[..<tab] {
+            guard byte >= 0x30, byte <= 0x39 else { return nil }
+            user = user &* 10 &+ Int64(byte - 0x30)
+        }
+        guard let start = Timestamp.parse(UnsafeRawBufferPointer(rebasing: row[(tab + 1)..<end])) else { return nil }
+        return SlotKey(userID: user, slotStart: start)
+    }
+}

@@ -1,0 +1,134 @@
+import RecoveryModel
+
+/// `plan.json`: what a dry run decided, the evidence it stands on, and the hash that names it.
+/// Documented field by field in `docs/PLAN-FORMAT.md`; keys are snake_case.
+public struct PlanDocument: Codable, Hashable, Sendable {
+    public static let formatName = "recover-tool-plan"
+    public static let currentVersion = 1
+    /// The rows file's name inside the plan directory.
+    public static let rowsFileName = "rows.tsv"
+    /// The rows file's columns, in order: the `COPY` column list `apply` loads it with.
+    public static let rowColumns = [
+        "user_id", "project_id", "task_id", "slot_start", "duration_min", "status", "activity_level",
+        "keystrokes", "mouse_events", "active_apps", "note", "provenance",
+    ]
+
+    public var format: String
+    public var formatVersion: Int
+    /// SHA-256 over the plan's decisions (see `computePlanID`): what a reviewer approves.
+    public var planID: String
+    public var createdAt: String
+    public var toolVersion: String
+    public var window: WindowRange
+    public var shard: Shard?
+    /// The live database the plan was checked against, without its password.
+    public var database: String
+    public var inputs: [Input]
+    public var rows: RowsFile
+    public var counts: Counts
+    public var recoveredMinutes: Int
+    public var users: [UserTotals]
+    public var completeness: Completeness
+
+    public struct WindowRange: Codable, Hashable, Sendable {
+        public var from: String
+        public var to: String
+
+        public init(_ window: Window) {
+            from = window.from.rfc3339
+            to = window.to.rfc3339
+        }
+
+        public var window: Window? {
+            guard let f = Timestamp.parse(from), let t = Timestamp.parse(to), f < t else { return nil }
+            return Window(from: f, to: t)
+        }
+    }
+
+    public struct Input: Codable, Hashable, Sendable {
+        /// `log` or `snapshot`
+        public var kind: String
+        /// The path, or a snapshot database's connection string without its password.
+        public var path: String
+        /// Bytes on disk; nil for a database.
+        public var bytes: Int64?
+        /// SHA-256 of the file; nil for a database.
+        public var sha256: String?
+        public var lines: Int
+        public var quarantined: Int
+        /// `truncated at byte N ...` or `corrupt ...`; nil when the file was read whole.
+        public var damage: String?
+
+        public init(kind: String, path: String, bytes: Int64?, sha256: String?, lines: Int, quarantined: Int, damage: String?) {
+            self.kind = kind
+            self.path = path
+            self.bytes = bytes
+            self.sha256 = sha256
+            self.lines = lines
+            self.quarantined = quarantined
+            self.damage = damage
+        }
+    }
+
+    public struct RowsFile: Codable, Hashable, Sendable {
+        public var file: String
+        public var sha256: String
+        public var count: Int
+        public var columns: [String]
+    }
+
+    public struct Counts: Codable, Hashable, Sendable {
+        public var recovered = 0
+        public var alreadyPresent = 0
+        public var offlineOverlap = 0
+        public var deleted = 0
+        public var orphans = 0
+        public var duplicates = 0
+        public var quarantined = 0
+
+        public init() {}
+    }
+
+    public struct UserTotals: Codable, Hashable, Sendable {
+        public var userID: Int64
+        public var recovered = 0
+        public var recoveredMinutes = 0
+        public var alreadyPresent = 0
+        public var offlineOverlap = 0
+        public var quarantined = 0
+
+        public init(userID: Int64) {
+            self.userID = userID
+        }
+    }
+
+    public struct Completeness: Codable, Hashable, Sendable {
+        /// False when any warning stands: a host's logs stop early or have gaps, a file is damaged.
+        public var complete: Bool
+        public var warnings: [String]
+
+        public init(warnings: [String]) {
+            self.complete = warnings.isEmpty
+            self.warnings = warnings
+        }
+    }
+
+    /// The hash that names the plan: SHA-256 over the format, window, shard, rows file hash and
+    /// count, counts, and the sorted content hashes of the inputs. It leaves out paths, times and
+    /// the tool version, so the same evidence gives the same plan id wherever and whenever it is
+    /// planned, and any change to what would be inserted changes it.
+    public func computePlanID() -> String {
+        var h = SHA256()
+        h.update("\(Self.formatName) \(formatVersion)\n")
+        h.update("window \(window.from) \(window.to)\n")
+        h.update("shard \(shard?.description ?? "-")\n")
+        h.update("rows \(rows.sha256) \(rows.count) \(rows.columns.joined(separator: ","))\n")
+        let c = counts
+        h.update("counts \(c.recovered) \(c.alreadyPresent) \(c.offlineOverlap) \(c.deleted) \(c.orphans) \(c.duplicates) \(c.quarantined)\n")
+        h.update("minutes \(recoveredMinutes)\n")
+        for digest in inputs.map({ "\($0.kind) \($0.sha256 ?? "database")" }).sorted() {
+            h.update("input \(digest)\n")
+        }
+        return h.finalize()
+    }
+}

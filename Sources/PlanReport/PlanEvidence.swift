@@ -1,0 +1,115 @@
+import ConflictResolver
+import RecoveryModel
+import SlotFold
+
+/// When one app server's logs start and end, and where they fall silent.
+public struct HostCoverage: Hashable, Sendable {
+    public var host: String
+    public var first: Timestamp?
+    public var last: Timestamp?
+    /// Stretches of more than 15 minutes with no event, within `[from, to + 180 min)`.
+    public var gaps: [Window]
+
+    public init(host: String, first: Timestamp?, last: Timestamp?, gaps: [Window]) {
+        self.host = host
+        self.first = first
+        self.last = last
+        self.gaps = gaps
+    }
+}
+
+/// Everything a plan is made of: the decisions and the evidence behind them. The `plan`
+/// command assembles it from the readers, the fold and the resolver; `PlanWriter` writes it.
+public struct PlanEvidence: Sendable {
+    public var window: Window
+    /// An IANA zone (`America/Los_Angeles`) to show times in beside UTC, from `--tz`.
+    public var displayTimeZone: String?
+    public var shard: Shard?
+    public var database: String
+    public var inputs: [PlanDocument.Input]
+    public var hosts: [HostCoverage]
+    public var fold: FoldResult
+    public var resolution: Resolution
+    /// Records the readers could not take (bad lines, bad snapshot rows), with their places.
+    public var readQuarantine: [QuarantineRecord]
+    public var toolVersion: String
+    public var createdAt: Timestamp
+
+    public init(
+        window: Window, displayTimeZone: String?, shard: Shard?, database: String,
+        inputs: [PlanDocument.Input], hosts: [HostCoverage], fold: FoldResult, resolution: Resolution,
+        readQuarantine: [QuarantineRecord], toolVersion: String, createdAt: Timestamp
+    ) {
+        self.window = window
+        self.displayTimeZone = displayTimeZone
+        self.shard = shard
+        self.database = database
+        self.inputs = inputs
+        self.hosts = hosts
+        self.fold = fold
+        self.resolution = resolution
+        self.readQuarantine = readQuarantine
+        self.toolVersion = toolVersion
+        self.createdAt = createdAt
+    }
+
+    /// Clients cache up to 180 minutes of slots: a window's uploads arrive until then.
+    public static let clientCacheMinutes: Int64 = 180
+
+    /// Why the evidence may be incomplete, one sentence each; empty when it is complete.
+    public var completenessWarnings: [String] {
+        var warnings: [String] = []
+        let needed = window.to.adding(minutes: Self.clientCacheMinutes)
+        if hosts.isEmpty, inputs.contains(where: { $0.kind == "log" }) {
+            warnings.append("no log event was read from any host")
+        }
+        for host in hosts {
+            let endsEarly = host.last.map { $0 < needed } ?? true
+            if endsEarly {
+                let last = host.last.map { "\($0)" } ?? "nothing"
+                warnings.append("host \(host.host): logs end at \(last), before \(needed) (window end + 180 min): late uploads may be missing")
+            }
+            // The silence after the last event is the warning above; list the others.
+            for gap in host.gaps where !(endsEarly && gap.to >= needed) {
+                warnings.append("host \(host.host): no event from \(gap.from) to \(gap.to) (\(gap.durationMicroseconds / 60_000_000) min)")
+            }
+        }
+        for input in inputs {
+            if let damage = input.damage { warnings.append("\(input.kind) \(input.path): \(damage)") }
+        }
+        return warnings
+    }
+
+    /// The counts of `plan.json`.
+    public var counts: PlanDocument.Counts {
+        var c = PlanDocument.Counts()
+        c.recovered = resolution.recovered.count
+        c.alreadyPresent = resolution.alreadyPresent.count
+        c.offlineOverlap = resolution.offlineOverlap.count
+        c.deleted = fold.deleted.count
+        c.orphans = fold.orphans.count
+        c.duplicates = fold.duplicates.count
+        c.quarantined = readQuarantine.count + resolution.quarantined.count
+        return c
+    }
+
+    public var recoveredMinutes: Int {
+        resolution.recovered.reduce(0) { $0 + Int($1.slot.durationMinutes) }
+    }
+
+    /// Per-user totals, sorted by user id.
+    public var userTotals: [PlanDocument.UserTotals] {
+        var totals: [Int64: PlanDocument.UserTotals] = [:]
+        func bump(_ user: Int64, _ change: (inout PlanDocument.UserTotals) -> Void) {
+            change(&totals[user, default: PlanDocument.UserTotals(userID: user)])
+        }
+        for f in resolution.recovered {
+            bump(f.slot.key.userID) { $0.recovered += 1; $0.recoveredMinutes += Int(f.slot.durationMinutes) }
+        }
+        for f in resolution.alreadyPresent { bump(f.slot.key.userID) { $0.alreadyPresent += 1 } }
+        for d in resolution.offlineOverlap { bump(d.slot.slot.key.userID) { $0.offlineOverlap += 1 } }
+        for q in resolution.quarantined { bump(q.slot.slot.key.userID) { $0.quarantined += 1 } }
+        for q in readQuarantine { if let key = q.key { bump(key.userID) { $0.quarantined += 1 } } }
+        return totals.values.sorted { $0.userID < $1.userID }
+    }
+}

@@ -1,1 +1,0 @@
-// PlanReport: see Package.swift for this stage's place in the pipeline.

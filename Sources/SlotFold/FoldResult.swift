@@ -1,0 +1,45 @@
+import RecoveryModel
+
+/// The version of one slot that the fold ends with, and the events that made it.
+public struct FoldedSlot: Hashable, Sendable {
+    public var slot: TimeSlot
+    /// The upload or snapshot row that created this version, then the processed events applied to
+    /// it, in fold order.
+    public var provenance: [Provenance]
+
+    public init(slot: TimeSlot, provenance: [Provenance]) {
+        self.slot = slot
+        self.provenance = provenance
+    }
+}
+
+/// A slot whose last event is a deletion: not recovered.
+public struct DeletedSlot: Hashable, Sendable {
+    public var key: SlotKey
+    /// The deletion that ended it.
+    public var location: SourceLocation
+}
+
+/// An event that changed nothing: a repeated upload, or a processed event with no version before it.
+public struct IgnoredEvent: Hashable, Sendable {
+    public var key: SlotKey
+    public var location: SourceLocation
+    /// For a duplicate upload, the first upload with the same `request_id`.
+    public var firstSeen: SourceLocation?
+}
+
+/// Everything the fold decided, sorted by slot key so that it can be compared and hashed.
+public struct FoldResult: Hashable, Sendable {
+    /// Slots with a live version at the end of the fold, sorted by key.
+    public var slots: [FoldedSlot] = []
+    /// Slots whose last event is a deletion, sorted by key.
+    public var deleted: [DeletedSlot] = []
+    /// Uploads that repeat a `request_id` already seen for their slot.
+    public var duplicates: [IgnoredEvent] = []
+    /// Processed events with no version before them.
+    public var orphans: [IgnoredEvent] = []
+    /// Events of slots outside the window, which the fold left out.
+    public var outsideWindow = 0
+
+    public init() {}
+}

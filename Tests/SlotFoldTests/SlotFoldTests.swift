@@ -1,0 +1,174 @@
+import RecoveryModel
+import XCTest
+@testable import SlotFold
+
+/// The fold rules of CONTRACT §5.2, one test each, on in-memory events.
+final class SlotFoldTests: XCTestCase {
+    let window = Window(from: Timestamp.parse("2018-07-25T14:00:00Z")!, to: Timestamp.parse("2018-07-25T16:00:00Z")!)
+    let start = Timestamp.parse("2018-07-25T14:50:00Z")!
+    var key: SlotKey { SlotKey(userID: 1042, slotStart: start) }
+
+    func at(_ minutes: Int64, _ seconds: Int64 = 0) -> Timestamp {
+        start.adding(minutes: minutes).adding(microseconds: seconds * 1_000_000)
+    }
+
+    func upload(_ t: Timestamp, _ request: String, keystrokes: Int32 = 5, host: String = "app-1",
+                file: String = "logs/app-1.log", line: Int = 1, key: SlotKey? = nil) -> SlotEvent {
+        SlotEvent(
+            key: key ?? self.key, time: t, host: host, location: SourceLocation(file: file, line: line),
+            payload: .upload(SlotUpload(
+                requestID: request, projectID: 77, taskID: 310, keystrokes: keystrokes, mouseEvents: 9,
+                activeApps: ["Xcode"], screenshotKey: "ss/1.jpg", note: nil)))
+    }
+
+    func processed(_ t: Timestamp, _ status: SlotStatus = .active, level: Int16 = 7,
+                   host: String = "app-1", file: String = "logs/app-1.log", line: Int = 2) -> SlotEvent {
+        SlotEvent(key: key, time: t, host: host, location: SourceLocation(file: file, line: line),
+                  payload: .processed(status: status, activityLevel: level))
+    }
+
+    func deleted(_ t: Timestamp, line: Int = 3) -> SlotEvent {
+        SlotEvent(key: key, time: t, host: "app-2", location: SourceLocation(file: "logs/app-2.log", line: line), payload: .deleted)
+    }
+
+    func snapshotRow(_ updatedAt: Timestamp, keystrokes: Int32 = 100, status: SlotStatus = .idle) -> SlotEvent {
+        let slot = TimeSlot(key: key, projectID: 77, taskID: nil, status: status, activityLevel: 2,
+                            keystrokes: keystrokes, mouseEvents: 1, activeApps: [], screenshotKey: "old", note: "n",
+                            updatedAt: updatedAt)
+        return SlotEvent(key: key, time: updatedAt, host: "", location: SourceLocation(file: "dump.sql", line: 40),
+                         payload: .snapshotRow(slot))
+    }
+
+    func testUploadThenProcessedGivesAProcessedVersion() {
+        let r = SlotFold.fold([processed(at(12)), upload(at(11), "r1")], window: window)
+        XCTAssertEqual(r.slots.count, 1)
+        XCTAssertEqual(r.slots[0].slot.status, .active)
+        XCTAssertEqual(r.slots[0].slot.activityLevel, 7)
+        XCTAssertEqual(r.slots[0].slot.keystrokes, 5)
+        XCTAssertEqual(r.slots[0].provenance.map(\.location.line), [1, 2])
+        XCTAssertTrue(r.orphans.isEmpty)
+    }
+
+    func testUploadAloneIsPendingWithNoActivity() {
+        let r = SlotFold.fold([upload(at(11), "r1")], window: window)
+        XCTAssertEqual(r.slots[0].slot.status, .pending)
+        XCTAssertNil(r.slots[0].slot.activityLevel)
+    }
+
+    func testRepeatedRequestIDIsADuplicateAndChangesNothing() {
+        let r = SlotFold.fold([
+            upload(at(11), "r1", keystrokes: 5, line: 1),
+            processed(at(12), line: 2),
+            upload(at(13), "r1", keystrokes: 999, line: 3),
+        ], window: window)
+        XCTAssertEqual(r.slots[0].slot.keystrokes, 5)
+        XCTAssertEqual(r.slots[0].slot.status, .active, "a duplicate does not reset the status to pending")
+        XCTAssertEqual(r.duplicates, [IgnoredEvent(key: key, location: SourceLocation(file: "logs/app-1.log", line: 3),
+                                                   firstSeen: SourceLocation(file: "logs/app-1.log", line: 1))])
+    }
+
+    func testANewRequestIDReplacesTheUploadFieldsAndResetsToPending() {
+        let r = SlotFold.fold([upload(at(11), "r1", keystrokes: 5), processed(at(12)), upload(at(13), "r2", keystrokes: 6, line: 4)],
+                              window: window)
+        XCTAssertEqual(r.slots[0].slot.keystrokes, 6)
+        XCTAssertEqual(r.slots[0].slot.status, .pending)
+        XCTAssertNil(r.slots[0].slot.activityLevel)
+        XCTAssertTrue(r.duplicates.isEmpty)
+    }
+
+    func testProcessedWithoutVersionIsAnOrphan() {
+        let r = SlotFold.fold([processed(at(10)), upload(at(11), "r1")], window: window)
+        XCTAssertEqual(r.orphans.count, 1)
+        XCTAssertEqual(r.slots[0].slot.status, .pending)
+    }
+
+    func testDeletionRemovesUntilALaterUpload() {
+        let gone = SlotFold.fold([upload(at(11), "r1"), deleted(at(20)), processed(at(21))], window: window)
+        XCTAssertTrue(gone.slots.isEmpty)
+        XCTAssertEqual(gone.deleted.map(\.key), [key])
+        XCTAssertEqual(gone.orphans.count, 1, "processed after a deletion has no version")
+
+        let back = SlotFold.fold([upload(at(11), "r1"), deleted(at(20)), upload(at(30), "r2")], window: window)
+        XCTAssertEqual(back.slots.count, 1)
+        XCTAssertTrue(back.deleted.isEmpty)
+
+        let retry = SlotFold.fold([upload(at(11), "r1"), deleted(at(20)), upload(at(30), "r1")], window: window)
+        XCTAssertTrue(retry.slots.isEmpty, "a retried request_id does not bring a deleted slot back")
+        XCTAssertEqual(retry.duplicates.count, 1)
+    }
+
+    func testSnapshotRowReplacesTheWholeVersion() {
+        let r = SlotFold.fold([upload(at(11), "r1"), processed(at(12)), snapshotRow(at(20), keystrokes: 100)], window: window)
+        XCTAssertEqual(r.slots[0].slot.keystrokes, 100)
+        XCTAssertEqual(r.slots[0].slot.status, .idle)
+        XCTAssertEqual(r.slots[0].provenance.map(\.kind), [.snapshot])
+    }
+
+    func testSnapshotRowBringsBackADeletedSlotAndADeletionAfterItRemovesIt() {
+        XCTAssertEqual(SlotFold.fold([deleted(at(10)), snapshotRow(at(20))], window: window).slots.count, 1)
+        let r = SlotFold.fold([snapshotRow(at(20)), deleted(at(30))], window: window)
+        XCTAssertTrue(r.slots.isEmpty)
+        XCTAssertEqual(r.deleted.count, 1)
+    }
+
+    func testTiesAtTheSameTimeApplySnapshotUploadProcessedDeletion() {
+        let t = at(15)
+        // All at one time: snapshot row first, then the upload replaces it, then processed, then deletion.
+        let r = SlotFold.fold([deleted(t), processed(t), upload(t, "r1"), snapshotRow(t)], window: window)
+        XCTAssertTrue(r.slots.isEmpty)
+        XCTAssertEqual(r.deleted.count, 1)
+        XCTAssertTrue(r.orphans.isEmpty)
+
+        let kept = SlotFold.fold([processed(t), upload(t, "r1"), snapshotRow(t)], window: window)
+        XCTAssertEqual(kept.slots[0].slot.keystrokes, 5, "the upload is applied after the snapshot row")
+        XCTAssertEqual(kept.slots[0].slot.status, .active)
+    }
+
+    func testTiesBetweenUploadsAreBrokenByHostThenFileThenLine() {
+        let t = at(15)
+        let events = [
+            upload(t, "b", keystrokes: 2, host: "app-2", file: "a/app.log", line: 1),
+            upload(t, "a", keystrokes: 1, host: "app-1", file: "z/app.log", line: 9),
+        ]
+        XCTAssertEqual(SlotFold.fold(events, window: window).slots[0].slot.keystrokes, 2, "app-2 is applied last")
+        let sameHost = [
+            upload(t, "b", keystrokes: 2, file: "x/b.log", line: 1),
+            upload(t, "a", keystrokes: 1, file: "y/a.log", line: 5),
+            upload(t, "c", keystrokes: 3, file: "x/b.log", line: 2),
+        ]
+        XCTAssertEqual(SlotFold.fold(sameHost, window: window).slots[0].slot.keystrokes, 3)
+    }
+
+    func testResultDoesNotDependOnInputOrder() {
+        var rng = SystemRandomNumberGenerator()
+        var events: [SlotEvent] = []
+        for user in 1...20 {
+            for slot in 0..<6 {
+                let k = SlotKey(userID: Int64(user), slotStart: window.from.adding(minutes: Int64(slot * 10)))
+                for i in 0..<5 {
+                    let t = k.slotStart.adding(minutes: Int64(Int.random(in: 0...3, using: &rng)))
+                    switch Int.random(in: 0...3, using: &rng) {
+                    case 0: events.append(upload(t, "r\(i % 3)", keystrokes: Int32(i), host: "app-\(i % 2)", line: i, key: k))
+                    case 1: events.append(SlotEvent(key: k, time: t, host: "app-1", location: SourceLocation(file: "p.log", line: i),
+                                                    payload: .processed(status: .idle, activityLevel: Int16(i))))
+                    case 2: events.append(SlotEvent(key: k, time: t, host: "app-2", location: SourceLocation(file: "d.log", line: i),
+                                                    payload: .deleted))
+                    default: events.append(upload(t, "s\(i)", keystrokes: Int32(100 + i), host: "app-3", line: 100 + i, key: k))
+                    }
+                }
+            }
+        }
+        let reference = SlotFold.fold(events, window: window)
+        for _ in 0..<10 {
+            XCTAssertEqual(SlotFold.fold(events.shuffled(using: &rng), window: window), reference)
+        }
+        XCTAssertEqual(reference.slots.map(\.slot.key), reference.slots.map(\.slot.key).sorted())
+    }
+
+    func testEventsOutsideTheWindowAreLeftOut() {
+        let outside = SlotKey(userID: 1, slotStart: window.to)
+        let r = SlotFold.fold([upload(at(1), "r1"), upload(at(1), "r2", key: outside)], window: window)
+        XCTAssertEqual(r.slots.map(\.slot.key), [key])
+        XCTAssertEqual(r.outsideWindow, 1)
+    }
+}
