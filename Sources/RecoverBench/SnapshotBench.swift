@@ -68,7 +68,7 @@ struct SnapshotBench: ParsableCommand {
 
     /// Rows like a day of a busy service: 5 000 users, apps lists, some notes with escapes.
     private func writeDump(to path: String, rows: Int) throws -> Int {
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         defer { try? handle.close() }
         var out: [UInt8] = []
