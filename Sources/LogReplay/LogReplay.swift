@@ -15,6 +15,8 @@ public struct LogReplay: Sendable {
     public var maxLineLength: Int
     /// Files read at once; 1 reads them one after the other on the calling thread.
     public var threads: Int
+    /// Adds each file's SHA-256 to its report (the plan records it), hashed as it is read.
+    public var computeDigests = false
 
     /// Clients upload up to three hours late: coverage looks that far past the window's end.
     public static let lateUploadMinutes: Int64 = 180
@@ -76,7 +78,7 @@ public struct LogReplay: Sendable {
 
     /// One file, on the calling thread.
     func readFile(_ path: String, _ meter: ProgressMeter) throws(SourceError) -> FileResult {
-        let reader = try LineReader(path: path, maxLineLength: maxLineLength)
+        let reader = try LineReader(path: path, maxLineLength: maxLineLength, computeDigest: computeDigests)
         let parser = EventLineParser(file: path, window: window)
         var result = FileResult(report: LogFileReport(path: path, compressed: reader.isCompressed, fileBytes: reader.fileSize))
         var hosts: [HostCoverageBuilder] = []
@@ -127,6 +129,7 @@ public struct LogReplay: Sendable {
         result.report.lines = summary.lines
         result.report.bytes = summary.bytes
         result.report.damage = summary.damage
+        result.report.sha256 = summary.sha256
         result.report.droppedPartialLine = summary.droppedPartialLine
         result.report.otherEvents = otherByName
         result.hosts = hosts.filter { $0.events > 0 }
@@ -236,6 +239,8 @@ public struct LogFileReport: Hashable, Sendable {
     public var damage: InputDamage?
     /// The incomplete line before the damage, which was not read.
     public var droppedPartialLine = false
+    /// SHA-256 of the file on disk, when `LogReplay.computeDigests` is set.
+    public var sha256: String?
 
     public init(path: String, compressed: Bool, fileBytes: Int64) {
         self.path = path

@@ -1,5 +1,8 @@
 import ArgumentParser
 import Foundation
+import PlanReport
+import PostgresClient
+import SnapshotDiff
 import SourceFiles
 
 /// The exit statuses of every subcommand, in one place (documented in docs/EXIT-STATUS.md).
@@ -42,10 +45,19 @@ func reportingFailures(_ body: () throws -> Void) throws {
         try exit(error.status, error.message)
     } catch let error as SourceError {
         try exit(.input, error.description)
+    } catch let error as SnapshotError {
+        try exit(.input, error.description)
+    } catch let error as PostgresError {
+        try exit(.database, error.description)
+    } catch let error as PlanError {
+        try exit(error.kind == .exists || error.kind == .cannotWrite ? .input : .refusedPlan, error.description)
     } catch let error as ExitCode {
         throw error
     } catch let error as ValidationError {
         throw error
+    } catch {
+        // Anything else (a file system error writing the plan, say) is still one line.
+        try exit(.input, "\(error)")
     }
 }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 
 /// `--json` and the progress line, shared by the subcommands that report.
 struct OutputOptions: ParsableArguments {
@@ -8,6 +9,17 @@ struct OutputOptions: ParsableArguments {
 
     @Flag(help: "No progress line on standard error.")
     var quiet = false
+
+    @Flag(help: "Log each stage (what it read, how long it took) on standard error.")
+    var verbose = false
+
+    /// Structured logs on standard error: stage timings and counts with `--verbose`, warnings
+    /// otherwise. Passed down, never global.
+    var logger: Logger {
+        var logger = Logger(label: "recover-tool") { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = verbose ? .debug : .warning
+        return logger
+    }
 
     /// Prints `value` as pretty JSON with sorted keys, or `text()` for people.
     func emit<Report: Encodable>(_ value: Report, text: () -> String) throws {
@@ -34,22 +46,27 @@ struct OutputOptions: ParsableArguments {
     }
 }
 
-/// One line, redrawn when the percentage changes.
+/// One line, redrawn at most ten times a second: bytes done of the total, speed, time left.
 final class ProgressLine: @unchecked Sendable {
-    // Sendable: `shown` is only touched under `lock`; `label` never changes.
+    // Sendable: the mutable state is only touched under `lock`; `label` and `start` never change.
     private let lock = NSLock()
-    private var shown = -1
+    private var lastDraw = 0.0
     let label: String
+    let start = Date()
 
     init(label: String) { self.label = label }
 
     func update(_ done: Int64, _ total: Int64) {
-        let percent = total > 0 ? Int(done * 100 / total) : 100
         lock.lock()
         defer { lock.unlock() }
-        guard percent != shown else { return }
-        shown = percent
-        StandardStreams.error("\r\(label): \(percent)% of \(Self.megabytes(total))")
+        let elapsed = Date().timeIntervalSince(start)
+        guard elapsed - lastDraw >= 0.1 || done >= total else { return }
+        lastDraw = elapsed
+        let percent = total > 0 ? Int(done * 100 / total) : 100
+        let rate = elapsed > 0 ? Double(done) / elapsed : 0
+        let left = rate > 0 ? Double(total - done) / rate : 0
+        StandardStreams.error(
+            "\r\u{1B}[K\(label): \(percent)% of \(Self.megabytes(total)), \(Self.megabytes(Int64(rate)))/s, \(Int(left.rounded())) s left")
     }
 
     static func megabytes(_ bytes: Int64) -> String {

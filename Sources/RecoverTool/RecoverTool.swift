@@ -5,6 +5,6 @@ struct RecoverTool: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "recover-tool",
         abstract: "Recovers lost time slots after an incident, from server logs and backup snapshots.",
-        subcommands: [Scan.self]
+        subcommands: [Scan.self, Plan.self, Diff.self]
     )
 }
