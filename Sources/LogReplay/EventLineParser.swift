@@ -36,7 +36,7 @@ public final class EventLineParser {
     public let file: String
     public let window: Window
 
-    private var fields: UnsafeMutablePointer<Field>
+    private let fields: UnsafeMutablePointer<Field>
     private var scratch: UnsafeMutablePointer<UInt8>
     private var scratchCapacity: Int
     private var hosts = InternTable<String>(limit: 1 << 14)
@@ -110,10 +110,13 @@ public final class EventLineParser {
                 try JSONScanner.expect(p, n, &i, UInt8(ascii: ":"))
                 JSONScanner.skipSpace(p, n, &i)
                 let valueStart = i
-                let type = try JSONScanner.scanValue(p, n, &i, depth: 1)
                 if let key {
+                    var plain = false
+                    let type = try JSONScanner.scanValue(p, n, &i, depth: 1, plain: &plain)
                     if fields[key.rawValue].type != nil && duplicate == nil { duplicate = (key, keyStart) }
-                    fields[key.rawValue] = Field(start: valueStart, end: i, type: type)
+                    fields[key.rawValue] = Field(start: valueStart, end: i, type: type, plain: plain)
+                } else {
+                    _ = try JSONScanner.scanValue(p, n, &i, depth: 1)
                 }
                 JSONScanner.skipSpace(p, n, &i)
                 guard i < n else { throw JSONSyntaxError(kind: .unexpectedEnd, offset: n) }
@@ -284,8 +287,7 @@ public final class EventLineParser {
         guard let type = f.type else { throw Rejection(reason: .missingKey(key.name)) }
         guard type == .string else { throw Rejection(reason: .wrongType(key: key.name, expected: "a string")) }
         let start = f.start + 1, end = f.end - 1
-        // Escapes are rare: look for a backslash before copying.
-        guard memchr(p + start, 0x5C, end - start) != nil else {
+        guard !f.plain else {
             return UnsafeRawBufferPointer(start: p + start, count: end - start)
         }
         reserveScratch(end - start)
@@ -311,11 +313,7 @@ public final class EventLineParser {
         guard let type = f.type else { throw Rejection(reason: .missingKey(key.name)) }
         let wrong = Rejection(reason: .wrongType(key: key.name, expected: "an integer"))
         guard type == .number else { throw wrong }
-        var isInteger = true
-        for i in f.start..<f.end where p[i] == UInt8(ascii: ".") || p[i] | 0x20 == UInt8(ascii: "e") {
-            isInteger = false
-        }
-        guard isInteger else { throw wrong }
+        guard f.plain else { throw wrong }  // a fraction or an exponent
         guard let v = JSONScanner.int64(p, f.start, f.end), range.contains(v) else {
             throw Rejection(reason: .outOfRange(key: key.name))
         }
@@ -343,6 +341,8 @@ struct Field {
     var start = 0
     var end = 0
     var type: JSONType? = nil
+    /// A string without escapes, or a number written as an integer.
+    var plain = false
 
     var isNullOrAbsent: Bool { type == nil || type == .null }
 }

@@ -83,6 +83,15 @@ enum JSONScanner {
     @inline(__always)
     static func scanString(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int) throws(JSONSyntaxError) -> Bool {
         var escaped = false
+        // Eight bytes at a time while none is a quote, a backslash, a control or a non-ASCII byte.
+        while i + 8 <= n {
+            let w = UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self)
+            let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+            let quote = w ^ (ones &* 0x22), backslash = w ^ (ones &* 0x5C)
+            let special = ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | (w &- ones &* 0x20) | w
+            if special & highs != 0 { break }
+            i += 8
+        }
         while i < n {
             let c = p[i]
             if c == 0x22 {
@@ -219,14 +228,21 @@ enum JSONScanner {
 
     /// Scans any value at `i` (no leading space); returns its type.
     static func scanValue(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, depth: Int) throws(JSONSyntaxError) -> JSONType {
+        var plain = false
+        return try scanValue(p, n, &i, depth: depth, plain: &plain)
+    }
+
+    /// As `scanValue`, and sets `plain` for a string without escapes or a number written as an
+    /// integer.
+    static func scanValue(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, depth: Int, plain: inout Bool) throws(JSONSyntaxError) -> JSONType {
         guard i < n else { throw JSONSyntaxError(kind: .unexpectedEnd, offset: n) }
         switch p[i] {
         case UInt8(ascii: "\""):
             i += 1
-            _ = try scanString(p, n, &i)
+            plain = !(try scanString(p, n, &i))
             return .string
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-            _ = try scanNumber(p, n, &i)
+            plain = try scanNumber(p, n, &i)
             return .number
         case UInt8(ascii: "{"):
             try scanContainer(p, n, &i, depth: depth + 1, object: true)

@@ -56,14 +56,14 @@ public struct PlanEvidence: Sendable {
     /// Clients cache up to 180 minutes of slots: a window's uploads arrive until then.
     public static let clientCacheMinutes: Int64 = 180
 
-    /// Why the evidence may be incomplete, one sentence each; empty when it is complete.
+    /// Why the evidence may be incomplete, one sentence each, hosts by name; empty when it is complete.
     public var completenessWarnings: [String] {
         var warnings: [String] = []
         let needed = window.to.adding(minutes: Self.clientCacheMinutes)
         if hosts.isEmpty, inputs.contains(where: { $0.kind == "log" }) {
             warnings.append("no log event was read from any host")
         }
-        for host in hosts {
+        for host in hosts.sorted(by: { $0.host < $1.host }) {
             let endsEarly = host.last.map { $0 < needed } ?? true
             if endsEarly {
                 let last = host.last.map { "\($0)" } ?? "nothing"

@@ -79,7 +79,26 @@ enum PlanJSON {
 
     static func decode(_ data: Data) throws -> PlanDocument {
         let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        // Not .convertFromSnakeCase: it reads `plan_id` as `planId`, which is not `planID`.
+        decoder.keyDecodingStrategy = .custom { path in SnakeCaseKey(path.last!.stringValue) }
         return try decoder.decode(PlanDocument.self, from: data)
     }
+}
+
+/// A snake_case JSON key read back as the property name the encoder's `.convertToSnakeCase`
+/// made it from: `plan_id` → `planID`, `format_version` → `formatVersion`.
+private struct SnakeCaseKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+
+    init(_ snake: String) {
+        let words = snake.split(separator: "_", omittingEmptySubsequences: false)
+        stringValue = words.enumerated().map { i, word in
+            if i == 0 { return String(word) }
+            return word == "id" ? "ID" : word.prefix(1).uppercased() + word.dropFirst()
+        }.joined()
+    }
+
+    init?(stringValue: String) { self.init(stringValue) }
+    init?(intValue: Int) { nil }
 }

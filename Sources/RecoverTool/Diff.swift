@@ -30,10 +30,8 @@ struct Diff: ParsableCommand {
     var show = 10
 
     func run() throws {
-        try reportingFailures {
-            let report = try SnapshotDiffer.diff(
-                snapshot: SnapshotSource(argument: snapshot), db: db, window: window.window, sampleLimit: show)
-            StandardStreams.output(json ? try report.json() + "\n" : report.text)
-        }
+        let report = try SnapshotDiffer.diff(
+            snapshot: SnapshotSource(argument: snapshot), db: db, window: window.window, sampleLimit: show)
+        StandardStreams.output(json ? try report.json() + "\n" : report.text)
     }
 }

@@ -110,11 +110,11 @@ final class ScanCommandTests: XCTestCase {
         let out = try scan(Self.window + ["--logs", "fixtures/logs-basic", "no/such/logs", "--json"])
         XCTAssertEqual(out.status, 65)
         XCTAssertEqual(out.stdoutText, "")
-        XCTAssertEqual(out.stderrText, "recover-tool: no input at 'no/such/logs': no such file or directory; check --logs and --snapshot\n")
+        XCTAssertEqual(out.stderrText, "recover-tool: error: no input at 'no/such/logs': no such file or directory; check --logs and --snapshot\n")
 
         let empty = try TemporaryDirectory(prefix: "scan-empty")
         let none = try scan(Self.window + ["--logs", empty.path])
         XCTAssertEqual(none.status, 65)
-        XCTAssertEqual(none.stderrText, "recover-tool: no log files in --logs '\(empty.path)': expected *.log, *.jsonl, *.log.lz4 or *.jsonl.lz4\n")
+        XCTAssertEqual(none.stderrText, "recover-tool: error: no log files in --logs '\(empty.path)': expected *.log, *.jsonl, *.log.lz4 or *.jsonl.lz4\n")
     }
 }
