@@ -82,6 +82,10 @@ let package = Package(
             name: "ConflictResolverTests",
             dependencies: ["ConflictResolver", "SlotFold", "PlanReport", "TestSupport"]
         ),
+        .testTarget(
+            name: "PlanReportTests",
+            dependencies: ["PlanReport", "ConflictResolver", "SlotFold", "RecoveryModel", "TestSupport"]
+        ),
         .testTarget(name: "RecoveryCommitTests", dependencies: ["RecoveryCommit", "PlanReport", "TestSupport"]),
         .testTarget(name: "RecoverToolTests", dependencies: ["TestSupport", "PlanReport", "RecoveryModel", "SlotFold"]),
     ]

@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+export RECOVER_WITH_CHROMIUM=1  # the report.html render test needs headless Chromium
 bash scripts/setup.sh
 env=$(bash scripts/pg-start.sh) && eval "$env"
 trap 'bash scripts/pg-stop.sh "$RECOVER_PGDIR"' EXIT

@@ -1,1 +1,320 @@
-// LogReplay: see Package.swift for this stage's place in the pipeline.
+import Dispatch
+import Foundation
+import RecoveryModel
+import SourceFiles
+
+/// Reads server logs (CONTRACT §3) into slot events for a window, one file per thread.
+///
+/// Lines are read whatever their `ts`; an event is kept when its `slot_start` is inside the
+/// window. Results are merged in sorted path order, so they never depend on scheduling or on the
+/// order the files were given in. Bad lines become quarantine records; only a file that cannot be
+/// opened or read at all throws.
+public struct LogReplay: Sendable {
+    public var window: Window
+    /// Lines longer than this are quarantined (`line_too_long`) without being parsed.
+    public var maxLineLength: Int
+    /// Files read at once; 1 reads them one after the other on the calling thread.
+    public var threads: Int
+    /// Adds each file's SHA-256 to its report (the plan records it), hashed as it is read.
+    public var computeDigests = false
+
+    /// Clients upload up to three hours late: coverage looks that far past the window's end.
+    public static let lateUploadMinutes: Int64 = 180
+    /// Silences longer than this, in whole minutes, are reported as coverage gaps.
+    public static let gapMinutes = 15
+
+    public init(window: Window, maxLineLength: Int = 1 << 20, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        self.window = window
+        self.maxLineLength = maxLineLength
+        self.threads = max(1, threads)
+    }
+
+    /// `[from, to + 180 min)`: where a host's silence matters.
+    public var coverageRange: Window {
+        Window(from: window.from, to: window.to.adding(minutes: Self.lateUploadMinutes))
+    }
+
+    /// Reads `files` (as `InputDiscovery.files` finds them; repeats are read once).
+    ///
+    /// `progress(bytesDone, bytesTotal)` counts bytes of the files on disk (compressed bytes for
+    /// LZ4 files); it is called from the reading threads, one call at a time, with `done` growing.
+    public func read(
+        _ files: [String], progress: (@Sendable (_ done: Int64, _ total: Int64) -> Void)? = nil
+    ) throws(SourceError) -> LogReplayResult {
+        let paths = Array(Set(files)).sorted()
+        let sizes = paths.map(Self.fileSize)
+        let meter = ProgressMeter(total: sizes.reduce(0, +), report: progress)
+        // Largest files first, so that two threads finish close together.
+        let schedule = paths.indices.sorted { sizes[$0] != sizes[$1] ? sizes[$0] > sizes[$1] : $0 < $1 }
+        let results = ResultSlots(count: paths.count)
+
+        let workers = min(threads, paths.count)
+        if workers <= 1 {
+            for i in schedule { results.set(i, Result { () throws(SourceError) in try readFile(paths[i], meter) }) }
+        } else {
+            let next = Counter()
+            DispatchQueue.concurrentPerform(iterations: workers) { _ in
+                while let k = next.take(below: schedule.count) {
+                    let i = schedule[k]
+                    results.set(i, Result { () throws(SourceError) in try readFile(paths[i], meter) })
+                }
+            }
+        }
+
+        var merged = LogReplayResult(window: window, coverageRange: coverageRange)
+        var hosts: [String: HostCoverageBuilder] = [:]
+        for result in results.take() {
+            let file = try result.get()
+            merged.files.append(file.report)
+            merged.events.append(contentsOf: file.events)
+            merged.quarantine.append(contentsOf: file.quarantine)
+            for host in file.hosts {
+                hosts[host.host, default: HostCoverageBuilder(host: host.host, range: coverageRange)].merge(host)
+            }
+        }
+        merged.hosts = hosts.keys.sorted().map { hosts[$0]!.coverage(gapMinutes: Self.gapMinutes) }
+        return merged
+    }
+
+    /// One file, on the calling thread.
+    func readFile(_ path: String, _ meter: ProgressMeter) throws(SourceError) -> FileResult {
+        let reader = try LineReader(path: path, maxLineLength: maxLineLength, computeDigest: computeDigests)
+        let parser = EventLineParser(file: path, window: window)
+        var result = FileResult(report: LogFileReport(path: path, compressed: reader.isCompressed, fileBytes: reader.fileSize))
+        var hosts: [HostCoverageBuilder] = []
+        let range = coverageRange
+        var reported: Int64 = 0
+        var otherByName: [String: Int] = [:]
+
+        let summary: LineReader.Summary
+        do {
+            summary = try reader.forEachLine { bytes, line in
+                let parsed = parser.parse(bytes, line: line)
+                let hostIndex = parser.lastHostIndex
+                switch parsed {
+                case .event(let event):
+                    result.report.events[event.kind] += 1
+                    result.report.inWindow[event.kind] += 1
+                    result.events.append(event)
+                    Self.cover(&hosts, hostIndex, parser, event.time, range)
+                case .outOfWindow(let kind, _, let time):
+                    result.report.events[kind] += 1
+                    Self.cover(&hosts, hostIndex, parser, time, range)
+                case .otherEvent(let name, _, let time):
+                    otherByName[name, default: 0] += 1
+                    Self.cover(&hosts, hostIndex, parser, time, range)
+                case .quarantined(let reason, let key):
+                    result.report.quarantined[reason.code, default: 0] += 1
+                    result.quarantine.append(QuarantineRecord(location: SourceLocation(file: path, line: line), reason: reason, key: key))
+                }
+                if line & 0x3FFF == 0 {
+                    let done = reader.bytesConsumed
+                    meter.advance(by: done - reported)
+                    reported = done
+                }
+            }
+        } catch let error as SourceError {
+            throw error
+        } catch {
+            throw SourceError(.cannotRead, path: path, detail: "\(error)")
+        }
+        meter.advance(by: reader.fileSize - reported)
+
+        for line in summary.overlongLines {
+            let reason = QuarantineReason.lineTooLong(bytes: maxLineLength)
+            result.report.quarantined[reason.code, default: 0] += 1
+            result.quarantine.append(QuarantineRecord(location: SourceLocation(file: path, line: line), reason: reason))
+        }
+        result.quarantine.sort { $0.location.line < $1.location.line }
+        result.report.lines = summary.lines
+        result.report.bytes = summary.bytes
+        result.report.damage = summary.damage
+        result.report.sha256 = summary.sha256
+        result.report.droppedPartialLine = summary.droppedPartialLine
+        result.report.otherEvents = otherByName
+        result.hosts = hosts.filter { $0.events > 0 }
+        return result
+    }
+
+    @inline(__always)
+    static func cover(_ hosts: inout [HostCoverageBuilder], _ index: Int, _ parser: EventLineParser, _ time: Timestamp, _ range: Window) {
+        guard index >= 0 else { return }
+        while hosts.count <= index {
+            hosts.append(HostCoverageBuilder(host: parser.hostNames[hosts.count], range: range))
+        }
+        hosts[index].add(time)
+    }
+
+    static func fileSize(_ path: String) -> Int64 {
+        var st = stat()
+        return stat(path, &st) == 0 ? Int64(st.st_size) : 0
+    }
+}
+
+/// What reading the logs found.
+public struct LogReplayResult: Sendable {
+    public var window: Window
+    /// `[window.from, window.to + 180 min)`, where host coverage is measured.
+    public var coverageRange: Window
+    /// One report per file, in path order.
+    public var files: [LogFileReport] = []
+    /// Slot events inside the window, by path, then line.
+    public var events: [SlotEvent] = []
+    /// Quarantined lines, by path, then line.
+    public var quarantine: [QuarantineRecord] = []
+    /// One entry per host that logged a valid event, sorted by host.
+    public var hosts: [HostCoverage] = []
+
+    public init(window: Window, coverageRange: Window) {
+        self.window = window
+        self.coverageRange = coverageRange
+    }
+
+    /// The files' counts added up.
+    public var totals: LogFileReport {
+        var t = LogFileReport(path: "", compressed: false, fileBytes: 0)
+        for f in files {
+            t.fileBytes += f.fileBytes
+            t.bytes += f.bytes
+            t.lines += f.lines
+            for kind in [SlotEvent.Kind.upload, .processed, .deleted] {
+                t.events[kind] += f.events[kind]
+                t.inWindow[kind] += f.inWindow[kind]
+            }
+            t.otherEvents.merge(f.otherEvents, uniquingKeysWith: +)
+            t.quarantined.merge(f.quarantined, uniquingKeysWith: +)
+        }
+        return t
+    }
+}
+
+/// Counts of slot events by kind.
+public struct EventCounts: Hashable, Sendable {
+    public var uploads = 0
+    public var processed = 0
+    public var deleted = 0
+
+    public init() {}
+
+    public var total: Int { uploads + processed + deleted }
+
+    public subscript(kind: SlotEvent.Kind) -> Int {
+        get {
+            switch kind {
+            case .upload: uploads
+            case .processed: processed
+            case .deleted: deleted
+            case .snapshotRow: 0
+            }
+        }
+        set {
+            switch kind {
+            case .upload: uploads = newValue
+            case .processed: processed = newValue
+            case .deleted: deleted = newValue
+            case .snapshotRow: break
+            }
+        }
+    }
+}
+
+/// What one log file held.
+public struct LogFileReport: Hashable, Sendable {
+    public var path: String
+    public var compressed: Bool
+    /// Size on disk.
+    public var fileBytes: Int64
+    /// Decompressed bytes read, newlines included.
+    public var bytes: Int64 = 0
+    public var lines = 0
+    /// Valid slot events, inside the window or not.
+    public var events = EventCounts()
+    /// Valid slot events whose slot is inside the window.
+    public var inWindow = EventCounts()
+    /// Other events, by name.
+    public var otherEvents: [String: Int] = [:]
+    /// Quarantined lines by reason code, overlong lines (`line_too_long`) included.
+    public var quarantined: [String: Int] = [:]
+    /// A cut or corrupt LZ4 frame: the lines before it were read.
+    public var damage: InputDamage?
+    /// The incomplete line before the damage, which was not read.
+    public var droppedPartialLine = false
+    /// SHA-256 of the file on disk, when `LogReplay.computeDigests` is set.
+    public var sha256: String?
+
+    public init(path: String, compressed: Bool, fileBytes: Int64) {
+        self.path = path
+        self.compressed = compressed
+        self.fileBytes = fileBytes
+    }
+
+    public var quarantinedLines: Int { quarantined.values.reduce(0, +) }
+    public var otherEventCount: Int { otherEvents.values.reduce(0, +) }
+}
+
+/// One file's share of the result, before the merge.
+struct FileResult: Sendable {
+    var report: LogFileReport
+    var events: [SlotEvent] = []
+    var quarantine: [QuarantineRecord] = []
+    var hosts: [HostCoverageBuilder] = []
+}
+
+/// Bytes read by all threads, reported to the caller's closure.
+final class ProgressMeter: @unchecked Sendable {
+    // Sendable: `done` is only touched under `lock`; `total` and `report` never change.
+    private let lock = NSLock()
+    private var done: Int64 = 0
+    let total: Int64
+    let report: (@Sendable (Int64, Int64) -> Void)?
+
+    init(total: Int64, report: (@Sendable (Int64, Int64) -> Void)?) {
+        self.total = total
+        self.report = report
+    }
+
+    func advance(by bytes: Int64) {
+        guard let report else { return }
+        // Reported under the lock, so that the caller sees `done` only grow.
+        lock.lock()
+        defer { lock.unlock() }
+        done += bytes
+        report(done, total)
+    }
+}
+
+/// Hands out indices 0, 1, 2, ... to the threads.
+final class Counter: @unchecked Sendable {
+    // Sendable: `value` is only touched under `lock`.
+    private let lock = NSLock()
+    private var value = 0
+
+    func take(below limit: Int) -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard value < limit else { return nil }
+        value += 1
+        return value - 1
+    }
+}
+
+/// One result per file, written by whichever thread read it.
+final class ResultSlots: @unchecked Sendable {
+    // Sendable: `slots` is only touched under `lock`, each index written once.
+    private let lock = NSLock()
+    private var slots: [Result<FileResult, SourceError>?]
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    func set(_ i: Int, _ result: Result<FileResult, SourceError>) {
+        lock.lock()
+        slots[i] = result
+        lock.unlock()
+    }
+
+    func take() -> [Result<FileResult, SourceError>] {
+        lock.lock()
+        defer { lock.unlock() }
+        return slots.map { $0! }
+    }
+}

@@ -45,18 +45,6 @@ public struct PlanDocument: Codable, Hashable, Sendable {
         }
     }
 
-    public struct Shard: Codable, Hashable, Sendable, CustomStringConvertible {
-        public var index: Int
-        public var count: Int
-
-        public init(index: Int, count: Int) {
-            self.index = index
-            self.count = count
-        }
-
-        public var description: String { "\(index)/\(count)" }
-    }
-
     public struct Input: Codable, Hashable, Sendable {
         /// `log` or `snapshot`
         public var kind: String

@@ -24,7 +24,7 @@ public struct PlanEvidence: Sendable {
     public var window: Window
     /// An IANA zone (`America/Los_Angeles`) to show times in beside UTC, from `--tz`.
     public var displayTimeZone: String?
-    public var shard: PlanDocument.Shard?
+    public var shard: Shard?
     public var database: String
     public var inputs: [PlanDocument.Input]
     public var hosts: [HostCoverage]
@@ -36,7 +36,7 @@ public struct PlanEvidence: Sendable {
     public var createdAt: Timestamp
 
     public init(
-        window: Window, displayTimeZone: String?, shard: PlanDocument.Shard?, database: String,
+        window: Window, displayTimeZone: String?, shard: Shard?, database: String,
         inputs: [PlanDocument.Input], hosts: [HostCoverage], fold: FoldResult, resolution: Resolution,
         readQuarantine: [QuarantineRecord], toolVersion: String, createdAt: Timestamp
     ) {
@@ -56,21 +56,21 @@ public struct PlanEvidence: Sendable {
     /// Clients cache up to 180 minutes of slots: a window's uploads arrive until then.
     public static let clientCacheMinutes: Int64 = 180
 
-    /// Why the evidence may be incomplete, one sentence each; empty when it is complete.
+    /// Why the evidence may be incomplete, one sentence each, hosts by name; empty when it is complete.
     public var completenessWarnings: [String] {
         var warnings: [String] = []
         let needed = window.to.adding(minutes: Self.clientCacheMinutes)
         if hosts.isEmpty, inputs.contains(where: { $0.kind == "log" }) {
             warnings.append("no log event was read from any host")
         }
-        for host in hosts {
-            if let last = host.last, last < needed {
+        for host in hosts.sorted(by: { $0.host < $1.host }) {
+            let endsEarly = host.last.map { $0 < needed } ?? true
+            if endsEarly {
+                let last = host.last.map { "\($0)" } ?? "nothing"
                 warnings.append("host \(host.host): logs end at \(last), before \(needed) (window end + 180 min): late uploads may be missing")
             }
-            if let first = host.first, first > window.from {
-                warnings.append("host \(host.host): logs start at \(first), after the window's start \(window.from)")
-            }
-            for gap in host.gaps {
+            // The silence after the last event is the warning above; list the others.
+            for gap in host.gaps where !(endsEarly && gap.to >= needed) {
                 warnings.append("host \(host.host): no event from \(gap.from) to \(gap.to) (\(gap.durationMicroseconds / 60_000_000) min)")
             }
         }

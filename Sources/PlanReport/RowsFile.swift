@@ -18,9 +18,9 @@ public enum RowsFileFormat {
             s.activityLevel.map(String.init) ?? "\\N",
             String(s.keystrokes),
             String(s.mouseEvents),
-            CopyText.field(CopyText.arrayLiteral(s.activeApps)),
-            CopyText.field(s.note),
-            CopyText.field(folded.provenance.map(\.description).joined(separator: "; ")),
+            CopyTextWriter.field(CopyTextWriter.arrayLiteral(s.activeApps)),
+            CopyTextWriter.field(s.note),
+            CopyTextWriter.field(folded.provenance.map(\.description).joined(separator: "; ")),
         ]
         return fields.joined(separator: "\t") + "\n"
     }

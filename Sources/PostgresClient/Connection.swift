@@ -203,7 +203,7 @@ public final class Connection {
         guard sent == 1 else { throw failure(.copy, context: context) }
     }
 
-    private func startCopy(_ sql: String, expecting: ExecStatusType, context: String) throws {
+    func startCopy(_ sql: String, expecting: ExecStatusType, context: String) throws {
         guard let result = PQexec(handle, sql) else { throw failure(.connection, context: context) }
         defer { PQclear(result) }
         let status = PQresultStatus(result)
@@ -233,7 +233,7 @@ public final class Connection {
     }
 
     /// Asks the server to stop the running command (`PQcancel`).
-    private func cancelRequest() {
+    func cancelRequest() {
         guard let cancel = PQgetCancel(handle) else { return }
         var errbuf = [CChar](repeating: 0, count: 256)
         _ = PQcancel(cancel, &errbuf, Int32(errbuf.count))
@@ -316,6 +316,23 @@ public final class Connection {
     }
 
     // MARK: Errors
+
+    func queryContextFor(_ sql: String) -> String { queryContext(sql) }
+
+    /// Ends a COPY OUT that the reader stops early: cancel, then drain.
+    func abandonCopyOut() {
+        abandonCopy(PGRES_COPY_OUT)
+    }
+
+    /// After `PQgetCopyData` returned -1 (or failed): collects the COPY's final results.
+    func finishCopyOut(failed: Bool, context: String) throws {
+        if failed {
+            let error = failure(.copy, context: context)
+            drainResults()
+            throw error
+        }
+        if let error = collectResults(kind: .copy, context: context) { throw error }
+    }
 
     private func queryContext(_ sql: String) -> String {
         var statement = oneLine(sql)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import RecoveryModel
 import Foundation
 import PlanReport
 import RecoveryCommit
@@ -51,7 +52,7 @@ struct Apply: ParsableCommand {
             ApplyText.summary(plan.document, path: directory), question: "Apply this plan?", yes: yes,
             flagHint: "apply the plan")
         var options = ApplyOptions(
-            operatorName: operatorName ?? Confirmation.defaultOperator(), toolVersion: RecoverTool.toolVersion,
+            operatorName: operatorName ?? Confirmation.defaultOperator(), toolVersion: ToolVersion.current,
             maxSlots: maxSlots)
         options.lockTimeoutSeconds = lockTimeout
         options.statementTimeoutSeconds = statementTimeout

@@ -13,15 +13,15 @@ enum Confirmation {
         if yes { return }
         guard isatty(0) == 1 else {
             throw CommandFailure(
-                status: .usage,
-                description: "refusing to \(flagHint) without confirmation: standard input is not a terminal; "
+                .usage,
+                "refusing to \(flagHint) without confirmation: standard input is not a terminal; "
                     + "pass --yes to confirm non-interactively")
         }
         let text = summary.map { $0.hasSuffix("\n") ? $0 : $0 + "\n" }.joined() + "\(question) Type 'yes' to continue: "
         FileHandle.standardOutput.write(Data(text.utf8))
         let answer = readLine()?.trimmingCharacters(in: .whitespaces).lowercased()
         guard answer == "yes" || answer == "y" else {
-            throw CommandFailure(status: .failure, description: "not confirmed: nothing was changed")
+            throw CommandFailure(.failure, "not confirmed: nothing was changed")
         }
     }
 

@@ -3,6 +3,8 @@ import Foundation
 import PlanReport
 import PostgresClient
 import RecoveryCommit
+import SnapshotDiff
+import SourceFiles
 
 /// The exit statuses of every subcommand, as `docs/EXIT-STATUS.md` lists them. Every failure
 /// prints exactly one line on standard error: `recover-tool: error: ...`.
@@ -41,16 +43,22 @@ enum ExitStatus: Int32, CaseIterable {
             case .exists, .cannotWrite: self = .input
             }
         case is PostgresError: self = .database
+        case is SourceError, is SnapshotError: self = .input
         case let error as CommandFailure: self = error.status
         default: self = .failure
         }
     }
 }
 
-/// A failure the executable itself decides (a missing `--yes`), with its status.
+/// A failure the executable itself decides (a missing `--yes`, no log files), with its status.
 struct CommandFailure: Error, CustomStringConvertible {
     var status: ExitStatus
     var description: String
+
+    init(_ status: ExitStatus, _ description: String) {
+        self.status = status
+        self.description = description
+    }
 }
 
 extension RecoverTool {
@@ -66,7 +74,8 @@ extension RecoverTool {
             let status: ExitStatus
             let line: String
             let parserCode = exitCode(for: error)
-            if error is CommitError || error is PlanError || error is PostgresError || error is CommandFailure {
+            if error is CommitError || error is PlanError || error is PostgresError || error is CommandFailure
+                || error is SourceError || error is SnapshotError {
                 status = ExitStatus(for: error)
                 line = String(describing: error)
             } else if parserCode == .success {
@@ -95,4 +104,16 @@ func printError(_ line: String) {
 /// Writes a line on standard error (confirmation prompts, notes), not as an error.
 func printNote(_ line: String) {
     FileHandle.standardError.write(Data((line + "\n").utf8))
+}
+
+/// Writes to standard output and error through `FileHandle` (the C globals are not
+/// concurrency-safe in Swift 6).
+enum StandardStreams {
+    static func output(_ text: String) {
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+
+    static func error(_ text: String) {
+        FileHandle.standardError.write(Data(text.utf8))
+    }
 }

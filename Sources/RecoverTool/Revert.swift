@@ -1,4 +1,5 @@
 import ArgumentParser
+import RecoveryModel
 import RecoveryCommit
 
 /// `recover-tool revert --run ID`: removes what a run inserted, in one transaction.
@@ -29,7 +30,7 @@ struct Revert: ParsableCommand {
         }
         let outcome = try RecoveryRevert.revert(
             run: runID, conninfo: db, operatorName: operatorName ?? Confirmation.defaultOperator(),
-            toolVersion: RecoverTool.toolVersion, lockTimeoutSeconds: lockTimeout)
+            toolVersion: ToolVersion.current, lockTimeoutSeconds: lockTimeout)
         print(RunText.revert(outcome), terminator: "")
     }
 }

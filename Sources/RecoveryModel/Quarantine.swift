@@ -2,6 +2,8 @@
 public enum QuarantineReason: Hashable, Sendable, CustomStringConvertible {
     case invalidUTF8
     case malformedJSON(String)
+    /// A key the contract defines appears twice in one object: which value is meant is a guess.
+    case duplicateKey(String)
     case missingKey(String)
     case wrongType(key: String, expected: String)
     case invalidTime(key: String)
@@ -21,6 +23,7 @@ public enum QuarantineReason: Hashable, Sendable, CustomStringConvertible {
         switch self {
         case .invalidUTF8: "invalid_utf8"
         case .malformedJSON: "malformed_json"
+        case .duplicateKey: "duplicate_key"
         case .missingKey: "missing_key"
         case .wrongType: "wrong_type"
         case .invalidTime: "invalid_time"
@@ -41,6 +44,7 @@ public enum QuarantineReason: Hashable, Sendable, CustomStringConvertible {
         switch self {
         case .invalidUTF8: "not valid UTF-8"
         case .malformedJSON(let detail): "malformed JSON: \(detail)"
+        case .duplicateKey(let key): "key '\(key)' appears more than once"
         case .missingKey(let key): "missing key '\(key)'"
         case .wrongType(let key, let expected): "'\(key)' is not \(expected)"
         case .invalidTime(let key): "'\(key)' is not an RFC 3339 time with an offset"

@@ -1,4 +1,5 @@
 import Glibc
+import RecoveryModel
 
 /// Raw bytes of a file, read with `read(2)` into the caller's buffer. Owns the descriptor.
 final class FileDescriptorSource {
@@ -8,6 +9,8 @@ final class FileDescriptorSource {
     private(set) var offset: Int64 = 0
     /// The file's size when opened, for progress.
     let size: Int64
+    /// SHA-256 of the bytes read so far, when asked for.
+    var digest: SHA256?
 
     init(path: String) throws(SourceError) {
         self.path = path
@@ -30,12 +33,23 @@ final class FileDescriptorSource {
 
     deinit { close(fd) }
 
+    /// Reads what is left of the file into the digest and returns it: the whole file's SHA-256,
+    /// even when decoding stopped early.
+    func finishDigest() throws(SourceError) -> String? {
+        guard digest != nil else { return nil }
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { scratch.deallocate() }
+        while try read(into: scratch) > 0 {}
+        return digest!.finalize()
+    }
+
     /// Reads up to `buffer.count` bytes; 0 means end of file.
     func read(into buffer: UnsafeMutableRawBufferPointer) throws(SourceError) -> Int {
         while true {
             let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
             if n >= 0 {
                 offset += Int64(n)
+                digest?.update(UnsafeRawBufferPointer(start: buffer.baseAddress, count: n))
                 return n
             }
             if errno == EINTR { continue }

@@ -1,4 +1,5 @@
 import Glibc
+import RecoveryModel
 
 /// Reads a plain or LZ4-framed file line by line, in a fixed buffer: memory does not grow with
 /// the file. A name ending in `.lz4` is read as LZ4 frames; anything else as plain text.
@@ -20,10 +21,13 @@ public final class LineReader {
     /// Decompressed bytes asked for per read: LZ4's largest block, so LZ4F decodes in place.
     static let chunkSize = 4 << 20
 
-    public init(path: String, maxLineLength: Int = 1 << 20) throws(SourceError) {
+    /// `computeDigest` adds the file's SHA-256 to the summary (the plan records it), at the cost
+    /// of hashing the file's bytes as they are read.
+    public init(path: String, maxLineLength: Int = 1 << 20, computeDigest: Bool = false) throws(SourceError) {
         self.path = path
         self.maxLineLength = maxLineLength
         self.file = try FileDescriptorSource(path: path)
+        if computeDigest { file.digest = SHA256() }
         self.isCompressed = path.hasSuffix(".lz4")
         self.decoder = isCompressed ? try LZ4FrameDecoder(file: file) : nil
     }
@@ -38,6 +42,8 @@ public final class LineReader {
         public var droppedPartialLine = false
         /// Lines longer than the limit: counted and numbered, not delivered.
         public var overlongLines: [Int] = []
+        /// SHA-256 of the file on disk (compressed bytes for an LZ4 file), when asked for.
+        public var sha256: String?
     }
 
     /// Calls `body(bytes, lineNumber)` for every complete line. A last line without a newline is
@@ -84,6 +90,7 @@ public final class LineReader {
             }
         }
         summary.damage = decoder?.damage
+        summary.sha256 = try file.finishDigest()
         if skipping {
             summary.lines += 1
         } else if filled > 0 {

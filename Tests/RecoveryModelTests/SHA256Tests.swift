@@ -28,9 +28,9 @@ final class SHA256Tests: XCTestCase {
     }
 
     func testCopyTextEscapes() {
-        XCTAssertEqual(CopyText.field(nil), "\\N")
-        XCTAssertEqual(CopyText.field("a\tb\nc\\d\re"), "a\\tb\\nc\\\\d\\re")
-        XCTAssertEqual(CopyText.arrayLiteral([]), "{}")
-        XCTAssertEqual(CopyText.arrayLiteral(["Xcode", "a \"b\"", "c\\d", "NULL"]), #"{"Xcode","a \"b\"","c\\d","NULL"}"#)
+        XCTAssertEqual(CopyTextWriter.field(nil), "\\N")
+        XCTAssertEqual(CopyTextWriter.field("a\tb\nc\\d\re"), "a\\tb\\nc\\\\d\\re")
+        XCTAssertEqual(CopyTextWriter.arrayLiteral([]), "{}")
+        XCTAssertEqual(CopyTextWriter.arrayLiteral(["Xcode", "a \"b\"", "c\\d", "NULL"]), #"{"Xcode","a \"b\"","c\\d","NULL"}"#)
     }
 }

@@ -156,6 +156,26 @@ final class LineReaderTests: XCTestCase {
         XCTAssertEqual(summary.lines, 3)
     }
 
+    func testDigestIsTheWholeFilesSHA256EvenWhenDecodingStops() throws {
+        let content = text(lines: 1...20_000)
+        var data = try Data(contentsOf: URL(fileURLWithPath: try compress("d.lz4", content)))
+        data[data.count / 3] ^= 0xFF
+        let path = dir.appendingPathComponent("digest.log.lz4").path
+        try data.write(to: URL(fileURLWithPath: path))
+        let summary = try LineReader(path: path, computeDigest: true).forEachLine { _, _ in }
+        XCTAssertNotNil(summary.damage)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["sha256sum", path]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        try p.run()
+        p.waitUntilExit()
+        let expected = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).prefix(64)
+        XCTAssertEqual(summary.sha256, String(expected))
+        XCTAssertNil(try LineReader(path: path).forEachLine { _, _ in }.sha256)
+    }
+
     func testMissingFileIsAnError() throws {
         XCTAssertThrowsError(try LineReader(path: dir.appendingPathComponent("nope.log").path)) { error in
             XCTAssertEqual(

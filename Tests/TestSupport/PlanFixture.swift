@@ -58,7 +58,7 @@ public enum PlanFixture {
     /// Writes a plan directory recovering `slots` (sorted by key) into `directory`.
     @discardableResult
     public static func write(
-        _ slots: [FoldedSlot], to directory: String, shard: PlanDocument.Shard? = nil, database: String = "test"
+        _ slots: [FoldedSlot], to directory: String, shard: Shard? = nil, database: String = "test"
     ) throws -> PlanDocument {
         var resolution = Resolution()
         resolution.recovered = slots.sorted { $0.slot.key < $1.slot.key }

@@ -1,7 +1,7 @@
 /// Writes values in PostgreSQL's COPY text format: tab-separated, `\N` for NULL, backslash
 /// escapes, `text[]` as array literals. The plan's rows file uses it, so `apply` loads it with a
 /// plain `COPY ... FROM STDIN`.
-public enum CopyText {
+public enum CopyTextWriter {
     /// A text field: backslash, tab, newline and carriage return escaped.
     public static func field(_ value: String?) -> String {
         guard let value else { return "\\N" }

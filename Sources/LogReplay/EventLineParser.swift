@@ -1,0 +1,414 @@
+import RecoveryModel
+
+/// What one log line is, once parsed (CONTRACT §3).
+public enum ParsedLine: Hashable, Sendable {
+    /// A slot event whose `slot_start` is inside the window: input of the fold.
+    case event(SlotEvent)
+    /// A valid slot event for a slot outside the window: counted, not kept. Its other fields are
+    /// not checked: they cannot change what is recovered.
+    case outOfWindow(SlotEvent.Kind, host: String, time: Timestamp)
+    /// An event other than `slot.upload`, `slot.processed`, `slot.deleted`: counted by name.
+    case otherEvent(name: String, host: String, time: Timestamp)
+    /// A line that cannot be stored as given (CONTRACT §5.5), with the slot when the line names a
+    /// valid one.
+    case quarantined(QuarantineReason, key: SlotKey?)
+}
+
+/// Parses server log lines into slot events, on bytes.
+///
+/// One parser per file and thread: it owns reusable scratch memory and tables that share the
+/// strings that repeat (host names, app lists, event names), so a line allocates nothing beyond
+/// the strings its event keeps (`request_id`, `note`, ... when longer than 15 bytes).
+///
+/// Rules beyond the contract's table, chosen here:
+/// - a key of the contract's table that appears twice in a line quarantines it
+///   (`duplicate_key`); unknown keys may repeat and hold any JSON value;
+/// - `ts`, `host` and `event` are required on every line, other events included;
+/// - `task_id`, `screenshot_key` and `note` may be absent (read as null); `duration_min` may be
+///   absent (10) but not null; every other key of the event's kind is required;
+/// - integers must be written as integers: `7.0` or `1e2` is `wrong_type`; a value beyond the
+///   key's range (`-1`, `99999999999999999999`) is `out_of_range`; `status` other than
+///   `active`/`idle` is `out_of_range`;
+/// - the key's fields (`user_id`, `slot_start`) are checked before the window; the rest only for
+///   events inside it;
+/// - a line that breaks UTF-8 anywhere is `invalid_utf8`, before any JSON error.
+public final class EventLineParser {
+    public let file: String
+    public let window: Window
+
+    private let fields: UnsafeMutablePointer<Field>
+    private var scratch: UnsafeMutablePointer<UInt8>
+    private var scratchCapacity: Int
+    private var hosts = InternTable<String>(limit: 1 << 14)
+    private var appLists = InternTable<[String]>(limit: 1 << 16)
+    private var names = InternTable<String>(limit: 1 << 12)
+
+    /// The intern index of the last parsed line's host, for per-host tallies; -1 when the line
+    /// was quarantined or the table is full.
+    private(set) var lastHostIndex = -1
+
+    public init(file: String, window: Window) {
+        self.file = file
+        self.window = window
+        fields = .allocate(capacity: Key.count)
+        fields.initialize(repeating: Field(), count: Key.count)
+        scratchCapacity = 4096
+        scratch = .allocate(capacity: scratchCapacity)
+    }
+
+    deinit {
+        fields.deallocate()
+        scratch.deallocate()
+    }
+
+    /// The host names seen so far, by intern index.
+    var hostNames: [String] { hosts.values }
+
+    /// Parses one line (without its `\n`; a final `\r` is ignored) numbered `line` in `file`.
+    public func parse(_ bytes: UnsafeRawBufferPointer, line: Int) -> ParsedLine {
+        lastHostIndex = -1
+        guard let base = bytes.baseAddress else {
+            return .quarantined(.malformedJSON("empty line"), key: nil)
+        }
+        let p = base.assumingMemoryBound(to: UInt8.self)
+        var n = bytes.count
+        if n > 0 && p[n - 1] == 0x0D { n -= 1 }
+        do throws(JSONSyntaxError) {
+            try scanObject(p, n)
+        } catch {
+            if JSONScanner.firstInvalidUTF8(p, bytes.count) != nil { return .quarantined(.invalidUTF8, key: nil) }
+            if case .duplicateKey(let key) = error.kind { return .quarantined(.duplicateKey(key), key: nil) }
+            return .quarantined(.malformedJSON(n == 0 ? "empty line" : error.detail), key: nil)
+        }
+        switch extract(p, line: line) {
+        case .success(let parsed): return parsed
+        case .failure(let q): return .quarantined(q.reason, key: q.key)
+        }
+    }
+
+    // MARK: Pass 1: the grammar, and where each known key's value lies.
+
+    private func scanObject(_ p: UnsafePointer<UInt8>, _ n: Int) throws(JSONSyntaxError) {
+        for k in 0..<Key.count { fields[k].type = nil }
+        var i = 0
+        var duplicate: (key: Key, offset: Int)?
+        JSONScanner.skipSpace(p, n, &i)
+        guard i < n, p[i] == UInt8(ascii: "{") else {
+            throw JSONSyntaxError(kind: i < n ? .notAnObject : .unexpectedEnd, offset: i)
+        }
+        i += 1
+        JSONScanner.skipSpace(p, n, &i)
+        if i < n && p[i] == UInt8(ascii: "}") {
+            i += 1
+        } else {
+            while true {
+                try JSONScanner.expect(p, n, &i, UInt8(ascii: "\""))
+                let keyStart = i
+                let keyEscaped = try JSONScanner.scanString(p, n, &i)
+                let key = keyEscaped ? decodedKey(p, keyStart, i - 1) : Key(p + keyStart, i - 1 - keyStart)
+                JSONScanner.skipSpace(p, n, &i)
+                try JSONScanner.expect(p, n, &i, UInt8(ascii: ":"))
+                JSONScanner.skipSpace(p, n, &i)
+                let valueStart = i
+                if let key {
+                    var plain = false
+                    let type = try JSONScanner.scanValue(p, n, &i, depth: 1, plain: &plain)
+                    if fields[key.rawValue].type != nil && duplicate == nil { duplicate = (key, keyStart) }
+                    fields[key.rawValue] = Field(start: valueStart, end: i, type: type, plain: plain)
+                } else {
+                    _ = try JSONScanner.scanValue(p, n, &i, depth: 1)
+                }
+                JSONScanner.skipSpace(p, n, &i)
+                guard i < n else { throw JSONSyntaxError(kind: .unexpectedEnd, offset: n) }
+                if p[i] == UInt8(ascii: ",") {
+                    i += 1
+                    JSONScanner.skipSpace(p, n, &i)
+                } else if p[i] == UInt8(ascii: "}") {
+                    i += 1
+                    break
+                } else {
+                    throw JSONSyntaxError(kind: .unexpected(p[i]), offset: i)
+                }
+            }
+        }
+        JSONScanner.skipSpace(p, n, &i)
+        guard i == n else { throw JSONSyntaxError(kind: .trailingCharacters, offset: i) }
+        // Reported only for a line that is otherwise JSON.
+        if let duplicate { throw JSONSyntaxError(kind: .duplicateKey(duplicate.key.name), offset: duplicate.offset) }
+    }
+
+    private func decodedKey(_ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> Key? {
+        reserveScratch(end - start)
+        let (count, _) = JSONScanner.decode(p, start, end, into: scratch)
+        return Key(scratch, count)
+    }
+
+    private func reserveScratch(_ count: Int) {
+        guard count > scratchCapacity else { return }
+        scratch.deallocate()
+        scratchCapacity = max(count, scratchCapacity * 2)
+        scratch = .allocate(capacity: scratchCapacity)
+    }
+
+    // MARK: Pass 2: the event's fields, by kind.
+
+    private struct Rejection: Error {
+        var reason: QuarantineReason
+        var key: SlotKey?
+    }
+
+    private func extract(_ p: UnsafePointer<UInt8>, line: Int) -> Result<ParsedLine, Rejection> {
+        do throws(Rejection) {
+            return .success(try extractFields(p, line: line))
+        } catch {
+            lastHostIndex = -1
+            return .failure(error)
+        }
+    }
+
+    private func extractFields(_ p: UnsafePointer<UInt8>, line: Int) throws(Rejection) -> ParsedLine {
+        let eventName = try text(p, .event)
+        let kind: SlotEvent.Kind? = Self.slotKind(eventName)
+        let time = try timestamp(p, .ts)
+        let hostBytes = try text(p, .host)
+        let host: String
+        if let h = hosts.index(of: hostBytes, make: { String(decoding: $0, as: UTF8.self) }) {
+            lastHostIndex = h
+            host = hosts.values[h]
+        } else {
+            host = String(decoding: hostBytes, as: UTF8.self)
+        }
+        guard let kind else {
+            let eventBytes = try text(p, .event)  // the scratch was reused by `host`
+            let name = names.index(of: eventBytes, make: { String(decoding: $0, as: UTF8.self) })
+                .map { names.values[$0] } ?? String(decoding: eventBytes, as: UTF8.self)
+            return .otherEvent(name: name, host: host, time: time)
+        }
+        let userID = try integer(p, .userID, in: 1...Int64.max)
+        let slotStart = try timestamp(p, .slotStart)
+        let key = SlotKey(userID: userID, slotStart: slotStart)
+        guard slotStart.isSlotAligned else { throw Rejection(reason: .misalignedSlotStart, key: key) }
+        guard window.contains(slotStart) else { return .outOfWindow(kind, host: host, time: time) }
+
+        let payload: SlotEvent.Payload
+        do throws(Rejection) {
+            switch kind {
+            case .deleted:
+                payload = .deleted
+            case .processed:
+                let statusBytes = try text(p, .status)
+                let status: SlotStatus
+                if Self.equals(statusBytes, "active") {
+                    status = .active
+                } else if Self.equals(statusBytes, "idle") {
+                    status = .idle
+                } else {
+                    throw Rejection(reason: .outOfRange(key: Key.status.name))
+                }
+                let level = try integer(p, .activityLevel, in: 0...10)
+                payload = .processed(status: status, activityLevel: Int16(level))
+            case .upload:
+                payload = .upload(try upload(p))
+            case .snapshotRow:
+                preconditionFailure("logs hold no snapshot rows")
+            }
+        } catch {
+            throw Rejection(reason: error.reason, key: key)
+        }
+        return .event(SlotEvent(
+            key: key, time: time, host: host, location: SourceLocation(file: file, line: line), payload: payload))
+    }
+
+    private func upload(_ p: UnsafePointer<UInt8>) throws(Rejection) -> SlotUpload {
+        let requestID = String(decoding: try text(p, .requestID), as: UTF8.self)
+        let projectID = try integer(p, .projectID, in: 1...Int64.max)
+        let taskID = fields[Key.taskID.rawValue].isNullOrAbsent ? nil : try integer(p, .taskID, in: 1...Int64.max)
+        let duration = fields[Key.durationMin.rawValue].type == nil ? 10 : try integer(p, .durationMin, in: 1...10)
+        let keystrokes = try integer(p, .keystrokes, in: 0...Int64(Int32.max))
+        let mouseEvents = try integer(p, .mouseEvents, in: 0...Int64(Int32.max))
+        let apps = try appList(p)
+        let screenshotKey = fields[Key.screenshotKey.rawValue].isNullOrAbsent
+            ? nil : String(decoding: try text(p, .screenshotKey), as: UTF8.self)
+        let note = fields[Key.note.rawValue].isNullOrAbsent ? nil : String(decoding: try text(p, .note), as: UTF8.self)
+        return SlotUpload(
+            requestID: requestID, projectID: projectID, taskID: taskID, durationMinutes: Int16(duration),
+            keystrokes: Int32(keystrokes), mouseEvents: Int32(mouseEvents), activeApps: apps,
+            screenshotKey: screenshotKey, note: note)
+    }
+
+    /// `active_apps`: an array of strings, shared with earlier lines that wrote the same array.
+    private func appList(_ p: UnsafePointer<UInt8>) throws(Rejection) -> [String] {
+        let f = fields[Key.activeApps.rawValue]
+        guard let type = f.type else { throw Rejection(reason: .missingKey(Key.activeApps.name)) }
+        guard type == .array else {
+            throw Rejection(reason: .wrongType(key: Key.activeApps.name, expected: "an array of strings"))
+        }
+        let raw = UnsafeRawBufferPointer(start: p + f.start, count: f.end - f.start)
+        let probe = appLists.find(raw)
+        if let found = probe.found { return appLists.values[found] }
+        let apps = try buildAppList(p, f)
+        _ = appLists.insert(raw, apps, at: probe)
+        return apps
+    }
+
+    private func buildAppList(_ p: UnsafePointer<UInt8>, _ f: Field) throws(Rejection) -> [String] {
+        var apps: [String] = []
+        var i = f.start + 1
+        JSONScanner.skipSpace(p, f.end, &i)
+        while p[i] != UInt8(ascii: "]") {
+            guard p[i] == UInt8(ascii: "\"") else {
+                throw Rejection(reason: .wrongType(key: Key.activeApps.name, expected: "an array of strings"))
+            }
+            i += 1
+            let start = i
+            // Pass 1 validated the array: the string ends at the next unescaped quote.
+            let escaped = (try? JSONScanner.scanString(p, f.end, &i)) ?? false
+            let end = i - 1
+            if escaped {
+                reserveScratch(end - start)
+                let (count, nul) = JSONScanner.decode(p, start, end, into: scratch)
+                if nul { throw Rejection(reason: .nulInText(key: Key.activeApps.name)) }
+                apps.append(String(decoding: UnsafeRawBufferPointer(start: scratch, count: count), as: UTF8.self))
+            } else {
+                apps.append(String(decoding: UnsafeRawBufferPointer(start: p + start, count: end - start), as: UTF8.self))
+            }
+            JSONScanner.skipSpace(p, f.end, &i)
+            if p[i] == UInt8(ascii: ",") {
+                i += 1
+                JSONScanner.skipSpace(p, f.end, &i)
+            }
+        }
+        return apps
+    }
+
+    /// The text of a string-valued key, decoded; valid until the next call.
+    private func text(_ p: UnsafePointer<UInt8>, _ key: Key) throws(Rejection) -> UnsafeRawBufferPointer {
+        let f = fields[key.rawValue]
+        guard let type = f.type else { throw Rejection(reason: .missingKey(key.name)) }
+        guard type == .string else { throw Rejection(reason: .wrongType(key: key.name, expected: "a string")) }
+        let start = f.start + 1, end = f.end - 1
+        guard !f.plain else {
+            return UnsafeRawBufferPointer(start: p + start, count: end - start)
+        }
+        reserveScratch(end - start)
+        let (count, nul) = JSONScanner.decode(p, start, end, into: scratch)
+        if nul { throw Rejection(reason: .nulInText(key: key.name)) }
+        return UnsafeRawBufferPointer(start: scratch, count: count)
+    }
+
+    private func timestamp(_ p: UnsafePointer<UInt8>, _ key: Key) throws(Rejection) -> Timestamp {
+        let bytes: UnsafeRawBufferPointer
+        do throws(Rejection) {
+            bytes = try text(p, key)
+        } catch {
+            if case .nulInText = error.reason { throw Rejection(reason: .invalidTime(key: key.name)) }
+            throw error
+        }
+        guard let t = Timestamp.parse(bytes) else { throw Rejection(reason: .invalidTime(key: key.name)) }
+        return t
+    }
+
+    private func integer(_ p: UnsafePointer<UInt8>, _ key: Key, in range: ClosedRange<Int64>) throws(Rejection) -> Int64 {
+        let f = fields[key.rawValue]
+        guard let type = f.type else { throw Rejection(reason: .missingKey(key.name)) }
+        let wrong = Rejection(reason: .wrongType(key: key.name, expected: "an integer"))
+        guard type == .number else { throw wrong }
+        guard f.plain else { throw wrong }  // a fraction or an exponent
+        guard let v = JSONScanner.int64(p, f.start, f.end), range.contains(v) else {
+            throw Rejection(reason: .outOfRange(key: key.name))
+        }
+        return v
+    }
+
+    private static func slotKind(_ name: UnsafeRawBufferPointer) -> SlotEvent.Kind? {
+        guard name.count >= 11, name.count <= 14, equals(UnsafeRawBufferPointer(rebasing: name[..<5]), "slot.") else {
+            return nil
+        }
+        if equals(name, "slot.upload") { return .upload }
+        if equals(name, "slot.processed") { return .processed }
+        if equals(name, "slot.deleted") { return .deleted }
+        return nil
+    }
+
+    @inline(__always)
+    static func equals(_ bytes: UnsafeRawBufferPointer, _ word: StaticString) -> Bool {
+        bytes.count == word.utf8CodeUnitCount && (bytes.count == 0 || memcmp(bytes.baseAddress!, word.utf8Start, bytes.count) == 0)
+    }
+}
+
+/// Where a known key's value lies in the line, and its type; `type == nil` when absent.
+struct Field {
+    var start = 0
+    var end = 0
+    var type: JSONType? = nil
+    /// A string without escapes, or a number written as an integer.
+    var plain = false
+
+    var isNullOrAbsent: Bool { type == nil || type == .null }
+}
+
+/// The keys of CONTRACT §3.
+enum Key: Int, CaseIterable {
+    case ts, host, event, requestID, userID, slotStart, projectID, taskID, durationMin, keystrokes,
+         mouseEvents, activeApps, screenshotKey, note, status, activityLevel
+
+    static let count = 16
+
+    var name: String {
+        switch self {
+        case .ts: "ts"
+        case .host: "host"
+        case .event: "event"
+        case .requestID: "request_id"
+        case .userID: "user_id"
+        case .slotStart: "slot_start"
+        case .projectID: "project_id"
+        case .taskID: "task_id"
+        case .durationMin: "duration_min"
+        case .keystrokes: "keystrokes"
+        case .mouseEvents: "mouse_events"
+        case .activeApps: "active_apps"
+        case .screenshotKey: "screenshot_key"
+        case .note: "note"
+        case .status: "status"
+        case .activityLevel: "activity_level"
+        }
+    }
+
+    /// Matches a key's bytes; nil for a key the contract does not define.
+    @inline(__always)
+    init?(_ p: UnsafePointer<UInt8>, _ n: Int) {
+        @inline(__always) func eq(_ w: StaticString) -> Bool { memcmp(p, w.utf8Start, n) == 0 }
+        switch n {
+        case 2: if eq("ts") { self = .ts; return }
+        case 4:
+            if eq("host") { self = .host; return }
+            if eq("note") { self = .note; return }
+        case 5: if eq("event") { self = .event; return }
+        case 6: if eq("status") { self = .status; return }
+        case 7:
+            if eq("user_id") { self = .userID; return }
+            if eq("task_id") { self = .taskID; return }
+        case 10:
+            if eq("slot_start") { self = .slotStart; return }
+            if eq("request_id") { self = .requestID; return }
+            if eq("project_id") { self = .projectID; return }
+            if eq("keystrokes") { self = .keystrokes; return }
+        case 11: if eq("active_apps") { self = .activeApps; return }
+        case 12:
+            if eq("duration_min") { self = .durationMin; return }
+            if eq("mouse_events") { self = .mouseEvents; return }
+        case 14:
+            if eq("screenshot_key") { self = .screenshotKey; return }
+            if eq("activity_level") { self = .activityLevel; return }
+        default: break
+        }
+        return nil
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

@@ -1,0 +1,95 @@
+/// Maps byte strings that repeat across lines (host names, app lists, event names) to one shared
+/// value and a small index, so that a repeat costs a hash and a compare instead of a new `String`.
+///
+/// Open addressing over a power-of-two table; keys are kept in one byte arena. It stops growing
+/// at `limit` entries (then `index` returns nil and the caller builds its own value), so a file
+/// of a million distinct names cannot make it grow without bound.
+struct InternTable<Value> {
+    private var slots: [Int32]
+    private var hashes: [UInt64] = []
+    private var keyStarts: [Int] = []
+    private var keyCounts: [Int] = []
+    private var arena: [UInt8] = []
+    private(set) var values: [Value] = []
+    let limit: Int
+
+    init(limit: Int) {
+        self.limit = limit
+        self.slots = Array(repeating: -1, count: 64)
+    }
+
+    var count: Int { values.count }
+
+    /// Where `key` is, or where it would go: `found` is its index when present.
+    struct Probe {
+        var found: Int?
+        fileprivate var slot: Int
+        fileprivate var hash: UInt64
+    }
+
+    @inline(__always)
+    func find(_ key: UnsafeRawBufferPointer) -> Probe {
+        let hash = Self.hash(key)
+        let mask = slots.count - 1
+        var s = Int(truncatingIfNeeded: hash) & mask
+        while true {
+            let e = Int(slots[s])
+            if e < 0 { return Probe(found: nil, slot: s, hash: hash) }
+            if hashes[e] == hash, keyCounts[e] == key.count, equal(e, key) { return Probe(found: e, slot: s, hash: hash) }
+            s = (s + 1) & mask
+        }
+    }
+
+    /// Adds `value` for a key that `find` did not find; nil when the table is full.
+    mutating func insert(_ key: UnsafeRawBufferPointer, _ value: Value, at probe: Probe) -> Int? {
+        guard values.count < limit else { return nil }
+        let e = values.count
+        slots[probe.slot] = Int32(e)
+        hashes.append(probe.hash)
+        keyStarts.append(arena.count)
+        keyCounts.append(key.count)
+        arena.append(contentsOf: key)
+        values.append(value)
+        if values.count * 2 > slots.count { grow() }
+        return e
+    }
+
+    /// The index of `key`, adding `make(key)` when it is new; nil when the table is full.
+    @inline(__always)
+    mutating func index(of key: UnsafeRawBufferPointer, make: (UnsafeRawBufferPointer) -> Value) -> Int? {
+        let probe = find(key)
+        if let found = probe.found { return found }
+        return insert(key, make(key), at: probe)
+    }
+
+    private func equal(_ e: Int, _ key: UnsafeRawBufferPointer) -> Bool {
+        guard let base = key.baseAddress else { return true }
+        return arena.withUnsafeBytes { memcmp($0.baseAddress! + keyStarts[e], base, key.count) == 0 }
+    }
+
+    private mutating func grow() {
+        slots = Array(repeating: -1, count: slots.count * 2)
+        let mask = slots.count - 1
+        for (e, hash) in hashes.enumerated() {
+            var s = Int(truncatingIfNeeded: hash) & mask
+            while slots[s] >= 0 { s = (s + 1) & mask }
+            slots[s] = Int32(e)
+        }
+    }
+
+    /// FNV-1a, 64 bits: keys are short.
+    @inline(__always)
+    static func hash(_ key: UnsafeRawBufferPointer) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in key {
+            h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3
+        }
+        return h
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

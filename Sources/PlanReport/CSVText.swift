@@ -1,0 +1,51 @@
+/// Writes the plan's CSV reports: RFC 4180 (comma separated, CRLF line ends, a field quoted when it
+/// holds a comma, a quote, CR or LF, quotes inside doubled), UTF-8 without a byte order mark.
+///
+/// Text that came from the sources (paths, reasons, details) is guarded against spreadsheet
+/// formula injection: a text field starting with `=`, `+`, `-`, `@`, a tab or a carriage return
+/// gets a leading `'`, so a spreadsheet shows it as text instead of evaluating it. Numbers and
+/// times this tool writes itself are never guarded. `docs/PLAN-FORMAT.md` says so for readers.
+enum CSVText {
+    /// A field that needs no formula guard: a number or a time this tool wrote.
+    static func plain(_ value: String) -> String {
+        quoted(value)
+    }
+
+    /// A text field from the sources: formula-guarded, then quoted when needed.
+    static func text(_ value: String) -> String {
+        quoted(guarded(value))
+    }
+
+    /// `'=1+2'` for `=1+2`: the leading `'` makes a spreadsheet keep the cell as text.
+    static func guarded(_ value: String) -> String {
+        guard let first = value.unicodeScalars.first, formulaStarts.contains(first) else { return value }
+        return "'" + value
+    }
+
+    static func quoted(_ value: String) -> String {
+        guard value.unicodeScalars.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else {
+            return value
+        }
+        return "\"" + value.replacingAll("\"", with: "\"\"") + "\""
+    }
+
+    /// One record with its CRLF.
+    static func record(_ fields: [String]) -> String {
+        fields.joined(separator: ",") + "\r\n"
+    }
+
+    private static let formulaStarts: Set<Unicode.Scalar> = ["=", "+", "-", "@", "\t", "\r"]
+}
+
+extension String {
+    /// Every occurrence of `target` replaced, without Foundation.
+    func replacingAll(_ target: Character, with replacement: String) -> String {
+        guard contains(target) else { return self }
+        var out = ""
+        out.reserveCapacity(utf8.count + 8)
+        for c in self {
+            if c == target { out += replacement } else { out.append(c) }
+        }
+        return out
+    }
+}

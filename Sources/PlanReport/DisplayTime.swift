@@ -1,0 +1,69 @@
+import Foundation
+import RecoveryModel
+
+/// Times as the reviewer reads them: always UTC, and beside it the `--tz` zone when one was given.
+/// Foundation's calendar code runs here only, a few times per report, never per record.
+struct DisplayTime {
+    /// The zone name as given, nil for UTC only.
+    let zoneName: String?
+    private let formatter: DateFormatter?
+
+    init(zoneName: String?) {
+        self.zoneName = zoneName
+        guard let zoneName, let zone = TimeZone(identifier: zoneName) else {
+            formatter = nil
+            return
+        }
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.calendar = Calendar(identifier: .gregorian)
+        f.timeZone = zone
+        f.dateFormat = "yyyy-MM-dd HH:mm:ss xxxxx"
+        formatter = f
+    }
+
+    /// False when `--tz` named no zone this machine knows; the reports then say so.
+    var zoneIsKnown: Bool { formatter != nil }
+
+    /// `2018-07-25 07:50:00 -07:00`, or nil without a usable zone.
+    func local(_ time: Timestamp) -> String? {
+        formatter?.string(from: Date(timeIntervalSince1970: Double(time.microseconds) / 1_000_000))
+    }
+
+    /// The window in the zone, or why it is not shown: `(UTC only)`.
+    func window(_ window: Window) -> String {
+        guard let zoneName else { return "(UTC only)" }
+        guard let from = local(window.from), let to = local(window.to) else {
+            return "(UTC only: '\(zoneName)' is not a time zone this machine knows)"
+        }
+        return "\(from) to \(to) (\(zoneName))"
+    }
+}
+
+/// `11 h 30 min`, `45 min`, `2 d 3 h 0 min`: durations in whole minutes.
+func durationText(minutes: Int64) -> String {
+    let days = minutes / 1440, hours = minutes % 1440 / 60, mins = minutes % 60
+    if days > 0 { return "\(days) d \(hours) h \(mins) min" }
+    if hours > 0 { return "\(hours) h \(mins) min" }
+    return "\(mins) min"
+}
+
+/// `41.67`: minutes as hours, to two decimals, rounded half up.
+func hoursText(minutes: Int) -> String {
+    let hundredths = (minutes * 100 + 30) / 60
+    let cents = hundredths % 100
+    return "\(hundredths / 100)." + (cents < 10 ? "0\(cents)" : "\(cents)")
+}
+
+/// `1.5 MiB (1572864 bytes)`
+func sizeText(_ bytes: Int64) -> String {
+    let units = ["KiB", "MiB", "GiB", "TiB"]
+    var value = Double(bytes)
+    var unit = "bytes"
+    for u in units where value >= 1024 {
+        value /= 1024
+        unit = u
+    }
+    if unit == "bytes" { return "\(bytes) bytes" }
+    return String(format: "%.1f", value) + " \(unit) (\(bytes) bytes)"
+}

@@ -1,0 +1,133 @@
+/// `report.html`: the reviewer's report as one self-contained page: inline CSS, an inline SVG
+/// timeline, no script, no external asset or font. Every value is HTML-escaped.
+enum HTMLReport {
+    static let renderer = ReportRenderer(fileName: "report.html") { document, evidence in render(document, evidence) }
+
+    static func render(_ document: PlanDocument, _ evidence: PlanEvidence) -> String {
+        let c = ReviewContent(document, evidence)
+        var out = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        out += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+        out += "<title>Recovery plan \(HTML.escape(String(c.planID.prefix(12))))</title>\n"
+        out += "<style>\n\(style)</style>\n</head>\n<body>\n"
+        out += "<h1>Recovery plan <code>\(HTML.escape(c.planID))</code></h1>\n"
+        out += "<p>A dry run: nothing has been written to the database. Approve the plan id, then "
+            + "<code>recover-tool apply</code> this directory unchanged.</p>\n"
+        out += "<table class=\"summary\">\n"
+        for (label, value) in c.summary {
+            out += "<tr><th>\(HTML.escape(label))</th><td>\(line(value))</td></tr>\n"
+        }
+        out += "</table>\n"
+        out += completeness(c)
+        out += "<h2>Totals</h2>\n<p>\(line(c.recoveredLine))</p>\n" + table(c.totals)
+        out += "<p class=\"note\">Events of slots outside the window, left out: \(c.outsideWindow).</p>\n"
+        out += "<h2>Timeline</h2>\n" + TimelineSVG(evidence).render()
+        out += "<p class=\"note\">Bars: slots per bucket by outcome (hover for figures). Lanes: when each host's logs have "
+            + "events (green), gaps of more than 15 minutes (red) and no events at all (pink). The shaded part after the window "
+            + "is the 180 minutes in which clients still upload cached slots: every lane should reach the dashed line.</p>\n"
+        out += "<h2>Inputs</h2>\n" + table(c.inputs, empty: "No input.")
+        out += "<h2>Log coverage per host</h2>\n<p>Each host's logs should run from the window's start to "
+            + "<code>\(c.needed.rfc3339)</code> (window end + 180 min).</p>\n"
+        out += table(c.hosts, empty: "No log event was read from any host.")
+        out += "<h2>Per-user totals</h2>\n" + table(c.users, empty: "No user.")
+        out += "<h2>Dropped slots</h2>\n"
+        out += "<h3>Offline overlap (\(c.offline.total))</h3>\n" + table(c.offline)
+        out += "<h3>Already present (\(c.present.total))</h3>\n" + table(c.present)
+        out += "<h2>Quarantined records (\(c.quarantine.total))</h2>\n" + table(c.quarantine)
+        out += "<h2>Deletions, duplicates and orphans</h2>\n"
+        out += "<h3>Deleted (\(c.deleted.total))</h3>\n" + table(c.deleted)
+        out += "<h3>Duplicate uploads (\(c.duplicates.total))</h3>\n" + table(c.duplicates)
+        out += "<h3>Orphan processed events (\(c.orphans.total))</h3>\n" + table(c.orphans)
+        out += "<h2>Reviewer's checklist</h2>\n<ul class=\"checklist\">\n"
+        for item in c.checklist {
+            out += "<li><label><input type=\"checkbox\"> \(line(item))</label></li>\n"
+        }
+        return out + "</ul>\n</body>\n</html>\n"
+    }
+
+    static func completeness(_ c: ReviewContent) -> String {
+        guard !c.warnings.isEmpty else {
+            return "<section class=\"complete\"><strong>The evidence is complete</strong>: every host's logs reach "
+                + "<code>\(c.needed.rfc3339)</code> (window end + 180 min) without a gap, and every file was read whole.</section>\n"
+        }
+        var out = "<section class=\"warning\">\n<h2>WARNING: the evidence is incomplete (\(c.warnings.count) "
+            + (c.warnings.count == 1 ? "warning" : "warnings") + ")</h2>\n"
+        out += "<p>Slots may be missing from this plan. <code>recover-tool plan --require-complete</code> refuses such evidence.</p>\n<ul>\n"
+        for warning in c.warnings {
+            out += "<li>\(HTML.escape(warning))</li>\n"
+        }
+        return out + "</ul>\n</section>\n"
+    }
+
+    static func table(_ t: ReportTable, empty: String = "None.") -> String {
+        guard t.total > 0 else { return "<p>\(HTML.escape(empty))</p>\n" }
+        var out = "<table>\n<tr>"
+        for header in t.headers { out += "<th>\(HTML.escape(header))</th>" }
+        out += "</tr>\n"
+        for row in t.rows {
+            out += "<tr>"
+            for (i, cell) in row.enumerated() {
+                out += t.numericColumns.contains(i) ? "<td class=\"num\">" : "<td>"
+                out += self.cell(cell) + "</td>"
+            }
+            out += "</tr>\n"
+        }
+        out += "</table>\n"
+        if t.leftOut > 0 {
+            out += "<p class=\"note\">Showing the first \(t.rows.count) of \(t.total); "
+            out += t.fullFile.map { "the other \(t.leftOut) are in <code>\(HTML.escape($0))</code>.</p>\n" }
+                ?? "\(t.leftOut) more are counted in plan.json.</p>\n"
+        }
+        return out
+    }
+
+    static func cell(_ cell: ReportCell) -> String {
+        switch cell {
+        case .text(let s): HTML.escape(s)
+        case .code(let s): "<code>\(HTML.escape(s))</code>"
+        case .number(let n): String(n)
+        }
+    }
+
+    static func line(_ cells: ReportLine) -> String {
+        cells.map(cell).joined()
+    }
+
+    static let style = """
+        body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", Arial, sans-serif;
+               color: #1d1d1d; background: #fff; max-width: 1240px; margin: 24px auto; padding: 0 16px; }
+        h1 { font-size: 22px; } h2 { font-size: 18px; margin-top: 28px; } h3 { font-size: 15px; }
+        code { font: 12px ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; overflow-wrap: anywhere; }
+        table { border-collapse: collapse; margin: 8px 0 12px; }
+        th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; vertical-align: top; }
+        th { background: #f2f2f2; }
+        td.num { text-align: right; font-variant-numeric: tabular-nums; }
+        table.summary th { width: 12em; }
+        .warning { border: 3px solid #c62828; background: #fdecea; padding: 4px 16px 8px; margin: 16px 0; }
+        .warning h2 { color: #b71c1c; margin-top: 8px; }
+        .complete { border: 2px solid #2e7d32; background: #edf7ed; padding: 8px 16px; margin: 16px 0; }
+        .note { color: #555; }
+        svg.timeline { width: 100%; height: auto; border: 1px solid #ddd; }
+        ul.checklist { list-style: none; padding-left: 4px; }
+
+        """
+}
+
+/// HTML escaping for text and attribute values.
+enum HTML {
+    static func escape(_ value: String) -> String {
+        var out = ""
+        out.reserveCapacity(value.utf8.count)
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            case "\0": out += "\u{FFFD}"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,231 @@
+import ConflictResolver
+import RecoveryModel
+import SlotFold
+
+/// A piece of report text: prose, or a value shown verbatim (a path, a location, an id, a hash).
+enum ReportCell: Hashable {
+    case text(String)
+    case code(String)
+    case number(Int)
+}
+
+/// A line of report text made of pieces.
+typealias ReportLine = [ReportCell]
+
+/// A table as both human reports show it: the first rows of `total`, the rest in `fullFile`.
+struct ReportTable {
+    var headers: [String]
+    /// Columns holding numbers, right-aligned.
+    var numericColumns: Set<Int> = []
+    var rows: [ReportLine]
+    var total: Int
+    /// The file that lists every row, named when rows are left out; nil when only counted.
+    var fullFile: String?
+
+    var leftOut: Int { total - rows.count }
+}
+
+/// What `report.md` and `report.html` say, worked out once: the same figures, order and caps in
+/// both layouts. Tables stop at `tableCap` rows (examples at `exampleCap`) and point to the CSV
+/// that lists them all.
+struct ReviewContent {
+    static let tableCap = 200
+    static let exampleCap = 5
+
+    var planID: String
+    var summary: [(label: String, value: ReportLine)]
+    var warnings: [String]
+    /// The window's end + 180 minutes: where every host's logs should reach.
+    var needed: Timestamp
+    var totals: ReportTable
+    var recoveredLine: ReportLine
+    var inputs: ReportTable
+    var hosts: ReportTable
+    var users: ReportTable
+    var offline: ReportTable
+    var present: ReportTable
+    var quarantine: ReportTable
+    var deleted: ReportTable
+    var duplicates: ReportTable
+    var orphans: ReportTable
+    var outsideWindow: Int
+    var checklist: [ReportLine]
+
+    init(_ document: PlanDocument, _ evidence: PlanEvidence) {
+        let time = DisplayTime(zoneName: evidence.displayTimeZone)
+        let window = evidence.window
+        planID = document.planID
+        needed = window.to.adding(minutes: PlanEvidence.clientCacheMinutes)
+        warnings = document.completeness.warnings
+        summary = Self.summary(document, evidence, time)
+        totals = Self.totals(document.counts)
+        recoveredLine = Self.recoveredLine(document)
+        inputs = Self.inputs(document.inputs)
+        hosts = Self.hosts(evidence.hosts, needed: needed)
+        users = Self.users(document.users)
+        offline = Self.offline(evidence.resolution.offlineOverlap)
+        present = Self.present(evidence.resolution.alreadyPresent)
+        quarantine = Self.quarantine(QuarantinedCSV.records(evidence))
+        deleted = Self.deleted(evidence.fold.deleted)
+        duplicates = Self.ignored(evidence.fold.duplicates, headers: ["User", "Slot start", "Repeated upload", "First upload"])
+        orphans = Self.ignored(evidence.fold.orphans, headers: ["User", "Slot start", "Processed event"])
+        outsideWindow = evidence.fold.outsideWindow
+        checklist = Self.checklist(document, evidence)
+    }
+
+    // MARK: Sections
+
+    static func summary(_ document: PlanDocument, _ evidence: PlanEvidence, _ time: DisplayTime) -> [(label: String, value: ReportLine)] {
+        let w = evidence.window
+        let minutes = w.durationMicroseconds / 60_000_000
+        var rows: [(label: String, value: ReportLine)] = [
+            ("Plan id", [.code(document.planID)]),
+            ("Window (UTC)", [.code(w.from.rfc3339), .text(" to "), .code(w.to.rfc3339),
+                              .text(" (\(durationText(minutes: minutes)), half-open)")]),
+            ("Window (\(evidence.displayTimeZone ?? "--tz"))", [.text(time.window(w))]),
+            ("Shard", [.text(document.shard.map { "\($0.index) of \($0.count)" } ?? "none (the whole window)")]),
+            ("Database", [.code(document.database)]),
+            ("Rows file", [.code(document.rows.file), .text(", \(document.rows.count) rows, SHA-256 "), .code(document.rows.sha256)]),
+            ("Created", [.code(document.createdAt), .text(" by recover-tool "), .code(document.toolVersion)]),
+        ]
+        if evidence.displayTimeZone == nil { rows[2].label = "Window (local)" }
+        return rows
+    }
+
+    static func totals(_ c: PlanDocument.Counts) -> ReportTable {
+        let rows: [ReportLine] = [
+            [.code("recovered"), .number(c.recovered), .text("inserted by apply, with source 'recovered'")],
+            [.code("already_present"), .number(c.alreadyPresent), .text("a live row has the key: live data is never overwritten")],
+            [.code("offline_overlap"), .number(c.offlineOverlap), .text("overlaps an offline entry of the same user: the entry stays")],
+            [.code("quarantined"), .number(c.quarantined), .text("records that cannot be stored as given (bad lines, unknown references)")],
+            [.code("deleted"), .number(c.deleted), .text("slots whose last event is a deletion")],
+            [.code("duplicates"), .number(c.duplicates), .text("retried uploads (a repeated request_id): changed nothing")],
+            [.code("orphans"), .number(c.orphans), .text("processed events with no version before them")],
+        ]
+        return ReportTable(headers: ["Outcome", "Slots", "Meaning"], numericColumns: [1], rows: rows, total: rows.count)
+    }
+
+    static func recoveredLine(_ document: PlanDocument) -> ReportLine {
+        let users = document.users.filter { $0.recovered > 0 }.count
+        return [.text("Recovered: \(document.counts.recovered) slots, \(document.recoveredMinutes) min "
+            + "(\(hoursText(minutes: document.recoveredMinutes)) h) for \(users) users.")]
+    }
+
+    static func inputs(_ inputs: [PlanDocument.Input]) -> ReportTable {
+        let sorted = inputs.sorted { ($0.kind, $0.path) < ($1.kind, $1.path) }
+        let rows: [ReportLine] = sorted.map { input in
+            [
+                .text(input.kind), .code(input.path),
+                .text(input.bytes.map(sizeText) ?? "database"),
+                input.sha256.map { .code(String($0.prefix(12))) } ?? .text("-"),
+                .number(input.lines), .number(input.quarantined),
+                .text(input.damage.map { "DAMAGED: \($0)" } ?? "read whole"),
+            ]
+        }
+        return ReportTable(headers: ["Kind", "Path", "Size", "SHA-256", "Lines", "Quarantined", "Health"],
+                           numericColumns: [4, 5], rows: rows, total: rows.count)
+    }
+
+    static func hosts(_ hosts: [HostCoverage], needed: Timestamp) -> ReportTable {
+        let rows: [ReportLine] = hosts.sorted { $0.host < $1.host }.map { host in
+            [
+                .code(host.host),
+                host.first.map { .code($0.rfc3339) } ?? .text("no event"),
+                host.last.map { .code($0.rfc3339) } ?? .text("no event"),
+                .text(reach(host.last, needed: needed)),
+                .text(gapsText(host.gaps)),
+            ]
+        }
+        return ReportTable(headers: ["Host", "First event", "Last event", "Reaches window end + 180 min", "Gaps (> 15 min)"],
+                           rows: rows, total: rows.count)
+    }
+
+    static func reach(_ last: Timestamp?, needed: Timestamp) -> String {
+        guard let last else { return "NO: no event" }
+        if last >= needed { return "yes" }
+        let short = (needed.microseconds - last.microseconds + 59_999_999) / 60_000_000
+        return "NO: \(durationText(minutes: short)) short"
+    }
+
+    static func gapsText(_ gaps: [Window]) -> String {
+        guard !gaps.isEmpty else { return "none" }
+        let listed = gaps.prefix(exampleCap).map { gap in
+            "\(gap.from) to \(gap.to) (\(durationText(minutes: gap.durationMicroseconds / 60_000_000)))"
+        }
+        let more = gaps.count > exampleCap ? "; and \(gaps.count - exampleCap) more" : ""
+        return "\(gaps.count): " + listed.joined(separator: "; ") + more
+    }
+
+    static func users(_ users: [PlanDocument.UserTotals]) -> ReportTable {
+        let rows: [ReportLine] = users.prefix(tableCap).map { u in
+            [.number(Int(u.userID)), .number(u.recovered), .number(u.recoveredMinutes), .number(u.alreadyPresent),
+             .number(u.offlineOverlap), .number(u.quarantined)]
+        }
+        return ReportTable(headers: ["User", "Recovered", "Minutes", "Already present", "Offline overlap", "Quarantined"],
+                           numericColumns: [0, 1, 2, 3, 4, 5], rows: rows, total: users.count, fullFile: "users.csv")
+    }
+
+    static func offline(_ drops: [OfflineDrop]) -> ReportTable {
+        let rows: [ReportLine] = drops.prefix(tableCap).map { d in
+            [.number(Int(d.slot.slot.key.userID)), .code(d.slot.slot.key.slotStart.rfc3339), .number(Int(d.entry.id)),
+             .code("\(d.entry.interval)"), .number(Int(d.entry.projectID)), .code(ProvenanceText.joined(d.slot.provenance))]
+        }
+        return ReportTable(headers: ["User", "Slot start", "Offline entry", "Entry interval (UTC)", "Entry project", "Provenance"],
+                           numericColumns: [0, 2, 4], rows: rows, total: drops.count, fullFile: "dropped.csv")
+    }
+
+    static func present(_ slots: [FoldedSlot]) -> ReportTable {
+        let rows: [ReportLine] = slots.prefix(tableCap).map { f in
+            [.number(Int(f.slot.key.userID)), .code(f.slot.key.slotStart.rfc3339), .code(ProvenanceText.joined(f.provenance))]
+        }
+        return ReportTable(headers: ["User", "Slot start", "Provenance"], numericColumns: [0], rows: rows,
+                           total: slots.count, fullFile: "dropped.csv")
+    }
+
+    static func quarantine(_ records: [QuarantineRecord]) -> ReportTable {
+        let rows: [ReportLine] = records.prefix(tableCap).map { q in
+            [.code(q.location.description), .code(q.reason.code), .text(q.reason.description),
+             q.key.map { .text("\($0)") } ?? .text("-")]
+        }
+        return ReportTable(headers: ["Source", "Code", "Reason", "Slot"], rows: rows, total: records.count,
+                           fullFile: "quarantined.csv")
+    }
+
+    static func deleted(_ slots: [DeletedSlot]) -> ReportTable {
+        let rows: [ReportLine] = slots.prefix(exampleCap).map { d in
+            [.number(Int(d.key.userID)), .code(d.key.slotStart.rfc3339), .code(d.location.description)]
+        }
+        return ReportTable(headers: ["User", "Slot start", "Deleted by"], numericColumns: [0], rows: rows,
+                           total: slots.count, fullFile: "dropped.csv")
+    }
+
+    static func ignored(_ events: [IgnoredEvent], headers: [String]) -> ReportTable {
+        let first = events.sorted { ($0.key, $0.location) < ($1.key, $1.location) }.prefix(exampleCap)
+        let rows: [ReportLine] = first.map { e in
+            var row: ReportLine = [.number(Int(e.key.userID)), .code(e.key.slotStart.rfc3339), .code(e.location.description)]
+            if headers.count == 4 { row.append(e.firstSeen.map { .code($0.description) } ?? .text("-")) }
+            return row
+        }
+        return ReportTable(headers: headers, numericColumns: [0], rows: rows, total: events.count)
+    }
+
+    /// What to check before approving the plan id, with this plan's figures.
+    static func checklist(_ document: PlanDocument, _ evidence: PlanEvidence) -> [ReportLine] {
+        let c = document.counts
+        let warnings = document.completeness.warnings.count
+        return [
+            [.text("The plan id you approve is "), .code(document.planID),
+             .text(". apply refuses this directory if plan.json or the rows file changed; a new plan gets a new id and needs a new review.")],
+            [.text("The window "), .code(evidence.window.from.rfc3339), .text(" to "), .code(evidence.window.to.rfc3339),
+             .text(" is the incident's, and the database "), .code(document.database), .text(" is the live one it hit.")],
+            warnings == 0
+                ? [.text("The evidence is complete: no warning to explain.")]
+                : [.text("Each of the \(warnings) completeness warnings is understood: logs that stop before window end + 180 min, "
+                    + "gaps and damaged files mean slots may be missing. Prefer fetching the missing logs and planning again.")],
+            [.text("Every app server that was serving during the window appears under log coverage, and every input is the file you meant (compare the SHA-256).")],
+            [.text("The \(c.quarantined) quarantined records have reasons you expect; a burst from one file or one reason can be a reader problem, not bad data.")],
+            [.text("The \(c.offlineOverlap) offline overlaps are offline time users added after the incident (spot-check dropped.csv).")],
+            [.text("The \(c.recovered) recovered slots (\(durationText(minutes: Int64(document.recoveredMinutes)))) are plausible per user: spot-check a few users in recovered.csv against what they report.")],
+        ]
+    }
+}

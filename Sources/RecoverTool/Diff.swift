@@ -1,0 +1,37 @@
+import ArgumentParser
+import SnapshotDiff
+
+/// `recover-tool diff`: how a snapshot and live differ for a window. Changes nothing.
+struct Diff: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Compare a snapshot with the live database for a window; changes nothing.",
+        discussion: """
+            Counts the window's slots missing from live (candidates for recovery), changed since \
+            the backup (with the changed columns), only in live, and identical, per user, and \
+            lists the first of each kind. Both databases are read in READ ONLY transactions. \
+            Exit statuses: docs/EXIT-STATUS.md.
+            """
+    )
+
+    @OptionGroup var window: WindowOptions
+
+    @Option(help: ArgumentHelp(
+        "A pg_dump of time_slots (.sql, .sql.lz4), or a restored database's connection string or URI.",
+        valueName: "path-or-conninfo"))
+    var snapshot: String
+
+    @Option(help: "The live database (connection string or URI); default: DATABASE_URL, then libpq's PG* variables.")
+    var db: String?
+
+    @Flag(help: "Print one JSON object instead of the text report.")
+    var json = false
+
+    @Option(help: "How many entries of each kind to list.")
+    var show = 10
+
+    func run() throws {
+        let report = try SnapshotDiffer.diff(
+            snapshot: SnapshotSource(argument: snapshot), db: db, window: window.window, sampleLimit: show)
+        StandardStreams.output(json ? try report.json() + "\n" : report.text)
+    }
+}

@@ -1,0 +1,75 @@
+import ArgumentParser
+import Foundation
+import Logging
+
+/// `--json` and the progress line, shared by the subcommands that report.
+struct OutputOptions: ParsableArguments {
+    @Flag(help: "Print one JSON object on standard output instead of text.")
+    var json = false
+
+    @Flag(help: "No progress line on standard error.")
+    var quiet = false
+
+    @Flag(help: "Log each stage (what it read, how long it took) on standard error.")
+    var verbose = false
+
+    /// Structured logs on standard error: stage timings and counts with `--verbose`, warnings
+    /// otherwise. Passed down, never global.
+    var logger: Logger {
+        var logger = Logger(label: "recover-tool") { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = verbose ? .debug : .warning
+        return logger
+    }
+
+    /// Prints `value` as pretty JSON with sorted keys, or `text()` for people.
+    func emit<Report: Encodable>(_ value: Report, text: () -> String) throws {
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            StandardStreams.output(String(decoding: try encoder.encode(value), as: UTF8.self) + "\n")
+        } else {
+            StandardStreams.output(text())
+        }
+    }
+
+    /// A `(done, total)` callback that redraws one progress line on a terminal's standard error;
+    /// nil when standard error is not a terminal or `--quiet` is given.
+    func progress(_ label: String) -> (@Sendable (Int64, Int64) -> Void)? {
+        guard !quiet, isatty(2) == 1 else { return nil }
+        let line = ProgressLine(label: label)
+        return { done, total in line.update(done, total) }
+    }
+
+    /// Clears the progress line, if one was drawn.
+    func endProgress() {
+        if !quiet && isatty(2) == 1 { StandardStreams.error("\r\u{1B}[K") }
+    }
+}
+
+/// One line, redrawn at most ten times a second: bytes done of the total, speed, time left.
+final class ProgressLine: @unchecked Sendable {
+    // Sendable: the mutable state is only touched under `lock`; `label` and `start` never change.
+    private let lock = NSLock()
+    private var lastDraw = 0.0
+    let label: String
+    let start = Date()
+
+    init(label: String) { self.label = label }
+
+    func update(_ done: Int64, _ total: Int64) {
+        lock.lock()
+        defer { lock.unlock() }
+        let elapsed = Date().timeIntervalSince(start)
+        guard elapsed - lastDraw >= 0.1 || done >= total else { return }
+        lastDraw = elapsed
+        let percent = total > 0 ? Int(done * 100 / total) : 100
+        let rate = elapsed > 0 ? Double(done) / elapsed : 0
+        let left = rate > 0 ? Double(total - done) / rate : 0
+        StandardStreams.error(
+            "\r\u{1B}[K\(label): \(percent)% of \(Self.megabytes(total)), \(Self.megabytes(Int64(rate)))/s, \(Int(left.rounded())) s left")
+    }
+
+    static func megabytes(_ bytes: Int64) -> String {
+        String(format: "%.1f MB", Double(bytes) / 1_000_000)
+    }
+}

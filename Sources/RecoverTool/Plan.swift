@@ -1,0 +1,124 @@
+import ArgumentParser
+import ConflictResolver
+import Foundation
+import LogReplay
+import Logging
+import PlanReport
+import PostgresClient
+import RecoveryModel
+import SlotFold
+import SnapshotDiff
+import SourceFiles
+
+/// `recover-tool plan`: the dry run. Reads every source, folds, resolves against the live
+/// database in a READ ONLY transaction, and writes the plan directory. Changes nothing.
+struct Plan: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Work out which lost slots to recover for a window and write the plan for review; changes nothing.",
+        discussion: """
+            Writes plan.json, rows.tsv, report.md, report.html and CSV files into --out \
+            (docs/PLAN-FORMAT.md). Exit statuses: docs/EXIT-STATUS.md.
+            """
+    )
+
+    @OptionGroup var window: WindowOptions
+
+    @Option(parsing: .upToNextOption, help: ArgumentHelp(
+        "Log files or directories (searched for *.log, *.jsonl, *.log.lz4, *.jsonl.lz4).", valueName: "path"))
+    var logs: [String] = []
+
+    @Option(parsing: .upToNextOption, help: ArgumentHelp(
+        "Snapshots: pg_dump files of time_slots (.sql, .sql.lz4) or restored databases' connection strings.",
+        valueName: "path-or-conninfo"))
+    var snapshot: [String] = []
+
+    @Option(help: "The live database (connection string or URI); default: DATABASE_URL, then libpq's PG* variables.")
+    var db: String?
+
+    @Option(help: ArgumentHelp("The plan directory to create.", valueName: "dir"))
+    var out: String
+
+    @Option(help: ArgumentHelp("Also show times in this IANA zone in the reports (America/Los_Angeles).", valueName: "zone"))
+    var tz: String?
+
+    @Option(help: ArgumentHelp("Plan only the users of shard K of N (0 <= K < N).", valueName: "K/N"))
+    var shard: ShardArgument?
+
+    @Flag(help: "Fail (exit 72) when the evidence is incomplete: logs ending early, gaps, damaged files.")
+    var requireComplete = false
+
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        guard !logs.isEmpty || !snapshot.isEmpty else {
+            throw ValidationError("give '--logs' or '--snapshot': there is nothing to recover from")
+        }
+        if let tz, TimeZone(identifier: tz) == nil {
+            throw ValidationError("'--tz' '\(tz)' is not an IANA time zone such as America/Los_Angeles")
+        }
+    }
+
+    func run() throws {
+        let window = self.window.window
+        let shard = self.shard?.shard
+        let stages = StageClock(logger: output.logger)
+        let sources = try stages.time("read") {
+            try PlanSources.read(
+                window: window, logs: logs, snapshots: snapshot, shard: shard, progress: output.progress("reading logs"))
+        }
+        output.endProgress()
+        let fold = stages.time("fold") { SlotFold.fold(sources.events, window: window) }
+        let live = try Connection.connect(db)
+        let resolution = try stages.time("resolve") {
+            let state = try live.transaction(readOnly: true, isolation: .repeatableRead) { live in
+                try LiveState.load(from: live, window: window, candidates: fold.slots.map(\.slot))
+            }
+            return ConflictResolver.resolve(fold.slots, against: state)
+        }
+        let evidence = PlanEvidence(
+            window: window, displayTimeZone: tz, shard: shard, database: live.redactedConnectionInfo,
+            inputs: sources.inputs, hosts: sources.hosts, fold: fold, resolution: resolution,
+            readQuarantine: sources.quarantine, toolVersion: ToolVersion.current,
+            createdAt: Timestamp(microseconds: Int64(Date().timeIntervalSince1970 * 1_000_000)))
+        let written = try stages.time("write") { try PlanWriter.write(evidence, to: out) }
+        try output.emit(written.document) { PlanSummary.text(written.document, directory: out) }
+        let warnings = written.document.completeness.warnings
+        for warning in warnings.prefix(10) { StandardStreams.error("recover-tool: warning: \(warning)\n") }
+        if warnings.count > 10 {
+            StandardStreams.error("recover-tool: warning: \(warnings.count - 10) more in \(out)/report.md\n")
+        }
+        if requireComplete && !warnings.isEmpty {
+            throw CommandFailure(
+                .incompleteEvidence,
+                "the evidence is incomplete (\(warnings.count) warning\(warnings.count == 1 ? "" : "s") above); the plan in '\(out)' is for review only")
+        }
+    }
+}
+
+/// `--shard K/N`
+struct ShardArgument: ExpressibleByArgument {
+    var shard: Shard
+
+    init?(argument: String) {
+        guard let shard = Shard(parsing: argument) else { return nil }
+        self.shard = shard
+    }
+}
+
+/// Times each stage and logs it (`--verbose`) with the process's peak memory so far.
+struct StageClock {
+    let logger: Logger
+
+    func time<T>(_ stage: String, _ body: () throws -> T) rethrows -> T {
+        let start = Date()
+        let value = try body()
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        logger.debug("stage done", metadata: [
+            "stage": "\(stage)",
+            "seconds": "\(String(format: "%.3f", Date().timeIntervalSince(start)))",
+            "peak_rss_mb": "\(usage.ru_maxrss / 1024)",
+        ])
+        return value
+    }
+}

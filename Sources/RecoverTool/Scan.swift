@@ -1,0 +1,41 @@
+import ArgumentParser
+import LogReplay
+import SlotFold
+import SourceFiles
+
+/// `recover-tool scan`: the engineer's first look at the logs for a window, before planning.
+struct Scan: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Read the server logs for a window and report what they hold: per file, per host, and after the fold.",
+        discussion: "Changes nothing. Output is described in docs/SCAN.md; exit statuses in docs/EXIT-STATUS.md."
+    )
+
+    @OptionGroup var window: WindowOptions
+
+    @Option(parsing: .upToNextOption, help: ArgumentHelp(
+        "Log files or directories (searched for *.log, *.jsonl, *.log.lz4, *.jsonl.lz4).", valueName: "path"))
+    var logs: [String] = []
+
+    @Option(help: "Quarantined lines to list; all are counted.")
+    var showQuarantined = 20
+
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        guard !logs.isEmpty else { throw ValidationError("'--logs' needs at least one file or directory") }
+        guard showQuarantined >= 0 else { throw ValidationError("'--show-quarantined' must be 0 or more") }
+    }
+
+    func run() throws {
+        let window = self.window.window
+        let files = try InputDiscovery.files(at: logs, suffixes: InputDiscovery.logSuffixes)
+        guard !files.isEmpty else {
+            throw CommandFailure(.input, "no log files in --logs \(logs.map { "'\($0)'" }.joined(separator: " ")): expected *.log, *.jsonl, *.log.lz4 or *.jsonl.lz4")
+        }
+        let logs = try LogReplay(window: window).read(files, progress: output.progress("reading logs"))
+        output.endProgress()
+        let fold = SlotFold.fold(logs.events, window: window)
+        let report = ScanReport(logs: logs, fold: fold, quarantineShown: showQuarantined)
+        try output.emit(report, text: report.text)
+    }
+}

@@ -1,0 +1,75 @@
+import ArgumentParser
+import RecoveryModel
+
+/// A `--from`/`--to` value: RFC 3339 with `Z` or an explicit offset. A time without one is kept
+/// as refused, so that `validate()` can name the flag and say how to write it: incident timelines
+/// mix zones, and a guessed zone recovers the wrong hours.
+struct TimeArgument: ExpressibleByArgument, Sendable {
+    enum Reading: Sendable {
+        case time(Timestamp)
+        /// Why it was refused, and a way to write it (`2018-07-25T14:55:00Z`), when one is known.
+        case noOffset(suggestion: String)
+        case notATime
+    }
+
+    let text: String
+    let reading: Reading
+
+    init?(argument: String) {
+        text = argument
+        reading = Self.read(argument)
+    }
+
+    static var defaultCompletionKind: CompletionKind { .default }
+
+    /// The time, or a `ValidationError` naming `flag`.
+    func timestamp(flag: String) throws -> Timestamp {
+        switch reading {
+        case .time(let t):
+            return t
+        case .noOffset(let suggestion):
+            throw ValidationError("\(flag) '\(text)' has no UTC offset: write it as \(suggestion) or with an offset such as -07:00")
+        case .notATime:
+            throw ValidationError("\(flag) '\(text)' is not an RFC 3339 time: write it as 2018-07-25T14:55:00Z or with an offset such as -07:00")
+        }
+    }
+
+    private static func read(_ text: String) -> Reading {
+        if let t = Timestamp.parse(text) { return .time(t) }
+        // A local time: date, `T` or space, hours and minutes, maybe seconds and a fraction.
+        var local = text
+        if local.count == 10 { local += "T00:00:00" }
+        if local.count == 16 { local += ":00" }
+        let chars = Array(local)
+        if chars.count >= 19, chars[10] == " " || chars[10] == "t" { local = String(chars[..<10]) + "T" + String(chars[11...]) }
+        if Timestamp.parse(local + "Z") != nil { return .noOffset(suggestion: local + "Z") }
+        return .notATime
+    }
+}
+
+/// `--from T --to T`: the recovery window, shared by scan, plan and diff.
+struct WindowOptions: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "Start of the window, RFC 3339 with Z or an offset (2018-07-25T14:50:00Z, 2018-07-25T07:50:00-07:00).",
+        valueName: "time"))
+    var from: TimeArgument
+
+    @Option(help: ArgumentHelp("End of the window (exclusive), RFC 3339 with Z or an offset.", valueName: "time"))
+    var to: TimeArgument
+
+    func validate() throws {
+        let start = try from.timestamp(flag: "--from")
+        let end = try to.timestamp(flag: "--to")
+        guard start < end else {
+            throw ValidationError("'--to' (\(end)) must be after '--from' (\(start))")
+        }
+    }
+
+    /// The window, in UTC; call after validation.
+    var window: Window {
+        guard case .time(let start) = from.reading, case .time(let end) = to.reading, start < end else {
+            preconditionFailure("WindowOptions used before validate()")
+        }
+        return Window(from: start, to: end)
+    }
+}

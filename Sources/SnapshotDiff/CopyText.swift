@@ -1,0 +1,275 @@
+import RecoveryModel
+
+/// PostgreSQL's COPY text format, decoded on bytes: fields split at tabs, `\N` for NULL,
+/// backslash escapes (`\\`, `\b \f \n \r \t \v`, octal `\ooo`, hex `\xhh`, any other `\c` is `c`),
+/// and the values recovery needs: integers, text, `text[]` array literals and `timestamptz`.
+///
+/// Every function works on the raw bytes of one field and allocates only for a text value it
+/// returns; integers and times are read in place.
+public enum CopyText {
+    /// Splits one row (without its newline) at the tabs that separate fields, honouring a
+    /// backslash before a tab (`\<TAB>` is a tab inside the field, as PostgreSQL reads it).
+    /// `fields` is cleared and reused, so a caller allocates it once.
+    @inlinable
+    public static func splitFields(_ row: UnsafeRawBufferPointer, into fields: inout [Range<Int>]) {
+        fields.removeAll(keepingCapacity: true)
+        var start = 0
+        var i = 0
+        let n = row.count
+        while i < n {
+            let c = row[i]
+            if c == 0x5C {          // backslash: the next byte is escaped, whatever it is
+                i += 2
+                continue
+            }
+            if c == 0x09 {
+                fields.append(start..<i)
+                start = i + 1
+            }
+            i += 1
+        }
+        fields.append(start..<n)
+    }
+
+    /// True when the raw field is exactly `\N` (PostgreSQL compares before unescaping: `a\N` is `aN`).
+    @inlinable
+    public static func isNull(_ field: UnsafeRawBufferPointer) -> Bool {
+        field.count == 2 && field[0] == 0x5C && field[1] == 0x4E
+    }
+
+    /// Appends the unescaped bytes of `field` to `out`. Returns false for a lone backslash at the
+    /// end of the field, which PostgreSQL never writes.
+    @inlinable
+    public static func unescape(_ field: UnsafeRawBufferPointer, into out: inout [UInt8]) -> Bool {
+        let n = field.count
+        var i = 0
+        while i < n {
+            let c = field[i]
+            i += 1
+            guard c == 0x5C else {
+                out.append(c)
+                continue
+            }
+            guard i < n else { return false }
+            let e = field[i]
+            i += 1
+            switch e {
+            case UInt8(ascii: "0")...UInt8(ascii: "7"):
+                var value = UInt32(e - 48)
+                var digits = 1
+                while digits < 3, i < n, field[i] >= 48, field[i] <= 55 {
+                    value = value * 8 + UInt32(field[i] - 48)
+                    i += 1
+                    digits += 1
+                }
+                out.append(UInt8(truncatingIfNeeded: value))
+            case UInt8(ascii: "x"):
+                if i < n, let h = hexValue(field[i]) {
+                    var value = h
+                    i += 1
+                    if i < n, let h2 = hexValue(field[i]) {
+                        value = value * 16 + h2
+                        i += 1
+                    }
+                    out.append(value)
+                } else {
+                    out.append(e)
+                }
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "v"): out.append(0x0B)
+            default: out.append(e)
+            }
+        }
+        return true
+    }
+
+    @inlinable
+    static func hexValue(_ c: UInt8) -> UInt8? {
+        switch c {
+        case 48...57: c - 48
+        case 65...70: c - 55
+        case 97...102: c - 87
+        default: nil
+        }
+    }
+
+    /// A decimal integer field (`-12`, `0`) within `range`; nil when it is anything else. A field
+    /// holding escapes is unescaped first (PostgreSQL never writes one, but it is valid input).
+    @inlinable
+    public static func integer(_ field: UnsafeRawBufferPointer, in range: ClosedRange<Int64>) -> Int64? {
+        if field.contains(0x5C) {
+            var bytes: [UInt8] = []
+            guard unescape(field, into: &bytes) else { return nil }
+            return bytes.withUnsafeBytes { plainInteger($0, in: range) }
+        }
+        return plainInteger(field, in: range)
+    }
+
+    @inlinable
+    static func plainInteger(_ field: UnsafeRawBufferPointer, in range: ClosedRange<Int64>) -> Int64? {
+        let n = field.count
+        guard n > 0, n <= 20 else { return nil }
+        var i = 0
+        var negative = false
+        if field[0] == UInt8(ascii: "-") || field[0] == UInt8(ascii: "+") {
+            negative = field[0] == UInt8(ascii: "-")
+            i = 1
+            guard n > 1 else { return nil }
+        }
+        var value: Int64 = 0
+        while i < n {
+            let d = field[i] &- 48
+            guard d < 10 else { return nil }
+            let (m, o1) = value.multipliedReportingOverflow(by: 10)
+            let (s, o2) = negative ? m.subtractingReportingOverflow(Int64(d)) : m.addingReportingOverflow(Int64(d))
+            guard !o1, !o2 else { return nil }
+            value = s
+            i += 1
+        }
+        return range.contains(value) ? value : nil
+    }
+
+    /// A `timestamptz` field as PostgreSQL writes it with `DateStyle` ISO (`2018-07-25 14:50:00+00`,
+    /// `2018-07-25 07:50:00.25-07`, `+05:30`) or as RFC 3339; nil for anything else.
+    @inlinable
+    public static func timestamp(_ field: UnsafeRawBufferPointer) -> Timestamp? {
+        Timestamp.parse(field)
+    }
+
+    /// Why a text or array field cannot be taken as given.
+    public enum FieldFault: Error, Hashable, Sendable {
+        case badEscape, invalidUTF8, nul, malformedArray(String), nullElement
+    }
+
+    /// A text field: unescaped, valid UTF-8 and without NUL. `scratch` is reused between calls.
+    @inlinable
+    public static func text(_ field: UnsafeRawBufferPointer, scratch: inout [UInt8]) -> Result<String, FieldFault> {
+        if !field.contains(0x5C) { return string(field) }    // no escapes: straight from the row
+        scratch.removeAll(keepingCapacity: true)
+        guard unescape(field, into: &scratch) else { return .failure(.badEscape) }
+        return scratch.withUnsafeBytes { string($0) }
+    }
+
+    /// Bytes as a String when they are UTF-8 without NUL; ASCII skips the validator.
+    @inlinable
+    static func string(_ bytes: UnsafeRawBufferPointer) -> Result<String, FieldFault> {
+        var ascii = true
+        for b in bytes {
+            if b == 0 { return .failure(.nul) }
+            if b >= 0x80 { ascii = false }
+        }
+        if ascii { return .success(String(decoding: bytes, as: UTF8.self)) }
+        guard let s = String(validating: bytes, as: UTF8.self) else { return .failure(.invalidUTF8) }
+        return .success(s)
+    }
+
+    /// A one-dimensional array literal (`{}`, `{Xcode,"a,b",NULL,"q\"uote"}`), already unescaped
+    /// from COPY, as PostgreSQL's `array_in` reads it: elements quoted or not, `\` escapes,
+    /// unquoted `NULL` (any case) for a NULL element, whitespace around elements ignored, an
+    /// optional `[1:3]=` dimension prefix. Nested arrays are refused.
+    public static func arrayLiteral(_ bytes: UnsafeRawBufferPointer) -> Result<[String?], FieldFault> {
+        let n = bytes.count
+        var i = 0
+        func isSpace(_ c: UInt8) -> Bool { c == 0x20 || (c >= 0x09 && c <= 0x0D) }
+        func skipSpace() { while i < n, isSpace(bytes[i]) { i += 1 } }
+        func fail(_ why: String) -> Result<[String?], FieldFault> { .failure(.malformedArray(why)) }
+
+        skipSpace()
+        if i < n, bytes[i] == UInt8(ascii: "[") {
+            while i < n, bytes[i] != UInt8(ascii: "=") { i += 1 }
+            guard i < n else { return fail("dimensions without '='") }
+            i += 1
+            skipSpace()
+        }
+        guard i < n, bytes[i] == UInt8(ascii: "{") else { return fail("does not start with '{'") }
+        i += 1
+        var elements: [String?] = []
+        var element: [UInt8] = []
+        skipSpace()
+        if i < n, bytes[i] == UInt8(ascii: "}") {
+            i += 1
+        } else {
+            while true {
+                skipSpace()
+                guard i < n else { return fail("ends inside the array") }
+                element.removeAll(keepingCapacity: true)
+                var isNullElement = false
+                if bytes[i] == UInt8(ascii: "\"") {
+                    i += 1
+                    var closed = false
+                    while i < n {
+                        let c = bytes[i]
+                        i += 1
+                        if c == UInt8(ascii: "\\") {
+                            guard i < n else { return fail("ends after a backslash") }
+                            element.append(bytes[i])
+                            i += 1
+                        } else if c == UInt8(ascii: "\"") {
+                            closed = true
+                            break
+                        } else {
+                            element.append(c)
+                        }
+                    }
+                    guard closed else { return fail("unterminated quoted element") }
+                    skipSpace()
+                } else {
+                    if bytes[i] == UInt8(ascii: "{") { return fail("nested arrays are not text[]") }
+                    var escaped = false
+                    var keep = 0   // length up to the last escaped or non-space byte
+                    while i < n {
+                        let c = bytes[i]
+                        if c == UInt8(ascii: ",") || c == UInt8(ascii: "}") { break }
+                        if c == UInt8(ascii: "\"") || c == UInt8(ascii: "{") { return fail("unexpected '\(Character(UnicodeScalar(c)))'") }
+                        i += 1
+                        if c == UInt8(ascii: "\\") {
+                            guard i < n else { return fail("ends after a backslash") }
+                            element.append(bytes[i])
+                            i += 1
+                            escaped = true
+                            keep = element.count
+                        } else {
+                            element.append(c)
+                            if !isSpace(c) { keep = element.count }
+                        }
+                    }
+                    element.removeLast(element.count - keep)
+                    guard !element.isEmpty else { return fail("empty unquoted element") }
+                    if !escaped, element.count == 4,
+                       element[0] | 0x20 == 0x6E, element[1] | 0x20 == 0x75,
+                       element[2] | 0x20 == 0x6C, element[3] | 0x20 == 0x6C {
+                        isNullElement = true
+                    }
+                }
+                if isNullElement {
+                    elements.append(nil)
+                } else {
+                    switch element.withUnsafeBytes({ string($0) }) {
+                    case .success(let s): elements.append(s)
+                    case .failure(let fault): return .failure(fault)
+                    }
+                }
+                guard i < n else { return fail("ends inside the array") }
+                let c = bytes[i]
+                i += 1
+                if c == UInt8(ascii: "}") { break }
+                guard c == UInt8(ascii: ",") else { return fail("expected ',' or '}'") }
+            }
+        }
+        skipSpace()
+        guard i == n else { return fail("text after the closing '}'") }
+        return .success(elements)
+    }
+
+    /// A `text[]` COPY field: unescaped from COPY, then read as an array literal.
+    public static func textArray(_ field: UnsafeRawBufferPointer, scratch: inout [UInt8]) -> Result<[String?], FieldFault> {
+        if !field.contains(0x5C) { return arrayLiteral(field) }
+        scratch.removeAll(keepingCapacity: true)
+        guard unescape(field, into: &scratch) else { return .failure(.badEscape) }
+        return scratch.withUnsafeBytes { arrayLiteral($0) }
+    }
+}

@@ -1,0 +1,218 @@
+import RecoveryModel
+import SourceFiles
+
+/// Reads the `time_slots` rows of a pg_dump plain-format file (`*.sql`, or LZ4-framed `*.sql.lz4`),
+/// streaming, line by line.
+///
+/// Finds every `COPY <schema>.time_slots (<columns>) FROM stdin;` block, whatever the schema
+/// qualification or identifier quoting, takes the column order from its COPY line, and skips the
+/// blocks of other tables. A dump with no such block, or whose block ends before its `\.` line
+/// (a cut file, a damaged LZ4 frame), is a thrown `SnapshotError` naming the file and line. A
+/// row that breaks a rule it alone shows is a `QuarantineRecord` with its line.
+public struct DumpReader {
+    public let path: String
+
+    public init(path: String) {
+        self.path = path
+    }
+
+    /// What a pass over the dump found besides the rows it delivered.
+    public struct Summary: Hashable, Sendable {
+        /// Rows of `time_slots` read, in and out of the window, quarantined or not.
+        public var rows = 0
+        /// Rows outside the window, skipped.
+        public var outsideWindow = 0
+        /// SHA-256 of the dump file on disk.
+        public var sha256: String?
+        public var quarantined: [QuarantineRecord] = []
+        /// The lines of the `COPY ... time_slots` statements.
+        public var copyLines: [Int] = []
+        /// Decompressed bytes read.
+        public var bytes: Int64 = 0
+    }
+
+    /// Calls `body` with every row of `time_slots` whose `slot_start` is in `window` (all rows when
+    /// `window` is nil), in file order, with its line number.
+    public func forEachSlot(
+        in window: Window? = nil, _ body: (TimeSlot, SourceLocation) throws -> Void
+    ) throws -> Summary {
+        let reader: LineReader
+        do {
+            reader = try LineReader(path: path, maxLineLength: 16 << 20, computeDigest: true)
+        } catch {
+            throw SnapshotError(.unreadable, source: path, line: 0, detail: error.detail)
+        }
+        var summary = Summary()
+        var decoder: SlotRowDecoder?
+        var inOtherBlock = false
+        var blockStart = 0
+        let path = self.path
+
+        let lines = try reader.forEachLine { line, number in
+            if decoder != nil {
+                if line.count == 2, line[0] == 0x5C, line[1] == 0x2E {   // \.
+                    decoder = nil
+                    return
+                }
+                summary.rows += 1
+                let row = decoder!.decode(line)   // in place: the decoder's buffers are reused
+                switch row {
+                case .slot(let slot):
+                    if let window, !window.contains(slot.key.slotStart) {
+                        summary.outsideWindow += 1
+                    } else {
+                        try body(slot, SourceLocation(file: path, line: number))
+                    }
+                case .rejected(let reason, let key):
+                    if let window, let key, !window.contains(key.slotStart) {
+                        summary.outsideWindow += 1
+                    } else {
+                        summary.quarantined.append(
+                            QuarantineRecord(location: SourceLocation(file: path, line: number), reason: reason, key: key))
+                    }
+                }
+                return
+            }
+            if inOtherBlock {
+                if line.count == 2, line[0] == 0x5C, line[1] == 0x2E { inOtherBlock = false }
+                return
+            }
+            guard line.starts(with: "COPY ".utf8) else {
+                if line.starts(with: "SET client_encoding = ".utf8) {
+                    let text = String(decoding: line, as: UTF8.self)
+                    if !text.uppercased().contains("'UTF8'") {
+                        throw SnapshotError(
+                            .unsupportedEncoding, source: path, line: number, detail: "the dump is not in UTF-8: \(text)")
+                    }
+                }
+                return
+            }
+            let text = String(decoding: line, as: UTF8.self)
+            guard let copy = CopyStatement(text), copy.fromStdin else { return }
+            blockStart = number
+            guard copy.table == "time_slots" else {
+                inOtherBlock = true
+                return
+            }
+            guard let columns = copy.columns else {
+                throw SnapshotError(.badCopyLine, source: path, line: number, detail: "the COPY of time_slots has no column list")
+            }
+            do {
+                decoder = try SlotRowDecoder(columnNames: columns)
+            } catch let error as SlotRowDecoder.MissingColumns {
+                throw SnapshotError(
+                    .badCopyLine, source: path, line: number,
+                    detail: "the COPY of time_slots lacks the columns \(error.names.joined(separator: ", "))")
+            }
+            summary.copyLines.append(number)
+        }
+        summary.bytes = lines.bytes
+        summary.sha256 = lines.sha256
+        if decoder != nil || inOtherBlock {
+            let cause = lines.damage.map { "the file is \($0)" } ?? "the file ends"
+            throw SnapshotError(
+                .truncated, source: path, line: lines.lines,
+                detail: "the COPY block that starts at line \(blockStart) has no end marker '\\.': \(cause)")
+        }
+        if let damage = lines.damage {
+            throw SnapshotError(.truncated, source: path, line: lines.lines, detail: "the file is \(damage)")
+        }
+        if summary.copyLines.isEmpty {
+            throw SnapshotError(
+                .noTimeSlotsBlock, source: path, line: lines.lines,
+                detail: "no COPY block of time_slots in the dump (\(lines.lines) lines read)")
+        }
+        return summary
+    }
+
+    /// Every row in the window as a fold event: `.snapshotRow` at its `updated_at`.
+    public func forEachEvent(in window: Window? = nil, _ body: (SlotEvent) throws -> Void) throws -> Summary {
+        try forEachSlot(in: window) { slot, location in
+            try body(SlotEvent(slot, location: location))
+        }
+    }
+}
+
+extension SlotEvent {
+    /// A snapshot row as a fold event: a full version at its `updated_at`.
+    public init(_ slot: TimeSlot, location: SourceLocation) {
+        self.init(
+            key: slot.key, time: slot.updatedAt ?? slot.key.slotStart, host: "", location: location,
+            payload: .snapshotRow(slot))
+    }
+}
+
+extension SourceError {
+    var detail: String { description }
+}
+
+/// `COPY public.time_slots (id, user_id, ...) FROM stdin;` taken apart.
+struct CopyStatement {
+    /// The table's name without its schema, unquoted.
+    var table: String
+    var schema: String?
+    var columns: [String]?
+    var fromStdin: Bool
+
+    init?(_ line: String) {
+        var s = Substring(line)
+        guard s.hasPrefix("COPY ") else { return nil }
+        s = s.dropFirst(5)
+        var names: [String] = []
+        while true {
+            guard let (name, rest) = Self.identifier(s) else { return nil }
+            names.append(name)
+            s = rest
+            if s.first == "." { s = s.dropFirst() } else { break }
+        }
+        guard let table = names.last else { return nil }
+        self.table = table
+        self.schema = names.count > 1 ? names[names.count - 2] : nil
+        s = s.drop(while: { $0 == " " })
+        if s.first == "(" {
+            s = s.dropFirst()
+            var columns: [String] = []
+            while true {
+                s = s.drop(while: { $0 == " " })
+                guard let (name, rest) = Self.identifier(s) else { return nil }
+                columns.append(name)
+                s = rest.drop(while: { $0 == " " })
+                if s.first == "," { s = s.dropFirst(); continue }
+                guard s.first == ")" else { return nil }
+                s = s.dropFirst()
+                break
+            }
+            self.columns = columns
+        } else {
+            self.columns = nil
+        }
+        s = s.drop(while: { $0 == " " })
+        fromStdin = s.lowercased().hasPrefix("from stdin")
+    }
+
+    /// An identifier at the start of `s`: `"Quoted ""name"""` as written, or a bare name folded
+    /// to lower case, as PostgreSQL reads them.
+    static func identifier(_ s: Substring) -> (String, Substring)? {
+        if s.first == "\"" {
+            var name = ""
+            var rest = s.dropFirst()
+            while let c = rest.first {
+                rest = rest.dropFirst()
+                if c == "\"" {
+                    if rest.first == "\"" {
+                        name.append("\"")
+                        rest = rest.dropFirst()
+                    } else {
+                        return (name, rest)
+                    }
+                } else {
+                    name.append(c)
+                }
+            }
+            return nil
+        }
+        let name = s.prefix(while: { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "$" })
+        guard !name.isEmpty else { return nil }
+        return (name.lowercased(), s[name.endIndex...])
+    }
+}

@@ -1,0 +1,47 @@
+import SourceFiles
+
+/// A snapshot that cannot be used: the whole input is refused, with the place and what to do.
+public struct SnapshotError: Error, Hashable, Sendable, CustomStringConvertible {
+    public enum Kind: String, Sendable {
+        /// The dump has no `COPY ... time_slots ... FROM stdin;` block.
+        case noTimeSlotsBlock = "no_time_slots_block"
+        /// The block ends (end of file, damage) before its `\.` line.
+        case truncated
+        /// The COPY line lacks a column recovery needs, or cannot be parsed.
+        case badCopyLine = "bad_copy_line"
+        /// The dump is not in UTF-8.
+        case unsupportedEncoding = "unsupported_encoding"
+        /// The file cannot be opened or read.
+        case unreadable
+    }
+
+    public var kind: Kind
+    /// The dump file, or the snapshot database's redacted connection string.
+    public var source: String
+    /// The 1-based line the problem is at; 0 when it is the whole input.
+    public var line: Int
+    public var detail: String
+
+    public init(_ kind: Kind, source: String, line: Int, detail: String) {
+        self.kind = kind
+        self.source = source
+        self.line = line
+        self.detail = detail
+    }
+
+    /// `snapshots/db-0725.sql.lz4:5012: the time_slots COPY block from line 40 ends without '\.'; ...`
+    public var description: String {
+        // The file layer's message already names the path and says what to do.
+        if kind == .unreadable { return detail }
+        let place = line > 0 ? "\(source):\(line)" : source
+        let hint: String
+        switch kind {
+        case .noTimeSlotsBlock: hint = "give a pg_dump of the time_slots table (pg_dump --table=time_slots)"
+        case .truncated: hint = "the dump is cut or damaged: use a complete copy"
+        case .badCopyLine: hint = "give a pg_dump of the service's time_slots table"
+        case .unsupportedEncoding: hint = "dump it again with pg_dump --encoding=UTF8"
+        case .unreadable: hint = "check the path and its permissions"
+        }
+        return "\(place): \(detail); \(hint)"
+    }
+}

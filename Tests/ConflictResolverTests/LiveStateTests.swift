@@ -1,0 +1,58 @@
+import ConflictResolver
+import PostgresClient
+import RecoveryModel
+import SlotFold
+import TestSupport
+import XCTest
+
+/// `LiveState.load` against a real PostgreSQL: present keys, offline entries near the window,
+/// and the reference tables, read in one READ ONLY transaction.
+final class LiveStateTests: XCTestCase {
+    func testLoadsWhatTheResolverNeeds() throws {
+        let db = try TestDatabase(label: "live")
+        let c = try db.connect()
+        _ = try c.executeSimple("""
+            INSERT INTO users VALUES (1, 'a@x', 'UTC'), (2, 'b@x', 'UTC'), (3, 'c@x', 'UTC');
+            INSERT INTO projects VALUES (7, 1, 'p7'), (8, 1, 'p8');
+            INSERT INTO tasks VALUES (70, 7, 't70'), (80, 8, 't80');
+            INSERT INTO project_members VALUES (7, 1), (8, 2);
+            SET TIME ZONE 'America/Los_Angeles';
+            INSERT INTO time_slots (user_id, project_id, task_id, slot_start, source, status)
+              VALUES (1, 7, 70, '2018-07-25 07:50:00-07', 'client', 'active'),
+                     (1, 7, 70, '2018-07-25 13:00:00+00', 'client', 'active'),
+                     (2, 8, NULL, '2018-07-25 15:00:00+00', 'client', 'idle');
+            INSERT INTO offline_entries (user_id, project_id, starts_at, ends_at, added_by)
+              VALUES (1, 8, '2018-07-25 15:05:00+00', '2018-07-25 15:30:00+00', 1),
+                     (1, 8, '2018-07-25 10:00:00+00', '2018-07-25 14:50:00+00', 1),
+                     (1, 8, '2018-07-25 16:00:00+00', '2018-07-25 16:05:00+00', 1),
+                     (3, 8, '2018-07-25 15:00:00+00', '2018-07-25 15:10:00+00', 3);
+            """)
+        let window = Window(from: Timestamp.parse("2018-07-25T14:50:00Z")!, to: Timestamp.parse("2018-07-25T16:00:00Z")!)
+        func candidate(_ user: Int64, _ start: String, project: Int64, task: Int64?) -> TimeSlot {
+            TimeSlot(key: SlotKey(userID: user, slotStart: Timestamp.parse(start)!), projectID: project, taskID: task,
+                     status: .pending, activityLevel: nil, keystrokes: 0, mouseEvents: 0, activeApps: [],
+                     screenshotKey: nil, note: nil)
+        }
+        let candidates = [
+            candidate(1, "2018-07-25T14:50:00Z", project: 7, task: 70),
+            candidate(1, "2018-07-25T15:10:00Z", project: 7, task: 80),
+            candidate(2, "2018-07-25T15:20:00Z", project: 8, task: nil),
+            candidate(9, "2018-07-25T15:20:00Z", project: 9, task: 99),
+        ]
+        try c.begin(readOnly: true, isolation: .repeatableRead)
+        let live = try LiveState.load(from: c, window: window, candidates: candidates)
+        try c.commit()
+
+        XCTAssertEqual(live.presentKeys, [
+            SlotKey(userID: 1, slotStart: Timestamp.parse("2018-07-25T14:50:00Z")!),
+            SlotKey(userID: 2, slotStart: Timestamp.parse("2018-07-25T15:00:00Z")!),
+        ], "the 13:00 slot is outside the window")
+        XCTAssertEqual(live.offlineEntries[1]?.map(\.interval.from.rfc3339), ["2018-07-25T15:05:00Z", "2018-07-25T16:00:00Z"],
+                       "the entry ending at the window's start cannot touch it; the one at 16:00 can touch a slot at 15:50")
+        XCTAssertNil(live.offlineEntries[3], "user 3 is no candidate")
+        XCTAssertEqual(live.users, [1, 2])
+        XCTAssertEqual(live.projects, [7, 8])
+        XCTAssertEqual(live.tasks, [70: 7, 80: 8])
+        XCTAssertEqual(live.memberships, [.init(projectID: 7, userID: 1), .init(projectID: 8, userID: 2)])
+    }
+}

@@ -1,0 +1,275 @@
+import LogReplay
+import RecoveryModel
+import XCTest
+
+/// The line parser on in-memory lines: CONTRACT §3 and the quarantine rules a line alone shows.
+final class EventLineParserTests: XCTestCase {
+    let window = Window(from: Timestamp.parse("2018-07-25T14:00:00Z")!, to: Timestamp.parse("2018-07-25T18:00:00Z")!)
+    lazy var parser = EventLineParser(file: "logs/app-3.log", window: window)
+
+    static let upload = #"{"ts":"2018-07-25T15:02:11.204Z","host":"app-3","event":"slot.upload","request_id":"c1f0-77","user_id":1042,"project_id":77,"task_id":310,"slot_start":"2018-07-25T14:50:00Z","duration_min":10,"keystrokes":412,"mouse_events":1290,"active_apps":["Xcode","Safari"],"screenshot_key":"ss/1042/201807251450.jpg","note":null}"#
+    static let processed = #"{"ts":"2018-07-25T15:02:13.950Z","host":"app-3","event":"slot.processed","user_id":1042,"slot_start":"2018-07-25T14:50:00Z","status":"active","activity_level":7}"#
+    static let deleted = #"{"ts":"2018-07-25T16:40:00Z","host":"app-1","event":"slot.deleted","user_id":1042,"slot_start":"2018-07-25T14:50:00Z"}"#
+
+    func parse(_ line: String, number: Int = 1) -> ParsedLine {
+        parse(bytes: Array(line.utf8), number: number)
+    }
+
+    func parse(bytes: [UInt8], number: Int = 1) -> ParsedLine {
+        bytes.withUnsafeBytes { parser.parse($0, line: number) }
+    }
+
+    func upload(_ line: String) -> SlotUpload? {
+        if case .event(let e) = parse(line), case .upload(let u) = e.payload { return u }
+        return nil
+    }
+
+    static let uploadFields: [(String, String)] = [
+        ("ts", #""2018-07-25T15:02:11.204Z""#), ("host", #""app-3""#), ("event", #""slot.upload""#),
+        ("request_id", #""c1f0-77""#), ("user_id", "1042"), ("project_id", "77"), ("task_id", "310"),
+        ("slot_start", #""2018-07-25T14:50:00Z""#), ("duration_min", "10"), ("keystrokes", "412"),
+        ("mouse_events", "1290"), ("active_apps", #"["Xcode","Safari"]"#),
+        ("screenshot_key", #""ss/1042/201807251450.jpg""#), ("note", "null"),
+    ]
+
+    /// The upload line with `key`'s value replaced by `value` (raw JSON), or removed when nil.
+    func uploadWith(_ key: String, _ value: String?) -> String {
+        let fields = Self.uploadFields.compactMap { k, v in k == key ? value.map { (k, $0) } : (k, v) }
+        return "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
+    }
+
+    func reason(_ line: String) -> QuarantineReason? {
+        if case .quarantined(let r, _) = parse(line) { return r }
+        return nil
+    }
+
+    func reason(bytes: [UInt8]) -> QuarantineReason? {
+        if case .quarantined(let r, _) = parse(bytes: bytes) { return r }
+        return nil
+    }
+
+    // MARK: The contract's examples
+
+    func testContractExamples() throws {
+        guard case .event(let e) = parse(Self.upload, number: 17) else { return XCTFail("\(parse(Self.upload))") }
+        XCTAssertEqual(e.key, SlotKey(userID: 1042, slotStart: Timestamp.parse("2018-07-25T14:50:00Z")!))
+        XCTAssertEqual(e.time, Timestamp.parse("2018-07-25T15:02:11.204Z"))
+        XCTAssertEqual(e.host, "app-3")
+        XCTAssertEqual(e.location, SourceLocation(file: "logs/app-3.log", line: 17))
+        XCTAssertEqual(e.payload, .upload(SlotUpload(
+            requestID: "c1f0-77", projectID: 77, taskID: 310, durationMinutes: 10, keystrokes: 412,
+            mouseEvents: 1290, activeApps: ["Xcode", "Safari"], screenshotKey: "ss/1042/201807251450.jpg", note: nil)))
+
+        guard case .event(let p) = parse(Self.processed) else { return XCTFail() }
+        XCTAssertEqual(p.payload, .processed(status: .active, activityLevel: 7))
+        guard case .event(let d) = parse(Self.deleted) else { return XCTFail() }
+        XCTAssertEqual(d.payload, .deleted)
+        XCTAssertEqual(d.host, "app-1")
+    }
+
+    func testKeyOrderWhitespaceUnknownKeysAndCRLF() {
+        let line = " \t{ \"slot_start\" : \"2018-07-25T14:50:00Z\" ,\"extra\":{\"a\":[1,{\"b\":[true,false,null,-0.5e-3,\"}\\\"]\"]}],\"c\":{}},"
+            + "\"user_id\":1042, \"event\":\"slot.deleted\",\"tags\":[],\"host\":\"app-1\",\"ts\":\"2018-07-25T16:40:00Z\" } \r"
+        guard case .event(let e) = parse(line) else { return XCTFail("\(parse(line))") }
+        XCTAssertEqual(e.payload, .deleted)
+        XCTAssertEqual(e.key.userID, 1042)
+    }
+
+    func testDefaultsAndNulls() {
+        XCTAssertEqual(uploadWith("zzz", nil), Self.upload)
+        let u = upload(uploadWith("duration_min", nil).replacingOccurrences(of: "\"task_id\":310", with: "\"task_id\":null"))
+        XCTAssertEqual(u?.durationMinutes, 10)
+        XCTAssertNil(u?.taskID)
+        let bare = upload(uploadWith("note", nil).replacingOccurrences(of: ",\"task_id\":310", with: "")
+            .replacingOccurrences(of: ",\"screenshot_key\":\"ss/1042/201807251450.jpg\"", with: ""))
+        XCTAssertNotNil(bare)
+        XCTAssertNil(bare?.taskID)
+        XCTAssertNil(bare?.screenshotKey)
+        XCTAssertEqual(reason(uploadWith("duration_min", "null")), .wrongType(key: "duration_min", expected: "an integer"))
+        XCTAssertEqual(upload(uploadWith("duration_min", "1"))?.durationMinutes, 1)
+    }
+
+    // MARK: Escapes and UTF-8
+
+    func testEveryEscape() {
+        let note = #""q\" b\\ s\/ \b\f\n\r\t \u00e9 \u20AC \ud83d\ude00 \uD834\uDD1E""#
+        XCTAssertEqual(upload(uploadWith("note", note))?.note, "q\" b\\ s/ \u{8}\u{c}\n\r\t é € 😀 𝄞")
+        XCTAssertEqual(upload(uploadWith("active_apps", #"["Caf\u00e9","\"Q\"",  "plain" ]"#))?.activeApps, ["Café", "\"Q\"", "plain"])
+        // Escapes inside keys and values the parser matches.
+        let line = Self.processed.replacingOccurrences(of: "\"user_id\"", with: "\"user\\u005fid\"")
+            .replacingOccurrences(of: "\"active\"", with: "\"\\u0061ctive\"")
+            .replacingOccurrences(of: "\"app-3\"", with: "\"app\\u002d3\"")
+        guard case .event(let e) = parse(line) else { return XCTFail("\(parse(line))") }
+        XCTAssertEqual(e.host, "app-3")
+        XCTAssertEqual(e.payload, .processed(status: .active, activityLevel: 7))
+        XCTAssertEqual(upload(uploadWith("note", "\"日本語 ✓\""))?.note, "日本語 ✓")
+    }
+
+    func testLoneSurrogatesAndBadEscapesAreMalformed() {
+        for bad in [#""\ud83d""#, #""\ude00""#, #""\ud83d\u0041""#, #""\ud83dx""#, #""\x""#, #""\u12""#, #""\u12G4""#, #""\'""#] {
+            guard case .malformedJSON = reason(uploadWith("note", bad)) else { return XCTFail("\(bad): \(parse(uploadWith("note", bad)))") }
+        }
+        // Even in a key the parser does not know.
+        guard case .malformedJSON = reason(Self.deleted.replacingOccurrences(of: "{", with: #"{"x\udc00":1,"#)) else { return XCTFail() }
+    }
+
+    func testInvalidUTF8AnywhereInTheLine() {
+        let whole = Array(Self.upload.utf8)
+        let cases: [(String, [UInt8])] = [
+            ("stray continuation", [0x80]), ("overlong slash", [0xC0, 0xAF]), ("overlong C1", [0xC1, 0x81]),
+            ("overlong three-byte", [0xE0, 0x80, 0xAF]), ("overlong four-byte", [0xF0, 0x80, 0x80, 0xAF]),
+            ("surrogate", [0xED, 0xA0, 0x80]), ("above U+10FFFF", [0xF4, 0x90, 0x80, 0x80]), ("F5", [0xF5, 0x80, 0x80, 0x80]),
+            ("cut two-byte", [0xC3]), ("cut three-byte", [0xE2, 0x82]), ("cut four-byte", [0xF0, 0x9F, 0x98]), ("FF", [0xFF]),
+        ]
+        let noteAt = whole.count - 5  // inside `null` would break JSON too: put it in a string
+        for (name, bad) in cases {
+            let inNote = Array(uploadWith("note", "\"a" + "\"").utf8)
+            var line = inNote
+            line.insert(contentsOf: bad, at: inNote.count - 2)
+            XCTAssertEqual(reason(bytes: line), .invalidUTF8, "\(name) in a string")
+            var unknown = whole
+            unknown.insert(contentsOf: Array(#""zz":""#.utf8) + bad + Array(#"","#.utf8), at: 1)
+            XCTAssertEqual(reason(bytes: unknown), .invalidUTF8, "\(name) in an unknown key's value")
+            var outside = whole
+            outside.insert(contentsOf: bad, at: noteAt)
+            XCTAssertEqual(reason(bytes: outside), .invalidUTF8, "\(name) outside strings")
+        }
+        XCTAssertEqual(reason(bytes: whole + [0xFF]), .invalidUTF8, "after the object")
+        // Valid multi-byte sequences of each length pass.
+        XCTAssertEqual(upload(uploadWith("note", "\"\u{7FF}\u{800}\u{FFFF}\u{10000}\u{10FFFF}\""))?.note, "\u{7FF}\u{800}\u{FFFF}\u{10000}\u{10FFFF}")
+    }
+
+    func testNULInTexts() {
+        XCTAssertEqual(reason(uploadWith("note", #""a\u0000b""#)), .nulInText(key: "note"))
+        XCTAssertEqual(reason(uploadWith("request_id", #""\u0000""#)), .nulInText(key: "request_id"))
+        XCTAssertEqual(reason(uploadWith("active_apps", #"["ok","\u0000"]"#)), .nulInText(key: "active_apps"))
+        XCTAssertEqual(reason(Self.deleted.replacingOccurrences(of: "app-1", with: #"app\u0000"#)), .nulInText(key: "host"))
+        // A raw NUL byte is a control character in a string: not JSON.
+        var raw = Array(uploadWith("note", "\"ab\"").utf8)
+        raw[raw.count - 3] = 0
+        guard case .malformedJSON = reason(bytes: raw) else { return XCTFail() }
+    }
+
+    // MARK: Numbers and types
+
+    func testNumbersOutOfRangeOrNotIntegers() {
+        for (key, bad) in [("user_id", "0"), ("user_id", "-5"), ("user_id", "99999999999999999999"),
+                           ("user_id", "-99999999999999999999"), ("project_id", "9223372036854775808"),
+                           ("duration_min", "0"), ("duration_min", "11"), ("keystrokes", "-1"),
+                           ("mouse_events", "2147483648"), ("task_id", "0")] {
+            XCTAssertEqual(reason(uploadWith(key, bad)), .outOfRange(key: key), "\(key): \(bad)")
+        }
+        XCTAssertEqual(upload(uploadWith("project_id", "9223372036854775807"))?.projectID, Int64.max)
+        XCTAssertEqual(upload(uploadWith("keystrokes", "2147483647"))?.keystrokes, Int32.max)
+        XCTAssertEqual(upload(uploadWith("keystrokes", "-0"))?.keystrokes, 0)
+        for bad in ["1e400", "7.0", "1e2", "0.5", "-1E-400", "\"7\"", "true", "null", "[7]", "{}"] {
+            XCTAssertEqual(reason(uploadWith("keystrokes", bad)), .wrongType(key: "keystrokes", expected: "an integer"), bad)
+        }
+        for bad in ["01", "1.", ".5", "+1", "1e", "--1", "0x10", "NaN", "Infinity"] {
+            guard case .malformedJSON = reason(uploadWith("keystrokes", bad)) else { return XCTFail(bad) }
+        }
+        let level = { (v: String) in Self.processed.replacingOccurrences(of: "\"activity_level\":7", with: "\"activity_level\":" + v) }
+        XCTAssertEqual(reason(level("11")), .outOfRange(key: "activity_level"))
+        XCTAssertEqual(reason(level("-1")), .outOfRange(key: "activity_level"))
+        XCTAssertEqual(reason(level("1e400")), .wrongType(key: "activity_level", expected: "an integer"))
+    }
+
+    func testWrongTypes() {
+        XCTAssertEqual(reason(uploadWith("user_id", "\"1042\"")), .wrongType(key: "user_id", expected: "an integer"))
+        XCTAssertEqual(reason(uploadWith("request_id", "77")), .wrongType(key: "request_id", expected: "a string"))
+        XCTAssertEqual(reason(uploadWith("active_apps", "\"Xcode\"")), .wrongType(key: "active_apps", expected: "an array of strings"))
+        XCTAssertEqual(reason(uploadWith("active_apps", "[\"Xcode\",1]")), .wrongType(key: "active_apps", expected: "an array of strings"))
+        XCTAssertEqual(reason(uploadWith("active_apps", "[null]")), .wrongType(key: "active_apps", expected: "an array of strings"))
+        XCTAssertEqual(upload(uploadWith("active_apps", "[]"))?.activeApps, [])
+        XCTAssertEqual(reason(uploadWith("note", "5")), .wrongType(key: "note", expected: "a string"))
+        XCTAssertEqual(reason(uploadWith("slot_start", "1532530200")), .wrongType(key: "slot_start", expected: "a string"))
+        XCTAssertEqual(reason(uploadWith("event", "null")), .wrongType(key: "event", expected: "a string"))
+        XCTAssertEqual(reason(Self.processed.replacingOccurrences(of: "\"active\"", with: "\"pending\"")), .outOfRange(key: "status"))
+        XCTAssertEqual(reason(Self.processed.replacingOccurrences(of: "\"active\"", with: "\"Active\"")), .outOfRange(key: "status"))
+        XCTAssertEqual(reason(Self.processed.replacingOccurrences(of: "\"active\"", with: "1")), .wrongType(key: "status", expected: "a string"))
+    }
+
+    func testTimes() {
+        XCTAssertEqual(reason(uploadWith("slot_start", "\"2018-07-25T14:50:00\"")), .invalidTime(key: "slot_start"))
+        XCTAssertEqual(reason(uploadWith("slot_start", "\"2018-07-25 14:50\"")), .invalidTime(key: "slot_start"))
+        XCTAssertEqual(reason(uploadWith("ts", "\"2018-02-30T10:00:00Z\"")), .invalidTime(key: "ts"))
+        XCTAssertEqual(reason(uploadWith("ts", "\"yesterday\"")), .invalidTime(key: "ts"))
+        XCTAssertEqual(reason(uploadWith("slot_start", "\"2018-07-25T14:55:00Z\"")), .misalignedSlotStart)
+        XCTAssertEqual(reason(uploadWith("slot_start", "\"2018-07-25T14:50:01Z\"")), .misalignedSlotStart)
+        XCTAssertEqual(reason(uploadWith("slot_start", "\"2018-07-25T14:50:00.5Z\"")), .misalignedSlotStart)
+        // An offset that moves it onto a boundary in UTC is aligned; a half-hour zone keeps it so.
+        guard case .event(let e) = parse(uploadWith("slot_start", "\"2018-07-25T07:50:00-07:00\"")) else { return XCTFail() }
+        XCTAssertEqual(e.key.slotStart, Timestamp.parse("2018-07-25T14:50:00Z"))
+        guard case .event = parse(uploadWith("slot_start", "\"2018-07-25T20:20:00+05:30\"")) else { return XCTFail() }
+        XCTAssertEqual(reason(uploadWith("slot_start", "\"2018-07-25T20:25:00+05:30\"")), .misalignedSlotStart)
+        // The key travels with a rejection that names one.
+        if case .quarantined(_, let key) = parse(uploadWith("keystrokes", "-1")) {
+            XCTAssertEqual(key, SlotKey(userID: 1042, slotStart: Timestamp.parse("2018-07-25T14:50:00Z")!))
+        } else { XCTFail() }
+    }
+
+    // MARK: Keys
+
+    func testMissingKeys() {
+        for key in ["ts", "host", "event", "user_id", "slot_start", "request_id", "project_id", "keystrokes", "mouse_events", "active_apps"] {
+            XCTAssertEqual(reason(uploadWith(key, nil)), .missingKey(key), key)
+        }
+        XCTAssertEqual(reason(Self.processed.replacingOccurrences(of: ",\"activity_level\":7", with: "")), .missingKey("activity_level"))
+        XCTAssertEqual(reason(Self.processed.replacingOccurrences(of: ",\"status\":\"active\"", with: "")), .missingKey("status"))
+    }
+
+    /// Decided: a contract key given twice quarantines the line; an unknown key may repeat.
+    func testDuplicateKeys() {
+        XCTAssertEqual(reason(Self.deleted.replacingOccurrences(of: "}", with: ",\"user_id\":7}")), .duplicateKey("user_id"))
+        XCTAssertEqual(reason(Self.deleted.replacingOccurrences(of: "}", with: ",\"user\\u005fid\":1042}")), .duplicateKey("user_id"))
+        guard case .event = parse(Self.deleted.replacingOccurrences(of: "}", with: ",\"x\":1,\"x\":[2]}")) else { return XCTFail() }
+        // Broken JSON wins over a duplicate: the line is not JSON at all.
+        guard case .malformedJSON = reason(Self.deleted.replacingOccurrences(of: "}", with: ",\"user_id\":7")) else { return XCTFail() }
+    }
+
+    func testMalformedJSON() {
+        let lines = ["", "   ", "\r", "[]", "null", "\"x\"", "{", "{\"ts\"}", "{\"ts\":}", "{'ts':1}", "{\"a\":1,}", "{\"a\":1}}", "{\"a\":1} x",
+                     "{\"a\":tru}", "{\"a\":[1,]}", "{\"a\" 1}", "{\"a\":1 \"b\":2}", Self.deleted.replacingOccurrences(of: "\"app-1\"", with: "\"app\t1\""),
+                     String(repeating: "[", count: 100), "{\"a\":" + String(repeating: "[", count: 70) + String(repeating: "]", count: 70) + "}"]
+        for line in lines {
+            guard case .malformedJSON = reason(line) else { return XCTFail("\(line.debugDescription): \(parse(line))") }
+        }
+        XCTAssertEqual(reason("{\"a\":1,}"), .malformedJSON("unexpected '}' at byte 7"))
+        XCTAssertEqual(reason(""), .malformedJSON("empty line"))
+        // Deep but allowed nesting in an unknown key.
+        let deep = Self.deleted.replacingOccurrences(of: "}", with: ",\"x\":" + String(repeating: "[", count: 60) + String(repeating: "]", count: 60) + "}")
+        guard case .event = parse(deep) else { return XCTFail("\(parse(deep))") }
+    }
+
+    // MARK: Window and other events
+
+    func testOutOfWindowAndOtherEvents() {
+        let before = uploadWith("slot_start", "\"2018-07-25T13:50:00Z\"")
+        XCTAssertEqual(parse(before), .outOfWindow(.upload, host: "app-3", time: Timestamp.parse("2018-07-25T15:02:11.204Z")!))
+        // The window is half-open: its end is outside.
+        guard case .outOfWindow = parse(uploadWith("slot_start", "\"2018-07-25T18:00:00Z\"")) else { return XCTFail() }
+        guard case .event = parse(uploadWith("slot_start", "\"2018-07-25T14:00:00Z\"")) else { return XCTFail() }
+        // Outside the window, fields beyond the key are not checked.
+        guard case .outOfWindow = parse(before.replacingOccurrences(of: "\"keystrokes\":412", with: "\"keystrokes\":-1")) else { return XCTFail() }
+        // Other events need ts and host only.
+        XCTAssertEqual(parse(#"{"event":"user.login","host":"app-2","ts":"2018-07-25T15:00:00Z","user_id":"x"}"#),
+                       .otherEvent(name: "user.login", host: "app-2", time: Timestamp.parse("2018-07-25T15:00:00Z")!))
+        XCTAssertEqual(reason(#"{"event":"user.login","host":"app-2"}"#), .missingKey("ts"))
+        XCTAssertEqual(parse(#"{"event":"slot.uploaded","host":"h","ts":"2018-07-25T15:00:00Z"}"#),
+                       .otherEvent(name: "slot.uploaded", host: "h", time: Timestamp.parse("2018-07-25T15:00:00Z")!))
+    }
+
+    func testInterningKeepsValuesApart() {
+        // Same app list twice (shared), then a different one; a failed list is not remembered.
+        XCTAssertEqual(upload(Self.upload)?.activeApps, ["Xcode", "Safari"])
+        XCTAssertEqual(upload(Self.upload)?.activeApps, ["Xcode", "Safari"])
+        XCTAssertEqual(reason(uploadWith("active_apps", "[\"a\",2]")), .wrongType(key: "active_apps", expected: "an array of strings"))
+        XCTAssertEqual(reason(uploadWith("active_apps", "[\"a\",2]")), .wrongType(key: "active_apps", expected: "an array of strings"))
+        XCTAssertEqual(upload(uploadWith("active_apps", "[\"a very long application name indeed\"]"))?.activeApps, ["a very long application name indeed"])
+        let hosts = (0..<50).map { "host-with-a-long-name-\($0)" }
+        for h in hosts + hosts {
+            guard case .event(let e) = parse(Self.deleted.replacingOccurrences(of: "app-1", with: h)) else { return XCTFail() }
+            XCTAssertEqual(e.host, h)
+        }
+    }
+}

@@ -1,0 +1,115 @@
+import RecoveryModel
+import XCTest
+@testable import PlanReport
+
+/// `report.html`: self-contained, escaped, and a timeline with one bar group per non-empty bucket.
+final class HTMLReportTests: XCTestCase {
+    func render(_ evidence: PlanEvidence) throws -> String {
+        HTMLReport.render(try Incident.document(evidence), evidence)
+    }
+
+    func count(_ needle: String, in text: String) -> Int {
+        text.components(separatedBy: needle).count - 1
+    }
+
+    func testPageIsSelfContained() throws {
+        let html = try render(Incident.evidence())
+        XCTAssertTrue(html.hasPrefix("<!DOCTYPE html>\n"))
+        for forbidden in ["http://", "https://", "src=", "<script", "<link", "@import", "url(", "@font-face", "<iframe", "<img"] {
+            XCTAssertFalse(html.lowercased().contains(forbidden), "report.html holds '\(forbidden)'")
+        }
+        XCTAssertEqual(count("<style>", in: html), 1)
+        XCTAssertEqual(count("<svg", in: html), 1)
+    }
+
+    func testHostileTextIsEscaped() throws {
+        var evidence = Incident.evidence()
+        evidence.hosts.append(HostCoverage(host: "<b onmouseover=\"x\">evil</b>", first: Incident.t(0), last: Incident.t(400), gaps: []))
+        evidence.inputs.append(.init(kind: "log", path: "logs/<img src=x onerror=alert(1)>&'q'.log", bytes: 1, sha256: "c3", lines: 1,
+                                     quarantined: 0, damage: "corrupt: <b>bad</b> & \"worse\""))
+        let html = try render(evidence)
+        XCTAssertFalse(html.contains("<script"))
+        XCTAssertFalse(html.contains("<img"))
+        XCTAssertFalse(html.contains("<b "))
+        XCTAssertFalse(html.contains("<b>"))
+        XCTAssertTrue(html.contains("malformed JSON: unexpected &#39;&lt;script&gt;alert(1)&lt;/script&gt;&#39; &amp; &quot;x&quot; | `y`"))
+        XCTAssertTrue(html.contains("<code>logs/&lt;img src=x onerror=alert(1)&gt;&amp;&#39;q&#39;.log</code>"))
+        XCTAssertTrue(html.contains("&lt;b onmouseover=&quot;x&quot;&gt;evil&lt;/b&gt;"))
+        XCTAssertTrue(html.contains("<li>log logs/&lt;img src=x onerror=alert(1)&gt;&amp;&#39;q&#39;.log: corrupt: &lt;b&gt;bad&lt;/b&gt; &amp; &quot;worse&quot;</li>"))
+    }
+
+    func testWarningsTotalsAndTablesAreThere() throws {
+        let html = try render(Incident.evidence())
+        XCTAssertTrue(html.contains("<section class=\"warning\">\n<h2>WARNING: the evidence is incomplete (3 warnings)</h2>"))
+        XCTAssertTrue(html.contains("<li>host app-1: no event from 2018-07-25T15:20:00Z to 2018-07-25T15:50:00Z (30 min)</li>"))
+        XCTAssertTrue(html.contains("<p>Recovered: 5 slots, 45 min (0.75 h) for 3 users.</p>"))
+        XCTAssertTrue(html.contains("<tr><td><code>recovered</code></td><td class=\"num\">5</td>"))
+        XCTAssertTrue(html.contains("<tr><td class=\"num\">1001</td><td class=\"num\">3</td><td class=\"num\">30</td>"
+            + "<td class=\"num\">1</td><td class=\"num\">0</td><td class=\"num\">1</td></tr>"))
+        XCTAssertTrue(html.contains("<h3>Offline overlap (2)</h3>"))
+        XCTAssertTrue(html.contains("<h2>Quarantined records (3)</h2>"))
+        XCTAssertTrue(html.contains("<h2>Reviewer&#39;s checklist</h2>") || html.contains("<h2>Reviewer's checklist</h2>"))
+        let complete = try render(Incident.completeEvidence())
+        XCTAssertTrue(complete.contains("<section class=\"complete\"><strong>The evidence is complete</strong>"))
+        XCTAssertFalse(complete.contains("class=\"warning\""))
+    }
+
+    func testTimelineHasOneBarGroupPerNonEmptyBucket() throws {
+        let evidence = Incident.evidence()
+        let html = try render(evidence)
+        let scale = TimelineScale(window: evidence.window)
+        XCTAssertEqual(scale.bucketMinutes, 10)
+        XCTAssertEqual(scale.bucketCount, 33, "2 h window + 180 min + 30 min margin")
+        // Slot starts by outcome: recovered 14:00 (two users), 14:10, 14:20, 15:40; already present
+        // 14:30; offline 15:00, 15:10; quarantined 14:40 and 15:30.
+        XCTAssertEqual(count("<g class=\"bucket\">", in: html), 9)
+        XCTAssertTrue(html.contains("<title>2018-07-25T14:00:00Z (10 min): 2 recovered, 0 already present, 0 offline overlap, 0 quarantined</title>"))
+        XCTAssertTrue(html.contains("<title>2018-07-25T15:30:00Z (10 min): 0 recovered, 0 already present, 0 offline overlap, 1 quarantined</title>"))
+        XCTAssertEqual(count("<g class=\"lane\">", in: html), 2)
+        XCTAssertTrue(html.contains("<title>app-1: no event from 2018-07-25T15:20:00Z to 2018-07-25T15:50:00Z</title>"))
+        XCTAssertTrue(html.contains(">window end + 180 min</text>"))
+        XCTAssertTrue(html.contains(">UTC</text>"))
+    }
+
+    func testLongWindowsUseCoarserBuckets() {
+        let from = Timestamp.parse("2018-07-25T00:00:00Z")!
+        let fourteenHours = TimelineScale(window: Window(from: from, to: from.adding(minutes: 14 * 60)))
+        XCTAssertEqual(fourteenHours.bucketMinutes, 10)
+        XCTAssertLessThanOrEqual(fourteenHours.bucketCount, 200)
+        let threeDays = TimelineScale(window: Window(from: from, to: from.adding(minutes: 3 * 1440)))
+        XCTAssertEqual(threeDays.bucketMinutes, 30)
+        XCTAssertLessThanOrEqual(threeDays.bucketCount, 200)
+        let year = TimelineScale(window: Window(from: from, to: from.adding(minutes: 365 * 1440)))
+        XCTAssertLessThanOrEqual(year.bucketCount, 200)
+        XCTAssertGreaterThanOrEqual(year.end, from.adding(minutes: 365 * 1440 + 180))
+    }
+
+    func testTimelineDrawsLongWindowsAndCoverageBeyondTheAxis() throws {
+        var evidence = Incident.manyUsers(300)
+        let from = Incident.base
+        evidence.window = Window(from: from, to: from.adding(minutes: 3 * 1440))
+        evidence.hosts = [
+            HostCoverage(host: "early", first: from.adding(minutes: -600), last: from.adding(minutes: 10 * 1440),
+                         gaps: [Window(from: from.adding(minutes: 100), to: from.adding(minutes: 4000))]),
+            HostCoverage(host: "late-only", first: from.adding(minutes: 9 * 1440), last: from.adding(minutes: 9 * 1440 + 5), gaps: []),
+            HostCoverage(host: "silent", first: nil, last: nil, gaps: []),
+        ]
+        let html = try render(evidence)
+        XCTAssertEqual(count("<g class=\"bucket\">", in: html), 1, "every slot starts in the first 30-minute bucket")
+        XCTAssertEqual(count("<g class=\"lane\">", in: html), 3)
+        XCTAssertTrue(html.contains("<title>2018-07-25T14:00:00Z (30 min): 300 recovered, 0 already present, 0 offline overlap, 0 quarantined</title>"))
+        XCTAssertTrue(html.contains(">2018-07-27</text>"), "a date label where the day changes")
+    }
+
+    func testCoverageSegmentsLeaveOutGaps() {
+        let svg = TimelineSVG(Incident.evidence())
+        let app1 = Incident.hosts[1]
+        XCTAssertEqual(svg.coveredSegments(app1), [
+            Window(from: Incident.t(0), to: Incident.t(80)), Window(from: Incident.t(110), to: Incident.t(305)),
+        ])
+        let silent = HostCoverage(host: "x", first: nil, last: nil, gaps: [])
+        XCTAssertEqual(svg.coveredSegments(silent), [])
+        let gapToTheEnd = HostCoverage(host: "y", first: Incident.t(0), last: Incident.t(100), gaps: [Window(from: Incident.t(50), to: Incident.t(100))])
+        XCTAssertEqual(svg.coveredSegments(gapToTheEnd), [Window(from: Incident.t(0), to: Incident.t(50))])
+    }
+}

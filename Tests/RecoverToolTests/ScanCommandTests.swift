@@ -1,0 +1,120 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// End to end: the built `recover-tool scan` on fixtures/logs-basic (see fixtures/README.md).
+final class ScanCommandTests: XCTestCase {
+    /// The build folder that holds this test bundle, and so the `recover-tool` executable.
+    static var tool: String {
+        #if os(macOS)
+        let products = Bundle.allBundles.first { $0.bundlePath.hasSuffix(".xctest") }!.bundleURL.deletingLastPathComponent()
+        #else
+        let products = Bundle.main.bundleURL
+        #endif
+        return products.appendingPathComponent("recover-tool").path
+    }
+
+    static let fixture = Repository.fixture("logs-basic").path
+    static let window = ["--from", "2018-07-25T14:00:00Z", "--to", "2018-07-25T09:00:00-07:00"]
+
+    func scan(_ args: [String]) throws -> ProcessOutput {
+        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: Self.tool), "build recover-tool first: swift build --build-tests")
+        return try runProcess(Self.tool, ["scan"] + args, currentDirectory: Repository.root)
+    }
+
+    func json(_ output: ProcessOutput) throws -> [String: Any] {
+        try XCTUnwrap(JSONSerialization.jsonObject(with: output.stdout) as? [String: Any], output.stderrText)
+    }
+
+    func testJSONReportOnTheFixture() throws {
+        let out = try scan(Self.window + ["--logs", "fixtures/logs-basic", "--json"])
+        XCTAssertEqual(out.status, 0, out.stderrText)
+        XCTAssertEqual(out.stderrText, "")
+        let report = try json(out)
+        XCTAssertEqual(report["window"] as? [String: String], ["from": "2018-07-25T14:00:00Z", "to": "2018-07-25T16:00:00Z"])
+        XCTAssertEqual(report["coverage_range"] as? [String: String], ["from": "2018-07-25T14:00:00Z", "to": "2018-07-25T19:00:00Z"])
+        let totals = try XCTUnwrap(report["totals"] as? [String: Any])
+        let expected: [String: Int] = [
+            "files": 3, "lines": 1182, "uploads": 1169, "processed": 4, "deleted": 2, "outside_window": 1,
+            "other_events": 2, "quarantined": 4, "damaged_files": 1, "slots": 15, "deleted_slots": 2,
+            "duplicates": 1, "orphans": 1,
+        ]
+        for (key, value) in expected { XCTAssertEqual(totals[key] as? Int, value, key) }
+        XCTAssertEqual(totals["quarantined_by_reason"] as? [String: Int],
+                       ["invalid_utf8": 1, "malformed_json": 1, "misaligned_slot_start": 1, "out_of_range": 1])
+
+        let files = try XCTUnwrap(report["files"] as? [[String: Any]])
+        XCTAssertEqual(files.map { $0["path"] as? String }, ["app-1.log.lz4", "app-2.jsonl.lz4", "app-3.log"].map { "fixtures/logs-basic/" + $0 })
+        XCTAssertEqual(files.map { $0["lines"] as? Int }, [8, 1164, 10])
+        XCTAssertEqual(files.map { $0["quarantined"] as? Int }, [0, 0, 4])
+        XCTAssertEqual(files.map { $0["truncated"] as? Bool }, [false, true, false])
+        XCTAssertTrue(files[0]["damage"] is NSNull)
+        XCTAssertEqual(files[1]["damage"] as? NSDictionary,
+                       ["kind": "truncated", "offset": 40000, "detail": "truncated at byte 40000: the last LZ4 frame is incomplete"] as NSDictionary)
+        XCTAssertEqual(files[1]["dropped_partial_line"] as? Bool, true)
+        XCTAssertEqual(files[0]["other_events"] as? [String: Int], ["server.heartbeat": 1])
+
+        let hosts = try XCTUnwrap(report["hosts"] as? [[String: Any]])
+        XCTAssertEqual(hosts.map { $0["host"] as? String }, ["app-1", "app-2", "app-3"])
+        XCTAssertEqual(hosts[1]["first_event"] as? String, "2018-07-25T16:00:00Z")
+        XCTAssertEqual(hosts[1]["gaps"] as? NSArray, [
+            ["from": "2018-07-25T14:00:00Z", "to": "2018-07-25T16:00:00Z", "minutes": 120],
+            ["from": "2018-07-25T16:20:00Z", "to": "2018-07-25T19:00:00Z", "minutes": 160],
+        ] as NSArray)
+        let quarantine = try XCTUnwrap(report["quarantine"] as? [NSDictionary])
+        XCTAssertEqual(quarantine.first, ["file": "fixtures/logs-basic/app-3.log", "line": 4, "reason": "malformed_json",
+                                          "detail": "malformed JSON: the line ends inside a value"] as NSDictionary)
+    }
+
+    func testOutputDoesNotDependOnTheOrderOfLogs() throws {
+        let dir = "fixtures/logs-basic/"
+        let a = try scan(Self.window + ["--json", "--logs", dir + "app-3.log", dir + "app-1.log.lz4", dir + "app-2.jsonl.lz4"])
+        let b = try scan(Self.window + ["--logs", dir + "app-2.jsonl.lz4", dir + "app-3.log", dir + "app-1.log.lz4", "--json"])
+        let c = try scan(Self.window + ["--logs", "fixtures/logs-basic", "--json"])
+        XCTAssertEqual(a.status, 0)
+        XCTAssertEqual(a.stdoutText, b.stdoutText)
+        XCTAssertEqual(a.stdoutText, c.stdoutText)
+    }
+
+    func testTextReportEchoesTheWindowInUTC() throws {
+        let out = try scan(Self.window + ["--logs", "fixtures/logs-basic"])
+        XCTAssertEqual(out.status, 0, out.stderrText)
+        let lines = out.stdoutText.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.first, "scan of window [2018-07-25T14:00:00Z, 2018-07-25T16:00:00Z) UTC; host coverage until 2018-07-25T19:00:00Z")
+        XCTAssertTrue(lines.contains("    DAMAGED: truncated at byte 40000: the last LZ4 frame is incomplete; the cut last line was not read"))
+        XCTAssertTrue(lines.contains("  after the fold: 15 slots with a version, 2 deleted, 1 duplicate uploads, 1 orphan processed events"))
+        XCTAssertTrue(lines.contains("  fixtures/logs-basic/app-3.log:7: 'keystrokes' is out of range"))
+    }
+
+    func testTimeWithoutOffsetIsRefusedNamingTheFlag() throws {
+        let out = try scan(["--from", "2018-07-25 14:55", "--to", "2018-07-25T16:00:00Z", "--logs", "fixtures/logs-basic"])
+        XCTAssertEqual(out.status, 64)
+        XCTAssertEqual(out.stdoutText, "")
+        XCTAssertEqual(out.stderrText,
+                       "recover-tool: error: --from '2018-07-25 14:55' has no UTC offset: write it as 2018-07-25T14:55:00Z or with an offset such as -07:00; see 'recover-tool help'\n")
+
+        let bad = try scan(["--from", "2018-07-25T14:00:00Z", "--to", "tomorrow", "--logs", "fixtures/logs-basic"])
+        XCTAssertEqual(bad.status, 64)
+        XCTAssertEqual(bad.stderrText,
+                       "recover-tool: error: --to 'tomorrow' is not an RFC 3339 time: write it as 2018-07-25T14:55:00Z or with an offset such as -07:00; see 'recover-tool help'\n")
+    }
+
+    func testToMustBeAfterFrom() throws {
+        let out = try scan(["--from", "2018-07-25T16:00:00Z", "--to", "2018-07-25T09:00:00-07:00", "--logs", "fixtures/logs-basic"])
+        XCTAssertEqual(out.status, 64)
+        XCTAssertEqual(out.stderrText,
+                       "recover-tool: error: '--to' (2018-07-25T16:00:00Z) must be after '--from' (2018-07-25T16:00:00Z); see 'recover-tool help'\n")
+    }
+
+    func testMissingPathStopsWithOneLineAndStatus65() throws {
+        let out = try scan(Self.window + ["--logs", "fixtures/logs-basic", "no/such/logs", "--json"])
+        XCTAssertEqual(out.status, 65)
+        XCTAssertEqual(out.stdoutText, "")
+        XCTAssertEqual(out.stderrText, "recover-tool: error: no input at 'no/such/logs': no such file or directory; check --logs and --snapshot\n")
+
+        let empty = try TemporaryDirectory(prefix: "scan-empty")
+        let none = try scan(Self.window + ["--logs", empty.path])
+        XCTAssertEqual(none.status, 65)
+        XCTAssertEqual(none.stderrText, "recover-tool: error: no log files in --logs '\(empty.path)': expected *.log, *.jsonl, *.log.lz4 or *.jsonl.lz4\n")
+    }
+}

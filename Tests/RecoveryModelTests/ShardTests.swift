@@ -1,0 +1,33 @@
+import RecoveryModel
+import XCTest
+
+final class ShardTests: XCTestCase {
+    func testParsing() {
+        XCTAssertEqual(Shard(parsing: "0/1"), Shard(index: 0, count: 1))
+        XCTAssertEqual(Shard(parsing: "3/8")?.description, "3/8")
+        for bad in ["8/8", "-1/4", "1/0", "1", "1/2/3", "a/b", "", "/"] { XCTAssertNil(Shard(parsing: bad), bad) }
+    }
+
+    func testEveryUserIsInExactlyOneShardAndShardsAreBalanced() {
+        for n in [1, 2, 3, 8] {
+            let shards = (0..<n).map { Shard(index: $0, count: n)! }
+            var sizes = [Int](repeating: 0, count: n)
+            for user in Int64(1)...20_000 {
+                let owners = shards.filter { $0.contains(userID: user) }
+                XCTAssertEqual(owners.count, 1)
+                sizes[owners[0].index] += 1
+            }
+            for size in sizes { XCTAssertEqual(Double(size), 20_000 / Double(n), accuracy: 20_000 / Double(n) * 0.1) }
+        }
+    }
+
+    func testAssignmentIsStable() {
+        // SplitMix64 seeded with 0 gives 0xe220a8397b1dcdaf first: the hash is that function.
+        XCTAssertEqual(Shard(index: 0, count: 1)!.contains(userID: 0), true)
+        XCTAssertEqual(UInt64(0xe220_a839_7b1d_cdaf) % 4, 3)
+        XCTAssertTrue(Shard(index: 3, count: 4)!.contains(userID: 0))
+        // Fixed values: a change here would move users between shards of a recovery under way.
+        let four = (0..<4).map { Shard(index: $0, count: 4)! }
+        XCTAssertEqual((Int64(1)...8).map { user in four.firstIndex { $0.contains(userID: user) }! }, [1, 2, 1, 2, 2, 0, 3, 2])
+    }
+}

@@ -1,0 +1,100 @@
+import RecoveryModel
+import SnapshotDiff
+import XCTest
+
+/// Unit tests: the COPY text decoder on bytes, no database.
+final class CopyTextTests: XCTestCase {
+    private func unescaped(_ field: String) -> [UInt8]? {
+        var out: [UInt8] = []
+        let ok = Array(field.utf8).withUnsafeBytes { CopyText.unescape($0, into: &out) }
+        return ok ? out : nil
+    }
+
+    private func fields(_ row: String) -> [String] {
+        var ranges: [Range<Int>] = []
+        let bytes = Array(row.utf8)
+        bytes.withUnsafeBytes { CopyText.splitFields($0, into: &ranges) }
+        return ranges.map { String(decoding: bytes[$0], as: UTF8.self) }
+    }
+
+    private func array(_ literal: String) -> Result<[String?], CopyText.FieldFault> {
+        Array(literal.utf8).withUnsafeBytes { CopyText.arrayLiteral($0) }
+    }
+
+    func testEveryEscape() {
+        XCTAssertEqual(unescaped(#"a\\b"#), Array(#"a\b"#.utf8))
+        XCTAssertEqual(unescaped(#"\b\f\n\r\t\v"#), [8, 12, 10, 13, 9, 11])
+        XCTAssertEqual(unescaped(#"\101\7\0123"#), [65, 7, 10, 0x33])       // octal: at most 3 digits
+        XCTAssertEqual(unescaped(#"\x41\x4a\xg\x7"#), [0x41, 0x4A, UInt8(ascii: "x"), UInt8(ascii: "g"), 7])
+        XCTAssertEqual(unescaped(#"\q\"\."#), Array("q\".".utf8))          // any other \c is c
+        XCTAssertEqual(unescaped(#"\377\400"#), [0xFF, 0x00])               // \400 wraps like PostgreSQL
+        XCTAssertNil(unescaped(#"ends\"#))
+    }
+
+    func testNullIsTheRawFieldOnly() {
+        XCTAssertTrue(Array(#"\N"#.utf8).withUnsafeBytes { CopyText.isNull($0) })
+        XCTAssertFalse(Array(#"a\N"#.utf8).withUnsafeBytes { CopyText.isNull($0) })
+        XCTAssertFalse(Array(#"\\N"#.utf8).withUnsafeBytes { CopyText.isNull($0) })
+        XCTAssertEqual(unescaped(#"a\N"#), Array("aN".utf8))
+    }
+
+    func testSplitHonoursEscapedTabs() {
+        XCTAssertEqual(fields("1\t\\N\t\ta\\\tb\t\\\\\t"), ["1", "\\N", "", "a\\\tb", "\\\\", ""])
+        XCTAssertEqual(fields(""), [""])
+    }
+
+    func testIntegers() {
+        func int(_ s: String, _ r: ClosedRange<Int64> = Int64.min...Int64.max) -> Int64? {
+            Array(s.utf8).withUnsafeBytes { CopyText.integer($0, in: r) }
+        }
+        XCTAssertEqual(int("0"), 0)
+        XCTAssertEqual(int("-42"), -42)
+        XCTAssertEqual(int("9223372036854775807"), Int64.max)
+        XCTAssertEqual(int("-9223372036854775808"), Int64.min)
+        XCTAssertNil(int("9223372036854775808"))
+        XCTAssertNil(int(""))
+        XCTAssertNil(int("-"))
+        XCTAssertNil(int("1 "))
+        XCTAssertNil(int("11", 0...10))
+        XCTAssertEqual(int(#"\61\x32"#), 12)   // escapes are valid input
+    }
+
+    func testArrayLiterals() {
+        XCTAssertEqual(try array("{}").get(), [])
+        XCTAssertEqual(try array(" { } ").get(), [])
+        XCTAssertEqual(try array("{Xcode,Safari}").get(), ["Xcode", "Safari"])
+        XCTAssertEqual(try array(#"{"a,b","q\"uote","back\\slash","",NULL,null,"NULL", spaced out ,x\,y}"#).get(),
+                       ["a,b", "q\"uote", "back\\slash", "", nil, nil, "NULL", "spaced out", "x,y"])
+        XCTAssertEqual(try array("{\"{braces}\",\"tab\there\",😀}").get(), ["{braces}", "tab\there", "😀"])
+        XCTAssertEqual(try array("[1:2]={a,b}").get(), ["a", "b"])
+        XCTAssertEqual(try array(#"{a\ }"#).get(), ["a "])      // an escaped space is kept
+        for bad in ["", "a", "{", "{a", "{a,}", "{,a}", "{{a}}", "{\"a}", "{a}x", "{a\"b}", "{a\\"] {
+            guard case .failure = array(bad) else { return XCTFail("accepted \(bad)") }
+        }
+    }
+
+    func testTimestamps() {
+        func t(_ s: String) -> Timestamp? { Array(s.utf8).withUnsafeBytes { CopyText.timestamp($0) } }
+        let base = Timestamp.parse("2018-07-25T14:50:00Z")!
+        XCTAssertEqual(t("2018-07-25 14:50:00+00"), base)
+        XCTAssertEqual(t("2018-07-25 07:50:00-07"), base)
+        XCTAssertEqual(t("2018-07-25 20:20:00+05:30"), base)
+        XCTAssertEqual(t("2018-07-25 20:20:00.123456+05:30"), base.adding(microseconds: 123_456))
+        XCTAssertEqual(t("2018-07-25 14:50:00.5+00"), base.adding(microseconds: 500_000))
+        XCTAssertNil(t("2018-07-25 14:50:00"))
+        XCTAssertNil(t("infinity"))
+        XCTAssertEqual(CopyTextEncoder.timestamptz(base.adding(microseconds: 500_000), offsetMinutes: 330),
+                       "2018-07-25 20:20:00.5+05:30")
+        XCTAssertEqual(CopyTextEncoder.timestamptz(base, offsetMinutes: -420), "2018-07-25 07:50:00-07")
+    }
+
+    func testEncoderMatchesArrayOut() {
+        XCTAssertEqual(CopyTextEncoder.arrayLiteral([]), "{}")
+        XCTAssertEqual(CopyTextEncoder.arrayLiteral(["a", "b c", "", nil, "null", "q\"", "x\\y", "{"]),
+                       #"{a,"b c","",NULL,"null","q\"","x\\y","{"}"#)
+        var out: [UInt8] = []
+        CopyTextEncoder.appendField("a\tb\nc\\d\r\u{8}\u{b}\u{c}", to: &out)
+        CopyTextEncoder.appendField(nil, to: &out)
+        XCTAssertEqual(String(decoding: out, as: UTF8.self), #"a\tb\nc\\d\r\b\v\f\N"#)
+    }
+}

@@ -1,0 +1,109 @@
+import RecoveryModel
+import SnapshotDiff
+import XCTest
+
+/// Unit tests: whole rows, and a seeded round-trip property over random rows.
+final class RowDecoderTests: XCTestCase {
+    static let start = Timestamp.parse("2018-07-25T14:50:00Z")!
+
+    private func decode(_ row: String, columns: [String] = CopyTextEncoder.slotColumns) -> SlotRowDecoder.Row {
+        var decoder = try! SlotRowDecoder(columnNames: columns)
+        return Array(row.utf8).withUnsafeBytes { decoder.decode($0) }
+    }
+
+    private func row(_ overrides: [String: String]) -> String {
+        let values: [String: String] = [
+            "id": "1", "user_id": "1042", "project_id": "77", "task_id": "310",
+            "slot_start": "2018-07-25 14:50:00+00", "duration_min": "10", "source": "client", "status": "active",
+            "activity_level": "7", "keystrokes": "412", "mouse_events": "1290", "active_apps": "{Xcode,Safari}",
+            "screenshot_key": "ss/1042.jpg", "note": "\\N", "updated_at": "2018-07-25 15:02:13.95+00",
+        ].merging(overrides) { $1 }
+        return CopyTextEncoder.slotColumns.map { values[$0]! }.joined(separator: "\t")
+    }
+
+    func testAGoodRow() {
+        let expected = TimeSlot(
+            key: SlotKey(userID: 1042, slotStart: Self.start), projectID: 77, taskID: 310, status: .active,
+            activityLevel: 7, keystrokes: 412, mouseEvents: 1290, activeApps: ["Xcode", "Safari"],
+            screenshotKey: "ss/1042.jpg", note: nil,
+            updatedAt: Timestamp.parse("2018-07-25T15:02:13.95Z"))
+        XCTAssertEqual(decode(row([:])), .slot(expected))
+    }
+
+    func testColumnOrderComesFromTheCopyLine() throws {
+        let columns = CopyTextEncoder.slotColumns.reversed() as [String]
+        let text = row([:]).split(separator: "\t", omittingEmptySubsequences: false).reversed().joined(separator: "\t")
+        guard case .slot(let slot) = decode(text, columns: columns) else { return XCTFail() }
+        XCTAssertEqual(slot.keystrokes, 412)
+        XCTAssertThrowsError(try SlotRowDecoder(columnNames: ["id", "user_id"])) { error in
+            XCTAssertEqual((error as! SlotRowDecoder.MissingColumns).names.first, "project_id")
+        }
+    }
+
+    func testRowsThatAreQuarantined() {
+        let key = SlotKey(userID: 1042, slotStart: Self.start)
+        let cases: [([String: String], QuarantineReason, SlotKey?)] = [
+            (["slot_start": "2018-07-25 14:51:00+00"], .misalignedSlotStart, SlotKey(userID: 1042, slotStart: Self.start.adding(minutes: 1))),
+            (["slot_start": "2018-07-25 14:50:00"], .invalidTime(key: "slot_start"), nil),
+            (["user_id": "\\N"], .malformedRow("'user_id' is null"), nil),
+            (["duration_min": "11"], .outOfRange(key: "duration_min"), key),
+            (["activity_level": "-1"], .outOfRange(key: "activity_level"), key),
+            (["keystrokes": "2147483648"], .outOfRange(key: "keystrokes"), key),
+            (["status": "paused"], .outOfRange(key: "status"), key),
+            (["note": "bad \\xff byte"], .invalidUTF8, key),
+            (["note": "nul \\000 here"], .nulInText(key: "note"), key),
+            // A backslash before the tab escapes it, as PostgreSQL reads it: the row has a field less.
+            (["note": "lone\\"], .malformedRow("expected 15 fields, found 14"), nil),
+            (["active_apps": "{a,NULL}"], .wrongType(key: "active_apps", expected: "an array without NULL elements"), key),
+            (["active_apps": "{a"], .wrongType(key: "active_apps", expected: "a text[] literal (ends inside the array)"), key),
+            (["updated_at": "\\N"], .invalidTime(key: "updated_at"), key),
+        ]
+        for (overrides, reason, expectedKey) in cases {
+            XCTAssertEqual(decode(row(overrides)), .rejected(reason, key: expectedKey), "\(overrides)")
+        }
+        XCTAssertEqual(decode("1\t2"), .rejected(.malformedRow("expected 15 fields, found 2"), key: nil))
+    }
+
+    /// Random rows, written with the encoder in random time zones, decode to what was written.
+    func testRoundTripProperty() {
+        var rng = SplitMix64(seed: 0x5EED_2018_0725)
+        let alphabet: [String] = ["a", "Z", " ", "\t", "\n", "\r", "\\", "\"", ",", "{", "}", "'", "é", "😀", "NULL", "\u{8}", "\u{b}", "\u{c}", "\u{1}", "x"]
+        func text(_ rng: inout SplitMix64) -> String {
+            (0..<Int(rng.next() % 8)).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] }.joined()
+        }
+        var decoder = try! SlotRowDecoder(columnNames: CopyTextEncoder.slotColumns)
+        for i in 0..<5_000 {
+            let start = Timestamp(microseconds: Int64(rng.next() % 5_000_000) * Timestamp.slotLength)
+            let slot = TimeSlot(
+                key: SlotKey(userID: Int64(rng.next() % 1_000_000) + 1, slotStart: start),
+                projectID: Int64(rng.next() >> 2) + 1, taskID: rng.next() % 3 == 0 ? nil : Int64(rng.next() % 999) + 1,
+                durationMinutes: Int16(rng.next() % 10) + 1, status: SlotStatus.allCases[Int(rng.next() % 3)],
+                activityLevel: rng.next() % 4 == 0 ? nil : Int16(rng.next() % 11),
+                keystrokes: Int32(rng.next() % UInt64(Int32.max)), mouseEvents: Int32(rng.next() % 100_000),
+                activeApps: (0..<Int(rng.next() % 4)).map { _ in text(&rng) },
+                screenshotKey: rng.next() % 2 == 0 ? nil : text(&rng),
+                note: rng.next() % 2 == 0 ? nil : text(&rng),
+                updatedAt: start.adding(microseconds: Int64(rng.next() % 10_000_000_000)))
+            let offset = [0, -420, 330, 345, 60, -600][Int(rng.next() % 6)]
+            var bytes: [UInt8] = []
+            CopyTextEncoder.appendRow(slot, id: Int64(i), offsetMinutes: offset, to: &bytes)
+            XCTAssertEqual(bytes.removeLast(), 0x0A)
+            let decoded = bytes.withUnsafeBytes { decoder.decode($0) }
+            XCTAssertEqual(decoded, .slot(slot), "row \(i): \(String(decoding: bytes, as: UTF8.self))")
+            if decoded != .slot(slot) { break }
+        }
+    }
+}
+
+/// A small seeded generator, so a failing case can be replayed.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
