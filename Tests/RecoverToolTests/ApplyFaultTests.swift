@@ -45,13 +45,16 @@ final class ApplyFaultTests: XCTestCase {
 
         // The state a clean apply ends in.
         let reference = try seededDatabase(label: "ref")
+        let cleanStart = Date()
         let clean = try runProcess(tool, ["apply", dir.path, "--yes"], environment: reference.processEnvironment)
+        let cleanMilliseconds = Date().timeIntervalSince(cleanStart) * 1000
         XCTAssertEqual(clean.status, 0, clean.stderrText)
         let after = try DatabaseState.outcome(try reference.connect())
         reference.drop()
 
         var outcomes: [String: Int] = ["before": 0, "after": 0]
-        let timed = [5, 60, 150, 300, 500, 800, 1200, 2000].map { "after \($0) ms" }
+        // Kills at fractions of a clean run's time, from the process's start to past its COMMIT.
+        let timed = [0.02, 0.15, 0.3, 0.45, 0.6, 0.75, 0.9, 0.97, 1.05].map { "after \(Int($0 * cleanMilliseconds)) ms" }
         for point in Self.points + timed {
             let db = try seededDatabase(label: "kill")
             let connection = try db.connect()
