@@ -73,7 +73,8 @@ struct LogsBenchmark: ParsableCommand {
 
     func report(_ label: String, _ seconds: Double, _ mb: Double, lz4: Double) {
         let rate = Double(lines) / seconds / 1_000_000
-        print(String(format: "%-48@ %7.3f s  %6.2f M lines/s  %7.1f MB/s  %5.2fx lz4", label as NSString, seconds, rate, mb / seconds, seconds / lz4))
+        let padded = label.count < 48 ? label + String(repeating: " ", count: 48 - label.count) : label
+        print(padded + String(format: " %7.3f s  %6.2f M lines/s  %7.1f MB/s  %5.2fx lz4", seconds, rate, mb / seconds, seconds / lz4))
     }
 
     /// The best wall time of `repeats` runs.
