@@ -67,7 +67,11 @@ let package = Package(
         ),
 
         // Tests: unit (pure), integration (real PostgreSQL, real lz4 and pg_dump), end to end.
-        .target(name: "TestSupport", dependencies: ["PostgresClient"], path: "Tests/TestSupport"),
+        .target(
+            name: "TestSupport",
+            dependencies: ["PostgresClient", "RecoveryModel", "SlotFold", "ConflictResolver", "PlanReport"],
+            path: "Tests/TestSupport"
+        ),
         .testTarget(name: "RecoveryModelTests", dependencies: ["RecoveryModel"]),
         .testTarget(name: "SourceFilesTests", dependencies: ["SourceFiles", "TestSupport"]),
         .testTarget(name: "LogReplayTests", dependencies: ["LogReplay", "TestSupport"]),
@@ -83,6 +87,6 @@ let package = Package(
             dependencies: ["PlanReport", "ConflictResolver", "SlotFold", "RecoveryModel", "TestSupport"]
         ),
         .testTarget(name: "RecoveryCommitTests", dependencies: ["RecoveryCommit", "PlanReport", "TestSupport"]),
-        .testTarget(name: "RecoverToolTests", dependencies: ["TestSupport"]),
+        .testTarget(name: "RecoverToolTests", dependencies: ["TestSupport", "PlanReport", "RecoveryModel", "SlotFold"]),
     ]
 )

@@ -18,5 +18,10 @@ let package = Package(
             name: "FuzzLZ4Lines",
             dependencies: [.product(name: "RecoveryLibraries", package: "recover-tool")]
         ),
+        // One COPY text row → CopyText (escapes, integers, times, array literals) and SlotRowDecoder.
+        .executableTarget(
+            name: "FuzzCopyText",
+            dependencies: [.product(name: "RecoveryLibraries", package: "recover-tool")]
+        ),
     ]
 )

@@ -2,7 +2,7 @@
 # Runs one libFuzzer target of the Fuzz/ package for SECONDS (default 60).
 #   scripts/fuzz.sh FuzzEventLine 600
 # Builds it with the recipe that works here (--sanitize=fuzzer and ASan), seeds a working corpus
-# from Fuzz/seeds/TARGET, uses Fuzz/dicts/json.dict, and leaves crashes in fuzz-artifacts/TARGET/.
+# from Fuzz/seeds/TARGET, uses Fuzz/dicts/TARGET.dict (else Fuzz/dicts/json.dict), and leaves crashes in fuzz-artifacts/TARGET/.
 # Extra arguments go to the fuzzer (for example -workers=2 -jobs=2, or a crash file to replay).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +19,7 @@ work=fuzz-artifacts/$target
 mkdir -p "$work/corpus"
 if [ -d "Fuzz/seeds/$target" ]; then cp -n "Fuzz/seeds/$target"/* "$work/corpus/" 2>/dev/null || true; fi
 dict=()
-if [ "$target" != FuzzLZ4Lines ]; then dict=(-dict=Fuzz/dicts/json.dict); fi
+if [ -f "Fuzz/dicts/$target.dict" ]; then dict=(-dict="Fuzz/dicts/$target.dict")
+elif [ "$target" != FuzzLZ4Lines ]; then dict=(-dict=Fuzz/dicts/json.dict); fi
 SWIFT_BACKTRACE=enable=no "$scratch/release/$target" "${dict[@]}" \
     -max_total_time="$seconds" -artifact_prefix="$work/" -print_final_stats=1 "$@" "$work/corpus"

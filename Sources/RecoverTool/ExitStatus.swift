@@ -2,68 +2,108 @@ import ArgumentParser
 import Foundation
 import PlanReport
 import PostgresClient
+import RecoveryCommit
 import SnapshotDiff
 import SourceFiles
 
-/// The exit statuses of every subcommand, in one place (documented in docs/EXIT-STATUS.md).
-/// Values follow BSD sysexits where one fits.
-enum ExitStatus: Int32 {
-    case ok = 0
-    /// A flag is missing or invalid (ArgumentParser's validation errors exit with it too).
+/// The exit statuses of every subcommand, as `docs/EXIT-STATUS.md` lists them. Every failure
+/// prints exactly one line on standard error: `recover-tool: error: ...`.
+enum ExitStatus: Int32, CaseIterable {
+    case success = 0
+    /// An error no other status names.
+    case failure = 1
+    /// A wrong flag or argument, or a confirmation the command needed and did not get.
     case usage = 64
-    /// An input cannot be used: a missing path, an unreadable file, no log files found.
+    /// An input that cannot be used: a missing file, a run id that is not recorded.
     case input = 65
-    /// The database cannot be reached or a statement failed.
+    /// The database could not be reached, or a statement failed; nothing was changed.
     case database = 69
-    /// `apply` refused the plan (changed since review, already applied elsewhere, ...).
+    /// The plan was refused: changed, cut or foreign, or over the `--max-slots` budget.
     case refusedPlan = 70
-    /// `verify` found the database differs from the run's record.
+    /// `verify` found differences.
     case verificationFailed = 71
-    /// The evidence is incomplete (damaged input) and the command was told not to go on.
+    /// The evidence is incomplete (logs end early, a file is damaged).
     case incompleteEvidence = 72
+    /// Another apply or revert held the lock past `--lock-timeout`, or a statement timed out.
+    case busy = 73
+
+    init(for error: any Error) {
+        switch error {
+        case let error as CommitError:
+            switch error.kind {
+            case .planRefused, .budgetExceeded: self = .refusedPlan
+            case .database, .outcomeUnknown, .schemaTooNew, .inconsistent: self = .database
+            case .lockTimeout, .statementTimeout: self = .busy
+            case .runNotFound: self = .input
+            case .verificationFailed: self = .verificationFailed
+            }
+        case let error as PlanError:
+            switch error.kind {
+            case .notAPlan, .tampered: self = .refusedPlan
+            case .exists, .cannotWrite: self = .input
+            }
+        case is PostgresError: self = .database
+        case is SourceError, is SnapshotError: self = .input
+        case let error as CommandFailure: self = error.status
+        default: self = .failure
+        }
+    }
 }
 
-/// A failure the executable reports as one line on standard error and an exit status.
+/// A failure the executable itself decides (a missing `--yes`, no log files), with its status.
 struct CommandFailure: Error, CustomStringConvertible {
     var status: ExitStatus
-    var message: String
+    var description: String
 
-    init(_ status: ExitStatus, _ message: String) {
+    init(_ status: ExitStatus, _ description: String) {
         self.status = status
-        self.message = message
-    }
-
-    var description: String { message }
-}
-
-/// Runs a subcommand's body; a library error becomes `recover-tool: MESSAGE` on standard error
-/// and its exit status. Each subcommand's `run()` is wrapped in it.
-func reportingFailures(_ body: () throws -> Void) throws {
-    do {
-        try body()
-    } catch let error as CommandFailure {
-        try exit(error.status, error.message)
-    } catch let error as SourceError {
-        try exit(.input, error.description)
-    } catch let error as SnapshotError {
-        try exit(.input, error.description)
-    } catch let error as PostgresError {
-        try exit(.database, error.description)
-    } catch let error as PlanError {
-        try exit(error.kind == .exists || error.kind == .cannotWrite ? .input : .refusedPlan, error.description)
-    } catch let error as ExitCode {
-        throw error
-    } catch let error as ValidationError {
-        throw error
-    } catch {
-        // Anything else (a file system error writing the plan, say) is still one line.
-        try exit(.input, "\(error)")
+        self.description = description
     }
 }
 
-private func exit(_ status: ExitStatus, _ message: String) throws -> Never {
-    StandardStreams.error("recover-tool: \(message)\n")
-    throw ExitCode(status.rawValue)
+extension RecoverTool {
+    /// Runs the command; any failure becomes one `recover-tool: error: ...` line on standard error
+    /// and its `ExitStatus`. Help and `--version` print as usual and exit 0.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let code as ExitCode {
+            Foundation.exit(code.rawValue)
+        } catch {
+            let status: ExitStatus
+            let line: String
+            let parserCode = exitCode(for: error)
+            if error is CommitError || error is PlanError || error is PostgresError || error is CommandFailure
+                || error is SourceError || error is SnapshotError {
+                status = ExitStatus(for: error)
+                line = String(describing: error)
+            } else if parserCode == .success {
+                exit(withError: error)
+            } else if parserCode == .validationFailure {
+                status = .usage
+                var message = message(for: error)
+                if let first = message.first { message = first.lowercased() + message.dropFirst() }
+                line = message + "; see 'recover-tool help'"
+            } else {
+                status = ExitStatus(for: error)
+                line = String(describing: error)
+            }
+            printError(line)
+            Foundation.exit(status.rawValue)
+        }
+    }
+}
+
+/// Writes `recover-tool: error: LINE` on standard error, as one line.
+func printError(_ line: String) {
+    let flat = line.split(whereSeparator: \.isNewline).joined(separator: " ")
+    FileHandle.standardError.write(Data("recover-tool: error: \(flat)\n".utf8))
+}
+
+/// Writes a line on standard error (confirmation prompts, notes), not as an error.
+func printNote(_ line: String) {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
 }
 
 /// Writes to standard output and error through `FileHandle` (the C globals are not

@@ -59,40 +59,38 @@ struct Plan: ParsableCommand {
     }
 
     func run() throws {
-        try reportingFailures {
-            let window = self.window.window
-            let shard = self.shard?.shard
-            let stages = StageClock(logger: output.logger)
-            let sources = try stages.time("read") {
-                try PlanSources.read(
-                    window: window, logs: logs, snapshots: snapshot, shard: shard, progress: output.progress("reading logs"))
+        let window = self.window.window
+        let shard = self.shard?.shard
+        let stages = StageClock(logger: output.logger)
+        let sources = try stages.time("read") {
+            try PlanSources.read(
+                window: window, logs: logs, snapshots: snapshot, shard: shard, progress: output.progress("reading logs"))
+        }
+        output.endProgress()
+        let fold = stages.time("fold") { SlotFold.fold(sources.events, window: window) }
+        let live = try Connection.connect(db)
+        let resolution = try stages.time("resolve") {
+            let state = try live.transaction(readOnly: true, isolation: .repeatableRead) { live in
+                try LiveState.load(from: live, window: window, candidates: fold.slots.map(\.slot))
             }
-            output.endProgress()
-            let fold = stages.time("fold") { SlotFold.fold(sources.events, window: window) }
-            let live = try Connection.connect(db)
-            let resolution = try stages.time("resolve") {
-                let state = try live.transaction(readOnly: true, isolation: .repeatableRead) { live in
-                    try LiveState.load(from: live, window: window, candidates: fold.slots.map(\.slot))
-                }
-                return ConflictResolver.resolve(fold.slots, against: state)
-            }
-            let evidence = PlanEvidence(
-                window: window, displayTimeZone: tz, shard: shard, database: live.redactedConnectionInfo,
-                inputs: sources.inputs, hosts: sources.hosts, fold: fold, resolution: resolution,
-                readQuarantine: sources.quarantine, toolVersion: ToolVersion.current,
-                createdAt: Timestamp(microseconds: Int64(Date().timeIntervalSince1970 * 1_000_000)))
-            let written = try stages.time("write") { try PlanWriter.write(evidence, to: out) }
-            try output.emit(written.document) { PlanSummary.text(written.document, directory: out) }
-            let warnings = written.document.completeness.warnings
-            for warning in warnings.prefix(10) { StandardStreams.error("recover-tool: warning: \(warning)\n") }
-            if warnings.count > 10 {
-                StandardStreams.error("recover-tool: warning: \(warnings.count - 10) more in \(out)/report.md\n")
-            }
-            if requireComplete && !warnings.isEmpty {
-                throw CommandFailure(
-                    .incompleteEvidence,
-                    "the evidence is incomplete (\(warnings.count) warning\(warnings.count == 1 ? "" : "s") above); the plan in '\(out)' is for review only")
-            }
+            return ConflictResolver.resolve(fold.slots, against: state)
+        }
+        let evidence = PlanEvidence(
+            window: window, displayTimeZone: tz, shard: shard, database: live.redactedConnectionInfo,
+            inputs: sources.inputs, hosts: sources.hosts, fold: fold, resolution: resolution,
+            readQuarantine: sources.quarantine, toolVersion: ToolVersion.current,
+            createdAt: Timestamp(microseconds: Int64(Date().timeIntervalSince1970 * 1_000_000)))
+        let written = try stages.time("write") { try PlanWriter.write(evidence, to: out) }
+        try output.emit(written.document) { PlanSummary.text(written.document, directory: out) }
+        let warnings = written.document.completeness.warnings
+        for warning in warnings.prefix(10) { StandardStreams.error("recover-tool: warning: \(warning)\n") }
+        if warnings.count > 10 {
+            StandardStreams.error("recover-tool: warning: \(warnings.count - 10) more in \(out)/report.md\n")
+        }
+        if requireComplete && !warnings.isEmpty {
+            throw CommandFailure(
+                .incompleteEvidence,
+                "the evidence is incomplete (\(warnings.count) warning\(warnings.count == 1 ? "" : "s") above); the plan in '\(out)' is for review only")
         }
     }
 }

@@ -1,10 +1,12 @@
 import ArgumentParser
+import RecoveryModel
 
 @main
 struct RecoverTool: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "recover-tool",
         abstract: "Recovers lost time slots after an incident, from server logs and backup snapshots.",
-        subcommands: [Scan.self, Plan.self, Diff.self]
+        version: ToolVersion.current,
+        subcommands: [Scan.self, Diff.self, Plan.self, Apply.self, Verify.self, Revert.self, Runs.self]
     )
 }

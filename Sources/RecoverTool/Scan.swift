@@ -27,17 +27,15 @@ struct Scan: ParsableCommand {
     }
 
     func run() throws {
-        try reportingFailures {
-            let window = self.window.window
-            let files = try InputDiscovery.files(at: logs, suffixes: InputDiscovery.logSuffixes)
-            guard !files.isEmpty else {
-                throw CommandFailure(.input, "no log files in --logs \(logs.map { "'\($0)'" }.joined(separator: " ")): expected *.log, *.jsonl, *.log.lz4 or *.jsonl.lz4")
-            }
-            let logs = try LogReplay(window: window).read(files, progress: output.progress("reading logs"))
-            output.endProgress()
-            let fold = SlotFold.fold(logs.events, window: window)
-            let report = ScanReport(logs: logs, fold: fold, quarantineShown: showQuarantined)
-            try output.emit(report, text: report.text)
+        let window = self.window.window
+        let files = try InputDiscovery.files(at: logs, suffixes: InputDiscovery.logSuffixes)
+        guard !files.isEmpty else {
+            throw CommandFailure(.input, "no log files in --logs \(logs.map { "'\($0)'" }.joined(separator: " ")): expected *.log, *.jsonl, *.log.lz4 or *.jsonl.lz4")
         }
+        let logs = try LogReplay(window: window).read(files, progress: output.progress("reading logs"))
+        output.endProgress()
+        let fold = SlotFold.fold(logs.events, window: window)
+        let report = ScanReport(logs: logs, fold: fold, quarantineShown: showQuarantined)
+        try output.emit(report, text: report.text)
     }
 }

@@ -148,10 +148,22 @@ public enum CopyText {
     /// A text field: unescaped, valid UTF-8 and without NUL. `scratch` is reused between calls.
     @inlinable
     public static func text(_ field: UnsafeRawBufferPointer, scratch: inout [UInt8]) -> Result<String, FieldFault> {
+        if !field.contains(0x5C) { return string(field) }    // no escapes: straight from the row
         scratch.removeAll(keepingCapacity: true)
         guard unescape(field, into: &scratch) else { return .failure(.badEscape) }
-        if scratch.contains(0) { return .failure(.nul) }
-        guard let s = String(validating: scratch, as: UTF8.self) else { return .failure(.invalidUTF8) }
+        return scratch.withUnsafeBytes { string($0) }
+    }
+
+    /// Bytes as a String when they are UTF-8 without NUL; ASCII skips the validator.
+    @inlinable
+    static func string(_ bytes: UnsafeRawBufferPointer) -> Result<String, FieldFault> {
+        var ascii = true
+        for b in bytes {
+            if b == 0 { return .failure(.nul) }
+            if b >= 0x80 { ascii = false }
+        }
+        if ascii { return .success(String(decoding: bytes, as: UTF8.self)) }
+        guard let s = String(validating: bytes, as: UTF8.self) else { return .failure(.invalidUTF8) }
         return .success(s)
     }
 
@@ -236,9 +248,10 @@ public enum CopyText {
                 if isNullElement {
                     elements.append(nil)
                 } else {
-                    if element.contains(0) { return .failure(.nul) }
-                    guard let s = String(validating: element, as: UTF8.self) else { return .failure(.invalidUTF8) }
-                    elements.append(s)
+                    switch element.withUnsafeBytes({ string($0) }) {
+                    case .success(let s): elements.append(s)
+                    case .failure(let fault): return .failure(fault)
+                    }
                 }
                 guard i < n else { return fail("ends inside the array") }
                 let c = bytes[i]
@@ -254,6 +267,7 @@ public enum CopyText {
 
     /// A `text[]` COPY field: unescaped from COPY, then read as an array literal.
     public static func textArray(_ field: UnsafeRawBufferPointer, scratch: inout [UInt8]) -> Result<[String?], FieldFault> {
+        if !field.contains(0x5C) { return arrayLiteral(field) }
         scratch.removeAll(keepingCapacity: true)
         guard unescape(field, into: &scratch) else { return .failure(.badEscape) }
         return scratch.withUnsafeBytes { arrayLiteral($0) }

@@ -35,6 +35,14 @@ public struct SlotRowDecoder {
         fields.reserveCapacity(names.count + 1)
     }
 
+    /// `active`, `idle`, `pending`, compared as bytes.
+    static func status(_ field: UnsafeRawBufferPointer) -> SlotStatus? {
+        if field.elementsEqual("active".utf8) { return .active }
+        if field.elementsEqual("idle".utf8) { return .idle }
+        if field.elementsEqual("pending".utf8) { return .pending }
+        return nil
+    }
+
     struct Reject: Error {
         let reason: QuarantineReason
         init(_ reason: QuarantineReason) { self.reason = reason }
@@ -115,9 +123,7 @@ public struct SlotRowDecoder {
             let projectID = try required(1, 1...Int64.max)
             let taskID = try optional(2, 1...Int64.max)
             let duration = try required(4, 1...10)
-            guard let statusText = try? text(5), let status = SlotStatus(rawValue: statusText) else {
-                return .rejected(.outOfRange(key: "status"), key: key)
-            }
+            guard let status = Self.status(field(5)) else { return .rejected(.outOfRange(key: "status"), key: key) }
             let activity = try optional(6, 0...10)
             let keystrokes = try required(7, 0...Int64(Int32.max))
             let mouse = try required(8, 0...Int64(Int32.max))

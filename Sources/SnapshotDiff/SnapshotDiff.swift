@@ -165,7 +165,14 @@ public enum SnapshotDiffer {
             guard !conninfo.isEmpty else {
                 throw PostgresError(kind: .connect, message: "empty connection string", context: "cannot open the snapshot", hint: "check --snapshot")
             }
-            let source = try Connection.connect(conninfo)
+            let source: Connection
+            do {
+                source = try Connection.connect(conninfo)
+            } catch var error as PostgresError {
+                error.context = "cannot connect to the snapshot database '\(ConnectionInfo.redacted(conninfo))'"
+                error.hint = "check --snapshot"
+                throw error
+            }
             try source.transaction(readOnly: true, isolation: .repeatableRead) { source in
                 var rows = try DatabaseSnapshot(connection: source).rows(in: window)
                 var rejected: [QuarantineRecord] = []

@@ -31,6 +31,8 @@ public struct SnapshotError: Error, Hashable, Sendable, CustomStringConvertible 
 
     /// `snapshots/db-0725.sql.lz4:5012: the time_slots COPY block from line 40 ends without '\.'; ...`
     public var description: String {
+        // The file layer's message already names the path and says what to do.
+        if kind == .unreadable { return detail }
         let place = line > 0 ? "\(source):\(line)" : source
         let hint: String
         switch kind {

@@ -168,7 +168,7 @@ final class PlanCommandTests: XCTestCase {
         let again = try plan("d", ["--logs", dir.file("logs").path])
         XCTAssertEqual(again.status, 65)
         XCTAssertEqual(again.stderrText,
-                       "recover-tool: cannot write the plan to '\(dir.file("d/plan.json").path)': a plan is already there; choose a new --out directory\n")
+                       "recover-tool: error: cannot write the plan to '\(dir.file("d/plan.json").path)': a plan is already there; choose a new --out directory\n")
     }
 
     func testUnreachableDatabaseIsOneLineWithoutThePassword() throws {
@@ -179,6 +179,6 @@ final class PlanCommandTests: XCTestCase {
         XCTAssertFalse(out.stderrText.contains("hunter2"))
         XCTAssertFalse(out.stdoutText.contains("hunter2"))
         XCTAssertEqual(out.stderrText.filter { $0 == "\n" }.count, 1, out.stderrText)
-        XCTAssertTrue(out.stderrText.hasPrefix("recover-tool: cannot connect to database"), out.stderrText)
+        XCTAssertTrue(out.stderrText.hasPrefix("recover-tool: error: cannot connect to database"), out.stderrText)
     }
 }

@@ -1,0 +1,35 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Asks before a command writes to the database: on a terminal, shows `summary` and waits for
+/// `yes`; without one (runbook automation), `--yes` is required.
+enum Confirmation {
+    static func require(_ summary: [String], question: String, yes: Bool, flagHint: String) throws {
+        if yes { return }
+        guard isatty(0) == 1 else {
+            throw CommandFailure(
+                .usage,
+                "refusing to \(flagHint) without confirmation: standard input is not a terminal; "
+                    + "pass --yes to confirm non-interactively")
+        }
+        let text = summary.map { $0.hasSuffix("\n") ? $0 : $0 + "\n" }.joined() + "\(question) Type 'yes' to continue: "
+        FileHandle.standardOutput.write(Data(text.utf8))
+        let answer = readLine()?.trimmingCharacters(in: .whitespaces).lowercased()
+        guard answer == "yes" || answer == "y" else {
+            throw CommandFailure(.failure, "not confirmed: nothing was changed")
+        }
+    }
+
+    /// `--operator`'s default: `USER`, else the login name.
+    static func defaultOperator() -> String {
+        if let user = ProcessInfo.processInfo.environment["USER"], !user.isEmpty { return user }
+        if let login = getlogin() { return String(cString: login) }
+        if let pw = getpwuid(getuid()), let name = pw.pointee.pw_name { return String(cString: name) }
+        return "uid \(getuid())"
+    }
+}

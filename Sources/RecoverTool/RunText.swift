@@ -1,0 +1,119 @@
+import Foundation
+import PlanReport
+import RecoveryCommit
+import RecoveryModel
+
+/// What `apply`, `verify`, `revert` and `runs` print on standard output.
+enum ApplyText {
+    /// The plan as the confirmation shows it.
+    static func summary(_ plan: PlanDocument, path: String) -> [String] {
+        var lines = [
+            "plan \(plan.planID) in '\(path)'",
+            "window [\(plan.window.from), \(plan.window.to))" + (plan.shard.map { ", shard \($0)" } ?? ""),
+            "to insert \(plan.rows.count) slots (\(plan.recoveredMinutes) minutes) for \(plan.users.filter { $0.recovered > 0 }.count) users; "
+                + "at plan time \(plan.counts.alreadyPresent) already present, \(plan.counts.offlineOverlap) overlapping offline time, "
+                + "\(plan.counts.quarantined) quarantined",
+        ]
+        if !plan.completeness.complete {
+            lines.append("warning: the evidence is incomplete (\(plan.completeness.warnings.count) warnings in the report)")
+        }
+        return lines
+    }
+
+    static func outcome(_ outcome: ApplyOutcome) -> String {
+        switch outcome {
+        case .alreadyApplied(let run):
+            var text = "plan \(run.planID) was already applied as run \(run.id) at \(run.appliedAt) by \(run.operatorName); nothing changed\n"
+            if run.status == .reverted, let revert = run.revert {
+                text += "run \(run.id) was reverted at \(revert.at) by \(revert.by); make a new plan to recover these slots again\n"
+            }
+            return text
+        case .applied(let run, let drops, let afterLostConnection):
+            let c = run.counts
+            var text = "applied plan \(run.planID) as run \(run.id)\n"
+            if afterLostConnection {
+                text += "the connection was lost during COMMIT; the run was found committed afterwards\n"
+            }
+            text += "planned \(c.planned), inserted \(c.inserted), dropped \(c.droppedPresent) already present "
+                + "and \(c.droppedOffline) overlapping offline time since the plan\n"
+            for drop in drops {
+                let reason = drop.reason == .alreadyPresent
+                    ? "already present" + (drop.otherID.map { " (live slot \($0))" } ?? "")
+                    : "overlaps offline entry" + (drop.otherID.map { " \($0)" } ?? "")
+                text += "dropped \(drop.key): \(reason)\n"
+            }
+            if c.droppedPresent + c.droppedOffline > drops.count {
+                text += "(\(c.droppedPresent + c.droppedOffline - drops.count) more dropped slots in recovery.run_drops)\n"
+            }
+            text += "check it with 'recover-tool verify --run \(run.id)'; undo it with 'recover-tool revert --run \(run.id)'\n"
+            return text
+        }
+    }
+}
+
+enum RunText {
+    static func verify(_ report: VerifyReport) -> String {
+        let run = report.run
+        if run.status == .reverted {
+            return "run \(run.id) was reverted at \(run.revert?.at ?? "?"): nothing of it to verify\n"
+        }
+        var text = "run \(run.id): \(report.checked) slots checked: \(report.missing) missing, \(report.changed) changed since the apply, "
+            + "\(report.offlineOverlap) overlapping offline time\n"
+        for slot in report.slots {
+            switch slot.kind {
+            case .missing: text += "missing: slot \(slot.slotID), \(slot.key)\n"
+            case .changed: text += "changed: slot \(slot.slotID), \(slot.key)\n"
+            case .offlineOverlap:
+                text += "overlaps offline entry \(slot.offlineEntryID.map(String.init) ?? "?"): slot \(slot.slotID), \(slot.key)\n"
+            }
+        }
+        for count in report.counts {
+            text += "count \(count.name): recorded \(count.recorded), found \(count.found)\n"
+        }
+        if report.isClean { text += "run \(run.id) verifies: every slot present and unchanged, none overlaps offline time, counts match\n" }
+        return text
+    }
+
+    static func verifyFailure(_ report: VerifyReport) -> String {
+        "run \(report.run.id) does not verify: \(report.missing) missing, \(report.changed) changed, "
+            + "\(report.offlineOverlap) overlapping offline time, \(report.counts.count) counts differ; see the list above"
+    }
+
+    static func revert(_ outcome: RevertOutcome) -> String {
+        switch outcome {
+        case .alreadyReverted(let run):
+            return "run \(run.id) was already reverted at \(run.revert?.at ?? "?") by \(run.revert?.by ?? "?"); nothing changed\n"
+        case .reverted(let run, let kept):
+            let r = run.revert
+            var text = "reverted run \(run.id): deleted \(r?.deleted ?? 0) slots, kept \(r?.kept ?? 0) edited since the apply, "
+                + "\(r?.missing ?? 0) already gone\n"
+            for slot in kept { text += "kept (edited since the apply): slot \(slot.slotID), \(slot.key)\n" }
+            if let r, r.kept > kept.count { text += "(\(r.kept - kept.count) more kept)\n" }
+            return text
+        }
+    }
+
+    static func runs(_ runs: [RunRecord]) -> String {
+        guard !runs.isEmpty else { return "no runs recorded\n" }
+        let header = ["run", "status", "applied at", "window from", "window to", "shard", "operator", "planned", "inserted",
+                      "present", "offline", "reverted at"]
+        let rows = runs.map { run -> [String] in
+            [String(run.id), run.status.rawValue, run.appliedAt.rfc3339, run.window.from.rfc3339, run.window.to.rfc3339,
+             run.shard ?? "-", run.operatorName, String(run.counts.planned), String(run.counts.inserted),
+             String(run.counts.droppedPresent), String(run.counts.droppedOffline), run.revert?.at ?? "-"]
+        }
+        let widths = header.indices.map { i in ([header] + rows).map { $0[i].count }.max()! }
+        return ([header] + rows).map { row in
+            row.indices.map { i in row[i].padding(toLength: widths[i], withPad: " ", startingAt: 0) }
+                .joined(separator: "  ").trimmingTrailingSpaces() + "\n"
+        }.joined()
+    }
+}
+
+extension String {
+    fileprivate func trimmingTrailingSpaces() -> String {
+        var s = self
+        while s.hasSuffix(" ") { s.removeLast() }
+        return s
+    }
+}

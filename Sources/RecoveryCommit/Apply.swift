@@ -1,0 +1,414 @@
+import PlanReport
+import PostgresClient
+import RecoveryModel
+
+/// What an apply may do, and who does it.
+public struct ApplyOptions: Sendable {
+    /// Recorded as `recovery.runs.operator`.
+    public var operatorName: String
+    /// Recorded as `recovery.runs.tool_version`.
+    public var toolVersion: String
+    /// Refuse the plan if more than this many slots would be inserted; nil for no limit.
+    public var maxSlots: Int?
+    /// How long to wait for the recovery lock or a table lock (`lock_timeout`).
+    public var lockTimeoutSeconds: Double = 30
+    /// How long one statement may run (`statement_timeout`): the COPY or the insert of a big plan.
+    public var statementTimeoutSeconds: Double = 900
+    /// Bytes of the rows file read and sent per step.
+    public var chunkBytes: Int = 1 << 20
+    /// How many dropped slots the outcome lists (all are recorded in `recovery.run_drops`).
+    public var dropSampleLimit = 20
+
+    public init(operatorName: String, toolVersion: String, maxSlots: Int? = nil) {
+        self.operatorName = operatorName
+        self.toolVersion = toolVersion
+        self.maxSlots = maxSlots
+    }
+}
+
+/// The named moments of an apply, in order, handed to the caller's `checkpoint` closure: for
+/// progress display, and for fault tests that stop the process at each one.
+public enum ApplyCheckpoint: Hashable, Sendable, CustomStringConvertible {
+    case planChecked, connected, transactionBegun, lockAcquired, schemaReady, previousRunChecked
+    case rowsTableCreated
+    /// The n-th chunk (1-based) of the rows file was handed to the COPY.
+    case copyChunkSent(Int)
+    case rowsLoaded, runRecorded, presentRechecked, offlineLocked, offlineRechecked, budgetChecked
+    case slotsInserted, countsRecorded
+    /// Everything is written; COMMIT is about to be sent.
+    case committing
+    /// COMMIT returned: the run is durable.
+    case committed
+
+    /// `copy-chunk-2`, `offline-locked`, ...
+    public var description: String {
+        switch self {
+        case .planChecked: "plan-checked"
+        case .connected: "connected"
+        case .transactionBegun: "transaction-begun"
+        case .lockAcquired: "lock-acquired"
+        case .schemaReady: "schema-ready"
+        case .previousRunChecked: "previous-run-checked"
+        case .rowsTableCreated: "rows-table-created"
+        case .copyChunkSent(let n): "copy-chunk-\(n)"
+        case .rowsLoaded: "rows-loaded"
+        case .runRecorded: "run-recorded"
+        case .presentRechecked: "present-rechecked"
+        case .offlineLocked: "offline-locked"
+        case .offlineRechecked: "offline-rechecked"
+        case .budgetChecked: "budget-checked"
+        case .slotsInserted: "slots-inserted"
+        case .countsRecorded: "counts-recorded"
+        case .committing: "committing"
+        case .committed: "committed"
+        }
+    }
+}
+
+/// A plan row that the apply did not insert because the database changed after the plan.
+public struct DroppedSlot: Hashable, Sendable {
+    public enum Reason: String, Hashable, Sendable {
+        case alreadyPresent = "already_present"
+        case offlineOverlap = "offline_overlap"
+    }
+
+    public var key: SlotKey
+    public var reason: Reason
+    /// The live row (already present) or the first overlapping offline entry.
+    public var otherID: Int64?
+
+    public init(key: SlotKey, reason: Reason, otherID: Int64?) {
+        self.key = key
+        self.reason = reason
+        self.otherID = otherID
+    }
+}
+
+/// How an apply ended.
+public enum ApplyOutcome: Sendable {
+    /// This call committed the plan as a new run. `drops` lists the first dropped slots.
+    /// `recoveredAfterLostConnection` is true when COMMIT's reply was lost and the run was found
+    /// by looking it up afterwards.
+    case applied(RunRecord, drops: [DroppedSlot], recoveredAfterLostConnection: Bool)
+    /// The plan had been applied before, as this run: nothing was changed.
+    case alreadyApplied(RunRecord)
+
+    public var run: RunRecord {
+        switch self {
+        case .applied(let run, _, _), .alreadyApplied(let run): run
+        }
+    }
+}
+
+/// `recover-tool apply`: commits exactly a reviewed plan, in one transaction.
+///
+/// All or nothing: every write (schema migrations, the run, its slots and drops, the inserts into
+/// `time_slots`) happens in one transaction, committed by a COMMIT of its own. Once: the run is
+/// recorded under the plan id inside that transaction, and every apply first takes a
+/// transaction-level advisory lock, so a second apply of the same plan waits, then finds the run
+/// and changes nothing; the unique key of `time_slots` (`ON CONFLICT DO NOTHING`) keeps even two
+/// different plans from inserting a slot twice.
+///
+/// Offline entries the service inserts while the apply runs are kept out by
+/// `LOCK TABLE offline_entries IN SHARE ROW EXCLUSIVE MODE`, taken just before the offline
+/// re-check and held to COMMIT: writers of `offline_entries` wait for those seconds, readers do
+/// not. SERIALIZABLE was the alternative and is not used: it detects conflicts only among
+/// SERIALIZABLE transactions, so it would not see the service's READ COMMITTED inserts, and a
+/// retry would redo the whole COPY.
+public enum RecoveryApply {
+    public static func apply(
+        planDirectory: String, conninfo: String?, options: ApplyOptions,
+        checkpoint: (ApplyCheckpoint) -> Void = { _ in }
+    ) throws -> ApplyOutcome {
+        let plan: PlanDirectory
+        do {
+            plan = try PlanDirectory.load(planDirectory)
+        } catch let error as PlanError {
+            throw CommitError(.planRefused, error.description, plan: error)
+        }
+        checkpoint(.planChecked)
+        return try apply(plan, conninfo: conninfo, options: options, checkpoint: checkpoint)
+    }
+
+    /// Applies a plan already loaded (and so checked) by `PlanDirectory.load`.
+    public static func apply(
+        _ plan: PlanDirectory, conninfo: String?, options: ApplyOptions,
+        checkpoint: (ApplyCheckpoint) -> Void = { _ in }
+    ) throws -> ApplyOutcome {
+        let connection = try RecoveryConnection.open(conninfo, doing: "cannot apply the plan in '\(plan.path)'")
+        checkpoint(.connected)
+        let doing = "cannot apply the plan in '\(plan.path)' to '\(connection.redactedConnectionInfo)'"
+        let lockHint = "another apply or revert is running (or a session holds offline_entries); "
+            + "try again when it ends, or raise --lock-timeout"
+        do {
+            try connection.begin()
+        } catch let error as PostgresError {
+            throw CommitError.database(error, doing: doing, lockHint: lockHint)
+        }
+        checkpoint(.transactionBegun)
+        let result: ApplyTransaction.Result
+        do {
+            result = try withoutActuallyEscaping(checkpoint) { checkpoint in
+                var transaction = ApplyTransaction(
+                    plan: plan, connection: connection, options: options, doing: doing, checkpoint: checkpoint)
+                return try transaction.run()
+            }
+        } catch {
+            try? connection.rollback()
+            if let error = error as? PostgresError { throw CommitError.database(error, doing: doing, lockHint: lockHint) }
+            throw error
+        }
+        switch result {
+        case .alreadyApplied(let run):
+            // Nothing was written but the read of the run: end the transaction without a trace.
+            try? connection.rollback()
+            return .alreadyApplied(run)
+        case .ready(let runID, let drops):
+            checkpoint(.committing)
+            do {
+                try connection.commit()
+            } catch let error as PostgresError {
+                // The reply to COMMIT is the only uncertain step: the server may have committed
+                // before the connection failed. The run row was written in the transaction, so
+                // looking it up (under the lock, which the old session holds until it ends) tells.
+                return try resolveUnknownOutcome(
+                    plan: plan, conninfo: conninfo, runID: runID, drops: drops, commitError: error, options: options, doing: doing)
+            }
+            checkpoint(.committed)
+            guard let run = try? readRun(id: runID, connection: connection) else {
+                throw CommitError(.inconsistent, "\(doing): run \(runID) was committed but cannot be read back; check 'recover-tool runs'")
+            }
+            return .applied(run, drops: drops, recoveredAfterLostConnection: false)
+        }
+    }
+
+    private static func readRun(id: Int64, connection: Connection) throws -> RunRecord? {
+        try connection.transaction(readOnly: true) { connection in
+            try connection.executeSimple("SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'")
+            return try RunRecord.load(connection, where: "id", String(id))
+        }
+    }
+
+    /// After COMMIT failed: reconnects, waits for the recovery lock (so the old session has ended),
+    /// and looks the plan id up.
+    private static func resolveUnknownOutcome(
+        plan: PlanDirectory, conninfo: String?, runID: Int64, drops: [DroppedSlot], commitError: PostgresError,
+        options: ApplyOptions, doing: String
+    ) throws -> ApplyOutcome {
+        let lost = "\(doing): COMMIT failed (\(commitError.message))"
+        do {
+            let connection = try Connection.connect(conninfo)
+            let found: RunRecord? = try connection.transaction(readOnly: true) { connection in
+                try connection.executeSimple(
+                    RecoverySchema.sessionSettings(lockTimeoutSeconds: max(options.lockTimeoutSeconds, 60), statementTimeoutSeconds: 60))
+                try connection.execute("SELECT pg_advisory_xact_lock_shared($1)", [String(RecoverySchema.lockKey)])
+                return try RunRecord.load(connection, where: "plan_id", plan.document.planID)
+            }
+            if let found {
+                return .applied(found, drops: found.id == runID ? drops : [], recoveredAfterLostConnection: true)
+            }
+            throw CommitError(
+                .database, "\(lost); looked up afterwards, the plan is not recorded: nothing was committed; run apply again",
+                postgres: commitError)
+        } catch let error as PostgresError {
+            throw CommitError(
+                .outcomeUnknown,
+                "\(lost) and the outcome cannot be read back (\(error.message)); when the database is back, "
+                    + "'recover-tool runs' shows whether plan \(plan.document.planID) was applied; apply again is safe",
+                postgres: commitError)
+        }
+    }
+}
+
+/// The statements of one apply, in order, on a connection inside `BEGIN`.
+private struct ApplyTransaction {
+    enum Result {
+        case alreadyApplied(RunRecord)
+        case ready(runID: Int64, drops: [DroppedSlot])
+    }
+
+    let plan: PlanDirectory
+    let connection: Connection
+    let options: ApplyOptions
+    let doing: String
+    let checkpoint: (ApplyCheckpoint) -> Void
+
+    /// The temporary table the rows file is copied into; its columns are `PlanDocument.rowColumns`.
+    static let rowsTable = "recovery_plan_rows"
+    static let rowsTableColumns: [String: String] = [
+        "user_id": "bigint NOT NULL", "project_id": "bigint NOT NULL", "task_id": "bigint",
+        "slot_start": "timestamptz NOT NULL", "duration_min": "smallint NOT NULL", "status": "text NOT NULL",
+        "activity_level": "smallint", "keystrokes": "integer NOT NULL", "mouse_events": "integer NOT NULL",
+        "active_apps": "text[] NOT NULL", "note": "text", "provenance": "text NOT NULL",
+    ]
+
+    /// `p` overlaps an offline entry `o` of the same user by more than zero time (CONTRACT §5.4).
+    static let overlap = """
+        o.user_id = p.user_id AND o.starts_at < p.slot_start + make_interval(mins => p.duration_min::int) \
+        AND o.ends_at > p.slot_start
+        """
+
+    mutating func run() throws -> Result {
+        let document = plan.document
+        try connection.executeSimple(
+            RecoverySchema.sessionSettings(
+                lockTimeoutSeconds: options.lockTimeoutSeconds, statementTimeoutSeconds: options.statementTimeoutSeconds),
+            context: "setting the apply's timeouts")
+        try connection.execute(
+            "SELECT pg_advisory_xact_lock($1)", [String(RecoverySchema.lockKey)],
+            context: "waiting \(seconds(options.lockTimeoutSeconds)) for the recovery lock")
+        checkpoint(.lockAcquired)
+        try RecoverySchema.migrate(connection, toolVersion: options.toolVersion, database: connection.redactedConnectionInfo)
+        checkpoint(.schemaReady)
+        if let previous = try RunRecord.load(connection, where: "plan_id", document.planID) {
+            return .alreadyApplied(previous)
+        }
+        checkpoint(.previousRunChecked)
+
+        // 1. The rows, byte for byte as reviewed, into a temporary table.
+        let columns = PlanDocument.rowColumns
+        let definitions = columns.map { "\($0) \(Self.rowsTableColumns[$0]!)" }.joined(separator: ", ")
+        try connection.executeSimple(
+            "CREATE TEMPORARY TABLE \(Self.rowsTable) (\(definitions)) ON COMMIT DROP", context: "creating the rows table")
+        checkpoint(.rowsTableCreated)
+        var sent = PlanRowsStream.Sent(sha256: "", bytes: 0, lines: 0)
+        let stream = PlanRowsStream(path: plan.rowsPath, chunkBytes: options.chunkBytes)
+        let copied = try connection.copyIn(
+            "COPY \(Self.rowsTable) (\(columns.joined(separator: ", "))) FROM STDIN",
+            context: "loading \(plan.rowsPath) into the database"
+        ) { copy in
+            sent = try stream.send(into: &copy) { checkpoint(.copyChunkSent($0)) }
+        }
+        guard sent.sha256 == document.rows.sha256, sent.lines == document.rows.count, copied == document.rows.count else {
+            throw CommitError(
+                .planRefused,
+                "refusing the plan in '\(plan.path)': \(document.rows.file) changed while it was applied "
+                    + "(SHA-256 \(sent.sha256), \(copied) rows; the plan recorded \(document.rows.sha256), \(document.rows.count)); "
+                    + "nothing was changed; make a new plan with 'recover-tool plan' and review it")
+        }
+        try connection.execute("ANALYZE \(Self.rowsTable)", context: "analyzing the rows table")
+        checkpoint(.rowsLoaded)
+
+        // 2. The run, so that its id can tag the slots and drops.
+        let window = document.window
+        let runID = try connection.execute(
+            """
+            INSERT INTO recovery.runs (plan_id, plan_path, window_from, window_to, shard_index, shard_count, operator,
+              tool_version, applied_at, status, planned, inserted, dropped_present, dropped_offline)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now(), 'applied', 0, 0, 0, 0)
+            RETURNING id
+            """,
+            [document.planID, plan.path, window.from, window.to, document.shard.map { String($0.index) },
+             document.shard.map { String($0.count) }, options.operatorName, options.toolVersion],
+            context: "recording the run in recovery.runs"
+        ).scalar.flatMap { Int64($0) }
+        guard let runID else { throw CommitError(.inconsistent, "\(doing): recovery.runs returned no id") }
+        checkpoint(.runRecorded)
+        let run = String(runID)
+
+        // 3. CONTRACT §5.3 again: keys that gained a live row since the plan.
+        try connection.execute(
+            """
+            INSERT INTO recovery.run_drops (run_id, user_id, slot_start, reason, live_slot_id, provenance)
+            SELECT $1, p.user_id, p.slot_start, 'already_present', t.id, p.provenance
+            FROM \(Self.rowsTable) p JOIN time_slots t ON t.user_id = p.user_id AND t.slot_start = p.slot_start
+            """, [run], context: "re-checking the plan's slots against live time_slots")
+        checkpoint(.presentRechecked)
+
+        // 4. CONTRACT §5.4 again, with offline_entries locked against writers until COMMIT.
+        try connection.execute(
+            "LOCK TABLE offline_entries IN SHARE ROW EXCLUSIVE MODE",
+            context: "locking offline_entries against new entries (waited \(seconds(options.lockTimeoutSeconds)))")
+        checkpoint(.offlineLocked)
+        try connection.execute(
+            """
+            INSERT INTO recovery.run_drops (run_id, user_id, slot_start, reason, offline_entry_id, provenance)
+            SELECT DISTINCT ON (p.user_id, p.slot_start) $1, p.user_id, p.slot_start, 'offline_overlap', o.id, p.provenance
+            FROM \(Self.rowsTable) p JOIN offline_entries o ON \(Self.overlap)
+            WHERE NOT EXISTS (SELECT 1 FROM recovery.run_drops d
+                              WHERE d.run_id = $1 AND d.user_id = p.user_id AND d.slot_start = p.slot_start)
+            ORDER BY p.user_id, p.slot_start, o.starts_at, o.id
+            """, [run], context: "re-checking the plan's slots against offline_entries")
+        checkpoint(.offlineRechecked)
+
+        // 5. The budget, on what is left to insert.
+        let dropped = Int(try connection.execute(
+            "SELECT count(*) FROM recovery.run_drops WHERE run_id = $1", [run], context: "counting dropped slots").scalar ?? "0") ?? 0
+        let toInsert = document.rows.count - dropped
+        if let maxSlots = options.maxSlots, toInsert > maxSlots {
+            throw CommitError(
+                .budgetExceeded,
+                "refusing the plan in '\(plan.path)': it would insert \(toInsert) slots, more than --max-slots \(maxSlots); "
+                    + "nothing was changed; check the plan, then raise --max-slots or shard the plan")
+        }
+        checkpoint(.budgetChecked)
+
+        // 6. The insert. ON CONFLICT covers a slot the service inserts concurrently; RETURNING
+        // fills run_slots with each new row's id and fingerprint. updated_at is the time the insert
+        // starts, the latest time known before COMMIT (now() would be the transaction's start,
+        // before the COPY).
+        guard let appliedAt = try connection.execute("SELECT clock_timestamp()", context: "reading the clock").scalar else {
+            throw CommitError(.inconsistent, "\(doing): the server returned no time")
+        }
+        let inserted = try connection.execute(
+            """
+            WITH inserted AS (
+              INSERT INTO time_slots (user_id, project_id, task_id, slot_start, duration_min, source, status,
+                activity_level, keystrokes, mouse_events, active_apps, screenshot_key, note, updated_at)
+              SELECT p.user_id, p.project_id, p.task_id, p.slot_start, p.duration_min, 'recovered', p.status,
+                p.activity_level, p.keystrokes, p.mouse_events, p.active_apps, NULL, p.note, $2::timestamptz
+              FROM \(Self.rowsTable) p
+              WHERE NOT EXISTS (SELECT 1 FROM recovery.run_drops d
+                                WHERE d.run_id = $1 AND d.user_id = p.user_id AND d.slot_start = p.slot_start)
+              ON CONFLICT (user_id, slot_start) DO NOTHING
+              RETURNING id, user_id, slot_start, \(RecoverySchema.fingerprint("time_slots")) AS fingerprint
+            )
+            INSERT INTO recovery.run_slots (run_id, slot_id, user_id, slot_start, provenance, fingerprint)
+            SELECT $1, i.id, i.user_id, i.slot_start, p.provenance, i.fingerprint
+            FROM inserted i JOIN \(Self.rowsTable) p ON p.user_id = i.user_id AND p.slot_start = i.slot_start
+            """, [run, appliedAt], context: "inserting the recovered slots into time_slots").affectedRows
+        if inserted + dropped != document.rows.count {
+            // Slots the service inserted between the re-check and the insert: record them too.
+            try connection.execute(
+                """
+                INSERT INTO recovery.run_drops (run_id, user_id, slot_start, reason, live_slot_id, provenance)
+                SELECT $1, p.user_id, p.slot_start, 'already_present', t.id, p.provenance
+                FROM \(Self.rowsTable) p JOIN time_slots t ON t.user_id = p.user_id AND t.slot_start = p.slot_start
+                WHERE NOT EXISTS (SELECT 1 FROM recovery.run_drops d
+                                  WHERE d.run_id = $1 AND d.user_id = p.user_id AND d.slot_start = p.slot_start)
+                  AND NOT EXISTS (SELECT 1 FROM recovery.run_slots s WHERE s.run_id = $1 AND s.slot_id = t.id)
+                """, [run], context: "recording slots inserted by the service during the apply")
+        }
+        checkpoint(.slotsInserted)
+
+        // 7. The counts, which must add up (a CHECK on recovery.runs holds them to it too).
+        let counted = try connection.execute(
+            """
+            UPDATE recovery.runs SET
+              planned = $2, inserted = $3,
+              dropped_present = (SELECT count(*) FROM recovery.run_drops WHERE run_id = $1 AND reason = 'already_present'),
+              dropped_offline = (SELECT count(*) FROM recovery.run_drops WHERE run_id = $1 AND reason = 'offline_overlap'),
+              applied_at = $4
+            WHERE id = $1
+            RETURNING planned, inserted, dropped_present, dropped_offline
+            """, [run, String(document.rows.count), String(inserted), appliedAt], context: "recording the run's counts")
+        guard counted.rowCount == 1 else { throw CommitError(.inconsistent, "\(doing): run \(runID) vanished") }
+        checkpoint(.countsRecorded)
+
+        let sample = try connection.execute(
+            """
+            SELECT user_id, slot_start, reason, coalesce(live_slot_id, offline_entry_id) FROM recovery.run_drops
+            WHERE run_id = $1 ORDER BY user_id, slot_start LIMIT $2
+            """, [run, String(options.dropSampleLimit)], context: "reading the dropped slots")
+        let drops = sample.rows.compactMap { row -> DroppedSlot? in
+            guard let user = row[0].flatMap({ Int64($0) }), let start = row[1].flatMap({ Timestamp.parse($0) }),
+                  let reason = row[2].flatMap(DroppedSlot.Reason.init(rawValue:)) else { return nil }
+            return DroppedSlot(key: SlotKey(userID: user, slotStart: start), reason: reason, otherID: row[3].flatMap { Int64($0) })
+        }
+        return .ready(runID: runID, drops: drops)
+    }
+
+    private func seconds(_ value: Double) -> String {
+        value == value.rounded() ? "\(Int(value)) s" : "\(value) s"
+    }
+}

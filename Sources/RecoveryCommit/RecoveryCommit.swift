@@ -1,1 +1,0 @@
-// RecoveryCommit: see Package.swift for this stage's place in the pipeline.

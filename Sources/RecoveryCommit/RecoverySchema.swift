@@ -1,0 +1,151 @@
+import PostgresClient
+
+/// The tool's own schema `recovery`: the audit trail of every apply and revert, created and
+/// upgraded by numbered migrations. Documented table by table in `docs/RECOVERY-SCHEMA.md`.
+///
+/// Migrations run inside the transaction of an apply (or revert), under the recovery lock, so two
+/// tools never migrate at once and a failed apply leaves no half-made schema behind.
+public enum RecoverySchema {
+    /// One step of the schema's history. Never edit a released migration: add the next one.
+    public struct Migration: Sendable {
+        public var version: Int
+        public var description: String
+        public var sql: String
+    }
+
+    /// The key of the transaction-level advisory lock that serialises applies and reverts
+    /// (`pg_advisory_xact_lock`): the bytes of "recover" in a bigint.
+    public static let lockKey: Int64 = 0x7265_636F_7665_7200
+
+    public static let migrations: [Migration] = [
+        Migration(
+            version: 1, description: "runs, run slots, run drops",
+            sql: """
+                CREATE TABLE recovery.runs (
+                  id               bigserial PRIMARY KEY,
+                  plan_id          text NOT NULL UNIQUE,
+                  plan_path        text NOT NULL,
+                  window_from      timestamptz NOT NULL,
+                  window_to        timestamptz NOT NULL,
+                  shard_index      integer,
+                  shard_count      integer,
+                  operator         text NOT NULL,
+                  tool_version     text NOT NULL,
+                  database_user    text NOT NULL DEFAULT current_user,
+                  started_at       timestamptz NOT NULL DEFAULT now(),
+                  applied_at       timestamptz NOT NULL,
+                  status           text NOT NULL CHECK (status IN ('applied', 'reverted')),
+                  planned          integer NOT NULL,
+                  inserted         integer NOT NULL,
+                  dropped_present  integer NOT NULL,
+                  dropped_offline  integer NOT NULL,
+                  reverted_at      timestamptz,
+                  reverted_by      text,
+                  revert_deleted   integer,
+                  revert_kept      integer,
+                  revert_missing   integer,
+                  CHECK (planned = inserted + dropped_present + dropped_offline)
+                );
+                -- One row per slot the run inserted. slot_id is time_slots.id; no foreign key, since
+                -- the service may delete the row. run_id is runs.id, not declared as a foreign key
+                -- either: one would check each of a million rows on its own.
+                CREATE TABLE recovery.run_slots (
+                  run_id      bigint NOT NULL,
+                  slot_id     bigint NOT NULL,
+                  user_id     bigint NOT NULL,
+                  slot_start  timestamptz NOT NULL,
+                  provenance  text NOT NULL,
+                  fingerprint text NOT NULL,
+                  PRIMARY KEY (run_id, slot_id)
+                );
+                -- Plan rows the apply did not insert because the database had changed since the plan.
+                CREATE TABLE recovery.run_drops (
+                  run_id           bigint NOT NULL REFERENCES recovery.runs (id),
+                  user_id          bigint NOT NULL,
+                  slot_start       timestamptz NOT NULL,
+                  reason           text NOT NULL CHECK (reason IN ('already_present', 'offline_overlap')),
+                  live_slot_id     bigint,
+                  offline_entry_id bigint,
+                  provenance       text NOT NULL,
+                  PRIMARY KEY (run_id, user_id, slot_start)
+                );
+                """),
+    ]
+
+    public static var currentVersion: Int { migrations.last!.version }
+
+    /// Session settings of every recovery transaction. UTC and ISO dates make `timestamptz` text,
+    /// and so the fingerprints, the same whatever the server's or the role's defaults.
+    static func sessionSettings(lockTimeoutSeconds: Double, statementTimeoutSeconds: Double) -> String {
+        """
+        SET LOCAL lock_timeout = '\(milliseconds(lockTimeoutSeconds))ms';
+        SET LOCAL statement_timeout = '\(milliseconds(statementTimeoutSeconds))ms';
+        SET LOCAL idle_in_transaction_session_timeout = '\(milliseconds(max(60, lockTimeoutSeconds)))ms';
+        SET LOCAL TimeZone = 'UTC';
+        SET LOCAL DateStyle = 'ISO, YMD';
+        SET LOCAL IntervalStyle = 'postgres';
+        SET LOCAL extra_float_digits = 1;
+        SET LOCAL work_mem = '256MB'
+        """
+    }
+
+    private static func milliseconds(_ seconds: Double) -> Int {
+        max(1, Int((seconds * 1000).rounded()))
+    }
+
+    /// The fingerprint of a `time_slots` row `alias`: MD5 of its values except `id`, as row text.
+    /// Any change to any column changes it, so `verify` and `revert` can tell a slot untouched
+    /// since the apply from one the service edited. Needs `sessionSettings` (UTC, ISO).
+    static func fingerprint(_ alias: String) -> String {
+        let columns = [
+            "user_id", "project_id", "task_id", "slot_start", "duration_min", "source", "status",
+            "activity_level", "keystrokes", "mouse_events", "active_apps", "screenshot_key", "note", "updated_at",
+        ]
+        return "md5(ROW(" + columns.map { "\(alias).\($0)" }.joined(separator: ", ") + ")::text)"
+    }
+
+    /// The schema's version in this database: 0 when there is no `recovery` schema yet.
+    static func installedVersion(_ connection: Connection) throws -> Int {
+        let exists = try connection.execute(
+            "SELECT to_regclass('recovery.schema_version') IS NOT NULL", context: "reading the recovery schema version")
+        guard exists.scalar == "t" else { return 0 }
+        let version = try connection.execute(
+            "SELECT coalesce(max(version), 0) FROM recovery.schema_version", context: "reading the recovery schema version")
+        return Int(version.scalar ?? "0") ?? 0
+    }
+
+    /// Brings the schema to `currentVersion`. Call it inside the transaction, under the lock.
+    /// Returns the versions it applied.
+    @discardableResult
+    static func migrate(_ connection: Connection, toolVersion: String, database: String) throws -> [Int] {
+        let installed = try installedVersion(connection)
+        guard installed <= currentVersion else {
+            throw CommitError(
+                .schemaTooNew,
+                "the recovery schema in '\(database)' is at version \(installed), newer than this tool's \(currentVersion); "
+                    + "use the recover-tool that wrote it, or a newer one")
+        }
+        if installed == 0 {
+            try connection.executeSimple(
+                """
+                CREATE SCHEMA IF NOT EXISTS recovery;
+                CREATE TABLE recovery.schema_version (
+                  version      integer PRIMARY KEY,
+                  description  text NOT NULL,
+                  tool_version text NOT NULL,
+                  applied_at   timestamptz NOT NULL DEFAULT now()
+                )
+                """, context: "creating the recovery schema")
+        }
+        var applied: [Int] = []
+        for migration in migrations where migration.version > installed {
+            try connection.executeSimple(migration.sql, context: "migrating the recovery schema to version \(migration.version)")
+            try connection.execute(
+                "INSERT INTO recovery.schema_version (version, description, tool_version) VALUES ($1, $2, $3)",
+                [String(migration.version), migration.description, toolVersion],
+                context: "recording recovery schema version \(migration.version)")
+            applied.append(migration.version)
+        }
+        return applied
+    }
+}

@@ -1,0 +1,89 @@
+import PostgresClient
+import RecoveryModel
+
+/// How a revert ended.
+public enum RevertOutcome: Sendable {
+    /// This call reverted the run: `deleted` slots removed; `kept` were edited by the service
+    /// since the apply and stay (the first of them listed); `missing` were already gone.
+    case reverted(RunRecord, kept: [KeptSlot])
+    /// The run had been reverted before: nothing was changed.
+    case alreadyReverted(RunRecord)
+
+    public var run: RunRecord {
+        switch self {
+        case .reverted(let run, _), .alreadyReverted(let run): run
+        }
+    }
+}
+
+/// A slot of a reverted run that stays because it changed after the apply.
+public struct KeptSlot: Hashable, Sendable {
+    public var slotID: Int64
+    public var key: SlotKey
+}
+
+/// `recover-tool revert`: removes what a run inserted, in one transaction.
+public enum RecoveryRevert {
+    /// Under the recovery lock (so never during an apply): deletes the run's slots whose values
+    /// are those the apply wrote (their fingerprint), keeps and lists those the service edited
+    /// since, and marks the run reverted with its counts. A concurrent edit of a slot between the
+    /// check and the delete is seen by the DELETE's own re-check of the row, and the slot is kept.
+    public static func revert(
+        run id: Int64, conninfo: String?, operatorName: String, toolVersion: String,
+        lockTimeoutSeconds: Double = 30, keptLimit: Int = 50
+    ) throws -> RevertOutcome {
+        let connection = try RecoveryConnection.open(conninfo, doing: "cannot revert run \(id)")
+        let doing = "cannot revert run \(id) in '\(connection.redactedConnectionInfo)'"
+        let lockHint = "an apply or another revert is running; try again when it ends, or raise --lock-timeout"
+        do {
+            return try connection.transaction { connection in
+                try connection.executeSimple(
+                    RecoverySchema.sessionSettings(lockTimeoutSeconds: lockTimeoutSeconds, statementTimeoutSeconds: 900))
+                try connection.execute(
+                    "SELECT pg_advisory_xact_lock($1)", [String(RecoverySchema.lockKey)], context: "waiting for the recovery lock")
+                guard try RecoverySchema.installedVersion(connection) > 0 else { throw notFound(id, connection) }
+                try RecoverySchema.migrate(connection, toolVersion: toolVersion, database: connection.redactedConnectionInfo)
+                guard let run = try RunRecord.load(connection, where: "id", String(id), lock: true) else {
+                    throw notFound(id, connection)
+                }
+                if run.status == .reverted { return .alreadyReverted(run) }
+                let runID = String(id)
+                let deleted = try connection.execute(
+                    """
+                    DELETE FROM time_slots t USING recovery.run_slots s
+                    WHERE s.run_id = $1 AND t.id = s.slot_id AND \(RecoverySchema.fingerprint("t")) = s.fingerprint
+                    """, [runID], context: "deleting the run's unchanged slots").affectedRows
+                let keptRows = try connection.execute(
+                    """
+                    SELECT s.slot_id, s.user_id, s.slot_start FROM recovery.run_slots s JOIN time_slots t ON t.id = s.slot_id
+                    WHERE s.run_id = $1 ORDER BY s.user_id, s.slot_start
+                    """, [runID], context: "listing the run's edited slots")
+                let kept = keptRows.rows.compactMap { row -> KeptSlot? in
+                    guard let slot = row[0].flatMap({ Int64($0) }), let user = row[1].flatMap({ Int64($0) }),
+                          let start = row[2].flatMap({ Timestamp.parse($0) }) else { return nil }
+                    return KeptSlot(slotID: slot, key: SlotKey(userID: user, slotStart: start))
+                }
+                let missing = run.counts.inserted - deleted - kept.count
+                try connection.execute(
+                    """
+                    UPDATE recovery.runs SET status = 'reverted', reverted_at = clock_timestamp(), reverted_by = $2,
+                      revert_deleted = $3, revert_kept = $4, revert_missing = $5
+                    WHERE id = $1
+                    """, [runID, operatorName, String(deleted), String(kept.count), String(missing)],
+                    context: "marking the run reverted")
+                guard let updated = try RunRecord.load(connection, where: "id", runID) else {
+                    throw CommitError(.inconsistent, "\(doing): the run vanished while it was reverted")
+                }
+                return .reverted(updated, kept: Array(kept.prefix(keptLimit)))
+            }
+        } catch let error as PostgresError {
+            throw CommitError.database(error, doing: doing, lockHint: lockHint)
+        }
+    }
+
+    static func notFound(_ id: Int64, _ connection: Connection) -> CommitError {
+        CommitError(
+            .runNotFound,
+            "no run \(id) in '\(connection.redactedConnectionInfo)'; list the recorded runs with 'recover-tool runs'")
+    }
+}

@@ -1,0 +1,183 @@
+import PostgresClient
+import RecoveryModel
+
+/// One row of `recovery.runs`: an applied plan, what it inserted and dropped, and its revert.
+public struct RunRecord: Hashable, Sendable, Encodable {
+    public enum Status: String, Sendable, Hashable, Encodable {
+        case applied, reverted
+    }
+
+    public struct Counts: Hashable, Sendable, Encodable {
+        /// Rows in the plan.
+        public var planned: Int
+        public var inserted: Int
+        /// Plan rows whose key had gained a live row since the plan (CONTRACT §5.3).
+        public var droppedPresent: Int
+        /// Plan rows that overlapped an offline entry added since the plan (CONTRACT §5.4).
+        public var droppedOffline: Int
+
+        public init(planned: Int, inserted: Int, droppedPresent: Int, droppedOffline: Int) {
+            self.planned = planned
+            self.inserted = inserted
+            self.droppedPresent = droppedPresent
+            self.droppedOffline = droppedOffline
+        }
+    }
+
+    public struct Revert: Hashable, Sendable, Encodable {
+        public var at: String
+        public var by: String
+        /// Slots deleted: unchanged since the apply.
+        public var deleted: Int
+        /// Slots kept: edited by the service since the apply.
+        public var kept: Int
+        /// Slots already gone when the revert ran.
+        public var missing: Int
+    }
+
+    public var id: Int64
+    public var planID: String
+    public var planPath: String
+    public var window: Window
+    public var shard: String?
+    public var operatorName: String
+    public var toolVersion: String
+    public var databaseUser: String
+    public var startedAt: Timestamp
+    /// The time written to the inserted slots' `updated_at`.
+    public var appliedAt: Timestamp
+    public var status: Status
+    public var counts: Counts
+    public var revert: Revert?
+
+    enum CodingKeys: String, CodingKey {
+        case id, planID = "plan_id", planPath = "plan_path", windowFrom = "window_from", windowTo = "window_to"
+        case shard, operatorName = "operator", toolVersion = "tool_version", databaseUser = "database_user"
+        case startedAt = "started_at", appliedAt = "applied_at", status, counts, revert
+    }
+
+    enum CountKeys: String, CodingKey {
+        case planned, inserted, droppedPresent = "dropped_present", droppedOffline = "dropped_offline"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(planID, forKey: .planID)
+        try c.encode(planPath, forKey: .planPath)
+        try c.encode(window.from.rfc3339, forKey: .windowFrom)
+        try c.encode(window.to.rfc3339, forKey: .windowTo)
+        try c.encode(shard, forKey: .shard)
+        try c.encode(operatorName, forKey: .operatorName)
+        try c.encode(toolVersion, forKey: .toolVersion)
+        try c.encode(databaseUser, forKey: .databaseUser)
+        try c.encode(startedAt.rfc3339, forKey: .startedAt)
+        try c.encode(appliedAt.rfc3339, forKey: .appliedAt)
+        try c.encode(status, forKey: .status)
+        var counts = c.nestedContainer(keyedBy: CountKeys.self, forKey: .counts)
+        try counts.encode(self.counts.planned, forKey: .planned)
+        try counts.encode(self.counts.inserted, forKey: .inserted)
+        try counts.encode(self.counts.droppedPresent, forKey: .droppedPresent)
+        try counts.encode(self.counts.droppedOffline, forKey: .droppedOffline)
+        try c.encode(revert, forKey: .revert)
+    }
+
+    /// The columns `init(row:)` reads, in order.
+    static let selectList = """
+        id, plan_id, plan_path, window_from, window_to, shard_index, shard_count, operator, tool_version,
+        database_user, started_at, applied_at, status, planned, inserted, dropped_present, dropped_offline,
+        reverted_at, reverted_by, revert_deleted, revert_kept, revert_missing
+        """
+
+    init?(row: [String?]) {
+        func int(_ i: Int) -> Int? { row[i].flatMap { Int($0) } }
+        func time(_ i: Int) -> Timestamp? { row[i].flatMap { Timestamp.parse($0) } }
+        guard row.count == 22, let id = row[0].flatMap({ Int64($0) }), let planID = row[1], let planPath = row[2],
+              let from = time(3), let to = time(4), from < to, let op = row[7], let tool = row[8], let user = row[9],
+              let started = time(10), let applied = time(11), let status = row[12].flatMap(Status.init(rawValue:)),
+              let planned = int(13), let inserted = int(14), let present = int(15), let offline = int(16)
+        else { return nil }
+        self.id = id
+        self.planID = planID
+        self.planPath = planPath
+        self.window = Window(from: from, to: to)
+        if let index = int(5), let count = int(6) { shard = "\(index)/\(count)" } else { shard = nil }
+        operatorName = op
+        toolVersion = tool
+        databaseUser = user
+        startedAt = started
+        appliedAt = applied
+        self.status = status
+        counts = Counts(planned: planned, inserted: inserted, droppedPresent: present, droppedOffline: offline)
+        if let at = row[17], let by = row[18], let deleted = int(19), let kept = int(20), let missing = int(21) {
+            revert = Revert(at: Timestamp.parse(at)?.rfc3339 ?? at, by: by, deleted: deleted, kept: kept, missing: missing)
+        } else {
+            revert = nil
+        }
+    }
+
+    /// Reads one run; nil when there is none (or no recovery schema yet).
+    static func load(_ connection: Connection, where condition: String, _ value: String, lock: Bool = false) throws -> RunRecord? {
+        guard try RecoverySchema.installedVersion(connection) > 0 else { return nil }
+        let result = try connection.execute(
+            "SELECT \(selectList) FROM recovery.runs WHERE \(condition) = $1\(lock ? " FOR UPDATE" : "")", [value],
+            context: "reading recovery.runs")
+        guard let row = result.rows.first else { return nil }
+        guard let record = RunRecord(row: row) else {
+            throw CommitError(.inconsistent, "recovery.runs row \(row[0] ?? "?") cannot be read; check the recovery schema")
+        }
+        return record
+    }
+}
+
+/// `recover-tool runs`: the recorded runs.
+public enum RecoveryRuns {
+    /// One run; `runNotFound` when there is none.
+    public static func find(run id: Int64, conninfo: String?) throws -> RunRecord {
+        let connection = try RecoveryConnection.open(conninfo, doing: "cannot read run \(id)")
+        do {
+            return try connection.transaction(readOnly: true) { connection in
+                try connection.executeSimple(RecoverySchema.sessionSettings(lockTimeoutSeconds: 30, statementTimeoutSeconds: 600))
+                guard let run = try RunRecord.load(connection, where: "id", String(id)) else {
+                    throw RecoveryRevert.notFound(id, connection)
+                }
+                return run
+            }
+        } catch let error as PostgresError {
+            throw CommitError.database(error, doing: "cannot read run \(id) in '\(connection.redactedConnectionInfo)'", lockHint: "try again")
+        }
+    }
+
+    /// Every run, oldest first; empty when the database has no `recovery` schema yet.
+    public static func list(conninfo: String?) throws -> [RunRecord] {
+        let connection = try RecoveryConnection.open(conninfo, doing: "cannot list the runs")
+        let doing = "cannot list the runs in '\(connection.redactedConnectionInfo)'"
+        do {
+            return try connection.transaction(readOnly: true, isolation: .repeatableRead) { connection in
+                try connection.executeSimple(RecoverySchema.sessionSettings(lockTimeoutSeconds: 30, statementTimeoutSeconds: 600))
+                guard try RecoverySchema.installedVersion(connection) > 0 else { return [] }
+                let result = try connection.execute(
+                    "SELECT \(RunRecord.selectList) FROM recovery.runs ORDER BY id", context: "reading recovery.runs")
+                return try result.rows.map { row in
+                    guard let record = RunRecord(row: row) else {
+                        throw CommitError(.inconsistent, "\(doing): recovery.runs row \(row[0] ?? "?") cannot be read")
+                    }
+                    return record
+                }
+            }
+        } catch let error as PostgresError {
+            throw CommitError.database(error, doing: doing, lockHint: "try again")
+        }
+    }
+}
+
+/// Opening connections with the module's error shape.
+enum RecoveryConnection {
+    static func open(_ conninfo: String?, doing: String) throws -> Connection {
+        do {
+            return try Connection.connect(conninfo)
+        } catch let error as PostgresError {
+            throw CommitError(.database, "\(doing): \(error.description)", postgres: error)
+        }
+    }
+}

@@ -1,0 +1,150 @@
+import PostgresClient
+import RecoveryModel
+
+/// What `verify` found for one run.
+public struct VerifyReport: Sendable, Encodable {
+    /// One slot of the run that is not as the apply left it.
+    public struct SlotDifference: Hashable, Sendable, Encodable {
+        public enum Kind: String, Hashable, Sendable, Encodable {
+            /// The row is gone from `time_slots`.
+            case missing
+            /// The row's values differ from those the apply wrote (its fingerprint).
+            case changed
+            /// The row overlaps an offline entry of its user (`otherID`).
+            case offlineOverlap = "offline_overlap"
+        }
+
+        public var kind: Kind
+        public var slotID: Int64
+        public var key: SlotKey
+        public var offlineEntryID: Int64?
+
+        enum CodingKeys: String, CodingKey {
+            case kind, slotID = "slot_id", userID = "user_id", slotStart = "slot_start", offlineEntryID = "offline_entry_id"
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(kind, forKey: .kind)
+            try c.encode(slotID, forKey: .slotID)
+            try c.encode(key.userID, forKey: .userID)
+            try c.encode(key.slotStart.rfc3339, forKey: .slotStart)
+            try c.encode(offlineEntryID, forKey: .offlineEntryID)
+        }
+    }
+
+    /// A count recorded in `recovery.runs` that the rows do not bear out.
+    public struct CountDifference: Hashable, Sendable, Encodable {
+        /// `inserted`, `dropped_present`, `dropped_offline`, `planned`
+        public var name: String
+        public var recorded: Int
+        public var found: Int
+    }
+
+    public var run: RunRecord
+    /// Slots of the run checked (rows of `recovery.run_slots`).
+    public var checked: Int
+    public var missing: Int
+    public var changed: Int
+    public var offlineOverlap: Int
+    /// The first differences, by key (at most the limit given to `verify`).
+    public var slots: [SlotDifference]
+    public var counts: [CountDifference]
+
+    /// True when the run is as the apply left it. A reverted run has nothing to check.
+    public var isClean: Bool {
+        run.status == .reverted || (missing == 0 && changed == 0 && offlineOverlap == 0 && counts.isEmpty)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case run, checked, missing, changed, offlineOverlap = "offline_overlap", slots, counts, clean
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(run, forKey: .run)
+        try c.encode(checked, forKey: .checked)
+        try c.encode(missing, forKey: .missing)
+        try c.encode(changed, forKey: .changed)
+        try c.encode(offlineOverlap, forKey: .offlineOverlap)
+        try c.encode(slots, forKey: .slots)
+        try c.encode(counts, forKey: .counts)
+        try c.encode(isClean, forKey: .clean)
+    }
+}
+
+/// `recover-tool verify`: checks a committed run against the database as it is now.
+public enum RecoveryVerify {
+    /// Every slot of the run present and unchanged since the apply, none overlapping an offline
+    /// entry, and the recorded counts matching the recorded rows. Reads in one READ ONLY
+    /// REPEATABLE READ transaction (one snapshot); changes nothing. Lists at most `limit` slots.
+    public static func verify(run id: Int64, conninfo: String?, limit: Int = 50) throws -> VerifyReport {
+        let connection = try RecoveryConnection.open(conninfo, doing: "cannot verify run \(id)")
+        let doing = "cannot verify run \(id) in '\(connection.redactedConnectionInfo)'"
+        do {
+            return try connection.transaction(readOnly: true, isolation: .repeatableRead) { connection in
+                try connection.executeSimple(RecoverySchema.sessionSettings(lockTimeoutSeconds: 30, statementTimeoutSeconds: 900))
+                guard let run = try RunRecord.load(connection, where: "id", String(id)) else {
+                    throw RecoveryRevert.notFound(id, connection)
+                }
+                var report = VerifyReport(
+                    run: run, checked: 0, missing: 0, changed: 0, offlineOverlap: 0, slots: [], counts: [])
+                guard run.status == .applied else { return report }
+                let runID = String(id)
+                let fingerprint = RecoverySchema.fingerprint("t")
+                let overlap = """
+                    o.user_id = t.user_id AND o.starts_at < t.slot_start + make_interval(mins => t.duration_min::int) \
+                    AND o.ends_at > t.slot_start
+                    """
+                let totals = try connection.execute(
+                    """
+                    SELECT count(*),
+                      count(*) FILTER (WHERE t.id IS NULL),
+                      count(*) FILTER (WHERE t.id IS NOT NULL AND \(fingerprint) <> s.fingerprint),
+                      count(*) FILTER (WHERE t.id IS NOT NULL AND EXISTS (SELECT 1 FROM offline_entries o WHERE \(overlap)))
+                    FROM recovery.run_slots s LEFT JOIN time_slots t ON t.id = s.slot_id
+                    WHERE s.run_id = $1
+                    """, [runID], context: "checking the run's slots")
+                let row = totals.rows[0].map { $0.flatMap { Int($0) } ?? 0 }
+                (report.checked, report.missing, report.changed, report.offlineOverlap) = (row[0], row[1], row[2], row[3])
+                if report.missing + report.changed + report.offlineOverlap > 0 {
+                    let listed = try connection.execute(
+                        """
+                        SELECT s.slot_id, s.user_id, s.slot_start,
+                          CASE WHEN t.id IS NULL THEN 'missing' WHEN \(fingerprint) <> s.fingerprint THEN 'changed'
+                               ELSE 'offline_overlap' END,
+                          (SELECT min(o.id) FROM offline_entries o WHERE t.id IS NOT NULL AND \(overlap))
+                        FROM recovery.run_slots s LEFT JOIN time_slots t ON t.id = s.slot_id
+                        WHERE s.run_id = $1 AND (t.id IS NULL OR \(fingerprint) <> s.fingerprint
+                          OR EXISTS (SELECT 1 FROM offline_entries o WHERE \(overlap)))
+                        ORDER BY s.user_id, s.slot_start, s.slot_id LIMIT $2
+                        """, [runID, String(limit)], context: "listing the run's differing slots")
+                    report.slots = listed.rows.compactMap { row in
+                        guard let slot = row[0].flatMap({ Int64($0) }), let user = row[1].flatMap({ Int64($0) }),
+                              let start = row[2].flatMap({ Timestamp.parse($0) }),
+                              let kind = row[3].flatMap(VerifyReport.SlotDifference.Kind.init(rawValue:)) else { return nil }
+                        return .init(kind: kind, slotID: slot, key: SlotKey(userID: user, slotStart: start),
+                                     offlineEntryID: row[4].flatMap { Int64($0) })
+                    }
+                }
+                let drops = try connection.execute(
+                    """
+                    SELECT count(*) FILTER (WHERE reason = 'already_present'), count(*) FILTER (WHERE reason = 'offline_overlap')
+                    FROM recovery.run_drops WHERE run_id = $1
+                    """, [runID], context: "counting the run's drops")
+                let present = Int(drops.rows[0][0] ?? "0") ?? 0, offline = Int(drops.rows[0][1] ?? "0") ?? 0
+                let c = run.counts
+                for (name, recorded, found) in [
+                    ("inserted", c.inserted, report.checked), ("dropped_present", c.droppedPresent, present),
+                    ("dropped_offline", c.droppedOffline, offline),
+                    ("planned", c.planned, report.checked + present + offline),
+                ] where recorded != found {
+                    report.counts.append(.init(name: name, recorded: recorded, found: found))
+                }
+                return report
+            }
+        } catch let error as PostgresError {
+            throw CommitError.database(error, doing: doing, lockHint: "try again")
+        }
+    }
+}
