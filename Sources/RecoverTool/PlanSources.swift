@@ -42,7 +42,7 @@ struct PlanSources {
         for argument in snapshots.sorted() {
             switch SnapshotSource(argument: argument) {
             case .dump(let path):
-                let summary = try DumpReader(path: path).forEachEvent(in: window) { sources.events.append($0) }
+                let summary = try DumpReader(path: path, computeDigest: true).forEachEvent(in: window) { sources.events.append($0) }
                 sources.quarantine += summary.quarantined
                 sources.inputs.append(PlanDocument.Input(
                     kind: "snapshot", path: path, bytes: fileSize(path), sha256: summary.sha256, lines: summary.rows,
