@@ -8,7 +8,7 @@
 #   scripts/load-demo.sh [--live-db NAME] [--backup-db NAME] [--dir DIR]
 #
 # Idempotent: both databases are dropped and created again. Prints the two connection strings.
-set -euo pipefail
+set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 
 live_db=tracker backup_db=tracker_backup dir=fixtures/demo

@@ -10,7 +10,7 @@
 #       [--live-db NAME] [--backup-db NAME] [--no-build]
 #
 # Idempotent: files in DIR and both databases are replaced. Prints the two connection strings.
-set -euo pipefail
+set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 
 live_db=tracker backup_db=tracker_backup out="" build=1 gen=()

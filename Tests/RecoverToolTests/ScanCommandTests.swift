@@ -90,20 +90,20 @@ final class ScanCommandTests: XCTestCase {
         let out = try scan(["--from", "2018-07-25 14:55", "--to", "2018-07-25T16:00:00Z", "--logs", "fixtures/logs-basic"])
         XCTAssertEqual(out.status, 64)
         XCTAssertEqual(out.stdoutText, "")
-        XCTAssertEqual(out.stderrText.split(separator: "\n").first.map(String.init),
-                       "Error: --from '2018-07-25 14:55' has no UTC offset: write it as 2018-07-25T14:55:00Z or with an offset such as -07:00")
+        XCTAssertEqual(out.stderrText,
+                       "recover-tool: error: --from '2018-07-25 14:55' has no UTC offset: write it as 2018-07-25T14:55:00Z or with an offset such as -07:00; see 'recover-tool help'\n")
 
         let bad = try scan(["--from", "2018-07-25T14:00:00Z", "--to", "tomorrow", "--logs", "fixtures/logs-basic"])
         XCTAssertEqual(bad.status, 64)
-        XCTAssertEqual(bad.stderrText.split(separator: "\n").first.map(String.init),
-                       "Error: --to 'tomorrow' is not an RFC 3339 time: write it as 2018-07-25T14:55:00Z or with an offset such as -07:00")
+        XCTAssertEqual(bad.stderrText,
+                       "recover-tool: error: --to 'tomorrow' is not an RFC 3339 time: write it as 2018-07-25T14:55:00Z or with an offset such as -07:00; see 'recover-tool help'\n")
     }
 
     func testToMustBeAfterFrom() throws {
         let out = try scan(["--from", "2018-07-25T16:00:00Z", "--to", "2018-07-25T09:00:00-07:00", "--logs", "fixtures/logs-basic"])
         XCTAssertEqual(out.status, 64)
-        XCTAssertEqual(out.stderrText.split(separator: "\n").first.map(String.init),
-                       "Error: '--to' (2018-07-25T16:00:00Z) must be after '--from' (2018-07-25T16:00:00Z)")
+        XCTAssertEqual(out.stderrText,
+                       "recover-tool: error: '--to' (2018-07-25T16:00:00Z) must be after '--from' (2018-07-25T16:00:00Z); see 'recover-tool help'\n")
     }
 
     func testMissingPathStopsWithOneLineAndStatus65() throws {

@@ -8,7 +8,7 @@ public final class TemporaryDirectory {
     public init(prefix: String = "recover-test") throws {
         var template = Array((NSTemporaryDirectory() + "/\(prefix).XXXXXX").utf8CString)
         guard let made = mkdtemp(&template) else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: String(cString: template)])
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: prefix])
         }
         url = URL(fileURLWithPath: String(cString: made), isDirectory: true)
     }
