@@ -74,7 +74,7 @@ echo "$(lz4 -dc "$out/safety/time_slots-window.copy.lz4" | wc -l) rows in $out/s
 begin "apply the reviewed plan (one transaction)"
 "$tool" apply "$out/plan" --yes | tee "$out/apply.out"
 run=$(sed -n 's/^applied plan [0-9a-f]* as run \([0-9]*\)$/\1/p' "$out/apply.out")
-[ -n "$run" ] || { echo "demo: apply printed no run id" >&2; false; }
+[ -n "$run" ] || { echo "demo: apply printed no run id" >&2; echo "demo: failed at step: $step (exit 1)" >&2; exit 1; }
 
 begin "verify run $run"
 "$tool" verify --run "$run"
