@@ -72,15 +72,16 @@ public struct SHA256: Sendable {
     ]
 
     private mutating func compress(_ p: UnsafeRawPointer) {
-        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { compress(p, schedule: $0) }
+        Self.k.withUnsafeBufferPointer { k in
+            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { compress(p, k: k, schedule: $0) }
+        }
     }
 
-    private mutating func compress(_ p: UnsafeRawPointer, schedule w: UnsafeMutableBufferPointer<UInt32>) {
+    private mutating func compress(
+        _ p: UnsafeRawPointer, k: UnsafeBufferPointer<UInt32>, schedule w: UnsafeMutableBufferPointer<UInt32>
+    ) {
         for t in 0..<16 {
-            w[t] = UInt32(p.load(fromByteOffset: t * 4, as: UInt8.self)) << 24
-                | UInt32(p.load(fromByteOffset: t * 4 + 1, as: UInt8.self)) << 16
-                | UInt32(p.load(fromByteOffset: t * 4 + 2, as: UInt8.self)) << 8
-                | UInt32(p.load(fromByteOffset: t * 4 + 3, as: UInt8.self))
+            w[t] = UInt32(bigEndian: p.loadUnaligned(fromByteOffset: t * 4, as: UInt32.self))
         }
         @inline(__always) func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
         for t in 16..<64 {
@@ -92,7 +93,7 @@ public struct SHA256: Sendable {
         for t in 0..<64 {
             let s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)
             let ch = (e & f) ^ (~e & g)
-            let t1 = h &+ s1 &+ ch &+ Self.k[t] &+ w[t]
+            let t1 = h &+ s1 &+ ch &+ k[t] &+ w[t]
             let s0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)
             let maj = (a & b) ^ (a & c) ^ (b & c)
             let t2 = s0 &+ maj

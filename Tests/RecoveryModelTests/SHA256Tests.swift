@@ -32,5 +32,10 @@ final class SHA256Tests: XCTestCase {
         XCTAssertEqual(CopyTextWriter.field("a\tb\nc\\d\re"), "a\\tb\\nc\\\\d\\re")
         XCTAssertEqual(CopyTextWriter.arrayLiteral([]), "{}")
         XCTAssertEqual(CopyTextWriter.arrayLiteral(["Xcode", "a \"b\"", "c\\d", "NULL"]), #"{"Xcode","a \"b\"","c\\d","NULL"}"#)
+        for apps in [[], ["Xcode"], ["a \"b\"", "c\\d\te\nf\rg", "é😀", ""]] {
+            var bytes: [UInt8] = []
+            CopyTextWriter.appendArrayField(apps, to: &bytes)
+            XCTAssertEqual(String(decoding: bytes, as: UTF8.self), CopyTextWriter.field(CopyTextWriter.arrayLiteral(apps)))
+        }
     }
 }
