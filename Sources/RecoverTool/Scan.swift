@@ -37,11 +37,10 @@ struct Scan: ParsableCommand {
         guard !files.isEmpty else {
             throw CommandFailure(.input, "no log files in --logs \(logs.map { "'\($0)'" }.joined(separator: " ")): expected *.log, *.jsonl, *.log.lz4 or *.jsonl.lz4")
         }
-        var logs = try LogReplay(window: window).read(files, progress: output.progress("reading logs"))
+        var replay = LogReplay(window: window)
+        replay.shard = shard?.shard
+        let logs = try replay.read(files, progress: output.progress("reading logs"))
         output.endProgress()
-        if let shard = shard?.shard {
-            logs.events.removeAll { !shard.contains(userID: $0.key.userID) }
-        }
         let fold = SlotFold.fold(logs.events, window: window)
         var report = ScanReport(logs: logs, fold: fold, quarantineShown: showQuarantined)
         report.shard = Nullable(shard.map { "\($0.shard)" })
