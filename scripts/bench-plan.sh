@@ -28,7 +28,7 @@ cleanup() { bash scripts/pg-stop.sh "$RECOVER_PGDIR"; [ "$keep" = 1 ] || rm -rf 
 trap cleanup EXIT
 
 echo "bench-plan: building release binaries" >&2
-swift build -c release --product recover-tool >/dev/null
+swift build -c release --product recover-tool 2>&1 | tail -3 >&2
 echo "bench-plan: making a ${users}-user, ${hours}-hour incident in $dir" >&2
 bash scripts/make-incident.sh --seed "$seed" --users "$users" --hours "$hours" --out "$dir/incident" \
   --live-db bench_live --backup-db bench_backup >/dev/null
