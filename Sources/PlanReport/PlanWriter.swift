@@ -64,7 +64,7 @@ public enum PlanWriter {
             throw PlanError(.cannotWrite, path: path, detail: "cannot create the file")
         }
         defer { try? handle.close() }
-        var hash = SHA256()
+        let hash = SHA256()
         var buffer = TextBuffer(capacity: (1 << 20) + 4096)
         func flush() throws {
             buffer.bytes.withUnsafeBytes { hash.update($0) }

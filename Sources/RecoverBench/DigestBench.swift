@@ -14,7 +14,7 @@ struct DigestBench: ParsableCommand {
     func run() throws {
         let data = try Data(contentsOf: URL(fileURLWithPath: file), options: .alwaysMapped)
         let start = Date()
-        var hash = SHA256()
+        let hash = SHA256()
         var offset = 0
         while offset < data.count {
             let end = min(offset + (1 << 20), data.count)

@@ -17,7 +17,7 @@ final class SHA256Tests: XCTestCase {
         let text = (0..<5000).map { "line \($0)\n" }.joined()
         let bytes = Array(text.utf8)
         for piece in [1, 7, 63, 64, 65, 1000] {
-            var h = SHA256()
+            let h = SHA256()
             var i = 0
             while i < bytes.count {
                 h.update(bytes[i..<min(i + piece, bytes.count)])
