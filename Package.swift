@@ -21,9 +21,12 @@ let package = Package(
         // C libraries, from Debian's -dev packages.
         .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        // SHA-256 from OpenSSL's libcrypto (libpq-dev depends on libssl-dev): uses the CPU's SHA
+        // instructions, 8x a portable Swift loop here.
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
         // The shared vocabulary: slot keys, slots, windows, times, provenance, quarantine.
-        .target(name: "RecoveryModel"),
+        .target(name: "RecoveryModel", dependencies: ["CCrypto"]),
         // Files → LZ4 frames → lines, in fixed buffers.
         .target(name: "SourceFiles", dependencies: ["CLZ4", "RecoveryModel"]),
         // libpq: connections, queries, COPY, transactions.

@@ -11,6 +11,8 @@ seconds=${2:-60}
 shift $(( $# >= 2 ? 2 : 1 ))
 
 scratch=$PWD/.build-fuzz
+# Re-plan every time: a stale plan names source files that a merge removed.
+rm -f "$scratch/release.yaml"
 (cd Fuzz && swift build -c release --scratch-path "$scratch" --product "$target" \
     --sanitize=fuzzer -Xswiftc -sanitize=fuzzer,address) >&2
 work=fuzz-artifacts/$target

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what recover-tool needs on a fresh Debian machine: liblz4-dev (headers and pkg-config
-# file), the lz4 command-line tool, and the PostgreSQL client and server when missing.
+# file), libssl-dev (libcrypto's SHA-256; libpq-dev brings it), the lz4 command-line tool, and the
+# PostgreSQL client and server when missing.
 # Safe to run again: it installs only what is absent, and runs 'apt-get update' at most once.
 set -euo pipefail
 
@@ -8,6 +9,7 @@ need=()
 pkg-config --exists liblz4 2>/dev/null || need+=(liblz4-dev)
 command -v lz4 >/dev/null 2>&1 || need+=(lz4)
 pkg-config --exists libpq 2>/dev/null || need+=(libpq-dev)
+pkg-config --exists libcrypto 2>/dev/null || need+=(libssl-dev)
 command -v pg_dump >/dev/null 2>&1 || need+=(postgresql-client)
 if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   need+=(postgresql)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, starts a throwaway PostgreSQL (stopped on exit, even
-# on failure), builds, and runs every test tier. Extra arguments go to 'swift test'
-# (for example: scripts/test.sh --filter LogReplayTests).
+# on failure), builds, and runs every test tier; then, on the same server, every runbook script
+# end to end and the demo (scripts/test-runbooks.sh). Extra arguments go to 'swift test' and skip
+# the runbook checks (for example: scripts/test.sh --filter LogReplayTests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,3 +14,8 @@ echo "test: PostgreSQL running at $PGHOST" >&2
 
 swift build --build-tests
 swift test --skip-build "$@"
+if [ $# -eq 0 ]; then
+  bash scripts/test-runbooks.sh
+else
+  echo "test: runbook checks skipped (arguments given to swift test); run scripts/test-runbooks.sh" >&2
+fi

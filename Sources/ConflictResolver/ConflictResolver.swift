@@ -39,7 +39,10 @@ public enum ConflictResolver {
         var user: Int64 = .min
         var entries: ArraySlice<OfflineEntry> = []
         var latest: OfflineEntry?
-        for folded in slots.sorted(by: { $0.slot.key < $1.slot.key }) {
+        // The fold hands slots over sorted by key; sort only what comes otherwise.
+        let sorted = zip(slots, slots.dropFirst()).allSatisfy { $0.slot.key < $1.slot.key }
+            ? slots : slots.sorted { $0.slot.key < $1.slot.key }
+        for folded in sorted {
             let slot = folded.slot
             if slot.key.userID != user {
                 user = slot.key.userID

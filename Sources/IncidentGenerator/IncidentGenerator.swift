@@ -94,7 +94,7 @@ struct ExpectedWriter {
         let world = incident.world
         let s = TimeText.string
         truth.recovered.sort { ($0.user, $0.slot) < ($1.user, $1.slot) }
-        var keysHash = SHA256(), rowsHash = SHA256()
+        let keysHash = SHA256(), rowsHash = SHA256()
         var buffer: [UInt8] = []
         for r in truth.recovered {
             buffer.removeAll(keepingCapacity: true)

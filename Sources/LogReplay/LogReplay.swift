@@ -17,6 +17,10 @@ public struct LogReplay: Sendable {
     public var threads: Int
     /// Adds each file's SHA-256 to its report (the plan records it), hashed as it is read.
     public var computeDigests = false
+    /// Keeps only the events (and slot quarantine records) of this shard's users, as they are
+    /// read, so a shard's memory follows its share of the users. File and host figures still
+    /// count every line.
+    public var shard: Shard?
 
     /// Clients upload up to three hours late: coverage looks that far past the window's end.
     public static let lateUploadMinutes: Int64 = 180
@@ -95,7 +99,7 @@ public struct LogReplay: Sendable {
                 case .event(let event):
                     result.report.events[event.kind] += 1
                     result.report.inWindow[event.kind] += 1
-                    result.events.append(event)
+                    if shard?.contains(userID: event.key.userID) ?? true { result.events.append(event) }
                     Self.cover(&hosts, hostIndex, parser, event.time, range)
                 case .outOfWindow(let kind, _, let time):
                     result.report.events[kind] += 1
@@ -105,6 +109,7 @@ public struct LogReplay: Sendable {
                     Self.cover(&hosts, hostIndex, parser, time, range)
                 case .quarantined(let reason, let key):
                     result.report.quarantined[reason.code, default: 0] += 1
+                    if let shard, let key, !shard.contains(userID: key.userID) { break }
                     result.quarantine.append(QuarantineRecord(location: SourceLocation(file: path, line: line), reason: reason, key: key))
                 }
                 if line & 0x3FFF == 0 {

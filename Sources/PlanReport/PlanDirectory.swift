@@ -51,7 +51,7 @@ public struct PlanDirectory: Sendable {
             throw PlanError(.tampered, path: planPath, detail: "\((file as NSString).lastPathComponent) is missing")
         }
         defer { try? handle.close() }
-        var hash = SHA256()
+        let hash = SHA256()
         var lines = 0
         while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
             chunk.withUnsafeBytes { bytes in

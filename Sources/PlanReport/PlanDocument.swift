@@ -118,7 +118,7 @@ public struct PlanDocument: Codable, Hashable, Sendable {
     /// the tool version, so the same evidence gives the same plan id wherever and whenever it is
     /// planned, and any change to what would be inserted changes it.
     public func computePlanID() -> String {
-        var h = SHA256()
+        let h = SHA256()
         h.update("\(Self.formatName) \(formatVersion)\n")
         h.update("window \(window.from) \(window.to)\n")
         h.update("shard \(shard?.description ?? "-")\n")

@@ -1,5 +1,6 @@
 import Foundation
 import RecoveryModel
+import SlotFold
 
 /// Writes a plan directory: `rows.tsv`, `plan.json`, and the reviewer's reports. Writes nothing
 /// outside `directory`; refuses a directory that already holds a plan.
@@ -17,15 +18,7 @@ public enum PlanWriter {
         guard !fm.fileExists(atPath: planPath) else {
             throw PlanError(.exists, path: planPath, detail: "a plan is already there; choose a new --out directory")
         }
-        // Rows: one COPY line per recovered slot, sorted by key (the resolver's order).
-        var rowsHash = SHA256()
-        var rowsText = ""
-        rowsText.reserveCapacity(evidence.resolution.recovered.count * 120)
-        for folded in evidence.resolution.recovered {
-            rowsText += RowsFileFormat.line(folded)
-        }
-        rowsHash.update(rowsText)
-        try Data(rowsText.utf8).write(to: URL(fileURLWithPath: directory + "/" + PlanDocument.rowsFileName))
+        let rowsHash = try writeRows(evidence.resolution.recovered, to: directory + "/" + PlanDocument.rowsFileName)
 
         var document = PlanDocument(
             format: PlanDocument.formatName,
@@ -37,7 +30,7 @@ public enum PlanWriter {
             shard: evidence.shard,
             database: evidence.database,
             inputs: evidence.inputs,
-            rows: .init(file: PlanDocument.rowsFileName, sha256: rowsHash.finalize(),
+            rows: .init(file: PlanDocument.rowsFileName, sha256: rowsHash,
                         count: evidence.resolution.recovered.count, columns: PlanDocument.rowColumns),
             counts: evidence.counts,
             recoveredMinutes: evidence.recoveredMinutes,
@@ -45,16 +38,64 @@ public enum PlanWriter {
             completeness: .init(warnings: evidence.completenessWarnings))
         document.planID = document.computePlanID()
 
-        var files = [PlanDocument.rowsFileName]
-        for report in ReportRenderers.all {
-            let text = report.render(document, evidence)
-            try Data(text.utf8).write(to: URL(fileURLWithPath: directory + "/" + report.fileName))
-            files.append(report.fileName)
+        // The reports are independent of each other: render them on every core.
+        let reports = ReportRenderers.all
+        let failures = FailureBox()
+        let plan = document
+        DispatchQueue.concurrentPerform(iterations: reports.count) { i in
+            let text = reports[i].render(plan, evidence)
+            do {
+                try Data(text.utf8).write(to: URL(fileURLWithPath: directory + "/" + reports[i].fileName))
+            } catch {
+                failures.set(i, PlanError(.cannotWrite, path: directory + "/" + reports[i].fileName, detail: "\(error.localizedDescription)"))
+            }
         }
+        if let failure = failures.first { throw failure }
+        let files = [PlanDocument.rowsFileName] + reports.map(\.fileName) + ["plan.json"]
         // plan.json last: a directory with a plan.json is a finished plan.
         try Data(PlanJSON.encode(document).utf8).write(to: URL(fileURLWithPath: planPath))
-        files.append("plan.json")
         return Output(document: document, files: files)
+    }
+
+    /// Writes the rows file in 1 MiB pieces, hashing as it goes; returns its SHA-256. One COPY
+    /// line per recovered slot, in the resolver's order (sorted by key).
+    static func writeRows(_ slots: [FoldedSlot], to path: String) throws -> String {
+        guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
+            throw PlanError(.cannotWrite, path: path, detail: "cannot create the file")
+        }
+        defer { try? handle.close() }
+        let hash = SHA256()
+        var buffer = TextBuffer(capacity: (1 << 20) + 4096)
+        func flush() throws {
+            buffer.bytes.withUnsafeBytes { hash.update($0) }
+            try handle.write(contentsOf: buffer.bytes)
+            buffer.bytes.removeAll(keepingCapacity: true)
+        }
+        for i in slots.indices {
+            RowsFileFormat.append(slots[i], to: &buffer)
+            if buffer.bytes.count >= 1 << 20 { try flush() }
+        }
+        try flush()
+        return hash.finalize()
+    }
+}
+
+/// The first error of work done on several threads. Sendable: `errors` is only touched under `lock`.
+private final class FailureBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var errors: [Int: any Error] = [:]
+
+
+    func set(_ index: Int, _ error: any Error) {
+        lock.lock()
+        errors[index] = error
+        lock.unlock()
+    }
+
+    var first: (any Error)? {
+        lock.lock()
+        defer { lock.unlock() }
+        return errors.keys.min().flatMap { errors[$0] }
     }
 }
 

@@ -11,27 +11,27 @@ enum RecoveredCSV {
     static let renderer = ReportRenderer(fileName: "recovered.csv") { _, evidence in render(evidence) }
 
     static func render(_ evidence: PlanEvidence) -> String {
-        var out = CSVText.record(header)
+        var out = TextBuffer(capacity: evidence.resolution.recovered.count * 160)
+        out.append(CSVText.record(header))
         for folded in evidence.resolution.recovered {
-            out += CSVText.record(fields(folded))
+            let s = folded.slot
+            out.append(s.key.userID); out.append(byte: 0x2C)
+            out.append(s.key.slotStart); out.append(byte: 0x2C)
+            out.append(s.durationMinutes); out.append(byte: 0x2C)
+            out.append(s.projectID); out.append(byte: 0x2C)
+            if let task = s.taskID { out.append(task) }
+            out.append(byte: 0x2C)
+            out.append(s.status.rawValue); out.append(byte: 0x2C)
+            if let level = s.activityLevel { out.append(level) }
+            out.append(byte: 0x2C)
+            out.append(s.keystrokes); out.append(byte: 0x2C)
+            out.append(s.mouseEvents); out.append(byte: 0x2C)
+            var provenance = TextBuffer(capacity: 128)
+            provenance.append(folded.provenance)
+            out.append(CSVText.text(provenance.text))
+            out.append("\r\n")
         }
-        return out
-    }
-
-    static func fields(_ folded: FoldedSlot) -> [String] {
-        let s = folded.slot
-        return [
-            String(s.key.userID),
-            s.key.slotStart.rfc3339,
-            String(s.durationMinutes),
-            String(s.projectID),
-            s.taskID.map(String.init) ?? "",
-            s.status.rawValue,
-            s.activityLevel.map(String.init) ?? "",
-            String(s.keystrokes),
-            String(s.mouseEvents),
-            CSVText.text(ProvenanceText.joined(folded.provenance)),
-        ]
+        return out.text
     }
 }
 

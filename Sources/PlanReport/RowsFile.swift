@@ -7,21 +7,35 @@ import SlotFold
 public enum RowsFileFormat {
     /// One row, with its final newline.
     public static func line(_ folded: FoldedSlot) -> String {
+        var buffer = TextBuffer(capacity: 256)
+        append(folded, to: &buffer)
+        return buffer.text
+    }
+
+    /// Appends one row, with its final newline.
+    static func append(_ folded: FoldedSlot, to out: inout TextBuffer) {
         let s = folded.slot
-        let fields: [String] = [
-            String(s.key.userID),
-            String(s.projectID),
-            s.taskID.map(String.init) ?? "\\N",
-            s.key.slotStart.rfc3339,
-            String(s.durationMinutes),
-            s.status.rawValue,
-            s.activityLevel.map(String.init) ?? "\\N",
-            String(s.keystrokes),
-            String(s.mouseEvents),
-            CopyTextWriter.field(CopyTextWriter.arrayLiteral(s.activeApps)),
-            CopyTextWriter.field(s.note),
-            CopyTextWriter.field(folded.provenance.map(\.description).joined(separator: "; ")),
-        ]
-        return fields.joined(separator: "\t") + "\n"
+        out.append(s.key.userID); out.append(byte: 0x09)
+        out.append(s.projectID); out.append(byte: 0x09)
+        if let task = s.taskID { out.append(task) } else { out.append("\\N") }
+        out.append(byte: 0x09)
+        out.append(s.key.slotStart); out.append(byte: 0x09)
+        out.append(s.durationMinutes); out.append(byte: 0x09)
+        out.append(s.status.rawValue); out.append(byte: 0x09)
+        if let level = s.activityLevel { out.append(level) } else { out.append("\\N") }
+        out.append(byte: 0x09)
+        out.append(s.keystrokes); out.append(byte: 0x09)
+        out.append(s.mouseEvents); out.append(byte: 0x09)
+        CopyTextWriter.appendArrayField(s.activeApps, to: &out.bytes); out.append(byte: 0x09)
+        CopyTextWriter.appendField(s.note, to: &out.bytes); out.append(byte: 0x09)
+        for (i, p) in folded.provenance.enumerated() {
+            if i > 0 { out.append("; ") }
+            out.append(p.kind.rawValue)
+            out.append(byte: 0x20)
+            CopyTextWriter.appendField(p.location.file, to: &out.bytes)
+            out.append(byte: 0x3A)
+            out.append(p.location.line)
+        }
+        out.append(byte: 0x0A)
     }
 }

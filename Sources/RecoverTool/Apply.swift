@@ -1,6 +1,7 @@
 import ArgumentParser
 import RecoveryModel
 import Foundation
+import Logging
 import PlanReport
 import RecoveryCommit
 
@@ -37,6 +38,13 @@ struct Apply: ParsableCommand {
     @Option(help: "Seconds one statement (the COPY, the insert) may run before it is cancelled.")
     var statementTimeout: Double = 900
 
+    @Option(help: ArgumentHelp(
+        "Refuse (exit 70) unless the plan was made with this '--shard K/N': a sharded job applies only its own shard's plan.",
+        valueName: "K/N"))
+    var shard: ShardArgument?
+
+    @OptionGroup var log: LogOptions
+
     func validate() throws {
         if let maxSlots, maxSlots < 0 { throw ValidationError("'--max-slots' must be 0 or more") }
         guard lockTimeout > 0 else { throw ValidationError("'--lock-timeout' must be more than 0 seconds") }
@@ -48,6 +56,13 @@ struct Apply: ParsableCommand {
         do { plan = try PlanDirectory.load(directory) } catch let error as PlanError {
             throw CommitError(.planRefused, error.description, plan: error)
         }
+        if let expected = shard?.shard, plan.document.shard != expected {
+            throw CommitError(
+                .planRefused,
+                "refusing the plan in '\(directory)': it was made for "
+                    + (plan.document.shard.map { "shard \($0)" } ?? "all users (no --shard)")
+                    + ", not shard \(expected) as --shard says; nothing was changed; apply shard \(expected)'s own plan")
+        }
         try Confirmation.require(
             ApplyText.summary(plan.document, path: directory), question: "Apply this plan?", yes: yes,
             flagHint: "apply the plan")
@@ -58,7 +73,49 @@ struct Apply: ParsableCommand {
         options.statementTimeoutSeconds = statementTimeout
         let pause = TestPause(ProcessInfo.processInfo.environment)
         pause.reached(ApplyCheckpoint.planChecked.description)
-        let outcome = try RecoveryApply.apply(plan, conninfo: db, options: options) { pause.reached($0.description) }
+        let steps = ApplySteps(
+            logger: log.logger, progress: log.progress("loading rows"), chunkBytes: options.chunkBytes,
+            rowsBytes: Self.fileSize(plan.rowsPath))
+        let outcome = try RecoveryApply.apply(plan, conninfo: db, options: options) { checkpoint in
+            steps.reached(checkpoint)
+            pause.reached(checkpoint.description)
+        }
+        log.endProgress()
         print(ApplyText.outcome(outcome), terminator: "")
+    }
+}
+
+extension Apply {
+    static func fileSize(_ path: String) -> Int64 {
+        (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? 0
+    }
+}
+
+/// What `apply` shows while it runs: the COPY's progress on a terminal, and with `--verbose`
+/// each step of the transaction and the seconds since the one before.
+final class ApplySteps {
+    let logger: Logger
+    let progress: (@Sendable (Int64, Int64) -> Void)?
+    let chunkBytes: Int
+    let rowsBytes: Int64
+    private var last = Date()
+
+    init(logger: Logger, progress: (@Sendable (Int64, Int64) -> Void)?, chunkBytes: Int, rowsBytes: Int64) {
+        self.logger = logger
+        self.progress = progress
+        self.chunkBytes = chunkBytes
+        self.rowsBytes = rowsBytes
+    }
+
+    func reached(_ checkpoint: ApplyCheckpoint) {
+        if case .copyChunkSent(let n) = checkpoint {
+            progress?(min(Int64(n) * Int64(chunkBytes), rowsBytes), rowsBytes)
+            return
+        }
+        let now = Date()
+        logger.debug("step done", metadata: [
+            "step": "\(checkpoint)", "seconds": "\(String(format: "%.3f", now.timeIntervalSince(last)))",
+        ])
+        last = now
     }
 }

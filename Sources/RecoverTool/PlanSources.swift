@@ -26,6 +26,7 @@ struct PlanSources {
             }
             var replay = LogReplay(window: window)
             replay.computeDigests = true
+            replay.shard = shard
             let result = try replay.read(files, progress: progress)
             sources.events = result.events
             sources.quarantine = result.quarantine
@@ -42,7 +43,9 @@ struct PlanSources {
         for argument in snapshots.sorted() {
             switch SnapshotSource(argument: argument) {
             case .dump(let path):
-                let summary = try DumpReader(path: path).forEachEvent(in: window) { sources.events.append($0) }
+                let summary = try DumpReader(path: path, computeDigest: true).forEachEvent(in: window) { event in
+                    if shard?.contains(userID: event.key.userID) ?? true { sources.events.append(event) }
+                }
                 sources.quarantine += summary.quarantined
                 sources.inputs.append(PlanDocument.Input(
                     kind: "snapshot", path: path, bytes: fileSize(path), sha256: summary.sha256, lines: summary.rows,
@@ -53,7 +56,7 @@ struct PlanSources {
                 let quarantined = try connection.transaction(readOnly: true, isolation: .repeatableRead) { c in
                     try DatabaseSnapshot(connection: c).forEachEvent(in: window) { event in
                         rows += 1
-                        sources.events.append(event)
+                        if shard?.contains(userID: event.key.userID) ?? true { sources.events.append(event) }
                     }
                 }
                 sources.quarantine += quarantined
@@ -62,8 +65,7 @@ struct PlanSources {
                     lines: rows + quarantined.count, quarantined: quarantined.count, damage: nil))
             }
         }
-        if let shard {
-            sources.events.removeAll { !shard.contains(userID: $0.key.userID) }
+        if let shard {  // snapshot rows the readers quarantined
             sources.quarantine.removeAll { $0.key.map { !shard.contains(userID: $0.userID) } ?? false }
         }
         return sources

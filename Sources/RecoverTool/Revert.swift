@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import RecoveryModel
 import RecoveryCommit
 
@@ -22,15 +23,19 @@ struct Revert: ParsableCommand {
     @Option(help: "Seconds to wait for a running apply or revert (the recovery lock).")
     var lockTimeout: Double = 30
 
+    @OptionGroup var log: LogOptions
+
     func run() throws {
         if !yes {
             let record = try RecoveryRuns.find(run: runID, conninfo: db)
             try Confirmation.require(
                 [RunText.runs([record])], question: "Revert run \(runID)?", yes: yes, flagHint: "revert run \(runID)")
         }
+        let start = Date()
         let outcome = try RecoveryRevert.revert(
             run: runID, conninfo: db, operatorName: operatorName ?? Confirmation.defaultOperator(),
             toolVersion: ToolVersion.current, lockTimeoutSeconds: lockTimeout)
+        log.logger.debug("step done", metadata: ["step": "revert", "seconds": "\(String(format: "%.3f", Date().timeIntervalSince(start)))"])
         print(RunText.revert(outcome), terminator: "")
     }
 }

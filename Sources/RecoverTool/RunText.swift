@@ -79,6 +79,25 @@ enum RunText {
             + "\(report.offlineOverlap) overlapping offline time, \(report.counts.count) counts differ; see the list above"
     }
 
+    /// Each run's own lines, then the set's problems and its verdict.
+    static func verify(_ set: ShardSetReport) -> String {
+        var text = set.runs.map { verify($0) }.joined()
+        for problem in set.problems { text += "shards: \(problem)\n" }
+        if set.isClean, let first = set.runs.first?.run {
+            text += "runs \(set.runs.map { String($0.run.id) }.joined(separator: ", ")) verify as one recovery of "
+                + "\(first.window): shards 0 to \(set.runs.count - 1) of \(set.runs.count), each once, no slot twice\n"
+        }
+        return text
+    }
+
+    static func verifyFailure(_ set: ShardSetReport) -> String {
+        let failing = set.runs.filter { !$0.isClean }.map { String($0.run.id) }
+        return "runs \(set.runs.map { String($0.run.id) }.joined(separator: ", ")) do not verify as one sharded recovery: "
+            + "\(set.problems.count) problem\(set.problems.count == 1 ? "" : "s") with the set"
+            + (failing.isEmpty ? "" : ", run\(failing.count == 1 ? "" : "s") \(failing.joined(separator: ", ")) differ")
+            + "; see the list above"
+    }
+
     static func revert(_ outcome: RevertOutcome) -> String {
         switch outcome {
         case .alreadyReverted(let run):

@@ -13,8 +13,12 @@ struct Runs: ParsableCommand {
     @Flag(help: "Print a JSON array instead of a table.")
     var json = false
 
+    @OptionGroup var log: LogOptions
+
     func run() throws {
+        let start = Date()
         let runs = try RecoveryRuns.list(conninfo: db)
+        log.logger.debug("step done", metadata: ["step": "runs", "seconds": "\(String(format: "%.3f", Date().timeIntervalSince(start)))", "runs": "\(runs.count)"])
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

@@ -19,6 +19,11 @@ struct Scan: ParsableCommand {
     @Option(help: "Quarantined lines to list; all are counted.")
     var showQuarantined = 20
 
+    @Option(help: ArgumentHelp(
+        "Fold only the users of shard K of N (0 <= K < N), as 'plan --shard K/N' does; file and host figures stay those of every line.",
+        valueName: "K/N"))
+    var shard: ShardArgument?
+
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
@@ -32,10 +37,13 @@ struct Scan: ParsableCommand {
         guard !files.isEmpty else {
             throw CommandFailure(.input, "no log files in --logs \(logs.map { "'\($0)'" }.joined(separator: " ")): expected *.log, *.jsonl, *.log.lz4 or *.jsonl.lz4")
         }
-        let logs = try LogReplay(window: window).read(files, progress: output.progress("reading logs"))
+        var replay = LogReplay(window: window)
+        replay.shard = shard?.shard
+        let logs = try replay.read(files, progress: output.progress("reading logs"))
         output.endProgress()
         let fold = SlotFold.fold(logs.events, window: window)
-        let report = ScanReport(logs: logs, fold: fold, quarantineShown: showQuarantined)
+        var report = ScanReport(logs: logs, fold: fold, quarantineShown: showQuarantined)
+        report.shard = Nullable(shard.map { "\($0.shard)" })
         try output.emit(report, text: report.text)
     }
 }

@@ -126,6 +126,8 @@ struct ScanReport: Encodable {
     var totals: Totals
     /// The first `quarantineShown` quarantined lines, by path and line.
     var quarantine: [Quarantined]
+    /// `--shard K/N`: the fold's totals are of this shard's users only (null: every user).
+    var shard: Nullable<String> = Nullable(nil)
 
     init(logs: LogReplayResult, fold: FoldResult, quarantineShown: Int) {
         window = Range(logs.window)
@@ -172,7 +174,7 @@ struct ScanReport: Encodable {
         out += "  in window: \(t.uploads) uploads, \(t.processed) processed, \(t.deleted) deleted; "
             + "\(t.outside_window) slot events outside the window, \(t.other_events) other events\n"
         out += "  quarantined: \(t.quarantined)" + (t.quarantined_by_reason.isEmpty ? "" : " (" + Self.list(t.quarantined_by_reason) + ")") + "\n"
-        out += "  after the fold: \(t.slots) slots with a version, \(t.deleted_slots) deleted, "
+        out += "  after the fold" + (shard.value.map { " (shard \($0): its users only)" } ?? "") + ": \(t.slots) slots with a version, \(t.deleted_slots) deleted, "
             + "\(t.duplicates) duplicate uploads, \(t.orphans) orphan processed events\n"
         if !quarantine.isEmpty {
             out += "\nquarantined lines" + (quarantine.count < t.quarantined ? " (first \(quarantine.count) of \(t.quarantined))" : "") + ":\n"

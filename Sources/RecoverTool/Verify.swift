@@ -2,13 +2,19 @@ import ArgumentParser
 import Foundation
 import RecoveryCommit
 
-/// `recover-tool verify --run ID`: checks a committed run against the database as it is now.
+/// `recover-tool verify --run ID [--run ID ...]`: checks committed runs against the database as
+/// it is now; several runs are checked as one sharded recovery.
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Checks that a run's slots are present, unchanged and clear of offline time; changes nothing.")
+        abstract: "Checks that a run's slots are present, unchanged and clear of offline time; changes nothing.",
+        discussion: """
+            With several --run options, the runs are one recovery split with --shard K/N: each run \
+            is checked, and then the set: shards 0 to N-1 of one N, each applied once, for one window, \
+            no slot inserted twice.
+            """)
 
-    @Option(name: .customLong("run"), help: "The run id, as 'recover-tool runs' lists it.")
-    var runID: Int64
+    @Option(name: .customLong("run"), help: "The run id, as 'recover-tool runs' lists it; repeat it for every shard of a sharded recovery.")
+    var runIDs: [Int64] = []
 
     @Option(help: "The database (connection string or URI); default: DATABASE_URL, then libpq's PG* variables.")
     var db: String?
@@ -19,17 +25,38 @@ struct Verify: ParsableCommand {
     @Option(help: "How many differing slots to list.")
     var show = 50
 
+    @OptionGroup var log: LogOptions
+
+    func validate() throws {
+        guard !runIDs.isEmpty else { throw ValidationError("'--run' needs a run id, as 'recover-tool runs' lists them") }
+        guard show >= 0 else { throw ValidationError("'--show' must be 0 or more") }
+    }
+
     func run() throws {
-        let report = try RecoveryVerify.verify(run: runID, conninfo: db, limit: show)
+        let start = Date()
+        defer { log.logger.debug("step done", metadata: ["step": "verify", "seconds": "\(String(format: "%.3f", Date().timeIntervalSince(start)))"]) }
+        if runIDs.count == 1 {
+            let report = try RecoveryVerify.verify(run: runIDs[0], conninfo: db, limit: show)
+            try emit(report) { RunText.verify(report) }
+            guard report.isClean else {
+                throw CommitError(.verificationFailed, RunText.verifyFailure(report))
+            }
+            return
+        }
+        let set = try RecoveryVerify.verifyShards(runs: runIDs, conninfo: db, limit: show)
+        try emit(set) { RunText.verify(set) }
+        guard set.isClean else {
+            throw CommitError(.verificationFailed, RunText.verifyFailure(set))
+        }
+    }
+
+    private func emit<Report: Encodable>(_ report: Report, text: () -> String) throws {
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else {
-            print(RunText.verify(report), terminator: "")
-        }
-        guard report.isClean else {
-            throw CommitError(.verificationFailed, RunText.verifyFailure(report))
+            print(text(), terminator: "")
         }
     }
 }

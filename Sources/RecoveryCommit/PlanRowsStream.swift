@@ -28,7 +28,7 @@ struct PlanRowsStream {
             throw CommitError(.planRefused, "cannot read '\(path)': \(String(cString: strerror(errno))); the plan changed after it was checked")
         }
         defer { close(fd) }
-        var hash = SHA256()
+        let hash = SHA256()
         var buffer = [UInt8](repeating: 0, count: chunkBytes)
         var bytes = 0, lines = 0, chunks = 0
         while true {

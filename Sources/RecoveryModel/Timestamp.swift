@@ -38,17 +38,41 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
     public var description: String { rfc3339 }
 
     public var rfc3339: String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(27)
+        appendRFC3339(to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends `rfc3339` as UTF-8 bytes, without making a `String`: the plan's files write one per row.
+    public func appendRFC3339(to out: inout [UInt8]) {
         let (days, dayMicros) = microseconds.floorDividedBy(86_400_000_000)
         let (y, m, d) = civilDate(fromDays: days)
         let secs = dayMicros / 1_000_000
-        let micros = dayMicros % 1_000_000
-        var s = "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(secs / 3600, 2)):\(pad(secs / 60 % 60, 2)):\(pad(secs % 60, 2))"
-        if micros != 0 {
-            var frac = pad(micros, 6)
-            while frac.hasSuffix("0") { frac.removeLast() }
-            s += "." + frac
+        var micros = dayMicros % 1_000_000
+        func digits(_ value: Int64, _ width: Int) {
+            var divisor: Int64 = 1
+            for _ in 1..<width { divisor *= 10 }
+            var v = value
+            if v >= divisor * 10 {  // a year past 9999: all its digits
+                out.append(contentsOf: String(v).utf8)
+                return
+            }
+            while divisor > 0 {
+                out.append(UInt8(48 + v / divisor))
+                v %= divisor
+                divisor /= 10
+            }
         }
-        return s + "Z"
+        digits(y, 4); out.append(0x2D); digits(m, 2); out.append(0x2D); digits(d, 2); out.append(0x54)
+        digits(secs / 3600, 2); out.append(0x3A); digits(secs / 60 % 60, 2); out.append(0x3A); digits(secs % 60, 2)
+        if micros != 0 {
+            var width = 6
+            while micros % 10 == 0 { micros /= 10; width -= 1 }
+            out.append(0x2E)
+            digits(micros, width)
+        }
+        out.append(0x5A)
     }
 
     /// Parses RFC 3339 (`2018-07-25T15:02:11.204Z`, `2018-07-25T08:02:11-07:00`) and PostgreSQL's
@@ -163,10 +187,6 @@ private func civilDate(fromDays z0: Int64) -> (Int64, Int64, Int64) {
     return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
 }
 
-private func pad(_ value: Int64, _ width: Int) -> String {
-    let s = String(value)
-    return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
-}
 
 extension Int64 {
     /// Floor division and a non-negative remainder, for times before 1970.

@@ -8,31 +8,51 @@ import RecoveryModel
 public enum SlotFold {
     public static func fold(_ events: [SlotEvent], window: Window) -> FoldResult {
         var result = FoldResult()
-        var order: [Int32] = []
+        // Sort small integer keys, not the events: comparing two `SlotEvent`s copies their strings.
+        // Host, file and line are looked at only when key, time and kind are all equal.
+        var order: [SortKey] = []
         order.reserveCapacity(events.count)
         for (i, event) in events.enumerated() {
             if window.contains(event.key.slotStart) {
-                order.append(Int32(i))
+                order.append(SortKey(event, index: i))
             } else {
                 result.outsideWindow += 1
             }
         }
         events.withUnsafeBufferPointer { events in
             order.sort { a, b in
-                let x = events[Int(a)], y = events[Int(b)]
-                if x.key != y.key { return x.key < y.key }
-                return SlotEvent.foldOrder(x, y)
+                if a.user != b.user { return a.user < b.user }
+                if a.start != b.start { return a.start < b.start }
+                if a.time != b.time { return a.time < b.time }
+                if a.kind != b.kind { return a.kind < b.kind }
+                return SlotEvent.foldOrder(events[Int(a.index)], events[Int(b.index)])
             }
             var start = 0
             while start < order.count {
-                let key = events[Int(order[start])].key
                 var end = start + 1
-                while end < order.count, events[Int(order[end])].key == key { end += 1 }
-                foldKey(order[start..<end].lazy.map { events[Int($0)] }, into: &result)
+                while end < order.count, order[end].user == order[start].user, order[end].start == order[start].start { end += 1 }
+                foldKey(order[start..<end].lazy.map { events[Int($0.index)] }, into: &result)
                 start = end
             }
         }
         return result
+    }
+
+    /// The integer part of the fold order, and where the event is.
+    struct SortKey {
+        var user: Int64
+        var start: Int64
+        var time: Int64
+        var kind: UInt8
+        var index: Int32
+
+        init(_ event: SlotEvent, index: Int) {
+            user = event.key.userID
+            start = event.key.slotStart.microseconds
+            time = event.time.microseconds
+            kind = event.kind.rawValue
+            self.index = Int32(index)
+        }
     }
 
     /// Applies one slot's events, already in fold order.

@@ -11,9 +11,12 @@ import SourceFiles
 /// row that breaks a rule it alone shows is a `QuarantineRecord` with its line.
 public struct DumpReader {
     public let path: String
+    /// Adds the file's SHA-256 to the summary (a plan records it); `diff` has no use for it.
+    public var computeDigest: Bool
 
-    public init(path: String) {
+    public init(path: String, computeDigest: Bool = false) {
         self.path = path
+        self.computeDigest = computeDigest
     }
 
     /// What a pass over the dump found besides the rows it delivered.
@@ -22,7 +25,7 @@ public struct DumpReader {
         public var rows = 0
         /// Rows outside the window, skipped.
         public var outsideWindow = 0
-        /// SHA-256 of the dump file on disk.
+        /// SHA-256 of the dump file on disk, when `computeDigest` is set.
         public var sha256: String?
         public var quarantined: [QuarantineRecord] = []
         /// The lines of the `COPY ... time_slots` statements.
@@ -38,7 +41,7 @@ public struct DumpReader {
     ) throws -> Summary {
         let reader: LineReader
         do {
-            reader = try LineReader(path: path, maxLineLength: 16 << 20, computeDigest: true)
+            reader = try LineReader(path: path, maxLineLength: 16 << 20, computeDigest: computeDigest)
         } catch {
             throw SnapshotError(.unreadable, source: path, line: 0, detail: error.detail)
         }

@@ -14,7 +14,12 @@ final class FileDescriptorSource {
 
     init(path: String) throws(SourceError) {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // Check the kind first: opening a named pipe would block until a writer comes.
+        var kind = stat()
+        if stat(path, &kind) == 0, (kind.st_mode & S_IFMT) != S_IFREG {
+            throw SourceError(.cannotOpen, path: path, detail: "not a regular file")
+        }
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw SourceError(.cannotOpen, path: path, detail: String(cString: strerror(errno))) }
         var st = stat()
         guard fstat(fd, &st) == 0 else {

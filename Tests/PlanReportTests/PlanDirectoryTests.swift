@@ -29,7 +29,7 @@ final class PlanDirectoryTests: XCTestCase {
         let at = try XCTUnwrap(rows.firstIndex(of: UInt8(ascii: "7")))
         rows[at] = UInt8(ascii: "8")  // project 7 becomes 8 in the first row
         try rows.write(to: rowsURL)
-        var hash = SHA256()
+        let hash = SHA256()
         hash.update(rows)
         let digest = hash.finalize()
         XCTAssertThrowsError(try PlanDirectory.load(dir)) { error in

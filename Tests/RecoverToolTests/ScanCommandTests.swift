@@ -117,4 +117,51 @@ final class ScanCommandTests: XCTestCase {
         XCTAssertEqual(none.status, 65)
         XCTAssertEqual(none.stderrText, "recover-tool: error: no log files in --logs '\(empty.path)': expected *.log, *.jsonl, *.log.lz4 or *.jsonl.lz4\n")
     }
+
+    /// The demo incident (fixtures/demo): scan's counts are the generator's ground truth.
+    func testDemoIncidentMatchesExpectedJSON() throws {
+        let expected = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: Repository.fixture("demo/expected.json"))) as? [String: Any])
+        let window = try XCTUnwrap(expected["window"] as? [String: String])
+        let out = try scan(["--from", window["from"]!, "--to", window["to"]!, "--logs", "fixtures/demo/logs", "--json"])
+        XCTAssertEqual(out.status, 0, out.stderrText)
+        let report = try json(out)
+        XCTAssertEqual(report["window"] as? [String: String], window)
+        let totals = try XCTUnwrap(report["totals"] as? [String: Any])
+        let lines = try XCTUnwrap(expected["lines"] as? [String: Any])
+        let inWindow = try XCTUnwrap(lines["in_window"] as? [String: Int])
+        XCTAssertEqual(totals["lines"] as? Int, lines["total"] as? Int)
+        XCTAssertEqual(totals["uploads"] as? Int, inWindow["uploads"])
+        XCTAssertEqual(totals["processed"] as? Int, inWindow["processed"])
+        XCTAssertEqual(totals["deleted"] as? Int, inWindow["deleted"])
+        XCTAssertEqual(totals["other_events"] as? Int, lines["other_events"] as? Int)
+        XCTAssertEqual(totals["quarantined"] as? Int, lines["quarantined"] as? Int)
+        let files = try XCTUnwrap(report["files"] as? [[String: Any]])
+        for kind in ["uploads", "processed", "deleted"] {
+            XCTAssertEqual(files.map { ($0["events"] as! [String: Int])[kind]! }.reduce(0, +), lines[kind] as? Int, kind)
+        }
+        let logsOnly = try XCTUnwrap(expected["logs_only"] as? [String: Int])
+        XCTAssertEqual(totals["slots"] as? Int, logsOnly["slots"])
+        XCTAssertEqual(totals["deleted_slots"] as? Int, logsOnly["deleted"])
+        XCTAssertEqual(totals["duplicates"] as? Int, logsOnly["duplicates"])
+        XCTAssertEqual(totals["orphans"] as? Int, logsOnly["orphans"])
+
+        // Per file: complete lines and truncation, as the generator wrote them.
+        let expectedFiles = try XCTUnwrap(expected["files"] as? [[String: Any]]).filter { ($0["path"] as? String)?.hasPrefix("logs/") == true }
+        let byPath = Dictionary(uniqueKeysWithValues: files.map { ($0["path"] as! String, $0) })
+        XCTAssertEqual(byPath.count, expectedFiles.count)
+        for e in expectedFiles {
+            let path = "fixtures/demo/logs/" + (e["path"] as! String).dropFirst("logs/".count)
+            let f = try XCTUnwrap(byPath[path], path)
+            XCTAssertEqual(f["lines"] as? Int, e["lines_readable"] as? Int, path)
+            XCTAssertEqual(f["truncated"] as? Bool, e["truncated"] as? Bool, path)
+        }
+        // The crashed host's silence shows as a gap between the lost frame and the restart.
+        let times = try XCTUnwrap(expected["times"] as? [String: String])
+        let hosts = try XCTUnwrap(report["hosts"] as? [[String: Any]])
+        let crashed = try XCTUnwrap(hosts.first { $0["host"] as? String == times["crashed_host"] })
+        let gaps = try XCTUnwrap(crashed["gaps"] as? [[String: Any]])
+        XCTAssertEqual(gaps.count, 1)
+        XCTAssertLessThanOrEqual(gaps[0]["from"] as! String, times["crash"]!)
+        XCTAssertLessThanOrEqual(gaps[0]["to"] as! String, times["restart"]!)
+    }
 }

@@ -17,7 +17,7 @@ final class SHA256Tests: XCTestCase {
         let text = (0..<5000).map { "line \($0)\n" }.joined()
         let bytes = Array(text.utf8)
         for piece in [1, 7, 63, 64, 65, 1000] {
-            var h = SHA256()
+            let h = SHA256()
             var i = 0
             while i < bytes.count {
                 h.update(bytes[i..<min(i + piece, bytes.count)])
@@ -32,5 +32,10 @@ final class SHA256Tests: XCTestCase {
         XCTAssertEqual(CopyTextWriter.field("a\tb\nc\\d\re"), "a\\tb\\nc\\\\d\\re")
         XCTAssertEqual(CopyTextWriter.arrayLiteral([]), "{}")
         XCTAssertEqual(CopyTextWriter.arrayLiteral(["Xcode", "a \"b\"", "c\\d", "NULL"]), #"{"Xcode","a \"b\"","c\\d","NULL"}"#)
+        for apps in [[], ["Xcode"], ["a \"b\"", "c\\d\te\nf\rg", "é😀", ""]] {
+            var bytes: [UInt8] = []
+            CopyTextWriter.appendArrayField(apps, to: &bytes)
+            XCTAssertEqual(String(decoding: bytes, as: UTF8.self), CopyTextWriter.field(CopyTextWriter.arrayLiteral(apps)))
+        }
     }
 }

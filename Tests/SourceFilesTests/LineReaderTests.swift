@@ -176,6 +176,15 @@ final class LineReaderTests: XCTestCase {
         XCTAssertNil(try LineReader(path: path).forEachLine { _, _ in }.sha256)
     }
 
+    func testANamedPipeIsRefusedNotWaitedOn() throws {
+        let fifo = dir.appendingPathComponent("pipe.log").path
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        XCTAssertThrowsError(try LineReader(path: fifo)) { error in
+            XCTAssertEqual((error as? SourceError)?.description,
+                           "cannot open '\(fifo)': not a regular file; check the path and its permissions")
+        }
+    }
+
     func testMissingFileIsAnError() throws {
         XCTAssertThrowsError(try LineReader(path: dir.appendingPathComponent("nope.log").path)) { error in
             XCTAssertEqual(

@@ -1,0 +1,58 @@
+import RecoveryModel
+
+/// UTF-8 text built as bytes: the large plan files (rows, recovered slots) are written through it
+/// a row at a time, with no `String` per field.
+struct TextBuffer {
+    var bytes: [UInt8] = []
+
+    init(capacity: Int = 0) {
+        bytes.reserveCapacity(capacity)
+    }
+
+    mutating func append(_ text: String) {
+        bytes.append(contentsOf: text.utf8)
+    }
+
+    mutating func append(byte: UInt8) {
+        bytes.append(byte)
+    }
+
+    mutating func append<I: BinaryInteger>(_ value: I) {
+        var v = Int64(value)
+        if v < 0 {
+            bytes.append(0x2D)
+            guard v != .min else { return append(String(v).dropFirst().description) }
+            v = -v
+        }
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { d in
+            repeat {
+                d[count] = UInt8(48 + v % 10)
+                v /= 10
+                count += 1
+            } while v > 0
+            for i in stride(from: count - 1, through: 0, by: -1) { bytes.append(d[i]) }
+        }
+    }
+
+    mutating func append(_ time: Timestamp) {
+        time.appendRFC3339(to: &bytes)
+    }
+
+    /// `log app-1.log:17; log app-1.log:18`, as `Provenance.description` joined by `; `.
+    mutating func append(_ provenance: [Provenance]) {
+        for (i, p) in provenance.enumerated() {
+            if i > 0 { append("; ") }
+            append(p.kind.rawValue)
+            append(byte: 0x20)
+            append(p.location.file)
+            append(byte: 0x3A)
+            append(p.location.line)
+        }
+    }
+
+    var text: String { String(decoding: bytes, as: UTF8.self) }
+}

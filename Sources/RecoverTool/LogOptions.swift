@@ -1,0 +1,34 @@
+import ArgumentParser
+import Foundation
+import Logging
+
+/// `--quiet` and `--verbose` for the subcommands that write or check the database (`apply`,
+/// `verify`, `revert`, `runs`), with the meaning they have on `scan` and `plan`: `--quiet` draws
+/// no progress line, `--verbose` logs each step and its time on standard error (swift-log).
+struct LogOptions: ParsableArguments {
+    @Flag(help: "No progress line on standard error.")
+    var quiet = false
+
+    @Flag(help: "Log each step (what it did, how long it took) on standard error.")
+    var verbose = false
+
+    /// Debug level with `--verbose`, warnings otherwise. Passed down, never global.
+    var logger: Logger {
+        var logger = Logger(label: "recover-tool") { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = verbose ? .debug : .warning
+        return logger
+    }
+
+    /// A `(done, total)` progress line on a terminal's standard error, as `OutputOptions` draws
+    /// it; nil with `--quiet` or when standard error is not a terminal.
+    func progress(_ label: String) -> (@Sendable (Int64, Int64) -> Void)? {
+        guard !quiet, isatty(2) == 1 else { return nil }
+        let line = ProgressLine(label: label)
+        return { done, total in line.update(done, total) }
+    }
+
+    /// Clears the progress line, if one was drawn.
+    func endProgress() {
+        if !quiet && isatty(2) == 1 { StandardStreams.error("\r\u{1B}[K") }
+    }
+}

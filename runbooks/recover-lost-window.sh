@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Recovers a lost window, step by step, as runbooks/recover-lost-window.md describes, and applies
+# only a plan whose id a reviewer approved.
+#
+#   runbooks/recover-lost-window.sh --from T --to T --logs PATH [--logs PATH ...] --out DIR
+#       [--snapshot PATH_OR_CONNINFO ...] [--db CONNINFO] [--shard K/N] [--tz ZONE]
+#       [--require-complete] [--operator NAME] [--tool PATH]
+#       [--approve PLAN_ID | --approved-file FILE]
+#
+# Steps: check setup, scan, plan (into DIR/plan; an existing DIR/plan is reused, never made
+# again: it is what the reviewer read), approval check, safety dump (DIR/safety/, the window's
+# live rows just before writing), apply, verify. Without an approval it stops after the plan and
+# prints the plan id and the reports to read. Run it again with --approve PLAN_ID (or
+# --approved-file FILE, a file holding the id) to apply.
+#
+# T is RFC 3339 with Z or an offset. The database is --db, else DATABASE_URL, else libpq's PG*
+# variables. The tool is --tool, else RECOVER_TOOL, else recover-tool on the PATH.
+#
+# Exit status:
+#   0   applied and verified
+#   10  plan written (or found) and no approval given: nothing was written to the database
+#   11  the approved id is not this plan's id: refused, nothing was written
+#   64  wrong options
+#   any other: the status of the step that failed (recover-tool's statuses are in
+#       docs/EXIT-STATUS.md), after one line "recover-lost-window: failed at step: STEP"
+set -euo pipefail
+
+usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; }
+die_usage() { echo "recover-lost-window: $1; see --help" >&2; exit 64; }
+
+from="" to="" out="" db="" shard="" tz="" approve="" approved_file="" operator="" require_complete=0
+logs=() snapshots=()
+tool=${RECOVER_TOOL:-recover-tool}
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --from|--to|--logs|--snapshot|--out|--db|--shard|--tz|--approve|--approved-file|--operator|--tool)
+      [ $# -ge 2 ] || die_usage "'$1' needs a value" ;;&
+    --from) from=$2; shift 2 ;;
+    --to) to=$2; shift 2 ;;
+    --logs) logs+=("$2"); shift 2 ;;
+    --snapshot) snapshots+=("$2"); shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    --db) db=$2; shift 2 ;;
+    --shard) shard=$2; shift 2 ;;
+    --tz) tz=$2; shift 2 ;;
+    --approve) approve=$2; shift 2 ;;
+    --approved-file) approved_file=$2; shift 2 ;;
+    --operator) operator=$2; shift 2 ;;
+    --tool) tool=$2; shift 2 ;;
+    --require-complete) require_complete=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) die_usage "unknown option '$1'" ;;
+  esac
+done
+[ -n "$from" ] && [ -n "$to" ] || die_usage "'--from' and '--to' are required"
+[ ${#logs[@]} -gt 0 ] || die_usage "'--logs' is required (a file or directory; repeat it)"
+[ -n "$out" ] || die_usage "'--out DIR' is required"
+[ -z "$approve" ] || [ -z "$approved_file" ] || die_usage "give '--approve' or '--approved-file', not both"
+
+step=""
+begin() { step=$1; printf '\n==> %s\n' "$1"; }
+fail() {
+  echo "recover-lost-window: $1" >&2
+  echo "recover-lost-window: failed at step: $step (exit 1); see the messages above" >&2
+  exit 1
+}
+trap 'status=$?; echo "recover-lost-window: failed at step: $step (exit $status); see the messages above" >&2; exit $status' ERR
+
+window=(--from "$from" --to "$to")
+dbopt=(); [ -z "$db" ] || dbopt=(--db "$db")
+shardopt=(); [ -z "$shard" ] || shardopt=(--shard "$shard")
+psqldb=(); [ -z "$db" ] || psqldb=(-d "$db")
+[ -n "$db" ] || [ -z "${DATABASE_URL:-}" ] || psqldb=(-d "$DATABASE_URL")
+plan="$out/plan"
+
+begin "check setup"
+command -v "$tool" >/dev/null 2>&1 || fail "recover-tool not found at '$tool': build it (swift build -c release) and pass --tool .build/release/recover-tool"
+for cmd in psql lz4; do command -v "$cmd" >/dev/null 2>&1 || fail "'$cmd' is not installed: run scripts/setup.sh"; done
+for path in "${logs[@]}"; do [ -e "$path" ] || fail "log path '$path' does not exist: collect every host's logs first"; done
+for snap in "${snapshots[@]}"; do
+  case "$snap" in *=*|postgres://*|postgresql://*) ;; *) [ -e "$snap" ] || fail "snapshot '$snap' does not exist" ;; esac
+done
+echo "recover-tool $("$tool" --version)"
+echo "live database: $(psql -X -A -t -v ON_ERROR_STOP=1 "${psqldb[@]}" -c \
+  "SELECT current_database() || ', ' || count(*) || ' time_slots rows' FROM time_slots")"
+mkdir -p "$out"
+
+if [ -f "$plan/plan.json" ]; then
+  begin "scan: skipped (the plan in $plan was made already)"
+  begin "plan: reusing $plan (what the reviewer read; apply re-checks its hashes)"
+else
+  begin "scan"
+  "$tool" scan "${window[@]}" --logs "${logs[@]}" "${shardopt[@]}"
+
+  begin "plan"
+  extra=("${shardopt[@]}")
+  [ -z "$tz" ] || extra+=(--tz "$tz")
+  [ "$require_complete" = 0 ] || extra+=(--require-complete)
+  snapopt=(); [ ${#snapshots[@]} -eq 0 ] || snapopt=(--snapshot "${snapshots[@]}")
+  "$tool" plan "${window[@]}" --logs "${logs[@]}" "${snapopt[@]}" "${dbopt[@]}" "${extra[@]}" --out "$plan"
+fi
+plan_id=$(sed -n 's/^ *"plan_id" *: *"\([0-9a-f]*\)".*/\1/p' "$plan/plan.json")
+[ -n "$plan_id" ] || fail "no plan_id in $plan/plan.json"
+
+begin "approval check"
+if [ -n "$approved_file" ]; then
+  [ -r "$approved_file" ] || fail "cannot read the approval file '$approved_file'"
+  approve=$(tr -d ' \t\r\n' < "$approved_file")
+fi
+if [ -z "$approve" ]; then
+  echo "plan $plan_id is written and waits for review; nothing was written to the database"
+  echo "read $plan/report.md (or $plan/report.html), with the checklist in docs/REVIEW.md"
+  echo "to apply it, run this command again with: --approve $plan_id"
+  exit 10
+fi
+if [ "$approve" != "$plan_id" ]; then
+  echo "recover-lost-window: refused: the approved id $approve is not the id of the plan in $plan ($plan_id); nothing was written" >&2
+  exit 11
+fi
+echo "plan $plan_id is the approved one"
+
+begin "safety dump of the window's rows before writing"
+mkdir -p "$out/safety"
+dump="$out/safety/time_slots-$(date -u +%Y%m%dT%H%M%SZ).copy.lz4"
+from_utc=$(date -u -d "$from" +%Y-%m-%dT%H:%M:%SZ)
+to_utc=$(date -u -d "$to" +%Y-%m-%dT%H:%M:%SZ)
+psql -X -v ON_ERROR_STOP=1 "${psqldb[@]}" -c "\\copy (SELECT * FROM time_slots WHERE slot_start >= '$from_utc' AND slot_start < '$to_utc' ORDER BY id) TO STDOUT" \
+  | lz4 -q -z > "$dump"
+lz4 -t -q "$dump"
+echo "$(lz4 -dc "$dump" | wc -l) rows of [$from_utc, $to_utc) in $dump"
+
+begin "apply"
+applyopt=(--yes "${dbopt[@]}" "${shardopt[@]}")
+[ -z "$operator" ] || applyopt+=(--operator "$operator")
+"$tool" apply "$plan" "${applyopt[@]}" | tee "$out/apply.out"
+run=$(sed -n 's/^\(applied \)\{0,1\}plan [0-9a-f]* \(was already applied \)\{0,1\}as run \([0-9]*\).*/\3/p' "$out/apply.out" | head -n 1)
+[ -n "$run" ] || fail "apply printed no run id"
+
+begin "verify"
+"$tool" verify --run "$run" "${dbopt[@]}"
+
+printf '\nrecover-lost-window: plan %s applied as run %s and verified; undo it with: recover-tool revert --run %s --yes\n' \
+  "$plan_id" "$run" "$run"

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Reviews what a bad job changed in time_slots, from a snapshot taken before it, without changing
+# anything: runbooks/review-bad-job.md describes when and how.
+#
+#   runbooks/review-bad-job.sh --from T --to T --snapshot PATH_OR_CONNINFO --out DIR
+#       [--db CONNINFO] [--show N] [--tool PATH]
+#
+# Steps: check setup, safety dump of the window's live rows (DIR/safety/), diff (DIR/diff.txt and
+# DIR/diff.json), summary. The window is the time the job's damage can touch (by slot_start).
+# The database is --db, else DATABASE_URL, else libpq's PG* variables; the tool is --tool, else
+# RECOVER_TOOL, else recover-tool on the PATH.
+#
+# Exit status: 0 reviewed (whatever the diff found: read the summary); 64 wrong options; any
+# other: the status of the step that failed, after "review-bad-job: failed at step: STEP".
+set -euo pipefail
+
+die_usage() { echo "review-bad-job: $1; see --help" >&2; exit 64; }
+from="" to="" snapshot="" out="" db="" show=20
+tool=${RECOVER_TOOL:-recover-tool}
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --from|--to|--snapshot|--out|--db|--show|--tool) [ $# -ge 2 ] || die_usage "'$1' needs a value" ;;&
+    --from) from=$2; shift 2 ;;
+    --to) to=$2; shift 2 ;;
+    --snapshot) snapshot=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    --db) db=$2; shift 2 ;;
+    --show) show=$2; shift 2 ;;
+    --tool) tool=$2; shift 2 ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die_usage "unknown option '$1'" ;;
+  esac
+done
+[ -n "$from" ] && [ -n "$to" ] && [ -n "$snapshot" ] && [ -n "$out" ] || die_usage "'--from', '--to', '--snapshot' and '--out' are required"
+
+step=""
+begin() { step=$1; printf '\n==> %s\n' "$1"; }
+fail() {
+  echo "review-bad-job: $1" >&2
+  echo "review-bad-job: failed at step: $step (exit 1); see the messages above" >&2
+  exit 1
+}
+trap 'status=$?; echo "review-bad-job: failed at step: $step (exit $status); see the messages above" >&2; exit $status' ERR
+dbopt=(); [ -z "$db" ] || dbopt=(--db "$db")
+psqldb=(); [ -z "$db" ] || psqldb=(-d "$db")
+[ -n "$db" ] || [ -z "${DATABASE_URL:-}" ] || psqldb=(-d "$DATABASE_URL")
+
+begin "check setup"
+command -v "$tool" >/dev/null 2>&1 || fail "recover-tool not found at '$tool': build it and pass --tool"
+for cmd in psql lz4; do command -v "$cmd" >/dev/null 2>&1 || fail "'$cmd' is not installed: run scripts/setup.sh"; done
+case "$snapshot" in *=*|postgres://*|postgresql://*) ;; *) [ -e "$snapshot" ] || fail "snapshot '$snapshot' does not exist" ;; esac
+from_utc=$(date -u -d "$from" +%Y-%m-%dT%H:%M:%SZ) || fail "--from '$from' is not a time date(1) reads"
+to_utc=$(date -u -d "$to" +%Y-%m-%dT%H:%M:%SZ) || fail "--to '$to' is not a time date(1) reads"
+echo "live database: $(psql -X -A -t -v ON_ERROR_STOP=1 "${psqldb[@]}" -c \
+  "SELECT current_database() || ', ' || count(*) || ' time_slots rows' FROM time_slots")"
+mkdir -p "$out/safety"
+
+begin "safety dump of the window's live rows (before anyone restores anything)"
+dump="$out/safety/time_slots-$(date -u +%Y%m%dT%H%M%SZ).copy.lz4"
+psql -X -v ON_ERROR_STOP=1 "${psqldb[@]}" -c "\\copy (SELECT * FROM time_slots WHERE slot_start >= '$from_utc' AND slot_start < '$to_utc' ORDER BY id) TO STDOUT" \
+  | lz4 -q -z > "$dump"
+lz4 -t -q "$dump"
+echo "$(lz4 -dc "$dump" | wc -l) rows of [$from_utc, $to_utc) in $dump"
+
+begin "diff: the snapshot against live (changes nothing)"
+"$tool" diff --from "$from" --to "$to" --snapshot "$snapshot" "${dbopt[@]}" --show "$show" | tee "$out/diff.txt"
+"$tool" diff --from "$from" --to "$to" --snapshot "$snapshot" "${dbopt[@]}" --show "$show" --json > "$out/diff.json"
+
+begin "summary"
+count() { sed -n "s/^$1: \\([0-9]*\\)$/\\1/p" "$out/diff.txt"; }
+missing=$(count missing_from_live) changed=$(count changed) only=$(count only_in_live) same=$(count identical)
+[ -n "$missing" ] && [ -n "$changed" ] || fail "cannot read the counts in $out/diff.txt"
+echo "missing from live: $missing   changed since the snapshot: $changed   only in live: $only   identical: $same"
+echo "missing rows: recover them with runbooks/recover-lost-window.md, giving this snapshot to 'plan --snapshot'"
+echo "changed rows: see the changed columns above and in $out/diff.json; restoring them is the manual, reviewed step in runbooks/review-bad-job.md"
+echo "nothing was changed; the diff is in $out/diff.txt and $out/diff.json, the live rows in $dump"

@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Runs every runbook script end to end against a real PostgreSQL on the demo incident
+# (fixtures/demo), then scripts/demo.sh, and prints "N passed, M failed".
+#
+#   scripts/test-runbooks.sh
+#
+# Uses the server the environment names when scripts/test.sh started one (RECOVER_PGDIR set),
+# else starts its own (stopped on exit). Loads the demo into databases of its own
+# (rb_tracker, rb_tracker_backup). Builds recover-tool (debug) in RECOVER_SCRATCH_PATH (default
+# .build, where scripts/test.sh built it). Exit status: 0 when every check passed, else 1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+started=$(date +%s)
+
+scratch=${RECOVER_SCRATCH_PATH:-.build}
+swift build --scratch-path "$scratch" --product recover-tool >/dev/null
+tool="$(swift build --scratch-path "$scratch" --show-bin-path)/recover-tool"
+work=$(mktemp -d /tmp/rt-runbooks.XXXXXX)
+if [ -z "${RECOVER_PGDIR:-}" ]; then
+  env=$(bash scripts/pg-start.sh)
+  eval "$env"
+  trap 'bash scripts/pg-stop.sh "$RECOVER_PGDIR"; rm -rf "$work"' EXIT
+else
+  trap 'rm -rf "$work"' EXIT
+fi
+bash scripts/load-demo.sh --live-db rb_tracker --backup-db rb_tracker_backup >/dev/null
+export PGDATABASE=rb_tracker
+unset DATABASE_URL
+
+passed=0 failed=0
+ok() { passed=$((passed + 1)); echo "ok: $1"; }
+not_ok() { failed=$((failed + 1)); echo "FAILED: $1" >&2; [ ! -f "$work/last.out" ] || sed 's/^/    /' "$work/last.out" >&2; }
+q() { psql -X -A -t -v ON_ERROR_STOP=1 -c "$1"; }
+state() { q "SELECT count(*) || ' ' || md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) FROM time_slots t"; }
+schema() { q "SELECT count(*) FROM pg_namespace WHERE nspname = 'recovery'"; }
+expected() { python3 -c "import json,sys; print(json.load(open('fixtures/demo/expected.json'))$1)"; }
+
+# Runs the runbook script with the demo's inputs; its status in $rc, its output in $work/last.out.
+runbook() {
+  set +e
+  bash runbooks/recover-lost-window.sh --tool "$tool" --from 2018-07-25T14:50:00Z --to 2018-07-25T17:50:00Z \
+    --logs fixtures/demo/logs --snapshot fixtures/demo/snapshot/time_slots.sql.lz4 "$@" >"$work/last.out" 2>&1
+  rc=$?
+  set -e
+}
+has() { grep -qF -- "$1" "$work/last.out"; }
+
+before=$(state)
+live_before=$(q "SELECT count(*) FROM time_slots")
+plan_id=""
+
+name="recover-lost-window.sh without approval stops after the plan (exit 10), nothing written"
+runbook --out "$work/rb"
+plan_id=$(sed -n 's/^ *"plan_id" *: *"\([0-9a-f]*\)".*/\1/p' "$work/rb/plan/plan.json" 2>/dev/null || true)
+if [ "$rc" = 10 ] && [ -n "$plan_id" ] && has "plan $plan_id is written and waits for review" \
+   && has "run this command again with: --approve $plan_id" && [ "$(state)" = "$before" ] && [ "$(schema)" = 0 ]; then
+  ok "$name"; else not_ok "$name (exit $rc)"; fi
+
+name="recover-lost-window.sh with a wrong approval is refused (exit 11), nothing written"
+runbook --out "$work/rb" --approve 0000000000000000000000000000000000000000000000000000000000000000
+rc1=$rc
+echo "${plan_id:0:12}" > "$work/short-approval"
+runbook --out "$work/rb" --approved-file "$work/short-approval"
+if [ "$rc1" = 11 ] && [ "$rc" = 11 ] && has "refused: the approved id ${plan_id:0:12} is not the id of the plan" \
+   && [ "$(state)" = "$before" ] && [ "$(schema)" = 0 ]; then
+  ok "$name"; else not_ok "$name (exit $rc1, $rc)"; fi
+
+name="recover-lost-window.sh stops at a missing log path, naming the step"
+runbook --out "$work/missing" --logs "$work/no-such-logs"
+if [ "$rc" = 1 ] && has "log path '$work/no-such-logs' does not exist" && has "failed at step: check setup (exit 1)" \
+   && [ ! -e "$work/missing/plan" ] && [ "$(state)" = "$before" ]; then
+  ok "$name"; else not_ok "$name (exit $rc)"; fi
+
+name="recover-lost-window.sh stops at a failing recover-tool step with its status (plan --require-complete: 72)"
+runbook --out "$work/complete" --require-complete --approve "$plan_id"
+if [ "$rc" = 72 ] && has "failed at step: plan (exit 72)" && ! has "==> apply" && [ "$(state)" = "$before" ] && [ "$(schema)" = 0 ]; then
+  ok "$name"; else not_ok "$name (exit $rc)"; fi
+
+name="recover-lost-window.sh with the approved id applies and verifies; counts match expected.json"
+echo "$plan_id" > "$work/approval"
+runbook --out "$work/rb" --approved-file "$work/approval" --operator runbook-ci
+recovered=$(expected "['plan']['recovered']")
+present=$(expected "['plan']['already_present']") offline=$(expected "['plan']['offline_overlap']")
+if [ "$rc" = 0 ] && has "applied plan $plan_id as run 1" && has "planned $recovered, inserted $recovered, dropped 0" \
+   && has "run 1 verifies" && has "plan $plan_id applied as run 1 and verified" \
+   && [ "$(q "SELECT count(*) FROM time_slots")" = $((live_before + recovered)) ] \
+   && [ "$(q "SELECT count(*) FROM time_slots WHERE source = 'recovered'")" = "$recovered" ] \
+   && [ "$(q "SELECT plan_id || ' ' || operator || ' ' || inserted FROM recovery.runs")" = "$plan_id runbook-ci $recovered" ] \
+   && [ "$(python3 -c "import json; c = json.load(open('$work/rb/plan/plan.json'))['counts']; print(c['already_present'], c['offline_overlap'])")" = "$present $offline" ] \
+   && ls "$work"/rb/safety/time_slots-*.copy.lz4 >/dev/null; then
+  ok "$name"; else not_ok "$name (exit $rc)"; fi
+
+name="recover-lost-window.sh again with the same approval changes nothing"
+after=$(state)
+runbook --out "$work/rb" --approve "$plan_id"
+if [ "$rc" = 0 ] && has "was already applied as run 1" && has "run 1 verifies" && [ "$(state)" = "$after" ]; then
+  ok "$name"; else not_ok "$name (exit $rc)"; fi
+
+name="the runbook's revert removes exactly what the run inserted"
+set +e; "$tool" revert --run 1 --yes >"$work/last.out" 2>&1; rc=$?; set -e
+if [ "$rc" = 0 ] && has "reverted run 1: deleted $recovered slots" && [ "$(state)" = "$before" ]; then
+  ok "$name"; else not_ok "$name (exit $rc)"; fi
+
+name="review-bad-job.sh shows what a bad job changed and changes nothing"
+# The bad job: drops the task of some slots (as the Harvest job disassociated records) and deletes two.
+changed_rows=$(q "WITH u AS (UPDATE time_slots SET task_id = NULL, updated_at = now() WHERE task_id IS NOT NULL
+  AND user_id IN (1005, 1010) AND slot_start >= '2018-07-25T12:00Z' AND slot_start < '2018-07-25T14:00Z' RETURNING 1)
+  SELECT count(*) FROM u")
+q "DELETE FROM time_slots WHERE id IN (SELECT id FROM time_slots WHERE user_id = 1012
+  AND slot_start >= '2018-07-25T12:00Z' AND slot_start < '2018-07-25T14:00Z' ORDER BY id LIMIT 2)" >/dev/null
+bad=$(state)
+set +e
+bash runbooks/review-bad-job.sh --tool "$tool" --from 2018-07-25T04:50:00-07:00 --to 2018-07-25T14:50:00Z \
+  --snapshot "host=$PGHOST dbname=rb_tracker_backup" --out "$work/review" >"$work/last.out" 2>&1
+rc=$?
+set -e
+if [ "$rc" = 0 ] && [ "$changed_rows" -gt 0 ] && has "changed since the snapshot: $changed_rows " \
+   && grep -q "^missing from live: [2-9]" "$work/last.out" \
+   && has "task_id, updated_at" && [ -s "$work/review/diff.json" ] && [ "$(state)" = "$bad" ]; then
+  ok "$name"; else not_ok "$name (exit $rc)"; fi
+
+name="review-bad-job.sh stops at a missing snapshot, naming the step"
+set +e
+bash runbooks/review-bad-job.sh --tool "$tool" --from 2018-07-25T11:50:00Z --to 2018-07-25T14:50:00Z \
+  --snapshot "$work/no-such.sql.lz4" --out "$work/review2" >"$work/last.out" 2>&1
+rc=$?
+set -e
+if [ "$rc" = 1 ] && has "failed at step: check setup"; then ok "$name"; else not_ok "$name (exit $rc)"; fi
+
+name="scripts/demo.sh runs end to end"
+demo_started=$(date +%s)
+set +e
+bash scripts/demo.sh --out "$work/demo" >"$work/last.out" 2>&1
+rc=$?
+set -e
+if [ "$rc" = 0 ] && has "==> verify run 1 again (it reports the revert)" && has "run 1 was reverted at " \
+   && has "demo: every step passed"; then
+  ok "$name ($(( $(date +%s) - demo_started )) s)"; else not_ok "$name (exit $rc)"; fi
+
+echo "runbook checks took $(( $(date +%s) - started )) s"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
