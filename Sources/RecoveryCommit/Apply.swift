@@ -33,7 +33,7 @@ public enum ApplyCheckpoint: Hashable, Sendable, CustomStringConvertible {
     case rowsTableCreated
     /// The n-th chunk (1-based) of the rows file was handed to the COPY.
     case copyChunkSent(Int)
-    case rowsLoaded, runRecorded, presentRechecked, offlineLocked, offlineRechecked, budgetChecked
+    case rowsLoaded, runRecorded, offlineLocked, offlineRechecked, budgetChecked
     case slotsInserted, countsRecorded
     /// Everything is written; COMMIT is about to be sent.
     case committing
@@ -53,7 +53,6 @@ public enum ApplyCheckpoint: Hashable, Sendable, CustomStringConvertible {
         case .copyChunkSent(let n): "copy-chunk-\(n)"
         case .rowsLoaded: "rows-loaded"
         case .runRecorded: "run-recorded"
-        case .presentRechecked: "present-rechecked"
         case .offlineLocked: "offline-locked"
         case .offlineRechecked: "offline-rechecked"
         case .budgetChecked: "budget-checked"
@@ -306,47 +305,45 @@ private struct ApplyTransaction {
         checkpoint(.runRecorded)
         let run = String(runID)
 
-        // 3. CONTRACT §5.3 again: keys that gained a live row since the plan.
-        try connection.execute(
-            """
-            INSERT INTO recovery.run_drops (run_id, user_id, slot_start, reason, live_slot_id, provenance)
-            SELECT $1, p.user_id, p.slot_start, 'already_present', t.id, p.provenance
-            FROM \(Self.rowsTable) p JOIN time_slots t ON t.user_id = p.user_id AND t.slot_start = p.slot_start
-            """, [run], context: "re-checking the plan's slots against live time_slots")
-        checkpoint(.presentRechecked)
-
-        // 4. CONTRACT §5.4 again, with offline_entries locked against writers until COMMIT.
+        // 3. CONTRACT §5.4 again, with offline_entries locked against writers until COMMIT. A row
+        // whose key has a live row now is left to step 5, since §5.3 comes first.
         try connection.execute(
             "LOCK TABLE offline_entries IN SHARE ROW EXCLUSIVE MODE",
             context: "locking offline_entries against new entries (waited \(seconds(options.lockTimeoutSeconds)))")
         checkpoint(.offlineLocked)
-        try connection.execute(
+        let offlineDropped = try connection.execute(
             """
             INSERT INTO recovery.run_drops (run_id, user_id, slot_start, reason, offline_entry_id, provenance)
             SELECT DISTINCT ON (p.user_id, p.slot_start) $1, p.user_id, p.slot_start, 'offline_overlap', o.id, p.provenance
             FROM \(Self.rowsTable) p JOIN offline_entries o ON \(Self.overlap)
-            WHERE NOT EXISTS (SELECT 1 FROM recovery.run_drops d
-                              WHERE d.run_id = $1 AND d.user_id = p.user_id AND d.slot_start = p.slot_start)
+            WHERE NOT EXISTS (SELECT 1 FROM time_slots t WHERE t.user_id = p.user_id AND t.slot_start = p.slot_start)
             ORDER BY p.user_id, p.slot_start, o.starts_at, o.id
-            """, [run], context: "re-checking the plan's slots against offline_entries")
+            """, [run], context: "re-checking the plan's slots against offline_entries").affectedRows
         checkpoint(.offlineRechecked)
 
-        // 5. The budget, on what is left to insert.
-        let dropped = Int(try connection.execute(
-            "SELECT count(*) FROM recovery.run_drops WHERE run_id = $1", [run], context: "counting dropped slots").scalar ?? "0") ?? 0
-        let toInsert = document.rows.count - dropped
+        // 4. The budget, on what is left to insert. The keys that gained a live row are counted
+        // only when the rest is over the budget: it saves a join with time_slots on every apply.
+        var toInsert = document.rows.count - offlineDropped
         if let maxSlots = options.maxSlots, toInsert > maxSlots {
-            throw CommitError(
-                .budgetExceeded,
-                "refusing the plan in '\(plan.path)': it would insert \(toInsert) slots, more than --max-slots \(maxSlots); "
-                    + "nothing was changed; check the plan, then raise --max-slots or shard the plan")
+            let present = try connection.execute(
+                """
+                SELECT count(*) FROM \(Self.rowsTable) p JOIN time_slots t ON t.user_id = p.user_id AND t.slot_start = p.slot_start
+                """, context: "counting the plan's slots that are live now").scalar.flatMap { Int($0) } ?? 0
+            toInsert -= present
+            if toInsert > maxSlots {
+                throw CommitError(
+                    .budgetExceeded,
+                    "refusing the plan in '\(plan.path)': it would insert \(toInsert) slots, more than --max-slots \(maxSlots); "
+                        + "nothing was changed; check the plan, then raise --max-slots or shard the plan")
+            }
         }
         checkpoint(.budgetChecked)
 
-        // 6. The insert. ON CONFLICT covers a slot the service inserts concurrently; RETURNING
-        // fills run_slots with each new row's id and fingerprint. updated_at is the time the insert
-        // starts, the latest time known before COMMIT (now() would be the transaction's start,
-        // before the COPY).
+        // 5. The insert, and CONTRACT §5.3 again: ON CONFLICT skips every key that has a live row
+        // now, whether it gained it since the plan or the service inserts it during the apply;
+        // those are recorded just after. RETURNING fills run_slots with each new row's id and
+        // fingerprint, as stored. updated_at is the time the insert starts, the latest time known
+        // before COMMIT (now() would be the transaction's start, before the COPY).
         guard let appliedAt = try connection.execute("SELECT clock_timestamp()", context: "reading the clock").scalar else {
             throw CommitError(.inconsistent, "\(doing): the server returned no time")
         }
@@ -367,8 +364,7 @@ private struct ApplyTransaction {
             SELECT $1, i.id, i.user_id, i.slot_start, p.provenance, i.fingerprint
             FROM inserted i JOIN \(Self.rowsTable) p ON p.user_id = i.user_id AND p.slot_start = i.slot_start
             """, [run, appliedAt], context: "inserting the recovered slots into time_slots").affectedRows
-        if inserted + dropped != document.rows.count {
-            // Slots the service inserted between the re-check and the insert: record them too.
+        if inserted + offlineDropped != document.rows.count {
             try connection.execute(
                 """
                 INSERT INTO recovery.run_drops (run_id, user_id, slot_start, reason, live_slot_id, provenance)
@@ -377,11 +373,11 @@ private struct ApplyTransaction {
                 WHERE NOT EXISTS (SELECT 1 FROM recovery.run_drops d
                                   WHERE d.run_id = $1 AND d.user_id = p.user_id AND d.slot_start = p.slot_start)
                   AND NOT EXISTS (SELECT 1 FROM recovery.run_slots s WHERE s.run_id = $1 AND s.slot_id = t.id)
-                """, [run], context: "recording slots inserted by the service during the apply")
+                """, [run], context: "recording the plan's slots that are live now")
         }
         checkpoint(.slotsInserted)
 
-        // 7. The counts, which must add up (a CHECK on recovery.runs holds them to it too).
+        // 6. The counts, which must add up (a CHECK on recovery.runs holds them to it too).
         let counted = try connection.execute(
             """
             UPDATE recovery.runs SET

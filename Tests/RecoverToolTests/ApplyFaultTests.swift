@@ -35,7 +35,7 @@ final class ApplyFaultTests: XCTestCase {
     static let points = [
         "plan-checked", "connected", "transaction-begun", "lock-acquired", "schema-ready", "previous-run-checked",
         "rows-table-created", "copy-chunk-1", "copy-chunk-2", "copy-chunk-3", "rows-loaded", "run-recorded",
-        "present-rechecked", "offline-locked", "offline-rechecked", "budget-checked", "slots-inserted",
+        "offline-locked", "offline-rechecked", "budget-checked", "slots-inserted",
         "counts-recorded", "committing", "committed",
     ]
 

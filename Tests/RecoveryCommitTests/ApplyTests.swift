@@ -114,6 +114,23 @@ final class ApplyTests: XCTestCase {
             "client uploaded late by the client")
     }
 
+    func testLiveRowComesBeforeOfflineOverlap() throws {
+        // CONTRACT §5.3 before §5.4: a key that is live now and overlaps offline time is "already present".
+        let (db, dir, _) = try makeIncident()
+        let connection = try db.connect()
+        try connection.executeSimple(
+            """
+            INSERT INTO time_slots (user_id, project_id, slot_start, source, status)
+            VALUES (2, 10, '2018-07-25T14:00:00Z', 'client', 'active');
+            INSERT INTO offline_entries (user_id, project_id, starts_at, ends_at, added_by)
+            VALUES (2, 10, '2018-07-25T13:55:00Z', '2018-07-25T14:05:00Z', 2);
+            """)
+        guard case .applied(let run, let drops, _) = try RecoveryApply.apply(planDirectory: dir.path, conninfo: db.conninfo, options: options)
+        else { return XCTFail() }
+        XCTAssertEqual(run.counts, .init(planned: 12, inserted: 11, droppedPresent: 1, droppedOffline: 0))
+        XCTAssertEqual(drops.map(\.reason), [.alreadyPresent])
+    }
+
     func testTamperedPlansAreRefusedAndNothingChanges() throws {
         let (db, dir, plan) = try makeIncident()
         let connection = try db.connect()
