@@ -64,7 +64,7 @@ let package = Package(
             name: "RecoverBench",
             dependencies: [
                 "RecoveryModel", "SourceFiles", "LogReplay", "SnapshotDiff", "SlotFold",
-                "ConflictResolver", "PlanReport", "PostgresClient",
+                "ConflictResolver", "PlanReport", "PostgresClient", "RecoveryCommit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -8,6 +8,6 @@ struct RecoverBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "recover-bench",
         abstract: "Benchmarks of recover-tool's stages (run a release build).",
-        subcommands: [LogsBenchmark.self, SnapshotBench.self, DigestBench.self]
+        subcommands: [LogsBenchmark.self, SnapshotBench.self, DigestBench.self, ApplyBench.self]
     )
 }

@@ -1,7 +1,7 @@
 import PostgresClient
 
 /// The tool's own schema `recovery`: the audit trail of every apply and revert, created and
-/// upgraded by numbered migrations. Documented table by table in `docs/RECOVERY-SCHEMA.md`.
+/// upgraded by numbered migrations. Documented table by table in `docs/APPLY.md`.
 ///
 /// Migrations run inside the transaction of an apply (or revert), under the recovery lock, so two
 /// tools never migrate at once and a failed apply leaves no half-made schema behind.

@@ -1,0 +1,194 @@
+import ArgumentParser
+import ConflictResolver
+import Foundation
+import PlanReport
+import PostgresClient
+import RecoveryCommit
+import RecoveryModel
+import SlotFold
+
+/// `recover-bench apply`: an apply of N recovered slots against `psql \copy` of the same rows.
+///
+/// Builds a database of its own on the server libpq points at: the service schema, `--existing`
+/// rows in `time_slots`, and `time_slots_copy`, the same table with the same rows, indexes, checks
+/// and foreign keys. Writes a plan of `--rows` slots (a real plan directory) and the same rows
+/// as `time_slots` columns, then times in one run: `psql \copy` of them into `time_slots_copy`,
+/// and `RecoveryApply.apply` of the plan into `time_slots` (plan check, COPY, re-checks, insert,
+/// run records, COMMIT).
+struct ApplyBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "apply", abstract: "Time an apply of a plan against psql \\copy of the same rows.")
+
+    @Option(help: "Recovered slots in the plan.")
+    var rows = 1_000_000
+
+    @Option(help: "Rows already in time_slots (and in the copy) before either load.")
+    var existing = 3_000_000
+
+    @Option(help: "Users the slots are spread over.")
+    var users = 2_000
+
+    @Option(help: "The server's maintenance database (connection string); default: libpq's PG* variables.")
+    var db: String?
+
+    @Option(help: "The benchmark's own database, dropped and created anew.")
+    var database = "recover_bench_apply"
+
+    @Option(help: "The service schema.")
+    var schema = "fixtures/schema.sql"
+
+    @Option(help: "Working directory for the plan and the \\copy file.")
+    var work = "bench-work/apply"
+
+    func validate() throws {
+        guard rows > 0, existing >= 0, users > 0, rows % users == 0, existing % users == 0 else {
+            throw ValidationError("'--rows' and '--existing' must be multiples of '--users'")
+        }
+    }
+
+    func run() throws {
+        let admin = try Connection.connect(db)
+        try admin.executeSimple("DROP DATABASE IF EXISTS \(database) WITH (FORCE)")
+        try admin.executeSimple("CREATE DATABASE \(database) TEMPLATE template0 ENCODING 'UTF8'")
+        let conninfo = (db.map { $0 + " " } ?? "") + "dbname=\(database)"
+        let connection = try Connection.connect(conninfo)
+        let (setupSeconds, _) = try timed { try setUp(connection) }
+        print("database: \(existing) rows in time_slots and in time_slots_copy, \(users) users (\(fmt(setupSeconds)) s)")
+
+        let plan = "\(work)/plan", copyFile = "\(work)/copy.tsv"
+        try? FileManager.default.removeItem(atPath: work)
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        let (planSeconds, document) = try timed { try writePlan(to: plan) }
+        try writeCopyFile(from: plan + "/rows.tsv", to: copyFile)
+        let bytes = (try FileManager.default.attributesOfItem(atPath: plan + "/rows.tsv")[.size] as? Int) ?? 0
+        print("plan: \(document.rows.count) slots, rows.tsv \(bytes / 1_000_000) MB (written in \(fmt(planSeconds)) s)")
+
+        // psql \copy of the same rows into the copy of the table.
+        try connection.executeSimple("CHECKPOINT")
+        let columns = PlanDocument.rowColumns.filter { $0 != "provenance" } + ["source"]
+        let psqlSeconds = try timed {
+            try shell("psql -X -q -v ON_ERROR_STOP=1 -d '\(database)' -c \"\\\\copy time_slots_copy (\(columns.joined(separator: ", "))) FROM '\(copyFile)'\"")
+        }.0
+        let copied = try connection.execute("SELECT count(*) FROM time_slots_copy").scalar ?? "?"
+        print("psql \\copy: \(fmt(psqlSeconds)) s, \(Int(Double(rows) / psqlSeconds)) rows/s (time_slots_copy now \(copied) rows)")
+
+        // The apply, with the time of each phase.
+        try connection.executeSimple("CHECKPOINT")
+        var marks: [(String, Double)] = []
+        let start = Date()
+        var options = ApplyOptions(operatorName: "bench", toolVersion: "bench")
+        options.dropSampleLimit = 5
+        let (applySeconds, outcome) = try timed {
+            try RecoveryApply.apply(planDirectory: plan, conninfo: conninfo, options: options) { point in
+                if case .copyChunkSent = point { return }
+                marks.append((point.description, Date().timeIntervalSince(start)))
+            }
+        }
+        guard case .applied(let run, _, _) = outcome, run.counts.inserted == rows else {
+            throw ValidationError("the apply did not insert \(rows) slots: \(outcome)")
+        }
+        print("apply: \(fmt(applySeconds)) s, \(Int(Double(rows) / applySeconds)) rows/s (run \(run.id), \(run.counts.inserted) inserted)")
+        var last = 0.0
+        print("  phases: " + marks.map { name, t in
+            defer { last = t }
+            return "\(name) +\(fmt(t - last))"
+        }.joined(separator: ", "))
+        print("ratio: apply throughput is \(Int((psqlSeconds / applySeconds * 100).rounded()))% of psql \\copy")
+    }
+
+    /// Schema, users, projects, tasks, memberships, `existing` slots (before the plan's window),
+    /// offline entries (beside the window: checked, none overlapping), and the copy table.
+    private func setUp(_ c: Connection) throws {
+        try c.executeSimple(try String(contentsOfFile: schema, encoding: .utf8))
+        let perUser = existing / users
+        try c.executeSimple(
+            """
+            INSERT INTO users (id, email) SELECT g, 'user' || g || '@example.com' FROM generate_series(1, \(users)) g;
+            INSERT INTO projects (id, company_id, name) SELECT g, 1, 'project ' || g FROM generate_series(1, 20) g;
+            INSERT INTO tasks (id, project_id, name) SELECT g, (g - 1) % 20 + 1, 'task ' || g FROM generate_series(1, 100) g;
+            INSERT INTO project_members (project_id, user_id) SELECT (g - 1) % 20 + 1, g FROM generate_series(1, \(users)) g;
+            INSERT INTO time_slots (user_id, project_id, task_id, slot_start, source, status, activity_level, keystrokes,
+                                    mouse_events, active_apps, note, updated_at)
+            SELECT u, (u - 1) % 20 + 1, (u - 1) % 20 + 1, '2018-07-01T00:00:00Z'::timestamptz + i * interval '10 minutes',
+                   'client', 'active', i % 11, 100 + i % 500, 300 + i % 900, '{Xcode,Safari}',
+                   CASE WHEN i % 10 = 0 THEN 'note ' || i END, '2018-07-02T00:00:00Z'
+            FROM generate_series(1, \(users)) u, generate_series(0, \(perUser - 1)) i;
+            INSERT INTO offline_entries (user_id, project_id, starts_at, ends_at, added_by)
+            SELECT u, (u - 1) % 20 + 1, '2018-07-24T09:00:00Z'::timestamptz + k * interval '1 hour',
+                   '2018-07-24T09:30:00Z'::timestamptz + k * interval '1 hour', u
+            FROM generate_series(1, \(users)) u, generate_series(0, 4) k;
+            CREATE TABLE time_slots_copy (LIKE time_slots INCLUDING ALL);
+            ALTER TABLE time_slots_copy ADD FOREIGN KEY (user_id) REFERENCES users (id),
+              ADD FOREIGN KEY (project_id) REFERENCES projects (id), ADD FOREIGN KEY (task_id) REFERENCES tasks (id);
+            INSERT INTO time_slots_copy SELECT * FROM time_slots;
+            """)
+        try c.executeSimple("VACUUM ANALYZE")
+    }
+
+    /// A plan of `rows` slots: `rows / users` consecutive slots per user from 2018-07-25T00:00Z.
+    private func writePlan(to directory: String) throws -> PlanDocument {
+        let perUser = rows / users
+        let from = Timestamp.parse("2018-07-25T00:00:00Z")!
+        var slots: [FoldedSlot] = []
+        slots.reserveCapacity(rows)
+        for user in 1...Int64(users) {
+            let project = (user - 1) % 20 + 1
+            for i in 0..<perUser {
+                let slot = TimeSlot(
+                    key: SlotKey(userID: user, slotStart: from.adding(minutes: Int64(i) * 10)), projectID: project,
+                    taskID: i % 3 == 0 ? nil : project, durationMinutes: 10, status: i % 2 == 0 ? .active : .idle,
+                    activityLevel: Int16(i % 11), keystrokes: Int32(100 + i % 500), mouseEvents: Int32(300 + i % 900),
+                    activeApps: ["Xcode", "Safari"], screenshotKey: nil, note: i % 10 == 0 ? "recovered note \(i)" : nil)
+                slots.append(FoldedSlot(slot: slot, provenance: [
+                    Provenance(kind: .log, location: SourceLocation(file: "logs/app-\(user % 4 + 1).log.lz4", line: Int(user) * 1000 + i)),
+                ]))
+            }
+        }
+        var resolution = Resolution()
+        resolution.recovered = slots
+        var fold = FoldResult()
+        fold.slots = slots
+        let window = Window(from: from, to: from.adding(minutes: Int64(perUser) * 10))
+        let evidence = PlanEvidence(
+            window: window, displayTimeZone: nil, shard: nil, database: database, inputs: [], hosts: [], fold: fold,
+            resolution: resolution, readQuarantine: [], toolVersion: "bench", createdAt: from)
+        return try PlanWriter.write(evidence, to: directory).document
+    }
+
+    /// The plan's rows as `time_slots` columns for `\copy`: the provenance column replaced by `source`.
+    private func writeCopyFile(from rowsPath: String, to path: String) throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: rowsPath))
+        var out = [UInt8]()
+        out.reserveCapacity(data.count)
+        data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
+            var lineStart = 0
+            var lastTab = -1
+            for i in 0..<bytes.count {
+                if bytes[i] == 0x09 { lastTab = i }
+                if bytes[i] == 0x0A {
+                    out.append(contentsOf: bytes[lineStart..<lastTab])
+                    out.append(contentsOf: Array("\trecovered\n".utf8))
+                    lineStart = i + 1
+                }
+            }
+        }
+        try Data(out).write(to: URL(fileURLWithPath: path))
+    }
+}
+
+private func timed<T>(_ body: () throws -> T) rethrows -> (Double, T) {
+    let start = Date()
+    let value = try body()
+    return (Date().timeIntervalSince(start), value)
+}
+
+private func shell(_ command: String) throws {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/sh")
+    process.arguments = ["-c", command]
+    try process.run()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else { throw ValidationError("'\(command)' exited with \(process.terminationStatus)") }
+}
+
+private func fmt(_ x: Double) -> String { String(format: "%.2f", x) }
