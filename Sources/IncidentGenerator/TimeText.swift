@@ -1,20 +1,9 @@
+import RecoveryModel
+
 /// Byte-level time formatting for log lines and COPY rows: no `Date`, no `String` per call.
 enum TimeText {
     static let minute: Int64 = 60_000_000
     static let second: Int64 = 1_000_000
-
-    /// Civil date of a day count since 1970-01-01 (H. Hinnant's `civil_from_days`).
-    static func civil(days z0: Int64) -> (Int64, Int64, Int64) {
-        let z = z0 + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
-    }
 
     @inline(__always)
     static func digits(_ value: Int64, _ width: Int, into out: inout [UInt8]) {
@@ -34,7 +23,7 @@ enum TimeText {
         let secs = floorDiv(micros, second)
         let days = floorDiv(secs, 86_400)
         let daySecs = secs - days * 86_400
-        let (y, m, d) = civil(days: days)
+        let (y, m, d) = Timestamp.civilDate(fromDays: days)
         digits(y, 4, into: &out); out.append(45)
         digits(m, 2, into: &out); out.append(45)
         digits(d, 2, into: &out); out.append(separator)

@@ -2,9 +2,8 @@ import ArgumentParser
 import Foundation
 import Logging
 
-/// `--quiet` and `--verbose` for the subcommands that write or check the database (`apply`,
-/// `verify`, `revert`, `runs`), with the meaning they have on `scan` and `plan`: `--quiet` draws
-/// no progress line, `--verbose` logs each step and its time on standard error (swift-log).
+/// `--quiet` and `--verbose`, for every subcommand: `--quiet` draws no progress line, `--verbose`
+/// logs each stage or step and its time on standard error (swift-log).
 struct LogOptions: ParsableArguments {
     @Flag(help: "No progress line on standard error.")
     var quiet = false
@@ -19,8 +18,8 @@ struct LogOptions: ParsableArguments {
         return logger
     }
 
-    /// A `(done, total)` progress line on a terminal's standard error, as `OutputOptions` draws
-    /// it; nil with `--quiet` or when standard error is not a terminal.
+    /// A `(done, total)` callback that redraws one progress line on a terminal's standard error;
+    /// nil with `--quiet` or when standard error is not a terminal.
     func progress(_ label: String) -> (@Sendable (Int64, Int64) -> Void)? {
         guard !quiet, isatty(2) == 1 else { return nil }
         let line = ProgressLine(label: label)

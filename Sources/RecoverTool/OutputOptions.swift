@@ -2,24 +2,14 @@ import ArgumentParser
 import Foundation
 import Logging
 
-/// `--json` and the progress line, shared by the subcommands that report.
+/// `--json`, with `--quiet` and `--verbose` (`LogOptions`), shared by the subcommands that report.
 struct OutputOptions: ParsableArguments {
     @Flag(help: "Print one JSON object on standard output instead of text.")
     var json = false
 
-    @Flag(help: "No progress line on standard error.")
-    var quiet = false
+    @OptionGroup var log: LogOptions
 
-    @Flag(help: "Log each stage (what it read, how long it took) on standard error.")
-    var verbose = false
-
-    /// Structured logs on standard error: stage timings and counts with `--verbose`, warnings
-    /// otherwise. Passed down, never global.
-    var logger: Logger {
-        var logger = Logger(label: "recover-tool") { StreamLogHandler.standardError(label: $0) }
-        logger.logLevel = verbose ? .debug : .warning
-        return logger
-    }
+    var logger: Logger { log.logger }
 
     /// Prints `value` as pretty JSON with sorted keys, or `text()` for people.
     func emit<Report: Encodable>(_ value: Report, text: () -> String) throws {
@@ -32,18 +22,9 @@ struct OutputOptions: ParsableArguments {
         }
     }
 
-    /// A `(done, total)` callback that redraws one progress line on a terminal's standard error;
-    /// nil when standard error is not a terminal or `--quiet` is given.
-    func progress(_ label: String) -> (@Sendable (Int64, Int64) -> Void)? {
-        guard !quiet, isatty(2) == 1 else { return nil }
-        let line = ProgressLine(label: label)
-        return { done, total in line.update(done, total) }
-    }
+    func progress(_ label: String) -> (@Sendable (Int64, Int64) -> Void)? { log.progress(label) }
 
-    /// Clears the progress line, if one was drawn.
-    func endProgress() {
-        if !quiet && isatty(2) == 1 { StandardStreams.error("\r\u{1B}[K") }
-    }
+    func endProgress() { log.endProgress() }
 }
 
 /// One line, redrawn at most ten times a second: bytes done of the total, speed, time left.

@@ -47,7 +47,7 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
     /// Appends `rfc3339` as UTF-8 bytes, without making a `String`: the plan's files write one per row.
     public func appendRFC3339(to out: inout [UInt8]) {
         let (days, dayMicros) = microseconds.floorDividedBy(86_400_000_000)
-        let (y, m, d) = civilDate(fromDays: days)
+        let (y, m, d) = Self.civilDate(fromDays: days)
         let secs = dayMicros / 1_000_000
         var micros = dayMicros % 1_000_000
         func digits(_ value: Int64, _ width: Int) {
@@ -154,6 +154,20 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
         return Timestamp(microseconds: secs * 1_000_000 + fraction)
     }
 
+    /// The proleptic Gregorian (year, month, day) of a day count since 1970-01-01
+    /// (H. Hinnant's `civil_from_days`).
+    public static func civilDate(fromDays z0: Int64) -> (year: Int64, month: Int64, day: Int64) {
+        let z = z0 + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
+    }
+
     @usableFromInline
     static func daysIn(month: Int64, year: Int64) -> Int64 {
         switch month {
@@ -175,17 +189,6 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
     }
 }
 
-private func civilDate(fromDays z0: Int64) -> (Int64, Int64, Int64) {
-    let z = z0 + 719_468
-    let era = (z >= 0 ? z : z - 146_096) / 146_097
-    let doe = z - era * 146_097
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-    let mp = (5 * doy + 2) / 153
-    let d = doy - (153 * mp + 2) / 5 + 1
-    let m = mp < 10 ? mp + 3 : mp - 9
-    return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
-}
 
 
 extension Int64 {
