@@ -123,6 +123,12 @@ struct ApplyBench: ParsableCommand {
             INSERT INTO time_slots_copy SELECT * FROM time_slots;
             """)
         try c.executeSimple("VACUUM ANALYZE")
+        // Neither load may meet an autovacuum of the other's table.
+        try c.executeSimple(
+            """
+            ALTER TABLE time_slots SET (autovacuum_enabled = off);
+            ALTER TABLE time_slots_copy SET (autovacuum_enabled = off);
+            """)
     }
 
     /// A plan of `rows` slots: `rows / users` consecutive slots per user from 2018-07-25T00:00Z.
