@@ -142,6 +142,9 @@ final class ApplyFaultTests: XCTestCase {
             try setup.executeSimple(try Repository.fixtureText("schema.sql"))
             try PlanFixture.seed(setup, users: Int(Self.users))
             let before = try DatabaseState.checksums(setup)
+            // The test server runs with synchronous_commit=off: make the setup durable before the
+            // immediate stop, so that only the apply's own transaction is at stake.
+            try setup.executeSimple("CHECKPOINT")
             let (dir, _) = try writePlan()
 
             var env = server.environment
