@@ -29,6 +29,9 @@ struct Apply: ParsableCommand {
     @Option(name: .customLong("operator"), help: "Who applies, recorded in the run; default: the login name.")
     var operatorName: String?
 
+    @Flag(help: "Apply a plan whose earlier run was reverted, as a new run (otherwise it changes nothing).")
+    var again = false
+
     @Option(help: "Refuse the plan if it would insert more than this many slots.")
     var maxSlots: Int?
 
@@ -70,6 +73,7 @@ struct Apply: ParsableCommand {
             operatorName: operatorName ?? Confirmation.defaultOperator(), toolVersion: ToolVersion.current,
             maxSlots: maxSlots)
         options.lockTimeoutSeconds = lockTimeout
+        options.againAfterRevert = again
         options.statementTimeoutSeconds = statementTimeout
         let pause = TestPause(ProcessInfo.processInfo.environment)
         pause.reached(ApplyCheckpoint.planChecked.description)

@@ -18,6 +18,9 @@ public struct ApplyOptions: Sendable {
     public var chunkBytes: Int = 1 << 20
     /// How many dropped slots the outcome lists (all are recorded in `recovery.run_drops`).
     public var dropSampleLimit = 20
+    /// Apply a plan whose last run was reverted, as a new run (`apply --again`). Without it such
+    /// a plan changes nothing, like one still applied.
+    public var againAfterRevert = false
 
     public init(operatorName: String, toolVersion: String, maxSlots: Int? = nil) {
         self.operatorName = operatorName
@@ -201,9 +204,10 @@ public enum RecoveryApply {
                 try connection.executeSimple(
                     RecoverySchema.sessionSettings(lockTimeoutSeconds: max(options.lockTimeoutSeconds, 60), statementTimeoutSeconds: 60))
                 try connection.execute("SELECT pg_advisory_xact_lock_shared($1)", [String(RecoverySchema.lockKey)])
-                return try RunRecord.load(connection, where: "plan_id", plan.document.planID)
+                // This apply's own run row: an earlier, reverted run of the plan is not an answer.
+                return try RunRecord.load(connection, where: "id", String(runID))
             }
-            if let found {
+            if let found, found.planID == plan.document.planID {
                 return .applied(found, drops: found.id == runID ? drops : [], recoveredAfterLostConnection: true)
             }
             throw CommitError(
@@ -259,7 +263,8 @@ private struct ApplyTransaction {
         checkpoint(.lockAcquired)
         try RecoverySchema.migrate(connection, toolVersion: options.toolVersion, database: connection.redactedConnectionInfo)
         checkpoint(.schemaReady)
-        if let previous = try RunRecord.load(connection, where: "plan_id", document.planID) {
+        if let previous = try RunRecord.load(connection, where: "plan_id", document.planID),
+           previous.status == .applied || !options.againAfterRevert {
             return .alreadyApplied(previous)
         }
         checkpoint(.previousRunChecked)

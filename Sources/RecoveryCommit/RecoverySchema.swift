@@ -70,6 +70,14 @@ public enum RecoverySchema {
                   PRIMARY KEY (run_id, user_id, slot_start)
                 );
                 """),
+        Migration(
+            version: 2, description: "a reverted plan may be applied again as a new run",
+            sql: """
+                ALTER TABLE recovery.runs DROP CONSTRAINT runs_plan_id_key;
+                -- At most one applied run per plan; reverted runs of it stay as history.
+                CREATE UNIQUE INDEX runs_plan_id_applied ON recovery.runs (plan_id) WHERE status = 'applied';
+                CREATE INDEX runs_plan_id ON recovery.runs (plan_id);
+                """),
     ]
 
     public static var currentVersion: Int { migrations.last!.version }

@@ -120,7 +120,9 @@ public struct RunRecord: Hashable, Sendable, Encodable {
     static func load(_ connection: Connection, where condition: String, _ value: String, lock: Bool = false) throws -> RunRecord? {
         guard try RecoverySchema.installedVersion(connection) > 0 else { return nil }
         let result = try connection.execute(
-            "SELECT \(selectList) FROM recovery.runs WHERE \(condition) = $1\(lock ? " FOR UPDATE" : "")", [value],
+            // The newest: a plan applied, reverted and applied again has several runs.
+            "SELECT \(selectList) FROM recovery.runs WHERE \(condition) = $1 ORDER BY id DESC LIMIT 1\(lock ? " FOR UPDATE" : "")",
+            [value],
             context: "reading recovery.runs")
         guard let row = result.rows.first else { return nil }
         guard let record = RunRecord(row: row) else {

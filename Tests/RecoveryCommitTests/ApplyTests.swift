@@ -34,7 +34,7 @@ final class ApplyTests: XCTestCase {
         XCTAssertEqual(try connection.execute("SELECT count(*) FROM time_slots WHERE source = 'recovered' AND screenshot_key IS NULL").scalar, "12")
         XCTAssertEqual(try connection.execute("SELECT count(DISTINCT updated_at) FROM time_slots").scalar, "1")
         XCTAssertEqual(try connection.execute("SELECT count(*) FROM recovery.run_slots WHERE provenance = 'log logs/app-1.log:' || (1 + (user_id - 1) * 4 + extract(epoch FROM slot_start - '2018-07-25T14:00:00Z') / 600)::int").scalar, "12")
-        XCTAssertEqual(try connection.execute("SELECT max(version) FROM recovery.schema_version").scalar, "1")
+        XCTAssertEqual(try connection.execute("SELECT max(version) FROM recovery.schema_version").scalar, "2")
 
         // The same plan again: nothing changes, and the run is named.
         let state = try DatabaseState.checksums(connection)
@@ -67,6 +67,19 @@ final class ApplyTests: XCTestCase {
         else { return XCTFail("re-applied a reverted plan") }
         XCTAssertEqual(named.status, .reverted)
         XCTAssertEqual(try DatabaseState.checksums(connection), revertedState)
+
+        // With --again it is applied as a new run, which verifies; then it is the one named.
+        var reapply = options
+        reapply.againAfterRevert = true
+        guard case .applied(let second2, _, _) = try RecoveryApply.apply(planDirectory: dir.path, conninfo: db.conninfo, options: reapply)
+        else { return XCTFail("not applied again") }
+        XCTAssertNotEqual(second2.id, run.id)
+        XCTAssertEqual(second2.counts.inserted, 12)
+        XCTAssertTrue(try RecoveryVerify.verify(run: second2.id, conninfo: db.conninfo).isClean)
+        guard case .alreadyApplied(let latest) = try RecoveryApply.apply(planDirectory: dir.path, conninfo: db.conninfo, options: reapply)
+        else { return XCTFail("a plan still applied was applied twice") }
+        XCTAssertEqual(latest.id, second2.id)
+        XCTAssertEqual(try RecoveryRuns.list(conninfo: db.conninfo).map(\.status), [.reverted, .applied])
     }
 
     func testOfflineEntryAddedAfterPlanIsHonoured() throws {
@@ -360,7 +373,7 @@ final class ApplyTests: XCTestCase {
         XCTAssertThrowsError(try RecoveryApply.apply(planDirectory: dir2.path, conninfo: db.conninfo, options: options)) { error in
             let error = error as! CommitError
             XCTAssertEqual(error.kind, .schemaTooNew)
-            XCTAssertEqual(error.message, "the recovery schema in '\(connection.redactedConnectionInfo)' is at version 7, newer than this tool's 1; "
+            XCTAssertEqual(error.message, "the recovery schema in '\(connection.redactedConnectionInfo)' is at version 7, newer than this tool's \(RecoverySchema.currentVersion); "
                 + "use the recover-tool that wrote it, or a newer one")
         }
     }
