@@ -58,7 +58,9 @@ public struct LiveState: Sendable {
     ///
     /// Only the ids the candidates name are read, so the cost follows the incident, not the size
     /// of the service.
-    public static func load(from connection: Connection, window: Window, candidates: [TimeSlot]) throws -> LiveState {
+    public static func load(
+        from connection: Connection, window: Window, candidates: some Collection<TimeSlot>
+    ) throws -> LiveState {
         let userIDs = Set(candidates.map(\.key.userID))
         let projectIDs = Set(candidates.map(\.projectID))
         let taskIDs = Set(candidates.compactMap(\.taskID))

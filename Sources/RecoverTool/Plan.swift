@@ -62,16 +62,18 @@ struct Plan: ParsableCommand {
         let window = self.window.window
         let shard = self.shard?.shard
         let stages = StageClock(logger: output.logger)
-        let sources = try stages.time("read") {
+        // Connect first: an unreachable database should stop the run before minutes of reading.
+        let live = try Connection.connect(db)
+        var sources = try stages.time("read") {
             try PlanSources.read(
                 window: window, logs: logs, snapshots: snapshot, shard: shard, progress: output.progress("reading logs"))
         }
         output.endProgress()
         let fold = stages.time("fold") { SlotFold.fold(sources.events, window: window) }
-        let live = try Connection.connect(db)
+        sources.events = []  // the fold holds what is left of them
         let resolution = try stages.time("resolve") {
             let state = try live.transaction(readOnly: true, isolation: .repeatableRead) { live in
-                try LiveState.load(from: live, window: window, candidates: fold.slots.map(\.slot))
+                try LiveState.load(from: live, window: window, candidates: fold.slots.lazy.map(\.slot))
             }
             return ConflictResolver.resolve(fold.slots, against: state)
         }
