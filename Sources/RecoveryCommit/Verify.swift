@@ -96,12 +96,22 @@ public enum RecoveryVerify {
                     o.user_id = t.user_id AND o.starts_at < t.slot_start + make_interval(mins => t.duration_min::int) \
                     AND o.ends_at > t.slot_start
                     """
+                // The offline check is a join on user_id (a hash join), not a subquery per slot:
+                // offline_entries has no index on user_id, and a scan of it per slot made a
+                // million-slot run take a minute.
+                let overlapping = """
+                    SELECT t.id AS slot_id, min(o.id) AS entry_id
+                    FROM recovery.run_slots s JOIN time_slots t ON t.id = s.slot_id
+                    JOIN offline_entries o ON \(overlap)
+                    WHERE s.run_id = $1
+                    GROUP BY t.id
+                    """
                 let totals = try connection.execute(
                     """
                     SELECT count(*),
                       count(*) FILTER (WHERE t.id IS NULL),
                       count(*) FILTER (WHERE t.id IS NOT NULL AND \(fingerprint) <> s.fingerprint),
-                      count(*) FILTER (WHERE t.id IS NOT NULL AND EXISTS (SELECT 1 FROM offline_entries o WHERE \(overlap)))
+                      (SELECT count(*) FROM (\(overlapping)) ov)
                     FROM recovery.run_slots s LEFT JOIN time_slots t ON t.id = s.slot_id
                     WHERE s.run_id = $1
                     """, [runID], context: "checking the run's slots")
@@ -113,10 +123,10 @@ public enum RecoveryVerify {
                         SELECT s.slot_id, s.user_id, s.slot_start,
                           CASE WHEN t.id IS NULL THEN 'missing' WHEN \(fingerprint) <> s.fingerprint THEN 'changed'
                                ELSE 'offline_overlap' END,
-                          (SELECT min(o.id) FROM offline_entries o WHERE t.id IS NOT NULL AND \(overlap))
+                          ov.entry_id
                         FROM recovery.run_slots s LEFT JOIN time_slots t ON t.id = s.slot_id
-                        WHERE s.run_id = $1 AND (t.id IS NULL OR \(fingerprint) <> s.fingerprint
-                          OR EXISTS (SELECT 1 FROM offline_entries o WHERE \(overlap)))
+                          LEFT JOIN (\(overlapping)) ov ON ov.slot_id = s.slot_id
+                        WHERE s.run_id = $1 AND (t.id IS NULL OR \(fingerprint) <> s.fingerprint OR ov.slot_id IS NOT NULL)
                         ORDER BY s.user_id, s.slot_start, s.slot_id LIMIT $2
                         """, [runID, String(limit)], context: "listing the run's differing slots")
                     report.slots = listed.rows.compactMap { row in
