@@ -2,7 +2,8 @@
 /// escapes, `text[]` as array literals. The plan's rows file uses it, so `apply` loads it with a
 /// plain `COPY ... FROM STDIN`. Works on bytes: it runs for every field of every recovered row.
 public enum CopyTextWriter {
-    /// A text field: backslash, tab, newline and carriage return escaped.
+    /// A text field: backslash and the control characters COPY names (`\b \f \n \r \t \v`)
+    /// escaped, as `COPY ... TO` writes them.
     public static func field(_ value: String?) -> String {
         var out: [UInt8] = []
         appendField(value, to: &out)
@@ -57,6 +58,9 @@ public enum CopyTextWriter {
         case 0x09: out.append(contentsOf: [0x5C, 0x74])
         case 0x0A: out.append(contentsOf: [0x5C, 0x6E])
         case 0x0D: out.append(contentsOf: [0x5C, 0x72])
+        case 0x08: out.append(contentsOf: [0x5C, 0x62])
+        case 0x0C: out.append(contentsOf: [0x5C, 0x66])
+        case 0x0B: out.append(contentsOf: [0x5C, 0x76])
         default: out.append(byte)
         }
     }

@@ -3,24 +3,10 @@ import RecoveryModel
 /// Writes values in PostgreSQL's COPY text format, as `COPY ... TO` does: the inverse of
 /// `CopyText`, for loading rows (`COPY ... FROM STDIN`), tests and benchmarks.
 public enum CopyTextEncoder {
-    /// Appends one field: `\N` for nil, else the text with `\\ \b \f \n \r \t \v` escaped.
+    /// Appends one field: `\N` for nil, else the text with `\\ \b \f \n \r \t \v` escaped
+    /// (`CopyTextWriter.appendField`, which the plan's rows file uses too).
     public static func appendField(_ text: String?, to out: inout [UInt8]) {
-        guard let text else {
-            out.append(contentsOf: [0x5C, 0x4E])
-            return
-        }
-        for c in text.utf8 {
-            switch c {
-            case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
-            case 0x08: out.append(contentsOf: [0x5C, UInt8(ascii: "b")])
-            case 0x0C: out.append(contentsOf: [0x5C, UInt8(ascii: "f")])
-            case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
-            case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
-            case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
-            case 0x0B: out.append(contentsOf: [0x5C, UInt8(ascii: "v")])
-            default: out.append(c)
-            }
-        }
+        CopyTextWriter.appendField(text, to: &out)
     }
 
     /// A `text[]` literal as `array_out` writes it: an element is quoted when it is empty, is

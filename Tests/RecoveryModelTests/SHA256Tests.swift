@@ -30,6 +30,7 @@ final class SHA256Tests: XCTestCase {
     func testCopyTextEscapes() {
         XCTAssertEqual(CopyTextWriter.field(nil), "\\N")
         XCTAssertEqual(CopyTextWriter.field("a\tb\nc\\d\re"), "a\\tb\\nc\\\\d\\re")
+        XCTAssertEqual(CopyTextWriter.field("\u{8}\u{C}\u{B}"), "\\b\\f\\v")
         XCTAssertEqual(CopyTextWriter.arrayLiteral([]), "{}")
         XCTAssertEqual(CopyTextWriter.arrayLiteral(["Xcode", "a \"b\"", "c\\d", "NULL"]), #"{"Xcode","a \"b\"","c\\d","NULL"}"#)
         for apps in [[], ["Xcode"], ["a \"b\"", "c\\d\te\nf\rg", "é😀", ""]] {
