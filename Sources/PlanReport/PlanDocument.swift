@@ -114,9 +114,10 @@ public struct PlanDocument: Codable, Hashable, Sendable {
     }
 
     /// The hash that names the plan: SHA-256 over the format, window, shard, rows file hash and
-    /// count, counts, and the sorted content hashes of the inputs. It leaves out paths, times and
-    /// the tool version, so the same evidence gives the same plan id wherever and whenever it is
-    /// planned, and any change to what would be inserted changes it.
+    /// count, counts, and the sorted content hashes of the inputs. It leaves out times, the
+    /// database and the tool version (paths count only through the rows' provenance), so the same
+    /// evidence under the same paths gives the same plan id whenever and in whatever input order
+    /// it is planned, and any change to what would be inserted changes it.
     public func computePlanID() -> String {
         let h = SHA256()
         h.update("\(Self.formatName) \(formatVersion)\n")
