@@ -5,13 +5,6 @@ import SlotFold
 /// key, columns as `PlanDocument.rowColumns`. `apply` streams this file into `COPY ... FROM STDIN`
 /// untouched, so what was reviewed is byte for byte what is loaded.
 public enum RowsFileFormat {
-    /// One row, with its final newline.
-    public static func line(_ folded: FoldedSlot) -> String {
-        var buffer = TextBuffer(capacity: 256)
-        append(folded, to: &buffer)
-        return buffer.text
-    }
-
     /// Appends one row, with its final newline.
     static func append(_ folded: FoldedSlot, to out: inout TextBuffer) {
         let s = folded.slot

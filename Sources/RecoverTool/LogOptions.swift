@@ -30,4 +30,18 @@ struct LogOptions: ParsableArguments {
     func endProgress() {
         if !quiet && isatty(2) == 1 { StandardStreams.error("\r\u{1B}[K") }
     }
+
+    /// Runs `body` and logs (with `--verbose`) how long it took and the process's peak memory.
+    func timed<T>(_ stage: String, _ body: () throws -> T) rethrows -> T {
+        let start = Date()
+        let value = try body()
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        logger.debug("stage done", metadata: [
+            "stage": "\(stage)",
+            "seconds": "\(String(format: "%.3f", Date().timeIntervalSince(start)))",
+            "peak_rss_mb": "\(usage.ru_maxrss / 1024)",
+        ])
+        return value
+    }
 }

@@ -2,7 +2,6 @@ import ArgumentParser
 import ConflictResolver
 import Foundation
 import LogReplay
-import Logging
 import PlanReport
 import PostgresClient
 import RecoveryModel
@@ -61,17 +60,16 @@ struct Plan: ParsableCommand {
     func run() throws {
         let window = self.window.window
         let shard = self.shard?.shard
-        let stages = StageClock(logger: output.logger)
         // Connect first: an unreachable database should stop the run before minutes of reading.
         let live = try Connection.connect(db)
-        var sources = try stages.time("read") {
+        var sources = try output.log.timed("read") {
             try PlanSources.read(
                 window: window, logs: logs, snapshots: snapshot, shard: shard, progress: output.progress("reading logs"))
         }
         output.endProgress()
-        let fold = stages.time("fold") { SlotFold.fold(sources.events, window: window) }
+        let fold = output.log.timed("fold") { SlotFold.fold(sources.events, window: window) }
         sources.events = []  // the fold holds what is left of them
-        let resolution = try stages.time("resolve") {
+        let resolution = try output.log.timed("resolve") {
             let state = try live.transaction(readOnly: true, isolation: .repeatableRead) { live in
                 try LiveState.load(from: live, window: window, candidates: fold.slots.lazy.map(\.slot))
             }
@@ -82,7 +80,7 @@ struct Plan: ParsableCommand {
             inputs: sources.inputs, hosts: sources.hosts, fold: fold, resolution: resolution,
             readQuarantine: sources.quarantine, toolVersion: ToolVersion.current,
             createdAt: Timestamp(microseconds: Int64(Date().timeIntervalSince1970 * 1_000_000)))
-        let written = try stages.time("write") { try PlanWriter.write(evidence, to: out) }
+        let written = try output.log.timed("write") { try PlanWriter.write(evidence, to: out) }
         try output.emit(written.document) { PlanSummary.text(written.document, directory: out) }
         let warnings = written.document.completeness.warnings
         for warning in warnings.prefix(10) { StandardStreams.error("recover-tool: warning: \(warning)\n") }
@@ -104,23 +102,5 @@ struct ShardArgument: ExpressibleByArgument {
     init?(argument: String) {
         guard let shard = Shard(parsing: argument) else { return nil }
         self.shard = shard
-    }
-}
-
-/// Times each stage and logs it (`--verbose`) with the process's peak memory so far.
-struct StageClock {
-    let logger: Logger
-
-    func time<T>(_ stage: String, _ body: () throws -> T) rethrows -> T {
-        let start = Date()
-        let value = try body()
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        logger.debug("stage done", metadata: [
-            "stage": "\(stage)",
-            "seconds": "\(String(format: "%.3f", Date().timeIntervalSince(start)))",
-            "peak_rss_mb": "\(usage.ru_maxrss / 1024)",
-        ])
-        return value
     }
 }

@@ -31,11 +31,11 @@ struct Revert: ParsableCommand {
             try Confirmation.require(
                 [RunText.runs([record])], question: "Revert run \(runID)?", yes: yes, flagHint: "revert run \(runID)")
         }
-        let start = Date()
-        let outcome = try RecoveryRevert.revert(
-            run: runID, conninfo: db, operatorName: operatorName ?? Confirmation.defaultOperator(),
-            toolVersion: ToolVersion.current, lockTimeoutSeconds: lockTimeout)
-        log.logger.debug("step done", metadata: ["step": "revert", "seconds": "\(String(format: "%.3f", Date().timeIntervalSince(start)))"])
+        let outcome = try log.timed("revert") {
+            try RecoveryRevert.revert(
+                run: runID, conninfo: db, operatorName: operatorName ?? Confirmation.defaultOperator(),
+                toolVersion: ToolVersion.current, lockTimeoutSeconds: lockTimeout)
+        }
         print(RunText.revert(outcome), terminator: "")
     }
 }

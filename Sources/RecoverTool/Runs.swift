@@ -16,9 +16,7 @@ struct Runs: ParsableCommand {
     @OptionGroup var log: LogOptions
 
     func run() throws {
-        let start = Date()
-        let runs = try RecoveryRuns.list(conninfo: db)
-        log.logger.debug("step done", metadata: ["step": "runs", "seconds": "\(String(format: "%.3f", Date().timeIntervalSince(start)))", "runs": "\(runs.count)"])
+        let runs = try log.timed("runs") { try RecoveryRuns.list(conninfo: db) }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

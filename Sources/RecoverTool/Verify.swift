@@ -33,8 +33,10 @@ struct Verify: ParsableCommand {
     }
 
     func run() throws {
-        let start = Date()
-        defer { log.logger.debug("step done", metadata: ["step": "verify", "seconds": "\(String(format: "%.3f", Date().timeIntervalSince(start)))"]) }
+        try log.timed("verify") { try verify() }
+    }
+
+    private func verify() throws {
         if runIDs.count == 1 {
             let report = try RecoveryVerify.verify(run: runIDs[0], conninfo: db, limit: show)
             try emit(report) { RunText.verify(report) }
