@@ -21,14 +21,7 @@ public enum RowsFileFormat {
         out.append(s.mouseEvents); out.append(byte: 0x09)
         CopyTextWriter.appendArrayField(s.activeApps, to: &out.bytes); out.append(byte: 0x09)
         CopyTextWriter.appendField(s.note, to: &out.bytes); out.append(byte: 0x09)
-        for (i, p) in folded.provenance.enumerated() {
-            if i > 0 { out.append("; ") }
-            out.append(p.kind.rawValue)
-            out.append(byte: 0x20)
-            CopyTextWriter.appendField(p.location.file, to: &out.bytes)
-            out.append(byte: 0x3A)
-            out.append(p.location.line)
-        }
+        out.append(folded.provenance, copyEscaped: true)
         out.append(byte: 0x0A)
     }
 }

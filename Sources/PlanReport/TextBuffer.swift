@@ -42,13 +42,14 @@ struct TextBuffer {
         time.appendRFC3339(to: &bytes)
     }
 
-    /// `log app-1.log:17; log app-1.log:18`, as `Provenance.description` joined by `; `.
-    mutating func append(_ provenance: [Provenance]) {
+    /// `log app-1.log:17; log app-1.log:18`, as `Provenance.description` joined by `; `; with
+    /// `copyEscaped`, the paths escaped for a COPY text field (the rows file).
+    mutating func append(_ provenance: [Provenance], copyEscaped: Bool = false) {
         for (i, p) in provenance.enumerated() {
             if i > 0 { append("; ") }
             append(p.kind.rawValue)
             append(byte: 0x20)
-            append(p.location.file)
+            if copyEscaped { CopyTextWriter.appendField(p.location.file, to: &bytes) } else { append(p.location.file) }
             append(byte: 0x3A)
             append(p.location.line)
         }
