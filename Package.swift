@@ -39,6 +39,8 @@ let package = Package(
         .target(name: "SlotFold", dependencies: ["RecoveryModel"]),
         // 3. Resolve against the live database.
         .target(name: "ConflictResolver", dependencies: ["RecoveryModel", "SlotFold", "PostgresClient"]),
+        // CONTRACT §7: which rows a bad job rewrote, restored from a snapshot taken before it.
+        .target(name: "Reconcile", dependencies: ["RecoveryModel", "ConflictResolver"]),
         // 4. Report: plan.json, rows, report.md, report.html, CSV.
         .target(name: "PlanReport", dependencies: ["RecoveryModel", "SlotFold", "ConflictResolver"]),
         // 5. Commit: apply, verify, revert, runs.
@@ -89,6 +91,7 @@ let package = Package(
             name: "PlanReportTests",
             dependencies: ["PlanReport", "ConflictResolver", "SlotFold", "RecoveryModel", "TestSupport"]
         ),
+        .testTarget(name: "ReconcileTests", dependencies: ["Reconcile", "ConflictResolver", "RecoveryModel"]),
         .testTarget(name: "RecoveryCommitTests", dependencies: ["RecoveryCommit", "PlanReport", "TestSupport"]),
         .testTarget(name: "RecoverToolTests", dependencies: ["TestSupport", "PlanReport", "RecoveryModel", "SlotFold"]),
     ]

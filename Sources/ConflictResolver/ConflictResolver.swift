@@ -71,7 +71,7 @@ public enum ConflictResolver {
     }
 
     /// CONTRACT §5.5's rules that need the database: the first one the slot breaks.
-    static func referenceProblem(_ slot: TimeSlot, _ live: LiveState) -> QuarantineReason? {
+    public static func referenceProblem(_ slot: TimeSlot, _ live: LiveState) -> QuarantineReason? {
         guard live.users.contains(slot.key.userID) else { return .unknownUser(slot.key.userID) }
         guard live.projects.contains(slot.projectID) else { return .unknownProject(slot.projectID) }
         if let task = slot.taskID {

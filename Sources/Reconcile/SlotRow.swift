@@ -1,0 +1,148 @@
+import RecoveryModel
+
+/// A whole `time_slots` row as it stands in a snapshot or in live: what reconcile compares,
+/// restores, and swaps (the compare-and-swap of apply matches every column of it).
+public struct SlotRow: Hashable, Sendable {
+    public var id: Int64
+    /// `client` or `recovered`.
+    public var source: String
+    /// The other columns; `slot.updatedAt` is the row's `updated_at` and is always set.
+    public var slot: TimeSlot
+
+    public init(id: Int64, source: String, slot: TimeSlot) {
+        precondition(slot.updatedAt != nil, "a stored row has an updated_at")
+        self.id = id
+        self.source = source
+        self.slot = slot
+    }
+
+    public var key: SlotKey { slot.key }
+    public var updatedAt: Timestamp { slot.updatedAt! }
+}
+
+/// A `time_slots` column reconcile can restore: every column but the key (`user_id`,
+/// `slot_start`), `id` and `updated_at`, in table order. These are also the columns a snapshot
+/// row and a live row are compared on (CONTRACT §7: all but `id` and `updated_at`; the key is
+/// equal by the match).
+public enum SlotColumn: String, CaseIterable, Hashable, Sendable, Comparable, CustomStringConvertible {
+    case projectID = "project_id"
+    case taskID = "task_id"
+    case durationMin = "duration_min"
+    case source
+    case status
+    case activityLevel = "activity_level"
+    case keystrokes
+    case mouseEvents = "mouse_events"
+    case activeApps = "active_apps"
+    case screenshotKey = "screenshot_key"
+    case note
+
+    public var description: String { rawValue }
+
+    /// Table order.
+    public static func < (a: SlotColumn, b: SlotColumn) -> Bool {
+        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    }
+
+    /// Whether `a` and `b` hold different values in this column.
+    public func differs(_ a: SlotRow, _ b: SlotRow) -> Bool {
+        switch self {
+        case .projectID: a.slot.projectID != b.slot.projectID
+        case .taskID: a.slot.taskID != b.slot.taskID
+        case .durationMin: a.slot.durationMinutes != b.slot.durationMinutes
+        case .source: a.source != b.source
+        case .status: a.slot.status != b.slot.status
+        case .activityLevel: a.slot.activityLevel != b.slot.activityLevel
+        case .keystrokes: a.slot.keystrokes != b.slot.keystrokes
+        case .mouseEvents: a.slot.mouseEvents != b.slot.mouseEvents
+        case .activeApps: a.slot.activeApps != b.slot.activeApps
+        case .screenshotKey: a.slot.screenshotKey != b.slot.screenshotKey
+        case .note: a.slot.note != b.slot.note
+        }
+    }
+
+    /// Sets this column of `row` to its value in `other`.
+    public func copy(from other: SlotRow, into row: inout SlotRow) {
+        switch self {
+        case .projectID: row.slot.projectID = other.slot.projectID
+        case .taskID: row.slot.taskID = other.slot.taskID
+        case .durationMin: row.slot.durationMinutes = other.slot.durationMinutes
+        case .source: row.source = other.source
+        case .status: row.slot.status = other.slot.status
+        case .activityLevel: row.slot.activityLevel = other.slot.activityLevel
+        case .keystrokes: row.slot.keystrokes = other.slot.keystrokes
+        case .mouseEvents: row.slot.mouseEvents = other.slot.mouseEvents
+        case .activeApps: row.slot.activeApps = other.slot.activeApps
+        case .screenshotKey: row.slot.screenshotKey = other.slot.screenshotKey
+        case .note: row.slot.note = other.slot.note
+        }
+    }
+
+    /// The value for a reader: `null`, a number, a text, or `{a,b}` for an array.
+    public func display(_ row: SlotRow) -> String {
+        func text(_ s: String?) -> String { s ?? "null" }
+        switch self {
+        case .projectID: return String(row.slot.projectID)
+        case .taskID: return row.slot.taskID.map { String($0) } ?? "null"
+        case .durationMin: return String(row.slot.durationMinutes)
+        case .source: return row.source
+        case .status: return row.slot.status.rawValue
+        case .activityLevel: return row.slot.activityLevel.map { String($0) } ?? "null"
+        case .keystrokes: return String(row.slot.keystrokes)
+        case .mouseEvents: return String(row.slot.mouseEvents)
+        case .activeApps: return "{" + row.slot.activeApps.joined(separator: ",") + "}"
+        case .screenshotKey: return text(row.slot.screenshotKey)
+        case .note: return text(row.slot.note)
+        }
+    }
+
+    /// The columns in which `a` and `b` differ, in table order.
+    public static func differing(_ a: SlotRow, _ b: SlotRow) -> [SlotColumn] {
+        allCases.filter { $0.differs(a, b) }
+    }
+
+    /// Parses `--columns` entries: `time_slots.task_id` (or a bare `task_id`). Returns the
+    /// columns, or a message naming the first entry that is not a restorable column.
+    public static func parse(_ list: [String]) -> Result<[SlotColumn], ColumnError> {
+        var columns: [SlotColumn] = []
+        for entry in list {
+            let trimmed = entry.trimmingSpaces
+            var name = Substring(trimmed)
+            if let dot = name.firstIndex(of: ".") {
+                let table = name[..<dot]
+                guard table == "time_slots" else { return .failure(ColumnError(entry: trimmed, reason: .notTimeSlots)) }
+                name = name[name.index(after: dot)...]
+            }
+            guard let column = SlotColumn(rawValue: String(name)) else {
+                return .failure(ColumnError(entry: trimmed, reason: .notRestorable))
+            }
+            if !columns.contains(column) { columns.append(column) }
+        }
+        guard !columns.isEmpty else { return .failure(ColumnError(entry: "", reason: .empty)) }
+        return .success(columns.sorted())
+    }
+
+    /// Why a `--columns` entry is refused.
+    public struct ColumnError: Error, Hashable, Sendable, CustomStringConvertible {
+        public enum Reason: Hashable, Sendable { case notTimeSlots, notRestorable, empty }
+        public var entry: String
+        public var reason: Reason
+
+        public var description: String {
+            let names = SlotColumn.allCases.map(\.rawValue).joined(separator: ", ")
+            switch reason {
+            case .empty: return "'--columns' names no column"
+            case .notTimeSlots:
+                return "'--columns' entry '\(entry)' is not a time_slots column: project_members rows are restored whole, without --columns"
+            case .notRestorable:
+                return "'--columns' entry '\(entry)' is not a column reconcile can restore (one of \(names); the key, id and updated_at are not)"
+            }
+        }
+    }
+}
+
+extension String {
+    fileprivate var trimmingSpaces: String {
+        String(drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
+    }
+}
