@@ -9,9 +9,16 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "recover-tool", targets: ["RecoverTool"]),
-        .executable(name: "incident-generator", targets: ["IncidentGenerator"]),
-        .executable(name: "recover-bench", targets: ["RecoverBench"]),
+        // The readers, for the fuzz targets in Fuzz/.
         .library(name: "RecoveryLibraries", targets: ["LogReplay", "SnapshotDiff", "SourceFiles"]),
+        // Every library, for the generator and the benchmarks in Tools/.
+        .library(
+            name: "RecoveryPipeline",
+            targets: [
+                "RecoveryModel", "SourceFiles", "PostgresClient", "LogReplay", "SnapshotDiff",
+                "SlotFold", "ConflictResolver", "PlanReport", "RecoveryCommit",
+            ]
+        ),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -55,22 +62,6 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .executableTarget(
-            name: "IncidentGenerator",
-            dependencies: [
-                "RecoveryModel",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
-        ),
-        .executableTarget(
-            name: "RecoverBench",
-            dependencies: [
-                "RecoveryModel", "SourceFiles", "LogReplay", "SnapshotDiff", "SlotFold",
-                "ConflictResolver", "PlanReport", "PostgresClient", "RecoveryCommit",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
-        ),
-
         // Tests: unit (pure), integration (real PostgreSQL, real lz4 and pg_dump), end to end.
         .target(
             name: "TestSupport",

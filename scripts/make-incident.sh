@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Makes a generated incident and its databases: runs incident-generator (release build), then, on
-# the PostgreSQL named by the environment (PGHOST, PGPORT, PGUSER ...), recreates the live database
+# Makes a generated incident and its databases: runs incident-generator (release build, Tools/
+# package), then, on the PostgreSQL named by the environment (PGHOST, PGPORT, PGUSER ...), recreates the live database
 # (schema, reference data, offline entries, live time_slots) and the backup database (time_slots as
 # of the backup), and takes a real pg_dump of the backup's time_slots into DIR/snapshot/ (plain, and
 # an lz4 copy), dumped with PGTZ=America/Los_Angeles so timestamptz values carry '-07'.
@@ -34,13 +34,15 @@ done
 
 step=""
 trap 'echo "make-incident: failed at step: $step (see the messages above)" >&2' ERR
-scratch=${RECOVER_SCRATCH_PATH:-.build}
+# The generator lives in the Tools/ package, which has its own build directory.
+scratch=${RECOVER_TOOLS_SCRATCH_PATH:-$PWD/.build-tools}
+tools=(--package-path Tools --scratch-path "$scratch" -c release)
 
 step="build incident-generator"
 if [ "$build" = 1 ]; then
-  swift build -c release --scratch-path "$scratch" --product incident-generator >/dev/null
+  swift build "${tools[@]}" --product incident-generator >/dev/null
 fi
-bin="$(swift build -c release --scratch-path "$scratch" --show-bin-path)/incident-generator"
+bin="$(swift build "${tools[@]}" --show-bin-path)/incident-generator"
 
 step="generate the incident"
 "$bin" "${gen[@]}" --out "$out"

@@ -2,7 +2,8 @@
 # The test command: installs what is missing, starts a throwaway PostgreSQL (stopped on exit, even
 # on failure), builds, and runs every test tier; then, on the same server, every runbook script
 # end to end and the demo (scripts/test-runbooks.sh). Extra arguments go to 'swift test' and skip
-# the runbook checks (for example: scripts/test.sh --filter LogReplayTests).
+# the runbook checks (for example: scripts/test.sh --filter LogReplayTests). The full run also builds
+# the Tools/ package (generator and benchmarks), so a library change that breaks them fails here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +16,7 @@ echo "test: PostgreSQL running at $PGHOST" >&2
 swift build --build-tests
 swift test --skip-build "$@"
 if [ $# -eq 0 ]; then
+  swift build --package-path Tools --scratch-path "$PWD/.build-tools"
   bash scripts/test-runbooks.sh
 else
   echo "test: runbook checks skipped (arguments given to swift test); run scripts/test-runbooks.sh" >&2
