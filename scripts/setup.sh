@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what recover-tool needs on a fresh Debian machine: liblz4-dev (headers and pkg-config
 # file), libssl-dev (libcrypto's SHA-256; libpq-dev brings it), the lz4 command-line tool, and the
-# PostgreSQL client and server when missing.
+# PostgreSQL client and server when missing; and from PyPI, kubernetes-validate (the Kubernetes API
+# schemas, offline: scripts/check-kubernetes.sh), which brings PyYAML (scripts/run-shards.sh).
 # Safe to run again: it installs only what is absent, and runs 'apt-get update' at most once.
 set -euo pipefail
 
@@ -13,6 +14,9 @@ pkg-config --exists libcrypto 2>/dev/null || need+=(libssl-dev)
 command -v pg_dump >/dev/null 2>&1 || need+=(postgresql-client)
 if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   need+=(postgresql)
+fi
+if ! command -v kubernetes-validate >/dev/null 2>&1 && ! python3 -m pip --version >/dev/null 2>&1; then
+  need+=(python3-pip)
 fi
 if [ "${RECOVER_WITH_CHROMIUM:-0}" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
   need+=(chromium)
@@ -26,4 +30,13 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+if ! command -v kubernetes-validate >/dev/null 2>&1; then
+  echo "setup: installing kubernetes-validate (PyPI)" >&2
+  # Debian's Python refuses a system-wide pip install without --break-system-packages (PEP 668);
+  # an older pip does not know the flag.
+  python3 -m pip install -q --break-system-packages kubernetes-validate 2>/dev/null \
+    || python3 -m pip install -q kubernetes-validate
+  command -v kubernetes-validate >/dev/null 2>&1 || { echo "setup: kubernetes-validate is not on PATH after pip install" >&2; exit 1; }
 fi

@@ -56,6 +56,22 @@ if [ "$rc" = 10 ] && [ -n "$plan_id" ] && has "plan $plan_id is written and wait
    && has "run this command again with: --approve $plan_id" && [ "$(state)" = "$before" ] && [ "$(schema)" = 0 ]; then
   ok "$name"; else not_ok "$name (exit $rc)"; fi
 
+name="the Kubernetes manifests validate against the API schemas (scripts/check-kubernetes.sh)"
+set +e; bash scripts/check-kubernetes.sh >"$work/last.out" 2>&1; rc=$?; set -e
+if [ "$rc" = 0 ]; then ok "$name"; else not_ok "$name (exit $rc)"; fi
+
+name="scripts/run-shards.sh 3 runs the plan Job's pods; their plans together are the unsharded plan, before any apply"
+set +e
+bash scripts/run-shards.sh 3 --tool "$tool" --set LOGS=fixtures/demo/logs \
+  --set SNAPSHOT=fixtures/demo/snapshot/time_slots.sql.lz4 --set WORK="$work/k8s" --logs-to "$work/k8s/pods" \
+  --set WINDOW_FROM=2018-07-25T14:50:00Z --set WINDOW_TO=2018-07-25T17:50:00Z >"$work/last.out" 2>&1
+rc=$?
+set -e
+if [ "$rc" = 0 ] && has "all 3 pods exited 0" && [ "$(cat "$work"/k8s/plan-{0,1,2}-of-3/rows.tsv | wc -l)" = "$(expected "['plan']['recovered']")" ] \
+   && cmp -s <(cat "$work"/k8s/plan-{0,1,2}-of-3/rows.tsv | sort) <(sort "$work/rb/plan/rows.tsv") \
+   && grep -q '"index" *: *2' "$work/k8s/plan-2-of-3/plan.json"; then
+  ok "$name"; else not_ok "$name (exit $rc)"; fi
+
 name="recover-lost-window.sh with a wrong approval is refused (exit 11), nothing written"
 runbook --out "$work/rb" --approve 0000000000000000000000000000000000000000000000000000000000000000
 rc1=$rc

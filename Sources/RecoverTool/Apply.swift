@@ -42,8 +42,8 @@ struct Apply: ParsableCommand {
     var statementTimeout: Double = 900
 
     @Option(help: ArgumentHelp(
-        "Refuse (exit 70) unless the plan was made with this '--shard K/N': a sharded job applies only its own shard's plan.",
-        valueName: "K/N"))
+        "Refuse (exit 70) unless the plan was made with this '--shard K/N': a sharded job applies only its own shard's plan (env/N: K from JOB_COMPLETION_INDEX).",
+        valueName: "K/N"), transform: ShardArgument.init(parsing:))
     var shard: ShardArgument?
 
     @OptionGroup var log: LogOptions

@@ -40,7 +40,9 @@ struct Plan: ParsableCommand {
     @Option(help: ArgumentHelp("Also show times in this IANA zone in the reports (America/Los_Angeles).", valueName: "zone"))
     var tz: String?
 
-    @Option(help: ArgumentHelp("Plan only the users of shard K of N (0 <= K < N).", valueName: "K/N"))
+    @Option(help: ArgumentHelp(
+        "Plan only the users of shard K of N (0 <= K < N); env/N takes K from JOB_COMPLETION_INDEX.", valueName: "K/N"),
+        transform: ShardArgument.init(parsing:))
     var shard: ShardArgument?
 
     @Flag(help: "Fail (exit 72) when the evidence is incomplete: logs ending early, gaps, damaged files.")
@@ -92,15 +94,5 @@ struct Plan: ParsableCommand {
                 .incompleteEvidence,
                 "the evidence is incomplete (\(warnings.count) warning\(warnings.count == 1 ? "" : "s") above); the plan in '\(out)' is for review only")
         }
-    }
-}
-
-/// `--shard K/N`
-struct ShardArgument: ExpressibleByArgument {
-    var shard: Shard
-
-    init?(argument: String) {
-        guard let shard = Shard(parsing: argument) else { return nil }
-        self.shard = shard
     }
 }

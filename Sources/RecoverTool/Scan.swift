@@ -20,8 +20,8 @@ struct Scan: ParsableCommand {
     var showQuarantined = 20
 
     @Option(help: ArgumentHelp(
-        "Fold only the users of shard K of N (0 <= K < N), as 'plan --shard K/N' does; file and host figures stay those of every line.",
-        valueName: "K/N"))
+        "Fold only the users of shard K of N (0 <= K < N), as 'plan --shard K/N' does; file and host figures stay those of every line; env/N: K from JOB_COMPLETION_INDEX.",
+        valueName: "K/N"), transform: ShardArgument.init(parsing:))
     var shard: ShardArgument?
 
     @OptionGroup var output: OutputOptions

@@ -76,6 +76,30 @@ final class ShardCommandTests: XCTestCase {
         XCTAssertEqual(try slots(["--shard", "0/3"]) + slots(["--shard", "1/3"]) + slots(["--shard", "2/3"]), whole)
     }
 
+    /// `--shard env/N`: K from JOB_COMPLETION_INDEX, as a pod of a Kubernetes Indexed Job has it.
+    func testShardEnvTakesTheIndexFromTheJobAndRefusesAMissingOrWrongOne() throws {
+        func scan(_ shard: String, index: String?) throws -> ProcessOutput {
+            var environment = ProcessInfo.processInfo.environment
+            environment["JOB_COMPLETION_INDEX"] = index
+            return try runProcess(Self.tool, ["scan"] + Self.window + ["--logs", Self.logs, "--json", "--quiet", "--shard", shard],
+                                  environment: environment)
+        }
+        let fromEnvironment = try scan("env/3", index: "1")
+        XCTAssertEqual(fromEnvironment.status, 0, fromEnvironment.stderrText)
+        XCTAssertEqual(fromEnvironment.stdout, try scan("1/3", index: nil).stdout)
+
+        let unset = try scan("env/3", index: nil)
+        XCTAssertEqual(unset.status, 64)
+        XCTAssertEqual(unset.stderrText, "recover-tool: error: the value 'env/3' is invalid for '--shard <K/N>': "
+                       + "JOB_COMPLETION_INDEX is not set; run it as a pod of an Indexed Job, or give K/3; see 'recover-tool help'\n")
+        let outside = try scan("env/3", index: "3")
+        XCTAssertEqual(outside.status, 64)
+        XCTAssertEqual(outside.stderrText, "recover-tool: error: the value 'env/3' is invalid for '--shard <K/N>': "
+                       + "JOB_COMPLETION_INDEX is '3', not an index from 0 to 2; the Job's completions must be 3; see 'recover-tool help'\n")
+        XCTAssertEqual(try scan("env/3", index: "-1").status, 64)
+        XCTAssertEqual(try scan("env/0", index: "0").status, 64)
+    }
+
     func testApplyingEveryShardThenVerifyingTheSetPasses() throws {
         for k in 0..<3 { try plan("s\(k)", shard: "\(k)/3") }
         var runs: [String] = []
