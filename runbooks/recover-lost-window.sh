@@ -57,6 +57,14 @@ done
 [ -n "$out" ] || die_usage "'--out DIR' is required"
 [ -z "$approve" ] || [ -z "$approved_file" ] || die_usage "give '--approve' or '--approved-file', not both"
 
+# field FILE KEY...: one value of a JSON file (a --json output, plan.json); ids are read, never scraped.
+field() {
+  python3 -c 'import json, sys
+v = json.load(open(sys.argv[1]))
+for k in sys.argv[2:]: v = v[int(k)] if isinstance(v, list) else v[k]
+print(v)' "$@"
+}
+
 step=""
 begin() { step=$1; printf '\n==> %s\n' "$1"; }
 fail() {
@@ -75,7 +83,7 @@ plan="$out/plan"
 
 begin "check setup"
 command -v "$tool" >/dev/null 2>&1 || fail "recover-tool not found at '$tool': build it (swift build -c release) and pass --tool .build/release/recover-tool"
-for cmd in psql lz4; do command -v "$cmd" >/dev/null 2>&1 || fail "'$cmd' is not installed: run scripts/setup.sh"; done
+for cmd in psql lz4 python3; do command -v "$cmd" >/dev/null 2>&1 || fail "'$cmd' is not installed: run scripts/setup.sh"; done
 for path in "${logs[@]}"; do [ -e "$path" ] || fail "log path '$path' does not exist: collect every host's logs first"; done
 for snap in "${snapshots[@]}"; do
   case "$snap" in *=*|postgres://*|postgresql://*) ;; *) [ -e "$snap" ] || fail "snapshot '$snap' does not exist" ;; esac
@@ -99,8 +107,7 @@ else
   snapopt=(); [ ${#snapshots[@]} -eq 0 ] || snapopt=(--snapshot "${snapshots[@]}")
   "$tool" plan "${window[@]}" --logs "${logs[@]}" "${snapopt[@]}" "${dbopt[@]}" "${extra[@]}" --out "$plan"
 fi
-plan_id=$(sed -n 's/^ *"plan_id" *: *"\([0-9a-f]*\)".*/\1/p' "$plan/plan.json")
-[ -n "$plan_id" ] || fail "no plan_id in $plan/plan.json"
+plan_id=$(field "$plan/plan.json" plan_id) || fail "no plan_id in $plan/plan.json"
 
 begin "approval check"
 if [ -n "$approved_file" ]; then
@@ -132,9 +139,15 @@ echo "$(lz4 -dc "$dump" | wc -l) rows of [$from_utc, $to_utc) in $dump"
 begin "apply"
 applyopt=(--yes "${dbopt[@]}" "${shardopt[@]}")
 [ -z "$operator" ] || applyopt+=(--operator "$operator")
-"$tool" apply "$plan" "${applyopt[@]}" | tee "$out/apply.out"
-run=$(sed -n 's/^\(applied \)\{0,1\}plan [0-9a-f]* \(was already applied \)\{0,1\}as run \([0-9]*\).*/\3/p' "$out/apply.out" | head -n 1)
-[ -n "$run" ] || fail "apply printed no run id"
+"$tool" apply "$plan" "${applyopt[@]}" --json > "$out/apply.json"
+run=$(field "$out/apply.json" run id) || fail "apply printed no run id (see $out/apply.json)"
+if [ "$(field "$out/apply.json" outcome)" = applied ]; then
+  echo "applied plan $plan_id as run $run: planned $(field "$out/apply.json" run counts planned)," \
+    "inserted $(field "$out/apply.json" run counts inserted), dropped $(field "$out/apply.json" run counts dropped_present)" \
+    "already present and $(field "$out/apply.json" run counts dropped_offline) overlapping offline time since the plan"
+else
+  echo "plan $plan_id was already applied as run $run; nothing changed"
+fi
 
 begin "verify"
 "$tool" verify --run "$run" "${dbopt[@]}"

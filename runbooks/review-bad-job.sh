@@ -67,9 +67,10 @@ begin "diff: the snapshot against live (changes nothing)"
 "$tool" diff --from "$from" --to "$to" --snapshot "$snapshot" "${dbopt[@]}" --show "$show" --json > "$out/diff.json"
 
 begin "summary"
-count() { sed -n "s/^$1: \\([0-9]*\\)$/\\1/p" "$out/diff.txt"; }
+# count KEY: one count of the diff, read from its JSON (never scraped from the text)
+count() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$out/diff.json" "$1"; }
 missing=$(count missing_from_live) changed=$(count changed) only=$(count only_in_live) same=$(count identical)
-[ -n "$missing" ] && [ -n "$changed" ] || fail "cannot read the counts in $out/diff.txt"
+[ -n "$missing" ] && [ -n "$changed" ] || fail "cannot read the counts in $out/diff.json"
 echo "missing from live: $missing   changed since the snapshot: $changed   only in live: $only   identical: $same"
 echo "missing rows: recover them with runbooks/recover-lost-window.md, giving this snapshot to 'plan --snapshot'"
 echo "changed rows: see the changed columns above and in $out/diff.json; restoring them is the manual, reviewed step in runbooks/review-bad-job.md"

@@ -30,6 +30,14 @@ mkdir -p "$out"
 
 from=2018-07-25T14:50:00Z to=2018-07-25T17:50:00Z
 window=(--from "$from" --to "$to")
+# field FILE KEY...: one value of a JSON file (a --json output, plan.json); ids are read, never scraped.
+field() {
+  python3 -c 'import json, sys
+v = json.load(open(sys.argv[1]))
+for k in sys.argv[2:]: v = v[int(k)] if isinstance(v, list) else v[k]
+print(v)' "$@"
+}
+
 step=""
 begin() { step=$1; printf '\n==> %s\n' "$1"; }
 trap 'status=$?; echo "demo: failed at step: $step (exit $status); see the messages above" >&2; exit $status' ERR
@@ -61,7 +69,7 @@ begin "scan: a first look at the logs"
 begin "plan: the dry run (changes nothing)"
 "$tool" plan "${window[@]}" --logs fixtures/demo/logs --snapshot fixtures/demo/snapshot/time_slots.sql.lz4 \
   --tz America/Los_Angeles --out "$out/plan"
-plan_id=$(sed -n 's/^ *"plan_id" *: *"\([0-9a-f]*\)".*/\1/p' "$out/plan/plan.json")
+plan_id=$(field "$out/plan/plan.json" plan_id)
 echo "the reviewer reads $out/plan/report.md (or report.html in a browser) and approves plan $plan_id"
 
 begin "safety dump of the window's rows before writing"
@@ -72,9 +80,9 @@ lz4 -t -q "$out/safety/time_slots-window.copy.lz4"
 echo "$(lz4 -dc "$out/safety/time_slots-window.copy.lz4" | wc -l) rows in $out/safety/time_slots-window.copy.lz4"
 
 begin "apply the reviewed plan (one transaction)"
-"$tool" apply "$out/plan" --yes | tee "$out/apply.out"
-run=$(sed -n 's/^applied plan [0-9a-f]* as run \([0-9]*\)$/\1/p' "$out/apply.out")
-[ -n "$run" ] || { echo "demo: apply printed no run id" >&2; echo "demo: failed at step: $step (exit 1)" >&2; exit 1; }
+"$tool" apply "$out/plan" --yes --json > "$out/apply.json"
+run=$(field "$out/apply.json" run id)
+echo "applied plan $plan_id as run $run: inserted $(field "$out/apply.json" run counts inserted) slots (the whole result: $out/apply.json)"
 
 begin "verify run $run"
 "$tool" verify --run "$run"

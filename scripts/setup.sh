@@ -2,20 +2,23 @@
 # Installs what recover-tool needs on a fresh Debian machine: liblz4-dev (headers and pkg-config
 # file), libssl-dev (libcrypto's SHA-256; libpq-dev brings it), the lz4 command-line tool, and the
 # PostgreSQL client and server when missing; and from PyPI, kubernetes-validate (the Kubernetes API
-# schemas, offline: scripts/check-kubernetes.sh), which brings PyYAML (scripts/run-shards.sh).
+# schemas, offline: scripts/check-kubernetes.sh), which brings PyYAML (scripts/run-shards.sh), and
+# check-jsonschema (the tests validate every --json output against docs/schemas/ with it).
 # Safe to run again: it installs only what is absent, and runs 'apt-get update' at most once.
 set -euo pipefail
 
 need=()
 pkg-config --exists liblz4 2>/dev/null || need+=(liblz4-dev)
 command -v lz4 >/dev/null 2>&1 || need+=(lz4)
+command -v jq >/dev/null 2>&1 || need+=(jq)  # the runbooks read ids from --json outputs with it
 pkg-config --exists libpq 2>/dev/null || need+=(libpq-dev)
 pkg-config --exists libcrypto 2>/dev/null || need+=(libssl-dev)
 command -v pg_dump >/dev/null 2>&1 || need+=(postgresql-client)
 if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   need+=(postgresql)
 fi
-if ! command -v kubernetes-validate >/dev/null 2>&1 && ! python3 -m pip --version >/dev/null 2>&1; then
+if { ! command -v kubernetes-validate >/dev/null 2>&1 || ! command -v check-jsonschema >/dev/null 2>&1; } \
+   && ! python3 -m pip --version >/dev/null 2>&1; then
   need+=(python3-pip)
 fi
 if [ "${RECOVER_WITH_CHROMIUM:-0}" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
@@ -39,4 +42,10 @@ if ! command -v kubernetes-validate >/dev/null 2>&1; then
   python3 -m pip install -q --break-system-packages kubernetes-validate 2>/dev/null \
     || python3 -m pip install -q kubernetes-validate
   command -v kubernetes-validate >/dev/null 2>&1 || { echo "setup: kubernetes-validate is not on PATH after pip install" >&2; exit 1; }
+fi
+if ! command -v check-jsonschema >/dev/null 2>&1; then
+  echo "setup: installing check-jsonschema (PyPI)" >&2
+  python3 -m pip install -q --break-system-packages check-jsonschema 2>/dev/null \
+    || python3 -m pip install -q check-jsonschema
+  command -v check-jsonschema >/dev/null 2>&1 || { echo "setup: check-jsonschema is not on PATH after pip install" >&2; exit 1; }
 fi

@@ -51,7 +51,7 @@ plan_id=""
 
 name="recover-lost-window.sh without approval stops after the plan (exit 10), nothing written"
 runbook --out "$work/rb"
-plan_id=$(sed -n 's/^ *"plan_id" *: *"\([0-9a-f]*\)".*/\1/p' "$work/rb/plan/plan.json" 2>/dev/null || true)
+plan_id=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["plan_id"])' "$work/rb/plan/plan.json" 2>/dev/null || true)
 if [ "$rc" = 10 ] && [ -n "$plan_id" ] && has "plan $plan_id is written and waits for review" \
    && has "run this command again with: --approve $plan_id" && [ "$(state)" = "$before" ] && [ "$(schema)" = 0 ]; then
   ok "$name"; else not_ok "$name (exit $rc)"; fi
@@ -97,7 +97,7 @@ echo "$plan_id" > "$work/approval"
 runbook --out "$work/rb" --approved-file "$work/approval" --operator runbook-ci
 recovered=$(expected "['plan']['recovered']")
 present=$(expected "['plan']['already_present']") offline=$(expected "['plan']['offline_overlap']")
-if [ "$rc" = 0 ] && has "applied plan $plan_id as run 1" && has "planned $recovered, inserted $recovered, dropped 0" \
+if [ "$rc" = 0 ] && has "applied plan $plan_id as run 1: planned $recovered, inserted $recovered, dropped 0" \
    && has "run 1 verifies" && has "plan $plan_id applied as run 1 and verified" \
    && [ "$(q "SELECT count(*) FROM time_slots")" = $((live_before + recovered)) ] \
    && [ "$(q "SELECT count(*) FROM time_slots WHERE source = 'recovered'")" = "$recovered" ] \

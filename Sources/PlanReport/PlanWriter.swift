@@ -112,10 +112,7 @@ public struct ReportRenderer: Sendable {
 
 enum PlanJSON {
     static func encode(_ document: PlanDocument) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(document), as: UTF8.self) + "\n"
+        try JSONOutput.encode(document)
     }
 
     static func decode(_ data: Data) throws -> PlanDocument {

@@ -46,7 +46,9 @@ struct Apply: ParsableCommand {
         valueName: "K/N"), transform: ShardArgument.init(parsing:))
     var shard: ShardArgument?
 
-    @OptionGroup var log: LogOptions
+    @OptionGroup var output: OutputOptions
+
+    var log: LogOptions { output.log }
 
     func validate() throws {
         if let maxSlots, maxSlots < 0 { throw ValidationError("'--max-slots' must be 0 or more") }
@@ -85,7 +87,7 @@ struct Apply: ParsableCommand {
             pause.reached(checkpoint.description)
         }
         log.endProgress()
-        print(ApplyText.outcome(outcome), terminator: "")
+        try output.emit(ApplyOutput(outcome)) { ApplyText.outcome(outcome) }
     }
 }
 

@@ -23,15 +23,14 @@ struct Diff: ParsableCommand {
     @Option(help: "The live database (connection string or URI); default: DATABASE_URL, then libpq's PG* variables.")
     var db: String?
 
-    @Flag(help: "Print one JSON object instead of the text report.")
-    var json = false
-
     @Option(help: "How many entries of each kind to list.")
     var show = 10
+
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
         let report = try SnapshotDiffer.diff(
             snapshot: SnapshotSource(argument: snapshot), db: db, window: window.window, sampleLimit: show)
-        StandardStreams.output(json ? try report.json() + "\n" : report.text)
+        try output.emit(report.jsonForm) { report.text }
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PlanReport
 import PostgresClient
+import RecoveryModel
 import RecoveryCommit
 import SnapshotDiff
 import SourceFiles
@@ -12,6 +13,8 @@ enum ExitStatus: Int32, CaseIterable {
     case success = 0
     /// An error no other status names.
     case failure = 1
+    /// `plan --detailed-exitcode`: the plan has slots to recover (0 then means none).
+    case somethingToRecover = 2
     /// A wrong flag or argument, or a confirmation the command needed and did not get.
     case usage = 64
     /// An input that cannot be used: a missing file, a run id that is not recorded.
@@ -50,6 +53,37 @@ enum ExitStatus: Int32, CaseIterable {
     }
 }
 
+extension ExitStatus {
+    /// The `code` of a `--json` failure object: the status's name in snake_case.
+    var code: String {
+        switch self {
+        case .success: "success"
+        case .failure: "failure"
+        case .somethingToRecover: "something_to_recover"
+        case .usage: "usage"
+        case .input: "unusable_input"
+        case .database: "database"
+        case .refusedPlan: "plan_refused"
+        case .verificationFailed: "verification_failed"
+        case .incompleteEvidence: "incomplete_evidence"
+        case .busy: "busy"
+        }
+    }
+}
+
+/// A subcommand with `--json`: on failure, standard output gets the JSON error object.
+protocol JSONReporting {
+    var output: OutputOptions { get }
+}
+
+extension Scan: JSONReporting {}
+extension Diff: JSONReporting {}
+extension Plan: JSONReporting {}
+extension Apply: JSONReporting {}
+extension Verify: JSONReporting {}
+extension Revert: JSONReporting {}
+extension Runs: JSONReporting {}
+
 /// A failure the executable itself decides (a missing `--yes`, no log files), with its status.
 struct CommandFailure: Error, CustomStringConvertible {
     var status: ExitStatus
@@ -65,34 +99,46 @@ extension RecoverTool {
     /// Runs the command; any failure becomes one `recover-tool: error: ...` line on standard error
     /// and its `ExitStatus`. Help and `--version` print as usual and exit 0.
     static func main() {
+        var json = CommandLine.arguments.dropFirst().prefix { $0 != "--" }.contains("--json")
         do {
             var command = try parseAsRoot()
+            json = (command as? JSONReporting)?.output.json ?? false
             try command.run()
         } catch let code as ExitCode {
             Foundation.exit(code.rawValue)
         } catch {
-            let status: ExitStatus
-            let line: String
-            let parserCode = exitCode(for: error)
-            if error is CommitError || error is PlanError || error is PostgresError || error is CommandFailure
-                || error is SourceError || error is SnapshotError {
-                status = ExitStatus(for: error)
-                line = String(describing: error)
-            } else if parserCode == .success {
-                exit(withError: error)
-            } else if parserCode == .validationFailure {
-                status = .usage
-                var message = message(for: error)
-                if let first = message.first { message = first.lowercased() + message.dropFirst() }
-                line = message + "; see 'recover-tool help'"
-            } else {
-                status = ExitStatus(for: error)
-                line = String(describing: error)
+            var error = error
+            if let reported = error as? ReportedFailure {
+                error = reported.error
+                json = false  // its result, with the error object, is already on standard output
             }
+            if exitCode(for: error) == .success { exit(withError: error) }  // help, --version
+            let (status, line) = describe(error)
             printError(line)
+            if json { StandardStreams.output(JSONOutput.failure(JSONError(code: status.code, message: line, hint: nil))) }
             Foundation.exit(status.rawValue)
         }
     }
+
+    /// The exit status of a failure, and its error line.
+    static func describe(_ error: any Error) -> (ExitStatus, String) {
+        if error is CommitError || error is PlanError || error is PostgresError || error is CommandFailure
+            || error is SourceError || error is SnapshotError {
+            return (ExitStatus(for: error), String(describing: error))
+        }
+        if exitCode(for: error) == .validationFailure {
+            var message = message(for: error)
+            if let first = message.first { message = first.lowercased() + message.dropFirst() }
+            return (.usage, message + "; see 'recover-tool help'")
+        }
+        return (ExitStatus(for: error), String(describing: error))
+    }
+}
+
+/// A failure whose command already printed its result with the error object in it (`--json`):
+/// `main` prints the error line and exits with its status, and no second JSON value.
+struct ReportedFailure: Error {
+    var error: any Error
 }
 
 /// Writes `recover-tool: error: LINE` on standard error, as one line.

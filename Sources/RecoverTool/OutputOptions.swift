@@ -1,25 +1,36 @@
 import ArgumentParser
 import Foundation
 import Logging
+import RecoveryModel
 
-/// `--json`, with `--quiet` and `--verbose` (`LogOptions`), shared by the subcommands that report.
+/// `--json`, with `--quiet` and `--verbose` (`LogOptions`), shared by every subcommand.
 struct OutputOptions: ParsableArguments {
-    @Flag(help: "Print one JSON object on standard output instead of text.")
+    @Flag(help: "Print one JSON object on standard output instead of text (docs/schemas/).")
     var json = false
 
     @OptionGroup var log: LogOptions
 
     var logger: Logger { log.logger }
 
-    /// Prints `value` as pretty JSON with sorted keys, or `text()` for people.
+    /// Prints `value` as a `--json` output (its fields and `format_version`), or `text()` for people.
     func emit<Report: Encodable>(_ value: Report, text: () -> String) throws {
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            StandardStreams.output(String(decoding: try encoder.encode(value), as: UTF8.self) + "\n")
+            StandardStreams.output(try JSONOutput.output(value))
         } else {
             StandardStreams.output(text())
         }
+    }
+
+    /// Prints `value` as `emit` does, then throws `failure`; with `--json` the output carries the
+    /// error object too, and `failure` reaches `main` as already reported.
+    func emit<Report: Encodable>(_ value: Report, failing failure: any Error, text: () -> String) throws -> Never {
+        guard json else {
+            StandardStreams.output(text())
+            throw failure
+        }
+        let (status, line) = RecoverTool.describe(failure)
+        StandardStreams.output(try JSONOutput.output(value, error: JSONError(code: status.code, message: line, hint: nil)))
+        throw ReportedFailure(error: failure)
     }
 
     func progress(_ label: String) -> (@Sendable (Int64, Int64) -> Void)? { log.progress(label) }

@@ -48,6 +48,9 @@ struct Plan: ParsableCommand {
     @Flag(help: "Fail (exit 72) when the evidence is incomplete: logs ending early, gaps, damaged files.")
     var requireComplete = false
 
+    @Flag(help: "Exit 2 when the plan has slots to recover and 0 when it has none (1 and up stay failures).")
+    var detailedExitcode = false
+
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
@@ -83,16 +86,20 @@ struct Plan: ParsableCommand {
             readQuarantine: sources.quarantine, toolVersion: ToolVersion.current,
             createdAt: Timestamp(microseconds: Int64(Date().timeIntervalSince1970 * 1_000_000)))
         let written = try output.log.timed("write") { try PlanWriter.write(evidence, to: out) }
-        try output.emit(written.document) { PlanSummary.text(written.document, directory: out) }
-        let warnings = written.document.completeness.warnings
+        let document = written.document
+        let warnings = document.completeness.warnings
         for warning in warnings.prefix(10) { StandardStreams.error("recover-tool: warning: \(warning)\n") }
         if warnings.count > 10 {
             StandardStreams.error("recover-tool: warning: \(warnings.count - 10) more in \(out)/report.md\n")
         }
+        let result = PlanOutput(directory: out, plan: document)
         if requireComplete && !warnings.isEmpty {
-            throw CommandFailure(
+            let failure = CommandFailure(
                 .incompleteEvidence,
                 "the evidence is incomplete (\(warnings.count) warning\(warnings.count == 1 ? "" : "s") above); the plan in '\(out)' is for review only")
+            try output.emit(result, failing: failure) { PlanSummary.text(document, directory: out) }
         }
+        try output.emit(result) { PlanSummary.text(document, directory: out) }
+        if detailedExitcode && document.rows.count > 0 { throw ExitCode(ExitStatus.somethingToRecover.rawValue) }
     }
 }

@@ -23,7 +23,9 @@ struct Revert: ParsableCommand {
     @Option(help: "Seconds to wait for a running apply or revert (the recovery lock).")
     var lockTimeout: Double = 30
 
-    @OptionGroup var log: LogOptions
+    @OptionGroup var output: OutputOptions
+
+    var log: LogOptions { output.log }
 
     func run() throws {
         if !yes {
@@ -36,6 +38,6 @@ struct Revert: ParsableCommand {
                 run: runID, conninfo: db, operatorName: operatorName ?? Confirmation.defaultOperator(),
                 toolVersion: ToolVersion.current, lockTimeoutSeconds: lockTimeout)
         }
-        print(RunText.revert(outcome), terminator: "")
+        try output.emit(RevertOutput(outcome)) { RunText.revert(outcome) }
     }
 }

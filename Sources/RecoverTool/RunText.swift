@@ -118,7 +118,7 @@ enum RunText {
                       "present", "offline", "reverted at"]
         let rows = runs.map { run -> [String] in
             [String(run.id), run.status.rawValue, run.appliedAt.rfc3339, run.window.from.rfc3339, run.window.to.rfc3339,
-             run.shard ?? "-", run.operatorName, String(run.counts.planned), String(run.counts.inserted),
+             run.shard.map { "\($0)" } ?? "-", run.operatorName, String(run.counts.planned), String(run.counts.inserted),
              String(run.counts.droppedPresent), String(run.counts.droppedOffline), run.revert?.at ?? "-"]
         }
         let widths = header.indices.map { i in ([header] + rows).map { $0[i].count }.max()! }

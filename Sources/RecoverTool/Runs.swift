@@ -10,19 +10,10 @@ struct Runs: ParsableCommand {
     @Option(help: "The database (connection string or URI); default: DATABASE_URL, then libpq's PG* variables.")
     var db: String?
 
-    @Flag(help: "Print a JSON array instead of a table.")
-    var json = false
-
-    @OptionGroup var log: LogOptions
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let runs = try log.timed("runs") { try RecoveryRuns.list(conninfo: db) }
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(runs), as: UTF8.self))
-        } else {
-            print(RunText.runs(runs), terminator: "")
-        }
+        let runs = try output.log.timed("runs") { try RecoveryRuns.list(conninfo: db) }
+        try output.emit(RunsOutput(runs: runs)) { RunText.runs(runs) }
     }
 }

@@ -43,7 +43,7 @@ struct Scan: ParsableCommand {
         output.endProgress()
         let fold = SlotFold.fold(logs.events, window: window)
         var report = ScanReport(logs: logs, fold: fold, quarantineShown: showQuarantined)
-        report.shard = Nullable(shard.map { "\($0.shard)" })
+        report.shard = Nullable(shard?.shard)
         try output.emit(report, text: report.text)
     }
 }

@@ -127,7 +127,7 @@ struct ScanReport: Encodable {
     /// The first `quarantineShown` quarantined lines, by path and line.
     var quarantine: [Quarantined]
     /// `--shard K/N`: the fold's totals are of this shard's users only (null: every user).
-    var shard: Nullable<String> = Nullable(nil)
+    var shard: Nullable<Shard> = Nullable(nil)
 
     init(logs: LogReplayResult, fold: FoldResult, quarantineShown: Int) {
         window = Range(logs.window)

@@ -19,13 +19,10 @@ struct Verify: ParsableCommand {
     @Option(help: "The database (connection string or URI); default: DATABASE_URL, then libpq's PG* variables.")
     var db: String?
 
-    @Flag(help: "Print one JSON object instead of text.")
-    var json = false
-
     @Option(help: "How many differing slots to list.")
     var show = 50
 
-    @OptionGroup var log: LogOptions
+    @OptionGroup var output: OutputOptions
 
     func validate() throws {
         guard !runIDs.isEmpty else { throw ValidationError("'--run' needs a run id, as 'recover-tool runs' lists them") }
@@ -33,32 +30,26 @@ struct Verify: ParsableCommand {
     }
 
     func run() throws {
-        try log.timed("verify") { try verify() }
+        try output.log.timed("verify") { try verify() }
     }
 
     private func verify() throws {
         if runIDs.count == 1 {
             let report = try RecoveryVerify.verify(run: runIDs[0], conninfo: db, limit: show)
-            try emit(report) { RunText.verify(report) }
+            // One JSON shape whatever the number of runs: a set of one, with no set problems.
+            let set = ShardSetReport(runs: [report], problems: [])
             guard report.isClean else {
-                throw CommitError(.verificationFailed, RunText.verifyFailure(report))
+                try output.emit(set, failing: CommitError(.verificationFailed, RunText.verifyFailure(report))) {
+                    RunText.verify(report)
+                }
             }
+            try output.emit(set) { RunText.verify(report) }
             return
         }
         let set = try RecoveryVerify.verifyShards(runs: runIDs, conninfo: db, limit: show)
-        try emit(set) { RunText.verify(set) }
         guard set.isClean else {
-            throw CommitError(.verificationFailed, RunText.verifyFailure(set))
+            try output.emit(set, failing: CommitError(.verificationFailed, RunText.verifyFailure(set))) { RunText.verify(set) }
         }
-    }
-
-    private func emit<Report: Encodable>(_ report: Report, text: () -> String) throws {
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
-        } else {
-            print(text(), terminator: "")
-        }
+        try output.emit(set) { RunText.verify(set) }
     }
 }

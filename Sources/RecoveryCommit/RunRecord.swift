@@ -39,7 +39,8 @@ public struct RunRecord: Hashable, Sendable, Encodable {
     public var planID: String
     public var planPath: String
     public var window: Window
-    public var shard: String?
+    /// `--shard K/N` of the plan; nil for a whole recovery.
+    public var shard: Shard?
     public var operatorName: String
     public var toolVersion: String
     public var databaseUser: String
@@ -51,10 +52,12 @@ public struct RunRecord: Hashable, Sendable, Encodable {
     public var revert: Revert?
 
     enum CodingKeys: String, CodingKey {
-        case id, planID = "plan_id", planPath = "plan_path", windowFrom = "window_from", windowTo = "window_to"
+        case id, planID = "plan_id", planPath = "plan_path", window
         case shard, operatorName = "operator", toolVersion = "tool_version", databaseUser = "database_user"
         case startedAt = "started_at", appliedAt = "applied_at", status, counts, revert
     }
+
+    enum WindowKeys: String, CodingKey { case from, to }
 
     enum CountKeys: String, CodingKey {
         case planned, inserted, droppedPresent = "dropped_present", droppedOffline = "dropped_offline"
@@ -65,8 +68,9 @@ public struct RunRecord: Hashable, Sendable, Encodable {
         try c.encode(id, forKey: .id)
         try c.encode(planID, forKey: .planID)
         try c.encode(planPath, forKey: .planPath)
-        try c.encode(window.from.rfc3339, forKey: .windowFrom)
-        try c.encode(window.to.rfc3339, forKey: .windowTo)
+        var window = c.nestedContainer(keyedBy: WindowKeys.self, forKey: .window)
+        try window.encode(self.window.from.rfc3339, forKey: .from)
+        try window.encode(self.window.to.rfc3339, forKey: .to)
         try c.encode(shard, forKey: .shard)
         try c.encode(operatorName, forKey: .operatorName)
         try c.encode(toolVersion, forKey: .toolVersion)
@@ -101,7 +105,7 @@ public struct RunRecord: Hashable, Sendable, Encodable {
         self.planID = planID
         self.planPath = planPath
         self.window = Window(from: from, to: to)
-        if let index = int(5), let count = int(6) { shard = "\(index)/\(count)" } else { shard = nil }
+        if let index = int(5), let count = int(6) { shard = Shard(index: index, count: count) } else { shard = nil }
         operatorName = op
         toolVersion = tool
         databaseUser = user

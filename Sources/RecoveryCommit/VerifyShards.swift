@@ -10,6 +10,11 @@ public struct ShardSetReport: Sendable, Encodable {
     /// a reverted run. Empty when the set is whole.
     public var problems: [String]
 
+    public init(runs: [VerifyReport], problems: [String]) {
+        self.runs = runs
+        self.problems = problems
+    }
+
     /// Every run verifies and is applied, and together they are shards 0..<N of one N, for one
     /// window, with no slot twice.
     public var isClean: Bool {
@@ -42,7 +47,7 @@ extension RecoveryVerify {
         // Shards: one N, each K once.
         var shards: [(run: RunRecord, shard: Shard)] = []
         for run in reports.map(\.run) {
-            guard let text = run.shard, let shard = Shard(parsing: text) else {
+            guard let shard = run.shard else {
                 problems.append("run \(run.id) has no shard: it is a whole recovery; verify it alone")
                 continue
             }

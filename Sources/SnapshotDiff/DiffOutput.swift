@@ -33,13 +33,9 @@ extension SnapshotDiffReport {
         return out
     }
 
-    /// One JSON object: `missing_from_live`, `changed`, `only_in_live`, `identical` (counts),
-    /// `quarantined` (count), `window`, `snapshot`, `users`, `samples`, `quarantine`.
-    public func json() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(JSONForm(self)), as: UTF8.self)
-    }
+    /// What `diff --json` prints: `missing_from_live`, `changed`, `only_in_live`, `identical`
+    /// (counts), `quarantined` (count), `window`, `snapshot`, `users`, `samples`, `quarantine`.
+    public var jsonForm: some Encodable { JSONForm(self) }
 }
 
 private struct JSONForm: Encodable {

@@ -56,11 +56,12 @@ final class ApplyCommandTests: XCTestCase {
         XCTAssertTrue(lines[1].hasPrefix("1    applied  "), String(lines[1]))
         XCTAssertTrue(lines[1].contains("2018-07-25T14:00:00Z  2018-07-26T14:00:00Z  -      incident-engineer  12       12        0        0        -"), String(lines[1]))
         let json = try run(["runs", "--json"], db)
-        let decoded = try JSONSerialization.jsonObject(with: json.stdout) as! [[String: Any]]
+        try JSONSchemas.validate(json.stdout, against: "runs")
+        let decoded = try XCTUnwrap((JSONSerialization.jsonObject(with: json.stdout) as? [String: Any])?["runs"] as? [[String: Any]])
         XCTAssertEqual(decoded.count, 1)
         XCTAssertEqual(decoded[0]["plan_id"] as? String, plan.planID)
         XCTAssertEqual((decoded[0]["counts"] as? [String: Int])?["inserted"], 12)
-        XCTAssertEqual(decoded[0]["window_from"] as? String, "2018-07-25T14:00:00Z")
+        XCTAssertEqual(decoded[0]["window"] as? [String: String], ["from": "2018-07-25T14:00:00Z", "to": "2018-07-26T14:00:00Z"])
 
         let verified = try run(["verify", "--run", "1"], db)
         XCTAssertEqual(verified.status, 0, verified.stderrText)
@@ -76,9 +77,11 @@ final class ApplyCommandTests: XCTestCase {
         XCTAssertTrue(failed.stdoutText.contains("changed: slot 1, user 1 at 2018-07-25T14:00:00Z\n"), failed.stdoutText)
         let failedJSON = try run(["verify", "--run", "1", "--json"], db)
         XCTAssertEqual(failedJSON.status, 71)
+        try JSONSchemas.validate(failedJSON.stdout, against: "verify")
         let report = try JSONSerialization.jsonObject(with: failedJSON.stdout) as! [String: Any]
         XCTAssertEqual(report["clean"] as? Bool, false)
-        XCTAssertEqual(report["changed"] as? Int, 1)
+        XCTAssertEqual((report["runs"] as? [[String: Any]])?.first?["changed"] as? Int, 1)
+        XCTAssertEqual((report["error"] as? [String: Any])?["code"] as? String, "verification_failed")
 
         let notConfirmed = try run(["revert", "--run", "1"], db)
         assertOneErrorLine(notConfirmed, "refusing to revert run 1 without confirmation: standard input is not a terminal; pass --yes to confirm non-interactively", status: 64)
@@ -163,7 +166,9 @@ final class ApplyCommandTests: XCTestCase {
         outputs.append(try run(["apply", dir.path, "--db", conninfo, "--yes"], db))
         outputs.append(try run(["runs", "--db", conninfo], db))
         outputs.append(try run(["runs", "--db", conninfo, "--json"], db))
+        try JSONSchemas.validate(outputs.last!.stdout, against: "runs")
         outputs.append(try run(["verify", "--run", "1", "--db", conninfo, "--json"], db))
+        try JSONSchemas.validate(outputs.last!.stdout, against: "verify")
         outputs.append(try run(["verify", "--run", "2", "--db", conninfo], db))
         XCTAssertEqual(outputs.last?.status, 65)
         outputs.append(try run(["revert", "--run", "1", "--db", conninfo, "--yes"], db))

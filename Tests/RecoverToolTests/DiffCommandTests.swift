@@ -41,6 +41,7 @@ final class DiffCommandTests: XCTestCase {
                          "dbname=\(backup) password=not-shown"] {
             let out = try diff(snapshot, ["--json"])
             XCTAssertEqual(out.status, 0, out.stderrText)
+            try JSONSchemas.validate(out.stdout, against: "diff")
             let json = try XCTUnwrap(JSONSerialization.jsonObject(with: out.stdout) as? [String: Any])
             XCTAssertEqual(json["missing_from_live"] as? Int, database["snapshot_rows_in_window_missing_from_live"] as? Int, snapshot)
             XCTAssertEqual(json["changed"] as? Int, database["snapshot_rows_in_window_changed_in_live"] as? Int, snapshot)

@@ -23,7 +23,8 @@ final class ScanCommandTests: XCTestCase {
     }
 
     func json(_ output: ProcessOutput) throws -> [String: Any] {
-        try XCTUnwrap(JSONSerialization.jsonObject(with: output.stdout) as? [String: Any], output.stderrText)
+        try JSONSchemas.validate(output.stdout, against: "scan")
+        return try XCTUnwrap(JSONSerialization.jsonObject(with: output.stdout) as? [String: Any], output.stderrText)
     }
 
     func testJSONReportOnTheFixture() throws {
@@ -109,8 +110,12 @@ final class ScanCommandTests: XCTestCase {
     func testMissingPathStopsWithOneLineAndStatus65() throws {
         let out = try scan(Self.window + ["--logs", "fixtures/logs-basic", "no/such/logs", "--json"])
         XCTAssertEqual(out.status, 65)
-        XCTAssertEqual(out.stdoutText, "")
         XCTAssertEqual(out.stderrText, "recover-tool: error: no input at 'no/such/logs': no such file or directory; check --logs and --snapshot\n")
+        // With --json, standard output is the error object and nothing else.
+        try JSONSchemas.validate(out.stdout, against: "error")
+        let error = try XCTUnwrap((JSONSerialization.jsonObject(with: out.stdout) as? [String: Any])?["error"] as? [String: Any])
+        XCTAssertEqual(error["code"] as? String, "unusable_input")
+        XCTAssertEqual(error["message"] as? String, "no input at 'no/such/logs': no such file or directory; check --logs and --snapshot")
 
         let empty = try TemporaryDirectory(prefix: "scan-empty")
         let none = try scan(Self.window + ["--logs", empty.path])

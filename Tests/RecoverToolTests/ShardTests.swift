@@ -1,4 +1,5 @@
 import Foundation
+import RecoveryModel
 import TestSupport
 import XCTest
 
@@ -67,8 +68,10 @@ final class ShardCommandTests: XCTestCase {
         func slots(_ shard: [String]) throws -> Int {
             let output = try tool(["scan"] + Self.window + ["--logs", Self.logs, "--json", "--quiet"] + shard)
             XCTAssertEqual(output.status, 0, output.stderrText)
+            try JSONSchemas.validate(output.stdout, against: "scan")
             let json = try JSONSerialization.jsonObject(with: output.stdout) as? [String: Any]
-            XCTAssertEqual(json?["shard"] as? String, shard.last)
+            let expected = shard.last.flatMap { Shard(parsing: $0) }.map { ["index": $0.index, "count": $0.count] }
+            XCTAssertEqual(json?["shard"] as? [String: Int], expected)
             return try XCTUnwrap((json?["totals"] as? [String: Any])?["slots"] as? Int)
         }
         let whole = try slots([])
@@ -118,6 +121,7 @@ final class ShardCommandTests: XCTestCase {
             verified.stdoutText)
         let json = try tool(["verify", "--run", "3", "--run", "1", "--run", "2", "--json"])
         XCTAssertEqual(json.status, 0)
+        try JSONSchemas.validate(json.stdout, against: "verify")
         let report = try JSONSerialization.jsonObject(with: json.stdout) as? [String: Any]
         XCTAssertEqual(report?["clean"] as? Bool, true)
         XCTAssertEqual((report?["runs"] as? [Any])?.count, 3)

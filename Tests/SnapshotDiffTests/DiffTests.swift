@@ -67,7 +67,7 @@ final class DiffTests: XCTestCase {
             XCTAssertEqual(report.users[0].counts.missingFromLive, 2)
             XCTAssertEqual(report.users[3].counts.onlyInLive, 2)
 
-            let json = try JSONSerialization.jsonObject(with: Data(report.json().utf8)) as! [String: Any]
+            let json = try JSONSerialization.jsonObject(with: Data(JSONOutput.output(report.jsonForm).utf8)) as! [String: Any]
             XCTAssertEqual(json["missing_from_live"] as? Int, 2)
             XCTAssertEqual(json["changed"] as? Int, 9)
             XCTAssertEqual(json["only_in_live"] as? Int, 2)

@@ -1,0 +1,83 @@
+import PlanReport
+import RecoveryCommit
+import RecoveryModel
+
+/// The bodies of the `--json` outputs that are not a library's own value; `JSONOutput` adds
+/// `format_version`. Each has a schema in docs/schemas/.
+
+/// `plan --json`: where the plan was written, and plan.json itself.
+struct PlanOutput: Encodable {
+    var directory: String
+    var plan: PlanDocument
+}
+
+/// `apply --json`
+struct ApplyOutput: Encodable {
+    struct Drop: Encodable {
+        var userID: Int64
+        var slotStart: String
+        /// `already_present` or `offline_overlap`
+        var reason: String
+        /// The live slot, or the overlapping offline entry.
+        var otherID: Nullable<Int64>
+    }
+
+    /// `applied` (this call committed a new run) or `already_applied` (nothing changed).
+    var outcome: String
+    var run: RunRecord
+    /// The first dropped slots; `run.counts` has them all.
+    var drops: [Drop]
+    /// True when COMMIT's reply was lost and the run was found committed afterwards.
+    var connectionLostDuringCommit: Bool
+
+    init(_ outcome: ApplyOutcome) {
+        switch outcome {
+        case .alreadyApplied(let run):
+            self.outcome = "already_applied"
+            self.run = run
+            drops = []
+            connectionLostDuringCommit = false
+        case .applied(let run, let drops, let lost):
+            self.outcome = "applied"
+            self.run = run
+            self.drops = drops.map {
+                Drop(userID: $0.key.userID, slotStart: $0.key.slotStart.rfc3339, reason: $0.reason.rawValue,
+                     otherID: Nullable($0.otherID))
+            }
+            connectionLostDuringCommit = lost
+        }
+    }
+}
+
+/// `revert --json`
+struct RevertOutput: Encodable {
+    struct Kept: Encodable {
+        var slotID: Int64
+        var userID: Int64
+        var slotStart: String
+    }
+
+    /// `reverted` (this call deleted) or `already_reverted` (nothing changed).
+    var outcome: String
+    var run: RunRecord
+    /// The first slots kept because they were edited since the apply; `run.revert.kept` counts all.
+    var kept: [Kept]
+
+    init(_ outcome: RevertOutcome) {
+        switch outcome {
+        case .alreadyReverted(let run):
+            self.outcome = "already_reverted"
+            self.run = run
+            kept = []
+        case .reverted(let run, let kept):
+            self.outcome = "reverted"
+            self.run = run
+            self.kept = kept.map { Kept(slotID: $0.slotID, userID: $0.key.userID, slotStart: $0.key.slotStart.rfc3339) }
+        }
+    }
+}
+
+/// `runs --json`: the recorded runs, oldest first.
+struct RunsOutput: Encodable {
+    var runs: [RunRecord]
+}
