@@ -18,10 +18,12 @@ enum Confirmation {
                     + "pass --yes to confirm non-interactively")
         }
         let text = summary.map { $0.hasSuffix("\n") ? $0 : $0 + "\n" }.joined() + "\(question) Type 'yes' to continue: "
-        FileHandle.standardOutput.write(Data(text.utf8))
-        let answer = readLine()?.trimmingCharacters(in: .whitespaces).lowercased()
-        guard answer == "yes" || answer == "y" else {
-            throw CommandFailure(.failure, "not confirmed: nothing was changed")
+        // The terminal, not standard output: `apply DIR > out.txt` and `--json` keep stdout the result.
+        let terminal = FileHandle(forWritingAtPath: "/dev/tty") ?? FileHandle.standardError
+        terminal.write(Data(text.utf8))
+        // Only the exact word: 'y', 'Yes' or 'yes please' is not a confirmation.
+        guard readLine() == "yes" else {
+            throw CommandFailure(.failure, "not confirmed (only 'yes' confirms): nothing was changed")
         }
     }
 
