@@ -49,7 +49,7 @@ let package = Package(
         // CONTRACT §7: which rows a bad job rewrote, restored from a snapshot taken before it.
         .target(name: "Reconcile", dependencies: ["RecoveryModel", "ConflictResolver"]),
         // 4. Report: plan.json, rows, report.md, report.html, CSV.
-        .target(name: "PlanReport", dependencies: ["RecoveryModel", "SlotFold", "ConflictResolver"]),
+        .target(name: "PlanReport", dependencies: ["RecoveryModel", "SlotFold", "ConflictResolver", "Reconcile"]),
         // 5. Commit: apply, verify, revert, runs.
         .target(name: "RecoveryCommit", dependencies: ["RecoveryModel", "PostgresClient", "PlanReport"]),
 
@@ -57,7 +57,7 @@ let package = Package(
             name: "RecoverTool",
             dependencies: [
                 "RecoveryModel", "SourceFiles", "PostgresClient", "LogReplay", "SnapshotDiff",
-                "SlotFold", "ConflictResolver", "PlanReport", "RecoveryCommit",
+                "SlotFold", "ConflictResolver", "Reconcile", "PlanReport", "RecoveryCommit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -82,7 +82,9 @@ let package = Package(
             name: "PlanReportTests",
             dependencies: ["PlanReport", "ConflictResolver", "SlotFold", "RecoveryModel", "TestSupport"]
         ),
-        .testTarget(name: "ReconcileTests", dependencies: ["Reconcile", "ConflictResolver", "RecoveryModel"]),
+        .testTarget(
+            name: "ReconcileTests",
+            dependencies: ["Reconcile", "ConflictResolver", "RecoveryModel", "SnapshotDiff", "PlanReport", "TestSupport"]),
         .testTarget(name: "RecoveryCommitTests", dependencies: ["RecoveryCommit", "PlanReport", "TestSupport"]),
         .testTarget(name: "RecoverToolTests", dependencies: ["TestSupport", "PlanReport", "RecoveryModel", "SlotFold"]),
     ]

@@ -29,16 +29,10 @@ public struct LiveState: Sendable {
     /// Task id → its project id.
     public var tasks: [Int64: Int64]
     public var memberships: Set<Membership>
+    /// Project id → its company (the customer), for the projects read.
+    public var companies: [Int64: Int64] = [:]
 
-    public struct Membership: Hashable, Sendable {
-        public var projectID: Int64
-        public var userID: Int64
-
-        public init(projectID: Int64, userID: Int64) {
-            self.projectID = projectID
-            self.userID = userID
-        }
-    }
+    public typealias Membership = ProjectMembership
 
     public init(
         presentKeys: Set<SlotKey> = [], offlineEntries: [OfflineEntry] = [], users: Set<Int64> = [],
@@ -96,18 +90,28 @@ public struct LiveState: Sendable {
             else { continue }
             entries.append(OfflineEntry(id: id, userID: user, projectID: project, interval: Window(from: start, to: end)))
         }
+        var state = try references(from: connection, users: userIDs, projects: projectIDs, tasks: taskIDs)
+        state.presentKeys = present
+        state.offlineEntries = LiveState(offlineEntries: entries).offlineEntries
+        return state
+    }
+
+    /// The users, projects (with their company), tasks and memberships among the ids given, as
+    /// live has them: what the reference checks of CONTRACT §5.5 and §7 read.
+    public static func references(
+        from connection: Connection, users userIDs: Set<Int64>, projects projectIDs: Set<Int64>, tasks taskIDs: Set<Int64>
+    ) throws -> LiveState {
+        func idArray(_ ids: Set<Int64>) -> String { "{" + ids.sorted().map(String.init).joined(separator: ",") + "}" }
         let users = try connection.execute(
             "SELECT id FROM users WHERE id = ANY($1::bigint[])", [idArray(userIDs)], context: "reading users")
         let projects = try connection.execute(
-            "SELECT id FROM projects WHERE id = ANY($1::bigint[])", [idArray(projectIDs)], context: "reading projects")
+            "SELECT id, company_id FROM projects WHERE id = ANY($1::bigint[])", [idArray(projectIDs)], context: "reading projects")
         let tasks = try connection.execute(
             "SELECT id, project_id FROM tasks WHERE id = ANY($1::bigint[])", [idArray(taskIDs)], context: "reading tasks")
         let members = try connection.execute(
             "SELECT project_id, user_id FROM project_members WHERE user_id = ANY($1::bigint[]) AND project_id = ANY($2::bigint[])",
             [idArray(userIDs), idArray(projectIDs)], context: "reading project members")
-        return LiveState(
-            presentKeys: present,
-            offlineEntries: entries,
+        var state = LiveState(
             users: Set(users.rows.compactMap { $0[0].flatMap { Int64($0) } }),
             projects: Set(projects.rows.compactMap { $0[0].flatMap { Int64($0) } }),
             tasks: Dictionary(
@@ -117,6 +121,10 @@ public struct LiveState: Sendable {
                 guard let p = row[0].flatMap({ Int64($0) }), let u = row[1].flatMap({ Int64($0) }) else { return nil }
                 return Membership(projectID: p, userID: u)
             }))
+        for row in projects.rows {
+            if let p = row[0].flatMap({ Int64($0) }), let c = row[1].flatMap({ Int64($0) }) { state.companies[p] = c }
+        }
+        return state
     }
 
     /// `1042\t2018-07-25 14:50:00+00\n` → the key.

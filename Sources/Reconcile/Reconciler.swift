@@ -29,28 +29,6 @@ public enum SlotOutcome: String, CaseIterable, Hashable, Sendable, Codable {
     }
 }
 
-/// A snapshot row with where it was read.
-public struct SnapshotSlotRow: Hashable, Sendable {
-    public var row: SlotRow
-    public var location: SourceLocation
-
-    public init(row: SlotRow, location: SourceLocation) {
-        self.row = row
-        self.location = location
-    }
-}
-
-/// A snapshot `project_members` pair with where it was read.
-public struct SnapshotMembership: Hashable, Sendable {
-    public var membership: LiveState.Membership
-    public var location: SourceLocation
-
-    public init(_ membership: LiveState.Membership, location: SourceLocation) {
-        self.membership = membership
-        self.location = location
-    }
-}
-
 /// One snapshot row's outcome, with its evidence.
 public struct SlotDecision: Hashable, Sendable {
     public var outcome: SlotOutcome
@@ -102,7 +80,7 @@ public struct MembershipDecision: Hashable, Sendable {
     /// nil: restored (inserted). Otherwise the user or project no longer exists in live.
     public var reason: QuarantineReason?
 
-    public var membership: LiveState.Membership { snapshot.membership }
+    public var membership: ProjectMembership { snapshot.membership }
     public var restored: Bool { reason == nil }
 }
 
@@ -147,7 +125,7 @@ public enum Reconciler {
 
         // Memberships first: the slot rules count the ones this plan restores as present.
         var references = references
-        var seenPairs = Set<LiveState.Membership>()
+        var seenPairs = Set<ProjectMembership>()
         for pair in memberships.sorted(by: { ($0.membership.projectID, $0.membership.userID, $0.location) < ($1.membership.projectID, $1.membership.userID, $1.location) }) {
             let m = pair.membership
             guard seenPairs.insert(m).inserted, !references.memberships.contains(m) else { continue }

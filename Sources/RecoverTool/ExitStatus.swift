@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PlanReport
 import PostgresClient
+import Reconcile
 import RecoveryModel
 import RecoveryCommit
 import SnapshotDiff
@@ -47,6 +48,7 @@ enum ExitStatus: Int32, CaseIterable {
             }
         case is PostgresError: self = .database
         case is SourceError, is SnapshotError: self = .input
+        case is ReconcileError: self = .incompleteEvidence
         case let error as CommandFailure: self = error.status
         default: self = .failure
         }
@@ -79,6 +81,7 @@ protocol JSONReporting {
 extension Scan: JSONReporting {}
 extension Diff: JSONReporting {}
 extension Plan: JSONReporting {}
+extension ReconcileCommand: JSONReporting {}
 extension Apply: JSONReporting {}
 extension Verify: JSONReporting {}
 extension Revert: JSONReporting {}
@@ -123,7 +126,7 @@ extension RecoverTool {
     /// The exit status of a failure, and its error line.
     static func describe(_ error: any Error) -> (ExitStatus, String) {
         if error is CommitError || error is PlanError || error is PostgresError || error is CommandFailure
-            || error is SourceError || error is SnapshotError {
+            || error is SourceError || error is SnapshotError || error is ReconcileError {
             return (ExitStatus(for: error), String(describing: error))
         }
         if exitCode(for: error) == .validationFailure {

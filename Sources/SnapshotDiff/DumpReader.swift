@@ -39,87 +39,40 @@ public struct DumpReader {
     public func forEachSlot(
         in window: Window? = nil, _ body: (TimeSlot, SourceLocation) throws -> Void
     ) throws -> Summary {
-        let reader: LineReader
-        do {
-            reader = try LineReader(path: path, maxLineLength: 16 << 20, computeDigest: computeDigest)
-        } catch {
-            throw SnapshotError(.unreadable, source: path, line: 0, detail: error.detail)
-        }
         var summary = Summary()
         var decoder: SlotRowDecoder?
-        var inOtherBlock = false
-        var blockStart = 0
         let path = self.path
-
-        let lines = try reader.forEachLine { line, number in
-            if decoder != nil {
-                if line.count == 2, line[0] == 0x5C, line[1] == 0x2E {   // \.
-                    decoder = nil
-                    return
-                }
-                summary.rows += 1
-                let row = decoder!.decode(line)   // in place: the decoder's buffers are reused
-                switch row {
-                case .slot(let slot):
-                    if let window, !window.contains(slot.key.slotStart) {
-                        summary.outsideWindow += 1
-                    } else {
-                        try body(slot, SourceLocation(file: path, line: number))
-                    }
-                case .rejected(let reason, let key):
-                    if let window, let key, !window.contains(key.slotStart) {
-                        summary.outsideWindow += 1
-                    } else {
-                        summary.quarantined.append(
-                            QuarantineRecord(location: SourceLocation(file: path, line: number), reason: reason, key: key))
-                    }
-                }
-                return
-            }
-            if inOtherBlock {
-                if line.count == 2, line[0] == 0x5C, line[1] == 0x2E { inOtherBlock = false }
-                return
-            }
-            guard line.starts(with: "COPY ".utf8) else {
-                if line.starts(with: "SET client_encoding = ".utf8) {
-                    let text = String(decoding: line, as: UTF8.self)
-                    if !text.uppercased().contains("'UTF8'") {
-                        throw SnapshotError(
-                            .unsupportedEncoding, source: path, line: number, detail: "the dump is not in UTF-8: \(text)")
-                    }
-                }
-                return
-            }
-            let text = String(decoding: line, as: UTF8.self)
-            guard let copy = CopyStatement(text), copy.fromStdin else { return }
-            blockStart = number
-            guard copy.table == "time_slots" else {
-                inOtherBlock = true
-                return
-            }
-            guard let columns = copy.columns else {
-                throw SnapshotError(.badCopyLine, source: path, line: number, detail: "the COPY of time_slots has no column list")
-            }
+        let blocks = try DumpBlocks(path: path, computeDigest: computeDigest).read(tables: ["time_slots"]) { _, columns, line in
             do {
                 decoder = try SlotRowDecoder(columnNames: columns)
             } catch let error as SlotRowDecoder.MissingColumns {
                 throw SnapshotError(
-                    .badCopyLine, source: path, line: number,
+                    .badCopyLine, source: path, line: line,
                     detail: "the COPY of time_slots lacks the columns \(error.names.joined(separator: ", "))")
             }
-            summary.copyLines.append(number)
+        } row: { _, line, number in
+            summary.rows += 1
+            let row = decoder!.decode(line)   // in place: the decoder's buffers are reused
+            switch row {
+            case .slot(let slot):
+                if let window, !window.contains(slot.key.slotStart) {
+                    summary.outsideWindow += 1
+                } else {
+                    try body(slot, SourceLocation(file: path, line: number))
+                }
+            case .rejected(let reason, let key):
+                if let window, let key, !window.contains(key.slotStart) {
+                    summary.outsideWindow += 1
+                } else {
+                    summary.quarantined.append(
+                        QuarantineRecord(location: SourceLocation(file: path, line: number), reason: reason, key: key))
+                }
+            }
         }
+        let lines = blocks.lines
         summary.bytes = lines.bytes
         summary.sha256 = lines.sha256
-        if decoder != nil || inOtherBlock {
-            let cause = lines.damage.map { "the file is \($0)" } ?? "the file ends"
-            throw SnapshotError(
-                .truncated, source: path, line: lines.lines,
-                detail: "the COPY block that starts at line \(blockStart) has no end marker '\\.': \(cause)")
-        }
-        if let damage = lines.damage {
-            throw SnapshotError(.truncated, source: path, line: lines.lines, detail: "the file is \(damage)")
-        }
+        summary.copyLines = blocks.copyLines["time_slots"] ?? []
         if summary.copyLines.isEmpty {
             throw SnapshotError(
                 .noTimeSlotsBlock, source: path, line: lines.lines,

@@ -18,19 +18,30 @@ public struct SlotRowDecoder {
     /// For each of `columns`, its position in the row.
     private let positions: [Int]
     private let fieldCount: Int
+    /// With `whole`: the positions of `id` and `source` (`decodeWhole`).
+    let wholePositions: (id: Int, source: Int)?
     private var fields: [Range<Int>] = []
     private var scratch: [UInt8] = []
 
     /// The decoder for rows whose columns are `names` (a COPY column list, in order). Returns
     /// the names of the columns recovery needs that `names` lacks, when any is missing.
-    public init(columnNames names: [String]) throws(MissingColumns) {
+    /// With `whole`, `id` and `source` are needed too (`decodeWhole`).
+    public init(columnNames names: [String], whole: Bool = false) throws(MissingColumns) {
         var positions: [Int] = []
         var missing: [String] = []
+        for column in (whole ? ["id", "source"] : []) + Self.columns where names.firstIndex(of: column) == nil {
+            missing.append(column)
+        }
         for column in Self.columns {
-            if let index = names.firstIndex(of: column) { positions.append(index) } else { missing.append(column) }
+            if let index = names.firstIndex(of: column) { positions.append(index) }
         }
         guard missing.isEmpty else { throw MissingColumns(names: missing) }
         self.positions = positions
+        if whole, let id = names.firstIndex(of: "id"), let source = names.firstIndex(of: "source") {
+            wholePositions = (id, source)
+        } else {
+            wholePositions = nil
+        }
         self.fieldCount = names.count
         fields.reserveCapacity(names.count + 1)
     }
@@ -64,6 +75,9 @@ public struct SlotRowDecoder {
             }
         }
     }
+
+    /// The byte range of field `index` of the row `decode` was last given.
+    func fieldRange(_ index: Int) -> Range<Int> { fields[index] }
 
     /// Decodes one row (without its newline).
     public mutating func decode(_ row: UnsafeRawBufferPointer) -> Row {

@@ -1,5 +1,3 @@
-import RecoveryModel
-
 /// A whole `time_slots` row as it stands in a snapshot or in live: what reconcile compares,
 /// restores, and swaps (the compare-and-swap of apply matches every column of it).
 public struct SlotRow: Hashable, Sendable {
@@ -144,5 +142,43 @@ public enum SlotColumn: String, CaseIterable, Hashable, Sendable, Comparable, Cu
 extension String {
     fileprivate var trimmingSpaces: String {
         String(drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
+    }
+}
+
+/// A `project_members` pair: the user may put time on the project.
+public struct ProjectMembership: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public var projectID: Int64
+    public var userID: Int64
+
+    public init(projectID: Int64, userID: Int64) {
+        self.projectID = projectID
+        self.userID = userID
+    }
+
+    public static func < (a: Self, b: Self) -> Bool { (a.projectID, a.userID) < (b.projectID, b.userID) }
+
+    /// `project 20, user 7`
+    public var description: String { "project \(projectID), user \(userID)" }
+}
+
+/// A snapshot's `time_slots` row with where it was read.
+public struct SnapshotSlotRow: Hashable, Sendable {
+    public var row: SlotRow
+    public var location: SourceLocation
+
+    public init(row: SlotRow, location: SourceLocation) {
+        self.row = row
+        self.location = location
+    }
+}
+
+/// A snapshot's `project_members` pair with where it was read.
+public struct SnapshotMembership: Hashable, Sendable {
+    public var membership: ProjectMembership
+    public var location: SourceLocation
+
+    public init(_ membership: ProjectMembership, location: SourceLocation) {
+        self.membership = membership
+        self.location = location
     }
 }

@@ -1,0 +1,153 @@
+import ArgumentParser
+import ConflictResolver
+import Foundation
+import PlanReport
+import PostgresClient
+import Reconcile
+import RecoveryModel
+import SnapshotDiff
+
+/// `recover-tool reconcile`: the dry run of restoring exactly what a bad job rewrote (CONTRACT §7).
+/// Reads the snapshot and live in READ ONLY transactions and writes the plan directory; changes
+/// nothing.
+struct ReconcileCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reconcile",
+        abstract: "Work out which rows a bad job rewrote and write the plan that restores them from a snapshot; changes nothing.",
+        discussion: """
+            Compares the snapshot's time_slots and project_members with live: a row written inside \
+            the job window whose only differences are in --columns gets the snapshot's values; rows \
+            changed after the job, or differing elsewhere, are kept and listed. Writes plan.json \
+            ("kind": "reconcile"), rows.tsv, memberships.tsv, report.md, report.html and reconcile.csv \
+            into --out (docs/RECONCILE.md). Exit statuses: docs/EXIT-STATUS.md.
+            """
+    )
+
+    @Option(help: ArgumentHelp(
+        "A pg_dump taken before the job (.sql, .sql.lz4; pg_dump -t time_slots -t project_members), or a restored database's connection string.",
+        valueName: "path-or-conninfo"))
+    var snapshot: String
+
+    @Option(name: .customLong("job-from"), help: ArgumentHelp("When the bad job started, RFC 3339 with Z or an offset.", valueName: "time"))
+    var jobFrom: TimeArgument
+
+    @Option(name: .customLong("job-to"), help: ArgumentHelp("When the bad job ended (exclusive).", valueName: "time"))
+    var jobTo: TimeArgument
+
+    @Option(help: ArgumentHelp(
+        "The columns the job rewrote, comma-separated: time_slots.project_id,time_slots.task_id.", valueName: "table.column,..."))
+    var columns: String
+
+    @Option(help: ArgumentHelp("Only slots with slot_start at or after this time.", valueName: "time"))
+    var from: TimeArgument?
+
+    @Option(help: ArgumentHelp("Only slots with slot_start before this time.", valueName: "time"))
+    var to: TimeArgument?
+
+    @Option(help: "The live database (connection string or URI); default: DATABASE_URL, then libpq's PG* variables.")
+    var db: String?
+
+    @Option(help: ArgumentHelp("The plan directory to create.", valueName: "dir"))
+    var out: String
+
+    @Option(help: ArgumentHelp(
+        "Plan only the users of shard K of N (0 <= K < N); env/N takes K from JOB_COMPLETION_INDEX.", valueName: "K/N"),
+        transform: ShardArgument.init(parsing:))
+    var shard: ShardArgument?
+
+    @Flag(help: "Fail (exit 72) when a snapshot row cannot be read or the snapshot holds no project_members.")
+    var requireComplete = false
+
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        let start = try jobFrom.timestamp(flag: "--job-from")
+        let end = try jobTo.timestamp(flag: "--job-to")
+        guard start < end else { throw ValidationError("'--job-to' (\(end)) must be after '--job-from' (\(start))") }
+        guard (from == nil) == (to == nil) else { throw ValidationError("give both '--from' and '--to', or neither") }
+        if let from, let to {
+            let f = try from.timestamp(flag: "--from"), t = try to.timestamp(flag: "--to")
+            guard f < t else { throw ValidationError("'--to' (\(t)) must be after '--from' (\(f))") }
+        }
+        if case .failure(let error) = SlotColumn.parse(columns.split(separator: ",").map(String.init)) {
+            throw ValidationError(error.description)
+        }
+    }
+
+    func run() throws {
+        let job = Window(from: try jobFrom.timestamp(flag: "--job-from"), to: try jobTo.timestamp(flag: "--job-to"))
+        let range = try from.flatMap { f in try to.map { Window(from: try f.timestamp(flag: "--from"), to: try $0.timestamp(flag: "--to")) } }
+        let columns = try SlotColumn.parse(columns.split(separator: ",").map(String.init)).get()
+        let shard = self.shard?.shard
+        // Connect first: an unreachable database should stop the run before the snapshot is read.
+        let live = try Connection.connect(db)
+        let source = SnapshotSource(argument: snapshot)
+        var snap = try output.log.timed("read") { try ReconcileSnapshot.read(source, range: range) }
+        guard snap.newestUpdatedAt != nil else {
+            throw ReconcileError(.snapshotEmpty, snapshot: snap.name, detail: "the snapshot holds no readable time_slots row, so its age cannot be told")
+        }
+        if let problem = Reconciler.ageProblem(newest: snap.newestUpdatedAt, job: job, snapshot: snap.name) { throw problem }
+        if let shard {
+            snap.slots.removeAll { !shard.contains(userID: $0.row.key.userID) }
+            snap.memberships.removeAll { !shard.contains(userID: $0.membership.userID) }
+        }
+        let (liveRows, references) = try output.log.timed("live") {
+            try live.transaction(readOnly: true, isolation: .repeatableRead) { live in
+                let span = range ?? Self.span(of: snap.slots)
+                var rows = try span.map { try DatabaseSnapshot(connection: live).wholeRows(range: $0).rows } ?? []
+                if let shard { rows.removeAll { !shard.contains(userID: $0.key.userID) } }
+                let users = Set(snap.slots.map(\.row.key.userID)).union(snap.memberships.map(\.membership.userID))
+                let projects = Set(snap.slots.map(\.row.slot.projectID)).union(snap.memberships.map(\.membership.projectID))
+                let tasks = Set(snap.slots.compactMap(\.row.slot.taskID))
+                return (rows, try LiveState.references(from: live, users: users, projects: projects, tasks: tasks))
+            }
+        }
+        var result = output.log.timed("reconcile") {
+            Reconciler.reconcile(
+                snapshot: snap.slots, live: liveRows, memberships: snap.memberships, job: job, columns: Set(columns),
+                range: range, references: references)
+        }
+        result.snapshotRowsOutsideRange += snap.slotsOutsideRange
+        let evidence = ReconcileEvidence(
+            result: result, job: job, range: range, columns: columns, shard: shard, database: live.redactedConnectionInfo,
+            snapshot: .init(
+                kind: source.isDump ? "dump" : "database", path: snap.name, bytes: snap.bytes, sha256: snap.sha256,
+                lines: snap.lines, newestUpdatedAt: snap.newestUpdatedAt?.rfc3339, hasProjectMembers: snap.hasMemberships,
+                rowsInRange: result.snapshotRowsInRange, rowsOutsideRange: result.snapshotRowsOutsideRange),
+            quarantinedRows: snap.quarantined, companies: references.companies,
+            createdAt: Timestamp(microseconds: Int64(Date().timeIntervalSince1970 * 1_000_000)), toolVersion: ToolVersion.current)
+        let written = try output.log.timed("write") { try ReconcilePlanWriter.write(evidence, to: out) }
+        try output.emit(written.document) { Self.summary(written.document, directory: out) }
+        if requireComplete {
+            var gaps: [String] = []
+            if !snap.quarantined.isEmpty { gaps.append("\(snap.quarantined.count) snapshot rows cannot be read") }
+            if !snap.hasMemberships { gaps.append("the snapshot holds no project_members") }
+            if !gaps.isEmpty {
+                throw CommandFailure(
+                    .incompleteEvidence, "the evidence is incomplete (\(gaps.joined(separator: "; "))); the plan in '\(out)' is for review only")
+            }
+        }
+    }
+
+    /// The slot_start span of the snapshot's rows, as a half-open window; nil when there are none.
+    static func span(of rows: [SnapshotSlotRow]) -> Window? {
+        guard let first = rows.min(by: { $0.row.key.slotStart < $1.row.key.slotStart }),
+              let last = rows.max(by: { $0.row.key.slotStart < $1.row.key.slotStart }) else { return nil }
+        return Window(from: first.row.key.slotStart, to: last.row.key.slotStart.adding(microseconds: 1))
+    }
+
+    static func summary(_ d: ReconcileDocument, directory: String) -> String {
+        let c = d.counts
+        return """
+            reconcile plan \(d.planID)
+              restore \(c.restore), kept (changed after the job) \(c.keptChangedAfterJob), kept (not the job's fingerprint) \(c.keptNotFingerprint), missing from live \(c.missingFromLive), quarantined \(c.quarantined)
+              memberships to restore \(c.membershipsRestored), not restorable \(c.membershipsQuarantined); unchanged rows \(c.unchanged)
+            review \(directory)/report.md (or report.html), then: recover-tool apply --plan-id \(d.planID) \(directory)
+
+            """
+    }
+}
+
+extension SnapshotSource {
+    var isDump: Bool { if case .dump = self { true } else { false } }
+}

@@ -1,0 +1,86 @@
+import RecoveryModel
+import SourceFiles
+
+/// The COPY blocks of a pg_dump plain-format file, table by table: the one pass over the lines
+/// that every dump reader shares. Finds every `COPY <schema>.<table> (<columns>) FROM stdin;`
+/// block, whatever the schema qualification or identifier quoting, and hands each row of a
+/// wanted table to `row` with its line number; blocks of other tables are skipped.
+struct DumpBlocks {
+    let path: String
+    let computeDigest: Bool
+
+    struct Summary {
+        var lines: LineReader.Summary
+        /// For each wanted table, the lines of its COPY statements.
+        var copyLines: [String: [Int]] = [:]
+    }
+
+    /// `block` is called at each wanted table's COPY line with the table and its column list
+    /// (it throws to refuse the block); `row` with the table's index in `tables`, each row's bytes
+    /// (without the newline) and its line.
+    func read(
+        tables: [String],
+        block: (String, [String], Int) throws -> Void,
+        row: (Int, UnsafeRawBufferPointer, Int) throws -> Void
+    ) throws -> Summary {
+        let reader: LineReader
+        do {
+            reader = try LineReader(path: path, maxLineLength: 16 << 20, computeDigest: computeDigest)
+        } catch {
+            throw SnapshotError(.unreadable, source: path, line: 0, detail: error.detail)
+        }
+        var current: Int?
+        var inOtherBlock = false
+        var blockStart = 0
+        var copyLines: [String: [Int]] = [:]
+        let path = self.path
+
+        let lines = try reader.forEachLine { line, number in
+            if let table = current {
+                if line.count == 2, line[0] == 0x5C, line[1] == 0x2E {   // \.
+                    current = nil
+                    return
+                }
+                try row(table, line, number)
+                return
+            }
+            if inOtherBlock {
+                if line.count == 2, line[0] == 0x5C, line[1] == 0x2E { inOtherBlock = false }
+                return
+            }
+            guard line.starts(with: "COPY ".utf8) else {
+                if line.starts(with: "SET client_encoding = ".utf8) {
+                    let text = String(decoding: line, as: UTF8.self)
+                    if !text.uppercased().contains("'UTF8'") {
+                        throw SnapshotError(
+                            .unsupportedEncoding, source: path, line: number, detail: "the dump is not in UTF-8: \(text)")
+                    }
+                }
+                return
+            }
+            let text = String(decoding: line, as: UTF8.self)
+            guard let copy = CopyStatement(text), copy.fromStdin else { return }
+            blockStart = number
+            guard let index = tables.firstIndex(of: copy.table) else {
+                inOtherBlock = true
+                return
+            }
+            guard let columns = copy.columns else {
+                throw SnapshotError(.badCopyLine, source: path, line: number, detail: "the COPY of \(copy.table) has no column list")
+            }
+            try block(copy.table, columns, number)
+            copyLines[copy.table, default: []].append(number)
+            current = index
+        }
+        if current != nil || inOtherBlock {
+            let cause = lines.damage.map { "the file is \($0)" } ?? "the file ends"
+            throw SnapshotError(
+                .truncated, source: path, line: lines.lines,
+                detail: "the COPY block that starts at line \(blockStart) has no end marker '\\.': \(cause)")
+        }
+        if let damage = lines.damage {
+            throw SnapshotError(.truncated, source: path, line: lines.lines, detail: "the file is \(damage)")
+        }
+        return Summary(lines: lines, copyLines: copyLines)
+    }
+}

@@ -1,0 +1,121 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// End to end: the built `recover-tool reconcile` on BadJobFixture, from a real pg_dump of several
+/// tables (plain and lz4) and from the restored backup database.
+final class ReconcileCommandTests: XCTestCase {
+    static var tool: String { Bundle.main.bundleURL.appendingPathComponent("recover-tool").path }
+
+    var backup: TestDatabase!
+    var live: TestDatabase!
+    var dir: TemporaryDirectory!
+    var dump: String!
+
+    override func setUpWithError() throws {
+        backup = try TestDatabase(label: "rcc_backup")
+        live = try TestDatabase(label: "rcc_live")
+        dir = try TemporaryDirectory(prefix: "rcc")
+        try BadJobFixture.seed(backup: backup.connect(), live: live.connect())
+        dump = dir.file("before.sql").path
+        try BadJobFixture.dump(backup, to: dump)
+        try runChecked("lz4", ["-q", dump, dump + ".lz4"])
+    }
+
+    func reconcile(_ snapshot: String, out: String, _ extra: [String] = []) throws -> ProcessOutput {
+        try runProcess(Self.tool, [
+            "reconcile", "--snapshot", snapshot, "--job-from", BadJobFixture.jobFrom, "--job-to", BadJobFixture.jobTo,
+            "--columns", BadJobFixture.columns, "--db", live.conninfo, "--out", dir.file(out).path, "--quiet",
+        ] + extra)
+    }
+
+    func planJSON(_ out: String) throws -> [String: Any] {
+        try JSONSerialization.jsonObject(with: Data(contentsOf: dir.file(out + "/plan.json"))) as! [String: Any]
+    }
+
+    func testThePlanOfTheIncident() throws {
+        let run = try reconcile(dump + ".lz4", out: "p")
+        XCTAssertEqual(run.status, 0, run.stderrText)
+        let plan = try planJSON("p")
+        XCTAssertEqual(plan["kind"] as? String, "reconcile")
+        XCTAssertEqual(plan["columns"] as? [String], ["time_slots.project_id", "time_slots.task_id"])
+        let counts = plan["counts"] as! [String: Int]
+        XCTAssertEqual(counts, [
+            "restore": 3, "kept_changed_after_job": 2, "kept_not_fingerprint": 1, "missing_from_live": 1, "quarantined": 0,
+            "unchanged": 1, "unreadable": 0, "memberships_restored": 1, "memberships_quarantined": 0,
+        ])
+        let rows = try String(contentsOf: dir.file("p/rows.tsv"), encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(rows.map { $0.split(separator: "\t").first! }, ["1", "4", "5"], "ids of the restored rows, in key order")
+        XCTAssertEqual(rows[0].split(separator: "\t", omittingEmptySubsequences: false).count, (plan["rows"] as! [String: Any])["columns"].map { ($0 as! [String]).count })
+        XCTAssertEqual(try String(contentsOf: dir.file("p/memberships.tsv"), encoding: .utf8).prefix(5), "7\t2\ts")
+        let md = try String(contentsOf: dir.file("p/report.md"), encoding: .utf8)
+        XCTAssertTrue(md.contains("| 1 | 2026-03-01T09:00:00Z | project_id: 8 → 7; task_id: null → 70 | 2026-03-02T01:30:00Z |"), md)
+        XCTAssertTrue(md.contains("## Per project (which customers)"))
+        let html = try String(contentsOf: dir.file("p/report.html"), encoding: .utf8)
+        XCTAssertTrue(html.contains("<svg class=\"timeline\""))
+        XCTAssertTrue(html.contains("job window [2026-03-02T01:00:00Z, 2026-03-02T03:00:00Z)"))
+        let csv = try String(contentsOf: dir.file("p/reconcile.csv"), encoding: .utf8)
+        XCTAssertTrue(csv.contains("time_slots,restore,1,2026-03-01T09:00:00Z,7,task_id,null,70,2026-03-02T01:30:00Z,,"), csv)
+
+        // The same evidence planned again gives the same plan id; the plain dump holds the same rows.
+        XCTAssertEqual(try reconcile(dump + ".lz4", out: "again").status, 0)
+        XCTAssertEqual(try planJSON("again")["plan_id"] as? String, plan["plan_id"] as? String)
+        XCTAssertEqual(try reconcile(dump, out: "plain").status, 0)
+        XCTAssertEqual(try planJSON("plain")["counts"] as? [String: Int], counts)
+        XCTAssertEqual(
+            try String(contentsOf: dir.file("plain/rows.tsv"), encoding: .utf8),
+            try String(contentsOf: dir.file("p/rows.tsv"), encoding: .utf8).replacingOccurrences(of: ".sql.lz4:", with: ".sql:"))
+        // A restored database as the snapshot.
+        XCTAssertEqual(try reconcile(backup.conninfo, out: "db").status, 0)
+        XCTAssertEqual(try planJSON("db")["counts"] as? [String: Int], counts)
+    }
+
+    func testNothingIsChanged() throws {
+        let before = try live.connect().execute("SELECT md5(string_agg(t::text, ',' ORDER BY id)) FROM time_slots t").scalar
+        XCTAssertEqual(try reconcile(dump, out: "p").status, 0)
+        XCTAssertEqual(try live.connect().execute("SELECT md5(string_agg(t::text, ',' ORDER BY id)) FROM time_slots t").scalar, before)
+    }
+
+    func testASnapshotNotOlderThanTheJobIsRefused() throws {
+        let run = try runProcess(Self.tool, [
+            "reconcile", "--snapshot", dump, "--job-from", BadJobFixture.backupNewest, "--job-to", BadJobFixture.jobTo,
+            "--columns", BadJobFixture.columns, "--db", live.conninfo, "--out", dir.file("old").path,
+        ])
+        XCTAssertEqual(run.status, 72)
+        XCTAssertEqual(run.stderrText, """
+            recover-tool: error: \(dump!): the snapshot's newest time_slots.updated_at 2026-03-01T09:31:00Z is not before \
+            --job-from 2026-03-01T09:31:00Z; its values may already be the job's: give a backup taken before --job-from
+
+            """)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.file("old").path))
+    }
+
+    func testUsageErrors() throws {
+        for (extra, message) in [
+            (["--columns", "project_members.user_id"], "'--columns' entry 'project_members.user_id' is not a time_slots column"),
+            (["--columns", "time_slots.updated_at"], "'--columns' entry 'time_slots.updated_at' is not a column reconcile can restore"),
+            (["--from", "2026-03-01T09:00:00Z"], "give both '--from' and '--to', or neither"),
+        ] {
+            var args = [
+                "reconcile", "--snapshot", dump!, "--job-from", BadJobFixture.jobFrom, "--job-to", BadJobFixture.jobTo,
+                "--db", live.conninfo, "--out", dir.file("u").path,
+            ]
+            if !extra.contains("--columns") { args += ["--columns", BadJobFixture.columns] }
+            let run = try runProcess(Self.tool, args + extra)
+            XCTAssertEqual(run.status, 64, "\(extra)")
+            XCTAssertTrue(run.stderrText.hasPrefix("recover-tool: error: \(message)"), run.stderrText)
+        }
+    }
+
+    func testTheRangeLimitsSlotsNotMemberships() throws {
+        let run = try reconcile(dump, out: "r", ["--from", "2026-03-01T09:00:00Z", "--to", "2026-03-01T09:10:00Z", "--json"])
+        XCTAssertEqual(run.status, 0, run.stderrText)
+        XCTAssertNotNil(try JSONSerialization.jsonObject(with: run.stdout) as? [String: Any])
+        let plan = try planJSON("r")
+        let counts = plan["counts"] as! [String: Int]
+        XCTAssertEqual(counts["restore"], 2)
+        XCTAssertEqual(counts["kept_not_fingerprint"], 1)
+        XCTAssertEqual(counts["memberships_restored"], 1)
+        XCTAssertEqual((plan["snapshot"] as! [String: Any])["rows_outside_range"] as? Int, 5)
+    }
+}
