@@ -1,3 +1,5 @@
+import RecoveryModel
+
 /// Writes the plan's CSV reports: RFC 4180 (comma separated, CRLF line ends, a field quoted when it
 /// holds a comma, a quote, CR or LF, quotes inside doubled), UTF-8 without a byte order mark.
 ///
@@ -11,9 +13,11 @@ enum CSVText {
         quoted(value)
     }
 
-    /// A text field from the sources: formula-guarded, then quoted when needed.
+    /// A text field from the sources: control and bidirectional characters escaped visibly
+    /// (`VisibleText`; line feeds and tabs stay, inside quotes), formula-guarded, then quoted
+    /// when needed.
     static func text(_ value: String) -> String {
-        quoted(guarded(value))
+        quoted(guarded(VisibleText.escaped(value, keepingLayout: true)))
     }
 
     /// `'=1+2'` for `=1+2`: the leading `'` makes a spreadsheet keep the cell as text.

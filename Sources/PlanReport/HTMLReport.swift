@@ -1,3 +1,5 @@
+import RecoveryModel
+
 /// `report.html`: the reviewer's report as one self-contained page: inline CSS, an inline SVG
 /// timeline, no script, no external asset or font. Every value is HTML-escaped.
 enum HTMLReport {
@@ -112,12 +114,13 @@ enum HTMLReport {
         """
 }
 
-/// HTML escaping for text and attribute values.
+/// HTML escaping for text and attribute values; control and bidirectional characters are
+/// escaped visibly first (`VisibleText`).
 enum HTML {
     static func escape(_ value: String) -> String {
         var out = ""
         out.reserveCapacity(value.utf8.count)
-        for scalar in value.unicodeScalars {
+        for scalar in VisibleText.escaped(value).unicodeScalars {
             switch scalar {
             case "&": out += "&amp;"
             case "<": out += "&lt;"

@@ -1,3 +1,5 @@
+import RecoveryModel
+
 /// `report.md`: the reviewer's report, in GitHub-flavoured Markdown that also reads as plain text.
 /// Text from the sources is escaped (prose) or shown as code spans (paths, locations), so a hostile
 /// path or reason cannot change the report's structure.
@@ -74,17 +76,14 @@ enum MarkdownReport {
 
 /// Markdown escaping for text this tool did not write.
 enum Markdown {
-    /// Prose: characters Markdown would act on are backslash-escaped, control characters become spaces.
+    /// Prose: control and bidirectional characters escaped visibly (`VisibleText`), then the
+    /// characters Markdown would act on backslash-escaped.
     static func text(_ value: String) -> String {
         var out = ""
         out.reserveCapacity(value.utf8.count)
-        for scalar in value.unicodeScalars {
-            if scalar.value < 0x20 || scalar.value == 0x7F {
-                out += " "
-            } else {
-                if active.contains(scalar) { out += "\\" }
-                out.unicodeScalars.append(scalar)
-            }
+        for scalar in VisibleText.escaped(value).unicodeScalars {
+            if active.contains(scalar) { out += "\\" }
+            out.unicodeScalars.append(scalar)
         }
         return out
     }
@@ -94,12 +93,10 @@ enum Markdown {
     static func code(_ value: String, inTable: Bool = false) -> String {
         var body = ""
         var run = 0, longest = 0
-        for scalar in value.unicodeScalars {
+        for scalar in VisibleText.escaped(value).unicodeScalars {
             run = scalar == "`" ? run + 1 : 0
             longest = max(longest, run)
-            if scalar.value < 0x20 || scalar.value == 0x7F {
-                body += " "
-            } else if scalar == "|" && inTable {
+            if scalar == "|" && inTable {
                 body += "\\|"
             } else {
                 body.unicodeScalars.append(scalar)

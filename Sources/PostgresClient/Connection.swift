@@ -15,13 +15,14 @@ public final class Connection {
     /// The connection string as shown in messages: no password, ever.
     public let redactedConnectionInfo: String
     private let notices: NoticeCollector
-    private let password: String?
+    /// The connection string, kept only to redact its secrets from messages.
+    private let conninfo: String
 
-    private init(handle: OpaquePointer, redacted: String, notices: NoticeCollector, password: String?) {
+    private init(handle: OpaquePointer, redacted: String, notices: NoticeCollector, conninfo: String) {
         self.handle = handle
         self.redactedConnectionInfo = redacted
         self.notices = notices
-        self.password = password
+        self.conninfo = conninfo
     }
 
     deinit {
@@ -30,28 +31,49 @@ public final class Connection {
 
     /// Opens a connection (`PQconnectdb`): to `conninfo` (a key=value string or a URI), else to
     /// the environment's `DATABASE_URL`, else with libpq's defaults (`PGHOST`, `PGDATABASE`, ...).
-    /// The client encoding is UTF-8. Server notices are collected, not printed (`notices`).
-    public static func connect(_ conninfo: String? = nil) throws -> Connection {
+    /// Then pins the session (`SessionSettings`: ISO dates, UTC, UTF-8, a search path that cannot
+    /// be shadowed, the application name). Server notices are collected, not printed (`notices`).
+    ///
+    /// `flag` names where the string came from, for the error's hint (`--db`, `--snapshot`);
+    /// `role` says what the database is to the tool (`database`, `snapshot database`).
+    public static func connect(
+        _ conninfo: String? = nil, session: SessionSettings = SessionSettings(), flag: String = "--db",
+        role: String = "database"
+    ) throws -> Connection {
         let databaseURL = getenv("DATABASE_URL").map { String(cString: $0) }
         let info = ConnectionInfo.resolve(conninfo, databaseURL: databaseURL)
         let redacted = ConnectionInfo.redacted(info)
-        let password = ConnectionInfo.password(in: info)
-        let context = "cannot connect to database '\(redacted)'"
-        let hint = "check --db or DATABASE_URL"
+        let source = conninfo.map { !$0.isEmpty } ?? false ? flag
+            : (databaseURL.map { !$0.isEmpty } ?? false ? "DATABASE_URL" : "libpq's PG* variables")
+        let context = "cannot connect to \(role) '\(redacted)'"
+        let hint = "check \(source)"
+        guard ConnectionInfo.isParseable(info) else {
+            // libpq's reason would echo the string; say only what kind of mistake it is.
+            var errmsg: UnsafeMutablePointer<CChar>?
+            _ = PQconninfoParse(info, &errmsg)
+            let reason = errmsg.map { oneLine(String(cString: $0)) } ?? "not a connection string"
+            if let errmsg { PQfreemem(errmsg) }
+            throw PostgresError(
+                kind: .connect, message: ConnectionInfo.redactingSecrets(in: reason, conninfo: info),
+                context: "cannot connect to the \(role): the connection string given by \(source) is not valid",
+                hint: "check \(source)")
+        }
         guard let handle = PQconnectdb(info) else {
             throw PostgresError(kind: .connect, message: "out of memory", context: context, hint: hint)
         }
         guard PQstatus(handle) == CONNECTION_OK else {
-            let message = scrub(oneLine(String(cString: PQerrorMessage(handle))), password)
+            let message = ConnectionInfo.redactingSecrets(in: oneLine(String(cString: PQerrorMessage(handle))), conninfo: info)
             PQfinish(handle)
             throw PostgresError(kind: .connect, message: message, context: context, hint: hint)
         }
         let notices = NoticeCollector()
         PQsetNoticeProcessor(handle, collectNotice, Unmanaged.passUnretained(notices).toOpaque())
-        let connection = Connection(handle: handle, redacted: redacted, notices: notices, password: password)
+        let connection = Connection(handle: handle, redacted: redacted, notices: notices, conninfo: info)
         guard PQsetClientEncoding(handle, "UTF8") == 0 else {
             throw connection.failure(.connect, context: context, hint: hint)
         }
+        let pin = session.statement
+        try connection.execute(pin.sql, pin.params, context: "cannot set up the session on '\(redacted)'")
         return connection
     }
 
@@ -68,6 +90,17 @@ public final class Connection {
     public var isInTransaction: Bool {
         let status = PQtransactionStatus(handle)
         return status == PQTRANS_INTRANS || status == PQTRANS_INERROR
+    }
+
+    /// Why the session cannot write, or nil: `default_transaction_read_only` is on (for the
+    /// server, the database or the role), or the server is a hot standby (`pg_is_in_recovery()`).
+    public func readOnlyReason() throws -> String? {
+        let row = try execute(
+            "SELECT pg_catalog.current_setting('default_transaction_read_only'), pg_catalog.pg_is_in_recovery()",
+            context: "cannot check whether '\(redactedConnectionInfo)' is writable").rows.first
+        if row?[1] == "t" { return "the server is a standby in recovery: pg_is_in_recovery() is true" }
+        if row?[0] == "on" { return "default_transaction_read_only is on" }
+        return nil
     }
 
     // MARK: Queries
@@ -346,11 +379,11 @@ public final class Connection {
         if message.isEmpty { message = "unknown libpq error" }
         if PQstatus(handle) != CONNECTION_OK {
             return PostgresError(
-                kind: .connection, message: Connection.scrub(message, password), context: context,
+                kind: .connection, message: ConnectionInfo.redactingSecrets(in: message, conninfo: conninfo), context: context,
                 hint: hint ?? "the connection to the server was lost"
             )
         }
-        return PostgresError(kind: kind, message: Connection.scrub(message, password), context: context, hint: hint)
+        return PostgresError(kind: kind, message: ConnectionInfo.redactingSecrets(in: message, conninfo: conninfo), context: context, hint: hint)
     }
 
     /// An error from a failed result's fields (`PQresultErrorField`).
@@ -358,48 +391,15 @@ public final class Connection {
         func field(_ code: Character) -> String? {
             guard let value = PQresultErrorField(result, Int32(code.asciiValue!)) else { return nil }
             let text = oneLine(String(cString: value))
-            return text.isEmpty ? nil : Connection.scrub(text, password)
+            return text.isEmpty ? nil : ConnectionInfo.redactingSecrets(in: text, conninfo: conninfo)
         }
-        let message = field("M") ?? oneLine(String(cString: PQresultErrorMessage(result)))
+        let message = field("M")
+            ?? ConnectionInfo.redactingSecrets(in: oneLine(String(cString: PQresultErrorMessage(result))), conninfo: conninfo)
         return PostgresError(
             kind: PQstatus(handle) == CONNECTION_OK ? kind : .connection,
             sqlState: field("C"), message: message.isEmpty ? "unknown error" : message,
             detail: field("D"), context: context, hint: field("H")
         )
-    }
-
-    /// Removes a password from a message, should libpq or the server ever echo it.
-    static func scrub(_ message: String, _ password: String?) -> String {
-        guard let password, password.count >= 3 else { return message }
-        return message.replacingAll(password, with: "********")
-    }
-}
-
-extension String {
-    fileprivate func replacingAll(_ target: String, with replacement: String) -> String {
-        var out = ""
-        var rest = self[...]
-        while let range = rest.range(of: target) {
-            out += rest[..<range.lowerBound]
-            out += replacement
-            rest = rest[range.upperBound...]
-        }
-        out += rest
-        return out
-    }
-}
-
-extension Substring {
-    fileprivate func range(of target: String) -> Range<Index>? {
-        guard !target.isEmpty else { return nil }
-        var start = startIndex
-        while start < endIndex {
-            if self[start...].hasPrefix(target) {
-                return start..<index(start, offsetBy: target.count)
-            }
-            start = index(after: start)
-        }
-        return nil
     }
 }
 

@@ -54,24 +54,6 @@ public enum ConnectionInfo {
         return parts.joined(separator: " ")
     }
 
-    /// The password the string carries, if any: used only to scrub it from messages.
-    static func password(in conninfo: String) -> String? {
-        var errmsg: UnsafeMutablePointer<CChar>?
-        guard let options = PQconninfoParse(conninfo, &errmsg) else {
-            if let errmsg { PQfreemem(errmsg) }
-            return nil
-        }
-        defer { PQconninfoFree(options) }
-        var index = 0
-        while let keyword = options[index].keyword {
-            if String(cString: keyword) == "password", let value = options[index].val {
-                return String(cString: value)
-            }
-            index += 1
-        }
-        return nil
-    }
-
     private static func quoted(_ value: String) -> String {
         if !value.isEmpty, !value.contains(where: { $0 == " " || $0 == "'" || $0 == "\\" }) { return value }
         return "'" + value.replacingBackslashesAndQuotes() + "'"

@@ -1,7 +1,8 @@
 /// A failure talking to PostgreSQL: what kind, the server's SQLSTATE and message, and what the
 /// tool was doing.
 ///
-/// `description` is one lowercase line with a hint and never a password:
+/// `description` is one lowercase line with a hint and never a password (it passes through
+/// `ConnectionInfo.redactingSecrets`):
 /// `cannot connect to database 'host=/tmp/x dbname=tracker user=recover': FATAL: ...; check --db or DATABASE_URL`
 public struct PostgresError: Error, CustomStringConvertible, Sendable, Equatable {
     /// A stable category, for exit statuses and tests.
@@ -47,11 +48,14 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable, Equatable
         if let sqlState { line += " (SQLSTATE \(sqlState))" }
         if let detail { line += " (\(detail))" }
         if let hint { line += "; \(hint)" }
-        return line
+        return ConnectionInfo.redactingSecrets(in: line)
     }
 
     /// True for `23505`, a unique constraint violation.
     public var isUniqueViolation: Bool { sqlState == "23505" }
+    /// True for `57014` (a statement cancelled by `statement_timeout`) and `55P03` (a lock not
+    /// available within `lock_timeout`): busy, not broken.
+    public var isTimeout: Bool { sqlState == "57014" || sqlState == "55P03" }
     /// True for `40001` and `40P01`: the transaction may succeed if retried.
     public var isRetryable: Bool { sqlState == "40001" || sqlState == "40P01" }
 }

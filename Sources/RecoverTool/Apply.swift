@@ -52,8 +52,8 @@ struct Apply: ParsableCommand {
 
     func validate() throws {
         if let maxSlots, maxSlots < 0 { throw ValidationError("'--max-slots' must be 0 or more") }
-        guard lockTimeout > 0 else { throw ValidationError("'--lock-timeout' must be more than 0 seconds") }
-        guard statementTimeout > 0 else { throw ValidationError("'--statement-timeout' must be more than 0 seconds") }
+        try ArgumentChecks.checkTimeout(lockTimeout, flag: "--lock-timeout")
+        try ArgumentChecks.checkTimeout(statementTimeout, flag: "--statement-timeout")
     }
 
     func run() throws {

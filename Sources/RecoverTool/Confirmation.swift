@@ -1,4 +1,5 @@
 import Foundation
+import RecoveryModel
 
 #if canImport(Glibc)
 import Glibc
@@ -7,7 +8,8 @@ import Darwin
 #endif
 
 /// Asks before a command writes to the database: on a terminal, shows `summary` and waits for
-/// `yes`; without one (runbook automation), `--yes` is required.
+/// `yes`; without one (runbook automation), `--yes` is required. The summary and question go
+/// to standard error, never standard output.
 enum Confirmation {
     static func require(_ summary: [String], question: String, yes: Bool, flagHint: String) throws {
         if yes { return }
@@ -20,7 +22,7 @@ enum Confirmation {
         let text = summary.map { $0.hasSuffix("\n") ? $0 : $0 + "\n" }.joined() + "\(question) Type 'yes' to continue: "
         // The terminal, not standard output: `apply DIR > out.txt` and `--json` keep stdout the result.
         let terminal = FileHandle(forWritingAtPath: "/dev/tty") ?? FileHandle.standardError
-        terminal.write(Data(text.utf8))
+        terminal.write(Data(VisibleText.escaped(text, keepingLayout: true).utf8))
         // Only the exact word: 'y', 'Yes' or 'yes please' is not a confirmation.
         guard readLine() == "yes" else {
             throw CommandFailure(.failure, "not confirmed (only 'yes' confirms): nothing was changed")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import RecoveryModel
 import Foundation
 import PlanReport
 import PostgresClient
@@ -29,7 +30,7 @@ enum ExitStatus: Int32, CaseIterable {
     /// The evidence is incomplete (logs end early, a file is damaged).
     case incompleteEvidence = 72
     /// Another apply or revert held the lock past `--lock-timeout`, or a statement timed out.
-    case busy = 73
+    case busy = 75
 
     init(for error: any Error) {
         switch error {
@@ -46,7 +47,7 @@ enum ExitStatus: Int32, CaseIterable {
             case .notAPlan, .tampered: self = .refusedPlan
             case .exists, .cannotWrite: self = .input
             }
-        case is PostgresError: self = .database
+        case let error as PostgresError: self = error.isTimeout ? .busy : .database
         case is SourceError, is SnapshotError: self = .input
         case is ReconcileError: self = .incompleteEvidence
         case let error as CommandFailure: self = error.status
@@ -104,6 +105,10 @@ extension RecoverTool {
     static func main() {
         var json = CommandLine.arguments.dropFirst().prefix { $0 != "--" }.contains("--json")
         do {
+            if let repeated = ArgumentChecks.repeatedOption(in: CommandLine.arguments.dropFirst()) {
+                printError(repeated + "; see 'recover-tool help'")
+                Foundation.exit(ExitStatus.usage.rawValue)
+            }
             var command = try parseAsRoot()
             json = (command as? JSONReporting)?.output.json ?? false
             try command.run()
@@ -146,23 +151,30 @@ struct ReportedFailure: Error {
 
 /// Writes `recover-tool: error: LINE` on standard error, as one line.
 func printError(_ line: String) {
-    let flat = line.split(whereSeparator: \.isNewline).joined(separator: " ")
-    FileHandle.standardError.write(Data("recover-tool: error: \(flat)\n".utf8))
+    // The last gate: no message leaves with a password in it, whatever produced it.
+    let flat = ConnectionInfo.redactingSecrets(in: line.split(whereSeparator: \.isNewline).joined(separator: " "))
+    FileHandle.standardError.write(Data("recover-tool: error: \(VisibleText.escaped(flat))\n".utf8))
 }
 
 /// Writes a line on standard error (confirmation prompts, notes), not as an error.
 func printNote(_ line: String) {
-    FileHandle.standardError.write(Data((line + "\n").utf8))
+    FileHandle.standardError.write(Data((VisibleText.escaped(line, keepingLayout: true) + "\n").utf8))
 }
 
 /// Writes to standard output and error through `FileHandle` (the C globals are not
-/// concurrency-safe in Swift 6).
+/// concurrency-safe in Swift 6). Everything written passes `VisibleText`: no text from an input
+/// can drive the terminal.
 enum StandardStreams {
     static func output(_ text: String) {
-        FileHandle.standardOutput.write(Data(text.utf8))
+        FileHandle.standardOutput.write(Data(VisibleText.escaped(text, keepingLayout: true).utf8))
     }
 
     static func error(_ text: String) {
-        FileHandle.standardError.write(Data(text.utf8))
+        FileHandle.standardError.write(Data(VisibleText.escaped(text, keepingLayout: true).utf8))
+    }
+
+    /// Redraws the progress line: `\r`, the tool's own clear-line sequence, then `text` escaped.
+    static func progressLine(_ text: String) {
+        FileHandle.standardError.write(Data(("\r\u{1B}[K" + VisibleText.escaped(text)).utf8))
     }
 }

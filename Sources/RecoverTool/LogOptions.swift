@@ -28,7 +28,7 @@ struct LogOptions: ParsableArguments {
 
     /// Clears the progress line, if one was drawn.
     func endProgress() {
-        if !quiet && isatty(2) == 1 { StandardStreams.error("\r\u{1B}[K") }
+        if !quiet && isatty(2) == 1 { StandardStreams.progressLine("") }
     }
 
     /// Runs `body` and logs (with `--verbose`) how long it took and the process's peak memory.

@@ -57,8 +57,8 @@ final class ProgressLine: @unchecked Sendable {
         let percent = total > 0 ? Int(done * 100 / total) : 100
         let rate = elapsed > 0 ? Double(done) / elapsed : 0
         let left = rate > 0 ? Double(total - done) / rate : 0
-        StandardStreams.error(
-            "\r\u{1B}[K\(label): \(percent)% of \(Self.megabytes(total)), \(Self.megabytes(Int64(rate)))/s, \(Int(left.rounded())) s left")
+        StandardStreams.progressLine(
+            "\(label): \(percent)% of \(Self.megabytes(total)), \(Self.megabytes(Int64(rate)))/s, \(Int(left.rounded())) s left")
     }
 
     static func megabytes(_ bytes: Int64) -> String {

@@ -66,7 +66,7 @@ struct Plan: ParsableCommand {
         let window = self.window.window
         let shard = self.shard?.shard
         // Connect first: an unreachable database should stop the run before minutes of reading.
-        let live = try Connection.connect(db)
+        let live = try Connection.connect(db, session: SessionSettings(applicationName: "recover-tool plan"))
         var sources = try output.log.timed("read") {
             try PlanSources.read(
                 window: window, logs: logs, snapshots: snapshot, shard: shard, progress: output.progress("reading logs"))

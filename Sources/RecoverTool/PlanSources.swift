@@ -51,7 +51,9 @@ struct PlanSources {
                     kind: "snapshot", path: path, bytes: fileSize(path), sha256: summary.sha256, lines: summary.rows,
                     quarantined: summary.quarantined.count, damage: nil))
             case .database(let conninfo):
-                let connection = try Connection.connect(conninfo)
+                let connection = try Connection.connect(
+                    conninfo, session: SessionSettings(applicationName: "recover-tool plan"), flag: "--snapshot",
+                    role: "snapshot database")
                 var rows = 0
                 let quarantined = try connection.transaction(readOnly: true, isolation: .repeatableRead) { c in
                     try DatabaseSnapshot(connection: c).forEachEvent(in: window) { event in

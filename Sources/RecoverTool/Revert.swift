@@ -27,6 +27,10 @@ struct Revert: ParsableCommand {
 
     var log: LogOptions { output.log }
 
+    func validate() throws {
+        try ArgumentChecks.checkTimeout(lockTimeout, flag: "--lock-timeout")
+    }
+
     func run() throws {
         if !yes {
             let record = try RecoveryRuns.find(run: runID, conninfo: db)

@@ -137,7 +137,7 @@ public enum RecoveryApply {
         _ plan: PlanDirectory, conninfo: String?, options: ApplyOptions,
         checkpoint: (ApplyCheckpoint) -> Void = { _ in }
     ) throws -> ApplyOutcome {
-        let connection = try RecoveryConnection.open(conninfo, doing: "cannot apply the plan in '\(plan.path)'")
+        let connection = try RecoveryConnection.openForWriting(conninfo, doing: "cannot apply the plan in '\(plan.path)'", subcommand: "apply")
         checkpoint(.connected)
         let doing = "cannot apply the plan in '\(plan.path)' to '\(connection.redactedConnectionInfo)'"
         let lockHint = "another apply or revert is running (or a session holds offline_entries); "
@@ -199,7 +199,7 @@ public enum RecoveryApply {
     ) throws -> ApplyOutcome {
         let lost = "\(doing): COMMIT failed (\(commitError.message))"
         do {
-            let connection = try Connection.connect(conninfo)
+            let connection = try Connection.connect(conninfo, session: SessionSettings(applicationName: "recover-tool apply"))
             let found: RunRecord? = try connection.transaction(readOnly: true) { connection in
                 try connection.executeSimple(
                     RecoverySchema.sessionSettings(lockTimeoutSeconds: max(options.lockTimeoutSeconds, 60), statementTimeoutSeconds: 60))
@@ -314,7 +314,7 @@ private struct ApplyTransaction {
         // whose key has a live row now is left to step 5, since §5.3 comes first.
         try connection.execute(
             "LOCK TABLE offline_entries IN SHARE ROW EXCLUSIVE MODE",
-            context: "locking offline_entries against new entries (waited \(seconds(options.lockTimeoutSeconds)))")
+            context: "locking offline_entries against new entries (for up to \(seconds(options.lockTimeoutSeconds)))")
         checkpoint(.offlineLocked)
         let offlineDropped = try connection.execute(
             """

@@ -97,8 +97,12 @@ public enum RecoverySchema {
         """
     }
 
-    private static func milliseconds(_ seconds: Double) -> Int {
-        max(1, Int((seconds * 1000).rounded()))
+    /// Seconds as the server's milliseconds, within what it accepts (1 to 2^31 - 1): a value the
+    /// command line let through can never trap here.
+    static func milliseconds(_ seconds: Double) -> Int {
+        let ms = (seconds * 1000).rounded()
+        guard !ms.isNaN else { return 1 }
+        return Int(min(max(ms, 1), Double(Int32.max)))
     }
 
     /// The fingerprint of a `time_slots` row `alias`: MD5 of its values except `id`, as row text.

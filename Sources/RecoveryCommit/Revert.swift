@@ -32,7 +32,7 @@ public enum RecoveryRevert {
         run id: Int64, conninfo: String?, operatorName: String, toolVersion: String,
         lockTimeoutSeconds: Double = 30, keptLimit: Int = 50
     ) throws -> RevertOutcome {
-        let connection = try RecoveryConnection.open(conninfo, doing: "cannot revert run \(id)")
+        let connection = try RecoveryConnection.openForWriting(conninfo, doing: "cannot revert run \(id)", subcommand: "revert")
         let doing = "cannot revert run \(id) in '\(connection.redactedConnectionInfo)'"
         let lockHint = "an apply or another revert is running; try again when it ends, or raise --lock-timeout"
         do {

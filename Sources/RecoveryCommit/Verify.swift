@@ -79,7 +79,7 @@ public enum RecoveryVerify {
     /// entry, and the recorded counts matching the recorded rows. Reads in one READ ONLY
     /// REPEATABLE READ transaction (one snapshot); changes nothing. Lists at most `limit` slots.
     public static func verify(run id: Int64, conninfo: String?, limit: Int = 50) throws -> VerifyReport {
-        let connection = try RecoveryConnection.open(conninfo, doing: "cannot verify run \(id)")
+        let connection = try RecoveryConnection.open(conninfo, doing: "cannot verify run \(id)", subcommand: "verify")
         let doing = "cannot verify run \(id) in '\(connection.redactedConnectionInfo)'"
         do {
             return try connection.transaction(readOnly: true, isolation: .repeatableRead) { connection in

@@ -72,7 +72,7 @@ extension RecoveryVerify {
         guard !ids.isEmpty else { return ShardSetReport(runs: reports, problems: problems) }
 
         // Slots: none twice, each run's users in its shard.
-        let connection = try RecoveryConnection.open(conninfo, doing: "cannot verify the runs' shards")
+        let connection = try RecoveryConnection.open(conninfo, doing: "cannot verify the runs' shards", subcommand: "verify")
         let doing = "cannot verify the runs' shards in '\(connection.redactedConnectionInfo)'"
         do {
             try connection.transaction(readOnly: true, isolation: .repeatableRead) { connection in

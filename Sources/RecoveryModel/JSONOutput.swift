@@ -13,7 +13,9 @@ public enum JSONOutput {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(value), as: UTF8.self) + "\n"
+        // JSONEncoder leaves DEL, C1 and bidirectional characters raw: written as \u escapes, the
+        // values read back the same, and the text is safe to show in a terminal.
+        return VisibleText.escaped(String(decoding: try encoder.encode(value), as: UTF8.self), keepingLayout: true) + "\n"
     }
 
     /// A `--json` output: `body`'s own fields with `format_version` beside them, and `error` when

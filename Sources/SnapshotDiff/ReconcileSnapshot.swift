@@ -34,14 +34,9 @@ public struct ReconcileSnapshot: Sendable {
             guard !conninfo.isEmpty else {
                 throw PostgresError(kind: .connect, message: "empty connection string", context: "cannot open the snapshot", hint: "check --snapshot")
             }
-            let connection: Connection
-            do {
-                connection = try Connection.connect(conninfo)
-            } catch var error as PostgresError {
-                error.context = "cannot connect to the snapshot database '\(ConnectionInfo.redacted(conninfo))'"
-                error.hint = "check --snapshot"
-                throw error
-            }
+            let connection = try Connection.connect(
+                conninfo, session: SessionSettings(applicationName: "recover-tool reconcile"), flag: "--snapshot",
+                role: "snapshot database")
             return try connection.transaction(readOnly: true, isolation: .repeatableRead) { try read(database: $0, range: range) }
         }
     }

@@ -139,7 +139,7 @@ public enum SnapshotDiffer {
     public static func diff(
         snapshot: SnapshotSource, db: String?, window: Window, sampleLimit: Int = 10
     ) throws -> SnapshotDiffReport {
-        let live = try Connection.connect(db)
+        let live = try Connection.connect(db, session: SessionSettings(applicationName: "recover-tool diff"))
         return try diff(snapshot: snapshot, live: live, window: window, sampleLimit: sampleLimit)
     }
 
@@ -165,14 +165,9 @@ public enum SnapshotDiffer {
             guard !conninfo.isEmpty else {
                 throw PostgresError(kind: .connect, message: "empty connection string", context: "cannot open the snapshot", hint: "check --snapshot")
             }
-            let source: Connection
-            do {
-                source = try Connection.connect(conninfo)
-            } catch var error as PostgresError {
-                error.context = "cannot connect to the snapshot database '\(ConnectionInfo.redacted(conninfo))'"
-                error.hint = "check --snapshot"
-                throw error
-            }
+            let source = try Connection.connect(
+                conninfo, session: SessionSettings(applicationName: "recover-tool diff"), flag: "--snapshot",
+                role: "snapshot database")
             try source.transaction(readOnly: true, isolation: .repeatableRead) { source in
                 var rows = try DatabaseSnapshot(connection: source).rows(in: window)
                 var rejected: [QuarantineRecord] = []

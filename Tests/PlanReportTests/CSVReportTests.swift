@@ -9,7 +9,8 @@ final class CSVReportTests: XCTestCase {
         XCTAssertEqual(CSVText.text("a,b"), "\"a,b\"")
         XCTAssertEqual(CSVText.text("say \"hi\""), "\"say \"\"hi\"\"\"")
         XCTAssertEqual(CSVText.text("two\nlines"), "\"two\nlines\"")
-        XCTAssertEqual(CSVText.text("cr\rhere"), "\"cr\rhere\"")
+        XCTAssertEqual(CSVText.text("cr\rhere"), "cr\\u000dhere", "a bare CR would hide the line before it on a terminal")
+        XCTAssertEqual(CSVText.text("app\u{1B}[2J\u{7}\u{202E}txt.exe"), "app\\u001b[2J\\u0007\\u202etxt.exe")
         XCTAssertEqual(CSVText.record(["a", "b"]), "a,b\r\n")
     }
 

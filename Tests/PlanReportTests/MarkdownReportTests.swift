@@ -131,7 +131,9 @@ final class MarkdownReportTests: XCTestCase {
     }
 
     func testEscapingHelpers() {
-        XCTAssertEqual(Markdown.text("a_b *c* [d](e) <f> | g\nh"), "a\\_b \\*c\\* \\[d\\](e) \\<f\\> \\| g h")
+        XCTAssertEqual(Markdown.text("a_b *c* [d](e) <f> | g\nh"), "a\\_b \\*c\\* \\[d\\](e) \\<f\\> \\| g\\\\u000ah")
+        XCTAssertEqual(Markdown.code("a\u{1B}[2J\u{202E}b"), "`a\\u001b[2J\\u202eb`")
+        XCTAssertEqual(HTML.escape("<a\u{7}\u{2066}>"), "&lt;a\\u0007\\u2066&gt;")
         XCTAssertEqual(Markdown.code("a`b"), "``a`b``")
         XCTAssertEqual(Markdown.code("`x"), "`` `x ``")
         XCTAssertEqual(Markdown.code("a|b", inTable: true), "`a\\|b`")

@@ -79,7 +79,7 @@ final class ConnectionTests: XCTestCase {
                     "cannot connect to database 'host=\(host) port=5432 dbname=no_such_database user=postgres': "
                 ), error.description)
                 XCTAssertTrue(error.description.hasSuffix(
-                    "FATAL: database \"no_such_database\" does not exist; check --db or DATABASE_URL"
+                    "FATAL: database \"no_such_database\" does not exist; check --db"
                 ), error.description)
             }
         }
@@ -109,7 +109,7 @@ final class ConnectionTests: XCTestCase {
     func testCopyRoundTripOf100kRows() throws {
         let db = try TestDatabase(label: "copy")
         let connection = try db.connect()
-        try connection.executeSimple("CREATE TABLE t (n bigint PRIMARY KEY, label text, note text)")
+        try connection.executeSimple("CREATE TABLE public.t (n bigint PRIMARY KEY, label text, note text)")
         let count = 100_000
         let loaded = try connection.copyIn("COPY t (n, label, note) FROM STDIN") { copy in
             for n in 0..<count {
@@ -137,7 +137,7 @@ final class ConnectionTests: XCTestCase {
     func testCopyInServerErrorLoadsNothing() throws {
         let db = try TestDatabase(label: "copyerr")
         let connection = try db.connect()
-        try connection.executeSimple("CREATE TABLE t (n bigint PRIMARY KEY)")
+        try connection.executeSimple("CREATE TABLE public.t (n bigint PRIMARY KEY)")
         XCTAssertThrowsError(try connection.copyIn("COPY t FROM STDIN") { copy in
             try copy.write("1\n2\n1\n")
         }) { error in
@@ -161,7 +161,7 @@ final class ConnectionTests: XCTestCase {
             throw Stop()
         }) { XCTAssertTrue($0 is Stop) }
         XCTAssertEqual(try connection.execute("SELECT 1").scalar, "1")
-        try connection.executeSimple("CREATE TABLE t (n int)")
+        try connection.executeSimple("CREATE TABLE public.t (n int)")
         XCTAssertThrowsError(try connection.copyIn("COPY t FROM STDIN") { copy in
             try copy.write("1\n")
             throw Stop()

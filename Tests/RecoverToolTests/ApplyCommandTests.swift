@@ -150,7 +150,7 @@ final class ApplyCommandTests: XCTestCase {
         try holder.begin()
         try holder.execute("SELECT pg_advisory_xact_lock($1)", [String(0x7265_636F_7665_7200 as Int64)])
         let output = try run(["apply", dir.path, "--yes", "--lock-timeout", "0.5"], db)
-        XCTAssertEqual(output.status, 73, output.stderrText)
+        XCTAssertEqual(output.status, 75, output.stderrText)
         XCTAssertTrue(output.stderrText.contains("waiting 0.5 s for the recovery lock: timed out waiting for a lock (SQLSTATE 55P03); nothing was changed"),
                       output.stderrText)
         try holder.rollback()

@@ -139,7 +139,7 @@ final class ApplyFaultTests: XCTestCase {
             let name = "stop_\(point.replacingOccurrences(of: "-", with: "_"))"
             try server.admin().executeSimple("CREATE DATABASE \(name) TEMPLATE template0")
             let setup = try server.connect(name)
-            try setup.executeSimple(try Repository.fixtureText("schema.sql"))
+            try setup.executeSimple(try Repository.serviceSchemaSQL())
             try PlanFixture.seed(setup, users: Int(Self.users))
             let before = try DatabaseState.checksums(setup)
             // The test server runs with synchronous_commit=off: make the setup durable before the

@@ -20,4 +20,10 @@ public enum Repository {
     public static func fixtureText(_ name: String) throws -> String {
         try String(contentsOf: fixture(name), encoding: .utf8)
     }
+
+    /// `fixtures/schema.sql`, to run on a connection of the tool: its sessions search
+    /// `pg_catalog` first (`SessionSettings`), so the tables are created in `public` explicitly.
+    public static func serviceSchemaSQL() throws -> String {
+        "SET search_path = public; " + (try fixtureText("schema.sql"))
+    }
 }

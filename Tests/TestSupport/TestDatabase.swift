@@ -44,7 +44,7 @@ public final class TestDatabase {
         try admin.executeSimple("CREATE DATABASE \(name) TEMPLATE template0 ENCODING 'UTF8'")
         if schema {
             do {
-                try connect().executeSimple(try Repository.fixtureText("schema.sql"))
+                try connect().executeSimple(try Repository.serviceSchemaSQL())
             } catch {
                 drop()
                 throw error

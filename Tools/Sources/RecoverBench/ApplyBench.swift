@@ -117,7 +117,7 @@ struct ApplyBench: ParsableCommand {
             SELECT u, (u - 1) % 20 + 1, '2018-07-24T09:00:00Z'::timestamptz + k * interval '1 hour',
                    '2018-07-24T09:30:00Z'::timestamptz + k * interval '1 hour', u
             FROM generate_series(1, \(users)) u, generate_series(0, 4) k;
-            CREATE TABLE time_slots_copy (LIKE time_slots INCLUDING ALL);
+            CREATE TABLE public.time_slots_copy (LIKE public.time_slots INCLUDING ALL);
             ALTER TABLE time_slots_copy ADD FOREIGN KEY (user_id) REFERENCES users (id),
               ADD FOREIGN KEY (project_id) REFERENCES projects (id), ADD FOREIGN KEY (task_id) REFERENCES tasks (id);
             INSERT INTO time_slots_copy SELECT * FROM time_slots;

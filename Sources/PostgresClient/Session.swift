@@ -1,0 +1,57 @@
+/// What every session of the tool relies on, set right after connecting so that neither the
+/// server's, the database's or the role's defaults nor `PG*` variables (`PGDATESTYLE`,
+/// `PGTZ`, `PGOPTIONS`) can change how values are written or names resolve.
+public struct SessionSettings: Sendable, Equatable {
+    /// `application_name`: `recover-tool plan`, as `pg_stat_activity` shows it.
+    public var applicationName: String
+    /// The schema that holds the service's tables (`time_slots`, `users`, ...).
+    public var schema: String
+
+    public init(applicationName: String = "recover-tool", schema: String = "public") {
+        self.applicationName = applicationName
+        self.schema = schema
+    }
+
+    /// The settings, in the order they are set: `DateStyle` ISO (output) with year-month-day
+    /// input, UTC, `postgres` intervals, shortest exact floats, UTF-8, and a `search_path` that
+    /// starts with `pg_catalog` and ends with `pg_temp`, so that no table, function or operator of
+    /// the service schema or a temporary schema shadows a built-in one.
+    public var parameters: [(name: String, value: String)] {
+        [
+            ("DateStyle", "ISO, YMD"),
+            ("TimeZone", "UTC"),
+            ("IntervalStyle", "postgres"),
+            ("extra_float_digits", "3"),
+            ("client_encoding", "UTF8"),
+            ("application_name", applicationName),
+            ("search_path", "pg_catalog, \(Self.quotedIdentifier(schema)), pg_temp"),
+        ]
+    }
+
+    /// `"public"`: an identifier quoted for SQL, inner quotes doubled.
+    public static func quotedIdentifier(_ name: String) -> String {
+        "\"" + name.replacingDoubleQuotes() + "\""
+    }
+
+    /// `"public".time_slots`: a table of the service schema, qualified.
+    public func table(_ name: String) -> String {
+        Self.quotedIdentifier(schema) + "." + name
+    }
+
+    /// One statement that sets every parameter for the session (`set_config`, parameterised).
+    var statement: (sql: String, params: [String?]) {
+        let calls = parameters.indices.map { "pg_catalog.set_config($\(2 * $0 + 1), $\(2 * $0 + 2), false)" }
+        return ("SELECT " + calls.joined(separator: ", "), parameters.flatMap { [$0.name, $0.value] })
+    }
+}
+
+extension String {
+    fileprivate func replacingDoubleQuotes() -> String {
+        var out = ""
+        for ch in self {
+            if ch == "\"" { out.append("\"") }
+            out.append(ch)
+        }
+        return out
+    }
+}
