@@ -1,3 +1,5 @@
+import Dispatch
+import Foundation
 import RecoveryModel
 import SlotFold
 
@@ -29,7 +31,41 @@ public struct QuarantinedSlot: Hashable, Sendable {
 /// Decides each folded slot's outcome against the live database's state, in this order: already
 /// present, offline overlap, then the reference checks (user, project, task, membership).
 public enum ConflictResolver {
-    public static func resolve(_ slots: [FoldedSlot], against live: LiveState) -> Resolution {
+    public static func resolve(
+        _ slots: [FoldedSlot], against live: LiveState, partitions: Int = ProcessInfo.processInfo.activeProcessorCount
+    ) -> Resolution {
+        // The fold hands slots over sorted by key; sort only what comes otherwise.
+        let sorted = zip(slots, slots.dropFirst()).allSatisfy { $0.slot.key < $1.slot.key }
+            ? slots : slots.sorted { $0.slot.key < $1.slot.key }
+        // Ranges of users, one per core: each slot's outcome depends on its user's slots and
+        // entries only, and the ranges' results in order are the whole result.
+        var cuts = [0]
+        if sorted.count >= 4096 {
+            for p in 1..<max(1, partitions) {
+                var cut = max(cuts.last!, sorted.count * p / partitions)
+                while cut > 0, cut < sorted.count, sorted[cut].slot.key.userID == sorted[cut - 1].slot.key.userID { cut += 1 }
+                if cut > cuts.last!, cut < sorted.count { cuts.append(cut) }
+            }
+        }
+        cuts.append(sorted.count)
+        if cuts.count == 2 { return resolveRange(sorted[...], against: live) }
+        let results = Resolutions(count: cuts.count - 1)
+        let bounds = cuts
+        DispatchQueue.concurrentPerform(iterations: bounds.count - 1) { p in
+            results.set(p, resolveRange(sorted[bounds[p]..<bounds[p + 1]], against: live))
+        }
+        var resolution = Resolution()
+        for part in results.take() {
+            resolution.recovered += part.recovered
+            resolution.alreadyPresent += part.alreadyPresent
+            resolution.offlineOverlap += part.offlineOverlap
+            resolution.quarantined += part.quarantined
+        }
+        return resolution
+    }
+
+    /// Resolves slots sorted by key.
+    static func resolveRange(_ sorted: ArraySlice<FoldedSlot>, against live: LiveState) -> Resolution {
         var resolution = Resolution()
         // The offline sweep walks each user's slots (sorted by start) and entries (sorted by start)
         // together: an entry overlaps a slot when it starts before the slot ends and ends after
@@ -39,9 +75,6 @@ public enum ConflictResolver {
         var user: Int64 = .min
         var entries: ArraySlice<OfflineEntry> = []
         var latest: OfflineEntry?
-        // The fold hands slots over sorted by key; sort only what comes otherwise.
-        let sorted = zip(slots, slots.dropFirst()).allSatisfy { $0.slot.key < $1.slot.key }
-            ? slots : slots.sorted { $0.slot.key < $1.slot.key }
         for folded in sorted {
             let slot = folded.slot
             if slot.key.userID != user {
@@ -82,5 +115,26 @@ public enum ConflictResolver {
             return .notAMember(user: slot.key.userID, project: slot.projectID)
         }
         return nil
+    }
+}
+
+/// One resolution per range of users, written by whichever thread resolved it.
+private final class Resolutions: @unchecked Sendable {
+    // Sendable: `results` is only touched under `lock`, each index written once.
+    private let lock = NSLock()
+    private var results: [Resolution?]
+
+    init(count: Int) { results = Array(repeating: nil, count: count) }
+
+    func set(_ i: Int, _ result: Resolution) {
+        lock.lock()
+        results[i] = result
+        lock.unlock()
+    }
+
+    func take() -> [Resolution] {
+        lock.lock()
+        defer { lock.unlock() }
+        return results.map { $0! }
     }
 }

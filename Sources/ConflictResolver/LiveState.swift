@@ -51,44 +51,51 @@ public struct LiveState: Sendable {
     /// every query sees the same snapshot (`plan`), or inside the apply's transaction.
     ///
     /// Only the ids the candidates name are read, so the cost follows the incident, not the size
-    /// of the service.
+    /// of the service. Times travel as integers (microseconds since 1970), never as text: the
+    /// session's DateStyle and time zone cannot change what is read.
     public static func load(
         from connection: Connection, window: Window, candidates: some Collection<TimeSlot>
     ) throws -> LiveState {
-        let userIDs = Set(candidates.map(\.key.userID))
-        let projectIDs = Set(candidates.map(\.projectID))
-        let taskIDs = Set(candidates.compactMap(\.taskID))
+        var userIDs = Set<Int64>(), projectIDs = Set<Int64>(), taskIDs = Set<Int64>()
+        for slot in candidates {
+            userIDs.insert(slot.key.userID)
+            projectIDs.insert(slot.projectID)
+            if let task = slot.taskID { taskIDs.insert(task) }
+        }
         func idArray(_ ids: Set<Int64>) -> String { "{" + ids.sorted().map(String.init).joined(separator: ",") + "}" }
 
-        let from = window.from.rfc3339, to = window.to.rfc3339
         var present = Set<SlotKey>()
         try connection.copyOut(
             """
-            COPY (SELECT user_id, slot_start FROM time_slots
-                  WHERE slot_start >= '\(from)' AND slot_start < '\(to)') TO STDOUT
+            COPY (SELECT user_id, \(microseconds("slot_start")) FROM time_slots
+                  WHERE slot_start >= \(timestamptz(window.from)) AND slot_start < \(timestamptz(window.to))) TO STDOUT
             """,
             context: "reading the live slots of the window"
         ) { row in
-            guard let key = parseKeyRow(row) else { return }
-            present.insert(key)
+            var fields = IntegerFields(row)
+            guard let user = fields.next(), let start = fields.next() else { return }
+            present.insert(SlotKey(userID: user, slotStart: Timestamp(microseconds: start)))
         }
         // A slot lasts at most 10 minutes, so an entry that ends after `from` and starts before
         // `to + 10 min` is the widest set that can touch a slot of the window.
         let offline = try connection.execute(
             """
-            SELECT id, user_id, project_id, starts_at, ends_at FROM offline_entries
-            WHERE ends_at > $1 AND starts_at < $2 AND user_id = ANY($3::bigint[])
+            SELECT id, user_id, project_id, \(microseconds("starts_at")), \(microseconds("ends_at")) FROM offline_entries
+            WHERE ends_at > \(timestamptz(window.from)) AND starts_at < \(timestamptz(window.to.adding(minutes: 10)))
+              AND user_id = ANY($1::bigint[])
             """,
-            [from, window.to.adding(minutes: 10).rfc3339, idArray(userIDs)],
+            [idArray(userIDs)],
             context: "reading the offline entries near the window")
         var entries: [OfflineEntry] = []
         for row in offline.rows {
             guard let id = row[0].flatMap({ Int64($0) }), let user = row[1].flatMap({ Int64($0) }),
                   let project = row[2].flatMap({ Int64($0) }),
-                  let start = row[3].flatMap({ Timestamp.parse($0) }), let end = row[4].flatMap({ Timestamp.parse($0) }),
+                  let start = row[3].flatMap({ Int64($0) }), let end = row[4].flatMap({ Int64($0) }),
                   start < end
             else { continue }
-            entries.append(OfflineEntry(id: id, userID: user, projectID: project, interval: Window(from: start, to: end)))
+            entries.append(OfflineEntry(
+                id: id, userID: user, projectID: project,
+                interval: Window(from: Timestamp(microseconds: start), to: Timestamp(microseconds: end))))
         }
         var state = try references(from: connection, users: userIDs, projects: projectIDs, tasks: taskIDs)
         state.presentKeys = present
@@ -127,17 +134,39 @@ public struct LiveState: Sendable {
         return state
     }
 
-    /// `1042\t2018-07-25 14:50:00+00\n` → the key.
-    private static func parseKeyRow(_ row: UnsafeRawBufferPointer) -> SlotKey? {
-        guard let tab = row.firstIndex(of: 0x09) else { return nil }
-        var end = row.count
-        while end > tab + 1, row[end - 1] == 0x0A || row[end - 1] == 0x0D { end -= 1 }
-        var user: Int64 = 0
-        for byte in row[..<tab] {
+    /// `timestamptz` microseconds since 1970 as an SQL expression: `(extract(epoch FROM c) * 1000000)::bigint`
+    /// is exact (`extract` returns numeric).
+    static func microseconds(_ column: String) -> String {
+        "(extract(epoch FROM \(column)) * 1000000)::bigint"
+    }
+
+    /// A time as an SQL `timestamptz` built from integers, whatever the session's DateStyle.
+    static func timestamptz(_ time: Timestamp) -> String {
+        "(timestamptz 'epoch' + \(time.microseconds) * interval '1 microsecond')"
+    }
+}
+
+/// The tab-separated integers of a COPY text row, in order; nil at the end or for a field that
+/// is not a plain integer.
+struct IntegerFields {
+    private let row: UnsafeRawBufferPointer
+    private var position = 0
+
+    init(_ row: UnsafeRawBufferPointer) { self.row = row }
+
+    mutating func next() -> Int64? {
+        guard position < row.count else { return nil }
+        var value: Int64 = 0, negative = false, digits = 0
+        if row[position] == 0x2D { negative = true; position += 1 }
+        while position < row.count {
+            let byte = row[position]
+            position += 1
+            if byte == 0x09 || byte == 0x0A { break }
             guard byte >= 0x30, byte <= 0x39 else { return nil }
-            user = user &* 10 &+ Int64(byte - 0x30)
+            value = value &* 10 &+ Int64(byte - 0x30)
+            digits += 1
         }
-        guard let start = Timestamp.parse(UnsafeRawBufferPointer(rebasing: row[(tab + 1)..<end])) else { return nil }
-        return SlotKey(userID: user, slotStart: start)
+        guard digits > 0, digits <= 18 else { return nil }
+        return negative ? -value : value
     }
 }

@@ -18,7 +18,27 @@ public enum PlanWriter {
         guard !fm.fileExists(atPath: planPath) else {
             throw PlanError(.exists, path: planPath, detail: "a plan is already there; choose a new --out directory")
         }
-        let rowsHash = try writeRows(evidence.resolution.recovered, to: directory + "/" + PlanDocument.rowsFileName)
+        // The rows file and the large reports that need no plan id (recovered.csv), each streamed
+        // to its file, at once; then the plan id, then the other reports, at once.
+        let streamed = ReportRenderers.all.filter { $0.streaming != nil }
+        let rowsHashBox = LockedValue<String>()
+        let failures = FailureBox()
+        DispatchQueue.concurrentPerform(iterations: 1 + streamed.count) { i in
+            do {
+                if i == 0 {
+                    rowsHashBox.set(try writeRows(evidence.resolution.recovered, to: directory + "/" + PlanDocument.rowsFileName))
+                } else {
+                    let report = streamed[i - 1]
+                    _ = try writeStreamed(to: directory + "/" + report.fileName, hashing: false) { out, flush in
+                        try report.streaming!(evidence, &out, flush)
+                    }
+                }
+            } catch {
+                failures.set(i, error)
+            }
+        }
+        if let failure = failures.first { throw failure }
+        let rowsHash = rowsHashBox.value!
 
         var document = PlanDocument(
             format: PlanDocument.formatName,
@@ -39,8 +59,7 @@ public enum PlanWriter {
         document.planID = document.computePlanID()
 
         // The reports are independent of each other: render them on every core.
-        let reports = ReportRenderers.all
-        let failures = FailureBox()
+        let reports = ReportRenderers.all.filter { $0.streaming == nil }
         let plan = document
         DispatchQueue.concurrentPerform(iterations: reports.count) { i in
             let text = reports[i].render(plan, evidence)
@@ -51,7 +70,7 @@ public enum PlanWriter {
             }
         }
         if let failure = failures.first { throw failure }
-        let files = [PlanDocument.rowsFileName] + reports.map(\.fileName) + ["plan.json"]
+        let files = [PlanDocument.rowsFileName] + ReportRenderers.all.map(\.fileName) + ["plan.json"]
         // plan.json last: a directory with a plan.json is a finished plan.
         try Data(PlanJSON.encode(document).utf8).write(to: URL(fileURLWithPath: planPath))
         return Output(document: document, files: files)
@@ -60,23 +79,56 @@ public enum PlanWriter {
     /// Writes the rows file in 1 MiB pieces, hashing as it goes; returns its SHA-256. One COPY
     /// line per recovered slot, in the resolver's order (sorted by key).
     static func writeRows(_ slots: [FoldedSlot], to path: String) throws -> String {
+        try writeStreamed(to: path, hashing: true) { buffer, flush in
+            for i in slots.indices {
+                RowsFileFormat.append(slots[i], to: &buffer)
+                if buffer.bytes.count >= 1 << 20 { try flush(&buffer) }
+            }
+            try flush(&buffer)
+        }!
+    }
+
+    /// Creates the file at `path` and lets `body` fill it through a buffer it hands to `flush`
+    /// whenever it likes (each flush writes the buffer and empties it); returns the file's
+    /// SHA-256 when `hashing`.
+    static func writeStreamed(
+        to path: String, hashing: Bool,
+        _ body: (inout TextBuffer, (inout TextBuffer) throws -> Void) throws -> Void
+    ) throws -> String? {
         guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
             throw PlanError(.cannotWrite, path: path, detail: "cannot create the file")
         }
         defer { try? handle.close() }
-        let hash = SHA256()
+        let hash = hashing ? SHA256() : nil
         var buffer = TextBuffer(capacity: (1 << 20) + 4096)
-        func flush() throws {
-            buffer.bytes.withUnsafeBytes { hash.update($0) }
-            try handle.write(contentsOf: buffer.bytes)
-            buffer.bytes.removeAll(keepingCapacity: true)
+        try body(&buffer) { out in
+            out.bytes.withUnsafeBytes { hash?.update($0) }
+            do {
+                try handle.write(contentsOf: out.bytes)
+            } catch {
+                throw PlanError(.cannotWrite, path: path, detail: "\(error.localizedDescription)")
+            }
+            out.bytes.removeAll(keepingCapacity: true)
         }
-        for i in slots.indices {
-            RowsFileFormat.append(slots[i], to: &buffer)
-            if buffer.bytes.count >= 1 << 20 { try flush() }
-        }
-        try flush()
-        return hash.finalize()
+        return hash?.finalize()
+    }
+}
+
+/// A value set by one of several threads. Sendable: `stored` is only touched under `lock`.
+private final class LockedValue<Value: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Value?
+
+    func set(_ value: Value) {
+        lock.lock()
+        stored = value
+        lock.unlock()
+    }
+
+    var value: Value? {
+        lock.lock()
+        defer { lock.unlock() }
+        return stored
     }
 }
 
@@ -103,10 +155,27 @@ private final class FailureBox: @unchecked Sendable {
 public struct ReportRenderer: Sendable {
     public var fileName: String
     public var render: @Sendable (PlanDocument, PlanEvidence) -> String
+    /// For a large report that needs no plan document: appends to the buffer and hands it to the
+    /// flush closure as it fills, so the file is written a piece at a time beside the rows file.
+    var streaming: (@Sendable (PlanEvidence, inout TextBuffer, (inout TextBuffer) throws -> Void) throws -> Void)?
 
     public init(fileName: String, render: @escaping @Sendable (PlanDocument, PlanEvidence) -> String) {
         self.fileName = fileName
         self.render = render
+        self.streaming = nil
+    }
+
+    init(
+        fileName: String,
+        streaming: @escaping @Sendable (PlanEvidence, inout TextBuffer, (inout TextBuffer) throws -> Void) throws -> Void
+    ) {
+        self.fileName = fileName
+        self.render = { _, evidence in
+            var out = TextBuffer()
+            try? streaming(evidence, &out) { _ in }
+            return out.text
+        }
+        self.streaming = streaming
     }
 }
 

@@ -8,11 +8,21 @@ enum RecoveredCSV {
         "keystrokes", "mouse_events", "provenance",
     ]
 
-    static let renderer = ReportRenderer(fileName: "recovered.csv") { _, evidence in render(evidence) }
+    static let renderer = ReportRenderer(fileName: "recovered.csv", streaming: write)
 
     static func render(_ evidence: PlanEvidence) -> String {
-        var out = TextBuffer(capacity: evidence.resolution.recovered.count * 160)
+        var out = TextBuffer()
+        write(evidence, to: &out) { _ in }
+        return out.text
+    }
+
+    /// Appends the file to `out` a record at a time, and hands `out` to `flush` whenever it
+    /// holds 1 MiB or more, and once at the end.
+    static func write(
+        _ evidence: PlanEvidence, to out: inout TextBuffer, flush: (inout TextBuffer) throws -> Void
+    ) rethrows {
         out.append(CSVText.record(header))
+        var provenance = TextBuffer(capacity: 256)
         for folded in evidence.resolution.recovered {
             let s = folded.slot
             out.append(s.key.userID); out.append(byte: 0x2C)
@@ -26,12 +36,13 @@ enum RecoveredCSV {
             out.append(byte: 0x2C)
             out.append(s.keystrokes); out.append(byte: 0x2C)
             out.append(s.mouseEvents); out.append(byte: 0x2C)
-            var provenance = TextBuffer(capacity: 128)
+            provenance.bytes.removeAll(keepingCapacity: true)
             provenance.append(folded.provenance)
             out.append(CSVText.text(provenance.text))
             out.append("\r\n")
+            if out.bytes.count >= 1 << 20 { try flush(&out) }
         }
-        return out.text
+        try flush(&out)
     }
 }
 

@@ -52,15 +52,17 @@ public struct DumpReader {
             }
         } row: { _, line, number in
             summary.rows += 1
-            let row = decoder!.decode(line)   // in place: the decoder's buffers are reused
+            let row = decoder!.decode(line, window: window)   // in place: the decoder's buffers are reused
             switch row {
-            case .slot(let slot):
+            case .outside:
+                summary.outsideWindow += 1
+            case .inside(.slot(let slot)):
                 if let window, !window.contains(slot.key.slotStart) {
                     summary.outsideWindow += 1
                 } else {
                     try body(slot, SourceLocation(file: path, line: number))
                 }
-            case .rejected(let reason, let key):
+            case .inside(.rejected(let reason, let key)):
                 if let window, let key, !window.contains(key.slotStart) {
                     summary.outsideWindow += 1
                 } else {

@@ -79,12 +79,44 @@ public struct SlotRowDecoder {
     /// The byte range of field `index` of the row `decode` was last given.
     func fieldRange(_ index: Int) -> Range<Int> { fields[index] }
 
+    /// A row decoded for a window: its slot lies outside, or it is decoded in full.
+    public enum WindowedRow: Hashable, Sendable {
+        case inside(Row)
+        case outside(SlotKey)
+    }
+
     /// Decodes one row (without its newline).
     public mutating func decode(_ row: UnsafeRawBufferPointer) -> Row {
+        switch decode(row, window: nil) {
+        case .inside(let row): row
+        case .outside: preconditionFailure("no window, no row outside it")
+        }
+    }
+
+    /// Decodes one row (without its newline) when its slot lies in `window` (every row when nil).
+    /// A row whose `user_id` and `slot_start` read well and whose slot lies outside is `.outside`,
+    /// its other fields left undecoded: most rows of a backup predate the incident.
+    public mutating func decode(_ row: UnsafeRawBufferPointer, window: Window?) -> WindowedRow {
         CopyText.splitFields(row, into: &fields)
         guard fields.count == fieldCount else {
-            return .rejected(.malformedRow("expected \(fieldCount) fields, found \(fields.count)"), key: nil)
+            return .inside(.rejected(.malformedRow("expected \(fieldCount) fields, found \(fields.count)"), key: nil))
         }
+        if let window {
+            // user_id and slot_start only: the rest is decoded for the rows in the window.
+            if let userID = CopyText.integer(field(0, row), in: 1...Int64.max),
+               let slotStart = CopyText.timestamp(field(3, row)), !window.contains(slotStart) {
+                return .outside(SlotKey(userID: userID, slotStart: slotStart))
+            }
+        }
+        return .inside(decodeFields(row))
+    }
+
+    private func field(_ column: Int, _ row: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: row[fields[positions[column]]])
+    }
+
+    /// Decodes the fields `splitFields` found.
+    private mutating func decodeFields(_ row: UnsafeRawBufferPointer) -> Row {
         func field(_ column: Int) -> UnsafeRawBufferPointer {
             UnsafeRawBufferPointer(rebasing: row[fields[positions[column]]])
         }

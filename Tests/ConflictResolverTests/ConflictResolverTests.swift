@@ -126,4 +126,28 @@ final class ConflictResolverTests: XCTestCase {
             if !present.contains(s.slot.key) { XCTAssertEqual(overlaps, dropped, "\(s.slot.key)") }
         }
     }
+
+    /// The resolver splits the users into ranges resolved at once: the result must not depend on
+    /// how many ranges there are.
+    func testResolveOnSeveralCoresGivesTheSameResult() {
+        var slots: [FoldedSlot] = []
+        var present: [SlotKey] = []
+        var offline: [OfflineEntry] = []
+        for user in Int64(1)...3 {
+            for i in Int64(0)..<2000 {
+                var s = slot(user: user, at: i * 10, project: i % 5 == 0 ? 8 : 7, task: i % 7 == 0 ? 80 : 70)
+                if i % 11 == 0 { s.slot.key.userID = 3 + user }  // unknown users, between the others
+                slots.append(s)
+                if i % 13 == 0 { present.append(s.slot.key) }
+                if i % 17 == 0 { offline.append(entry(user * 10_000 + i, user: user, from: i * 10 + 3, to: i * 10 + 25)) }
+            }
+        }
+        slots.sort { $0.slot.key < $1.slot.key }
+        let state = live(present: present, offline: offline)
+        let one = ConflictResolver.resolve(slots, against: state, partitions: 1)
+        XCTAssertFalse(one.recovered.isEmpty || one.alreadyPresent.isEmpty || one.offlineOverlap.isEmpty || one.quarantined.isEmpty)
+        for partitions in [2, 3, 8] {
+            XCTAssertEqual(ConflictResolver.resolve(slots, against: state, partitions: partitions), one, "\(partitions) ranges")
+        }
+    }
 }

@@ -55,4 +55,35 @@ final class LiveStateTests: XCTestCase {
         XCTAssertEqual(live.tasks, [70: 7, 80: 8])
         XCTAssertEqual(live.memberships, [.init(projectID: 7, userID: 1), .init(projectID: 8, userID: 2)])
     }
+
+    /// The live state reads times as integers: a session whose DateStyle prints `25/07/2018` (or
+    /// `07/25/2018`) must see the same present keys and offline entries as an ISO one.
+    func testLoadDoesNotDependOnDateStyle() throws {
+        let db = try TestDatabase(label: "live_datestyle")
+        let c = try db.connect()
+        _ = try c.executeSimple("""
+            INSERT INTO users VALUES (1, 'a@x', 'UTC');
+            INSERT INTO projects VALUES (7, 1, 'p7');
+            INSERT INTO project_members VALUES (7, 1);
+            INSERT INTO time_slots (user_id, project_id, slot_start, source, status)
+              VALUES (1, 7, '2018-07-25 15:00:00+00', 'client', 'active');
+            INSERT INTO offline_entries (user_id, project_id, starts_at, ends_at, added_by)
+              VALUES (1, 7, '2018-07-25 15:20:00.5+00', '2018-07-25 15:40:00+00', 1);
+            """)
+        let window = Window(from: Timestamp.parse("2018-07-25T14:50:00Z")!, to: Timestamp.parse("2018-07-25T16:00:00Z")!)
+        let candidates = [TimeSlot(
+            key: SlotKey(userID: 1, slotStart: Timestamp.parse("2018-07-25T15:00:00Z")!), projectID: 7, taskID: nil,
+            status: .pending, activityLevel: nil, keystrokes: 0, mouseEvents: 0, activeApps: [],
+            screenshotKey: nil, note: nil)]
+        for style in ["SQL, DMY", "Postgres, MDY", "German"] {
+            _ = try c.executeSimple("SET DateStyle = '\(style)'; SET TIME ZONE 'Asia/Kolkata'")
+            try c.begin(readOnly: true, isolation: .repeatableRead)
+            let live = try LiveState.load(from: c, window: window, candidates: candidates)
+            try c.commit()
+            XCTAssertEqual(live.presentKeys, [candidates[0].key], "DateStyle \(style)")
+            XCTAssertEqual(live.offlineEntries[1]?.map(\.interval), [Window(
+                from: Timestamp.parse("2018-07-25T15:20:00.5Z")!, to: Timestamp.parse("2018-07-25T15:40:00Z")!)],
+                "DateStyle \(style)")
+        }
+    }
 }

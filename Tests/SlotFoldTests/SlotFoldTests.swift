@@ -171,4 +171,39 @@ final class SlotFoldTests: XCTestCase {
         XCTAssertEqual(r.slots.map(\.slot.key), [key])
         XCTAssertEqual(r.outsideWindow, 1)
     }
+
+    /// The fold splits the users into ranges folded at once: the result must not depend on how
+    /// many ranges there are.
+    func testFoldOnSeveralCoresGivesTheSameResult() {
+        var rng = SystemRandomNumberGenerator()
+        var events: [SlotEvent] = []
+        for user in Int64(1)...300 {
+            for slot in Int64(0)..<12 {
+                let k = SlotKey(userID: user * 7919 % 1000, slotStart: start.adding(minutes: slot * 10))
+                for i in 0..<Int.random(in: 1...4, using: &rng) {
+                    let t = at(slot * 10 + Int64(i))
+                    switch Int.random(in: 0..<6, using: &rng) {
+                    case 0: events.append(processed(t).with(key: k))
+                    case 1: events.append(deleted(t, line: 300 + i).with(key: k))
+                    case 2: events.append(upload(t, "dup", line: 200 + i, key: k))
+                    default: events.append(upload(t, "r\(i)", keystrokes: Int32(i), host: "app-\(i % 3)", line: 100 + i, key: k))
+                    }
+                }
+            }
+        }
+        let one = SlotFold.fold(events, window: window, partitions: 1)
+        XCTAssertGreaterThan(one.slots.count, 1000)
+        XCTAssertFalse(one.duplicates.isEmpty || one.orphans.isEmpty || one.deleted.isEmpty)
+        for partitions in [2, 3, 8] {
+            XCTAssertEqual(SlotFold.fold(events, window: window, partitions: partitions), one, "\(partitions) ranges")
+        }
+    }
+}
+
+extension SlotEvent {
+    func with(key: SlotKey) -> SlotEvent {
+        var event = self
+        event.key = key
+        return event
+    }
 }
