@@ -185,10 +185,15 @@ enum PlanJSON {
     }
 
     static func decode(_ data: Data) throws -> PlanDocument {
+        try decoder.decode(PlanDocument.self, from: data)
+    }
+
+    /// Reads what `JSONOutput` wrote. Not .convertFromSnakeCase: it reads `plan_id` as `planId`,
+    /// which is not `planID`.
+    static var decoder: JSONDecoder {
         let decoder = JSONDecoder()
-        // Not .convertFromSnakeCase: it reads `plan_id` as `planId`, which is not `planID`.
         decoder.keyDecodingStrategy = .custom { path in SnakeCaseKey(path.last!.stringValue) }
-        return try decoder.decode(PlanDocument.self, from: data)
+        return decoder
     }
 }
 

@@ -84,7 +84,8 @@ enum ReconcileReport {
 
     static func markdown(_ document: ReconcileDocument, _ e: ReconcileEvidence) -> String {
         let c = content(document, e)
-        func cell(_ s: String) -> String { s.replacingAll("|", with: "\\|").replacingAll("\n", with: " ") }
+        // Markdown.text escapes control characters and what Markdown acts on (a `|` too).
+        func cell(_ s: String) -> String { Markdown.text(s) }
         func table(_ header: [String], _ rows: [[String]]) -> String {
             guard !rows.isEmpty else { return "None.\n" }
             var out = "| " + header.map(cell).joined(separator: " | ") + " |\n"

@@ -57,6 +57,7 @@ struct Apply: ParsableCommand {
     }
 
     func run() throws {
+        if ReconcileDirectory.kind(of: directory) == ReconcileDocument.kind { return try runReconcile() }
         let plan: PlanDirectory
         do { plan = try PlanDirectory.load(directory) } catch let error as PlanError {
             throw CommitError(.planRefused, error.description, plan: error)

@@ -34,16 +34,24 @@ enum ApplyText {
             if afterLostConnection {
                 text += "the connection was lost during COMMIT; the run was found committed afterwards\n"
             }
-            text += "planned \(c.planned), inserted \(c.inserted), dropped \(c.droppedPresent) already present "
-                + "and \(c.droppedOffline) overlapping offline time since the plan\n"
+            if run.kind == "reconcile" {
+                text += "planned \(c.planned) rows, restored \(c.inserted), skipped \(c.droppedPresent) changed since the plan; "
+                    + "memberships planned \(run.membersPlanned), inserted \(run.membersInserted)\n"
+            } else {
+                text += "planned \(c.planned), inserted \(c.inserted), dropped \(c.droppedPresent) already present "
+                    + "and \(c.droppedOffline) overlapping offline time since the plan\n"
+            }
             for drop in drops {
-                let reason = drop.reason == .alreadyPresent
-                    ? "already present" + (drop.otherID.map { " (live slot \($0))" } ?? "")
-                    : "overlaps offline entry" + (drop.otherID.map { " \($0)" } ?? "")
+                let reason = switch drop.reason {
+                case .alreadyPresent: "already present" + (drop.otherID.map { " (live slot \($0))" } ?? "")
+                case .offlineOverlap: "overlaps offline entry" + (drop.otherID.map { " \($0)" } ?? "")
+                case .changedSincePlan: "changed since the plan" + (drop.otherID.map { " (live row \($0))" } ?? "")
+                }
                 text += "dropped \(drop.key): \(reason)\n"
             }
             if c.droppedPresent + c.droppedOffline > drops.count {
-                text += "(\(c.droppedPresent + c.droppedOffline - drops.count) more dropped slots in recovery.run_drops)\n"
+                text += "(\(c.droppedPresent + c.droppedOffline - drops.count) more in "
+                    + (run.kind == "reconcile" ? "recovery.run_skips" : "recovery.run_drops") + ")\n"
             }
             text += "check it with 'recover-tool verify --run \(run.id)'; undo it with 'recover-tool revert --run \(run.id)'\n"
             return text
@@ -57,8 +65,11 @@ enum RunText {
         if run.status == .reverted {
             return "run \(run.id) was reverted at \(run.revert?.at ?? "?"): nothing of it to verify\n"
         }
-        var text = "run \(run.id): \(report.checked) slots checked: \(report.missing) missing, \(report.changed) changed since the apply, "
-            + "\(report.offlineOverlap) overlapping offline time\n"
+        var text = run.kind == "reconcile"
+            ? "run \(run.id) (reconcile): \(report.checked) restored rows checked: \(report.missing) missing, "
+                + "\(report.changed) changed since the apply; \(report.membersMissing) inserted memberships gone\n"
+            : "run \(run.id): \(report.checked) slots checked: \(report.missing) missing, \(report.changed) changed since the apply, "
+                + "\(report.offlineOverlap) overlapping offline time\n"
         for slot in report.slots {
             switch slot.kind {
             case .missing: text += "missing: slot \(slot.slotID), \(slot.key)\n"
@@ -104,6 +115,13 @@ enum RunText {
             return "run \(run.id) was already reverted at \(run.revert?.at ?? "?") by \(run.revert?.by ?? "?"); nothing changed\n"
         case .reverted(let run, let kept):
             let r = run.revert
+            if run.kind == "reconcile" {
+                var text = "reverted run \(run.id): put back \(r?.deleted ?? 0) rows, kept \(r?.kept ?? 0) edited since the apply, "
+                    + "\(r?.missing ?? 0) gone; deleted \(run.revertMembersDeleted ?? 0) memberships\n"
+                for slot in kept { text += "kept (edited since the apply): row \(slot.slotID), \(slot.key)\n" }
+                if let r, r.kept > kept.count { text += "(\(r.kept - kept.count) more kept)\n" }
+                return text
+            }
             var text = "reverted run \(run.id): deleted \(r?.deleted ?? 0) slots, kept \(r?.kept ?? 0) edited since the apply, "
                 + "\(r?.missing ?? 0) already gone\n"
             for slot in kept { text += "kept (edited since the apply): slot \(slot.slotID), \(slot.key)\n" }
@@ -114,10 +132,10 @@ enum RunText {
 
     static func runs(_ runs: [RunRecord]) -> String {
         guard !runs.isEmpty else { return "no runs recorded\n" }
-        let header = ["run", "status", "applied at", "window from", "window to", "shard", "operator", "planned", "inserted",
+        let header = ["run", "kind", "status", "applied at", "window from", "window to", "shard", "operator", "planned", "inserted",
                       "present", "offline", "reverted at"]
         let rows = runs.map { run -> [String] in
-            [String(run.id), run.status.rawValue, run.appliedAt.rfc3339, run.window.from.rfc3339, run.window.to.rfc3339,
+            [String(run.id), run.kind, run.status.rawValue, run.appliedAt.rfc3339, run.window.from.rfc3339, run.window.to.rfc3339,
              run.shard.map { "\($0)" } ?? "-", run.operatorName, String(run.counts.planned), String(run.counts.inserted),
              String(run.counts.droppedPresent), String(run.counts.droppedOffline), run.revert?.at ?? "-"]
         }

@@ -72,6 +72,8 @@ public struct DroppedSlot: Hashable, Sendable {
     public enum Reason: String, Hashable, Sendable {
         case alreadyPresent = "already_present"
         case offlineOverlap = "offline_overlap"
+        /// A reconcile plan's row that live changed after the plan (or deleted): not updated.
+        case changedSincePlan = "changed_since_plan"
     }
 
     public var key: SlotKey
@@ -174,7 +176,7 @@ public enum RecoveryApply {
                 // before the connection failed. The run row was written in the transaction, so
                 // looking it up (under the lock, which the old session holds until it ends) tells.
                 return try resolveUnknownOutcome(
-                    plan: plan, conninfo: conninfo, runID: runID, drops: drops, commitError: error, options: options, doing: doing)
+                    planID: plan.document.planID, conninfo: conninfo, runID: runID, drops: drops, commitError: error, options: options, doing: doing)
             }
             checkpoint(.committed)
             guard let run = try? readRun(id: runID, connection: connection) else {
@@ -184,7 +186,7 @@ public enum RecoveryApply {
         }
     }
 
-    private static func readRun(id: Int64, connection: Connection) throws -> RunRecord? {
+    static func readRun(id: Int64, connection: Connection) throws -> RunRecord? {
         try connection.transaction(readOnly: true) { connection in
             try connection.executeSimple("SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'")
             return try RunRecord.load(connection, where: "id", String(id))
@@ -193,8 +195,8 @@ public enum RecoveryApply {
 
     /// After COMMIT failed: reconnects, waits for the recovery lock (so the old session has ended),
     /// and looks the plan id up.
-    private static func resolveUnknownOutcome(
-        plan: PlanDirectory, conninfo: String?, runID: Int64, drops: [DroppedSlot], commitError: PostgresError,
+    static func resolveUnknownOutcome(
+        planID: String, conninfo: String?, runID: Int64, drops: [DroppedSlot], commitError: PostgresError,
         options: ApplyOptions, doing: String
     ) throws -> ApplyOutcome {
         let lost = "\(doing): COMMIT failed (\(commitError.message))"
@@ -207,7 +209,7 @@ public enum RecoveryApply {
                 // This apply's own run row: an earlier, reverted run of the plan is not an answer.
                 return try RunRecord.load(connection, where: "id", String(runID))
             }
-            if let found, found.planID == plan.document.planID {
+            if let found, found.planID == planID {
                 return .applied(found, drops: found.id == runID ? drops : [], recoveredAfterLostConnection: true)
             }
             throw CommitError(
@@ -217,7 +219,7 @@ public enum RecoveryApply {
             throw CommitError(
                 .outcomeUnknown,
                 "\(lost) and the outcome cannot be read back (\(error.message)); when the database is back, "
-                    + "'recover-tool runs' shows whether plan \(plan.document.planID) was applied; apply again is safe",
+                    + "'recover-tool runs' shows whether plan \(planID) was applied; apply again is safe",
                 postgres: commitError)
         }
     }

@@ -78,6 +78,46 @@ public enum RecoverySchema {
                 CREATE UNIQUE INDEX runs_plan_id_applied ON recovery.runs (plan_id) WHERE status = 'applied';
                 CREATE INDEX runs_plan_id ON recovery.runs (plan_id);
                 """),
+        Migration(
+            version: 3, description: "reconcile runs: kind, row images, skipped rows, inserted memberships",
+            sql: """
+                ALTER TABLE recovery.runs
+                  ADD COLUMN kind text NOT NULL DEFAULT 'recover' CHECK (kind IN ('recover', 'reconcile')),
+                  ADD COLUMN members_planned integer NOT NULL DEFAULT 0,
+                  ADD COLUMN members_inserted integer NOT NULL DEFAULT 0,
+                  ADD COLUMN revert_members_deleted integer;
+                -- One row per time_slots row a reconcile run updated: the row before and after, as
+                -- to_jsonb(time_slots) (UTC, ISO), so revert can tell whether the after image still stands.
+                CREATE TABLE recovery.run_rows (
+                  run_id       bigint NOT NULL,
+                  slot_id      bigint NOT NULL,
+                  user_id      bigint NOT NULL,
+                  slot_start   timestamptz NOT NULL,
+                  before_image jsonb NOT NULL,
+                  after_image  jsonb,
+                  evidence     text NOT NULL,
+                  PRIMARY KEY (run_id, slot_id)
+                );
+                -- Plan rows a reconcile run did not update: live had changed since the plan, or the row is gone.
+                CREATE TABLE recovery.run_skips (
+                  run_id     bigint NOT NULL,
+                  slot_id    bigint NOT NULL,
+                  user_id    bigint NOT NULL,
+                  slot_start timestamptz NOT NULL,
+                  reason     text NOT NULL CHECK (reason IN ('changed_since_plan', 'gone')),
+                  live_image jsonb,
+                  evidence   text NOT NULL,
+                  PRIMARY KEY (run_id, slot_id)
+                );
+                -- project_members rows a reconcile run inserted.
+                CREATE TABLE recovery.run_members (
+                  run_id     bigint NOT NULL,
+                  project_id bigint NOT NULL,
+                  user_id    bigint NOT NULL,
+                  evidence   text NOT NULL,
+                  PRIMARY KEY (run_id, project_id, user_id)
+                );
+                """),
     ]
 
     public static var currentVersion: Int { migrations.last!.version }

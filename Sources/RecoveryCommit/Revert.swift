@@ -48,6 +48,9 @@ public enum RecoveryRevert {
                 }
                 if run.status == .reverted { return .alreadyReverted(run) }
                 let runID = String(id)
+                if run.kind == "reconcile" {
+                    return try revertReconcile(run, connection: connection, operatorName: operatorName, keptLimit: keptLimit, doing: doing)
+                }
                 let deleted = try connection.execute(
                     """
                     DELETE FROM time_slots t USING recovery.run_slots s
@@ -79,6 +82,52 @@ public enum RecoveryRevert {
         } catch let error as PostgresError {
             throw CommitError.database(error, doing: doing, lockHint: lockHint)
         }
+    }
+
+    /// A reconcile run: every row still holding the after image gets its before image back
+    /// (`updated_at` included); rows changed since the apply are kept and listed; the memberships
+    /// the run inserted that are still there are deleted.
+    static func revertReconcile(
+        _ run: RunRecord, connection: Connection, operatorName: String, keptLimit: Int, doing: String
+    ) throws -> RevertOutcome {
+        let runID = String(run.id)
+        let columns = [
+            "user_id", "project_id", "task_id", "slot_start", "duration_min", "source", "status", "activity_level",
+            "keystrokes", "mouse_events", "active_apps", "screenshot_key", "note", "updated_at",
+        ]
+        let restored = try connection.execute(
+            """
+            UPDATE time_slots t SET (\(columns.joined(separator: ", "))) = (\(columns.map { "b.\($0)" }.joined(separator: ", ")))
+            FROM recovery.run_rows r, jsonb_populate_record(NULL::time_slots, r.before_image) b
+            WHERE r.run_id = $1 AND t.id = r.slot_id AND to_jsonb(t) = r.after_image
+            """, [runID], context: "putting back the run's rows").affectedRows
+        let keptRows = try connection.execute(
+            """
+            SELECT r.slot_id, r.user_id, r.slot_start FROM recovery.run_rows r JOIN time_slots t ON t.id = r.slot_id
+            WHERE r.run_id = $1 AND to_jsonb(t) <> r.before_image ORDER BY r.user_id, r.slot_start
+            """, [runID], context: "listing the run's rows edited since the apply")
+        let kept = keptRows.rows.compactMap { row -> KeptSlot? in
+            guard let slot = row[0].flatMap({ Int64($0) }), let user = row[1].flatMap({ Int64($0) }),
+                  let start = row[2].flatMap({ Timestamp.parse($0) }) else { return nil }
+            return KeptSlot(slotID: slot, key: SlotKey(userID: user, slotStart: start))
+        }
+        let members = try connection.execute(
+            """
+            DELETE FROM project_members pm USING recovery.run_members m
+            WHERE m.run_id = $1 AND pm.project_id = m.project_id AND pm.user_id = m.user_id
+            """, [runID], context: "deleting the memberships the run inserted").affectedRows
+        let missing = run.counts.inserted - restored - kept.count
+        try connection.execute(
+            """
+            UPDATE recovery.runs SET status = 'reverted', reverted_at = clock_timestamp(), reverted_by = $2,
+              revert_deleted = $3, revert_kept = $4, revert_missing = $5, revert_members_deleted = $6
+            WHERE id = $1
+            """, [runID, operatorName, String(restored), String(kept.count), String(missing), String(members)],
+            context: "marking the run reverted")
+        guard let updated = try RunRecord.load(connection, where: "id", runID) else {
+            throw CommitError(.inconsistent, "\(doing): the run vanished while it was reverted")
+        }
+        return .reverted(updated, kept: Array(kept.prefix(keptLimit)))
     }
 
     static func notFound(_ id: Int64, _ connection: Connection) -> CommitError {

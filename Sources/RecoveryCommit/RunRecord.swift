@@ -50,11 +50,20 @@ public struct RunRecord: Hashable, Sendable, Encodable {
     public var status: Status
     public var counts: Counts
     public var revert: Revert?
+    /// `recover` (slots inserted) or `reconcile` (rows a bad job rewrote put back).
+    public var kind: String
+    /// Reconcile runs: memberships in the plan and inserted (0 for recovery runs).
+    public var membersPlanned: Int
+    public var membersInserted: Int
+    /// Reconcile runs: memberships the revert deleted.
+    public var revertMembersDeleted: Int?
 
     enum CodingKeys: String, CodingKey {
         case id, planID = "plan_id", planPath = "plan_path", window
         case shard, operatorName = "operator", toolVersion = "tool_version", databaseUser = "database_user"
-        case startedAt = "started_at", appliedAt = "applied_at", status, counts, revert
+        case startedAt = "started_at", appliedAt = "applied_at", status, counts, revert, kind
+        case membersPlanned = "members_planned", membersInserted = "members_inserted"
+        case revertMembersDeleted = "revert_members_deleted"
     }
 
     enum WindowKeys: String, CodingKey { case from, to }
@@ -84,19 +93,27 @@ public struct RunRecord: Hashable, Sendable, Encodable {
         try counts.encode(self.counts.droppedPresent, forKey: .droppedPresent)
         try counts.encode(self.counts.droppedOffline, forKey: .droppedOffline)
         try c.encode(revert, forKey: .revert)
+        try c.encode(kind, forKey: .kind)
+        if kind == "reconcile" {
+            try c.encode(membersPlanned, forKey: .membersPlanned)
+            try c.encode(membersInserted, forKey: .membersInserted)
+            try c.encode(revertMembersDeleted, forKey: .revertMembersDeleted)
+        }
     }
 
     /// The columns `init(row:)` reads, in order.
     static let selectList = """
         id, plan_id, plan_path, window_from, window_to, shard_index, shard_count, operator, tool_version,
         database_user, started_at, applied_at, status, planned, inserted, dropped_present, dropped_offline,
-        reverted_at, reverted_by, revert_deleted, revert_kept, revert_missing
+        reverted_at, reverted_by, revert_deleted, revert_kept, revert_missing,
+        coalesce(to_jsonb(runs) ->> 'kind', 'recover'), coalesce(to_jsonb(runs) ->> 'members_planned', '0'),
+        coalesce(to_jsonb(runs) ->> 'members_inserted', '0'), to_jsonb(runs) ->> 'revert_members_deleted'
         """
 
     init?(row: [String?]) {
         func int(_ i: Int) -> Int? { row[i].flatMap { Int($0) } }
         func time(_ i: Int) -> Timestamp? { row[i].flatMap { Timestamp.parse($0) } }
-        guard row.count == 22, let id = row[0].flatMap({ Int64($0) }), let planID = row[1], let planPath = row[2],
+        guard row.count == 26, let id = row[0].flatMap({ Int64($0) }), let planID = row[1], let planPath = row[2],
               let from = time(3), let to = time(4), from < to, let op = row[7], let tool = row[8], let user = row[9],
               let started = time(10), let applied = time(11), let status = row[12].flatMap(Status.init(rawValue:)),
               let planned = int(13), let inserted = int(14), let present = int(15), let offline = int(16)
@@ -118,6 +135,10 @@ public struct RunRecord: Hashable, Sendable, Encodable {
         } else {
             revert = nil
         }
+        kind = row[22] ?? "recover"
+        membersPlanned = int(23) ?? 0
+        membersInserted = int(24) ?? 0
+        revertMembersDeleted = int(25)
     }
 
     /// Reads one run; nil when there is none (or no recovery schema yet).

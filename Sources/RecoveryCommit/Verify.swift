@@ -50,14 +50,17 @@ public struct VerifyReport: Sendable, Encodable {
     /// The first differences, by key (at most the limit given to `verify`).
     public var slots: [SlotDifference]
     public var counts: [CountDifference]
+    /// Reconcile runs: inserted memberships no longer in `project_members`.
+    public var membersMissing = 0
 
     /// True when the run is as the apply left it. A reverted run has nothing to check.
     public var isClean: Bool {
-        run.status == .reverted || (missing == 0 && changed == 0 && offlineOverlap == 0 && counts.isEmpty)
+        run.status == .reverted || (missing == 0 && changed == 0 && offlineOverlap == 0 && membersMissing == 0 && counts.isEmpty)
     }
 
     enum CodingKeys: String, CodingKey {
         case run, checked, missing, changed, offlineOverlap = "offline_overlap", slots, counts, clean
+        case membersMissing = "members_missing"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -70,11 +73,57 @@ public struct VerifyReport: Sendable, Encodable {
         try c.encode(slots, forKey: .slots)
         try c.encode(counts, forKey: .counts)
         try c.encode(isClean, forKey: .clean)
+        if run.kind == "reconcile" { try c.encode(membersMissing, forKey: .membersMissing) }
     }
 }
 
 /// `recover-tool verify`: checks a committed run against the database as it is now.
 public enum RecoveryVerify {
+    /// A reconcile run: every updated row still holding the after image (a row changed since is
+    /// `changed`, a deleted one `missing`), every inserted membership still there (else counted in
+    /// `members_missing`), and the recorded counts matching the recorded rows.
+    static func verifyReconcile(_ report: VerifyReport, connection: Connection, limit: Int) throws -> VerifyReport {
+        var report = report
+        let runID = String(report.run.id)
+        let totals = try connection.execute(
+            """
+            SELECT count(*), count(*) FILTER (WHERE t.id IS NULL),
+              count(*) FILTER (WHERE t.id IS NOT NULL AND to_jsonb(t) IS DISTINCT FROM r.after_image),
+              (SELECT count(*) FROM recovery.run_skips WHERE run_id = $1),
+              (SELECT count(*) FROM recovery.run_members m WHERE m.run_id = $1),
+              (SELECT count(*) FROM recovery.run_members m WHERE m.run_id = $1 AND NOT EXISTS (
+                 SELECT 1 FROM project_members pm WHERE pm.project_id = m.project_id AND pm.user_id = m.user_id))
+            FROM recovery.run_rows r LEFT JOIN time_slots t ON t.id = r.slot_id
+            WHERE r.run_id = $1
+            """, [runID], context: "checking the run's rows")
+        let row = totals.rows[0].map { $0.flatMap { Int($0) } ?? 0 }
+        (report.checked, report.missing, report.changed) = (row[0], row[1], row[2])
+        report.membersMissing = row[5]
+        if report.missing + report.changed > 0 {
+            let listed = try connection.execute(
+                """
+                SELECT r.slot_id, r.user_id, r.slot_start, CASE WHEN t.id IS NULL THEN 'missing' ELSE 'changed' END
+                FROM recovery.run_rows r LEFT JOIN time_slots t ON t.id = r.slot_id
+                WHERE r.run_id = $1 AND (t.id IS NULL OR to_jsonb(t) IS DISTINCT FROM r.after_image)
+                ORDER BY r.user_id, r.slot_start, r.slot_id LIMIT $2
+                """, [runID, String(limit)], context: "listing the run's rows changed since")
+            report.slots = listed.rows.compactMap { row in
+                guard let slot = row[0].flatMap({ Int64($0) }), let user = row[1].flatMap({ Int64($0) }),
+                      let start = row[2].flatMap({ Timestamp.parse($0) }),
+                      let kind = row[3].flatMap(VerifyReport.SlotDifference.Kind.init(rawValue:)) else { return nil }
+                return .init(kind: kind, slotID: slot, key: SlotKey(userID: user, slotStart: start), offlineEntryID: nil)
+            }
+        }
+        let c = report.run.counts
+        for (name, recorded, found) in [
+            ("inserted", c.inserted, report.checked), ("dropped_present", c.droppedPresent, row[3]),
+            ("planned", c.planned, report.checked + row[3]), ("members_inserted", report.run.membersInserted, row[4]),
+        ] where recorded != found {
+            report.counts.append(.init(name: name, recorded: recorded, found: found))
+        }
+        return report
+    }
+
     /// Every slot of the run present and unchanged since the apply, none overlapping an offline
     /// entry, and the recorded counts matching the recorded rows. Reads in one READ ONLY
     /// REPEATABLE READ transaction (one snapshot); changes nothing. Lists at most `limit` slots.
@@ -91,6 +140,7 @@ public enum RecoveryVerify {
                     run: run, checked: 0, missing: 0, changed: 0, offlineOverlap: 0, slots: [], counts: [])
                 guard run.status == .applied else { return report }
                 let runID = String(id)
+                if run.kind == "reconcile" { return try verifyReconcile(report, connection: connection, limit: limit) }
                 let fingerprint = RecoverySchema.fingerprint("t")
                 let overlap = """
                     o.user_id = t.user_id AND o.starts_at < t.slot_start + make_interval(mins => t.duration_min::int) \

@@ -49,7 +49,7 @@ final class ReconcileCommandTests: XCTestCase {
         XCTAssertEqual(rows[0].split(separator: "\t", omittingEmptySubsequences: false).count, (plan["rows"] as! [String: Any])["columns"].map { ($0 as! [String]).count })
         XCTAssertEqual(try String(contentsOf: dir.file("p/memberships.tsv"), encoding: .utf8).prefix(5), "7\t2\ts")
         let md = try String(contentsOf: dir.file("p/report.md"), encoding: .utf8)
-        XCTAssertTrue(md.contains("| 1 | 2026-03-01T09:00:00Z | project_id: 8 → 7; task_id: null → 70 | 2026-03-02T01:30:00Z |"), md)
+        XCTAssertTrue(md.contains(#"| 1 | 2026-03-01T09:00:00Z | project\_id: 8 → 7; task\_id: null → 70 | 2026-03-02T01:30:00Z |"#), md)
         XCTAssertTrue(md.contains("## Per project (which customers)"))
         let html = try String(contentsOf: dir.file("p/report.html"), encoding: .utf8)
         XCTAssertTrue(html.contains("<svg class=\"timeline\""))

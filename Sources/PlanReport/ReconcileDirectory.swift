@@ -1,0 +1,60 @@
+import Foundation
+import RecoveryModel
+
+/// A reconcile plan directory read back for `apply`: `plan.json` parsed and checked against its
+/// plan id, and both rows files against their recorded hashes and counts.
+public struct ReconcileDirectory: Sendable {
+    public var path: String
+    public var document: ReconcileDocument
+    public var rowsPath: String
+    public var membershipsPath: String
+
+    /// `"reconcile"` or `"recover"` (a plan without `kind` is a recovery plan): which loader reads it.
+    public static func kind(of path: String) -> String? {
+        guard let data = FileManager.default.contents(atPath: path + "/plan.json"),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
+        return object["kind"] as? String ?? "recover"
+    }
+
+    public static func load(_ path: String) throws -> ReconcileDirectory {
+        let planPath = path + "/plan.json"
+        guard let data = FileManager.default.contents(atPath: planPath) else {
+            throw PlanError(.notAPlan, path: path, detail: "no readable plan.json")
+        }
+        let document: ReconcileDocument
+        do {
+            document = try PlanJSON.decoder.decode(ReconcileDocument.self, from: data)
+        } catch {
+            throw PlanError(.notAPlan, path: path, detail: "plan.json does not parse as a reconcile plan (\(error.localizedDescription))")
+        }
+        guard document.format == PlanDocument.formatName, document.kind == ReconcileDocument.kind else {
+            throw PlanError(.notAPlan, path: path, detail: "format is '\(document.format)' of kind '\(document.kind)', not a reconcile plan")
+        }
+        guard document.formatVersion == PlanDocument.currentVersion else {
+            throw PlanError(.notAPlan, path: path, detail: "format version \(document.formatVersion) is not \(PlanDocument.currentVersion)")
+        }
+        guard document.job.window != nil else {
+            throw PlanError(.tampered, path: path, detail: "the job window in plan.json is not valid")
+        }
+        guard document.computePlanID() == document.planID else {
+            throw PlanError(.tampered, path: path, detail: "plan.json does not match its plan id \(document.planID)")
+        }
+        guard document.rows.file == PlanDocument.rowsFileName, document.rows.columns == ReconcileDocument.rowColumns,
+              document.memberships.file == ReconcileDocument.membershipsFileName,
+              document.memberships.columns == ReconcileDocument.membershipColumns else {
+            throw PlanError(.tampered, path: path, detail: "the rows file entries are not the ones this tool writes")
+        }
+        for entry in [document.rows, document.memberships] {
+            let (digest, lines) = try PlanDirectory.hashFile(path + "/" + entry.file, planPath: path)
+            guard digest == entry.sha256 else {
+                throw PlanError(.tampered, path: path, detail: "\(entry.file) has SHA-256 \(digest), the plan recorded \(entry.sha256)")
+            }
+            guard lines == entry.count else {
+                throw PlanError(.tampered, path: path, detail: "\(entry.file) has \(lines) rows, the plan recorded \(entry.count)")
+            }
+        }
+        return ReconcileDirectory(
+            path: path, document: document, rowsPath: path + "/" + document.rows.file,
+            membershipsPath: path + "/" + document.memberships.file)
+    }
+}

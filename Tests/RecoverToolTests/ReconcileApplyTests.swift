@@ -1,0 +1,193 @@
+import Foundation
+import PostgresClient
+import TestSupport
+import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// End to end: `reconcile` → `apply` → `verify` → `revert` → `runs` with the built tool on
+/// BadJobFixture, against a real PostgreSQL and a real pg_dump of several tables.
+final class ReconcileApplyTests: XCTestCase {
+    var tool: String { BuiltProducts.path("recover-tool") }
+
+    var backup: TestDatabase!
+    var live: TestDatabase!
+    var dir: TemporaryDirectory!
+    var dump: String!
+
+    override func setUpWithError() throws {
+        backup = try TestDatabase(label: "rca_backup")
+        live = try TestDatabase(label: "rca_live")
+        dir = try TemporaryDirectory(prefix: "rca")
+        try BadJobFixture.seed(backup: backup.connect(), live: live.connect())
+        dump = dir.file("before.sql").path
+        try BadJobFixture.dump(backup, to: dump)
+    }
+
+    func plan(_ out: String = "p") throws -> String {
+        let run = try runProcess(tool, [
+            "reconcile", "--snapshot", dump, "--job-from", BadJobFixture.jobFrom, "--job-to", BadJobFixture.jobTo,
+            "--columns", BadJobFixture.columns, "--db", live.conninfo, "--out", dir.file(out).path, "--quiet",
+        ])
+        XCTAssertEqual(run.status, 0, run.stderrText)
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.file(out + "/plan.json"))) as! [String: Any]
+        return json["plan_id"] as! String
+    }
+
+    func tool(_ args: [String]) throws -> ProcessOutput {
+        try runProcess(tool, args + ["--db", live.conninfo])
+    }
+
+    /// `id|project_id|task_id|note|updated_at` of every slot, by id, and the memberships.
+    func state(_ c: Connection) throws -> [String] {
+        try c.executeSimple("SET TimeZone = 'UTC'")
+        let slots = try c.execute(
+            "SELECT id || '|' || project_id || '|' || coalesce(task_id::text, '-') || '|' || coalesce(note, '-') || '|' || updated_at FROM time_slots ORDER BY id")
+        let members = try c.execute("SELECT 'member ' || project_id || ',' || user_id FROM project_members ORDER BY 1")
+        return (slots.rows + members.rows).map { $0[0]! }
+    }
+
+    /// The state a correct apply ends in, worked out from the fixture's own table, not from the
+    /// tool: rows 1, 4 and 5 back in project 7 with task 70 and updated_at the run's time;
+    /// membership (7, 2) back; everything else as it was.
+    func expectedAfter(_ before: [String], appliedAt: String) -> [String] {
+        before.map { line in
+            let f = line.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+            guard f.count == 5, ["1", "4", "5"].contains(f[0]) else { return line }
+            return [f[0], "7", "70", f[3], appliedAt].joined(separator: "|")
+        } .filter { !$0.hasPrefix("member") } + (before.filter { $0.hasPrefix("member") } + ["member 7,2"]).sorted()
+    }
+
+    func testApplyVerifyRevertRuns() throws {
+        let planID = try plan()
+        let c = try live.connect()
+        let before = try state(c)
+        let checksumsBefore = try DatabaseState.checksums(c).filter { $0.key.hasPrefix("public.") }
+
+        let applied = try tool(["apply", dir.file("p").path, "--yes"])
+        XCTAssertEqual(applied.status, 0, applied.stderrText)
+        XCTAssertEqual(applied.stdoutText, """
+            applied plan \(planID) as run 1
+            planned 3 rows, restored 3, skipped 0 changed since the plan; memberships planned 1, inserted 1
+            check it with 'recover-tool verify --run 1'; undo it with 'recover-tool revert --run 1'
+
+            """)
+        let appliedAt = try c.execute("SELECT applied_at FROM recovery.runs WHERE id = 1").scalar!
+        XCTAssertEqual(try state(c), expectedAfter(before, appliedAt: appliedAt))
+        // The audit: before and after images, and the evidence (the dump holds the rows in id order).
+        let copyLine = try String(contentsOfFile: dump, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+            .firstIndex { $0.hasPrefix("COPY public.time_slots ") }! + 1
+        XCTAssertEqual(try c.execute(
+            "SELECT slot_id, before_image ->> 'task_id', after_image ->> 'task_id', evidence FROM recovery.run_rows ORDER BY slot_id").rows.map { $0.map { $0 ?? "null" } },
+            [1, 4, 5].map { ["\($0)", "null", "70", "snapshot \(dump!):\(copyLine + $0)"] })
+
+        // Again: nothing changes.
+        let again = try tool(["apply", dir.file("p").path, "--yes"])
+        XCTAssertEqual(again.status, 0)
+        XCTAssertTrue(again.stdoutText.hasPrefix("plan \(planID) was already applied as run 1 at "), again.stdoutText)
+        XCTAssertEqual(try state(c), expectedAfter(before, appliedAt: appliedAt))
+
+        let verified = try tool(["verify", "--run", "1"])
+        XCTAssertEqual(verified.status, 0, verified.stdoutText + verified.stderrText)
+        XCTAssertTrue(verified.stdoutText.hasPrefix("run 1 (reconcile): 3 restored rows checked: 0 missing, 0 changed since the apply; 0 inserted memberships gone\n"))
+
+        let runs = try tool(["runs"])
+        XCTAssertTrue(runs.stdoutText.split(separator: "\n")[1].hasPrefix("1    reconcile  applied "), runs.stdoutText)
+
+        // A user edits a restored row: verify reports it; revert keeps it and puts the rest back.
+        try c.execute("UPDATE time_slots SET note = 'edited after the apply', updated_at = now() WHERE id = 5")
+        let changed = try tool(["verify", "--run", "1"])
+        XCTAssertEqual(changed.status, 71)
+        XCTAssertTrue(changed.stdoutText.contains("changed: slot 5, user 3 at 2026-03-01T09:00:00Z\n"), changed.stdoutText)
+        try c.execute("UPDATE time_slots SET note = NULL, updated_at = $1 WHERE id = 5", [appliedAt])
+
+        let reverted = try tool(["revert", "--run", "1", "--yes"])
+        XCTAssertEqual(reverted.status, 0, reverted.stderrText)
+        XCTAssertEqual(reverted.stdoutText, "reverted run 1: put back 3 rows, kept 0 edited since the apply, 0 gone; deleted 1 memberships\n")
+        XCTAssertEqual(try DatabaseState.checksums(c).filter { $0.key.hasPrefix("public.") }, checksumsBefore, "byte for byte as before the apply")
+        XCTAssertEqual(try state(c), before)
+    }
+
+    func testARowEditedBetweenPlanAndApplyIsSkippedAndRecorded() throws {
+        let planID = try plan()
+        let c = try live.connect()
+        try c.execute("UPDATE time_slots SET note = 'mine', updated_at = '2026-03-02 07:00:00+00' WHERE id = 4")
+        let edited = try state(c)
+        let applied = try tool(["apply", dir.file("p").path, "--yes"])
+        XCTAssertEqual(applied.status, 0, applied.stderrText)
+        XCTAssertEqual(applied.stdoutText, """
+            applied plan \(planID) as run 1
+            planned 3 rows, restored 2, skipped 1 changed since the plan; memberships planned 1, inserted 1
+            dropped user 2 at 2026-03-01T09:10:00Z: changed since the plan (live row 4)
+            check it with 'recover-tool verify --run 1'; undo it with 'recover-tool revert --run 1'
+
+            """)
+        XCTAssertTrue(try state(c).contains("4|8|-|mine|2026-03-02 07:00:00+00"), "the edited row is untouched")
+        XCTAssertEqual(edited.filter { $0.hasPrefix("4|") }, try state(c).filter { $0.hasPrefix("4|") })
+        XCTAssertEqual(
+            try c.execute("SELECT slot_id, reason, live_image ->> 'note' FROM recovery.run_skips").rows, [["4", "changed_since_plan", "mine"]])
+        XCTAssertEqual(try tool(["verify", "--run", "1"]).status, 0)
+    }
+
+    func testRevertKeepsRowsChangedSinceTheApply() throws {
+        _ = try plan()
+        let c = try live.connect()
+        XCTAssertEqual(try tool(["apply", dir.file("p").path, "--yes"]).status, 0)
+        try c.execute("UPDATE time_slots SET note = 'later', updated_at = now() WHERE id = 1")
+        let reverted = try tool(["revert", "--run", "1", "--yes"])
+        XCTAssertEqual(reverted.stdoutText, """
+            reverted run 1: put back 2 rows, kept 1 edited since the apply, 0 gone; deleted 1 memberships
+            kept (edited since the apply): row 1, user 1 at 2026-03-01T09:00:00Z
+
+            """)
+        XCTAssertEqual(try c.execute("SELECT project_id, task_id, note FROM time_slots WHERE id = 1").rows, [["7", "70", "later"]])
+        XCTAssertEqual(try c.execute("SELECT project_id, task_id FROM time_slots WHERE id = 4").rows, [["8", nil]])
+    }
+
+    func testTheBudgetAndTheHashAreChecked() throws {
+        _ = try plan()
+        let over = try tool(["apply", dir.file("p").path, "--yes", "--max-slots", "2"])
+        XCTAssertEqual(over.status, 70)
+        XCTAssertTrue(over.stderrText.contains("it would update 3 rows, more than --max-slots 2"), over.stderrText)
+        let rows = dir.file("p/rows.tsv").path
+        let text = try String(contentsOfFile: rows, encoding: .utf8)
+        try text.replacingOccurrences(of: "\t70\t", with: "\t80\t").write(toFile: rows, atomically: true, encoding: .utf8)
+        let tampered = try tool(["apply", dir.file("p").path, "--yes"])
+        XCTAssertEqual(tampered.status, 70)
+        XCTAssertTrue(tampered.stderrText.contains("rows.tsv has SHA-256"), tampered.stderrText)
+        XCTAssertEqual(try live.connect().execute("SELECT to_regclass('recovery.runs') IS NULL").scalar, "t", "nothing written")
+    }
+
+    static let points = [
+        "plan-checked", "connected", "transaction-begun", "lock-acquired", "schema-ready", "previous-run-checked",
+        "budget-checked", "rows-table-created", "copy-chunk-1", "copy-chunk-2", "rows-loaded", "run-recorded",
+        "slots-inserted", "counts-recorded", "committing", "committed",
+    ]
+
+    func testKilledAtEveryCheckpointLeavesBeforeOrAfter() throws {
+        _ = try plan()
+        for point in Self.points {
+            let db = try TestDatabase(label: "rck")
+            try BadJobFixture.seedLive(try db.connect())
+            let c = try db.connect()
+            let before = try DatabaseState.checksums(c)
+            let process = try Spawned(tool, ["apply", dir.file("p").path, "--yes"],
+                                      environment: db.processEnvironment.merging(["RECOVER_TOOL_TEST_PAUSE_AT": point]) { $1 })
+            XCTAssertTrue(process.waitForStderr(containing: "test pause at \(point) (pid \(process.pid))"), "\(point): \(process.stderrText)")
+            kill(process.pid, SIGKILL)
+            process.process.waitUntilExit()
+            for _ in 0..<200 where try db.sessionCount(excluding: c) > 0 { usleep(50_000) }
+            if point == "committed" {
+                let appliedAt = try c.execute("SELECT applied_at FROM recovery.runs WHERE id = 1").scalar!
+                XCTAssertEqual(try state(c).filter { $0.hasPrefix("1|") }, ["1|7|70|-|\(appliedAt)"], point)
+            } else {
+                XCTAssertEqual(try DatabaseState.checksums(c), before, "\(point): the database is as before")
+            }
+            let rerun = try runProcess(tool, ["apply", dir.file("p").path, "--yes"], environment: db.processEnvironment)
+            XCTAssertEqual(rerun.status, 0, "\(point): \(rerun.stderrText)")
+            XCTAssertEqual(try c.execute("SELECT count(*) FROM recovery.run_rows").scalar, "3", point)
+        }
+    }
+}
