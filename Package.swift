@@ -15,8 +15,8 @@ let package = Package(
         .library(
             name: "RecoveryPipeline",
             targets: [
-                "RecoveryModel", "SourceFiles", "PostgresClient", "LogReplay", "SnapshotDiff",
-                "SlotFold", "ConflictResolver", "PlanReport", "RecoveryCommit",
+                "RecoveryModel", "SourceFiles", "PostgresClient", "LogReplay", "SnapshotDiff", "LiveDatabase",
+                "SlotFold", "ConflictResolver", "PlanFormat", "PlanReport", "RecoveryCommit",
             ]
         ),
     ],
@@ -44,20 +44,25 @@ let package = Package(
         .target(name: "SnapshotDiff", dependencies: ["RecoveryModel", "SourceFiles", "PostgresClient"]),
         // 2. Fold events into one version per slot.
         .target(name: "SlotFold", dependencies: ["RecoveryModel"]),
-        // 3. Resolve against the live database.
-        .target(name: "ConflictResolver", dependencies: ["RecoveryModel", "SlotFold", "PostgresClient"]),
+        // What the live database holds for a window (`LiveState`), read with libpq.
+        .target(name: "LiveDatabase", dependencies: ["RecoveryModel", "PostgresClient"]),
+        // 3. Resolve against the live state (pure: no database).
+        .target(name: "ConflictResolver", dependencies: ["RecoveryModel", "SlotFold"]),
         // CONTRACT §7: which rows a bad job rewrote, restored from a snapshot taken before it.
         .target(name: "Reconcile", dependencies: ["RecoveryModel", "ConflictResolver"]),
-        // 4. Report: plan.json, rows, report.md, report.html, CSV.
-        .target(name: "PlanReport", dependencies: ["RecoveryModel", "SlotFold", "ConflictResolver", "Reconcile"]),
-        // 5. Commit: apply, verify, revert, runs.
-        .target(name: "RecoveryCommit", dependencies: ["RecoveryModel", "PostgresClient", "PlanReport"]),
+        // The plan contract between `plan` and `apply`: plan.json, the plan directory and its
+        // hashes, the rows file format, plan errors.
+        .target(name: "PlanFormat", dependencies: ["RecoveryModel"]),
+        // 4. Report: writes the plan directory and renders report.md, report.html, CSV.
+        .target(name: "PlanReport", dependencies: ["RecoveryModel", "PlanFormat", "SlotFold", "ConflictResolver", "Reconcile"]),
+        // 5. Commit: apply, verify, revert, runs (no renderers: only the plan format).
+        .target(name: "RecoveryCommit", dependencies: ["RecoveryModel", "PostgresClient", "PlanFormat"]),
 
         .executableTarget(
             name: "RecoverTool",
             dependencies: [
-                "RecoveryModel", "SourceFiles", "PostgresClient", "LogReplay", "SnapshotDiff",
-                "SlotFold", "ConflictResolver", "Reconcile", "PlanReport", "RecoveryCommit",
+                "RecoveryModel", "SourceFiles", "PostgresClient", "LogReplay", "SnapshotDiff", "LiveDatabase",
+                "SlotFold", "ConflictResolver", "Reconcile", "PlanFormat", "PlanReport", "RecoveryCommit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -65,7 +70,7 @@ let package = Package(
         // Tests: unit (pure), integration (real PostgreSQL, real lz4 and pg_dump), end to end.
         .target(
             name: "TestSupport",
-            dependencies: ["PostgresClient", "RecoveryModel", "SlotFold", "ConflictResolver", "PlanReport"],
+            dependencies: ["PostgresClient", "RecoveryModel", "SlotFold", "ConflictResolver", "PlanFormat", "PlanReport"],
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "RecoveryModelTests", dependencies: ["RecoveryModel"]),
@@ -74,18 +79,19 @@ let package = Package(
         .testTarget(name: "SlotFoldTests", dependencies: ["SlotFold", "LogReplay"]),
         .testTarget(name: "SnapshotDiffTests", dependencies: ["SnapshotDiff", "TestSupport"]),
         .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient", "TestSupport"]),
+        .testTarget(name: "LiveDatabaseTests", dependencies: ["LiveDatabase", "TestSupport"]),
         .testTarget(
             name: "ConflictResolverTests",
             dependencies: ["ConflictResolver", "SlotFold", "PlanReport", "TestSupport"]
         ),
         .testTarget(
             name: "PlanReportTests",
-            dependencies: ["PlanReport", "ConflictResolver", "SlotFold", "RecoveryModel", "TestSupport"]
+            dependencies: ["PlanFormat", "PlanReport", "ConflictResolver", "SlotFold", "RecoveryModel", "TestSupport"]
         ),
         .testTarget(
             name: "ReconcileTests",
             dependencies: ["Reconcile", "ConflictResolver", "RecoveryModel", "SnapshotDiff", "PlanReport", "TestSupport"]),
-        .testTarget(name: "RecoveryCommitTests", dependencies: ["RecoveryCommit", "PlanReport", "TestSupport"]),
-        .testTarget(name: "RecoverToolTests", dependencies: ["TestSupport", "PlanReport", "RecoveryModel", "SlotFold"]),
+        .testTarget(name: "RecoveryCommitTests", dependencies: ["RecoveryCommit", "PlanFormat", "PlanReport", "TestSupport"]),
+        .testTarget(name: "RecoverToolTests", dependencies: ["TestSupport", "PlanFormat", "PlanReport", "RecoveryModel", "SlotFold"]),
     ]
 )

@@ -3,6 +3,11 @@ import RecoveryModel
 /// `plan.json`: what a dry run decided, the evidence it stands on, and the hash that names it.
 /// Documented field by field in `docs/PLAN-FORMAT.md`; keys are snake_case.
 public struct PlanDocument: Codable, Hashable, Sendable {
+    /// What a plan does when applied: `recover` inserts lost slots (CONTRACT §5).
+    public enum Kind: String, Codable, Hashable, Sendable {
+        case recover
+    }
+
     public static let formatName = "recover-tool-plan"
     public static let currentVersion = 1
     /// The rows file's name inside the plan directory.
@@ -15,6 +20,7 @@ public struct PlanDocument: Codable, Hashable, Sendable {
 
     public var format: String
     public var formatVersion: Int
+    public var kind: Kind
     /// SHA-256 over the plan's decisions (see `computePlanID`): what a reviewer approves.
     public var planID: String
     public var createdAt: String
@@ -29,6 +35,29 @@ public struct PlanDocument: Codable, Hashable, Sendable {
     public var recoveredMinutes: Int
     public var users: [UserTotals]
     public var completeness: Completeness
+
+    public init(
+        format: String = PlanDocument.formatName, formatVersion: Int = PlanDocument.currentVersion, kind: Kind,
+        planID: String, createdAt: String, toolVersion: String, window: WindowRange, shard: Shard?, database: String,
+        inputs: [Input], rows: RowsFile, counts: Counts, recoveredMinutes: Int, users: [UserTotals],
+        completeness: Completeness
+    ) {
+        self.format = format
+        self.formatVersion = formatVersion
+        self.kind = kind
+        self.planID = planID
+        self.createdAt = createdAt
+        self.toolVersion = toolVersion
+        self.window = window
+        self.shard = shard
+        self.database = database
+        self.inputs = inputs
+        self.rows = rows
+        self.counts = counts
+        self.recoveredMinutes = recoveredMinutes
+        self.users = users
+        self.completeness = completeness
+    }
 
     public struct WindowRange: Codable, Hashable, Sendable {
         public var from: String
@@ -46,8 +75,7 @@ public struct PlanDocument: Codable, Hashable, Sendable {
     }
 
     public struct Input: Codable, Hashable, Sendable {
-        /// `log` or `snapshot`
-        public var kind: String
+        public var kind: SourceKind
         /// The path, or a snapshot database's connection string without its password.
         public var path: String
         /// Bytes on disk; nil for a database.
@@ -59,7 +87,7 @@ public struct PlanDocument: Codable, Hashable, Sendable {
         /// `truncated at byte N ...` or `corrupt ...`; nil when the file was read whole.
         public var damage: String?
 
-        public init(kind: String, path: String, bytes: Int64?, sha256: String?, lines: Int, quarantined: Int, damage: String?) {
+        public init(kind: SourceKind, path: String, bytes: Int64?, sha256: String?, lines: Int, quarantined: Int, damage: String?) {
             self.kind = kind
             self.path = path
             self.bytes = bytes
@@ -75,6 +103,13 @@ public struct PlanDocument: Codable, Hashable, Sendable {
         public var sha256: String
         public var count: Int
         public var columns: [String]
+
+        public init(file: String, sha256: String, count: Int, columns: [String]) {
+            self.file = file
+            self.sha256 = sha256
+            self.count = count
+            self.columns = columns
+        }
     }
 
     public struct Counts: Codable, Hashable, Sendable {
@@ -113,7 +148,7 @@ public struct PlanDocument: Codable, Hashable, Sendable {
         }
     }
 
-    /// The hash that names the plan: SHA-256 over the format, window, shard, rows file hash and
+    /// The hash that names the plan: SHA-256 over the format, kind, window, shard, rows file hash and
     /// count, counts, and the sorted content hashes of the inputs. It leaves out times, the
     /// database and the tool version (paths count only through the rows' provenance), so the same
     /// evidence under the same paths gives the same plan id whenever and in whatever input order
@@ -121,13 +156,16 @@ public struct PlanDocument: Codable, Hashable, Sendable {
     public func computePlanID() -> String {
         let h = SHA256()
         h.update("\(Self.formatName) \(formatVersion)\n")
+        // A recovery plan's id predates `kind`: it is hashed for the other kinds only, so the ids
+        // of recovery plans stay what they were.
+        if kind != .recover { h.update("kind \(kind.rawValue)\n") }
         h.update("window \(window.from) \(window.to)\n")
         h.update("shard \(shard?.description ?? "-")\n")
         h.update("rows \(rows.sha256) \(rows.count) \(rows.columns.joined(separator: ","))\n")
         let c = counts
         h.update("counts \(c.recovered) \(c.alreadyPresent) \(c.offlineOverlap) \(c.deleted) \(c.orphans) \(c.duplicates) \(c.quarantined)\n")
         h.update("minutes \(recoveredMinutes)\n")
-        for digest in inputs.map({ "\($0.kind) \($0.sha256 ?? "database")" }).sorted() {
+        for digest in inputs.map({ "\($0.kind.rawValue) \($0.sha256 ?? "database")" }).sorted() {
             h.update("input \(digest)\n")
         }
         return h.finalize()

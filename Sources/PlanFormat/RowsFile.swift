@@ -1,13 +1,12 @@
 import RecoveryModel
-import SlotFold
 
 /// The rows a plan would insert: one line per slot in PostgreSQL's COPY text format, sorted by
 /// key, columns as `PlanDocument.rowColumns`. `apply` streams this file into `COPY ... FROM STDIN`
 /// untouched, so what was reviewed is byte for byte what is loaded.
 public enum RowsFileFormat {
-    /// Appends one row, with its final newline.
-    static func append(_ folded: FoldedSlot, to out: inout TextBuffer) {
-        let s = folded.slot
+    /// Appends one row (a recovered slot and the events behind it), with its final newline.
+    @inlinable
+    public static func append(_ s: TimeSlot, provenance: [Provenance], to out: inout TextBuffer) {
         out.append(s.key.userID); out.append(byte: 0x09)
         out.append(s.projectID); out.append(byte: 0x09)
         if let task = s.taskID { out.append(task) } else { out.append("\\N") }
@@ -21,7 +20,7 @@ public enum RowsFileFormat {
         out.append(s.mouseEvents); out.append(byte: 0x09)
         CopyTextWriter.appendArrayField(s.activeApps, to: &out.bytes); out.append(byte: 0x09)
         CopyTextWriter.appendField(s.note, to: &out.bytes); out.append(byte: 0x09)
-        out.append(folded.provenance, copyEscaped: true)
+        out.append(provenance, copyEscaped: true)
         out.append(byte: 0x0A)
     }
 }

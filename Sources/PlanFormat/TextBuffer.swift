@@ -1,23 +1,27 @@
 import RecoveryModel
 
 /// UTF-8 text built as bytes: the large plan files (rows, recovered slots) are written through it
-/// a row at a time, with no `String` per field.
-struct TextBuffer {
-    var bytes: [UInt8] = []
+/// a row at a time, with no `String` per field. Inlinable: the reports call it per field.
+public struct TextBuffer {
+    public var bytes: [UInt8] = []
 
-    init(capacity: Int = 0) {
+    @inlinable
+    public init(capacity: Int = 0) {
         bytes.reserveCapacity(capacity)
     }
 
-    mutating func append(_ text: String) {
+    @inlinable
+    public mutating func append(_ text: String) {
         bytes.append(contentsOf: text.utf8)
     }
 
-    mutating func append(byte: UInt8) {
+    @inlinable
+    public mutating func append(byte: UInt8) {
         bytes.append(byte)
     }
 
-    mutating func append<I: BinaryInteger>(_ value: I) {
+    @inlinable
+    public mutating func append<I: BinaryInteger>(_ value: I) {
         var v = Int64(value)
         if v < 0 {
             bytes.append(0x2D)
@@ -38,13 +42,15 @@ struct TextBuffer {
         }
     }
 
-    mutating func append(_ time: Timestamp) {
+    @inlinable
+    public mutating func append(_ time: Timestamp) {
         time.appendRFC3339(to: &bytes)
     }
 
     /// `log app-1.log:17; log app-1.log:18`, as `Provenance.description` joined by `; `; with
     /// `copyEscaped`, the paths escaped for a COPY text field (the rows file).
-    mutating func append(_ provenance: [Provenance], copyEscaped: Bool = false) {
+    @inlinable
+    public mutating func append(_ provenance: [Provenance], copyEscaped: Bool = false) {
         for (i, p) in provenance.enumerated() {
             if i > 0 { append("; ") }
             append(p.kind.rawValue)
@@ -55,5 +61,6 @@ struct TextBuffer {
         }
     }
 
-    var text: String { String(decoding: bytes, as: UTF8.self) }
+    @inlinable
+    public var text: String { String(decoding: bytes, as: UTF8.self) }
 }

@@ -1,3 +1,4 @@
+import PlanFormat
 import RecoveryModel
 
 /// `report.html`: the reviewer's report as one self-contained page: inline CSS, an inline SVG

@@ -1,3 +1,4 @@
+import PlanFormat
 import RecoveryModel
 
 /// `report.md`: the reviewer's report, in GitHub-flavoured Markdown that also reads as plain text.

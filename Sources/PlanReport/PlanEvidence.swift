@@ -1,4 +1,5 @@
 import ConflictResolver
+import PlanFormat
 import RecoveryModel
 import SlotFold
 
@@ -60,7 +61,7 @@ public struct PlanEvidence: Sendable {
     public var completenessWarnings: [String] {
         var warnings: [String] = []
         let needed = window.to.adding(minutes: Self.clientCacheMinutes)
-        if hosts.isEmpty, inputs.contains(where: { $0.kind == "log" }) {
+        if hosts.isEmpty, inputs.contains(where: { $0.kind == .log }) {
             warnings.append("no log event was read from any host")
         }
         for host in hosts.sorted(by: { $0.host < $1.host }) {
@@ -75,7 +76,7 @@ public struct PlanEvidence: Sendable {
             }
         }
         for input in inputs {
-            if let damage = input.damage { warnings.append("\(input.kind) \(input.path): \(damage)") }
+            if let damage = input.damage { warnings.append("\(input.kind.rawValue) \(input.path): \(damage)") }
         }
         return warnings
     }

@@ -1,4 +1,5 @@
 import Foundation
+import PlanFormat
 import RecoveryModel
 import SlotFold
 
@@ -43,6 +44,7 @@ public enum PlanWriter {
         var document = PlanDocument(
             format: PlanDocument.formatName,
             formatVersion: PlanDocument.currentVersion,
+            kind: .recover,
             planID: "",
             createdAt: evidence.createdAt.rfc3339,
             toolVersion: evidence.toolVersion,
@@ -81,7 +83,7 @@ public enum PlanWriter {
     static func writeRows(_ slots: [FoldedSlot], to path: String) throws -> String {
         try writeStreamed(to: path, hashing: true) { buffer, flush in
             for i in slots.indices {
-                RowsFileFormat.append(slots[i], to: &buffer)
+                RowsFileFormat.append(slots[i].slot, provenance: slots[i].provenance, to: &buffer)
                 if buffer.bytes.count >= 1 << 20 { try flush(&buffer) }
             }
             try flush(&buffer)
@@ -177,40 +179,4 @@ public struct ReportRenderer: Sendable {
         }
         self.streaming = streaming
     }
-}
-
-enum PlanJSON {
-    static func encode(_ document: PlanDocument) throws -> String {
-        try JSONOutput.encode(document)
-    }
-
-    static func decode(_ data: Data) throws -> PlanDocument {
-        try decoder.decode(PlanDocument.self, from: data)
-    }
-
-    /// Reads what `JSONOutput` wrote. Not .convertFromSnakeCase: it reads `plan_id` as `planId`,
-    /// which is not `planID`.
-    static var decoder: JSONDecoder {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .custom { path in SnakeCaseKey(path.last!.stringValue) }
-        return decoder
-    }
-}
-
-/// A snake_case JSON key read back as the property name the encoder's `.convertToSnakeCase`
-/// made it from: `plan_id` → `planID`, `format_version` → `formatVersion`.
-private struct SnakeCaseKey: CodingKey {
-    var stringValue: String
-    var intValue: Int? { nil }
-
-    init(_ snake: String) {
-        let words = snake.split(separator: "_", omittingEmptySubsequences: false)
-        stringValue = words.enumerated().map { i, word in
-            if i == 0 { return String(word) }
-            return word == "id" ? "ID" : word.prefix(1).uppercased() + word.dropFirst()
-        }.joined()
-    }
-
-    init?(stringValue: String) { self.init(stringValue) }
-    init?(intValue: Int) { nil }
 }

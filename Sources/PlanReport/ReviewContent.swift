@@ -1,4 +1,5 @@
 import ConflictResolver
+import PlanFormat
 import RecoveryModel
 import SlotFold
 
@@ -112,10 +113,10 @@ struct ReviewContent {
     }
 
     static func inputs(_ inputs: [PlanDocument.Input]) -> ReportTable {
-        let sorted = inputs.sorted { ($0.kind, $0.path) < ($1.kind, $1.path) }
+        let sorted = inputs.sorted { ($0.kind.rawValue, $0.path) < ($1.kind.rawValue, $1.path) }
         let rows: [ReportLine] = sorted.map { input in
             [
-                .text(input.kind), .code(input.path),
+                .text(input.kind.rawValue), .code(input.path),
                 .text(input.bytes.map(sizeText) ?? "database"),
                 input.sha256.map { .code(String($0.prefix(12))) } ?? .text("-"),
                 .number(input.lines), .number(input.quarantined),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import PlanFormat
 import RecoveryModel
 import Foundation
 import Logging

@@ -1,6 +1,7 @@
 import ArgumentParser
 import RecoveryModel
 import Foundation
+import PlanFormat
 import PlanReport
 import PostgresClient
 import Reconcile

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ConflictResolver
 import Foundation
+import LiveDatabase
 import LogReplay
 import PlanReport
 import PostgresClient

@@ -1,5 +1,6 @@
 import Foundation
 import LogReplay
+import PlanFormat
 import PlanReport
 import PostgresClient
 import RecoveryModel
@@ -32,7 +33,7 @@ struct PlanSources {
             sources.quarantine = result.quarantine
             sources.inputs = result.files.map { file in
                 PlanDocument.Input(
-                    kind: "log", path: file.path, bytes: file.fileBytes, sha256: file.sha256, lines: file.lines,
+                    kind: .log, path: file.path, bytes: file.fileBytes, sha256: file.sha256, lines: file.lines,
                     quarantined: file.quarantinedLines,
                     damage: file.damage.map { $0.description + (file.droppedPartialLine ? "; its last partial line was dropped" : "") })
             }
@@ -48,7 +49,7 @@ struct PlanSources {
                 }
                 sources.quarantine += summary.quarantined
                 sources.inputs.append(PlanDocument.Input(
-                    kind: "snapshot", path: path, bytes: fileSize(path), sha256: summary.sha256, lines: summary.rows,
+                    kind: .snapshot, path: path, bytes: fileSize(path), sha256: summary.sha256, lines: summary.rows,
                     quarantined: summary.quarantined.count, damage: nil))
             case .database(let conninfo):
                 let connection = try Connection.connect(
@@ -63,7 +64,7 @@ struct PlanSources {
                 }
                 sources.quarantine += quarantined
                 sources.inputs.append(PlanDocument.Input(
-                    kind: "snapshot", path: connection.redactedConnectionInfo, bytes: nil, sha256: nil,
+                    kind: .snapshot, path: connection.redactedConnectionInfo, bytes: nil, sha256: nil,
                     lines: rows + quarantined.count, quarantined: quarantined.count, damage: nil))
             }
         }

@@ -1,4 +1,4 @@
-import PlanReport
+import PlanFormat
 import PostgresClient
 
 /// Why `apply`, `verify`, `revert` or `runs` did not do what was asked.

@@ -1,6 +1,3 @@
-import PostgresClient
-import RecoveryModel
-
 /// An offline entry a user added: time worked without the client (`offline_entries`).
 public struct OfflineEntry: Hashable, Sendable {
     public var id: Int64
@@ -18,7 +15,7 @@ public struct OfflineEntry: Hashable, Sendable {
 
 /// What the resolver needs to know of the live database for one window: the slots already there,
 /// the offline entries near the window, and the users, projects, tasks and memberships that the
-/// candidates name.
+/// candidates name. `LiveDatabase` reads it; the resolver and `apply`'s re-checks judge against it.
 public struct LiveState: Sendable {
     /// Keys of live `time_slots` rows in the window.
     public var presentKeys: Set<SlotKey>
@@ -45,128 +42,5 @@ public struct LiveState: Sendable {
         self.projects = projects
         self.tasks = tasks
         self.memberships = memberships
-    }
-
-    /// Reads the state from the live database. Run it inside a `READ ONLY` transaction so that
-    /// every query sees the same snapshot (`plan`), or inside the apply's transaction.
-    ///
-    /// Only the ids the candidates name are read, so the cost follows the incident, not the size
-    /// of the service. Times travel as integers (microseconds since 1970), never as text: the
-    /// session's DateStyle and time zone cannot change what is read.
-    public static func load(
-        from connection: Connection, window: Window, candidates: some Collection<TimeSlot>
-    ) throws -> LiveState {
-        var userIDs = Set<Int64>(), projectIDs = Set<Int64>(), taskIDs = Set<Int64>()
-        for slot in candidates {
-            userIDs.insert(slot.key.userID)
-            projectIDs.insert(slot.projectID)
-            if let task = slot.taskID { taskIDs.insert(task) }
-        }
-        func idArray(_ ids: Set<Int64>) -> String { "{" + ids.sorted().map(String.init).joined(separator: ",") + "}" }
-
-        var present = Set<SlotKey>()
-        try connection.copyOut(
-            """
-            COPY (SELECT user_id, \(microseconds("slot_start")) FROM time_slots
-                  WHERE slot_start >= \(timestamptz(window.from)) AND slot_start < \(timestamptz(window.to))) TO STDOUT
-            """,
-            context: "reading the live slots of the window"
-        ) { row in
-            var fields = IntegerFields(row)
-            guard let user = fields.next(), let start = fields.next() else { return }
-            present.insert(SlotKey(userID: user, slotStart: Timestamp(microseconds: start)))
-        }
-        // A slot lasts at most 10 minutes, so an entry that ends after `from` and starts before
-        // `to + 10 min` is the widest set that can touch a slot of the window.
-        let offline = try connection.execute(
-            """
-            SELECT id, user_id, project_id, \(microseconds("starts_at")), \(microseconds("ends_at")) FROM offline_entries
-            WHERE ends_at > \(timestamptz(window.from)) AND starts_at < \(timestamptz(window.to.adding(minutes: 10)))
-              AND user_id = ANY($1::bigint[])
-            """,
-            [idArray(userIDs)],
-            context: "reading the offline entries near the window")
-        var entries: [OfflineEntry] = []
-        for row in offline.rows {
-            guard let id = row[0].flatMap({ Int64($0) }), let user = row[1].flatMap({ Int64($0) }),
-                  let project = row[2].flatMap({ Int64($0) }),
-                  let start = row[3].flatMap({ Int64($0) }), let end = row[4].flatMap({ Int64($0) }),
-                  start < end
-            else { continue }
-            entries.append(OfflineEntry(
-                id: id, userID: user, projectID: project,
-                interval: Window(from: Timestamp(microseconds: start), to: Timestamp(microseconds: end))))
-        }
-        var state = try references(from: connection, users: userIDs, projects: projectIDs, tasks: taskIDs)
-        state.presentKeys = present
-        state.offlineEntries = LiveState(offlineEntries: entries).offlineEntries
-        return state
-    }
-
-    /// The users, projects (with their company), tasks and memberships among the ids given, as
-    /// live has them: what the reference checks of CONTRACT §5.5 and §7 read.
-    public static func references(
-        from connection: Connection, users userIDs: Set<Int64>, projects projectIDs: Set<Int64>, tasks taskIDs: Set<Int64>
-    ) throws -> LiveState {
-        func idArray(_ ids: Set<Int64>) -> String { "{" + ids.sorted().map(String.init).joined(separator: ",") + "}" }
-        let users = try connection.execute(
-            "SELECT id FROM users WHERE id = ANY($1::bigint[])", [idArray(userIDs)], context: "reading users")
-        let projects = try connection.execute(
-            "SELECT id, company_id FROM projects WHERE id = ANY($1::bigint[])", [idArray(projectIDs)], context: "reading projects")
-        let tasks = try connection.execute(
-            "SELECT id, project_id FROM tasks WHERE id = ANY($1::bigint[])", [idArray(taskIDs)], context: "reading tasks")
-        let members = try connection.execute(
-            "SELECT project_id, user_id FROM project_members WHERE user_id = ANY($1::bigint[]) AND project_id = ANY($2::bigint[])",
-            [idArray(userIDs), idArray(projectIDs)], context: "reading project members")
-        var state = LiveState(
-            users: Set(users.rows.compactMap { $0[0].flatMap { Int64($0) } }),
-            projects: Set(projects.rows.compactMap { $0[0].flatMap { Int64($0) } }),
-            tasks: Dictionary(
-                tasks.rows.compactMap { row in row[0].flatMap { Int64($0) }.flatMap { id in row[1].flatMap { Int64($0) }.map { (id, $0) } } },
-                uniquingKeysWith: { a, _ in a }),
-            memberships: Set(members.rows.compactMap { row in
-                guard let p = row[0].flatMap({ Int64($0) }), let u = row[1].flatMap({ Int64($0) }) else { return nil }
-                return Membership(projectID: p, userID: u)
-            }))
-        for row in projects.rows {
-            if let p = row[0].flatMap({ Int64($0) }), let c = row[1].flatMap({ Int64($0) }) { state.companies[p] = c }
-        }
-        return state
-    }
-
-    /// `timestamptz` microseconds since 1970 as an SQL expression: `(extract(epoch FROM c) * 1000000)::bigint`
-    /// is exact (`extract` returns numeric).
-    static func microseconds(_ column: String) -> String {
-        "(extract(epoch FROM \(column)) * 1000000)::bigint"
-    }
-
-    /// A time as an SQL `timestamptz` built from integers, whatever the session's DateStyle.
-    static func timestamptz(_ time: Timestamp) -> String {
-        "(timestamptz 'epoch' + \(time.microseconds) * interval '1 microsecond')"
-    }
-}
-
-/// The tab-separated integers of a COPY text row, in order; nil at the end or for a field that
-/// is not a plain integer.
-struct IntegerFields {
-    private let row: UnsafeRawBufferPointer
-    private var position = 0
-
-    init(_ row: UnsafeRawBufferPointer) { self.row = row }
-
-    mutating func next() -> Int64? {
-        guard position < row.count else { return nil }
-        var value: Int64 = 0, negative = false, digits = 0
-        if row[position] == 0x2D { negative = true; position += 1 }
-        while position < row.count {
-            let byte = row[position]
-            position += 1
-            if byte == 0x09 || byte == 0x0A { break }
-            guard byte >= 0x30, byte <= 0x39 else { return nil }
-            value = value &* 10 &+ Int64(byte - 0x30)
-            digits += 1
-        }
-        guard digits > 0, digits <= 18 else { return nil }
-        return negative ? -value : value
     }
 }

@@ -21,7 +21,7 @@ public struct SourceLocation: Hashable, Comparable, Sendable, CustomStringConver
 }
 
 /// Which kind of source a location belongs to.
-public enum SourceKind: String, Sendable, Hashable {
+public enum SourceKind: String, Codable, Sendable, Hashable {
     case log, snapshot
 }
 

@@ -25,7 +25,7 @@ final class HTMLReportTests: XCTestCase {
     func testHostileTextIsEscaped() throws {
         var evidence = Incident.evidence()
         evidence.hosts.append(HostCoverage(host: "<b onmouseover=\"x\">evil</b>", first: Incident.t(0), last: Incident.t(400), gaps: []))
-        evidence.inputs.append(.init(kind: "log", path: "logs/<img src=x onerror=alert(1)>&'q'.log", bytes: 1, sha256: "c3", lines: 1,
+        evidence.inputs.append(.init(kind: .log, path: "logs/<img src=x onerror=alert(1)>&'q'.log", bytes: 1, sha256: "c3", lines: 1,
                                      quarantined: 0, damage: "corrupt: <b>bad</b> & \"worse\""))
         let html = try render(evidence)
         XCTAssertFalse(html.contains("<script"))

@@ -1,4 +1,5 @@
 import ConflictResolver
+import PlanFormat
 import PlanReport
 import RecoveryModel
 import SlotFold
@@ -84,10 +85,10 @@ enum Incident {
 
     static var inputs: [PlanDocument.Input] {
         [
-            .init(kind: "log", path: app1, bytes: 123_456, sha256: String(repeating: "a1", count: 32), lines: 500,
+            .init(kind: .log, path: app1, bytes: 123_456, sha256: String(repeating: "a1", count: 32), lines: 500,
                   quarantined: 0, damage: "truncated at byte 123400: the last LZ4 frame is cut"),
-            .init(kind: "log", path: app2, bytes: 2048, sha256: String(repeating: "b2", count: 32), lines: 40, quarantined: 2, damage: nil),
-            .init(kind: "snapshot", path: snapshot, bytes: nil, sha256: nil, lines: 1, quarantined: 0, damage: nil),
+            .init(kind: .log, path: app2, bytes: 2048, sha256: String(repeating: "b2", count: 32), lines: 40, quarantined: 2, damage: nil),
+            .init(kind: .snapshot, path: snapshot, bytes: nil, sha256: nil, lines: 1, quarantined: 0, damage: nil),
         ]
     }
 

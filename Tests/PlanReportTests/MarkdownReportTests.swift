@@ -1,3 +1,4 @@
+import PlanFormat
 import RecoveryModel
 import XCTest
 @testable import PlanReport

@@ -1,4 +1,5 @@
 import Foundation
+import PlanFormat
 import PlanReport
 import RecoveryModel
 import TestSupport

@@ -1,4 +1,5 @@
 import Foundation
+import PlanFormat
 import PlanReport
 import PostgresClient
 import TestSupport

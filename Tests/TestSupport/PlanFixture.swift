@@ -1,5 +1,6 @@
 import ConflictResolver
 import Foundation
+import PlanFormat
 import PlanReport
 import PostgresClient
 import RecoveryModel
@@ -66,7 +67,7 @@ public enum PlanFixture {
         fold.slots = resolution.recovered
         let evidence = PlanEvidence(
             window: window, displayTimeZone: nil, shard: shard, database: database,
-            inputs: [PlanDocument.Input(kind: "log", path: "logs/app-1.log", bytes: 1, sha256: String(repeating: "0", count: 64),
+            inputs: [PlanDocument.Input(kind: .log, path: "logs/app-1.log", bytes: 1, sha256: String(repeating: "0", count: 64),
                                         lines: slots.count, quarantined: 0, damage: nil)],
             hosts: [], fold: fold, resolution: resolution, readQuarantine: [], toolVersion: "test",
             createdAt: Timestamp(seconds: 1_532_600_000))

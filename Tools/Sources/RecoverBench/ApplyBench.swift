@@ -1,6 +1,7 @@
 import ArgumentParser
 import ConflictResolver
 import Foundation
+import PlanFormat
 import PlanReport
 import PostgresClient
 import RecoveryCommit

@@ -1,4 +1,4 @@
-import ConflictResolver
+import LiveDatabase
 import PostgresClient
 import RecoveryModel
 import SlotFold
