@@ -37,11 +37,16 @@ let package = Package(
         // Files → LZ4 frames → lines, in fixed buffers.
         .target(name: "SourceFiles", dependencies: ["CLZ4", "RecoveryModel"]),
         // libpq: connections, queries, COPY, transactions.
-        .target(name: "PostgresClient", dependencies: ["CLibPQ"]),
+        .target(name: "PostgresClient", dependencies: ["CLibPQ", "RecoveryModel"]),
 
         // 1. Read sources.
         .target(name: "LogReplay", dependencies: ["RecoveryModel", "SourceFiles"]),
         .target(name: "SnapshotDiff", dependencies: ["RecoveryModel", "SourceFiles", "PostgresClient"]),
+        // The read stage of `plan`: every log and snapshot into fold events, with each input's health.
+        .target(
+            name: "ReadStage",
+            dependencies: ["RecoveryModel", "SourceFiles", "LogReplay", "SnapshotDiff", "PostgresClient", "PlanFormat"]
+        ),
         // 2. Fold events into one version per slot.
         .target(name: "SlotFold", dependencies: ["RecoveryModel"]),
         // What the live database holds for a window (`LiveState`), read with libpq.
@@ -61,13 +66,15 @@ let package = Package(
         .executableTarget(
             name: "RecoverTool",
             dependencies: [
-                "RecoveryModel", "SourceFiles", "PostgresClient", "LogReplay", "SnapshotDiff", "LiveDatabase",
+                "RecoveryModel", "SourceFiles", "PostgresClient", "LogReplay", "SnapshotDiff", "ReadStage", "LiveDatabase",
                 "SlotFold", "ConflictResolver", "Reconcile", "PlanFormat", "PlanReport", "RecoveryCommit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Tests: unit (pure), integration (real PostgreSQL, real lz4 and pg_dump), end to end.
+        // Tests in three tiers. Unit (no server: `swift test --skip 'IntegrationTests|RecoverToolTests'`),
+        // integration (*IntegrationTests: a real PostgreSQL, real lz4 and pg_dump output), and end to
+        // end (RecoverToolTests: the built recover-tool).
         .target(
             name: "TestSupport",
             dependencies: ["PostgresClient", "RecoveryModel", "SlotFold", "ConflictResolver", "PlanFormat", "PlanReport"],
@@ -77,21 +84,27 @@ let package = Package(
         .testTarget(name: "SourceFilesTests", dependencies: ["SourceFiles", "TestSupport"]),
         .testTarget(name: "LogReplayTests", dependencies: ["LogReplay", "TestSupport"]),
         .testTarget(name: "SlotFoldTests", dependencies: ["SlotFold", "LogReplay"]),
-        .testTarget(name: "SnapshotDiffTests", dependencies: ["SnapshotDiff", "TestSupport"]),
-        .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient", "TestSupport"]),
-        .testTarget(name: "LiveDatabaseTests", dependencies: ["LiveDatabase", "TestSupport"]),
-        .testTarget(
-            name: "ConflictResolverTests",
-            dependencies: ["ConflictResolver", "SlotFold", "PlanReport", "TestSupport"]
-        ),
+        .testTarget(name: "SnapshotDiffTests", dependencies: ["SnapshotDiff"]),
+        .testTarget(name: "SnapshotDiffIntegrationTests", dependencies: ["SnapshotDiff", "TestSupport"]),
+        .testTarget(name: "PostgresClientIntegrationTests", dependencies: ["PostgresClient", "TestSupport"]),
+        .testTarget(name: "LiveDatabaseIntegrationTests", dependencies: ["LiveDatabase", "TestSupport"]),
+        .testTarget(name: "ConflictResolverTests", dependencies: ["ConflictResolver", "SlotFold"]),
         .testTarget(
             name: "PlanReportTests",
             dependencies: ["PlanFormat", "PlanReport", "ConflictResolver", "SlotFold", "RecoveryModel", "TestSupport"]
         ),
+        .testTarget(name: "ReconcileTests", dependencies: ["Reconcile", "ConflictResolver", "RecoveryModel"]),
         .testTarget(
-            name: "ReconcileTests",
-            dependencies: ["Reconcile", "ConflictResolver", "RecoveryModel", "SnapshotDiff", "PlanReport", "TestSupport"]),
-        .testTarget(name: "RecoveryCommitTests", dependencies: ["RecoveryCommit", "PlanFormat", "PlanReport", "TestSupport"]),
-        .testTarget(name: "RecoverToolTests", dependencies: ["TestSupport", "PlanFormat", "PlanReport", "RecoveryModel", "SlotFold"]),
+            name: "ReconcileIntegrationTests",
+            dependencies: ["Reconcile", "ConflictResolver", "RecoveryModel", "SnapshotDiff", "LiveDatabase", "TestSupport"]),
+        .testTarget(name: "RecoveryCommitIntegrationTests", dependencies: ["RecoveryCommit", "PlanFormat", "PlanReport", "TestSupport"]),
+        .testTarget(
+            name: "RecoverToolTests",
+            dependencies: [
+                "TestSupport", "PlanFormat", "PlanReport", "RecoveryModel", "SlotFold",
+                // the error types whose codes docs/EXIT-STATUS.md lists
+                "SourceFiles", "SnapshotDiff", "PostgresClient", "RecoveryCommit", "Reconcile",
+            ]
+        ),
     ]
 )

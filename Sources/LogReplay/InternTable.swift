@@ -63,8 +63,12 @@ struct InternTable<Value> {
     }
 
     private func equal(_ e: Int, _ key: UnsafeRawBufferPointer) -> Bool {
-        guard let base = key.baseAddress else { return true }
-        return arena.withUnsafeBytes { memcmp($0.baseAddress! + keyStarts[e], base, key.count) == 0 }
+        guard let base = key.baseAddress, key.count > 0 else { return key.count == 0 }
+        return arena.withUnsafeBytes { arenaBytes in
+            // An arena that holds only empty keys may have no buffer at all.
+            guard let arenaBase = arenaBytes.baseAddress else { return false }
+            return memcmp(arenaBase + keyStarts[e], base, key.count) == 0
+        }
     }
 
     private mutating func grow() {

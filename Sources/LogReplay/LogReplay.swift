@@ -22,11 +22,6 @@ public struct LogReplay: Sendable {
     /// count every line.
     public var shard: Shard?
 
-    /// Clients upload up to three hours late: coverage looks that far past the window's end.
-    public static let lateUploadMinutes: Int64 = 180
-    /// Silences longer than this, in whole minutes, are reported as coverage gaps.
-    public static let gapMinutes = 15
-
     public init(window: Window, maxLineLength: Int = 1 << 20, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
         self.window = window
         self.maxLineLength = maxLineLength
@@ -35,7 +30,7 @@ public struct LogReplay: Sendable {
 
     /// `[from, to + 180 min)`: where a host's silence matters.
     public var coverageRange: Window {
-        Window(from: window.from, to: window.to.adding(minutes: Self.lateUploadMinutes))
+        Window(from: window.from, to: CoveragePolicy.needed(for: window))
     }
 
     /// Reads `files` (as `InputDiscovery.files` finds them; repeats are read once).
@@ -46,11 +41,11 @@ public struct LogReplay: Sendable {
         _ files: [String], progress: (@Sendable (_ done: Int64, _ total: Int64) -> Void)? = nil
     ) throws(SourceError) -> LogReplayResult {
         let paths = Array(Set(files)).sorted()
-        let sizes = paths.map(Self.fileSize)
+        let sizes = paths.map { InputDiscovery.fileSize($0) ?? 0 }
         let meter = ProgressMeter(total: sizes.reduce(0, +), report: progress)
         // Largest files first, so that two threads finish close together.
         let schedule = paths.indices.sorted { sizes[$0] != sizes[$1] ? sizes[$0] > sizes[$1] : $0 < $1 }
-        let results = ResultSlots(count: paths.count)
+        let results = FileResults(count: paths.count)
 
         let workers = min(threads, paths.count)
         if workers <= 1 {
@@ -76,7 +71,7 @@ public struct LogReplay: Sendable {
                 hosts[host.host, default: HostCoverageBuilder(host: host.host, range: coverageRange)].merge(host)
             }
         }
-        merged.hosts = hosts.keys.sorted().map { hosts[$0]!.coverage(gapMinutes: Self.gapMinutes) }
+        merged.hosts = hosts.keys.sorted().map { hosts[$0]!.coverage(gapMinutes: CoveragePolicy.gapMinutes) }
         return merged
     }
 
@@ -150,10 +145,6 @@ public struct LogReplay: Sendable {
         hosts[index].add(time)
     }
 
-    static func fileSize(_ path: String) -> Int64 {
-        var st = stat()
-        return stat(path, &st) == 0 ? Int64(st.st_size) : 0
-    }
 }
 
 /// What reading the logs found.
@@ -194,7 +185,7 @@ public struct LogReplayResult: Sendable {
 }
 
 /// Counts of slot events by kind.
-public struct EventCounts: Hashable, Sendable {
+public struct EventCounts: Hashable, Sendable, Encodable {
     public var uploads = 0
     public var processed = 0
     public var deleted = 0
@@ -304,22 +295,22 @@ final class Counter: @unchecked Sendable {
 }
 
 /// One result per file, written by whichever thread read it.
-final class ResultSlots: @unchecked Sendable {
-    // Sendable: `slots` is only touched under `lock`, each index written once.
+final class FileResults: @unchecked Sendable {
+    // Sendable: `results` is only touched under `lock`, each index written once.
     private let lock = NSLock()
-    private var slots: [Result<FileResult, SourceError>?]
+    private var results: [Result<FileResult, SourceError>?]
 
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
+    init(count: Int) { results = Array(repeating: nil, count: count) }
 
     func set(_ i: Int, _ result: Result<FileResult, SourceError>) {
         lock.lock()
-        slots[i] = result
+        results[i] = result
         lock.unlock()
     }
 
     func take() -> [Result<FileResult, SourceError>] {
         lock.lock()
         defer { lock.unlock() }
-        return slots.map { $0! }
+        return results.map { $0! }
     }
 }

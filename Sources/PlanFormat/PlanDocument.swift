@@ -12,11 +12,9 @@ public struct PlanDocument: Codable, Hashable, Sendable {
     public static let currentVersion = 1
     /// The rows file's name inside the plan directory.
     public static let rowsFileName = "rows.tsv"
-    /// The rows file's columns, in order: the `COPY` column list `apply` loads it with.
-    public static let rowColumns = [
-        "user_id", "project_id", "task_id", "slot_start", "duration_min", "status", "activity_level",
-        "keystrokes", "mouse_events", "active_apps", "note", "provenance",
-    ]
+    /// The rows file's columns, in order: the `COPY` column list `apply` loads it with (the
+    /// `time_slots` columns a plan carries, then the provenance).
+    public static let rowColumns = TimeSlotColumns.rowsFile.map(\.name) + ["provenance"]
 
     public var format: String
     public var formatVersion: Int

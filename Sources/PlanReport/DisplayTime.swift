@@ -22,9 +22,6 @@ struct DisplayTime {
         formatter = f
     }
 
-    /// False when `--tz` named no zone this machine knows; the reports then say so.
-    var zoneIsKnown: Bool { formatter != nil }
-
     /// `2018-07-25 07:50:00 -07:00`, or nil without a usable zone.
     func local(_ time: Timestamp) -> String? {
         formatter?.string(from: Date(timeIntervalSince1970: Double(time.microseconds) / 1_000_000))

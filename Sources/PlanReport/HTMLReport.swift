@@ -25,11 +25,11 @@ enum HTMLReport {
         out += "<p class=\"note\">Events of slots outside the window, left out: \(c.outsideWindow).</p>\n"
         out += "<h2>Timeline</h2>\n" + TimelineSVG(evidence).render()
         out += "<p class=\"note\">Bars: slots per bucket by outcome (hover for figures). Lanes: when each host's logs have "
-            + "events (green), gaps of more than 15 minutes (red) and no events at all (pink). The shaded part after the window "
-            + "is the 180 minutes in which clients still upload cached slots: every lane should reach the dashed line.</p>\n"
+            + "events (green), gaps of more than \(CoveragePolicy.gapMinutes) minutes (red) and no events at all (pink). The shaded part after the window "
+            + "is the \(CoveragePolicy.clientCacheMinutes) minutes in which clients still upload cached slots: every lane should reach the dashed line.</p>\n"
         out += "<h2>Inputs</h2>\n" + table(c.inputs, empty: "No input.")
         out += "<h2>Log coverage per host</h2>\n<p>Each host's logs should run from the window's start to "
-            + "<code>\(c.needed.rfc3339)</code> (window end + 180 min).</p>\n"
+            + "<code>\(c.needed.rfc3339)</code> (\(CoveragePolicy.neededText)).</p>\n"
         out += table(c.hosts, empty: "No log event was read from any host.")
         out += "<h2>Per-user totals</h2>\n" + table(c.users, empty: "No user.")
         out += "<h2>Dropped slots</h2>\n"
@@ -50,7 +50,7 @@ enum HTMLReport {
     static func completeness(_ c: ReviewContent) -> String {
         guard !c.warnings.isEmpty else {
             return "<section class=\"complete\"><strong>The evidence is complete</strong>: every host's logs reach "
-                + "<code>\(c.needed.rfc3339)</code> (window end + 180 min) without a gap, and every file was read whole.</section>\n"
+                + "<code>\(c.needed.rfc3339)</code> (\(CoveragePolicy.neededText)) without a gap, and every file was read whole.</section>\n"
         }
         var out = "<section class=\"warning\">\n<h2>WARNING: the evidence is incomplete (\(c.warnings.count) "
             + (c.warnings.count == 1 ? "warning" : "warnings") + ")</h2>\n"

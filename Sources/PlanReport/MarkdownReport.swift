@@ -22,7 +22,7 @@ enum MarkdownReport {
         out += "## Inputs\n\n" + table(c.inputs, empty: "No input.")
         out += "## Log coverage per host\n\n"
         out += "Each host's logs should run from the window's start to \(Markdown.code(c.needed.rfc3339)) "
-            + "(window end + 180 min: clients upload cached slots up to three hours late).\n\n"
+            + "(\(CoveragePolicy.neededText): clients upload cached slots up to three hours late).\n\n"
         out += table(c.hosts, empty: "No log event was read from any host.")
         out += "## Per-user totals\n\n" + table(c.users, empty: "No user.")
         out += "## Dropped slots\n\n"
@@ -44,7 +44,7 @@ enum MarkdownReport {
     static func completeness(_ c: ReviewContent) -> String {
         guard !c.warnings.isEmpty else {
             return "## Completeness\n\n**The evidence is complete**: every host's logs reach "
-                + "\(Markdown.code(c.needed.rfc3339)) (window end + 180 min) without a gap, and every file was read whole.\n\n"
+                + "\(Markdown.code(c.needed.rfc3339)) (\(CoveragePolicy.neededText)) without a gap, and every file was read whole.\n\n"
         }
         var out = "## Completeness: WARNING\n\n"
         out += "> **WARNING: the evidence is incomplete (\(c.warnings.count) "

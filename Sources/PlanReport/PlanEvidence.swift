@@ -3,22 +3,6 @@ import PlanFormat
 import RecoveryModel
 import SlotFold
 
-/// When one app server's logs start and end, and where they fall silent.
-public struct HostCoverage: Hashable, Sendable {
-    public var host: String
-    public var first: Timestamp?
-    public var last: Timestamp?
-    /// Stretches of more than 15 minutes with no event, within `[from, to + 180 min)`.
-    public var gaps: [Window]
-
-    public init(host: String, first: Timestamp?, last: Timestamp?, gaps: [Window]) {
-        self.host = host
-        self.first = first
-        self.last = last
-        self.gaps = gaps
-    }
-}
-
 /// Everything a plan is made of: the decisions and the evidence behind them. The `plan`
 /// command assembles it from the readers, the fold and the resolver; `PlanWriter` writes it.
 public struct PlanEvidence: Sendable {
@@ -54,21 +38,18 @@ public struct PlanEvidence: Sendable {
         self.createdAt = createdAt
     }
 
-    /// Clients cache up to 180 minutes of slots: a window's uploads arrive until then.
-    public static let clientCacheMinutes: Int64 = 180
 
     /// Why the evidence may be incomplete, one sentence each, hosts by name; empty when it is complete.
     public var completenessWarnings: [String] {
         var warnings: [String] = []
-        let needed = window.to.adding(minutes: Self.clientCacheMinutes)
+        let needed = CoveragePolicy.needed(for: window)
         if hosts.isEmpty, inputs.contains(where: { $0.kind == .log }) {
             warnings.append("no log event was read from any host")
         }
         for host in hosts.sorted(by: { $0.host < $1.host }) {
-            let endsEarly = host.last.map { $0 < needed } ?? true
+            let endsEarly = host.lastEvent < needed
             if endsEarly {
-                let last = host.last.map { "\($0)" } ?? "nothing"
-                warnings.append("host \(host.host): logs end at \(last), before \(needed) (window end + 180 min): late uploads may be missing")
+                warnings.append("host \(host.host): logs end at \(host.lastEvent), before \(needed) (\(CoveragePolicy.neededText)): late uploads may be missing")
             }
             // The silence after the last event is the warning above; list the others.
             for gap in host.gaps where !(endsEarly && gap.to >= needed) {

@@ -56,7 +56,7 @@ struct ReviewContent {
         let time = DisplayTime(zoneName: evidence.displayTimeZone)
         let window = evidence.window
         planID = document.planID
-        needed = window.to.adding(minutes: PlanEvidence.clientCacheMinutes)
+        needed = CoveragePolicy.needed(for: window)
         warnings = document.completeness.warnings
         summary = Self.summary(document, evidence, time)
         totals = Self.totals(document.counts)
@@ -131,18 +131,17 @@ struct ReviewContent {
         let rows: [ReportLine] = hosts.sorted { $0.host < $1.host }.map { host in
             [
                 .code(host.host),
-                host.first.map { .code($0.rfc3339) } ?? .text("no event"),
-                host.last.map { .code($0.rfc3339) } ?? .text("no event"),
-                .text(reach(host.last, needed: needed)),
+                .code(host.firstEvent.rfc3339),
+                .code(host.lastEvent.rfc3339),
+                .text(reach(host.lastEvent, needed: needed)),
                 .text(gapsText(host.gaps)),
             ]
         }
-        return ReportTable(headers: ["Host", "First event", "Last event", "Reaches window end + 180 min", "Gaps (> 15 min)"],
+        return ReportTable(headers: ["Host", "First event", "Last event", "Reaches \(CoveragePolicy.neededText)", "Gaps (> \(CoveragePolicy.gapMinutes) min)"],
                            rows: rows, total: rows.count)
     }
 
-    static func reach(_ last: Timestamp?, needed: Timestamp) -> String {
-        guard let last else { return "NO: no event" }
+    static func reach(_ last: Timestamp, needed: Timestamp) -> String {
         if last >= needed { return "yes" }
         let short = (needed.microseconds - last.microseconds + 59_999_999) / 60_000_000
         return "NO: \(durationText(minutes: short)) short"
@@ -221,7 +220,7 @@ struct ReviewContent {
              .text(" is the incident's, and the database "), .code(document.database), .text(" is the live one it hit.")],
             warnings == 0
                 ? [.text("The evidence is complete: no warning to explain.")]
-                : [.text("Each of the \(warnings) completeness warnings is understood: logs that stop before window end + 180 min, "
+                : [.text("Each of the \(warnings) completeness warnings is understood: logs that stop before \(CoveragePolicy.neededText), "
                     + "gaps and damaged files mean slots may be missing. Prefer fetching the missing logs and planning again.")],
             [.text("Every app server that was serving during the window appears under log coverage, and every input is the file you meant (compare the SHA-256).")],
             [.text("The \(c.quarantined) quarantined records have reasons you expect; a burst from one file or one reason can be a reader problem, not bad data.")],

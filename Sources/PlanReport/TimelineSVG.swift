@@ -12,7 +12,7 @@ struct TimelineScale: Equatable {
     let bucketCount: Int
 
     init(window: Window) {
-        let needed = window.to.adding(minutes: PlanEvidence.clientCacheMinutes)
+        let needed = CoveragePolicy.needed(for: window)
         let span = (needed.microseconds - window.from.microseconds + 59_999_999) / 60_000_000
         let total = span + max(30, span / 10)
         let bucket = Self.bucketChoices.first { (total + $0 - 1) / $0 <= Self.maxBuckets }
@@ -130,10 +130,10 @@ struct TimelineSVG {
 
     /// The time after the window in which late uploads still arrive.
     func latePeriod() -> String {
-        let x0 = x(evidence.window.to), x1 = x(evidence.window.to.adding(minutes: PlanEvidence.clientCacheMinutes))
+        let x0 = x(evidence.window.to), x1 = x(CoveragePolicy.needed(for: evidence.window))
         return "<g class=\"late\">" + rect(x0, Self.chartTop, x1 - x0, height - Self.chartTop - 8, fill: "#f1f3f4",
-                                          title: "after the window: clients upload cached slots until window end + 180 min")
-            + "<text x=\"\(n(x0 + 4))\" y=\"\(n(Self.chartTop + 14))\" font-size=\"11\" fill=\"#555\">late uploads (180 min)</text></g>\n"
+                                          title: "after the window: clients upload cached slots until \(CoveragePolicy.neededText)")
+            + "<text x=\"\(n(x0 + 4))\" y=\"\(n(Self.chartTop + 14))\" font-size=\"11\" fill=\"#555\">late uploads (\(CoveragePolicy.clientCacheMinutes) min)</text></g>\n"
     }
 
     func yAxis() -> String {
@@ -190,7 +190,7 @@ struct TimelineSVG {
         let totalMinutes = (scale.end.microseconds - scale.from.microseconds) / 60_000_000
         let step: Int64 = [10, 20, 30, 60, 120, 180, 360, 720, 1440, 2880, 10080].first { totalMinutes / $0 <= 12 } ?? 10080
         let stepMicros = step * 60_000_000
-        var t = Timestamp(microseconds: (scale.from.microseconds + stepMicros - 1).floorDiv(stepMicros) * stepMicros)
+        var t = Timestamp(microseconds: (scale.from.microseconds + stepMicros - 1).floorDividedBy(stepMicros).0 * stepMicros)
         var out = "<g class=\"x-axis\" font-size=\"11\" fill=\"#333\">\n"
         out += line(Self.left, chartBottom, Self.width - Self.right, chartBottom, stroke: "#333")
         var lastDate = ""
@@ -239,7 +239,7 @@ struct TimelineSVG {
 
     /// From the first event to the last, minus the gaps, within the axis.
     func coveredSegments(_ host: HostCoverage) -> [Window] {
-        guard let first = host.first, let last = host.last else { return [] }
+        let first = host.firstEvent, last = host.lastEvent
         var segments: [Window] = []
         func add(_ from: Timestamp, _ to: Timestamp) {
             if from < to { segments.append(Window(from: from, to: to)) }
@@ -256,7 +256,7 @@ struct TimelineSVG {
 
     func markers() -> String {
         let end = x(evidence.window.to)
-        let needed = x(evidence.window.to.adding(minutes: PlanEvidence.clientCacheMinutes))
+        let needed = x(CoveragePolicy.needed(for: evidence.window))
         let bottom = height - 8
         var out = "<g class=\"markers\" font-size=\"11\">\n"
         out += line(end, Self.chartTop - 4, end, bottom, stroke: "#333", extra: " stroke-width=\"1.5\"")
@@ -294,9 +294,3 @@ struct TimelineSVG {
     }
 }
 
-extension Int64 {
-    fileprivate func floorDiv(_ divisor: Int64) -> Int64 {
-        let q = self / divisor
-        return (self % divisor != 0 && (self < 0) != (divisor < 0)) ? q - 1 : q
-    }
-}

@@ -1,4 +1,5 @@
 import PlanFormat
+
 /// `users.csv`: `plan.json`'s per-user totals, for the users the report's table leaves out.
 enum UsersCSV {
     static let header = ["user_id", "recovered", "recovered_minutes", "already_present", "offline_overlap", "quarantined"]

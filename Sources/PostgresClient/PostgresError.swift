@@ -1,12 +1,14 @@
+import RecoveryModel
+
 /// A failure talking to PostgreSQL: what kind, the server's SQLSTATE and message, and what the
 /// tool was doing.
 ///
 /// `description` is one lowercase line with a hint and never a password (it passes through
 /// `ConnectionInfo.redactingSecrets`):
 /// `cannot connect to database 'host=/tmp/x dbname=tracker user=recover': FATAL: ...; check --db or DATABASE_URL`
-public struct PostgresError: Error, CustomStringConvertible, Sendable, Equatable {
+public struct PostgresError: ToolError, Equatable {
     /// A stable category, for exit statuses and tests.
-    public enum Kind: String, Sendable, Hashable {
+    public enum Kind: String, CaseIterable, Sendable, Hashable {
         /// The connection could not be opened.
         case connect
         /// A statement failed (`PQexec`, `PQexecParams`).
@@ -23,7 +25,8 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable, Equatable
     /// The five-character SQLSTATE (`23505`); nil for client-side failures.
     public var sqlState: String?
     /// The server's primary message (or libpq's), on one line.
-    public var message: String
+    /// The server's (or libpq's) own message.
+    public var serverMessage: String
     /// The server's DETAIL, when it sent one.
     public var detail: String?
     /// What the tool was doing: `cannot connect to database 'host=db1 dbname=tracker'`.
@@ -37,21 +40,24 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable, Equatable
     ) {
         self.kind = kind
         self.sqlState = sqlState
-        self.message = message
+        self.serverMessage = message
         self.detail = detail
         self.context = context
         self.hint = hint
     }
 
-    public var description: String {
-        var line = "\(context): \(message)"
+    public var code: String { "database_\(kind.rawValue)" }
+
+    /// A lock or statement timeout is "busy" (try again later); anything else a database failure.
+    public var exitStatus: ExitStatus { isTimeout ? .busy : .database }
+
+    public var message: String {
+        var line = "\(context): \(serverMessage)"
         if let sqlState { line += " (SQLSTATE \(sqlState))" }
         if let detail { line += " (\(detail))" }
-        if let hint { line += "; \(hint)" }
         return ConnectionInfo.redactingSecrets(in: line)
     }
 
-    /// True for `23505`, a unique constraint violation.
     public var isUniqueViolation: Bool { sqlState == "23505" }
     /// True for `57014` (a statement cancelled by `statement_timeout`) and `55P03` (a lock not
     /// available within `lock_timeout`): busy, not broken.

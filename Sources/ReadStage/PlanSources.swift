@@ -1,7 +1,6 @@
 import Foundation
 import LogReplay
 import PlanFormat
-import PlanReport
 import PostgresClient
 import RecoveryModel
 import SnapshotDiff
@@ -9,22 +8,21 @@ import SourceFiles
 
 /// The read stage of `plan`: logs and snapshots turned into fold events, with each input's health
 /// for the report.
-struct PlanSources {
-    var events: [SlotEvent] = []
-    var quarantine: [QuarantineRecord] = []
-    var inputs: [PlanDocument.Input] = []
-    var hosts: [PlanReport.HostCoverage] = []
+public struct PlanSources {
+    public var events: [SlotEvent] = []
+    public var quarantine: [QuarantineRecord] = []
+    public var inputs: [PlanDocument.Input] = []
+    public var hosts: [HostCoverage] = []
 
-    static func read(
+    /// Reads every log file under `logs` and every snapshot (a dump file or a database connection
+    /// string), keeping the events of `window` (and of `shard`, when given).
+    public static func read(
         window: Window, logs: [String], snapshots: [String], shard: Shard?,
         progress: (@Sendable (Int64, Int64) -> Void)?
     ) throws -> PlanSources {
         var sources = PlanSources()
         if !logs.isEmpty {
-            let files = try InputDiscovery.files(at: logs, suffixes: InputDiscovery.logSuffixes)
-            guard !files.isEmpty else {
-                throw CommandFailure(.input, "no log files in --logs \(logs.map { "'\($0)'" }.joined(separator: " ")): expected *.log, *.jsonl, *.log.lz4 or *.jsonl.lz4")
-            }
+            let files = try InputDiscovery.logFiles(at: logs)
             var replay = LogReplay(window: window)
             replay.computeDigests = true
             replay.shard = shard
@@ -37,9 +35,7 @@ struct PlanSources {
                     quarantined: file.quarantinedLines,
                     damage: file.damage.map { $0.description + (file.droppedPartialLine ? "; its last partial line was dropped" : "") })
             }
-            sources.hosts = result.hosts.map {
-                PlanReport.HostCoverage(host: $0.host, first: $0.firstEvent, last: $0.lastEvent, gaps: $0.gaps)
-            }
+            sources.hosts = result.hosts
         }
         for argument in snapshots.sorted() {
             switch SnapshotSource(argument: argument) {
@@ -49,7 +45,7 @@ struct PlanSources {
                 }
                 sources.quarantine += summary.quarantined
                 sources.inputs.append(PlanDocument.Input(
-                    kind: .snapshot, path: path, bytes: fileSize(path), sha256: summary.sha256, lines: summary.rows,
+                    kind: .snapshot, path: path, bytes: InputDiscovery.fileSize(path), sha256: summary.sha256, lines: summary.rows,
                     quarantined: summary.quarantined.count, damage: nil))
             case .database(let conninfo):
                 let connection = try Connection.connect(
@@ -72,27 +68,5 @@ struct PlanSources {
             sources.quarantine.removeAll { $0.key.map { !shard.contains(userID: $0.userID) } ?? false }
         }
         return sources
-    }
-
-    private static func fileSize(_ path: String) -> Int64? {
-        (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value
-    }
-}
-
-/// The lines `plan` prints: where the plan is, its id, and its counts.
-enum PlanSummary {
-    static func text(_ plan: PlanDocument, directory: String) -> String {
-        let c = plan.counts
-        return """
-            plan \(plan.planID)
-            window [\(plan.window.from), \(plan.window.to))\(plan.shard.map { " shard \($0)" } ?? "")
-            recovered \(c.recovered) slots (\(plan.recoveredMinutes) min), already present \(c.alreadyPresent), \
-            offline overlap \(c.offlineOverlap), deleted \(c.deleted), orphans \(c.orphans), duplicates \(c.duplicates), \
-            quarantined \(c.quarantined)
-            evidence \(plan.completeness.complete ? "complete" : "INCOMPLETE: \(plan.completeness.warnings.count) warnings")
-            report \(directory)/report.md
-            report \(directory)/report.html
-
-            """
     }
 }

@@ -201,8 +201,8 @@ public enum Reconciler {
 }
 
 /// A reconcile that cannot be planned.
-public struct ReconcileError: Error, Hashable, Sendable, CustomStringConvertible {
-    public enum Kind: String, Sendable {
+public struct ReconcileError: ToolError, Hashable {
+    public enum Kind: String, CaseIterable, Sendable {
         /// The snapshot was taken at or after the job started (exit 72).
         case snapshotNotOlderThanJob = "snapshot_not_older_than_job"
         /// The snapshot holds no `time_slots` rows at all: its age cannot be told (exit 72).
@@ -219,11 +219,15 @@ public struct ReconcileError: Error, Hashable, Sendable, CustomStringConvertible
         self.detail = detail
     }
 
-    public var description: String {
-        let hint = switch kind {
+    public var code: String { "reconcile_\(kind.rawValue)" }
+    public var exitStatus: ExitStatus { .incompleteEvidence }
+    public var location: String? { snapshot }
+    public var message: String { "\(snapshot): \(detail)" }
+
+    public var hint: String? {
+        switch kind {
         case .snapshotNotOlderThanJob: "its values may already be the job's: give a backup taken before --job-from"
         case .snapshotEmpty: "give a pg_dump or database holding the time_slots rows from before the job"
         }
-        return "\(snapshot): \(detail); \(hint)"
     }
 }

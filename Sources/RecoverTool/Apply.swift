@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import PlanReport
 import RecoveryCommit
+import SourceFiles
 
 /// `recover-tool apply DIR`: commits exactly the reviewed plan in DIR, in one transaction.
 struct Apply: ParsableCommand {
@@ -21,23 +22,15 @@ struct Apply: ParsableCommand {
     @Argument(help: "The plan directory written by 'recover-tool plan'.")
     var directory: String
 
-    @Option(help: "The database (connection string or URI); default: DATABASE_URL, then libpq's PG* variables.")
-    var db: String?
+    @OptionGroup var database: DatabaseOptions
 
-    @Flag(help: "Apply without asking (required when standard input is not a terminal).")
-    var yes = false
-
-    @Option(name: .customLong("operator"), help: "Who applies, recorded in the run; default: the login name.")
-    var operatorName: String?
+    @OptionGroup var confirm: ConfirmOptions
 
     @Flag(help: "Apply a plan whose earlier run was reverted, as a new run (otherwise it changes nothing).")
     var again = false
 
     @Option(help: "Refuse the plan if it would insert more than this many slots.")
     var maxSlots: Int?
-
-    @Option(help: "Seconds to wait for another apply or revert (the recovery lock) or a table lock.")
-    var lockTimeout: Double = 30
 
     @Option(help: "Seconds one statement (the COPY, the insert) may run before it is cancelled.")
     var statementTimeout: Double = 900
@@ -53,7 +46,6 @@ struct Apply: ParsableCommand {
 
     func validate() throws {
         if let maxSlots, maxSlots < 0 { throw ValidationError("'--max-slots' must be 0 or more") }
-        try ArgumentChecks.checkTimeout(lockTimeout, flag: "--lock-timeout")
         try ArgumentChecks.checkTimeout(statementTimeout, flag: "--statement-timeout")
     }
 
@@ -61,7 +53,7 @@ struct Apply: ParsableCommand {
         if ReconcileDirectory.kind(of: directory) == ReconcileDocument.kind { return try runReconcile() }
         let plan: PlanDirectory
         do { plan = try PlanDirectory.load(directory) } catch let error as PlanError {
-            throw CommitError(.planRefused, error.description, plan: error)
+            throw CommitError(.planRefused, error.message, hint: error.hint, plan: error)
         }
         if let expected = shard?.shard, plan.document.shard != expected {
             throw CommitError(
@@ -71,31 +63,25 @@ struct Apply: ParsableCommand {
                     + ", not shard \(expected) as --shard says; nothing was changed; apply shard \(expected)'s own plan")
         }
         try Confirmation.require(
-            ApplyText.summary(plan.document, path: directory), question: "Apply this plan?", yes: yes,
+            ApplyText.summary(plan.document, path: directory), question: "Apply this plan?", yes: confirm.yes,
             flagHint: "apply the plan")
         var options = ApplyOptions(
-            operatorName: operatorName ?? Confirmation.defaultOperator(), toolVersion: ToolVersion.current,
+            operatorName: confirm.operatorOrLogin, toolVersion: ToolVersion.current,
             maxSlots: maxSlots)
-        options.lockTimeoutSeconds = lockTimeout
+        options.lockTimeoutSeconds = confirm.lockTimeout
         options.againAfterRevert = again
         options.statementTimeoutSeconds = statementTimeout
         let pause = TestPause(ProcessInfo.processInfo.environment)
         pause.reached(ApplyCheckpoint.planChecked.description)
         let steps = ApplySteps(
             logger: log.logger, progress: log.progress("loading rows"), chunkBytes: options.chunkBytes,
-            rowsBytes: Self.fileSize(plan.rowsPath))
-        let outcome = try RecoveryApply.apply(plan, conninfo: db, options: options) { checkpoint in
+            rowsBytes: InputDiscovery.fileSize(plan.rowsPath) ?? 0)
+        let outcome = try RecoveryApply.apply(plan, conninfo: database.conninfo, options: options) { checkpoint in
             steps.reached(checkpoint)
             pause.reached(checkpoint.description)
         }
         log.endProgress()
         try output.emit(ApplyOutput(outcome)) { ApplyText.outcome(outcome) }
-    }
-}
-
-extension Apply {
-    static func fileSize(_ path: String) -> Int64 {
-        (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? 0
     }
 }
 

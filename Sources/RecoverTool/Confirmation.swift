@@ -15,9 +15,9 @@ enum Confirmation {
         if yes { return }
         guard isatty(0) == 1 else {
             throw CommandFailure(
-                .usage,
-                "refusing to \(flagHint) without confirmation: standard input is not a terminal; "
-                    + "pass --yes to confirm non-interactively")
+                .usage, code: "not_confirmed",
+                "refusing to \(flagHint) without confirmation: standard input is not a terminal",
+                hint: "pass --yes to confirm non-interactively")
         }
         let text = summary.map { $0.hasSuffix("\n") ? $0 : $0 + "\n" }.joined() + "\(question) Type 'yes' to continue: "
         // The terminal, not standard output: `apply DIR > out.txt` and `--json` keep stdout the result.
@@ -25,7 +25,7 @@ enum Confirmation {
         terminal.write(Data(VisibleText.escaped(text, keepingLayout: true).utf8))
         // Only the exact word: 'y', 'Yes' or 'yes please' is not a confirmation.
         guard readLine() == "yes" else {
-            throw CommandFailure(.failure, "not confirmed (only 'yes' confirms): nothing was changed")
+            throw CommandFailure(.failure, code: "declined", "not confirmed (only 'yes' confirms): nothing was changed")
         }
     }
 

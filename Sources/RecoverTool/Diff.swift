@@ -20,17 +20,20 @@ struct Diff: ParsableCommand {
         valueName: "path-or-conninfo"))
     var snapshot: String
 
-    @Option(help: "The live database (connection string or URI); default: DATABASE_URL, then libpq's PG* variables.")
-    var db: String?
+    @OptionGroup var database: DatabaseOptions
 
     @Option(help: "How many entries of each kind to list.")
     var show = 10
 
     @OptionGroup var output: OutputOptions
 
+    func validate() throws {
+        guard show >= 0 else { throw ValidationError("'--show' must be 0 or more") }
+    }
+
     func run() throws {
         let report = try SnapshotDiffer.diff(
-            snapshot: SnapshotSource(argument: snapshot), db: db, window: window.window, sampleLimit: show)
+            snapshot: SnapshotSource(argument: snapshot), db: database.conninfo, window: window.window, sampleLimit: show)
         try output.emit(report.jsonForm) { report.text }
     }
 }

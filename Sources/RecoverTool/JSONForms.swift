@@ -1,3 +1,4 @@
+import PlanFormat
 import PlanReport
 import RecoveryCommit
 import RecoveryModel

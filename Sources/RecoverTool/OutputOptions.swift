@@ -28,8 +28,7 @@ struct OutputOptions: ParsableArguments {
             StandardStreams.output(text())
             throw failure
         }
-        let (status, line) = RecoverTool.describe(failure)
-        StandardStreams.output(try JSONOutput.output(value, error: JSONError(code: status.code, message: line, hint: nil)))
+        StandardStreams.output(try JSONOutput.output(value, error: RecoverTool.describe(failure).json))
         throw ReportedFailure(error: failure)
     }
 

@@ -5,6 +5,7 @@ import LiveDatabase
 import LogReplay
 import PlanReport
 import PostgresClient
+import ReadStage
 import RecoveryModel
 import SlotFold
 import SnapshotDiff
@@ -32,8 +33,7 @@ struct Plan: ParsableCommand {
         valueName: "path-or-conninfo"))
     var snapshot: [String] = []
 
-    @Option(help: "The live database (connection string or URI); default: DATABASE_URL, then libpq's PG* variables.")
-    var db: String?
+    @OptionGroup var database: DatabaseOptions
 
     @Option(help: ArgumentHelp("The plan directory to create.", valueName: "dir"))
     var out: String
@@ -67,7 +67,7 @@ struct Plan: ParsableCommand {
         let window = self.window.window
         let shard = self.shard?.shard
         // Connect first: an unreachable database should stop the run before minutes of reading.
-        let live = try Connection.connect(db, session: SessionSettings(applicationName: "recover-tool plan"))
+        let live = try Connection.connect(database.conninfo, session: SessionSettings(applicationName: "recover-tool plan"))
         var sources = try output.log.timed("read") {
             try PlanSources.read(
                 window: window, logs: logs, snapshots: snapshot, shard: shard, progress: output.progress("reading logs"))
@@ -96,7 +96,7 @@ struct Plan: ParsableCommand {
         let result = PlanOutput(directory: out, plan: document)
         if requireComplete && !warnings.isEmpty {
             let failure = CommandFailure(
-                .incompleteEvidence,
+                .incompleteEvidence, code: "incomplete_evidence",
                 "the evidence is incomplete (\(warnings.count) warning\(warnings.count == 1 ? "" : "s") above); the plan in '\(out)' is for review only")
             try output.emit(result, failing: failure) { PlanSummary.text(document, directory: out) }
         }

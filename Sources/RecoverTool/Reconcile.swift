@@ -1,6 +1,7 @@
 import ArgumentParser
 import ConflictResolver
 import Foundation
+import LiveDatabase
 import PlanReport
 import PostgresClient
 import Reconcile
@@ -44,8 +45,7 @@ struct ReconcileCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Only slots with slot_start before this time.", valueName: "time"))
     var to: TimeArgument?
 
-    @Option(help: "The live database (connection string or URI); default: DATABASE_URL, then libpq's PG* variables.")
-    var db: String?
+    @OptionGroup var database: DatabaseOptions
 
     @Option(help: ArgumentHelp("The plan directory to create.", valueName: "dir"))
     var out: String
@@ -80,7 +80,7 @@ struct ReconcileCommand: ParsableCommand {
         let columns = try SlotColumn.parse(columns.split(separator: ",").map(String.init)).get()
         let shard = self.shard?.shard
         // Connect first: an unreachable database should stop the run before the snapshot is read.
-        let live = try Connection.connect(db, session: SessionSettings(applicationName: "recover-tool reconcile"))
+        let live = try Connection.connect(database.conninfo, session: SessionSettings(applicationName: "recover-tool reconcile"))
         let source = SnapshotSource(argument: snapshot)
         var snap = try output.log.timed("read") { try ReconcileSnapshot.read(source, range: range) }
         guard snap.newestUpdatedAt != nil else {
@@ -124,7 +124,7 @@ struct ReconcileCommand: ParsableCommand {
             if !snap.hasMemberships { gaps.append("the snapshot holds no project_members") }
             if !gaps.isEmpty {
                 throw CommandFailure(
-                    .incompleteEvidence, "the evidence is incomplete (\(gaps.joined(separator: "; "))); the plan in '\(out)' is for review only")
+                    .incompleteEvidence, code: "incomplete_evidence", "the evidence is incomplete (\(gaps.joined(separator: "; "))); the plan in '\(out)' is for review only")
             }
         }
     }

@@ -11,36 +11,28 @@ struct Revert: ParsableCommand {
     @Option(name: .customLong("run"), help: "The run id, as 'recover-tool runs' lists it.")
     var runID: Int64
 
-    @Option(help: "The database (connection string or URI); default: DATABASE_URL, then libpq's PG* variables.")
-    var db: String?
+    @OptionGroup var database: DatabaseOptions
 
-    @Flag(help: "Revert without asking (required when standard input is not a terminal).")
-    var yes = false
-
-    @Option(name: .customLong("operator"), help: "Who reverts, recorded in the run; default: the login name.")
-    var operatorName: String?
-
-    @Option(help: "Seconds to wait for a running apply or revert (the recovery lock).")
-    var lockTimeout: Double = 30
+    @OptionGroup var confirm: ConfirmOptions
 
     @OptionGroup var output: OutputOptions
 
     var log: LogOptions { output.log }
 
     func validate() throws {
-        try ArgumentChecks.checkTimeout(lockTimeout, flag: "--lock-timeout")
+        guard runID > 0 else { throw ValidationError("'--run' must be a run id (1 or more), as 'recover-tool runs' lists them") }
     }
 
     func run() throws {
-        if !yes {
-            let record = try RecoveryRuns.find(run: runID, conninfo: db)
+        if !confirm.yes {
+            let record = try RecoveryRuns.find(run: runID, conninfo: database.conninfo)
             try Confirmation.require(
-                [RunText.runs([record])], question: "Revert run \(runID)?", yes: yes, flagHint: "revert run \(runID)")
+                [RunText.runs([record])], question: "Revert run \(runID)?", yes: confirm.yes, flagHint: "revert run \(runID)")
         }
         let outcome = try log.timed("revert") {
             try RecoveryRevert.revert(
-                run: runID, conninfo: db, operatorName: operatorName ?? Confirmation.defaultOperator(),
-                toolVersion: ToolVersion.current, lockTimeoutSeconds: lockTimeout)
+                run: runID, conninfo: database.conninfo, operatorName: confirm.operatorOrLogin,
+                toolVersion: ToolVersion.current, lockTimeoutSeconds: confirm.lockTimeout)
         }
         try output.emit(RevertOutput(outcome)) { RunText.revert(outcome) }
     }

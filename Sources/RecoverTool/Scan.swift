@@ -33,10 +33,7 @@ struct Scan: ParsableCommand {
 
     func run() throws {
         let window = self.window.window
-        let files = try InputDiscovery.files(at: logs, suffixes: InputDiscovery.logSuffixes)
-        guard !files.isEmpty else {
-            throw CommandFailure(.input, "no log files in --logs \(logs.map { "'\($0)'" }.joined(separator: " ")): expected *.log, *.jsonl, *.log.lz4 or *.jsonl.lz4")
-        }
+        let files = try InputDiscovery.logFiles(at: logs)
         var replay = LogReplay(window: window)
         replay.shard = shard?.shard
         let logs = try replay.read(files, progress: output.progress("reading logs"))

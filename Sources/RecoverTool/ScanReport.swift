@@ -17,18 +17,6 @@ struct ScanReport: Encodable {
         }
     }
 
-    struct Counts: Encodable {
-        var uploads: Int
-        var processed: Int
-        var deleted: Int
-
-        init(_ c: EventCounts) {
-            uploads = c.uploads
-            processed = c.processed
-            deleted = c.deleted
-        }
-    }
-
     struct Damage: Encodable {
         var kind: String
         var offset: Int64
@@ -41,8 +29,8 @@ struct ScanReport: Encodable {
         var file_bytes: Int64
         var bytes: Int64
         var lines: Int
-        var events: Counts
-        var in_window: Counts
+        var events: EventCounts
+        var in_window: EventCounts
         var other_events: [String: Int]
         var quarantined: Int
         var quarantined_by_reason: [String: Int]
@@ -57,8 +45,8 @@ struct ScanReport: Encodable {
             file_bytes = f.fileBytes
             bytes = f.bytes
             lines = f.lines
-            events = Counts(f.events)
-            in_window = Counts(f.inWindow)
+            events = f.events
+            in_window = f.inWindow
             other_events = f.otherEvents
             quarantined = f.quarantinedLines
             quarantined_by_reason = f.quarantined
@@ -163,7 +151,7 @@ struct ScanReport: Encodable {
                 out += "    DAMAGED: \(d.detail)" + (f.dropped_partial_line ? "; the cut last line was not read" : "") + "\n"
             }
         }
-        out += "\nhosts (\(hosts.count)), gaps of more than \(LogReplay.gapMinutes) minutes in [\(coverage_range.from), \(coverage_range.to)):\n"
+        out += "\nhosts (\(hosts.count)), gaps of more than \(CoveragePolicy.gapMinutes) minutes in [\(coverage_range.from), \(coverage_range.to)):\n"
         for h in hosts {
             out += "  \(h.host): \(h.events) events, first \(h.first_event), last \(h.last_event)"
             out += h.gaps.isEmpty ? ", no gaps\n" : "\n" + h.gaps.map { "    gap \($0.from) to \($0.to) (\($0.minutes) min)\n" }.joined()

@@ -16,8 +16,7 @@ struct Verify: ParsableCommand {
     @Option(name: .customLong("run"), help: "The run id, as 'recover-tool runs' lists it; repeat it for every shard of a sharded recovery.")
     var runIDs: [Int64] = []
 
-    @Option(help: "The database (connection string or URI); default: DATABASE_URL, then libpq's PG* variables.")
-    var db: String?
+    @OptionGroup var database: DatabaseOptions
 
     @Option(help: "How many differing slots to list.")
     var show = 50
@@ -35,7 +34,7 @@ struct Verify: ParsableCommand {
 
     private func verify() throws {
         if runIDs.count == 1 {
-            let report = try RecoveryVerify.verify(run: runIDs[0], conninfo: db, limit: show)
+            let report = try RecoveryVerify.verify(run: runIDs[0], conninfo: database.conninfo, limit: show)
             // One JSON shape whatever the number of runs: a set of one, with no set problems.
             let set = ShardSetReport(runs: [report], problems: [])
             guard report.isClean else {
@@ -46,7 +45,7 @@ struct Verify: ParsableCommand {
             try output.emit(set) { RunText.verify(report) }
             return
         }
-        let set = try RecoveryVerify.verifyShards(runs: runIDs, conninfo: db, limit: show)
+        let set = try RecoveryVerify.verifyShards(runs: runIDs, conninfo: database.conninfo, limit: show)
         guard set.isClean else {
             try output.emit(set, failing: CommitError(.verificationFailed, RunText.verifyFailure(set))) { RunText.verify(set) }
         }

@@ -128,7 +128,7 @@ public enum RecoveryApply {
         do {
             plan = try PlanDirectory.load(planDirectory)
         } catch let error as PlanError {
-            throw CommitError(.planRefused, error.description, plan: error)
+            throw CommitError(.planRefused, error.message, hint: error.hint, plan: error)
         }
         checkpoint(.planChecked)
         return try apply(plan, conninfo: conninfo, options: options, checkpoint: checkpoint)
@@ -153,7 +153,7 @@ public enum RecoveryApply {
         let result: ApplyTransaction.Result
         do {
             result = try withoutActuallyEscaping(checkpoint) { checkpoint in
-                var transaction = ApplyTransaction(
+                let transaction = ApplyTransaction(
                     plan: plan, connection: connection, options: options, doing: doing, checkpoint: checkpoint)
                 return try transaction.run()
             }
@@ -199,7 +199,7 @@ public enum RecoveryApply {
         planID: String, conninfo: String?, runID: Int64, drops: [DroppedSlot], commitError: PostgresError,
         options: ApplyOptions, doing: String
     ) throws -> ApplyOutcome {
-        let lost = "\(doing): COMMIT failed (\(commitError.message))"
+        let lost = "\(doing): COMMIT failed (\(commitError.serverMessage))"
         do {
             let connection = try Connection.connect(conninfo, session: SessionSettings(applicationName: "recover-tool apply"))
             let found: RunRecord? = try connection.transaction(readOnly: true) { connection in
@@ -218,7 +218,7 @@ public enum RecoveryApply {
         } catch let error as PostgresError {
             throw CommitError(
                 .outcomeUnknown,
-                "\(lost) and the outcome cannot be read back (\(error.message)); when the database is back, "
+                "\(lost) and the outcome cannot be read back (\(error.serverMessage)); when the database is back, "
                     + "'recover-tool runs' shows whether plan \(planID) was applied; apply again is safe",
                 postgres: commitError)
         }
@@ -238,23 +238,41 @@ private struct ApplyTransaction {
     let doing: String
     let checkpoint: (ApplyCheckpoint) -> Void
 
-    /// The temporary table the rows file is copied into; its columns are `PlanDocument.rowColumns`.
+    /// The temporary table the rows file is copied into; its columns are `PlanDocument.rowColumns`:
+    /// the rows file's `time_slots` columns as the table defines them, then the provenance.
     static let rowsTable = "recovery_plan_rows"
-    static let rowsTableColumns: [String: String] = [
-        "user_id": "bigint NOT NULL", "project_id": "bigint NOT NULL", "task_id": "bigint",
-        "slot_start": "timestamptz NOT NULL", "duration_min": "smallint NOT NULL", "status": "text NOT NULL",
-        "activity_level": "smallint", "keystrokes": "integer NOT NULL", "mouse_events": "integer NOT NULL",
-        "active_apps": "text[] NOT NULL", "note": "text", "provenance": "text NOT NULL",
-    ]
+    static let rowsTableDefinition = (TimeSlotColumns.rowsFile.map(\.definition) + ["provenance text NOT NULL"])
+        .joined(separator: ", ")
 
-    /// `p` overlaps an offline entry `o` of the same user by more than zero time (CONTRACT §5.4).
-    static let overlap = """
-        o.user_id = p.user_id AND o.starts_at < p.slot_start + make_interval(mins => p.duration_min::int) \
-        AND o.ends_at > p.slot_start
-        """
+    /// The INSERT's column list and, for each, its value for a row `p` of the rows table (`$2`: the
+    /// time of the insert).
+    static let insertColumns = TimeSlotColumns.stored.map(\.name).joined(separator: ", ")
+    static let insertValues = TimeSlotColumns.stored.map { column -> String in
+        switch column.origin {
+        case .rowsFile: "p.\(column.name)"
+        case .constant(let sql): sql
+        case .insertTime: "$2::timestamptz"
+        case .generated: "DEFAULT"  // not in `stored`
+        }
+    }.joined(separator: ", ")
 
-    mutating func run() throws -> Result {
-        let document = plan.document
+    /// The phases, in order; each reports its checkpoint when done.
+    func run() throws -> Result {
+        try takeRecoveryLock()
+        try prepareSchema()
+        if let previous = try previousRun() { return .alreadyApplied(previous) }
+        try loadRows()
+        let runID = try recordRun()
+        let offlineDropped = try recheckOfflineOverlap(runID)
+        try checkBudget(offlineDropped: offlineDropped)
+        let (inserted, appliedAt) = try insertSlots(runID, offlineDropped: offlineDropped)
+        try recordCounts(runID, inserted: inserted, appliedAt: appliedAt)
+        return .ready(runID: runID, drops: try readDrops(runID))
+    }
+
+    /// The session's timeouts, then the transaction-level advisory lock that serialises applies
+    /// and reverts.
+    private func takeRecoveryLock() throws {
         try connection.executeSimple(
             RecoverySchema.sessionSettings(
                 lockTimeoutSeconds: options.lockTimeoutSeconds, statementTimeoutSeconds: options.statementTimeoutSeconds),
@@ -263,19 +281,30 @@ private struct ApplyTransaction {
             "SELECT pg_advisory_xact_lock($1)", [String(RecoverySchema.lockKey)],
             context: "waiting \(seconds(options.lockTimeoutSeconds)) for the recovery lock")
         checkpoint(.lockAcquired)
+    }
+
+    /// The `recovery` schema, created or migrated.
+    private func prepareSchema() throws {
         try RecoverySchema.migrate(connection, toolVersion: options.toolVersion, database: connection.redactedConnectionInfo)
         checkpoint(.schemaReady)
-        if let previous = try RunRecord.load(connection, where: "plan_id", document.planID),
+    }
+
+    /// The run already recorded for this plan, if it stands (applied, or reverted without `--again`).
+    private func previousRun() throws -> RunRecord? {
+        if let previous = try RunRecord.load(connection, where: "plan_id", plan.document.planID),
            previous.status == .applied || !options.againAfterRevert {
-            return .alreadyApplied(previous)
+            return previous
         }
         checkpoint(.previousRunChecked)
+        return nil
+    }
 
-        // 1. The rows, byte for byte as reviewed, into a temporary table.
+    /// The rows, byte for byte as reviewed, into a temporary table.
+    private func loadRows() throws {
+        let document = plan.document
         let columns = PlanDocument.rowColumns
-        let definitions = columns.map { "\($0) \(Self.rowsTableColumns[$0]!)" }.joined(separator: ", ")
         try connection.executeSimple(
-            "CREATE TEMPORARY TABLE \(Self.rowsTable) (\(definitions)) ON COMMIT DROP", context: "creating the rows table")
+            "CREATE TEMPORARY TABLE \(Self.rowsTable) (\(Self.rowsTableDefinition)) ON COMMIT DROP", context: "creating the rows table")
         checkpoint(.rowsTableCreated)
         var sent = PlanRowsStream.Sent(sha256: "", bytes: 0, lines: 0)
         let stream = PlanRowsStream(path: plan.rowsPath, chunkBytes: options.chunkBytes)
@@ -294,8 +323,11 @@ private struct ApplyTransaction {
         }
         try connection.execute("ANALYZE \(Self.rowsTable)", context: "analyzing the rows table")
         checkpoint(.rowsLoaded)
+    }
 
-        // 2. The run, so that its id can tag the slots and drops.
+    /// The run, so that its id can tag the slots and drops.
+    private func recordRun() throws -> Int64 {
+        let document = plan.document
         let window = document.window
         let runID = try connection.execute(
             """
@@ -310,10 +342,14 @@ private struct ApplyTransaction {
         ).scalar.flatMap { Int64($0) }
         guard let runID else { throw CommitError(.inconsistent, "\(doing): recovery.runs returned no id") }
         checkpoint(.runRecorded)
-        let run = String(runID)
+        return runID
+    }
 
-        // 3. CONTRACT §5.4 again, with offline_entries locked against writers until COMMIT. A row
-        // whose key has a live row now is left to step 5, since §5.3 comes first.
+    /// CONTRACT §5.4 again, with offline_entries locked against writers until COMMIT. A row whose
+    /// key has a live row now is left to `insertSlots`, since §5.3 comes first. Returns how many
+    /// were dropped.
+    private func recheckOfflineOverlap(_ runID: Int64) throws -> Int {
+        let run = String(runID)
         try connection.execute(
             "LOCK TABLE offline_entries IN SHARE ROW EXCLUSIVE MODE",
             context: "locking offline_entries against new entries (for up to \(seconds(options.lockTimeoutSeconds)))")
@@ -322,14 +358,18 @@ private struct ApplyTransaction {
             """
             INSERT INTO recovery.run_drops (run_id, user_id, slot_start, reason, offline_entry_id, provenance)
             SELECT DISTINCT ON (p.user_id, p.slot_start) $1, p.user_id, p.slot_start, 'offline_overlap', o.id, p.provenance
-            FROM \(Self.rowsTable) p JOIN offline_entries o ON \(Self.overlap)
+            FROM \(Self.rowsTable) p JOIN offline_entries o ON \(RecoverySchema.offlineOverlap(slot: "p", entry: "o"))
             WHERE NOT EXISTS (SELECT 1 FROM time_slots t WHERE t.user_id = p.user_id AND t.slot_start = p.slot_start)
             ORDER BY p.user_id, p.slot_start, o.starts_at, o.id
             """, [run], context: "re-checking the plan's slots against offline_entries").affectedRows
         checkpoint(.offlineRechecked)
+        return offlineDropped
+    }
 
-        // 4. The budget, on what is left to insert. The keys that gained a live row are counted
-        // only when the rest is over the budget: it saves a join with time_slots on every apply.
+    /// `--max-slots`, on what is left to insert. The keys that gained a live row are counted only
+    /// when the rest is over the budget: it saves a join with time_slots on every apply.
+    private func checkBudget(offlineDropped: Int) throws {
+        let document = plan.document
         var toInsert = document.rows.count - offlineDropped
         if let maxSlots = options.maxSlots, toInsert > maxSlots {
             let present = try connection.execute(
@@ -345,22 +385,24 @@ private struct ApplyTransaction {
             }
         }
         checkpoint(.budgetChecked)
+    }
 
-        // 5. The insert, and CONTRACT §5.3 again: ON CONFLICT skips every key that has a live row
-        // now, whether it gained it since the plan or the service inserts it during the apply;
-        // those are recorded just after. RETURNING fills run_slots with each new row's id and
-        // fingerprint, as stored. updated_at is the time the insert starts, the latest time known
-        // before COMMIT (now() would be the transaction's start, before the COPY).
+    /// The insert, and CONTRACT §5.3 again: ON CONFLICT skips every key that has a live row now,
+    /// whether it gained it since the plan or the service inserts it during the apply; those are
+    /// recorded just after. RETURNING fills run_slots with each new row's id and fingerprint, as
+    /// stored. updated_at is the time the insert starts, the latest time known before COMMIT
+    /// (now() would be the transaction's start, before the COPY). Returns the count and that time.
+    private func insertSlots(_ runID: Int64, offlineDropped: Int) throws -> (inserted: Int, appliedAt: String) {
+        let document = plan.document
+        let run = String(runID)
         guard let appliedAt = try connection.execute("SELECT clock_timestamp()", context: "reading the clock").scalar else {
             throw CommitError(.inconsistent, "\(doing): the server returned no time")
         }
         let inserted = try connection.execute(
             """
             WITH inserted AS (
-              INSERT INTO time_slots (user_id, project_id, task_id, slot_start, duration_min, source, status,
-                activity_level, keystrokes, mouse_events, active_apps, screenshot_key, note, updated_at)
-              SELECT p.user_id, p.project_id, p.task_id, p.slot_start, p.duration_min, 'recovered', p.status,
-                p.activity_level, p.keystrokes, p.mouse_events, p.active_apps, NULL, p.note, $2::timestamptz
+              INSERT INTO time_slots (\(Self.insertColumns))
+              SELECT \(Self.insertValues)
               FROM \(Self.rowsTable) p
               WHERE NOT EXISTS (SELECT 1 FROM recovery.run_drops d
                                 WHERE d.run_id = $1 AND d.user_id = p.user_id AND d.slot_start = p.slot_start)
@@ -383,8 +425,13 @@ private struct ApplyTransaction {
                 """, [run], context: "recording the plan's slots that are live now")
         }
         checkpoint(.slotsInserted)
+        return (inserted, appliedAt)
+    }
 
-        // 6. The counts, which must add up (a CHECK on recovery.runs holds them to it too).
+    /// The counts, which must add up (a CHECK on recovery.runs holds them to it too).
+    private func recordCounts(_ runID: Int64, inserted: Int, appliedAt: String) throws {
+        let document = plan.document
+        let run = String(runID)
         let counted = try connection.execute(
             """
             UPDATE recovery.runs SET
@@ -397,7 +444,11 @@ private struct ApplyTransaction {
             """, [run, String(document.rows.count), String(inserted), appliedAt], context: "recording the run's counts")
         guard counted.rowCount == 1 else { throw CommitError(.inconsistent, "\(doing): run \(runID) vanished") }
         checkpoint(.countsRecorded)
+    }
 
+    /// The first `dropSampleLimit` dropped slots, for the summary.
+    private func readDrops(_ runID: Int64) throws -> [DroppedSlot] {
+        let run = String(runID)
         let sample = try connection.execute(
             """
             SELECT user_id, slot_start, reason, coalesce(live_slot_id, offline_entry_id) FROM recovery.run_drops
@@ -408,7 +459,7 @@ private struct ApplyTransaction {
                   let reason = row[2].flatMap(DroppedSlot.Reason.init(rawValue:)) else { return nil }
             return DroppedSlot(key: SlotKey(userID: user, slotStart: start), reason: reason, otherID: row[3].flatMap { Int64($0) })
         }
-        return .ready(runID: runID, drops: drops)
+        return drops
     }
 
     private func seconds(_ value: Double) -> String {

@@ -1,14 +1,15 @@
 import PlanFormat
 import PostgresClient
+import RecoveryModel
 
 /// Why `apply`, `verify`, `revert` or `runs` did not do what was asked.
 ///
 /// `description` is one lowercase line: what failed, where (the plan directory, the database
 /// without its password, the run), and what to do. Every failure leaves the database as it was:
 /// the work runs in one transaction that is rolled back.
-public struct CommitError: Error, CustomStringConvertible, Sendable {
+public struct CommitError: ToolError {
     /// A stable category, mapped to the exit statuses `docs/EXIT-STATUS.md` lists.
-    public enum Kind: String, Sendable, Hashable {
+    public enum Kind: String, CaseIterable, Sendable, Hashable {
         /// The plan directory is not a plan, or does not match its hashes (`PlanError`).
         case planRefused = "plan_refused"
         /// The plan would insert more slots than `--max-slots` allows.
@@ -32,21 +33,37 @@ public struct CommitError: Error, CustomStringConvertible, Sendable {
     }
 
     public var kind: Kind
-    /// The whole line, without the `recover-tool: error:` prefix.
+    /// What failed and where (the plan directory, the database without its password, the run).
     public var message: String
+    /// What to do about it; nil when the message already says.
+    public var hint: String?
     /// The PostgreSQL error behind it, if any (its SQLSTATE is useful in tests and logs).
     public var postgres: PostgresError?
     /// The plan error behind it, if any.
     public var plan: PlanError?
 
-    public init(_ kind: Kind, _ message: String, postgres: PostgresError? = nil, plan: PlanError? = nil) {
+    public init(_ kind: Kind, _ message: String, hint: String? = nil, postgres: PostgresError? = nil, plan: PlanError? = nil) {
         self.kind = kind
         self.message = message
+        self.hint = hint
         self.postgres = postgres
         self.plan = plan
     }
 
-    public var description: String { message }
+    public var code: String { "commit_\(kind.rawValue)" }
+
+    public var exitStatus: ExitStatus {
+        switch kind {
+        case .planRefused, .budgetExceeded: .refusedPlan
+        case .database, .schemaTooNew, .inconsistent: .database
+        case .outcomeUnknown: .outcomeUnknown
+        case .lockTimeout, .statementTimeout: .busy
+        case .runNotFound: .input
+        case .verificationFailed: .verificationFailed
+        }
+    }
+
+    public var underlying: (any Error)? { postgres ?? plan }
 
     /// A PostgreSQL failure while `doing` something: a lock or statement timeout gets its own kind
     /// and hint; anything else is a database error, the transaction rolled back.
@@ -55,14 +72,14 @@ public struct CommitError: Error, CustomStringConvertible, Sendable {
         case "55P03":
             return CommitError(
                 .lockTimeout,
-                "\(doing): \(error.context): timed out waiting for a lock (SQLSTATE 55P03); nothing was changed; \(lockHint)",
-                postgres: error)
+                "\(doing): \(error.context): timed out waiting for a lock (SQLSTATE 55P03); nothing was changed",
+                hint: lockHint, postgres: error)
         case "57014":
             return CommitError(
                 .statementTimeout,
                 "\(doing): \(error.context): the statement ran past statement_timeout and was cancelled (SQLSTATE 57014); "
-                    + "nothing was changed; raise --statement-timeout or apply a smaller plan (shard it)",
-                postgres: error)
+                    + "nothing was changed",
+                hint: "raise --statement-timeout or apply a smaller plan (shard it)", postgres: error)
         default:
             var line = "\(doing): \(error.description)"
             if error.kind == .connection || error.kind == .connect {

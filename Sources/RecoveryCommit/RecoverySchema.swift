@@ -1,4 +1,5 @@
 import PostgresClient
+import RecoveryModel
 
 /// The tool's own schema `recovery`: the audit trail of every apply and revert, created and
 /// upgraded by numbered migrations. Documented table by table in `docs/APPLY.md`.
@@ -145,15 +146,19 @@ public enum RecoverySchema {
         return Int(min(max(ms, 1), Double(Int32.max)))
     }
 
+    /// SQL: the slot `slot` (a row with `user_id`, `slot_start`, `duration_min`) overlaps the
+    /// offline entry `entry` of the same user by more than zero time (CONTRACT §5.4). `apply`'s
+    /// re-check and `verify` both use it; the resolver's sweep is the same rule on values.
+    static func offlineOverlap(slot: String, entry: String) -> String {
+        "\(entry).user_id = \(slot).user_id AND \(entry).starts_at < \(slot).slot_start + make_interval(mins => \(slot).duration_min::int) "
+            + "AND \(entry).ends_at > \(slot).slot_start"
+    }
+
     /// The fingerprint of a `time_slots` row `alias`: MD5 of its values except `id`, as row text.
     /// Any change to any column changes it, so `verify` and `revert` can tell a slot untouched
     /// since the apply from one the service edited. Needs `sessionSettings` (UTC, ISO).
     static func fingerprint(_ alias: String) -> String {
-        let columns = [
-            "user_id", "project_id", "task_id", "slot_start", "duration_min", "source", "status",
-            "activity_level", "keystrokes", "mouse_events", "active_apps", "screenshot_key", "note", "updated_at",
-        ]
-        return "md5(ROW(" + columns.map { "\(alias).\($0)" }.joined(separator: ", ") + ")::text)"
+        "md5(ROW(" + TimeSlotColumns.stored.map { "\(alias).\($0.name)" }.joined(separator: ", ") + ")::text)"
     }
 
     /// The schema's version in this database: 0 when there is no `recovery` schema yet.

@@ -142,10 +142,7 @@ public enum RecoveryVerify {
                 let runID = String(id)
                 if run.kind == "reconcile" { return try verifyReconcile(report, connection: connection, limit: limit) }
                 let fingerprint = RecoverySchema.fingerprint("t")
-                let overlap = """
-                    o.user_id = t.user_id AND o.starts_at < t.slot_start + make_interval(mins => t.duration_min::int) \
-                    AND o.ends_at > t.slot_start
-                    """
+                let overlap = RecoverySchema.offlineOverlap(slot: "t", entry: "o")
                 // The offline check is a join on user_id (a hash join), not a subquery per slot:
                 // offline_entries has no index on user_id, and a scan of it per slot made a
                 // million-slot run take a minute.

@@ -1,71 +1,22 @@
-import RecoveryModel
-
-/// When one app server was logging: its first and last event, and its silences.
+/// When one app server was logging: its first and last event, and its silences. `LogReplay`
+/// measures it; the plan's report and `scan` show it. A host is known only through its events,
+/// so it has at least one.
 public struct HostCoverage: Hashable, Sendable {
     public var host: String
     /// Valid lines (slot events in or out of the window, other events) it logged.
     public var events: Int
     public var firstEvent: Timestamp
     public var lastEvent: Timestamp
-    /// Runs of more than `LogReplay.gapMinutes` whole minutes, inside the coverage range, in which
+    /// Runs of more than `CoveragePolicy.gapMinutes` whole minutes, inside the coverage range, in which
     /// the host logged nothing. Each gap starts at the first silent minute and ends at the start
     /// of the next minute with an event (or the range's end).
     public var gaps: [Window]
-}
 
-/// A host's events as a per-minute occupancy bitmap over the coverage range: memory is one bit
-/// per minute, whatever the number of events.
-struct HostCoverageBuilder: Sendable {
-    let host: String
-    let range: Window
-    private(set) var events = 0
-    private var first = Timestamp(microseconds: .max)
-    private var last = Timestamp(microseconds: .min)
-    private var minutes: [UInt64]
-
-    init(host: String, range: Window) {
+    public init(host: String, events: Int, firstEvent: Timestamp, lastEvent: Timestamp, gaps: [Window]) {
         self.host = host
-        self.range = range
-        let count = Int((range.durationMicroseconds + 59_999_999) / 60_000_000)
-        minutes = Array(repeating: 0, count: (count + 63) / 64)
-    }
-
-    var minuteCount: Int { Int((range.durationMicroseconds + 59_999_999) / 60_000_000) }
-
-    @inline(__always)
-    mutating func add(_ time: Timestamp) {
-        events += 1
-        if time < first { first = time }
-        if time > last { last = time }
-        guard range.contains(time) else { return }
-        let m = Int((time.microseconds - range.from.microseconds) / 60_000_000)
-        minutes[m >> 6] |= 1 << UInt64(m & 63)
-    }
-
-    mutating func merge(_ other: HostCoverageBuilder) {
-        events += other.events
-        first = min(first, other.first)
-        last = max(last, other.last)
-        for i in minutes.indices { minutes[i] |= other.minutes[i] }
-    }
-
-    func coverage(gapMinutes: Int) -> HostCoverage {
-        var gaps: [Window] = []
-        let count = minuteCount
-        var m = 0
-        while m < count {
-            guard minutes[m >> 6] & (1 << UInt64(m & 63)) == 0 else {
-                m += 1
-                continue
-            }
-            let start = m
-            while m < count, minutes[m >> 6] & (1 << UInt64(m & 63)) == 0 { m += 1 }
-            if m - start > gapMinutes {
-                let from = range.from.adding(minutes: Int64(start))
-                let to = min(range.from.adding(minutes: Int64(m)), range.to)
-                gaps.append(Window(from: from, to: to))
-            }
-        }
-        return HostCoverage(host: host, events: events, firstEvent: first, lastEvent: last, gaps: gaps)
+        self.events = events
+        self.firstEvent = firstEvent
+        self.lastEvent = lastEvent
+        self.gaps = gaps
     }
 }

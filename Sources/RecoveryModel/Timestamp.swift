@@ -193,7 +193,7 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
 
 extension Int64 {
     /// Floor division and a non-negative remainder, for times before 1970.
-    func floorDividedBy(_ divisor: Int64) -> (Int64, Int64) {
+    public func floorDividedBy(_ divisor: Int64) -> (Int64, Int64) {
         let q = self / divisor
         let r = self % divisor
         return r < 0 ? (q - 1, r + divisor) : (q, r)

@@ -53,10 +53,7 @@ public enum CopyTextEncoder {
     }
 
     /// The columns `row(_:)` writes, in order (a `time_slots` COPY column list).
-    public static let slotColumns = [
-        "id", "user_id", "project_id", "task_id", "slot_start", "duration_min", "source", "status",
-        "activity_level", "keystrokes", "mouse_events", "active_apps", "screenshot_key", "note", "updated_at",
-    ]
+    public static let slotColumns = TimeSlotColumns.names
 
     /// One `time_slots` row in the order of `slotColumns`, with its newline.
     public static func appendRow(

@@ -7,10 +7,7 @@ import RecoveryModel
 /// Holds reusable buffers: one decoder per reader, not shared across threads.
 public struct SlotRowDecoder {
     /// The columns recovery reads, in the order `SlotRowDecoder.selectList` writes them.
-    public static let columns = [
-        "user_id", "project_id", "task_id", "slot_start", "duration_min", "status", "activity_level",
-        "keystrokes", "mouse_events", "active_apps", "screenshot_key", "note", "updated_at",
-    ]
+    public static let columns = TimeSlotColumns.read.map(\.name)
 
     /// A SELECT list for `COPY (SELECT ...) TO STDOUT` in the order of `columns`.
     public static var selectList: String { columns.joined(separator: ", ") }

@@ -128,13 +128,7 @@ public struct SnapshotDiffReport: Hashable, Sendable {
 /// sorted first. Nothing is changed: each database is read in a READ ONLY, REPEATABLE READ
 /// transaction.
 public enum SnapshotDiffer {
-    /// The columns compared, in table order; `id` and `source` are not (a restored row gets a new id).
-    public static let comparedColumns = [
-        "project_id", "task_id", "duration_min", "status", "activity_level", "keystrokes", "mouse_events",
-        "active_apps", "screenshot_key", "note", "updated_at",
-    ]
-
-    /// Connects to live (`db`, else `DATABASE_URL`, else libpq defaults) and to a snapshot
+    /// Connects to live (`db`, else libpq defaults) and to a snapshot
     /// database when the snapshot is one, and diffs them: what `recover-tool diff` calls.
     public static func diff(
         snapshot: SnapshotSource, db: String?, window: Window, sampleLimit: Int = 10
@@ -199,10 +193,9 @@ public enum SnapshotDiffer {
         var current = try liveRows.next()
         var lastSnapshotKey: SlotKey?
         while snap != nil || current != nil {
-            if let (slot, location) = snap, let key = lastSnapshotKey, !(key < slot.key) {
+            if let (slot, _) = snap, let key = lastSnapshotKey, !(key < slot.key) {
                 // A dump holding a slot twice: the first one (by line) stands for it.
                 snap = try nextSnapshot()
-                _ = location
                 continue
             }
             let liveKey = current?.0.key

@@ -1,8 +1,9 @@
+import RecoveryModel
 import SourceFiles
 
 /// A snapshot that cannot be used: the whole input is refused, with the place and what to do.
-public struct SnapshotError: Error, Hashable, Sendable, CustomStringConvertible {
-    public enum Kind: String, Sendable {
+public struct SnapshotError: ToolError, Hashable {
+    public enum Kind: String, CaseIterable, Sendable {
         /// The dump has no `COPY ... time_slots ... FROM stdin;` block.
         case noTimeSlotsBlock = "no_time_slots_block"
         /// The block ends (end of file, damage) before its `\.` line.
@@ -30,18 +31,23 @@ public struct SnapshotError: Error, Hashable, Sendable, CustomStringConvertible 
     }
 
     /// `snapshots/db-0725.sql.lz4:5012: the time_slots COPY block from line 40 ends without '\.'; ...`
-    public var description: String {
+    public var code: String { "snapshot_\(kind.rawValue)" }
+    public var exitStatus: ExitStatus { .input }
+    public var location: String? { line > 0 ? "\(source):\(line)" : source }
+
+    public var message: String {
         // The file layer's message already names the path and says what to do.
         if kind == .unreadable { return detail }
-        let place = line > 0 ? "\(source):\(line)" : source
-        let hint: String
+        return "\(location ?? source): \(detail)"
+    }
+
+    public var hint: String? {
         switch kind {
-        case .noTimeSlotsBlock: hint = "give a pg_dump of the time_slots table (pg_dump --table=time_slots)"
-        case .truncated: hint = "the dump is cut or damaged: use a complete copy"
-        case .badCopyLine: hint = "give a pg_dump of the service's time_slots table"
-        case .unsupportedEncoding: hint = "dump it again with pg_dump --encoding=UTF8"
-        case .unreadable: hint = "check the path and its permissions"
+        case .noTimeSlotsBlock: "give a pg_dump of the time_slots table (pg_dump --table=time_slots)"
+        case .truncated: "the dump is cut or damaged: use a complete copy"
+        case .badCopyLine: "give a pg_dump of the service's time_slots table"
+        case .unsupportedEncoding: "dump it again with pg_dump --encoding=UTF8"
+        case .unreadable: nil
         }
-        return "\(place): \(detail); \(hint)"
     }
 }

@@ -9,6 +9,21 @@ public enum InputDiscovery {
     /// Snapshot dump names of CONTRACT §4.
     public static let dumpSuffixes = [".sql", ".sql.lz4"]
 
+    /// The size of the file at `path` in bytes (`stat`); nil when it cannot be read.
+    public static func fileSize(_ path: String) -> Int64? {
+        (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value
+    }
+
+    /// The log files under `paths`; at least one, else `SourceError.noLogFiles`.
+    public static func logFiles(at paths: [String]) throws(SourceError) -> [String] {
+        let files = try files(at: paths, suffixes: logSuffixes)
+        guard !files.isEmpty else {
+            throw SourceError(.noLogFiles, path: paths.map { "'\($0)'" }.joined(separator: " "),
+                              detail: "expected *.log, *.jsonl, *.log.lz4 or *.jsonl.lz4")
+        }
+        return files
+    }
+
     public static func files(at paths: [String], suffixes: [String]) throws(SourceError) -> [String] {
         var found = Set<String>()
         let fm = FileManager.default

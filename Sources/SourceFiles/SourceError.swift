@@ -1,11 +1,15 @@
+import RecoveryModel
+
 /// An input file that cannot be read at all. A file that is readable up to a point is not an
 /// error: its `InputDamage` is reported beside the lines that were read.
-public struct SourceError: Error, Hashable, Sendable, CustomStringConvertible {
-    public enum Kind: String, Sendable {
+public struct SourceError: ToolError, Hashable {
+    public enum Kind: String, CaseIterable, Sendable {
         case cannotOpen = "cannot_open"
         case cannotRead = "cannot_read"
         case notFound = "not_found"
         case lz4 = "lz4"
+        /// `--logs` named no file with a log suffix; `path` holds the quoted paths given.
+        case noLogFiles = "no_log_files"
     }
 
     public var kind: Kind
@@ -18,13 +22,26 @@ public struct SourceError: Error, Hashable, Sendable, CustomStringConvertible {
         self.detail = detail
     }
 
-    /// `cannot open 'logs/app-1.log.lz4': Permission denied; check the path and its permissions`
-    public var description: String {
+    public var code: String { "source_\(kind.rawValue)" }
+    public var exitStatus: ExitStatus { .input }
+    public var location: String? { kind == .noLogFiles ? nil : path }
+
+    /// `cannot open 'logs/app-1.log.lz4': Permission denied` (hint: check the path and its permissions)
+    public var message: String {
         switch kind {
-        case .cannotOpen: "cannot open '\(path)': \(detail); check the path and its permissions"
+        case .cannotOpen: "cannot open '\(path)': \(detail)"
         case .cannotRead: "cannot read '\(path)': \(detail)"
-        case .notFound: "no input at '\(path)': \(detail); check --logs and --snapshot"
+        case .notFound: "no input at '\(path)': \(detail)"
         case .lz4: "cannot decompress '\(path)': \(detail)"
+        case .noLogFiles: "no log files in --logs \(path): \(detail)"
+        }
+    }
+
+    public var hint: String? {
+        switch kind {
+        case .cannotOpen: "check the path and its permissions"
+        case .notFound: "check --logs and --snapshot"
+        case .cannotRead, .lz4, .noLogFiles: nil
         }
     }
 }

@@ -24,7 +24,7 @@ final class HTMLReportTests: XCTestCase {
 
     func testHostileTextIsEscaped() throws {
         var evidence = Incident.evidence()
-        evidence.hosts.append(HostCoverage(host: "<b onmouseover=\"x\">evil</b>", first: Incident.t(0), last: Incident.t(400), gaps: []))
+        evidence.hosts.append(HostCoverage(host: "<b onmouseover=\"x\">evil</b>", events: 1, firstEvent: Incident.t(0), lastEvent: Incident.t(400), gaps: []))
         evidence.inputs.append(.init(kind: .log, path: "logs/<img src=x onerror=alert(1)>&'q'.log", bytes: 1, sha256: "c3", lines: 1,
                                      quarantined: 0, damage: "corrupt: <b>bad</b> & \"worse\""))
         let html = try render(evidence)
@@ -89,14 +89,13 @@ final class HTMLReportTests: XCTestCase {
         let from = Incident.base
         evidence.window = Window(from: from, to: from.adding(minutes: 3 * 1440))
         evidence.hosts = [
-            HostCoverage(host: "early", first: from.adding(minutes: -600), last: from.adding(minutes: 10 * 1440),
+            HostCoverage(host: "early", events: 1, firstEvent: from.adding(minutes: -600), lastEvent: from.adding(minutes: 10 * 1440),
                          gaps: [Window(from: from.adding(minutes: 100), to: from.adding(minutes: 4000))]),
-            HostCoverage(host: "late-only", first: from.adding(minutes: 9 * 1440), last: from.adding(minutes: 9 * 1440 + 5), gaps: []),
-            HostCoverage(host: "silent", first: nil, last: nil, gaps: []),
+            HostCoverage(host: "late-only", events: 1, firstEvent: from.adding(minutes: 9 * 1440), lastEvent: from.adding(minutes: 9 * 1440 + 5), gaps: []),
         ]
         let html = try render(evidence)
         XCTAssertEqual(count("<g class=\"bucket\">", in: html), 1, "every slot starts in the first 30-minute bucket")
-        XCTAssertEqual(count("<g class=\"lane\">", in: html), 3)
+        XCTAssertEqual(count("<g class=\"lane\">", in: html), 2)
         XCTAssertTrue(html.contains("<title>2018-07-25T14:00:00Z (30 min): 300 recovered, 0 already present, 0 offline overlap, 0 quarantined</title>"))
         XCTAssertTrue(html.contains(">2018-07-27</text>"), "a date label where the day changes")
     }
@@ -107,9 +106,7 @@ final class HTMLReportTests: XCTestCase {
         XCTAssertEqual(svg.coveredSegments(app1), [
             Window(from: Incident.t(0), to: Incident.t(80)), Window(from: Incident.t(110), to: Incident.t(305)),
         ])
-        let silent = HostCoverage(host: "x", first: nil, last: nil, gaps: [])
-        XCTAssertEqual(svg.coveredSegments(silent), [])
-        let gapToTheEnd = HostCoverage(host: "y", first: Incident.t(0), last: Incident.t(100), gaps: [Window(from: Incident.t(50), to: Incident.t(100))])
+        let gapToTheEnd = HostCoverage(host: "y", events: 1, firstEvent: Incident.t(0), lastEvent: Incident.t(100), gaps: [Window(from: Incident.t(50), to: Incident.t(100))])
         XCTAssertEqual(svg.coveredSegments(gapToTheEnd), [Window(from: Incident.t(0), to: Incident.t(50))])
     }
 }

@@ -94,8 +94,8 @@ enum Incident {
 
     static var hosts: [HostCoverage] {
         [
-            HostCoverage(host: "app-2", first: t(-2), last: t(210), gaps: []),
-            HostCoverage(host: "app-1", first: t(-5), last: t(305), gaps: [Window(from: t(80), to: t(110))]),
+            HostCoverage(host: "app-2", events: 1, firstEvent: t(-2), lastEvent: t(210), gaps: []),
+            HostCoverage(host: "app-1", events: 1, firstEvent: t(-5), lastEvent: t(305), gaps: [Window(from: t(80), to: t(110))]),
         ]
     }
 
@@ -112,8 +112,8 @@ enum Incident {
     /// no damaged file.
     static func completeEvidence() -> PlanEvidence {
         var e = evidence(zone: nil)
-        e.hosts = [HostCoverage(host: "app-1", first: t(-5), last: t(305), gaps: []),
-                   HostCoverage(host: "app-2", first: t(-5), last: t(301), gaps: [])]
+        e.hosts = [HostCoverage(host: "app-1", events: 1, firstEvent: t(-5), lastEvent: t(305), gaps: []),
+                   HostCoverage(host: "app-2", events: 1, firstEvent: t(-5), lastEvent: t(301), gaps: [])]
         e.inputs = e.inputs.map { var i = $0; i.damage = nil; return i }
         return e
     }

@@ -82,7 +82,7 @@ final class ApplyCommandTests: XCTestCase {
         let report = try JSONSerialization.jsonObject(with: failedJSON.stdout) as! [String: Any]
         XCTAssertEqual(report["clean"] as? Bool, false)
         XCTAssertEqual((report["runs"] as? [[String: Any]])?.first?["changed"] as? Int, 1)
-        XCTAssertEqual((report["error"] as? [String: Any])?["code"] as? String, "verification_failed")
+        XCTAssertEqual((report["error"] as? [String: Any])?["code"] as? String, "commit_verification_failed")
 
         let notConfirmed = try run(["revert", "--run", "1"], db)
         assertOneErrorLine(notConfirmed, "refusing to revert run 1 without confirmation: standard input is not a terminal; pass --yes to confirm non-interactively", status: 64)

@@ -5,7 +5,7 @@ import XCTest
 /// End to end: the built `recover-tool diff` on the demo incident (fixtures/demo), its snapshot
 /// given as the pg_dump file and as the restored backup database.
 final class DiffCommandTests: XCTestCase {
-    static var tool: String { Bundle.main.bundleURL.appendingPathComponent("recover-tool").path }
+    static var tool: String { BuiltProducts.path("recover-tool") }
     static let window = ["--from", "2018-07-25T14:50:00Z", "--to", "2018-07-25T17:50:00Z"]
 
     var live = ""
@@ -50,6 +50,25 @@ final class DiffCommandTests: XCTestCase {
             XCTAssertEqual(json["quarantined"] as? Int, 0, snapshot)
             XCTAssertFalse(out.stdoutText.contains("not-shown") || out.stderrText.contains("not-shown"))
         }
+    }
+
+    /// `--show` below 0 is a usage error, named by its flag; it used to crash (a negative prefix)
+    /// once a snapshot row was quarantined.
+    func testNegativeShowIsAUsageErrorNotACrash() throws {
+        let dump = try String(contentsOf: Repository.fixture("demo/snapshot/time_slots.sql"), encoding: .utf8)
+        var lines = dump.components(separatedBy: "\n")
+        let copy = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("COPY public.time_slots ") })
+        var fields = lines[copy + 1].components(separatedBy: "\t")
+        fields[1] = "not-a-user"  // user_id: this row is quarantined
+        lines[copy + 1] = fields.joined(separator: "\t")
+        let directory = try TemporaryDirectory(prefix: "diff-show")
+        let bad = directory.file("time_slots.sql")
+        try Data(lines.joined(separator: "\n").utf8).write(to: bad)
+
+        let out = try diff(bad.path, ["--show=-1"])
+        XCTAssertEqual(out.status, 64, out.stderrText)
+        XCTAssertEqual(out.stderrText, "recover-tool: error: '--show' must be 0 or more; see 'recover-tool help'\n")
+        XCTAssertEqual(try diff(bad.path, ["--show", "0"]).status, 0)
     }
 
     func testDiffIsReadOnly() throws {

@@ -6,7 +6,7 @@ import XCTest
 /// and on failure, is one JSON object valid against its schema in docs/schemas/ (checked by
 /// `check-jsonschema`), with `format_version`, snake_case keys, and one shape whatever the input.
 final class JSONContractTests: XCTestCase {
-    static var tool: String { Bundle.main.bundleURL.appendingPathComponent("recover-tool").path }
+    static var tool: String { BuiltProducts.path("recover-tool") }
     static let window = ["--from", "2018-07-25T14:50:00Z", "--to", "2018-07-25T17:50:00Z"]
     static var logs: String { Repository.fixture("demo/logs").path }
     static var snapshot: String { Repository.fixture("demo/snapshot/time_slots.sql.lz4").path }
@@ -37,9 +37,11 @@ final class JSONContractTests: XCTestCase {
         XCTAssertEqual(object["format_version"] as? Int, 1, file: file, line: line)
         assertSnakeCase(object, path: "", file: file, line: line)
         if object["error"] != nil {
-            // The error line on stderr is the object's message.
-            let message = (object["error"] as? [String: Any])?["message"] as? String
-            XCTAssertEqual(output.stderrText.split(separator: "\n").last.map(String.init), message.map { "recover-tool: error: \($0)" },
+            // The error line on stderr is the object's message, then its hint (docs/EXIT-STATUS.md).
+            let error = object["error"] as? [String: Any]
+            let message = error?["message"] as? String
+            let hint = (error?["hint"] as? String).map { "; \($0)" } ?? ""
+            XCTAssertEqual(output.stderrText.split(separator: "\n").last.map(String.init), message.map { "recover-tool: error: \($0)\(hint)" },
                            file: file, line: line)
         }
         return object
@@ -78,7 +80,7 @@ final class JSONContractTests: XCTestCase {
         // The evidence is incomplete (a truncated log): --require-complete fails with the plan and the error.
         let refused = try json(["plan"] + Self.window + ["--logs", Self.logs, "--out", dir.file("incomplete").path, "--json",
                                 "--quiet", "--require-complete"] + db, schema: "plan-output", status: 72)
-        XCTAssertEqual((refused["error"] as? [String: Any])?["code"] as? String, "incomplete_evidence")
+        XCTAssertEqual((refused["error"] as? [String: Any])?["code"] as? String, "command_incomplete_evidence")
 
         let applied = try json(["apply", out, "--yes", "--json", "--quiet"] + db, schema: "apply")
         XCTAssertEqual(applied["outcome"] as? String, "applied")
@@ -114,12 +116,12 @@ final class JSONContractTests: XCTestCase {
     func testFailuresPrintTheErrorObject() throws {
         let db = ["--db", live.conninfo]
         let cases: [([String], Int32, String)] = [
-            (["apply", dir.file("none").path, "--yes", "--json"] + db, 70, "plan_refused"),
-            (["verify", "--run", "99", "--json"] + db, 65, "unusable_input"),
+            (["apply", dir.file("none").path, "--yes", "--json"] + db, 70, "commit_plan_refused"),
+            (["verify", "--run", "99", "--json"] + db, 65, "commit_run_not_found"),
             (["verify", "--json"] + db, 64, "usage"),
-            (["runs", "--json", "--db", "dbname=no_such_db"], 69, "database"),
+            (["runs", "--json", "--db", "dbname=no_such_db"], 69, "commit_database"),
             (["revert", "--run", "x", "--json"] + db, 64, "usage"),
-            (["scan"] + Self.window + ["--logs", dir.path, "--json"], 65, "unusable_input"),
+            (["scan"] + Self.window + ["--logs", dir.path, "--json"], 65, "source_no_log_files"),
             (["diff", "--from", "2018-07-25T14:50:00", "--to", "2018-07-25T17:50:00Z", "--snapshot", Self.snapshot, "--json"], 64, "usage"),
             (["plan", "--json", "--no-such-flag"], 64, "usage"),
         ]

@@ -4,15 +4,8 @@ import XCTest
 
 /// End to end: the built `recover-tool scan` on fixtures/logs-basic (see fixtures/README.md).
 final class ScanCommandTests: XCTestCase {
-    /// The build folder that holds this test bundle, and so the `recover-tool` executable.
-    static var tool: String {
-        #if os(macOS)
-        let products = Bundle.allBundles.first { $0.bundlePath.hasSuffix(".xctest") }!.bundleURL.deletingLastPathComponent()
-        #else
-        let products = Bundle.main.bundleURL
-        #endif
-        return products.appendingPathComponent("recover-tool").path
-    }
+    /// The built `recover-tool` (TestSupport finds it beside this test bundle).
+    static var tool: String { BuiltProducts.path("recover-tool") }
 
     static let fixture = Repository.fixture("logs-basic").path
     static let window = ["--from", "2018-07-25T14:00:00Z", "--to", "2018-07-25T09:00:00-07:00"]
@@ -114,8 +107,9 @@ final class ScanCommandTests: XCTestCase {
         // With --json, standard output is the error object and nothing else.
         try JSONSchemas.validate(out.stdout, against: "error")
         let error = try XCTUnwrap((JSONSerialization.jsonObject(with: out.stdout) as? [String: Any])?["error"] as? [String: Any])
-        XCTAssertEqual(error["code"] as? String, "unusable_input")
-        XCTAssertEqual(error["message"] as? String, "no input at 'no/such/logs': no such file or directory; check --logs and --snapshot")
+        XCTAssertEqual(error["code"] as? String, "source_not_found")
+        XCTAssertEqual(error["message"] as? String, "no input at 'no/such/logs': no such file or directory")
+        XCTAssertEqual(error["hint"] as? String, "check --logs and --snapshot")
 
         let empty = try TemporaryDirectory(prefix: "scan-empty")
         let none = try scan(Self.window + ["--logs", empty.path])

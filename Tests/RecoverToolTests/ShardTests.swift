@@ -6,7 +6,7 @@ import XCTest
 /// End to end on the demo incident (fixtures/demo): `--shard K/N` on `scan`, `plan`, `apply` and
 /// `verify` of the built `recover-tool`, against a real PostgreSQL.
 final class ShardCommandTests: XCTestCase {
-    static var tool: String { Bundle.main.bundleURL.appendingPathComponent("recover-tool").path }
+    static var tool: String { BuiltProducts.path("recover-tool") }
     static let window = ["--from", "2018-07-25T14:50:00Z", "--to", "2018-07-25T17:50:00Z"]
     static var logs: String { Repository.fixture("demo/logs").path }
     static var snapshot: String { Repository.fixture("demo/snapshot/time_slots.sql.lz4").path }

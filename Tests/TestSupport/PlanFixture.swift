@@ -119,22 +119,3 @@ public enum DatabaseState {
         return "slots \(slots); runs \(runs); run_slots \(runSlots); run_drops \(drops)"
     }
 }
-
-/// The directory holding the built products (`recover-tool`), for end-to-end tests.
-public enum BuiltProducts {
-    public static var directory: URL {
-        #if os(macOS)
-        for bundle in Bundle.allBundles where bundle.bundlePath.hasSuffix(".xctest") {
-            return bundle.bundleURL.deletingLastPathComponent()
-        }
-        fatalError("cannot find the products directory")
-        #else
-        return Bundle.main.bundleURL
-        #endif
-    }
-
-    /// The path of the built executable `name`.
-    public static func path(_ name: String) -> String {
-        directory.appendingPathComponent(name).path
-    }
-}

@@ -1,4 +1,5 @@
 import Foundation
+import RecoveryModel
 
 /// A `.sql` file of `COPY ... FROM stdin;` blocks, written through a large buffer.
 final class CopyFile {
@@ -31,7 +32,8 @@ final class CopyFile {
         try handle.close()
     }
 
-    static let timeSlotColumns = "id, user_id, project_id, task_id, slot_start, duration_min, source, status, activity_level, keystrokes, mouse_events, active_apps, screenshot_key, note, updated_at"
+    /// The COPY column list of `timeSlot(...)`'s rows: every column, in table order.
+    static let timeSlotColumns = TimeSlotColumns.names.joined(separator: ", ")
 
     /// One `time_slots` row in COPY text format, timestamps in UTC.
     static func timeSlot(id: Int64, user: Int64, slot: Int64, _ v: Version, apps: [AppList], notes: [EncodedText],

@@ -37,7 +37,7 @@ final class ConnectionTests: XCTestCase {
             XCTAssertEqual(error.kind, .query)
             XCTAssertEqual(error.sqlState, "23505")
             XCTAssertTrue(error.isUniqueViolation)
-            XCTAssertEqual(error.message, "duplicate key value violates unique constraint \"users_pkey\"")
+            XCTAssertEqual(error.serverMessage, "duplicate key value violates unique constraint \"users_pkey\"")
             XCTAssertEqual(error.detail, "Key (id)=(1) already exists.")
             XCTAssertEqual(
                 error.description,
@@ -168,7 +168,7 @@ final class ConnectionTests: XCTestCase {
         }) { XCTAssertTrue($0 is Stop) }
         XCTAssertEqual(try connection.execute("SELECT count(*) FROM t").scalar, "0")
         XCTAssertThrowsError(try connection.execute("COPY t FROM STDIN")) { error in
-            XCTAssertEqual((error as! PostgresError).message, "the statement starts a COPY")
+            XCTAssertEqual((error as! PostgresError).serverMessage, "the statement starts a COPY")
         }
         XCTAssertEqual(try connection.execute("SELECT 2").scalar, "2")
     }

@@ -1,5 +1,6 @@
 import ConflictResolver
 import Foundation
+import LiveDatabase
 import PostgresClient
 import Reconcile
 import RecoveryModel

@@ -159,9 +159,9 @@ final class ApplyTests: XCTestCase {
         XCTAssertThrowsError(try RecoveryApply.apply(planDirectory: dir.path, conninfo: db.conninfo, options: options)) { error in
             let error = error as! CommitError
             XCTAssertEqual(error.kind, .planRefused)
-            XCTAssertTrue(error.message.hasPrefix("refusing the plan in '\(dir.path)': rows.tsv has SHA-256 "), error.message)
-            XCTAssertTrue(error.message.hasSuffix(
-                ", the plan recorded \(plan.rows.sha256); make a new plan with 'recover-tool plan' and review it"), error.message)
+            XCTAssertTrue(error.description.hasPrefix("refusing the plan in '\(dir.path)': rows.tsv has SHA-256 "), error.description)
+            XCTAssertTrue(error.description.hasSuffix(
+                ", the plan recorded \(plan.rows.sha256); make a new plan with 'recover-tool plan' and review it"), error.description)
         }
         // Cut: the last line is gone.
         try original.prefix(original.count - 20).write(to: rows)
@@ -180,7 +180,7 @@ final class ApplyTests: XCTestCase {
         }
         // Not a plan at all.
         XCTAssertThrowsError(try RecoveryApply.apply(planDirectory: dir.path + "/nothing", conninfo: db.conninfo, options: options)) { error in
-            XCTAssertEqual((error as! CommitError).message, "'\(dir.path)/nothing' is not a recover-tool plan: no readable plan.json")
+            XCTAssertEqual((error as! CommitError).description, "'\(dir.path)/nothing' is not a recover-tool plan: no readable plan.json")
         }
         XCTAssertEqual(try DatabaseState.checksums(connection), before)
     }
@@ -194,7 +194,7 @@ final class ApplyTests: XCTestCase {
         XCTAssertThrowsError(try RecoveryApply.apply(planDirectory: dir.path, conninfo: db.conninfo, options: limited)) { error in
             let error = error as! CommitError
             XCTAssertEqual(error.kind, .budgetExceeded)
-            XCTAssertEqual(error.message, "refusing the plan in '\(dir.path)': it would insert 12 slots, more than --max-slots 11; "
+            XCTAssertEqual(error.description, "refusing the plan in '\(dir.path)': it would insert 12 slots, more than --max-slots 11; "
                 + "nothing was changed; check the plan, then raise --max-slots or shard the plan")
         }
         XCTAssertEqual(try DatabaseState.checksums(connection), before)
@@ -242,7 +242,7 @@ final class ApplyTests: XCTestCase {
         XCTAssertThrowsError(try RecoveryVerify.verify(run: 99, conninfo: db.conninfo)) { error in
             let error = error as! CommitError
             XCTAssertEqual(error.kind, .runNotFound)
-            XCTAssertEqual(error.message, "no run 99 in '\(connection.redactedConnectionInfo)'; list the recorded runs with 'recover-tool runs'")
+            XCTAssertEqual(error.description, "no run 99 in '\(connection.redactedConnectionInfo)'; list the recorded runs with 'recover-tool runs'")
         }
     }
 
@@ -285,9 +285,9 @@ final class ApplyTests: XCTestCase {
             let error = error as! CommitError
             XCTAssertEqual(error.kind, .database)
             XCTAssertEqual(error.postgres?.sqlState, "23503")
-            XCTAssertTrue(error.message.hasPrefix("cannot apply the plan in '\(dir.path)' to '\(connection.redactedConnectionInfo)': "
-                + "inserting the recovered slots into time_slots: insert or update on table \"time_slots\" violates foreign key"), error.message)
-            XCTAssertTrue(error.message.hasSuffix("; nothing was changed"), error.message)
+            XCTAssertTrue(error.description.hasPrefix("cannot apply the plan in '\(dir.path)' to '\(connection.redactedConnectionInfo)': "
+                + "inserting the recovered slots into time_slots: insert or update on table \"time_slots\" violates foreign key"), error.description)
+            XCTAssertTrue(error.description.hasSuffix("; nothing was changed"), error.description)
         }
         XCTAssertEqual(try DatabaseState.checksums(connection), before)
         XCTAssertEqual(try db.sessionCount(excluding: connection), 0)
@@ -305,7 +305,7 @@ final class ApplyTests: XCTestCase {
         XCTAssertThrowsError(try RecoveryApply.apply(planDirectory: dir.path, conninfo: db.conninfo, options: quick)) { error in
             let error = error as! CommitError
             XCTAssertEqual(error.kind, .lockTimeout)
-            XCTAssertEqual(error.message, "cannot apply the plan in '\(dir.path)' to '\(holder.redactedConnectionInfo)': "
+            XCTAssertEqual(error.description, "cannot apply the plan in '\(dir.path)' to '\(holder.redactedConnectionInfo)': "
                 + "waiting 0.3 s for the recovery lock: timed out waiting for a lock (SQLSTATE 55P03); nothing was changed; "
                 + "another apply or revert is running (or a session holds offline_entries); try again when it ends, or raise --lock-timeout")
         }
@@ -357,8 +357,8 @@ final class ApplyTests: XCTestCase {
         }) { error in
             let error = error as! CommitError
             XCTAssertEqual(error.kind, .database)
-            XCTAssertTrue(error.message.contains("COMMIT failed"), error.message)
-            XCTAssertTrue(error.message.hasSuffix("looked up afterwards, the plan is not recorded: nothing was committed; run apply again"), error.message)
+            XCTAssertTrue(error.description.contains("COMMIT failed"), error.description)
+            XCTAssertTrue(error.description.hasSuffix("looked up afterwards, the plan is not recorded: nothing was committed; run apply again"), error.description)
         }
         XCTAssertNotEqual(applyBackend, 0)
         XCTAssertEqual(try DatabaseState.checksums(admin), before)
@@ -374,7 +374,7 @@ final class ApplyTests: XCTestCase {
         XCTAssertThrowsError(try RecoveryApply.apply(planDirectory: dir2.path, conninfo: db.conninfo, options: options)) { error in
             let error = error as! CommitError
             XCTAssertEqual(error.kind, .schemaTooNew)
-            XCTAssertEqual(error.message, "the recovery schema in '\(connection.redactedConnectionInfo)' is at version 7, newer than this tool's \(RecoverySchema.currentVersion); "
+            XCTAssertEqual(error.description, "the recovery schema in '\(connection.redactedConnectionInfo)' is at version 7, newer than this tool's \(RecoverySchema.currentVersion); "
                 + "use the recover-tool that wrote it, or a newer one")
         }
     }

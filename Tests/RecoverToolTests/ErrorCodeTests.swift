@@ -1,0 +1,69 @@
+import Foundation
+import PlanFormat
+import PostgresClient
+import Reconcile
+import RecoveryCommit
+import RecoveryModel
+import SnapshotDiff
+import SourceFiles
+import TestSupport
+import XCTest
+
+/// The error protocol: every code and status is listed in docs/EXIT-STATUS.md, and a `--json`
+/// command that fails prints the error object.
+final class ErrorCodeTests: XCTestCase {
+    static var everyError: [any ToolError] {
+        var errors: [any ToolError] = []
+        errors += SourceError.Kind.allCases.map { SourceError($0, path: "p", detail: "d") }
+        errors += SnapshotError.Kind.allCases.map { SnapshotError($0, source: "s", line: 1, detail: "d") }
+        errors += PlanError.Kind.allCases.map { PlanError($0, path: "p", detail: "d") }
+        errors += PostgresError.Kind.allCases.map { PostgresError(kind: $0, message: "m", context: "c") }
+        errors += CommitError.Kind.allCases.map { CommitError($0, "m") }
+        errors += ReconcileError.Kind.allCases.map { ReconcileError($0, snapshot: "s", detail: "d") }
+        return errors
+    }
+
+    func testEveryCodeIsDocumentedWithItsStatus() throws {
+        let doc = try String(contentsOf: Repository.root.appendingPathComponent("docs/EXIT-STATUS.md"), encoding: .utf8)
+        for status in ExitStatus.allCases {
+            XCTAssertTrue(doc.contains("\n| \(status.rawValue) | "), "status \(status) is not in the table")
+        }
+        let errors = Self.everyError
+        XCTAssertEqual(Set(errors.map(\.code)).count, errors.count, "codes are unique")
+        for error in errors {
+            XCTAssertTrue(doc.contains("| `\(error.code)` | \(error.exitStatus.rawValue) |"), "\(error.code) \(error.exitStatus.rawValue)")
+        }
+    }
+
+    func testTimeoutsAreBusyEverywhere() {
+        XCTAssertEqual(PostgresError(kind: .query, sqlState: "55P03", message: "m", context: "c").exitStatus.rawValue, 75)
+        XCTAssertEqual(PostgresError(kind: .query, sqlState: "57014", message: "m", context: "c").exitStatus.rawValue, 75)
+        XCTAssertEqual(PostgresError(kind: .query, sqlState: "23505", message: "m", context: "c").exitStatus.rawValue, 69)
+        XCTAssertEqual(CommitError(.lockTimeout, "m").exitStatus.rawValue, 75)
+        XCTAssertEqual(CommitError(.statementTimeout, "m").exitStatus.rawValue, 75)
+        XCTAssertEqual(CommitError(.outcomeUnknown, "m").exitStatus.rawValue, 3)
+    }
+
+    func testTheLineIsMessageThenHint() {
+        let error = PlanError(.tampered, path: "plans/a", detail: "rows.tsv is missing")
+        XCTAssertEqual(error.description, "refusing the plan in 'plans/a': rows.tsv is missing; make a new plan with 'recover-tool plan' and review it")
+        XCTAssertEqual(error.location, "plans/a")
+    }
+
+    func testJSONCommandPrintsTheErrorObjectOnFailure() throws {
+        let missing = "/nonexistent/recover-tool-logs"
+        let out = try runProcess(ScanCommandTests.tool,
+                                 ["scan", "--from", "2018-07-25T14:00:00Z", "--to", "2018-07-25T15:00:00Z", "--logs", missing, "--json"],
+                                 currentDirectory: Repository.root)
+        XCTAssertEqual(out.status, 65)
+        XCTAssertEqual(out.stderrText, "recover-tool: error: no input at '\(missing)': no such file or directory; check --logs and --snapshot\n")
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: out.stdout) as? [String: Any], out.stdoutText)
+        XCTAssertEqual(object["format_version"] as? Int, 1)
+        let error = try XCTUnwrap(object["error"] as? [String: Any])
+        XCTAssertEqual(error["code"] as? String, "source_not_found")
+        XCTAssertEqual(error["message"] as? String, "no input at '\(missing)': no such file or directory")
+        XCTAssertEqual(error["hint"] as? String, "check --logs and --snapshot")
+        XCTAssertEqual(Set(object.keys), ["error", "format_version"])
+        XCTAssertEqual(Set(error.keys), ["code", "message", "hint"])
+    }
+}
