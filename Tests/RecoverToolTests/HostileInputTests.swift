@@ -8,9 +8,9 @@ import XCTest
 /// demo incident (fixtures/demo) against a real PostgreSQL. docs/THREATS.md lists them.
 final class HostileInputTests: XCTestCase {
     static var tool: String { BuiltProducts.path("recover-tool") }
-    static let window = ["--from", "2018-07-25T14:50:00Z", "--to", "2018-07-25T17:50:00Z"]
-    static var logs: String { Repository.fixture("demo/logs").path }
-    static var snapshot: String { Repository.fixture("demo/snapshot/time_slots.sql.lz4").path }
+    static let window = DemoIncident.window
+    static var logs: String { DemoIncident.logs }
+    static var snapshot: String { DemoIncident.snapshot }
 
     var live: TestDatabase!
     var dir: TemporaryDirectory!
@@ -18,9 +18,7 @@ final class HostileInputTests: XCTestCase {
     override func setUpWithError() throws {
         live = try TestDatabase(label: "hostile")
         dir = try TemporaryDirectory(prefix: "hostile")
-        let demo = Repository.fixture("demo/db")
-        try runChecked("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", demo.appendingPathComponent("reference.sql").path,
-                                "-f", demo.appendingPathComponent("live.sql").path], environment: live.processEnvironment)
+        try DemoIncident.loadLive(into: live)
     }
 
     func tool(_ arguments: [String], environment: [String: String] = [:]) throws -> ProcessOutput {

@@ -7,9 +7,9 @@ import XCTest
 /// `check-jsonschema`), with `format_version`, snake_case keys, and one shape whatever the input.
 final class JSONContractTests: XCTestCase {
     static var tool: String { BuiltProducts.path("recover-tool") }
-    static let window = ["--from", "2018-07-25T14:50:00Z", "--to", "2018-07-25T17:50:00Z"]
-    static var logs: String { Repository.fixture("demo/logs").path }
-    static var snapshot: String { Repository.fixture("demo/snapshot/time_slots.sql.lz4").path }
+    static let window = DemoIncident.window
+    static var logs: String { DemoIncident.logs }
+    static var snapshot: String { DemoIncident.snapshot }
 
     var live: TestDatabase!
     var dir: TemporaryDirectory!
@@ -17,9 +17,7 @@ final class JSONContractTests: XCTestCase {
     override func setUpWithError() throws {
         live = try TestDatabase(label: "json")
         dir = try TemporaryDirectory(prefix: "json")
-        let demo = Repository.fixture("demo/db")
-        try runChecked("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", demo.appendingPathComponent("reference.sql").path,
-                                "-f", demo.appendingPathComponent("live.sql").path], environment: live.processEnvironment)
+        try DemoIncident.loadLive(into: live)
     }
 
     func tool(_ arguments: [String]) throws -> ProcessOutput {
