@@ -65,107 +65,6 @@ public struct ReconcileEvidence: Sendable {
     }
 }
 
-/// `plan.json` of a reconcile plan (`"kind": "reconcile"`), documented in docs/RECONCILE.md.
-public struct ReconcileDocument: Codable, Hashable, Sendable {
-    public static let kind = "reconcile"
-    public static let membershipsFileName = "memberships.tsv"
-    /// The rows file's columns: the live row as the plan saw it (`before_*`, every column), then
-    /// the values a restore writes (`after_*`, the restorable columns), then the evidence.
-    public static let rowColumns =
-        ["id", "user_id", "slot_start"] + SlotColumn.allCases.map { "before_\($0.rawValue)" } + ["before_updated_at"]
-        + SlotColumn.allCases.map { "after_\($0.rawValue)" } + ["evidence"]
-    public static let membershipColumns = ["project_id", "user_id", "evidence"]
-
-    public var format: String
-    public var formatVersion: Int
-    public var kind: String
-    public var planID: String
-    public var createdAt: String
-    public var toolVersion: String
-    public var job: PlanDocument.WindowRange
-    /// `--from`/`--to` on `slot_start`, when given.
-    public var range: PlanDocument.WindowRange?
-    /// `time_slots.project_id`, ... as given to `--columns`, in table order.
-    public var columns: [String]
-    public var shard: Shard?
-    public var database: String
-    public var snapshot: Snapshot
-    public var rows: PlanDocument.RowsFile
-    public var memberships: PlanDocument.RowsFile
-    public var counts: Counts
-
-    public struct Snapshot: Codable, Hashable, Sendable {
-        /// `dump` or `database`
-        public var kind: String
-        public var path: String
-        public var bytes: Int64?
-        public var sha256: String?
-        public var lines: Int
-        /// The newest `time_slots.updated_at` in the whole snapshot: before `job.from`.
-        public var newestUpdatedAt: String?
-        public var hasProjectMembers: Bool
-        public var rowsInRange: Int
-        public var rowsOutsideRange: Int
-
-        public init(
-            kind: String, path: String, bytes: Int64?, sha256: String?, lines: Int, newestUpdatedAt: String?,
-            hasProjectMembers: Bool, rowsInRange: Int, rowsOutsideRange: Int
-        ) {
-            self.kind = kind
-            self.path = path
-            self.bytes = bytes
-            self.sha256 = sha256
-            self.lines = lines
-            self.newestUpdatedAt = newestUpdatedAt
-            self.hasProjectMembers = hasProjectMembers
-            self.rowsInRange = rowsInRange
-            self.rowsOutsideRange = rowsOutsideRange
-        }
-    }
-
-    public struct Counts: Codable, Hashable, Sendable {
-        public var restore = 0
-        public var keptChangedAfterJob = 0
-        public var keptNotFingerprint = 0
-        public var missingFromLive = 0
-        public var quarantined = 0
-        public var unchanged = 0
-        /// Snapshot rows that could not be read.
-        public var unreadable = 0
-        public var membershipsRestored = 0
-        public var membershipsQuarantined = 0
-
-        public init() {}
-
-        public subscript(outcome: SlotOutcome) -> Int {
-            switch outcome {
-            case .restore: restore
-            case .keptChangedAfterJob: keptChangedAfterJob
-            case .keptNotFingerprint: keptNotFingerprint
-            case .missingFromLive: missingFromLive
-            case .quarantined: quarantined
-            }
-        }
-    }
-
-    /// SHA-256 over what the plan would change and the evidence it stands on: the kind, the job,
-    /// range, columns and shard, both rows files (their hashes cover each row's evidence), the
-    /// counts and the snapshot's content hash. Not times, paths or the database.
-    public func computePlanID() -> String {
-        let h = SHA256()
-        h.update("\(PlanDocument.formatName) \(formatVersion) \(kind)\n")
-        h.update("job \(job.from) \(job.to)\n")
-        h.update("range \(range.map { "\($0.from) \($0.to)" } ?? "-")\n")
-        h.update("columns \(columns.joined(separator: ","))\n")
-        h.update("shard \(shard?.description ?? "-")\n")
-        h.update("rows \(rows.sha256) \(rows.count)\n")
-        h.update("memberships \(memberships.sha256) \(memberships.count)\n")
-        let c = counts
-        h.update("counts \(c.restore) \(c.keptChangedAfterJob) \(c.keptNotFingerprint) \(c.missingFromLive) \(c.quarantined) \(c.unchanged) \(c.unreadable) \(c.membershipsRestored) \(c.membershipsQuarantined)\n")
-        h.update("snapshot \(snapshot.sha256 ?? "database")\n")
-        return h.finalize()
-    }
-}
 
 /// Writes a reconcile plan directory: `rows.tsv`, `memberships.tsv`, `report.md`, `report.html`,
 /// `reconcile.csv`, then `plan.json` last.
@@ -262,5 +161,17 @@ enum ReconcileRowsFormat {
         CopyTextWriter.appendArrayField(s.activeApps, to: &out.bytes); out.append(byte: 0x09)
         CopyTextWriter.appendField(s.screenshotKey, to: &out.bytes); out.append(byte: 0x09)
         CopyTextWriter.appendField(s.note, to: &out.bytes); out.append(byte: 0x09)
+    }
+}
+
+extension ReconcileDocument.Counts {
+    public subscript(outcome: SlotOutcome) -> Int {
+        switch outcome {
+        case .restore: restore
+        case .keptChangedAfterJob: keptChangedAfterJob
+        case .keptNotFingerprint: keptNotFingerprint
+        case .missingFromLive: missingFromLive
+        case .quarantined: quarantined
+        }
     }
 }

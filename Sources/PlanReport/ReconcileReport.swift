@@ -1,3 +1,4 @@
+import PlanFormat
 import Reconcile
 import RecoveryModel
 

@@ -1,7 +1,9 @@
 import Foundation
+import PlanFormat
 import PlanReport
 import RecoveryCommit
 import RecoveryModel
+import SourceFiles
 
 extension Apply {
     /// `apply` of a reconcile plan (`"kind": "reconcile"`): the same checks, confirmation and
@@ -9,7 +11,7 @@ extension Apply {
     func runReconcile() throws {
         let plan: ReconcileDirectory
         do { plan = try ReconcileDirectory.load(directory) } catch let error as PlanError {
-            throw CommitError(.planRefused, error.description, plan: error)
+            throw CommitError(.planRefused, error.message, hint: error.hint, plan: error)
         }
         if let expected = shard?.shard, plan.document.shard != expected {
             throw CommitError(
@@ -26,18 +28,18 @@ extension Apply {
                 "to restore \(d.rows.count) rows and \(d.memberships.count) memberships; kept at plan time: "
                     + "\(d.counts.keptChangedAfterJob) changed after the job, \(d.counts.keptNotFingerprint) not the job's fingerprint, "
                     + "\(d.counts.quarantined) quarantined",
-            ], question: "Apply this plan?", yes: yes, flagHint: "apply the plan")
+            ], question: "Apply this plan?", yes: confirm.yes, flagHint: "apply the plan")
         var options = ApplyOptions(
-            operatorName: operatorName ?? Confirmation.defaultOperator(), toolVersion: ToolVersion.current, maxSlots: maxSlots)
-        options.lockTimeoutSeconds = lockTimeout
+            operatorName: confirm.operatorOrLogin, toolVersion: ToolVersion.current, maxSlots: maxSlots)
+        options.lockTimeoutSeconds = confirm.lockTimeout
         options.againAfterRevert = again
         options.statementTimeoutSeconds = statementTimeout
         let pause = TestPause(ProcessInfo.processInfo.environment)
         pause.reached(ApplyCheckpoint.planChecked.description)
         let steps = ApplySteps(
             logger: log.logger, progress: log.progress("loading rows"), chunkBytes: options.chunkBytes,
-            rowsBytes: Self.fileSize(plan.rowsPath))
-        let outcome = try ReconcileApply.apply(plan, conninfo: db, options: options) { checkpoint in
+            rowsBytes: InputDiscovery.fileSize(plan.rowsPath) ?? 0)
+        let outcome = try ReconcileApply.apply(plan, conninfo: database.conninfo, options: options) { checkpoint in
             steps.reached(checkpoint)
             pause.reached(checkpoint.description)
         }

@@ -2,6 +2,7 @@ import ArgumentParser
 import ConflictResolver
 import Foundation
 import LiveDatabase
+import PlanFormat
 import PlanReport
 import PostgresClient
 import Reconcile

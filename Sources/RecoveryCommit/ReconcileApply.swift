@@ -1,4 +1,4 @@
-import PlanReport
+import PlanFormat
 import PostgresClient
 
 import RecoveryModel
