@@ -137,7 +137,7 @@ lz4 -t -q "$dump"
 echo "$(lz4 -dc "$dump" | wc -l) rows of [$from_utc, $to_utc) in $dump"
 
 begin "apply"
-applyopt=(--yes "${dbopt[@]}" "${shardopt[@]}")
+applyopt=(--yes --plan-id "$approve" "${dbopt[@]}" "${shardopt[@]}")
 [ -z "$operator" ] || applyopt+=(--operator "$operator")
 "$tool" apply "$plan" "${applyopt[@]}" --json > "$out/apply.json"
 run=$(field "$out/apply.json" run id) || fail "apply printed no run id (see $out/apply.json)"

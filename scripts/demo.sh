@@ -80,7 +80,7 @@ lz4 -t -q "$out/safety/time_slots-window.copy.lz4"
 echo "$(lz4 -dc "$out/safety/time_slots-window.copy.lz4" | wc -l) rows in $out/safety/time_slots-window.copy.lz4"
 
 begin "apply the reviewed plan (one transaction)"
-"$tool" apply "$out/plan" --yes --json > "$out/apply.json"
+"$tool" apply "$out/plan" --yes --plan-id "$plan_id" --json > "$out/apply.json"
 run=$(field "$out/apply.json" run id)
 echo "applied plan $plan_id as run $run: inserted $(field "$out/apply.json" run counts inserted) slots (the whole result: $out/apply.json)"
 

@@ -94,7 +94,8 @@ public final class EventLineParser {
         var duplicate: (key: Key, offset: Int)?
         JSONScanner.skipSpace(p, n, &i)
         guard i < n, p[i] == UInt8(ascii: "{") else {
-            throw JSONSyntaxError(kind: i < n ? .notAnObject : .unexpectedEnd, offset: i)
+            let bom = i + 2 < n && p[i] == 0xEF && p[i + 1] == 0xBB && p[i + 2] == 0xBF
+            throw JSONSyntaxError(kind: bom ? .byteOrderMark : i < n ? .notAnObject : .unexpectedEnd, offset: i)
         }
         i += 1
         JSONScanner.skipSpace(p, n, &i)

@@ -17,6 +17,8 @@ struct JSONSyntaxError: Error, Hashable {
         case tooDeep
         case trailingCharacters
         case notAnObject
+        /// The line starts with a UTF-8 byte order mark (EF BB BF).
+        case byteOrderMark
         case invalidUTF8
         /// Not a syntax error: a key of the contract that appears twice.
         case duplicateKey(String)
@@ -37,6 +39,7 @@ struct JSONSyntaxError: Error, Hashable {
         case .tooDeep: "nesting deeper than \(JSONScanner.maxDepth) levels at byte \(offset)"
         case .trailingCharacters: "characters after the object at byte \(offset)"
         case .notAnObject: "the line is not a JSON object"
+        case .byteOrderMark: "the line starts with a UTF-8 byte order mark (EF BB BF): the file was saved by an editor; remove the mark"
         case .invalidUTF8: "invalid UTF-8 at byte \(offset)"
         case .duplicateKey(let key): "key '\(key)' appears more than once at byte \(offset)"
         }

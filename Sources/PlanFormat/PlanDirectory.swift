@@ -8,16 +8,23 @@ public struct PlanDirectory: Sendable {
     public var document: PlanDocument
     public var rowsPath: String
 
+    /// plan.json larger than this is not one this tool wrote (a plan of 1M users is about 100 MB).
+    static let maximumPlanJSONBytes = 256 << 20
+
     public static func load(_ path: String) throws -> PlanDirectory {
         let planPath = path + "/plan.json"
-        guard let data = FileManager.default.contents(atPath: planPath) else {
-            throw PlanError(.notAPlan, path: path, detail: "no readable plan.json")
+        let data: Data
+        do {
+            // Only a regular file, opened without blocking: a FIFO or a device is refused, not waited on.
+            data = Data(try RegularFile.contents(of: planPath, limit: maximumPlanJSONBytes))
+        } catch {
+            throw PlanError(.notAPlan, path: path, detail: "cannot read plan.json: \(error.reason)")
         }
         let document: PlanDocument
         do {
             document = try PlanJSON.decode(data)
         } catch {
-            throw PlanError(.notAPlan, path: path, detail: "plan.json does not parse as a plan (\(error.localizedDescription))")
+            throw PlanError(.notAPlan, path: path, detail: "plan.json does not parse as a plan (\(PlanJSON.reason(error)))")
         }
         guard document.format == PlanDocument.formatName else {
             throw PlanError(.notAPlan, path: path, detail: "format is '\(document.format)', not '\(PlanDocument.formatName)'")
@@ -47,17 +54,22 @@ public struct PlanDirectory: Sendable {
 
     /// SHA-256 and newline count of a file, read in 1 MiB pieces.
     static func hashFile(_ file: String, planPath: String) throws -> (String, Int) {
-        guard let handle = FileHandle(forReadingAtPath: file) else {
-            throw PlanError(.tampered, path: planPath, detail: "\((file as NSString).lastPathComponent) is missing")
-        }
-        defer { try? handle.close() }
+        let name = (file as NSString).lastPathComponent
         let hash = SHA256()
         var lines = 0
-        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
-            chunk.withUnsafeBytes { bytes in
+        do {
+            let handle = try RegularFile(file)
+            let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+            defer { chunk.deallocate() }
+            while true {
+                let n = try handle.read(into: chunk)
+                if n == 0 { break }
+                let bytes = UnsafeRawBufferPointer(rebasing: chunk[..<n])
                 hash.update(bytes)
                 lines += bytes.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
             }
+        } catch {
+            throw PlanError(.tampered, path: planPath, detail: error.code == ENOENT ? "\(name) is missing" : "cannot read \(name): \(error.reason)")
         }
         return (hash.finalize(), lines)
     }

@@ -18,6 +18,24 @@ public enum PlanJSON {
         decoder.keyDecodingStrategy = .custom { path in SnakeCaseKey(path.last!.stringValue) }
         return decoder
     }
+
+    /// Why `decode` failed, in the tool's words: the key path and what was wrong there, never
+    /// Foundation's localized text.
+    public static func reason(_ error: any Error) -> String {
+        guard let error = error as? DecodingError else { return "not JSON" }
+        func path(_ context: DecodingError.Context) -> String {
+            let keys = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
+            return keys.isEmpty ? "the document" : "'" + keys.joined(separator: ".") + "'"
+        }
+        switch error {
+        case .keyNotFound(let key, let context): return "\(path(context)) has no '\(key.stringValue)'"
+        case .valueNotFound(_, let context): return "\(path(context)) is null"
+        case .typeMismatch(let type, let context): return "\(path(context)) is not a \(type)"
+        case .dataCorrupted(let context):
+            return context.codingPath.isEmpty ? "not valid JSON in UTF-8" : "\(path(context)) is not valid"
+        @unknown default: return "not a plan document"
+        }
+    }
 }
 
 /// A snake_case JSON key read back as the property name the encoder's `.convertToSnakeCase`

@@ -1,10 +1,15 @@
 import Foundation
 import PlanFormat
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import RecoveryModel
 import SlotFold
 
 /// Writes a plan directory: `rows.tsv`, `plan.json`, and the reviewer's reports. Writes nothing
-/// outside `directory`; refuses a directory that already holds a plan.
+/// outside `directory` and its staging directory beside it; never writes over anything.
 public enum PlanWriter {
     public struct Output: Sendable {
         public var document: PlanDocument
@@ -12,7 +17,87 @@ public enum PlanWriter {
         public var files: [String]
     }
 
+    /// Writes the plan into a fresh directory beside `directory`, then renames it into place: a
+    /// plan directory is complete or absent, never half-written. `directory` must not exist (an
+    /// empty directory is taken: nothing in it can be lost); nothing is ever written over.
     public static func write(_ evidence: PlanEvidence, to directory: String) throws -> Output {
+        try checkDestination(directory)
+        let staging = try makeStagingDirectory(beside: directory)
+        do {
+            let output = try writeFiles(evidence, into: staging)
+            guard rename(staging, directory) == 0 else {
+                let code = errno
+                throw PlanError(.cannotWrite, path: directory, detail: code == ENOTEMPTY || code == EEXIST || code == ENOTDIR
+                    ? "something was created there while the plan was written; nothing was overwritten"
+                    : FileFailure.reason(errno: code))
+            }
+            return output
+        } catch {
+            try? FileManager.default.removeItem(atPath: staging)
+            throw error
+        }
+    }
+
+    /// Refuses a destination that exists (other than an empty directory) or whose parent cannot
+    /// take a new directory: `plan` checks it before reading, so a long read is not wasted.
+    public static func checkDestination(_ directory: String) throws(PlanError) {
+        var st = stat()
+        if lstat(directory, &st) == 0 {
+            guard (st.st_mode & S_IFMT) == S_IFDIR, isEmptyDirectory(directory) else {
+                let what = (st.st_mode & S_IFMT) == S_IFDIR ? "a directory that is not empty" : FileFailure.kindName(st.st_mode)
+                throw PlanError(.exists, path: directory, detail: "it already exists (\(what)); a plan is written only to a new path: choose another --out")
+            }
+        } else if errno != ENOENT {
+            throw PlanError(.cannotWrite, path: directory, detail: FileFailure.reason(errno: errno))
+        }
+        let parent = parentDirectory(directory)
+        var parentStat = stat()
+        guard stat(parent, &parentStat) == 0 else {
+            let code = errno
+            throw PlanError(.cannotWrite, path: directory, detail: code == ENOENT
+                ? "its parent directory '\(parent)' does not exist" : "its parent directory '\(parent)': \(FileFailure.reason(errno: code))")
+        }
+        guard (parentStat.st_mode & S_IFMT) == S_IFDIR else {
+            throw PlanError(.cannotWrite, path: directory, detail: "'\(parent)' is \(FileFailure.kindName(parentStat.st_mode)), not a directory")
+        }
+        guard access(parent, W_OK | X_OK) == 0 else {
+            throw PlanError(.cannotWrite, path: directory, detail: "its parent directory '\(parent)': \(FileFailure.reason(errno: errno))")
+        }
+    }
+
+    private static func isEmptyDirectory(_ path: String) -> Bool {
+        guard let dir = opendir(path) else { return false }
+        defer { closedir(dir) }
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { return false }
+        }
+        return true
+    }
+
+    private static func parentDirectory(_ path: String) -> String {
+        var trimmed = Substring(path)
+        while trimmed.count > 1, trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+        guard let slash = trimmed.lastIndex(of: "/") else { return "." }
+        return slash == trimmed.startIndex ? "/" : String(trimmed[..<slash])
+    }
+
+    /// `DIR.partial-1a2b3c4d` beside `directory`, made with `mkdir` (so the umask applies).
+    private static func makeStagingDirectory(beside directory: String) throws(PlanError) -> String {
+        var trimmed = directory
+        while trimmed.count > 1, trimmed.hasSuffix("/") { trimmed.removeLast() }
+        for _ in 0..<100 {
+            let candidate = trimmed + ".partial-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+            if mkdir(candidate, 0o777) == 0 { return candidate }
+            guard errno == EEXIST else {
+                throw PlanError(.cannotWrite, path: directory, detail: "cannot make a directory beside it: \(FileFailure.reason(errno: errno))")
+            }
+        }
+        throw PlanError(.cannotWrite, path: directory, detail: "no free name for a directory beside it")
+    }
+
+    /// Writes every file of the plan into `directory`, which is new and empty.
+    static func writeFiles(_ evidence: PlanEvidence, into directory: String) throws -> Output {
         let fm = FileManager.default
         try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let planPath = directory + "/plan.json"
@@ -68,7 +153,7 @@ public enum PlanWriter {
             do {
                 try Data(text.utf8).write(to: URL(fileURLWithPath: directory + "/" + reports[i].fileName))
             } catch {
-                failures.set(i, PlanError(.cannotWrite, path: directory + "/" + reports[i].fileName, detail: "\(error.localizedDescription)"))
+                failures.set(i, PlanError(.cannotWrite, path: directory + "/" + reports[i].fileName, detail: PlanError.reason(error)))
             }
         }
         if let failure = failures.first { throw failure }
@@ -108,7 +193,7 @@ public enum PlanWriter {
             do {
                 try handle.write(contentsOf: out.bytes)
             } catch {
-                throw PlanError(.cannotWrite, path: path, detail: "\(error.localizedDescription)")
+                throw PlanError(.cannotWrite, path: path, detail: PlanError.reason(error))
             }
             out.bytes.removeAll(keepingCapacity: true)
         }
@@ -178,5 +263,18 @@ public struct ReportRenderer: Sendable {
             return out.text
         }
         self.streaming = streaming
+    }
+}
+
+extension PlanError {
+    /// A Foundation file error in the tool's words (`no space left on the device`): the POSIX
+    /// error behind it, never Foundation's localized sentence.
+    static func reason(_ error: any Error) -> String {
+        let ns = error as NSError
+        if ns.domain == NSPOSIXErrorDomain { return FileFailure.reason(errno: Int32(ns.code)) }
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return FileFailure.reason(errno: Int32(underlying.code))
+        }
+        return "the file cannot be written"
     }
 }

@@ -123,7 +123,7 @@ public enum ReconcilePlanWriter {
         do {
             try Data(bytes).write(to: URL(fileURLWithPath: path))
         } catch {
-            throw PlanError(.cannotWrite, path: path, detail: error.localizedDescription)
+            throw PlanError(.cannotWrite, path: path, detail: PlanError.reason(error))
         }
     }
 }

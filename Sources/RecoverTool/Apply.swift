@@ -26,6 +26,11 @@ struct Apply: ParsableCommand {
 
     @OptionGroup var confirm: ConfirmOptions
 
+    @Option(name: .customLong("plan-id"), help: ArgumentHelp(
+        "The plan id the reviewer approved (plan.json's plan_id, as 'plan' prints it): refuse (exit 70) unless DIR's recomputed plan id is this one; --yes needs it. A sharded job may list its shards' ids, comma-separated.",
+        valueName: "id"))
+    var planID: String?
+
     @Flag(help: "Apply a plan whose earlier run was reverted, as a new run (otherwise it changes nothing).")
     var again = false
 
@@ -46,6 +51,11 @@ struct Apply: ParsableCommand {
 
     func validate() throws {
         if let maxSlots, maxSlots < 0 { throw ValidationError("'--max-slots' must be 0 or more") }
+        if confirm.yes && planID == nil {
+            throw ValidationError(
+                "'--yes' needs '--plan-id ID', the id of the plan the reviewer approved, so that exactly that plan is applied")
+        }
+        if let planID { _ = try Self.approvedIDs(planID) }
         try ArgumentChecks.checkTimeout(statementTimeout, flag: "--statement-timeout")
     }
 
@@ -55,6 +65,7 @@ struct Apply: ParsableCommand {
         do { plan = try PlanDirectory.load(directory) } catch let error as PlanError {
             throw CommitError(.planRefused, error.message, hint: error.hint, plan: error)
         }
+        try requireApproved(plan.document.planID)
         if let expected = shard?.shard, plan.document.shard != expected {
             throw CommitError(
                 .planRefused,
@@ -82,6 +93,27 @@ struct Apply: ParsableCommand {
         }
         log.endProgress()
         try output.emit(ApplyOutput(outcome)) { ApplyText.outcome(outcome) }
+    }
+}
+
+extension Apply {
+    /// Refuses (70) a plan whose recomputed id is not the approved one (`--plan-id`).
+    func requireApproved(_ id: String) throws {
+        guard let planID, !(try Self.approvedIDs(planID)).contains(id) else { return }
+        throw CommitError(
+            .planRefused,
+            "refusing the plan in '\(directory)': its plan id is \(id), not the approved "
+                + (planID.contains(",") ? "ones given" : planID) + " (--plan-id); nothing was changed; "
+                + "apply the plan that was reviewed, or review this one")
+    }
+
+    /// `--plan-id`'s ids: each 64 lowercase hexadecimal digits (a SHA-256), comma-separated.
+    static func approvedIDs(_ text: String) throws -> Set<String> {
+        let ids = text.split(separator: ",", omittingEmptySubsequences: false).map { String($0) }
+        for id in ids where id.count != 64 || !id.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) {
+            throw ValidationError("'--plan-id' '\(id)' is not a plan id: 64 lowercase hexadecimal digits, as plan.json's plan_id")
+        }
+        return Set(ids)
     }
 }
 

@@ -66,7 +66,8 @@ struct Plan: ParsableCommand {
     func run() throws {
         let window = self.window.window
         let shard = self.shard?.shard
-        // Connect first: an unreachable database should stop the run before minutes of reading.
+        // A taken --out and an unreachable database stop the run before minutes of reading.
+        try PlanWriter.checkDestination(out)
         let live = try Connection.connect(database.conninfo, session: SessionSettings(applicationName: "recover-tool plan"))
         var sources = try output.log.timed("read") {
             try PlanSources.read(

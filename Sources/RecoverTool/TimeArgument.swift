@@ -9,6 +9,8 @@ struct TimeArgument: ExpressibleByArgument, Sendable {
         case time(Timestamp)
         /// Why it was refused, and a way to write it (`2018-07-25T14:55:00Z`), when one is known.
         case noOffset(suggestion: String)
+        /// `23:59:60Z`: valid RFC 3339, but not a time PostgreSQL or the tool can hold.
+        case leapSecond
         case notATime
     }
 
@@ -29,6 +31,10 @@ struct TimeArgument: ExpressibleByArgument, Sendable {
             return t
         case .noOffset(let suggestion):
             throw ValidationError("\(flag) '\(text)' has no UTC offset: write it as \(suggestion) or with an offset such as -07:00")
+        case .leapSecond:
+            throw ValidationError(
+                "\(flag) '\(text)' is a leap second (:60), which PostgreSQL's timestamps and this tool do not represent: "
+                    + "write the second before or after it, such as 23:59:59Z")
         case .notATime:
             throw ValidationError("\(flag) '\(text)' is not an RFC 3339 time: write it as 2018-07-25T14:55:00Z or with an offset such as -07:00")
         }
@@ -43,6 +49,13 @@ struct TimeArgument: ExpressibleByArgument, Sendable {
         let chars = Array(local)
         if chars.count >= 19, chars[10] == " " || chars[10] == "t" { local = String(chars[..<10]) + "T" + String(chars[11...]) }
         if Timestamp.parse(local + "Z") != nil { return .noOffset(suggestion: local + "Z") }
+        let given = Array(text)
+        if given.count >= 20, given[16] == ":", given[17] == "6", given[18] == "0" {
+            var earlier = given
+            earlier[17] = "5"
+            earlier[18] = "9"
+            if Timestamp.parse(String(earlier)) != nil { return .leapSecond }
+        }
         return .notATime
     }
 }

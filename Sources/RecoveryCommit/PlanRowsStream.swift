@@ -23,11 +23,13 @@ struct PlanRowsStream {
 
     /// Reads the file (`read(2)`) and writes it through `copy`; calls `chunkSent(n)` after the n-th chunk.
     func send(into copy: inout CopyIn, chunkSent: (Int) -> Void) throws -> Sent {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else {
-            throw CommitError(.planRefused, "cannot read '\(path)': \(String(cString: strerror(errno))); the plan changed after it was checked")
+        let file: RegularFile
+        do {
+            file = try RegularFile(path)
+        } catch {
+            throw CommitError(.planRefused, "cannot read '\(path)': \(error.reason); the plan changed after it was checked")
         }
-        defer { close(fd) }
+        let fd = file.descriptor
         let hash = SHA256()
         var buffer = [UInt8](repeating: 0, count: chunkBytes)
         var bytes = 0, lines = 0, chunks = 0
@@ -35,7 +37,7 @@ struct PlanRowsStream {
             let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw CommitError(.planRefused, "cannot read '\(path)': \(String(cString: strerror(errno)))")
+                throw CommitError(.planRefused, "cannot read '\(path)': \(FileFailure.reason(errno: errno))")
             }
             if n == 0 { break }
             try buffer.withUnsafeBytes { raw in

@@ -45,9 +45,10 @@ public struct FileFailure: Error, Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// What a non-regular file is, in words.
+    /// What kind of file `mode` says, in words.
     public static func kindName(_ mode: mode_t) -> String {
         switch mode & S_IFMT {
+        case S_IFREG: "a regular file"
         case S_IFDIR: "a directory"
         case S_IFIFO: "a named pipe (FIFO)"
         case S_IFCHR: "a character device"
@@ -122,42 +123,5 @@ public final class RegularFile {
             guard bytes.count <= limit else { throw FileFailure(path: path, reason: "larger than \(limit) bytes") }
         }
         return bytes
-    }
-}
-
-/// Writing new files: created with `O_EXCL` (never over an existing one) and written whole.
-public enum NewFile {
-    /// Creates `path` (mode 0644, refused if anything is there) and writes `bytes` to it.
-    public static func write(_ bytes: some Collection<UInt8>, to path: String) throws(FileFailure) {
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0o644)
-        guard fd >= 0 else { throw FileFailure(path: path, errno: errno) }
-        var failure: FileFailure?
-        let written: Void? = bytes.withContiguousStorageIfAvailable { buffer in
-            failure = writeAll(fd, UnsafeRawBufferPointer(buffer), path: path)
-        }
-        if written == nil { failure = writeAll(fd, Array(bytes), path: path) }
-        if close(fd) != 0, failure == nil { failure = FileFailure(path: path, errno: errno) }
-        if let failure { throw failure }
-    }
-
-    private static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) -> FileFailure? {
-        bytes.withUnsafeBytes { writeAll(fd, $0, path: path) }
-    }
-
-    private static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) -> FileFailure? {
-        var offset = 0
-        while offset < bytes.count {
-            #if canImport(Glibc)
-            let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-            #else
-            let n = Darwin.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-            #endif
-            if n < 0 {
-                if errno == EINTR { continue }
-                return FileFailure(path: path, errno: errno)
-            }
-            offset += n
-        }
-        return nil
     }
 }

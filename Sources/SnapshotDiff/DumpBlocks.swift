@@ -23,6 +23,9 @@ struct DumpBlocks {
         block: (String, [String], Int) throws -> Void,
         row: (Int, UnsafeRawBufferPointer, Int) throws -> Void
     ) throws -> Summary {
+        if let format = DumpReader.archiveFormat(path) {
+            throw SnapshotError(.notPlainFormat, source: path, line: 0, detail: "a pg_dump \(format)-format archive, not a plain SQL dump")
+        }
         let reader: LineReader
         do {
             reader = try LineReader(path: path, maxLineLength: 16 << 20, computeDigest: computeDigest)

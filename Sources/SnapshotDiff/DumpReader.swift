@@ -1,6 +1,12 @@
 import RecoveryModel
 import SourceFiles
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Reads the `time_slots` rows of a pg_dump plain-format file (`*.sql`, or LZ4-framed `*.sql.lz4`),
 /// streaming, line by line.
 ///
@@ -81,6 +87,27 @@ public struct DumpReader {
                 detail: "no COPY block of time_slots in the dump (\(lines.lines) lines read)")
         }
         return summary
+    }
+
+    /// `custom`, `directory` or `tar` when `path` is a pg_dump archive, told by its header (the
+    /// `PGDMP` magic; a `toc.dat` first in a ustar archive; a directory holding `toc.dat`), or nil.
+    static func archiveFormat(_ path: String) -> String? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        if (st.st_mode & S_IFMT) == S_IFDIR {
+            return access(path + "/toc.dat", F_OK) == 0 ? "directory" : nil
+        }
+        guard let file = try? RegularFile(path) else { return nil }
+        let header = UnsafeMutableRawBufferPointer.allocate(byteCount: 512, alignment: 16)
+        defer { header.deallocate() }
+        var count = 0
+        while count < 512, let n = try? file.read(into: UnsafeMutableRawBufferPointer(rebasing: header[count...])), n > 0 {
+            count += n
+        }
+        let bytes = Array(header[..<count])
+        if bytes.starts(with: Array("PGDMP".utf8)) { return "custom" }
+        if count >= 262, bytes.starts(with: Array("toc.dat".utf8)), Array(bytes[257..<262]) == Array("ustar".utf8) { return "tar" }
+        return nil
     }
 
     /// Every row in the window as a fold event: `.snapshotRow` at its `updated_at`.

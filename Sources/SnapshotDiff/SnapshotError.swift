@@ -14,6 +14,8 @@ public struct SnapshotError: ToolError, Hashable {
         case unsupportedEncoding = "unsupported_encoding"
         /// The file cannot be opened or read.
         case unreadable
+        /// A pg_dump archive (custom, directory or tar format), not the plain SQL this tool reads.
+        case notPlainFormat = "not_plain_format"
     }
 
     public var kind: Kind
@@ -48,6 +50,8 @@ public struct SnapshotError: ToolError, Hashable {
         case .badCopyLine: "give a pg_dump of the service's time_slots table"
         case .unsupportedEncoding: "dump it again with pg_dump --encoding=UTF8"
         case .unreadable: nil
+        case .notPlainFormat:
+            "turn it into plain SQL with 'pg_restore -f - \(source) > time_slots.sql' (or dump with pg_dump --format=plain) and give that"
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import RecoveryModel
 
 /// Finds the input files named on the command line: a file is taken as given; a directory is
 /// searched recursively for names with one of the suffixes. The result is sorted and without
@@ -28,11 +29,13 @@ public enum InputDiscovery {
         var found = Set<String>()
         let fm = FileManager.default
         for path in paths {
-            var isDirectory: ObjCBool = false
-            guard fm.fileExists(atPath: path, isDirectory: &isDirectory) else {
-                throw SourceError(.notFound, path: path, detail: "no such file or directory")
+            // stat, not fileExists: a loop of symbolic links or a denied directory is not "no such file".
+            var st = stat()
+            guard stat(path, &st) == 0 else {
+                let code = errno
+                throw SourceError(code == ENOENT ? .notFound : .cannotOpen, path: path, detail: FileFailure.reason(errno: code))
             }
-            guard isDirectory.boolValue else {
+            guard (st.st_mode & S_IFMT) == S_IFDIR else {
                 found.insert(path)
                 continue
             }

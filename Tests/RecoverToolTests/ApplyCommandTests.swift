@@ -32,7 +32,7 @@ final class ApplyCommandTests: XCTestCase {
         let (db, dir, plan) = try makeIncident()
         let connection = try db.connect()
 
-        let applied = try run(["apply", dir.path, "--db", db.conninfo, "--yes"], db)
+        let applied = try run(["apply", dir.path, "--db", db.conninfo, "--yes", "--plan-id", try approvedPlanID(dir.path)], db)
         XCTAssertEqual(applied.status, 0, applied.stderrText)
         XCTAssertEqual(applied.stderrText, "")
         XCTAssertEqual(applied.stdoutText, """
@@ -43,7 +43,7 @@ final class ApplyCommandTests: XCTestCase {
             """)
         XCTAssertEqual(try connection.execute("SELECT operator || ' ' || database_user FROM recovery.runs").scalar, "incident-engineer postgres")
 
-        let again = try run(["apply", dir.path, "--db", db.conninfo, "--yes", "--operator", "someone else"], db)
+        let again = try run(["apply", dir.path, "--db", db.conninfo, "--yes", "--plan-id", try approvedPlanID(dir.path), "--operator", "someone else"], db)
         XCTAssertEqual(again.status, 0)
         XCTAssertTrue(again.stdoutText.hasPrefix("plan \(plan.planID) was already applied as run 1 at "), again.stdoutText)
         XCTAssertTrue(again.stdoutText.hasSuffix(" by incident-engineer; nothing changed\n"), again.stdoutText)
@@ -120,7 +120,7 @@ final class ApplyCommandTests: XCTestCase {
         var text = try String(contentsOf: rows, encoding: .utf8)
         text = text.replacingOccurrences(of: "\t100\t200\t", with: "\t999\t200\t")
         try text.write(to: rows, atomically: true, encoding: .utf8)
-        let output = try run(["apply", dir.path, "--yes"], db)
+        let output = try run(["apply", dir.path, "--yes", "--plan-id", unapprovedPlanID], db)
         XCTAssertEqual(output.status, 70)
         XCTAssertTrue(output.stderrText.hasPrefix("recover-tool: error: refusing the plan in '\(dir.path)': rows.tsv has SHA-256 "), output.stderrText)
         XCTAssertTrue(output.stderrText.hasSuffix(
@@ -130,7 +130,7 @@ final class ApplyCommandTests: XCTestCase {
 
         let foreign = try TemporaryDirectory(prefix: "foreign")
         try Data("{\"format\": \"something-else\"}".utf8).write(to: foreign.file("plan.json"))
-        let refused = try run(["apply", foreign.path, "--yes"], db)
+        let refused = try run(["apply", foreign.path, "--yes", "--plan-id", unapprovedPlanID], db)
         XCTAssertEqual(refused.status, 70)
         XCTAssertTrue(refused.stderrText.hasPrefix("recover-tool: error: '\(foreign.path)' is not a recover-tool plan: "), refused.stderrText)
     }
@@ -138,11 +138,11 @@ final class ApplyCommandTests: XCTestCase {
     func testMaxSlotsBudget() throws {
         let (db, dir, _) = try makeIncident()
         let before = try DatabaseState.checksums(try db.connect())
-        let output = try run(["apply", dir.path, "--yes", "--max-slots", "5"], db)
+        let output = try run(["apply", dir.path, "--yes", "--plan-id", try approvedPlanID(dir.path), "--max-slots", "5"], db)
         assertOneErrorLine(output, "refusing the plan in '\(dir.path)': it would insert 12 slots, more than --max-slots 5; nothing was changed; "
             + "check the plan, then raise --max-slots or shard the plan", status: 70)
         XCTAssertEqual(try DatabaseState.checksums(try db.connect()), before)
-        XCTAssertEqual(try run(["apply", dir.path, "--yes", "--max-slots", "12"], db).status, 0)
+        XCTAssertEqual(try run(["apply", dir.path, "--yes", "--plan-id", try approvedPlanID(dir.path), "--max-slots", "12"], db).status, 0)
     }
 
     func testLockTimeoutExitsBusy() throws {
@@ -150,7 +150,7 @@ final class ApplyCommandTests: XCTestCase {
         let holder = try db.connect()
         try holder.begin()
         try holder.execute("SELECT pg_advisory_xact_lock($1)", [String(0x7265_636F_7665_7200 as Int64)])
-        let output = try run(["apply", dir.path, "--yes", "--lock-timeout", "0.5"], db)
+        let output = try run(["apply", dir.path, "--yes", "--plan-id", try approvedPlanID(dir.path), "--lock-timeout", "0.5"], db)
         XCTAssertEqual(output.status, 75, output.stderrText)
         XCTAssertTrue(output.stderrText.contains("waiting 0.5 s for the recovery lock: timed out waiting for a lock (SQLSTATE 55P03); nothing was changed"),
                       output.stderrText)
@@ -162,9 +162,9 @@ final class ApplyCommandTests: XCTestCase {
         let secret = "Sup3r-s3cret-pw"
         let conninfo = db.conninfo + " password=\(secret)"  // the server trusts: accepted, unused
         var outputs: [ProcessOutput] = []
-        outputs.append(try run(["apply", dir.path, "--db", conninfo, "--yes"], db))
+        outputs.append(try run(["apply", dir.path, "--db", conninfo, "--yes", "--plan-id", try approvedPlanID(dir.path)], db))
         XCTAssertEqual(outputs.last?.status, 0, outputs.last?.stderrText ?? "")
-        outputs.append(try run(["apply", dir.path, "--db", conninfo, "--yes"], db))
+        outputs.append(try run(["apply", dir.path, "--db", conninfo, "--yes", "--plan-id", try approvedPlanID(dir.path)], db))
         outputs.append(try run(["runs", "--db", conninfo], db))
         outputs.append(try run(["runs", "--db", conninfo, "--json"], db))
         try JSONSchemas.validate(outputs.last!.stdout, against: "runs")
@@ -175,7 +175,7 @@ final class ApplyCommandTests: XCTestCase {
         outputs.append(try run(["revert", "--run", "1", "--db", conninfo, "--yes"], db))
         // Failures that print the connection: a database that does not exist, a URI, DATABASE_URL.
         let wrong = conninfo.replacingOccurrences(of: "dbname=\(db.name)", with: "dbname=no_such_db")
-        let failed = try run(["apply", dir.path, "--db", wrong, "--yes"], db)
+        let failed = try run(["apply", dir.path, "--db", wrong, "--yes", "--plan-id", try approvedPlanID(dir.path)], db)
         XCTAssertEqual(failed.status, 69)
         XCTAssertTrue(failed.stderrText.contains("dbname=no_such_db"), failed.stderrText)
         outputs.append(failed)

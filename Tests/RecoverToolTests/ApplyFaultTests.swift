@@ -47,7 +47,7 @@ final class ApplyFaultTests: XCTestCase {
         // The state a clean apply ends in.
         let reference = try seededDatabase(label: "ref")
         let cleanStart = Date()
-        let clean = try runProcess(tool, ["apply", dir.path, "--yes"], environment: reference.processEnvironment)
+        let clean = try runProcess(tool, ["apply", dir.path, "--yes", "--plan-id", try approvedPlanID(dir.path)], environment: reference.processEnvironment)
         let cleanMilliseconds = Date().timeIntervalSince(cleanStart) * 1000
         XCTAssertEqual(clean.status, 0, clean.stderrText)
         let after = try DatabaseState.outcome(try reference.connect())
@@ -63,10 +63,10 @@ final class ApplyFaultTests: XCTestCase {
             let beforeOutcome = try DatabaseState.outcome(connection)
             let process: Spawned
             if let ms = Int(point.dropFirst(6).dropLast(3)), point.hasPrefix("after ") {
-                process = try Spawned(tool, ["apply", dir.path, "--yes"], environment: db.processEnvironment)
+                process = try Spawned(tool, ["apply", dir.path, "--yes", "--plan-id", try approvedPlanID(dir.path)], environment: db.processEnvironment)
                 usleep(useconds_t(ms * 1000))
             } else {
-                process = try Spawned(tool, ["apply", dir.path, "--yes"],
+                process = try Spawned(tool, ["apply", dir.path, "--yes", "--plan-id", try approvedPlanID(dir.path)],
                                       environment: db.processEnvironment.merging(["RECOVER_TOOL_TEST_PAUSE_AT": point]) { $1 })
                 XCTAssertTrue(process.waitForStderr(containing: "test pause at \(point) (pid \(process.pid))"),
                               "\(point): \(process.stderrText)")
@@ -89,7 +89,7 @@ final class ApplyFaultTests: XCTestCase {
                 XCTAssertEqual(state, point == "committed" ? "after" : "before", point)
             }
             // A re-run says what happened and ends in the state after.
-            let rerun = try runProcess(tool, ["apply", dir.path, "--yes"], environment: db.processEnvironment)
+            let rerun = try runProcess(tool, ["apply", dir.path, "--yes", "--plan-id", try approvedPlanID(dir.path)], environment: db.processEnvironment)
             XCTAssertEqual(rerun.status, 0, "\(point): \(rerun.stderrText)")
             let expected = state == "before" ? "applied plan \(plan.planID) as run " : "plan \(plan.planID) was already applied as run "
             XCTAssertTrue(rerun.stdoutText.hasPrefix(expected), "\(point) (\(state)): \(rerun.stdoutText)")
@@ -103,8 +103,8 @@ final class ApplyFaultTests: XCTestCase {
     func testTwoAppliesAtOnceInsertEachSlotOnce() throws {
         let db = try seededDatabase(label: "twice")
         let (dir, plan) = try writePlan()
-        let a = try Spawned(tool, ["apply", dir.path, "--yes"], environment: db.processEnvironment)
-        let b = try Spawned(tool, ["apply", dir.path, "--yes"], environment: db.processEnvironment)
+        let a = try Spawned(tool, ["apply", dir.path, "--yes", "--plan-id", try approvedPlanID(dir.path)], environment: db.processEnvironment)
+        let b = try Spawned(tool, ["apply", dir.path, "--yes", "--plan-id", try approvedPlanID(dir.path)], environment: db.processEnvironment)
         a.process.waitUntilExit()
         b.process.waitUntilExit()
         XCTAssertEqual([a.process.terminationStatus, b.process.terminationStatus], [0, 0], a.stderrText + b.stderrText)
@@ -120,8 +120,8 @@ final class ApplyFaultTests: XCTestCase {
         let dirA = try TemporaryDirectory(prefix: "planA"), dirB = try TemporaryDirectory(prefix: "planB")
         try PlanFixture.write(PlanFixture.slots(users: 1...60, perUser: 144), to: dirA.path)
         try PlanFixture.write(PlanFixture.slots(users: 41...100, perUser: 144, note: "other"), to: dirB.path)
-        let c = try Spawned(tool, ["apply", dirA.path, "--yes"], environment: db2.processEnvironment)
-        let d = try Spawned(tool, ["apply", dirB.path, "--yes"], environment: db2.processEnvironment)
+        let c = try Spawned(tool, ["apply", dirA.path, "--yes", "--plan-id", try approvedPlanID(dirA.path)], environment: db2.processEnvironment)
+        let d = try Spawned(tool, ["apply", dirB.path, "--yes", "--plan-id", try approvedPlanID(dirB.path)], environment: db2.processEnvironment)
         c.process.waitUntilExit()
         d.process.waitUntilExit()
         XCTAssertEqual([c.process.terminationStatus, d.process.terminationStatus], [0, 0], c.stderrText + d.stderrText)
@@ -151,7 +151,7 @@ final class ApplyFaultTests: XCTestCase {
             var env = server.environment
             env["PGDATABASE"] = name
             env["RECOVER_TOOL_TEST_PAUSE_AT"] = point
-            let process = try Spawned(tool, ["apply", dir.path, "--yes"], environment: env)
+            let process = try Spawned(tool, ["apply", dir.path, "--yes", "--plan-id", try approvedPlanID(dir.path)], environment: env)
             XCTAssertTrue(process.waitForStderr(containing: "test pause at \(point)"), process.stderrText)
             try server.stopImmediately()
             kill(process.pid, SIGCONT)

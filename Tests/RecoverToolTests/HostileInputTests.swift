@@ -1,4 +1,5 @@
 import Foundation
+import PlanFormat
 import PostgresClient
 import RecoveryModel
 import TestSupport
@@ -81,7 +82,7 @@ final class HostileInputTests: XCTestCase {
         let message = "must be a number of seconds more than 0 and at most 2147483 (about 24 days); see 'recover-tool help'"
         for value in ["inf", "-inf", "1e300", "nan", "0", "-1", "2147484"] {
             for flag in ["--statement-timeout", "--lock-timeout"] {
-                let apply = try tool(["apply", dir.path, "--yes", "\(flag)=\(value)"])
+                let apply = try tool(["apply", dir.path, "--yes", "--plan-id", unapprovedPlanID, "\(flag)=\(value)"])
                 assertOneErrorLine(apply, "'\(flag)' \(message)", status: 64)
             }
             let revert = try tool(["revert", "--run", "1", "--yes", "--lock-timeout=\(value)"])
@@ -94,7 +95,7 @@ final class HostileInputTests: XCTestCase {
         let output = try tool(["plan", "--from", "2018-07-25T14:50:00Z", "--from", "2018-07-25T15:50:00Z",
                                "--to", "2018-07-25T17:50:00Z", "--logs", Self.logs, "--out", dir.file("x").path])
         assertOneErrorLine(output, "'--from' is given more than once; give it once; see 'recover-tool help'", status: 64)
-        let equals = try tool(["apply", dir.path, "--db=a", "--db", "b", "--yes"])
+        let equals = try tool(["apply", dir.path, "--db=a", "--db", "b", "--yes", "--plan-id", unapprovedPlanID])
         assertOneErrorLine(equals, "'--db' is given more than once; give it once; see 'recover-tool help'", status: 64)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.file("x").path))
         // Options that take several values may be repeated: their values add up.
@@ -109,12 +110,12 @@ final class HostileInputTests: XCTestCase {
     /// apply and by revert, with one line and exit 69.
     func testReadOnlyDatabaseIsRefusedBeforeAnyWrite() throws {
         XCTAssertEqual(try plan("p").status, 0)
-        let applied = try tool(["apply", dir.file("p").path, "--db", live.conninfo, "--yes"])
+        let applied = try tool(["apply", dir.file("p").path, "--db", live.conninfo, "--yes", "--plan-id", try approvedPlanID(dir.file("p").path)])
         XCTAssertEqual(applied.status, 0, applied.stderrText)
         XCTAssertEqual(try plan("q", ["--tz", "UTC"]).status, 0)
         try live.connect().executeSimple("ALTER DATABASE \(live.name) SET default_transaction_read_only = on")
         let before = try DatabaseState.checksums(try live.connect())
-        let apply = try tool(["apply", dir.file("q").path, "--db", live.conninfo, "--yes"])
+        let apply = try tool(["apply", dir.file("q").path, "--db", live.conninfo, "--yes", "--plan-id", try approvedPlanID(dir.file("q").path)])
         assertOneErrorLine(
             apply,
             "cannot apply the plan in '\(dir.file("q").path)': the database '\(ConnectionInfo.redacted(live.conninfo))' is read-only "
@@ -153,5 +154,162 @@ final class HostileInputTests: XCTestCase {
         }
         let md = try XCTUnwrap(texts["report.md"])
         XCTAssertTrue(md.contains(#"app-9\\u0007"#) || md.contains(#"app-9\u0007"#), md)
+    }
+
+    // MARK: Files (rows 7, 9, 10, 13)
+
+    /// Row 7 and 10: `plan --out` never writes over anything, and says why in one line.
+    func testPlanOutNeverOverwritesAndSaysWhy() throws {
+        let mine = dir.file("mine")
+        try FileManager.default.createDirectory(at: mine, withIntermediateDirectories: true)
+        try "my own notes\n".write(to: mine.appendingPathComponent("report.md"), atomically: false, encoding: .utf8)
+        let file = dir.file("a-file")
+        try "x\n".write(to: file, atomically: false, encoding: .utf8)
+        let cases: [(String, String)] = [
+            (mine.path, "it already exists (a directory that is not empty)"),
+            (file.path, "it already exists (a regular file)"),
+            ("/dev/null", "it already exists (a character device)"),
+        ]
+        for (out, why) in cases {
+            let output = try tool(["plan"] + Self.window + ["--logs", Self.logs, "--db", live.conninfo, "--out", out])
+            assertOneErrorLine(
+                output, "cannot write the plan to '\(out)': \(why); a plan is written only to a new path: choose another --out",
+                status: 65)
+        }
+        XCTAssertEqual(try String(contentsOf: mine.appendingPathComponent("report.md"), encoding: .utf8), "my own notes\n")
+        XCTAssertEqual(try String(contentsOf: file, encoding: .utf8), "x\n")
+        let missingParent = dir.file("no/such/dir").path
+        assertOneErrorLine(
+            try tool(["plan"] + Self.window + ["--logs", Self.logs, "--db", live.conninfo, "--out", missingParent]),
+            "cannot write '\(missingParent)': its parent directory '\(dir.file("no/such").path)' does not exist", status: 65)
+        // An empty directory is taken (nothing in it can be lost), and the plan is complete.
+        let empty = dir.file("empty")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        XCTAssertEqual(try plan("empty").status, 0)
+        XCTAssertEqual(try counts("empty"), [82, 15, 7])
+        XCTAssertFalse(try FileManager.default.contentsOfDirectory(atPath: dir.path).contains { $0.contains(".partial-") })
+    }
+
+    /// Rows 9 and 10: a plan file that is a FIFO, a directory or missing is refused at once
+    /// (exit 70, one line), never waited on, and nothing is written.
+    func testPlanFilesMustBeRegularFiles() throws {
+        XCTAssertEqual(try plan("p").status, 0)
+        let planDir = dir.file("p").path
+        let before = try DatabaseState.checksums(try live.connect())
+        let id = try approvedPlanID(planDir)
+        func apply() throws -> ProcessOutput {
+            try runProcess("timeout", ["20", Self.tool, "apply", planDir, "--db", live.conninfo, "--yes", "--plan-id", id],
+                           environment: live.processEnvironment)
+        }
+        let rows = planDir + "/rows.tsv", saved = planDir + "/rows.saved"
+        XCTAssertEqual(rename(rows, saved), 0)
+        XCTAssertEqual(mkfifo(rows, 0o644), 0)
+        assertOneErrorLine(
+            try apply(),
+            "refusing the plan in '\(planDir)': cannot read rows.tsv: a named pipe (FIFO), not a regular file; "
+                + "make a new plan with 'recover-tool plan' and review it", status: 70)
+        unlink(rows)
+        XCTAssertEqual(mkdir(rows, 0o755), 0)
+        assertOneErrorLine(
+            try apply(),
+            "refusing the plan in '\(planDir)': cannot read rows.tsv: a directory, not a regular file; "
+                + "make a new plan with 'recover-tool plan' and review it", status: 70)
+        rmdir(rows)
+        assertOneErrorLine(
+            try apply(),
+            "refusing the plan in '\(planDir)': rows.tsv is missing; make a new plan with 'recover-tool plan' and review it",
+            status: 70)
+        XCTAssertEqual(rename(saved, rows), 0)
+        let json = planDir + "/plan.json"
+        XCTAssertEqual(rename(json, planDir + "/plan.saved"), 0)
+        XCTAssertEqual(mkfifo(json, 0o644), 0)
+        assertOneErrorLine(
+            try apply(),
+            "'\(planDir)' is not a recover-tool plan: cannot read plan.json: a named pipe (FIFO), not a regular file", status: 70)
+        unlink(json)
+        try "{\"format\": 1}".write(toFile: json, atomically: false, encoding: .utf8)
+        let garbled = try apply()
+        XCTAssertEqual(garbled.status, 70, garbled.stderrText)
+        XCTAssertFalse(garbled.stderrText.contains("NSCocoaErrorDomain") || garbled.stderrText.contains("couldn’t"), garbled.stderrText)
+        XCTAssertTrue(garbled.stderrText.contains("plan.json does not parse as a plan ('format' is not a String)"), garbled.stderrText)
+        XCTAssertEqual(try DatabaseState.checksums(try live.connect()), before)
+    }
+
+    /// Row 13: messages that say what is really wrong.
+    func testMessagesNameTheRealProblem() throws {
+        // A loop of symbolic links is not "no such file".
+        let loop = dir.file("loop").path
+        XCTAssertEqual(symlink(loop, loop), 0)
+        let looped = try tool(["scan"] + Self.window + ["--logs", loop])
+        XCTAssertEqual(looped.status, 65, looped.stderrText)
+        XCTAssertTrue(looped.stderrText.contains("'\(loop)': a loop of symbolic links"), looped.stderrText)
+        // A leap second is named.
+        let leap = try tool(["scan", "--from", "2016-12-31T23:59:60Z", "--to", "2017-01-01T01:00:00Z", "--logs", Self.logs])
+        XCTAssertEqual(leap.status, 64, leap.stderrText)
+        XCTAssertTrue(leap.stderrText.contains("'2016-12-31T23:59:60Z' is a leap second"), leap.stderrText)
+        // pg_dump's archive formats are recognised by their header, with the way to plain SQL.
+        for format in ["custom", "tar", "directory"] {
+            let path = dir.file("dump-\(format)").path
+            try runChecked("pg_dump", ["--format=\(format)", "--table=time_slots", "--file=\(path)"], environment: live.processEnvironment)
+            let output = try tool(["plan"] + Self.window + ["--snapshot", path, "--db", live.conninfo, "--out", dir.file("x-\(format)").path])
+            assertOneErrorLine(
+                output,
+                "\(path): a pg_dump \(format)-format archive, not a plain SQL dump; turn it into plain SQL with "
+                    + "'pg_restore -f - \(path) > time_slots.sql' (or dump with pg_dump --format=plain) and give that",
+                status: 65)
+        }
+        // A UTF-8 byte order mark is named in the quarantine, not "not a JSON object".
+        let logs = dir.file("bom")
+        try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
+        try (Data([0xEF, 0xBB, 0xBF]) + Data(#"{"ts":"2018-07-25T15:05:00Z","host":"app-1","event":"slot.deleted","user_id":1,"slot_start":"2018-07-25T15:00:00Z"}"#.utf8 + [0x0A]))
+            .write(to: logs.appendingPathComponent("app.jsonl"))
+        XCTAssertEqual(try tool(["plan"] + Self.window + ["--logs", logs.path, "--db", live.conninfo, "--out", dir.file("bom-plan").path]).status, 0)
+        let quarantined = try String(contentsOf: dir.file("bom-plan/quarantined.csv"), encoding: .utf8)
+        XCTAssertTrue(quarantined.contains("byte order mark"), quarantined)
+        // A connection failure of --snapshot names --snapshot, and the database.
+        let snapshot = try tool(["plan"] + Self.window + ["--snapshot", "host=/nonexistent dbname=backup_db", "--db", live.conninfo,
+                                                          "--out", dir.file("y").path])
+        XCTAssertEqual(snapshot.status, 69, snapshot.stderrText)
+        XCTAssertTrue(snapshot.stderrText.hasPrefix("recover-tool: error: cannot connect to snapshot database 'host=/nonexistent"), snapshot.stderrText)
+        XCTAssertTrue(snapshot.stderrText.contains("dbname=backup_db"), snapshot.stderrText)
+        XCTAssertTrue(snapshot.stderrText.hasSuffix("; check --snapshot\n"), snapshot.stderrText)
+    }
+
+    // MARK: Approval (row 4)
+
+    /// Row 4: apply is bound to the plan id the reviewer approved. `--yes` alone is refused; a
+    /// plan whose rows were edited and whose hashes and plan id were recomputed is refused.
+    func testApplyIsBoundToTheApprovedPlanID() throws {
+        XCTAssertEqual(try plan("p").status, 0)
+        let planDir = dir.file("p").path
+        let approved = try approvedPlanID(planDir)
+        let before = try DatabaseState.checksums(try live.connect())
+        assertOneErrorLine(
+            try tool(["apply", planDir, "--db", live.conninfo, "--yes"]),
+            "'--yes' needs '--plan-id ID', the id of the plan the reviewer approved, so that exactly that plan is applied; "
+                + "see 'recover-tool help'", status: 64)
+        assertOneErrorLine(
+            try tool(["apply", planDir, "--db", live.conninfo, "--yes", "--plan-id", "1234"]),
+            "'--plan-id' '1234' is not a plan id: 64 lowercase hexadecimal digits, as plan.json's plan_id; see 'recover-tool help'",
+            status: 64)
+
+        // The attack: a value edited in rows.tsv, the hashes and the plan id recomputed as
+        // docs/PLAN-FORMAT.md describes.
+        let rowsPath = planDir + "/rows.tsv"
+        var rows = try String(contentsOfFile: rowsPath, encoding: .utf8)
+        let firstTab = try XCTUnwrap(rows.firstIndex(of: "\t"))
+        rows.replaceSubrange(rows.startIndex..<firstTab, with: "1")
+        try rows.write(toFile: rowsPath, atomically: false, encoding: .utf8)
+        var document = try PlanJSON.decode(Data(contentsOf: URL(fileURLWithPath: planDir + "/plan.json")))
+        document.rows.sha256 = SHA256.hex(rows)
+        document.planID = document.computePlanID()
+        try FileManager.default.removeItem(atPath: planDir + "/plan.json")
+        try JSONOutput.encode(document).write(toFile: planDir + "/plan.json", atomically: false, encoding: .utf8)
+        XCTAssertNotEqual(document.planID, approved)
+        assertOneErrorLine(
+            try tool(["apply", planDir, "--db", live.conninfo, "--yes", "--plan-id", approved]),
+            "refusing the plan in '\(planDir)': its plan id is \(document.planID), not the approved \(approved) (--plan-id); "
+                + "nothing was changed; apply the plan that was reviewed, or review this one", status: 70)
+        XCTAssertEqual(try DatabaseState.checksums(try live.connect()), before)
     }
 }

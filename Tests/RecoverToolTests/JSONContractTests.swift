@@ -80,14 +80,14 @@ final class JSONContractTests: XCTestCase {
                                 "--quiet", "--require-complete"] + db, schema: "plan-output", status: 72)
         XCTAssertEqual((refused["error"] as? [String: Any])?["code"] as? String, "command_incomplete_evidence")
 
-        let applied = try json(["apply", out, "--yes", "--json", "--quiet"] + db, schema: "apply")
+        let applied = try json(["apply", out, "--yes", "--plan-id", try approvedPlanID(out), "--json", "--quiet"] + db, schema: "apply")
         XCTAssertEqual(applied["outcome"] as? String, "applied")
         let run = try XCTUnwrap(applied["run"] as? [String: Any])
         let runID = try XCTUnwrap(run["id"] as? Int)
         XCTAssertEqual(run["plan_id"] as? String, planID)
         XCTAssertEqual((run["counts"] as? [String: Int])?["inserted"], 82)
         XCTAssertTrue(run["shard"] is NSNull)
-        let again = try json(["apply", out, "--yes", "--json"] + db, schema: "apply")
+        let again = try json(["apply", out, "--yes", "--plan-id", try approvedPlanID(out), "--json"] + db, schema: "apply")
         XCTAssertEqual(again["outcome"] as? String, "already_applied")
         XCTAssertEqual((again["run"] as? [String: Any])?["id"] as? Int, runID)
 
@@ -114,7 +114,7 @@ final class JSONContractTests: XCTestCase {
     func testFailuresPrintTheErrorObject() throws {
         let db = ["--db", live.conninfo]
         let cases: [([String], Int32, String)] = [
-            (["apply", dir.file("none").path, "--yes", "--json"] + db, 70, "commit_plan_refused"),
+            (["apply", dir.file("none").path, "--yes", "--plan-id", unapprovedPlanID, "--json"] + db, 70, "commit_plan_refused"),
             (["verify", "--run", "99", "--json"] + db, 65, "commit_run_not_found"),
             (["verify", "--json"] + db, 64, "usage"),
             (["runs", "--json", "--db", "dbname=no_such_db"], 69, "commit_database"),

@@ -168,7 +168,8 @@ final class PlanCommandTests: XCTestCase {
         let again = try plan("d", ["--logs", dir.file("logs").path])
         XCTAssertEqual(again.status, 65)
         XCTAssertEqual(again.stderrText,
-                       "recover-tool: error: cannot write the plan to '\(dir.file("d/plan.json").path)': a plan is already there; choose a new --out directory\n")
+                       "recover-tool: error: cannot write the plan to '\(dir.file("d").path)': it already exists (a directory that is not empty); "
+                        + "a plan is written only to a new path: choose another --out\n")
     }
 
     func testUnreachableDatabaseIsOneLineWithoutThePassword() throws {

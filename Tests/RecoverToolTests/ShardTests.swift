@@ -105,7 +105,7 @@ final class ShardCommandTests: XCTestCase {
         for k in 0..<3 { try plan("s\(k)", shard: "\(k)/3") }
         var runs: [String] = []
         for k in 0..<3 {
-            let applied = try tool(["apply", dir.file("s\(k)").path, "--db", live.conninfo, "--yes", "--shard", "\(k)/3", "--quiet"])
+            let applied = try tool(["apply", dir.file("s\(k)").path, "--db", live.conninfo, "--yes", "--plan-id", try approvedPlanID(dir.file("s\(k)").path), "--shard", "\(k)/3", "--quiet"])
             XCTAssertEqual(applied.status, 0, applied.stderrText)
             runs.append(String(k + 1))
         }
@@ -142,17 +142,17 @@ final class ShardCommandTests: XCTestCase {
         try plan("s1", shard: "1/2")
         try plan("whole")
         let before = try count("SELECT count(*) FROM time_slots")
-        let wrong = try tool(["apply", dir.file("s1").path, "--db", live.conninfo, "--yes", "--shard", "0/2"])
+        let wrong = try tool(["apply", dir.file("s1").path, "--db", live.conninfo, "--yes", "--plan-id", try approvedPlanID(dir.file("s1").path), "--shard", "0/2"])
         XCTAssertEqual(wrong.status, 70)
         XCTAssertEqual(wrong.stderrText, "recover-tool: error: refusing the plan in '\(dir.file("s1").path)': it was made for shard 1/2, "
                        + "not shard 0/2 as --shard says; nothing was changed; apply shard 0/2's own plan\n")
-        let unsharded = try tool(["apply", dir.file("whole").path, "--db", live.conninfo, "--yes", "--shard", "0/2"])
+        let unsharded = try tool(["apply", dir.file("whole").path, "--db", live.conninfo, "--yes", "--plan-id", try approvedPlanID(dir.file("whole").path), "--shard", "0/2"])
         XCTAssertEqual(unsharded.status, 70)
         XCTAssertTrue(unsharded.stderrText.contains("it was made for all users (no --shard), not shard 0/2"), unsharded.stderrText)
         XCTAssertEqual(try count("SELECT count(*) FROM time_slots"), before)
         XCTAssertEqual(try count("SELECT count(*) FROM pg_namespace WHERE nspname = 'recovery'"), "0")
 
-        let right = try tool(["apply", dir.file("s1").path, "--db", live.conninfo, "--yes", "--shard", "1/2", "--quiet"])
+        let right = try tool(["apply", dir.file("s1").path, "--db", live.conninfo, "--yes", "--plan-id", try approvedPlanID(dir.file("s1").path), "--shard", "1/2", "--quiet"])
         XCTAssertEqual(right.status, 0, right.stderrText)
         XCTAssertTrue(right.stdoutText.hasPrefix("applied plan \(try planID("s1")) as run 1\n"), right.stdoutText)
         let runs = try tool(["runs"])

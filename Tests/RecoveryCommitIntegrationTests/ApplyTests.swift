@@ -180,7 +180,7 @@ final class ApplyTests: XCTestCase {
         }
         // Not a plan at all.
         XCTAssertThrowsError(try RecoveryApply.apply(planDirectory: dir.path + "/nothing", conninfo: db.conninfo, options: options)) { error in
-            XCTAssertEqual((error as! CommitError).description, "'\(dir.path)/nothing' is not a recover-tool plan: no readable plan.json")
+            XCTAssertEqual((error as! CommitError).description, "'\(dir.path)/nothing' is not a recover-tool plan: cannot read plan.json: no such file or directory")
         }
         XCTAssertEqual(try DatabaseState.checksums(connection), before)
     }

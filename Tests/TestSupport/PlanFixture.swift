@@ -75,6 +75,18 @@ public enum PlanFixture {
     }
 }
 
+/// The plan id in `directory/plan.json`: what a reviewer approves and `apply --plan-id` takes.
+public func approvedPlanID(_ directory: String) throws -> String {
+    let data = try Data(contentsOf: URL(fileURLWithPath: directory + "/plan.json"))
+    guard let id = (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["plan_id"] as? String else {
+        throw TestEnvironmentError(description: "no plan_id in \(directory)/plan.json")
+    }
+    return id
+}
+
+/// A well-formed plan id that no plan has, for commands refused before the id is compared.
+public let unapprovedPlanID = String(repeating: "0", count: 64)
+
 /// Checksums of a database's tables, to prove that a failed command changed nothing.
 public enum DatabaseState {
     /// `schema.table` → MD5 of all its rows as text (sorted), for every table of the `public` and
