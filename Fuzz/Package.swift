@@ -23,5 +23,11 @@ let package = Package(
             name: "FuzzCopyText",
             dependencies: [.product(name: "RecoveryLibraries", package: "recover-tool")]
         ),
+        // plan.json, a NUL byte, rows.tsv → PlanDirectory.load, as given and with the hashes and
+        // plan id recomputed.
+        .executableTarget(
+            name: "FuzzPlanLoader",
+            dependencies: [.product(name: "RecoveryPipeline", package: "recover-tool")]
+        ),
     ]
 )
