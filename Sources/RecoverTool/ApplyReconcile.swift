@@ -13,6 +13,7 @@ extension Apply {
         do { plan = try ReconcileDirectory.load(directory) } catch let error as PlanError {
             throw CommitError(.planRefused, error.message, hint: error.hint, plan: error)
         }
+        try requireApproved(plan.document.planID)
         if let expected = shard?.shard, plan.document.shard != expected {
             throw CommitError(
                 .planRefused,

@@ -66,7 +66,7 @@ final class ReconcileApplyTests: XCTestCase {
         let before = try state(c)
         let checksumsBefore = try DatabaseState.checksums(c).filter { $0.key.hasPrefix("public.") }
 
-        let applied = try tool(["apply", dir.file("p").path, "--yes"])
+        let applied = try tool(["apply", dir.file("p").path, "--yes", "--plan-id", try approvedPlanID(dir.file("p").path)])
         XCTAssertEqual(applied.status, 0, applied.stderrText)
         XCTAssertEqual(applied.stdoutText, """
             applied plan \(planID) as run 1
@@ -84,7 +84,7 @@ final class ReconcileApplyTests: XCTestCase {
             [1, 4, 5].map { ["\($0)", "null", "70", "snapshot \(dump!):\(copyLine + $0)"] })
 
         // Again: nothing changes.
-        let again = try tool(["apply", dir.file("p").path, "--yes"])
+        let again = try tool(["apply", dir.file("p").path, "--yes", "--plan-id", try approvedPlanID(dir.file("p").path)])
         XCTAssertEqual(again.status, 0)
         XCTAssertTrue(again.stdoutText.hasPrefix("plan \(planID) was already applied as run 1 at "), again.stdoutText)
         XCTAssertEqual(try state(c), expectedAfter(before, appliedAt: appliedAt))
@@ -115,7 +115,7 @@ final class ReconcileApplyTests: XCTestCase {
         let c = try live.connect()
         try c.execute("UPDATE time_slots SET note = 'mine', updated_at = '2026-03-02 07:00:00+00' WHERE id = 4")
         let edited = try state(c)
-        let applied = try tool(["apply", dir.file("p").path, "--yes"])
+        let applied = try tool(["apply", dir.file("p").path, "--yes", "--plan-id", try approvedPlanID(dir.file("p").path)])
         XCTAssertEqual(applied.status, 0, applied.stderrText)
         XCTAssertEqual(applied.stdoutText, """
             applied plan \(planID) as run 1
@@ -134,7 +134,7 @@ final class ReconcileApplyTests: XCTestCase {
     func testRevertKeepsRowsChangedSinceTheApply() throws {
         _ = try plan()
         let c = try live.connect()
-        XCTAssertEqual(try tool(["apply", dir.file("p").path, "--yes"]).status, 0)
+        XCTAssertEqual(try tool(["apply", dir.file("p").path, "--yes", "--plan-id", try approvedPlanID(dir.file("p").path)]).status, 0)
         try c.execute("UPDATE time_slots SET note = 'later', updated_at = now() WHERE id = 1")
         let reverted = try tool(["revert", "--run", "1", "--yes"])
         XCTAssertEqual(reverted.stdoutText, """
@@ -148,13 +148,13 @@ final class ReconcileApplyTests: XCTestCase {
 
     func testTheBudgetAndTheHashAreChecked() throws {
         _ = try plan()
-        let over = try tool(["apply", dir.file("p").path, "--yes", "--max-slots", "2"])
+        let over = try tool(["apply", dir.file("p").path, "--yes", "--plan-id", try approvedPlanID(dir.file("p").path), "--max-slots", "2"])
         XCTAssertEqual(over.status, 70)
         XCTAssertTrue(over.stderrText.contains("it would update 3 rows, more than --max-slots 2"), over.stderrText)
         let rows = dir.file("p/rows.tsv").path
         let text = try String(contentsOfFile: rows, encoding: .utf8)
         try text.replacingOccurrences(of: "\t70\t", with: "\t80\t").write(toFile: rows, atomically: true, encoding: .utf8)
-        let tampered = try tool(["apply", dir.file("p").path, "--yes"])
+        let tampered = try tool(["apply", dir.file("p").path, "--yes", "--plan-id", unapprovedPlanID])
         XCTAssertEqual(tampered.status, 70)
         XCTAssertTrue(tampered.stderrText.contains("rows.tsv has SHA-256"), tampered.stderrText)
         XCTAssertEqual(try live.connect().execute("SELECT to_regclass('recovery.runs') IS NULL").scalar, "t", "nothing written")
@@ -173,7 +173,7 @@ final class ReconcileApplyTests: XCTestCase {
             try BadJobFixture.seedLive(try db.connect())
             let c = try db.connect()
             let before = try DatabaseState.checksums(c)
-            let process = try Spawned(tool, ["apply", dir.file("p").path, "--yes"],
+            let process = try Spawned(tool, ["apply", dir.file("p").path, "--yes", "--plan-id", try approvedPlanID(dir.file("p").path)],
                                       environment: db.processEnvironment.merging(["RECOVER_TOOL_TEST_PAUSE_AT": point]) { $1 })
             XCTAssertTrue(process.waitForStderr(containing: "test pause at \(point) (pid \(process.pid))"), "\(point): \(process.stderrText)")
             kill(process.pid, SIGKILL)
@@ -185,7 +185,7 @@ final class ReconcileApplyTests: XCTestCase {
             } else {
                 XCTAssertEqual(try DatabaseState.checksums(c), before, "\(point): the database is as before")
             }
-            let rerun = try runProcess(tool, ["apply", dir.file("p").path, "--yes"], environment: db.processEnvironment)
+            let rerun = try runProcess(tool, ["apply", dir.file("p").path, "--yes", "--plan-id", try approvedPlanID(dir.file("p").path)], environment: db.processEnvironment)
             XCTAssertEqual(rerun.status, 0, "\(point): \(rerun.stderrText)")
             XCTAssertEqual(try c.execute("SELECT count(*) FROM recovery.run_rows").scalar, "3", point)
         }
