@@ -1,5 +1,5 @@
 import Foundation
-import PlanReport
+import PlanFormat
 import RecoveryModel
 
 #if canImport(Glibc)
@@ -42,13 +42,13 @@ public func fuzzPlanLoader(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     put(rows, PlanDocument.rowsFileName)
     _ = try? PlanDirectory.load(directory)
 
-    guard var document = try? decoder.decode(PlanDocument.self, from: Data(json)) else { return 0 }
+    guard var document = try? PlanJSON.decode(Data(json)) else { return 0 }
     let hash = SHA256()
     hash.update(rows)
     document.rows.sha256 = hash.finalize()
     document.rows.count = rows.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
     document.planID = document.computePlanID()
-    guard let text = try? JSONOutput.encode(document) else { return 0 }
+    guard let text = try? PlanJSON.encode(document) else { return 0 }
     put(ArraySlice(text.utf8), "plan.json")
     do {
         let loaded = try PlanDirectory.load(directory)
@@ -58,24 +58,4 @@ public func fuzzPlanLoader(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         // entry): fine, as long as it is a refusal.
     }
     return 0
-}
-
-/// plan.json's keys read back as the loader reads them (snake_case, `_id` as `ID`).
-private let decoder: JSONDecoder = {
-    let decoder = JSONDecoder()
-    decoder.keyDecodingStrategy = .custom { path in
-        let words = path.last!.stringValue.split(separator: "_", omittingEmptySubsequences: false)
-        let name = words.enumerated().map { i, word in
-            i == 0 ? String(word) : word == "id" ? "ID" : word.prefix(1).uppercased() + word.dropFirst()
-        }.joined()
-        return Key(stringValue: name)
-    }
-    return decoder
-}()
-
-private struct Key: CodingKey {
-    var stringValue: String
-    var intValue: Int? { nil }
-    init(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) { nil }
 }
