@@ -10,16 +10,29 @@ let package = Package(
     products: [
         .executable(name: "incident-generator", targets: ["IncidentGenerator"]),
         .executable(name: "recover-bench", targets: ["RecoverBench"]),
+        .executable(name: "bad-job-generator", targets: ["BadJobGenerator"]),
     ],
     dependencies: [
         .package(name: "recover-tool", path: ".."),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
+        // The generators' one source of randomness: a seeded xoshiro256**.
+        .target(name: "GeneratorRandom"),
         // Writes a synthetic incident: logs, snapshot rows, databases, and its expected outcome.
         .executableTarget(
             name: "IncidentGenerator",
             dependencies: [
+                "GeneratorRandom",
+                .product(name: "RecoveryPipeline", package: "recover-tool"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Writes a bad-job incident (CONTRACT §7) and the reconcile outcome it must give.
+        .executableTarget(
+            name: "BadJobGenerator",
+            dependencies: [
+                "GeneratorRandom",
                 .product(name: "RecoveryPipeline", package: "recover-tool"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

@@ -3,10 +3,14 @@
 # anything: runbooks/review-bad-job.md describes when and how.
 #
 #   runbooks/review-bad-job.sh --from T --to T --snapshot PATH_OR_CONNINFO --out DIR
+#       [--job-from T --job-to T --columns time_slots.C,...] [--apply PLAN_ID]
 #       [--db CONNINFO] [--show N] [--tool PATH]
 #
 # Steps: check setup, safety dump of the window's live rows (DIR/safety/), diff (DIR/diff.txt and
-# DIR/diff.json), summary. The window is the time the job's damage can touch (by slot_start).
+# DIR/diff.json), summary; with --job-from/--job-to/--columns, the reconcile plan of exactly the
+# job's damage (DIR/reconcile-plan/, changes nothing). With --apply PLAN_ID (after the review):
+# applies DIR/reconcile-plan only if its plan id is PLAN_ID, then verifies the run. The window is
+# the time the job's damage can touch (by slot_start).
 # The database is --db, else DATABASE_URL, else libpq's PG* variables; the tool is --tool, else
 # RECOVER_TOOL, else recover-tool on the PATH.
 #
@@ -15,11 +19,15 @@
 set -euo pipefail
 
 die_usage() { echo "review-bad-job: $1; see --help" >&2; exit 64; }
-from="" to="" snapshot="" out="" db="" show=20
+from="" to="" snapshot="" out="" db="" show=20 job_from="" job_to="" columns="" apply_id=""
 tool=${RECOVER_TOOL:-recover-tool}
 while [ $# -gt 0 ]; do
   case "$1" in
-    --from|--to|--snapshot|--out|--db|--show|--tool) [ $# -ge 2 ] || die_usage "'$1' needs a value" ;;&
+    --from|--to|--snapshot|--out|--db|--show|--tool|--job-from|--job-to|--columns|--apply) [ $# -ge 2 ] || die_usage "'$1' needs a value" ;;&
+    --job-from) job_from=$2; shift 2 ;;
+    --job-to) job_to=$2; shift 2 ;;
+    --columns) columns=$2; shift 2 ;;
+    --apply) apply_id=$2; shift 2 ;;
     --from) from=$2; shift 2 ;;
     --to) to=$2; shift 2 ;;
     --snapshot) snapshot=$2; shift 2 ;;
@@ -27,11 +35,13 @@ while [ $# -gt 0 ]; do
     --db) db=$2; shift 2 ;;
     --show) show=$2; shift 2 ;;
     --tool) tool=$2; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die_usage "unknown option '$1'" ;;
   esac
 done
 [ -n "$from" ] && [ -n "$to" ] && [ -n "$snapshot" ] && [ -n "$out" ] || die_usage "'--from', '--to', '--snapshot' and '--out' are required"
+{ [ -z "$job_from$job_to$columns" ] || { [ -n "$job_from" ] && [ -n "$job_to" ] && [ -n "$columns" ]; }; } \
+  || die_usage "give '--job-from', '--job-to' and '--columns' together"
 
 step=""
 begin() { step=$1; printf '\n==> %s\n' "$1"; }
@@ -44,6 +54,22 @@ trap 'status=$?; echo "review-bad-job: failed at step: $step (exit $status); see
 dbopt=(); [ -z "$db" ] || dbopt=(--db "$db")
 psqldb=(); [ -z "$db" ] || psqldb=(-d "$db")
 [ -n "$db" ] || [ -z "${DATABASE_URL:-}" ] || psqldb=(-d "$DATABASE_URL")
+
+if [ -n "$apply_id" ]; then
+  begin "apply the reviewed reconcile plan $apply_id"
+  command -v "$tool" >/dev/null 2>&1 || fail "recover-tool not found at '$tool': build it and pass --tool"
+  plan="$out/reconcile-plan"
+  [ -f "$plan/plan.json" ] || fail "no reconcile plan in '$plan': run this script without --apply first, and review it"
+  found=$(sed -n 's/^  "plan_id" : "\([0-9a-f]*\)",$/\1/p' "$plan/plan.json")
+  [ "$found" = "$apply_id" ] || fail "the plan in '$plan' is '$found', not the reviewed '$apply_id': nothing was changed"
+  "$tool" apply "$plan" --yes "${dbopt[@]}" | tee "$out/apply.txt"
+  run=$(sed -n 's/^applied plan [0-9a-f]* as run \([0-9]*\)$/\1/p; s/^plan [0-9a-f]* was already applied as run \([0-9]*\) .*/\1/p' "$out/apply.txt" | head -1)
+  [ -n "$run" ] || fail "cannot read the run id in $out/apply.txt"
+  begin "verify run $run"
+  "$tool" verify --run "$run" "${dbopt[@]}" | tee "$out/verify.txt"
+  echo "run $run applied and verified; undo it with: $tool revert --run $run"
+  exit 0
+fi
 
 begin "check setup"
 command -v "$tool" >/dev/null 2>&1 || fail "recover-tool not found at '$tool': build it and pass --tool"
@@ -67,11 +93,20 @@ begin "diff: the snapshot against live (changes nothing)"
 "$tool" diff --from "$from" --to "$to" --snapshot "$snapshot" "${dbopt[@]}" --show "$show" --json > "$out/diff.json"
 
 begin "summary"
-# count KEY: one count of the diff, read from its JSON (never scraped from the text)
-count() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$out/diff.json" "$1"; }
+count() { sed -n "s/^$1: \\([0-9]*\\)$/\\1/p" "$out/diff.txt"; }
 missing=$(count missing_from_live) changed=$(count changed) only=$(count only_in_live) same=$(count identical)
-[ -n "$missing" ] && [ -n "$changed" ] || fail "cannot read the counts in $out/diff.json"
+[ -n "$missing" ] && [ -n "$changed" ] || fail "cannot read the counts in $out/diff.txt"
 echo "missing from live: $missing   changed since the snapshot: $changed   only in live: $only   identical: $same"
 echo "missing rows: recover them with runbooks/recover-lost-window.md, giving this snapshot to 'plan --snapshot'"
 echo "changed rows: see the changed columns above and in $out/diff.json; restoring them is the manual, reviewed step in runbooks/review-bad-job.md"
 echo "nothing was changed; the diff is in $out/diff.txt and $out/diff.json, the live rows in $dump"
+
+if [ -n "$job_from" ]; then
+  begin "reconcile: the plan that restores exactly the job's damage (changes nothing)"
+  "$tool" reconcile --snapshot "$snapshot" --job-from "$job_from" --job-to "$job_to" --columns "$columns" --from "$from" --to "$to" \
+    "${dbopt[@]}" --out "$out/reconcile-plan" --quiet | tee "$out/reconcile.txt"
+  plan_id=$(sed -n 's/^reconcile plan \([0-9a-f]*\)$/\1/p' "$out/reconcile.txt")
+  [ -n "$plan_id" ] || fail "cannot read the plan id in $out/reconcile.txt"
+  echo "review $out/reconcile-plan/report.md (or report.html); when approved, apply exactly this plan with:"
+  echo "  runbooks/review-bad-job.sh ... --out $out --apply $plan_id"
+fi

@@ -82,7 +82,11 @@ enum RunText {
         for count in report.counts {
             text += "count \(count.name): recorded \(count.recorded), found \(count.found)\n"
         }
-        if report.isClean { text += "run \(run.id) verifies: every slot present and unchanged, none overlaps offline time, counts match\n" }
+        if report.isClean {
+            text += run.kind == "reconcile"
+                ? "run \(run.id) verifies: every restored row holds what the apply wrote, every inserted membership is there, counts match\n"
+                : "run \(run.id) verifies: every slot present and unchanged, none overlaps offline time, counts match\n"
+        }
         return text
     }
 

@@ -1,3 +1,4 @@
+import GeneratorRandom
 import Foundation
 
 /// What the generator is asked for.

@@ -1,3 +1,4 @@
+import GeneratorRandom
 /// One version of a slot, as an upload sets it and processing completes it.
 struct Version: Equatable {
     var project: Int64

@@ -1,3 +1,4 @@
+import GeneratorRandom
 /// The free texts of the incident (notes, application names, offline reasons), each pre-encoded
 /// once in every form the output needs: JSON (raw UTF-8 or all-ASCII escapes), PostgreSQL COPY
 /// text, and the canonical form of `expected.json`'s row hash.

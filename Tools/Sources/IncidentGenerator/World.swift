@@ -1,3 +1,4 @@
+import GeneratorRandom
 /// The service's reference data and who works when: companies, projects, tasks, users, their
 /// memberships and work sessions, and the offline time they added after the incident.
 struct Project {
