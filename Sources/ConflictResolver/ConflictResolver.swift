@@ -35,7 +35,7 @@ public enum ConflictResolver {
         _ slots: [FoldedSlot], against live: LiveState, partitions: Int = ProcessInfo.processInfo.activeProcessorCount
     ) -> Resolution {
         // The fold hands slots over sorted by key; sort only what comes otherwise.
-        let sorted = zip(slots, slots.dropFirst()).allSatisfy { $0.slot.key < $1.slot.key }
+        let sorted = slots.indices.dropFirst().allSatisfy { slots[$0 - 1].slot.key < slots[$0].slot.key }
             ? slots : slots.sorted { $0.slot.key < $1.slot.key }
         // Ranges of users, one per core: each slot's outcome depends on its user's slots and
         // entries only, and the ranges' results in order are the whole result.
@@ -54,8 +54,9 @@ public enum ConflictResolver {
         DispatchQueue.concurrentPerform(iterations: bounds.count - 1) { p in
             results.set(p, resolveRange(sorted[bounds[p]..<bounds[p + 1]], against: live))
         }
-        var resolution = Resolution()
-        for part in results.take() {
+        var parts = results.take()
+        var resolution = parts.removeFirst()
+        for part in parts {
             resolution.recovered += part.recovered
             resolution.alreadyPresent += part.alreadyPresent
             resolution.offlineOverlap += part.offlineOverlap
@@ -132,9 +133,12 @@ private final class Resolutions: @unchecked Sendable {
         lock.unlock()
     }
 
+    /// The results in range order, moved out.
     func take() -> [Resolution] {
         lock.lock()
         defer { lock.unlock() }
-        return results.map { $0! }
+        let all = results.map { $0! }
+        results = []
+        return all
     }
 }

@@ -62,8 +62,13 @@ public struct LogReplay: Sendable {
 
         var merged = LogReplayResult(window: window, coverageRange: coverageRange)
         var hosts: [String: HostCoverageBuilder] = [:]
-        for result in results.take() {
-            let file = try result.get()
+        var files = results.take()
+        // Each file's events are let go as soon as they are merged, and the merged array is made
+        // once at its final size: the events are most of the memory a plan needs.
+        merged.events.reserveCapacity(files.reduce(0) { $0 + ((try? $1.get().events.count) ?? 0) })
+        for i in files.indices {
+            let file = try files[i].get()
+            files[i] = .success(FileResult(report: file.report))
             merged.files.append(file.report)
             merged.events.append(contentsOf: file.events)
             merged.quarantine.append(contentsOf: file.quarantine)
@@ -308,9 +313,12 @@ final class FileResults: @unchecked Sendable {
         lock.unlock()
     }
 
+    /// The results in file order, moved out.
     func take() -> [Result<FileResult, SourceError>] {
         lock.lock()
         defer { lock.unlock() }
-        return results.map { $0! }
+        let all = results.map { $0! }
+        results = []
+        return all
     }
 }

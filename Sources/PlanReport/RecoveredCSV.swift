@@ -24,26 +24,32 @@ enum RecoveredCSV {
     ) rethrows {
         out.append(CSVText.record(header))
         var provenance = TextBuffer(capacity: 256)
-        for folded in evidence.resolution.recovered {
-            let s = folded.slot
-            out.append(s.key.userID); out.append(byte: 0x2C)
-            out.append(s.key.slotStart); out.append(byte: 0x2C)
-            out.append(s.durationMinutes); out.append(byte: 0x2C)
-            out.append(s.projectID); out.append(byte: 0x2C)
-            if let task = s.taskID { out.append(task) }
-            out.append(byte: 0x2C)
-            out.append(s.status.rawValue); out.append(byte: 0x2C)
-            if let level = s.activityLevel { out.append(level) }
-            out.append(byte: 0x2C)
-            out.append(s.keystrokes); out.append(byte: 0x2C)
-            out.append(s.mouseEvents); out.append(byte: 0x2C)
-            provenance.bytes.removeAll(keepingCapacity: true)
-            provenance.append(folded.provenance)
-            out.append(CSVText.text(provenance.text))
-            out.append("\r\n")
-            if out.bytes.count >= 1 << 20 { try flush(&out) }
+        try evidence.resolution.recovered.withUnsafeBufferPointer { recovered in
+            for i in recovered.indices {
+                append(recovered[i], to: &out, provenance: &provenance)
+                if out.bytes.count >= 1 << 20 { try flush(&out) }
+            }
         }
         try flush(&out)
+    }
+
+    /// One record, read in place (see `RowsFileFormat.append`).
+    private static func append(_ folded: borrowing FoldedSlot, to out: inout TextBuffer, provenance: inout TextBuffer) {
+        out.append(folded.slot.key.userID); out.append(byte: 0x2C)
+        out.append(folded.slot.key.slotStart); out.append(byte: 0x2C)
+        out.append(folded.slot.durationMinutes); out.append(byte: 0x2C)
+        out.append(folded.slot.projectID); out.append(byte: 0x2C)
+        if let task = folded.slot.taskID { out.append(task) }
+        out.append(byte: 0x2C)
+        out.append(folded.slot.status.rawValue); out.append(byte: 0x2C)
+        if let level = folded.slot.activityLevel { out.append(level) }
+        out.append(byte: 0x2C)
+        out.append(folded.slot.keystrokes); out.append(byte: 0x2C)
+        out.append(folded.slot.mouseEvents); out.append(byte: 0x2C)
+        provenance.bytes.removeAll(keepingCapacity: true)
+        provenance.append(folded.provenance)
+        out.append(CSVText.text(provenance.text))
+        out.append("\r\n")
     }
 }
 

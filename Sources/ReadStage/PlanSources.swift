@@ -9,7 +9,11 @@ import SourceFiles
 /// The read stage of `plan`: logs and snapshots turned into fold events, with each input's health
 /// for the report.
 public struct PlanSources {
+    /// The logs' events.
     public var events: [SlotEvent] = []
+    /// The snapshots' events, kept apart from the logs': appending them to that array would copy
+    /// it whole (`SlotFold.fold(batches:)` takes both).
+    public var snapshotEvents: [SlotEvent] = []
     public var quarantine: [QuarantineRecord] = []
     public var inputs: [PlanDocument.Input] = []
     public var hosts: [HostCoverage] = []
@@ -41,7 +45,7 @@ public struct PlanSources {
             switch SnapshotSource(argument: argument) {
             case .dump(let path):
                 let summary = try DumpReader(path: path, computeDigest: true).forEachEvent(in: window) { event in
-                    if shard?.contains(userID: event.key.userID) ?? true { sources.events.append(event) }
+                    if shard?.contains(userID: event.key.userID) ?? true { sources.snapshotEvents.append(event) }
                 }
                 sources.quarantine += summary.quarantined
                 sources.inputs.append(PlanDocument.Input(
@@ -55,7 +59,7 @@ public struct PlanSources {
                 let quarantined = try connection.transaction(readOnly: true, isolation: .repeatableRead) { c in
                     try DatabaseSnapshot(connection: c).forEachEvent(in: window) { event in
                         rows += 1
-                        if shard?.contains(userID: event.key.userID) ?? true { sources.events.append(event) }
+                        if shard?.contains(userID: event.key.userID) ?? true { sources.snapshotEvents.append(event) }
                     }
                 }
                 sources.quarantine += quarantined

@@ -74,8 +74,9 @@ struct Plan: ParsableCommand {
                 window: window, logs: logs, snapshots: snapshot, shard: shard, progress: output.progress("reading logs"))
         }
         output.endProgress()
-        let fold = output.log.timed("fold") { SlotFold.fold(sources.events, window: window) }
+        let fold = output.log.timed("fold") { SlotFold.fold(batches: [sources.events, sources.snapshotEvents], window: window) }
         sources.events = []  // the fold holds what is left of them
+        sources.snapshotEvents = []
         let resolution = try output.log.timed("resolve") {
             let state = try live.transaction(readOnly: true, isolation: .repeatableRead) { live in
                 try LiveState.load(from: live, window: window, candidates: fold.slots.lazy.map(\.slot))

@@ -16,10 +16,13 @@ public struct SlotEvent: Hashable, Sendable {
         self.payload = payload
     }
 
+    /// The two large cases are boxed (`indirect`): a processed event or a deletion then takes a
+    /// few bytes instead of the size of a whole slot, and the events of a big window are most of
+    /// the memory a plan needs.
     public enum Payload: Hashable, Sendable {
         /// A full version of the slot as of `updated_at`.
-        case snapshotRow(TimeSlot)
-        case upload(SlotUpload)
+        indirect case snapshotRow(TimeSlot)
+        indirect case upload(SlotUpload)
         case processed(status: SlotStatus, activityLevel: Int16)
         case deleted
     }

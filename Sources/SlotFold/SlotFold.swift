@@ -11,36 +11,41 @@ public enum SlotFold {
     public static func fold(
         _ events: [SlotEvent], window: Window, partitions: Int = ProcessInfo.processInfo.activeProcessorCount
     ) -> FoldResult {
+        fold(batches: [events], window: window, partitions: partitions)
+    }
+
+    /// Folds the events of several arrays (the logs', each snapshot's) as one, without copying
+    /// them into one array first.
+    public static func fold(
+        batches: [[SlotEvent]], window: Window, partitions: Int = ProcessInfo.processInfo.activeProcessorCount
+    ) -> FoldResult {
+        precondition(batches.count <= Int(UInt16.max) && batches.allSatisfy { $0.count <= Int(UInt32.max) })
         // Sort small integer keys, not the events: comparing two `SlotEvent`s copies their strings.
         // Host, file and line are looked at only when key, time and kind are all equal.
-        var order: [SortKey] = []
-        order.reserveCapacity(events.count)
-        var outsideWindow = 0
-        for (i, event) in events.enumerated() {
-            if window.contains(event.key.slotStart) {
-                order.append(SortKey(event, index: i))
-            } else {
-                outsideWindow += 1
-            }
-        }
         // Ranges of users, one per core, folded at once: each range's result is sorted by key, so
         // the ranges' results in order are the whole result, whatever the split.
-        let bounds = userBounds(order, partitions: max(1, partitions))
+        let bounds = userBounds(batches, window: window, partitions: max(1, partitions))
         var parts = Array(repeating: [SortKey](), count: bounds.count + 1)
-        if bounds.isEmpty {
-            parts[0] = order
-        } else {
-            for key in order { parts[partition(of: key.user, bounds)].append(key) }
+        parts[0].reserveCapacity(bounds.isEmpty ? batches.reduce(0) { $0 + $1.count } : 0)
+        var outsideWindow = 0
+        for (b, events) in batches.enumerated() {
+            for (i, event) in events.enumerated() {
+                if window.contains(event.key.slotStart) {
+                    parts[partition(of: event.key.userID, bounds)].append(SortKey(event, batch: b, index: i))
+                } else {
+                    outsideWindow += 1
+                }
+            }
         }
-        order = []
-        let results = FoldResults(count: parts.count)
-        let ranges = parts
+        let ranges = FoldRanges(parts)
         parts = []
-        DispatchQueue.concurrentPerform(iterations: ranges.count) { p in
-            results.set(p, events.withUnsafeBufferPointer { foldSorted(ranges[p], $0) })
+        DispatchQueue.concurrentPerform(iterations: bounds.count + 1) { p in
+            var order = ranges.take(p)
+            ranges.set(p, foldSorted(&order, batches))
         }
-        var result = FoldResult()
-        for part in results.take() {
+        var results = ranges.results()
+        var result = results.removeFirst()
+        for part in results {
             result.slots += part.slots
             result.deleted += part.deleted
             result.duplicates += part.duplicates
@@ -51,34 +56,40 @@ public enum SlotFold {
     }
 
     /// Sorts one range's keys in fold order and folds them.
-    private static func foldSorted(_ keys: [SortKey], _ events: UnsafeBufferPointer<SlotEvent>) -> FoldResult {
-        var order = keys
+    private static func foldSorted(_ order: inout [SortKey], _ batches: [[SlotEvent]]) -> FoldResult {
+        func event(_ key: SortKey) -> SlotEvent { batches[Int(key.batch)][Int(key.index)] }
         order.sort { a, b in
             if a.user != b.user { return a.user < b.user }
             if a.start != b.start { return a.start < b.start }
             if a.time != b.time { return a.time < b.time }
             if a.kind != b.kind { return a.kind < b.kind }
-            return SlotEvent.foldOrder(events[Int(a.index)], events[Int(b.index)])
+            return SlotEvent.foldOrder(event(a), event(b))
         }
         var result = FoldResult()
         var start = 0
         while start < order.count {
             var end = start + 1
             while end < order.count, order[end].user == order[start].user, order[end].start == order[start].start { end += 1 }
-            foldKey(order[start..<end].lazy.map { events[Int($0.index)] }, into: &result)
+            foldKey(order[start..<end].lazy.map(event), into: &result)
             start = end
         }
         return result
     }
 
-    /// User ids that split `keys` into about `partitions` ranges of similar size: range `p` holds
-    /// the users below `bounds[p]` (and at or above `bounds[p - 1]`). Empty for one range.
-    static func userBounds(_ keys: [SortKey], partitions: Int) -> [Int64] {
-        guard partitions > 1, keys.count >= 4096 else { return [] }
-        let step = max(1, keys.count / 4096)
+    /// User ids that split the window's events into about `partitions` ranges of similar size:
+    /// range `p` holds the users below `bounds[p]` (and at or above `bounds[p - 1]`). Empty for
+    /// one range.
+    static func userBounds(_ batches: [[SlotEvent]], window: Window, partitions: Int) -> [Int64] {
+        let count = batches.reduce(0) { $0 + $1.count }
+        guard partitions > 1, count >= 4096 else { return [] }
+        let step = max(1, count / 4096)
         var sample: [Int64] = []
-        sample.reserveCapacity(keys.count / step + 1)
-        for i in stride(from: 0, to: keys.count, by: step) { sample.append(keys[i].user) }
+        for events in batches {
+            for i in stride(from: 0, to: events.count, by: step) where window.contains(events[i].key.slotStart) {
+                sample.append(events[i].key.userID)
+            }
+        }
+        guard !sample.isEmpty else { return [] }
         sample.sort()
         var bounds: [Int64] = []
         for p in 1..<partitions {
@@ -101,14 +112,16 @@ public enum SlotFold {
         var start: Int64
         var time: Int64
         var kind: UInt8
-        var index: Int32
+        var batch: UInt16
+        var index: UInt32
 
-        init(_ event: SlotEvent, index: Int) {
+        init(_ event: SlotEvent, batch: Int, index: Int) {
             user = event.key.userID
             start = event.key.slotStart.microseconds
             time = event.time.microseconds
             kind = event.kind.rawValue
-            self.index = Int32(index)
+            self.batch = UInt16(batch)
+            self.index = UInt32(index)
         }
     }
 
@@ -156,23 +169,45 @@ public enum SlotFold {
     }
 }
 
-/// One fold result per range, written by whichever thread folded it.
-private final class FoldResults: @unchecked Sendable {
-    // Sendable: `results` is only touched under `lock`, each index written once.
+/// The ranges' sort keys, each taken (moved out) by the thread that folds it, and their results.
+private final class FoldRanges: @unchecked Sendable {
+    // Sendable: `keys` and `folded` are only touched under `lock`; each index is taken and set once.
     private let lock = NSLock()
-    private var results: [FoldResult?]
+    private var keys: [[SlotFold.SortKey]]
+    private var folded: [FoldResult?]
 
-    init(count: Int) { results = Array(repeating: nil, count: count) }
+    init(_ keys: [[SlotFold.SortKey]]) {
+        self.keys = keys
+        folded = Array(repeating: nil, count: keys.count)
+    }
+
+    func take(_ i: Int) -> [SlotFold.SortKey] {
+        lock.lock()
+        defer { lock.unlock() }
+        return keys[i].take()
+    }
 
     func set(_ i: Int, _ result: FoldResult) {
         lock.lock()
-        results[i] = result
+        folded[i] = result
         lock.unlock()
     }
 
-    func take() -> [FoldResult] {
+    /// The results in range order, moved out.
+    func results() -> [FoldResult] {
         lock.lock()
         defer { lock.unlock() }
-        return results.map { $0! }
+        let all = folded.map { $0! }
+        folded = []
+        return all
+    }
+}
+
+extension Array {
+    /// The array, leaving an empty one in its place without a copy.
+    fileprivate mutating func take() -> [Element] {
+        var taken: [Element] = []
+        swap(&taken, &self)
+        return taken
     }
 }
