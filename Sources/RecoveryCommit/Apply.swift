@@ -108,17 +108,18 @@ public enum ApplyOutcome: Sendable {
 ///
 /// All or nothing: every write (schema migrations, the run, its slots and drops, the inserts into
 /// `time_slots`) happens in one transaction, committed by a COMMIT of its own. Once: the run is
-/// recorded under the plan id inside that transaction, and every apply first takes a
-/// transaction-level advisory lock, so a second apply of the same plan waits, then finds the run
-/// and changes nothing; the unique key of `time_slots` (`ON CONFLICT DO NOTHING`) keeps even two
-/// different plans from inserting a slot twice.
+/// recorded under the plan id inside that transaction, and every apply first takes its shard's
+/// transaction-level advisory lock (`RecoverySchema.lockAndMigrate`), so a second apply of the
+/// same plan waits, then finds the run and changes nothing, while other shards apply at once; the
+/// unique key of `time_slots` (`ON CONFLICT DO NOTHING`) keeps even two different plans from
+/// inserting a slot twice.
 ///
-/// Offline entries the service inserts while the apply runs are kept out by
-/// `LOCK TABLE offline_entries IN SHARE ROW EXCLUSIVE MODE`, taken just before the offline
-/// re-check and held to COMMIT: writers of `offline_entries` wait for those seconds, readers do
-/// not. SERIALIZABLE was the alternative and is not used: it detects conflicts only among
-/// SERIALIZABLE transactions, so it would not see the service's READ COMMITTED inserts, and a
-/// retry would redo the whole COPY.
+/// Offline entries the service writes while the apply runs are kept out by a per-user guard,
+/// taken just before the offline re-check and held to COMMIT: the plan's users rows FOR UPDATE
+/// and their offline entries FOR SHARE. An entry committed before the guard is seen by the
+/// re-check; one written after it waits for COMMIT. SERIALIZABLE was the alternative and is not
+/// used: it detects conflicts only among SERIALIZABLE transactions, so it would not see the
+/// service's READ COMMITTED inserts, and a retry would redo the whole COPY (docs/APPLY.md).
 public enum RecoveryApply {
     public static func apply(
         planDirectory: String, conninfo: String?, options: ApplyOptions,
@@ -142,7 +143,7 @@ public enum RecoveryApply {
         let connection = try RecoveryConnection.openForWriting(conninfo, doing: "cannot apply the plan in '\(plan.path)'", subcommand: "apply")
         checkpoint(.connected)
         let doing = "cannot apply the plan in '\(plan.path)' to '\(connection.redactedConnectionInfo)'"
-        let lockHint = "another apply or revert is running (or a session holds offline_entries); "
+        let lockHint = "another apply or revert of this shard, or a schema migration, is running (or a session holds offline entries of the plan's users); "
             + "try again when it ends, or raise --lock-timeout"
         do {
             try connection.begin()
@@ -205,7 +206,8 @@ public enum RecoveryApply {
             let found: RunRecord? = try connection.transaction(readOnly: true) { connection in
                 try connection.executeSimple(
                     RecoverySchema.sessionSettings(lockTimeoutSeconds: max(options.lockTimeoutSeconds, 60), statementTimeoutSeconds: 60))
-                try connection.execute("SELECT pg_advisory_xact_lock_shared($1)", [String(RecoverySchema.lockKey)])
+                try connection.execute(
+                    "SELECT pg_advisory_xact_lock_shared($1)", [String(RecoverySchema.shardLockKey(plan.document.shard))])
                 // This apply's own run row: an earlier, reverted run of the plan is not an answer.
                 return try RunRecord.load(connection, where: "id", String(runID))
             }
@@ -277,15 +279,14 @@ private struct ApplyTransaction {
             RecoverySchema.sessionSettings(
                 lockTimeoutSeconds: options.lockTimeoutSeconds, statementTimeoutSeconds: options.statementTimeoutSeconds),
             context: "setting the apply's timeouts")
-        try connection.execute(
-            "SELECT pg_advisory_xact_lock($1)", [String(RecoverySchema.lockKey)],
-            context: "waiting \(seconds(options.lockTimeoutSeconds)) for the recovery lock")
+        try RecoverySchema.lockAndMigrate(
+            connection, shard: document.shard, toolVersion: options.toolVersion, database: connection.redactedConnectionInfo,
+            waiting: "waiting \(seconds(options.lockTimeoutSeconds)) for the recovery lock")
         checkpoint(.lockAcquired)
     }
 
-    /// The `recovery` schema, created or migrated.
+    /// The `recovery` schema: created or migrated by `RecoverySchema.lockAndMigrate`, under the lock.
     private func prepareSchema() throws {
-        try RecoverySchema.migrate(connection, toolVersion: options.toolVersion, database: connection.redactedConnectionInfo)
         checkpoint(.schemaReady)
     }
 
@@ -345,14 +346,21 @@ private struct ApplyTransaction {
         return runID
     }
 
-    /// CONTRACT §5.4 again, with offline_entries locked against writers until COMMIT. A row whose
-    /// key has a live row now is left to `insertSlots`, since §5.3 comes first. Returns how many
-    /// were dropped.
+    /// CONTRACT §5.4 again, with the plan's users guarded until COMMIT: their users rows FOR
+    /// UPDATE (a new offline entry of one of them waits in its foreign-key check, which takes FOR
+    /// KEY SHARE) and their offline entries FOR SHARE (an edit waits), in id order. Other users'
+    /// offline time is not held up. A row whose key has a live row now is left to `insertSlots`,
+    /// since §5.3 comes first. Returns how many were dropped.
     private func recheckOfflineOverlap(_ runID: Int64) throws -> Int {
         let run = String(runID)
         try connection.execute(
-            "LOCK TABLE offline_entries IN SHARE ROW EXCLUSIVE MODE",
-            context: "locking offline_entries against new entries (for up to \(seconds(options.lockTimeoutSeconds)))")
+            """
+            SELECT (SELECT count(*) FROM (SELECT 1 FROM users WHERE id IN (SELECT user_id FROM \(Self.rowsTable))
+                                          ORDER BY id FOR UPDATE) u),
+                   (SELECT count(*) FROM (SELECT 1 FROM offline_entries WHERE user_id IN (SELECT user_id FROM \(Self.rowsTable))
+                                          ORDER BY id FOR SHARE) o)
+            """,
+            context: "guarding the plan's users against new offline entries (for up to \(seconds(options.lockTimeoutSeconds)))")
         checkpoint(.offlineLocked)
         let offlineDropped = try connection.execute(
             """

@@ -14,9 +14,40 @@ public enum RecoverySchema {
         public var sql: String
     }
 
-    /// The key of the transaction-level advisory lock that serialises applies and reverts
-    /// (`pg_advisory_xact_lock`): the bytes of "recover" in a bigint.
+    /// The global key of the transaction-level advisory locks (`pg_advisory_xact_lock`): the bytes
+    /// of "recover" in a bigint. Applies and reverts take it shared, so shards apply at once; a
+    /// migration of this schema takes it exclusively, so it runs alone.
     public static let lockKey: Int64 = 0x7265_636F_7665_7200
+
+    /// The key of one shard's lock, taken exclusively by an apply or revert of that shard: "recs"
+    /// in the high four bytes, then N and K in sixteen bits each (a whole plan is shard 0/1). Two
+    /// applies of one shard run one after the other, so the second finds the first's run.
+    public static func shardLockKey(_ shard: Shard?) -> Int64 {
+        let shard = shard ?? Shard(index: 0, count: 1)!
+        return 0x7265_6373 << 32 | Int64(shard.count & 0xFFFF) << 16 | Int64(shard.index & 0xFFFF)
+    }
+
+    /// Takes the locks of a write on `shard` inside the caller's transaction, then brings the
+    /// schema to `currentVersion`: the global key shared and the shard's key exclusive; while the
+    /// schema needs a migration, the global key exclusive instead (a savepoint lets it go again
+    /// when another apply migrated meanwhile, so only the first apply on a database runs alone).
+    static func lockAndMigrate(
+        _ connection: Connection, shard: Shard?, toolVersion: String, database: String, waiting: String
+    ) throws {
+        let global = [String(lockKey)]
+        if try installedVersion(connection) >= currentVersion {
+            try connection.execute("SELECT pg_advisory_xact_lock_shared($1)", global, context: waiting)
+        } else {
+            try connection.executeSimple("SAVEPOINT recovery_migration")
+            try connection.execute("SELECT pg_advisory_xact_lock($1)", global, context: waiting)
+            if try installedVersion(connection) >= currentVersion {
+                try connection.executeSimple("ROLLBACK TO SAVEPOINT recovery_migration")
+                try connection.execute("SELECT pg_advisory_xact_lock_shared($1)", global, context: waiting)
+            }
+        }
+        try connection.execute("SELECT pg_advisory_xact_lock($1)", [String(shardLockKey(shard))], context: waiting)
+        try migrate(connection, toolVersion: toolVersion, database: database)
+    }
 
     public static let migrations: [Migration] = [
         Migration(

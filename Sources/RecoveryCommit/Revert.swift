@@ -24,7 +24,7 @@ public struct KeptSlot: Hashable, Sendable {
 
 /// `recover-tool revert`: removes what a run inserted, in one transaction.
 public enum RecoveryRevert {
-    /// Under the recovery lock (so never during an apply): deletes the run's slots whose values
+    /// Under the lock of the run's shard (so never during an apply of that shard): deletes the run's slots whose values
     /// are those the apply wrote (their fingerprint), keeps and lists those the service edited
     /// since, and marks the run reverted with its counts. A concurrent edit of a slot between the
     /// check and the delete is seen by the DELETE's own re-check of the row, and the slot is kept.
@@ -34,15 +34,20 @@ public enum RecoveryRevert {
     ) throws -> RevertOutcome {
         let connection = try RecoveryConnection.openForWriting(conninfo, doing: "cannot revert run \(id)", subcommand: "revert")
         let doing = "cannot revert run \(id) in '\(connection.redactedConnectionInfo)'"
-        let lockHint = "an apply or another revert is running; try again when it ends, or raise --lock-timeout"
+        let lockHint = "an apply or another revert of the run's shard is running; try again when it ends, or raise --lock-timeout"
         do {
             return try connection.transaction { connection in
                 try connection.executeSimple(
                     RecoverySchema.sessionSettings(lockTimeoutSeconds: lockTimeoutSeconds, statementTimeoutSeconds: 900))
-                try connection.execute(
-                    "SELECT pg_advisory_xact_lock($1)", [String(RecoverySchema.lockKey)], context: "waiting for the recovery lock")
                 guard try RecoverySchema.installedVersion(connection) > 0 else { throw notFound(id, connection) }
-                try RecoverySchema.migrate(connection, toolVersion: toolVersion, database: connection.redactedConnectionInfo)
+                let seen = try connection.execute(
+                    "SELECT shard_index, shard_count FROM recovery.runs WHERE id = $1", [String(id)], context: "reading the run's shard")
+                guard let shardColumns = seen.rows.first else { throw notFound(id, connection) }
+                let shard = shardColumns[0].flatMap { Int($0) }.flatMap { k in shardColumns[1].flatMap { Int($0) }.flatMap { Shard(index: k, count: $0) } }
+                // The lock of the run's shard: never during an apply or revert of that shard.
+                try RecoverySchema.lockAndMigrate(
+                    connection, shard: shard, toolVersion: toolVersion,
+                    database: connection.redactedConnectionInfo, waiting: "waiting for the recovery lock")
                 guard let run = try RunRecord.load(connection, where: "id", String(id), lock: true) else {
                     throw notFound(id, connection)
                 }

@@ -307,7 +307,8 @@ final class ApplyTests: XCTestCase {
             XCTAssertEqual(error.kind, .lockTimeout)
             XCTAssertEqual(error.description, "cannot apply the plan in '\(dir.path)' to '\(holder.redactedConnectionInfo)': "
                 + "waiting 0.3 s for the recovery lock: timed out waiting for a lock (SQLSTATE 55P03); nothing was changed; "
-                + "another apply or revert is running (or a session holds offline_entries); try again when it ends, or raise --lock-timeout")
+                + "another apply or revert of this shard, or a schema migration, is running (or a session holds offline entries of the plan's users); "
+                + "try again when it ends, or raise --lock-timeout")
         }
         XCTAssertLessThan(Date().timeIntervalSince(started), 5)
         try holder.rollback()
