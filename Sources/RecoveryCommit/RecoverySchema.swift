@@ -194,8 +194,14 @@ public enum RecoverySchema {
 
     /// The schema's version in this database: 0 when there is no `recovery` schema yet.
     static func installedVersion(_ connection: Connection) throws -> Int {
+        // A scan of the catalog, not to_regclass: to_regclass looks the name up in this session's
+        // catalog cache, which still says "no such schema" after waiting for the lock behind
+        // another apply that created it (a lookup without a lock reads no invalidations).
         let exists = try connection.execute(
-            "SELECT to_regclass('recovery.schema_version') IS NOT NULL", context: "reading the recovery schema version")
+            """
+            SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                           WHERE n.nspname = 'recovery' AND c.relname = 'schema_version')
+            """, context: "reading the recovery schema version")
         guard exists.scalar == "t" else { return 0 }
         let version = try connection.execute(
             "SELECT coalesce(max(version), 0) FROM recovery.schema_version", context: "reading the recovery schema version")
