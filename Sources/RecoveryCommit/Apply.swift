@@ -177,7 +177,7 @@ public enum RecoveryApply {
                 // before the connection failed. The run row was written in the transaction, so
                 // looking it up (under the lock, which the old session holds until it ends) tells.
                 return try resolveUnknownOutcome(
-                    planID: plan.document.planID, conninfo: conninfo, runID: runID, drops: drops, commitError: error, options: options, doing: doing)
+                    planID: plan.document.planID, shard: plan.document.shard, conninfo: conninfo, runID: runID, drops: drops, commitError: error, options: options, doing: doing)
             }
             checkpoint(.committed)
             guard let run = try? readRun(id: runID, connection: connection) else {
@@ -194,10 +194,11 @@ public enum RecoveryApply {
         }
     }
 
-    /// After COMMIT failed: reconnects, waits for the recovery lock (so the old session has ended),
-    /// and looks the plan id up.
+    /// After COMMIT failed: reconnects, waits for the recovery locks the old session held (so it
+    /// has ended: the global key, exclusive for a reconcile, and the key of `shard`), and looks
+    /// the plan id up.
     static func resolveUnknownOutcome(
-        planID: String, conninfo: String?, runID: Int64, drops: [DroppedSlot], commitError: PostgresError,
+        planID: String, shard: Shard? = nil, conninfo: String?, runID: Int64, drops: [DroppedSlot], commitError: PostgresError,
         options: ApplyOptions, doing: String
     ) throws -> ApplyOutcome {
         let lost = "\(doing): COMMIT failed (\(commitError.serverMessage))"
@@ -207,7 +208,8 @@ public enum RecoveryApply {
                 try connection.executeSimple(
                     RecoverySchema.sessionSettings(lockTimeoutSeconds: max(options.lockTimeoutSeconds, 60), statementTimeoutSeconds: 60))
                 try connection.execute(
-                    "SELECT pg_advisory_xact_lock_shared($1)", [String(RecoverySchema.shardLockKey(plan.document.shard))])
+                    "SELECT pg_advisory_xact_lock_shared($1), pg_advisory_xact_lock_shared($2)",
+                    [String(RecoverySchema.lockKey), String(RecoverySchema.shardLockKey(shard))])
                 // This apply's own run row: an earlier, reverted run of the plan is not an answer.
                 return try RunRecord.load(connection, where: "id", String(runID))
             }
