@@ -274,15 +274,15 @@ private struct ApplyTransaction {
         return .ready(runID: runID, drops: try readDrops(runID))
     }
 
-    /// The session's timeouts, then the transaction-level advisory lock that serialises applies
-    /// and reverts.
+    /// The session's timeouts, then the transaction-level advisory locks: the global key shared
+    /// (exclusive while migrating) and the plan's shard key, so shards apply at once.
     private func takeRecoveryLock() throws {
         try connection.executeSimple(
             RecoverySchema.sessionSettings(
                 lockTimeoutSeconds: options.lockTimeoutSeconds, statementTimeoutSeconds: options.statementTimeoutSeconds),
             context: "setting the apply's timeouts")
         try RecoverySchema.lockAndMigrate(
-            connection, shard: document.shard, toolVersion: options.toolVersion, database: connection.redactedConnectionInfo,
+            connection, shard: plan.document.shard, toolVersion: options.toolVersion, database: connection.redactedConnectionInfo,
             waiting: "waiting \(seconds(options.lockTimeoutSeconds)) for the recovery lock")
         checkpoint(.lockAcquired)
     }
