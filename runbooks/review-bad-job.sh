@@ -62,7 +62,7 @@ if [ -n "$apply_id" ]; then
   [ -f "$plan/plan.json" ] || fail "no reconcile plan in '$plan': run this script without --apply first, and review it"
   found=$(sed -n 's/^  "plan_id" : "\([0-9a-f]*\)",$/\1/p' "$plan/plan.json")
   [ "$found" = "$apply_id" ] || fail "the plan in '$plan' is '$found', not the reviewed '$apply_id': nothing was changed"
-  "$tool" apply "$plan" --yes "${dbopt[@]}" | tee "$out/apply.txt"
+  "$tool" apply "$plan" --yes --plan-id "$apply_id" "${dbopt[@]}" | tee "$out/apply.txt"
   run=$(sed -n 's/^applied plan [0-9a-f]* as run \([0-9]*\)$/\1/p; s/^plan [0-9a-f]* was already applied as run \([0-9]*\) .*/\1/p' "$out/apply.txt" | head -1)
   [ -n "$run" ] || fail "cannot read the run id in $out/apply.txt"
   begin "verify run $run"

@@ -69,7 +69,7 @@ sed -n '/^## Restored/,/^## Kept/p' "$out/plan/report.md" | sed -n '1,8p'
 
 begin "apply exactly the reviewed plan $plan_id"
 grep -q "\"plan_id\" : \"$plan_id\"" "$out/plan/plan.json"
-"$tool" apply "$out/plan" --yes --json > "$out/apply.json"
+"$tool" apply "$out/plan" --yes --plan-id "$plan_id" --json > "$out/apply.json"
 run=$(field "$out/apply.json" run id)
 echo "applied as run $run: restored $(field "$out/apply.json" run counts inserted) rows, memberships $(field "$out/apply.json" run members_inserted)"
 
