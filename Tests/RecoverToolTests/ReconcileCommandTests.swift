@@ -118,4 +118,38 @@ final class ReconcileCommandTests: XCTestCase {
         XCTAssertEqual(counts["memberships_restored"], 1)
         XCTAssertEqual((plan["snapshot"] as! [String: Any])["rows_outside_range"] as? Int, 5)
     }
+
+    /// The shards of one N together plan exactly what the unsharded run plans: every count adds up,
+    /// and the restored rows are the same rows.
+    func testShardsTogetherAreTheUnshardedPlan() throws {
+        XCTAssertEqual(try reconcile(dump, out: "all").status, 0)
+        let whole = try planJSON("all")["counts"] as! [String: Int]
+        var summed: [String: Int] = [:]
+        var shardRows: [Substring] = []
+        for k in 0..<2 {
+            let run = try reconcile(dump, out: "s\(k)", ["--shard", "\(k)/2"])
+            XCTAssertEqual(run.status, 0, run.stderrText)
+            for (key, value) in try planJSON("s\(k)")["counts"] as! [String: Int] { summed[key, default: 0] += value }
+            shardRows += try String(contentsOf: dir.file("s\(k)/rows.tsv"), encoding: .utf8).split(separator: "\n")
+        }
+        XCTAssertEqual(summed, whole)
+        let wholeRows = try String(contentsOf: dir.file("all/rows.tsv"), encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(shardRows.sorted(), wholeRows.sorted())
+        XCTAssertGreaterThan(wholeRows.count, 0)
+    }
+
+    /// --require-complete: a snapshot without project_members cannot show lost memberships, so the
+    /// plan is written for review and the run exits 72; without the flag the same plan exits 0.
+    func testRequireCompleteRefusesASnapshotWithoutMemberships() throws {
+        let slotsOnly = dir.file("slots-only.sql").path
+        _ = try runChecked("pg_dump", ["-t", "users", "-t", "time_slots", "--file=\(slotsOnly)"], environment: backup.processEnvironment)
+        let lenient = try reconcile(slotsOnly, out: "lenient")
+        XCTAssertEqual(lenient.status, 0, lenient.stderrText)
+        let strict = try reconcile(slotsOnly, out: "strict", ["--require-complete"])
+        XCTAssertEqual(strict.status, 72, strict.stderrText)
+        XCTAssertTrue(strict.stderrText.contains("the snapshot holds no project_members"), strict.stderrText)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir.file("strict/plan.json").path), "the plan is still written, for review")
+        // The full dump is complete evidence: the same flag passes.
+        XCTAssertEqual(try reconcile(dump, out: "complete", ["--require-complete"]).status, 0)
+    }
 }
