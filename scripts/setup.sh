@@ -10,6 +10,7 @@ set -euo pipefail
 need=()
 pkg-config --exists liblz4 2>/dev/null || need+=(liblz4-dev)
 command -v lz4 >/dev/null 2>&1 || need+=(lz4)
+command -v man >/dev/null 2>&1 || need+=(man-db)  # scripts/test-runbooks.sh reads the installed man page
 command -v jq >/dev/null 2>&1 || need+=(jq)  # the runbooks read ids from --json outputs with it
 pkg-config --exists libpq 2>/dev/null || need+=(libpq-dev)
 pkg-config --exists libcrypto 2>/dev/null || need+=(libssl-dev)

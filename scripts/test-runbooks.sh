@@ -183,6 +183,22 @@ set -e
 if [ "$rc" = 0 ] && has "check-bad-job: time_slots (" && has "reverted run " && has "demo-reconcile: every step passed"; then
   ok "$name ($(( $(date +%s) - demo_started )) s)"; else not_ok "$name (exit $rc)"; fi
 
+name="scripts/install.sh installs the binary, a man page man -l reads, and completions bash completes with"
+set +e
+bash scripts/install.sh "$work/prefix" --configuration debug >"$work/last.out" 2>&1
+rc=$?
+MANPAGER=cat MANWIDTH=100 man -l "$work/prefix/share/man/man1/recover-tool.1" >>"$work/last.out" 2>/dev/null
+man_rc=$?
+completed=$(PATH="$work/prefix/bin:$PATH" bash -c 'source "$1"; COMP_WORDS=(recover-tool ap); COMP_CWORD=1
+  COMP_LINE="recover-tool ap"; COMP_POINT=${#COMP_LINE}; _recover-tool recover-tool ap recover-tool; printf "%s\n" "${COMPREPLY[@]}"' \
+  _ "$work/prefix/share/bash-completion/completions/recover-tool" 2>>"$work/last.out")
+set -e
+if [ "$rc" = 0 ] && [ "$man_rc" = 0 ] && [ -x "$work/prefix/bin/recover-tool" ] && [ "$completed" = apply ] \
+   && has "lost time slots after an incident" && has "--max-slots" \
+   && [ -s "$work/prefix/share/zsh/site-functions/_recover-tool" ] && [ -s "$work/prefix/share/fish/vendor_completions.d/recover-tool.fish" ] \
+   && [ "$("$work/prefix/bin/recover-tool" --version)" = "$("$tool" --version)" ]; then
+  ok "$name"; else not_ok "$name (exit $rc, man $man_rc, completion '$completed')"; fi
+
 name="scripts/demo.sh runs end to end"
 demo_started=$(date +%s)
 set +e
