@@ -66,16 +66,33 @@ struct Apply: ParsableCommand {
             throw CommitError(.planRefused, error.message, hint: error.hint, plan: error)
         }
         try requireApproved(plan.document.planID)
-        if let expected = shard?.shard, plan.document.shard != expected {
-            throw CommitError(
-                .planRefused,
-                "refusing the plan in '\(directory)': it was made for "
-                    + (plan.document.shard.map { "shard \($0)" } ?? "all users (no --shard)")
-                    + ", not shard \(expected) as --shard says; nothing was changed; apply shard \(expected)'s own plan")
-        }
+        try requireShard(plan.document.shard)
         try Confirmation.require(
             ApplyText.summary(plan.document, path: directory), question: "Apply this plan?", yes: confirm.yes,
             flagHint: "apply the plan")
+        try commit(rowsPath: plan.rowsPath) { options, checkpoint in
+            try RecoveryApply.apply(plan, conninfo: database.conninfo, options: options, checkpoint: checkpoint)
+        }
+    }
+}
+
+extension Apply {
+    /// Refuses (70) a plan made for another shard than `--shard` says.
+    func requireShard(_ planShard: Shard?) throws {
+        guard let expected = shard?.shard, planShard != expected else { return }
+        throw CommitError(
+            .planRefused,
+            "refusing the plan in '\(directory)': it was made for "
+                + (planShard.map { "shard \($0)" } ?? "all users (no --shard)")
+                + ", not shard \(expected) as --shard says; nothing was changed; apply shard \(expected)'s own plan")
+    }
+
+    /// What every plan kind shares once the plan is checked and confirmed: the options from the
+    /// flags, the test pauses and progress at each checkpoint, and the outcome printed.
+    func commit(
+        rowsPath: String,
+        _ transaction: (ApplyOptions, (ApplyCheckpoint) -> Void) throws -> ApplyOutcome
+    ) throws {
         var options = ApplyOptions(
             operatorName: confirm.operatorOrLogin, toolVersion: ToolVersion.current,
             maxSlots: maxSlots)
@@ -86,17 +103,15 @@ struct Apply: ParsableCommand {
         pause.reached(ApplyCheckpoint.planChecked.description)
         let steps = ApplySteps(
             logger: log.logger, progress: log.progress("loading rows"), chunkBytes: options.chunkBytes,
-            rowsBytes: InputDiscovery.fileSize(plan.rowsPath) ?? 0)
-        let outcome = try RecoveryApply.apply(plan, conninfo: database.conninfo, options: options) { checkpoint in
+            rowsBytes: InputDiscovery.fileSize(rowsPath) ?? 0)
+        let outcome = try transaction(options) { checkpoint in
             steps.reached(checkpoint)
             pause.reached(checkpoint.description)
         }
         log.endProgress()
         try output.emit(ApplyOutput(outcome)) { ApplyText.outcome(outcome) }
     }
-}
 
-extension Apply {
     /// Refuses (70) a plan whose recomputed id is not the approved one (`--plan-id`).
     func requireApproved(_ id: String) throws {
         guard let planID, !(try Self.approvedIDs(planID)).contains(id) else { return }
