@@ -42,56 +42,25 @@ public enum SlotColumn: String, CaseIterable, Hashable, Sendable, Comparable, Cu
         allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
     }
 
+    /// The column's field in a `TimeSlot` (`TimeSlotFields`); nil for `source`, which a
+    /// `SlotRow` holds beside its slot.
+    private var field: TimeSlotField? {
+        self == .source ? nil : TimeSlotFields.named(rawValue)!
+    }
+
     /// Whether `a` and `b` hold different values in this column.
     public func differs(_ a: SlotRow, _ b: SlotRow) -> Bool {
-        switch self {
-        case .projectID: a.slot.projectID != b.slot.projectID
-        case .taskID: a.slot.taskID != b.slot.taskID
-        case .durationMin: a.slot.durationMinutes != b.slot.durationMinutes
-        case .source: a.source != b.source
-        case .status: a.slot.status != b.slot.status
-        case .activityLevel: a.slot.activityLevel != b.slot.activityLevel
-        case .keystrokes: a.slot.keystrokes != b.slot.keystrokes
-        case .mouseEvents: a.slot.mouseEvents != b.slot.mouseEvents
-        case .activeApps: a.slot.activeApps != b.slot.activeApps
-        case .screenshotKey: a.slot.screenshotKey != b.slot.screenshotKey
-        case .note: a.slot.note != b.slot.note
-        }
+        field.map { $0.differs(a.slot, b.slot) } ?? (a.source != b.source)
     }
 
     /// Sets this column of `row` to its value in `other`.
     public func copy(from other: SlotRow, into row: inout SlotRow) {
-        switch self {
-        case .projectID: row.slot.projectID = other.slot.projectID
-        case .taskID: row.slot.taskID = other.slot.taskID
-        case .durationMin: row.slot.durationMinutes = other.slot.durationMinutes
-        case .source: row.source = other.source
-        case .status: row.slot.status = other.slot.status
-        case .activityLevel: row.slot.activityLevel = other.slot.activityLevel
-        case .keystrokes: row.slot.keystrokes = other.slot.keystrokes
-        case .mouseEvents: row.slot.mouseEvents = other.slot.mouseEvents
-        case .activeApps: row.slot.activeApps = other.slot.activeApps
-        case .screenshotKey: row.slot.screenshotKey = other.slot.screenshotKey
-        case .note: row.slot.note = other.slot.note
-        }
+        if let field { field.copy(from: other.slot, into: &row.slot) } else { row.source = other.source }
     }
 
     /// The value for a reader: `null`, a number, a text, or `{a,b}` for an array.
     public func display(_ row: SlotRow) -> String {
-        func text(_ s: String?) -> String { s ?? "null" }
-        switch self {
-        case .projectID: return String(row.slot.projectID)
-        case .taskID: return row.slot.taskID.map { String($0) } ?? "null"
-        case .durationMin: return String(row.slot.durationMinutes)
-        case .source: return row.source
-        case .status: return row.slot.status.rawValue
-        case .activityLevel: return row.slot.activityLevel.map { String($0) } ?? "null"
-        case .keystrokes: return String(row.slot.keystrokes)
-        case .mouseEvents: return String(row.slot.mouseEvents)
-        case .activeApps: return "{" + row.slot.activeApps.joined(separator: ",") + "}"
-        case .screenshotKey: return text(row.slot.screenshotKey)
-        case .note: return text(row.slot.note)
-        }
+        field.map { $0.display(row.slot) } ?? row.source
     }
 
     /// The columns in which `a` and `b` differ, in table order.

@@ -235,18 +235,6 @@ public enum SnapshotDiffer {
 
     /// The compared columns whose values differ, in table order.
     public static func changedColumns(_ a: TimeSlot, _ b: TimeSlot) -> [String] {
-        var names: [String] = []
-        if a.projectID != b.projectID { names.append("project_id") }
-        if a.taskID != b.taskID { names.append("task_id") }
-        if a.durationMinutes != b.durationMinutes { names.append("duration_min") }
-        if a.status != b.status { names.append("status") }
-        if a.activityLevel != b.activityLevel { names.append("activity_level") }
-        if a.keystrokes != b.keystrokes { names.append("keystrokes") }
-        if a.mouseEvents != b.mouseEvents { names.append("mouse_events") }
-        if a.activeApps != b.activeApps { names.append("active_apps") }
-        if a.screenshotKey != b.screenshotKey { names.append("screenshot_key") }
-        if a.note != b.note { names.append("note") }
-        if a.updatedAt != b.updatedAt { names.append("updated_at") }
-        return names
+        TimeSlotFields.differing(a, b)
     }
 }
