@@ -22,6 +22,9 @@ struct DisplayTime {
         formatter = f
     }
 
+    /// False when `--tz` named no zone this machine knows; the reports then say so.
+    var zoneIsKnown: Bool { formatter != nil }
+
     /// `2018-07-25 07:50:00 -07:00`, or nil without a usable zone.
     func local(_ time: Timestamp) -> String? {
         formatter?.string(from: Date(timeIntervalSince1970: Double(time.microseconds) / 1_000_000))
@@ -45,11 +48,9 @@ func durationText(minutes: Int64) -> String {
     return "\(mins) min"
 }
 
-/// `41.67`: minutes as hours, to two decimals, rounded half up.
-func hoursText(minutes: Int) -> String {
-    let hundredths = (minutes * 100 + 30) / 60
-    let cents = hundredths % 100
-    return "\(hundredths / 100)." + (cents < 10 ? "0\(cents)" : "\(cents)")
+/// `813 min (13 h 33 min)`, `45 min`: an amount of recovered time, the one way the reports write it.
+func minutesText(_ minutes: Int) -> String {
+    minutes < 60 ? "\(minutes) min" : "\(minutes) min (\(durationText(minutes: Int64(minutes))))"
 }
 
 /// `1.5 MiB (1572864 bytes)`

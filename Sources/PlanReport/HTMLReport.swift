@@ -24,14 +24,18 @@ enum HTMLReport {
         out += "<h2>Totals</h2>\n<p>\(line(c.recoveredLine))</p>\n" + table(c.totals)
         out += "<p class=\"note\">Events of slots outside the window, left out: \(c.outsideWindow).</p>\n"
         out += "<h2>Timeline</h2>\n" + TimelineSVG(evidence).render()
-        out += "<p class=\"note\">Bars: slots per bucket by outcome (hover for figures). Lanes: when each host's logs have "
-            + "events (green), gaps of more than \(CoveragePolicy.gapMinutes) minutes (red) and no events at all (pink). The shaded part after the window "
-            + "is the \(CoveragePolicy.clientCacheMinutes) minutes in which clients still upload cached slots: every lane should reach the dashed line.</p>\n"
+        out += "<p class=\"note\">Bars: slots per bucket by outcome (hover for figures). Lanes, from the window's start to "
+            + "its \(CoveragePolicy.neededText): when each host's logs have events (teal), gaps of more than "
+            + "\(CoveragePolicy.gapMinutes) minutes (red) and no events at all (pink). The shaded part after the window is the "
+            + "\(CoveragePolicy.clientCacheMinutes) minutes in which clients still upload cached slots: every lane should be teal "
+            + "up to the dashed line. The axis is in \(HTML.escape(TimelineSVG.axisZoneName(evidence)))."
+            + "</p>\n"
         out += "<h2>Inputs</h2>\n" + table(c.inputs, empty: "No input.")
         out += "<h2>Log coverage per host</h2>\n<p>Each host's logs should run from the window's start to "
             + "<code>\(c.needed.rfc3339)</code> (\(CoveragePolicy.neededText)).</p>\n"
         out += table(c.hosts, empty: "No log event was read from any host.")
         out += "<h2>Per-user totals</h2>\n" + table(c.users, empty: "No user.")
+        out += "<h2>Rows to be written (\(c.rows.total))</h2>\n" + table(c.rows, empty: "None: apply would insert nothing.")
         out += "<h2>Dropped slots</h2>\n"
         out += "<h3>Offline overlap (\(c.offline.total))</h3>\n" + table(c.offline)
         out += "<h3>Already present (\(c.present.total))</h3>\n" + table(c.present)
@@ -63,18 +67,26 @@ enum HTMLReport {
 
     static func table(_ t: ReportTable, empty: String = "None.") -> String {
         guard t.total > 0 else { return "<p>\(HTML.escape(empty))</p>\n" }
-        var out = "<table>\n<tr>"
+        // Each cell carries its column's name: on a narrow screen the rows become cards (see `style`).
+        var out = "<div class=\"table\"><table>\n<tr class=\"head\">"
         for header in t.headers { out += "<th>\(HTML.escape(header))</th>" }
         out += "</tr>\n"
-        for row in t.rows {
+        let labels = t.headers.map { " data-label=\"\(HTML.escape($0))\"" }
+        var groups = t.groups[...]
+        for (r, row) in t.rows.enumerated() {
+            if let group = groups.first, group.index == r {
+                out += "<tr class=\"group\"><th colspan=\"\(t.headers.count)\">\(HTML.escape(group.title))</th></tr>\n"
+                groups = groups.dropFirst()
+            }
             out += "<tr>"
             for (i, cell) in row.enumerated() {
-                out += t.numericColumns.contains(i) ? "<td class=\"num\">" : "<td>"
+                let label = i < labels.count ? labels[i] : ""
+                out += t.numericColumns.contains(i) ? "<td class=\"num\"\(label)>" : "<td\(label)>"
                 out += self.cell(cell) + "</td>"
             }
             out += "</tr>\n"
         }
-        out += "</table>\n"
+        out += "</table></div>\n"
         if t.leftOut > 0 {
             out += "<p class=\"note\">Showing the first \(t.rows.count) of \(t.total); "
             out += t.fullFile.map { "the other \(t.leftOut) are in <code>\(HTML.escape($0))</code>.</p>\n" }
@@ -87,6 +99,7 @@ enum HTMLReport {
         switch cell {
         case .text(let s): HTML.escape(s)
         case .code(let s): "<code>\(HTML.escape(s))</code>"
+        case .hash(let s): "<code class=\"hash\">\(HTML.escape(s))</code>"
         case .number(let n): String(n)
         }
     }
@@ -100,6 +113,9 @@ enum HTMLReport {
                color: #1d1d1d; background: #fff; max-width: 1240px; margin: 24px auto; padding: 0 16px; }
         h1 { font-size: 22px; } h2 { font-size: 18px; margin-top: 28px; } h3 { font-size: 15px; }
         code { font: 12px ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; overflow-wrap: anywhere; }
+        code.hash { white-space: nowrap; overflow-wrap: normal; }
+        div.table { max-width: 100%; overflow-x: auto; }
+        tr.group th { background: #e8eef3; }
         table { border-collapse: collapse; margin: 8px 0 12px; }
         th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; vertical-align: top; }
         th { background: #f2f2f2; }
@@ -111,6 +127,20 @@ enum HTMLReport {
         .note { color: #555; }
         svg.timeline { width: 100%; height: auto; border: 1px solid #ddd; }
         ul.checklist { list-style: none; padding-left: 4px; }
+        /* A phone or a chat preview: no sideways scrolling; each table row becomes a card whose cells
+           are labelled with their column (data-label), so every column (Health, Gaps) stays in view. */
+        @media (max-width: 720px) {
+          body { margin: 8px auto; padding: 0 8px; }
+          h1 { font-size: 18px; overflow-wrap: anywhere; }
+          table, tbody, tr, th, td { display: block; }
+          table { border: 0; }
+          tr.head { display: none; }
+          tr { border: 1px solid #ccc; margin: 0 0 8px; }
+          td, th { border: 0; border-bottom: 1px solid #eee; }
+          td[data-label]::before { content: attr(data-label) ": "; font-weight: 600; }
+          td.num { text-align: left; }
+          table.summary th { width: auto; }
+        }
 
         """
 }

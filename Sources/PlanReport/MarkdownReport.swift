@@ -25,6 +25,7 @@ enum MarkdownReport {
             + "(\(CoveragePolicy.neededText): clients upload cached slots up to three hours late).\n\n"
         out += table(c.hosts, empty: "No log event was read from any host.")
         out += "## Per-user totals\n\n" + table(c.users, empty: "No user.")
+        out += "## Rows to be written (\(c.rows.total))\n\n" + table(c.rows, empty: "None: apply would insert nothing.")
         out += "## Dropped slots\n\n"
         out += "### Offline overlap (\(c.offline.total))\n\n" + table(c.offline, empty: "None.")
         out += "### Already present (\(c.present.total))\n\n" + table(c.present, empty: "None.")
@@ -63,7 +64,12 @@ enum MarkdownReport {
             out += t.numericColumns.contains(i) ? " ---: |" : " --- |"
         }
         out += "\n"
-        for row in t.rows {
+        var groups = t.groups[...]
+        for (i, row) in t.rows.enumerated() {
+            if let group = groups.first, group.index == i {
+                out += "| **\(Markdown.text(group.title))** |" + String(repeating: " |", count: t.headers.count - 1) + "\n"
+                groups = groups.dropFirst()
+            }
             out += "| " + row.map { Markdown.cell($0, inTable: true) }.joined(separator: " | ") + " |\n"
         }
         if t.leftOut > 0 {
@@ -111,7 +117,7 @@ enum Markdown {
     static func cell(_ cell: ReportCell, inTable: Bool = false) -> String {
         switch cell {
         case .text(let s): text(s)
-        case .code(let s): code(s, inTable: inTable)
+        case .code(let s), .hash(let s): code(s, inTable: inTable)
         case .number(let n): String(n)
         }
     }

@@ -38,6 +38,12 @@ public struct PlanEvidence: Sendable {
         self.createdAt = createdAt
     }
 
+    /// `created_at` of a plan: the time of its evidence, the latest log event read and at least
+    /// the window's end; never the wall clock, so the same evidence writes byte-identical files.
+    public static func createdAt(window: Window, hosts: [HostCoverage]) -> Timestamp {
+        hosts.map(\.lastEvent).reduce(window.to) { max($0, $1) }
+    }
+
 
     /// Why the evidence may be incomplete, one sentence each, hosts by name; empty when it is complete.
     public var completenessWarnings: [String] {

@@ -7,6 +7,8 @@ import SlotFold
 enum ReportCell: Hashable {
     case text(String)
     case code(String)
+    /// A hash prefix: verbatim and never broken across lines.
+    case hash(String)
     case number(Int)
 }
 
@@ -22,6 +24,8 @@ struct ReportTable {
     var total: Int
     /// The file that lists every row, named when rows are left out; nil when only counted.
     var fullFile: String?
+    /// Headings between rows: before row `index`, `title` (the rows to write, per user).
+    var groups: [(index: Int, title: String)] = []
 
     var leftOut: Int { total - rows.count }
 }
@@ -32,6 +36,8 @@ struct ReportTable {
 struct ReviewContent {
     static let tableCap = 200
     static let exampleCap = 5
+    /// The rows to be written are listed complete up to this many; the rest are counted.
+    static let rowsCap = 2000
 
     var planID: String
     var summary: [(label: String, value: ReportLine)]
@@ -43,6 +49,8 @@ struct ReviewContent {
     var inputs: ReportTable
     var hosts: ReportTable
     var users: ReportTable
+    /// The rows `apply` would insert, by user and slot.
+    var rows: ReportTable
     var offline: ReportTable
     var present: ReportTable
     var quarantine: ReportTable
@@ -64,6 +72,7 @@ struct ReviewContent {
         inputs = Self.inputs(document.inputs)
         hosts = Self.hosts(evidence.hosts, needed: needed)
         users = Self.users(document.users)
+        rows = Self.rows(evidence, time)
         offline = Self.offline(evidence.resolution.offlineOverlap)
         present = Self.present(evidence.resolution.alreadyPresent)
         quarantine = Self.quarantine(QuarantinedCSV.records(evidence))
@@ -87,7 +96,7 @@ struct ReviewContent {
             ("Shard", [.text(document.shard.map { "\($0.index) of \($0.count)" } ?? "none (the whole window)")]),
             ("Database", [.code(document.database)]),
             ("Rows file", [.code(document.rows.file), .text(", \(document.rows.count) rows, SHA-256 "), .code(document.rows.sha256)]),
-            ("Created", [.code(document.createdAt), .text(" by recover-tool "), .code(document.toolVersion)]),
+            ("Created", [.code(document.createdAt), .text(" (the latest event in the evidence) by recover-tool "), .code(document.toolVersion)]),
         ]
         if evidence.displayTimeZone == nil { rows[2].label = "Window (local)" }
         return rows
@@ -108,8 +117,7 @@ struct ReviewContent {
 
     static func recoveredLine(_ document: PlanDocument) -> ReportLine {
         let users = document.users.filter { $0.recovered > 0 }.count
-        return [.text("Recovered: \(document.counts.recovered) slots, \(document.recoveredMinutes) min "
-            + "(\(hoursText(minutes: document.recoveredMinutes)) h) for \(users) users.")]
+        return [.text("Recovered: \(document.counts.recovered) slots, \(minutesText(document.recoveredMinutes)) for \(users) users.")]
     }
 
     static func inputs(_ inputs: [PlanDocument.Input]) -> ReportTable {
@@ -118,7 +126,7 @@ struct ReviewContent {
             [
                 .text(input.kind.rawValue), .code(input.path),
                 .text(input.bytes.map(sizeText) ?? "database"),
-                input.sha256.map { .code(String($0.prefix(12))) } ?? .text("-"),
+                input.sha256.map { .hash(String($0.prefix(12))) } ?? .text("-"),
                 .number(input.lines), .number(input.quarantined),
                 .text(input.damage.map { "DAMAGED: \($0)" } ?? "read whole"),
             ]
@@ -163,6 +171,35 @@ struct ReviewContent {
         }
         return ReportTable(headers: ["User", "Recovered", "Minutes", "Already present", "Offline overlap", "Quarantined"],
                            numericColumns: [0, 1, 2, 3, 4, 5], rows: rows, total: users.count, fullFile: "users.csv")
+    }
+
+    /// Every row to be written, by user then slot, up to `rowsCap`; a heading per user with
+    /// their count and minutes. The slot start also in the `--tz` zone when one was given.
+    static func rows(_ evidence: PlanEvidence, _ time: DisplayTime) -> ReportTable {
+        let sorted = evidence.resolution.recovered.sorted { $0.slot.key < $1.slot.key }
+        var perUser: [Int64: (slots: Int, minutes: Int)] = [:]
+        for f in sorted { perUser[f.slot.key.userID, default: (0, 0)].slots += 1; perUser[f.slot.key.userID]!.minutes += Int(f.slot.durationMinutes) }
+        let local = time.zoneIsKnown ? time.zoneName : nil
+        var groups: [(index: Int, title: String)] = []
+        var rows: [ReportLine] = []
+        for (i, f) in sorted.prefix(rowsCap).enumerated() {
+            let s = f.slot
+            if i == 0 || sorted[i - 1].slot.key.userID != s.key.userID, let u = perUser[s.key.userID] {
+                groups.append((i, "User \(s.key.userID): \(u.slots) slot\(u.slots == 1 ? "" : "s"), \(minutesText(u.minutes))"))
+            }
+            var row: ReportLine = [.number(Int(s.key.userID)), .code(s.key.slotStart.rfc3339)]
+            if local != nil { row.append(.code(time.local(s.key.slotStart) ?? "")) }
+            row += [.number(Int(s.durationMinutes)), .number(Int(s.projectID)), s.taskID.map { .number(Int($0)) } ?? .text("-"),
+                    .text(s.status.rawValue), s.activityLevel.map { .number(Int($0)) } ?? .text("-"),
+                    .number(Int(s.keystrokes)), .number(Int(s.mouseEvents)), .code(ProvenanceText.joined(f.provenance))]
+            rows.append(row)
+        }
+        var headers = ["User", "Slot start (UTC)"]
+        if let local { headers.append("Slot start (\(local))") }
+        headers += ["Minutes", "Project", "Task", "Status", "Activity", "Keystrokes", "Mouse events", "Provenance"]
+        let shift = local == nil ? 0 : 1
+        return ReportTable(headers: headers, numericColumns: Set([0, 2 + shift, 3 + shift, 4 + shift, 6 + shift, 7 + shift, 8 + shift]),
+                           rows: rows, total: sorted.count, fullFile: "recovered.csv", groups: groups)
     }
 
     static func offline(_ drops: [OfflineDrop]) -> ReportTable {
@@ -225,7 +262,7 @@ struct ReviewContent {
             [.text("Every app server that was serving during the window appears under log coverage, and every input is the file you meant (compare the SHA-256).")],
             [.text("The \(c.quarantined) quarantined records have reasons you expect; a burst from one file or one reason can be a reader problem, not bad data.")],
             [.text("The \(c.offlineOverlap) offline overlaps are offline time users added after the incident (spot-check dropped.csv).")],
-            [.text("The \(c.recovered) recovered slots (\(durationText(minutes: Int64(document.recoveredMinutes)))) are plausible per user: spot-check a few users in recovered.csv against what they report.")],
+            [.text("The \(c.recovered) recovered slots (\(minutesText(document.recoveredMinutes))) are plausible per user: read the rows to be written, and spot-check a few users against what they report.")],
         ]
     }
 }

@@ -1,12 +1,16 @@
+import Foundation
 import RecoveryModel
 
-/// The time axis of the timeline: from the window's start to a little past its end + 180 min,
-/// cut into equal buckets (10 minutes, or coarser so that there are at most `maxBuckets`).
+/// The time axis of the timeline: from a little before the window's start (so that its marker
+/// shows) to a little past its end + 180 min; from the window's start, cut into equal buckets
+/// (10 minutes, or coarser so that there are at most `maxBuckets`).
 struct TimelineScale: Equatable {
     static let maxBuckets: Int64 = 200
     static let bucketChoices: [Int64] = [10, 20, 30, 60, 120, 180, 360, 720, 1440]
 
     let from: Timestamp
+    /// Where the axis starts: one bucket or more before `from`.
+    let axisStart: Timestamp
     let end: Timestamp
     let bucketMinutes: Int64
     let bucketCount: Int
@@ -21,6 +25,7 @@ struct TimelineScale: Equatable {
         bucketMinutes = bucket
         bucketCount = Int((total + bucket - 1) / bucket)
         end = from.adding(minutes: bucket * Int64(bucketCount))
+        axisStart = from.adding(minutes: -bucket * Int64(max(1, bucketCount / 30)))
     }
 
     /// The bucket a time falls in, nil outside the axis.
@@ -33,9 +38,9 @@ struct TimelineScale: Equatable {
         from.adding(minutes: bucketMinutes * Int64(index))
     }
 
-    /// A time's place between 0 (`from`) and 1 (`end`), clamped.
+    /// A time's place between 0 (`axisStart`) and 1 (`end`), clamped.
     func fraction(_ time: Timestamp) -> Double {
-        let f = Double(time.microseconds - from.microseconds) / Double(end.microseconds - from.microseconds)
+        let f = Double(time.microseconds - axisStart.microseconds) / Double(end.microseconds - axisStart.microseconds)
         return min(1, max(0, f))
     }
 }
@@ -70,8 +75,9 @@ struct BucketCounts {
 
 /// The timeline of `report.html`: an inline SVG drawn with plain shapes and `<title>` tooltips,
 /// no script. Stacked bars of slots per bucket by outcome (one `<g class="bucket">` per bucket
-/// with any slot), a coverage lane per host (events, gaps, silence), the window's end and the
-/// window's end + 180 min marked, axis labels in UTC.
+/// with any slot), a coverage lane per host from the window's start to its end + 180 min (events,
+/// gaps, silence), the window's start, end and end + 180 min marked, axis labels in the `--tz`
+/// zone (UTC without one).
 struct TimelineSVG {
     static let width = 1200.0
     static let left = 150.0
@@ -84,11 +90,24 @@ struct TimelineSVG {
     let evidence: PlanEvidence
     let scale: TimelineScale
     let buckets: BucketCounts
+    /// The axis's zone: `--tz` when this machine knows it, else UTC.
+    let zone: TimeZone
 
     init(_ evidence: PlanEvidence) {
         self.evidence = evidence
         scale = TimelineScale(window: evidence.window)
         buckets = BucketCounts(evidence, scale: scale)
+        zone = evidence.displayTimeZone.flatMap(TimeZone.init(identifier:)) ?? TimeZone(identifier: "UTC")!
+    }
+
+    /// The name the axis is labelled with: the `--tz` zone, or `UTC`.
+    static func axisZoneName(_ evidence: PlanEvidence) -> String {
+        evidence.displayTimeZone.flatMap { TimeZone(identifier: $0) == nil ? nil : $0 } ?? "UTC"
+    }
+
+    /// The zone's offset from UTC at `time`, in microseconds.
+    func offset(_ time: Timestamp) -> Int64 {
+        Int64(zone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(time.microseconds) / 1_000_000))) * 1_000_000
     }
 
     var plotWidth: Double { Self.width - Self.left - Self.right }
@@ -184,19 +203,20 @@ struct TimelineSVG {
         return out + "</g>\n"
     }
 
-    /// Ticks on whole UTC multiples of a step that gives at most 12 labels; the date under the
-    /// first tick and under every tick where the date changes.
+    /// Ticks on whole multiples, in the axis's zone, of a step that gives at most 12 labels; the
+    /// date under the first tick and under every tick where the date changes; the zone's name.
     func xAxis() -> String {
-        let totalMinutes = (scale.end.microseconds - scale.from.microseconds) / 60_000_000
+        let totalMinutes = (scale.end.microseconds - scale.axisStart.microseconds) / 60_000_000
         let step: Int64 = [10, 20, 30, 60, 120, 180, 360, 720, 1440, 2880, 10080].first { totalMinutes / $0 <= 12 } ?? 10080
         let stepMicros = step * 60_000_000
-        var t = Timestamp(microseconds: (scale.from.microseconds + stepMicros - 1).floorDividedBy(stepMicros).0 * stepMicros)
+        let shift = offset(scale.axisStart)
+        var t = Timestamp(microseconds: (scale.axisStart.microseconds + shift + stepMicros - 1).floorDividedBy(stepMicros).0 * stepMicros - shift)
         var out = "<g class=\"x-axis\" font-size=\"11\" fill=\"#333\">\n"
         out += line(Self.left, chartBottom, Self.width - Self.right, chartBottom, stroke: "#333")
         var lastDate = ""
         while t <= scale.end {
             let px = x(t)
-            let text = t.rfc3339
+            let text = Timestamp(microseconds: t.microseconds + offset(t)).rfc3339  // the wall clock in the zone
             out += line(px, chartBottom, px, chartBottom + 5, stroke: "#333")
             out += "<text x=\"\(n(px))\" y=\"\(n(chartBottom + 18))\" text-anchor=\"middle\">\(text.dropFirst(11).prefix(5))</text>\n"
             let date = String(text.prefix(10))
@@ -206,7 +226,8 @@ struct TimelineSVG {
             }
             t = t.adding(microseconds: stepMicros)
         }
-        out += "<text x=\"\(n(Self.width - Self.right))\" y=\"\(n(chartBottom + 46))\" text-anchor=\"end\" fill=\"#666\">UTC</text>\n"
+        out += "<text x=\"\(n(Self.width - Self.right))\" y=\"\(n(chartBottom + 46))\" text-anchor=\"end\" fill=\"#666\">"
+            + "\(HTML.escape(Self.axisZoneName(evidence)))</text>\n"
         return out + "</g>\n"
     }
 
@@ -219,17 +240,20 @@ struct TimelineSVG {
         guard !hosts.isEmpty else {
             return out + "<text x=\"\(n(Self.left))\" y=\"\(n(lanesTop + 13))\" fill=\"#c62828\">no log event from any host</text>\n</g>\n"
         }
+        // What is checked: the window's start to its end + 180 min; nothing is drawn past it.
+        let start = x(horizon.from), stop = x(horizon.to)
         for (i, host) in hosts.enumerated() {
             let y = lanesTop + Double(i) * (Self.laneHeight + Self.laneGap)
             out += "<g class=\"lane\"><text x=\"\(n(Self.left - 8))\" y=\"\(n(y + 13))\" text-anchor=\"end\">"
                 + "\(HTML.escape(Self.shortened(host.host)))<title>\(HTML.escape(host.host))</title></text>"
-            out += rect(Self.left, y, plotWidth, Self.laneHeight, fill: Self.silent, title: "\(host.host): no events")
+            out += rect(start, y, stop - start, Self.laneHeight, fill: Self.silent, title: "\(host.host): no events")
             for segment in coveredSegments(host) {
                 out += rect(x(segment.from), y, max(x(segment.to) - x(segment.from), 1), Self.laneHeight, fill: Self.covered,
                             title: "\(host.host): events from \(segment.from) to \(segment.to)")
             }
-            for gap in host.gaps {
-                out += rect(x(gap.from), y, max(x(gap.to) - x(gap.from), 1), Self.laneHeight, fill: Self.gap,
+            for gap in host.gaps where gap.to > horizon.from && gap.from < horizon.to {
+                let from = max(gap.from, horizon.from), to = min(gap.to, horizon.to)
+                out += rect(x(from), y, max(x(to) - x(from), 1), Self.laneHeight, fill: Self.gap,
                             title: "\(host.host): no event from \(gap.from) to \(gap.to)")
             }
             out += "</g>\n"
@@ -237,15 +261,20 @@ struct TimelineSVG {
         return out + "</g>\n"
     }
 
-    /// From the first event to the last, minus the gaps, within the axis.
+    /// The stretch every host's logs should cover: the window's start to its end + 180 min.
+    var horizon: Window {
+        Window(from: evidence.window.from, to: CoveragePolicy.needed(for: evidence.window))
+    }
+
+    /// From the first event to the last, minus the gaps, within the horizon.
     func coveredSegments(_ host: HostCoverage) -> [Window] {
         let first = host.firstEvent, last = host.lastEvent
         var segments: [Window] = []
         func add(_ from: Timestamp, _ to: Timestamp) {
             if from < to { segments.append(Window(from: from, to: to)) }
         }
-        var start = max(first, scale.from)
-        let stop = min(last, scale.end)
+        var start = max(first, horizon.from)
+        let stop = min(last, horizon.to)
         for gap in host.gaps.sorted(by: { $0.from < $1.from }) where gap.to > start && start < stop {
             add(start, min(gap.from, stop))
             start = max(start, gap.to)
@@ -258,14 +287,17 @@ struct TimelineSVG {
         let end = x(evidence.window.to)
         let needed = x(CoveragePolicy.needed(for: evidence.window))
         let bottom = height - 8
+        let start = x(evidence.window.from)
         var out = "<g class=\"markers\" font-size=\"11\">\n"
+        out += line(start, Self.chartTop - 4, start, bottom, stroke: "#333", extra: " stroke-width=\"1.5\"")
+        out += "<text x=\"\(n(start + 4))\" y=\"\(n(Self.chartTop - 8))\">window start</text>\n"
         out += line(end, Self.chartTop - 4, end, bottom, stroke: "#333", extra: " stroke-width=\"1.5\"")
         out += "<text x=\"\(n(end - 4))\" y=\"\(n(Self.chartTop - 8))\" text-anchor=\"end\">window end</text>\n"
         out += line(needed, Self.chartTop - 34, needed, bottom, stroke: "#c62828", extra: " stroke-width=\"1.5\" stroke-dasharray=\"6 4\"")
         // The label goes left of the line when the line is near the right edge.
         let rightRoom = Self.width - needed > 150
         out += "<text x=\"\(n(rightRoom ? needed + 4 : needed - 4))\" y=\"\(n(Self.chartTop - 22))\" fill=\"#c62828\""
-            + (rightRoom ? "" : " text-anchor=\"end\"") + ">window end + 180 min</text>\n"
+            + (rightRoom ? "" : " text-anchor=\"end\"") + ">\(CoveragePolicy.neededText)</text>\n"
         return out + "</g>\n"
     }
 

@@ -87,7 +87,7 @@ struct Plan: ParsableCommand {
             window: window, displayTimeZone: tz, shard: shard, database: live.redactedConnectionInfo,
             inputs: sources.inputs, hosts: sources.hosts, fold: fold, resolution: resolution,
             readQuarantine: sources.quarantine, toolVersion: ToolVersion.current,
-            createdAt: Timestamp(microseconds: Int64(Date().timeIntervalSince1970 * 1_000_000)))
+            createdAt: PlanEvidence.createdAt(window: window, hosts: sources.hosts))
         let written = try output.log.timed("write") { try PlanWriter.write(evidence, to: out) }
         let document = written.document
         let warnings = document.completeness.warnings

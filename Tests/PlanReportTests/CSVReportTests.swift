@@ -78,3 +78,24 @@ final class CSVReportTests: XCTestCase {
             """)
     }
 }
+
+/// The rows to be written, per user, in the reports.
+final class RowsToBeWrittenTests: XCTestCase {
+    func testRowsToBeWrittenAreListedPerUserUpToTheCap() throws {
+        let evidence = Incident.evidence()
+        let document = try Incident.document(evidence)
+        let md = MarkdownReport.render(document, evidence)
+        XCTAssertTrue(md.contains("## Rows to be written (5)\n\n"))
+        XCTAssertTrue(md.contains("| **User 1001: 3 slots, 30 min** |"), md)
+        XCTAssertTrue(md.contains("| Slot start (America/Los\\_Angeles) |"), md)
+        let html = HTMLReport.render(document, evidence)
+        XCTAssertTrue(html.contains("<tr class=\"group\"><th colspan=\"11\">User 1001: 3 slots, 30 min</th></tr>"), html)
+
+        let many = Incident.manyUsers(2100)
+        let manyMD = MarkdownReport.render(try Incident.document(many), many)
+        XCTAssertTrue(manyMD.contains("## Rows to be written (2100)\n\n"))
+        XCTAssertTrue(manyMD.contains("*Showing the first 2000 of 2100; the other 100 are in `recovered.csv`.*"))
+        XCTAssertTrue(manyMD.contains("| **User 21999: 1 slot, 10 min** |"))
+        XCTAssertFalse(manyMD.contains("| **User 22000: 1 slot, 10 min** |"))
+    }
+}

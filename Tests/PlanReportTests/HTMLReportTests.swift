@@ -42,10 +42,17 @@ final class HTMLReportTests: XCTestCase {
         let html = try render(Incident.evidence())
         XCTAssertTrue(html.contains("<section class=\"warning\">\n<h2>WARNING: the evidence is incomplete (3 warnings)</h2>"))
         XCTAssertTrue(html.contains("<li>host app-1: no event from 2018-07-25T15:20:00Z to 2018-07-25T15:50:00Z (30 min)</li>"))
-        XCTAssertTrue(html.contains("<p>Recovered: 5 slots, 45 min (0.75 h) for 3 users.</p>"))
-        XCTAssertTrue(html.contains("<tr><td><code>recovered</code></td><td class=\"num\">5</td>"))
-        XCTAssertTrue(html.contains("<tr><td class=\"num\">1001</td><td class=\"num\">3</td><td class=\"num\">30</td>"
-            + "<td class=\"num\">1</td><td class=\"num\">0</td><td class=\"num\">1</td></tr>"))
+        XCTAssertTrue(html.contains("<p>Recovered: 5 slots, 45 min for 3 users.</p>"))
+        XCTAssertTrue(html.contains("<tr><td data-label=\"Outcome\"><code>recovered</code></td><td class=\"num\" data-label=\"Slots\">5</td>"))
+        XCTAssertTrue(html.contains("<tr><td class=\"num\" data-label=\"User\">1001</td><td class=\"num\" data-label=\"Recovered\">3</td>"
+            + "<td class=\"num\" data-label=\"Minutes\">30</td><td class=\"num\" data-label=\"Already present\">1</td>"
+            + "<td class=\"num\" data-label=\"Offline overlap\">0</td><td class=\"num\" data-label=\"Quarantined\">1</td></tr>"))
+        // Hash prefixes never wrap; the caption names the legend's colours.
+        XCTAssertTrue(html.contains("<td data-label=\"SHA-256\"><code class=\"hash\">"))
+        XCTAssertTrue(html.contains("code.hash { white-space: nowrap;"))
+        XCTAssertTrue(html.contains("has events (teal)") || html.contains("events (teal)"))
+        XCTAssertFalse(html.contains("(green)"))
+        XCTAssertTrue(html.contains("@media (max-width: 720px)"))
         XCTAssertTrue(html.contains("<h3>Offline overlap (2)</h3>"))
         XCTAssertTrue(html.contains("<h2>Quarantined records (3)</h2>"))
         XCTAssertTrue(html.contains("<h2>Reviewer&#39;s checklist</h2>") || html.contains("<h2>Reviewer's checklist</h2>"))
@@ -68,7 +75,17 @@ final class HTMLReportTests: XCTestCase {
         XCTAssertEqual(count("<g class=\"lane\">", in: html), 2)
         XCTAssertTrue(html.contains("<title>app-1: no event from 2018-07-25T15:20:00Z to 2018-07-25T15:50:00Z</title>"))
         XCTAssertTrue(html.contains(">window end + 180 min</text>"))
-        XCTAssertTrue(html.contains(">UTC</text>"))
+        // The axis is in the --tz zone (14:00Z is 07:00 in Los Angeles), starts before the window,
+        // and marks its start.
+        XCTAssertTrue(html.contains(">America/Los_Angeles</text>"))
+        XCTAssertTrue(html.contains(">07:00</text>"))
+        XCTAssertFalse(html.contains(">14:00</text>"))
+        XCTAssertTrue(html.contains(">window start</text>"))
+        XCTAssertTrue(html.contains("The axis is in America/Los_Angeles."))
+        XCTAssertLessThan(scale.axisStart, scale.from)
+        let utc = try render(Incident.evidence(zone: nil))
+        XCTAssertTrue(utc.contains(">UTC</text>"))
+        XCTAssertTrue(utc.contains(">14:00</text>"))
     }
 
     func testLongWindowsUseCoarserBuckets() {
@@ -104,7 +121,8 @@ final class HTMLReportTests: XCTestCase {
         let svg = TimelineSVG(Incident.evidence())
         let app1 = Incident.hosts[1]
         XCTAssertEqual(svg.coveredSegments(app1), [
-            Window(from: Incident.t(0), to: Incident.t(80)), Window(from: Incident.t(110), to: Incident.t(305)),
+            // The lane stops at the window's end + 180 min (t(300)) though the logs go on to t(305).
+            Window(from: Incident.t(0), to: Incident.t(80)), Window(from: Incident.t(110), to: Incident.t(300)),
         ])
         let gapToTheEnd = HostCoverage(host: "y", events: 1, firstEvent: Incident.t(0), lastEvent: Incident.t(100), gaps: [Window(from: Incident.t(50), to: Incident.t(100))])
         XCTAssertEqual(svg.coveredSegments(gapToTheEnd), [Window(from: Incident.t(0), to: Incident.t(50))])

@@ -19,7 +19,7 @@ final class MarkdownReportTests: XCTestCase {
         XCTAssertTrue(md.contains("| **Shard** | none (the whole window) |"))
         XCTAssertTrue(md.contains("| **Database** | `host=db1 dbname=tracker user=recover` |"))
         XCTAssertTrue(md.contains("| **Rows file** | `rows.tsv`, 5 rows, SHA-256 `\(document.rows.sha256)` |"))
-        XCTAssertTrue(md.contains("| **Created** | `2018-07-26T09:00:00Z` by recover-tool `0.1.0-test` |"))
+        XCTAssertTrue(md.contains("| **Created** | `2018-07-26T09:00:00Z` (the latest event in the evidence) by recover-tool `0.1.0-test` |"))
     }
 
     func testWithoutZoneSaysUTCOnlyAndShowsShard() throws {
@@ -56,7 +56,7 @@ final class MarkdownReportTests: XCTestCase {
 
     func testTotalsByOutcomeAndRecoveredMinutes() throws {
         let (_, md) = try render(Incident.evidence())
-        XCTAssertTrue(md.contains("Recovered: 5 slots, 45 min (0.75 h) for 3 users.\n"))
+        XCTAssertTrue(md.contains("Recovered: 5 slots, 45 min for 3 users.\n"))
         for row in ["| `recovered` | 5 |", "| `already_present` | 1 |", "| `offline_overlap` | 2 |", "| `quarantined` | 3 |",
                     "| `deleted` | 1 |", "| `duplicates` | 1 |", "| `orphans` | 1 |"] {
             XCTAssertTrue(md.contains(row), row)
@@ -127,8 +127,10 @@ final class MarkdownReportTests: XCTestCase {
         let (document, md) = try render(Incident.manyUsers(250))
         XCTAssertEqual(document.users.count, 250)
         XCTAssertTrue(md.contains("| 20199 | 1 | 10 | 0 | 0 | 0 |\n\n*Showing the first 200 of 250; the other 50 are in `users.csv`.*\n"))
-        XCTAssertFalse(md.contains("| 20200 |"))
-        XCTAssertTrue(md.contains("Recovered: 250 slots, 2500 min (41.67 h) for 250 users."))
+        XCTAssertFalse(md.contains("| 20200 | 1 | 10 | 0 | 0 | 0 |"))
+        // One unit everywhere: minutes, with hours and minutes beside them.
+        XCTAssertTrue(md.contains("Recovered: 250 slots, 2500 min (1 d 17 h 40 min) for 250 users."))
+        XCTAssertTrue(md.contains("The 250 recovered slots (2500 min (1 d 17 h 40 min))"))
     }
 
     func testEscapingHelpers() {

@@ -153,6 +153,24 @@ final class PlanCommandTests: XCTestCase {
         XCTAssertEqual(try Data(contentsOf: dir.file("a/rows.tsv")), try Data(contentsOf: dir.file("b/rows.tsv")))
     }
 
+    /// The same evidence planned twice, at different times, gives the same bytes in every file:
+    /// created_at comes from the evidence, not the clock.
+    func testThePlanDirectoryIsByteIdenticalForTheSameEvidence() throws {
+        let logs = dir.file("logs").path
+        XCTAssertEqual(try plan("same-1", ["--logs", logs, "--snapshot", snapshotPath]).status, 0)
+        Thread.sleep(forTimeInterval: 1.1)
+        XCTAssertEqual(try plan("same-2", ["--logs", logs, "--snapshot", snapshotPath]).status, 0)
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.file("same-1").path).sorted()
+        XCTAssertEqual(files, try FileManager.default.contentsOfDirectory(atPath: dir.file("same-2").path).sorted())
+        for file in files {
+            let one = try String(contentsOf: dir.file("same-1/" + file), encoding: .utf8)
+            let two = try String(contentsOf: dir.file("same-2/" + file), encoding: .utf8)
+            XCTAssertEqual(one.replacingOccurrences(of: "/same-1", with: "/same-N"), two.replacingOccurrences(of: "/same-2", with: "/same-N"), file)
+        }
+        // The logs end before the window does (15:45): the window's end.
+        XCTAssertEqual(try planJSON("same-1")["created_at"] as? String, "2018-07-25T16:00:00Z")
+    }
+
     func testIncompleteEvidenceIsNeverSilent() throws {
         let out = try plan("c", ["--logs", dir.file("logs").path, "--require-complete"])
         XCTAssertEqual(out.status, 72)
