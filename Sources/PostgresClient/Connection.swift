@@ -29,22 +29,18 @@ public final class Connection {
         PQfinish(handle)
     }
 
-    /// Opens a connection (`PQconnectdb`): to `conninfo` (a key=value string or a URI), else to
-    /// the environment's `DATABASE_URL`, else with libpq's defaults (`PGHOST`, `PGDATABASE`, ...).
-    /// Then pins the session (`SessionSettings`: ISO dates, UTC, UTF-8, a search path that cannot
+    /// Opens a connection (`PQconnectdb`) to `target` (a key=value string or a URI; empty for
+    /// libpq's defaults: `PGHOST`, `PGDATABASE`, ...). Then pins the session (`SessionSettings`: ISO dates, UTC, UTF-8, a search path that cannot
     /// be shadowed, the application name). Server notices are collected, not printed (`notices`).
     ///
-    /// `flag` names where the string came from, for the error's hint (`--db`, `--snapshot`);
-    /// `role` says what the database is to the tool (`database`, `snapshot database`).
+    /// The target's source names what to check in the error's hint (`--db`, `--snapshot`,
+    /// `DATABASE_URL`); `role` says what the database is to the tool (`database`, `snapshot database`).
     public static func connect(
-        _ conninfo: String? = nil, session: SessionSettings = SessionSettings(), flag: String = "--db",
-        role: String = "database"
+        _ target: ConnectionTarget, session: SessionSettings = SessionSettings(), role: String = "database"
     ) throws -> Connection {
-        let databaseURL = getenv("DATABASE_URL").map { String(cString: $0) }
-        let info = ConnectionInfo.resolve(conninfo, databaseURL: databaseURL)
+        let info = target.conninfo
         let redacted = ConnectionInfo.redacted(info)
-        let source = conninfo.map { !$0.isEmpty } ?? false ? flag
-            : (databaseURL.map { !$0.isEmpty } ?? false ? "DATABASE_URL" : "libpq's PG* variables")
+        let source = target.source
         let context = "cannot connect to \(role) '\(redacted)'"
         let hint = "check \(source)"
         guard ConnectionInfo.isParseable(info) else {
@@ -75,6 +71,11 @@ public final class Connection {
         let pin = session.statement
         try connection.execute(pin.sql, pin.params, context: "cannot set up the session on '\(redacted)'")
         return connection
+    }
+
+    /// Opens a connection to `conninfo`, given as `--db`.
+    public static func connect(_ conninfo: String, session: SessionSettings = SessionSettings()) throws -> Connection {
+        try connect(ConnectionTarget(conninfo), session: session)
     }
 
     /// The server NOTICEs and WARNINGs received so far (at most the last 100), one line each.

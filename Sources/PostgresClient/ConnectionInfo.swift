@@ -1,15 +1,30 @@
 import CLibPQ
 
-/// Connection strings: which one to use, and how to show it without its password.
-public enum ConnectionInfo {
-    /// The connection string the tool uses: the one given (`--db`), else `DATABASE_URL`, else
-    /// the empty string, which makes libpq use its own defaults (`PGHOST`, `PGDATABASE`, ...).
-    public static func resolve(_ given: String?, databaseURL: String?) -> String {
-        if let given, !given.isEmpty { return given }
-        if let databaseURL, !databaseURL.isEmpty { return databaseURL }
-        return ""
+/// A database to connect to, and where the tool was told of it: the source names the flag or the
+/// variable to check when the connection fails. This module reads no environment; the executable
+/// resolves `--db` and `DATABASE_URL` (`resolve`).
+public struct ConnectionTarget: Hashable, Sendable {
+    /// A key=value string or a URI; empty for libpq's own defaults (`PGHOST`, `PGDATABASE`, ...).
+    public var conninfo: String
+    /// `--db`, `--snapshot`, `DATABASE_URL`, or `libpq's PG* variables`.
+    public var source: String
+
+    public init(_ conninfo: String, source: String = "--db") {
+        self.conninfo = conninfo
+        self.source = source
     }
 
+    /// The string given with `flag`, else `databaseURL` (the environment's `DATABASE_URL`), else
+    /// libpq's defaults.
+    public static func resolve(_ given: String?, flag: String, databaseURL: String?) -> ConnectionTarget {
+        if let given, !given.isEmpty { return ConnectionTarget(given, source: flag) }
+        if let databaseURL, !databaseURL.isEmpty { return ConnectionTarget(databaseURL, source: "DATABASE_URL") }
+        return ConnectionTarget("", source: "libpq's PG* variables")
+    }
+}
+
+/// Connection strings shown without their passwords.
+public enum ConnectionInfo {
     /// `host=/tmp/x port=5432 dbname=tracker user=recover`: the effective host, port, database and
     /// user (from the string, else libpq's defaults), then the string's other settings, without
     /// any secret (libpq marks `password` and `sslpassword` as such). Accepts both the key=value

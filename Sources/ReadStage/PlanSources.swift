@@ -53,7 +53,7 @@ public struct PlanSources {
                     quarantined: summary.quarantined.count, damage: nil))
             case .database(let conninfo):
                 let connection = try Connection.connect(
-                    conninfo, session: SessionSettings(applicationName: "recover-tool plan"), flag: "--snapshot",
+                    ConnectionTarget(conninfo, source: "--snapshot"), session: SessionSettings(applicationName: "recover-tool plan"),
                     role: "snapshot database")
                 var rows = 0
                 let quarantined = try connection.transaction(readOnly: true, isolation: .repeatableRead) { c in

@@ -71,7 +71,7 @@ struct Apply: ParsableCommand {
             ApplyText.summary(plan.document, path: directory), question: "Apply this plan?", yes: confirm.yes,
             flagHint: "apply the plan")
         try commit(rowsPath: plan.rowsPath) { options, checkpoint in
-            try RecoveryApply.apply(plan, conninfo: database.conninfo, options: options, checkpoint: checkpoint)
+            try RecoveryApply.apply(plan, database: database.target, options: options, checkpoint: checkpoint)
         }
     }
 }

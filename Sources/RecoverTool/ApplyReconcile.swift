@@ -25,7 +25,7 @@ extension Apply {
                     + "\(d.counts.quarantined) quarantined",
             ], question: "Apply this plan?", yes: confirm.yes, flagHint: "apply the plan")
         try commit(rowsPath: plan.rowsPath) { options, checkpoint in
-            try ReconcileApply.apply(plan, conninfo: database.conninfo, options: options, checkpoint: checkpoint)
+            try ReconcileApply.apply(plan, database: database.target, options: options, checkpoint: checkpoint)
         }
     }
 }

@@ -7,9 +7,11 @@ struct DatabaseOptions: ParsableArguments {
     @Option(help: "The live database (connection string or URI); default: DATABASE_URL, then libpq's PG* variables.")
     var db: String?
 
-    /// `--db` as given; `Connection.connect` falls back to `DATABASE_URL`, then libpq's defaults,
-    /// and names the one it used in its hint.
-    var conninfo: String? { db }
+    /// `--db`, else the environment's `DATABASE_URL`, else libpq's defaults: the one place the
+    /// tool reads `DATABASE_URL`. The target names its source for the connection error's hint.
+    var target: ConnectionTarget {
+        ConnectionTarget.resolve(db, flag: "--db", databaseURL: ProcessInfo.processInfo.environment["DATABASE_URL"])
+    }
 }
 
 /// `--yes`, `--operator` and `--lock-timeout`, for the subcommands that write (`apply`, `revert`).

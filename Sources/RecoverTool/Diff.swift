@@ -33,7 +33,7 @@ struct Diff: ParsableCommand {
 
     func run() throws {
         let report = try SnapshotDiffer.diff(
-            snapshot: SnapshotSource(argument: snapshot), db: database.conninfo, window: window.window, sampleLimit: show)
+            snapshot: SnapshotSource(argument: snapshot), database: database.target, window: window.window, sampleLimit: show)
         try output.emit(report.jsonForm) { report.text }
     }
 }

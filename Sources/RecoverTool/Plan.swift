@@ -68,7 +68,7 @@ struct Plan: ParsableCommand {
         let shard = self.shard?.shard
         // A taken --out and an unreachable database stop the run before minutes of reading.
         try PlanWriter.checkDestination(out)
-        let live = try Connection.connect(database.conninfo, session: SessionSettings(applicationName: "recover-tool plan"))
+        let live = try Connection.connect(database.target, session: SessionSettings(applicationName: "recover-tool plan"))
         var sources = try output.log.timed("read") {
             try PlanSources.read(
                 window: window, logs: logs, snapshots: snapshot, shard: shard, progress: output.progress("reading logs"))

@@ -81,7 +81,7 @@ struct ReconcileCommand: ParsableCommand {
         let columns = try SlotColumn.parse(columns.split(separator: ",").map(String.init)).get()
         let shard = self.shard?.shard
         // Connect first: an unreachable database should stop the run before the snapshot is read.
-        let live = try Connection.connect(database.conninfo, session: SessionSettings(applicationName: "recover-tool reconcile"))
+        let live = try Connection.connect(database.target, session: SessionSettings(applicationName: "recover-tool reconcile"))
         let source = SnapshotSource(argument: snapshot)
         var snap = try output.log.timed("read") { try ReconcileSnapshot.read(source, range: range) }
         guard snap.newestUpdatedAt != nil else {

@@ -25,13 +25,13 @@ struct Revert: ParsableCommand {
 
     func run() throws {
         if !confirm.yes {
-            let record = try RecoveryRuns.find(run: runID, conninfo: database.conninfo)
+            let record = try RecoveryRuns.find(run: runID, database: database.target)
             try Confirmation.require(
                 [RunText.runs([record])], question: "Revert run \(runID)?", yes: confirm.yes, flagHint: "revert run \(runID)")
         }
         let outcome = try log.timed("revert") {
             try RecoveryRevert.revert(
-                run: runID, conninfo: database.conninfo, operatorName: confirm.operatorOrLogin,
+                run: runID, database: database.target, operatorName: confirm.operatorOrLogin,
                 toolVersion: ToolVersion.current, lockTimeoutSeconds: confirm.lockTimeout)
         }
         try output.emit(RevertOutput(outcome)) { RunText.revert(outcome) }

@@ -12,7 +12,7 @@ struct Runs: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let runs = try output.log.timed("runs") { try RecoveryRuns.list(conninfo: database.conninfo) }
+        let runs = try output.log.timed("runs") { try RecoveryRuns.list(database: database.target) }
         try output.emit(RunsOutput(runs: runs)) { RunText.runs(runs) }
     }
 }

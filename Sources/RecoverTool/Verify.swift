@@ -34,7 +34,7 @@ struct Verify: ParsableCommand {
 
     private func verify() throws {
         if runIDs.count == 1 {
-            let report = try RecoveryVerify.verify(run: runIDs[0], conninfo: database.conninfo, limit: show)
+            let report = try RecoveryVerify.verify(run: runIDs[0], database: database.target, limit: show)
             // One JSON shape whatever the number of runs: a set of one, with no set problems.
             let set = ShardSetReport(runs: [report], problems: [])
             guard report.isClean else {
@@ -45,7 +45,7 @@ struct Verify: ParsableCommand {
             try output.emit(set) { RunText.verify(report) }
             return
         }
-        let set = try RecoveryVerify.verifyShards(runs: runIDs, conninfo: database.conninfo, limit: show)
+        let set = try RecoveryVerify.verifyShards(runs: runIDs, database: database.target, limit: show)
         guard set.isClean else {
             try output.emit(set, failing: CommitError(.verificationFailed, RunText.verifyFailure(set))) { RunText.verify(set) }
         }

@@ -122,7 +122,7 @@ public enum ApplyOutcome: Sendable {
 /// service's READ COMMITTED inserts, and a retry would redo the whole COPY (docs/APPLY.md).
 public enum RecoveryApply {
     public static func apply(
-        planDirectory: String, conninfo: String?, options: ApplyOptions,
+        planDirectory: String, database: ConnectionTarget, options: ApplyOptions,
         checkpoint: (ApplyCheckpoint) -> Void = { _ in }
     ) throws -> ApplyOutcome {
         let plan: PlanDirectory
@@ -132,15 +132,15 @@ public enum RecoveryApply {
             throw CommitError(.planRefused, error.message, hint: error.hint, plan: error)
         }
         checkpoint(.planChecked)
-        return try apply(plan, conninfo: conninfo, options: options, checkpoint: checkpoint)
+        return try apply(plan, database: database, options: options, checkpoint: checkpoint)
     }
 
     /// Applies a plan already loaded (and so checked) by `PlanDirectory.load`.
     public static func apply(
-        _ plan: PlanDirectory, conninfo: String?, options: ApplyOptions,
+        _ plan: PlanDirectory, database: ConnectionTarget, options: ApplyOptions,
         checkpoint: (ApplyCheckpoint) -> Void = { _ in }
     ) throws -> ApplyOutcome {
-        let connection = try RecoveryConnection.openForWriting(conninfo, doing: "cannot apply the plan in '\(plan.path)'", subcommand: "apply")
+        let connection = try RecoveryConnection.openForWriting(database, doing: "cannot apply the plan in '\(plan.path)'", subcommand: "apply")
         checkpoint(.connected)
         let doing = "cannot apply the plan in '\(plan.path)' to '\(connection.redactedConnectionInfo)'"
         let lockHint = "another apply or revert of this shard, or a schema migration, is running (or a session holds offline entries of the plan's users); "
@@ -177,7 +177,7 @@ public enum RecoveryApply {
                 // before the connection failed. The run row was written in the transaction, so
                 // looking it up (under the lock, which the old session holds until it ends) tells.
                 return try resolveUnknownOutcome(
-                    planID: plan.document.planID, shard: plan.document.shard, conninfo: conninfo, runID: runID, drops: drops, commitError: error, options: options, doing: doing)
+                    planID: plan.document.planID, shard: plan.document.shard, database: database, runID: runID, drops: drops, commitError: error, options: options, doing: doing)
             }
             checkpoint(.committed)
             guard let run = try? readRun(id: runID, connection: connection) else {
@@ -198,12 +198,12 @@ public enum RecoveryApply {
     /// has ended: the global key, exclusive for a reconcile, and the key of `shard`), and looks
     /// the plan id up.
     static func resolveUnknownOutcome(
-        planID: String, shard: Shard? = nil, conninfo: String?, runID: Int64, drops: [DroppedSlot], commitError: PostgresError,
+        planID: String, shard: Shard? = nil, database: ConnectionTarget, runID: Int64, drops: [DroppedSlot], commitError: PostgresError,
         options: ApplyOptions, doing: String
     ) throws -> ApplyOutcome {
         let lost = "\(doing): COMMIT failed (\(commitError.serverMessage))"
         do {
-            let connection = try Connection.connect(conninfo, session: SessionSettings(applicationName: "recover-tool apply"))
+            let connection = try Connection.connect(database, session: SessionSettings(applicationName: "recover-tool apply"))
             let found: RunRecord? = try connection.transaction(readOnly: true) { connection in
                 try connection.executeSimple(
                     RecoverySchema.sessionSettings(lockTimeoutSeconds: max(options.lockTimeoutSeconds, 60), statementTimeoutSeconds: 60))

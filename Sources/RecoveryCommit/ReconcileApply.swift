@@ -15,10 +15,10 @@ import RecoveryModel
 /// changes nothing, `--max-slots` bounds the rows updated, and the timeouts are the same.
 public enum ReconcileApply {
     public static func apply(
-        _ plan: ReconcileDirectory, conninfo: String?, options: ApplyOptions,
+        _ plan: ReconcileDirectory, database: ConnectionTarget, options: ApplyOptions,
         checkpoint: (ApplyCheckpoint) -> Void = { _ in }
     ) throws -> ApplyOutcome {
-        let connection = try RecoveryConnection.openForWriting(conninfo, doing: "cannot apply the plan in '\(plan.path)'", subcommand: "apply")
+        let connection = try RecoveryConnection.openForWriting(database, doing: "cannot apply the plan in '\(plan.path)'", subcommand: "apply")
         checkpoint(.connected)
         let doing = "cannot apply the plan in '\(plan.path)' to '\(connection.redactedConnectionInfo)'"
         let lockHint = "another apply or revert is running; try again when it ends, or raise --lock-timeout"
@@ -46,7 +46,7 @@ public enum ReconcileApply {
             try connection.commit()
         } catch let error as PostgresError {
             return try RecoveryApply.resolveUnknownOutcome(
-                planID: plan.document.planID, conninfo: conninfo, runID: result.runID, drops: result.skipped,
+                planID: plan.document.planID, database: database, runID: result.runID, drops: result.skipped,
                 commitError: error, options: options, doing: doing)
         }
         checkpoint(.committed)

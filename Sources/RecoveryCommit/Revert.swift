@@ -29,10 +29,10 @@ public enum RecoveryRevert {
     /// since, and marks the run reverted with its counts. A concurrent edit of a slot between the
     /// check and the delete is seen by the DELETE's own re-check of the row, and the slot is kept.
     public static func revert(
-        run id: Int64, conninfo: String?, operatorName: String, toolVersion: String,
+        run id: Int64, database: ConnectionTarget, operatorName: String, toolVersion: String,
         lockTimeoutSeconds: Double = 30, keptLimit: Int = 50
     ) throws -> RevertOutcome {
-        let connection = try RecoveryConnection.openForWriting(conninfo, doing: "cannot revert run \(id)", subcommand: "revert")
+        let connection = try RecoveryConnection.openForWriting(database, doing: "cannot revert run \(id)", subcommand: "revert")
         let doing = "cannot revert run \(id) in '\(connection.redactedConnectionInfo)'"
         let lockHint = "an apply or another revert of the run's shard is running; try again when it ends, or raise --lock-timeout"
         do {

@@ -160,8 +160,8 @@ public struct RunRecord: Hashable, Sendable, Encodable {
 /// `recover-tool runs`: the recorded runs.
 public enum RecoveryRuns {
     /// One run; `runNotFound` when there is none.
-    public static func find(run id: Int64, conninfo: String?) throws -> RunRecord {
-        let connection = try RecoveryConnection.open(conninfo, doing: "cannot read run \(id)", subcommand: "runs")
+    public static func find(run id: Int64, database: ConnectionTarget) throws -> RunRecord {
+        let connection = try RecoveryConnection.open(database, doing: "cannot read run \(id)", subcommand: "runs")
         do {
             return try connection.transaction(readOnly: true) { connection in
                 try connection.executeSimple(RecoverySchema.sessionSettings(lockTimeoutSeconds: 30, statementTimeoutSeconds: 600))
@@ -176,8 +176,8 @@ public enum RecoveryRuns {
     }
 
     /// Every run, oldest first; empty when the database has no `recovery` schema yet.
-    public static func list(conninfo: String?) throws -> [RunRecord] {
-        let connection = try RecoveryConnection.open(conninfo, doing: "cannot list the runs", subcommand: "runs")
+    public static func list(database: ConnectionTarget) throws -> [RunRecord] {
+        let connection = try RecoveryConnection.open(database, doing: "cannot list the runs", subcommand: "runs")
         let doing = "cannot list the runs in '\(connection.redactedConnectionInfo)'"
         do {
             return try connection.transaction(readOnly: true, isolation: .repeatableRead) { connection in
@@ -201,9 +201,9 @@ public enum RecoveryRuns {
 /// Opening connections with the module's error shape.
 enum RecoveryConnection {
     /// Opens a session named `recover-tool SUBCOMMAND` (`application_name`).
-    static func open(_ conninfo: String?, doing: String, subcommand: String) throws -> Connection {
+    static func open(_ database: ConnectionTarget, doing: String, subcommand: String) throws -> Connection {
         do {
-            return try Connection.connect(conninfo, session: SessionSettings(applicationName: "recover-tool \(subcommand)"))
+            return try Connection.connect(database, session: SessionSettings(applicationName: "recover-tool \(subcommand)"))
         } catch let error as PostgresError {
             throw CommitError(.database, "\(doing): \(error.description)", postgres: error)
         }
@@ -212,8 +212,8 @@ enum RecoveryConnection {
     /// Opens a session that is to write, and refuses a read-only one before any write: an
     /// explicit `READ WRITE` would override the server's `default_transaction_read_only`, and a
     /// hot standby refuses every write anyway.
-    static func openForWriting(_ conninfo: String?, doing: String, subcommand: String) throws -> Connection {
-        let connection = try open(conninfo, doing: doing, subcommand: subcommand)
+    static func openForWriting(_ database: ConnectionTarget, doing: String, subcommand: String) throws -> Connection {
+        let connection = try open(database, doing: doing, subcommand: subcommand)
         let reason: String?
         do {
             reason = try connection.readOnlyReason()

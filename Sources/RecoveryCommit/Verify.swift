@@ -127,8 +127,8 @@ public enum RecoveryVerify {
     /// Every slot of the run present and unchanged since the apply, none overlapping an offline
     /// entry, and the recorded counts matching the recorded rows. Reads in one READ ONLY
     /// REPEATABLE READ transaction (one snapshot); changes nothing. Lists at most `limit` slots.
-    public static func verify(run id: Int64, conninfo: String?, limit: Int = 50) throws -> VerifyReport {
-        let connection = try RecoveryConnection.open(conninfo, doing: "cannot verify run \(id)", subcommand: "verify")
+    public static func verify(run id: Int64, database: ConnectionTarget, limit: Int = 50) throws -> VerifyReport {
+        let connection = try RecoveryConnection.open(database, doing: "cannot verify run \(id)", subcommand: "verify")
         let doing = "cannot verify run \(id) in '\(connection.redactedConnectionInfo)'"
         do {
             return try connection.transaction(readOnly: true, isolation: .repeatableRead) { connection in

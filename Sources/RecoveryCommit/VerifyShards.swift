@@ -35,10 +35,10 @@ extension RecoveryVerify {
     /// Verifies each run (as `verify(run:)` does), then the set: every run applied and sharded,
     /// all with the same N and window, exactly one run for each K of 0..<N, no slot key inserted
     /// by two runs, and every user of a run's slots in that run's shard. Changes nothing.
-    public static func verifyShards(runs ids: [Int64], conninfo: String?, limit: Int = 50) throws -> ShardSetReport {
+    public static func verifyShards(runs ids: [Int64], database: ConnectionTarget, limit: Int = 50) throws -> ShardSetReport {
         var seen = Set<Int64>()
         let ids = ids.filter { seen.insert($0).inserted }
-        let reports = try ids.map { try verify(run: $0, conninfo: conninfo, limit: limit) }
+        let reports = try ids.map { try verify(run: $0, database: database, limit: limit) }
         var problems: [String] = []
         for report in reports where report.run.status == .reverted {
             problems.append("run \(report.run.id) was reverted: the sharded recovery is no longer whole")
@@ -72,7 +72,7 @@ extension RecoveryVerify {
         guard !ids.isEmpty else { return ShardSetReport(runs: reports, problems: problems) }
 
         // Slots: none twice, each run's users in its shard.
-        let connection = try RecoveryConnection.open(conninfo, doing: "cannot verify the runs' shards", subcommand: "verify")
+        let connection = try RecoveryConnection.open(database, doing: "cannot verify the runs' shards", subcommand: "verify")
         let doing = "cannot verify the runs' shards in '\(connection.redactedConnectionInfo)'"
         do {
             try connection.transaction(readOnly: true, isolation: .repeatableRead) { connection in

@@ -35,7 +35,7 @@ public struct ReconcileSnapshot: Sendable {
                 throw PostgresError(kind: .connect, message: "empty connection string", context: "cannot open the snapshot", hint: "check --snapshot")
             }
             let connection = try Connection.connect(
-                conninfo, session: SessionSettings(applicationName: "recover-tool reconcile"), flag: "--snapshot",
+                ConnectionTarget(conninfo, source: "--snapshot"), session: SessionSettings(applicationName: "recover-tool reconcile"),
                 role: "snapshot database")
             return try connection.transaction(readOnly: true, isolation: .repeatableRead) { try read(database: $0, range: range) }
         }

@@ -128,12 +128,12 @@ public struct SnapshotDiffReport: Hashable, Sendable {
 /// sorted first. Nothing is changed: each database is read in a READ ONLY, REPEATABLE READ
 /// transaction.
 public enum SnapshotDiffer {
-    /// Connects to live (`db`, else libpq defaults) and to a snapshot
-    /// database when the snapshot is one, and diffs them: what `recover-tool diff` calls.
+    /// Connects to live (`database`) and to a snapshot database when the snapshot is one, and
+    /// diffs them: what `recover-tool diff` calls.
     public static func diff(
-        snapshot: SnapshotSource, db: String?, window: Window, sampleLimit: Int = 10
+        snapshot: SnapshotSource, database: ConnectionTarget, window: Window, sampleLimit: Int = 10
     ) throws -> SnapshotDiffReport {
-        let live = try Connection.connect(db, session: SessionSettings(applicationName: "recover-tool diff"))
+        let live = try Connection.connect(database, session: SessionSettings(applicationName: "recover-tool diff"))
         return try diff(snapshot: snapshot, live: live, window: window, sampleLimit: sampleLimit)
     }
 
@@ -160,7 +160,7 @@ public enum SnapshotDiffer {
                 throw PostgresError(kind: .connect, message: "empty connection string", context: "cannot open the snapshot", hint: "check --snapshot")
             }
             let source = try Connection.connect(
-                conninfo, session: SessionSettings(applicationName: "recover-tool diff"), flag: "--snapshot",
+                ConnectionTarget(conninfo, source: "--snapshot"), session: SessionSettings(applicationName: "recover-tool diff"),
                 role: "snapshot database")
             try source.transaction(readOnly: true, isolation: .repeatableRead) { source in
                 var rows = try DatabaseSnapshot(connection: source).rows(in: window)

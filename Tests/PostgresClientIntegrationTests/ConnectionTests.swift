@@ -94,9 +94,9 @@ final class ConnectionTests: XCTestCase {
             ConnectionInfo.redacted("postgresql://recover:hunter2@db1:6432/tracker?sslmode=require"),
             "host=db1 port=6432 dbname=tracker user=recover sslmode=require")
         XCTAssertEqual(ConnectionInfo.redacted("host=db1 password='unterminated"), "<invalid connection string>")
-        XCTAssertEqual(ConnectionInfo.resolve("host=a", databaseURL: "postgresql:///b"), "host=a")
-        XCTAssertEqual(ConnectionInfo.resolve(nil, databaseURL: "postgresql:///b"), "postgresql:///b")
-        XCTAssertEqual(ConnectionInfo.resolve(nil, databaseURL: nil), "")
+        XCTAssertEqual(ConnectionTarget.resolve("host=a", flag: "--db", databaseURL: "postgresql:///b").conninfo, "host=a")
+        XCTAssertEqual(ConnectionTarget.resolve(nil, flag: "--db", databaseURL: "postgresql:///b").conninfo, "postgresql:///b")
+        XCTAssertEqual(ConnectionTarget.resolve(nil, flag: "--db", databaseURL: nil).conninfo, "")
     }
 
     func testNoticesAreCollectedNotPrinted() throws {

@@ -54,7 +54,7 @@ final class HostileConnectionTests: XCTestCase {
     func testMalformedConnectionStringNeverShowsItsPassword() throws {
         for (conninfo, secret) in Self.hostile {
             for flag in ["--db", "--snapshot"] {
-                XCTAssertThrowsError(try Connection.connect(conninfo, flag: flag)) { error in
+                XCTAssertThrowsError(try Connection.connect(ConnectionTarget(conninfo, source: flag))) { error in
                     let text = String(describing: error)
                     XCTAssertFalse(text.contains(secret), text)
                     XCTAssertFalse(String(reflecting: error).contains(secret), text)
@@ -68,6 +68,21 @@ final class HostileConnectionTests: XCTestCase {
                 "cannot connect to the database: the connection string given by --db is not valid: "
                     + "end of string reached when looking for matching \"]\" in IPv6 host address in URI: \"********\"; check --db")
         }
+    }
+
+    /// The hint names where the string came from: the flag, else DATABASE_URL, else libpq's own
+    /// variables; and the library reads no environment (the executable passes DATABASE_URL in).
+    func testTheTargetNamesItsSource() throws {
+        XCTAssertEqual(ConnectionTarget.resolve("dbname=a", flag: "--db", databaseURL: "dbname=b"), ConnectionTarget("dbname=a", source: "--db"))
+        XCTAssertEqual(ConnectionTarget.resolve(nil, flag: "--db", databaseURL: "dbname=b"), ConnectionTarget("dbname=b", source: "DATABASE_URL"))
+        XCTAssertEqual(ConnectionTarget.resolve("", flag: "--db", databaseURL: ""), ConnectionTarget("", source: "libpq's PG* variables"))
+        let given = ConnectionTarget.resolve(nil, flag: "--db", databaseURL: "postgresql://rt:Secret@[::1/tracker")
+        XCTAssertThrowsError(try Connection.connect(given)) { error in
+            XCTAssertTrue(String(describing: error).hasSuffix("; check DATABASE_URL"), String(describing: error))
+        }
+        let sources = try String(contentsOf: Repository.root.appendingPathComponent("Sources/PostgresClient/Connection.swift"), encoding: .utf8)
+            + String(contentsOf: Repository.root.appendingPathComponent("Sources/PostgresClient/ConnectionInfo.swift"), encoding: .utf8)
+        XCTAssertFalse(sources.contains("getenv"), "the client library reads no environment")
     }
 
     /// Row 1's cause: the database's (and the environment's) settings cannot change the session.

@@ -24,7 +24,7 @@ final class ApplyTests: XCTestCase {
         let (db, dir, plan) = try makeIncident()
         let connection = try db.connect()
 
-        let first = try RecoveryApply.apply(planDirectory: dir.path, conninfo: db.conninfo, options: options)
+        let first = try RecoveryApply.apply(planDirectory: dir.path, database: db.target, options: options)
         guard case .applied(let run, let drops, false) = first else { return XCTFail("not applied: \(first)") }
         XCTAssertEqual(run.planID, plan.planID)
         XCTAssertEqual(run.counts, .init(planned: 12, inserted: 12, droppedPresent: 0, droppedOffline: 0))
@@ -39,19 +39,19 @@ final class ApplyTests: XCTestCase {
 
         // The same plan again: nothing changes, and the run is named.
         let state = try DatabaseState.checksums(connection)
-        let second = try RecoveryApply.apply(planDirectory: dir.path, conninfo: db.conninfo, options: options)
+        let second = try RecoveryApply.apply(planDirectory: dir.path, database: db.target, options: options)
         guard case .alreadyApplied(let again) = second else { return XCTFail("applied twice: \(second)") }
         XCTAssertEqual(again.id, run.id)
         XCTAssertEqual(try DatabaseState.checksums(connection), state)
 
-        let report = try RecoveryVerify.verify(run: run.id, conninfo: db.conninfo)
+        let report = try RecoveryVerify.verify(run: run.id, database: db.target)
         XCTAssertTrue(report.isClean, "\(report)")
         XCTAssertEqual(report.checked, 12)
 
-        let list = try RecoveryRuns.list(conninfo: db.conninfo)
+        let list = try RecoveryRuns.list(database: db.target)
         XCTAssertEqual(list.map(\.id), [run.id])
 
-        let reverted = try RecoveryRevert.revert(run: run.id, conninfo: db.conninfo, operatorName: "undoer", toolVersion: "test")
+        let reverted = try RecoveryRevert.revert(run: run.id, database: db.target, operatorName: "undoer", toolVersion: "test")
         guard case .reverted(let after, let kept) = reverted else { return XCTFail("not reverted") }
         XCTAssertEqual(after.status, .reverted)
         XCTAssertEqual(after.revert?.deleted, 12)
@@ -60,11 +60,11 @@ final class ApplyTests: XCTestCase {
         XCTAssertEqual(try connection.execute("SELECT count(*) FROM time_slots").scalar, "0")
 
         let revertedState = try DatabaseState.checksums(connection)
-        let again2 = try RecoveryRevert.revert(run: run.id, conninfo: db.conninfo, operatorName: "undoer", toolVersion: "test")
+        let again2 = try RecoveryRevert.revert(run: run.id, database: db.target, operatorName: "undoer", toolVersion: "test")
         guard case .alreadyReverted = again2 else { return XCTFail("reverted twice") }
         XCTAssertEqual(try DatabaseState.checksums(connection), revertedState)
         // Applying a reverted plan again changes nothing either: it names the run.
-        guard case .alreadyApplied(let named) = try RecoveryApply.apply(planDirectory: dir.path, conninfo: db.conninfo, options: options)
+        guard case .alreadyApplied(let named) = try RecoveryApply.apply(planDirectory: dir.path, database: db.target, options: options)
         else { return XCTFail("re-applied a reverted plan") }
         XCTAssertEqual(named.status, .reverted)
         XCTAssertEqual(try DatabaseState.checksums(connection), revertedState)
@@ -72,15 +72,15 @@ final class ApplyTests: XCTestCase {
         // With --again it is applied as a new run, which verifies; then it is the one named.
         var reapply = options
         reapply.againAfterRevert = true
-        guard case .applied(let second2, _, _) = try RecoveryApply.apply(planDirectory: dir.path, conninfo: db.conninfo, options: reapply)
+        guard case .applied(let second2, _, _) = try RecoveryApply.apply(planDirectory: dir.path, database: db.target, options: reapply)
         else { return XCTFail("not applied again") }
         XCTAssertNotEqual(second2.id, run.id)
         XCTAssertEqual(second2.counts.inserted, 12)
-        XCTAssertTrue(try RecoveryVerify.verify(run: second2.id, conninfo: db.conninfo).isClean)
-        guard case .alreadyApplied(let latest) = try RecoveryApply.apply(planDirectory: dir.path, conninfo: db.conninfo, options: reapply)
+        XCTAssertTrue(try RecoveryVerify.verify(run: second2.id, database: db.target).isClean)
+        guard case .alreadyApplied(let latest) = try RecoveryApply.apply(planDirectory: dir.path, database: db.target, options: reapply)
         else { return XCTFail("a plan still applied was applied twice") }
         XCTAssertEqual(latest.id, second2.id)
-        XCTAssertEqual(try RecoveryRuns.list(conninfo: db.conninfo).map(\.status), [.reverted, .applied])
+        XCTAssertEqual(try RecoveryRuns.list(database: db.target).map(\.status), [.reverted, .applied])
     }
 
     func testOfflineEntryAddedAfterPlanIsHonoured() throws {
@@ -94,7 +94,7 @@ final class ApplyTests: XCTestCase {
             VALUES (2, 10, '2018-07-25T14:15:00Z', '2018-07-25T14:25:00Z', 2),
                    (3, 10, '2018-07-25T13:00:00Z', '2018-07-25T14:00:00Z', 3)
             """)
-        let outcome = try RecoveryApply.apply(planDirectory: dir.path, conninfo: db.conninfo, options: options)
+        let outcome = try RecoveryApply.apply(planDirectory: dir.path, database: db.target, options: options)
         guard case .applied(let run, let drops, _) = outcome else { return XCTFail() }
         XCTAssertEqual(run.counts, .init(planned: 12, inserted: 10, droppedPresent: 0, droppedOffline: 2))
         XCTAssertEqual(drops.map(\.key.description), ["user 2 at 2018-07-25T14:10:00Z", "user 2 at 2018-07-25T14:20:00Z"])
@@ -105,7 +105,7 @@ final class ApplyTests: XCTestCase {
             "SELECT count(*) FROM time_slots WHERE user_id = 2 AND slot_start IN ('2018-07-25T14:10:00Z', '2018-07-25T14:20:00Z')").scalar, "0")
         XCTAssertEqual(try connection.execute("SELECT count(*) FROM recovery.run_drops WHERE reason = 'offline_overlap'").scalar, "2")
         XCTAssertEqual(try connection.execute("SELECT count(*) FROM offline_entries").scalar, "2")
-        XCTAssertTrue(try RecoveryVerify.verify(run: run.id, conninfo: db.conninfo).isClean)
+        XCTAssertTrue(try RecoveryVerify.verify(run: run.id, database: db.target).isClean)
     }
 
     func testLiveRowAddedAfterPlanIsHonoured() throws {
@@ -117,7 +117,7 @@ final class ApplyTests: XCTestCase {
             VALUES (1, 10, '2018-07-25T14:20:00Z', 'client', 'pending', 'uploaded late by the client')
             """)
         let live = try connection.execute("SELECT id FROM time_slots").scalar.flatMap { Int64($0) }
-        let outcome = try RecoveryApply.apply(planDirectory: dir.path, conninfo: db.conninfo, options: options)
+        let outcome = try RecoveryApply.apply(planDirectory: dir.path, database: db.target, options: options)
         guard case .applied(let run, let drops, _) = outcome else { return XCTFail() }
         XCTAssertEqual(run.counts, .init(planned: 12, inserted: 11, droppedPresent: 1, droppedOffline: 0))
         XCTAssertEqual(drops, [DroppedSlot(key: SlotKey(userID: 1, slotStart: Timestamp.parse("2018-07-25T14:20:00Z")!),
@@ -139,7 +139,7 @@ final class ApplyTests: XCTestCase {
             INSERT INTO offline_entries (user_id, project_id, starts_at, ends_at, added_by)
             VALUES (2, 10, '2018-07-25T13:55:00Z', '2018-07-25T14:05:00Z', 2);
             """)
-        guard case .applied(let run, let drops, _) = try RecoveryApply.apply(planDirectory: dir.path, conninfo: db.conninfo, options: options)
+        guard case .applied(let run, let drops, _) = try RecoveryApply.apply(planDirectory: dir.path, database: db.target, options: options)
         else { return XCTFail() }
         XCTAssertEqual(run.counts, .init(planned: 12, inserted: 11, droppedPresent: 1, droppedOffline: 0))
         XCTAssertEqual(drops.map(\.reason), [.alreadyPresent])
@@ -156,7 +156,7 @@ final class ApplyTests: XCTestCase {
         var changed = original
         changed[changed.index(changed.startIndex, offsetBy: 2)] ^= 0x01
         try changed.write(to: rows)
-        XCTAssertThrowsError(try RecoveryApply.apply(planDirectory: dir.path, conninfo: db.conninfo, options: options)) { error in
+        XCTAssertThrowsError(try RecoveryApply.apply(planDirectory: dir.path, database: db.target, options: options)) { error in
             let error = error as! CommitError
             XCTAssertEqual(error.kind, .planRefused)
             XCTAssertTrue(error.description.hasPrefix("refusing the plan in '\(dir.path)': rows.tsv has SHA-256 "), error.description)
@@ -165,7 +165,7 @@ final class ApplyTests: XCTestCase {
         }
         // Cut: the last line is gone.
         try original.prefix(original.count - 20).write(to: rows)
-        XCTAssertThrowsError(try RecoveryApply.apply(planDirectory: dir.path, conninfo: db.conninfo, options: options)) { error in
+        XCTAssertThrowsError(try RecoveryApply.apply(planDirectory: dir.path, database: db.target, options: options)) { error in
             XCTAssertEqual((error as! CommitError).kind, .planRefused)
         }
         // plan.json edited: its counts no longer match the plan id.
@@ -173,13 +173,13 @@ final class ApplyTests: XCTestCase {
         let planJSON = dir.file("plan.json")
         let text = try String(contentsOf: planJSON, encoding: .utf8)
         try text.replacingOccurrences(of: "\"recovered\" : 12", with: "\"recovered\" : 11").write(to: planJSON, atomically: true, encoding: .utf8)
-        XCTAssertThrowsError(try RecoveryApply.apply(planDirectory: dir.path, conninfo: db.conninfo, options: options)) { error in
+        XCTAssertThrowsError(try RecoveryApply.apply(planDirectory: dir.path, database: db.target, options: options)) { error in
             let error = error as! CommitError
             XCTAssertEqual(error.kind, .planRefused)
             XCTAssertEqual(error.plan?.kind, .tampered)
         }
         // Not a plan at all.
-        XCTAssertThrowsError(try RecoveryApply.apply(planDirectory: dir.path + "/nothing", conninfo: db.conninfo, options: options)) { error in
+        XCTAssertThrowsError(try RecoveryApply.apply(planDirectory: dir.path + "/nothing", database: db.target, options: options)) { error in
             XCTAssertEqual((error as! CommitError).description, "'\(dir.path)/nothing' is not a recover-tool plan: cannot read plan.json: no such file or directory")
         }
         XCTAssertEqual(try DatabaseState.checksums(connection), before)
@@ -191,7 +191,7 @@ final class ApplyTests: XCTestCase {
         let before = try DatabaseState.checksums(connection)
         var limited = options
         limited.maxSlots = 11
-        XCTAssertThrowsError(try RecoveryApply.apply(planDirectory: dir.path, conninfo: db.conninfo, options: limited)) { error in
+        XCTAssertThrowsError(try RecoveryApply.apply(planDirectory: dir.path, database: db.target, options: limited)) { error in
             let error = error as! CommitError
             XCTAssertEqual(error.kind, .budgetExceeded)
             XCTAssertEqual(error.description, "refusing the plan in '\(dir.path)': it would insert 12 slots, more than --max-slots 11; "
@@ -201,7 +201,7 @@ final class ApplyTests: XCTestCase {
         // The budget counts what is left after the re-checks: with one slot now live, 11 fit.
         try connection.executeSimple(
             "INSERT INTO time_slots (user_id, project_id, slot_start, source, status) VALUES (3, 10, '2018-07-25T14:00:00Z', 'client', 'active')")
-        guard case .applied(let run, _, _) = try RecoveryApply.apply(planDirectory: dir.path, conninfo: db.conninfo, options: limited)
+        guard case .applied(let run, _, _) = try RecoveryApply.apply(planDirectory: dir.path, database: db.target, options: limited)
         else { return XCTFail() }
         XCTAssertEqual(run.counts.inserted, 11)
     }
@@ -209,7 +209,7 @@ final class ApplyTests: XCTestCase {
     func testNotesAreStoredVerbatim() throws {
         let note = "'); DROP TABLE time_slots; -- \"quoted\" \\N back\\slash\ttab\nnew line\r\n$1 $$ E'\\x41' ✓ 𝄞"
         let (db, dir, _) = try makeIncident(users: 1, perUser: 2, note: note)
-        guard case .applied = try RecoveryApply.apply(planDirectory: dir.path, conninfo: db.conninfo, options: options) else {
+        guard case .applied = try RecoveryApply.apply(planDirectory: dir.path, database: db.target, options: options) else {
             return XCTFail()
         }
         let result = try db.connect().execute("SELECT DISTINCT note FROM time_slots")
@@ -221,7 +221,7 @@ final class ApplyTests: XCTestCase {
     func testVerifyReportsMissingChangedAndOfflineOverlap() throws {
         let (db, dir, _) = try makeIncident()
         let connection = try db.connect()
-        guard case .applied(let run, _, _) = try RecoveryApply.apply(planDirectory: dir.path, conninfo: db.conninfo, options: options)
+        guard case .applied(let run, _, _) = try RecoveryApply.apply(planDirectory: dir.path, database: db.target, options: options)
         else { return XCTFail() }
         try connection.executeSimple(
             """
@@ -231,7 +231,7 @@ final class ApplyTests: XCTestCase {
             VALUES (3, 10, '2018-07-25T14:35:00Z', '2018-07-25T15:00:00Z', 3);
             UPDATE recovery.runs SET dropped_present = 1, planned = 13;
             """)
-        let report = try RecoveryVerify.verify(run: run.id, conninfo: db.conninfo)
+        let report = try RecoveryVerify.verify(run: run.id, database: db.target)
         XCTAssertFalse(report.isClean)
         XCTAssertEqual([report.checked, report.missing, report.changed, report.offlineOverlap], [12, 1, 1, 1])
         XCTAssertEqual(report.slots.map { "\($0.kind.rawValue) \($0.key)" }, [
@@ -239,7 +239,7 @@ final class ApplyTests: XCTestCase {
             "offline_overlap user 3 at 2018-07-25T14:30:00Z",
         ])
         XCTAssertEqual(report.counts.map(\.name), ["dropped_present", "planned"])
-        XCTAssertThrowsError(try RecoveryVerify.verify(run: 99, conninfo: db.conninfo)) { error in
+        XCTAssertThrowsError(try RecoveryVerify.verify(run: 99, database: db.target)) { error in
             let error = error as! CommitError
             XCTAssertEqual(error.kind, .runNotFound)
             XCTAssertEqual(error.description, "no run 99 in '\(connection.redactedConnectionInfo)'; list the recorded runs with 'recover-tool runs'")
@@ -249,7 +249,7 @@ final class ApplyTests: XCTestCase {
     func testRevertKeepsEditedSlotsAndCountsMissingOnes() throws {
         let (db, dir, _) = try makeIncident()
         let connection = try db.connect()
-        guard case .applied(let run, _, _) = try RecoveryApply.apply(planDirectory: dir.path, conninfo: db.conninfo, options: options)
+        guard case .applied(let run, _, _) = try RecoveryApply.apply(planDirectory: dir.path, database: db.target, options: options)
         else { return XCTFail() }
         try connection.executeSimple(
             """
@@ -257,7 +257,7 @@ final class ApplyTests: XCTestCase {
             DELETE FROM time_slots WHERE user_id = 3 AND slot_start = '2018-07-25T14:00:00Z';
             """)
         guard case .reverted(let after, let kept) = try RecoveryRevert.revert(
-            run: run.id, conninfo: db.conninfo, operatorName: "undoer", toolVersion: "test")
+            run: run.id, database: db.target, operatorName: "undoer", toolVersion: "test")
         else { return XCTFail() }
         XCTAssertEqual(after.revert.map { [$0.deleted, $0.kept, $0.missing] }, [10, 1, 1])
         XCTAssertEqual(kept.map(\.key.description), ["user 2 at 2018-07-25T14:10:00Z"])
@@ -266,8 +266,8 @@ final class ApplyTests: XCTestCase {
 
     func testRunsOnADatabaseWithoutRecoverySchema() throws {
         let db = try TestDatabase(label: "noruns")
-        XCTAssertEqual(try RecoveryRuns.list(conninfo: db.conninfo), [])
-        XCTAssertThrowsError(try RecoveryRevert.revert(run: 1, conninfo: db.conninfo, operatorName: "x", toolVersion: "test")) { error in
+        XCTAssertEqual(try RecoveryRuns.list(database: db.target), [])
+        XCTAssertThrowsError(try RecoveryRevert.revert(run: 1, database: db.target, operatorName: "x", toolVersion: "test")) { error in
             XCTAssertEqual((error as! CommitError).kind, .runNotFound)
         }
         XCTAssertEqual(try db.connect().execute("SELECT to_regnamespace('recovery') IS NULL").scalar, "t")
@@ -281,7 +281,7 @@ final class ApplyTests: XCTestCase {
         let dir = try TemporaryDirectory(prefix: "plan")
         try PlanFixture.write(PlanFixture.slots(users: 1...2, perUser: 3) + PlanFixture.slots(users: 9...9, perUser: 1), to: dir.path)
         let before = try DatabaseState.checksums(connection)
-        XCTAssertThrowsError(try RecoveryApply.apply(planDirectory: dir.path, conninfo: db.conninfo, options: options)) { error in
+        XCTAssertThrowsError(try RecoveryApply.apply(planDirectory: dir.path, database: db.target, options: options)) { error in
             let error = error as! CommitError
             XCTAssertEqual(error.kind, .database)
             XCTAssertEqual(error.postgres?.sqlState, "23503")
@@ -302,7 +302,7 @@ final class ApplyTests: XCTestCase {
         var quick = options
         quick.lockTimeoutSeconds = 0.3
         let started = Date()
-        XCTAssertThrowsError(try RecoveryApply.apply(planDirectory: dir.path, conninfo: db.conninfo, options: quick)) { error in
+        XCTAssertThrowsError(try RecoveryApply.apply(planDirectory: dir.path, database: db.target, options: quick)) { error in
             let error = error as! CommitError
             XCTAssertEqual(error.kind, .lockTimeout)
             XCTAssertEqual(error.description, "cannot apply the plan in '\(dir.path)' to '\(holder.redactedConnectionInfo)': "
@@ -314,14 +314,14 @@ final class ApplyTests: XCTestCase {
         try holder.rollback()
         XCTAssertEqual(try DatabaseState.checksums(try db.connect()), before)
         // Released: the apply goes through.
-        guard case .applied = try RecoveryApply.apply(planDirectory: dir.path, conninfo: db.conninfo, options: quick) else { return XCTFail() }
+        guard case .applied = try RecoveryApply.apply(planDirectory: dir.path, database: db.target, options: quick) else { return XCTFail() }
     }
 
     func testOfflineEntriesCannotBeWrittenDuringTheInsertPhase() throws {
         let (db, dir, _) = try makeIncident()
         let other = try db.connect()
         var blocked: PostgresError?
-        _ = try RecoveryApply.apply(planDirectory: dir.path, conninfo: db.conninfo, options: options) { point in
+        _ = try RecoveryApply.apply(planDirectory: dir.path, database: db.target, options: options) { point in
             guard point == .offlineLocked else { return }
             // The service tries to add offline time while the apply holds the lock: it must wait.
             do {
@@ -346,7 +346,7 @@ final class ApplyTests: XCTestCase {
         let admin = try db.connect()
         let before = try DatabaseState.checksums(admin)
         var applyBackend: Int32 = 0
-        XCTAssertThrowsError(try RecoveryApply.apply(planDirectory: dir.path, conninfo: db.conninfo, options: options) { point in
+        XCTAssertThrowsError(try RecoveryApply.apply(planDirectory: dir.path, database: db.target, options: options) { point in
             if point == .committing {
                 // The server ends the session just before COMMIT: the outcome must be read back.
                 applyBackend = (try? admin.execute(
@@ -367,12 +367,12 @@ final class ApplyTests: XCTestCase {
 
     func testNewerSchemaIsRefused() throws {
         let (db, dir, _) = try makeIncident()
-        guard case .applied = try RecoveryApply.apply(planDirectory: dir.path, conninfo: db.conninfo, options: options) else { return XCTFail() }
+        guard case .applied = try RecoveryApply.apply(planDirectory: dir.path, database: db.target, options: options) else { return XCTFail() }
         let connection = try db.connect()
         try connection.execute("INSERT INTO recovery.schema_version (version, description, tool_version) VALUES (7, 'future', 'later')")
         let dir2 = try TemporaryDirectory(prefix: "plan")
         try PlanFixture.write(PlanFixture.slots(users: 1...1, perUser: 9), to: dir2.path)
-        XCTAssertThrowsError(try RecoveryApply.apply(planDirectory: dir2.path, conninfo: db.conninfo, options: options)) { error in
+        XCTAssertThrowsError(try RecoveryApply.apply(planDirectory: dir2.path, database: db.target, options: options)) { error in
             let error = error as! CommitError
             XCTAssertEqual(error.kind, .schemaTooNew)
             XCTAssertEqual(error.description, "the recovery schema in '\(connection.redactedConnectionInfo)' is at version 7, newer than this tool's \(RecoverySchema.currentVersion); "

@@ -31,7 +31,7 @@ final class ConcurrentApplyTests: XCTestCase {
     func migrated(_ db: TestDatabase, user: Int64) throws {
         let dir = try TemporaryDirectory(prefix: "first")
         try PlanFixture.write(PlanFixture.slots(users: user...user, perUser: 1), to: dir.path)
-        guard case .applied = try RecoveryApply.apply(planDirectory: dir.path, conninfo: db.conninfo, options: options) else {
+        guard case .applied = try RecoveryApply.apply(planDirectory: dir.path, database: db.target, options: options) else {
             return XCTFail("the first apply did not apply")
         }
     }
@@ -54,10 +54,10 @@ final class ConcurrentApplyTests: XCTestCase {
         try migrated(db, user: 9)
         var other: Result<ApplyOutcome, any Error>?
         var sameShard: (any Error)?
-        let first = try RecoveryApply.apply(planDirectory: plans[0].path, conninfo: db.conninfo, options: options) { point in
+        let first = try RecoveryApply.apply(planDirectory: plans[0].path, database: db.target, options: options) { point in
             guard point == .slotsInserted else { return }
             // Shard 0/2 has inserted and holds its locks: shard 1/2 applies from start to COMMIT.
-            other = Result { try RecoveryApply.apply(planDirectory: plans[1].path, conninfo: db.conninfo, options: self.options) }
+            other = Result { try RecoveryApply.apply(planDirectory: plans[1].path, database: db.target, options: self.options) }
             // Another plan of shard 0/2 waits for this one (and here times out).
             var quick = self.options
             quick.lockTimeoutSeconds = 0.3
@@ -65,7 +65,7 @@ final class ConcurrentApplyTests: XCTestCase {
                 let dir = try TemporaryDirectory(prefix: "again")
                 try PlanFixture.write(PlanFixture.slots(users: 1...8, perUser: 6).filter { Shard(index: 0, count: 2)!.contains(userID: $0.slot.key.userID) },
                                       to: dir.path, shard: Shard(index: 0, count: 2)!)
-                _ = try RecoveryApply.apply(planDirectory: dir.path, conninfo: db.conninfo, options: quick)
+                _ = try RecoveryApply.apply(planDirectory: dir.path, database: db.target, options: quick)
             } catch {
                 sameShard = error
             }
@@ -92,13 +92,13 @@ final class ConcurrentApplyTests: XCTestCase {
         try migration.execute("SELECT pg_advisory_xact_lock($1)", [String(RecoverySchema.lockKey)])
         var quick = options
         quick.lockTimeoutSeconds = 0.3
-        XCTAssertThrowsError(try RecoveryApply.apply(planDirectory: plans[0].path, conninfo: db.conninfo, options: quick)) { error in
+        XCTAssertThrowsError(try RecoveryApply.apply(planDirectory: plans[0].path, database: db.target, options: quick)) { error in
             XCTAssertEqual((error as? CommitError)?.kind, .lockTimeout)
         }
         try migration.rollback()
         // An apply holds it shared: a migration waits.
         var blocked: PostgresError?
-        _ = try RecoveryApply.apply(planDirectory: plans[0].path, conninfo: db.conninfo, options: options) { point in
+        _ = try RecoveryApply.apply(planDirectory: plans[0].path, database: db.target, options: options) { point in
             guard point == .rowsLoaded else { return }
             do {
                 try migration.executeSimple("BEGIN; SET LOCAL lock_timeout = '200ms'")
@@ -134,7 +134,7 @@ final class ConcurrentApplyTests: XCTestCase {
         ]
         let written = DispatchSemaphore(value: 0), committed = DispatchSemaphore(value: 0)
         let conninfo = db.conninfo
-        let outcome = try RecoveryApply.apply(planDirectory: dir.path, conninfo: db.conninfo, options: options) { point in
+        let outcome = try RecoveryApply.apply(planDirectory: dir.path, database: db.target, options: options) { point in
             switch point {
             case .runRecorded:
                 for (sql, delay) in service {
@@ -187,7 +187,7 @@ final class ConcurrentApplyTests: XCTestCase {
                 results[name] = error.sqlState ?? "?"
             } catch { results[name] = "\(error)" }
         }
-        _ = try RecoveryApply.apply(planDirectory: dir.path, conninfo: db.conninfo, options: options) { point in
+        _ = try RecoveryApply.apply(planDirectory: dir.path, database: db.target, options: options) { point in
             guard point == .offlineLocked else { return }
             attempt("other user's new entry", """
                 INSERT INTO offline_entries (user_id, project_id, starts_at, ends_at, added_by)

@@ -20,6 +20,8 @@ public final class TestDatabase {
     public let name: String
     /// A key=value connection string to this database, with no password.
     public let conninfo: String
+    /// `conninfo`, as the tool's commands are given it (`--db`).
+    public var target: ConnectionTarget { ConnectionTarget(conninfo) }
     /// The same for the server's `postgres` database, where databases are created and dropped.
     public let adminConninfo: String
     private var dropped = false

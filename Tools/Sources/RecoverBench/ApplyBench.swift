@@ -48,7 +48,8 @@ struct ApplyBench: ParsableCommand {
     }
 
     func run() throws {
-        let admin = try Connection.connect(db)
+        let admin = try Connection.connect(
+            ConnectionTarget.resolve(db, flag: "--db", databaseURL: ProcessInfo.processInfo.environment["DATABASE_URL"]))
         try admin.executeSimple("DROP DATABASE IF EXISTS \(database) WITH (FORCE)")
         try admin.executeSimple("CREATE DATABASE \(database) TEMPLATE template0 ENCODING 'UTF8'")
         let conninfo = (db.map { $0 + " " } ?? "") + "dbname=\(database)"
@@ -80,7 +81,7 @@ struct ApplyBench: ParsableCommand {
         var options = ApplyOptions(operatorName: "bench", toolVersion: "bench")
         options.dropSampleLimit = 5
         let (applySeconds, outcome) = try timed {
-            try RecoveryApply.apply(planDirectory: plan, conninfo: conninfo, options: options) { point in
+            try RecoveryApply.apply(planDirectory: plan, database: ConnectionTarget(conninfo), options: options) { point in
                 if case .copyChunkSent = point { return }
                 marks.append((point.description, Date().timeIntervalSince(start)))
             }
