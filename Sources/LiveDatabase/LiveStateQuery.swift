@@ -89,6 +89,19 @@ extension LiveState {
         return state
     }
 
+    /// The email and time zone of each of the users given that live has, for the notices to users.
+    public static func contacts(from connection: Connection, users userIDs: Set<Int64>) throws -> [Int64: UserContact] {
+        let ids = "{" + userIDs.sorted().map(String.init).joined(separator: ",") + "}"
+        let rows = try connection.execute(
+            "SELECT id, email, time_zone FROM users WHERE id = ANY($1::bigint[])", [ids], context: "reading the users' emails")
+        var contacts: [Int64: UserContact] = [:]
+        for row in rows.rows {
+            guard let id = row[0].flatMap({ Int64($0) }), let email = row[1] else { continue }
+            contacts[id] = UserContact(email: email, timeZone: row[2] ?? "UTC")
+        }
+        return contacts
+    }
+
     /// `timestamptz` microseconds since 1970 as an SQL expression: `(extract(epoch FROM c) * 1000000)::bigint`
     /// is exact (`extract` returns numeric).
     static func microseconds(_ column: String) -> String {

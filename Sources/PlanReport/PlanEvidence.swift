@@ -19,6 +19,10 @@ public struct PlanEvidence: Sendable {
     public var readQuarantine: [QuarantineRecord]
     public var toolVersion: String
     public var createdAt: Timestamp
+    /// Email and time zone of the users the plan names, for `notices.csv`.
+    public var userContacts: [Int64: UserContact] = [:]
+    /// The text of each user's notice in `notices.csv` (`plan --notice-template`).
+    public var noticeTemplate: NoticeTemplate = .standard
 
     public init(
         window: Window, displayTimeZone: String?, shard: Shard?, database: String,

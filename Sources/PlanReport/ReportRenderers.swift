@@ -8,5 +8,6 @@ public enum ReportRenderers {
         DroppedCSV.renderer,
         QuarantinedCSV.renderer,
         UsersCSV.renderer,
+        NoticesCSV.renderer,
     ]
 }

@@ -17,8 +17,10 @@ struct Plan: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Work out which lost slots to recover for a window and write the plan for review; changes nothing.",
         discussion: """
-            Writes plan.json, rows.tsv, report.md, report.html and CSV files into --out \
-            (docs/PLAN-FORMAT.md). Exit statuses: docs/EXIT-STATUS.md.
+            Writes plan.json, rows.tsv, report.md, report.html and CSV files (notices.csv: one \
+            notice per affected user) into --out (docs/PLAN-FORMAT.md). Exit statuses: docs/EXIT-STATUS.md.
+
+            The placeholders of --notice-template: \(NoticeTemplate.placeholders.map { "{\($0)}" }.joined(separator: " ")).
             """
     )
 
@@ -49,6 +51,11 @@ struct Plan: ParsableCommand {
     @Flag(help: "Fail (exit 72) when the evidence is incomplete: logs ending early, gaps, damaged files.")
     var requireComplete = false
 
+    @Option(help: ArgumentHelp(
+        "The text of each user's notice in notices.csv, with placeholders such as {email} and {recovered_time} (listed above); default: the status page's sentences.",
+        valueName: "file"))
+    var noticeTemplate: String?
+
     @Flag(help: "Exit 2 when the plan has slots to recover and 0 when it has none (1 and up stay failures).")
     var detailedExitcode = false
 
@@ -58,6 +65,7 @@ struct Plan: ParsableCommand {
         guard !logs.isEmpty || !snapshot.isEmpty else {
             throw ValidationError("give '--logs' or '--snapshot': there is nothing to recover from")
         }
+        _ = try template()
         if let tz, TimeZone(identifier: tz) == nil {
             throw ValidationError("'--tz' '\(tz)' is not an IANA time zone such as America/Los_Angeles")
         }
@@ -77,17 +85,20 @@ struct Plan: ParsableCommand {
         let fold = output.log.timed("fold") { SlotFold.fold(batches: [sources.events, sources.snapshotEvents], window: window) }
         sources.events = []  // the fold holds what is left of them
         sources.snapshotEvents = []
-        let resolution = try output.log.timed("resolve") {
-            let state = try live.transaction(readOnly: true, isolation: .repeatableRead) { live in
-                try LiveState.load(from: live, window: window, candidates: fold.slots.lazy.map(\.slot))
+        let (resolution, contacts) = try output.log.timed("resolve") {
+            let (state, contacts) = try live.transaction(readOnly: true, isolation: .repeatableRead) { live in
+                let state = try LiveState.load(from: live, window: window, candidates: fold.slots.lazy.map(\.slot))
+                return (state, try LiveState.contacts(from: live, users: state.users.union(sources.quarantine.compactMap { $0.key?.userID })))
             }
-            return ConflictResolver.resolve(fold.slots, against: state)
+            return (ConflictResolver.resolve(fold.slots, against: state), contacts)
         }
-        let evidence = PlanEvidence(
+        var evidence = PlanEvidence(
             window: window, displayTimeZone: tz, shard: shard, database: live.redactedConnectionInfo,
             inputs: sources.inputs, hosts: sources.hosts, fold: fold, resolution: resolution,
             readQuarantine: sources.quarantine, toolVersion: ToolVersion.current,
             createdAt: PlanEvidence.createdAt(window: window, hosts: sources.hosts))
+        evidence.userContacts = contacts
+        evidence.noticeTemplate = try template()
         let written = try output.log.timed("write") { try PlanWriter.write(evidence, to: out) }
         let document = written.document
         let warnings = document.completeness.warnings
@@ -104,5 +115,17 @@ struct Plan: ParsableCommand {
         }
         try output.emit(result) { PlanSummary.text(document, directory: out) }
         if detailedExitcode && document.rows.count > 0 { throw ExitCode(ExitStatus.somethingToRecover.rawValue) }
+    }
+
+    /// `--notice-template`'s text, checked; the standard notice without the option.
+    func template() throws -> NoticeTemplate {
+        guard let noticeTemplate else { return .standard }
+        let text: String
+        do { text = try String(contentsOfFile: noticeTemplate, encoding: .utf8) } catch {
+            throw ValidationError("'--notice-template' '\(noticeTemplate)' cannot be read as UTF-8 text")
+        }
+        do { return try NoticeTemplate(text) } catch {
+            throw ValidationError("'--notice-template' '\(noticeTemplate)': \(error)")
+        }
     }
 }

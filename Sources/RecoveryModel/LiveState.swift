@@ -13,6 +13,18 @@ public struct OfflineEntry: Hashable, Sendable {
     }
 }
 
+/// How to reach a user: their email and IANA time zone (`users.email`, `users.time_zone`), for
+/// the plan's notices.
+public struct UserContact: Hashable, Sendable {
+    public var email: String
+    public var timeZone: String
+
+    public init(email: String, timeZone: String) {
+        self.email = email
+        self.timeZone = timeZone
+    }
+}
+
 /// What the resolver needs to know of the live database for one window: the slots already there,
 /// the offline entries near the window, and the users, projects, tasks and memberships that the
 /// candidates name. `LiveDatabase` reads it; the resolver and `apply`'s re-checks judge against it.

@@ -1,3 +1,4 @@
+import ConflictResolver
 import RecoveryModel
 import XCTest
 @testable import PlanReport
@@ -97,5 +98,48 @@ final class RowsToBeWrittenTests: XCTestCase {
         XCTAssertTrue(manyMD.contains("*Showing the first 2000 of 2100; the other 100 are in `recovered.csv`.*"))
         XCTAssertTrue(manyMD.contains("| **User 21999: 1 slot, 10 min** |"))
         XCTAssertFalse(manyMD.contains("| **User 22000: 1 slot, 10 min** |"))
+    }
+}
+
+/// `notices.csv`: what each affected user is told.
+final class NoticesTests: XCTestCase {
+    func testNoticesTellEachAffectedUserWhatHappened() throws {
+        var evidence = Incident.evidence()
+        evidence.userContacts = [
+            1001: UserContact(email: "ann@example.com", timeZone: "America/Los_Angeles"),
+            1002: UserContact(email: "=bob@example.com", timeZone: "UTC"),
+        ]
+        let csv = NoticesCSV.render(evidence)
+        let lines = csv.components(separatedBy: "\r\n").filter { !$0.isEmpty }
+        XCTAssertEqual(lines[0], "user_id,email,recovered_slots,recovered_minutes,offline_covered_minutes,not_recovered_slots,notice")
+        let byUser = Dictionary(uniqueKeysWithValues: lines.dropFirst().map { (String($0.prefix(4)), $0) })
+        let ann = try XCTUnwrap(byUser["1001"])
+        XCTAssertTrue(ann.hasPrefix("1001,ann@example.com,3,30,0,"), ann)
+        XCTAssertTrue(ann.contains("We recovered 30 min of your work time lost between 2018-07-25 07:00:00 -07:00 and 2018-07-25 09:00:00 -07:00 (America/Los_Angeles)."), ann)
+        XCTAssertTrue(ann.contains("Recovered time has no screenshots"), ann)
+        // The offline overlaps are user 1002's: their offline time stays as is. The email is
+        // formula-guarded.
+        let bob = try XCTUnwrap(byUser["1002"])
+        XCTAssertTrue(bob.hasPrefix("1002,'=bob@example.com,"), bob)
+        XCTAssertTrue(bob.contains("Your offline time stays as is: 20 min of the lost time is covered by offline time you added"), bob)
+        // Every user with a recovered slot, an offline overlap or an unrecoverable slot has a notice.
+        let notices = UserNotice.all(evidence)
+        XCTAssertEqual(notices.map(\.recoveredMinutes).reduce(0, +), evidence.recoveredMinutes)
+        XCTAssertEqual(notices.map(\.offlineCoveredMinutes).reduce(0, +), evidence.resolution.offlineOverlap.count * 10)
+        XCTAssertGreaterThan(notices.map(\.notRecoveredSlots).reduce(0, +), 0)
+    }
+
+    func testATemplateIsFilledInAndUnknownPlaceholdersAreRefused() throws {
+        var evidence = Incident.evidence()
+        evidence.userContacts = [1001: UserContact(email: "ann@example.com", timeZone: "UTC")]
+        evidence.noticeTemplate = try NoticeTemplate("Hi {email}: {recovered_minutes} min back, {offline_covered_minutes} min offline, {not_recovered_slots} lost. { not one } stays")
+        let csv = NoticesCSV.render(evidence)
+        XCTAssertTrue(csv.contains("1001,ann@example.com,3,30,0,1,\"Hi ann@example.com: 30 min back, 0 min offline, 1 lost. { not one } stays\"\r\n"), csv)
+        // A value is never read as a template: an email holding a placeholder stays as it is.
+        evidence.userContacts = [1001: UserContact(email: "{recovered_minutes}@example.com", timeZone: "UTC")]
+        XCTAssertTrue(NoticesCSV.render(evidence).contains(",\"Hi {recovered_minutes}@example.com: 30 min back,"))
+        XCTAssertThrowsError(try NoticeTemplate("Hello {name}")) { error in
+            XCTAssertTrue("\(error)".hasPrefix("unknown placeholder '{name}'; the placeholders are {user_id}, {email}"), "\(error)")
+        }
     }
 }

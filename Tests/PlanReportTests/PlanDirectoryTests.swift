@@ -12,7 +12,7 @@ final class PlanDirectoryTests: XCTestCase {
         let dir = tmp.path + "/plan"
         let output = try PlanWriter.write(Incident.evidence(), to: dir)
         XCTAssertEqual(output.files, ["rows.tsv", "report.md", "report.html", "recovered.csv", "dropped.csv",
-                                      "quarantined.csv", "users.csv", "plan.json"])
+                                      "quarantined.csv", "users.csv", "notices.csv", "plan.json"])
         let loaded = try PlanDirectory.load(dir)
         XCTAssertEqual(loaded.document, output.document)
         XCTAssertEqual(loaded.document.rows.count, 5)

@@ -162,6 +162,7 @@ final class PlanCommandTests: XCTestCase {
         XCTAssertEqual(try plan("same-2", ["--logs", logs, "--snapshot", snapshotPath]).status, 0)
         let files = try FileManager.default.contentsOfDirectory(atPath: dir.file("same-1").path).sorted()
         XCTAssertEqual(files, try FileManager.default.contentsOfDirectory(atPath: dir.file("same-2").path).sorted())
+        XCTAssertTrue(files.contains("notices.csv"))
         for file in files {
             let one = try String(contentsOf: dir.file("same-1/" + file), encoding: .utf8)
             let two = try String(contentsOf: dir.file("same-2/" + file), encoding: .utf8)
@@ -169,6 +170,30 @@ final class PlanCommandTests: XCTestCase {
         }
         // The logs end before the window does (15:45): the window's end.
         XCTAssertEqual(try planJSON("same-1")["created_at"] as? String, "2018-07-25T16:00:00Z")
+    }
+
+    /// notices.csv: the users' emails from the live database, the status page's sentences, or the
+    /// text of --notice-template; an unknown placeholder stops the plan before it reads anything.
+    func testNoticesForUsers() throws {
+        XCTAssertEqual(try plan("n", ["--logs", dir.file("logs").path]).status, 0)
+        let notices = try String(contentsOf: dir.file("n/notices.csv"), encoding: .utf8)
+        XCTAssertTrue(notices.hasPrefix("user_id,email,recovered_slots,recovered_minutes,offline_covered_minutes,not_recovered_slots,notice\r\n"))
+        XCTAssertTrue(notices.contains("\r\n1,a@x,"), notices)
+        XCTAssertTrue(notices.contains("Recovered time has no screenshots"), notices)
+        XCTAssertTrue(notices.contains("Your offline time stays as is"), notices)
+
+        let template = dir.file("notice.txt")
+        try "Dear {email}, {recovered_minutes} minutes are back.".write(to: template, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try plan("t", ["--logs", dir.file("logs").path, "--notice-template", template.path]).status, 0)
+        let custom = try String(contentsOf: dir.file("t/notices.csv"), encoding: .utf8)
+        XCTAssertTrue(custom.contains(",\"Dear a@x, "), custom)
+
+        try "Dear {name}".write(to: template, atomically: true, encoding: .utf8)
+        let refused = try plan("u", ["--logs", dir.file("logs").path, "--notice-template", template.path])
+        XCTAssertEqual(refused.status, 64)
+        XCTAssertTrue(refused.stderrText.hasPrefix("recover-tool: error: '--notice-template' '\(template.path)': unknown placeholder '{name}'"),
+                      refused.stderrText)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.file("u").path))
     }
 
     func testIncompleteEvidenceIsNeverSilent() throws {

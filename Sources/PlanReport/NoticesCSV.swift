@@ -1,0 +1,153 @@
+import Foundation
+import RecoveryModel
+
+/// `notices.csv`: one notice per affected user (a slot recovered, lost time left to their offline
+/// entry, or a slot that could not be recovered), for support to send unchanged: the user's email,
+/// the figures, and the notice text from the plan's `NoticeTemplate`. Users by id.
+enum NoticesCSV {
+    static let header = [
+        "user_id", "email", "recovered_slots", "recovered_minutes", "offline_covered_minutes", "not_recovered_slots", "notice",
+    ]
+
+    static let renderer = ReportRenderer(fileName: "notices.csv") { _, evidence in render(evidence) }
+
+    static func render(_ evidence: PlanEvidence) -> String {
+        var out = CSVText.record(header)
+        var zones: [String: DisplayTime] = [:]  // one formatter per zone, not per user
+        for notice in UserNotice.all(evidence) {
+            let zone = notice.timeZone ?? "UTC"
+            let time = zones[zone] ?? DisplayTime(zoneName: zone)
+            zones[zone] = time
+            out += CSVText.plain(String(notice.userID)) + "," + CSVText.text(notice.email ?? "") + ","
+                + [notice.recoveredSlots, notice.recoveredMinutes, notice.offlineCoveredMinutes, notice.notRecoveredSlots]
+                    .map { CSVText.plain(String($0)) }.joined(separator: ",")
+                + "," + CSVText.text(evidence.noticeTemplate.render(notice.values(evidence, time: time))) + "\r\n"
+        }
+        return out
+    }
+}
+
+/// What one user is told: the figures of their notice.
+struct UserNotice {
+    var userID: Int64
+    var email: String?
+    var timeZone: String?
+    var recoveredSlots = 0
+    var recoveredMinutes = 0
+    /// Lost minutes not recovered because the user's own offline entry already covers them.
+    var offlineCoveredMinutes = 0
+    /// Slots of the user's lost time that could not be recovered (quarantined records).
+    var notRecoveredSlots = 0
+
+    /// Every user with something to be told, by id.
+    static func all(_ evidence: PlanEvidence) -> [UserNotice] {
+        var notices: [Int64: UserNotice] = [:]
+        func bump(_ user: Int64, _ change: (inout UserNotice) -> Void) {
+            let contact = evidence.userContacts[user]
+            change(&notices[user, default: UserNotice(userID: user, email: contact?.email, timeZone: contact?.timeZone)])
+        }
+        let r = evidence.resolution
+        for f in r.recovered { bump(f.slot.key.userID) { $0.recoveredSlots += 1; $0.recoveredMinutes += Int(f.slot.durationMinutes) } }
+        for d in r.offlineOverlap { bump(d.slot.slot.key.userID) { $0.offlineCoveredMinutes += Int(d.slot.slot.durationMinutes) } }
+        var unrecovered = Set(r.quarantined.map(\.slot.slot.key))
+        for q in evidence.readQuarantine { if let key = q.key, evidence.window.contains(key.slotStart) { unrecovered.insert(key) } }
+        unrecovered.subtract(r.recovered.map(\.slot.key))
+        for key in unrecovered { bump(key.userID) { $0.notRecoveredSlots += 1 } }
+        return notices.values.sorted { $0.userID < $1.userID }
+    }
+
+    /// The values of `NoticeTemplate.placeholders` for this user.
+    /// `time` shows times in the user's zone.
+    func values(_ evidence: PlanEvidence, time: DisplayTime) -> [String: String] {
+        let window = evidence.window
+        let local = time.window(window)
+        let windowText = "\(window.from) and \(window.to) (UTC)"
+        let windowLocal = timeZone == nil || timeZone == "UTC" || local.hasPrefix("(") ? windowText : local.replacingOccurrences(of: " to ", with: " and ")
+        var values: [String: String] = [
+            "user_id": String(userID), "email": email ?? "",
+            "recovered_slots": String(recoveredSlots), "recovered_minutes": String(recoveredMinutes),
+            "recovered_time": minutesText(recoveredMinutes),
+            "offline_covered_minutes": String(offlineCoveredMinutes), "offline_covered_time": minutesText(offlineCoveredMinutes),
+            "not_recovered_slots": String(notRecoveredSlots),
+            "window": windowText, "window_local": windowLocal,
+        ]
+        values["recovered_sentence"] = recoveredMinutes == 0 ? "" :
+            "We recovered \(minutesText(recoveredMinutes)) of your work time lost between \(windowLocal). "
+            + "Recovered time has no screenshots (they could not be recovered), but its activity is there and it counts "
+            + "as your work hours in reports. "
+        values["offline_sentence"] = offlineCoveredMinutes == 0 ? "" :
+            "Your offline time stays as is: \(minutesText(offlineCoveredMinutes)) of the lost time is covered by offline time "
+            + "you added, so it was not recovered again and nothing counts twice. "
+        values["not_recovered_sentence"] = notRecoveredSlots == 0 ? "" :
+            "\(notRecoveredSlots) of your lost 10-minute slots could not be recovered: please add them as offline time "
+            + "(or ask your manager to). "
+        return values
+    }
+}
+
+/// The text of each user's notice in `notices.csv`: plain text with `{name}` placeholders
+/// (`NoticeTemplate.placeholders`), given to `plan --notice-template FILE`; by default
+/// `standard`, the sentences the status page told users after the 2018 recovery.
+public struct NoticeTemplate: Sendable, Hashable {
+    public static let placeholders = [
+        "user_id", "email", "recovered_slots", "recovered_minutes", "recovered_time", "offline_covered_minutes",
+        "offline_covered_time", "not_recovered_slots", "window", "window_local",
+        "recovered_sentence", "offline_sentence", "not_recovered_sentence",
+    ]
+
+    public static let standard = NoticeTemplate(checked: "{recovered_sentence}{offline_sentence}{not_recovered_sentence}")
+
+    public let text: String
+
+    /// Why a template was refused: a placeholder that is not one of `placeholders`.
+    public struct Invalid: Error, CustomStringConvertible {
+        public var placeholder: String
+        public var description: String {
+            "unknown placeholder '{\(placeholder)}'; the placeholders are "
+                + NoticeTemplate.placeholders.map { "{\($0)}" }.joined(separator: ", ")
+        }
+    }
+
+    /// The template, or `Invalid` naming its first unknown placeholder.
+    public init(_ text: String) throws {
+        for name in Self.names(in: text) where !Self.placeholders.contains(name) { throw Invalid(placeholder: name) }
+        self.text = text
+    }
+
+    private init(checked text: String) { self.text = text }
+
+    /// `{name}` runs of lowercase letters and underscores; other braces are kept as written.
+    static func names(in text: String) -> [String] {
+        var names: [String] = []
+        var rest = Substring(text)
+        while let open = rest.firstIndex(of: "{") {
+            let after = rest[rest.index(after: open)...]
+            guard let close = after.firstIndex(of: "}") else { break }
+            let name = after[..<close]
+            if !name.isEmpty, name.allSatisfy({ $0 == "_" || ("a"..."z").contains($0) }) { names.append(String(name)) }
+            rest = after
+        }
+        return names
+    }
+
+    /// The text with each placeholder replaced by its value, in one pass (a value is never read
+    /// as a template); trailing spaces trimmed.
+    func render(_ values: [String: String]) -> String {
+        var out = ""
+        var rest = Substring(text)
+        while let open = rest.firstIndex(of: "{") {
+            out += rest[..<open]
+            let after = rest[rest.index(after: open)...]
+            if let close = after.firstIndex(of: "}"), let value = values[String(after[..<close])] {
+                out += value
+                rest = after[after.index(after: close)...]
+            } else {
+                out += "{"
+                rest = after
+            }
+        }
+        out += rest
+        while out.hasSuffix(" ") { out.removeLast() }
+        return out
+    }
+}
