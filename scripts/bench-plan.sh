@@ -2,17 +2,19 @@
 # The plan benchmark: a generated incident, `lz4 -dc` of every input it reads (the limit), then
 # `recover-tool plan` on the same inputs with its stage timings and peak memory, in one run.
 #
-#   scripts/bench-plan.sh [--users N] [--hours H] [--history-days D] [--seed S] [--dir DIR] [--keep]
+#   scripts/bench-plan.sh [--users N] [--hours H] [--history-days D] [--seed S] [--dir DIR] [--keep] [--baseline]
 #
 # Starts its own throwaway PostgreSQL (stopped on exit), builds release binaries, makes the
 # incident with scripts/make-incident.sh, and prints a table for BENCHMARKS.md. The default
 # incident is the realistic one: 20,000 users, a 14-hour window, and 4 days of history before the
 # logs in both databases, so the snapshot holds about 2.4 M rows of which under 15% lie in the
-# window, and the live table about 2.3 M rows outside the window.
+# window, and the live table about 2.3 M rows outside the window. --baseline also times, in the same
+# run, the same recovery scripted with DuckDB (scripts/baseline-duckdb.py, which checks its rows
+# against expected.json), installing the duckdb module from PyPI if it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-users=20000 hours=14 history=4 seed=7 dir="" keep=0
+users=20000 hours=14 history=4 seed=7 dir="" keep=0 baseline=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --users) users=${2:?}; shift 2 ;;
@@ -21,6 +23,7 @@ while [ $# -gt 0 ]; do
     --seed) seed=${2:?}; shift 2 ;;
     --dir) dir=${2:?}; shift 2 ;;
     --keep) keep=1; shift ;;
+    --baseline) baseline=1; shift ;;
     *) echo "bench-plan: unknown option '$1'" >&2; exit 2 ;;
   esac
 done
@@ -89,3 +92,22 @@ keys = ['recovered', 'already_present', 'offline_overlap', 'deleted', 'orphans',
 same = all(plan['counts'][k] == truth[k] for k in keys) and plan['recovered_minutes'] == truth['recovered_minutes']
 print('counts agree with expected.json' if same else 'COUNTS DIFFER from expected.json: %s vs %s' % (plan['counts'], truth))
 PY
+
+if [ "$baseline" = 1 ]; then
+  python3 -c 'import duckdb' 2>/dev/null || python3 -m pip install -q --break-system-packages duckdb 2>/dev/null \
+    || python3 -m pip install -q duckdb
+  /usr/bin/time -v -o "$dir/baseline.time" python3 scripts/baseline-duckdb.py --from "$from" --to "$to" \
+    --logs "$dir/incident/logs" --snapshot "$snapshot" --db "dbname=bench_live" --threads "$(nproc)" \
+    --out "$dir/baseline.tsv" --check "$dir/incident/expected.json" 2> "$dir/baseline.err" || true
+  grep -E '^baseline: ' "$dir/baseline.err"
+  python3 - "$dir/baseline.time" "$dir/time.txt" "$lz4_seconds" <<'PY'
+import sys
+def figures(path):
+    f = dict(line.strip().split(': ', 1) for line in open(path) if ': ' in line)
+    wall = sum(float(p) * 60 ** i for i, p in enumerate(reversed(f['Elapsed (wall clock) time (h:mm:ss or m:ss)'].split(':'))))
+    return wall, f['Percent of CPU this job got'], int(f['Maximum resident set size (kbytes)']) // 1024
+base, plan, floor = figures(sys.argv[1]), figures(sys.argv[2]), float(sys.argv[3])
+print('DuckDB baseline wall time: %.2f s; CPU: %s; peak memory: %d MB; ratio to the floor: %.1fx; plan takes %.2fx its time'
+      % (base[0], base[1], base[2], base[0] / floor, plan[0] / base[0]))
+PY
+fi
