@@ -72,6 +72,36 @@ if [ "$rc" = 0 ] && has "all 3 pods exited 0" && [ "$(cat "$work"/k8s/plan-{0,1,
    && grep -q '"index" *: *2' "$work/k8s/plan-2-of-3/plan.json"; then
   ok "$name"; else not_ok "$name (exit $rc)"; fi
 
+name="the sharded path on the Jobs' pods: the plan Job, combine, the apply Job refused without the approved set id, then all at once with it, verify --set"
+# Its own live database, planned and applied there (the plans record the database they saw).
+bash scripts/load-demo.sh --live-db rb_shards --backup-db rb_shards_backup >/dev/null
+shards_state() { PGDATABASE=rb_shards state; }
+shards_before=$(shards_state)
+pods=(3 --tool "$tool" --set WORK="$work/shards" --logs-to "$work/shards/pods")
+set +e
+{
+  PGDATABASE=rb_shards bash scripts/run-shards.sh "${pods[@]}" --set LOGS=fixtures/demo/logs \
+    --set SNAPSHOT=fixtures/demo/snapshot/time_slots.sql.lz4 \
+    --set WINDOW_FROM=2018-07-25T14:50:00Z --set WINDOW_TO=2018-07-25T17:50:00Z \
+  && "$tool" combine "$work"/shards/plan-{0,1,2}-of-3 --out "$work/shards/set"
+} >"$work/last.out" 2>&1
+combined=$?
+set_id=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["set_id"])' "$work/shards/set/plan-set.json" 2>/dev/null)
+PGDATABASE=rb_shards bash scripts/run-shards.sh "${pods[@]}" --job deploy/kubernetes/apply-job.yaml >>"$work/last.out" 2>&1
+unapproved=$?
+refused_state=$(shards_state)
+PGDATABASE=rb_shards bash scripts/run-shards.sh "${pods[@]}" --job deploy/kubernetes/apply-job.yaml --set PLAN_SET="$set_id" \
+  >>"$work/last.out" 2>&1
+applied=$?
+PGDATABASE=rb_shards "$tool" verify --set "$work/shards/set" >>"$work/last.out" 2>&1
+verified=$?
+set -e
+if [ "$combined" = 0 ] && [ -n "$set_id" ] && has "plan set $set_id" && [ "$unapproved" = 64 ] && [ "$refused_state" = "$shards_before" ] \
+   && [ "$applied" = 0 ] && [ "$verified" = 0 ] && has "all 3 pods exited 0" && has "shards 0 to 2 of 3, each once, no slot twice" \
+   && [ "$(PGDATABASE=rb_shards q "SELECT count(*) FROM time_slots WHERE source = 'recovered'")" = "$(expected "['plan']['recovered']")" ] \
+   && grep -qF "$set_id" "$work/shards/set/report.md" && [ -s "$work/shards/set/report.html" ]; then
+  ok "$name"; else not_ok "$name (exit $combined, $unapproved, $applied, $verified)"; fi
+
 name="recover-lost-window.sh with a wrong approval is refused (exit 11), nothing written"
 runbook --out "$work/rb" --approve 0000000000000000000000000000000000000000000000000000000000000000
 rc1=$rc

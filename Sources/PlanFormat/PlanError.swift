@@ -10,6 +10,10 @@ public struct PlanError: ToolError, Hashable {
         /// plan.json or the rows file does not match its recorded hash.
         case tampered
         case cannotWrite = "cannot_write"
+        /// The plans given to `combine` are not one whole set of shards.
+        case setRefused = "set_refused"
+        /// A plan that is not in the plan set approved for `apply --plan-set`.
+        case notInSet = "not_in_set"
     }
 
     public var kind: Kind
@@ -26,7 +30,7 @@ public struct PlanError: ToolError, Hashable {
 
     public var exitStatus: ExitStatus {
         switch kind {
-        case .notAPlan, .tampered: .refusedPlan
+        case .notAPlan, .tampered, .setRefused, .notInSet: .refusedPlan
         case .exists, .cannotWrite: .input
         }
     }
@@ -39,10 +43,17 @@ public struct PlanError: ToolError, Hashable {
         case .notAPlan: "'\(path)' is not a recover-tool plan: \(detail)"
         case .tampered: "refusing the plan in '\(path)': \(detail)"
         case .cannotWrite: "cannot write '\(path)': \(detail)"
+        case .setRefused: "refusing the plan set of '\(path)': \(detail)"
+        case .notInSet: "refusing the plan in '\(path)': \(detail)"
         }
     }
 
     public var hint: String? {
-        kind == .tampered ? "make a new plan with 'recover-tool plan' and review it" : nil
+        switch kind {
+        case .tampered: "make a new plan with 'recover-tool plan' and review it"
+        case .setRefused: "plan every shard 0 to N-1 of one N, for one window and one database, and combine them all"
+        case .notInSet: "apply only the plans of the set that was reviewed"
+        case .exists, .notAPlan, .cannotWrite: nil
+        }
     }
 }

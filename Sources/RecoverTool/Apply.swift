@@ -45,17 +45,31 @@ struct Apply: ParsableCommand {
         valueName: "K/N"), transform: ShardArgument.init(parsing:))
     var shard: ShardArgument?
 
+    @Option(help: ArgumentHelp(
+        "The plan set id the reviewer approved (plan-set.json's set_id, as 'combine' prints it): refuse (exit 70) unless DIR's plan is a shard of that set; with --set, it approves the plan as --plan-id does.",
+        valueName: "set-id"))
+    var planSet: String?
+
+    @Option(name: .customLong("set"), help: ArgumentHelp("The set directory 'recover-tool combine' wrote, for --plan-set.", valueName: "setdir"))
+    var setDirectory: String?
+
     @OptionGroup var output: OutputOptions
 
     var log: LogOptions { output.log }
 
     func validate() throws {
         if let maxSlots, maxSlots < 0 { throw ValidationError("'--max-slots' must be 0 or more") }
-        if confirm.yes && planID == nil {
+        guard (planSet == nil) == (setDirectory == nil) else {
+            throw ValidationError("'--plan-set' and '--set' go together: the approved set id, and the set directory 'combine' wrote")
+        }
+        if confirm.yes && planID == nil && planSet == nil {
             throw ValidationError(
                 "'--yes' needs '--plan-id ID', the id of the plan the reviewer approved, so that exactly that plan is applied")
         }
         if let planID { _ = try Self.approvedIDs(planID) }
+        if let planSet, !Self.isHash(planSet) {
+            throw ValidationError("'--plan-set' '\(planSet)' is not a set id: 64 lowercase hexadecimal digits, as plan-set.json's set_id")
+        }
         try ArgumentChecks.checkTimeout(statementTimeout, flag: "--statement-timeout")
     }
 
@@ -67,6 +81,7 @@ struct Apply: ParsableCommand {
         }
         try requireApproved(plan.document.planID)
         try requireShard(plan.document.shard)
+        try requireInSet(planID: plan.document.planID, shard: plan.document.shard)
         try Confirmation.require(
             ApplyText.summary(plan.document, path: directory), question: "Apply this plan?", yes: confirm.yes,
             flagHint: "apply the plan")
@@ -122,10 +137,26 @@ extension Apply {
                 + "apply the plan that was reviewed, or review this one")
     }
 
+    /// Refuses (70) a plan that is not its shard's plan in the approved plan set (`--plan-set`,
+    /// `--set`), or a set directory that is not the approved set.
+    func requireInSet(planID: String, shard: Shard?) throws {
+        guard let planSet, let setDirectory else { return }
+        do {
+            try PlanSet.load(setDirectory).admit(planID: planID, shard: shard, planPath: directory, approvedID: planSet)
+        } catch let error as PlanError {
+            throw CommitError(.planRefused, error.message + "; nothing was changed", hint: error.hint, plan: error)
+        }
+    }
+
+    /// A SHA-256 as the tool writes it: 64 lowercase hexadecimal digits.
+    static func isHash(_ text: String) -> Bool {
+        text.count == 64 && text.allSatisfy { $0.isHexDigit && !$0.isUppercase }
+    }
+
     /// `--plan-id`'s ids: each 64 lowercase hexadecimal digits (a SHA-256), comma-separated.
     static func approvedIDs(_ text: String) throws -> Set<String> {
         let ids = text.split(separator: ",", omittingEmptySubsequences: false).map { String($0) }
-        for id in ids where id.count != 64 || !id.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) {
+        for id in ids where !isHash(id) {
             throw ValidationError("'--plan-id' '\(id)' is not a plan id: 64 lowercase hexadecimal digits, as plan.json's plan_id")
         }
         return Set(ids)

@@ -15,6 +15,7 @@ extension Apply {
         }
         try requireApproved(plan.document.planID)
         try requireShard(plan.document.shard)
+        try requireInSet(planID: plan.document.planID, shard: plan.document.shard)
         let d = plan.document
         try Confirmation.require(
             [

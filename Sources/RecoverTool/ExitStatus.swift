@@ -27,6 +27,7 @@ extension Scan: JSONReporting {}
 extension Diff: JSONReporting {}
 extension Plan: JSONReporting {}
 extension ReconcileCommand: JSONReporting {}
+extension Combine: JSONReporting {}
 extension Apply: JSONReporting {}
 extension Verify: JSONReporting {}
 extension Revert: JSONReporting {}

@@ -12,6 +12,12 @@ struct PlanOutput: Encodable {
     var plan: PlanDocument
 }
 
+/// `combine --json`: where the plan set was written, and plan-set.json itself.
+struct CombineOutput: Encodable {
+    var directory: String
+    var planSet: PlanSet
+}
+
 /// `apply --json`
 struct ApplyOutput: Encodable {
     struct Drop: Encodable {

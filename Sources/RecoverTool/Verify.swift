@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PlanFormat
 import RecoveryCommit
 
 /// `recover-tool verify --run ID [--run ID ...]`: checks committed runs against the database as
@@ -10,11 +11,15 @@ struct Verify: ParsableCommand {
         discussion: """
             With several --run options, the runs are one recovery split with --shard K/N: each run \
             is checked, and then the set: shards 0 to N-1 of one N, each applied once, for one window, \
-            no slot inserted twice.
+            no slot inserted twice. --set SETDIR does the same for the runs of a plan set's plans.
             """)
 
     @Option(name: .customLong("run"), help: "The run id, as 'recover-tool runs' lists it; repeat it for every shard of a sharded recovery.")
     var runIDs: [Int64] = []
+
+    @Option(name: .customLong("set"), help: ArgumentHelp(
+        "A plan set directory ('recover-tool combine'): verify the runs of all its shards as one recovery.", valueName: "setdir"))
+    var setDirectory: String?
 
     @OptionGroup var database: DatabaseOptions
 
@@ -24,7 +29,9 @@ struct Verify: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
-        guard !runIDs.isEmpty else { throw ValidationError("'--run' needs a run id, as 'recover-tool runs' lists them") }
+        guard runIDs.isEmpty != (setDirectory == nil) else {
+            throw ValidationError("give '--run' (a run id, as 'recover-tool runs' lists them; repeatable) or '--set' (a plan set directory)")
+        }
         guard show >= 0 else { throw ValidationError("'--show' must be 0 or more") }
     }
 
@@ -33,6 +40,14 @@ struct Verify: ParsableCommand {
     }
 
     private func verify() throws {
+        if let setDirectory {
+            let set = try RecoveryVerify.verifySet(PlanSet.load(setDirectory), database: database.target, limit: show)
+            guard set.isClean else {
+                try output.emit(set, failing: CommitError(.verificationFailed, RunText.verifyFailure(set))) { RunText.verify(set) }
+            }
+            try output.emit(set) { RunText.verify(set) }
+            return
+        }
         if runIDs.count == 1 {
             let report = try RecoveryVerify.verify(run: runIDs[0], database: database.target, limit: show)
             // One JSON shape whatever the number of runs: a set of one, with no set problems.

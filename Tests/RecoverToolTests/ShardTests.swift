@@ -138,6 +138,81 @@ final class ShardCommandTests: XCTestCase {
                       afterRevert.stdoutText)
     }
 
+    /// One review for a sharded recovery: `combine` the shards into a set, apply every shard at
+    /// once with `--plan-set`, and `verify --set`; a set missing a shard, and a shard of another
+    /// set, are refused.
+    func testCombineApplyTheSetAtOnceAndVerifyTheSet() throws {
+        for k in 0..<3 { try plan("s\(k)", shard: "\(k)/3") }
+        let setDir = dir.file("set").path
+        let missing = try tool(["combine", dir.file("s0").path, dir.file("s2").path, "--out", dir.file("partial").path, "--json"])
+        XCTAssertEqual(missing.status, 70)
+        XCTAssertEqual(missing.stderrText, "recover-tool: error: refusing the plan set of '\(dir.file("s0").path)': shard 1/3 is missing; "
+                       + "plan every shard 0 to N-1 of one N, for one window and one database, and combine them all\n")
+        try JSONSchemas.validate(missing.stdout, against: "error")
+        let missingError = (try JSONSerialization.jsonObject(with: missing.stdout) as? [String: Any])?["error"] as? [String: Any]
+        XCTAssertEqual(missingError?["code"] as? String, "plan_set_refused")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.file("partial/plan-set.json").path))
+
+        let combined = try tool(["combine"] + (0..<3).map { dir.file("s\($0)").path } + ["--out", setDir, "--json", "--quiet"])
+        XCTAssertEqual(combined.status, 0, combined.stderrText)
+        try JSONSchemas.validate(combined.stdout, against: "combine")
+        try JSONSchemas.validate(file: setDir + "/plan-set.json", against: "plan-set")
+        let output = try JSONSerialization.jsonObject(with: combined.stdout) as? [String: Any]
+        XCTAssertEqual(output?["directory"] as? String, setDir)
+        let set = output?["plan_set"] as? [String: Any]
+        let onDisk = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: setDir + "/plan-set.json"))) as? NSDictionary
+        XCTAssertEqual(set as NSDictionary?, onDisk, "combine --json prints plan-set.json as written")
+        let setID = try XCTUnwrap(set?["set_id"] as? String)
+        XCTAssertEqual((set?["plans"] as? [[String: Any]])?.compactMap { $0["plan_id"] as? String },
+                       try (0..<3).map { try planID("s\($0)") })
+        XCTAssertEqual((set?["counts"] as? [String: Any])?["recovered"] as? Int, 82)
+        for report in ["report.md", "report.html"] {
+            XCTAssertTrue(try String(contentsOfFile: setDir + "/" + report, encoding: .utf8).contains(setID), report)
+        }
+
+        // Shard 1/3 planned for another window is another plan: not in the approved set.
+        let other = try tool(["plan", "--from", "2018-07-25T14:50:00Z", "--to", "2018-07-25T17:40:00Z", "--logs", Self.logs,
+                              "--snapshot", Self.snapshot, "--db", live.conninfo, "--out", dir.file("other").path, "--quiet",
+                              "--shard", "1/3"])
+        XCTAssertEqual(other.status, 0, other.stderrText)
+        let before = try count("SELECT count(*) FROM time_slots")
+        let refused = try tool(["apply", dir.file("other").path, "--plan-set", setID, "--set", setDir, "--shard", "1/3", "--yes"])
+        XCTAssertEqual(refused.status, 70)
+        XCTAssertEqual(refused.stderrText, "recover-tool: error: refusing the plan in '\(dir.file("other").path)': plan \(try planID("other")) "
+                       + "is not in the approved plan set \(setID); nothing was changed; apply only the plans of the set that was reviewed\n")
+        // A shard of the set, with another set id approved: refused too.
+        let otherID = String(repeating: "a", count: 64)
+        let unapproved = try tool(["apply", dir.file("s0").path, "--plan-set", otherID, "--set", setDir, "--yes"])
+        XCTAssertEqual(unapproved.status, 70)
+        XCTAssertTrue(unapproved.stderrText.contains("the plan set is \(setID), not the approved \(otherID)"), unapproved.stderrText)
+        XCTAssertEqual(try count("SELECT count(*) FROM time_slots"), before)
+        XCTAssertEqual(try count("SELECT count(*) FROM pg_namespace WHERE nspname = 'recovery'"), "0")
+
+        // verify --set before any apply: nothing applied.
+        XCTAssertEqual(try tool(["verify", "--set", setDir]).status, 71)
+
+        // The three shards at once, each admitted by the approved set id.
+        let applies = try (0..<3).map { k in
+            try Spawned(Self.tool, ["apply", dir.file("s\(k)").path, "--plan-set", setID, "--set", setDir,
+                                    "--shard", "\(k)/3", "--yes", "--quiet"],
+                        environment: live.processEnvironment.merging(["USER": "shard-job"]) { $1 })
+        }
+        for apply in applies { apply.process.waitUntilExit() }
+        XCTAssertEqual(applies.map(\.process.terminationStatus), [0, 0, 0], applies.map(\.stderrText).joined())
+        XCTAssertEqual(try count("SELECT count(*) FROM time_slots WHERE source = 'recovered'"), "82")
+
+        let verified = try tool(["verify", "--set", setDir, "--json"])
+        XCTAssertEqual(verified.status, 0, verified.stdoutText + verified.stderrText)
+        try JSONSchemas.validate(verified.stdout, against: "verify")
+        XCTAssertTrue(try tool(["verify", "--set", setDir]).stdoutText.contains(
+            "verify as one recovery of [2018-07-25T14:50:00Z, 2018-07-25T17:50:00Z): shards 0 to 2 of 3, each once, no slot twice"))
+        let shard1 = try count("SELECT id FROM recovery.runs WHERE shard_index = 1")
+        XCTAssertEqual(try tool(["revert", "--run", shard1, "--yes", "--quiet"]).status, 0)
+        let afterRevert = try tool(["verify", "--set", setDir])
+        XCTAssertEqual(afterRevert.status, 71)
+        XCTAssertTrue(afterRevert.stdoutText.contains("was reverted: the sharded recovery is no longer whole"), afterRevert.stdoutText)
+    }
+
     func testApplyRefusesAnotherShardsPlanAndChangesNothing() throws {
         try plan("s1", shard: "1/2")
         try plan("whole")

@@ -1,0 +1,149 @@
+import Foundation
+import RecoveryModel
+
+/// `plan-set.json`: the N shard plans of one sharded recovery (`plan --shard K/N`), bound
+/// together so that a reviewer approves one set id instead of N plan ids. Written by
+/// `recover-tool combine`; `apply --plan-set` admits only a plan of the approved set, and
+/// `verify --set` checks the whole recovery. Keys are snake_case (docs/PLAN-FORMAT.md).
+public struct PlanSet: Codable, Hashable, Sendable {
+    public static let formatName = "recover-tool-plan-set"
+    public static let currentVersion = 1
+    public static let fileName = "plan-set.json"
+
+    public var format: String
+    public var formatVersion: Int
+    /// SHA-256 over the set's window, N, database and each shard's plan id (`computeSetID`).
+    public var setID: String
+    public var window: PlanDocument.WindowRange
+    public var shardCount: Int
+    /// The live database every shard was planned against, without its password.
+    public var database: String
+    /// One per shard, in shard order: every K of 0..<N once.
+    public var plans: [Member]
+    /// The shards' counts added up.
+    public var counts: PlanDocument.Counts
+    /// False when any shard's evidence is incomplete.
+    public var complete: Bool
+
+    public struct Member: Codable, Hashable, Sendable {
+        public var shard: Shard
+        public var planID: String
+        /// The plan directory as given to `combine`.
+        public var path: String
+        public var counts: PlanDocument.Counts
+        public var complete: Bool
+    }
+
+    /// The hash that names the set: every member's plan id by shard, and what binds them (the
+    /// window, N, the database). A set with one plan more, less or other has another id.
+    public func computeSetID() -> String {
+        let h = SHA256()
+        h.update("\(Self.formatName) \(formatVersion)\n")
+        h.update("window \(window.from) \(window.to)\n")
+        h.update("shards \(shardCount)\n")
+        h.update("database \(database)\n")
+        for member in plans {
+            h.update("plan \(member.shard) \(member.planID)\n")
+        }
+        return h.finalize()
+    }
+
+    /// Binds checked plans into a set: each made with `--shard K/N` for one N, every K once, for
+    /// one window and one database. Throws `PlanError(.setRefused)` naming what is wrong.
+    public static func combine(_ plans: [PlanDirectory]) throws -> PlanSet {
+        guard let first = plans.first else { throw PlanError(.setRefused, path: "", detail: "no plan was given") }
+        var problems: [String] = []
+        var sharded: [(PlanDirectory, Shard)] = []
+        for plan in plans {
+            if let shard = plan.document.shard { sharded.append((plan, shard)) } else {
+                problems.append("'\(plan.path)' is a plan of all users (no --shard), not a shard")
+            }
+        }
+        let counts = Set(sharded.map(\.1.count))
+        if counts.count > 1 {
+            problems.append("the plans split the users in different ways: "
+                + sharded.map { "'\($0.0.path)' is shard \($0.1)" }.joined(separator: ", "))
+        } else if let n = counts.first {
+            for k in 0..<n {
+                let holders = sharded.filter { $0.1.index == k }.map { "'\($0.0.path)'" }
+                if holders.isEmpty { problems.append("shard \(k)/\(n) is missing") }
+                if holders.count > 1 { problems.append("shard \(k)/\(n) is given \(holders.count) times: \(holders.joined(separator: ", "))") }
+            }
+        }
+        for plan in plans where plan.document.window != first.document.window {
+            problems.append("'\(plan.path)' is for window [\(plan.document.window.from), \(plan.document.window.to)), "
+                + "'\(first.path)' for [\(first.document.window.from), \(first.document.window.to))")
+        }
+        for plan in plans where plan.document.database != first.document.database {
+            problems.append("'\(plan.path)' was planned against '\(plan.document.database)', '\(first.path)' against '\(first.document.database)'")
+        }
+        guard problems.isEmpty, let n = counts.first else {
+            throw PlanError(.setRefused, path: first.path, detail: problems.joined(separator: "; "))
+        }
+        var total = PlanDocument.Counts()
+        for plan in plans { total.add(plan.document.counts) }
+        var set = PlanSet(
+            format: formatName, formatVersion: currentVersion, setID: "", window: first.document.window, shardCount: n,
+            database: first.document.database,
+            plans: sharded.sorted { $0.1.index < $1.1.index }.map { plan, shard in
+                Member(shard: shard, planID: plan.document.planID, path: plan.path, counts: plan.document.counts,
+                       complete: plan.document.completeness.complete)
+            },
+            counts: total, complete: plans.allSatisfy(\.document.completeness.complete))
+        set.setID = set.computeSetID()
+        return set
+    }
+
+    /// Reads `DIR/plan-set.json` and checks it against its set id.
+    public static func load(_ directory: String) throws -> PlanSet {
+        let path = directory + "/" + fileName
+        let data: Data
+        do {
+            // Only a regular file, opened without blocking, as plan.json is read.
+            data = Data(try RegularFile.contents(of: path, limit: PlanDirectory.maximumPlanJSONBytes))
+        } catch {
+            throw PlanError(.notAPlan, path: directory, detail: "cannot read \(fileName): \(error.reason); write it with 'recover-tool combine'")
+        }
+        let set: PlanSet
+        do {
+            set = try PlanJSON.decoder.decode(PlanSet.self, from: data)
+        } catch {
+            throw PlanError(.notAPlan, path: directory, detail: "\(fileName) does not parse as a plan set (\(PlanJSON.reason(error)))")
+        }
+        guard set.format == formatName, set.formatVersion == currentVersion else {
+            throw PlanError(.notAPlan, path: directory, detail: "\(fileName) is '\(set.format)' version \(set.formatVersion), not '\(formatName)' version \(currentVersion)")
+        }
+        guard set.computeSetID() == set.setID else {
+            throw PlanError(.tampered, path: directory, detail: "\(fileName) does not match its set id \(set.setID)")
+        }
+        return set
+    }
+
+    /// Admits the plan `planID` (of `shard`, in `planPath`) to an apply of the set the reviewer
+    /// approved as `approvedID`: this set must be the approved one, and the plan its plan for
+    /// that shard. Throws `PlanError(.notInSet)` otherwise.
+    public func admit(planID: String, shard: Shard?, planPath: String, approvedID: String) throws {
+        guard setID == approvedID else {
+            throw PlanError(.notInSet, path: planPath, detail: "the plan set is \(setID), not the approved \(approvedID)")
+        }
+        guard let member = plans.first(where: { $0.planID == planID }) else {
+            throw PlanError(.notInSet, path: planPath, detail: "plan \(planID) is not in the approved plan set \(setID)")
+        }
+        guard member.shard == shard else {
+            throw PlanError(.notInSet, path: planPath,
+                            detail: "plan \(planID) is shard \(shard.map(\.description) ?? "-") but the set holds it as shard \(member.shard)")
+        }
+    }
+}
+
+extension PlanDocument.Counts {
+    mutating func add(_ other: Self) {
+        recovered += other.recovered
+        alreadyPresent += other.alreadyPresent
+        offlineOverlap += other.offlineOverlap
+        deleted += other.deleted
+        orphans += other.orphans
+        duplicates += other.duplicates
+        quarantined += other.quarantined
+    }
+}

@@ -1,0 +1,43 @@
+import ArgumentParser
+import PlanFormat
+import PlanReport
+
+/// `recover-tool combine DIR... --out SETDIR`: one review for a sharded recovery.
+struct Combine: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Binds the N shard plans of a sharded recovery into one plan set, with one report to review.",
+        discussion: """
+            Checks every plan (its hashes), then that they are shards 0 to N-1 of one N, each once, \
+            for one window and one database, and writes plan-set.json, report.md and report.html \
+            into --out. The reviewer approves the set id; 'apply DIR --plan-set SETID --set SETDIR' \
+            then applies only a plan of that set. Changes nothing in the database.
+            """)
+
+    @Argument(help: ArgumentHelp("The shards' plan directories, written by 'plan --shard K/N'.", valueName: "dir"))
+    var directories: [String] = []
+
+    @Option(help: ArgumentHelp("The set directory to create.", valueName: "setdir"))
+    var out: String
+
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        guard !directories.isEmpty else { throw ValidationError("give the shards' plan directories") }
+    }
+
+    func run() throws {
+        let plans = try directories.map { try PlanDirectory.load($0) }
+        let set = try PlanSet.combine(plans)
+        _ = try SetReport.write(set, plans: plans.map(\.document), to: out)
+        try output.emit(CombineOutput(directory: out, planSet: set)) {
+            """
+            plan set \(set.setID)
+            window [\(set.window.from), \(set.window.to)), \(set.shardCount) shards, \(set.counts.recovered) slots to recover\
+            \(set.complete ? "" : ", evidence INCOMPLETE")
+            written: \(out)/report.md, \(out)/report.html, \(out)/\(PlanSet.fileName)
+            review \(out)/report.md, then apply every shard with --plan-set \(set.setID) --set \(out)
+
+            """
+        }
+    }
+}

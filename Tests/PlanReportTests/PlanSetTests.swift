@@ -1,0 +1,123 @@
+import Foundation
+import PlanFormat
+import PlanReport
+import RecoveryModel
+import TestSupport
+import XCTest
+
+/// `combine`'s plan set: shards bound under one set id, refusals of incomplete or mixed sets, and
+/// the check `apply --plan-set` makes.
+final class PlanSetTests: XCTestCase {
+    var tmp: TemporaryDirectory!
+
+    override func setUpWithError() throws {
+        tmp = try TemporaryDirectory(prefix: "plan-set")
+    }
+
+    /// Writes shard K of N of 8 users' slots; `perUser` changes the plan (and its id).
+    func shard(_ k: Int, of n: Int, perUser: Int = 3, database: String = "test", name: String? = nil) throws -> PlanDirectory {
+        let shard = Shard(index: k, count: n)!
+        let dir = tmp.path + "/" + (name ?? "plan-\(k)-of-\(n)-\(perUser)-\(database.filter(\.isLetter))")
+        if FileManager.default.fileExists(atPath: dir + "/plan.json") { return try PlanDirectory.load(dir) }
+        try PlanFixture.write(
+            PlanFixture.slots(users: 1...8, perUser: perUser).filter { shard.contains(userID: $0.slot.key.userID) },
+            to: dir, shard: shard, database: database)
+        return try PlanDirectory.load(dir)
+    }
+
+    func testThreeShardsCombineIntoOneSetWithOneReport() throws {
+        let plans = try (0..<3).map { try shard($0, of: 3) }
+        let set = try PlanSet.combine([plans[2], plans[0], plans[1]])
+        XCTAssertEqual(set.shardCount, 3)
+        XCTAssertEqual(set.plans.map(\.shard.index), [0, 1, 2])
+        XCTAssertEqual(set.plans.map(\.planID), plans.map(\.document.planID))
+        XCTAssertEqual(set.counts.recovered, 24)
+        XCTAssertEqual(set.setID, set.computeSetID())
+        XCTAssertEqual(try PlanSet.combine(plans).setID, set.setID, "the order the plans are given in must not matter")
+
+        let out = tmp.path + "/set"
+        XCTAssertEqual(try SetReport.write(set, plans: plans.map(\.document), to: out), ["report.md", "report.html", "plan-set.json"])
+        XCTAssertEqual(try PlanSet.load(out), set)
+        let markdown = try String(contentsOfFile: out + "/report.md", encoding: .utf8)
+        XCTAssertTrue(markdown.hasPrefix("# Sharded recovery: plan set `\(set.setID)`\n"), markdown)
+        for plan in plans { XCTAssertTrue(markdown.contains(plan.document.planID), "report.md lacks \(plan.document.planID)") }
+        XCTAssertTrue(markdown.contains("Recovered: 24 slots"), markdown)
+        let html = try String(contentsOfFile: out + "/report.html", encoding: .utf8)
+        XCTAssertTrue(html.contains("<h1>Sharded recovery: plan set <code>\(set.setID)</code></h1>"), html)
+        XCTAssertThrowsError(try SetReport.write(set, plans: plans.map(\.document), to: out)) { error in
+            XCTAssertEqual((error as? PlanError)?.kind, .exists)
+        }
+
+        // Every plan of the set is admitted by its id.
+        for plan in plans {
+            XCTAssertNoThrow(try set.admit(planID: plan.document.planID, shard: plan.document.shard, planPath: plan.path, approvedID: set.setID))
+        }
+    }
+
+    func testASetMissingAShardIsRefused() throws {
+        let plans = try [shard(0, of: 3), shard(2, of: 3)]
+        XCTAssertThrowsError(try PlanSet.combine(plans)) { error in
+            XCTAssertEqual("\(error)", "refusing the plan set of '\(plans[0].path)': shard 1/3 is missing; "
+                + "plan every shard 0 to N-1 of one N, for one window and one database, and combine them all")
+        }
+    }
+
+    func testMixedShardsWindowsAndDatabasesAreRefused() throws {
+        let twice = try [shard(0, of: 2), shard(1, of: 2), shard(1, of: 2, perUser: 4)]
+        XCTAssertThrowsError(try PlanSet.combine(twice)) { error in
+            XCTAssertTrue("\(error)".contains("shard 1/2 is given 2 times: '\(twice[1].path)', '\(twice[2].path)'"), "\(error)")
+        }
+        let mixed = try [shard(0, of: 2), shard(1, of: 3)]
+        XCTAssertThrowsError(try PlanSet.combine(mixed)) { error in
+            XCTAssertTrue("\(error)".contains("the plans split the users in different ways: '\(mixed[0].path)' is shard 0/2, "
+                + "'\(mixed[1].path)' is shard 1/3"), "\(error)")
+        }
+        let databases = try [shard(0, of: 2), shard(1, of: 2, database: "dbname=other")]
+        XCTAssertThrowsError(try PlanSet.combine(databases)) { error in
+            XCTAssertTrue("\(error)".contains("'\(databases[1].path)' was planned against 'dbname=other', '\(databases[0].path)' against 'test'"),
+                          "\(error)")
+        }
+        let whole = tmp.path + "/whole"
+        try PlanFixture.write(PlanFixture.slots(users: 1...8, perUser: 3), to: whole)
+        XCTAssertThrowsError(try PlanSet.combine([try shard(0, of: 1), try PlanDirectory.load(whole)])) { error in
+            XCTAssertTrue("\(error)".contains("'\(whole)' is a plan of all users (no --shard), not a shard"), "\(error)")
+        }
+    }
+
+    func testAShardOfAnotherSetIsNotAdmitted() throws {
+        let set = try PlanSet.combine([shard(0, of: 2), shard(1, of: 2)])
+        let other = try shard(1, of: 2, perUser: 4)  // the same shard, planned again: another plan id
+        XCTAssertThrowsError(try set.admit(planID: other.document.planID, shard: other.document.shard, planPath: other.path,
+                                           approvedID: set.setID)) { error in
+            XCTAssertEqual("\(error)", "refusing the plan in '\(other.path)': plan \(other.document.planID) is not in the approved "
+                + "plan set \(set.setID); apply only the plans of the set that was reviewed")
+            XCTAssertEqual((error as? PlanError)?.code, "plan_not_in_set")
+        }
+        let otherSet = try PlanSet.combine([shard(0, of: 2), other])
+        let member = try shard(0, of: 2)
+        XCTAssertThrowsError(try otherSet.admit(planID: member.document.planID, shard: member.document.shard, planPath: member.path,
+                                                approvedID: set.setID)) { error in
+            XCTAssertEqual("\(error)", "refusing the plan in '\(member.path)': the plan set is \(otherSet.setID), not the approved "
+                + "\(set.setID); apply only the plans of the set that was reviewed")
+        }
+        // Held by the set, but as another shard than the plan says it is.
+        XCTAssertThrowsError(try set.admit(planID: member.document.planID, shard: Shard(index: 1, count: 2), planPath: member.path,
+                                           approvedID: set.setID)) { error in
+            XCTAssertTrue("\(error)".contains("is shard 1/2 but the set holds it as shard 0/2"), "\(error)")
+        }
+    }
+
+    func testAnEditedManifestIsRefused() throws {
+        let plans = try [shard(0, of: 2), shard(1, of: 2)]
+        let set = try PlanSet.combine(plans)
+        let out = tmp.path + "/set"
+        try SetReport.write(set, plans: plans.map(\.document), to: out)
+        let url = URL(fileURLWithPath: out + "/plan-set.json")
+        let edited = try String(contentsOf: url, encoding: .utf8).replacingOccurrences(of: plans[1].document.planID, with: String(repeating: "0", count: 64))
+        try edited.write(to: url, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try PlanSet.load(out)) { error in
+            XCTAssertEqual("\(error)", "refusing the plan in '\(out)': plan-set.json does not match its set id \(set.setID); "
+                + "make a new plan with 'recover-tool plan' and review it")
+        }
+    }
+}
