@@ -59,8 +59,10 @@ public final class Connection {
         }
         guard PQstatus(handle) == CONNECTION_OK else {
             let message = ConnectionInfo.redactingSecrets(in: oneLine(String(cString: PQerrorMessage(handle))), conninfo: info)
+            var error = PostgresError(kind: .connect, message: message, context: context, hint: hint)
+            if PQconnectionNeedsPassword(handle) == 1 { error.passwordNeededFor = PQuser(handle).map { String(cString: $0) } ?? "" }
             PQfinish(handle)
-            throw PostgresError(kind: .connect, message: message, context: context, hint: hint)
+            throw error
         }
         let notices = NoticeCollector()
         PQsetNoticeProcessor(handle, collectNotice, Unmanaged.passUnretained(notices).toOpaque())

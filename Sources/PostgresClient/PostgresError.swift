@@ -33,6 +33,9 @@ public struct PostgresError: ToolError, Equatable {
     public var context: String
     /// What to do about it: the server's HINT or the tool's own.
     public var hint: String?
+    /// The user name, when the connection failed because the server wants a password and none
+    /// was given (`PQconnectionNeedsPassword`): a terminal can ask for it and try again.
+    public var passwordNeededFor: String?
 
     public init(
         kind: Kind, sqlState: String? = nil, message: String, detail: String? = nil,

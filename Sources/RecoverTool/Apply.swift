@@ -85,7 +85,7 @@ struct Apply: ParsableCommand {
         try Confirmation.require(
             ApplyText.summary(plan.document, path: directory), question: "Apply this plan?", yes: confirm.yes,
             flagHint: "apply the plan")
-        try commit(rowsPath: plan.rowsPath) { options, checkpoint in
+        try commit(rowsPath: plan.rowsPath, rows: plan.document.rows.count) { options, checkpoint in
             try RecoveryApply.apply(plan, database: database.target, options: options, checkpoint: checkpoint)
         }
     }
@@ -105,7 +105,7 @@ extension Apply {
     /// What every plan kind shares once the plan is checked and confirmed: the options from the
     /// flags, the test pauses and progress at each checkpoint, and the outcome printed.
     func commit(
-        rowsPath: String,
+        rowsPath: String, rows: Int,
         _ transaction: (ApplyOptions, (ApplyCheckpoint) -> Void) throws -> ApplyOutcome
     ) throws {
         var options = ApplyOptions(
@@ -116,12 +116,18 @@ extension Apply {
         options.statementTimeoutSeconds = statementTimeout
         let pause = TestPause(ProcessInfo.processInfo.environment)
         pause.reached(ApplyCheckpoint.planChecked.description)
+        let ticker = log.ticker()
         let steps = ApplySteps(
-            logger: log.logger, progress: log.progress("loading rows"), chunkBytes: options.chunkBytes,
-            rowsBytes: InputDiscovery.fileSize(rowsPath) ?? 0)
-        let outcome = try transaction(options) { checkpoint in
-            steps.reached(checkpoint)
-            pause.reached(checkpoint.description)
+            logger: log.logger, progress: log.progress("loading rows (COPY)"), ticker: ticker, chunkBytes: options.chunkBytes,
+            rowsBytes: InputDiscovery.fileSize(rowsPath) ?? 0, rows: rows)
+        ticker.show("connecting")
+        let outcome: ApplyOutcome
+        do {
+            defer { ticker.stop() }
+            outcome = try transaction(options) { checkpoint in
+                steps.reached(checkpoint)
+                pause.reached(checkpoint.description)
+            }
         }
         log.endProgress()
         try output.emit(ApplyOutput(outcome)) { ApplyText.outcome(outcome) }
@@ -163,20 +169,41 @@ extension Apply {
     }
 }
 
-/// What `apply` shows while it runs: the COPY's progress on a terminal, and with `--verbose`
-/// each step of the transaction and the seconds since the one before.
+/// What `apply` shows while it runs: on a terminal, the step under way (the COPY's bytes, then
+/// the re-checks, the insert and the commit with their seconds), and with `--verbose` each step
+/// of the transaction and the seconds since the one before.
 final class ApplySteps {
     let logger: Logger
     let progress: (@Sendable (Int64, Int64) -> Void)?
+    let ticker: StageTicker
     let chunkBytes: Int
     let rowsBytes: Int64
+    let rows: Int
     private var last = Date()
 
-    init(logger: Logger, progress: (@Sendable (Int64, Int64) -> Void)?, chunkBytes: Int, rowsBytes: Int64) {
+    init(logger: Logger, progress: (@Sendable (Int64, Int64) -> Void)?, ticker: StageTicker, chunkBytes: Int,
+         rowsBytes: Int64, rows: Int) {
         self.logger = logger
         self.progress = progress
+        self.ticker = ticker
         self.chunkBytes = chunkBytes
         self.rowsBytes = rowsBytes
+        self.rows = rows
+    }
+
+    /// The step that starts at each checkpoint, as the progress line names it.
+    func next(after checkpoint: ApplyCheckpoint) -> String? {
+        switch checkpoint {
+        case .connected, .transactionBegun: "waiting for the recovery lock"
+        case .lockAcquired, .schemaReady, .previousRunChecked: "preparing"
+        case .rowsTableCreated, .copyChunkSent: nil  // the COPY's own progress
+        case .rowsLoaded, .runRecorded, .offlineLocked: "re-checking \(rows) rows against live"
+        case .offlineRechecked, .budgetChecked: "writing \(rows) rows"
+        case .slotsInserted, .countsRecorded: "recording the run"
+        case .committing: "committing"
+        case .committed: nil
+        case .planChecked: "connecting"
+        }
     }
 
     func reached(_ checkpoint: ApplyCheckpoint) {
@@ -184,6 +211,7 @@ final class ApplySteps {
             progress?(min(Int64(n) * Int64(chunkBytes), rowsBytes), rowsBytes)
             return
         }
+        ticker.show(next(after: checkpoint))
         let now = Date()
         logger.debug("step done", metadata: [
             "step": "\(checkpoint)", "seconds": "\(String(format: "%.3f", now.timeIntervalSince(last)))",

@@ -25,7 +25,7 @@ extension Apply {
                     + "\(d.counts.keptChangedAfterJob) changed after the job, \(d.counts.keptNotFingerprint) not the job's fingerprint, "
                     + "\(d.counts.quarantined) quarantined",
             ], question: "Apply this plan?", yes: confirm.yes, flagHint: "apply the plan")
-        try commit(rowsPath: plan.rowsPath) { options, checkpoint in
+        try commit(rowsPath: plan.rowsPath, rows: d.rows.count) { options, checkpoint in
             try ReconcileApply.apply(plan, database: database.target, options: options, checkpoint: checkpoint)
         }
     }

@@ -32,8 +32,10 @@ struct Diff: ParsableCommand {
     }
 
     func run() throws {
-        let report = try SnapshotDiffer.diff(
-            snapshot: SnapshotSource(argument: snapshot), database: database.target, window: window.window, sampleLimit: show)
+        let report = try output.log.timed("diff") {
+            try SnapshotDiffer.diff(
+                snapshot: SnapshotSource(argument: snapshot), database: database.target, window: window.window, sampleLimit: show)
+        }
         try output.emit(report.jsonForm) { report.text }
     }
 }

@@ -45,6 +45,7 @@ extension RecoverTool {
             }
             var command = try parseAsRoot()
             json = (command as? JSONReporting)?.output.json ?? false
+            if let command = command as? DatabaseCommand { PasswordPrompt.askIfNeeded(for: command) }
             try command.run()
         } catch let code as ExitCode {
             Foundation.exit(code.rawValue)

@@ -11,9 +11,10 @@ struct LogOptions: ParsableArguments {
     @Flag(help: "Log each step (what it did, how long it took) on standard error.")
     var verbose = false
 
-    /// Debug level with `--verbose`, warnings otherwise. Passed down, never global.
+    /// Debug level with `--verbose`, warnings otherwise; lines in UTC, above the progress line.
+    /// Passed down, never global.
     var logger: Logger {
-        var logger = Logger(label: "recover-tool") { StreamLogHandler.standardError(label: $0) }
+        var logger = Logger(label: "recover-tool") { UTCLogHandler(label: $0, line: .standardError) }
         logger.logLevel = verbose ? .debug : .warning
         return logger
     }
@@ -21,19 +22,29 @@ struct LogOptions: ParsableArguments {
     /// A `(done, total)` callback that redraws one progress line on a terminal's standard error;
     /// nil with `--quiet` or when standard error is not a terminal.
     func progress(_ label: String) -> (@Sendable (Int64, Int64) -> Void)? {
-        guard !quiet, isatty(2) == 1 else { return nil }
+        guard !quiet, StatusLine.standardError.isTerminal else { return nil }
         let line = ProgressLine(label: label)
         return { done, total in line.update(done, total) }
     }
 
     /// Clears the progress line, if one was drawn.
     func endProgress() {
-        if !quiet && isatty(2) == 1 { StandardStreams.progressLine("") }
+        StatusLine.standardError.clear()
+    }
+
+    /// A ticker for stages without a measure of their own (`LABEL: N s`); silent with `--quiet`
+    /// or when standard error is not a terminal. Stop it when done.
+    func ticker() -> StageTicker {
+        StageTicker(line: .standardError, enabled: !quiet)
     }
 
     /// Runs `body` and logs (with `--verbose`) how long it took and the process's peak memory.
+    /// Meanwhile a terminal shows `STAGE: N s` (unless a measured progress line is drawing).
     func timed<T>(_ stage: String, _ body: () throws -> T) rethrows -> T {
         let start = Date()
+        let ticker = ticker()
+        ticker.show(stage)
+        defer { ticker.stop() }
         let value = try body()
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)

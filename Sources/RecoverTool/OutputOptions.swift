@@ -56,7 +56,7 @@ final class ProgressLine: @unchecked Sendable {
         let percent = total > 0 ? Int(done * 100 / total) : 100
         let rate = elapsed > 0 ? Double(done) / elapsed : 0
         let left = rate > 0 ? Double(total - done) / rate : 0
-        StandardStreams.progressLine(
+        StatusLine.standardError.draw(
             "\(label): \(percent)% of \(Self.megabytes(total)), \(Self.megabytes(Int64(rate)))/s, \(Int(left.rounded())) s left")
     }
 

@@ -196,6 +196,30 @@ final class PlanCommandTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.file("u").path))
     }
 
+    /// --verbose log lines are in UTC whatever TZ says.
+    func testLogLinesAreInUTC() throws {
+        let out = try runProcess(Self.tool, ["plan"] + Self.window + ["--db", live.conninfo, "--out", dir.file("v").path, "--quiet",
+                                 "--verbose", "--logs", dir.file("logs").path], environment: ["TZ": "America/Los_Angeles"])
+        XCTAssertEqual(out.status, 0, out.stderrText)
+        let lines = out.stderrText.split(separator: "\n").filter { !$0.hasPrefix("recover-tool: warning") }
+        XCTAssertGreaterThanOrEqual(lines.count, 4)
+        for line in lines {
+            XCTAssertNotNil(line.range(of: #"^20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z debug recover-tool: "#,
+                                       options: .regularExpression), String(line))
+        }
+    }
+
+    /// On a terminal, the reading's progress line and the stages' log lines: each log line on a
+    /// line of its own, above the progress line (it used to end up as `0 s left2026-...`).
+    func testOnATerminalLogLinesGoAboveTheProgressLine() throws {
+        let out = try runOnTerminal(Self.tool, ["plan"] + Self.window + ["--db", live.conninfo, "--out", dir.file("tty").path,
+                                    "--verbose", "--logs", dir.file("logs").path])
+        XCTAssertEqual(out.status, 0, out.stdoutText)
+        XCTAssertTrue(out.stdoutText.contains("reading logs: 100% of "), out.stdoutText)
+        XCTAssertGreaterThanOrEqual(logLines(in: out.stdoutText).count, 4, out.stdoutText)
+        XCTAssertEqual(linesBrokenByLogLines(out.stdoutText), [], out.stdoutText)
+    }
+
     func testIncompleteEvidenceIsNeverSilent() throws {
         let out = try plan("c", ["--logs", dir.file("logs").path, "--require-complete"])
         XCTAssertEqual(out.status, 72)

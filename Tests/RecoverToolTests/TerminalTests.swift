@@ -1,0 +1,85 @@
+import Foundation
+import PostgresClient
+import TestSupport
+import XCTest
+
+/// The built `recover-tool` on a terminal (a pty from util-linux `script`): one progress line for
+/// the long stages, `--verbose` log lines in UTC written above it (never into it), and the
+/// password prompt when the server wants a password.
+final class TerminalTests: XCTestCase {
+    var tool: String { BuiltProducts.path("recover-tool") }
+
+    func testApplyDrawsItsStepsWithLogLinesAboveThem() throws {
+        let db = try TestDatabase(label: "tty")
+        try PlanFixture.seed(try db.connect(), users: 3)
+        let dir = try TemporaryDirectory(prefix: "plan")
+        let plan = try PlanFixture.write(PlanFixture.slots(users: 1...3, perUser: 4), to: dir.path)
+        let out = try runOnTerminal(
+            tool, ["apply", dir.path, "--db", db.conninfo, "--yes", "--plan-id", try approvedPlanID(dir.path), "--verbose"],
+            environment: ["TZ": "America/Los_Angeles"])
+        let shown = out.stdoutText
+        XCTAssertEqual(out.status, 0, shown)
+        XCTAssertTrue(shown.contains("connecting: 0 s"), shown)
+        XCTAssertTrue(shown.contains("loading rows (COPY): 100% of "), shown)
+        XCTAssertTrue(shown.contains("applied plan \(plan.planID) as run 1"), shown)
+        XCTAssertGreaterThanOrEqual(logLines(in: shown).count, 10, shown)
+        XCTAssertEqual(linesBrokenByLogLines(shown), [], shown)
+    }
+
+    func testThePasswordIsAskedForOnATerminal() throws {
+        let pgdir = try XCTUnwrap(ProcessInfo.processInfo.environment["RECOVER_PGDIR"], "run under scripts/test.sh (RECOVER_PGDIR)")
+        let hba = pgdir + "/data/pg_hba.conf"
+        let original = try String(contentsOfFile: hba, encoding: .utf8)
+        let db = try TestDatabase(label: "pw")
+        let admin = try db.connect()
+        try admin.executeSimple("DROP ROLE IF EXISTS rt_pw_user; CREATE ROLE rt_pw_user LOGIN PASSWORD 'Pw-for-test-1'")
+        // The test server trusts every local user: this role needs a password for the test's length.
+        try ("local all rt_pw_user scram-sha-256\n" + original).write(toFile: hba, atomically: false, encoding: .utf8)
+        defer {
+            try? original.write(toFile: hba, atomically: false, encoding: .utf8)
+            _ = try? admin.execute("SELECT pg_reload_conf()")
+        }
+        try admin.execute("SELECT pg_reload_conf()")
+        Thread.sleep(forTimeInterval: 0.5)
+        let conninfo = "host=\(pgdir) dbname=\(db.name) user=rt_pw_user"
+
+        // Without a terminal nothing is asked: libpq's message, 69.
+        let noTerminal = try runProcess(tool, ["runs", "--db", conninfo], environment: ["PGPASSWORD": ""])
+        XCTAssertEqual(noTerminal.status, 69, noTerminal.stderrText)
+        XCTAssertTrue(noTerminal.stderrText.contains("no password supplied"), noTerminal.stderrText)
+
+        // On a terminal, as psql: the prompt, no echo, and the command goes on. The answer is typed
+        // once the prompt is up (getpass discards what was typed before it).
+        let asked = try runOnTerminal(tool, ["runs", "--db", conninfo], typed: "Pw-for-test-1", unsetting: ["PGPASSWORD"])
+        XCTAssertEqual(asked.status, 0, asked.stdoutText)
+        XCTAssertTrue(asked.stdoutText.contains("Password for user rt_pw_user: "), asked.stdoutText)
+        XCTAssertTrue(asked.stdoutText.contains("no runs recorded"), asked.stdoutText)
+        XCTAssertFalse(asked.stdoutText.contains("Pw-for-test-1"), "the password is echoed: \(asked.stdoutText)")
+
+        // A wrong password: libpq's refusal, 69.
+        let wrong = try runOnTerminal(tool, ["runs", "--db", conninfo], typed: "not-it", unsetting: ["PGPASSWORD"])
+        XCTAssertEqual(wrong.status, 69, wrong.stdoutText)
+        XCTAssertTrue(wrong.stdoutText.contains("password authentication failed for user \"rt_pw_user\""), wrong.stdoutText)
+    }
+}
+
+/// The `--verbose` log lines in what a terminal showed: `2026-12-02T04:24:57.123Z debug recover-tool: ...`,
+/// in UTC whatever `TZ` says.
+func logLines(in shown: String) -> [NSTextCheckingResult] {
+    let pattern = #"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z (trace|debug|info|notice|warning|error) recover-tool: "#
+    let regex = try! NSRegularExpression(pattern: pattern)
+    return regex.matches(in: shown, range: NSRange(shown.startIndex..., in: shown))
+}
+
+/// The log lines that do not start a line of their own: each must follow a line end or the
+/// clear-line sequence that removes the progress line (`\r ESC [K`), never progress text such as
+/// `0 s left`. Each offender with the 20 characters before it.
+func linesBrokenByLogLines(_ shown: String) -> [String] {
+    let text = shown as NSString
+    return logLines(in: shown).compactMap { match in
+        let before = text.substring(with: NSRange(location: max(0, match.range.location - 20), length: min(20, match.range.location)))
+        // Unicode scalars: "\r\n" is one Character, which a String's hasSuffix("\n") does not see.
+        if before.isEmpty || before.unicodeScalars.last == "\n" || before.hasSuffix("\r\u{1B}[K") { return nil }
+        return before + text.substring(with: NSRange(location: match.range.location, length: 24))
+    }
+}
