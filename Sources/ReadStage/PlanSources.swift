@@ -20,28 +20,56 @@ public struct PlanSources {
 
     /// Reads every log file under `logs` and every snapshot (a dump file or a database connection
     /// string), keeping the events of `window` (and of `shard`, when given).
+    ///
+    /// The snapshots are read on a thread of their own while the logs are read on the others: a
+    /// backup's dump is as large as the logs, and reading one after the other left a core idle.
+    /// The result does not depend on which finishes first: the logs' part comes first, then the
+    /// snapshots' in sorted order. When both fail, the logs' error is the one thrown.
     public static func read(
         window: Window, logs: [String], snapshots: [String], shard: Shard?,
         progress: (@Sendable (Int64, Int64) -> Void)?
     ) throws -> PlanSources {
-        var sources = PlanSources()
-        if !logs.isEmpty {
-            let files = try InputDiscovery.logFiles(at: logs)
-            var replay = LogReplay(window: window)
-            replay.computeDigests = true
-            replay.shard = shard
-            let result = try replay.read(files, progress: progress)
-            sources.events = result.events
-            sources.quarantine = result.quarantine
-            sources.inputs = result.files.map { file in
-                PlanDocument.Input(
-                    kind: .log, path: file.path, bytes: file.fileBytes, sha256: file.sha256, lines: file.lines,
-                    quarantined: file.quarantinedLines,
-                    damage: file.damage.map { $0.description + (file.droppedPartialLine ? "; its last partial line was dropped" : "") })
-            }
-            sources.hosts = result.hosts
+        let snapshotPart = BackgroundTask { try readSnapshots(snapshots.sorted(), window: window, shard: shard) }
+        let logPart = Result { try readLogs(logs, window: window, shard: shard, progress: progress) }
+        let snapshotResult = snapshotPart.result()
+        var sources = try logPart.get()
+        let snapshot = try snapshotResult.get()
+        sources.snapshotEvents = snapshot.snapshotEvents
+        sources.quarantine += snapshot.quarantine
+        sources.inputs += snapshot.inputs
+        if let shard {  // snapshot rows the readers quarantined
+            sources.quarantine.removeAll { $0.key.map { !shard.contains(userID: $0.userID) } ?? false }
         }
-        for argument in snapshots.sorted() {
+        return sources
+    }
+
+    /// The logs' events, quarantine, inputs and hosts.
+    static func readLogs(
+        _ logs: [String], window: Window, shard: Shard?, progress: (@Sendable (Int64, Int64) -> Void)?
+    ) throws -> PlanSources {
+        var sources = PlanSources()
+        guard !logs.isEmpty else { return sources }
+        let files = try InputDiscovery.logFiles(at: logs)
+        var replay = LogReplay(window: window)
+        replay.computeDigests = true
+        replay.shard = shard
+        let result = try replay.read(files, progress: progress)
+        sources.events = result.events
+        sources.quarantine = result.quarantine
+        sources.inputs = result.files.map { file in
+            PlanDocument.Input(
+                kind: .log, path: file.path, bytes: file.fileBytes, sha256: file.sha256, lines: file.lines,
+                quarantined: file.quarantinedLines,
+                damage: file.damage.map { $0.description + (file.droppedPartialLine ? "; its last partial line was dropped" : "") })
+        }
+        sources.hosts = result.hosts
+        return sources
+    }
+
+    /// The snapshots' events, quarantine and inputs, in the order of `snapshots`.
+    static func readSnapshots(_ snapshots: [String], window: Window, shard: Shard?) throws -> PlanSources {
+        var sources = PlanSources()
+        for argument in snapshots {
             switch SnapshotSource(argument: argument) {
             case .dump(let path):
                 let summary = try DumpReader(path: path, computeDigest: true).forEachEvent(in: window) { event in
@@ -68,9 +96,28 @@ public struct PlanSources {
                     lines: rows + quarantined.count, quarantined: quarantined.count, damage: nil))
             }
         }
-        if let shard {  // snapshot rows the readers quarantined
-            sources.quarantine.removeAll { $0.key.map { !shard.contains(userID: $0.userID) } ?? false }
-        }
         return sources
+    }
+}
+
+/// Work started on a thread of its own; `result()` waits for it.
+final class BackgroundTask<Value>: @unchecked Sendable {
+    // Sendable: `outcome` is written once by the thread before `done` is signalled, and read only
+    // after waiting on `done`.
+    private let done = DispatchSemaphore(value: 0)
+    private var outcome: Result<Value, any Error>?
+
+    init(_ body: @escaping @Sendable () throws -> Value) {
+        let thread = Thread { [self] in
+            outcome = Result { try body() }
+            done.signal()
+        }
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+
+    func result() -> Result<Value, any Error> {
+        done.wait()
+        return outcome!
     }
 }

@@ -171,98 +171,141 @@ public enum CopyText {
     /// from COPY, as PostgreSQL's `array_in` reads it: elements quoted or not, `\` escapes,
     /// unquoted `NULL` (any case) for a NULL element, whitespace around elements ignored, an
     /// optional `[1:3]=` dimension prefix. Nested arrays are refused.
+    ///
+    /// The phases: the optional dimensions and the `{` (`ArrayCursor.open`), then each element,
+    /// quoted (`quotedElement`) or not (`unquotedElement`), and its `,` or `}`, then the end.
     public static func arrayLiteral(_ bytes: UnsafeRawBufferPointer) -> Result<[String?], FieldFault> {
-        let n = bytes.count
-        var i = 0
-        func isSpace(_ c: UInt8) -> Bool { c == 0x20 || (c >= 0x09 && c <= 0x0D) }
-        func skipSpace() { while i < n, isSpace(bytes[i]) { i += 1 } }
-        func fail(_ why: String) -> Result<[String?], FieldFault> { .failure(.malformedArray(why)) }
-
-        skipSpace()
-        if i < n, bytes[i] == UInt8(ascii: "[") {
-            while i < n, bytes[i] != UInt8(ascii: "=") { i += 1 }
-            guard i < n else { return fail("dimensions without '='") }
-            i += 1
-            skipSpace()
-        }
-        guard i < n, bytes[i] == UInt8(ascii: "{") else { return fail("does not start with '{'") }
-        i += 1
-        var elements: [String?] = []
-        var element: [UInt8] = []
-        skipSpace()
-        if i < n, bytes[i] == UInt8(ascii: "}") {
-            i += 1
-        } else {
+        var cursor = ArrayCursor(bytes)
+        do throws(FieldFault) {
+            try cursor.open()
+            var elements: [String?] = []
+            if cursor.take(UInt8(ascii: "}")) {
+                cursor.skipSpace()
+                try cursor.end()
+                return .success(elements)
+            }
+            var element: [UInt8] = []
             while true {
-                skipSpace()
-                guard i < n else { return fail("ends inside the array") }
+                cursor.skipSpace()
+                guard !cursor.atEnd else { throw ArrayCursor.fail("ends inside the array") }
                 element.removeAll(keepingCapacity: true)
-                var isNullElement = false
-                if bytes[i] == UInt8(ascii: "\"") {
-                    i += 1
-                    var closed = false
-                    while i < n {
-                        let c = bytes[i]
-                        i += 1
-                        if c == UInt8(ascii: "\\") {
-                            guard i < n else { return fail("ends after a backslash") }
-                            element.append(bytes[i])
-                            i += 1
-                        } else if c == UInt8(ascii: "\"") {
-                            closed = true
-                            break
-                        } else {
-                            element.append(c)
-                        }
-                    }
-                    guard closed else { return fail("unterminated quoted element") }
-                    skipSpace()
-                } else {
-                    if bytes[i] == UInt8(ascii: "{") { return fail("nested arrays are not text[]") }
-                    var escaped = false
-                    var keep = 0   // length up to the last escaped or non-space byte
-                    while i < n {
-                        let c = bytes[i]
-                        if c == UInt8(ascii: ",") || c == UInt8(ascii: "}") { break }
-                        if c == UInt8(ascii: "\"") || c == UInt8(ascii: "{") { return fail("unexpected '\(Character(UnicodeScalar(c)))'") }
-                        i += 1
-                        if c == UInt8(ascii: "\\") {
-                            guard i < n else { return fail("ends after a backslash") }
-                            element.append(bytes[i])
-                            i += 1
-                            escaped = true
-                            keep = element.count
-                        } else {
-                            element.append(c)
-                            if !isSpace(c) { keep = element.count }
-                        }
-                    }
-                    element.removeLast(element.count - keep)
-                    guard !element.isEmpty else { return fail("empty unquoted element") }
-                    if !escaped, element.count == 4,
-                       element[0] | 0x20 == 0x6E, element[1] | 0x20 == 0x75,
-                       element[2] | 0x20 == 0x6C, element[3] | 0x20 == 0x6C {
-                        isNullElement = true
-                    }
-                }
-                if isNullElement {
+                if cursor.take(UInt8(ascii: "\"")) {
+                    try cursor.quotedElement(into: &element)
+                    elements.append(try string(element))
+                } else if try cursor.unquotedElement(into: &element) {
                     elements.append(nil)
                 } else {
-                    switch element.withUnsafeBytes({ string($0) }) {
-                    case .success(let s): elements.append(s)
-                    case .failure(let fault): return .failure(fault)
-                    }
+                    elements.append(try string(element))
                 }
-                guard i < n else { return fail("ends inside the array") }
+                guard !cursor.atEnd else { throw ArrayCursor.fail("ends inside the array") }
+                if cursor.take(UInt8(ascii: "}")) { break }
+                guard cursor.take(UInt8(ascii: ",")) else { throw ArrayCursor.fail("expected ',' or '}'") }
+            }
+            cursor.skipSpace()
+            try cursor.end()
+            return .success(elements)
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// An element's bytes as a String (see `string(_:)`).
+    private static func string(_ element: [UInt8]) throws(FieldFault) -> String {
+        try element.withUnsafeBytes { string($0) }.get()
+    }
+
+    /// A position in an array literal, and the phases that read it.
+    struct ArrayCursor {
+        let bytes: UnsafeRawBufferPointer
+        var i = 0
+
+        init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+        static func fail(_ why: String) -> FieldFault { .malformedArray(why) }
+
+        var atEnd: Bool { i >= bytes.count }
+
+        static func isSpace(_ c: UInt8) -> Bool { c == 0x20 || (c >= 0x09 && c <= 0x0D) }
+
+        mutating func skipSpace() {
+            while i < bytes.count, Self.isSpace(bytes[i]) { i += 1 }
+        }
+
+        /// Consumes `byte` when it is next.
+        mutating func take(_ byte: UInt8) -> Bool {
+            guard i < bytes.count, bytes[i] == byte else { return false }
+            i += 1
+            return true
+        }
+
+        /// Leading space, the optional `[1:3]=` dimensions, the `{`, and the space after it.
+        mutating func open() throws(FieldFault) {
+            skipSpace()
+            if take(UInt8(ascii: "[")) {
+                while i < bytes.count, bytes[i] != UInt8(ascii: "=") { i += 1 }
+                guard take(UInt8(ascii: "=")) else { throw Self.fail("dimensions without '='") }
+                skipSpace()
+            }
+            guard take(UInt8(ascii: "{")) else { throw Self.fail("does not start with '{'") }
+            skipSpace()
+        }
+
+        /// Nothing but the end after the closing `}`.
+        func end() throws(FieldFault) {
+            guard i == bytes.count else { throw Self.fail("text after the closing '}'") }
+        }
+
+        /// The rest of a quoted element, after its opening quote, and the space after it.
+        mutating func quotedElement(into element: inout [UInt8]) throws(FieldFault) {
+            let n = bytes.count
+            while i < n {
                 let c = bytes[i]
                 i += 1
-                if c == UInt8(ascii: "}") { break }
-                guard c == UInt8(ascii: ",") else { return fail("expected ',' or '}'") }
+                if c == UInt8(ascii: "\\") {
+                    guard i < n else { throw Self.fail("ends after a backslash") }
+                    element.append(bytes[i])
+                    i += 1
+                } else if c == UInt8(ascii: "\"") {
+                    skipSpace()
+                    return
+                } else {
+                    element.append(c)
+                }
             }
+            throw Self.fail("unterminated quoted element")
         }
-        skipSpace()
-        guard i == n else { return fail("text after the closing '}'") }
-        return .success(elements)
+
+        /// An unquoted element up to its `,` or `}`, trailing space dropped; true when it is a
+        /// NULL element (`NULL` in any case, unescaped).
+        mutating func unquotedElement(into element: inout [UInt8]) throws(FieldFault) -> Bool {
+            let n = bytes.count
+            if bytes[i] == UInt8(ascii: "{") { throw Self.fail("nested arrays are not text[]") }
+            var escaped = false
+            var keep = 0   // length up to the last escaped or non-space byte
+            while i < n {
+                let c = bytes[i]
+                if c == UInt8(ascii: ",") || c == UInt8(ascii: "}") { break }
+                if c == UInt8(ascii: "\"") || c == UInt8(ascii: "{") {
+                    throw Self.fail("unexpected '\(Character(UnicodeScalar(c)))'")
+                }
+                i += 1
+                if c == UInt8(ascii: "\\") {
+                    guard i < n else { throw Self.fail("ends after a backslash") }
+                    element.append(bytes[i])
+                    i += 1
+                    escaped = true
+                    keep = element.count
+                } else {
+                    element.append(c)
+                    if !Self.isSpace(c) { keep = element.count }
+                }
+            }
+            element.removeLast(element.count - keep)
+            guard !element.isEmpty else { throw Self.fail("empty unquoted element") }
+            return !escaped && element.count == 4
+                && element[0] | 0x20 == 0x6E && element[1] | 0x20 == 0x75
+                && element[2] | 0x20 == 0x6C && element[3] | 0x20 == 0x6C
+        }
     }
 
     /// A `text[]` COPY field: unescaped from COPY, then read as an array literal.

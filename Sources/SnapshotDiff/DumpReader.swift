@@ -42,24 +42,50 @@ public struct DumpReader {
 
     /// Calls `body` with every row of `time_slots` whose `slot_start` is in `window` (all rows when
     /// `window` is nil), in file order, with its line number.
+    ///
+    /// In three phases: each COPY line of `time_slots` starts a block (`SlotPass.begin`), each
+    /// row is taken or counted (`SlotPass.take`), and the pass's figures are checked at the end
+    /// (`SlotPass.finish`).
     public func forEachSlot(
         in window: Window? = nil, _ body: (TimeSlot, SourceLocation) throws -> Void
     ) throws -> Summary {
-        var summary = Summary()
-        var decoder: SlotRowDecoder?
-        let path = self.path
+        var pass = SlotPass(path: path, window: window)
         let blocks = try DumpBlocks(path: path, computeDigest: computeDigest).read(tables: ["time_slots"]) { _, columns, line in
-            do {
+            try pass.begin(columns: columns, line: line)
+        } row: { _, line, number in
+            try pass.take(line, number: number, body)
+        }
+        return try pass.finish(blocks)
+    }
+
+    /// One pass over a dump's `time_slots` rows: the decoder of the current block and the figures.
+    struct SlotPass {
+        let path: String
+        let window: Window?
+        var decoder: SlotRowDecoder?
+        var summary = Summary()
+
+        init(path: String, window: Window?) {
+            self.path = path
+            self.window = window
+        }
+
+        /// A COPY line of `time_slots`: a decoder for its column order.
+        mutating func begin(columns: [String], line: Int) throws {
+            do throws(SlotRowDecoder.MissingColumns) {
                 decoder = try SlotRowDecoder(columnNames: columns)
-            } catch let error as SlotRowDecoder.MissingColumns {
+            } catch {
                 throw SnapshotError(
                     .badCopyLine, source: path, line: line,
                     detail: "the COPY of time_slots lacks the columns \(error.names.joined(separator: ", "))")
             }
-        } row: { _, line, number in
+        }
+
+        /// One row: handed to `body` when its slot is in the window, counted when outside,
+        /// quarantined when it cannot be taken. The decoder's buffers are reused.
+        mutating func take(_ line: UnsafeRawBufferPointer, number: Int, _ body: (TimeSlot, SourceLocation) throws -> Void) throws {
             summary.rows += 1
-            let row = decoder!.decode(line, window: window)   // in place: the decoder's buffers are reused
-            switch row {
+            switch decoder!.decode(line, window: window) {
             case .outside:
                 summary.outsideWindow += 1
             case .inside(.slot(let slot)):
@@ -77,16 +103,21 @@ public struct DumpReader {
                 }
             }
         }
-        let lines = blocks.lines
-        summary.bytes = lines.bytes
-        summary.sha256 = lines.sha256
-        summary.copyLines = blocks.copyLines["time_slots"] ?? []
-        if summary.copyLines.isEmpty {
-            throw SnapshotError(
-                .noTimeSlotsBlock, source: path, line: lines.lines,
-                detail: "no COPY block of time_slots in the dump (\(lines.lines) lines read)")
+
+        /// The figures of the pass; a dump without a `time_slots` block is refused.
+        func finish(_ blocks: DumpBlocks.Summary) throws -> Summary {
+            var summary = self.summary
+            let lines = blocks.lines
+            summary.bytes = lines.bytes
+            summary.sha256 = lines.sha256
+            summary.copyLines = blocks.copyLines["time_slots"] ?? []
+            if summary.copyLines.isEmpty {
+                throw SnapshotError(
+                    .noTimeSlotsBlock, source: path, line: lines.lines,
+                    detail: "no COPY block of time_slots in the dump (\(lines.lines) lines read)")
+            }
+            return summary
         }
-        return summary
     }
 
     /// `custom`, `directory` or `tar` when `path` is a pg_dump archive, told by its header (the

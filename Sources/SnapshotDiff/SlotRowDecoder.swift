@@ -93,109 +93,173 @@ public struct SlotRowDecoder {
     /// Decodes one row (without its newline) when its slot lies in `window` (every row when nil).
     /// A row whose `user_id` and `slot_start` read well and whose slot lies outside is `.outside`,
     /// its other fields left undecoded: most rows of a backup predate the incident.
+    ///
+    /// The phases: split the row into fields and check their number; read the key from its raw
+    /// fields and test it against the window; then the key's checks (`decodeKey`), the numbers
+    /// (`decodeNumbers`), the app list (`decodeApps`) and the texts and time (`decodeTail`).
     public mutating func decode(_ row: UnsafeRawBufferPointer, window: Window?) -> WindowedRow {
         CopyText.splitFields(row, into: &fields)
         guard fields.count == fieldCount else {
             return .inside(.rejected(.malformedRow("expected \(fieldCount) fields, found \(fields.count)"), key: nil))
         }
-        if let window {
-            // user_id and slot_start only: the rest is decoded for the rows in the window.
-            if let userID = CopyText.integer(field(0, row), in: 1...Int64.max),
-               let slotStart = CopyText.timestamp(field(3, row)), !window.contains(slotStart) {
-                return .outside(SlotKey(userID: userID, slotStart: slotStart))
-            }
+        if let window, let key = rawKey(row), !window.contains(key.slotStart) {
+            return .outside(key)
         }
         return .inside(decodeFields(row))
     }
 
+    /// `user_id` and `slot_start` when both read well, with no other check: enough to tell a row
+    /// outside the window.
+    private func rawKey(_ row: UnsafeRawBufferPointer) -> SlotKey? {
+        guard let userID = CopyText.integer(field(Column.user, row), in: 1...Int64.max),
+              let slotStart = CopyText.timestamp(field(Column.slotStart, row))
+        else { return nil }
+        return SlotKey(userID: userID, slotStart: slotStart)
+    }
+
+    /// The raw bytes of one of `columns` in the row `splitFields` last split.
     private func field(_ column: Int, _ row: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(rebasing: row[fields[positions[column]]])
     }
 
+    /// Indices into `columns` (`TimeSlotColumns.read`).
+    private enum Column {
+        static let user = index("user_id"), project = index("project_id"), task = index("task_id")
+        static let slotStart = index("slot_start"), duration = index("duration_min"), status = index("status")
+        static let activity = index("activity_level"), keystrokes = index("keystrokes"), mouse = index("mouse_events")
+        static let apps = index("active_apps"), screenshot = index("screenshot_key"), note = index("note")
+        static let updatedAt = index("updated_at")
+
+        private static func index(_ name: String) -> Int { SlotRowDecoder.columns.firstIndex(of: name)! }
+    }
+
     /// Decodes the fields `splitFields` found.
     private mutating func decodeFields(_ row: UnsafeRawBufferPointer) -> Row {
-        func field(_ column: Int) -> UnsafeRawBufferPointer {
-            UnsafeRawBufferPointer(rebasing: row[fields[positions[column]]])
+        let key: SlotKey
+        switch decodeKey(row) {
+        case .success(let k): key = k
+        case .failure(let rejection): return .rejected(rejection.reason, key: rejection.key)
         }
-        func name(_ column: Int) -> String { Self.columns[column] }
-
-        // user_id, slot_start first: a rejected row still names its slot when it can.
-        let userField = field(0)
-        if CopyText.isNull(userField) { return .rejected(.malformedRow("'user_id' is null"), key: nil) }
-        guard let userID = CopyText.integer(userField, in: 1...Int64.max) else {
-            return .rejected(.outOfRange(key: "user_id"), key: nil)
-        }
-        let startField = field(3)
-        guard !CopyText.isNull(startField), let slotStart = CopyText.timestamp(startField) else {
-            return .rejected(.invalidTime(key: "slot_start"), key: nil)
-        }
-        let key = SlotKey(userID: userID, slotStart: slotStart)
-        guard slotStart.isSlotAligned else { return .rejected(.misalignedSlotStart, key: key) }
-
-        func required(_ column: Int, _ range: ClosedRange<Int64>) throws(Reject) -> Int64 {
-            let f = field(column)
-            if CopyText.isNull(f) { throw Reject(.malformedRow("'\(name(column))' is null")) }
-            guard let v = CopyText.integer(f, in: range) else { throw Reject(.outOfRange(key: name(column))) }
-            return v
-        }
-        func optional(_ column: Int, _ range: ClosedRange<Int64>) throws(Reject) -> Int64? {
-            let f = field(column)
-            if CopyText.isNull(f) { return nil }
-            guard let v = CopyText.integer(f, in: range) else { throw Reject(.outOfRange(key: name(column))) }
-            return v
-        }
-        func reason(_ fault: CopyText.FieldFault, _ column: Int) -> QuarantineReason {
-            switch fault {
-            case .badEscape: .malformedRow("'\(name(column))' ends with a lone backslash")
-            case .invalidUTF8: .invalidUTF8
-            case .nul: .nulInText(key: name(column))
-            case .malformedArray(let why): .wrongType(key: name(column), expected: "a text[] literal (\(why))")
-            case .nullElement: .wrongType(key: name(column), expected: "an array without NULL elements")
-            }
-        }
-        func text(_ column: Int) throws(Reject) -> String? {
-            let f = field(column)
-            if CopyText.isNull(f) { return nil }
-            switch CopyText.text(f, scratch: &scratch) {
-            case .success(let s): return s
-            case .failure(let fault): throw Reject(reason(fault, column))
-            }
-        }
-
         do throws(Reject) {
-            let projectID = try required(1, 1...Int64.max)
-            let taskID = try optional(2, 1...Int64.max)
-            let duration = try required(4, 1...10)
-            guard let status = Self.status(field(5)) else { return .rejected(.outOfRange(key: "status"), key: key) }
-            let activity = try optional(6, 0...10)
-            let keystrokes = try required(7, 0...Int64(Int32.max))
-            let mouse = try required(8, 0...Int64(Int32.max))
-            let appsField = field(9)
-            if CopyText.isNull(appsField) { return .rejected(.malformedRow("'active_apps' is null"), key: key) }
-            let elements: [String?]
-            switch CopyText.textArray(appsField, scratch: &scratch) {
-            case .success(let e): elements = e
-            case .failure(let fault): return .rejected(reason(fault, 9), key: key)
-            }
-            var apps: [String] = []
-            apps.reserveCapacity(elements.count)
-            for element in elements {
-                guard let element else { return .rejected(reason(.nullElement, 9), key: key) }
-                apps.append(element)
-            }
-            let screenshot = try text(10)
-            let note = try text(11)
-            let updatedField = field(12)
-            guard !CopyText.isNull(updatedField), let updatedAt = CopyText.timestamp(updatedField) else {
-                return .rejected(.invalidTime(key: "updated_at"), key: key)
-            }
+            let numbers = try decodeNumbers(row)
+            let apps = try decodeApps(row)
+            let (screenshot, note, updatedAt) = try decodeTail(row)
             return .slot(TimeSlot(
-                key: key, projectID: projectID, taskID: taskID, durationMinutes: Int16(duration),
-                status: status, activityLevel: activity.map { Int16($0) }, keystrokes: Int32(keystrokes),
-                mouseEvents: Int32(mouse), activeApps: apps, screenshotKey: screenshot, note: note,
+                key: key, projectID: numbers.projectID, taskID: numbers.taskID, durationMinutes: numbers.duration,
+                status: numbers.status, activityLevel: numbers.activity, keystrokes: numbers.keystrokes,
+                mouseEvents: numbers.mouse, activeApps: apps, screenshotKey: screenshot, note: note,
                 updatedAt: updatedAt))
         } catch {
             return .rejected(error.reason, key: key)
+        }
+    }
+
+    /// Why the key cannot be read, with the key when it was (a misaligned start).
+    private struct KeyRejection: Error {
+        var reason: QuarantineReason
+        var key: SlotKey?
+    }
+
+    /// `user_id` and `slot_start`, checked: a rejected row still names its slot when it can.
+    private func decodeKey(_ row: UnsafeRawBufferPointer) -> Result<SlotKey, KeyRejection> {
+        let userField = field(Column.user, row)
+        if CopyText.isNull(userField) { return .failure(KeyRejection(reason: .malformedRow("'user_id' is null"))) }
+        guard let userID = CopyText.integer(userField, in: 1...Int64.max) else {
+            return .failure(KeyRejection(reason: .outOfRange(key: "user_id")))
+        }
+        let startField = field(Column.slotStart, row)
+        guard !CopyText.isNull(startField), let slotStart = CopyText.timestamp(startField) else {
+            return .failure(KeyRejection(reason: .invalidTime(key: "slot_start")))
+        }
+        let key = SlotKey(userID: userID, slotStart: slotStart)
+        guard slotStart.isSlotAligned else { return .failure(KeyRejection(reason: .misalignedSlotStart, key: key)) }
+        return .success(key)
+    }
+
+    /// The integer and status columns.
+    private struct Numbers {
+        var projectID: Int64
+        var taskID: Int64?
+        var duration: Int16
+        var status: SlotStatus
+        var activity: Int16?
+        var keystrokes: Int32
+        var mouse: Int32
+    }
+
+    private func decodeNumbers(_ row: UnsafeRawBufferPointer) throws(Reject) -> Numbers {
+        let projectID = try required(Column.project, 1...Int64.max, row)
+        let taskID = try optional(Column.task, 1...Int64.max, row)
+        let duration = try required(Column.duration, 1...10, row)
+        guard let status = Self.status(field(Column.status, row)) else { throw Reject(.outOfRange(key: "status")) }
+        let activity = try optional(Column.activity, 0...10, row)
+        let keystrokes = try required(Column.keystrokes, 0...Int64(Int32.max), row)
+        let mouse = try required(Column.mouse, 0...Int64(Int32.max), row)
+        return Numbers(
+            projectID: projectID, taskID: taskID, duration: Int16(duration), status: status,
+            activity: activity.map { Int16($0) }, keystrokes: Int32(keystrokes), mouse: Int32(mouse))
+    }
+
+    /// `active_apps`: a `text[]` without NULL elements.
+    private mutating func decodeApps(_ row: UnsafeRawBufferPointer) throws(Reject) -> [String] {
+        let appsField = field(Column.apps, row)
+        if CopyText.isNull(appsField) { throw Reject(.malformedRow("'active_apps' is null")) }
+        let elements: [String?]
+        switch CopyText.textArray(appsField, scratch: &scratch) {
+        case .success(let e): elements = e
+        case .failure(let fault): throw Reject(reason(fault, Column.apps))
+        }
+        var apps: [String] = []
+        apps.reserveCapacity(elements.count)
+        for element in elements {
+            guard let element else { throw Reject(reason(.nullElement, Column.apps)) }
+            apps.append(element)
+        }
+        return apps
+    }
+
+    /// `screenshot_key`, `note` and `updated_at`.
+    private mutating func decodeTail(_ row: UnsafeRawBufferPointer) throws(Reject) -> (String?, String?, Timestamp) {
+        let screenshot = try text(Column.screenshot, row)
+        let note = try text(Column.note, row)
+        let updatedField = field(Column.updatedAt, row)
+        guard !CopyText.isNull(updatedField), let updatedAt = CopyText.timestamp(updatedField) else {
+            throw Reject(.invalidTime(key: "updated_at"))
+        }
+        return (screenshot, note, updatedAt)
+    }
+
+    private func required(_ column: Int, _ range: ClosedRange<Int64>, _ row: UnsafeRawBufferPointer) throws(Reject) -> Int64 {
+        let f = field(column, row)
+        if CopyText.isNull(f) { throw Reject(.malformedRow("'\(Self.columns[column])' is null")) }
+        guard let v = CopyText.integer(f, in: range) else { throw Reject(.outOfRange(key: Self.columns[column])) }
+        return v
+    }
+
+    private func optional(_ column: Int, _ range: ClosedRange<Int64>, _ row: UnsafeRawBufferPointer) throws(Reject) -> Int64? {
+        let f = field(column, row)
+        if CopyText.isNull(f) { return nil }
+        guard let v = CopyText.integer(f, in: range) else { throw Reject(.outOfRange(key: Self.columns[column])) }
+        return v
+    }
+
+    private mutating func text(_ column: Int, _ row: UnsafeRawBufferPointer) throws(Reject) -> String? {
+        let f = field(column, row)
+        if CopyText.isNull(f) { return nil }
+        switch CopyText.text(f, scratch: &scratch) {
+        case .success(let s): return s
+        case .failure(let fault): throw Reject(reason(fault, column))
+        }
+    }
+
+    private func reason(_ fault: CopyText.FieldFault, _ column: Int) -> QuarantineReason {
+        let name = Self.columns[column]
+        return switch fault {
+        case .badEscape: .malformedRow("'\(name)' ends with a lone backslash")
+        case .invalidUTF8: .invalidUTF8
+        case .nul: .nulInText(key: name)
+        case .malformedArray(let why): .wrongType(key: name, expected: "a text[] literal (\(why))")
+        case .nullElement: .wrongType(key: name, expected: "an array without NULL elements")
         }
     }
 }
