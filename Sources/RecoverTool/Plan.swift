@@ -82,9 +82,11 @@ struct Plan: ParsableCommand {
                 window: window, logs: logs, snapshots: snapshot, shard: shard, progress: output.progress("reading logs"))
         }
         output.endProgress()
-        let fold = output.log.timed("fold") { SlotFold.fold(batches: [sources.events, sources.snapshotEvents], window: window) }
-        sources.events = []  // the fold holds what is left of them
+        // The fold takes the events over and lets go of each as it is folded.
+        var batches = [sources.events, sources.snapshotEvents]
+        sources.events = []
         sources.snapshotEvents = []
+        let fold = output.log.timed("fold") { SlotFold.fold(taking: &batches, window: window) }
         let (resolution, contacts) = try output.log.timed("resolve") {
             let (state, contacts) = try live.transaction(readOnly: true, isolation: .repeatableRead) { live in
                 let state = try LiveState.load(from: live, window: window, candidates: fold.slots.lazy.map(\.slot))

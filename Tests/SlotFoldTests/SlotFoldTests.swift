@@ -197,6 +197,14 @@ final class SlotFoldTests: XCTestCase {
         for partitions in [2, 3, 8] {
             XCTAssertEqual(SlotFold.fold(events, window: window, partitions: partitions), one, "\(partitions) ranges")
         }
+        // The fold that takes the arrays over and lets go of each event as it folds it.
+        for partitions in [1, 2, 8] {
+            let half = events.count / 2
+            var batches = [Array(events[..<half]), Array(events[half...])]
+            XCTAssertEqual(SlotFold.fold(taking: &batches, window: window, partitions: partitions), one, "taking, \(partitions) ranges")
+            XCTAssertTrue(batches.isEmpty)
+        }
+        XCTAssertEqual(SlotFold.fold(events, window: window, partitions: 2), one, "the events given are left as they were")
     }
 }
 
