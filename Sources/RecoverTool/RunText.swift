@@ -135,20 +135,57 @@ enum RunText {
         }
     }
 
-    static func runs(_ runs: [RunRecord]) -> String {
+    /// The runs as a table: by default at most 100 columns (plan id prefix, window, shard, who
+    /// applied, inserted, and the status with who reverted); `wide` adds every time and count.
+    static func runs(_ runs: [RunRecord], wide: Bool = false) -> String {
         guard !runs.isEmpty else { return "no runs recorded\n" }
-        let header = ["run", "kind", "status", "applied at", "window from", "window to", "shard", "operator", "planned", "inserted",
-                      "present", "offline", "reverted at"]
-        let rows = runs.map { run -> [String] in
-            [String(run.id), run.kind, run.status.rawValue, run.appliedAt.rfc3339, run.window.from.rfc3339, run.window.to.rfc3339,
-             run.shard.map { "\($0)" } ?? "-", run.operatorName, String(run.counts.planned), String(run.counts.inserted),
-             String(run.counts.droppedPresent), String(run.counts.droppedOffline), run.revert?.at ?? "-"]
+        let header: [String]
+        let rows: [[String]]
+        if wide {
+            header = ["run", "kind", "plan", "status", "applied at", "window from", "window to", "shard", "operator", "planned",
+                      "inserted", "present", "offline", "reverted at", "reverted by", "deleted", "kept"]
+            rows = runs.map { run in
+                [String(run.id), run.kind, run.planID, run.status.rawValue, seconds(run.appliedAt), run.window.from.rfc3339,
+                 run.window.to.rfc3339, run.shard.map { "\($0)" } ?? "-", run.operatorName, String(run.counts.planned),
+                 String(run.counts.inserted), String(run.counts.droppedPresent), String(run.counts.droppedOffline),
+                 run.revert.map { seconds(Timestamp.parse($0.at)) ?? $0.at } ?? "-", run.revert?.by ?? "-",
+                 run.revert.map { String($0.deleted) } ?? "-", run.revert.map { String($0.kept) } ?? "-"]
+            }
+        } else {
+            // The kind and shard columns only when a run has them: 100 columns in the common case.
+            let kinds = runs.contains { $0.kind != "recover" }, shards = runs.contains { $0.shard != nil }
+            header = ["run"] + (kinds ? ["kind"] : []) + ["plan", "window (UTC)"] + (shards ? ["shard"] : [])
+                + ["applied by", "inserted", "status"]
+            rows = runs.map { run in
+                let minutes = run.window.durationMicroseconds / 60_000_000
+                let window = String(run.window.from.rfc3339.prefix(16)).replacingOccurrences(of: "T", with: " ")
+                    + " +" + (minutes % 60 == 0 ? "\(minutes / 60)h" : "\(minutes)m")
+                let status = run.revert.map { "reverted by " + clipped($0.by, 12) } ?? run.status.rawValue
+                return [String(run.id)] + (kinds ? [run.kind] : []) + [String(run.planID.prefix(12)), window]
+                    + (shards ? [run.shard.map { "\($0)" } ?? "-"] : []) + [clipped(run.operatorName, 12), String(run.counts.inserted), status]
+            }
         }
+        let numeric: Set<String> = ["run", "planned", "inserted", "present", "offline", "deleted", "kept"]
         let widths = header.indices.map { i in ([header] + rows).map { $0[i].count }.max()! }
         return ([header] + rows).map { row in
-            row.indices.map { i in row[i].padding(toLength: widths[i], withPad: " ", startingAt: 0) }
-                .joined(separator: "  ").trimmingTrailingSpaces() + "\n"
+            row.indices.map { i in
+                numeric.contains(header[i]) && row != header
+                    ? String(repeating: " ", count: widths[i] - row[i].count) + row[i]
+                    : row[i].padding(toLength: widths[i], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ").trimmingTrailingSpaces() + "\n"
         }.joined()
+    }
+
+    /// A time to the second, with no fraction: every row the same width.
+    static func seconds(_ time: Timestamp?) -> String? {
+        time.map { Timestamp(microseconds: $0.microseconds - (($0.microseconds % 1_000_000) + 1_000_000) % 1_000_000).rfc3339 }
+    }
+
+    static func seconds(_ time: Timestamp) -> String { seconds(Optional(time))! }
+
+    /// At most `width` characters: longer text ends in `…`.
+    static func clipped(_ text: String, _ width: Int) -> String {
+        text.count <= width ? text : String(text.prefix(width - 1)) + "…"
     }
 }
 

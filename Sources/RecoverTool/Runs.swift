@@ -9,10 +9,13 @@ struct Runs: ParsableCommand {
 
     @OptionGroup var database: DatabaseOptions
 
+    @Flag(help: "Show every column: the whole plan id, every time and count, the revert's figures (wider than 100 columns).")
+    var wide = false
+
     @OptionGroup var output: OutputOptions
 
     func run() throws {
         let runs = try output.log.timed("runs") { try RecoveryRuns.list(database: database.target) }
-        try output.emit(RunsOutput(runs: runs)) { RunText.runs(runs) }
+        try output.emit(RunsOutput(runs: runs)) { RunText.runs(runs, wide: wide) }
     }
 }

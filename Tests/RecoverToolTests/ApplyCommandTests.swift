@@ -53,9 +53,14 @@ final class ApplyCommandTests: XCTestCase {
         XCTAssertEqual(runs.status, 0)
         let lines = runs.stdoutText.split(separator: "\n")
         XCTAssertEqual(lines.count, 2)
-        XCTAssertTrue(lines[0].hasPrefix("run  kind     status   applied at"), String(lines[0]))
-        XCTAssertTrue(lines[1].hasPrefix("1    recover  applied  "), String(lines[1]))
-        XCTAssertTrue(lines[1].contains("2018-07-25T14:00:00Z  2018-07-26T14:00:00Z  -      incident-engineer  12       12        0        0        -"), String(lines[1]))
+        // At most 100 columns: the plan id's prefix, the window as start and length, who applied.
+        XCTAssertEqual(String(lines[0]), "run  plan          window (UTC)           applied by    inserted  status")
+        XCTAssertEqual(String(lines[1]), "  1  \(plan.planID.prefix(12))  2018-07-25 14:00 +24h  incident-en…        12  applied")
+        let wide = try run(["runs", "--wide"], db)
+        XCTAssertTrue(wide.stdoutText.hasPrefix("run  kind     plan  "), wide.stdoutText)
+        XCTAssertTrue(wide.stdoutText.contains("recover  \(plan.planID)  applied  "), wide.stdoutText)
+        XCTAssertTrue(wide.stdoutText.contains("2018-07-25T14:00:00Z  2018-07-26T14:00:00Z  -      incident-engineer"), wide.stdoutText)
+        XCTAssertGreaterThan(wide.stdoutText.split(separator: "\n")[0].count, 100)
         let json = try run(["runs", "--json"], db)
         try JSONSchemas.validate(json.stdout, against: "runs")
         let decoded = try XCTUnwrap((JSONSerialization.jsonObject(with: json.stdout) as? [String: Any])?["runs"] as? [[String: Any]])
@@ -96,6 +101,10 @@ final class ApplyCommandTests: XCTestCase {
             """)
         let revertedAgain = try run(["revert", "--run", "1", "--yes"], db)
         XCTAssertEqual(revertedAgain.status, 0)
+        // runs: who reverted, in at most 100 columns.
+        let afterRevert = try run(["runs"], db)
+        XCTAssertTrue(afterRevert.stdoutText.contains("  reverted by incident-en…\n"), afterRevert.stdoutText)
+        for line in afterRevert.stdoutText.split(separator: "\n") { XCTAssertLessThanOrEqual(line.count, 100, String(line)) }
         XCTAssertTrue(revertedAgain.stdoutText.hasPrefix("run 1 was already reverted at "), revertedAgain.stdoutText)
         XCTAssertTrue(revertedAgain.stdoutText.hasSuffix(" by incident-engineer; nothing changed\n"), revertedAgain.stdoutText)
         XCTAssertEqual(try connection.execute("SELECT count(*) FROM time_slots").scalar, "1")

@@ -94,7 +94,10 @@ final class ReconcileApplyTests: XCTestCase {
         XCTAssertTrue(verified.stdoutText.hasPrefix("run 1 (reconcile): 3 restored rows checked: 0 missing, 0 changed since the apply; 0 inserted memberships gone\n"))
 
         let runs = try tool(["runs"])
-        XCTAssertTrue(runs.stdoutText.split(separator: "\n")[1].hasPrefix("1    reconcile  applied "), runs.stdoutText)
+        let row = runs.stdoutText.split(separator: "\n")[1].split(separator: " ")
+        XCTAssertEqual(row.first, "1", runs.stdoutText)
+        XCTAssertEqual(row[1], "reconcile", runs.stdoutText)
+        XCTAssertEqual(row.last, "applied", runs.stdoutText)
 
         // A user edits a restored row: verify reports it; revert keeps it and puts the rest back.
         try c.execute("UPDATE time_slots SET note = 'edited after the apply', updated_at = now() WHERE id = 5")
