@@ -198,7 +198,7 @@ final class ApplySteps {
         case .lockAcquired, .schemaReady, .previousRunChecked: "preparing"
         case .rowsTableCreated, .copyChunkSent: nil  // the COPY's own progress
         case .rowsLoaded, .runRecorded, .offlineLocked: "re-checking \(rows) rows against live"
-        case .offlineRechecked, .budgetChecked: "writing \(rows) rows"
+        case .offlineRechecked, .budgetChecked, .usersGuarded: "writing \(rows) rows"
         case .slotsInserted, .countsRecorded: "recording the run"
         case .committing: "committing"
         case .committed: nil

@@ -37,6 +37,8 @@ public enum ApplyCheckpoint: Hashable, Sendable, CustomStringConvertible {
     /// The n-th chunk (1-based) of the rows file was handed to the COPY.
     case copyChunkSent(Int)
     case rowsLoaded, runRecorded, offlineLocked, offlineRechecked, budgetChecked
+    /// A reconcile apply holds its guard: the memberships' users and projects.
+    case usersGuarded
     case slotsInserted, countsRecorded
     /// Everything is written; COMMIT is about to be sent.
     case committing
@@ -59,6 +61,7 @@ public enum ApplyCheckpoint: Hashable, Sendable, CustomStringConvertible {
         case .offlineLocked: "offline-locked"
         case .offlineRechecked: "offline-rechecked"
         case .budgetChecked: "budget-checked"
+        case .usersGuarded: "users-guarded"
         case .slotsInserted: "slots-inserted"
         case .countsRecorded: "counts-recorded"
         case .committing: "committing"
@@ -195,7 +198,7 @@ public enum RecoveryApply {
     }
 
     /// After COMMIT failed: reconnects, waits for the recovery locks the old session held (so it
-    /// has ended: the global key, exclusive for a reconcile, and the key of `shard`), and looks
+    /// has ended: the global key, exclusive while it migrated, and the key of `shard`), and looks
     /// the plan id up.
     static func resolveUnknownOutcome(
         planID: String, shard: Shard? = nil, database: ConnectionTarget, runID: Int64, drops: [DroppedSlot], commitError: PostgresError,

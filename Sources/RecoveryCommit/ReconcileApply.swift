@@ -4,7 +4,7 @@ import PostgresClient
 import RecoveryModel
 
 /// `recover-tool apply` of a reconcile plan (CONTRACT §7): in one transaction under the recovery
-/// lock, each planned row is updated only if live still holds exactly the row the plan saw
+/// locks of its shard (as a recovery apply: shards apply at once), each planned row is updated only if live still holds exactly the row the plan saw
 /// (every column, `updated_at` included: a compare-and-swap), with `updated_at` set to the commit
 /// time; rows changed since are skipped and recorded. The memberships the plan restores are
 /// inserted. The run keeps each row's before and after images (`recovery.run_rows`), so
@@ -21,7 +21,8 @@ public enum ReconcileApply {
         let connection = try RecoveryConnection.openForWriting(database, doing: "cannot apply the plan in '\(plan.path)'", subcommand: "apply")
         checkpoint(.connected)
         let doing = "cannot apply the plan in '\(plan.path)' to '\(connection.redactedConnectionInfo)'"
-        let lockHint = "another apply or revert is running; try again when it ends, or raise --lock-timeout"
+        let lockHint = "another apply or revert of this shard is running, or a session holds a user or project of the "
+            + "memberships; try again when it ends, or raise --lock-timeout"
         do {
             try connection.begin()
         } catch let error as PostgresError {
@@ -46,7 +47,7 @@ public enum ReconcileApply {
             try connection.commit()
         } catch let error as PostgresError {
             return try RecoveryApply.resolveUnknownOutcome(
-                planID: plan.document.planID, database: database, runID: result.runID, drops: result.skipped,
+                planID: plan.document.planID, shard: plan.document.shard, database: database, runID: result.runID, drops: result.skipped,
                 commitError: error, options: options, doing: doing)
         }
         checkpoint(.committed)
@@ -92,10 +93,12 @@ public enum ReconcileApply {
             RecoverySchema.sessionSettings(
                 lockTimeoutSeconds: options.lockTimeoutSeconds, statementTimeoutSeconds: options.statementTimeoutSeconds),
             context: "setting the apply's timeouts")
-        try connection.execute(
-            "SELECT pg_advisory_xact_lock($1)", [String(RecoverySchema.lockKey)], context: "waiting for the recovery lock")
+        // The same locks as a recovery apply: the global key shared (exclusive only while migrating)
+        // and the plan's shard key, so the shards of a reconcile apply at once.
+        try RecoverySchema.lockAndMigrate(
+            connection, shard: document.shard, toolVersion: options.toolVersion, database: connection.redactedConnectionInfo,
+            waiting: "waiting for the recovery lock")
         checkpoint(.lockAcquired)
-        try RecoverySchema.migrate(connection, toolVersion: options.toolVersion, database: connection.redactedConnectionInfo)
         checkpoint(.schemaReady)
         if let previous = try RunRecord.load(connection, where: "plan_id", document.planID),
            previous.status == .applied || !options.againAfterRevert {
@@ -158,7 +161,23 @@ public enum ReconcileApply {
         checkpoint(.runRecorded)
         let run = String(runID)
 
-        // 3. Compare and swap. The rows still exactly as the plan saw them are locked and their
+        // 3. The per-user guard, held to COMMIT, before any row of time_slots is touched (the same
+        // order as a recovery apply: users, then slots, so the two never wait on each other in a
+        // cycle). The memberships' users and projects FOR KEY SHARE, in id order: one deleted
+        // before this is skipped by the insert below, and a delete after it waits for COMMIT,
+        // instead of failing the insert's foreign-key check. The rows themselves are guarded by
+        // the compare-and-swap's own row locks.
+        try connection.execute(
+            """
+            SELECT (SELECT count(*) FROM (SELECT 1 FROM users WHERE id IN (SELECT user_id FROM \(membersTable))
+                                          ORDER BY id FOR KEY SHARE) u),
+                   (SELECT count(*) FROM (SELECT 1 FROM projects WHERE id IN (SELECT project_id FROM \(membersTable))
+                                          ORDER BY id FOR KEY SHARE) p)
+            """,
+            context: "guarding the memberships' users and projects (for up to \(options.lockTimeoutSeconds) s)")
+        checkpoint(.usersGuarded)
+
+        // 4. Compare and swap. The rows still exactly as the plan saw them are locked and their
         // before image kept; a row a session changes meanwhile is re-checked by FOR UPDATE (READ
         // COMMITTED re-reads it) and left out. Then those rows get the after image, with
         // updated_at the time the update starts (now() would be the transaction's start).
@@ -208,7 +227,7 @@ public enum ReconcileApply {
             """, [run], context: "restoring the memberships in project_members").affectedRows
         checkpoint(.slotsInserted)
 
-        // 4. The counts: planned = updated + skipped (the runs CHECK holds them to it).
+        // 5. The counts: planned = updated + skipped (the runs CHECK holds them to it).
         let counted = try connection.execute(
             """
             UPDATE recovery.runs SET planned = $2, inserted = $3, dropped_present = $4, applied_at = $5,

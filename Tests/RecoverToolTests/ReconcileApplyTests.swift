@@ -26,11 +26,11 @@ final class ReconcileApplyTests: XCTestCase {
         try BadJobFixture.dump(backup, to: dump)
     }
 
-    func plan(_ out: String = "p") throws -> String {
+    func plan(_ out: String = "p", shard: String? = nil) throws -> String {
         let run = try runProcess(tool, [
             "reconcile", "--snapshot", dump, "--job-from", BadJobFixture.jobFrom, "--job-to", BadJobFixture.jobTo,
             "--columns", BadJobFixture.columns, "--db", live.conninfo, "--out", dir.file(out).path, "--quiet",
-        ])
+        ] + (shard.map { ["--shard", $0] } ?? []))
         XCTAssertEqual(run.status, 0, run.stderrText)
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.file(out + "/plan.json"))) as! [String: Any]
         return json["plan_id"] as! String
@@ -163,10 +163,49 @@ final class ReconcileApplyTests: XCTestCase {
         XCTAssertEqual(try live.connect().execute("SELECT to_regclass('recovery.runs') IS NULL").scalar, "t", "nothing written")
     }
 
+    /// Shards of a reconcile plan apply at once, as those of a recovery plan do: each takes the
+    /// global recovery key shared and its own shard's key (docs/APPLY.md), and guards the users
+    /// and projects of the memberships it restores until COMMIT. Users 1, 2 and 3 are shards 2/3,
+    /// 1/3 and 0/3.
+    func testShardsApplyAtOnce() throws {
+        for k in 0..<3 { _ = try plan("s\(k)", shard: "\(k)/3") }
+        func apply(_ k: Int) throws -> [String] {
+            ["apply", dir.file("s\(k)").path, "--yes", "--plan-id", try approvedPlanID(dir.file("s\(k)").path), "--shard", "\(k)/3",
+             "--lock-timeout", "5"]
+        }
+        // The first apply on the database creates the recovery schema, and so runs alone.
+        let first = try tool(try apply(2))
+        XCTAssertEqual(first.status, 0, first.stderrText)
+        let paused = try Spawned(tool, try apply(1) + ["--db", live.conninfo],
+                                 environment: live.processEnvironment.merging(["RECOVER_TOOL_TEST_PAUSE_AT": "users-guarded"]) { $1 })
+        XCTAssertTrue(paused.waitForStderr(containing: "test pause at users-guarded"), paused.stderrText)
+        // The guard, before shard 1/3 restores anything: user 2, whose membership it restores,
+        // cannot be deleted until its COMMIT (without the guard, the delete fails at once on
+        // user 2's slots, SQLSTATE 23503).
+        let c = try live.connect()
+        try c.executeSimple("SET lock_timeout = '300ms'")
+        XCTAssertThrowsError(try c.execute("DELETE FROM users WHERE id = 2")) { error in
+            XCTAssertEqual((error as? PostgresError)?.sqlState, "55P03", "\(error)")
+        }
+        // Shard 1/3 holds its locks and guard, uncommitted: shard 0/3 applies from start to COMMIT.
+        let other = try tool(try apply(0))
+        XCTAssertEqual(other.status, 0, other.stderrText)
+        XCTAssertTrue(paused.process.isRunning)
+        kill(paused.pid, SIGCONT)
+        paused.process.waitUntilExit()
+        XCTAssertEqual(paused.process.terminationStatus, 0, paused.stderrText)
+        XCTAssertEqual(try c.execute("SELECT string_agg(shard_index || ':' || inserted || ':' || members_inserted, ' ' ORDER BY id) FROM recovery.runs").scalar,
+                       "2:1:0 1:1:1 0:1:0")
+        XCTAssertEqual(try c.execute("SELECT string_agg(id::text, ' ' ORDER BY id) FROM time_slots WHERE project_id = 7 AND task_id = 70 AND id IN (1, 4, 5)").scalar,
+                       "1 4 5")
+        XCTAssertEqual(try c.execute("SELECT count(*) FROM project_members WHERE project_id = 7 AND user_id = 2").scalar, "1")
+        for run in 1...3 { XCTAssertEqual(try tool(["verify", "--run", "\(run)"]).status, 0, "run \(run)") }
+    }
+
     static let points = [
         "plan-checked", "connected", "transaction-begun", "lock-acquired", "schema-ready", "previous-run-checked",
         "budget-checked", "rows-table-created", "copy-chunk-1", "copy-chunk-2", "rows-loaded", "run-recorded",
-        "slots-inserted", "counts-recorded", "committing", "committed",
+        "users-guarded", "slots-inserted", "counts-recorded", "committing", "committed",
     ]
 
     func testKilledAtEveryCheckpointLeavesBeforeOrAfter() throws {
