@@ -101,6 +101,9 @@ struct ApplyBench: ParsableCommand {
     /// Schema, users, projects, tasks, memberships, `existing` slots (before the plan's window),
     /// offline entries (beside the window: checked, none overlapping), and the copy table.
     private func setUp(_ c: Connection) throws {
+        // The session's search_path starts with pg_catalog (SessionSettings): the schema file's
+        // unqualified names go to public.
+        try c.executeSimple("SET search_path = public, pg_catalog")
         try c.executeSimple(try String(contentsOfFile: schema, encoding: .utf8))
         let perUser = existing / users
         try c.executeSimple(
