@@ -32,6 +32,8 @@ extension Apply: JSONReporting {}
 extension Verify: JSONReporting {}
 extension Revert: JSONReporting {}
 extension Runs: JSONReporting {}
+extension Show: JSONReporting {}
+extension Explain: JSONReporting {}
 
 extension RecoverTool {
     /// Runs the command; any failure becomes one `recover-tool: error: ...` line on standard error

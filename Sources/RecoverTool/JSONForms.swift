@@ -64,11 +64,22 @@ struct RevertOutput: Encodable {
         var slotStart: String
     }
 
-    /// `reverted` (this call deleted) or `already_reverted` (nothing changed).
+    /// What `revert --dry-run` found: the counts, and the first slots it would delete.
+    struct DryRun: Encodable {
+        var deleted: Int
+        var kept: Int
+        var missing: Int
+        var deletedSlots: [Kept]
+    }
+
+    /// `reverted` (this call deleted), `already_reverted` (nothing changed) or `dry_run`
+    /// (nothing changed: what a revert would do now).
     var outcome: String
     var run: RunRecord
-    /// The first slots kept because they were edited since the apply; `run.revert.kept` counts all.
+    /// The first slots kept (or that would be kept) because they were edited since the apply.
     var kept: [Kept]
+    /// Only with `--dry-run`; null otherwise.
+    var dryRun: Nullable<DryRun> = Nullable(nil)
 
     init(_ outcome: RevertOutcome) {
         switch outcome {
@@ -76,6 +87,12 @@ struct RevertOutput: Encodable {
             self.outcome = "already_reverted"
             self.run = run
             kept = []
+        case .wouldRevert(let run, let deleted, let deletedCount, let kept, let keptCount, let missing):
+            self.outcome = "dry_run"
+            self.run = run
+            func form(_ s: KeptSlot) -> Kept { Kept(slotID: s.slotID, userID: s.key.userID, slotStart: s.key.slotStart.rfc3339) }
+            self.kept = kept.map(form)
+            dryRun = Nullable(DryRun(deleted: deletedCount, kept: keptCount, missing: missing, deletedSlots: deleted.map(form)))
         case .reverted(let run, let kept):
             self.outcome = "reverted"
             self.run = run

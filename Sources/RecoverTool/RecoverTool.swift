@@ -7,6 +7,9 @@ struct RecoverTool: ParsableCommand {
         commandName: "recover-tool",
         abstract: "Recovers lost time slots after an incident, from server logs and backup snapshots.",
         version: ToolVersion.current,
-        subcommands: [Scan.self, Diff.self, Plan.self, ReconcileCommand.self, Combine.self, Apply.self, Verify.self, Revert.self, Runs.self]
+        subcommands: [
+            Scan.self, Diff.self, Plan.self, ReconcileCommand.self, Combine.self, Show.self, Explain.self, Apply.self, Verify.self,
+            Revert.self, Runs.self,
+        ]
     )
 }

@@ -15,6 +15,9 @@ struct Revert: ParsableCommand {
 
     @OptionGroup var confirm: ConfirmOptions
 
+    @Flag(help: "Show what the revert would delete and keep, and change nothing (the revert runs and is rolled back).")
+    var dryRun = false
+
     @OptionGroup var output: OutputOptions
 
     var log: LogOptions { output.log }
@@ -24,7 +27,7 @@ struct Revert: ParsableCommand {
     }
 
     func run() throws {
-        if !confirm.yes {
+        if !confirm.yes && !dryRun {
             let record = try RecoveryRuns.find(run: runID, database: database.target)
             try Confirmation.require(
                 [RunText.runs([record])], question: "Revert run \(runID)?", yes: confirm.yes, flagHint: "revert run \(runID)")
@@ -32,7 +35,7 @@ struct Revert: ParsableCommand {
         let outcome = try log.timed("revert") {
             try RecoveryRevert.revert(
                 run: runID, database: database.target, operatorName: confirm.operatorOrLogin,
-                toolVersion: ToolVersion.current, lockTimeoutSeconds: confirm.lockTimeout)
+                toolVersion: ToolVersion.current, lockTimeoutSeconds: confirm.lockTimeout, dryRun: dryRun)
         }
         try output.emit(RevertOutput(outcome)) { RunText.revert(outcome) }
     }

@@ -118,6 +118,15 @@ enum RunText {
         switch outcome {
         case .alreadyReverted(let run):
             return "run \(run.id) was already reverted at \(run.revert?.at ?? "?") by \(run.revert?.by ?? "?"); nothing changed\n"
+        case .wouldRevert(let run, let deleted, let deletedCount, let kept, let keptCount, let missing):
+            let rows = run.kind == "reconcile" ? "rows" : "slots"
+            var text = "dry run: reverting run \(run.id) now would " + (run.kind == "reconcile" ? "put back" : "delete")
+                + " \(deletedCount) \(rows), keep \(keptCount) edited since the apply, and find \(missing) already gone; nothing was changed\n"
+            for slot in deleted { text += "would delete: slot \(slot.slotID), \(slot.key)\n" }
+            if deletedCount > deleted.count && !deleted.isEmpty { text += "(\(deletedCount - deleted.count) more would be deleted)\n" }
+            for slot in kept { text += "would keep (edited since the apply): \(rows.dropLast()) \(slot.slotID), \(slot.key)\n" }
+            if keptCount > kept.count { text += "(\(keptCount - kept.count) more would be kept)\n" }
+            return text
         case .reverted(let run, let kept):
             let r = run.revert
             if run.kind == "reconcile" {

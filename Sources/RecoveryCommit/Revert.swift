@@ -8,10 +8,13 @@ public enum RevertOutcome: Sendable {
     case reverted(RunRecord, kept: [KeptSlot])
     /// The run had been reverted before: nothing was changed.
     case alreadyReverted(RunRecord)
+    /// `dryRun`: what the revert would do now (`deleted` and `kept`, the first of each listed),
+    /// worked out by the revert itself in a transaction that was then rolled back.
+    case wouldRevert(RunRecord, deleted: [KeptSlot], deletedCount: Int, kept: [KeptSlot], keptCount: Int, missing: Int)
 
     public var run: RunRecord {
         switch self {
-        case .reverted(let run, _), .alreadyReverted(let run): run
+        case .reverted(let run, _), .alreadyReverted(let run), .wouldRevert(let run, _, _, _, _, _): run
         }
     }
 }
@@ -28,10 +31,15 @@ public enum RecoveryRevert {
     /// are those the apply wrote (their fingerprint), keeps and lists those the service edited
     /// since, and marks the run reverted with its counts. A concurrent edit of a slot between the
     /// check and the delete is seen by the DELETE's own re-check of the row, and the slot is kept.
+    ///
+    /// With `dryRun`, the same transaction runs and is rolled back: nothing changes, and the
+    /// outcome says what would have been deleted and kept (`wouldRevert`).
     public static func revert(
         run id: Int64, database: ConnectionTarget, operatorName: String, toolVersion: String,
-        lockTimeoutSeconds: Double = 30, keptLimit: Int = 50
+        lockTimeoutSeconds: Double = 30, keptLimit: Int = 50, dryRun: Bool = false
     ) throws -> RevertOutcome {
+        /// Carries a dry run's outcome out of its transaction, which rolls it back.
+        struct RolledBack: Error { var outcome: RevertOutcome }
         let connection = try RecoveryConnection.openForWriting(database, doing: "cannot revert run \(id)", subcommand: "revert")
         let doing = "cannot revert run \(id) in '\(connection.redactedConnectionInfo)'"
         let lockHint = "an apply or another revert of the run's shard is running; try again when it ends, or raise --lock-timeout"
@@ -54,13 +62,22 @@ public enum RecoveryRevert {
                 if run.status == .reverted { return .alreadyReverted(run) }
                 let runID = String(id)
                 if run.kind == "reconcile" {
-                    return try revertReconcile(run, connection: connection, operatorName: operatorName, keptLimit: keptLimit, doing: doing)
+                    let outcome = try revertReconcile(run, connection: connection, operatorName: operatorName, keptLimit: keptLimit, doing: doing)
+                    if dryRun, case .reverted(let after, let kept) = outcome {
+                        // Rolled back with the rest: the counts of a revert that did not happen.
+                        throw RolledBack(outcome: .wouldRevert(
+                            run, deleted: [], deletedCount: after.revert?.deleted ?? 0, kept: kept,
+                            keptCount: after.revert?.kept ?? kept.count, missing: after.revert?.missing ?? 0))
+                    }
+                    return outcome
                 }
-                let deleted = try connection.execute(
+                let deletion = try connection.execute(
                     """
                     DELETE FROM time_slots t USING recovery.run_slots s
                     WHERE s.run_id = $1 AND t.id = s.slot_id AND \(RecoverySchema.fingerprint("t")) = s.fingerprint
-                    """, [runID], context: "deleting the run's unchanged slots").affectedRows
+                    """ + (dryRun ? " RETURNING s.slot_id, s.user_id, s.slot_start" : ""),
+                    [runID], context: "deleting the run's unchanged slots")
+                let deleted = deletion.affectedRows
                 let keptRows = try connection.execute(
                     """
                     SELECT s.slot_id, s.user_id, s.slot_start FROM recovery.run_slots s JOIN time_slots t ON t.id = s.slot_id
@@ -72,6 +89,16 @@ public enum RecoveryRevert {
                     return KeptSlot(slotID: slot, key: SlotKey(userID: user, slotStart: start))
                 }
                 let missing = run.counts.inserted - deleted - kept.count
+                if dryRun {
+                    let slots = deletion.rows.compactMap { row -> KeptSlot? in
+                        guard let slot = row[0].flatMap({ Int64($0) }), let user = row[1].flatMap({ Int64($0) }),
+                              let start = row[2].flatMap({ Timestamp.parse($0) }) else { return nil }
+                        return KeptSlot(slotID: slot, key: SlotKey(userID: user, slotStart: start))
+                    }.sorted { $0.key < $1.key }
+                    throw RolledBack(outcome: .wouldRevert(
+                        run, deleted: Array(slots.prefix(keptLimit)), deletedCount: deleted,
+                        kept: Array(kept.prefix(keptLimit)), keptCount: kept.count, missing: missing))
+                }
                 try connection.execute(
                     """
                     UPDATE recovery.runs SET status = 'reverted', reverted_at = clock_timestamp(), reverted_by = $2,
@@ -84,6 +111,8 @@ public enum RecoveryRevert {
                 }
                 return .reverted(updated, kept: Array(kept.prefix(keptLimit)))
             }
+        } catch let rolledBack as RolledBack {
+            return rolledBack.outcome
         } catch let error as PostgresError {
             throw CommitError.database(error, doing: doing, lockHint: lockHint)
         }

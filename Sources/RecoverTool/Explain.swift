@@ -1,0 +1,221 @@
+import ArgumentParser
+import Foundation
+import PlanFormat
+import ReadStage
+import RecoveryModel
+import SlotFold
+
+/// `recover-tool explain DIR --user U --slot T`: why one slot was recovered or not, with every
+/// event behind it, for the support answer to "where is my 10:40 slot".
+struct Explain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Explain one slot's outcome and the events behind it",
+        discussion: """
+            Reads the plan's outcome for the slot (recovered, already present, offline overlap with \
+            the entry, deleted, quarantined) and re-reads the plan's inputs for the slot's events: \
+            each is listed in fold order with its file and line and the rule the fold applied \
+            (the version kept, a duplicate upload, an orphan processed event, a deletion, replaced \
+            by a later event), with the lines quarantined for the slot. Changes nothing.
+
+            EXAMPLES:
+              recover-tool explain /srv/incident/plan --user 1042 --slot 2018-07-25T17:40:00Z
+              recover-tool explain /srv/incident/plan --user 1042 --slot 2018-07-25T10:40:00-07:00 --json
+            """)
+
+    @Argument(help: ArgumentHelp("The plan directory written by 'recover-tool plan'.", valueName: "dir"))
+    var directory: String
+
+    @Option(help: ArgumentHelp("The user id.", valueName: "id"))
+    var user: Int64
+
+    @Option(help: ArgumentHelp("The slot's start, RFC 3339 with Z or an offset (a 10-minute boundary).", valueName: "time"))
+    var slot: TimeArgument
+
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        let start = try slot.timestamp(flag: "--slot")
+        guard start.microseconds % (600 * 1_000_000) == 0 else {
+            throw ValidationError("'--slot' \(start) is not the start of a 10-minute slot (:00, :10, ... :50)")
+        }
+    }
+
+    func run() throws {
+        let plan = try PlanDirectory.load(directory)
+        let key = SlotKey(userID: user, slotStart: try slot.timestamp(flag: "--slot"))
+        let explanation = try output.log.timed("explain") {
+            try SlotExplanation.make(plan, key: key, progress: output.progress("reading logs"))
+        }
+        output.endProgress()
+        try output.emit(explanation) { explanation.text }
+    }
+}
+
+/// One slot's outcome in a plan and the events that led to it (`explain --json`).
+struct SlotExplanation: Encodable {
+    struct Outcome: Encodable {
+        /// `recovered`, `already_present`, `offline_overlap`, `deleted`, `quarantined`, `outside_window`
+        /// or `no_events`.
+        var kind: String
+        var detail: String
+    }
+
+    struct Event: Encodable {
+        var file: String
+        var line: Int
+        /// `ts` of a log line, `updated_at` of a snapshot row.
+        var time: String
+        var host: String
+        /// `snapshot_row`, `upload`, `processed` or `deleted`
+        var kind: String
+        var requestID: Nullable<String>
+        /// What the fold did with it.
+        var rule: String
+    }
+
+    struct Quarantined: Encodable {
+        var file: String
+        var line: Int
+        var reasonCode: String
+        var reason: String
+    }
+
+    var planID: String
+    var userID: Int64
+    var slotStart: String
+    var outcome: Outcome
+    var events: [Event]
+    var quarantined: [Quarantined]
+    /// Inputs that could not be re-read as the plan read them.
+    var notes: [String]
+
+    var text: String {
+        var out = "slot of user \(userID) at \(slotStart) in plan \(planID.prefix(12)): \(outcome.kind.replacingOccurrences(of: "_", with: " "))"
+            + (outcome.detail.isEmpty ? "" : ": \(outcome.detail)") + "\n"
+        out += events.isEmpty ? "no event for this slot in the plan's inputs\n" : "events, in fold order:\n"
+        for (i, e) in events.enumerated() {
+            out += "  \(i + 1). \(e.file):\(e.line)  \(e.time)  \(e.host.isEmpty ? "snapshot" : e.host)  \(e.kind)"
+                + (e.requestID.value.map { " request \($0)" } ?? "") + ": \(e.rule)\n"
+        }
+        if !quarantined.isEmpty { out += "quarantined for this slot:\n" }
+        for q in quarantined { out += "  \(q.file):\(q.line): \(q.reasonCode): \(q.reason)\n" }
+        for note in notes { out += "note: \(note)\n" }
+        return out
+    }
+
+    static func make(
+        _ plan: PlanDirectory, key: SlotKey, progress: (@Sendable (Int64, Int64) -> Void)?
+    ) throws -> SlotExplanation {
+        let document = plan.document
+        guard let window = document.window.window else {
+            throw CommandFailure(.input, code: "explain_window", "the plan in '\(plan.path)' has no valid window")
+        }
+        // The plan's own read stage over its log files and snapshot dumps, for this user's shard.
+        let logs = document.inputs.filter { $0.kind == .log }
+        let dumps = document.inputs.filter { $0.kind == .snapshot && $0.sha256 != nil }
+        var notes: [String] = document.inputs.filter { $0.kind == .snapshot && $0.sha256 == nil }.map {
+            "snapshot \($0.path) is a database: not re-read; its rows count in the outcome above"
+        }
+        let sources = try PlanSources.read(
+            window: window, logs: logs.map(\.path), snapshots: dumps.map(\.path), shard: document.shard, progress: progress)
+        var events = (sources.events + sources.snapshotEvents).filter { $0.key == key }
+        let quarantined = sources.quarantine.filter { $0.key == key }
+        let read = Dictionary(sources.inputs.map { ($0.path, $0.sha256) }, uniquingKeysWith: { a, _ in a })
+        for input in logs + dumps where read[input.path] != input.sha256 {
+            notes.append("\(input.kind.rawValue) \(input.path) changed since the plan (the plan read SHA-256 \(input.sha256 ?? "?"))")
+        }
+        events.sort(by: SlotEvent.foldOrder)
+        let fold = SlotFold.fold(events, window: window)
+        let kept = Set(fold.slots.flatMap { $0.provenance.map(\.location) })
+        let rules = events.map { event -> String in
+            if let duplicate = fold.duplicates.first(where: { $0.location == event.location }) {
+                return "duplicate upload: repeats the request of \(duplicate.firstSeen.map { "\($0)" } ?? "an earlier upload"); changes nothing"
+            }
+            if fold.orphans.contains(where: { $0.location == event.location }) {
+                return "orphan: a processed event with no version before it; ignored"
+            }
+            if fold.deleted.contains(where: { $0.location == event.location }) {
+                return "deletion: the slot's last word; nothing to recover"
+            }
+            if kept.contains(event.location) {
+                switch event.kind {
+                case .processed: return "applied: sets the kept version's status and activity level"
+                default: return "the version kept: its values are the slot's"
+                }
+            }
+            return "replaced by a later event"
+        }
+        return SlotExplanation(
+            planID: document.planID, userID: key.userID, slotStart: key.slotStart.rfc3339,
+            outcome: try outcome(plan, key: key, window: window, hasEvents: !events.isEmpty),
+            events: zip(events, rules).map { event, rule in
+                var requestID: String?
+                if case .upload(let upload) = event.payload { requestID = upload.requestID }
+                return Event(file: event.location.file, line: event.location.line, time: event.time.rfc3339, host: event.host,
+                             kind: ["snapshot_row", "upload", "processed", "deleted"][Int(event.kind.rawValue)],
+                             requestID: Nullable(requestID), rule: rule)
+            },
+            quarantined: quarantined.map {
+                Quarantined(file: $0.location.file, line: $0.location.line, reasonCode: $0.reason.code, reason: $0.reason.description)
+            },
+            notes: notes)
+    }
+
+    /// The plan's decision for the key, from its CSV files (recovered.csv, dropped.csv, quarantined.csv).
+    static func outcome(_ plan: PlanDirectory, key: SlotKey, window: Window, hasEvents: Bool) throws -> Outcome {
+        guard window.contains(key.slotStart) else {
+            return Outcome(kind: "outside_window", detail: "the plan's window is [\(window.from), \(window.to))")
+        }
+        let user = String(key.userID), start = key.slotStart.rfc3339
+        func records(_ file: String) throws -> [[String]] {
+            let path = plan.path + "/" + file
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw CommandFailure(.input, code: "explain_unreadable", "cannot read '\(path)': the plan directory is incomplete")
+            }
+            return CSVRecords.parse(text)
+        }
+        if try records("recovered.csv").dropFirst().contains(where: { $0.count > 1 && $0[0] == user && $0[1] == start }) {
+            return Outcome(kind: "recovered", detail: "in rows.tsv: apply inserts it with source 'recovered'")
+        }
+        if let dropped = try records("dropped.csv").dropFirst().first(where: { $0.count > 3 && $0[0] == user && $0[1] == start }) {
+            return Outcome(kind: dropped[2], detail: dropped[3])
+        }
+        if let q = try records("quarantined.csv").dropFirst().first(where: { $0.count > 5 && $0[4] == user && $0[5] == start }) {
+            return Outcome(kind: "quarantined", detail: "\(q[2]): \(q[3]) (\(q[0]):\(q[1]))")
+        }
+        return Outcome(kind: "no_events", detail: hasEvents ? "the events below left no version" : "no input of the plan mentions this slot")
+    }
+}
+
+/// RFC 4180 records (the plan's CSV files), unguarded: a leading `'` the writer added stays.
+enum CSVRecords {
+    static func parse(_ text: String) -> [[String]] {
+        var records: [[String]] = []
+        var record: [String] = []
+        var field = ""
+        var quoted = false
+        var chars = text.makeIterator()
+        var pending: Character? = nil
+        while let c = pending ?? chars.next() {
+            pending = nil
+            if quoted {
+                if c == "\"" {
+                    if let next = chars.next() {
+                        if next == "\"" { field.append("\"") } else { quoted = false; pending = next }
+                    } else { quoted = false }
+                } else { field.append(c) }
+            } else if c == "\"" {
+                quoted = true
+            } else if c == "," {
+                record.append(field); field = ""
+            } else if c == "\r\n" || c == "\n" {
+                record.append(field); field = ""
+                records.append(record); record = []
+            } else {
+                field.append(c)
+            }
+        }
+        if !field.isEmpty || !record.isEmpty { record.append(field); records.append(record) }
+        return records
+    }
+}

@@ -1,0 +1,45 @@
+import ArgumentParser
+import PlanFormat
+
+/// `recover-tool show DIR`: a plan's summary, warnings and approval line, without opening its files.
+struct Show: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show a plan's summary, warnings and approval line",
+        discussion: """
+            Checks the plan's hashes as apply does (a changed plan is refused, exit 70), then prints \
+            its id, window, counts, the evidence's warnings, where the reports are, and the line a \
+            reviewer writes to approve it. Changes nothing. A recovery plan or a reconcile plan.
+
+            EXAMPLES:
+              recover-tool show /srv/incident/plan
+              recover-tool show /srv/incident/plan --json
+            """)
+
+    @Argument(help: ArgumentHelp("The plan directory written by 'recover-tool plan' or 'reconcile'.", valueName: "dir"))
+    var directory: String
+
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        if ReconcileDirectory.kind(of: directory) == ReconcileDocument.kind {
+            let document = try ReconcileDirectory.load(directory).document
+            try output.emit(document) {
+                ReconcileCommand.summary(document, directory: directory) + Self.approval(document.planID)
+            }
+            return
+        }
+        let document = try PlanDirectory.load(directory).document
+        try output.emit(PlanOutput(directory: directory, plan: document)) {
+            var text = PlanSummary.text(document, directory: directory)
+            for warning in document.completeness.warnings { text += "warning: \(warning)\n" }
+            text += "users: \(document.users.filter { $0.recovered > 0 }.count) with slots to recover; "
+                + "notices for support in \(directory)/notices.csv\n"
+            return text + Self.approval(document.planID)
+        }
+    }
+
+    /// The line a reviewer writes, and the one `apply` takes.
+    static func approval(_ planID: String) -> String {
+        "approve it with the line: approved plan \(planID)\n"
+    }
+}

@@ -1,0 +1,117 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// End to end on the demo incident: `show`, `explain`, `revert --dry-run`, and the confirmation on
+/// a terminal (a pty from util-linux `script`).
+final class OperatorCommandTests: XCTestCase {
+    static var tool: String { BuiltProducts.path("recover-tool") }
+
+    var live: TestDatabase!
+    var dir: TemporaryDirectory!
+    var plan: String { dir.file("plan").path }
+
+    override func setUpWithError() throws {
+        live = try TestDatabase(label: "operator")
+        dir = try TemporaryDirectory(prefix: "operator")
+        try DemoIncident.loadLive(into: live)
+        let out = try tool(["plan"] + DemoIncident.window + ["--logs", DemoIncident.logs, "--snapshot", DemoIncident.snapshot,
+                            "--out", plan, "--quiet"])
+        XCTAssertEqual(out.status, 0, out.stderrText)
+    }
+
+    func tool(_ arguments: [String], stdin: URL? = nil) throws -> ProcessOutput {
+        try runProcess(Self.tool, arguments, stdin: stdin, environment: live.processEnvironment.merging(["USER": "operator-test"]) { $1 })
+    }
+
+    func planID() throws -> String {
+        try XCTUnwrap((JSONSerialization.jsonObject(with: Data(contentsOf: dir.file("plan/plan.json"))) as? [String: Any])?["plan_id"] as? String)
+    }
+
+    func csv(_ name: String) throws -> [[String]] {
+        try String(contentsOf: dir.file("plan/" + name), encoding: .utf8).split(separator: "\r\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+    }
+
+    func count() throws -> String { try live.connect().execute("SELECT count(*) FROM time_slots").scalar ?? "" }
+
+    func testShowPrintsSummaryWarningsAndTheApprovalLine() throws {
+        let id = try planID()
+        let shown = try tool(["show", plan])
+        XCTAssertEqual(shown.status, 0, shown.stderrText)
+        XCTAssertTrue(shown.stdoutText.hasPrefix("plan \(id)\n"), shown.stdoutText)
+        XCTAssertTrue(shown.stdoutText.contains("recovered 82 slots"), shown.stdoutText)
+        XCTAssertTrue(shown.stdoutText.contains("warning: host app-2: no event from"), shown.stdoutText)
+        XCTAssertTrue(shown.stdoutText.hasSuffix("approve it with the line: approved plan \(id)\n"), shown.stdoutText)
+        let json = try tool(["show", plan, "--json"])
+        XCTAssertEqual(json.status, 0)
+        try JSONSchemas.validate(json.stdout, against: "plan-output")
+        // A changed plan is refused, as apply refuses it.
+        try "x".write(to: dir.file("plan/rows.tsv"), atomically: true, encoding: .utf8)
+        XCTAssertEqual(try tool(["show", plan]).status, 70)
+    }
+
+    func testExplainGivesTheOutcomeAndEveryEventInFoldOrder() throws {
+        let recovered = try XCTUnwrap(try csv("recovered.csv").dropFirst().first)
+        let out = try tool(["explain", plan, "--user", recovered[0], "--slot", recovered[1]])
+        XCTAssertEqual(out.status, 0, out.stderrText)
+        XCTAssertTrue(out.stdoutText.hasPrefix("slot of user \(recovered[0]) at \(recovered[1]) in plan \(try planID().prefix(12)): recovered: "), out.stdoutText)
+        XCTAssertTrue(out.stdoutText.contains("events, in fold order:\n  1. "), out.stdoutText)
+        XCTAssertTrue(out.stdoutText.contains("the version kept"), out.stdoutText)
+
+        let json = try tool(["explain", plan, "--user", recovered[0], "--slot", recovered[1], "--json"])
+        try JSONSchemas.validate(json.stdout, against: "explain")
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: json.stdout) as? [String: Any])
+        let events = try XCTUnwrap(object["events"] as? [[String: Any]])
+        XCTAssertFalse(events.isEmpty)
+        let times = events.compactMap { $0["time"] as? String }
+        XCTAssertEqual(times, times.sorted(), "fold order is time order first")
+
+        // Each kind of outcome the plan's dropped.csv names: the same outcome and detail.
+        for dropped in try csv("dropped.csv").dropFirst() {
+            let explained = try tool(["explain", plan, "--user", dropped[0], "--slot", dropped[1], "--json"])
+            XCTAssertEqual(explained.status, 0, explained.stderrText)
+            let o = try XCTUnwrap((JSONSerialization.jsonObject(with: explained.stdout) as? [String: Any])?["outcome"] as? [String: Any])
+            XCTAssertEqual(o["kind"] as? String, dropped[2], dropped.joined(separator: ","))
+            if dropped[2] == "deleted" {
+                XCTAssertTrue(String(decoding: explained.stdout, as: UTF8.self).contains("deletion: the slot's last word"))
+            }
+        }
+        // A slot in a zone with an offset, not on a slot boundary: refused, naming the flag.
+        let refused = try tool(["explain", plan, "--user", "1", "--slot", "2018-07-25T08:45:00-07:00"])
+        XCTAssertEqual(refused.status, 64)
+        XCTAssertEqual(refused.stderrText,
+                       "recover-tool: error: '--slot' 2018-07-25T15:45:00Z is not the start of a 10-minute slot (:00, :10, ... :50); see 'recover-tool help'\n")
+    }
+
+    func testRevertDryRunChangesNothing() throws {
+        XCTAssertEqual(try tool(["apply", plan, "--yes", "--plan-id", try planID(), "--quiet"]).status, 0)
+        let before = try count()
+        let dry = try tool(["revert", "--run", "1", "--dry-run"])
+        XCTAssertEqual(dry.status, 0, dry.stderrText)
+        XCTAssertTrue(dry.stdoutText.hasPrefix("dry run: reverting run 1 now would delete 82 slots, keep 0 edited since the apply, "
+            + "and find 0 already gone; nothing was changed\n"), dry.stdoutText)
+        XCTAssertEqual(try count(), before)
+        try live.connect().execute("UPDATE time_slots SET status = 'idle' WHERE id = (SELECT min(slot_id) FROM recovery.run_slots)")
+        let json = try tool(["revert", "--run", "1", "--dry-run", "--json"])
+        try JSONSchemas.validate(json.stdout, against: "revert")
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: json.stdout) as? [String: Any])
+        XCTAssertEqual(object["outcome"] as? String, "dry_run")
+        XCTAssertEqual((object["dry_run"] as? [String: Any])?["deleted"] as? Int, 81)
+        XCTAssertEqual((object["kept"] as? [Any])?.count, 1)
+        XCTAssertEqual(try count(), before)
+        XCTAssertEqual(try live.connect().execute("SELECT status FROM recovery.runs WHERE id = 1").scalar, "applied")
+    }
+
+    /// On a terminal (a pty from util-linux `script`), the question is on the terminal and only
+    /// the exact word `yes` goes on.
+    func testOnlyTheExactWordYesConfirms() throws {
+        for (answer, status) in [("y", Int32(1)), ("Yes", 1), ("yes please", 1), ("yes", 0)] {
+            let out = try runOnTerminal(Self.tool, ["apply", plan, "--quiet"], typed: answer, typingDelay: 1,
+                                        environment: live.processEnvironment)
+            XCTAssertEqual(out.status, status, answer + ": " + out.stdoutText)
+            XCTAssertTrue(out.stdoutText.contains("Apply this plan? Type 'yes' to continue: "), out.stdoutText)
+            if status == 1 { XCTAssertTrue(out.stdoutText.contains("not confirmed (only 'yes' confirms): nothing was changed"), out.stdoutText) }
+        }
+        XCTAssertEqual(try live.connect().execute("SELECT count(*) FROM recovery.runs").scalar, "1")
+    }
+}
