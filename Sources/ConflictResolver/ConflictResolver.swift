@@ -34,11 +34,36 @@ public enum ConflictResolver {
     public static func resolve(
         _ slots: [FoldedSlot], against live: LiveState, partitions: Int = ProcessInfo.processInfo.activeProcessorCount
     ) -> Resolution {
+        var slots = slots
+        return resolve(taking: &slots, against: live, partitions: partitions)
+    }
+
+    /// As `resolve(_:against:)`, taking the slots over (`slots` is left empty): each slot is
+    /// moved to its outcome, not copied, so the slots are never in memory twice.
+    public static func resolve(
+        taking slots: inout [FoldedSlot], against live: LiveState, partitions: Int = ProcessInfo.processInfo.activeProcessorCount
+    ) -> Resolution {
+        var sorted: [FoldedSlot] = []
+        swap(&sorted, &slots)
         // The fold hands slots over sorted by key; sort only what comes otherwise.
-        let sorted = slots.indices.dropFirst().allSatisfy { slots[$0 - 1].slot.key < slots[$0].slot.key }
-            ? slots : slots.sorted { $0.slot.key < $1.slot.key }
-        // Ranges of users, one per core: each slot's outcome depends on its user's slots and
-        // entries only, and the ranges' results in order are the whole result.
+        let inOrder = sorted.withUnsafeBufferPointer { b in b.indices.dropFirst().allSatisfy { b[$0 - 1].slot.key < b[$0].slot.key } }
+        if !inOrder { sorted.sort { $0.slot.key < $1.slot.key } }
+        return sorted.withUnsafeMutableBufferPointer { buffer in
+            let slots = SlotBuffer(buffer)
+            // Each slot's outcome, decided on every core by ranges of users (a slot's outcome
+            // depends on its user's slots and entries only), then the slots moved to their
+            // outcomes in order.
+            let cuts = userCuts(UnsafeBufferPointer(buffer), partitions: partitions)
+            let outcomes = Outcomes(count: buffer.count, ranges: cuts.count - 1)
+            DispatchQueue.concurrentPerform(iterations: cuts.count - 1) { p in
+                decide(slots, cuts[p]..<cuts[p + 1], against: live, into: outcomes, range: p)
+            }
+            return outcomes.move(slots)
+        }
+    }
+
+    /// Indices that cut the sorted slots into about `partitions` ranges between users.
+    static func userCuts(_ sorted: UnsafeBufferPointer<FoldedSlot>, partitions: Int) -> [Int] {
         var cuts = [0]
         if sorted.count >= 4096 {
             for p in 1..<max(1, partitions) {
@@ -48,26 +73,11 @@ public enum ConflictResolver {
             }
         }
         cuts.append(sorted.count)
-        if cuts.count == 2 { return resolveRange(sorted[...], against: live) }
-        let results = Resolutions(count: cuts.count - 1)
-        let bounds = cuts
-        DispatchQueue.concurrentPerform(iterations: bounds.count - 1) { p in
-            results.set(p, resolveRange(sorted[bounds[p]..<bounds[p + 1]], against: live))
-        }
-        var parts = results.take()
-        var resolution = parts.removeFirst()
-        for part in parts {
-            resolution.recovered += part.recovered
-            resolution.alreadyPresent += part.alreadyPresent
-            resolution.offlineOverlap += part.offlineOverlap
-            resolution.quarantined += part.quarantined
-        }
-        return resolution
+        return cuts
     }
 
-    /// Resolves slots sorted by key.
-    static func resolveRange(_ sorted: ArraySlice<FoldedSlot>, against live: LiveState) -> Resolution {
-        var resolution = Resolution()
+    /// Decides the outcome of the slots of `range`, sorted by key, reading them in place.
+    static func decide(_ slots: SlotBuffer, _ range: Range<Int>, against live: LiveState, into outcomes: Outcomes, range p: Int) {
         // The offline sweep walks each user's slots (sorted by start) and entries (sorted by start)
         // together: an entry overlaps a slot when it starts before the slot ends and ends after
         // the slot starts. Slot ends only grow (slots are 10 minutes apart and last at most 10),
@@ -76,69 +86,129 @@ public enum ConflictResolver {
         var user: Int64 = .min
         var entries: ArraySlice<OfflineEntry> = []
         var latest: OfflineEntry?
-        for folded in sorted {
-            let slot = folded.slot
-            if slot.key.userID != user {
-                user = slot.key.userID
+        var offline: [Int: OfflineEntry] = [:]
+        var quarantined: [Int: QuarantineReason] = [:]
+        for i in range {
+            let slot = slots.base + i
+            let key = slot.pointee.slot.key
+            if key.userID != user {
+                user = key.userID
                 entries = live.offlineEntries[user]?[...] ?? []
                 latest = nil
             }
-            let interval = slot.interval
+            let interval = Window(from: key.slotStart, to: key.slotStart.adding(minutes: Int64(slot.pointee.slot.durationMinutes)))
             while let next = entries.first, next.interval.from < interval.to {
                 if latest == nil || next.interval.to > latest!.interval.to { latest = next }
                 entries.removeFirst()
             }
-            if live.presentKeys.contains(slot.key) {
-                resolution.alreadyPresent.append(folded)
+            if live.presentKeys.contains(key) {
+                outcomes.codes[i] = .alreadyPresent
             } else if let latest, latest.interval.to > interval.from {
-                let first = live.offlineEntries[user]!.first { $0.interval.overlaps(interval) } ?? latest
-                resolution.offlineOverlap.append(OfflineDrop(slot: folded, entry: first))
-            } else if let reason = referenceProblem(slot, live) {
-                let location = folded.provenance.first?.location ?? SourceLocation(file: "", line: 0)
-                resolution.quarantined.append(
-                    QuarantinedSlot(slot: folded, record: QuarantineRecord(location: location, reason: reason, key: slot.key)))
+                outcomes.codes[i] = .offlineOverlap
+                offline[i] = live.offlineEntries[user]!.first { $0.interval.overlaps(interval) } ?? latest
+            } else if let reason = referenceProblem(
+                user: key.userID, project: slot.pointee.slot.projectID, task: slot.pointee.slot.taskID, live) {
+                outcomes.codes[i] = .quarantined
+                quarantined[i] = reason
             } else {
-                resolution.recovered.append(folded)
+                outcomes.codes[i] = .recovered
             }
         }
-        return resolution
+        outcomes.set(p, offline: offline, quarantined: quarantined)
     }
 
     /// CONTRACT §5.5's rules that need the database: the first one the slot breaks.
     public static func referenceProblem(_ slot: TimeSlot, _ live: LiveState) -> QuarantineReason? {
-        guard live.users.contains(slot.key.userID) else { return .unknownUser(slot.key.userID) }
-        guard live.projects.contains(slot.projectID) else { return .unknownProject(slot.projectID) }
-        if let task = slot.taskID {
-            guard let project = live.tasks[task] else { return .unknownTask(task) }
-            guard project == slot.projectID else { return .taskOfAnotherProject(task: task, project: slot.projectID) }
+        referenceProblem(user: slot.key.userID, project: slot.projectID, task: slot.taskID, live)
+    }
+
+    static func referenceProblem(user: Int64, project: Int64, task: Int64?, _ live: LiveState) -> QuarantineReason? {
+        guard live.users.contains(user) else { return .unknownUser(user) }
+        guard live.projects.contains(project) else { return .unknownProject(project) }
+        if let task {
+            guard let taskProject = live.tasks[task] else { return .unknownTask(task) }
+            guard taskProject == project else { return .taskOfAnotherProject(task: task, project: project) }
         }
-        guard live.memberships.contains(LiveState.Membership(projectID: slot.projectID, userID: slot.key.userID)) else {
-            return .notAMember(user: slot.key.userID, project: slot.projectID)
+        guard live.memberships.contains(LiveState.Membership(projectID: project, userID: user)) else {
+            return .notAMember(user: user, project: project)
         }
         return nil
     }
 }
 
-/// One resolution per range of users, written by whichever thread resolved it.
-private final class Resolutions: @unchecked Sendable {
-    // Sendable: `results` is only touched under `lock`, each index written once.
+/// The sorted slots being resolved. Sendable: each thread reads the slots of its own range only,
+/// and they are moved out only once every thread is done.
+struct SlotBuffer: @unchecked Sendable {
+    let base: UnsafeMutablePointer<FoldedSlot>
+    let count: Int
+
+    init(_ buffer: UnsafeMutableBufferPointer<FoldedSlot>) {
+        base = buffer.baseAddress ?? UnsafeMutablePointer(bitPattern: MemoryLayout<FoldedSlot>.alignment)!
+        count = buffer.count
+    }
+}
+
+/// Each slot's outcome, then the slots moved to their outcomes.
+final class Outcomes: @unchecked Sendable {
+    // Sendable: each index of `codes` is written by the thread of its range only; each range's
+    // entry of `offline` and `quarantined` is set once, under `lock`.
+    enum Code: UInt8 { case recovered, alreadyPresent, offlineOverlap, quarantined }
+
+    let codes: UnsafeMutableBufferPointer<Code>
     private let lock = NSLock()
-    private var results: [Resolution?]
+    private var offline: [[Int: OfflineEntry]]
+    private var quarantined: [[Int: QuarantineReason]]
 
-    init(count: Int) { results = Array(repeating: nil, count: count) }
+    init(count: Int, ranges: Int) {
+        codes = .allocate(capacity: count)
+        codes.initialize(repeating: .recovered)
+        offline = Array(repeating: [:], count: ranges)
+        quarantined = Array(repeating: [:], count: ranges)
+    }
 
-    func set(_ i: Int, _ result: Resolution) {
+    deinit { codes.deallocate() }
+
+    func set(_ range: Int, offline: [Int: OfflineEntry], quarantined: [Int: QuarantineReason]) {
         lock.lock()
-        results[i] = result
+        self.offline[range] = offline
+        self.quarantined[range] = quarantined
         lock.unlock()
     }
 
-    /// The results in range order, moved out.
-    func take() -> [Resolution] {
+    /// Moves every slot to its outcome, in order, leaving an empty slot in its place.
+    func move(_ slots: SlotBuffer) -> Resolution {
         lock.lock()
         defer { lock.unlock() }
-        let all = results.map { $0! }
-        results = []
-        return all
+        let offline = self.offline.reduce(into: [Int: OfflineEntry]()) { $0.merge($1) { a, _ in a } }
+        let quarantined = self.quarantined.reduce(into: [Int: QuarantineReason]()) { $0.merge($1) { a, _ in a } }
+        var resolution = Resolution()
+        resolution.recovered.reserveCapacity(codes.lazy.filter { $0 == .recovered }.count)
+        for i in 0..<slots.count {
+            let folded = (slots.base + i).move()
+            (slots.base + i).initialize(to: FoldedSlot.empty)
+            switch codes[i] {
+            case .recovered:
+                resolution.recovered.append(folded)
+            case .alreadyPresent:
+                resolution.alreadyPresent.append(folded)
+            case .offlineOverlap:
+                resolution.offlineOverlap.append(OfflineDrop(slot: folded, entry: offline[i]!))
+            case .quarantined:
+                let location = folded.provenance.first?.location ?? SourceLocation(file: "", line: 0)
+                let record = QuarantineRecord(location: location, reason: quarantined[i]!, key: folded.slot.key)
+                resolution.quarantined.append(QuarantinedSlot(slot: folded, record: record))
+            }
+        }
+        return resolution
     }
 }
+
+extension FoldedSlot {
+    /// What a slot moved to its outcome leaves behind: no strings, no arrays.
+    static let empty = FoldedSlot(
+        slot: TimeSlot(
+            key: SlotKey(userID: 0, slotStart: Timestamp(microseconds: 0)), projectID: 0, taskID: nil, status: .pending,
+            activityLevel: nil, keystrokes: 0, mouseEvents: 0, activeApps: [], screenshotKey: nil, note: nil),
+        provenance: [])
+}
+

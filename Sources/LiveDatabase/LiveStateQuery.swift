@@ -17,6 +17,15 @@ extension LiveState {
             projectIDs.insert(slot.projectID)
             if let task = slot.taskID { taskIDs.insert(task) }
         }
+        return try load(from: connection, window: window, users: userIDs, projects: projectIDs, tasks: taskIDs)
+    }
+
+    /// As `load(from:window:candidates:)`, given the users, projects and tasks the candidates
+    /// name (`plan` gathers them from its slots in place, without copying a slot).
+    public static func load(
+        from connection: Connection, window: Window, users userIDs: Set<Int64>, projects projectIDs: Set<Int64>,
+        tasks taskIDs: Set<Int64>
+    ) throws -> LiveState {
         func idArray(_ ids: Set<Int64>) -> String { "{" + ids.sorted().map(String.init).joined(separator: ",") + "}" }
 
         var present = Set<SlotKey>()

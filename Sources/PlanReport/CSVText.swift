@@ -20,6 +20,14 @@ enum CSVText {
         quoted(guarded(VisibleText.escaped(value, keepingLayout: true)))
     }
 
+    /// True when `text` gives these UTF-8 bytes back unchanged: printable ASCII only (nothing to
+    /// escape), no comma or quote (nothing to quote), and no formula start. Lets a writer skip
+    /// making a `String` of each field.
+    static func isUnchangedAsText(_ bytes: [UInt8]) -> Bool {
+        if let first = bytes.first, formulaStarts.contains(Unicode.Scalar(first)) { return false }
+        return !bytes.contains { $0 < 0x20 || $0 > 0x7E || $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") }
+    }
+
     /// `'=1+2'` for `=1+2`: the leading `'` makes a spreadsheet keep the cell as text.
     static func guarded(_ value: String) -> String {
         guard let first = value.unicodeScalars.first, formulaStarts.contains(first) else { return value }

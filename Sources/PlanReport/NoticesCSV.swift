@@ -47,11 +47,18 @@ struct UserNotice {
             change(&notices[user, default: UserNotice(userID: user, email: contact?.email, timeZone: contact?.timeZone)])
         }
         let r = evidence.resolution
-        for f in r.recovered { bump(f.slot.key.userID) { $0.recoveredSlots += 1; $0.recoveredMinutes += Int(f.slot.durationMinutes) } }
+        r.recovered.forEachInPlace { f in
+            bump(f.pointee.slot.key.userID) { $0.recoveredSlots += 1; $0.recoveredMinutes += Int(f.pointee.slot.durationMinutes) }
+        }
         for d in r.offlineOverlap { bump(d.slot.slot.key.userID) { $0.offlineCoveredMinutes += Int(d.slot.slot.durationMinutes) } }
         var unrecovered = Set(r.quarantined.map(\.slot.slot.key))
         for q in evidence.readQuarantine { if let key = q.key, evidence.window.contains(key.slotStart) { unrecovered.insert(key) } }
-        unrecovered.subtract(r.recovered.map(\.slot.key))
+        if !unrecovered.isEmpty {
+            var recoveredKeys: [SlotKey] = []
+            recoveredKeys.reserveCapacity(r.recovered.count)
+            r.recovered.forEachInPlace { recoveredKeys.append($0.pointee.slot.key) }
+            unrecovered.subtract(recoveredKeys)
+        }
         for key in unrecovered { bump(key.userID) { $0.notRecoveredSlots += 1 } }
         return notices.values.sorted { $0.userID < $1.userID }
     }

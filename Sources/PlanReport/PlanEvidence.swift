@@ -86,7 +86,9 @@ public struct PlanEvidence: Sendable {
     }
 
     public var recoveredMinutes: Int {
-        resolution.recovered.reduce(0) { $0 + Int($1.slot.durationMinutes) }
+        var minutes = 0
+        resolution.recovered.forEachInPlace { minutes += Int($0.pointee.slot.durationMinutes) }
+        return minutes
     }
 
     /// Per-user totals, sorted by user id.
@@ -95,10 +97,10 @@ public struct PlanEvidence: Sendable {
         func bump(_ user: Int64, _ change: (inout PlanDocument.UserTotals) -> Void) {
             change(&totals[user, default: PlanDocument.UserTotals(userID: user)])
         }
-        for f in resolution.recovered {
-            bump(f.slot.key.userID) { $0.recovered += 1; $0.recoveredMinutes += Int(f.slot.durationMinutes) }
+        resolution.recovered.forEachInPlace { f in
+            bump(f.pointee.slot.key.userID) { $0.recovered += 1; $0.recoveredMinutes += Int(f.pointee.slot.durationMinutes) }
         }
-        for f in resolution.alreadyPresent { bump(f.slot.key.userID) { $0.alreadyPresent += 1 } }
+        resolution.alreadyPresent.forEachInPlace { f in bump(f.pointee.slot.key.userID) { $0.alreadyPresent += 1 } }
         for d in resolution.offlineOverlap { bump(d.slot.slot.key.userID) { $0.offlineOverlap += 1 } }
         for q in resolution.quarantined { bump(q.slot.slot.key.userID) { $0.quarantined += 1 } }
         for q in readQuarantine { if let key = q.key { bump(key.userID) { $0.quarantined += 1 } } }

@@ -167,8 +167,8 @@ public enum PlanWriter {
     /// line per recovered slot, in the resolver's order (sorted by key).
     static func writeRows(_ slots: [FoldedSlot], to path: String) throws -> String {
         try writeStreamed(to: path, hashing: true) { buffer, flush in
-            for i in slots.indices {
-                RowsFileFormat.append(slots[i].slot, provenance: slots[i].provenance, to: &buffer)
+            try slots.forEachInPlace { folded in
+                RowsFileFormat.append(FoldedSlot.slotPointer(folded), provenance: folded.pointee.provenance, to: &buffer)
                 if buffer.bytes.count >= 1 << 20 { try flush(&buffer) }
             }
             try flush(&buffer)

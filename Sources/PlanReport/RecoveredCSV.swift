@@ -24,31 +24,33 @@ enum RecoveredCSV {
     ) rethrows {
         out.append(CSVText.record(header))
         var provenance = TextBuffer(capacity: 256)
-        try evidence.resolution.recovered.withUnsafeBufferPointer { recovered in
-            for i in recovered.indices {
-                append(recovered[i], to: &out, provenance: &provenance)
-                if out.bytes.count >= 1 << 20 { try flush(&out) }
-            }
+        try evidence.resolution.recovered.forEachInPlace { folded in
+            append(folded, to: &out, provenance: &provenance)
+            if out.bytes.count >= 1 << 20 { try flush(&out) }
         }
         try flush(&out)
     }
 
     /// One record, read in place (see `RowsFileFormat.append`).
-    private static func append(_ folded: borrowing FoldedSlot, to out: inout TextBuffer, provenance: inout TextBuffer) {
-        out.append(folded.slot.key.userID); out.append(byte: 0x2C)
-        out.append(folded.slot.key.slotStart); out.append(byte: 0x2C)
-        out.append(folded.slot.durationMinutes); out.append(byte: 0x2C)
-        out.append(folded.slot.projectID); out.append(byte: 0x2C)
-        if let task = folded.slot.taskID { out.append(task) }
+    private static func append(_ folded: UnsafePointer<FoldedSlot>, to out: inout TextBuffer, provenance: inout TextBuffer) {
+        out.append(folded.pointee.slot.key.userID); out.append(byte: 0x2C)
+        out.append(folded.pointee.slot.key.slotStart); out.append(byte: 0x2C)
+        out.append(folded.pointee.slot.durationMinutes); out.append(byte: 0x2C)
+        out.append(folded.pointee.slot.projectID); out.append(byte: 0x2C)
+        if let task = folded.pointee.slot.taskID { out.append(task) }
         out.append(byte: 0x2C)
-        out.append(folded.slot.status.rawValue); out.append(byte: 0x2C)
-        if let level = folded.slot.activityLevel { out.append(level) }
+        out.append(folded.pointee.slot.status.rawValue); out.append(byte: 0x2C)
+        if let level = folded.pointee.slot.activityLevel { out.append(level) }
         out.append(byte: 0x2C)
-        out.append(folded.slot.keystrokes); out.append(byte: 0x2C)
-        out.append(folded.slot.mouseEvents); out.append(byte: 0x2C)
+        out.append(folded.pointee.slot.keystrokes); out.append(byte: 0x2C)
+        out.append(folded.pointee.slot.mouseEvents); out.append(byte: 0x2C)
         provenance.bytes.removeAll(keepingCapacity: true)
-        provenance.append(folded.provenance)
-        out.append(CSVText.text(provenance.text))
+        provenance.append(folded.pointee.provenance)
+        if CSVText.isUnchangedAsText(provenance.bytes) {
+            out.bytes.append(contentsOf: provenance.bytes)
+        } else {
+            out.append(CSVText.text(provenance.text))
+        }
         out.append("\r\n")
     }
 }

@@ -176,9 +176,15 @@ struct ReviewContent {
     /// Every row to be written, by user then slot, up to `rowsCap`; a heading per user with
     /// their count and minutes. The slot start also in the `--tz` zone when one was given.
     static func rows(_ evidence: PlanEvidence, _ time: DisplayTime) -> ReportTable {
-        let sorted = evidence.resolution.recovered.sorted { $0.slot.key < $1.slot.key }
+        // The resolver's order is by key already: sorted again only if not (a copy of every slot).
+        let recovered = evidence.resolution.recovered
+        let inOrder = recovered.withUnsafeBufferPointer { b in b.indices.dropFirst().allSatisfy { b[$0 - 1].slot.key < b[$0].slot.key } }
+        let sorted = inOrder ? recovered : recovered.sorted { $0.slot.key < $1.slot.key }
         var perUser: [Int64: (slots: Int, minutes: Int)] = [:]
-        for f in sorted { perUser[f.slot.key.userID, default: (0, 0)].slots += 1; perUser[f.slot.key.userID]!.minutes += Int(f.slot.durationMinutes) }
+        sorted.forEachInPlace { f in
+            perUser[f.pointee.slot.key.userID, default: (0, 0)].slots += 1
+            perUser[f.pointee.slot.key.userID]!.minutes += Int(f.pointee.slot.durationMinutes)
+        }
         let local = time.zoneIsKnown ? time.zoneName : nil
         var groups: [(index: Int, title: String)] = []
         var rows: [ReportLine] = []

@@ -86,13 +86,20 @@ struct Plan: ParsableCommand {
         var batches = [sources.events, sources.snapshotEvents]
         sources.events = []
         sources.snapshotEvents = []
-        let fold = output.log.timed("fold") { SlotFold.fold(taking: &batches, window: window) }
+        var fold = output.log.timed("fold") { SlotFold.fold(taking: &batches, window: window) }
         let (resolution, contacts) = try output.log.timed("resolve") {
+            var users = Set<Int64>(), projects = Set<Int64>(), tasks = Set<Int64>()
+            fold.slots.forEachInPlace { folded in
+                users.insert(folded.pointee.slot.key.userID)
+                projects.insert(folded.pointee.slot.projectID)
+                if let task = folded.pointee.slot.taskID { tasks.insert(task) }
+            }
             let (state, contacts) = try live.transaction(readOnly: true, isolation: .repeatableRead) { live in
-                let state = try LiveState.load(from: live, window: window, candidates: fold.slots.lazy.map(\.slot))
+                let state = try LiveState.load(from: live, window: window, users: users, projects: projects, tasks: tasks)
                 return (state, try LiveState.contacts(from: live, users: state.users.union(sources.quarantine.compactMap { $0.key?.userID })))
             }
-            return (ConflictResolver.resolve(fold.slots, against: state), contacts)
+            // The resolution takes the slots over: the fold keeps its other findings.
+            return (ConflictResolver.resolve(taking: &fold.slots, against: state), contacts)
         }
         var evidence = PlanEvidence(
             window: window, displayTimeZone: tz, shard: shard, database: live.redactedConnectionInfo,

@@ -32,7 +32,20 @@ public enum CopyTextWriter {
             out.append(contentsOf: [0x5C, 0x4E])  // \N
             return
         }
+        // Most text has nothing to escape: then its bytes go in at once.
+        let copied = value.utf8.withContiguousStorageIfAvailable { bytes in
+            guard !bytes.contains(where: needsEscape) else { return false }
+            out.append(contentsOf: bytes)
+            return true
+        }
+        if copied == true { return }
         for byte in value.utf8 { appendEscaped(byte, to: &out) }
+    }
+
+    /// True for the bytes `appendEscaped` writes as an escape: backslash, `\b \t \n \v \f \r`.
+    @inline(__always)
+    static func needsEscape(_ byte: UInt8) -> Bool {
+        byte == 0x5C || (byte >= 0x08 && byte <= 0x0D)
     }
 
     /// The field of a `text[]` column: the array literal and the COPY escapes in one pass.

@@ -11,6 +11,15 @@ public struct FoldedSlot: Hashable, Sendable {
         self.slot = slot
         self.provenance = provenance
     }
+
+    /// The slot of the folded slot at `folded`, in place.
+    @inlinable
+    public static func slotPointer(_ folded: UnsafePointer<FoldedSlot>) -> UnsafePointer<TimeSlot> {
+        UnsafeRawPointer(folded).advanced(by: slotOffset).assumingMemoryBound(to: TimeSlot.self)
+    }
+
+    @usableFromInline
+    static let slotOffset = MemoryLayout<FoldedSlot>.offset(of: \.slot)!
 }
 
 /// A slot whose last event is a deletion: not recovered.

@@ -259,7 +259,8 @@ public enum SlotFold {
         var provenance: [Provenance] = []
         provenance.reserveCapacity(1 + processed)
         let origin = events[slot[made]]
-        provenance.append(origin.pointee.provenance)
+        provenance.append(Provenance(
+            kind: slot[made].kind == SlotEvent.Kind.snapshotRow.rawValue ? .snapshot : .log, location: origin.pointee.location))
         var version: TimeSlot
         switch origin.pointee.payload {
         case .snapshotRow(let row):
@@ -279,7 +280,7 @@ public enum SlotFold {
                 version.status = status
                 version.activityLevel = activityLevel
             }
-            provenance.append(event.pointee.provenance)
+            provenance.append(Provenance(kind: .log, location: event.pointee.location))
         }
         return FoldedSlot(slot: version, provenance: provenance)
     }
@@ -288,8 +289,11 @@ public enum SlotFold {
     private static func firstUpload(
         withRequestOf j: Int, _ slot: UnsafeBufferPointer<SortKey>, _ events: EventBuffers
     ) -> Int? {
-        guard case .upload(let upload) = events[slot[j]].pointee.payload else { return nil }
-        for i in 0..<j where slot[i].kind == SlotEvent.Kind.upload.rawValue {
+        // Most slots have one upload: the request id is read only when there is an earlier one.
+        guard let earliest = (0..<j).first(where: { slot[$0].kind == SlotEvent.Kind.upload.rawValue }),
+              case .upload(let upload) = events[slot[j]].pointee.payload
+        else { return nil }
+        for i in earliest..<j where slot[i].kind == SlotEvent.Kind.upload.rawValue {
             if case .upload(let earlier) = events[slot[i]].pointee.payload, earlier.requestID == upload.requestID { return i }
         }
         return nil

@@ -149,5 +149,12 @@ final class ConflictResolverTests: XCTestCase {
         for partitions in [2, 3, 8] {
             XCTAssertEqual(ConflictResolver.resolve(slots, against: state, partitions: partitions), one, "\(partitions) ranges")
         }
+        // Taking the slots over (moved to their outcomes, not copied) gives the same, unsorted too.
+        for partitions in [1, 2] {
+            var taken = slots.reversed() as [FoldedSlot]
+            XCTAssertEqual(ConflictResolver.resolve(taking: &taken, against: state, partitions: partitions), one, "taking, \(partitions) ranges")
+            XCTAssertTrue(taken.isEmpty)
+        }
+        XCTAssertEqual(ConflictResolver.resolve(slots, against: state, partitions: 2), one, "the slots given are left as they were")
     }
 }

@@ -15,6 +15,17 @@ final class CSVReportTests: XCTestCase {
         XCTAssertEqual(CSVText.record(["a", "b"]), "a,b\r\n")
     }
 
+    /// The writers' shortcut: text the CSV rules leave as it is is copied without a `String`.
+    func testUnchangedTextIsTold() {
+        let samples = ["plain", "log logs/app-1.log.lz4:17; log logs/app-2.log:3", "", "a,b", "say \"hi\"", "two\nlines",
+                       "cr\rhere", "=1+2", "+1", "-cmd", "@x", "\tx", "a=b", "caf\u{E9}", "app\u{1B}[2J", "del\u{7F}", "~ok ^_^"]
+        for sample in samples {
+            let unchanged = CSVText.isUnchangedAsText(Array(sample.utf8))
+            if unchanged { XCTAssertEqual(CSVText.text(sample), sample, sample) }
+            XCTAssertEqual(unchanged, CSVText.text(sample) == sample && sample.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F }, sample)
+        }
+    }
+
     func testFormulaGuardPrefixesAQuote() {
         XCTAssertEqual(CSVText.text("=1+2"), "'=1+2")
         XCTAssertEqual(CSVText.text("+1"), "'+1")

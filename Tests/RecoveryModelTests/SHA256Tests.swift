@@ -31,6 +31,10 @@ final class SHA256Tests: XCTestCase {
         XCTAssertEqual(CopyTextWriter.field(nil), "\\N")
         XCTAssertEqual(CopyTextWriter.field("a\tb\nc\\d\re"), "a\\tb\\nc\\\\d\\re")
         XCTAssertEqual(CopyTextWriter.field("\u{8}\u{C}\u{B}"), "\\b\\f\\v")
+        // Text with nothing to escape is copied at once: the same bytes either way.
+        XCTAssertEqual(CopyTextWriter.field("logs/app-1.log.lz4"), "logs/app-1.log.lz4")
+        XCTAssertEqual(CopyTextWriter.field("a long note without escapes, caf\u{E9} \u{1F600}"), "a long note without escapes, caf\u{E9} \u{1F600}")
+        XCTAssertEqual(CopyTextWriter.field("a long note that ends with a tab\t"), "a long note that ends with a tab\\t")
         XCTAssertEqual(CopyTextWriter.arrayLiteral([]), "{}")
         XCTAssertEqual(CopyTextWriter.arrayLiteral(["Xcode", "a \"b\"", "c\\d", "NULL"]), #"{"Xcode","a \"b\"","c\\d","NULL"}"#)
         for apps in [[], ["Xcode"], ["a \"b\"", "c\\d\te\nf\rg", "é😀", ""]] {
