@@ -25,8 +25,8 @@ public struct PlanDocument: Codable, Hashable, Sendable {
     public var toolVersion: String
     public var window: WindowRange
     public var shard: Shard?
-    /// The live database the plan was checked against, without its password.
-    public var database: String
+    /// The live database the plan was checked against: `apply` refuses any other.
+    public var database: DatabaseIdentity
     public var inputs: [Input]
     public var rows: RowsFile
     public var counts: Counts
@@ -36,7 +36,7 @@ public struct PlanDocument: Codable, Hashable, Sendable {
 
     public init(
         format: String = PlanDocument.formatName, formatVersion: Int = PlanDocument.currentVersion, kind: Kind,
-        planID: String, createdAt: String, toolVersion: String, window: WindowRange, shard: Shard?, database: String,
+        planID: String, createdAt: String, toolVersion: String, window: WindowRange, shard: Shard?, database: DatabaseIdentity,
         inputs: [Input], rows: RowsFile, counts: Counts, recoveredMinutes: Int, users: [UserTotals],
         completeness: Completeness
     ) {
@@ -147,10 +147,11 @@ public struct PlanDocument: Codable, Hashable, Sendable {
     }
 
     /// The hash that names the plan: SHA-256 over the format, kind, window, shard, rows file hash and
-    /// count, counts, and the sorted content hashes of the inputs. It leaves out times, the
-    /// database and the tool version (paths count only through the rows' provenance), so the same
-    /// evidence under the same paths gives the same plan id whenever and in whatever input order
-    /// it is planned, and any change to what would be inserted changes it.
+    /// count, counts, the database's identity, and the sorted content hashes of the inputs. It
+    /// leaves out times and the tool version (paths count only through the rows' provenance), so
+    /// the same evidence under the same paths against the same database gives the same plan id
+    /// whenever and in whatever input order it is planned, and any change to what would be
+    /// inserted, or to where, changes it.
     public func computePlanID() -> String {
         let h = SHA256()
         h.update("\(Self.formatName) \(formatVersion)\n")
@@ -163,6 +164,7 @@ public struct PlanDocument: Codable, Hashable, Sendable {
         let c = counts
         h.update("counts \(c.recovered) \(c.alreadyPresent) \(c.offlineOverlap) \(c.deleted) \(c.orphans) \(c.duplicates) \(c.quarantined)\n")
         h.update("minutes \(recoveredMinutes)\n")
+        h.update(database.planIDLine)
         for digest in inputs.map({ "\($0.kind.rawValue) \($0.sha256 ?? "database")" }).sorted() {
             h.update("input \(digest)\n")
         }

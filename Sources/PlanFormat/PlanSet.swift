@@ -16,8 +16,8 @@ public struct PlanSet: Codable, Hashable, Sendable {
     public var setID: String
     public var window: PlanDocument.WindowRange
     public var shardCount: Int
-    /// The live database every shard was planned against, without its password.
-    public var database: String
+    /// The live database every shard was planned against (the first shard's record of it).
+    public var database: DatabaseIdentity
     /// One per shard, in shard order: every K of 0..<N once.
     public var plans: [Member]
     /// The shards' counts added up.
@@ -41,7 +41,7 @@ public struct PlanSet: Codable, Hashable, Sendable {
         h.update("\(Self.formatName) \(formatVersion)\n")
         h.update("window \(window.from) \(window.to)\n")
         h.update("shards \(shardCount)\n")
-        h.update("database \(database)\n")
+        h.update(database.planIDLine)
         for member in plans {
             h.update("plan \(member.shard) \(member.planID)\n")
         }
@@ -74,8 +74,8 @@ public struct PlanSet: Codable, Hashable, Sendable {
             problems.append("'\(plan.path)' is for window [\(plan.document.window.from), \(plan.document.window.to)), "
                 + "'\(first.path)' for [\(first.document.window.from), \(first.document.window.to))")
         }
-        for plan in plans where plan.document.database != first.document.database {
-            problems.append("'\(plan.path)' was planned against '\(plan.document.database)', '\(first.path)' against '\(first.document.database)'")
+        for plan in plans where !plan.document.database.isSameDatabase(as: first.document.database) {
+            problems.append("'\(plan.path)' was planned against \(plan.document.database), '\(first.path)' against \(first.document.database)")
         }
         guard problems.isEmpty, let n = counts.first else {
             throw PlanError(.setRefused, path: first.path, detail: problems.joined(separator: "; "))

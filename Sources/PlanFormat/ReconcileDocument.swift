@@ -23,7 +23,8 @@ public struct ReconcileDocument: Codable, Hashable, Sendable {
     /// `time_slots.project_id`, ... as given to `--columns`, in table order.
     public var columns: [String]
     public var shard: Shard?
-    public var database: String
+    /// The live database the plan was checked against: `apply` refuses any other.
+    public var database: DatabaseIdentity
     public var snapshot: Snapshot
     public var rows: PlanDocument.RowsFile
     public var memberships: PlanDocument.RowsFile
@@ -32,7 +33,7 @@ public struct ReconcileDocument: Codable, Hashable, Sendable {
     public init(
         format: String, formatVersion: Int, kind: String, planID: String, createdAt: String, toolVersion: String,
         job: PlanDocument.WindowRange, range: PlanDocument.WindowRange?, columns: [String], shard: Shard?,
-        database: String, snapshot: Snapshot, rows: PlanDocument.RowsFile, memberships: PlanDocument.RowsFile,
+        database: DatabaseIdentity, snapshot: Snapshot, rows: PlanDocument.RowsFile, memberships: PlanDocument.RowsFile,
         counts: Counts
     ) {
         self.format = format
@@ -99,7 +100,7 @@ public struct ReconcileDocument: Codable, Hashable, Sendable {
 
     /// SHA-256 over what the plan would change and the evidence it stands on: the kind, the job,
     /// range, columns and shard, both rows files (their hashes cover each row's evidence), the
-    /// counts and the snapshot's content hash. Not times, paths or the database.
+    /// counts, the database's identity and the snapshot's content hash. Not times or paths.
     public func computePlanID() -> String {
         let h = SHA256()
         h.update("\(PlanDocument.formatName) \(formatVersion) \(kind)\n")
@@ -112,6 +113,7 @@ public struct ReconcileDocument: Codable, Hashable, Sendable {
         let c = counts
         h.update("counts \(c.restore) \(c.keptChangedAfterJob) \(c.keptNotFingerprint) \(c.missingFromLive) \(c.quarantined) \(c.unchanged) \(c.unreadable) \(c.membershipsRestored) \(c.membershipsQuarantined)\n")
         h.update("snapshot \(snapshot.sha256 ?? "database")\n")
+        h.update(database.planIDLine)
         return h.finalize()
     }
 }

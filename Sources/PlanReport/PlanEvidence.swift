@@ -10,7 +10,7 @@ public struct PlanEvidence: Sendable {
     /// An IANA zone (`America/Los_Angeles`) to show times in beside UTC, from `--tz`.
     public var displayTimeZone: String?
     public var shard: Shard?
-    public var database: String
+    public var database: DatabaseIdentity
     public var inputs: [PlanDocument.Input]
     public var hosts: [HostCoverage]
     public var fold: FoldResult
@@ -25,7 +25,7 @@ public struct PlanEvidence: Sendable {
     public var noticeTemplate: NoticeTemplate = .standard
 
     public init(
-        window: Window, displayTimeZone: String?, shard: Shard?, database: String,
+        window: Window, displayTimeZone: String?, shard: Shard?, database: DatabaseIdentity,
         inputs: [PlanDocument.Input], hosts: [HostCoverage], fold: FoldResult, resolution: Resolution,
         readQuarantine: [QuarantineRecord], toolVersion: String, createdAt: Timestamp
     ) {

@@ -11,7 +11,7 @@ public struct ReconcileEvidence: Sendable {
     public var columns: [SlotColumn]
     public var shard: Shard?
     /// The live database, without its password.
-    public var database: String
+    public var database: DatabaseIdentity
     public var snapshot: ReconcileDocument.Snapshot
     /// Snapshot rows that could not be read (with their line).
     public var quarantinedRows: [QuarantineRecord]
@@ -21,7 +21,7 @@ public struct ReconcileEvidence: Sendable {
     public var toolVersion: String
 
     public init(
-        result: Reconciliation, job: Window, range: Window?, columns: [SlotColumn], shard: Shard?, database: String,
+        result: Reconciliation, job: Window, range: Window?, columns: [SlotColumn], shard: Shard?, database: DatabaseIdentity,
         snapshot: ReconcileDocument.Snapshot, quarantinedRows: [QuarantineRecord], companies: [Int64: Int64],
         createdAt: Timestamp, toolVersion: String
     ) {

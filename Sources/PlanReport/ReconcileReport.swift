@@ -29,7 +29,7 @@ enum ReconcileReport {
             ("slot range", e.range.map { "[\($0.from), \($0.to))" } ?? "every slot of the snapshot"),
             ("snapshot", "\(e.snapshot.path) (\(e.snapshot.kind)\(e.snapshot.sha256.map { ", sha256 \($0)" } ?? ""))"),
             ("snapshot's newest updated_at", e.snapshot.newestUpdatedAt ?? "none"),
-            ("database", e.database),
+            ("database", e.database.description),
             ("created", document.createdAt),
         ]
         if let shard = e.shard { summary.append(("shard", shard.description)) }

@@ -94,7 +94,9 @@ struct ReviewContent {
                               .text(" (\(durationText(minutes: minutes)), half-open)")]),
             ("Window (\(evidence.displayTimeZone ?? "--tz"))", [.text(time.window(w))]),
             ("Shard", [.text(document.shard.map { "\($0.index) of \($0.count)" } ?? "none (the whole window)")]),
-            ("Database", [.code(document.database)]),
+            ("Database", [.code(document.database.name), .text(" at "), .code(document.database.target),
+                          .text(" (OID \(document.database.oid), cluster "), .code(document.database.systemIdentifier),
+                          .text(", PostgreSQL "), .code(document.database.serverVersion), .text(")")]),
             ("Rows file", [.code(document.rows.file), .text(", \(document.rows.count) rows, SHA-256 "), .code(document.rows.sha256)]),
             ("Created", [.code(document.createdAt), .text(" (the latest event in the evidence) by recover-tool "), .code(document.toolVersion)]),
         ]
@@ -260,7 +262,8 @@ struct ReviewContent {
             [.text("The plan id you approve is "), .code(document.planID),
              .text(". apply refuses this directory if plan.json or the rows file changed; a new plan gets a new id and needs a new review.")],
             [.text("The window "), .code(evidence.window.from.rfc3339), .text(" to "), .code(evidence.window.to.rfc3339),
-             .text(" is the incident's, and the database "), .code(document.database), .text(" is the live one it hit.")],
+             .text(" is the incident's, and the database "), .code(document.database.name), .text(" at "),
+             .code(document.database.target), .text(" is the live one it hit: apply refuses any other.")],
             warnings == 0
                 ? [.text("The evidence is complete: no warning to explain.")]
                 : [.text("Each of the \(warnings) completeness warnings is understood: logs that stop before \(CoveragePolicy.neededText), "

@@ -49,7 +49,8 @@ public enum SetReport {
                 ("Plan set id", [.code(set.setID)]),
                 ("Window (UTC)", [.code(set.window.from), .text(" to "), .code(set.window.to), .text(" (half-open)")]),
                 ("Shards", [.text("\(n): users split by SplitMix64(user_id) mod \(n), every K of 0 to \(n - 1) once")]),
-                ("Live database", [.code(set.database)]),
+                ("Live database", [.code(set.database.name), .text(" at "), .code(set.database.target),
+                                   .text(" (OID \(set.database.oid), cluster "), .code(set.database.systemIdentifier), .text(")")]),
                 ("Evidence", [.text(set.complete ? "complete in every shard" : "INCOMPLETE in some shard: see below")]),
             ]
             let minutes = plans.reduce(0) { $0 + $1.recoveredMinutes }

@@ -1,4 +1,5 @@
 import CLibPQ
+import RecoveryModel
 
 #if canImport(Glibc)
 import Glibc
@@ -104,6 +105,32 @@ public final class Connection {
         if row?[1] == "t" { return "the server is a standby in recovery: pg_is_in_recovery() is true" }
         if row?[0] == "on" { return "default_transaction_read_only is on" }
         return nil
+    }
+
+    /// The database this session is connected to, as the server knows it: the cluster's system
+    /// identifier, the database's name and OID, the server version, and the redacted target.
+    public func identity() throws -> DatabaseIdentity {
+        let row = try execute(
+            """
+            SELECT s.system_identifier::text, d.datname, d.oid::bigint::text, pg_catalog.current_setting('server_version')
+            FROM pg_catalog.pg_control_system() s, pg_catalog.pg_database d
+            WHERE d.datname = pg_catalog.current_database()
+            """,
+            context: "cannot read which database '\(redactedConnectionInfo)' is").rows.first
+        guard let row, let system = row[0], let name = row[1], let oid = row[2].flatMap({ Int64($0) }), let version = row[3] else {
+            throw PostgresError(
+                kind: .query, message: "the server did not say which database this is",
+                context: "cannot read which database '\(redactedConnectionInfo)' is")
+        }
+        return DatabaseIdentity(target: redactedConnectionInfo, systemIdentifier: system, name: name, oid: oid, serverVersion: version)
+    }
+
+    /// Where the session is connected: `db1:5432`, or `/var/run/postgresql:5432` for a socket
+    /// (`PQhost`, `PQport`).
+    public var serverAddress: String {
+        let host = PQhost(handle).map { String(cString: $0) } ?? ""
+        let port = PQport(handle).map { String(cString: $0) } ?? ""
+        return (host.isEmpty ? "localhost" : host) + (port.isEmpty ? "" : ":\(port)")
     }
 
     // MARK: Queries

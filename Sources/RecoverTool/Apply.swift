@@ -82,11 +82,9 @@ struct Apply: ParsableCommand {
         try requireApproved(plan.document.planID)
         try requireShard(plan.document.shard)
         try requireInSet(planID: plan.document.planID, shard: plan.document.shard)
-        try Confirmation.require(
-            ApplyText.summary(plan.document, path: directory), question: "Apply this plan?", yes: confirm.yes,
-            flagHint: "apply the plan")
-        try commit(rowsPath: plan.rowsPath, rows: plan.document.rows.count) { options, checkpoint in
-            try RecoveryApply.apply(plan, database: database.target, options: options, checkpoint: checkpoint)
+        try commit(rowsPath: plan.rowsPath, rows: plan.document.rows.count, summary: ApplyText.summary(plan.document, path: directory)) {
+            options, confirm, checkpoint in
+            try RecoveryApply.apply(plan, database: database.target, options: options, confirm: confirm, checkpoint: checkpoint)
         }
     }
 }
@@ -102,12 +100,14 @@ extension Apply {
                 + ", not shard \(expected) as --shard says; nothing was changed; apply shard \(expected)'s own plan")
     }
 
-    /// What every plan kind shares once the plan is checked and confirmed: the options from the
-    /// flags, the test pauses and progress at each checkpoint, and the outcome printed.
+    /// What every plan kind shares once the plan is checked: the confirmation (the database the
+    /// session reached, then `summary`), the options from the flags, the test pauses and progress
+    /// at each checkpoint, and the outcome printed.
     func commit(
-        rowsPath: String, rows: Int,
-        _ transaction: (ApplyOptions, (ApplyCheckpoint) -> Void) throws -> ApplyOutcome
+        rowsPath: String, rows: Int, summary: [String],
+        _ transaction: (ApplyOptions, (ApplyTarget) throws -> Void, (ApplyCheckpoint) -> Void) throws -> ApplyOutcome
     ) throws {
+        try Confirmation.requireTerminal(yes: confirm.yes, flagHint: "apply the plan")
         var options = ApplyOptions(
             operatorName: confirm.operatorOrLogin, toolVersion: ToolVersion.current,
             maxSlots: maxSlots)
@@ -121,10 +121,19 @@ extension Apply {
             logger: log.logger, progress: log.progress("loading rows (COPY)"), ticker: ticker, chunkBytes: options.chunkBytes,
             rowsBytes: InputDiscovery.fileSize(rowsPath) ?? 0, rows: rows)
         ticker.show("connecting")
+        let yes = confirm.yes
+        // Asked once connected (the database is the plan's): the status line cleared first.
+        let ask = { (target: ApplyTarget) throws in
+            guard !yes else { return }
+            ticker.show(nil)
+            log.endProgress()
+            try Confirmation.require(
+                ApplyText.target(target) + summary, question: "Apply this plan?", yes: yes, flagHint: "apply the plan")
+        }
         let outcome: ApplyOutcome
         do {
             defer { ticker.stop() }
-            outcome = try transaction(options) { checkpoint in
+            outcome = try transaction(options, ask) { checkpoint in
                 steps.reached(checkpoint)
                 pause.reached(checkpoint.description)
             }

@@ -17,16 +17,15 @@ extension Apply {
         try requireShard(plan.document.shard)
         try requireInSet(planID: plan.document.planID, shard: plan.document.shard)
         let d = plan.document
-        try Confirmation.require(
-            [
-                "reconcile plan \(d.planID) in '\(directory)'",
-                "job window [\(d.job.from), \(d.job.to)), columns \(d.columns.joined(separator: ","))" + (d.shard.map { ", shard \($0)" } ?? ""),
-                "to restore \(d.rows.count) rows and \(d.memberships.count) memberships; kept at plan time: "
-                    + "\(d.counts.keptChangedAfterJob) changed after the job, \(d.counts.keptNotFingerprint) not the job's fingerprint, "
-                    + "\(d.counts.quarantined) quarantined",
-            ], question: "Apply this plan?", yes: confirm.yes, flagHint: "apply the plan")
-        try commit(rowsPath: plan.rowsPath, rows: d.rows.count) { options, checkpoint in
-            try ReconcileApply.apply(plan, database: database.target, options: options, checkpoint: checkpoint)
+        let summary = [
+            "reconcile plan \(d.planID) in '\(directory)'",
+            "job window [\(d.job.from), \(d.job.to)), columns \(d.columns.joined(separator: ","))" + (d.shard.map { ", shard \($0)" } ?? ""),
+            "to restore \(d.rows.count) rows and \(d.memberships.count) memberships; kept at plan time: "
+                + "\(d.counts.keptChangedAfterJob) changed after the job, \(d.counts.keptNotFingerprint) not the job's fingerprint, "
+                + "\(d.counts.quarantined) quarantined",
+        ]
+        try commit(rowsPath: plan.rowsPath, rows: d.rows.count, summary: summary) { options, confirm, checkpoint in
+            try ReconcileApply.apply(plan, database: database.target, options: options, confirm: confirm, checkpoint: checkpoint)
         }
     }
 }

@@ -13,12 +13,7 @@ import Darwin
 enum Confirmation {
     static func require(_ summary: [String], question: String, yes: Bool, flagHint: String) throws {
         if yes { return }
-        guard isatty(0) == 1 else {
-            throw CommandFailure(
-                .usage, code: "not_confirmed",
-                "refusing to \(flagHint) without confirmation: standard input is not a terminal",
-                hint: "pass --yes to confirm non-interactively")
-        }
+        try requireTerminal(yes: yes, flagHint: flagHint)
         let text = summary.map { $0.hasSuffix("\n") ? $0 : $0 + "\n" }.joined() + "\(question) Type 'yes' to continue: "
         // The terminal, not standard output: `apply DIR > out.txt` and `--json` keep stdout the result.
         let terminal = FileHandle(forWritingAtPath: "/dev/tty") ?? FileHandle.standardError
@@ -27,6 +22,16 @@ enum Confirmation {
         guard readLine() == "yes" else {
             throw CommandFailure(.failure, code: "declined", "not confirmed (only 'yes' confirms): nothing was changed")
         }
+    }
+
+    /// Refuses (64) to go on when it would have to ask and cannot: no `--yes` and standard input
+    /// is not a terminal. Called before connecting, so that nothing is opened for nothing.
+    static func requireTerminal(yes: Bool, flagHint: String) throws {
+        guard !yes, isatty(0) != 1 else { return }
+        throw CommandFailure(
+            .usage, code: "not_confirmed",
+            "refusing to \(flagHint) without confirmation: standard input is not a terminal",
+            hint: "pass --yes to confirm non-interactively")
     }
 
     /// `--operator`'s default: `USER`, else the login name.

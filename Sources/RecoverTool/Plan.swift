@@ -77,6 +77,7 @@ struct Plan: ParsableCommand {
         // A taken --out and an unreachable database stop the run before minutes of reading.
         try PlanWriter.checkDestination(out)
         let live = try Connection.connect(database.target, session: SessionSettings(applicationName: "recover-tool plan"))
+        let identity = try live.identity()
         var sources = try output.log.timed("read") {
             try PlanSources.read(
                 window: window, logs: logs, snapshots: snapshot, shard: shard, progress: output.progress("reading logs"))
@@ -102,7 +103,7 @@ struct Plan: ParsableCommand {
             return (ConflictResolver.resolve(taking: &fold.slots, against: state), contacts)
         }
         var evidence = PlanEvidence(
-            window: window, displayTimeZone: tz, shard: shard, database: live.redactedConnectionInfo,
+            window: window, displayTimeZone: tz, shard: shard, database: identity,
             inputs: sources.inputs, hosts: sources.hosts, fold: fold, resolution: resolution,
             readQuarantine: sources.quarantine, toolVersion: ToolVersion.current,
             createdAt: PlanEvidence.createdAt(window: window, hosts: sources.hosts))

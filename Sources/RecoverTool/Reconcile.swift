@@ -82,6 +82,7 @@ struct ReconcileCommand: ParsableCommand {
         let shard = self.shard?.shard
         // Connect first: an unreachable database should stop the run before the snapshot is read.
         let live = try Connection.connect(database.target, session: SessionSettings(applicationName: "recover-tool reconcile"))
+        let identity = try live.identity()
         let source = SnapshotSource(argument: snapshot)
         var snap = try output.log.timed("read") { try ReconcileSnapshot.read(source, range: range) }
         guard snap.newestUpdatedAt != nil else {
@@ -110,7 +111,7 @@ struct ReconcileCommand: ParsableCommand {
         }
         result.snapshotRowsOutsideRange += snap.slotsOutsideRange
         let evidence = ReconcileEvidence(
-            result: result, job: job, range: range, columns: columns, shard: shard, database: live.redactedConnectionInfo,
+            result: result, job: job, range: range, columns: columns, shard: shard, database: identity,
             snapshot: .init(
                 kind: source.isDump ? "dump" : "database", path: snap.name, bytes: snap.bytes, sha256: snap.sha256,
                 lines: snap.lines, newestUpdatedAt: snap.newestUpdatedAt?.rfc3339, hasProjectMembers: snap.hasMemberships,

@@ -6,6 +6,15 @@ import RecoveryModel
 
 /// What `apply`, `verify`, `revert` and `runs` print on standard output.
 enum ApplyText {
+    /// The database an apply is about to write, as its confirmation names it first.
+    static func target(_ target: ApplyTarget) -> [String] {
+        let d = target.database
+        return [
+            "database '\(d.name)' on host \(target.address) (OID \(d.oid), cluster \(d.systemIdentifier), PostgreSQL \(d.serverVersion)), "
+                + "the one the plan was made for",
+        ]
+    }
+
     /// The plan as the confirmation shows it.
     static func summary(_ plan: PlanDocument, path: String) -> [String] {
         var lines = [

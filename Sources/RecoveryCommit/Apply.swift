@@ -138,12 +138,14 @@ public enum RecoveryApply {
         return try apply(plan, database: database, options: options, checkpoint: checkpoint)
     }
 
-    /// Applies a plan already loaded (and so checked) by `PlanDirectory.load`.
+    /// Applies a plan already loaded (and so checked) by `PlanDirectory.load`, to the database it
+    /// was made for only; `confirm` sees that database before anything is written, and may throw.
     public static func apply(
         _ plan: PlanDirectory, database: ConnectionTarget, options: ApplyOptions,
-        checkpoint: (ApplyCheckpoint) -> Void = { _ in }
+        confirm: (ApplyTarget) throws -> Void = { _ in }, checkpoint: (ApplyCheckpoint) -> Void = { _ in }
     ) throws -> ApplyOutcome {
-        let connection = try RecoveryConnection.openForWriting(database, doing: "cannot apply the plan in '\(plan.path)'", subcommand: "apply")
+        let connection = try RecoveryConnection.openForApply(
+            database, planPath: plan.path, planned: plan.document.database, confirm: confirm)
         checkpoint(.connected)
         let doing = "cannot apply the plan in '\(plan.path)' to '\(connection.redactedConnectionInfo)'"
         let lockHint = "another apply or revert of this shard, or a schema migration, is running (or a session holds offline entries of the plan's users); "

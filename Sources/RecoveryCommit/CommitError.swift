@@ -12,6 +12,8 @@ public struct CommitError: ToolError {
     public enum Kind: String, CaseIterable, Sendable, Hashable {
         /// The plan directory is not a plan, or does not match its hashes (`PlanError`).
         case planRefused = "plan_refused"
+        /// The plan (or the run) was made for another database than the one connected to.
+        case databaseMismatch = "database_mismatch"
         /// The plan would insert more slots than `--max-slots` allows.
         case budgetExceeded = "budget_exceeded"
         /// Connecting or a statement failed; the transaction was rolled back.
@@ -54,7 +56,7 @@ public struct CommitError: ToolError {
 
     public var exitStatus: ExitStatus {
         switch kind {
-        case .planRefused, .budgetExceeded: .refusedPlan
+        case .planRefused, .databaseMismatch, .budgetExceeded: .refusedPlan
         case .database, .schemaTooNew, .inconsistent: .database
         case .outcomeUnknown: .outcomeUnknown
         case .lockTimeout, .statementTimeout: .busy

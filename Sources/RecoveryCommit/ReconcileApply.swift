@@ -16,9 +16,10 @@ import RecoveryModel
 public enum ReconcileApply {
     public static func apply(
         _ plan: ReconcileDirectory, database: ConnectionTarget, options: ApplyOptions,
-        checkpoint: (ApplyCheckpoint) -> Void = { _ in }
+        confirm: (ApplyTarget) throws -> Void = { _ in }, checkpoint: (ApplyCheckpoint) -> Void = { _ in }
     ) throws -> ApplyOutcome {
-        let connection = try RecoveryConnection.openForWriting(database, doing: "cannot apply the plan in '\(plan.path)'", subcommand: "apply")
+        let connection = try RecoveryConnection.openForApply(
+            database, planPath: plan.path, planned: plan.document.database, confirm: confirm)
         checkpoint(.connected)
         let doing = "cannot apply the plan in '\(plan.path)' to '\(connection.redactedConnectionInfo)'"
         let lockHint = "another apply or revert of this shard is running, or a session holds a user or project of the "

@@ -228,4 +228,44 @@ enum RecoveryConnection {
         }
         return connection
     }
+
+    /// Opens the session an apply writes through: refuses a read-only one (69) and a database
+    /// other than the one the plan was made for (70), then shows `confirm` the database it is
+    /// about to write, before any write.
+    static func openForApply(
+        _ database: ConnectionTarget, planPath: String, planned: DatabaseIdentity, confirm: (ApplyTarget) throws -> Void
+    ) throws -> Connection {
+        let doing = "cannot apply the plan in '\(planPath)'"
+        let connection = try openForWriting(database, doing: doing, subcommand: "apply")
+        let live = try identity(of: connection, doing: doing)
+        try requireSameDatabase(live: live, recorded: planned, refusing: "refusing the plan in '\(planPath)': it was made for")
+        try confirm(ApplyTarget(database: live, address: connection.serverAddress))
+        return connection
+    }
+
+    /// The database `connection` is connected to, as the server names it.
+    static func identity(of connection: Connection, doing: String) throws -> DatabaseIdentity {
+        do {
+            return try connection.identity()
+        } catch let error as PostgresError {
+            throw CommitError(.database, "\(doing): \(error.description)", postgres: error)
+        }
+    }
+
+    /// Refuses (70) a database other than `recorded`, naming both. No flag overrides it: a plan
+    /// for this database is one `recover-tool plan` away.
+    static func requireSameDatabase(live: DatabaseIdentity, recorded: DatabaseIdentity, refusing: String) throws {
+        guard !live.isSameDatabase(as: recorded) else { return }
+        throw CommitError(
+            .databaseMismatch,
+            "\(refusing) \(recorded), but the connection reaches \(live); nothing was changed",
+            hint: "give --db the database it was made for, or make a new plan against this one with 'recover-tool plan'")
+    }
+}
+
+/// The database an apply is about to write, for its confirmation: as the server names it, and
+/// the host and port the session reached (`Connection.serverAddress`).
+public struct ApplyTarget: Sendable {
+    public var database: DatabaseIdentity
+    public var address: String
 }

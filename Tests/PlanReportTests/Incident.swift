@@ -99,11 +99,16 @@ enum Incident {
         ]
     }
 
+    /// The live database the incident is planned against.
+    static let database = DatabaseIdentity(
+        target: "host=db1 dbname=tracker user=recover", systemIdentifier: "7311023811954282520", name: "tracker", oid: 16384,
+        serverVersion: "16.4")
+
     /// The incident's evidence, shown in `zone` beside UTC.
     static func evidence(zone: String? = "America/Los_Angeles") -> PlanEvidence {
         let fold = SlotFold.fold(events, window: window)
         return PlanEvidence(
-            window: window, displayTimeZone: zone, shard: nil, database: "host=db1 dbname=tracker user=recover",
+            window: window, displayTimeZone: zone, shard: nil, database: database,
             inputs: inputs, hosts: hosts, fold: fold, resolution: ConflictResolver.resolve(fold.slots, against: live),
             readQuarantine: readQuarantine, toolVersion: "0.1.0-test", createdAt: Timestamp.parse("2018-07-26T09:00:00Z")!)
     }

@@ -21,7 +21,7 @@ final class PlanSetTests: XCTestCase {
         if FileManager.default.fileExists(atPath: dir + "/plan.json") { return try PlanDirectory.load(dir) }
         try PlanFixture.write(
             PlanFixture.slots(users: 1...8, perUser: perUser).filter { shard.contains(userID: $0.slot.key.userID) },
-            to: dir, shard: shard, database: database)
+            to: dir, for: PlanFixture.database(database), shard: shard)
         return try PlanDirectory.load(dir)
     }
 
@@ -74,11 +74,12 @@ final class PlanSetTests: XCTestCase {
         }
         let databases = try [shard(0, of: 2), shard(1, of: 2, database: "dbname=other")]
         XCTAssertThrowsError(try PlanSet.combine(databases)) { error in
-            XCTAssertTrue("\(error)".contains("'\(databases[1].path)' was planned against 'dbname=other', '\(databases[0].path)' against 'test'"),
+            XCTAssertTrue("\(error)".contains("'\(databases[1].path)' was planned against \(PlanFixture.database("dbname=other")), "
+                + "'\(databases[0].path)' against \(PlanFixture.database("test"))"),
                           "\(error)")
         }
         let whole = tmp.path + "/whole"
-        try PlanFixture.write(PlanFixture.slots(users: 1...8, perUser: 3), to: whole)
+        try PlanFixture.write(PlanFixture.slots(users: 1...8, perUser: 3), to: whole, for: PlanFixture.database("test"))
         XCTAssertThrowsError(try PlanSet.combine([try shard(0, of: 1), try PlanDirectory.load(whole)])) { error in
             XCTAssertTrue("\(error)".contains("'\(whole)' is a plan of all users (no --shard), not a shard"), "\(error)")
         }

@@ -14,7 +14,7 @@ final class ApplyCommandTests: XCTestCase {
         let db = try TestDatabase(label: "cli")
         try PlanFixture.seed(try db.connect(), users: Int(users))
         let dir = try TemporaryDirectory(prefix: "plan")
-        let plan = try PlanFixture.write(PlanFixture.slots(users: 1...users, perUser: perUser), to: dir.path)
+        let plan = try PlanFixture.write(PlanFixture.slots(users: 1...users, perUser: perUser), to: dir.path, for: try db.identity())
         return (db, dir, plan)
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import PlanFormat
 import PlanReport
 import PostgresClient
+import RecoveryModel
 import TestSupport
 import XCTest
 
@@ -25,9 +26,12 @@ final class ApplyFaultTests: XCTestCase {
         return db
     }
 
-    func writePlan() throws -> (TemporaryDirectory, PlanDocument) {
+    /// The plan every test applies, made for `database`: each database gets its own plan (and
+    /// plan id), since apply refuses a plan made for another.
+    func writePlan(for database: DatabaseIdentity) throws -> (TemporaryDirectory, PlanDocument) {
         let dir = try TemporaryDirectory(prefix: "plan")
-        let plan = try PlanFixture.write(PlanFixture.slots(users: 1...Self.users, perUser: 144, note: Self.note), to: dir.path)
+        let plan = try PlanFixture.write(
+            PlanFixture.slots(users: 1...Self.users, perUser: 144, note: Self.note), to: dir.path, for: database)
         return (dir, plan)
     }
 
@@ -41,16 +45,16 @@ final class ApplyFaultTests: XCTestCase {
     ]
 
     func testKilledAtEveryMomentLeavesBeforeOrAfter() throws {
-        let (dir, plan) = try writePlan()
-        XCTAssertGreaterThan(try FileManager.default.attributesOfItem(atPath: dir.file("rows.tsv").path)[.size] as! Int, 3 << 20)
-
-        // The state a clean apply ends in.
+        // The state a clean apply ends in (its plan id replaced by each database's own below).
         let reference = try seededDatabase(label: "ref")
+        let (referenceDir, referencePlan) = try writePlan(for: try reference.identity())
+        XCTAssertGreaterThan(try FileManager.default.attributesOfItem(atPath: referenceDir.file("rows.tsv").path)[.size] as! Int, 3 << 20)
         let cleanStart = Date()
-        let clean = try runProcess(tool, ["apply", dir.path, "--yes", "--plan-id", try approvedPlanID(dir.path)], environment: reference.processEnvironment)
+        let clean = try runProcess(
+            tool, ["apply", referenceDir.path, "--yes", "--plan-id", referencePlan.planID], environment: reference.processEnvironment)
         let cleanMilliseconds = Date().timeIntervalSince(cleanStart) * 1000
         XCTAssertEqual(clean.status, 0, clean.stderrText)
-        let after = try DatabaseState.outcome(try reference.connect())
+        let referenceAfter = try DatabaseState.outcome(try reference.connect())
         reference.drop()
 
         var outcomes: [String: Int] = ["before": 0, "after": 0]
@@ -59,6 +63,8 @@ final class ApplyFaultTests: XCTestCase {
         for point in Self.points + timed {
             let db = try seededDatabase(label: "kill")
             let connection = try db.connect()
+            let (dir, plan) = try writePlan(for: try db.identity())
+            let after = referenceAfter.replacingOccurrences(of: referencePlan.planID, with: plan.planID)
             let before = try DatabaseState.checksums(connection)
             let beforeOutcome = try DatabaseState.outcome(connection)
             let process: Spawned
@@ -102,7 +108,7 @@ final class ApplyFaultTests: XCTestCase {
 
     func testTwoAppliesAtOnceInsertEachSlotOnce() throws {
         let db = try seededDatabase(label: "twice")
-        let (dir, plan) = try writePlan()
+        let (dir, plan) = try writePlan(for: try db.identity())
         let a = try Spawned(tool, ["apply", dir.path, "--yes", "--plan-id", try approvedPlanID(dir.path)], environment: db.processEnvironment)
         let b = try Spawned(tool, ["apply", dir.path, "--yes", "--plan-id", try approvedPlanID(dir.path)], environment: db.processEnvironment)
         a.process.waitUntilExit()
@@ -118,8 +124,8 @@ final class ApplyFaultTests: XCTestCase {
         // Two different plans over the same keys at once: each slot once; the second run drops them as present.
         let db2 = try seededDatabase(label: "twoplans")
         let dirA = try TemporaryDirectory(prefix: "planA"), dirB = try TemporaryDirectory(prefix: "planB")
-        try PlanFixture.write(PlanFixture.slots(users: 1...60, perUser: 144), to: dirA.path)
-        try PlanFixture.write(PlanFixture.slots(users: 41...100, perUser: 144, note: "other"), to: dirB.path)
+        try PlanFixture.write(PlanFixture.slots(users: 1...60, perUser: 144), to: dirA.path, for: try db2.identity())
+        try PlanFixture.write(PlanFixture.slots(users: 41...100, perUser: 144, note: "other"), to: dirB.path, for: try db2.identity())
         let c = try Spawned(tool, ["apply", dirA.path, "--yes", "--plan-id", try approvedPlanID(dirA.path)], environment: db2.processEnvironment)
         let d = try Spawned(tool, ["apply", dirB.path, "--yes", "--plan-id", try approvedPlanID(dirB.path)], environment: db2.processEnvironment)
         c.process.waitUntilExit()
@@ -146,7 +152,7 @@ final class ApplyFaultTests: XCTestCase {
             // The test server runs with synchronous_commit=off: make the setup durable before the
             // immediate stop, so that only the apply's own transaction is at stake.
             try setup.executeSimple("CHECKPOINT")
-            let (dir, _) = try writePlan()
+            let (dir, _) = try writePlan(for: try setup.identity())
 
             var env = server.environment
             env["PGDATABASE"] = name

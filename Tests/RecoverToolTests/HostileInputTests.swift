@@ -313,3 +313,82 @@ final class HostileInputTests: XCTestCase {
         XCTAssertEqual(try DatabaseState.checksums(try live.connect()), before)
     }
 }
+
+extension HostileInputTests {
+    /// Row 2: a plan names its database (cluster, OID, name, version, target), the plan id covers
+    /// it, and apply refuses any other database (70, naming both), changing nothing there.
+    func testPlanIsBoundToItsDatabase() throws {
+        XCTAssertEqual(try plan("p").status, 0)
+        let planDir = dir.file("p").path
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.file("p/plan.json"))) as? [String: Any]
+        let recorded = try XCTUnwrap(json?["database"] as? [String: Any])
+        let server = try live.connect().execute(
+            """
+            SELECT system_identifier::text, current_database(), (SELECT oid::bigint FROM pg_database WHERE datname = current_database())::text,
+                   current_setting('server_version') FROM pg_control_system()
+            """).rows[0]
+        XCTAssertEqual(recorded["system_identifier"] as? String, server[0])
+        XCTAssertEqual(recorded["name"] as? String, server[1])
+        XCTAssertEqual((recorded["oid"] as? Int).map(String.init), server[2])
+        XCTAssertEqual(recorded["server_version"] as? String, server[3])
+        XCTAssertEqual(recorded["target"] as? String, ConnectionInfo.redacted(live.conninfo))
+
+        // The same evidence against the same database: the same plan id and the same rows.
+        XCTAssertEqual(try plan("again").status, 0)
+        XCTAssertEqual(try approvedPlanID(dir.file("again").path), try approvedPlanID(planDir))
+        let rows = try Data(contentsOf: dir.file("p/rows.tsv"))
+        XCTAssertEqual(try Data(contentsOf: dir.file("again/rows.tsv")), rows)
+
+        // Another database with the same rows (a restored backup): the same rows file, another id,
+        // and apply of the first plan there is refused.
+        let backup = try TestDatabase(label: "backup")
+        try DemoIncident.loadLive(into: backup)
+        let other = try tool(["plan"] + Self.window + ["--logs", Self.logs, "--snapshot", Self.snapshot, "--db", backup.conninfo,
+                                                       "--out", dir.file("other").path, "--quiet"])
+        XCTAssertEqual(other.status, 0, other.stderrText)
+        XCTAssertEqual(try Data(contentsOf: dir.file("other/rows.tsv")), rows)
+        XCTAssertNotEqual(try approvedPlanID(dir.file("other").path), try approvedPlanID(planDir))
+
+        let backupBefore = try DatabaseState.checksums(try backup.connect())
+        let planned = try live.identity(), reached = try backup.identity()
+        let refused = try tool(["apply", planDir, "--db", backup.conninfo, "--yes", "--plan-id", try approvedPlanID(planDir)])
+        XCTAssertEqual(refused.status, 70, refused.stderrText)
+        XCTAssertEqual(refused.stderrText.filter { $0 == "\n" }.count, 1, refused.stderrText)
+        XCTAssertTrue(refused.stderrText.hasPrefix(
+            "recover-tool: error: refusing the plan in '\(planDir)': it was made for database '\(live.name)' (OID \(planned.oid), cluster "
+                + "\(planned.systemIdentifier), PostgreSQL \(planned.serverVersion)) at '\(ConnectionInfo.redacted(live.conninfo))', "
+                + "but the connection reaches database '\(backup.name)' (OID \(reached.oid), cluster \(reached.systemIdentifier), "
+                + "PostgreSQL \(reached.serverVersion)) at '\(ConnectionInfo.redacted(backup.conninfo))'; nothing was changed"),
+            refused.stderrText)
+        XCTAssertEqual(try DatabaseState.checksums(try backup.connect()), backupBefore)
+
+        // The identity edited by hand to name the backup: plan.json no longer matches its plan id.
+        var document = try PlanJSON.decode(Data(contentsOf: dir.file("p/plan.json")))
+        document.database = reached
+        try FileManager.default.removeItem(atPath: planDir + "/plan.json")
+        try JSONOutput.encode(document).write(toFile: planDir + "/plan.json", atomically: false, encoding: .utf8)
+        let edited = try tool(["apply", planDir, "--db", backup.conninfo, "--yes", "--plan-id", try approvedPlanID(dir.file("again").path)])
+        XCTAssertEqual(edited.status, 70, edited.stderrText)
+        XCTAssertTrue(edited.stderrText.contains("plan.json does not match its plan id"), edited.stderrText)
+        XCTAssertEqual(try DatabaseState.checksums(try backup.connect()), backupBefore)
+    }
+
+    /// The confirmation names the database the session reached, its host, the plan id and the
+    /// counts, on the terminal or standard error, never standard output.
+    func testConfirmationNamesTheDatabaseAndHost() throws {
+        XCTAssertEqual(try plan("p").status, 0)
+        let planDir = dir.file("p").path
+        let id = try approvedPlanID(planDir)
+        // `script` gives the tool a terminal (PGDATABASE names the database); 'no' declines.
+        let answer = dir.file("answer")
+        try "no\n".write(to: answer, atomically: false, encoding: .utf8)
+        let output = try runProcess(
+            "/usr/bin/script", ["-qec", "'\(Self.tool)' apply '\(planDir)' --plan-id \(id) 2>/dev/null; echo status=$?", "/dev/null"],
+            stdin: answer, environment: live.processEnvironment)
+        let text = output.stdoutText
+        XCTAssertTrue(text.contains("database '\(live.name)' on host "), text)
+        XCTAssertTrue(text.contains("plan \(id) in '\(planDir)'"), text)
+        XCTAssertTrue(text.contains("to insert 82 slots"), text)
+        XCTAssertTrue(text.contains("status=1"), text)
+    }
+}

@@ -26,10 +26,11 @@ final class ReconcileApplyTests: XCTestCase {
         try BadJobFixture.dump(backup, to: dump)
     }
 
-    func plan(_ out: String = "p", shard: String? = nil) throws -> String {
+    /// A reconcile plan into `out`, made against `database` (default: `live`); returns its id.
+    func plan(_ out: String = "p", shard: String? = nil, against database: TestDatabase? = nil) throws -> String {
         let run = try runProcess(tool, [
             "reconcile", "--snapshot", dump, "--job-from", BadJobFixture.jobFrom, "--job-to", BadJobFixture.jobTo,
-            "--columns", BadJobFixture.columns, "--db", live.conninfo, "--out", dir.file(out).path, "--quiet",
+            "--columns", BadJobFixture.columns, "--db", (database ?? live).conninfo, "--out", dir.file(out).path, "--quiet",
         ] + (shard.map { ["--shard", $0] } ?? []))
         XCTAssertEqual(run.status, 0, run.stderrText)
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.file(out + "/plan.json"))) as! [String: Any]
@@ -209,13 +210,15 @@ final class ReconcileApplyTests: XCTestCase {
     ]
 
     func testKilledAtEveryCheckpointLeavesBeforeOrAfter() throws {
-        _ = try plan()
         for point in Self.points {
             let db = try TestDatabase(label: "rck")
             try BadJobFixture.seedLive(try db.connect())
+            // Each database its own plan: apply refuses a plan made for another.
+            let out = "p-\(point)"
+            let id = try plan(out, against: db)
             let c = try db.connect()
             let before = try DatabaseState.checksums(c)
-            let process = try Spawned(tool, ["apply", dir.file("p").path, "--yes", "--plan-id", try approvedPlanID(dir.file("p").path)],
+            let process = try Spawned(tool, ["apply", dir.file(out).path, "--yes", "--plan-id", id],
                                       environment: db.processEnvironment.merging(["RECOVER_TOOL_TEST_PAUSE_AT": point]) { $1 })
             XCTAssertTrue(process.waitForStderr(containing: "test pause at \(point) (pid \(process.pid))"), "\(point): \(process.stderrText)")
             kill(process.pid, SIGKILL)
@@ -227,9 +230,26 @@ final class ReconcileApplyTests: XCTestCase {
             } else {
                 XCTAssertEqual(try DatabaseState.checksums(c), before, "\(point): the database is as before")
             }
-            let rerun = try runProcess(tool, ["apply", dir.file("p").path, "--yes", "--plan-id", try approvedPlanID(dir.file("p").path)], environment: db.processEnvironment)
+            let rerun = try runProcess(tool, ["apply", dir.file(out).path, "--yes", "--plan-id", id], environment: db.processEnvironment)
             XCTAssertEqual(rerun.status, 0, "\(point): \(rerun.stderrText)")
             XCTAssertEqual(try c.execute("SELECT count(*) FROM recovery.run_rows").scalar, "3", point)
         }
+    }
+}
+
+extension ReconcileApplyTests {
+    /// A reconcile plan names its database too: applied to another (here the backup the
+    /// snapshot came from), it is refused (70) and that database is left as it was.
+    func testAPlanForAnotherDatabaseIsRefused() throws {
+        let id = try plan()
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.file("p/plan.json"))) as! [String: Any]
+        let recorded = try XCTUnwrap(json["database"] as? [String: Any])
+        XCTAssertEqual(recorded["name"] as? String, live.name)
+        let before = try DatabaseState.checksums(try backup.connect())
+        let refused = try runProcess(tool, ["apply", dir.file("p").path, "--yes", "--plan-id", id, "--db", backup.conninfo])
+        XCTAssertEqual(refused.status, 70, refused.stderrText)
+        XCTAssertTrue(refused.stderrText.contains("it was made for database '\(live.name)'"), refused.stderrText)
+        XCTAssertTrue(refused.stderrText.contains("but the connection reaches database '\(backup.name)'"), refused.stderrText)
+        XCTAssertEqual(try DatabaseState.checksums(try backup.connect()), before)
     }
 }

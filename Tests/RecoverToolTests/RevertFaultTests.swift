@@ -12,16 +12,17 @@ import Glibc
 /// exactly as applied or exactly as reverted, and a second revert must end it reverted.
 extension ApplyFaultTests {
     func testRevertKilledAtAnyMomentLeavesAppliedOrReverted() throws {
-        let (dir, _) = try writePlan()
         let reference = try seededDatabase(label: "rref")
-        XCTAssertEqual(try runProcess(tool, ["apply", dir.path, "--yes", "--plan-id", try approvedPlanID(dir.path)], environment: reference.processEnvironment).status, 0)
-        let applied = try DatabaseState.outcome(try reference.connect())
+        let (referenceDir, referencePlan) = try writePlan(for: try reference.identity())
+        XCTAssertEqual(try runProcess(
+            tool, ["apply", referenceDir.path, "--yes", "--plan-id", referencePlan.planID], environment: reference.processEnvironment).status, 0)
+        let referenceApplied = try DatabaseState.outcome(try reference.connect())
         let cleanStart = Date()
         let clean = try runProcess(tool, ["revert", "--run", "1", "--yes"], environment: reference.processEnvironment)
         let cleanMilliseconds = Date().timeIntervalSince(cleanStart) * 1000
         XCTAssertEqual(clean.status, 0, clean.stderrText)
-        let reverted = try DatabaseState.outcome(try reference.connect())
-        XCTAssertNotEqual(applied, reverted)
+        let referenceReverted = try DatabaseState.outcome(try reference.connect())
+        XCTAssertNotEqual(referenceApplied, referenceReverted)
         reference.drop()
 
         var outcomes: [String: Int] = ["applied": 0, "reverted": 0]
@@ -29,7 +30,11 @@ extension ApplyFaultTests {
         for fraction in fractions {
             let ms = Int(fraction * cleanMilliseconds)
             let db = try seededDatabase(label: "rkill")
-            XCTAssertEqual(try runProcess(tool, ["apply", dir.path, "--yes", "--plan-id", try approvedPlanID(dir.path)], environment: db.processEnvironment).status, 0)
+            // Each database its own plan; the outcomes differ only by its id.
+            let (dir, plan) = try writePlan(for: try db.identity())
+            let applied = referenceApplied.replacingOccurrences(of: referencePlan.planID, with: plan.planID)
+            let reverted = referenceReverted.replacingOccurrences(of: referencePlan.planID, with: plan.planID)
+            XCTAssertEqual(try runProcess(tool, ["apply", dir.path, "--yes", "--plan-id", plan.planID], environment: db.processEnvironment).status, 0)
             let connection = try db.connect()
             let process = try Spawned(tool, ["revert", "--run", "1", "--yes"], environment: db.processEnvironment)
             usleep(useconds_t(ms * 1000))

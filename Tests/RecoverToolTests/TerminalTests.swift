@@ -13,7 +13,7 @@ final class TerminalTests: XCTestCase {
         let db = try TestDatabase(label: "tty")
         try PlanFixture.seed(try db.connect(), users: 3)
         let dir = try TemporaryDirectory(prefix: "plan")
-        let plan = try PlanFixture.write(PlanFixture.slots(users: 1...3, perUser: 4), to: dir.path)
+        let plan = try PlanFixture.write(PlanFixture.slots(users: 1...3, perUser: 4), to: dir.path, for: try db.identity())
         let out = try runOnTerminal(
             tool, ["apply", dir.path, "--db", db.conninfo, "--yes", "--plan-id", try approvedPlanID(dir.path), "--verbose"],
             environment: ["TZ": "America/Los_Angeles"])

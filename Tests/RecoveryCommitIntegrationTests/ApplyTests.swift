@@ -16,7 +16,7 @@ final class ApplyTests: XCTestCase {
         let db = try TestDatabase(label: "apply")
         try PlanFixture.seed(try db.connect(), users: Int(users))
         let dir = try TemporaryDirectory(prefix: "plan")
-        let plan = try PlanFixture.write(PlanFixture.slots(users: 1...users, perUser: perUser, note: note), to: dir.path)
+        let plan = try PlanFixture.write(PlanFixture.slots(users: 1...users, perUser: perUser, note: note), to: dir.path, for: try db.identity())
         return (db, dir, plan)
     }
 
@@ -279,7 +279,7 @@ final class ApplyTests: XCTestCase {
         let connection = try db.connect()
         try PlanFixture.seed(connection, users: 2)
         let dir = try TemporaryDirectory(prefix: "plan")
-        try PlanFixture.write(PlanFixture.slots(users: 1...2, perUser: 3) + PlanFixture.slots(users: 9...9, perUser: 1), to: dir.path)
+        try PlanFixture.write(PlanFixture.slots(users: 1...2, perUser: 3) + PlanFixture.slots(users: 9...9, perUser: 1), to: dir.path, for: try db.identity())
         let before = try DatabaseState.checksums(connection)
         XCTAssertThrowsError(try RecoveryApply.apply(planDirectory: dir.path, database: db.target, options: options)) { error in
             let error = error as! CommitError
@@ -371,7 +371,7 @@ final class ApplyTests: XCTestCase {
         let connection = try db.connect()
         try connection.execute("INSERT INTO recovery.schema_version (version, description, tool_version) VALUES (7, 'future', 'later')")
         let dir2 = try TemporaryDirectory(prefix: "plan")
-        try PlanFixture.write(PlanFixture.slots(users: 1...1, perUser: 9), to: dir2.path)
+        try PlanFixture.write(PlanFixture.slots(users: 1...1, perUser: 9), to: dir2.path, for: try db.identity())
         XCTAssertThrowsError(try RecoveryApply.apply(planDirectory: dir2.path, database: db.target, options: options)) { error in
             let error = error as! CommitError
             XCTAssertEqual(error.kind, .schemaTooNew)

@@ -22,7 +22,7 @@ final class ConcurrentApplyTests: XCTestCase {
         return try (0..<n).map { k in
             let shard = Shard(index: k, count: n)!
             let dir = try TemporaryDirectory(prefix: "shard\(k)")
-            try PlanFixture.write(slots.filter { shard.contains(userID: $0.slot.key.userID) }, to: dir.path, shard: shard)
+            try PlanFixture.write(slots.filter { shard.contains(userID: $0.slot.key.userID) }, to: dir.path, for: try db.identity(), shard: shard)
             return dir
         }
     }
@@ -30,7 +30,7 @@ final class ConcurrentApplyTests: XCTestCase {
     /// The recovery schema as a first apply leaves it: that apply migrates, and so runs alone.
     func migrated(_ db: TestDatabase, user: Int64) throws {
         let dir = try TemporaryDirectory(prefix: "first")
-        try PlanFixture.write(PlanFixture.slots(users: user...user, perUser: 1), to: dir.path)
+        try PlanFixture.write(PlanFixture.slots(users: user...user, perUser: 1), to: dir.path, for: try db.identity())
         guard case .applied = try RecoveryApply.apply(planDirectory: dir.path, database: db.target, options: options) else {
             return XCTFail("the first apply did not apply")
         }
@@ -64,7 +64,7 @@ final class ConcurrentApplyTests: XCTestCase {
             do {
                 let dir = try TemporaryDirectory(prefix: "again")
                 try PlanFixture.write(PlanFixture.slots(users: 1...8, perUser: 6).filter { Shard(index: 0, count: 2)!.contains(userID: $0.slot.key.userID) },
-                                      to: dir.path, shard: Shard(index: 0, count: 2)!)
+                                      to: dir.path, for: try db.identity(), shard: Shard(index: 0, count: 2)!)
                 _ = try RecoveryApply.apply(planDirectory: dir.path, database: db.target, options: quick)
             } catch {
                 sameShard = error
@@ -120,7 +120,7 @@ final class ConcurrentApplyTests: XCTestCase {
             VALUES (2, 10, '2018-07-25T20:00:00Z', '2018-07-25T21:00:00Z', 2)
             """)
         let dir = try TemporaryDirectory(prefix: "plan")
-        try PlanFixture.write(PlanFixture.slots(users: 1...3, perUser: 4), to: dir.path)  // 14:00 to 14:40
+        try PlanFixture.write(PlanFixture.slots(users: 1...3, perUser: 4), to: dir.path, for: try db.identity())  // 14:00 to 14:40
 
         // The service, in two transactions that commit after the apply has re-checked (half a
         // second and a second later): user 1 adds offline time over 14:10, and user 2's entry is
@@ -178,7 +178,7 @@ final class ConcurrentApplyTests: XCTestCase {
             VALUES (2, 10, '2018-07-25T20:00:00Z', '2018-07-25T21:00:00Z', 2)
             """)
         let dir = try TemporaryDirectory(prefix: "plan")
-        try PlanFixture.write(PlanFixture.slots(users: 1...3, perUser: 4), to: dir.path)
+        try PlanFixture.write(PlanFixture.slots(users: 1...3, perUser: 4), to: dir.path, for: try db.identity())
         let service = try db.connect()
         try service.executeSimple("SET lock_timeout = '200ms'")
         var results: [String: String] = [:]

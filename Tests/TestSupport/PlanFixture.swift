@@ -11,7 +11,7 @@ import SlotFold
 ///
 ///     try PlanFixture.seed(connection, users: 3)
 ///     let slots = PlanFixture.slots(users: 1...3, perUser: 5)
-///     let plan = try PlanFixture.write(slots, to: dir.path)
+///     let plan = try PlanFixture.write(slots, to: dir.path, for: try db.identity())
 public enum PlanFixture {
     public static let projectID: Int64 = 10
     public static let taskID: Int64 = 100
@@ -56,10 +56,16 @@ public enum PlanFixture {
     /// The window that holds `slots` (from `windowStart`, a day long).
     public static var window: Window { Window(from: windowStart, to: windowStart.adding(minutes: 24 * 60)) }
 
-    /// Writes a plan directory recovering `slots` (sorted by key) into `directory`.
+    /// A made-up database identity named `name`, for plans no test applies (no server needed).
+    public static func database(_ name: String) -> DatabaseIdentity {
+        DatabaseIdentity(target: name, systemIdentifier: "1", name: name, oid: 1, serverVersion: "test")
+    }
+
+    /// Writes a plan directory recovering `slots` (sorted by key) into `directory`, made for
+    /// `database` (`TestDatabase.identity()`): apply refuses it in any other.
     @discardableResult
     public static func write(
-        _ slots: [FoldedSlot], to directory: String, shard: Shard? = nil, database: String = "test"
+        _ slots: [FoldedSlot], to directory: String, for database: DatabaseIdentity, shard: Shard? = nil
     ) throws -> PlanDocument {
         var resolution = Resolution()
         resolution.recovered = slots.sorted { $0.slot.key < $1.slot.key }

@@ -1,5 +1,6 @@
 import Foundation
 import PostgresClient
+import RecoveryModel
 
 /// Why an integration test cannot run.
 public struct TestEnvironmentError: Error, CustomStringConvertible {
@@ -59,6 +60,11 @@ public final class TestDatabase {
     /// A new connection to this database.
     public func connect() throws -> Connection {
         try Connection.connect(conninfo)
+    }
+
+    /// Which database this is, as a plan made for it records it.
+    public func identity() throws -> DatabaseIdentity {
+        try connect().identity()
     }
 
     /// Drops the database, ending any session still connected to it.

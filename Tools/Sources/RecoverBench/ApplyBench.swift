@@ -64,7 +64,7 @@ struct ApplyBench: ParsableCommand {
         let plan = "\(work)/plan", copyFile = "\(work)/copy.tsv"
         try? FileManager.default.removeItem(atPath: work)
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-        let (planSeconds, document) = try timed { try writePlan(to: plan) }
+        let (planSeconds, document) = try timed { try writePlan(to: plan, for: try connection.identity()) }
         try writeCopyFile(from: plan + "/rows.tsv", to: copyFile)
         let bytes = (try FileManager.default.attributesOfItem(atPath: plan + "/rows.tsv")[.size] as? Int) ?? 0
         print("plan: \(document.rows.count) slots, rows.tsv \(bytes / 1_000_000) MB (written in \(fmt(planSeconds)) s)")
@@ -179,7 +179,7 @@ struct ApplyBench: ParsableCommand {
     }
 
     /// A plan of `rows` slots: `rows / users` consecutive slots per user from 2018-07-25T00:00Z.
-    private func writePlan(to directory: String) throws -> PlanDocument {
+    private func writePlan(to directory: String, for database: DatabaseIdentity) throws -> PlanDocument {
         let perUser = rows / users
         let from = Timestamp.parse("2018-07-25T00:00:00Z")!
         var slots: [FoldedSlot] = []
