@@ -17,7 +17,9 @@ final class MarkdownReportTests: XCTestCase {
         XCTAssertTrue(md.contains(
             "| **Window (America/Los\\_Angeles)** | 2018-07-25 07:00:00 -07:00 to 2018-07-25 09:00:00 -07:00 (America/Los\\_Angeles) |"))
         XCTAssertTrue(md.contains("| **Shard** | none (the whole window) |"))
-        XCTAssertTrue(md.contains("| **Database** | `host=db1 dbname=tracker user=recover` |"))
+        XCTAssertTrue(md.contains(
+            "| **Database** | `tracker` at `host=db1 dbname=tracker user=recover` (OID 16384, cluster `7311023811954282520`, PostgreSQL `16.4`) |"),
+            md)
         XCTAssertTrue(md.contains("| **Rows file** | `rows.tsv`, 5 rows, SHA-256 `\(document.rows.sha256)` |"))
         XCTAssertTrue(md.contains("| **Created** | `2018-07-26T09:00:00Z` (the latest event in the evidence) by recover-tool `0.1.0-test` |"))
     }
