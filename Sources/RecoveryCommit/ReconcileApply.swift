@@ -150,12 +150,13 @@ public enum ReconcileApply {
         let runID = try connection.execute(
             """
             INSERT INTO recovery.runs (plan_id, plan_path, window_from, window_to, shard_index, shard_count, operator,
-              tool_version, applied_at, status, planned, inserted, dropped_present, dropped_offline, kind)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now(), 'applied', 0, 0, 0, 0, 'reconcile')
+              tool_version, applied_at, status, planned, inserted, dropped_present, dropped_offline, kind, applied_to)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now(), 'applied', 0, 0, 0, 0, 'reconcile', $9::jsonb)
             RETURNING id
             """,
             [document.planID, plan.path, document.job.from, document.job.to, document.shard.map { String($0.index) },
-             document.shard.map { String($0.count) }, options.operatorName, options.toolVersion],
+             document.shard.map { String($0.count) }, options.operatorName, options.toolVersion,
+             try JSONOutput.encode(document.database)],
             context: "recording the run in recovery.runs"
         ).scalar.flatMap { Int64($0) }
         guard let runID else { throw CommitError(.inconsistent, "\(doing): recovery.runs returned no id") }

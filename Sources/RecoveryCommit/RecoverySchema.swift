@@ -150,6 +150,13 @@ public enum RecoverySchema {
                   PRIMARY KEY (run_id, project_id, user_id)
                 );
                 """),
+        Migration(
+            version: 4, description: "the database each run was applied to",
+            sql: """
+                -- The plan's DatabaseIdentity as JSON (system_identifier, name, oid, server_version,
+                -- target): verify and revert refuse a run found in another database (a restored copy).
+                ALTER TABLE recovery.runs ADD COLUMN applied_to jsonb;
+                """),
     ]
 
     public static var currentVersion: Int { migrations.last!.version }

@@ -59,6 +59,7 @@ public enum RecoveryRevert {
                 guard let run = try RunRecord.load(connection, where: "id", String(id), lock: true) else {
                     throw notFound(id, connection)
                 }
+                try RecoveryConnection.requireRunDatabase(run, connection: connection, refusing: "refusing to revert run \(id)")
                 if run.status == .reverted { return .alreadyReverted(run) }
                 let runID = String(id)
                 if run.kind == "reconcile" {

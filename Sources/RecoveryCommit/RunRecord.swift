@@ -1,3 +1,5 @@
+import Foundation
+import PlanFormat
 import PostgresClient
 import RecoveryModel
 
@@ -57,6 +59,9 @@ public struct RunRecord: Hashable, Sendable, Encodable {
     public var membersInserted: Int
     /// Reconcile runs: memberships the revert deleted.
     public var revertMembersDeleted: Int?
+    /// The database the run was applied to (`recovery.runs.applied_to`); nil for runs recorded
+    /// before schema version 4.
+    public var appliedTo: DatabaseIdentity?
 
     enum CodingKeys: String, CodingKey {
         case id, planID = "plan_id", planPath = "plan_path", window
@@ -107,13 +112,14 @@ public struct RunRecord: Hashable, Sendable, Encodable {
         database_user, started_at, applied_at, status, planned, inserted, dropped_present, dropped_offline,
         reverted_at, reverted_by, revert_deleted, revert_kept, revert_missing,
         coalesce(to_jsonb(runs) ->> 'kind', 'recover'), coalesce(to_jsonb(runs) ->> 'members_planned', '0'),
-        coalesce(to_jsonb(runs) ->> 'members_inserted', '0'), to_jsonb(runs) ->> 'revert_members_deleted'
+        coalesce(to_jsonb(runs) ->> 'members_inserted', '0'), to_jsonb(runs) ->> 'revert_members_deleted',
+        to_jsonb(runs) ->> 'applied_to'
         """
 
     init?(row: [String?]) {
         func int(_ i: Int) -> Int? { row[i].flatMap { Int($0) } }
         func time(_ i: Int) -> Timestamp? { row[i].flatMap { Timestamp.parse($0) } }
-        guard row.count == 26, let id = row[0].flatMap({ Int64($0) }), let planID = row[1], let planPath = row[2],
+        guard row.count == 27, let id = row[0].flatMap({ Int64($0) }), let planID = row[1], let planPath = row[2],
               let from = time(3), let to = time(4), from < to, let op = row[7], let tool = row[8], let user = row[9],
               let started = time(10), let applied = time(11), let status = row[12].flatMap(Status.init(rawValue:)),
               let planned = int(13), let inserted = int(14), let present = int(15), let offline = int(16)
@@ -139,6 +145,13 @@ public struct RunRecord: Hashable, Sendable, Encodable {
         membersPlanned = int(23) ?? 0
         membersInserted = int(24) ?? 0
         revertMembersDeleted = int(25)
+        if let json = row[26] {
+            // An identity this tool did not write makes the row unreadable, not a run of any database.
+            guard let identity = try? PlanJSON.decoder.decode(DatabaseIdentity.self, from: Data(json.utf8)) else { return nil }
+            appliedTo = identity
+        } else {
+            appliedTo = nil
+        }
     }
 
     /// Reads one run; nil when there is none (or no recovery schema yet).
@@ -241,6 +254,15 @@ enum RecoveryConnection {
         try requireSameDatabase(live: live, recorded: planned, refusing: "refusing the plan in '\(planPath)': it was made for")
         try confirm(ApplyTarget(database: live, address: connection.serverAddress))
         return connection
+    }
+
+    /// Refuses (70) to verify or revert `run` in another database than the one it was applied to
+    /// (a restored copy holds the copy's runs too). Runs recorded before schema version 4 name no
+    /// database and pass.
+    static func requireRunDatabase(_ run: RunRecord, connection: Connection, refusing: String) throws {
+        guard let recorded = run.appliedTo else { return }
+        let live = try identity(of: connection, doing: refusing)
+        try requireSameDatabase(live: live, recorded: recorded, refusing: "\(refusing): it was applied to")
     }
 
     /// The database `connection` is connected to, as the server names it.

@@ -136,6 +136,7 @@ public enum RecoveryVerify {
                 guard let run = try RunRecord.load(connection, where: "id", String(id)) else {
                     throw RecoveryRevert.notFound(id, connection)
                 }
+                try RecoveryConnection.requireRunDatabase(run, connection: connection, refusing: "refusing to verify run \(id)")
                 var report = VerifyReport(
                     run: run, checked: 0, missing: 0, changed: 0, offlineOverlap: 0, slots: [], counts: [])
                 guard run.status == .applied else { return report }

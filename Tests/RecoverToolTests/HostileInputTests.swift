@@ -392,3 +392,32 @@ extension HostileInputTests {
         XCTAssertTrue(text.contains("status=1"), text)
     }
 }
+
+extension HostileInputTests {
+    /// A run names the database it was applied to: verify and revert refuse (70) to work on its
+    /// record in another database (a copy made from the live one holds the run too), naming both.
+    func testRunsAreVerifiedAndRevertedOnlyInTheirDatabase() throws {
+        XCTAssertEqual(try plan("p").status, 0)
+        let applied = try tool(["apply", dir.file("p").path, "--db", live.conninfo, "--yes", "--plan-id", try approvedPlanID(dir.file("p").path)])
+        XCTAssertEqual(applied.status, 0, applied.stderrText)
+        let copyName = live.name + "_copy"
+        let admin = try Connection.connect(live.adminConninfo)
+        try admin.executeSimple("CREATE DATABASE \(copyName) TEMPLATE \(live.name)")
+        defer { _ = try? admin.executeSimple("DROP DATABASE IF EXISTS \(copyName) WITH (FORCE)") }
+        let copy = live.conninfo.replacingOccurrences(of: "dbname=\(live.name)", with: "dbname=\(copyName)")
+        let copyConnection = try Connection.connect(copy)
+        let before = try DatabaseState.checksums(copyConnection)
+        let planned = try live.identity(), reached = try copyConnection.identity()
+        let both = "it was applied to \(planned), but the connection reaches \(reached); nothing was changed"
+        let verify = try tool(["verify", "--run", "1", "--db", copy])
+        XCTAssertEqual(verify.status, 70, verify.stderrText)
+        XCTAssertTrue(verify.stderrText.hasPrefix("recover-tool: error: refusing to verify run 1: \(both)"), verify.stderrText)
+        let revert = try tool(["revert", "--run", "1", "--db", copy, "--yes"])
+        XCTAssertEqual(revert.status, 70, revert.stderrText)
+        XCTAssertTrue(revert.stderrText.hasPrefix("recover-tool: error: refusing to revert run 1: \(both)"), revert.stderrText)
+        XCTAssertEqual(try DatabaseState.checksums(copyConnection), before)
+        // In its own database the run verifies and reverts.
+        XCTAssertEqual(try tool(["verify", "--run", "1", "--db", live.conninfo]).status, 0)
+        XCTAssertEqual(try tool(["revert", "--run", "1", "--db", live.conninfo, "--yes"]).status, 0)
+    }
+}
