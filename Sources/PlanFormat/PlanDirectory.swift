@@ -41,36 +41,8 @@ public struct PlanDirectory: Sendable {
         guard document.rows.file == PlanDocument.rowsFileName, document.rows.columns == PlanDocument.rowColumns else {
             throw PlanError(.tampered, path: path, detail: "the rows file entry is not the one this tool writes")
         }
+        try PlanFile.checkDirectory(path, rows: [document.rows], files: document.files)
         let rowsPath = path + "/" + document.rows.file
-        let (digest, lines) = try hashFile(rowsPath, planPath: path)
-        guard digest == document.rows.sha256 else {
-            throw PlanError(.tampered, path: path, detail: "\(document.rows.file) has SHA-256 \(digest), the plan recorded \(document.rows.sha256)")
-        }
-        guard lines == document.rows.count else {
-            throw PlanError(.tampered, path: path, detail: "\(document.rows.file) has \(lines) rows, the plan recorded \(document.rows.count)")
-        }
         return PlanDirectory(path: path, document: document, rowsPath: rowsPath)
-    }
-
-    /// SHA-256 and newline count of a file, read in 1 MiB pieces.
-    static func hashFile(_ file: String, planPath: String) throws -> (String, Int) {
-        let name = (file as NSString).lastPathComponent
-        let hash = SHA256()
-        var lines = 0
-        do {
-            let handle = try RegularFile(file)
-            let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-            defer { chunk.deallocate() }
-            while true {
-                let n = try handle.read(into: chunk)
-                if n == 0 { break }
-                let bytes = UnsafeRawBufferPointer(rebasing: chunk[..<n])
-                hash.update(bytes)
-                lines += bytes.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
-            }
-        } catch {
-            throw PlanError(.tampered, path: planPath, detail: error.code == ENOENT ? "\(name) is missing" : "cannot read \(name): \(error.reason)")
-        }
-        return (hash.finalize(), lines)
     }
 }

@@ -33,12 +33,15 @@ public struct PlanDocument: Codable, Hashable, Sendable {
     public var recoveredMinutes: Int
     public var users: [UserTotals]
     public var completeness: Completeness
+    /// Every other file of the plan directory (the reports and CSV files), with its size and
+    /// SHA-256, by name: `apply` refuses a directory where one is missing, changed or added.
+    public var files: [PlanFile]
 
     public init(
         format: String = PlanDocument.formatName, formatVersion: Int = PlanDocument.currentVersion, kind: Kind,
         planID: String, createdAt: String, toolVersion: String, window: WindowRange, shard: Shard?, database: DatabaseIdentity,
         inputs: [Input], rows: RowsFile, counts: Counts, recoveredMinutes: Int, users: [UserTotals],
-        completeness: Completeness
+        completeness: Completeness, files: [PlanFile] = []
     ) {
         self.format = format
         self.formatVersion = formatVersion
@@ -55,6 +58,7 @@ public struct PlanDocument: Codable, Hashable, Sendable {
         self.recoveredMinutes = recoveredMinutes
         self.users = users
         self.completeness = completeness
+        self.files = files
     }
 
     public struct WindowRange: Codable, Hashable, Sendable {

@@ -44,15 +44,7 @@ public struct ReconcileDirectory: Sendable {
               document.memberships.columns == ReconcileDocument.membershipColumns else {
             throw PlanError(.tampered, path: path, detail: "the rows file entries are not the ones this tool writes")
         }
-        for entry in [document.rows, document.memberships] {
-            let (digest, lines) = try PlanDirectory.hashFile(path + "/" + entry.file, planPath: path)
-            guard digest == entry.sha256 else {
-                throw PlanError(.tampered, path: path, detail: "\(entry.file) has SHA-256 \(digest), the plan recorded \(entry.sha256)")
-            }
-            guard lines == entry.count else {
-                throw PlanError(.tampered, path: path, detail: "\(entry.file) has \(lines) rows, the plan recorded \(entry.count)")
-            }
-        }
+        try PlanFile.checkDirectory(path, rows: [document.rows, document.memberships], files: document.files)
         return ReconcileDirectory(
             path: path, document: document, rowsPath: path + "/" + document.rows.file,
             membershipsPath: path + "/" + document.memberships.file)

@@ -29,12 +29,14 @@ public struct ReconcileDocument: Codable, Hashable, Sendable {
     public var rows: PlanDocument.RowsFile
     public var memberships: PlanDocument.RowsFile
     public var counts: Counts
+    /// Every other file of the plan directory (the reports), as in a recovery plan.
+    public var files: [PlanFile]
 
     public init(
         format: String, formatVersion: Int, kind: String, planID: String, createdAt: String, toolVersion: String,
         job: PlanDocument.WindowRange, range: PlanDocument.WindowRange?, columns: [String], shard: Shard?,
         database: DatabaseIdentity, snapshot: Snapshot, rows: PlanDocument.RowsFile, memberships: PlanDocument.RowsFile,
-        counts: Counts
+        counts: Counts, files: [PlanFile] = []
     ) {
         self.format = format
         self.formatVersion = formatVersion
@@ -51,6 +53,7 @@ public struct ReconcileDocument: Codable, Hashable, Sendable {
         self.rows = rows
         self.memberships = memberships
         self.counts = counts
+        self.files = files
     }
 
     public struct Snapshot: Codable, Hashable, Sendable {

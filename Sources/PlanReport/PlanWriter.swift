@@ -107,24 +107,25 @@ public enum PlanWriter {
         // The rows file and the large reports that need no plan id (recovered.csv), each streamed
         // to its file, at once; then the plan id, then the other reports, at once.
         let streamed = ReportRenderers.all.filter { $0.streaming != nil }
-        let rowsHashBox = LockedValue<String>()
+        let rowsDigestBox = LockedValue<FileDigest.Summary>()
+        let digests = DigestBox()
         let failures = FailureBox()
         DispatchQueue.concurrentPerform(iterations: 1 + streamed.count) { i in
             do {
                 if i == 0 {
-                    rowsHashBox.set(try writeRows(evidence.resolution.recovered, to: directory + "/" + PlanDocument.rowsFileName))
+                    rowsDigestBox.set(try writeRows(evidence.resolution.recovered, to: directory + "/" + PlanDocument.rowsFileName))
                 } else {
                     let report = streamed[i - 1]
-                    _ = try writeStreamed(to: directory + "/" + report.fileName, hashing: false) { out, flush in
+                    digests.add(PlanFile(name: report.fileName, try writeStreamed(to: directory + "/" + report.fileName) { out, flush in
                         try report.streaming!(evidence, &out, flush)
-                    }
+                    }))
                 }
             } catch {
                 failures.set(i, error)
             }
         }
         if let failure = failures.first { throw failure }
-        let rowsHash = rowsHashBox.value!
+        let rowsHash = rowsDigestBox.value!.sha256
 
         var document = PlanDocument(
             format: PlanDocument.formatName,
@@ -149,47 +150,48 @@ public enum PlanWriter {
         let reports = ReportRenderers.all.filter { $0.streaming == nil }
         let plan = document
         DispatchQueue.concurrentPerform(iterations: reports.count) { i in
-            let text = reports[i].render(plan, evidence)
+            let data = Data(reports[i].render(plan, evidence).utf8)
             do {
-                try Data(text.utf8).write(to: URL(fileURLWithPath: directory + "/" + reports[i].fileName))
+                try data.write(to: URL(fileURLWithPath: directory + "/" + reports[i].fileName))
+                digests.add(PlanFile(name: reports[i].fileName, FileDigest.of(data)))
             } catch {
                 failures.set(i, PlanError(.cannotWrite, path: directory + "/" + reports[i].fileName, detail: PlanError.reason(error)))
             }
         }
         if let failure = failures.first { throw failure }
         let files = [PlanDocument.rowsFileName] + ReportRenderers.all.map(\.fileName) + ["plan.json"]
+        document.files = digests.files
         // plan.json last: a directory with a plan.json is a finished plan.
         try Data(PlanJSON.encode(document).utf8).write(to: URL(fileURLWithPath: planPath))
         return Output(document: document, files: files)
     }
 
-    /// Writes the rows file in 1 MiB pieces, hashing as it goes; returns its SHA-256. One COPY
+    /// Writes the rows file in 1 MiB pieces, hashing as it goes; returns its digest. One COPY
     /// line per recovered slot, in the resolver's order (sorted by key).
-    static func writeRows(_ slots: [FoldedSlot], to path: String) throws -> String {
-        try writeStreamed(to: path, hashing: true) { buffer, flush in
+    static func writeRows(_ slots: [FoldedSlot], to path: String) throws -> FileDigest.Summary {
+        try writeStreamed(to: path) { buffer, flush in
             try slots.forEachInPlace { folded in
                 RowsFileFormat.append(FoldedSlot.slotPointer(folded), provenance: folded.pointee.provenance, to: &buffer)
                 if buffer.bytes.count >= 1 << 20 { try flush(&buffer) }
             }
             try flush(&buffer)
-        }!
+        }
     }
 
     /// Creates the file at `path` and lets `body` fill it through a buffer it hands to `flush`
-    /// whenever it likes (each flush writes the buffer and empties it); returns the file's
-    /// SHA-256 when `hashing`.
+    /// whenever it likes (each flush writes the buffer and empties it); returns the file's digest.
     static func writeStreamed(
-        to path: String, hashing: Bool,
+        to path: String,
         _ body: (inout TextBuffer, (inout TextBuffer) throws -> Void) throws -> Void
-    ) throws -> String? {
+    ) throws -> FileDigest.Summary {
         guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
             throw PlanError(.cannotWrite, path: path, detail: "cannot create the file")
         }
         defer { try? handle.close() }
-        let hash = hashing ? SHA256() : nil
+        let digest = FileDigest()
         var buffer = TextBuffer(capacity: (1 << 20) + 4096)
         try body(&buffer) { out in
-            out.bytes.withUnsafeBytes { hash?.update($0) }
+            out.bytes.withUnsafeBytes { digest.update($0) }
             do {
                 try handle.write(contentsOf: out.bytes)
             } catch {
@@ -197,7 +199,25 @@ public enum PlanWriter {
             }
             out.bytes.removeAll(keepingCapacity: true)
         }
-        return hash?.finalize()
+        return digest.finalize()
+    }
+}
+
+/// The digests of the files written by several threads, listed by name.
+private final class DigestBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: [PlanFile] = []
+
+    func add(_ file: PlanFile) {
+        lock.lock()
+        stored.append(file)
+        lock.unlock()
+    }
+
+    var files: [PlanFile] {
+        lock.lock()
+        defer { lock.unlock() }
+        return stored.sorted { $0.name < $1.name }
     }
 }
 

@@ -97,9 +97,9 @@ public enum ReconcilePlanWriter {
             job: .init(evidence.job), range: evidence.range.map { .init($0) },
             columns: evidence.columns.map { "time_slots.\($0.rawValue)" }, shard: evidence.shard,
             database: evidence.database, snapshot: evidence.snapshot,
-            rows: .init(file: PlanDocument.rowsFileName, sha256: sha256(rows.bytes), count: restores.count, columns: ReconcileDocument.rowColumns),
+            rows: .init(file: PlanDocument.rowsFileName, sha256: FileDigest.of(rows.bytes).sha256, count: restores.count, columns: ReconcileDocument.rowColumns),
             memberships: .init(
-                file: ReconcileDocument.membershipsFileName, sha256: sha256(memberText.bytes), count: members.count,
+                file: ReconcileDocument.membershipsFileName, sha256: FileDigest.of(memberText.bytes).sha256, count: members.count,
                 columns: ReconcileDocument.membershipColumns),
             counts: evidence.counts)
         document.planID = document.computePlanID()
@@ -108,15 +108,14 @@ public enum ReconcilePlanWriter {
             ("report.html", ReconcileReport.html(document, evidence)),
             ("reconcile.csv", ReconcileReport.csv(evidence)),
         ]
-        for (name, text) in reports { try write(Array(text.utf8), to: directory + "/" + name) }
+        for (name, text) in reports {
+            let bytes = Array(text.utf8)
+            try write(bytes, to: directory + "/" + name)
+            document.files.append(PlanFile(name: name, FileDigest.of(bytes)))
+        }
+        document.files.sort { $0.name < $1.name }
         try write(Array(try JSONOutput.encode(document).utf8), to: planPath)
         return (document, [PlanDocument.rowsFileName, ReconcileDocument.membershipsFileName] + reports.map(\.0) + ["plan.json"])
-    }
-
-    static func sha256(_ bytes: [UInt8]) -> String {
-        let h = SHA256()
-        bytes.withUnsafeBytes { h.update($0) }
-        return h.finalize()
     }
 
     static func write(_ bytes: [UInt8], to path: String) throws {

@@ -421,3 +421,51 @@ extension HostileInputTests {
         XCTAssertEqual(try tool(["revert", "--run", "1", "--db", live.conninfo, "--yes"]).status, 0)
     }
 }
+
+extension HostileInputTests {
+    /// Every file of a plan directory is bound: plan.json lists the reports and CSV files with
+    /// their size and SHA-256, and apply refuses (70) a directory where one is missing, changed,
+    /// not a regular file, or where a file was added; the database is left as it was.
+    func testEveryFileOfThePlanIsBound() throws {
+        let before = try DatabaseState.checksums(try live.connect())
+        func refused(_ name: String, _ change: (String) throws -> Void) throws -> String {
+            XCTAssertEqual(try plan(name).status, 0)
+            let planDir = dir.file(name).path
+            try change(planDir)
+            let output = try tool(["apply", planDir, "--db", live.conninfo, "--yes", "--plan-id", try approvedPlanID(planDir)])
+            XCTAssertEqual(output.status, 70, output.stderrText)
+            XCTAssertEqual(output.stderrText.filter { $0 == "\n" }.count, 1, output.stderrText)
+            XCTAssertEqual(try DatabaseState.checksums(try live.connect()), before)
+            return output.stderrText
+        }
+        XCTAssertEqual(try plan("listed").status, 0)
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.file("listed/plan.json"))) as? [String: Any]
+        let files = try XCTUnwrap(json?["files"] as? [[String: Any]])
+        let names = files.compactMap { $0["name"] as? String }
+        XCTAssertEqual(Set(names).union(["plan.json", "rows.tsv"]), Set(try FileManager.default.contentsOfDirectory(atPath: dir.file("listed").path)))
+        XCTAssertEqual(names, names.sorted())
+        for file in files {
+            let name = try XCTUnwrap(file["name"] as? String)
+            let data = try Data(contentsOf: dir.file("listed/" + name))
+            XCTAssertEqual(file["sha256"] as? String, SHA256.hex(String(decoding: data, as: UTF8.self)), name)
+            XCTAssertEqual(file["bytes"] as? Int, data.count, name)
+        }
+
+        let missing = try refused("missing") { try FileManager.default.removeItem(atPath: $0 + "/report.md") }
+        XCTAssertTrue(missing.contains(": report.md is missing;"), missing)
+        let edited = try refused("edited") { dir in
+            let handle = try XCTUnwrap(FileHandle(forUpdatingAtPath: dir + "/recovered.csv"))
+            try handle.seek(toOffset: 200)
+            try handle.write(contentsOf: Data("9".utf8))
+            try handle.close()
+        }
+        XCTAssertTrue(edited.contains(": recovered.csv has changed since the plan was written (SHA-256 "), edited)
+        let added = try refused("added") { try "approved".write(toFile: $0 + "/notes.txt", atomically: false, encoding: .utf8) }
+        XCTAssertTrue(added.contains(": it holds 'notes.txt', which the plan does not list;"), added)
+        let fifo = try refused("fifo") { dir in
+            try FileManager.default.removeItem(atPath: dir + "/users.csv")
+            XCTAssertEqual(mkfifo(dir + "/users.csv", 0o600), 0)
+        }
+        XCTAssertTrue(fifo.contains("cannot read users.csv: a named pipe"), fifo)
+    }
+}
