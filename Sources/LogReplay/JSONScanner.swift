@@ -39,7 +39,7 @@ struct JSONSyntaxError: Error, Hashable {
         case .tooDeep: "nesting deeper than \(JSONScanner.maxDepth) levels at byte \(offset)"
         case .trailingCharacters: "characters after the object at byte \(offset)"
         case .notAnObject: "the line is not a JSON object"
-        case .byteOrderMark: "the line starts with a UTF-8 byte order mark (EF BB BF): the file was saved by an editor; remove the mark"
+        case .byteOrderMark: "the line starts with a UTF-8 byte order mark (EF BB BF), which belongs only at the start of a file: lines were joined from files an editor saved"
         case .invalidUTF8: "invalid UTF-8 at byte \(offset)"
         case .duplicateKey(let key): "key '\(key)' appears more than once at byte \(offset)"
         }

@@ -93,6 +93,11 @@ public struct LogReplay: Sendable {
         let summary: LineReader.Summary
         do {
             summary = try reader.forEachLine { bytes, line in
+                var bytes = bytes
+                if line == 1, bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF {
+                    result.report.byteOrderMark = true
+                    bytes = UnsafeRawBufferPointer(rebasing: bytes[3...])
+                }
                 let parsed = parser.parse(bytes, line: line)
                 let hostIndex = parser.lastHostIndex
                 switch parsed {
@@ -242,6 +247,9 @@ public struct LogFileReport: Hashable, Sendable {
     public var droppedPartialLine = false
     /// SHA-256 of the file on disk, when `LogReplay.computeDigests` is set.
     public var sha256: String?
+    /// The file starts with a UTF-8 byte order mark (EF BB BF, an editor's): skipped and counted
+    /// here, so its first line is read like any other.
+    public var byteOrderMark = false
 
     public init(path: String, compressed: Bool, fileBytes: Int64) {
         self.path = path

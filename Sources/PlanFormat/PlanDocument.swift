@@ -88,8 +88,13 @@ public struct PlanDocument: Codable, Hashable, Sendable {
         public var quarantined: Int
         /// `truncated at byte N ...` or `corrupt ...`; nil when the file was read whole.
         public var damage: String?
+        /// True when the file starts with a UTF-8 byte order mark, which was skipped; nil otherwise.
+        public var byteOrderMark: Bool?
 
-        public init(kind: SourceKind, path: String, bytes: Int64?, sha256: String?, lines: Int, quarantined: Int, damage: String?) {
+        public init(
+            kind: SourceKind, path: String, bytes: Int64?, sha256: String?, lines: Int, quarantined: Int, damage: String?,
+            byteOrderMark: Bool? = nil
+        ) {
             self.kind = kind
             self.path = path
             self.bytes = bytes
@@ -97,6 +102,7 @@ public struct PlanDocument: Codable, Hashable, Sendable {
             self.lines = lines
             self.quarantined = quarantined
             self.damage = damage
+            self.byteOrderMark = byteOrderMark
         }
     }
 

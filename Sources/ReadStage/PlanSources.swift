@@ -60,7 +60,8 @@ public struct PlanSources {
             PlanDocument.Input(
                 kind: .log, path: file.path, bytes: file.fileBytes, sha256: file.sha256, lines: file.lines,
                 quarantined: file.quarantinedLines,
-                damage: file.damage.map { $0.description + (file.droppedPartialLine ? "; its last partial line was dropped" : "") })
+                damage: file.damage.map { $0.description + (file.droppedPartialLine ? "; its last partial line was dropped" : "") },
+                byteOrderMark: file.byteOrderMark ? true : nil)
         }
         sources.hosts = result.hosts
         return sources
