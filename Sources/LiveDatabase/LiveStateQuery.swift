@@ -37,7 +37,11 @@ extension LiveState {
             context: "reading the live slots of the window"
         ) { row in
             var fields = IntegerFields(row)
-            guard let user = fields.next(), let start = fields.next() else { return }
+            guard let user = fields.next(), let start = fields.next() else {
+                throw UnreadableValue(
+                    table: "time_slots", column: "user_id, slot_start", key: "the COPY line " + String(decoding: row, as: UTF8.self),
+                    value: nil, expected: "two integers (the user and the microseconds of slot_start)")
+            }
             present.insert(SlotKey(userID: user, slotStart: Timestamp(microseconds: start)))
         }
         // A slot lasts at most 10 minutes, so an entry that ends after `from` and starts before
@@ -51,15 +55,13 @@ extension LiveState {
             [idArray(userIDs)],
             context: "reading the offline entries near the window")
         var entries: [OfflineEntry] = []
-        for row in offline.rows {
-            guard let id = row[0].flatMap({ Int64($0) }), let user = row[1].flatMap({ Int64($0) }),
-                  let project = row[2].flatMap({ Int64($0) }),
-                  let start = row[3].flatMap({ Int64($0) }), let end = row[4].flatMap({ Int64($0) }),
-                  start < end
-            else { continue }
+        for entry in try offline.read(table: "offline_entries", key: [(0, "id")], { row in
+            (id: try row.int64(0, "id"), user: try row.int64(1, "user_id"), project: try row.int64(2, "project_id"),
+             start: try row.int64(3, "starts_at"), end: try row.int64(4, "ends_at"))
+        }) where entry.start < entry.end {  // an empty or inverted interval overlaps no slot
             entries.append(OfflineEntry(
-                id: id, userID: user, projectID: project,
-                interval: Window(from: Timestamp(microseconds: start), to: Timestamp(microseconds: end))))
+                id: entry.id, userID: entry.user, projectID: entry.project,
+                interval: Window(from: Timestamp(microseconds: entry.start), to: Timestamp(microseconds: entry.end))))
         }
         var state = try references(from: connection, users: userIDs, projects: projectIDs, tasks: taskIDs)
         state.presentKeys = present
@@ -83,17 +85,16 @@ extension LiveState {
             "SELECT project_id, user_id FROM project_members WHERE user_id = ANY($1::bigint[]) AND project_id = ANY($2::bigint[])",
             [idArray(userIDs), idArray(projectIDs)], context: "reading project members")
         var state = LiveState(
-            users: Set(users.rows.compactMap { $0[0].flatMap { Int64($0) } }),
-            projects: Set(projects.rows.compactMap { $0[0].flatMap { Int64($0) } }),
+            users: Set(try users.read(table: "users", key: [(0, "id")]) { try $0.int64(0, "id") }),
+            projects: Set(try projects.read(table: "projects", key: [(0, "id")]) { try $0.int64(0, "id") }),
             tasks: Dictionary(
-                tasks.rows.compactMap { row in row[0].flatMap { Int64($0) }.flatMap { id in row[1].flatMap { Int64($0) }.map { (id, $0) } } },
+                try tasks.read(table: "tasks", key: [(0, "id")]) { (try $0.int64(0, "id"), try $0.int64(1, "project_id")) },
                 uniquingKeysWith: { a, _ in a }),
-            memberships: Set(members.rows.compactMap { row in
-                guard let p = row[0].flatMap({ Int64($0) }), let u = row[1].flatMap({ Int64($0) }) else { return nil }
-                return Membership(projectID: p, userID: u)
+            memberships: Set(try members.read(table: "project_members", key: [(0, "project_id"), (1, "user_id")]) {
+                Membership(projectID: try $0.int64(0, "project_id"), userID: try $0.int64(1, "user_id"))
             }))
-        for row in projects.rows {
-            if let p = row[0].flatMap({ Int64($0) }), let c = row[1].flatMap({ Int64($0) }) { state.companies[p] = c }
+        for (p, c) in try projects.read(table: "projects", key: [(0, "id")], { (try $0.int64(0, "id"), try $0.optionalInt64(1, "company_id")) }) {
+            if let c { state.companies[p] = c }
         }
         return state
     }

@@ -115,11 +115,14 @@ extension PlanFile {
             }
             expected.insert(file.name)
         }
-        let present: [String]
-        do {
-            present = try FileManager.default.contentsOfDirectory(atPath: path)
-        } catch {
-            throw PlanError(.tampered, path: path, detail: "cannot list the plan directory: \(PlanError.reason(error))")
+        guard let dir = opendir(path) else {
+            throw PlanError(.tampered, path: path, detail: "cannot list the plan directory: \(FileFailure.reason(errno: errno))")
+        }
+        defer { closedir(dir) }
+        var present: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { present.append(name) }
         }
         if let extra = present.sorted().first(where: { !expected.contains($0) }) {
             throw PlanError(

@@ -470,12 +470,12 @@ private struct ApplyTransaction {
             SELECT user_id, slot_start, reason, coalesce(live_slot_id, offline_entry_id) FROM recovery.run_drops
             WHERE run_id = $1 ORDER BY user_id, slot_start LIMIT $2
             """, [run, String(options.dropSampleLimit)], context: "reading the dropped slots")
-        let drops = sample.rows.compactMap { row -> DroppedSlot? in
-            guard let user = row[0].flatMap({ Int64($0) }), let start = row[1].flatMap({ Timestamp.parse($0) }),
-                  let reason = row[2].flatMap(DroppedSlot.Reason.init(rawValue:)) else { return nil }
-            return DroppedSlot(key: SlotKey(userID: user, slotStart: start), reason: reason, otherID: row[3].flatMap { Int64($0) })
+        return try sample.read(table: "recovery.run_drops", key: [(0, "user_id"), (1, "slot_start")]) { row in
+            DroppedSlot(
+                key: SlotKey(userID: try row.int64(0, "user_id"), slotStart: try row.time(1, "slot_start")),
+                reason: try row.value(2, "reason", expected: "a drop reason", DroppedSlot.Reason.init(rawValue:)),
+                otherID: try row.optionalInt64(3, "live_slot_id"))
         }
-        return drops
     }
 
     private func seconds(_ value: Double) -> String {

@@ -243,9 +243,10 @@ public enum ReconcileApply {
         let sample = try connection.execute(
             "SELECT user_id, slot_start, slot_id FROM recovery.run_skips WHERE run_id = $1 ORDER BY user_id, slot_start LIMIT $2",
             [run, String(options.dropSampleLimit)], context: "reading the skipped rows")
-        let drops = sample.rows.compactMap { row -> DroppedSlot? in
-            guard let user = row[0].flatMap({ Int64($0) }), let start = row[1].flatMap({ Timestamp.parse($0) }) else { return nil }
-            return DroppedSlot(key: SlotKey(userID: user, slotStart: start), reason: .changedSincePlan, otherID: row[2].flatMap { Int64($0) })
+        let drops = try sample.read(table: "recovery.run_skips", key: [(0, "user_id"), (1, "slot_start")]) { row in
+            DroppedSlot(
+                key: SlotKey(userID: try row.int64(0, "user_id"), slotStart: try row.time(1, "slot_start")),
+                reason: .changedSincePlan, otherID: try row.optionalInt64(2, "slot_id"))
         }
         return (nil, (runID, drops))
     }

@@ -84,10 +84,9 @@ public enum RecoveryRevert {
                     SELECT s.slot_id, s.user_id, s.slot_start FROM recovery.run_slots s JOIN time_slots t ON t.id = s.slot_id
                     WHERE s.run_id = $1 ORDER BY s.user_id, s.slot_start
                     """, [runID], context: "listing the run's edited slots")
-                let kept = keptRows.rows.compactMap { row -> KeptSlot? in
-                    guard let slot = row[0].flatMap({ Int64($0) }), let user = row[1].flatMap({ Int64($0) }),
-                          let start = row[2].flatMap({ Timestamp.parse($0) }) else { return nil }
-                    return KeptSlot(slotID: slot, key: SlotKey(userID: user, slotStart: start))
+                let kept = try keptRows.read(table: "recovery.run_slots", key: [(0, "slot_id")]) { row in
+                    KeptSlot(slotID: try row.int64(0, "slot_id"),
+                             key: SlotKey(userID: try row.int64(1, "user_id"), slotStart: try row.time(2, "slot_start")))
                 }
                 let missing = run.counts.inserted - deleted - kept.count
                 if dryRun {
@@ -141,10 +140,9 @@ public enum RecoveryRevert {
             SELECT r.slot_id, r.user_id, r.slot_start FROM recovery.run_rows r JOIN time_slots t ON t.id = r.slot_id
             WHERE r.run_id = $1 AND to_jsonb(t) <> r.before_image ORDER BY r.user_id, r.slot_start
             """, [runID], context: "listing the run's rows edited since the apply")
-        let kept = keptRows.rows.compactMap { row -> KeptSlot? in
-            guard let slot = row[0].flatMap({ Int64($0) }), let user = row[1].flatMap({ Int64($0) }),
-                  let start = row[2].flatMap({ Timestamp.parse($0) }) else { return nil }
-            return KeptSlot(slotID: slot, key: SlotKey(userID: user, slotStart: start))
+        let kept = try keptRows.read(table: "recovery.run_rows", key: [(0, "slot_id")]) { row in
+            KeptSlot(slotID: try row.int64(0, "slot_id"),
+                     key: SlotKey(userID: try row.int64(1, "user_id"), slotStart: try row.time(2, "slot_start")))
         }
         let members = try connection.execute(
             """

@@ -107,11 +107,11 @@ public enum RecoveryVerify {
                 WHERE r.run_id = $1 AND (t.id IS NULL OR to_jsonb(t) IS DISTINCT FROM r.after_image)
                 ORDER BY r.user_id, r.slot_start, r.slot_id LIMIT $2
                 """, [runID, String(limit)], context: "listing the run's rows changed since")
-            report.slots = listed.rows.compactMap { row in
-                guard let slot = row[0].flatMap({ Int64($0) }), let user = row[1].flatMap({ Int64($0) }),
-                      let start = row[2].flatMap({ Timestamp.parse($0) }),
-                      let kind = row[3].flatMap(VerifyReport.SlotDifference.Kind.init(rawValue:)) else { return nil }
-                return .init(kind: kind, slotID: slot, key: SlotKey(userID: user, slotStart: start), offlineEntryID: nil)
+            report.slots = try listed.read(table: "recovery.run_rows", key: [(0, "slot_id")]) { row in
+                VerifyReport.SlotDifference(
+                    kind: try row.value(3, "kind", expected: "a difference", VerifyReport.SlotDifference.Kind.init(rawValue:)),
+                    slotID: try row.int64(0, "slot_id"),
+                    key: SlotKey(userID: try row.int64(1, "user_id"), slotStart: try row.time(2, "slot_start")), offlineEntryID: nil)
             }
         }
         let c = report.run.counts
@@ -177,12 +177,12 @@ public enum RecoveryVerify {
                         WHERE s.run_id = $1 AND (t.id IS NULL OR \(fingerprint) <> s.fingerprint OR ov.slot_id IS NOT NULL)
                         ORDER BY s.user_id, s.slot_start, s.slot_id LIMIT $2
                         """, [runID, String(limit)], context: "listing the run's differing slots")
-                    report.slots = listed.rows.compactMap { row in
-                        guard let slot = row[0].flatMap({ Int64($0) }), let user = row[1].flatMap({ Int64($0) }),
-                              let start = row[2].flatMap({ Timestamp.parse($0) }),
-                              let kind = row[3].flatMap(VerifyReport.SlotDifference.Kind.init(rawValue:)) else { return nil }
-                        return .init(kind: kind, slotID: slot, key: SlotKey(userID: user, slotStart: start),
-                                     offlineEntryID: row[4].flatMap { Int64($0) })
+                    report.slots = try listed.read(table: "recovery.run_slots", key: [(0, "slot_id")]) { row in
+                        VerifyReport.SlotDifference(
+                            kind: try row.value(3, "kind", expected: "a difference", VerifyReport.SlotDifference.Kind.init(rawValue:)),
+                            slotID: try row.int64(0, "slot_id"),
+                            key: SlotKey(userID: try row.int64(1, "user_id"), slotStart: try row.time(2, "slot_start")),
+                            offlineEntryID: try row.optionalInt64(4, "offline_entry_id"))
                     }
                 }
                 let drops = try connection.execute(

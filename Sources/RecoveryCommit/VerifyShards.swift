@@ -98,7 +98,8 @@ extension RecoveryVerify {
                     let users = try connection.execute(
                         "SELECT DISTINCT user_id FROM recovery.run_slots WHERE run_id = $1 ORDER BY user_id",
                         [String(run.id)], context: "reading run \(run.id)'s users")
-                    let strays = users.rows.compactMap { $0[0].flatMap { Int64($0) } }.filter { !shard.contains(userID: $0) }
+                    let strays = try users.read(table: "recovery.run_slots", key: [(0, "user_id")]) { try $0.int64(0, "user_id") }
+                        .filter { !shard.contains(userID: $0) }
                     if !strays.isEmpty {
                         problems.append("run \(run.id) (shard \(shard)) inserted slots of \(strays.count) users of other shards, "
                             + "first user \(strays[0])")

@@ -478,3 +478,28 @@ extension HostileInputTests {
         XCTAssertTrue(fifo.contains("cannot read users.csv: a named pipe"), fifo)
     }
 }
+
+extension HostileInputTests {
+    /// A value the tool reads back and cannot read (here a run's recorded slot_start that is no
+    /// time) stops verify and revert with one line naming the table, the column and the row's key
+    /// (69), never a row left out of the list or the counts; revert changes nothing.
+    func testAValueTheToolCannotReadStopsWithItsTableColumnAndKey() throws {
+        XCTAssertEqual(try plan("p").status, 0)
+        let applied = try tool(["apply", dir.file("p").path, "--db", live.conninfo, "--yes", "--plan-id", try approvedPlanID(dir.file("p").path)])
+        XCTAssertEqual(applied.status, 0, applied.stderrText)
+        let c = try live.connect()
+        let slotID = try XCTUnwrap(try c.execute("SELECT slot_id FROM recovery.run_slots WHERE run_id = 1 ORDER BY slot_id LIMIT 1").scalar)
+        // The service edits the slot (so verify lists it and revert keeps it), and its record says 'infinity'.
+        try c.execute("UPDATE time_slots SET keystrokes = keystrokes + 1 WHERE id = $1", [slotID])
+        try c.execute("UPDATE recovery.run_slots SET slot_start = 'infinity' WHERE run_id = 1 AND slot_id = $1", [slotID])
+        let before = try DatabaseState.checksums(c)
+        let named = "cannot read recovery.run_slots.slot_start of the row with slot_id \(slotID): 'infinity' is not a time"
+        for arguments in [["verify", "--run", "1"], ["revert", "--run", "1", "--yes"]] {
+            let output = try tool(arguments + ["--db", live.conninfo])
+            XCTAssertEqual(output.status, 69, "\(arguments[0]): \(output.stderrText)")
+            XCTAssertTrue(output.stderrText.hasPrefix("recover-tool: error: \(named); nothing was skipped and nothing was changed"), output.stderrText)
+            XCTAssertEqual(output.stderrText.filter { $0 == "\n" }.count, 1, output.stderrText)
+            XCTAssertEqual(try DatabaseState.checksums(c), before, arguments[0])
+        }
+    }
+}
