@@ -35,7 +35,7 @@ final class ApplyTests: XCTestCase {
         XCTAssertEqual(try connection.execute("SELECT count(*) FROM time_slots WHERE source = 'recovered' AND screenshot_key IS NULL").scalar, "12")
         XCTAssertEqual(try connection.execute("SELECT count(DISTINCT updated_at) FROM time_slots").scalar, "1")
         XCTAssertEqual(try connection.execute("SELECT count(*) FROM recovery.run_slots WHERE provenance = 'log logs/app-1.log:' || (1 + (user_id - 1) * 4 + extract(epoch FROM slot_start - '2018-07-25T14:00:00Z') / 600)::int").scalar, "12")
-        XCTAssertEqual(try connection.execute("SELECT max(version) FROM recovery.schema_version").scalar, "3")
+        XCTAssertEqual(try connection.execute("SELECT max(version) FROM recovery.schema_version").scalar, "4")
 
         // The same plan again: nothing changes, and the run is named.
         let state = try DatabaseState.checksums(connection)

@@ -1,0 +1,43 @@
+import Foundation
+import PostgresClient
+import TestSupport
+import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The SIGKILL matrix for the read-only check, `verify` (issue 10): the built tool killed at
+/// moments spread over a clean verify's time, from its start (the connection, the database and
+/// run checks) to past its end. Nothing may change, no session may be left behind, and a verify
+/// run again must find the run as clean as before.
+extension ApplyFaultTests {
+    func testVerifyKilledAtAnyMomentChangesNothing() throws {
+        let db = try seededDatabase(label: "vkill")
+        let (dir, plan) = try writePlan(for: try db.identity())
+        XCTAssertEqual(try runProcess(tool, ["apply", dir.path, "--yes", "--plan-id", plan.planID], environment: db.processEnvironment).status, 0)
+        let connection = try db.connect()
+        let before = try DatabaseState.checksums(connection)
+        let cleanStart = Date()
+        let clean = try runProcess(tool, ["verify", "--run", "1"], environment: db.processEnvironment)
+        let cleanMilliseconds = Date().timeIntervalSince(cleanStart) * 1000
+        XCTAssertEqual(clean.status, 0, clean.stderrText)
+
+        let fractions = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2]
+        var killed = 0
+        for fraction in fractions {
+            let ms = Int(fraction * cleanMilliseconds)
+            let process = try Spawned(tool, ["verify", "--run", "1"], environment: db.processEnvironment)
+            usleep(useconds_t(ms * 1000))
+            kill(process.pid, SIGKILL)
+            process.process.waitUntilExit()
+            if process.process.terminationReason == .uncaughtSignal { killed += 1 }
+            XCTAssertTrue(try waitForNoSessions(db, other: connection), "after \(ms) ms")
+            XCTAssertEqual(try DatabaseState.checksums(connection), before, "killed after \(ms) ms")
+            let rerun = try runProcess(tool, ["verify", "--run", "1"], environment: db.processEnvironment)
+            XCTAssertEqual(rerun.status, 0, "after \(ms) ms: \(rerun.stderrText)")
+        }
+        XCTAssertGreaterThan(killed, fractions.count / 2)
+        print("verify kill points: \(fractions.count) over \(Int(cleanMilliseconds)) ms, killed before the end: \(killed), database unchanged: \(fractions.count)")
+    }
+}
