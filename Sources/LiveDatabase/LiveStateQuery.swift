@@ -31,7 +31,7 @@ extension LiveState {
         var present = Set<SlotKey>()
         try connection.copyOut(
             """
-            COPY (SELECT user_id, \(microseconds("slot_start")) FROM time_slots
+            COPY (SELECT user_id, \(microseconds("slot_start")) FROM \(connection.table("time_slots"))
                   WHERE slot_start >= \(timestamptz(window.from)) AND slot_start < \(timestamptz(window.to))) TO STDOUT
             """,
             context: "reading the live slots of the window"
@@ -48,7 +48,7 @@ extension LiveState {
         // `to + 10 min` is the widest set that can touch a slot of the window.
         let offline = try connection.execute(
             """
-            SELECT id, user_id, project_id, \(microseconds("starts_at")), \(microseconds("ends_at")) FROM offline_entries
+            SELECT id, user_id, project_id, \(microseconds("starts_at")), \(microseconds("ends_at")) FROM \(connection.table("offline_entries"))
             WHERE ends_at > \(timestamptz(window.from)) AND starts_at < \(timestamptz(window.to.adding(minutes: 10)))
               AND user_id = ANY($1::bigint[])
             """,
@@ -76,13 +76,13 @@ extension LiveState {
     ) throws -> LiveState {
         func idArray(_ ids: Set<Int64>) -> String { "{" + ids.sorted().map(String.init).joined(separator: ",") + "}" }
         let users = try connection.execute(
-            "SELECT id FROM users WHERE id = ANY($1::bigint[])", [idArray(userIDs)], context: "reading users")
+            "SELECT id FROM \(connection.table("users")) WHERE id = ANY($1::bigint[])", [idArray(userIDs)], context: "reading users")
         let projects = try connection.execute(
-            "SELECT id, company_id FROM projects WHERE id = ANY($1::bigint[])", [idArray(projectIDs)], context: "reading projects")
+            "SELECT id, company_id FROM \(connection.table("projects")) WHERE id = ANY($1::bigint[])", [idArray(projectIDs)], context: "reading projects")
         let tasks = try connection.execute(
-            "SELECT id, project_id FROM tasks WHERE id = ANY($1::bigint[])", [idArray(taskIDs)], context: "reading tasks")
+            "SELECT id, project_id FROM \(connection.table("tasks")) WHERE id = ANY($1::bigint[])", [idArray(taskIDs)], context: "reading tasks")
         let members = try connection.execute(
-            "SELECT project_id, user_id FROM project_members WHERE user_id = ANY($1::bigint[]) AND project_id = ANY($2::bigint[])",
+            "SELECT project_id, user_id FROM \(connection.table("project_members")) WHERE user_id = ANY($1::bigint[]) AND project_id = ANY($2::bigint[])",
             [idArray(userIDs), idArray(projectIDs)], context: "reading project members")
         var state = LiveState(
             users: Set(try users.read(table: "users", key: [(0, "id")]) { try $0.int64(0, "id") }),
@@ -103,7 +103,7 @@ extension LiveState {
     public static func contacts(from connection: Connection, users userIDs: Set<Int64>) throws -> [Int64: UserContact] {
         let ids = "{" + userIDs.sorted().map(String.init).joined(separator: ",") + "}"
         let rows = try connection.execute(
-            "SELECT id, email, time_zone FROM users WHERE id = ANY($1::bigint[])", [ids], context: "reading the users' emails")
+            "SELECT id, email, time_zone FROM \(connection.table("users")) WHERE id = ANY($1::bigint[])", [ids], context: "reading the users' emails")
         var contacts: [Int64: UserContact] = [:]
         for row in rows.rows {
             guard let id = row[0].flatMap({ Int64($0) }), let email = row[1] else { continue }

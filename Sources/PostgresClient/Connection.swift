@@ -15,6 +15,8 @@ public final class Connection {
     let handle: OpaquePointer
     /// The connection string as shown in messages: no password, ever.
     public let redactedConnectionInfo: String
+    /// The schema of the service's tables (the target's `schema`), which the search path is pinned to.
+    public private(set) var schema = "public"
     private let notices: NoticeCollector
     /// The connection string, kept only to redact its secrets from messages.
     private let conninfo: String
@@ -71,9 +73,18 @@ public final class Connection {
         guard PQsetClientEncoding(handle, "UTF8") == 0 else {
             throw connection.failure(.connect, context: context, hint: hint)
         }
+        // The service schema is the target's: the one the search path is pinned to and names are qualified with.
+        var session = session
+        session.schema = target.schema
+        connection.schema = target.schema
         let pin = session.statement
         try connection.execute(pin.sql, pin.params, context: "cannot set up the session on '\(redacted)'")
         return connection
+    }
+
+    /// `"svc".time_slots`: a table of the service schema, qualified, as every statement names one.
+    public func table(_ name: String) -> String {
+        SessionSettings(schema: schema).table(name)
     }
 
     /// Opens a connection to `conninfo`, given as `--db`.

@@ -8,10 +8,14 @@ public struct ConnectionTarget: Hashable, Sendable {
     public var conninfo: String
     /// `--db`, `--snapshot`, `DATABASE_URL`, or `libpq's PG* variables`.
     public var source: String
+    /// The schema that holds the service's tables there (`--schema`, default `public`): the
+    /// session's search path is pinned to it, and `Connection.table` qualifies names with it.
+    public var schema: String
 
-    public init(_ conninfo: String, source: String = "--db") {
+    public init(_ conninfo: String, source: String = "--db", schema: String = "public") {
         self.conninfo = conninfo
         self.source = source
+        self.schema = schema
     }
 
     /// The string given with `flag`, else `databaseURL` (the environment's `DATABASE_URL`), else

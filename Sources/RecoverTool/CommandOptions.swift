@@ -7,10 +7,21 @@ struct DatabaseOptions: ParsableArguments {
     @Option(help: "The live database (connection string or URI); default: DATABASE_URL, then libpq's PG* variables.")
     var db: String?
 
+    @Option(help: ArgumentHelp(
+        "The schema that holds the service's tables (time_slots, users, ...) in the live database; every statement names its tables in it, and the session's search path is pinned to it.",
+        valueName: "name"))
+    var schema = "public"
+
+    func validate() throws {
+        guard !schema.isEmpty, !schema.contains("\0") else { throw ValidationError("'--schema' must name a schema") }
+    }
+
     /// `--db`, else the environment's `DATABASE_URL`, else libpq's defaults: the one place the
     /// tool reads `DATABASE_URL`. The target names its source for the connection error's hint.
     var target: ConnectionTarget {
-        ConnectionTarget.resolve(db, flag: "--db", databaseURL: ProcessInfo.processInfo.environment["DATABASE_URL"])
+        var target = ConnectionTarget.resolve(db, flag: "--db", databaseURL: ProcessInfo.processInfo.environment["DATABASE_URL"])
+        target.schema = schema
+        return target
     }
 }
 

@@ -363,9 +363,9 @@ private struct ApplyTransaction {
         let run = String(runID)
         try connection.execute(
             """
-            SELECT (SELECT count(*) FROM (SELECT 1 FROM users WHERE id IN (SELECT user_id FROM \(Self.rowsTable))
+            SELECT (SELECT count(*) FROM (SELECT 1 FROM \(connection.table("users")) WHERE id IN (SELECT user_id FROM \(Self.rowsTable))
                                           ORDER BY id FOR UPDATE) u),
-                   (SELECT count(*) FROM (SELECT 1 FROM offline_entries WHERE user_id IN (SELECT user_id FROM \(Self.rowsTable))
+                   (SELECT count(*) FROM (SELECT 1 FROM \(connection.table("offline_entries")) WHERE user_id IN (SELECT user_id FROM \(Self.rowsTable))
                                           ORDER BY id FOR SHARE) o)
             """,
             context: "guarding the plan's users against new offline entries (for up to \(seconds(options.lockTimeoutSeconds)))")
@@ -374,8 +374,8 @@ private struct ApplyTransaction {
             """
             INSERT INTO recovery.run_drops (run_id, user_id, slot_start, reason, offline_entry_id, provenance)
             SELECT DISTINCT ON (p.user_id, p.slot_start) $1, p.user_id, p.slot_start, 'offline_overlap', o.id, p.provenance
-            FROM \(Self.rowsTable) p JOIN offline_entries o ON \(RecoverySchema.offlineOverlap(slot: "p", entry: "o"))
-            WHERE NOT EXISTS (SELECT 1 FROM time_slots t WHERE t.user_id = p.user_id AND t.slot_start = p.slot_start)
+            FROM \(Self.rowsTable) p JOIN \(connection.table("offline_entries")) o ON \(RecoverySchema.offlineOverlap(slot: "p", entry: "o"))
+            WHERE NOT EXISTS (SELECT 1 FROM \(connection.table("time_slots")) t WHERE t.user_id = p.user_id AND t.slot_start = p.slot_start)
             ORDER BY p.user_id, p.slot_start, o.starts_at, o.id
             """, [run], context: "re-checking the plan's slots against offline_entries").affectedRows
         checkpoint(.offlineRechecked)
@@ -390,7 +390,7 @@ private struct ApplyTransaction {
         if let maxSlots = options.maxSlots, toInsert > maxSlots {
             let present = try connection.execute(
                 """
-                SELECT count(*) FROM \(Self.rowsTable) p JOIN time_slots t ON t.user_id = p.user_id AND t.slot_start = p.slot_start
+                SELECT count(*) FROM \(Self.rowsTable) p JOIN \(connection.table("time_slots")) t ON t.user_id = p.user_id AND t.slot_start = p.slot_start
                 """, context: "counting the plan's slots that are live now").scalar.flatMap { Int($0) } ?? 0
             toInsert -= present
             if toInsert > maxSlots {
@@ -417,7 +417,7 @@ private struct ApplyTransaction {
         let inserted = try connection.execute(
             """
             WITH inserted AS (
-              INSERT INTO time_slots (\(Self.insertColumns))
+              INSERT INTO \(connection.table("time_slots")) (\(Self.insertColumns))
               SELECT \(Self.insertValues)
               FROM \(Self.rowsTable) p
               WHERE NOT EXISTS (SELECT 1 FROM recovery.run_drops d
@@ -434,7 +434,7 @@ private struct ApplyTransaction {
                 """
                 INSERT INTO recovery.run_drops (run_id, user_id, slot_start, reason, live_slot_id, provenance)
                 SELECT $1, p.user_id, p.slot_start, 'already_present', t.id, p.provenance
-                FROM \(Self.rowsTable) p JOIN time_slots t ON t.user_id = p.user_id AND t.slot_start = p.slot_start
+                FROM \(Self.rowsTable) p JOIN \(connection.table("time_slots")) t ON t.user_id = p.user_id AND t.slot_start = p.slot_start
                 WHERE NOT EXISTS (SELECT 1 FROM recovery.run_drops d
                                   WHERE d.run_id = $1 AND d.user_id = p.user_id AND d.slot_start = p.slot_start)
                   AND NOT EXISTS (SELECT 1 FROM recovery.run_slots s WHERE s.run_id = $1 AND s.slot_id = t.id)

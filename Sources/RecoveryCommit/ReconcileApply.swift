@@ -171,9 +171,9 @@ public enum ReconcileApply {
         // the compare-and-swap's own row locks.
         try connection.execute(
             """
-            SELECT (SELECT count(*) FROM (SELECT 1 FROM users WHERE id IN (SELECT user_id FROM \(membersTable))
+            SELECT (SELECT count(*) FROM (SELECT 1 FROM \(connection.table("users")) WHERE id IN (SELECT user_id FROM \(membersTable))
                                           ORDER BY id FOR KEY SHARE) u),
-                   (SELECT count(*) FROM (SELECT 1 FROM projects WHERE id IN (SELECT project_id FROM \(membersTable))
+                   (SELECT count(*) FROM (SELECT 1 FROM \(connection.table("projects")) WHERE id IN (SELECT project_id FROM \(membersTable))
                                           ORDER BY id FOR KEY SHARE) p)
             """,
             context: "guarding the memberships' users and projects (for up to \(options.lockTimeoutSeconds) s)")
@@ -190,7 +190,7 @@ public enum ReconcileApply {
             """
             INSERT INTO recovery.run_rows (run_id, slot_id, user_id, slot_start, before_image, evidence)
             SELECT $1, t.id, t.user_id, t.slot_start, to_jsonb(t), p.evidence
-            FROM time_slots t JOIN \(rowsTable) p ON p.id = t.id
+            FROM \(connection.table("time_slots")) t JOIN \(rowsTable) p ON p.id = t.id
             WHERE \(unchangedSincePlan)
             FOR UPDATE OF t
             """, [run], context: "locking the rows unchanged since the plan")
@@ -198,7 +198,7 @@ public enum ReconcileApply {
         let updated = try connection.execute(
             """
             WITH updated AS (
-              UPDATE time_slots t SET \(assignments), updated_at = $2::timestamptz
+              UPDATE \(connection.table("time_slots")) t SET \(assignments), updated_at = $2::timestamptz
               FROM \(rowsTable) p, recovery.run_rows r
               WHERE r.run_id = $1 AND r.slot_id = t.id AND p.id = t.id
               RETURNING t.id, to_jsonb(t) AS image
@@ -210,16 +210,16 @@ public enum ReconcileApply {
             INSERT INTO recovery.run_skips (run_id, slot_id, user_id, slot_start, reason, live_image, evidence)
             SELECT $1, p.id, p.user_id, p.slot_start, CASE WHEN t.id IS NULL THEN 'gone' ELSE 'changed_since_plan' END,
               to_jsonb(t), p.evidence
-            FROM \(rowsTable) p LEFT JOIN time_slots t ON t.id = p.id
+            FROM \(rowsTable) p LEFT JOIN \(connection.table("time_slots")) t ON t.id = p.id
             WHERE NOT EXISTS (SELECT 1 FROM recovery.run_rows r WHERE r.run_id = $1 AND r.slot_id = p.id)
             """, [run], context: "recording the rows changed since the plan").affectedRows
         let members = try connection.execute(
             """
             WITH inserted AS (
-              INSERT INTO project_members (project_id, user_id)
+              INSERT INTO \(connection.table("project_members")) (project_id, user_id)
               SELECT m.project_id, m.user_id FROM \(membersTable) m
-              WHERE EXISTS (SELECT 1 FROM users u WHERE u.id = m.user_id)
-                AND EXISTS (SELECT 1 FROM projects p WHERE p.id = m.project_id)
+              WHERE EXISTS (SELECT 1 FROM \(connection.table("users")) u WHERE u.id = m.user_id)
+                AND EXISTS (SELECT 1 FROM \(connection.table("projects")) p WHERE p.id = m.project_id)
               ON CONFLICT DO NOTHING
               RETURNING project_id, user_id
             )

@@ -74,14 +74,14 @@ public enum RecoveryRevert {
                 }
                 let deletion = try connection.execute(
                     """
-                    DELETE FROM time_slots t USING recovery.run_slots s
+                    DELETE FROM \(connection.table("time_slots")) t USING recovery.run_slots s
                     WHERE s.run_id = $1 AND t.id = s.slot_id AND \(RecoverySchema.fingerprint("t")) = s.fingerprint
                     """ + (dryRun ? " RETURNING s.slot_id, s.user_id, s.slot_start" : ""),
                     [runID], context: "deleting the run's unchanged slots")
                 let deleted = deletion.affectedRows
                 let keptRows = try connection.execute(
                     """
-                    SELECT s.slot_id, s.user_id, s.slot_start FROM recovery.run_slots s JOIN time_slots t ON t.id = s.slot_id
+                    SELECT s.slot_id, s.user_id, s.slot_start FROM recovery.run_slots s JOIN \(connection.table("time_slots")) t ON t.id = s.slot_id
                     WHERE s.run_id = $1 ORDER BY s.user_id, s.slot_start
                     """, [runID], context: "listing the run's edited slots")
                 let kept = try keptRows.read(table: "recovery.run_slots", key: [(0, "slot_id")]) { row in
@@ -131,13 +131,13 @@ public enum RecoveryRevert {
         ]
         let restored = try connection.execute(
             """
-            UPDATE time_slots t SET (\(columns.joined(separator: ", "))) = (\(columns.map { "b.\($0)" }.joined(separator: ", ")))
-            FROM recovery.run_rows r, jsonb_populate_record(NULL::time_slots, r.before_image) b
+            UPDATE \(connection.table("time_slots")) t SET (\(columns.joined(separator: ", "))) = (\(columns.map { "b.\($0)" }.joined(separator: ", ")))
+            FROM recovery.run_rows r, jsonb_populate_record(NULL::\(connection.table("time_slots")), r.before_image) b
             WHERE r.run_id = $1 AND t.id = r.slot_id AND to_jsonb(t) = r.after_image
             """, [runID], context: "putting back the run's rows").affectedRows
         let keptRows = try connection.execute(
             """
-            SELECT r.slot_id, r.user_id, r.slot_start FROM recovery.run_rows r JOIN time_slots t ON t.id = r.slot_id
+            SELECT r.slot_id, r.user_id, r.slot_start FROM recovery.run_rows r JOIN \(connection.table("time_slots")) t ON t.id = r.slot_id
             WHERE r.run_id = $1 AND to_jsonb(t) <> r.before_image ORDER BY r.user_id, r.slot_start
             """, [runID], context: "listing the run's rows edited since the apply")
         let kept = try keptRows.read(table: "recovery.run_rows", key: [(0, "slot_id")]) { row in
@@ -146,7 +146,7 @@ public enum RecoveryRevert {
         }
         let members = try connection.execute(
             """
-            DELETE FROM project_members pm USING recovery.run_members m
+            DELETE FROM \(connection.table("project_members")) pm USING recovery.run_members m
             WHERE m.run_id = $1 AND pm.project_id = m.project_id AND pm.user_id = m.user_id
             """, [runID], context: "deleting the memberships the run inserted").affectedRows
         let missing = run.counts.inserted - restored - kept.count

@@ -92,8 +92,8 @@ public enum RecoveryVerify {
               (SELECT count(*) FROM recovery.run_skips WHERE run_id = $1),
               (SELECT count(*) FROM recovery.run_members m WHERE m.run_id = $1),
               (SELECT count(*) FROM recovery.run_members m WHERE m.run_id = $1 AND NOT EXISTS (
-                 SELECT 1 FROM project_members pm WHERE pm.project_id = m.project_id AND pm.user_id = m.user_id))
-            FROM recovery.run_rows r LEFT JOIN time_slots t ON t.id = r.slot_id
+                 SELECT 1 FROM \(connection.table("project_members")) pm WHERE pm.project_id = m.project_id AND pm.user_id = m.user_id))
+            FROM recovery.run_rows r LEFT JOIN \(connection.table("time_slots")) t ON t.id = r.slot_id
             WHERE r.run_id = $1
             """, [runID], context: "checking the run's rows")
         let row = totals.rows[0].map { $0.flatMap { Int($0) } ?? 0 }
@@ -103,7 +103,7 @@ public enum RecoveryVerify {
             let listed = try connection.execute(
                 """
                 SELECT r.slot_id, r.user_id, r.slot_start, CASE WHEN t.id IS NULL THEN 'missing' ELSE 'changed' END
-                FROM recovery.run_rows r LEFT JOIN time_slots t ON t.id = r.slot_id
+                FROM recovery.run_rows r LEFT JOIN \(connection.table("time_slots")) t ON t.id = r.slot_id
                 WHERE r.run_id = $1 AND (t.id IS NULL OR to_jsonb(t) IS DISTINCT FROM r.after_image)
                 ORDER BY r.user_id, r.slot_start, r.slot_id LIMIT $2
                 """, [runID, String(limit)], context: "listing the run's rows changed since")
@@ -149,8 +149,8 @@ public enum RecoveryVerify {
                 // million-slot run take a minute.
                 let overlapping = """
                     SELECT t.id AS slot_id, min(o.id) AS entry_id
-                    FROM recovery.run_slots s JOIN time_slots t ON t.id = s.slot_id
-                    JOIN offline_entries o ON \(overlap)
+                    FROM recovery.run_slots s JOIN \(connection.table("time_slots")) t ON t.id = s.slot_id
+                    JOIN \(connection.table("offline_entries")) o ON \(overlap)
                     WHERE s.run_id = $1
                     GROUP BY t.id
                     """
@@ -160,7 +160,7 @@ public enum RecoveryVerify {
                       count(*) FILTER (WHERE t.id IS NULL),
                       count(*) FILTER (WHERE t.id IS NOT NULL AND \(fingerprint) <> s.fingerprint),
                       (SELECT count(*) FROM (\(overlapping)) ov)
-                    FROM recovery.run_slots s LEFT JOIN time_slots t ON t.id = s.slot_id
+                    FROM recovery.run_slots s LEFT JOIN \(connection.table("time_slots")) t ON t.id = s.slot_id
                     WHERE s.run_id = $1
                     """, [runID], context: "checking the run's slots")
                 let row = totals.rows[0].map { $0.flatMap { Int($0) } ?? 0 }
@@ -172,7 +172,7 @@ public enum RecoveryVerify {
                           CASE WHEN t.id IS NULL THEN 'missing' WHEN \(fingerprint) <> s.fingerprint THEN 'changed'
                                ELSE 'offline_overlap' END,
                           ov.entry_id
-                        FROM recovery.run_slots s LEFT JOIN time_slots t ON t.id = s.slot_id
+                        FROM recovery.run_slots s LEFT JOIN \(connection.table("time_slots")) t ON t.id = s.slot_id
                           LEFT JOIN (\(overlapping)) ov ON ov.slot_id = s.slot_id
                         WHERE s.run_id = $1 AND (t.id IS NULL OR \(fingerprint) <> s.fingerprint OR ov.slot_id IS NOT NULL)
                         ORDER BY s.user_id, s.slot_start, s.slot_id LIMIT $2

@@ -97,9 +97,9 @@ public struct ReconcileSnapshot: Sendable {
         let name = connection.redactedConnectionInfo
         var snapshot = ReconcileSnapshot(name: name)
         try DatabaseSnapshot.prepare(connection)
-        let newest = try connection.execute("SELECT max(updated_at) FROM time_slots", context: "reading the snapshot's newest updated_at from '\(name)'")
+        let newest = try connection.execute("SELECT max(updated_at) FROM \(connection.table("time_slots"))", context: "reading the snapshot's newest updated_at from '\(name)'")
         snapshot.newestUpdatedAt = newest.rows.first?[0].flatMap { Timestamp.parse($0) }
-        let total = try connection.execute("SELECT count(*) FROM time_slots", context: "counting the snapshot's time_slots in '\(name)'")
+        let total = try connection.execute("SELECT count(*) FROM \(connection.table("time_slots"))", context: "counting the snapshot's time_slots in '\(name)'")
         var decoder = try! SlotRowDecoder(columnNames: SlotRowDecoder.wholeColumns, whole: true)
         var number = 0
         try connection.copyOut(DatabaseSnapshot.wholeCopyStatement(range: range), context: "reading time_slots from '\(name)'") { bytes in
@@ -113,7 +113,7 @@ public struct ReconcileSnapshot: Sendable {
         snapshot.hasMemberships = hasMembers.rows.first?[0] == "t"
         if snapshot.hasMemberships {
             let members = try connection.execute(
-                "SELECT project_id, user_id FROM project_members ORDER BY project_id, user_id",
+                "SELECT project_id, user_id FROM \(connection.table("project_members")) ORDER BY project_id, user_id",
                 context: "reading project_members from '\(name)'")
             for (i, row) in members.rows.enumerated() {
                 guard let p = row[0].flatMap({ Int64($0) }), let u = row[1].flatMap({ Int64($0) }) else { continue }

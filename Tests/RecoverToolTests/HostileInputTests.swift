@@ -503,3 +503,42 @@ extension HostileInputTests {
         }
     }
 }
+
+extension HostileInputTests {
+    /// The service's tables in a schema of their own (`--schema svc`), and tables of the same names
+    /// in another schema the database puts first on the search path: plan, apply, verify and revert
+    /// read and write only `svc`'s tables (every statement names them in `svc`, and the session's
+    /// search path is pinned to `pg_catalog, "svc", pg_temp`); the decoys are never touched.
+    func testTheServiceSchemaIsAnOptionAndCannotBeShadowed() throws {
+        let db = try TestDatabase(label: "svc", schema: false)
+        var env = db.processEnvironment
+        env["PGOPTIONS"] = "-c search_path=svc"
+        try db.connect().executeSimple("CREATE SCHEMA svc; CREATE SCHEMA decoy")
+        let schemaFile = Repository.fixture("schema.sql").path
+        let demo = Repository.fixture("demo/db")
+        try runChecked("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", schemaFile, "-f", demo.appendingPathComponent("reference.sql").path,
+                                "-f", demo.appendingPathComponent("live.sql").path], environment: env)
+        env["PGOPTIONS"] = "-c search_path=decoy"
+        try runChecked("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", schemaFile], environment: env)
+        let c = try db.connect()
+        try c.executeSimple("ALTER DATABASE \(db.name) SET search_path = decoy, svc, public")
+        let decoyBefore = try c.execute("SELECT count(*) FROM decoy.time_slots").scalar
+        let out = dir.file("svc").path
+        let planned = try runProcess(Self.tool, ["plan"] + Self.window + ["--logs", Self.logs, "--snapshot", Self.snapshot,
+                                                                          "--db", db.conninfo, "--schema", "svc", "--out", out, "--quiet"],
+                                     environment: db.processEnvironment)
+        XCTAssertEqual(planned.status, 0, planned.stderrText)
+        XCTAssertEqual(try counts("svc"), [82, 15, 7])
+        let svcBefore = try c.execute("SELECT count(*) FROM svc.time_slots").scalar.flatMap { Int($0) } ?? -1
+        let applied = try runProcess(Self.tool, ["apply", out, "--db", db.conninfo, "--schema", "svc", "--yes", "--plan-id", try approvedPlanID(out)],
+                                     environment: db.processEnvironment)
+        XCTAssertEqual(applied.status, 0, applied.stderrText)
+        XCTAssertEqual(try c.execute("SELECT count(*) FROM svc.time_slots").scalar.flatMap { Int($0) }, svcBefore + 82)
+        XCTAssertEqual(try runProcess(Self.tool, ["verify", "--run", "1", "--db", db.conninfo, "--schema", "svc"], environment: db.processEnvironment).status, 0)
+        let reverted = try runProcess(Self.tool, ["revert", "--run", "1", "--db", db.conninfo, "--schema", "svc", "--yes"], environment: db.processEnvironment)
+        XCTAssertEqual(reverted.status, 0, reverted.stderrText)
+        XCTAssertEqual(try c.execute("SELECT count(*) FROM svc.time_slots").scalar.flatMap { Int($0) }, svcBefore)
+        XCTAssertEqual(try c.execute("SELECT count(*) FROM decoy.time_slots").scalar, decoyBefore)
+        XCTAssertEqual(try c.execute("SELECT count(*) FROM decoy.users").scalar, "0")
+    }
+}
