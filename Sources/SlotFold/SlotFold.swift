@@ -107,8 +107,19 @@ public enum SlotFold {
     private static func sortKeys(
         _ buffers: [UnsafeMutableBufferPointer<SlotEvent>], window: Window, bounds: [Int64]
     ) -> ([[SortKey]], Int) {
-        var parts = Array(repeating: [SortKey](), count: bounds.count + 1)
-        parts[0].reserveCapacity(bounds.isEmpty ? buffers.reduce(0) { $0 + $1.count } : 0)
+        // Each range's array made at its final size, counted first: grown by doubling, the keys
+        // would take up to twice their size while every event is still in memory.
+        var counts = Array(repeating: 0, count: bounds.count + 1)
+        for events in buffers {
+            for i in events.indices where window.contains(events[i].key.slotStart) {
+                counts[partition(of: events[i].key.userID, bounds)] += 1
+            }
+        }
+        var parts = counts.map { count in
+            var keys: [SortKey] = []
+            keys.reserveCapacity(count)
+            return keys
+        }
         var outsideWindow = 0
         for (b, events) in buffers.enumerated() {
             for i in events.indices {
