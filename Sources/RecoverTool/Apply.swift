@@ -10,16 +10,25 @@ import SourceFiles
 /// `recover-tool apply DIR`: commits exactly the reviewed plan in DIR, in one transaction.
 struct Apply: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Commits a reviewed plan to the database in one transaction; a second apply changes nothing.",
+        abstract: "Commit a reviewed plan in one transaction",
         discussion: """
             Checks the plan's hashes, then in one transaction under the recovery lock: loads the rows \
             with COPY, drops the slots that gained a live row or an overlapping offline entry since \
             the plan, inserts the rest with source 'recovered', and records the run in the \
-            'recovery' schema. Undo it with 'recover-tool revert --run ID'.
+            'recovery' schema. Applying it again changes nothing. Undo it with \
+            'recover-tool revert --run <id>'.
+
+            On a terminal the plan's summary and the question go to the terminal, and only the \
+            exact word 'yes' goes on; without one, --yes (with --plan-id) is required.
+
+            EXAMPLES:
+              recover-tool apply /srv/incident/plan --plan-id <id>
+              recover-tool apply /srv/incident/plan --yes --plan-id <id> --json
+              recover-tool apply /srv/incident/plan-0-of-4 --shard 0/4 --yes --plan-id <id>
             """
     )
 
-    @Argument(help: "The plan directory written by 'recover-tool plan'.")
+    @Argument(help: ArgumentHelp("The plan directory written by 'recover-tool plan' or 'reconcile'.", valueName: "dir"))
     var directory: String
 
     @OptionGroup var database: DatabaseOptions
@@ -27,17 +36,17 @@ struct Apply: ParsableCommand {
     @OptionGroup var confirm: ConfirmOptions
 
     @Option(name: .customLong("plan-id"), help: ArgumentHelp(
-        "The plan id the reviewer approved (plan.json's plan_id, as 'plan' prints it): refuse (exit 70) unless DIR's recomputed plan id is this one; --yes needs it. A sharded job may list its shards' ids, comma-separated.",
+        "The plan id the reviewer approved (plan.json's plan_id, as 'plan' prints it): refuse (exit 70) unless <dir>'s recomputed plan id is this one; --yes needs it. A sharded job may list its shards' ids, comma-separated.",
         valueName: "id"))
     var planID: String?
 
     @Flag(help: "Apply a plan whose earlier run was reverted, as a new run (otherwise it changes nothing).")
     var again = false
 
-    @Option(help: "Refuse the plan if it would insert more than this many slots.")
+    @Option(help: ArgumentHelp("Refuse the plan if it would insert more than this many slots.", valueName: "n"))
     var maxSlots: Int?
 
-    @Option(help: "Seconds one statement (the COPY, the insert) may run before it is cancelled.")
+    @Option(help: ArgumentHelp("Seconds one statement (the COPY, the insert) may run before it is cancelled.", valueName: "seconds"))
     var statementTimeout: Double = 900
 
     @Option(help: ArgumentHelp(
@@ -46,7 +55,7 @@ struct Apply: ParsableCommand {
     var shard: ShardArgument?
 
     @Option(help: ArgumentHelp(
-        "The plan set id the reviewer approved (plan-set.json's set_id, as 'combine' prints it): refuse (exit 70) unless DIR's plan is a shard of that set; with --set, it approves the plan as --plan-id does.",
+        "The plan set id the reviewer approved (plan-set.json's set_id, as 'combine' prints it): refuse (exit 70) unless <dir>'s plan is a shard of that set; with --set, it approves the plan as --plan-id does.",
         valueName: "set-id"))
     var planSet: String?
 

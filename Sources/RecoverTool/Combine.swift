@@ -5,12 +5,15 @@ import PlanReport
 /// `recover-tool combine DIR... --out SETDIR`: one review for a sharded recovery.
 struct Combine: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Binds the N shard plans of a sharded recovery into one plan set, with one report to review.",
+        abstract: "Bind the shard plans of a recovery into one plan set",
         discussion: """
             Checks every plan (its hashes), then that they are shards 0 to N-1 of one N, each once, \
             for one window and one database, and writes plan-set.json, report.md and report.html \
-            into --out. The reviewer approves the set id; 'apply DIR --plan-set SETID --set SETDIR' \
+            into --out. The reviewer approves the set id; 'apply <dir> --plan-set <set-id> --set <setdir>' \
             then applies only a plan of that set. Changes nothing in the database.
+
+            EXAMPLES:
+              recover-tool combine plan-0-of-2 plan-1-of-2 --out plan-set
             """)
 
     @Argument(help: ArgumentHelp("The shards' plan directories, written by 'plan --shard K/N'.", valueName: "dir"))

@@ -4,7 +4,9 @@ import PostgresClient
 
 /// `--db`, for every subcommand that reads or writes the live database.
 struct DatabaseOptions: ParsableArguments {
-    @Option(help: "The live database (connection string or URI); default: DATABASE_URL, then libpq's PG* variables.")
+    @Option(help: ArgumentHelp(
+        "The live database: a libpq connection string or URI; default: DATABASE_URL, then libpq's PG* variables.",
+        valueName: "conninfo"))
     var db: String?
 
     @Option(help: ArgumentHelp(
@@ -27,13 +29,13 @@ struct DatabaseOptions: ParsableArguments {
 
 /// `--yes`, `--operator` and `--lock-timeout`, for the subcommands that write (`apply`, `revert`).
 struct ConfirmOptions: ParsableArguments {
-    @Flag(help: "Go ahead without asking (required when standard input is not a terminal).")
+    @Flag(name: [.long, .customShort("y")], help: "Go ahead without asking (required when standard input is not a terminal).")
     var yes = false
 
-    @Option(name: .customLong("operator"), help: "Who does it, recorded in the run; default: the login name.")
+    @Option(name: .customLong("operator"), help: ArgumentHelp("Who does it, recorded in the run; default: the login name.", valueName: "name"))
     var operatorName: String?
 
-    @Option(help: "Seconds to wait for another apply or revert (the recovery lock) or a table lock.")
+    @Option(help: ArgumentHelp("Seconds to wait for another apply or revert (the recovery lock) or a table lock.", valueName: "seconds"))
     var lockTimeout: Double = 30
 
     func validate() throws {

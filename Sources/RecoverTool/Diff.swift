@@ -4,12 +4,18 @@ import SnapshotDiff
 /// `recover-tool diff`: how a snapshot and live differ for a window. Changes nothing.
 struct Diff: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Compare a snapshot with the live database for a window; changes nothing.",
+        abstract: "Compare a snapshot with live for a window",
         discussion: """
             Counts the window's slots missing from live (candidates for recovery), changed since \
             the backup (with the changed columns), only in live, and identical, per user, and \
-            lists the first of each kind. Both databases are read in READ ONLY transactions. \
-            Exit statuses: docs/EXIT-STATUS.md.
+            lists the first of each kind. Both databases are read in READ ONLY transactions; \
+            nothing is changed.
+
+            EXAMPLES:
+              recover-tool diff --from 2018-07-25T14:55:00Z --to 2018-07-26T01:45:00Z \\
+                --snapshot backup.sql.lz4
+              recover-tool diff --from 2018-07-25T14:55:00Z --to 2018-07-26T01:45:00Z \\
+                --snapshot 'dbname=tracker_backup' --json
             """
     )
 
@@ -22,7 +28,7 @@ struct Diff: ParsableCommand {
 
     @OptionGroup var database: DatabaseOptions
 
-    @Option(help: "How many entries of each kind to list.")
+    @Option(help: ArgumentHelp("How many entries of each kind to list.", valueName: "n"))
     var show = 10
 
     @OptionGroup var output: OutputOptions

@@ -113,3 +113,30 @@ enum StandardStreams {
         FileHandle.standardError.write(Data(("\r\u{1B}[K" + VisibleText.escaped(text)).utf8))
     }
 }
+
+extension ExitStatus {
+    /// One line per status for `recover-tool --help` and the man page: `  70  the plan was refused ...`.
+    static var helpList: String {
+        allCases.map { status in
+            let number = String(status.rawValue)
+            return "  " + number + String(repeating: " ", count: max(1, 4 - number.count)) + status.meaning
+        }.joined(separator: "\n")
+    }
+
+    /// What the status means, in a few words for the help (an installed binary has no docs/).
+    var meaning: String {
+        switch self {
+        case .success: "done (plan --detailed-exitcode: nothing to recover)"
+        case .failure: "failed, or a confirmation answered with anything but 'yes'"
+        case .somethingToRecover: "plan --detailed-exitcode: there is something to recover"
+        case .outcomeUnknown: "the connection was lost around COMMIT: 'runs' tells if it applied"
+        case .usage: "a wrong flag or argument, or no --yes without a terminal"
+        case .input: "an input that cannot be used (a missing file, an unknown run id)"
+        case .database: "the database cannot be reached, a statement failed, or it is read-only"
+        case .refusedPlan: "the plan was refused (changed, not approved, another database or shard)"
+        case .verificationFailed: "verify found differences"
+        case .incompleteEvidence: "incomplete evidence (--require-complete)"
+        case .busy: "a lock or a statement timed out (another apply or revert is running)"
+        }
+    }
+}

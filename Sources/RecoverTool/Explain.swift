@@ -18,8 +18,10 @@ struct Explain: ParsableCommand {
             by a later event), with the lines quarantined for the slot. Changes nothing.
 
             EXAMPLES:
-              recover-tool explain /srv/incident/plan --user 1042 --slot 2018-07-25T17:40:00Z
-              recover-tool explain /srv/incident/plan --user 1042 --slot 2018-07-25T10:40:00-07:00 --json
+              recover-tool explain /srv/incident/plan --user 1042 \\
+                --slot 2018-07-25T17:40:00Z
+              recover-tool explain /srv/incident/plan --user 1042 \\
+                --slot 2018-07-25T10:40:00-07:00 --json
             """)
 
     @Argument(help: ArgumentHelp("The plan directory written by 'recover-tool plan'.", valueName: "dir"))

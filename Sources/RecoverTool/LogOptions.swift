@@ -5,10 +5,10 @@ import Logging
 /// `--quiet` and `--verbose`, for every subcommand: `--quiet` draws no progress line, `--verbose`
 /// logs each stage or step and its time on standard error (swift-log).
 struct LogOptions: ParsableArguments {
-    @Flag(help: "No progress line on standard error.")
+    @Flag(name: [.long, .customShort("q")], help: "No progress line on standard error.")
     var quiet = false
 
-    @Flag(help: "Log each step (what it did, how long it took) on standard error.")
+    @Flag(name: [.long, .customShort("v")], help: "Log each step (what it did, how long it took) on standard error, in UTC.")
     var verbose = false
 
     /// Debug level with `--verbose`, warnings otherwise; lines in UTC, above the progress line.

@@ -5,7 +5,7 @@ import RecoveryModel
 
 /// `--json`, with `--quiet` and `--verbose` (`LogOptions`), shared by every subcommand.
 struct OutputOptions: ParsableArguments {
-    @Flag(help: "Print one JSON object on standard output instead of text (docs/schemas/).")
+    @Flag(help: "Print one JSON object on standard output instead of text, with format_version; on failure, an error object.")
     var json = false
 
     @OptionGroup var log: LogOptions

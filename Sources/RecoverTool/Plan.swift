@@ -15,12 +15,22 @@ import SourceFiles
 /// database in a READ ONLY transaction, and writes the plan directory. Changes nothing.
 struct Plan: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Work out which lost slots to recover for a window and write the plan for review; changes nothing.",
+        abstract: "Work out what to recover and write a plan for review",
         discussion: """
-            Writes plan.json, rows.tsv, report.md, report.html and CSV files (notices.csv: one \
-            notice per affected user) into --out (docs/PLAN-FORMAT.md). Exit statuses: docs/EXIT-STATUS.md.
+            Reads the logs and snapshots for the window, folds their events per slot, checks the \
+            slots against the live database (read only), and writes into --out: plan.json (the \
+            plan and its id), rows.tsv (the rows to insert), report.md and report.html (for the \
+            reviewer), recovered.csv, dropped.csv, quarantined.csv, users.csv and notices.csv (one \
+            notice per affected user). Changes nothing in the database. Give --logs, --snapshot or \
+            both.
 
             The placeholders of --notice-template: \(NoticeTemplate.placeholders.map { "{\($0)}" }.joined(separator: " ")).
+
+            EXAMPLES:
+              recover-tool plan --from 2018-07-25T14:55:00Z --to 2018-07-26T01:45:00Z \\
+                --logs /srv/logs --snapshot backup.sql.lz4 --tz America/Los_Angeles -o plan
+              recover-tool plan --from 2018-07-25T14:55:00Z --to 2018-07-26T01:45:00Z \\
+                --logs /srv/logs -o plan --require-complete --detailed-exitcode --json
             """
     )
 
@@ -37,7 +47,7 @@ struct Plan: ParsableCommand {
 
     @OptionGroup var database: DatabaseOptions
 
-    @Option(help: ArgumentHelp("The plan directory to create.", valueName: "dir"))
+    @Option(name: [.long, .customShort("o")], help: ArgumentHelp("The plan directory to create.", valueName: "dir"))
     var out: String
 
     @Option(help: ArgumentHelp("Also show times in this IANA zone in the reports (America/Los_Angeles).", valueName: "zone"))

@@ -15,13 +15,18 @@ import SnapshotDiff
 struct ReconcileCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reconcile",
-        abstract: "Work out which rows a bad job rewrote and write the plan that restores them from a snapshot; changes nothing.",
+        abstract: "Plan the restore of the rows a bad job rewrote",
         discussion: """
             Compares the snapshot's time_slots and project_members with live: a row written inside \
             the job window whose only differences are in --columns gets the snapshot's values; rows \
             changed after the job, or differing elsewhere, are kept and listed. Writes plan.json \
             ("kind": "reconcile"), rows.tsv, memberships.tsv, report.md, report.html and reconcile.csv \
-            into --out (docs/RECONCILE.md). Exit statuses: docs/EXIT-STATUS.md.
+            into --out. Changes nothing in the database.
+
+            EXAMPLES:
+              recover-tool reconcile --snapshot before-job.sql.lz4 \\
+                --job-from 2026-03-01T09:00:00Z --job-to 2026-03-01T09:20:00Z \\
+                --columns time_slots.project_id -o reconcile-plan
             """
     )
 
@@ -48,7 +53,7 @@ struct ReconcileCommand: ParsableCommand {
 
     @OptionGroup var database: DatabaseOptions
 
-    @Option(help: ArgumentHelp("The plan directory to create.", valueName: "dir"))
+    @Option(name: [.long, .customShort("o")], help: ArgumentHelp("The plan directory to create.", valueName: "dir"))
     var out: String
 
     @Option(help: ArgumentHelp(

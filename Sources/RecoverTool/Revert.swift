@@ -6,9 +6,19 @@ import RecoveryCommit
 /// `recover-tool revert --run ID`: removes what a run inserted, in one transaction.
 struct Revert: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Removes a run's slots that are unchanged since the apply, in one transaction; keeps and lists edited ones.")
+        abstract: "Remove what a run inserted and nobody changed since",
+        discussion: """
+            In one transaction under the recovery lock: deletes the run's slots whose values are \
+            those the apply wrote, keeps and lists those edited since, and marks the run reverted. \
+            Reverting again changes nothing. On a terminal only the exact word 'yes' goes on; \
+            without one, --yes is required. --dry-run shows what it would do and changes nothing.
 
-    @Option(name: .customLong("run"), help: "The run id, as 'recover-tool runs' lists it.")
+            EXAMPLES:
+              recover-tool revert --run 12 --dry-run
+              recover-tool revert --run 12 --yes --json
+            """)
+
+    @Option(name: .customLong("run"), help: ArgumentHelp("The run id, as 'recover-tool runs' lists it.", valueName: "id"))
     var runID: Int64
 
     @OptionGroup var database: DatabaseOptions

@@ -5,7 +5,17 @@ import RecoveryCommit
 /// `recover-tool runs`: the recorded runs, oldest first.
 struct Runs: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Lists the recorded runs: window, time, operator, counts, status.")
+        abstract: "List the recorded runs",
+        discussion: """
+            One line per run, oldest first, in at most 100 columns: the run id, the plan id's first \
+            12 characters, the window, the shard, who applied, how many slots were inserted, and \
+            the status with who reverted. --wide shows every column.
+
+            EXAMPLES:
+              recover-tool runs
+              recover-tool runs --wide
+              recover-tool runs --json
+            """)
 
     @OptionGroup var database: DatabaseOptions
 

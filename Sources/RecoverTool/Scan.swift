@@ -1,4 +1,5 @@
 import ArgumentParser
+import RecoveryModel
 import LogReplay
 import SlotFold
 import SourceFiles
@@ -6,17 +7,27 @@ import SourceFiles
 /// `recover-tool scan`: the engineer's first look at the logs for a window, before planning.
 struct Scan: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Read the server logs for a window and report what they hold: per file, per host, and after the fold.",
-        discussion: "Changes nothing. Output is described in docs/SCAN.md; exit statuses in docs/EXIT-STATUS.md."
+        abstract: "Report what the server logs hold for a window",
+        discussion: """
+            Per file (lines, events, quarantined lines, damage), per host (first and last event, \
+            gaps of more than \(CoveragePolicy.gapMinutes) minutes up to the \(CoveragePolicy.neededText)), \
+            and the totals after the fold. Changes nothing.
+
+            EXAMPLES:
+              recover-tool scan --from 2018-07-25T14:55:00Z --to 2018-07-26T01:45:00Z \\
+                --logs /srv/logs
+              recover-tool scan --from 2018-07-25T07:55:00-07:00 \\
+                --to 2018-07-25T18:45:00-07:00 --logs app-1.log.lz4 --json
+            """
     )
 
     @OptionGroup var window: WindowOptions
 
     @Option(parsing: .upToNextOption, help: ArgumentHelp(
         "Log files or directories (searched for *.log, *.jsonl, *.log.lz4, *.jsonl.lz4).", valueName: "path"))
-    var logs: [String] = []
+    var logs: [String]
 
-    @Option(help: "Quarantined lines to list; all are counted.")
+    @Option(help: ArgumentHelp("Quarantined lines to list; all are counted.", valueName: "n"))
     var showQuarantined = 20
 
     @Option(help: ArgumentHelp(

@@ -7,14 +7,22 @@ import RecoveryCommit
 /// it is now; several runs are checked as one sharded recovery.
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Checks that a run's slots are present, unchanged and clear of offline time; changes nothing.",
+        abstract: "Check that runs are still as they were applied",
         discussion: """
-            With several --run options, the runs are one recovery split with --shard K/N: each run \
-            is checked, and then the set: shards 0 to N-1 of one N, each applied once, for one window, \
-            no slot inserted twice. --set SETDIR does the same for the runs of a plan set's plans.
+            Checks that a run's slots are present, unchanged and clear of offline time. With several \
+            --run options, the runs are one recovery split with --shard K/N: each run is checked, \
+            and then the set: shards 0 to N-1 of one N, each applied once, for one window, no slot \
+            inserted twice. --set <setdir> does the same for the runs of a plan set's plans. \
+            Changes nothing.
+
+            EXAMPLES:
+              recover-tool verify --run 12
+              recover-tool verify --run 12 --run 13 --run 14 --json
+              recover-tool verify --set plan-set
             """)
 
-    @Option(name: .customLong("run"), help: "The run id, as 'recover-tool runs' lists it; repeat it for every shard of a sharded recovery.")
+    @Option(name: .customLong("run"), help: ArgumentHelp(
+        "The run id, as 'recover-tool runs' lists it; repeat it for every shard of a sharded recovery.", valueName: "id"))
     var runIDs: [Int64] = []
 
     @Option(name: .customLong("set"), help: ArgumentHelp(
@@ -23,7 +31,7 @@ struct Verify: ParsableCommand {
 
     @OptionGroup var database: DatabaseOptions
 
-    @Option(help: "How many differing slots to list.")
+    @Option(help: ArgumentHelp("How many differing slots to list.", valueName: "n"))
     var show = 50
 
     @OptionGroup var output: OutputOptions

@@ -206,7 +206,7 @@ final class ApplyCommandTests: XCTestCase {
     func testUsageErrorsAreOneLine() throws {
         let db = try TestDatabase(label: "usage", schema: false)
         let missing = try run(["apply"], db)
-        assertOneErrorLine(missing, "missing expected argument '<directory>'; see 'recover-tool help'", status: 64)
+        assertOneErrorLine(missing, "missing expected argument '<dir>'; see 'recover-tool help'", status: 64)
         let bad = try run(["apply", "x", "--max-slots=-3"], db)
         assertOneErrorLine(bad, "'--max-slots' must be 0 or more; see 'recover-tool help'", status: 64)
         let help = try run(["apply", "--help"], db)

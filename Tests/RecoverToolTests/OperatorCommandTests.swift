@@ -2,8 +2,8 @@ import Foundation
 import TestSupport
 import XCTest
 
-/// End to end on the demo incident: `show`, `explain`, `revert --dry-run`, and the confirmation on
-/// a terminal (a pty from util-linux `script`).
+/// End to end on the demo incident: `show`, `explain`, `revert --dry-run`, the confirmation on a
+/// terminal (a pty from util-linux `script`), and the help text of the built `recover-tool`.
 final class OperatorCommandTests: XCTestCase {
     static var tool: String { BuiltProducts.path("recover-tool") }
 
@@ -113,5 +113,48 @@ final class OperatorCommandTests: XCTestCase {
             if status == 1 { XCTAssertTrue(out.stdoutText.contains("not confirmed (only 'yes' confirms): nothing was changed"), out.stdoutText) }
         }
         XCTAssertEqual(try live.connect().execute("SELECT count(*) FROM recovery.runs").scalar, "1")
+    }
+
+    func testHelpNamesValuesShowsShortFlagsExamplesAndOneLineAbstracts() throws {
+        let apply = try tool(["apply", "--help"])
+        XCTAssertEqual(apply.status, 0)
+        for expected in ["OVERVIEW: Commit a reviewed plan in one transaction\n", "<dir>", "--db <conninfo>", "--plan-id <id>",
+                         "-y, --yes", "-q, --quiet", "-v, --verbose", "--lock-timeout <seconds>", "--max-slots <n>", "--operator <name>",
+                         "EXAMPLES:", "recover-tool apply /srv/incident/plan --yes --plan-id <id> --json"] {
+            XCTAssertTrue(apply.stdoutText.contains(expected), expected + "\n" + apply.stdoutText)
+        }
+        // Required options show as required: not in brackets.
+        let scan = try tool(["scan", "--help"])
+        XCTAssertTrue(scan.stdoutText.contains("USAGE: recover-tool scan --from <time> --to <time> --logs <path> ..."), scan.stdoutText)
+        XCTAssertTrue(try tool(["revert", "--help"]).stdoutText.contains("USAGE: recover-tool revert --run <id> "))
+        XCTAssertTrue(try tool(["explain", "--help"]).stdoutText.contains("USAGE: recover-tool explain <dir> --user <id> --slot <time> "))
+        XCTAssertTrue(try tool(["plan", "--help"]).stdoutText.contains("-o, --out <dir>"))
+        // The exit statuses, from ExitStatus, in the root help (an installed binary has no docs/).
+        let root = try tool(["--help"]).stdoutText
+        XCTAssertTrue(root.contains("EXIT STATUS:\n  0   done"), root)
+        XCTAssertTrue(root.contains("\n  75  a lock or a statement timed out"), root)
+        // Every subcommand's abstract fits its line in the list.
+        let list = try XCTUnwrap(root.components(separatedBy: "SUBCOMMANDS:\n").last).components(separatedBy: "\n\n").first ?? ""
+        let entries = list.split(separator: "\n")
+        XCTAssertGreaterThanOrEqual(entries.count, 11, root)
+        for entry in entries { XCTAssertFalse(entry.hasPrefix("                        "), "a wrapped abstract: \(entry)") }
+        for command in ["", "scan", "diff", "plan", "reconcile", "combine", "show", "explain", "apply", "verify", "revert", "runs"] {
+            let help = try tool((command.isEmpty ? [] : [command]) + ["--help"])
+            XCTAssertEqual(help.status, 0, command)
+            XCTAssertTrue(help.stdoutText.contains("EXAMPLES:"), command)
+            XCTAssertFalse(help.stdoutText.contains("docs/"), "\(command): an installed binary has no docs/")
+            // One mood (the imperative), on one line, no full stop.
+            let overview = try XCTUnwrap(help.stdoutText.split(separator: "\n").first)
+            XCTAssertFalse(overview.hasSuffix("."), "\(command): \(overview)")
+            XCTAssertLessThanOrEqual(overview.count, 80, "\(command): \(overview)")
+            XCTAssertFalse(overview.split(separator: " ")[1].hasSuffix("s"), "\(command): not the imperative: \(overview)")
+            // Examples and statuses fit 80 columns: no line of theirs is wrapped onto an unindented one.
+            for section in ["EXAMPLES:\n", "EXIT STATUS:\n"] {
+                guard let body = help.stdoutText.components(separatedBy: section).dropFirst().first else { continue }
+                for line in (body.components(separatedBy: "\n\n").first ?? "").split(separator: "\n") {
+                    XCTAssertTrue(line.hasPrefix("  "), "\(command): a wrapped line in \(section): \(line)")
+                }
+            }
+        }
     }
 }
