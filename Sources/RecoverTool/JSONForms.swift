@@ -12,6 +12,13 @@ struct PlanOutput: Encodable {
     var plan: PlanDocument
 }
 
+/// `reconcile --json` (and `show --json` of a reconcile plan): where the plan was written and its
+/// plan.json, as `plan --json` has them.
+struct ReconcileOutput: Encodable {
+    var directory: String
+    var plan: ReconcileDocument
+}
+
 /// `combine --json`: where the plan set was written, and plan-set.json itself.
 struct CombineOutput: Encodable {
     var directory: String

@@ -124,16 +124,18 @@ struct ReconcileCommand: ParsableCommand {
             quarantinedRows: snap.quarantined, companies: references.companies,
             createdAt: Timestamp(microseconds: Int64(Date().timeIntervalSince1970 * 1_000_000)), toolVersion: ToolVersion.current)
         let written = try output.log.timed("write") { try ReconcilePlanWriter.write(evidence, to: out) }
-        try output.emit(written.document) { Self.summary(written.document, directory: out) }
+        let planned = ReconcileOutput(directory: out, plan: written.document)
         if requireComplete {
             var gaps: [String] = []
             if !snap.quarantined.isEmpty { gaps.append("\(snap.quarantined.count) snapshot rows cannot be read") }
             if !snap.hasMemberships { gaps.append("the snapshot holds no project_members") }
             if !gaps.isEmpty {
-                throw CommandFailure(
+                let failure = CommandFailure(
                     .incompleteEvidence, code: "incomplete_evidence", "the evidence is incomplete (\(gaps.joined(separator: "; "))); the plan in '\(out)' is for review only")
+                try output.emit(planned, failing: failure) { Self.summary(written.document, directory: out) }
             }
         }
+        try output.emit(planned) { Self.summary(written.document, directory: out) }
     }
 
     /// The slot_start span of the snapshot's rows, as a half-open window; nil when there are none.

@@ -23,7 +23,7 @@ struct Show: ParsableCommand {
     func run() throws {
         if ReconcileDirectory.kind(of: directory) == ReconcileDocument.kind {
             let document = try ReconcileDirectory.load(directory).document
-            try output.emit(document) {
+            try output.emit(ReconcileOutput(directory: directory, plan: document)) {
                 ReconcileCommand.summary(document, directory: directory) + Self.approval(document.planID)
             }
             return

@@ -110,7 +110,18 @@ final class ReconcileCommandTests: XCTestCase {
     func testTheRangeLimitsSlotsNotMemberships() throws {
         let run = try reconcile(dump, out: "r", ["--from", "2026-03-01T09:00:00Z", "--to", "2026-03-01T09:10:00Z", "--json"])
         XCTAssertEqual(run.status, 0, run.stderrText)
-        XCTAssertNotNil(try JSONSerialization.jsonObject(with: run.stdout) as? [String: Any])
+        // --json is plan --json's shape: the directory and plan.json, both against their schemas.
+        try JSONSchemas.validate(run.stdout, against: "plan-output")
+        try JSONSchemas.validate(file: dir.file("r/plan.json").path, against: "reconcile-plan")
+        let output = try XCTUnwrap(JSONSerialization.jsonObject(with: run.stdout) as? [String: Any])
+        XCTAssertEqual(output["directory"] as? String, dir.file("r").path)
+        XCTAssertEqual((output["plan"] as? [String: Any])?["kind"] as? String, "reconcile")
+        // show --json of the reconcile plan: the same object.
+        let shown = try runProcess(Self.tool, ["show", dir.file("r").path, "--json"])
+        XCTAssertEqual(shown.status, 0, shown.stderrText)
+        try JSONSchemas.validate(shown.stdout, against: "plan-output")
+        XCTAssertEqual((try JSONSerialization.jsonObject(with: shown.stdout) as? [String: Any])?["plan"] as? NSDictionary,
+                       output["plan"] as? NSDictionary)
         let plan = try planJSON("r")
         let counts = plan["counts"] as! [String: Int]
         XCTAssertEqual(counts["restore"], 2)
@@ -149,6 +160,12 @@ final class ReconcileCommandTests: XCTestCase {
         XCTAssertEqual(strict.status, 72, strict.stderrText)
         XCTAssertTrue(strict.stderrText.contains("the snapshot holds no project_members"), strict.stderrText)
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir.file("strict/plan.json").path), "the plan is still written, for review")
+        // With --json: one object, the plan with the error in it.
+        let strictJSON = try reconcile(slotsOnly, out: "strict-json", ["--require-complete", "--json"])
+        XCTAssertEqual(strictJSON.status, 72, strictJSON.stderrText)
+        try JSONSchemas.validate(strictJSON.stdout, against: "plan-output")
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: strictJSON.stdout) as? [String: Any])
+        XCTAssertEqual((object["error"] as? [String: Any])?["code"] as? String, "command_incomplete_evidence")
         // The full dump is complete evidence: the same flag passes.
         XCTAssertEqual(try reconcile(dump, out: "complete", ["--require-complete"]).status, 0)
     }
