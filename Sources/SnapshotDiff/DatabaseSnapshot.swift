@@ -11,9 +11,10 @@ public struct DatabaseSnapshot {
         self.connection = connection
     }
 
-    /// The COPY statement for `window`. Times are written by the tool, never taken from input text.
-    public static func copyStatement(for window: Window) -> String {
-        "COPY (SELECT \(SlotRowDecoder.selectList) FROM time_slots"
+    /// The COPY statement for `window` from `table` (schema-qualified, `Connection.table`). Times
+    /// are written by the tool, never taken from input text.
+    public static func copyStatement(for window: Window, table: String) -> String {
+        "COPY (SELECT \(SlotRowDecoder.selectList) FROM \(table)"
             + " WHERE slot_start >= '\(window.from.rfc3339)' AND slot_start < '\(window.to.rfc3339)'"
             + " ORDER BY user_id, slot_start) TO STDOUT"
     }
@@ -27,7 +28,7 @@ public struct DatabaseSnapshot {
     func rows(in window: Window) throws -> DecodedRows {
         try Self.prepare(connection)
         let cursor = try connection.startCopyOut(
-            Self.copyStatement(for: window),
+            Self.copyStatement(for: window, table: connection.table("time_slots")),
             context: "cannot read time_slots from '\(connection.redactedConnectionInfo)'")
         return DecodedRows(cursor: cursor, source: connection.redactedConnectionInfo)
     }

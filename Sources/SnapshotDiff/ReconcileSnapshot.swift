@@ -102,14 +102,14 @@ public struct ReconcileSnapshot: Sendable {
         let total = try connection.execute("SELECT count(*) FROM \(connection.table("time_slots"))", context: "counting the snapshot's time_slots in '\(name)'")
         var decoder = try! SlotRowDecoder(columnNames: SlotRowDecoder.wholeColumns, whole: true)
         var number = 0
-        try connection.copyOut(DatabaseSnapshot.wholeCopyStatement(range: range), context: "reading time_slots from '\(name)'") { bytes in
+        try connection.copyOut(DatabaseSnapshot.wholeCopyStatement(range: range, table: connection.table("time_slots")), context: "reading time_slots from '\(name)'") { bytes in
             number += 1
             let line = bytes.last == 0x0A ? UnsafeRawBufferPointer(rebasing: bytes.dropLast()) : bytes
             snapshot.take(decoder.decodeWhole(line), location: SourceLocation(file: name, line: number), range: nil)
         }
         snapshot.slotsOutsideRange = (total.rows.first?[0].flatMap { Int($0) } ?? number) - number
         let hasMembers = try connection.execute(
-            "SELECT to_regclass('project_members') IS NOT NULL", context: "looking for project_members in '\(name)'")
+            "SELECT to_regclass($1) IS NOT NULL", [connection.table("project_members")], context: "looking for project_members in '\(name)'")
         snapshot.hasMemberships = hasMembers.rows.first?[0] == "t"
         if snapshot.hasMemberships {
             let members = try connection.execute(
@@ -143,11 +143,12 @@ public struct ReconcileSnapshot: Sendable {
 }
 
 extension DatabaseSnapshot {
-    /// `COPY` of whole rows (`SlotRowDecoder.wholeColumns`) with `slot_start` in `range` (every
-    /// row when nil), in key order. Times are written by the tool, never taken from input text.
-    public static func wholeCopyStatement(range: Window?) -> String {
+    /// `COPY` of whole rows (`SlotRowDecoder.wholeColumns`) of `table` (schema-qualified) with
+    /// `slot_start` in `range` (every row when nil), in key order. Times are written by the tool,
+    /// never taken from input text.
+    public static func wholeCopyStatement(range: Window?, table: String) -> String {
         let condition = range.map { " WHERE slot_start >= '\($0.from.rfc3339)' AND slot_start < '\($0.to.rfc3339)'" } ?? ""
-        return "COPY (SELECT \(SlotRowDecoder.wholeColumns.joined(separator: ", ")) FROM time_slots\(condition)"
+        return "COPY (SELECT \(SlotRowDecoder.wholeColumns.joined(separator: ", ")) FROM \(table)\(condition)"
             + " ORDER BY user_id, slot_start) TO STDOUT"
     }
 
@@ -160,7 +161,7 @@ extension DatabaseSnapshot {
         var quarantined: [QuarantineRecord] = []
         var number = 0
         let name = connection.redactedConnectionInfo
-        try connection.copyOut(Self.wholeCopyStatement(range: range), context: "reading time_slots from '\(name)'") { bytes in
+        try connection.copyOut(Self.wholeCopyStatement(range: range, table: connection.table("time_slots")), context: "reading time_slots from '\(name)'") { bytes in
             number += 1
             let line = bytes.last == 0x0A ? UnsafeRawBufferPointer(rebasing: bytes.dropLast()) : bytes
             switch decoder.decodeWhole(line) {

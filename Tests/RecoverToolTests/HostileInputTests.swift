@@ -540,5 +540,12 @@ extension HostileInputTests {
         XCTAssertEqual(try c.execute("SELECT count(*) FROM svc.time_slots").scalar.flatMap { Int($0) }, svcBefore)
         XCTAssertEqual(try c.execute("SELECT count(*) FROM decoy.time_slots").scalar, decoyBefore)
         XCTAssertEqual(try c.execute("SELECT count(*) FROM decoy.users").scalar, "0")
+        // diff reads svc's live rows too: the same answer as the demo's own live database gives.
+        let diffArguments = ["diff"] + Self.window + ["--snapshot", Self.snapshot, "--json"]
+        let svcDiff = try runProcess(Self.tool, diffArguments + ["--db", db.conninfo, "--schema", "svc"], environment: db.processEnvironment)
+        let publicDiff = try tool(diffArguments + ["--db", live.conninfo])
+        XCTAssertEqual(svcDiff.status, publicDiff.status, svcDiff.stderrText)
+        XCTAssertEqual(svcDiff.stdoutText.replacingOccurrences(of: db.name, with: "DB"),
+                       publicDiff.stdoutText.replacingOccurrences(of: live.name, with: "DB"))
     }
 }
