@@ -19,6 +19,7 @@ Needs the `duckdb` module (PyPI) and the `lz4` and `psql` tools.
 
 import argparse
 import hashlib
+import importlib.util
 import json
 import mmap
 import os
@@ -28,6 +29,12 @@ import tempfile
 import time
 
 import duckdb
+
+# The array-literal parser and the rows hash's canonical text are scripts/check-expected.py's.
+_spec = importlib.util.spec_from_file_location("check_expected", os.path.join(os.path.dirname(__file__), "check-expected.py"))
+check_expected = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(check_expected)
+pg_array, canon = check_expected.pg_array, check_expected.canon
 
 RFC3339 = r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
 
@@ -282,35 +289,6 @@ def main():
         status = check(con, json.load(open(args.check)), counts)
     subprocess.run(["rm", "-rf", work])
     sys.exit(status)
-
-
-def pg_array(text):
-    """A PostgreSQL array literal of text: {a,"b c","d\\"e"}."""
-    body, items, i = text[1:-1], [], 0
-    while i < len(body):
-        if body[i] == '"':
-            i += 1
-            cur = []
-            while body[i] != '"':
-                if body[i] == "\\":
-                    i += 1
-                cur.append(body[i])
-                i += 1
-            items.append("".join(cur))
-            i += 1
-        else:
-            j = i
-            while j < len(body) and body[j] != ",":
-                j += 1
-            items.append(body[i:j].strip())
-            i = j
-        if i < len(body) and body[i] == ",":
-            i += 1
-    return items
-
-
-def canon(s):
-    return s.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r").replace(",", "\\,")
 
 
 def check(con, expected, counts):
