@@ -8,19 +8,11 @@ enum HTMLReport {
 
     static func render(_ document: PlanDocument, _ evidence: PlanEvidence) -> String {
         let c = ReviewContent(document, evidence)
-        var out = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        out += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-        out += "<title>Recovery plan \(HTML.escape(String(c.planID.prefix(12))))</title>\n"
-        out += "<style>\n\(style)</style>\n</head>\n<body>\n"
+        var out = pageStart(title: "Recovery plan \(c.planID.prefix(12))")
         out += "<h1>Recovery plan <code>\(HTML.escape(c.planID))</code></h1>\n"
         out += "<p>A dry run: nothing has been written to the database. Approve the plan id, then "
             + "<code>recover-tool apply</code> this directory unchanged.</p>\n"
-        out += "<table class=\"summary\">\n"
-        for (label, value) in c.summary {
-            out += "<tr><th>\(HTML.escape(label))</th><td>\(line(value))</td></tr>\n"
-        }
-        out += "</table>\n"
-        out += completeness(c)
+        out += summary(c.summary) + completeness(c)
         out += "<h2>Totals</h2>\n<p>\(line(c.recoveredLine))</p>\n" + table(c.totals)
         out += "<p class=\"note\">Events of slots outside the window, left out: \(c.outsideWindow).</p>\n"
         out += "<h2>Timeline</h2>\n" + TimelineSVG(evidence).render()
@@ -44,11 +36,43 @@ enum HTMLReport {
         out += "<h3>Deleted (\(c.deleted.total))</h3>\n" + table(c.deleted)
         out += "<h3>Duplicate uploads (\(c.duplicates.total))</h3>\n" + table(c.duplicates)
         out += "<h3>Orphan processed events (\(c.orphans.total))</h3>\n" + table(c.orphans)
-        out += "<h2>Reviewer's checklist</h2>\n<ul class=\"checklist\">\n"
-        for item in c.checklist {
+        return out + checklist(c.checklist) + "</body>\n</html>\n"
+    }
+
+    /// The page up to `<body>`: the inline style and the (escaped) title.
+    static func pageStart(title: String) -> String {
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            + "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+            + "<title>\(HTML.escape(title))</title>\n<style>\n\(style)</style>\n</head>\n<body>\n"
+    }
+
+    /// The summary table: a bold label and its value per row.
+    static func summary(_ rows: [(label: String, value: ReportLine)]) -> String {
+        var out = "<table class=\"summary\">\n"
+        for (label, value) in rows {
+            out += "<tr><th>\(HTML.escape(label))</th><td>\(line(value))</td></tr>\n"
+        }
+        return out + "</table>\n"
+    }
+
+    /// The warning box: `missing` says where slots may be missing, `advice` follows it.
+    static func warningBox(_ warnings: [String], missing: String, advice: String = "") -> String {
+        var out = "<section class=\"warning\">\n<h2>WARNING: the evidence is incomplete (\(warnings.count) "
+            + (warnings.count == 1 ? "warning" : "warnings") + ")</h2>\n"
+        out += "<p>Slots may be missing from \(missing).\(advice)</p>\n<ul>\n"
+        for warning in warnings {
+            out += "<li>\(HTML.escape(warning))</li>\n"
+        }
+        return out + "</ul>\n</section>\n"
+    }
+
+    /// The reviewer's checklist, as boxes to tick.
+    static func checklist(_ items: [ReportLine]) -> String {
+        var out = "<h2>Reviewer's checklist</h2>\n<ul class=\"checklist\">\n"
+        for item in items {
             out += "<li><label><input type=\"checkbox\"> \(line(item))</label></li>\n"
         }
-        return out + "</ul>\n</body>\n</html>\n"
+        return out + "</ul>\n"
     }
 
     static func completeness(_ c: ReviewContent) -> String {
@@ -56,13 +80,8 @@ enum HTMLReport {
             return "<section class=\"complete\"><strong>The evidence is complete</strong>: every host's logs reach "
                 + "<code>\(c.needed.rfc3339)</code> (\(CoveragePolicy.neededText)) without a gap, and every file was read whole.</section>\n"
         }
-        var out = "<section class=\"warning\">\n<h2>WARNING: the evidence is incomplete (\(c.warnings.count) "
-            + (c.warnings.count == 1 ? "warning" : "warnings") + ")</h2>\n"
-        out += "<p>Slots may be missing from this plan. <code>recover-tool plan --require-complete</code> refuses such evidence.</p>\n<ul>\n"
-        for warning in c.warnings {
-            out += "<li>\(HTML.escape(warning))</li>\n"
-        }
-        return out + "</ul>\n</section>\n"
+        return warningBox(
+            c.warnings, missing: "this plan", advice: " <code>recover-tool plan --require-complete</code> refuses such evidence.")
     }
 
     static func table(_ t: ReportTable, empty: String = "None.") -> String {

@@ -12,11 +12,7 @@ enum MarkdownReport {
         var out = "# Recovery plan \(Markdown.code(c.planID))\n\n"
         out += "A dry run: nothing has been written to the database. Approve the plan id, then "
             + "`recover-tool apply` this directory unchanged.\n\n"
-        out += "| | |\n| --- | --- |\n"
-        for (label, value) in c.summary {
-            out += "| **\(Markdown.text(label))** | \(Markdown.line(value, inTable: true)) |\n"
-        }
-        out += "\n" + completeness(c)
+        out += summary(c.summary) + completeness(c)
         out += "## Totals\n\n" + Markdown.line(c.recoveredLine) + "\n\n" + table(c.totals)
         out += "Events of slots outside the window, left out: \(c.outsideWindow).\n\n"
         out += "## Inputs\n\n" + table(c.inputs, empty: "No input.")
@@ -34,10 +30,34 @@ enum MarkdownReport {
         out += "### Deleted (\(c.deleted.total))\n\n" + table(c.deleted, empty: "None.")
         out += "### Duplicate uploads (\(c.duplicates.total))\n\n" + table(c.duplicates, empty: "None.")
         out += "### Orphan processed events (\(c.orphans.total))\n\n" + table(c.orphans, empty: "None.")
-        out += "## Reviewer's checklist\n\n"
-        for item in c.checklist {
-            out += "- [ ] " + Markdown.line(item) + "\n"
+        return out + checklist(c.checklist)
+    }
+
+    /// The summary table: a bold label and its value per row, then a blank line.
+    static func summary(_ rows: [(label: String, value: ReportLine)]) -> String {
+        var out = "| | |\n| --- | --- |\n"
+        for (label, value) in rows {
+            out += "| **\(Markdown.text(label))** | \(Markdown.line(value, inTable: true)) |\n"
         }
+        return out + "\n"
+    }
+
+    /// The warning block: `missing` says where slots may be missing, `advice` follows it.
+    static func warningBox(_ warnings: [String], missing: String, advice: String = "") -> String {
+        var out = "## Completeness: WARNING\n\n"
+        out += "> **WARNING: the evidence is incomplete (\(warnings.count) "
+            + (warnings.count == 1 ? "warning" : "warnings") + ").** "
+            + "Slots may be missing from \(missing).\(advice)\n>\n"
+        for warning in warnings {
+            out += "> - " + Markdown.text(warning) + "\n"
+        }
+        return out + "\n"
+    }
+
+    /// The reviewer's checklist, as boxes to tick.
+    static func checklist(_ items: [ReportLine]) -> String {
+        var out = "## Reviewer's checklist\n\n"
+        for item in items { out += "- [ ] " + Markdown.line(item) + "\n" }
         return out
     }
 
@@ -47,14 +67,7 @@ enum MarkdownReport {
             return "## Completeness\n\n**The evidence is complete**: every host's logs reach "
                 + "\(Markdown.code(c.needed.rfc3339)) (\(CoveragePolicy.neededText)) without a gap, and every file was read whole.\n\n"
         }
-        var out = "## Completeness: WARNING\n\n"
-        out += "> **WARNING: the evidence is incomplete (\(c.warnings.count) "
-            + (c.warnings.count == 1 ? "warning" : "warnings") + ").** "
-            + "Slots may be missing from this plan. `recover-tool plan --require-complete` refuses such evidence.\n>\n"
-        for warning in c.warnings {
-            out += "> - " + Markdown.text(warning) + "\n"
-        }
-        return out + "\n"
+        return warningBox(c.warnings, missing: "this plan", advice: " `recover-tool plan --require-complete` refuses such evidence.")
     }
 
     static func table(_ t: ReportTable, empty: String = "None.") -> String {

@@ -33,7 +33,7 @@ public enum SetReport {
     /// What both layouts say, worked out once.
     struct Content {
         var set: PlanSet
-        var summary: [(String, ReportLine)]
+        var summary: [(label: String, value: ReportLine)]
         var recoveredLine: ReportLine
         var totals: ReportTable
         var shards: ReportTable
@@ -96,56 +96,29 @@ public enum SetReport {
         var out = "# Sharded recovery: plan set \(Markdown.code(c.set.setID))\n\n"
         out += "A dry run in \(c.set.shardCount) shards: nothing has been written to the database. Approve the set id, "
             + "then apply each shard's directory unchanged with `recover-tool apply DIR --plan-set SETID --set SETDIR`.\n\n"
-        out += "| | |\n| --- | --- |\n"
-        for (label, value) in c.summary {
-            out += "| **\(Markdown.text(label))** | \(Markdown.line(value, inTable: true)) |\n"
-        }
-        out += "\n"
-        if c.warnings.isEmpty {
-            out += "## Completeness\n\n**The evidence is complete** in every shard.\n\n"
-        } else {
-            out += "## Completeness: WARNING\n\n> **WARNING: the evidence is incomplete (\(c.warnings.count) "
-                + (c.warnings.count == 1 ? "warning" : "warnings") + ").** Slots may be missing from this recovery.\n>\n"
-            for warning in c.warnings { out += "> - " + Markdown.text(warning) + "\n" }
-            out += "\n"
-        }
+        out += MarkdownReport.summary(c.summary)
+        out += c.warnings.isEmpty
+            ? "## Completeness\n\n**The evidence is complete** in every shard.\n\n"
+            : MarkdownReport.warningBox(c.warnings, missing: "this recovery")
         out += "## Totals\n\n" + Markdown.line(c.recoveredLine) + "\n\n" + MarkdownReport.table(c.totals)
         out += "## Shards\n\nEach shard's own report is `report.md` in its directory.\n\n" + MarkdownReport.table(c.shards)
         out += "## Per-user totals, most recovered first\n\n" + MarkdownReport.table(c.users, empty: "No user.")
-        out += "## Reviewer's checklist\n\n"
-        for item in c.checklist { out += "- [ ] " + Markdown.line(item) + "\n" }
-        return out
+        return out + MarkdownReport.checklist(c.checklist)
     }
 
     static func html(_ c: Content) -> String {
-        var out = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        out += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-        out += "<title>Plan set \(HTML.escape(String(c.set.setID.prefix(12))))</title>\n"
-        out += "<style>\n\(HTMLReport.style)</style>\n</head>\n<body>\n"
+        var out = HTMLReport.pageStart(title: "Plan set \(c.set.setID.prefix(12))")
         out += "<h1>Sharded recovery: plan set <code>\(HTML.escape(c.set.setID))</code></h1>\n"
         out += "<p>A dry run in \(c.set.shardCount) shards: nothing has been written to the database. Approve the set id, "
             + "then apply each shard's directory unchanged with <code>recover-tool apply DIR --plan-set SETID --set SETDIR</code>.</p>\n"
-        out += "<table class=\"summary\">\n"
-        for (label, value) in c.summary {
-            out += "<tr><th>\(HTML.escape(label))</th><td>\(HTMLReport.line(value))</td></tr>\n"
-        }
-        out += "</table>\n"
-        if c.warnings.isEmpty {
-            out += "<section class=\"complete\"><strong>The evidence is complete</strong> in every shard.</section>\n"
-        } else {
-            out += "<section class=\"warning\">\n<h2>WARNING: the evidence is incomplete (\(c.warnings.count) "
-                + (c.warnings.count == 1 ? "warning" : "warnings") + ")</h2>\n<p>Slots may be missing from this recovery.</p>\n<ul>\n"
-            for warning in c.warnings { out += "<li>\(HTML.escape(warning))</li>\n" }
-            out += "</ul>\n</section>\n"
-        }
+        out += HTMLReport.summary(c.summary)
+        out += c.warnings.isEmpty
+            ? "<section class=\"complete\"><strong>The evidence is complete</strong> in every shard.</section>\n"
+            : HTMLReport.warningBox(c.warnings, missing: "this recovery")
         out += "<h2>Totals</h2>\n<p>\(HTMLReport.line(c.recoveredLine))</p>\n" + HTMLReport.table(c.totals)
         out += "<h2>Shards</h2>\n<p>Each shard's own report is <code>report.html</code> in its directory.</p>\n"
             + HTMLReport.table(c.shards)
         out += "<h2>Per-user totals, most recovered first</h2>\n" + HTMLReport.table(c.users, empty: "No user.")
-        out += "<h2>Reviewer's checklist</h2>\n<ul class=\"checklist\">\n"
-        for item in c.checklist {
-            out += "<li><label><input type=\"checkbox\"> \(HTMLReport.line(item))</label></li>\n"
-        }
-        return out + "</ul>\n</body>\n</html>\n"
+        return out + HTMLReport.checklist(c.checklist) + "</body>\n</html>\n"
     }
 }
