@@ -115,9 +115,11 @@ public struct ReconcileSnapshot: Sendable {
             let members = try connection.execute(
                 "SELECT project_id, user_id FROM \(connection.table("project_members")) ORDER BY project_id, user_id",
                 context: "reading project_members from '\(name)'")
-            for (i, row) in members.rows.enumerated() {
-                guard let p = row[0].flatMap({ Int64($0) }), let u = row[1].flatMap({ Int64($0) }) else { continue }
-                snapshot.memberships.append(SnapshotMembership(ProjectMembership(projectID: p, userID: u), location: SourceLocation(file: name + " project_members", line: i + 1)))
+            let pairs = try members.read(table: "project_members", key: [(0, "project_id"), (1, "user_id")]) { row in
+                ProjectMembership(projectID: try row.int64(0, "project_id"), userID: try row.int64(1, "user_id"))
+            }
+            for (i, pair) in pairs.enumerated() {
+                snapshot.memberships.append(SnapshotMembership(pair, location: SourceLocation(file: name + " project_members", line: i + 1)))
             }
         }
         return snapshot
