@@ -62,12 +62,21 @@ let package = Package(
         .target(name: "PlanReport", dependencies: ["RecoveryModel", "PlanFormat", "SlotFold", "ConflictResolver", "Reconcile"]),
         // 5. Commit: apply, verify, revert, runs (no renderers: only the plan format).
         .target(name: "RecoveryCommit", dependencies: ["RecoveryModel", "PostgresClient", "PlanFormat"]),
+        // `plan` and `reconcile` up to the writer: connect, read, fold, resolve (or reconcile)
+        // against the live database, into the evidence the plan writers take.
+        .target(
+            name: "PlanPipeline",
+            dependencies: [
+                "RecoveryModel", "PostgresClient", "SnapshotDiff", "ReadStage", "LiveDatabase", "SlotFold",
+                "ConflictResolver", "Reconcile", "PlanReport",
+            ]
+        ),
 
         .executableTarget(
             name: "RecoverTool",
             dependencies: [
                 "RecoveryModel", "SourceFiles", "PostgresClient", "LogReplay", "SnapshotDiff", "ReadStage", "LiveDatabase",
-                "SlotFold", "ConflictResolver", "Reconcile", "PlanFormat", "PlanReport", "RecoveryCommit",
+                "SlotFold", "ConflictResolver", "Reconcile", "PlanFormat", "PlanReport", "PlanPipeline", "RecoveryCommit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

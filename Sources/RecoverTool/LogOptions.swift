@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import PlanPipeline
 
 /// `--quiet` and `--verbose`, for every subcommand: `--quiet` draws no progress line, `--verbose`
 /// logs each stage or step and its time on standard error (swift-log).
@@ -56,3 +57,6 @@ struct LogOptions: ParsableArguments {
         return value
     }
 }
+
+/// The pipeline's stages are timed and drawn as every other step is.
+extension LogOptions: StageObserver {}

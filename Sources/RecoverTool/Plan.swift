@@ -1,15 +1,9 @@
 import ArgumentParser
-import ConflictResolver
 import Foundation
-import LiveDatabase
-import LogReplay
+import PlanFormat
+import PlanPipeline
 import PlanReport
-import PostgresClient
-import ReadStage
 import RecoveryModel
-import SlotFold
-import SnapshotDiff
-import SourceFiles
 
 /// `recover-tool plan`: the dry run. Reads every source, folds, resolves against the live
 /// database in a READ ONLY transaction, and writes the plan directory. Changes nothing.
@@ -82,45 +76,23 @@ struct Plan: ParsableCommand {
     }
 
     func run() throws {
-        let window = self.window.window
-        let shard = self.shard?.shard
-        // A taken --out and an unreachable database stop the run before minutes of reading.
+        // A taken --out stops the run before minutes of reading (and the pipeline connects first).
         try PlanWriter.checkDestination(out)
-        let live = try Connection.connect(database.target, session: SessionSettings(applicationName: "recover-tool plan"))
-        let identity = try live.identity()
-        var sources = try output.log.timed("read") {
-            try PlanSources.read(
-                window: window, logs: logs, snapshots: snapshot, shard: shard, progress: output.progress("reading logs"))
-        }
-        output.endProgress()
-        // The fold takes the events over and lets go of each as it is folded.
-        var batches = [sources.events, sources.snapshotEvents]
-        sources.events = []
-        sources.snapshotEvents = []
-        var fold = output.log.timed("fold") { SlotFold.fold(taking: &batches, window: window) }
-        let (resolution, contacts) = try output.log.timed("resolve") {
-            var users = Set<Int64>(), projects = Set<Int64>(), tasks = Set<Int64>()
-            fold.slots.forEachInPlace { folded in
-                users.insert(folded.pointee.slot.key.userID)
-                projects.insert(folded.pointee.slot.projectID)
-                if let task = folded.pointee.slot.taskID { tasks.insert(task) }
-            }
-            let (state, contacts) = try live.transaction(readOnly: true, isolation: .repeatableRead) { live in
-                let state = try LiveState.load(from: live, window: window, users: users, projects: projects, tasks: tasks)
-                return (state, try LiveState.contacts(from: live, users: state.users.union(sources.quarantine.compactMap { $0.key?.userID })))
-            }
-            // The resolution takes the slots over: the fold keeps its other findings.
-            return (ConflictResolver.resolve(taking: &fold.slots, against: state), contacts)
-        }
-        var evidence = PlanEvidence(
-            window: window, displayTimeZone: tz, shard: shard, database: identity,
-            inputs: sources.inputs, hosts: sources.hosts, fold: fold, resolution: resolution,
-            readQuarantine: sources.quarantine, toolVersion: ToolVersion.current,
-            createdAt: PlanEvidence.createdAt(window: window, hosts: sources.hosts))
-        evidence.userContacts = contacts
-        evidence.noticeTemplate = try template()
+        let evidence = try RecoveryPlanning.evidence(for: request(), stages: output.log)
         let written = try output.log.timed("write") { try PlanWriter.write(evidence, to: out) }
-        let document = written.document
+        try finish(written.document)
+    }
+
+    /// What the flags ask for.
+    func request() throws -> RecoveryPlanRequest {
+        RecoveryPlanRequest(
+            window: window.window, logs: logs, snapshots: snapshot, database: database.target, shard: shard?.shard,
+            displayTimeZone: tz, noticeTemplate: try template())
+    }
+
+    /// Shows the plan: its first warnings on standard error, then its summary or `--json`; fails
+    /// with `--require-complete` on incomplete evidence, exits 2 with `--detailed-exitcode`.
+    func finish(_ document: PlanDocument) throws {
         let warnings = document.completeness.warnings
         for warning in warnings.prefix(10) { StandardStreams.error("recover-tool: warning: \(warning)\n") }
         if warnings.count > 10 {

@@ -1,10 +1,8 @@
 import ArgumentParser
-import ConflictResolver
 import Foundation
-import LiveDatabase
 import PlanFormat
+import PlanPipeline
 import PlanReport
-import PostgresClient
 import Reconcile
 import RecoveryModel
 import SnapshotDiff
@@ -81,68 +79,36 @@ struct ReconcileCommand: ParsableCommand {
     }
 
     func run() throws {
-        let job = Window(from: try jobFrom.timestamp(flag: "--job-from"), to: try jobTo.timestamp(flag: "--job-to"))
-        let range = try from.flatMap { f in try to.map { Window(from: try f.timestamp(flag: "--from"), to: try $0.timestamp(flag: "--to")) } }
-        let columns = try SlotColumn.parse(columns.split(separator: ",").map(String.init)).get()
-        let shard = self.shard?.shard
-        // Connect first: an unreachable database should stop the run before the snapshot is read.
-        let live = try Connection.connect(database.target, session: SessionSettings(applicationName: "recover-tool reconcile"))
-        let identity = try live.identity()
-        let source = SnapshotSource(argument: snapshot)
-        var snap = try output.log.timed("read") { try ReconcileSnapshot.read(source, range: range) }
-        guard snap.newestUpdatedAt != nil else {
-            throw ReconcileError(.snapshotEmpty, snapshot: snap.name, detail: "the snapshot holds no readable time_slots row, so its age cannot be told")
-        }
-        if let problem = Reconciler.ageProblem(newest: snap.newestUpdatedAt, job: job, snapshot: snap.name) { throw problem }
-        if let shard {
-            snap.slots.removeAll { !shard.contains(userID: $0.row.key.userID) }
-            snap.memberships.removeAll { !shard.contains(userID: $0.membership.userID) }
-        }
-        let (liveRows, references) = try output.log.timed("live") {
-            try live.transaction(readOnly: true, isolation: .repeatableRead) { live in
-                let span = range ?? Self.span(of: snap.slots)
-                var rows = try span.map { try DatabaseSnapshot(connection: live).wholeRows(range: $0).rows } ?? []
-                if let shard { rows.removeAll { !shard.contains(userID: $0.key.userID) } }
-                let users = Set(snap.slots.map(\.row.key.userID)).union(snap.memberships.map(\.membership.userID))
-                let projects = Set(snap.slots.map(\.row.slot.projectID)).union(snap.memberships.map(\.membership.projectID))
-                let tasks = Set(snap.slots.compactMap(\.row.slot.taskID))
-                return (rows, try LiveState.references(from: live, users: users, projects: projects, tasks: tasks))
-            }
-        }
-        var result = output.log.timed("reconcile") {
-            Reconciler.reconcile(
-                snapshot: snap.slots, live: liveRows, memberships: snap.memberships, job: job, columns: Set(columns),
-                range: range, references: references)
-        }
-        result.snapshotRowsOutsideRange += snap.slotsOutsideRange
-        let evidence = ReconcileEvidence(
-            result: result, job: job, range: range, columns: columns, shard: shard, database: identity,
-            snapshot: .init(
-                kind: source.isDump ? "dump" : "database", path: snap.name, bytes: snap.bytes, sha256: snap.sha256,
-                lines: snap.lines, newestUpdatedAt: snap.newestUpdatedAt?.rfc3339, hasProjectMembers: snap.hasMemberships,
-                rowsInRange: result.snapshotRowsInRange, rowsOutsideRange: result.snapshotRowsOutsideRange),
-            quarantinedRows: snap.quarantined, companies: references.companies,
-            createdAt: Timestamp(microseconds: Int64(Date().timeIntervalSince1970 * 1_000_000)), toolVersion: ToolVersion.current)
+        let evidence = try ReconcilePlanning.evidence(for: request(), stages: output.log)
         let written = try output.log.timed("write") { try ReconcilePlanWriter.write(evidence, to: out) }
-        let planned = ReconcileOutput(directory: out, plan: written.document)
+        try finish(written.document, evidence: evidence)
+    }
+
+    /// What the flags ask for.
+    func request() throws -> ReconcilePlanRequest {
+        ReconcilePlanRequest(
+            snapshot: SnapshotSource(argument: snapshot),
+            job: Window(from: try jobFrom.timestamp(flag: "--job-from"), to: try jobTo.timestamp(flag: "--job-to")),
+            range: try from.flatMap { f in try to.map { Window(from: try f.timestamp(flag: "--from"), to: try $0.timestamp(flag: "--to")) } },
+            columns: try SlotColumn.parse(columns.split(separator: ",").map(String.init)).get(),
+            database: database.target, shard: shard?.shard)
+    }
+
+    /// Shows the plan's summary or `--json`; fails with `--require-complete` when a snapshot row
+    /// cannot be read or the snapshot holds no project_members.
+    func finish(_ document: ReconcileDocument, evidence: ReconcileEvidence) throws {
+        let planned = ReconcileOutput(directory: out, plan: document)
         if requireComplete {
             var gaps: [String] = []
-            if !snap.quarantined.isEmpty { gaps.append("\(snap.quarantined.count) snapshot rows cannot be read") }
-            if !snap.hasMemberships { gaps.append("the snapshot holds no project_members") }
+            if !evidence.quarantinedRows.isEmpty { gaps.append("\(evidence.quarantinedRows.count) snapshot rows cannot be read") }
+            if !evidence.snapshot.hasProjectMembers { gaps.append("the snapshot holds no project_members") }
             if !gaps.isEmpty {
                 let failure = CommandFailure(
                     .incompleteEvidence, code: "incomplete_evidence", "the evidence is incomplete (\(gaps.joined(separator: "; "))); the plan in '\(out)' is for review only")
-                try output.emit(planned, failing: failure) { Self.summary(written.document, directory: out) }
+                try output.emit(planned, failing: failure) { Self.summary(document, directory: out) }
             }
         }
-        try output.emit(planned) { Self.summary(written.document, directory: out) }
-    }
-
-    /// The slot_start span of the snapshot's rows, as a half-open window; nil when there are none.
-    static func span(of rows: [SnapshotSlotRow]) -> Window? {
-        guard let first = rows.min(by: { $0.row.key.slotStart < $1.row.key.slotStart }),
-              let last = rows.max(by: { $0.row.key.slotStart < $1.row.key.slotStart }) else { return nil }
-        return Window(from: first.row.key.slotStart, to: last.row.key.slotStart.adding(microseconds: 1))
+        try output.emit(planned) { Self.summary(document, directory: out) }
     }
 
     static func summary(_ d: ReconcileDocument, directory: String) -> String {
@@ -155,8 +121,4 @@ struct ReconcileCommand: ParsableCommand {
 
             """
     }
-}
-
-extension SnapshotSource {
-    var isDump: Bool { if case .dump = self { true } else { false } }
 }

@@ -15,7 +15,7 @@ final class ModuleGraphTests: XCTestCase {
         "SlotFold": 4,
         "ConflictResolver": 5, "Reconcile": 5,
         "PlanReport": 6,
-        "RecoveryCommit": 7,
+        "RecoveryCommit": 7, "PlanPipeline": 7,
         "RecoverTool": 8,
         "TestSupport": 9,
     ]
