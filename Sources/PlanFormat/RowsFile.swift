@@ -5,20 +5,26 @@ import RecoveryModel
 /// untouched, so what was reviewed is byte for byte what is loaded.
 public enum RowsFileFormat {
     /// Appends one row (a recovered slot and the events behind it), with its final newline.
-    @inlinable
     public static func append(_ s: TimeSlot, provenance: [Provenance], to out: inout TextBuffer) {
-        withUnsafePointer(to: s) { append($0, provenance: provenance, to: &out) }
+        var text = RepeatedText(paths: .copyEscaped)
+        withUnsafePointer(to: s) { slot in
+            provenance.withUnsafeBufferPointer { append(slot, provenance: $0, text: &text, to: &out) }
+        }
     }
 
-    /// As `append(_:provenance:to:)`, reading the slot in place: the plan writer's loop over a
-    /// million slots copies none of them.
+    /// As `append(_:provenance:to:)`, reading the slot and its provenance in place, the paths and
+    /// dates from `text` (made for `.copyEscaped` paths): the plan writer's loop over a million
+    /// slots copies none of them.
     @inlinable
-    public static func append(_ slot: UnsafePointer<TimeSlot>, provenance: [Provenance], to out: inout TextBuffer) {
+    public static func append(
+        _ slot: UnsafePointer<TimeSlot>, provenance: UnsafeBufferPointer<Provenance>, text: inout RepeatedText,
+        to out: inout TextBuffer
+    ) {
         out.append(slot.pointee.key.userID); out.append(byte: 0x09)
         out.append(slot.pointee.projectID); out.append(byte: 0x09)
         if let task = slot.pointee.taskID { out.append(task) } else { out.append("\\N") }
         out.append(byte: 0x09)
-        out.append(slot.pointee.key.slotStart); out.append(byte: 0x09)
+        text.appendTime(slot.pointee.key.slotStart, to: &out); out.append(byte: 0x09)
         out.append(slot.pointee.durationMinutes); out.append(byte: 0x09)
         out.append(slot.pointee.status.rawValue); out.append(byte: 0x09)
         if let level = slot.pointee.activityLevel { out.append(level) } else { out.append("\\N") }
@@ -27,7 +33,7 @@ public enum RowsFileFormat {
         out.append(slot.pointee.mouseEvents); out.append(byte: 0x09)
         CopyTextWriter.appendArrayField(slot.pointee.activeApps, to: &out.bytes); out.append(byte: 0x09)
         CopyTextWriter.appendField(slot.pointee.note, to: &out.bytes); out.append(byte: 0x09)
-        out.append(provenance, copyEscaped: true)
+        _ = text.appendProvenance(provenance, to: &out)
         out.append(byte: 0x0A)
     }
 }

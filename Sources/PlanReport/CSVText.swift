@@ -1,3 +1,4 @@
+import PlanFormat
 import RecoveryModel
 
 /// Writes the plan's CSV reports: RFC 4180 (comma separated, CRLF line ends, a field quoted when it
@@ -24,8 +25,13 @@ enum CSVText {
     /// escape), no comma or quote (nothing to quote), and no formula start. Lets a writer skip
     /// making a `String` of each field.
     static func isUnchangedAsText(_ bytes: [UInt8]) -> Bool {
-        if let first = bytes.first, formulaStarts.contains(Unicode.Scalar(first)) { return false }
-        return !bytes.contains { $0 < 0x20 || $0 > 0x7E || $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") }
+        if let first = bytes.first, startsFormula(first) { return false }
+        return CSVPlainText.isPlain(bytes)
+    }
+
+    /// True for the first byte of a field that a spreadsheet would read as a formula (`guarded`).
+    static func startsFormula(_ byte: UInt8) -> Bool {
+        formulaStartBytes.contains(byte)
     }
 
     /// `'=1+2'` for `=1+2`: the leading `'` makes a spreadsheet keep the cell as text.
@@ -46,7 +52,8 @@ enum CSVText {
         fields.joined(separator: ",") + "\r\n"
     }
 
-    private static let formulaStarts: Set<Unicode.Scalar> = ["=", "+", "-", "@", "\t", "\r"]
+    private static let formulaStartBytes: [UInt8] = Array("=+-@\t\r".utf8)
+    private static let formulaStarts = Set(formulaStartBytes.map(Unicode.Scalar.init))
 }
 
 extension String {

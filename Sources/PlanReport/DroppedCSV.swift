@@ -8,7 +8,7 @@ import SlotFold
 enum DroppedCSV {
     static let header = ["user_id", "slot_start", "outcome", "detail", "provenance"]
 
-    static let renderer = ReportRenderer(fileName: "dropped.csv") { _, evidence in render(evidence) }
+    static let renderer = ReportRenderer(fileName: "dropped.csv", evidence: render)
 
     struct Record {
         var key: SlotKey

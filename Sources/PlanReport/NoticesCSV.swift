@@ -9,19 +9,19 @@ enum NoticesCSV {
         "user_id", "email", "recovered_slots", "recovered_minutes", "offline_covered_minutes", "not_recovered_slots", "notice",
     ]
 
-    static let renderer = ReportRenderer(fileName: "notices.csv") { _, evidence in render(evidence) }
+    static let renderer = ReportRenderer(fileName: "notices.csv", evidence: render)
 
     static func render(_ evidence: PlanEvidence) -> String {
         var out = CSVText.record(header)
-        var zones: [String: DisplayTime] = [:]  // one formatter per zone, not per user
+        var zones: [String: String] = [:]  // the window's text once per zone, not per user
         for notice in UserNotice.all(evidence) {
             let zone = notice.timeZone ?? "UTC"
-            let time = zones[zone] ?? DisplayTime(zoneName: zone)
-            zones[zone] = time
+            let windowLocal = zones[zone] ?? UserNotice.windowLocal(evidence.window, zone: zone)
+            zones[zone] = windowLocal
             out += CSVText.plain(String(notice.userID)) + "," + CSVText.text(notice.email ?? "") + ","
                 + [notice.recoveredSlots, notice.recoveredMinutes, notice.offlineCoveredMinutes, notice.notRecoveredSlots]
                     .map { CSVText.plain(String($0)) }.joined(separator: ",")
-                + "," + CSVText.text(evidence.noticeTemplate.render(notice.values(evidence, time: time))) + "\r\n"
+                + "," + CSVText.text(evidence.noticeTemplate.render(notice.values(evidence, windowLocal: windowLocal))) + "\r\n"
         }
         return out
     }
@@ -63,13 +63,22 @@ struct UserNotice {
         return notices.values.sorted { $0.userID < $1.userID }
     }
 
-    /// The values of `NoticeTemplate.placeholders` for this user.
-    /// `time` shows times in the user's zone.
-    func values(_ evidence: PlanEvidence, time: DisplayTime) -> [String: String] {
-        let window = evidence.window
-        let local = time.window(window)
-        let windowText = "\(window.from) and \(window.to) (UTC)"
-        let windowLocal = timeZone == nil || timeZone == "UTC" || local.hasPrefix("(") ? windowText : local.replacingOccurrences(of: " to ", with: " and ")
+    /// `{window_local}`: the window in `zone` (`2018-07-25 16:50:00 +02:00 and ... (Europe/Berlin)`),
+    /// or in UTC when the zone is UTC or unknown.
+    static func windowLocal(_ window: Window, zone: String) -> String {
+        let local = DisplayTime(zoneName: zone).window(window)
+        return zone == "UTC" || local.hasPrefix("(") ? windowText(window) : local.replacingOccurrences(of: " to ", with: " and ")
+    }
+
+    /// `{window}`: the window in UTC.
+    static func windowText(_ window: Window) -> String {
+        "\(window.from) and \(window.to) (UTC)"
+    }
+
+    /// The values of `NoticeTemplate.placeholders` for this user; `windowLocal` is
+    /// `windowLocal(_:zone:)` for the user's zone.
+    func values(_ evidence: PlanEvidence, windowLocal: String) -> [String: String] {
+        let windowText = Self.windowText(evidence.window)
         var values: [String: String] = [
             "user_id": String(userID), "email": email ?? "",
             "recovered_slots": String(recoveredSlots), "recovered_minutes": String(recoveredMinutes),

@@ -104,28 +104,32 @@ public enum PlanWriter {
         guard !fm.fileExists(atPath: planPath) else {
             throw PlanError(.exists, path: planPath, detail: "a plan is already there; choose a new --out directory")
         }
-        // The rows file and the large reports that need no plan id (recovered.csv), each streamed
-        // to its file, at once; then the plan id, then the other reports, at once.
-        let streamed = ReportRenderers.all.filter { $0.streaming != nil }
-        let rowsDigestBox = LockedValue<FileDigest.Summary>()
+        // First, on every core, each thread taking the next job as it is free: the rows file
+        // (whose SHA-256 the plan id binds), the reports that need no plan document (the large
+        // ones streamed to their files), and the plan's totals. Then the plan id, then the
+        // reports that show it, at once.
+        let early = ReportRenderers.all.filter { !$0.needsDocument }.sorted { startOrder($0) < startOrder($1) }
+        let rowsDigest = LockedValue<FileDigest.Summary>()
+        let totals = LockedValue<Totals>()
         let digests = DigestBox()
         let failures = FailureBox()
-        DispatchQueue.concurrentPerform(iterations: 1 + streamed.count) { i in
+        DispatchQueue.concurrentPerform(iterations: 2 + early.count) { i in
             do {
                 if i == 0 {
-                    rowsDigestBox.set(try writeRows(evidence.resolution.recovered, to: directory + "/" + PlanDocument.rowsFileName))
+                    rowsDigest.set(try writeRows(evidence.resolution.recovered, to: directory + "/" + PlanDocument.rowsFileName))
+                } else if i <= early.count {
+                    let report = early[i - 1]
+                    digests.add(PlanFile(name: report.fileName, try write(report, plan: nil, evidence, into: directory)))
                 } else {
-                    let report = streamed[i - 1]
-                    digests.add(PlanFile(name: report.fileName, try writeStreamed(to: directory + "/" + report.fileName) { out, flush in
-                        try report.streaming!(evidence, &out, flush)
-                    }))
+                    totals.set(Totals(evidence))
                 }
             } catch {
                 failures.set(i, error)
             }
         }
         if let failure = failures.first { throw failure }
-        let rowsHash = rowsDigestBox.value!.sha256
+        let rowsHash = rowsDigest.value!.sha256
+        let facts = totals.value!
 
         var document = PlanDocument(
             format: PlanDocument.formatName,
@@ -140,22 +144,19 @@ public enum PlanWriter {
             inputs: evidence.inputs,
             rows: .init(file: PlanDocument.rowsFileName, sha256: rowsHash,
                         count: evidence.resolution.recovered.count, columns: PlanDocument.rowColumns),
-            counts: evidence.counts,
-            recoveredMinutes: evidence.recoveredMinutes,
-            users: evidence.userTotals,
-            completeness: .init(warnings: evidence.completenessWarnings))
+            counts: facts.counts,
+            recoveredMinutes: facts.recoveredMinutes,
+            users: facts.users,
+            completeness: .init(warnings: facts.warnings))
         document.planID = document.computePlanID()
 
-        // The reports are independent of each other: render them on every core.
-        let reports = ReportRenderers.all.filter { $0.streaming == nil }
+        let late = ReportRenderers.all.filter(\.needsDocument)
         let plan = document
-        DispatchQueue.concurrentPerform(iterations: reports.count) { i in
-            let data = Data(reports[i].render(plan, evidence).utf8)
+        DispatchQueue.concurrentPerform(iterations: late.count) { i in
             do {
-                try data.write(to: URL(fileURLWithPath: directory + "/" + reports[i].fileName))
-                digests.add(PlanFile(name: reports[i].fileName, FileDigest.of(data)))
+                digests.add(PlanFile(name: late[i].fileName, try write(late[i], plan: plan, evidence, into: directory)))
             } catch {
-                failures.set(i, PlanError(.cannotWrite, path: directory + "/" + reports[i].fileName, detail: PlanError.reason(error)))
+                failures.set(i, error)
             }
         }
         if let failure = failures.first { throw failure }
@@ -166,12 +167,49 @@ public enum PlanWriter {
         return Output(document: document, files: files)
     }
 
+    /// The reports that take longest are started first, so that no core is left with a long one
+    /// at the end while the other waits.
+    private static func startOrder(_ report: ReportRenderer) -> Int {
+        [RecoveredCSV.renderer.fileName, NoticesCSV.renderer.fileName].firstIndex(of: report.fileName) ?? 2
+    }
+
+    /// The figures of `plan.json` that come from the whole evidence, worked out beside the files.
+    private struct Totals: Sendable {
+        var counts: PlanDocument.Counts
+        var recoveredMinutes: Int
+        var users: [PlanDocument.UserTotals]
+        var warnings: [String]
+
+        init(_ evidence: PlanEvidence) {
+            counts = evidence.counts
+            recoveredMinutes = evidence.recoveredMinutes
+            users = evidence.userTotals
+            warnings = evidence.completenessWarnings
+        }
+    }
+
+    /// Writes one report into `directory` (streamed, when it streams) and returns its digest.
+    private static func write(_ report: ReportRenderer, plan: PlanDocument?, _ evidence: PlanEvidence, into directory: String) throws -> FileDigest.Summary {
+        let path = directory + "/" + report.fileName
+        if let streaming = report.streaming {
+            return try writeStreamed(to: path) { out, flush in try streaming(evidence, &out, flush) }
+        }
+        let text = report.needsDocument ? report.render(plan!, evidence) : report.renderEvidence!(evidence)
+        return try writeStreamed(to: path) { out, flush in
+            out.append(text)
+            try flush(&out)
+        }
+    }
+
     /// Writes the rows file in 1 MiB pieces, hashing as it goes; returns its digest. One COPY
     /// line per recovered slot, in the resolver's order (sorted by key).
     static func writeRows(_ slots: [FoldedSlot], to path: String) throws -> FileDigest.Summary {
         try writeStreamed(to: path) { buffer, flush in
+            var text = RepeatedText(paths: .copyEscaped)
             try slots.forEachInPlace { folded in
-                RowsFileFormat.append(FoldedSlot.slotPointer(folded), provenance: folded.pointee.provenance, to: &buffer)
+                folded.pointee.provenance.withUnsafeBufferPointer { provenance in
+                    RowsFileFormat.append(FoldedSlot.slotPointer(folded), provenance: provenance, text: &text, to: &buffer)
+                }
                 if buffer.bytes.count >= 1 << 20 { try flush(&buffer) }
             }
             try flush(&buffer)
@@ -262,6 +300,11 @@ private final class FailureBox: @unchecked Sendable {
 public struct ReportRenderer: Sendable {
     public var fileName: String
     public var render: @Sendable (PlanDocument, PlanEvidence) -> String
+    /// False for a report made from the evidence alone: it is written beside the rows file,
+    /// before the plan document exists.
+    var needsDocument: Bool
+    /// The report of a renderer that needs no document, from the evidence alone.
+    var renderEvidence: (@Sendable (PlanEvidence) -> String)?
     /// For a large report that needs no plan document: appends to the buffer and hands it to the
     /// flush closure as it fills, so the file is written a piece at a time beside the rows file.
     var streaming: (@Sendable (PlanEvidence, inout TextBuffer, (inout TextBuffer) throws -> Void) throws -> Void)?
@@ -269,19 +312,25 @@ public struct ReportRenderer: Sendable {
     public init(fileName: String, render: @escaping @Sendable (PlanDocument, PlanEvidence) -> String) {
         self.fileName = fileName
         self.render = render
-        self.streaming = nil
+        self.needsDocument = true
+    }
+
+    init(fileName: String, evidence render: @escaping @Sendable (PlanEvidence) -> String) {
+        self.fileName = fileName
+        self.render = { _, evidence in render(evidence) }
+        self.needsDocument = false
+        self.renderEvidence = render
     }
 
     init(
         fileName: String,
         streaming: @escaping @Sendable (PlanEvidence, inout TextBuffer, (inout TextBuffer) throws -> Void) throws -> Void
     ) {
-        self.fileName = fileName
-        self.render = { _, evidence in
+        self.init(fileName: fileName, evidence: { evidence in
             var out = TextBuffer()
             try? streaming(evidence, &out) { _ in }
             return out.text
-        }
+        })
         self.streaming = streaming
     }
 }

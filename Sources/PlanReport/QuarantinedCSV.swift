@@ -6,7 +6,7 @@ import RecoveryModel
 enum QuarantinedCSV {
     static let header = ["file", "line", "reason_code", "reason", "user_id", "slot_start"]
 
-    static let renderer = ReportRenderer(fileName: "quarantined.csv") { _, evidence in render(evidence) }
+    static let renderer = ReportRenderer(fileName: "quarantined.csv", evidence: render)
 
     static func render(_ evidence: PlanEvidence) -> String {
         var out = CSVText.record(header)

@@ -23,33 +23,36 @@ enum RecoveredCSV {
         _ evidence: PlanEvidence, to out: inout TextBuffer, flush: (inout TextBuffer) throws -> Void
     ) rethrows {
         out.append(CSVText.record(header))
-        var provenance = TextBuffer(capacity: 256)
+        var text = RepeatedText(paths: .asIs)
         try evidence.resolution.recovered.forEachInPlace { folded in
-            append(folded, to: &out, provenance: &provenance)
+            append(folded, to: &out, text: &text)
             if out.bytes.count >= 1 << 20 { try flush(&out) }
         }
         try flush(&out)
     }
 
     /// One record, read in place (see `RowsFileFormat.append`).
-    private static func append(_ folded: UnsafePointer<FoldedSlot>, to out: inout TextBuffer, provenance: inout TextBuffer) {
-        out.append(folded.pointee.slot.key.userID); out.append(byte: 0x2C)
-        out.append(folded.pointee.slot.key.slotStart); out.append(byte: 0x2C)
-        out.append(folded.pointee.slot.durationMinutes); out.append(byte: 0x2C)
-        out.append(folded.pointee.slot.projectID); out.append(byte: 0x2C)
-        if let task = folded.pointee.slot.taskID { out.append(task) }
+    private static func append(_ folded: UnsafePointer<FoldedSlot>, to out: inout TextBuffer, text: inout RepeatedText) {
+        let slot = FoldedSlot.slotPointer(folded)
+        out.append(slot.pointee.key.userID); out.append(byte: 0x2C)
+        text.appendTime(slot.pointee.key.slotStart, to: &out); out.append(byte: 0x2C)
+        out.append(slot.pointee.durationMinutes); out.append(byte: 0x2C)
+        out.append(slot.pointee.projectID); out.append(byte: 0x2C)
+        if let task = slot.pointee.taskID { out.append(task) }
         out.append(byte: 0x2C)
-        out.append(folded.pointee.slot.status.rawValue); out.append(byte: 0x2C)
-        if let level = folded.pointee.slot.activityLevel { out.append(level) }
+        out.append(slot.pointee.status.rawValue); out.append(byte: 0x2C)
+        if let level = slot.pointee.activityLevel { out.append(level) }
         out.append(byte: 0x2C)
-        out.append(folded.pointee.slot.keystrokes); out.append(byte: 0x2C)
-        out.append(folded.pointee.slot.mouseEvents); out.append(byte: 0x2C)
-        provenance.bytes.removeAll(keepingCapacity: true)
-        provenance.append(folded.pointee.provenance)
-        if CSVText.isUnchangedAsText(provenance.bytes) {
-            out.bytes.append(contentsOf: provenance.bytes)
-        } else {
-            out.append(CSVText.text(provenance.text))
+        out.append(slot.pointee.keystrokes); out.append(byte: 0x2C)
+        out.append(slot.pointee.mouseEvents); out.append(byte: 0x2C)
+        // The provenance is written in place; text that CSV would change (a path with a comma,
+        // say) is taken back and written through `CSVText.text`.
+        let start = out.bytes.count
+        let plain = folded.pointee.provenance.withUnsafeBufferPointer { text.appendProvenance($0, to: &out) }
+        if !plain || (start < out.bytes.count && CSVText.startsFormula(out.bytes[start])) {
+            let written = String(decoding: out.bytes[start...], as: UTF8.self)
+            out.bytes.removeSubrange(start...)
+            out.append(CSVText.text(written))
         }
         out.append("\r\n")
     }

@@ -1,0 +1,64 @@
+import ConflictResolver
+import PlanFormat
+import RecoveryModel
+import SlotFold
+import TestSupport
+import XCTest
+@testable import PlanReport
+
+/// The rows file and `recovered.csv` take each path and each day's date from `RepeatedText`
+/// instead of writing them per row: every row must read as if it had been written field by field.
+final class RowTextTests: XCTestCase {
+    /// Paths that need COPY escapes, CSV quotes, a visible escape, or nothing; more of them than
+    /// `RepeatedText` keeps in a list; times with and without fractions, across days and years.
+    private func slots() -> [FoldedSlot] {
+        var paths = ["logs/app-1.log", "logs/tab\there.log", "logs/back\\slash.log", "logs/comma,name.log",
+                     "logs/say \"hi\".log", "logs/caf\u{E9}.log", "logs/bell\u{7}.log", "=formula.log"]
+        paths += (0..<20).map { "logs/many/app-\($0).jsonl.lz4" }
+        let times = ["2018-07-25T14:50:00Z", "2018-07-25T23:50:00Z", "2018-07-26T00:00:00Z", "2018-07-26T00:00:00.5Z",
+                     "2018-07-26T00:10:00.000001Z", "1999-12-31T23:50:00Z", "2000-01-01T00:00:00Z", "1969-12-31T23:59:59Z"]
+        var slots: [FoldedSlot] = []
+        for i in 0..<200 {
+            let slot = TimeSlot(
+                key: SlotKey(userID: Int64(1000 + i / 7), slotStart: Timestamp.parse(times[i % times.count])!),
+                projectID: 7, taskID: i % 3 == 0 ? nil : 70, durationMinutes: 10, status: .active,
+                activityLevel: i % 4 == 0 ? nil : 5, keystrokes: Int32(i), mouseEvents: -1,
+                activeApps: i % 2 == 0 ? ["Xcode", "Visual Studio Code"] : [], screenshotKey: nil, note: i % 5 == 0 ? "a\tnote" : nil)
+            // A fresh copy of a path now and then: equal text behind other string storage.
+            let path = i % 11 == 0 ? String(paths[i % paths.count].utf8.map { Character(Unicode.Scalar($0)) }) : paths[i % paths.count]
+            let provenance = (0..<(i % 3)).map { Provenance(kind: $0 == 0 ? .snapshot : .log, location: SourceLocation(file: $0 == 0 ? path : paths[(i + 5) % paths.count], line: i * 10 + $0)) }
+            slots.append(FoldedSlot(slot: slot, provenance: provenance))
+        }
+        return slots
+    }
+
+    func testRowsAreWrittenAsFieldByField() throws {
+        let dir = try TemporaryDirectory(prefix: "row-text")
+        let path = dir.path + "/rows.tsv"
+        let slots = slots()
+        _ = try PlanWriter.writeRows(slots, to: path)
+        let expected = slots.map { f -> String in
+            let s = f.slot
+            let provenance = f.provenance.map { "\($0.kind.rawValue) \(CopyTextWriter.field($0.location.file)):\($0.location.line)" }
+            return [String(s.key.userID), String(s.projectID), s.taskID.map { String($0) } ?? "\\N", s.key.slotStart.rfc3339,
+                    String(s.durationMinutes), s.status.rawValue, s.activityLevel.map { String($0) } ?? "\\N",
+                    String(s.keystrokes), String(s.mouseEvents), CopyTextWriter.field(CopyTextWriter.arrayLiteral(s.activeApps)),
+                    CopyTextWriter.field(s.note), provenance.joined(separator: "; ")].joined(separator: "\t") + "\n"
+        }.joined()
+        XCTAssertEqual(try String(contentsOfFile: path, encoding: .utf8), expected)
+    }
+
+    func testRecoveredCSVIsWrittenAsFieldByField() {
+        var evidence = Incident.evidence()
+        evidence.resolution.recovered = slots()
+        let expected = CSVText.record(RecoveredCSV.header) + evidence.resolution.recovered.map { f -> String in
+            let s = f.slot
+            return CSVText.record([
+                String(s.key.userID), s.key.slotStart.rfc3339, String(s.durationMinutes), String(s.projectID),
+                s.taskID.map { String($0) } ?? "", s.status.rawValue, s.activityLevel.map { String($0) } ?? "",
+                String(s.keystrokes), String(s.mouseEvents), CSVText.text(ProvenanceText.joined(f.provenance)),
+            ])
+        }.joined()
+        XCTAssertEqual(RecoveredCSV.render(evidence), expected)
+    }
+}
