@@ -86,7 +86,7 @@ struct Apply: ParsableCommand {
         if ReconcileDirectory.kind(of: directory) == ReconcileDocument.kind { return try runReconcile() }
         let plan: PlanDirectory
         do { plan = try PlanDirectory.load(directory) } catch let error as PlanError {
-            throw CommitError(.planRefused, error.message, hint: error.hint, plan: error)
+            throw CommitError(refusing: error)
         }
         try requireApproved(plan.document.planID)
         try requireShard(plan.document.shard)
@@ -106,7 +106,8 @@ extension Apply {
             .planRefused,
             "refusing the plan in '\(directory)': it was made for "
                 + (planShard.map { "shard \($0)" } ?? "all users (no --shard)")
-                + ", not shard \(expected) as --shard says; nothing was changed; apply shard \(expected)'s own plan")
+                + ", not shard \(expected) as --shard says; nothing was changed",
+            location: directory, hint: "apply shard \(expected)'s own plan")
     }
 
     /// What every plan kind shares once the plan is checked: the confirmation (the database the
@@ -157,8 +158,8 @@ extension Apply {
         throw CommitError(
             .planRefused,
             "refusing the plan in '\(directory)': its plan id is \(id), not the approved "
-                + (planID.contains(",") ? "ones given" : planID) + " (--plan-id); nothing was changed; "
-                + "apply the plan that was reviewed, or review this one")
+                + (planID.contains(",") ? "ones given" : planID) + " (--plan-id); nothing was changed",
+            location: directory, hint: "apply the plan that was reviewed, or review this one")
     }
 
     /// Refuses (70) a plan that is not its shard's plan in the approved plan set (`--plan-set`,
@@ -168,7 +169,7 @@ extension Apply {
         do {
             try PlanSet.load(setDirectory).admit(planID: planID, shard: shard, planPath: directory, approvedID: planSet)
         } catch let error as PlanError {
-            throw CommitError(.planRefused, error.message + "; nothing was changed", hint: error.hint, plan: error)
+            throw CommitError(refusing: error, outcome: "nothing was changed")
         }
     }
 

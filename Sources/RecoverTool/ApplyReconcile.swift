@@ -11,7 +11,7 @@ extension Apply {
     func runReconcile() throws {
         let plan: ReconcileDirectory
         do { plan = try ReconcileDirectory.load(directory) } catch let error as PlanError {
-            throw CommitError(.planRefused, error.message, hint: error.hint, plan: error)
+            throw CommitError(refusing: error)
         }
         try requireApproved(plan.document.planID)
         try requireShard(plan.document.shard)

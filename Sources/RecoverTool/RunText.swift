@@ -99,9 +99,13 @@ enum RunText {
         return text
     }
 
-    static func verifyFailure(_ report: VerifyReport) -> String {
-        "run \(report.run.id) does not verify: \(report.missing) missing, \(report.changed) changed, "
-            + "\(report.offlineOverlap) overlapping offline time, \(report.counts.count) counts differ; see the list above"
+    /// The failure (71) of a run that does not verify.
+    static func verifyFailure(_ report: VerifyReport) -> CommitError {
+        CommitError(
+            .verificationFailed,
+            "run \(report.run.id) does not verify: \(report.missing) missing, \(report.changed) changed, "
+                + "\(report.offlineOverlap) overlapping offline time, \(report.counts.count) counts differ",
+            hint: "see the list above")
     }
 
     /// Each run's own lines, then the set's problems and its verdict.
@@ -115,12 +119,15 @@ enum RunText {
         return text
     }
 
-    static func verifyFailure(_ set: ShardSetReport) -> String {
+    /// The failure (71) of runs that do not verify as one recovery.
+    static func verifyFailure(_ set: ShardSetReport) -> CommitError {
         let failing = set.runs.filter { !$0.isClean }.map { String($0.run.id) }
-        return "runs \(set.runs.map { String($0.run.id) }.joined(separator: ", ")) do not verify as one sharded recovery: "
-            + "\(set.problems.count) problem\(set.problems.count == 1 ? "" : "s") with the set"
-            + (failing.isEmpty ? "" : ", run\(failing.count == 1 ? "" : "s") \(failing.joined(separator: ", ")) differ")
-            + "; see the list above"
+        return CommitError(
+            .verificationFailed,
+            "runs \(set.runs.map { String($0.run.id) }.joined(separator: ", ")) do not verify as one sharded recovery: "
+                + "\(set.problems.count) problem\(set.problems.count == 1 ? "" : "s") with the set"
+                + (failing.isEmpty ? "" : ", run\(failing.count == 1 ? "" : "s") \(failing.joined(separator: ", ")) differ"),
+            hint: "see the list above")
     }
 
     static func revert(_ outcome: RevertOutcome) -> String {

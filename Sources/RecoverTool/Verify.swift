@@ -44,34 +44,25 @@ struct Verify: ParsableCommand {
     }
 
     func run() throws {
-        try output.log.timed("verify") { try verify() }
+        try output.log.timed("verify") {
+            let (set, text, failure) = try verify()
+            guard set.isClean else { try output.emit(set, failing: failure) { text } }
+            try output.emit(set) { text }
+        }
     }
 
-    private func verify() throws {
+    /// The runs' report (one JSON shape whatever the number of runs: a set, of one run with no
+    /// set problems for a single `--run`), its text, and the failure to report if it is not clean.
+    private func verify() throws -> (ShardSetReport, String, CommitError) {
         if let setDirectory {
             let set = try RecoveryVerify.verifySet(PlanSet.load(setDirectory), database: database.target, limit: show)
-            guard set.isClean else {
-                try output.emit(set, failing: CommitError(.verificationFailed, RunText.verifyFailure(set))) { RunText.verify(set) }
-            }
-            try output.emit(set) { RunText.verify(set) }
-            return
+            return (set, RunText.verify(set), RunText.verifyFailure(set))
         }
         if runIDs.count == 1 {
             let report = try RecoveryVerify.verify(run: runIDs[0], database: database.target, limit: show)
-            // One JSON shape whatever the number of runs: a set of one, with no set problems.
-            let set = ShardSetReport(runs: [report], problems: [])
-            guard report.isClean else {
-                try output.emit(set, failing: CommitError(.verificationFailed, RunText.verifyFailure(report))) {
-                    RunText.verify(report)
-                }
-            }
-            try output.emit(set) { RunText.verify(report) }
-            return
+            return (ShardSetReport(runs: [report], problems: []), RunText.verify(report), RunText.verifyFailure(report))
         }
         let set = try RecoveryVerify.verifyShards(runs: runIDs, database: database.target, limit: show)
-        guard set.isClean else {
-            try output.emit(set, failing: CommitError(.verificationFailed, RunText.verifyFailure(set))) { RunText.verify(set) }
-        }
-        try output.emit(set) { RunText.verify(set) }
+        return (set, RunText.verify(set), RunText.verifyFailure(set))
     }
 }

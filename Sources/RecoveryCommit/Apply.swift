@@ -132,7 +132,7 @@ public enum RecoveryApply {
         do {
             plan = try PlanDirectory.load(planDirectory)
         } catch let error as PlanError {
-            throw CommitError(.planRefused, error.message, hint: error.hint, plan: error)
+            throw CommitError(refusing: error)
         }
         checkpoint(.planChecked)
         return try apply(plan, database: database, options: options, checkpoint: checkpoint)
@@ -186,7 +186,7 @@ public enum RecoveryApply {
             }
             checkpoint(.committed)
             guard let run = try? readRun(id: runID, connection: connection) else {
-                throw CommitError(.inconsistent, "\(doing): run \(runID) was committed but cannot be read back; check 'recover-tool runs'")
+                throw CommitError(.inconsistent, "\(doing): run \(runID) was committed but cannot be read back", hint: "check 'recover-tool runs'")
             }
             return .applied(run, drops: drops, recoveredAfterLostConnection: false)
         }
@@ -222,13 +222,13 @@ public enum RecoveryApply {
                 return .applied(found, drops: found.id == runID ? drops : [], recoveredAfterLostConnection: true)
             }
             throw CommitError(
-                .database, "\(lost); looked up afterwards, the plan is not recorded: nothing was committed; run apply again",
-                postgres: commitError)
+                .database, "\(lost); looked up afterwards, the plan is not recorded: nothing was committed",
+                hint: "run apply again", postgres: commitError)
         } catch let error as PostgresError {
             throw CommitError(
                 .outcomeUnknown,
-                "\(lost) and the outcome cannot be read back (\(error.serverMessage)); when the database is back, "
-                    + "'recover-tool runs' shows whether plan \(planID) was applied; apply again is safe",
+                "\(lost) and the outcome cannot be read back (\(error.serverMessage))",
+                hint: "when the database is back, 'recover-tool runs' shows whether plan \(planID) was applied; apply again is safe",
                 postgres: commitError)
         }
     }
@@ -327,7 +327,8 @@ private struct ApplyTransaction {
                 .planRefused,
                 "refusing the plan in '\(plan.path)': \(document.rows.file) changed while it was applied "
                     + "(SHA-256 \(sent.sha256), \(copied) rows; the plan recorded \(document.rows.sha256), \(document.rows.count)); "
-                    + "nothing was changed; make a new plan with 'recover-tool plan' and review it")
+                    + "nothing was changed",
+                location: plan.path, hint: "make a new plan with 'recover-tool plan' and review it")
         }
         try connection.execute("ANALYZE \(Self.rowsTable)", context: "analyzing the rows table")
         checkpoint(.rowsLoaded)
@@ -397,7 +398,8 @@ private struct ApplyTransaction {
                 throw CommitError(
                     .budgetExceeded,
                     "refusing the plan in '\(plan.path)': it would insert \(toInsert) slots, more than --max-slots \(maxSlots); "
-                        + "nothing was changed; check the plan, then raise --max-slots or shard the plan")
+                        + "nothing was changed",
+                    location: plan.path, hint: "check the plan, then raise --max-slots or shard the plan")
             }
         }
         checkpoint(.budgetChecked)

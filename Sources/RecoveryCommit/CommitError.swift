@@ -4,9 +4,10 @@ import RecoveryModel
 
 /// Why `apply`, `verify`, `revert` or `runs` did not do what was asked.
 ///
-/// `description` is one lowercase line: what failed, where (the plan directory, the database
-/// without its password, the run), and what to do. Every failure leaves the database as it was:
-/// the work runs in one transaction that is rolled back.
+/// It carries its parts (`ToolError`): the message says what failed, where (the plan directory,
+/// the database without its password, the run) and that nothing was changed; the hint says what
+/// to do; the executable renders both. Every failure leaves the database as it was: the work runs
+/// in one transaction that is rolled back.
 public struct CommitError: ToolError {
     /// A stable category, mapped to the exit statuses `docs/EXIT-STATUS.md` lists.
     public enum Kind: String, CaseIterable, Sendable, Hashable {
@@ -35,8 +36,10 @@ public struct CommitError: ToolError {
     }
 
     public var kind: Kind
-    /// What failed and where (the plan directory, the database without its password, the run).
+    /// What failed and where, and what it left (`nothing was changed`); without the hint.
     public var message: String
+    /// The place: the plan directory, or the database without its password.
+    public var location: String?
     /// What to do about it; nil when the message already says.
     public var hint: String?
     /// The PostgreSQL error behind it, if any (its SQLSTATE is useful in tests and logs).
@@ -44,12 +47,30 @@ public struct CommitError: ToolError {
     /// The plan error behind it, if any.
     public var plan: PlanError?
 
-    public init(_ kind: Kind, _ message: String, hint: String? = nil, postgres: PostgresError? = nil, plan: PlanError? = nil) {
+    public init(
+        _ kind: Kind, _ message: String, location: String? = nil, hint: String? = nil, postgres: PostgresError? = nil,
+        plan: PlanError? = nil
+    ) {
         self.kind = kind
         self.message = message
+        self.location = location
         self.hint = hint
         self.postgres = postgres
         self.plan = plan
+    }
+
+    /// A plan refused (70) for `error`: its message, place and hint, then `outcome` when given
+    /// (`nothing was changed`).
+    public init(refusing error: PlanError, outcome: String? = nil) {
+        self.init(
+            .planRefused, error.message + (outcome.map { "; " + $0 } ?? ""), location: error.location, hint: error.hint,
+            plan: error)
+    }
+
+    /// A database error (69) while `doing` something: `doing`, then what PostgreSQL said, with
+    /// its hint.
+    init(doing: String, _ error: PostgresError) {
+        self.init(.database, "\(doing): \(error.message)", hint: error.hint, postgres: error)
     }
 
     public var code: String { "commit_\(kind.rawValue)" }
@@ -67,8 +88,9 @@ public struct CommitError: ToolError {
 
     public var underlying: (any Error)? { postgres ?? plan }
 
-    /// A PostgreSQL failure while `doing` something: a lock or statement timeout gets its own kind
-    /// and hint; anything else is a database error, the transaction rolled back.
+    /// A PostgreSQL failure while `doing` something, the transaction rolled back: a lock or
+    /// statement timeout gets its own kind and hint; anything else is a database error, whose
+    /// hint is PostgreSQL's (or, for a connection, where the target came from).
     static func database(_ error: PostgresError, doing: String, lockHint: String) -> CommitError {
         switch error.sqlState {
         case "55P03":
@@ -83,11 +105,10 @@ public struct CommitError: ToolError {
                     + "nothing was changed",
                 hint: "raise --statement-timeout or apply a smaller plan (shard it)", postgres: error)
         default:
-            var line = "\(doing): \(error.description)"
-            if error.kind == .connection || error.kind == .connect {
-                if error.hint == nil { line += "; check --db or DATABASE_URL" }
-            }
-            return CommitError(.database, line + (error.kind == .connect ? "" : "; nothing was changed"), postgres: error)
+            var failure = CommitError(doing: doing, error)
+            if error.kind == .connection || error.kind == .connect { failure.hint = error.hint ?? "check --db or DATABASE_URL" }
+            if error.kind != .connect { failure.message += "; nothing was changed" }
+            return failure
         }
     }
 }

@@ -53,7 +53,7 @@ public enum ReconcileApply {
         }
         checkpoint(.committed)
         guard let run = try? RecoveryApply.readRun(id: result.runID, connection: connection) else {
-            throw CommitError(.inconsistent, "\(doing): run \(result.runID) was committed but cannot be read back; check 'recover-tool runs'")
+            throw CommitError(.inconsistent, "\(doing): run \(result.runID) was committed but cannot be read back", hint: "check 'recover-tool runs'")
         }
         return .applied(run, drops: result.skipped, recoveredAfterLostConnection: false)
     }
@@ -110,7 +110,8 @@ public enum ReconcileApply {
             throw CommitError(
                 .budgetExceeded,
                 "refusing the plan in '\(plan.path)': it would update \(document.rows.count) rows, more than --max-slots \(maxSlots); "
-                    + "nothing was changed; check the plan, then raise --max-slots or shard the plan")
+                    + "nothing was changed",
+                location: plan.path, hint: "check the plan, then raise --max-slots or shard the plan")
         }
         checkpoint(.budgetChecked)
 
@@ -140,7 +141,8 @@ public enum ReconcileApply {
                     .planRefused,
                     "refusing the plan in '\(plan.path)': \(entry.file) changed while it was applied "
                         + "(SHA-256 \(sent.sha256), \(copied) rows; the plan recorded \(entry.sha256), \(entry.count)); "
-                        + "nothing was changed; make a new plan with 'recover-tool reconcile' and review it")
+                        + "nothing was changed",
+                    location: plan.path, hint: "make a new plan with 'recover-tool reconcile' and review it")
             }
         }
         try connection.execute("ANALYZE \(rowsTable)", context: "analyzing the rows table")

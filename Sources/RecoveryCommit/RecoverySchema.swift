@@ -223,8 +223,8 @@ public enum RecoverySchema {
         guard installed <= currentVersion else {
             throw CommitError(
                 .schemaTooNew,
-                "the recovery schema in '\(database)' is at version \(installed), newer than this tool's \(currentVersion); "
-                    + "use the recover-tool that wrote it, or a newer one")
+                "the recovery schema in '\(database)' is at version \(installed), newer than this tool's \(currentVersion)",
+                location: database, hint: "use the recover-tool that wrote it, or a newer one")
         }
         if installed == 0 {
             try connection.executeSimple(

@@ -166,6 +166,7 @@ public enum RecoveryRevert {
     static func notFound(_ id: Int64, _ connection: Connection) -> CommitError {
         CommitError(
             .runNotFound,
-            "no run \(id) in '\(connection.redactedConnectionInfo)'; list the recorded runs with 'recover-tool runs'")
+            "no run \(id) in '\(connection.redactedConnectionInfo)'", location: connection.redactedConnectionInfo,
+            hint: "list the recorded runs with 'recover-tool runs'")
     }
 }

@@ -164,7 +164,7 @@ public struct RunRecord: Hashable, Sendable, Encodable {
             context: "reading recovery.runs")
         guard let row = result.rows.first else { return nil }
         guard let record = RunRecord(row: row) else {
-            throw CommitError(.inconsistent, "recovery.runs row \(row[0] ?? "?") cannot be read; check the recovery schema")
+            throw CommitError(.inconsistent, "recovery.runs row \(row[0] ?? "?") cannot be read", hint: "check the recovery schema")
         }
         return record
     }
@@ -218,7 +218,7 @@ enum RecoveryConnection {
         do {
             return try Connection.connect(database, session: SessionSettings(applicationName: "recover-tool \(subcommand)"))
         } catch let error as PostgresError {
-            throw CommitError(.database, "\(doing): \(error.description)", postgres: error)
+            throw CommitError(doing: doing, error)
         }
     }
 
@@ -231,13 +231,13 @@ enum RecoveryConnection {
         do {
             reason = try connection.readOnlyReason()
         } catch let error as PostgresError {
-            throw CommitError(.database, "\(doing): \(error.description)", postgres: error)
+            throw CommitError(doing: doing, error)
         }
         if let reason {
             throw CommitError(
                 .database,
-                "\(doing): the database '\(connection.redactedConnectionInfo)' is read-only (\(reason)); nothing was changed; "
-                    + "run it against the primary, or make the database writable first")
+                "\(doing): the database '\(connection.redactedConnectionInfo)' is read-only (\(reason)); nothing was changed",
+                location: connection.redactedConnectionInfo, hint: "run it against the primary, or make the database writable first")
         }
         return connection
     }
@@ -270,7 +270,7 @@ enum RecoveryConnection {
         do {
             return try connection.identity()
         } catch let error as PostgresError {
-            throw CommitError(.database, "\(doing): \(error.description)", postgres: error)
+            throw CommitError(doing: doing, error)
         }
     }
 

@@ -2,7 +2,7 @@ import Foundation
 import PlanFormat
 import PostgresClient
 import Reconcile
-import RecoveryCommit
+@testable import RecoveryCommit
 import RecoveryModel
 import SnapshotDiff
 import SourceFiles
@@ -48,6 +48,35 @@ final class ErrorCodeTests: XCTestCase {
         let error = PlanError(.tampered, path: "plans/a", detail: "rows.tsv is missing")
         XCTAssertEqual(error.description, "refusing the plan in 'plans/a': rows.tsv is missing; make a new plan with 'recover-tool plan' and review it")
         XCTAssertEqual(error.location, "plans/a")
+    }
+
+    /// A commit error carries its parts, as every error does: the message with what the failure
+    /// left, the hint apart (the JSON object's `hint`), the error behind it, the place.
+    func testCommitErrorCarriesItsParts() {
+        let server = PostgresError(kind: .query, sqlState: "23503", message: "violates foreign key", context: "inserting", hint: "add the user")
+        let failed = CommitError.database(server, doing: "cannot apply", lockHint: "wait")
+        XCTAssertEqual(failed.code, "commit_database")
+        XCTAssertEqual(failed.message, "cannot apply: inserting: violates foreign key (SQLSTATE 23503); nothing was changed")
+        XCTAssertEqual(failed.hint, "add the user")
+        XCTAssertEqual(failed.line, failed.message + "; add the user")
+        XCTAssertEqual(failed.underlying as? PostgresError, server)
+
+        let unreachable = PostgresError(kind: .connect, message: "no such file", context: "cannot connect to database 'dbname=x'")
+        let notConnected = CommitError.database(unreachable, doing: "cannot list the runs", lockHint: "wait")
+        XCTAssertEqual(notConnected.message, "cannot list the runs: cannot connect to database 'dbname=x': no such file")
+        XCTAssertEqual(notConnected.hint, "check --db or DATABASE_URL")
+
+        let locked = PostgresError(kind: .query, sqlState: "55P03", message: "lock timeout", context: "waiting for the lock")
+        let busy = CommitError.database(locked, doing: "cannot apply", lockHint: "try again")
+        XCTAssertEqual(busy.kind, .lockTimeout)
+        XCTAssertEqual(busy.line, "cannot apply: waiting for the lock: timed out waiting for a lock (SQLSTATE 55P03); nothing was changed; try again")
+
+        let tampered = PlanError(.tampered, path: "plans/a", detail: "rows.tsv is missing")
+        let refused = CommitError(refusing: tampered, outcome: "nothing was changed")
+        XCTAssertEqual(refused.exitStatus, .refusedPlan)
+        XCTAssertEqual(refused.location, "plans/a")
+        XCTAssertEqual(refused.hint, tampered.hint)
+        XCTAssertEqual(refused.line, tampered.message + "; nothing was changed; " + (tampered.hint ?? ""))
     }
 
     func testJSONCommandPrintsTheErrorObjectOnFailure() throws {
