@@ -16,9 +16,9 @@ public enum ParsedLine: Hashable, Sendable {
 
 /// Parses server log lines into slot events, on bytes.
 ///
-/// One parser per file and thread: it owns reusable scratch memory and tables that share the
-/// strings that repeat (host names, app lists, event names), so a line allocates nothing beyond
-/// the strings its event keeps (`request_id`, `note`, ... when longer than 15 bytes).
+/// One parser per file and thread: it owns reusable scratch memory, tables that share the strings
+/// that repeat (host names, app lists, event names), and the batch its events go to: a line
+/// allocates nothing, its event and texts are appended to the batch's arrays.
 ///
 /// Rules beyond the contract's table, chosen here:
 /// - a key of the contract's table that appears twice in a line quarantines it
@@ -42,6 +42,15 @@ public final class EventLineParser {
     private var hosts = InternTable<String>(limit: 1 << 14)
     private var appLists = InternTable<[String]>(limit: 1 << 16)
     private var names = InternTable<String>(limit: 1 << 12)
+    /// The file's events, as the reading parse appends them.
+    private(set) var batch: EventBatch
+    /// The batch's ids of the interned hosts and app lists, by intern index (`UInt32.max`: none yet).
+    private var hostIDs: [UInt32] = []
+    private var appIDs: [UInt32] = []
+    /// The last line's host when the host table is full.
+    private var unlistedHost = ""
+    /// The batch before the last event was appended.
+    private var beforeLastEvent: EventBatch.Mark
 
     /// The intern index of the last parsed line's host, for per-host tallies; -1 when the line
     /// was quarantined or the table is full.
@@ -54,6 +63,8 @@ public final class EventLineParser {
         fields.initialize(repeating: Field(), count: Key.count)
         scratchCapacity = 4096
         scratch = .allocate(capacity: scratchCapacity)
+        batch = EventBatch(source: file)
+        beforeLastEvent = batch.mark
     }
 
     deinit {
@@ -66,6 +77,30 @@ public final class EventLineParser {
 
     /// Parses one line (without its `\n`; a final `\r` is ignored) numbered `line` in `file`.
     public func parse(_ bytes: UnsafeRawBufferPointer, line: Int) -> ParsedLine {
+        let parsed = read(bytes, line: line)
+        defer {
+            batch = EventBatch(source: file)
+            hostIDs.removeAll(keepingCapacity: true)
+            appIDs.removeAll(keepingCapacity: true)
+        }
+        switch parsed {
+        case .event: return .event(batch.event(at: batch.events.count - 1))
+        case .outOfWindow(let kind, let time): return .outOfWindow(kind, host: lastHostName, time: time)
+        case .otherEvent(let name, let time): return .otherEvent(name: name, host: lastHostName, time: time)
+        case .quarantined(let reason, let key): return .quarantined(reason, key: key)
+        }
+    }
+
+    /// What `read` found in a line; an event is appended to `batch`.
+    enum ReadLine {
+        case event(SlotEvent.Kind, SlotKey, Timestamp)
+        case outOfWindow(SlotEvent.Kind, Timestamp)
+        case otherEvent(String, Timestamp)
+        case quarantined(QuarantineReason, key: SlotKey?)
+    }
+
+    /// Parses one line as `parse` does, appending its event, if any, to `batch`.
+    func read(_ bytes: UnsafeRawBufferPointer, line: Int) -> ReadLine {
         lastHostIndex = -1
         guard let base = bytes.baseAddress else {
             return .quarantined(.malformedJSON("empty line"), key: nil)
@@ -80,11 +115,30 @@ public final class EventLineParser {
             if case .duplicateKey(let key) = error.kind { return .quarantined(.duplicateKey(key), key: nil) }
             return .quarantined(.malformedJSON(n == 0 ? "empty line" : error.detail), key: nil)
         }
-        switch extract(p, line: line) {
-        case .success(let parsed): return parsed
-        case .failure(let q): return .quarantined(q.reason, key: q.key)
+        let mark = batch.mark
+        do throws(Rejection) {
+            let parsed = try extractFields(p, line: line)
+            if case .event = parsed { beforeLastEvent = mark }
+            return parsed
+        } catch {
+            lastHostIndex = -1
+            batch.truncate(to: mark)
+            return .quarantined(error.reason, key: error.key)
         }
     }
+
+    /// Takes the last event appended out of the batch again (an event of another shard).
+    func dropLastEvent() {
+        batch.truncate(to: beforeLastEvent)
+    }
+
+    /// The batch of the events read so far, handed over.
+    func takeBatch() -> EventBatch {
+        defer { batch = EventBatch(source: file) }
+        return batch
+    }
+
+    private var lastHostName: String { lastHostIndex >= 0 ? hosts.values[lastHostIndex] : unlistedHost }
 
     // MARK: Pass 1: the grammar, and where each known key's value lies.
 
@@ -158,44 +212,33 @@ public final class EventLineParser {
         var key: SlotKey?
     }
 
-    private func extract(_ p: UnsafePointer<UInt8>, line: Int) -> Result<ParsedLine, Rejection> {
-        do throws(Rejection) {
-            return .success(try extractFields(p, line: line))
-        } catch {
-            lastHostIndex = -1
-            return .failure(error)
-        }
-    }
-
-    private func extractFields(_ p: UnsafePointer<UInt8>, line: Int) throws(Rejection) -> ParsedLine {
+    private func extractFields(_ p: UnsafePointer<UInt8>, line: Int) throws(Rejection) -> ReadLine {
         let eventName = try text(p, .event)
         let kind: SlotEvent.Kind? = Self.slotKind(eventName)
         let time = try timestamp(p, .ts)
         let hostBytes = try text(p, .host)
-        let host: String
         if let h = hosts.index(of: hostBytes, make: { String(decoding: $0, as: UTF8.self) }) {
             lastHostIndex = h
-            host = hosts.values[h]
         } else {
-            host = String(decoding: hostBytes, as: UTF8.self)
+            unlistedHost = String(decoding: hostBytes, as: UTF8.self)
         }
         guard let kind else {
             let eventBytes = try text(p, .event)  // the scratch was reused by `host`
             let name = names.index(of: eventBytes, make: { String(decoding: $0, as: UTF8.self) })
                 .map { names.values[$0] } ?? String(decoding: eventBytes, as: UTF8.self)
-            return .otherEvent(name: name, host: host, time: time)
+            return .otherEvent(name, time)
         }
         let userID = try integer(p, .userID, in: 1...Int64.max)
         let slotStart = try timestamp(p, .slotStart)
         let key = SlotKey(userID: userID, slotStart: slotStart)
         guard slotStart.isSlotAligned else { throw Rejection(reason: .misalignedSlotStart, key: key) }
-        guard window.contains(slotStart) else { return .outOfWindow(kind, host: host, time: time) }
+        guard window.contains(slotStart) else { return .outOfWindow(kind, time) }
 
-        let payload: SlotEvent.Payload
+        let payload: UInt32
         do throws(Rejection) {
             switch kind {
             case .deleted:
-                payload = .deleted
+                payload = 0
             case .processed:
                 let statusBytes = try text(p, .status)
                 let status: SlotStatus
@@ -207,38 +250,60 @@ public final class EventLineParser {
                     throw Rejection(reason: .outOfRange(key: Key.status.name))
                 }
                 let level = try integer(p, .activityLevel, in: 0...10)
-                payload = .processed(status: status, activityLevel: Int16(level))
+                payload = EventBatch.Event.processedPayload(status: status, activityLevel: Int16(level))
             case .upload:
-                payload = .upload(try upload(p))
+                payload = try upload(p)
             case .snapshotRow:
                 preconditionFailure("logs hold no snapshot rows")
             }
         } catch {
             throw Rejection(reason: error.reason, key: key)
         }
-        return .event(SlotEvent(
-            key: key, time: time, host: host, location: SourceLocation(file: file, line: line), payload: payload))
+        batch.events.append(EventBatch.Event(
+            userID: userID, slotStart: slotStart.microseconds, time: time.microseconds, line: UInt32(line),
+            payload: payload, host: batchHost(), tag: UInt32(kind.rawValue)))
+        return .event(kind, key, time)
     }
 
-    private func upload(_ p: UnsafePointer<UInt8>) throws(Rejection) -> SlotUpload {
-        let requestID = String(decoding: try text(p, .requestID), as: UTF8.self)
+    /// The batch's id of the last line's host, added to the batch when new to it.
+    private func batchHost() -> UInt32 {
+        let h = lastHostIndex
+        guard h >= 0 else { return batch.addHost(unlistedHost) }
+        while hostIDs.count <= h { hostIDs.append(.max) }
+        if hostIDs[h] == .max { hostIDs[h] = batch.addHost(hosts.values[h]) }
+        return hostIDs[h]
+    }
+
+    /// An upload's fields, appended to the batch as a version (its texts to the batch's arena);
+    /// returns the version's index. Checked in the order of the contract's table.
+    private func upload(_ p: UnsafePointer<UInt8>) throws(Rejection) -> UInt32 {
+        let textStart = batch.text.count
+        let requestIDCount = batch.appendText(try text(p, .requestID))
         let projectID = try integer(p, .projectID, in: 1...Int64.max)
         let taskID = fields[Key.taskID.rawValue].isNullOrAbsent ? nil : try integer(p, .taskID, in: 1...Int64.max)
         let duration = fields[Key.durationMin.rawValue].type == nil ? 10 : try integer(p, .durationMin, in: 1...10)
         let keystrokes = try integer(p, .keystrokes, in: 0...Int64(Int32.max))
         let mouseEvents = try integer(p, .mouseEvents, in: 0...Int64(Int32.max))
         let apps = try appList(p)
-        let screenshotKey = fields[Key.screenshotKey.rawValue].isNullOrAbsent
-            ? nil : String(decoding: try text(p, .screenshotKey), as: UTF8.self)
-        let note = fields[Key.note.rawValue].isNullOrAbsent ? nil : String(decoding: try text(p, .note), as: UTF8.self)
-        return SlotUpload(
-            requestID: requestID, projectID: projectID, taskID: taskID, durationMinutes: Int16(duration),
-            keystrokes: Int32(keystrokes), mouseEvents: Int32(mouseEvents), activeApps: apps,
-            screenshotKey: screenshotKey, note: note)
+        var version = EventBatch.Version(
+            projectID: projectID, taskID: taskID, keystrokes: Int32(keystrokes), mouseEvents: Int32(mouseEvents), apps: apps,
+            durationMinutes: Int16(duration), textStart: textStart)
+        version.requestIDCount = requestIDCount
+        if !fields[Key.screenshotKey.rawValue].isNullOrAbsent {
+            version.screenshotKeyCount = batch.appendText(try text(p, .screenshotKey))
+            version.flags.insert(.screenshotKey)
+        }
+        if !fields[Key.note.rawValue].isNullOrAbsent {
+            version.noteCount = batch.appendText(try text(p, .note))
+            version.flags.insert(.note)
+        }
+        batch.versions.append(version)
+        return UInt32(batch.versions.count - 1)
     }
 
-    /// `active_apps`: an array of strings, shared with earlier lines that wrote the same array.
-    private func appList(_ p: UnsafePointer<UInt8>) throws(Rejection) -> [String] {
+    /// `active_apps`: an array of strings, as the batch's id of a list shared with earlier lines
+    /// that wrote the same array.
+    private func appList(_ p: UnsafePointer<UInt8>) throws(Rejection) -> UInt32 {
         let f = fields[Key.activeApps.rawValue]
         guard let type = f.type else { throw Rejection(reason: .missingKey(Key.activeApps.name)) }
         guard type == .array else {
@@ -246,10 +311,17 @@ public final class EventLineParser {
         }
         let raw = UnsafeRawBufferPointer(start: p + f.start, count: f.end - f.start)
         let probe = appLists.find(raw)
-        if let found = probe.found { return appLists.values[found] }
-        let apps = try buildAppList(p, f)
-        _ = appLists.insert(raw, apps, at: probe)
-        return apps
+        let index: Int
+        if let found = probe.found {
+            index = found
+        } else {
+            let apps = try buildAppList(p, f)
+            guard let added = appLists.insert(raw, apps, at: probe) else { return batch.addAppList(apps) }
+            index = added
+        }
+        while appIDs.count <= index { appIDs.append(.max) }
+        if appIDs[index] == .max { appIDs[index] = batch.addAppList(appLists.values[index]) }
+        return appIDs[index]
     }
 
     private func buildAppList(_ p: UnsafePointer<UInt8>, _ f: Field) throws(Rejection) -> [String] {

@@ -63,14 +63,12 @@ public struct LogReplay: Sendable {
         var merged = LogReplayResult(window: window, coverageRange: coverageRange)
         var hosts: [String: HostCoverageBuilder] = [:]
         var files = results.take()
-        // Each file's events are let go as soon as they are merged, and the merged array is made
-        // once at its final size: the events are most of the memory a plan needs.
-        merged.events.reserveCapacity(files.reduce(0) { $0 + ((try? $1.get().events.count) ?? 0) })
+        // Each file's events stay in the file's batch: nothing is copied into one array.
         for i in files.indices {
             let file = try files[i].get()
-            files[i] = .success(FileResult(report: file.report))
+            files[i] = .success(FileResult(report: file.report, batch: EventBatch(source: file.report.path)))
             merged.files.append(file.report)
-            merged.events.append(contentsOf: file.events)
+            merged.batches.append(file.batch)
             merged.quarantine.append(contentsOf: file.quarantine)
             for host in file.hosts {
                 hosts[host.host, default: HostCoverageBuilder(host: host.host, range: coverageRange)].merge(host)
@@ -84,7 +82,8 @@ public struct LogReplay: Sendable {
     func readFile(_ path: String, _ meter: ProgressMeter) throws(SourceError) -> FileResult {
         let reader = try LineReader(path: path, maxLineLength: maxLineLength, computeDigest: computeDigests)
         let parser = EventLineParser(file: path, window: window)
-        var result = FileResult(report: LogFileReport(path: path, compressed: reader.isCompressed, fileBytes: reader.fileSize))
+        var result = FileResult(
+            report: LogFileReport(path: path, compressed: reader.isCompressed, fileBytes: reader.fileSize), batch: EventBatch(source: path))
         var hosts: [HostCoverageBuilder] = []
         let range = coverageRange
         var reported: Int64 = 0
@@ -98,18 +97,21 @@ public struct LogReplay: Sendable {
                     result.report.byteOrderMark = true
                     bytes = UnsafeRawBufferPointer(rebasing: bytes[3...])
                 }
-                let parsed = parser.parse(bytes, line: line)
+                guard line <= Int(UInt32.max) else {
+                    throw SourceError(.cannotRead, path: path, detail: "more than \(UInt32.max) lines: split the file")
+                }
+                let parsed = parser.read(bytes, line: line)
                 let hostIndex = parser.lastHostIndex
                 switch parsed {
-                case .event(let event):
-                    result.report.events[event.kind] += 1
-                    result.report.inWindow[event.kind] += 1
-                    if shard?.contains(userID: event.key.userID) ?? true { result.events.append(event) }
-                    Self.cover(&hosts, hostIndex, parser, event.time, range)
-                case .outOfWindow(let kind, _, let time):
+                case .event(let kind, let key, let time):
+                    result.report.events[kind] += 1
+                    result.report.inWindow[kind] += 1
+                    if let shard, !shard.contains(userID: key.userID) { parser.dropLastEvent() }
+                    Self.cover(&hosts, hostIndex, parser, time, range)
+                case .outOfWindow(let kind, let time):
                     result.report.events[kind] += 1
                     Self.cover(&hosts, hostIndex, parser, time, range)
-                case .otherEvent(let name, _, let time):
+                case .otherEvent(let name, let time):
                     otherByName[name, default: 0] += 1
                     Self.cover(&hosts, hostIndex, parser, time, range)
                 case .quarantined(let reason, let key):
@@ -129,6 +131,7 @@ public struct LogReplay: Sendable {
             throw SourceError(.cannotRead, path: path, detail: "\(error)")
         }
         meter.advance(by: reader.fileSize - reported)
+        result.batch = parser.takeBatch()
 
         for line in summary.overlongLines {
             let reason = QuarantineReason.lineTooLong(bytes: maxLineLength)
@@ -164,8 +167,8 @@ public struct LogReplayResult: Sendable {
     public var coverageRange: Window
     /// One report per file, in path order.
     public var files: [LogFileReport] = []
-    /// Slot events inside the window, by path, then line.
-    public var events: [SlotEvent] = []
+    /// Slot events inside the window: one batch per file, in path order, each in line order.
+    public var batches: [EventBatch] = []
     /// Quarantined lines, by path, then line.
     public var quarantine: [QuarantineRecord] = []
     /// One entry per host that logged a valid event, sorted by host.
@@ -175,6 +178,9 @@ public struct LogReplayResult: Sendable {
         self.window = window
         self.coverageRange = coverageRange
     }
+
+    /// Every event of `batches` as a value of its own, by path, then line.
+    public var events: [SlotEvent] { batches.flatMap(\.slotEvents) }
 
     /// The files' counts added up.
     public var totals: LogFileReport {
@@ -264,7 +270,7 @@ public struct LogFileReport: Hashable, Sendable {
 /// One file's share of the result, before the merge.
 struct FileResult: Sendable {
     var report: LogFileReport
-    var events: [SlotEvent] = []
+    var batch: EventBatch
     var quarantine: [QuarantineRecord] = []
     var hosts: [HostCoverageBuilder] = []
 }

@@ -51,9 +51,8 @@ public enum RecoveryPlanning {
         }
         stages.endProgress()
         // The fold takes the events over and lets go of each as it is folded.
-        var batches = [sources.events, sources.snapshotEvents]
-        sources.events = []
-        sources.snapshotEvents = []
+        var batches = sources.batches
+        sources.batches = []
         var fold = stages.timed("fold") { SlotFold.fold(taking: &batches, window: window) }
         let (resolution, contacts) = try stages.timed("resolve") {
             var users = Set<Int64>(), projects = Set<Int64>(), tasks = Set<Int64>()

@@ -9,11 +9,8 @@ import SourceFiles
 /// The read stage of `plan`: logs and snapshots turned into fold events, with each input's health
 /// for the report.
 public struct PlanSources {
-    /// The logs' events.
-    public var events: [SlotEvent] = []
-    /// The snapshots' events, kept apart from the logs': appending them to that array would copy
-    /// it whole (`SlotFold.fold(batches:)` takes both).
-    public var snapshotEvents: [SlotEvent] = []
+    /// The events: one batch per log file in path order, then one per snapshot.
+    public var batches: [EventBatch] = []
     public var quarantine: [QuarantineRecord] = []
     public var inputs: [PlanDocument.Input] = []
     public var hosts: [HostCoverage] = []
@@ -34,7 +31,7 @@ public struct PlanSources {
         let snapshotResult = snapshotPart.result()
         var sources = try logPart.get()
         let snapshot = try snapshotResult.get()
-        sources.snapshotEvents = snapshot.snapshotEvents
+        sources.batches += snapshot.batches
         sources.quarantine += snapshot.quarantine
         sources.inputs += snapshot.inputs
         if let shard {  // snapshot rows the readers quarantined
@@ -54,7 +51,7 @@ public struct PlanSources {
         replay.computeDigests = true
         replay.shard = shard
         let result = try replay.read(files, progress: progress)
-        sources.events = result.events
+        sources.batches = result.batches
         sources.quarantine = result.quarantine
         sources.inputs = result.files.map { file in
             PlanDocument.Input(
@@ -67,15 +64,24 @@ public struct PlanSources {
         return sources
     }
 
+    /// The events of slot `key`, as values of their own, in batch order.
+    public func events(of key: SlotKey) -> [SlotEvent] {
+        batches.flatMap { batch in
+            batch.events.indices.filter { batch.events[$0].key == key }.map(batch.event(at:))
+        }
+    }
+
     /// The snapshots' events, quarantine and inputs, in the order of `snapshots`.
     static func readSnapshots(_ snapshots: [String], window: Window, shard: Shard?) throws -> PlanSources {
         var sources = PlanSources()
         for argument in snapshots {
             switch SnapshotSource(argument: argument) {
             case .dump(let path):
-                let summary = try DumpReader(path: path, computeDigest: true).forEachEvent(in: window) { event in
-                    if shard?.contains(userID: event.key.userID) ?? true { sources.snapshotEvents.append(event) }
+                var batch = EventBatch(source: path)
+                let summary = try DumpReader(path: path, computeDigest: true).forEachEvent(in: window, into: &batch) { user in
+                    shard?.contains(userID: user) ?? true
                 }
+                sources.batches.append(batch)
                 sources.quarantine += summary.quarantined
                 sources.inputs.append(PlanDocument.Input(
                     kind: .snapshot, path: path, bytes: InputDiscovery.fileSize(path), sha256: summary.sha256, lines: summary.rows,
@@ -85,12 +91,14 @@ public struct PlanSources {
                     ConnectionTarget(conninfo, source: "--snapshot"), session: SessionSettings(applicationName: "recover-tool plan"),
                     role: "snapshot database")
                 var rows = 0
+                var batch = EventBatch(source: connection.redactedConnectionInfo)
                 let quarantined = try connection.transaction(readOnly: true, isolation: .repeatableRead) { c in
-                    try DatabaseSnapshot(connection: c).forEachEvent(in: window) { event in
+                    try DatabaseSnapshot(connection: c).forEachEvent(in: window, into: &batch) { user in
                         rows += 1
-                        if shard?.contains(userID: event.key.userID) ?? true { sources.snapshotEvents.append(event) }
+                        return shard?.contains(userID: user) ?? true
                     }
                 }
+                sources.batches.append(batch)
                 sources.quarantine += quarantined
                 sources.inputs.append(PlanDocument.Input(
                     kind: .snapshot, path: connection.redactedConnectionInfo, bytes: nil, sha256: nil,

@@ -120,7 +120,7 @@ struct SlotExplanation: Encodable {
         }
         let sources = try PlanSources.read(
             window: window, logs: logs.map(\.path), snapshots: dumps.map(\.path), shard: document.shard, progress: progress)
-        var events = (sources.events + sources.snapshotEvents).filter { $0.key == key }
+        var events = sources.events(of: key)
         let quarantined = sources.quarantine.filter { $0.key == key }
         let read = Dictionary(sources.inputs.map { ($0.path, $0.sha256) }, uniquingKeysWith: { a, _ in a })
         for input in logs + dumps where read[input.path] != input.sha256 {

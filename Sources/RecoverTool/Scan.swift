@@ -49,7 +49,8 @@ struct Scan: ParsableCommand {
         replay.shard = shard?.shard
         let logs = try replay.read(files, progress: output.progress("reading logs"))
         output.endProgress()
-        let fold = SlotFold.fold(logs.events, window: window)
+        var batches = logs.batches
+        let fold = SlotFold.fold(taking: &batches, window: window)
         var report = ScanReport(logs: logs, fold: fold, quarantineShown: showQuarantined)
         report.shard = Nullable(shard?.shard)
         try output.emit(report, text: report.text)

@@ -52,11 +52,17 @@ public struct SlotEvent: Hashable, Sendable {
     public static func foldOrder(_ a: SlotEvent, _ b: SlotEvent) -> Bool {
         if a.time != b.time { return a.time < b.time }
         if a.kind != b.kind { return a.kind < b.kind }
-        if a.host != b.host { return a.host < b.host }
-        let an = fileName(a.location.file), bn = fileName(b.location.file)
+        return tieOrder(host: a.host, file: a.location.file, line: a.location.line, b.host, b.location.file, b.location.line)
+    }
+
+    /// The rest of the fold order, for two events of one slot, time and kind: host, then file
+    /// name, path and line.
+    public static func tieOrder(host aHost: String, file aFile: String, line aLine: Int, _ bHost: String, _ bFile: String, _ bLine: Int) -> Bool {
+        if aHost != bHost { return aHost < bHost }
+        let an = fileName(aFile), bn = fileName(bFile)
         if an != bn { return an < bn }
-        if a.location.file != b.location.file { return a.location.file < b.location.file }
-        return a.location.line < b.location.line
+        if aFile != bFile { return aFile < bFile }
+        return aLine < bLine
     }
 
     private static func fileName(_ path: String) -> Substring {

@@ -51,9 +51,11 @@ public struct DatabaseSnapshot {
         return quarantined
     }
 
-    /// Every row in the window as a fold event: `.snapshotRow` at its `updated_at`.
-    public func forEachEvent(in window: Window, _ body: (SlotEvent) throws -> Void) throws -> [QuarantineRecord] {
-        try forEachSlot(in: window) { slot, location in try body(SlotEvent(slot, location: location)) }
+    /// Every row in the window as a fold event (`.snapshotRow` at its `updated_at`), appended to `batch`.
+    public func forEachEvent(in window: Window, into batch: inout EventBatch, keep: (Int64) -> Bool) throws -> [QuarantineRecord] {
+        try forEachSlot(in: window) { slot, location in
+            if keep(slot.key.userID) { batch.appendSnapshotRow(slot, line: location.line) }
+        }
     }
 }
 

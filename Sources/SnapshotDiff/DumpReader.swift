@@ -141,20 +141,12 @@ public struct DumpReader {
         return nil
     }
 
-    /// Every row in the window as a fold event: `.snapshotRow` at its `updated_at`.
-    public func forEachEvent(in window: Window? = nil, _ body: (SlotEvent) throws -> Void) throws -> Summary {
+    /// Every row in the window as a fold event (`.snapshotRow` at its `updated_at`), appended to
+    /// `batch` when `keep` takes its user.
+    public func forEachEvent(in window: Window? = nil, into batch: inout EventBatch, keep: (Int64) -> Bool) throws -> Summary {
         try forEachSlot(in: window) { slot, location in
-            try body(SlotEvent(slot, location: location))
+            if keep(slot.key.userID) { batch.appendSnapshotRow(slot, line: location.line) }
         }
-    }
-}
-
-extension SlotEvent {
-    /// A snapshot row as a fold event: a full version at its `updated_at`.
-    public init(_ slot: TimeSlot, location: SourceLocation) {
-        self.init(
-            key: slot.key, time: slot.updatedAt ?? slot.key.slotStart, host: "", location: location,
-            payload: .snapshotRow(slot))
     }
 }
 

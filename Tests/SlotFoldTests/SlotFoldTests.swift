@@ -200,7 +200,7 @@ final class SlotFoldTests: XCTestCase {
         // The fold that takes the arrays over and lets go of each event as it folds it.
         for partitions in [1, 2, 8] {
             let half = events.count / 2
-            var batches = [Array(events[..<half]), Array(events[half...])]
+            var batches = EventBatch.batches(Array(events[..<half])) + EventBatch.batches(Array(events[half...]))
             XCTAssertEqual(SlotFold.fold(taking: &batches, window: window, partitions: partitions), one, "taking, \(partitions) ranges")
             XCTAssertTrue(batches.isEmpty)
         }
