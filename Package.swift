@@ -60,6 +60,8 @@ let package = Package(
         .target(name: "PlanFormat", dependencies: ["RecoveryModel"]),
         // 4. Report: writes the plan directory and renders report.md, report.html, CSV.
         .target(name: "PlanReport", dependencies: ["RecoveryModel", "PlanFormat", "SlotFold", "ConflictResolver", "Reconcile"]),
+        // `explain`: one slot's outcome in a plan and the events behind it, read again.
+        .target(name: "PlanExplain", dependencies: ["RecoveryModel", "PlanFormat", "ReadStage", "SlotFold"]),
         // 5. Commit: apply, verify, revert, runs (no renderers: only the plan format).
         .target(name: "RecoveryCommit", dependencies: ["RecoveryModel", "PostgresClient", "PlanFormat"]),
         // `plan` and `reconcile` up to the writer: connect, read, fold, resolve (or reconcile)
@@ -75,8 +77,8 @@ let package = Package(
         .executableTarget(
             name: "RecoverTool",
             dependencies: [
-                "RecoveryModel", "SourceFiles", "PostgresClient", "LogReplay", "SnapshotDiff", "ReadStage", "LiveDatabase",
-                "SlotFold", "ConflictResolver", "Reconcile", "PlanFormat", "PlanReport", "PlanPipeline", "RecoveryCommit",
+                "RecoveryModel", "SourceFiles", "PostgresClient", "LogReplay", "SnapshotDiff", "SlotFold", "Reconcile",
+                "PlanFormat", "PlanReport", "PlanPipeline", "PlanExplain", "RecoveryCommit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -112,7 +114,7 @@ let package = Package(
             dependencies: [
                 "TestSupport", "PlanFormat", "PlanReport", "RecoveryModel", "SlotFold",
                 // the error types whose codes docs/EXIT-STATUS.md lists
-                "SourceFiles", "SnapshotDiff", "PostgresClient", "RecoveryCommit", "Reconcile",
+                "SourceFiles", "SnapshotDiff", "PostgresClient", "RecoveryCommit", "Reconcile", "PlanExplain",
             ]
         ),
     ]

@@ -175,15 +175,3 @@ struct ScanReport: Encodable {
         counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
     }
 }
-
-/// An optional that encodes as `null` instead of leaving its key out.
-struct Nullable<Wrapped: Encodable>: Encodable {
-    var value: Wrapped?
-
-    init(_ value: Wrapped?) { self.value = value }
-
-    func encode(to encoder: Encoder) throws {
-        var container = encoder.singleValueContainer()
-        if let value { try container.encode(value) } else { try container.encodeNil() }
-    }
-}

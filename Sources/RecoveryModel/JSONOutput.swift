@@ -69,3 +69,17 @@ public struct JSONError: Encodable, Sendable {
         try c.encode(hint, forKey: .hint)  // null when there is none: one shape
     }
 }
+
+/// An optional that encodes as `null` instead of leaving its key out.
+public struct Nullable<Wrapped: Encodable>: Encodable {
+    public var value: Wrapped?
+
+    public init(_ value: Wrapped?) { self.value = value }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        if let value { try container.encode(value) } else { try container.encodeNil() }
+    }
+}
+
+extension Nullable: Sendable where Wrapped: Sendable {}

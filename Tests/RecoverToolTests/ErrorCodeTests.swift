@@ -1,4 +1,5 @@
 import Foundation
+import PlanExplain
 import PlanFormat
 import PostgresClient
 import Reconcile
@@ -20,6 +21,7 @@ final class ErrorCodeTests: XCTestCase {
         errors += PostgresError.Kind.allCases.map { PostgresError(kind: $0, message: "m", context: "c") }
         errors += CommitError.Kind.allCases.map { CommitError($0, "m") }
         errors += ReconcileError.Kind.allCases.map { ReconcileError($0, snapshot: "s", detail: "d") }
+        errors += ExplainError.Kind.allCases.map { ExplainError($0, "m") }
         return errors
     }
 

@@ -14,7 +14,7 @@ final class ModuleGraphTests: XCTestCase {
         "LogReplay": 3, "SnapshotDiff": 3, "LiveDatabase": 3, "ReadStage": 3,
         "SlotFold": 4,
         "ConflictResolver": 5, "Reconcile": 5,
-        "PlanReport": 6,
+        "PlanReport": 6, "PlanExplain": 6,
         "RecoveryCommit": 7, "PlanPipeline": 7,
         "RecoverTool": 8,
         "TestSupport": 9,
