@@ -18,7 +18,32 @@ enum CSVText {
     /// (`VisibleText`; line feeds and tabs stay, inside quotes), formula-guarded, then quoted
     /// when needed.
     static func text(_ value: String) -> String {
-        quoted(guarded(VisibleText.escaped(value, keepingLayout: true)))
+        if let printable = printableASCIIText(value) { return printable }
+        return quoted(guarded(VisibleText.escaped(value, keepingLayout: true)))
+    }
+
+    /// `text` of printable ASCII (nothing to escape), made from its bytes in one pass; nil for
+    /// other text.
+    private static func printableASCIIText(_ value: String) -> String? {
+        var copy = value
+        return copy.withUTF8 { bytes -> String? in
+            var needsQuotes = false
+            for byte in bytes {
+                guard byte >= 0x20 && byte <= 0x7E else { return nil }
+                if byte == 0x2C || byte == 0x22 { needsQuotes = true }
+            }
+            guard needsQuotes || (bytes.first.map(startsFormula) ?? false) else { return value }
+            var out: [UInt8] = []
+            out.reserveCapacity(bytes.count + 8)
+            if needsQuotes { out.append(0x22) }
+            if let first = bytes.first, startsFormula(first) { out.append(0x27) }
+            for byte in bytes {
+                out.append(byte)
+                if byte == 0x22 { out.append(0x22) }
+            }
+            if needsQuotes { out.append(0x22) }
+            return String(decoding: out, as: UTF8.self)
+        }
     }
 
     /// True when `text` gives these UTF-8 bytes back unchanged: printable ASCII only (nothing to

@@ -1,5 +1,6 @@
 import Foundation
 import RecoveryModel
+import SlotFold
 
 /// `notices.csv`: one notice per affected user (a slot recovered, lost time left to their offline
 /// entry, or a slot that could not be recovered), for support to send unchanged: the user's email,
@@ -47,20 +48,35 @@ struct UserNotice {
             change(&notices[user, default: UserNotice(userID: user, email: contact?.email, timeZone: contact?.timeZone)])
         }
         let r = evidence.resolution
-        r.recovered.forEachInPlace { f in
-            bump(f.pointee.slot.key.userID) { $0.recoveredSlots += 1; $0.recoveredMinutes += Int(f.pointee.slot.durationMinutes) }
-        }
+        evidence.forEachUsersRecovered { user, slots, minutes in bump(user) { $0.recoveredSlots += slots; $0.recoveredMinutes += minutes } }
         for d in r.offlineOverlap { bump(d.slot.slot.key.userID) { $0.offlineCoveredMinutes += Int(d.slot.slot.durationMinutes) } }
         var unrecovered = Set(r.quarantined.map(\.slot.slot.key))
         for q in evidence.readQuarantine { if let key = q.key, evidence.window.contains(key.slotStart) { unrecovered.insert(key) } }
         if !unrecovered.isEmpty {
-            var recoveredKeys: [SlotKey] = []
-            recoveredKeys.reserveCapacity(r.recovered.count)
-            r.recovered.forEachInPlace { recoveredKeys.append($0.pointee.slot.key) }
-            unrecovered.subtract(recoveredKeys)
+            unrecovered.subtract(recoveredKeys(among: unrecovered, r.recovered))
         }
         for key in unrecovered { bump(key.userID) { $0.notRecoveredSlots += 1 } }
         return notices.values.sorted { $0.userID < $1.userID }
+    }
+
+    /// The keys of `keys` that are recovered slots'. The resolver sorts the slots by key: a
+    /// binary search for each key then, instead of a look at each of a million slots.
+    private static func recoveredKeys(among keys: Set<SlotKey>, _ recovered: [FoldedSlot]) -> [SlotKey] {
+        recovered.withUnsafeBufferPointer { slots -> [SlotKey] in
+            guard let base = slots.baseAddress else { return [] }
+            func key(_ i: Int) -> SlotKey { FoldedSlot.slotPointer(base + i).pointee.key }
+            guard (1..<max(1, slots.count)).allSatisfy({ key($0 - 1) <= key($0) }) else {
+                return slots.indices.map(key)
+            }
+            return Array(keys.filter { wanted in
+                var low = 0, high = slots.count
+                while low < high {
+                    let middle = (low + high) / 2
+                    if key(middle) < wanted { low = middle + 1 } else { high = middle }
+                }
+                return low < slots.count && key(low) == wanted
+            })
+        }
     }
 
     /// `{window_local}`: the window in `zone` (`2018-07-25 16:50:00 +02:00 and ... (Europe/Berlin)`),

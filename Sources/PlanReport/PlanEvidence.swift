@@ -91,15 +91,32 @@ public struct PlanEvidence: Sendable {
         return minutes
     }
 
+    /// Calls `body` with a user, a number of the user's recovered slots and their minutes, once
+    /// per run of the user's slots: once per user, as the slots are sorted by key, instead of a
+    /// lookup per slot.
+    func forEachUsersRecovered(_ body: (_ user: Int64, _ slots: Int, _ minutes: Int) -> Void) {
+        var user: Int64 = 0, slots = 0, minutes = 0
+        resolution.recovered.forEachInPlace { f in
+            let next = f.pointee.slot.key.userID
+            if slots > 0 && next != user {
+                body(user, slots, minutes)
+                slots = 0
+                minutes = 0
+            }
+            user = next
+            slots += 1
+            minutes += Int(f.pointee.slot.durationMinutes)
+        }
+        if slots > 0 { body(user, slots, minutes) }
+    }
+
     /// Per-user totals, sorted by user id.
     public var userTotals: [PlanDocument.UserTotals] {
         var totals: [Int64: PlanDocument.UserTotals] = [:]
         func bump(_ user: Int64, _ change: (inout PlanDocument.UserTotals) -> Void) {
             change(&totals[user, default: PlanDocument.UserTotals(userID: user)])
         }
-        resolution.recovered.forEachInPlace { f in
-            bump(f.pointee.slot.key.userID) { $0.recovered += 1; $0.recoveredMinutes += Int(f.pointee.slot.durationMinutes) }
-        }
+        forEachUsersRecovered { user, slots, minutes in bump(user) { $0.recovered += slots; $0.recoveredMinutes += minutes } }
         resolution.alreadyPresent.forEachInPlace { f in bump(f.pointee.slot.key.userID) { $0.alreadyPresent += 1 } }
         for d in resolution.offlineOverlap { bump(d.slot.slot.key.userID) { $0.offlineOverlap += 1 } }
         for q in resolution.quarantined { bump(q.slot.slot.key.userID) { $0.quarantined += 1 } }

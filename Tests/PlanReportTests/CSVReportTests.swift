@@ -140,6 +140,29 @@ final class NoticesTests: XCTestCase {
         XCTAssertGreaterThan(notices.map(\.notRecoveredSlots).reduce(0, +), 0)
     }
 
+    /// A lost slot counts as not recovered only when no recovered slot has its key; the slots are
+    /// looked up by key whether or not they come sorted.
+    func testALostSlotThatIsRecoveredIsNotCountedAsLost() throws {
+        var evidence = Incident.evidence()
+        let recovered = try XCTUnwrap(evidence.resolution.recovered.last).slot.key
+        let before = UserNotice.all(evidence)
+        evidence.readQuarantine.append(QuarantineRecord(
+            location: SourceLocation(file: "logs/app-1.log.lz4", line: 99), reason: .malformedJSON("not JSON"), key: recovered))
+        XCTAssertEqual(UserNotice.all(evidence).map(\.notRecoveredSlots), before.map(\.notRecoveredSlots))
+        evidence.resolution.recovered.reverse()
+        XCTAssertEqual(UserNotice.all(evidence).map(\.notRecoveredSlots), before.map(\.notRecoveredSlots))
+        evidence.resolution.recovered.removeFirst()  // the last by key: now lost
+        let lost = UserNotice.all(evidence).first { $0.userID == recovered.userID }
+        XCTAssertEqual(lost?.notRecoveredSlots, (before.first { $0.userID == recovered.userID }?.notRecoveredSlots ?? 0) + 1)
+    }
+
+    /// Printable ASCII takes a shortcut through `CSVText.text`: the same text as the long way.
+    func testPrintableTextIsWrittenAsTheLongWay() {
+        for sample in ["plain", "a,b", "say \"hi\"", "=1+2", "-5", "@x,y", "\"", ",", "", "~ok ^_^", "We recovered 30 min, of \"it\"."] {
+            XCTAssertEqual(CSVText.text(sample), CSVText.quoted(CSVText.guarded(VisibleText.escaped(sample, keepingLayout: true))), sample)
+        }
+    }
+
     func testATemplateIsFilledInAndUnknownPlaceholdersAreRefused() throws {
         var evidence = Incident.evidence()
         evidence.userContacts = [1001: UserContact(email: "ann@example.com", timeZone: "UTC")]
