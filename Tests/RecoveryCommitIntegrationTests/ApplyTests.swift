@@ -128,6 +128,36 @@ final class ApplyTests: XCTestCase {
             "client uploaded late by the client")
     }
 
+    /// The insert runs first without ON CONFLICT; a key that turns live during the apply (a live
+    /// slot moved onto it: an UPDATE that leaves user_id alone does not wait for the guard) makes
+    /// it fail, and the insert runs again skipping that key, which is recorded as already present.
+    func testLiveSlotMovedOntoAPlanKeyDuringTheApplyIsSkipped() throws {
+        let (db, dir, _) = try makeIncident()
+        let connection = try db.connect()
+        try connection.executeSimple(
+            """
+            INSERT INTO time_slots (user_id, project_id, slot_start, source, status, note)
+            VALUES (1, 10, '2018-07-25T13:00:00Z', 'client', 'active', 'moved by the service')
+            """)
+        let live = try connection.execute("SELECT id FROM time_slots").scalar.flatMap { Int64($0) }
+        var moved: Result<Int, Error>?
+        let outcome = try RecoveryApply.apply(planDirectory: dir.path, database: db.target, options: options) { point in
+            guard point == .budgetChecked else { return }
+            moved = Result {
+                try connection.execute(
+                    "UPDATE time_slots SET slot_start = '2018-07-25T14:20:00Z' WHERE id = $1", [live.map { String($0) }]).affectedRows
+            }
+        }
+        XCTAssertEqual(try moved?.get(), 1)
+        guard case .applied(let run, let drops, _) = outcome else { return XCTFail("not applied: \(outcome)") }
+        XCTAssertEqual(run.counts, .init(planned: 12, inserted: 11, droppedPresent: 1, droppedOffline: 0))
+        XCTAssertEqual(drops, [DroppedSlot(key: SlotKey(userID: 1, slotStart: Timestamp.parse("2018-07-25T14:20:00Z")!),
+                                           reason: .alreadyPresent, otherID: live)])
+        XCTAssertEqual(try connection.execute("SELECT count(*) FROM time_slots WHERE source = 'recovered'").scalar, "11")
+        XCTAssertEqual(try connection.execute("SELECT count(*) FROM recovery.run_slots").scalar, "11")
+        XCTAssertTrue(try RecoveryVerify.verify(run: run.id, database: db.target).isClean)
+    }
+
     func testLiveRowComesBeforeOfflineOverlap() throws {
         // CONTRACT §5.3 before §5.4: a key that is live now and overlaps offline time is "already present".
         let (db, dir, _) = try makeIncident()
