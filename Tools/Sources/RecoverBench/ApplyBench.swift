@@ -69,41 +69,62 @@ struct ApplyBench: ParsableCommand {
         let bytes = (try FileManager.default.attributesOfItem(atPath: plan + "/rows.tsv")[.size] as? Int) ?? 0
         print("plan: \(document.rows.count) slots, rows.tsv \(bytes / 1_000_000) MB (written in \(fmt(planSeconds)) s)")
 
-        var ratios: [Double] = []
+        let clock = CPUClock(serverPID: try connection.execute("SELECT pg_backend_pid()").scalar.flatMap { Int32($0) })
+        var ratios: [Double] = [], cpuRatios: [Double] = []
         for pair in 1...pairs {
             if pair > 1 { try reset(connection) }
             // The order alternates, so that neither load always runs on the warmer cache.
             let copyFirst = pair % 2 == 1
-            var psqlSeconds = 0.0, applySeconds = 0.0
-            if copyFirst { psqlSeconds = try copy(copyFile, connection) }
-            applySeconds = try apply(plan, conninfo: conninfo, connection)
-            if !copyFirst { psqlSeconds = try copy(copyFile, connection) }
-            let ratio = psqlSeconds / applySeconds
+            var psql = (seconds: 0.0, cpu: 0.0), applied = (seconds: 0.0, cpu: 0.0)
+            if copyFirst { psql = try copy(copyFile, connection, clock) }
+            applied = try apply(plan, conninfo: conninfo, connection, clock)
+            if !copyFirst { psql = try copy(copyFile, connection, clock) }
+            let ratio = psql.seconds / applied.seconds
             ratios.append(ratio)
-            print("pair \(pair) (\(copyFirst ? "\\copy first" : "apply first")): apply throughput is "
-                + "\(Int((ratio * 100).rounded()))% of psql \\copy")
+            var line = "pair \(pair) (\(copyFirst ? "\\copy first" : "apply first")): apply throughput is "
+                + "\(percent(ratio)) of psql \\copy"
+            if clock.measuresServer {
+                cpuRatios.append(psql.cpu / applied.cpu)
+                line += "; per CPU second, \(percent(psql.cpu / applied.cpu))"
+            }
+            print(line)
         }
-        let sorted = ratios.sorted()
-        let median = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
-        print("ratio: apply throughput is \(Int((median * 100).rounded()))% of psql \\copy (median of \(ratios.count) same-run "
-            + "pairs: \(ratios.map { "\(Int(($0 * 100).rounded()))%" }.joined(separator: ", ")))")
+        print("ratio: apply throughput is \(percent(median(ratios))) of psql \\copy (median of \(ratios.count) same-run "
+            + "pairs: \(ratios.map(percent).joined(separator: ", ")))")
+        if !cpuRatios.isEmpty {
+            print("ratio per CPU second (server and client): apply \(percent(median(cpuRatios))) of psql \\copy (median of "
+                + "\(cpuRatios.count): \(cpuRatios.map(percent).joined(separator: ", ")))")
+        }
     }
 
-    /// psql \copy of the plan's rows, as `time_slots` columns, into the copy of the table.
-    private func copy(_ copyFile: String, _ connection: Connection) throws -> Double {
+    private func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+    }
+
+    private func percent(_ ratio: Double) -> String { "\(Int((ratio * 100).rounded()))%" }
+
+    /// psql \copy of the plan's rows, as `time_slots` columns, into the copy of the table: its
+    /// seconds and the CPU seconds of the server and of psql.
+    private func copy(_ copyFile: String, _ connection: Connection, _ clock: CPUClock) throws -> (seconds: Double, cpu: Double) {
         try connection.executeSimple("CHECKPOINT")
         let columns = PlanDocument.rowColumns.filter { $0 != "provenance" } + ["source"]
+        let cpuBefore = clock.now()
         let psqlSeconds = try timed {
             try shell("psql -X -q -v ON_ERROR_STOP=1 -d '\(database)' -c \"\\\\copy time_slots_copy (\(columns.joined(separator: ", "))) FROM '\(copyFile)'\"")
         }.0
         let copied = try connection.execute("SELECT count(*) FROM time_slots_copy").scalar ?? "?"
-        print("psql \\copy: \(fmt(psqlSeconds)) s, \(Int(Double(rows) / psqlSeconds)) rows/s (time_slots_copy now \(copied) rows)")
-        return psqlSeconds
+        let cpu = clock.now() - cpuBefore
+        print("psql \\copy: \(fmt(psqlSeconds)) s, \(Int(Double(rows) / psqlSeconds)) rows/s (time_slots_copy now \(copied) rows)"
+            + clock.describe(cpu))
+        return (psqlSeconds, cpu.total)
     }
 
-    /// The apply, with the time of each phase.
-    private func apply(_ plan: String, conninfo: String, _ connection: Connection) throws -> Double {
+    /// The apply, with the time of each phase: its seconds and the CPU seconds of the server and
+    /// of this process.
+    private func apply(_ plan: String, conninfo: String, _ connection: Connection, _ clock: CPUClock) throws -> (seconds: Double, cpu: Double) {
         try connection.executeSimple("CHECKPOINT")
+        let cpuBefore = clock.now()
         var marks: [(String, Double)] = []
         let start = Date()
         var options = ApplyOptions(operatorName: "bench", toolVersion: "bench")
@@ -117,13 +138,15 @@ struct ApplyBench: ParsableCommand {
         guard case .applied(let run, _, _) = outcome, run.counts.inserted == rows else {
             throw ValidationError("the apply did not insert \(rows) slots: \(outcome)")
         }
-        print("apply: \(fmt(applySeconds)) s, \(Int(Double(rows) / applySeconds)) rows/s (run \(run.id), \(run.counts.inserted) inserted)")
+        let cpu = clock.now() - cpuBefore
+        print("apply: \(fmt(applySeconds)) s, \(Int(Double(rows) / applySeconds)) rows/s (run \(run.id), \(run.counts.inserted) inserted)"
+            + clock.describe(cpu))
         var last = 0.0
         print("  phases: " + marks.map { name, t in
             defer { last = t }
             return "\(name) +\(fmt(t - last))"
         }.joined(separator: ", "))
-        return applySeconds
+        return (applySeconds, cpu.total)
     }
 
     /// Back to the state before the first pair: both loads' rows and the run deleted, both tables
@@ -245,3 +268,59 @@ private func shell(_ command: String) throws {
 }
 
 private func fmt(_ x: Double) -> String { String(format: "%.2f", x) }
+
+/// CPU seconds (user and system) spent so far by the server and by this process with its children
+/// (psql): a figure that the other work on a shared machine moves much less than wall time. The
+/// server's is read from /proc: the postmaster with the children it has reaped, and its live
+/// children (backends, WAL writer, checkpointer); nil when the server is not on this machine.
+struct CPUClock {
+    struct Reading {
+        var server: Double?
+        var client: Double
+        var total: Double { (server ?? 0) + client }
+
+        static func - (a: Reading, b: Reading) -> Reading {
+            Reading(server: a.server.flatMap { x in b.server.map { x - $0 } }, client: a.client - b.client)
+        }
+    }
+
+    let postmaster: Int32?
+
+    /// `serverPID`: a backend of the server (`pg_backend_pid()`); its parent is the postmaster.
+    init(serverPID: Int32?) {
+        postmaster = serverPID.flatMap { Self.stat($0) }.flatMap { Int32($0[1]) }
+    }
+
+    var measuresServer: Bool { postmaster.flatMap { Self.stat($0) } != nil }
+
+    func now() -> Reading {
+        var server: Double?
+        if let postmaster, let own = Self.stat(postmaster) {
+            // Fields after the command: state ppid ... utime (11), stime, cutime, cstime (14).
+            var ticks = own[11...14].compactMap { Double($0) }.reduce(0, +)
+            for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+                guard let pid = Int32(entry), let fields = Self.stat(pid), fields[1] == String(postmaster) else { continue }
+                ticks += fields[11...12].compactMap { Double($0) }.reduce(0, +)
+            }
+            server = ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
+        }
+        var own = rusage(), children = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &own)
+        getrusage(RUSAGE_CHILDREN.rawValue, &children)
+        let client = [own.ru_utime, own.ru_stime, children.ru_utime, children.ru_stime]
+            .map { Double($0.tv_sec) + Double($0.tv_usec) / 1e6 }.reduce(0, +)
+        return Reading(server: server, client: client)
+    }
+
+    func describe(_ cpu: Reading) -> String {
+        guard let server = cpu.server else { return "" }
+        return "; CPU: server \(fmt(server)) s, client \(fmt(cpu.client)) s"
+    }
+
+    /// The fields of /proc/PID/stat after the command name (which may hold spaces): state first.
+    private static func stat(_ pid: Int32) -> [String]? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = text.lastIndex(of: ")") else { return nil }
+        return text[text.index(after: close)...].split(separator: " ").map(String.init)
+    }
+}
