@@ -31,6 +31,88 @@ public enum CopyText {
         fields.append(start..<n)
     }
 
+    /// Splits the first `limit` fields of a row as `splitFields(_:into:)` does; returns where the
+    /// next field starts, or nil when the row has no more fields (`fields` then holds them all).
+    @inlinable
+    public static func splitFields(_ row: UnsafeRawBufferPointer, into fields: inout [Range<Int>], limit: Int) -> Int? {
+        fields.removeAll(keepingCapacity: true)
+        var start = 0
+        var i = 0
+        let n = row.count
+        while i < n {
+            let c = row[i]
+            if c == 0x5C {
+                i += 2
+                continue
+            }
+            if c == 0x09 {
+                fields.append(start..<i)
+                start = i + 1
+                if fields.count == limit { return start }
+            }
+            i += 1
+        }
+        fields.append(start..<n)
+        return nil
+    }
+
+    /// Appends the fields of `row` from `start` (where `splitFields(_:into:limit:)` stopped) to the end.
+    @inlinable
+    public static func splitFields(_ row: UnsafeRawBufferPointer, from start: Int, into fields: inout [Range<Int>]) {
+        var start = start
+        var i = start
+        let n = row.count
+        while i < n {
+            let c = row[i]
+            if c == 0x5C {
+                i += 2
+                continue
+            }
+            if c == 0x09 {
+                fields.append(start..<i)
+                start = i + 1
+            }
+            i += 1
+        }
+        fields.append(start..<n)
+    }
+
+    /// The number of fields of `row` from `start` to the end, counted as `splitFields` splits
+    /// them, eight bytes at a time where there is no backslash.
+    @inlinable
+    public static func countFields(_ row: UnsafeRawBufferPointer, from start: Int) -> Int {
+        guard let p = row.baseAddress else { return 1 }
+        let n = row.count
+        var i = start
+        var tabs = 0
+        let ones: UInt64 = 0x0101_0101_0101_0101, lows: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+        // The high bit of each byte of `w` that is zero, and of no other.
+        @inline(__always) func zeroBytes(_ w: UInt64) -> UInt64 { ~(((w & lows) &+ lows) | w | lows) }
+        while i < n {
+            if i + 8 <= n {
+                let w = UInt64(littleEndian: (p + i).loadUnaligned(as: UInt64.self))
+                let tab = zeroBytes(w ^ (ones &* 0x09)), backslash = zeroBytes(w ^ (ones &* 0x5C))
+                if backslash == 0 {
+                    tabs += tab.nonzeroBitCount
+                    i += 8
+                } else {
+                    let before = backslash.trailingZeroBitCount / 8  // bytes before the first backslash
+                    tabs += (tab & ((1 << (before * 8)) &- 1)).nonzeroBitCount
+                    i += before + 2  // the backslash and the byte it escapes
+                }
+                continue
+            }
+            let c = p.load(fromByteOffset: i, as: UInt8.self)
+            if c == 0x5C {
+                i += 2
+                continue
+            }
+            if c == 0x09 { tabs += 1 }
+            i += 1
+        }
+        return tabs + 1
+    }
+
     /// True when the raw field is exactly `\N` (PostgreSQL compares before unescaping: `a\N` is `aN`).
     @inlinable
     public static func isNull(_ field: UnsafeRawBufferPointer) -> Bool {

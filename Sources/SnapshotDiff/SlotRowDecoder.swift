@@ -15,6 +15,8 @@ public struct SlotRowDecoder {
     /// For each of `columns`, its position in the row.
     private let positions: [Int]
     private let fieldCount: Int
+    /// The number of fields up to the last of `user_id` and `slot_start`.
+    private let keyFields: Int
     /// With `whole`: the positions of `id` and `source` (`decodeWhole`).
     let wholePositions: (id: Int, source: Int)?
     private var fields: [Range<Int>] = []
@@ -40,6 +42,7 @@ public struct SlotRowDecoder {
             wholePositions = nil
         }
         self.fieldCount = names.count
+        self.keyFields = max(positions[Column.user], positions[Column.slotStart]) + 1
         fields.reserveCapacity(names.count + 1)
     }
 
@@ -94,19 +97,33 @@ public struct SlotRowDecoder {
     /// A row whose `user_id` and `slot_start` read well and whose slot lies outside is `.outside`,
     /// its other fields left undecoded: most rows of a backup predate the incident.
     ///
-    /// The phases: split the row into fields and check their number; read the key from its raw
-    /// fields and test it against the window; then the key's checks (`decodeKey`), the numbers
+    /// The phases: split the row's fields up to its key, read the key from its raw fields and
+    /// test it against the window (a row outside has the rest of its fields counted, not split);
+    /// split the rest and check their number; then the key's checks (`decodeKey`), the numbers
     /// (`decodeNumbers`), the app list (`decodeApps`) and the texts and time (`decodeTail`).
     public mutating func decode(_ row: UnsafeRawBufferPointer, window: Window?) -> WindowedRow {
-        CopyText.splitFields(row, into: &fields)
-        guard fields.count == fieldCount else {
-            return .inside(.rejected(.malformedRow("expected \(fieldCount) fields, found \(fields.count)"), key: nil))
+        // With a window, only the fields up to the key are split first; a row outside has the
+        // rest of its fields counted, not split.
+        if let window {
+            if let next = CopyText.splitFields(row, into: &fields, limit: keyFields) {
+                if let key = rawKey(row), !window.contains(key.slotStart) {
+                    let count = keyFields + CopyText.countFields(row, from: next)
+                    guard count == fieldCount else { return .inside(.rejected(Self.fieldCountFault(fieldCount, count), key: nil)) }
+                    return .outside(key)
+                }
+                CopyText.splitFields(row, from: next, into: &fields)
+            }
+        } else {
+            CopyText.splitFields(row, into: &fields)
         }
-        if let window, let key = rawKey(row), !window.contains(key.slotStart) {
-            return .outside(key)
-        }
+        guard fields.count == fieldCount else { return .inside(.rejected(Self.fieldCountFault(fieldCount, fields.count), key: nil)) }
         return .inside(decodeFields(row))
     }
+
+    private static func fieldCountFault(_ expected: Int, _ found: Int) -> QuarantineReason {
+        .malformedRow("expected \(expected) fields, found \(found)")
+    }
+
 
     /// `user_id` and `slot_start` when both read well, with no other check: enough to tell a row
     /// outside the window.

@@ -43,6 +43,30 @@ final class CopyTextTests: XCTestCase {
         XCTAssertEqual(fields(""), [""])
     }
 
+    /// The split up to a limit, the split of the rest and the count of the rest agree with the
+    /// whole split, escapes and eight-byte words included.
+    func testSplitInPartsAndCountAgreeWithTheWholeSplit() {
+        var rng = SystemRandomNumberGenerator()
+        let alphabet: [UInt8] = [UInt8(ascii: "a"), 0x09, 0x5C, UInt8(ascii: "N"), 0x09, UInt8(ascii: "7")]
+        for _ in 0..<5000 {
+            let row = (0..<Int.random(in: 0...60, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! }
+            row.withUnsafeBytes { bytes in
+                var whole: [Range<Int>] = []
+                CopyText.splitFields(bytes, into: &whole)
+                XCTAssertEqual(CopyText.countFields(bytes, from: 0), whole.count, "\(row)")
+                for limit in 1...6 {
+                    var part: [Range<Int>] = []
+                    if let next = CopyText.splitFields(bytes, into: &part, limit: limit) {
+                        XCTAssertEqual(part, Array(whole[..<limit]), "\(row) limit \(limit)")
+                        XCTAssertEqual(limit + CopyText.countFields(bytes, from: next), whole.count, "\(row) limit \(limit)")
+                        CopyText.splitFields(bytes, from: next, into: &part)
+                    }
+                    XCTAssertEqual(part, whole, "\(row) limit \(limit)")
+                }
+            }
+        }
+    }
+
     func testIntegers() {
         func int(_ s: String, _ r: ClosedRange<Int64> = Int64.min...Int64.max) -> Int64? {
             Array(s.utf8).withUnsafeBytes { CopyText.integer($0, in: r) }

@@ -21,6 +21,21 @@ final class RowDecoderTests: XCTestCase {
         return CopyTextEncoder.slotColumns.map { values[$0]! }.joined(separator: "\t")
     }
 
+    /// With a window, a row outside it is told by its key alone, and still quarantined when its
+    /// number of fields is wrong; a row inside is decoded in full.
+    func testRowsOutsideTheWindow() {
+        let window = Window(from: Self.start, to: Self.start.adding(minutes: 10))
+        var decoder = try! SlotRowDecoder(columnNames: CopyTextEncoder.slotColumns)
+        func decode(_ row: String) -> SlotRowDecoder.WindowedRow {
+            Array(row.utf8).withUnsafeBytes { decoder.decode($0, window: window) }
+        }
+        let before = row(["slot_start": "2018-07-25 14:40:00+00", "note": "a\\tb"])
+        XCTAssertEqual(decode(before), .outside(SlotKey(userID: 1042, slotStart: Self.start.adding(minutes: -10))))
+        XCTAssertEqual(decode(before + "\textra"), .inside(.rejected(.malformedRow("expected 15 fields, found 16"), key: nil)))
+        XCTAssertEqual(decode(row([:])), .inside(self.decode(row([:]))))
+        XCTAssertEqual(decode(row(["keystrokes": "x"])), .inside(.rejected(.outOfRange(key: "keystrokes"), key: SlotKey(userID: 1042, slotStart: Self.start))))
+    }
+
     func testAGoodRow() {
         let expected = TimeSlot(
             key: SlotKey(userID: 1042, slotStart: Self.start), projectID: 77, taskID: 310, status: .active,
