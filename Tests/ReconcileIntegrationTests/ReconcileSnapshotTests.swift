@@ -11,25 +11,20 @@ import XCTest
 /// Integration: a real pg_dump of several tables (plain and lz4) and a restored database, read
 /// for reconcile, then the rules against a real live database.
 final class ReconcileSnapshotTests: XCTestCase {
-    var backup: TestDatabase!
-    var live: TestDatabase!
-    var dir: TemporaryDirectory!
+    var badJob: BadJobRun!
 
     override func setUpWithError() throws {
-        backup = try TestDatabase(label: "rc_backup")
-        live = try TestDatabase(label: "rc_live")
-        dir = try TemporaryDirectory(prefix: "rc")
-        try BadJobFixture.seed(backup: backup.connect(), live: live.connect())
+        badJob = try BadJobRun(label: "rc", dumping: false)
     }
 
     func testADumpOfSeveralTablesAndTheRestoredDatabaseReadTheSame() throws {
-        let sql = dir.file("before.sql").path
-        try BadJobFixture.dump(backup, to: sql)
+        let sql = badJob.dir.file("before.sql").path
+        try BadJobFixture.dump(badJob.backup, to: sql)
         try runChecked("lz4", ["-q", sql, sql + ".lz4"])
         let lines = try String(contentsOfFile: sql, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
         let firstSlotLine = lines.firstIndex { $0.hasPrefix("COPY public.time_slots ") }! + 2
 
-        let fromDB = try ReconcileSnapshot.read(.database(conninfo: backup.conninfo), range: nil)
+        let fromDB = try ReconcileSnapshot.read(.database(conninfo: badJob.backup.conninfo), range: nil)
         XCTAssertEqual(fromDB.slots.count, 8)
         XCTAssertEqual(fromDB.memberships.map(\.membership), [
             .init(projectID: 7, userID: 1), .init(projectID: 7, userID: 2), .init(projectID: 7, userID: 3),
@@ -50,11 +45,11 @@ final class ReconcileSnapshotTests: XCTestCase {
     }
 
     func testTheRangeSelectsSlotsButTheAgeIsTheWholeSnapshots() throws {
-        let sql = dir.file("before.sql").path
-        try BadJobFixture.dump(backup, to: sql)
+        let sql = badJob.dir.file("before.sql").path
+        try BadJobFixture.dump(badJob.backup, to: sql)
         // The newest row (2, 09:20, written 09:31) is outside the range.
         let range = Window(from: Timestamp.parse("2026-03-01T09:00:00Z")!, to: Timestamp.parse("2026-03-01T09:10:00Z")!)
-        for source in [SnapshotSource.dump(path: sql), .database(conninfo: backup.conninfo)] {
+        for source in [SnapshotSource.dump(path: sql), .database(conninfo: badJob.backup.conninfo)] {
             let snap = try ReconcileSnapshot.read(source, range: range)
             XCTAssertEqual(snap.slots.map(\.row.key.userID).sorted(), [1, 2, 3], "\(source)")
             XCTAssertEqual(snap.slotsOutsideRange, 5, "\(source)")
@@ -64,27 +59,27 @@ final class ReconcileSnapshotTests: XCTestCase {
     }
 
     func testADumpWithoutProjectMembersIsReadAndSaysSo() throws {
-        let sql = dir.file("slots.sql").path
-        try runChecked("pg_dump", ["-t", "time_slots", "--file=\(sql)"], environment: backup.processEnvironment)
+        let sql = badJob.dir.file("slots.sql").path
+        try runChecked("pg_dump", ["-t", "time_slots", "--file=\(sql)"], environment: badJob.backup.processEnvironment)
         let snap = try ReconcileSnapshot.read(.dump(path: sql), range: nil)
         XCTAssertFalse(snap.hasMemberships)
         XCTAssertEqual(snap.slots.count, 8)
     }
 
     func testADumpWithoutTimeSlotsIsRefused() throws {
-        let sql = dir.file("members.sql").path
-        try runChecked("pg_dump", ["-t", "project_members", "--file=\(sql)"], environment: backup.processEnvironment)
+        let sql = badJob.dir.file("members.sql").path
+        try runChecked("pg_dump", ["-t", "project_members", "--file=\(sql)"], environment: badJob.backup.processEnvironment)
         XCTAssertThrowsError(try ReconcileSnapshot.read(.dump(path: sql), range: nil)) { error in
             XCTAssertEqual((error as? SnapshotError)?.kind, .noTimeSlotsBlock)
         }
     }
 
     func testTheRulesOnTheRealIncident() throws {
-        let sql = dir.file("before.sql.lz4").path
-        try BadJobFixture.dump(backup, to: dir.file("before.sql").path)
-        try runChecked("lz4", ["-q", dir.file("before.sql").path, sql])
+        let sql = badJob.dir.file("before.sql.lz4").path
+        try BadJobFixture.dump(badJob.backup, to: badJob.dir.file("before.sql").path)
+        try runChecked("lz4", ["-q", badJob.dir.file("before.sql").path, sql])
         let snap = try ReconcileSnapshot.read(.dump(path: sql), range: nil)
-        let c = try live.connect()
+        let c = try badJob.live.connect()
         let (rows, refs) = try c.transaction(readOnly: true, isolation: .repeatableRead) { c in
             (try DatabaseSnapshot(connection: c).wholeRows(range: nil).rows,
              try LiveState.references(from: c, users: [1, 2, 3], projects: [7, 8], tasks: [70, 80]))

@@ -8,7 +8,7 @@ import XCTest
 /// End to end: the built `recover-tool apply`, `verify`, `revert` and `runs` against a real
 /// PostgreSQL: standard output, the one error line, the exit status, and the database.
 final class ApplyCommandTests: XCTestCase {
-    var tool: String { BuiltProducts.path("recover-tool") }
+    var tool: String { BuiltProducts.recoverTool }
 
     func makeIncident(users: Int64 = 3, perUser: Int = 4) throws -> (TestDatabase, TemporaryDirectory, PlanDocument) {
         let db = try TestDatabase(label: "cli")

@@ -14,7 +14,7 @@ import Glibc
 /// ones, its server stopped mid-apply, two applies at once. The database must end exactly as
 /// before or exactly as after, never in between, and a re-run must say which.
 final class ApplyFaultTests: XCTestCase {
-    var tool: String { BuiltProducts.path("recover-tool") }
+    var tool: String { BuiltProducts.recoverTool }
 
     /// 100 users × 144 slots with 120-byte notes: a rows file of three 1 MiB chunks and a bit.
     static let users: Int64 = 100

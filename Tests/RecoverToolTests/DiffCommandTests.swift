@@ -5,7 +5,7 @@ import XCTest
 /// End to end: the built `recover-tool diff` on the demo incident (fixtures/demo), its snapshot
 /// given as the pg_dump file and as the restored backup database.
 final class DiffCommandTests: XCTestCase {
-    static var tool: String { BuiltProducts.path("recover-tool") }
+    static var tool: String { BuiltProducts.recoverTool }
     static let window = ["--from", "2018-07-25T14:50:00Z", "--to", "2018-07-25T17:50:00Z"]
 
     var live = ""

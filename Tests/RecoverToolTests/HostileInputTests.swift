@@ -8,31 +8,23 @@ import XCTest
 /// End to end: the rows of issue 10's table that the command line and the session answer, on the
 /// demo incident (fixtures/demo) against a real PostgreSQL. docs/THREATS.md lists them.
 final class HostileInputTests: XCTestCase {
-    static var tool: String { BuiltProducts.path("recover-tool") }
-    static let window = DemoIncident.window
-    static var logs: String { DemoIncident.logs }
-    static var snapshot: String { DemoIncident.snapshot }
-
-    var live: TestDatabase!
-    var dir: TemporaryDirectory!
+    var demo: DemoRun!
 
     override func setUpWithError() throws {
-        live = try TestDatabase(label: "hostile")
-        dir = try TemporaryDirectory(prefix: "hostile")
-        try DemoIncident.loadLive(into: live)
+        demo = try DemoRun(label: "hostile")
     }
 
     func tool(_ arguments: [String], environment: [String: String] = [:]) throws -> ProcessOutput {
-        try runProcess(Self.tool, arguments, environment: live.processEnvironment.merging(environment) { $1 })
+        try demo.tool(arguments, environment: environment)
     }
 
     func plan(_ name: String, _ extra: [String] = [], environment: [String: String] = [:]) throws -> ProcessOutput {
-        try tool(["plan"] + Self.window + ["--logs", Self.logs, "--snapshot", Self.snapshot, "--db", live.conninfo,
-                  "--out", dir.file(name).path, "--quiet"] + extra, environment: environment)
+        try tool(["plan"] + DemoIncident.window + ["--logs", DemoIncident.logs, "--snapshot", DemoIncident.snapshot, "--db", demo.live.conninfo,
+                  "--out", demo.dir.file(name).path, "--quiet"] + extra, environment: environment)
     }
 
     func counts(_ name: String) throws -> [Int] {
-        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.file(name + "/plan.json"))) as? [String: Any]
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: demo.dir.file(name + "/plan.json"))) as? [String: Any]
         let counts = try XCTUnwrap(json?["counts"] as? [String: Any])
         return ["recovered", "already_present", "offline_overlap"].map { counts[$0] as? Int ?? -1 }
     }
@@ -49,11 +41,11 @@ final class HostileInputTests: XCTestCase {
     func testForeignDateStyleAndTimeZoneGiveTheSamePlan() throws {
         XCTAssertEqual(try plan("iso").status, 0)
         XCTAssertEqual(try counts("iso"), [82, 15, 7])
-        try live.connect().executeSimple("""
-            ALTER DATABASE \(live.name) SET datestyle = 'SQL, DMY';
-            ALTER DATABASE \(live.name) SET timezone = 'Pacific/Chatham';
-            ALTER DATABASE \(live.name) SET intervalstyle = 'iso_8601';
-            ALTER DATABASE \(live.name) SET search_path = pg_temp, public;
+        try demo.live.connect().executeSimple("""
+            ALTER DATABASE \(demo.live.name) SET datestyle = 'SQL, DMY';
+            ALTER DATABASE \(demo.live.name) SET timezone = 'Pacific/Chatham';
+            ALTER DATABASE \(demo.live.name) SET intervalstyle = 'iso_8601';
+            ALTER DATABASE \(demo.live.name) SET search_path = pg_temp, public;
             """)
         let sql = try plan("sql")
         XCTAssertEqual(sql.status, 0, sql.stderrText)
@@ -65,8 +57,8 @@ final class HostileInputTests: XCTestCase {
 
     /// Row 12: a statement cancelled by the server's statement_timeout during plan is "busy".
     func testStatementTimeoutDuringPlanExitsBusy() throws {
-        try live.connect().executeSimple("ALTER DATABASE \(live.name) SET statement_timeout = '300ms'")
-        let holder = try live.connect()
+        try demo.live.connect().executeSimple("ALTER DATABASE \(demo.live.name) SET statement_timeout = '300ms'")
+        let holder = try demo.live.connect()
         try holder.begin()
         try holder.executeSimple("SET LOCAL statement_timeout = 0; LOCK TABLE public.time_slots IN ACCESS EXCLUSIVE MODE")
         let output = try plan("timeout")
@@ -82,7 +74,7 @@ final class HostileInputTests: XCTestCase {
         let message = "must be a number of seconds more than 0 and at most 2147483 (about 24 days); see 'recover-tool help'"
         for value in ["inf", "-inf", "1e300", "nan", "0", "-1", "2147484"] {
             for flag in ["--statement-timeout", "--lock-timeout"] {
-                let apply = try tool(["apply", dir.path, "--yes", "--plan-id", unapprovedPlanID, "\(flag)=\(value)"])
+                let apply = try tool(["apply", demo.dir.path, "--yes", "--plan-id", unapprovedPlanID, "\(flag)=\(value)"])
                 assertOneErrorLine(apply, "'\(flag)' \(message)", status: 64)
             }
             let revert = try tool(["revert", "--run", "1", "--yes", "--lock-timeout=\(value)"])
@@ -93,15 +85,15 @@ final class HostileInputTests: XCTestCase {
     /// Row 11: a single-valued option given twice is refused, not silently the last.
     func testRepeatedSingleValuedOptionIsRefused() throws {
         let output = try tool(["plan", "--from", "2018-07-25T14:50:00Z", "--from", "2018-07-25T15:50:00Z",
-                               "--to", "2018-07-25T17:50:00Z", "--logs", Self.logs, "--out", dir.file("x").path])
+                               "--to", "2018-07-25T17:50:00Z", "--logs", DemoIncident.logs, "--out", demo.dir.file("x").path])
         assertOneErrorLine(output, "'--from' is given more than once; give it once; see 'recover-tool help'", status: 64)
-        let equals = try tool(["apply", dir.path, "--db=a", "--db", "b", "--yes", "--plan-id", unapprovedPlanID])
+        let equals = try tool(["apply", demo.dir.path, "--db=a", "--db", "b", "--yes", "--plan-id", unapprovedPlanID])
         assertOneErrorLine(equals, "'--db' is given more than once; give it once; see 'recover-tool help'", status: 64)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.file("x").path))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: demo.dir.file("x").path))
         // Options that take several values may be repeated: their values add up.
-        let logs = try tool(["plan"] + Self.window + [
-            "--logs", Self.logs + "/app-1", "--snapshot", Self.snapshot, "--logs", Self.logs + "/app-2", Self.logs + "/app-3",
-            "--db", live.conninfo, "--out", dir.file("twice").path, "--quiet"])
+        let logs = try tool(["plan"] + DemoIncident.window + [
+            "--logs", DemoIncident.logs + "/app-1", "--snapshot", DemoIncident.snapshot, "--logs", DemoIncident.logs + "/app-2", DemoIncident.logs + "/app-3",
+            "--db", demo.live.conninfo, "--out", demo.dir.file("twice").path, "--quiet"])
         XCTAssertEqual(logs.status, 0, logs.stderrText)
         XCTAssertEqual(try counts("twice"), [82, 15, 7])
     }
@@ -110,24 +102,24 @@ final class HostileInputTests: XCTestCase {
     /// apply and by revert, with one line and exit 69.
     func testReadOnlyDatabaseIsRefusedBeforeAnyWrite() throws {
         XCTAssertEqual(try plan("p").status, 0)
-        let applied = try tool(["apply", dir.file("p").path, "--db", live.conninfo, "--yes", "--plan-id", try approvedPlanID(dir.file("p").path)])
+        let applied = try tool(["apply", demo.dir.file("p").path, "--db", demo.live.conninfo, "--yes", "--plan-id", try approvedPlanID(demo.dir.file("p").path)])
         XCTAssertEqual(applied.status, 0, applied.stderrText)
         XCTAssertEqual(try plan("q", ["--tz", "UTC"]).status, 0)
-        try live.connect().executeSimple("ALTER DATABASE \(live.name) SET default_transaction_read_only = on")
-        let before = try DatabaseState.checksums(try live.connect())
-        let apply = try tool(["apply", dir.file("q").path, "--db", live.conninfo, "--yes", "--plan-id", try approvedPlanID(dir.file("q").path)])
+        try demo.live.connect().executeSimple("ALTER DATABASE \(demo.live.name) SET default_transaction_read_only = on")
+        let before = try DatabaseState.checksums(try demo.live.connect())
+        let apply = try tool(["apply", demo.dir.file("q").path, "--db", demo.live.conninfo, "--yes", "--plan-id", try approvedPlanID(demo.dir.file("q").path)])
         assertOneErrorLine(
             apply,
-            "cannot apply the plan in '\(dir.file("q").path)': the database '\(ConnectionInfo.redacted(live.conninfo))' is read-only "
+            "cannot apply the plan in '\(demo.dir.file("q").path)': the database '\(ConnectionInfo.redacted(demo.live.conninfo))' is read-only "
                 + "(default_transaction_read_only is on); nothing was changed; run it against the primary, or make the database writable first",
             status: 69)
-        let revert = try tool(["revert", "--run", "1", "--db", live.conninfo, "--yes"])
+        let revert = try tool(["revert", "--run", "1", "--db", demo.live.conninfo, "--yes"])
         assertOneErrorLine(
             revert,
-            "cannot revert run 1: the database '\(ConnectionInfo.redacted(live.conninfo))' is read-only "
+            "cannot revert run 1: the database '\(ConnectionInfo.redacted(demo.live.conninfo))' is read-only "
                 + "(default_transaction_read_only is on); nothing was changed; run it against the primary, or make the database writable first",
             status: 69)
-        XCTAssertEqual(try DatabaseState.checksums(try live.connect()), before)
+        XCTAssertEqual(try DatabaseState.checksums(try demo.live.connect()), before)
     }
 
     /// Row 6: a host, app and note holding terminal escapes, BEL and a bidi override reach
@@ -135,17 +127,17 @@ final class HostileInputTests: XCTestCase {
     func testInputTextNeverDrivesTheTerminalOrThePage() throws {
         let host = #"\u001b[2J\u001b[31mapp-9\u0007\u202e"#
         let line = #"{"ts":"2018-07-25T15:05:00Z","host":"\#(host)","event":"slot.upload","request_id":"r\u001b]0;x\u0007","user_id":1,"project_id":1,"task_id":null,"slot_start":"2018-07-25T15:00:00Z","keystrokes":1,"mouse_events":1,"active_apps":["X\u001b[5m"],"screenshot_key":null,"note":"n\u202eote\u0007"}"#
-        let logs = dir.file("evil-logs")
+        let logs = demo.dir.file("evil-logs")
         try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
         try (line + "\n" + #"{"ts":"2018-07-25T15:06:00Z","host":"\#(host)","event":"slot.upload","user_id":"#
              + "\n").write(to: logs.appendingPathComponent("evil\u{1B}[2J\u{7}.jsonl"), atomically: false, encoding: .utf8)
-        let output = try tool(["plan"] + Self.window + ["--logs", Self.logs, logs.path, "--db", live.conninfo,
-                               "--out", dir.file("evil").path])
+        let output = try tool(["plan"] + DemoIncident.window + ["--logs", DemoIncident.logs, logs.path, "--db", demo.live.conninfo,
+                               "--out", demo.dir.file("evil").path])
         XCTAssertEqual(output.status, 0, output.stderrText)
         XCTAssertTrue(output.stderrText.contains(#"\u001b[2J\u001b[31mapp-9\u0007\u202e"#), output.stderrText)
         var texts = ["stdout": output.stdoutText, "stderr": output.stderrText]
-        for file in try FileManager.default.contentsOfDirectory(atPath: dir.file("evil").path) where file != "rows.tsv" {
-            texts[file] = try String(contentsOf: dir.file("evil/" + file), encoding: .utf8)
+        for file in try FileManager.default.contentsOfDirectory(atPath: demo.dir.file("evil").path) where file != "rows.tsv" {
+            texts[file] = try String(contentsOf: demo.dir.file("evil/" + file), encoding: .utf8)
         }
         for (name, text) in texts {
             for scalar in text.unicodeScalars where scalar != "\n" && scalar != "\t" && !(scalar == "\r" && name.hasSuffix(".csv")) {
@@ -160,10 +152,10 @@ final class HostileInputTests: XCTestCase {
 
     /// Row 7 and 10: `plan --out` never writes over anything, and says why in one line.
     func testPlanOutNeverOverwritesAndSaysWhy() throws {
-        let mine = dir.file("mine")
+        let mine = demo.dir.file("mine")
         try FileManager.default.createDirectory(at: mine, withIntermediateDirectories: true)
         try "my own notes\n".write(to: mine.appendingPathComponent("report.md"), atomically: false, encoding: .utf8)
-        let file = dir.file("a-file")
+        let file = demo.dir.file("a-file")
         try "x\n".write(to: file, atomically: false, encoding: .utf8)
         let cases: [(String, String)] = [
             (mine.path, "it already exists (a directory that is not empty)"),
@@ -171,35 +163,35 @@ final class HostileInputTests: XCTestCase {
             ("/dev/null", "it already exists (a character device)"),
         ]
         for (out, why) in cases {
-            let output = try tool(["plan"] + Self.window + ["--logs", Self.logs, "--db", live.conninfo, "--out", out])
+            let output = try tool(["plan"] + DemoIncident.window + ["--logs", DemoIncident.logs, "--db", demo.live.conninfo, "--out", out])
             assertOneErrorLine(
                 output, "cannot write the plan to '\(out)': \(why); a plan is written only to a new path: choose another --out",
                 status: 65)
         }
         XCTAssertEqual(try String(contentsOf: mine.appendingPathComponent("report.md"), encoding: .utf8), "my own notes\n")
         XCTAssertEqual(try String(contentsOf: file, encoding: .utf8), "x\n")
-        let missingParent = dir.file("no/such/dir").path
+        let missingParent = demo.dir.file("no/such/dir").path
         assertOneErrorLine(
-            try tool(["plan"] + Self.window + ["--logs", Self.logs, "--db", live.conninfo, "--out", missingParent]),
-            "cannot write '\(missingParent)': its parent directory '\(dir.file("no/such").path)' does not exist", status: 65)
+            try tool(["plan"] + DemoIncident.window + ["--logs", DemoIncident.logs, "--db", demo.live.conninfo, "--out", missingParent]),
+            "cannot write '\(missingParent)': its parent directory '\(demo.dir.file("no/such").path)' does not exist", status: 65)
         // An empty directory is taken (nothing in it can be lost), and the plan is complete.
-        let empty = dir.file("empty")
+        let empty = demo.dir.file("empty")
         try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
         XCTAssertEqual(try plan("empty").status, 0)
         XCTAssertEqual(try counts("empty"), [82, 15, 7])
-        XCTAssertFalse(try FileManager.default.contentsOfDirectory(atPath: dir.path).contains { $0.contains(".partial-") })
+        XCTAssertFalse(try FileManager.default.contentsOfDirectory(atPath: demo.dir.path).contains { $0.contains(".partial-") })
     }
 
     /// Rows 9 and 10: a plan file that is a FIFO, a directory or missing is refused at once
     /// (exit 70, one line), never waited on, and nothing is written.
     func testPlanFilesMustBeRegularFiles() throws {
         XCTAssertEqual(try plan("p").status, 0)
-        let planDir = dir.file("p").path
-        let before = try DatabaseState.checksums(try live.connect())
+        let planDir = demo.dir.file("p").path
+        let before = try DatabaseState.checksums(try demo.live.connect())
         let id = try approvedPlanID(planDir)
         func apply() throws -> ProcessOutput {
-            try runProcess("timeout", ["20", Self.tool, "apply", planDir, "--db", live.conninfo, "--yes", "--plan-id", id],
-                           environment: live.processEnvironment)
+            try runProcess("timeout", ["20", BuiltProducts.recoverTool, "apply", planDir, "--db", demo.live.conninfo, "--yes", "--plan-id", id],
+                           environment: demo.live.processEnvironment)
         }
         let rows = planDir + "/rows.tsv", saved = planDir + "/rows.saved"
         XCTAssertEqual(rename(rows, saved), 0)
@@ -232,26 +224,26 @@ final class HostileInputTests: XCTestCase {
         XCTAssertEqual(garbled.status, 70, garbled.stderrText)
         XCTAssertFalse(garbled.stderrText.contains("NSCocoaErrorDomain") || garbled.stderrText.contains("couldn’t"), garbled.stderrText)
         XCTAssertTrue(garbled.stderrText.contains("plan.json does not parse as a plan ('format' is not a String)"), garbled.stderrText)
-        XCTAssertEqual(try DatabaseState.checksums(try live.connect()), before)
+        XCTAssertEqual(try DatabaseState.checksums(try demo.live.connect()), before)
     }
 
     /// Row 13: messages that say what is really wrong.
     func testMessagesNameTheRealProblem() throws {
         // A loop of symbolic links is not "no such file".
-        let loop = dir.file("loop").path
+        let loop = demo.dir.file("loop").path
         XCTAssertEqual(symlink(loop, loop), 0)
-        let looped = try tool(["scan"] + Self.window + ["--logs", loop])
+        let looped = try tool(["scan"] + DemoIncident.window + ["--logs", loop])
         XCTAssertEqual(looped.status, 65, looped.stderrText)
         XCTAssertTrue(looped.stderrText.contains("'\(loop)': a loop of symbolic links"), looped.stderrText)
         // A leap second is named.
-        let leap = try tool(["scan", "--from", "2016-12-31T23:59:60Z", "--to", "2017-01-01T01:00:00Z", "--logs", Self.logs])
+        let leap = try tool(["scan", "--from", "2016-12-31T23:59:60Z", "--to", "2017-01-01T01:00:00Z", "--logs", DemoIncident.logs])
         XCTAssertEqual(leap.status, 64, leap.stderrText)
         XCTAssertTrue(leap.stderrText.contains("'2016-12-31T23:59:60Z' is a leap second"), leap.stderrText)
         // pg_dump's archive formats are recognised by their header, with the way to plain SQL.
         for format in ["custom", "tar", "directory"] {
-            let path = dir.file("dump-\(format)").path
-            try runChecked("pg_dump", ["--format=\(format)", "--table=time_slots", "--file=\(path)"], environment: live.processEnvironment)
-            let output = try tool(["plan"] + Self.window + ["--snapshot", path, "--db", live.conninfo, "--out", dir.file("x-\(format)").path])
+            let path = demo.dir.file("dump-\(format)").path
+            try runChecked("pg_dump", ["--format=\(format)", "--table=time_slots", "--file=\(path)"], environment: demo.live.processEnvironment)
+            let output = try tool(["plan"] + DemoIncident.window + ["--snapshot", path, "--db", demo.live.conninfo, "--out", demo.dir.file("x-\(format)").path])
             assertOneErrorLine(
                 output,
                 "\(path): a pg_dump \(format)-format archive, not a plain SQL dump; turn it into plain SQL with "
@@ -260,24 +252,24 @@ final class HostileInputTests: XCTestCase {
         }
         // A UTF-8 byte order mark at the start of a file is skipped and counted (the input's
         // byte_order_mark); one inside a file (files joined) quarantines its line, named.
-        let logs = dir.file("bom")
+        let logs = demo.dir.file("bom")
         try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
         let bom = Data([0xEF, 0xBB, 0xBF])
         let event = Data(#"{"ts":"2018-07-25T15:05:00Z","host":"app-1","event":"slot.deleted","user_id":1,"slot_start":"2018-07-25T15:00:00Z"}"#.utf8 + [0x0A])
         try (bom + event + bom + event).write(to: logs.appendingPathComponent("app.jsonl"))
-        let bomPlan = try tool(["plan"] + Self.window + ["--logs", logs.path, "--db", live.conninfo, "--out", dir.file("bom-plan").path])
+        let bomPlan = try tool(["plan"] + DemoIncident.window + ["--logs", logs.path, "--db", demo.live.conninfo, "--out", demo.dir.file("bom-plan").path])
         XCTAssertEqual(bomPlan.status, 0, bomPlan.stderrText)
-        let bomJSON = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.file("bom-plan/plan.json"))) as? [String: Any]
+        let bomJSON = try JSONSerialization.jsonObject(with: Data(contentsOf: demo.dir.file("bom-plan/plan.json"))) as? [String: Any]
         let bomInput = try XCTUnwrap((bomJSON?["inputs"] as? [[String: Any]])?.first)
         XCTAssertEqual(bomInput["byte_order_mark"] as? Bool, true)
         XCTAssertEqual(bomInput["quarantined"] as? Int, 1)
-        let quarantined = try String(contentsOf: dir.file("bom-plan/quarantined.csv"), encoding: .utf8)
+        let quarantined = try String(contentsOf: demo.dir.file("bom-plan/quarantined.csv"), encoding: .utf8)
         let records = quarantined.split(separator: "\r\n").dropFirst()
         XCTAssertEqual(records.count, 1, quarantined)
         XCTAssertTrue(records.first?.contains(",2,") == true && records.first?.contains("byte order mark") == true, quarantined)
         // A connection failure of --snapshot names --snapshot, and the database.
-        let snapshot = try tool(["plan"] + Self.window + ["--snapshot", "host=/nonexistent dbname=backup_db", "--db", live.conninfo,
-                                                          "--out", dir.file("y").path])
+        let snapshot = try tool(["plan"] + DemoIncident.window + ["--snapshot", "host=/nonexistent dbname=backup_db", "--db", demo.live.conninfo,
+                                                          "--out", demo.dir.file("y").path])
         XCTAssertEqual(snapshot.status, 69, snapshot.stderrText)
         XCTAssertTrue(snapshot.stderrText.hasPrefix("recover-tool: error: cannot connect to snapshot database 'host=/nonexistent"), snapshot.stderrText)
         XCTAssertTrue(snapshot.stderrText.contains("dbname=backup_db"), snapshot.stderrText)
@@ -290,15 +282,15 @@ final class HostileInputTests: XCTestCase {
     /// plan whose rows were edited and whose hashes and plan id were recomputed is refused.
     func testApplyIsBoundToTheApprovedPlanID() throws {
         XCTAssertEqual(try plan("p").status, 0)
-        let planDir = dir.file("p").path
+        let planDir = demo.dir.file("p").path
         let approved = try approvedPlanID(planDir)
-        let before = try DatabaseState.checksums(try live.connect())
+        let before = try DatabaseState.checksums(try demo.live.connect())
         assertOneErrorLine(
-            try tool(["apply", planDir, "--db", live.conninfo, "--yes"]),
+            try tool(["apply", planDir, "--db", demo.live.conninfo, "--yes"]),
             "'--yes' needs '--plan-id ID', the id of the plan the reviewer approved, so that exactly that plan is applied; "
                 + "see 'recover-tool help'", status: 64)
         assertOneErrorLine(
-            try tool(["apply", planDir, "--db", live.conninfo, "--yes", "--plan-id", "1234"]),
+            try tool(["apply", planDir, "--db", demo.live.conninfo, "--yes", "--plan-id", "1234"]),
             "'--plan-id' '1234' is not a plan id: 64 lowercase hexadecimal digits, as plan.json's plan_id; see 'recover-tool help'",
             status: 64)
 
@@ -316,10 +308,10 @@ final class HostileInputTests: XCTestCase {
         try JSONOutput.encode(document).write(toFile: planDir + "/plan.json", atomically: false, encoding: .utf8)
         XCTAssertNotEqual(document.planID, approved)
         assertOneErrorLine(
-            try tool(["apply", planDir, "--db", live.conninfo, "--yes", "--plan-id", approved]),
+            try tool(["apply", planDir, "--db", demo.live.conninfo, "--yes", "--plan-id", approved]),
             "refusing the plan in '\(planDir)': its plan id is \(document.planID), not the approved \(approved) (--plan-id); "
                 + "nothing was changed; apply the plan that was reviewed, or review this one", status: 70)
-        XCTAssertEqual(try DatabaseState.checksums(try live.connect()), before)
+        XCTAssertEqual(try DatabaseState.checksums(try demo.live.connect()), before)
     }
 }
 
@@ -328,10 +320,10 @@ extension HostileInputTests {
     /// it, and apply refuses any other database (70, naming both), changing nothing there.
     func testPlanIsBoundToItsDatabase() throws {
         XCTAssertEqual(try plan("p").status, 0)
-        let planDir = dir.file("p").path
-        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.file("p/plan.json"))) as? [String: Any]
+        let planDir = demo.dir.file("p").path
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: demo.dir.file("p/plan.json"))) as? [String: Any]
         let recorded = try XCTUnwrap(json?["database"] as? [String: Any])
-        let server = try live.connect().execute(
+        let server = try demo.live.connect().execute(
             """
             SELECT system_identifier::text, current_database(), (SELECT oid::bigint FROM pg_database WHERE datname = current_database())::text,
                    current_setting('server_version') FROM pg_control_system()
@@ -340,43 +332,43 @@ extension HostileInputTests {
         XCTAssertEqual(recorded["name"] as? String, server[1])
         XCTAssertEqual((recorded["oid"] as? Int).map(String.init), server[2])
         XCTAssertEqual(recorded["server_version"] as? String, server[3])
-        XCTAssertEqual(recorded["target"] as? String, ConnectionInfo.redacted(live.conninfo))
+        XCTAssertEqual(recorded["target"] as? String, ConnectionInfo.redacted(demo.live.conninfo))
 
         // The same evidence against the same database: the same plan id and the same rows.
         XCTAssertEqual(try plan("again").status, 0)
-        XCTAssertEqual(try approvedPlanID(dir.file("again").path), try approvedPlanID(planDir))
-        let rows = try Data(contentsOf: dir.file("p/rows.tsv"))
-        XCTAssertEqual(try Data(contentsOf: dir.file("again/rows.tsv")), rows)
+        XCTAssertEqual(try approvedPlanID(demo.dir.file("again").path), try approvedPlanID(planDir))
+        let rows = try Data(contentsOf: demo.dir.file("p/rows.tsv"))
+        XCTAssertEqual(try Data(contentsOf: demo.dir.file("again/rows.tsv")), rows)
 
         // Another database with the same rows (a restored backup): the same rows file, another id,
         // and apply of the first plan there is refused.
         let backup = try TestDatabase(label: "backup")
         try DemoIncident.loadLive(into: backup)
-        let other = try tool(["plan"] + Self.window + ["--logs", Self.logs, "--snapshot", Self.snapshot, "--db", backup.conninfo,
-                                                       "--out", dir.file("other").path, "--quiet"])
+        let other = try tool(["plan"] + DemoIncident.window + ["--logs", DemoIncident.logs, "--snapshot", DemoIncident.snapshot, "--db", backup.conninfo,
+                                                       "--out", demo.dir.file("other").path, "--quiet"])
         XCTAssertEqual(other.status, 0, other.stderrText)
-        XCTAssertEqual(try Data(contentsOf: dir.file("other/rows.tsv")), rows)
-        XCTAssertNotEqual(try approvedPlanID(dir.file("other").path), try approvedPlanID(planDir))
+        XCTAssertEqual(try Data(contentsOf: demo.dir.file("other/rows.tsv")), rows)
+        XCTAssertNotEqual(try approvedPlanID(demo.dir.file("other").path), try approvedPlanID(planDir))
 
         let backupBefore = try DatabaseState.checksums(try backup.connect())
-        let planned = try live.identity(), reached = try backup.identity()
+        let planned = try demo.live.identity(), reached = try backup.identity()
         let refused = try tool(["apply", planDir, "--db", backup.conninfo, "--yes", "--plan-id", try approvedPlanID(planDir)])
         XCTAssertEqual(refused.status, 70, refused.stderrText)
         XCTAssertEqual(refused.stderrText.filter { $0 == "\n" }.count, 1, refused.stderrText)
         XCTAssertTrue(refused.stderrText.hasPrefix(
-            "recover-tool: error: refusing the plan in '\(planDir)': it was made for database '\(live.name)' (OID \(planned.oid), cluster "
-                + "\(planned.systemIdentifier), PostgreSQL \(planned.serverVersion)) at '\(ConnectionInfo.redacted(live.conninfo))', "
+            "recover-tool: error: refusing the plan in '\(planDir)': it was made for database '\(demo.live.name)' (OID \(planned.oid), cluster "
+                + "\(planned.systemIdentifier), PostgreSQL \(planned.serverVersion)) at '\(ConnectionInfo.redacted(demo.live.conninfo))', "
                 + "but the connection reaches database '\(backup.name)' (OID \(reached.oid), cluster \(reached.systemIdentifier), "
                 + "PostgreSQL \(reached.serverVersion)) at '\(ConnectionInfo.redacted(backup.conninfo))'; nothing was changed"),
             refused.stderrText)
         XCTAssertEqual(try DatabaseState.checksums(try backup.connect()), backupBefore)
 
         // The identity edited by hand to name the backup: plan.json no longer matches its plan id.
-        var document = try PlanJSON.decode(Data(contentsOf: dir.file("p/plan.json")))
+        var document = try PlanJSON.decode(Data(contentsOf: demo.dir.file("p/plan.json")))
         document.database = reached
         try FileManager.default.removeItem(atPath: planDir + "/plan.json")
         try JSONOutput.encode(document).write(toFile: planDir + "/plan.json", atomically: false, encoding: .utf8)
-        let edited = try tool(["apply", planDir, "--db", backup.conninfo, "--yes", "--plan-id", try approvedPlanID(dir.file("again").path)])
+        let edited = try tool(["apply", planDir, "--db", backup.conninfo, "--yes", "--plan-id", try approvedPlanID(demo.dir.file("again").path)])
         XCTAssertEqual(edited.status, 70, edited.stderrText)
         XCTAssertTrue(edited.stderrText.contains("plan.json does not match its plan id"), edited.stderrText)
         XCTAssertEqual(try DatabaseState.checksums(try backup.connect()), backupBefore)
@@ -386,16 +378,16 @@ extension HostileInputTests {
     /// counts, on the terminal or standard error, never standard output.
     func testConfirmationNamesTheDatabaseAndHost() throws {
         XCTAssertEqual(try plan("p").status, 0)
-        let planDir = dir.file("p").path
+        let planDir = demo.dir.file("p").path
         let id = try approvedPlanID(planDir)
         // `script` gives the tool a terminal (PGDATABASE names the database); 'no' declines.
-        let answer = dir.file("answer")
+        let answer = demo.dir.file("answer")
         try "no\n".write(to: answer, atomically: false, encoding: .utf8)
         let output = try runProcess(
-            "/usr/bin/script", ["-qec", "'\(Self.tool)' apply '\(planDir)' --plan-id \(id) 2>/dev/null; echo status=$?", "/dev/null"],
-            stdin: answer, environment: live.processEnvironment)
+            "/usr/bin/script", ["-qec", "'\(BuiltProducts.recoverTool)' apply '\(planDir)' --plan-id \(id) 2>/dev/null; echo status=$?", "/dev/null"],
+            stdin: answer, environment: demo.live.processEnvironment)
         let text = output.stdoutText
-        XCTAssertTrue(text.contains("database '\(live.name)' on host "), text)
+        XCTAssertTrue(text.contains("database '\(demo.live.name)' on host "), text)
         XCTAssertTrue(text.contains("plan \(id) in '\(planDir)'"), text)
         XCTAssertTrue(text.contains("to insert 82 slots"), text)
         XCTAssertTrue(text.contains("status=1"), text)
@@ -407,16 +399,16 @@ extension HostileInputTests {
     /// record in another database (a copy made from the live one holds the run too), naming both.
     func testRunsAreVerifiedAndRevertedOnlyInTheirDatabase() throws {
         XCTAssertEqual(try plan("p").status, 0)
-        let applied = try tool(["apply", dir.file("p").path, "--db", live.conninfo, "--yes", "--plan-id", try approvedPlanID(dir.file("p").path)])
+        let applied = try tool(["apply", demo.dir.file("p").path, "--db", demo.live.conninfo, "--yes", "--plan-id", try approvedPlanID(demo.dir.file("p").path)])
         XCTAssertEqual(applied.status, 0, applied.stderrText)
-        let copyName = live.name + "_copy"
-        let admin = try Connection.connect(live.adminConninfo)
-        try admin.executeSimple("CREATE DATABASE \(copyName) TEMPLATE \(live.name)")
+        let copyName = demo.live.name + "_copy"
+        let admin = try Connection.connect(demo.live.adminConninfo)
+        try admin.executeSimple("CREATE DATABASE \(copyName) TEMPLATE \(demo.live.name)")
         defer { _ = try? admin.executeSimple("DROP DATABASE IF EXISTS \(copyName) WITH (FORCE)") }
-        let copy = live.conninfo.replacingOccurrences(of: "dbname=\(live.name)", with: "dbname=\(copyName)")
+        let copy = demo.live.conninfo.replacingOccurrences(of: "dbname=\(demo.live.name)", with: "dbname=\(copyName)")
         let copyConnection = try Connection.connect(copy)
         let before = try DatabaseState.checksums(copyConnection)
-        let planned = try live.identity(), reached = try copyConnection.identity()
+        let planned = try demo.live.identity(), reached = try copyConnection.identity()
         let both = "it was applied to \(planned), but the connection reaches \(reached); nothing was changed"
         let verify = try tool(["verify", "--run", "1", "--db", copy])
         XCTAssertEqual(verify.status, 70, verify.stderrText)
@@ -426,8 +418,8 @@ extension HostileInputTests {
         XCTAssertTrue(revert.stderrText.hasPrefix("recover-tool: error: refusing to revert run 1: \(both)"), revert.stderrText)
         XCTAssertEqual(try DatabaseState.checksums(copyConnection), before)
         // In its own database the run verifies and reverts.
-        XCTAssertEqual(try tool(["verify", "--run", "1", "--db", live.conninfo]).status, 0)
-        XCTAssertEqual(try tool(["revert", "--run", "1", "--db", live.conninfo, "--yes"]).status, 0)
+        XCTAssertEqual(try tool(["verify", "--run", "1", "--db", demo.live.conninfo]).status, 0)
+        XCTAssertEqual(try tool(["revert", "--run", "1", "--db", demo.live.conninfo, "--yes"]).status, 0)
     }
 }
 
@@ -436,26 +428,26 @@ extension HostileInputTests {
     /// their size and SHA-256, and apply refuses (70) a directory where one is missing, changed,
     /// not a regular file, or where a file was added; the database is left as it was.
     func testEveryFileOfThePlanIsBound() throws {
-        let before = try DatabaseState.checksums(try live.connect())
+        let before = try DatabaseState.checksums(try demo.live.connect())
         func refused(_ name: String, _ change: (String) throws -> Void) throws -> String {
             XCTAssertEqual(try plan(name).status, 0)
-            let planDir = dir.file(name).path
+            let planDir = demo.dir.file(name).path
             try change(planDir)
-            let output = try tool(["apply", planDir, "--db", live.conninfo, "--yes", "--plan-id", try approvedPlanID(planDir)])
+            let output = try tool(["apply", planDir, "--db", demo.live.conninfo, "--yes", "--plan-id", try approvedPlanID(planDir)])
             XCTAssertEqual(output.status, 70, output.stderrText)
             XCTAssertEqual(output.stderrText.filter { $0 == "\n" }.count, 1, output.stderrText)
-            XCTAssertEqual(try DatabaseState.checksums(try live.connect()), before)
+            XCTAssertEqual(try DatabaseState.checksums(try demo.live.connect()), before)
             return output.stderrText
         }
         XCTAssertEqual(try plan("listed").status, 0)
-        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.file("listed/plan.json"))) as? [String: Any]
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: demo.dir.file("listed/plan.json"))) as? [String: Any]
         let files = try XCTUnwrap(json?["files"] as? [[String: Any]])
         let names = files.compactMap { $0["name"] as? String }
-        XCTAssertEqual(Set(names).union(["plan.json", "rows.tsv"]), Set(try FileManager.default.contentsOfDirectory(atPath: dir.file("listed").path)))
+        XCTAssertEqual(Set(names).union(["plan.json", "rows.tsv"]), Set(try FileManager.default.contentsOfDirectory(atPath: demo.dir.file("listed").path)))
         XCTAssertEqual(names, names.sorted())
         for file in files {
             let name = try XCTUnwrap(file["name"] as? String)
-            let data = try Data(contentsOf: dir.file("listed/" + name))
+            let data = try Data(contentsOf: demo.dir.file("listed/" + name))
             XCTAssertEqual(file["sha256"] as? String, SHA256.hex(String(decoding: data, as: UTF8.self)), name)
             XCTAssertEqual(file["bytes"] as? Int, data.count, name)
         }
@@ -485,9 +477,9 @@ extension HostileInputTests {
     /// (69), never a row left out of the list or the counts; revert changes nothing.
     func testAValueTheToolCannotReadStopsWithItsTableColumnAndKey() throws {
         XCTAssertEqual(try plan("p").status, 0)
-        let applied = try tool(["apply", dir.file("p").path, "--db", live.conninfo, "--yes", "--plan-id", try approvedPlanID(dir.file("p").path)])
+        let applied = try tool(["apply", demo.dir.file("p").path, "--db", demo.live.conninfo, "--yes", "--plan-id", try approvedPlanID(demo.dir.file("p").path)])
         XCTAssertEqual(applied.status, 0, applied.stderrText)
-        let c = try live.connect()
+        let c = try demo.live.connect()
         let slotID = try XCTUnwrap(try c.execute("SELECT slot_id FROM recovery.run_slots WHERE run_id = 1 ORDER BY slot_id LIMIT 1").scalar)
         // The service edits the slot (so verify lists it and revert keeps it), and its record says 'infinity'.
         try c.execute("UPDATE time_slots SET keystrokes = keystrokes + 1 WHERE id = $1", [slotID])
@@ -495,7 +487,7 @@ extension HostileInputTests {
         let before = try DatabaseState.checksums(c)
         let named = "cannot read recovery.run_slots.slot_start of the row with slot_id \(slotID): 'infinity' is not a time"
         for arguments in [["verify", "--run", "1"], ["revert", "--run", "1", "--yes"]] {
-            let output = try tool(arguments + ["--db", live.conninfo])
+            let output = try tool(arguments + ["--db", demo.live.conninfo])
             XCTAssertEqual(output.status, 69, "\(arguments[0]): \(output.stderrText)")
             XCTAssertTrue(output.stderrText.hasPrefix("recover-tool: error: \(named); nothing was skipped and nothing was changed"), output.stderrText)
             XCTAssertEqual(output.stderrText.filter { $0 == "\n" }.count, 1, output.stderrText)
@@ -515,37 +507,37 @@ extension HostileInputTests {
         env["PGOPTIONS"] = "-c search_path=svc"
         try db.connect().executeSimple("CREATE SCHEMA svc; CREATE SCHEMA decoy")
         let schemaFile = Repository.fixture("schema.sql").path
-        let demo = Repository.fixture("demo/db")
-        try runChecked("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", schemaFile, "-f", demo.appendingPathComponent("reference.sql").path,
-                                "-f", demo.appendingPathComponent("live.sql").path], environment: env)
+        let data = Repository.fixture("demo/db")
+        try runChecked("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", schemaFile, "-f", data.appendingPathComponent("reference.sql").path,
+                                "-f", data.appendingPathComponent("live.sql").path], environment: env)
         env["PGOPTIONS"] = "-c search_path=decoy"
         try runChecked("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", schemaFile], environment: env)
         let c = try db.connect()
         try c.executeSimple("ALTER DATABASE \(db.name) SET search_path = decoy, svc, public")
         let decoyBefore = try c.execute("SELECT count(*) FROM decoy.time_slots").scalar
-        let out = dir.file("svc").path
-        let planned = try runProcess(Self.tool, ["plan"] + Self.window + ["--logs", Self.logs, "--snapshot", Self.snapshot,
+        let out = demo.dir.file("svc").path
+        let planned = try runProcess(BuiltProducts.recoverTool, ["plan"] + DemoIncident.window + ["--logs", DemoIncident.logs, "--snapshot", DemoIncident.snapshot,
                                                                           "--db", db.conninfo, "--schema", "svc", "--out", out, "--quiet"],
                                      environment: db.processEnvironment)
         XCTAssertEqual(planned.status, 0, planned.stderrText)
         XCTAssertEqual(try counts("svc"), [82, 15, 7])
         let svcBefore = try c.execute("SELECT count(*) FROM svc.time_slots").scalar.flatMap { Int($0) } ?? -1
-        let applied = try runProcess(Self.tool, ["apply", out, "--db", db.conninfo, "--schema", "svc", "--yes", "--plan-id", try approvedPlanID(out)],
+        let applied = try runProcess(BuiltProducts.recoverTool, ["apply", out, "--db", db.conninfo, "--schema", "svc", "--yes", "--plan-id", try approvedPlanID(out)],
                                      environment: db.processEnvironment)
         XCTAssertEqual(applied.status, 0, applied.stderrText)
         XCTAssertEqual(try c.execute("SELECT count(*) FROM svc.time_slots").scalar.flatMap { Int($0) }, svcBefore + 82)
-        XCTAssertEqual(try runProcess(Self.tool, ["verify", "--run", "1", "--db", db.conninfo, "--schema", "svc"], environment: db.processEnvironment).status, 0)
-        let reverted = try runProcess(Self.tool, ["revert", "--run", "1", "--db", db.conninfo, "--schema", "svc", "--yes"], environment: db.processEnvironment)
+        XCTAssertEqual(try runProcess(BuiltProducts.recoverTool, ["verify", "--run", "1", "--db", db.conninfo, "--schema", "svc"], environment: db.processEnvironment).status, 0)
+        let reverted = try runProcess(BuiltProducts.recoverTool, ["revert", "--run", "1", "--db", db.conninfo, "--schema", "svc", "--yes"], environment: db.processEnvironment)
         XCTAssertEqual(reverted.status, 0, reverted.stderrText)
         XCTAssertEqual(try c.execute("SELECT count(*) FROM svc.time_slots").scalar.flatMap { Int($0) }, svcBefore)
         XCTAssertEqual(try c.execute("SELECT count(*) FROM decoy.time_slots").scalar, decoyBefore)
         XCTAssertEqual(try c.execute("SELECT count(*) FROM decoy.users").scalar, "0")
         // diff reads svc's live rows too: the same answer as the demo's own live database gives.
-        let diffArguments = ["diff"] + Self.window + ["--snapshot", Self.snapshot, "--json"]
-        let svcDiff = try runProcess(Self.tool, diffArguments + ["--db", db.conninfo, "--schema", "svc"], environment: db.processEnvironment)
-        let publicDiff = try tool(diffArguments + ["--db", live.conninfo])
+        let diffArguments = ["diff"] + DemoIncident.window + ["--snapshot", DemoIncident.snapshot, "--json"]
+        let svcDiff = try runProcess(BuiltProducts.recoverTool, diffArguments + ["--db", db.conninfo, "--schema", "svc"], environment: db.processEnvironment)
+        let publicDiff = try tool(diffArguments + ["--db", demo.live.conninfo])
         XCTAssertEqual(svcDiff.status, publicDiff.status, svcDiff.stderrText)
         XCTAssertEqual(svcDiff.stdoutText.replacingOccurrences(of: db.name, with: "DB"),
-                       publicDiff.stdoutText.replacingOccurrences(of: live.name, with: "DB"))
+                       publicDiff.stdoutText.replacingOccurrences(of: demo.live.name, with: "DB"))
     }
 }

@@ -6,23 +6,13 @@ import XCTest
 /// and on failure, is one JSON object valid against its schema in docs/schemas/ (checked by
 /// `check-jsonschema`), with `format_version`, snake_case keys, and one shape whatever the input.
 final class JSONContractTests: XCTestCase {
-    static var tool: String { BuiltProducts.path("recover-tool") }
-    static let window = DemoIncident.window
-    static var logs: String { DemoIncident.logs }
-    static var snapshot: String { DemoIncident.snapshot }
-
-    var live: TestDatabase!
-    var dir: TemporaryDirectory!
+    var demo: DemoRun!
 
     override func setUpWithError() throws {
-        live = try TestDatabase(label: "json")
-        dir = try TemporaryDirectory(prefix: "json")
-        try DemoIncident.loadLive(into: live)
+        demo = try DemoRun(label: "json", environment: ["USER": "json-test"])
     }
 
-    func tool(_ arguments: [String]) throws -> ProcessOutput {
-        try runProcess(Self.tool, arguments, environment: live.processEnvironment.merging(["USER": "json-test"]) { $1 })
-    }
+    func tool(_ arguments: [String]) throws -> ProcessOutput { try demo.tool(arguments) }
 
     /// Runs the command, checks its status and its output against the schema, returns the object.
     @discardableResult
@@ -61,12 +51,12 @@ final class JSONContractTests: XCTestCase {
     }
 
     func testEveryJSONOutputOfARecoveryMatchesItsSchema() throws {
-        let db = ["--db", live.conninfo]
-        try json(["scan"] + Self.window + ["--logs", Self.logs, "--json"], schema: "scan")
-        try json(["diff"] + Self.window + ["--snapshot", Self.snapshot, "--json"] + db, schema: "diff")
+        let db = ["--db", demo.live.conninfo]
+        try json(["scan"] + DemoIncident.window + ["--logs", DemoIncident.logs, "--json"], schema: "scan")
+        try json(["diff"] + DemoIncident.window + ["--snapshot", DemoIncident.snapshot, "--json"] + db, schema: "diff")
 
-        let out = dir.file("plan").path
-        let planned = try json(["plan"] + Self.window + ["--logs", Self.logs, "--snapshot", Self.snapshot, "--out", out, "--json",
+        let out = demo.dir.file("plan").path
+        let planned = try json(["plan"] + DemoIncident.window + ["--logs", DemoIncident.logs, "--snapshot", DemoIncident.snapshot, "--out", out, "--json",
                                 "--quiet", "--detailed-exitcode"] + db, schema: "plan-output", status: 2)
         try JSONSchemas.validate(file: out + "/plan.json", against: "plan")
         let plan = try XCTUnwrap(planned["plan"] as? [String: Any])
@@ -76,7 +66,7 @@ final class JSONContractTests: XCTestCase {
         XCTAssertEqual(plan as NSDictionary, onDisk, "plan --json prints plan.json as written")
 
         // The evidence is incomplete (a truncated log): --require-complete fails with the plan and the error.
-        let refused = try json(["plan"] + Self.window + ["--logs", Self.logs, "--out", dir.file("incomplete").path, "--json",
+        let refused = try json(["plan"] + DemoIncident.window + ["--logs", DemoIncident.logs, "--out", demo.dir.file("incomplete").path, "--json",
                                 "--quiet", "--require-complete"] + db, schema: "plan-output", status: 72)
         XCTAssertEqual((refused["error"] as? [String: Any])?["code"] as? String, "command_incomplete_evidence")
 
@@ -106,21 +96,21 @@ final class JSONContractTests: XCTestCase {
         XCTAssertEqual(revertedAgain["outcome"] as? String, "already_reverted")
 
         // An empty plan: --detailed-exitcode 0.
-        let empty = try json(["plan", "--from", "2018-07-20T00:00:00Z", "--to", "2018-07-20T01:00:00Z", "--logs", Self.logs,
-                              "--out", dir.file("empty").path, "--json", "--quiet", "--detailed-exitcode"] + db, schema: "plan-output")
+        let empty = try json(["plan", "--from", "2018-07-20T00:00:00Z", "--to", "2018-07-20T01:00:00Z", "--logs", DemoIncident.logs,
+                              "--out", demo.dir.file("empty").path, "--json", "--quiet", "--detailed-exitcode"] + db, schema: "plan-output")
         XCTAssertEqual(((empty["plan"] as? [String: Any])?["rows"] as? [String: Any])?["count"] as? Int, 0)
     }
 
     func testFailuresPrintTheErrorObject() throws {
-        let db = ["--db", live.conninfo]
+        let db = ["--db", demo.live.conninfo]
         let cases: [([String], Int32, String)] = [
-            (["apply", dir.file("none").path, "--yes", "--plan-id", unapprovedPlanID, "--json"] + db, 70, "commit_plan_refused"),
+            (["apply", demo.dir.file("none").path, "--yes", "--plan-id", unapprovedPlanID, "--json"] + db, 70, "commit_plan_refused"),
             (["verify", "--run", "99", "--json"] + db, 65, "commit_run_not_found"),
             (["verify", "--json"] + db, 64, "usage"),
             (["runs", "--json", "--db", "dbname=no_such_db"], 69, "commit_database"),
             (["revert", "--run", "x", "--json"] + db, 64, "usage"),
-            (["scan"] + Self.window + ["--logs", dir.path, "--json"], 65, "source_no_log_files"),
-            (["diff", "--from", "2018-07-25T14:50:00", "--to", "2018-07-25T17:50:00Z", "--snapshot", Self.snapshot, "--json"], 64, "usage"),
+            (["scan"] + DemoIncident.window + ["--logs", demo.dir.path, "--json"], 65, "source_no_log_files"),
+            (["diff", "--from", "2018-07-25T14:50:00", "--to", "2018-07-25T17:50:00Z", "--snapshot", DemoIncident.snapshot, "--json"], 64, "usage"),
             (["plan", "--json", "--no-such-flag"], 64, "usage"),
         ]
         for (arguments, status, code) in cases {

@@ -5,34 +5,27 @@ import XCTest
 /// End to end on the demo incident: `show`, `explain`, `revert --dry-run`, the confirmation on a
 /// terminal (a pty from util-linux `script`), and the help text of the built `recover-tool`.
 final class OperatorCommandTests: XCTestCase {
-    static var tool: String { BuiltProducts.path("recover-tool") }
-
-    var live: TestDatabase!
-    var dir: TemporaryDirectory!
-    var plan: String { dir.file("plan").path }
+    var demo: DemoRun!
+    var plan: String { demo.dir.file("plan").path }
 
     override func setUpWithError() throws {
-        live = try TestDatabase(label: "operator")
-        dir = try TemporaryDirectory(prefix: "operator")
-        try DemoIncident.loadLive(into: live)
+        demo = try DemoRun(label: "operator", environment: ["USER": "operator-test"])
         let out = try tool(["plan"] + DemoIncident.window + ["--logs", DemoIncident.logs, "--snapshot", DemoIncident.snapshot,
                             "--out", plan, "--quiet"])
         XCTAssertEqual(out.status, 0, out.stderrText)
     }
 
-    func tool(_ arguments: [String], stdin: URL? = nil) throws -> ProcessOutput {
-        try runProcess(Self.tool, arguments, stdin: stdin, environment: live.processEnvironment.merging(["USER": "operator-test"]) { $1 })
-    }
+    func tool(_ arguments: [String], stdin: URL? = nil) throws -> ProcessOutput { try demo.tool(arguments, stdin: stdin) }
 
     func planID() throws -> String {
-        try XCTUnwrap((JSONSerialization.jsonObject(with: Data(contentsOf: dir.file("plan/plan.json"))) as? [String: Any])?["plan_id"] as? String)
+        try XCTUnwrap((JSONSerialization.jsonObject(with: Data(contentsOf: demo.dir.file("plan/plan.json"))) as? [String: Any])?["plan_id"] as? String)
     }
 
     func csv(_ name: String) throws -> [[String]] {
-        try String(contentsOf: dir.file("plan/" + name), encoding: .utf8).split(separator: "\r\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        try String(contentsOf: demo.dir.file("plan/" + name), encoding: .utf8).split(separator: "\r\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
     }
 
-    func count() throws -> String { try live.connect().execute("SELECT count(*) FROM time_slots").scalar ?? "" }
+    func count() throws -> String { try demo.live.connect().execute("SELECT count(*) FROM time_slots").scalar ?? "" }
 
     func testShowPrintsSummaryWarningsAndTheApprovalLine() throws {
         let id = try planID()
@@ -46,7 +39,7 @@ final class OperatorCommandTests: XCTestCase {
         XCTAssertEqual(json.status, 0)
         try JSONSchemas.validate(json.stdout, against: "plan-output")
         // A changed plan is refused, as apply refuses it.
-        try "x".write(to: dir.file("plan/rows.tsv"), atomically: true, encoding: .utf8)
+        try "x".write(to: demo.dir.file("plan/rows.tsv"), atomically: true, encoding: .utf8)
         XCTAssertEqual(try tool(["show", plan]).status, 70)
     }
 
@@ -91,7 +84,7 @@ final class OperatorCommandTests: XCTestCase {
         XCTAssertTrue(dry.stdoutText.hasPrefix("dry run: reverting run 1 now would delete 82 slots, keep 0 edited since the apply, "
             + "and find 0 already gone; nothing was changed\n"), dry.stdoutText)
         XCTAssertEqual(try count(), before)
-        try live.connect().execute("UPDATE time_slots SET status = 'idle' WHERE id = (SELECT min(slot_id) FROM recovery.run_slots)")
+        try demo.live.connect().execute("UPDATE time_slots SET status = 'idle' WHERE id = (SELECT min(slot_id) FROM recovery.run_slots)")
         let json = try tool(["revert", "--run", "1", "--dry-run", "--json"])
         try JSONSchemas.validate(json.stdout, against: "revert")
         let object = try XCTUnwrap(JSONSerialization.jsonObject(with: json.stdout) as? [String: Any])
@@ -99,20 +92,20 @@ final class OperatorCommandTests: XCTestCase {
         XCTAssertEqual((object["dry_run"] as? [String: Any])?["deleted"] as? Int, 81)
         XCTAssertEqual((object["kept"] as? [Any])?.count, 1)
         XCTAssertEqual(try count(), before)
-        XCTAssertEqual(try live.connect().execute("SELECT status FROM recovery.runs WHERE id = 1").scalar, "applied")
+        XCTAssertEqual(try demo.live.connect().execute("SELECT status FROM recovery.runs WHERE id = 1").scalar, "applied")
     }
 
     /// On a terminal (a pty from util-linux `script`), the question is on the terminal and only
     /// the exact word `yes` goes on.
     func testOnlyTheExactWordYesConfirms() throws {
         for (answer, status) in [("y", Int32(1)), ("Yes", 1), ("yes please", 1), ("yes", 0)] {
-            let out = try runOnTerminal(Self.tool, ["apply", plan, "--quiet"], typed: answer, typingDelay: 1,
-                                        environment: live.processEnvironment)
+            let out = try runOnTerminal(BuiltProducts.recoverTool, ["apply", plan, "--quiet"], typed: answer, typingDelay: 1,
+                                        environment: demo.live.processEnvironment)
             XCTAssertEqual(out.status, status, answer + ": " + out.stdoutText)
             XCTAssertTrue(out.stdoutText.contains("Apply this plan? Type 'yes' to continue: "), out.stdoutText)
             if status == 1 { XCTAssertTrue(out.stdoutText.contains("not confirmed (only 'yes' confirms): nothing was changed"), out.stdoutText) }
         }
-        XCTAssertEqual(try live.connect().execute("SELECT count(*) FROM recovery.runs").scalar, "1")
+        XCTAssertEqual(try demo.live.connect().execute("SELECT count(*) FROM recovery.runs").scalar, "1")
     }
 
     func testHelpNamesValuesShowsShortFlagsExamplesAndOneLineAbstracts() throws {

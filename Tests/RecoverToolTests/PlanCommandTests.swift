@@ -6,7 +6,7 @@ import XCTest
 /// the test (one plain, one compressed by the real `lz4`), a snapshot made by the real `pg_dump`,
 /// and a live database — with every outcome of CONTRACT §5 in it.
 final class PlanCommandTests: XCTestCase {
-    static var tool: String { BuiltProducts.path("recover-tool") }
+    static var tool: String { BuiltProducts.recoverTool }
     static let window = ["--from", "2018-07-25T14:00:00Z", "--to", "2018-07-25T09:00:00-07:00"]
 
     var live: TestDatabase!

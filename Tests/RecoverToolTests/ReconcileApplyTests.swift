@@ -10,35 +10,27 @@ import Glibc
 /// End to end: `reconcile` → `apply` → `verify` → `revert` → `runs` with the built tool on
 /// BadJobFixture, against a real PostgreSQL and a real pg_dump of several tables.
 final class ReconcileApplyTests: XCTestCase {
-    var tool: String { BuiltProducts.path("recover-tool") }
+    var tool: String { BuiltProducts.recoverTool }
 
-    var backup: TestDatabase!
-    var live: TestDatabase!
-    var dir: TemporaryDirectory!
-    var dump: String!
+    var badJob: BadJobRun!
 
     override func setUpWithError() throws {
-        backup = try TestDatabase(label: "rca_backup")
-        live = try TestDatabase(label: "rca_live")
-        dir = try TemporaryDirectory(prefix: "rca")
-        try BadJobFixture.seed(backup: backup.connect(), live: live.connect())
-        dump = dir.file("before.sql").path
-        try BadJobFixture.dump(backup, to: dump)
+        badJob = try BadJobRun(label: "rca")
     }
 
     /// A reconcile plan into `out`, made against `database` (default: `live`); returns its id.
     func plan(_ out: String = "p", shard: String? = nil, against database: TestDatabase? = nil) throws -> String {
         let run = try runProcess(tool, [
-            "reconcile", "--snapshot", dump, "--job-from", BadJobFixture.jobFrom, "--job-to", BadJobFixture.jobTo,
-            "--columns", BadJobFixture.columns, "--db", (database ?? live).conninfo, "--out", dir.file(out).path, "--quiet",
+            "reconcile", "--snapshot", badJob.dump, "--job-from", BadJobFixture.jobFrom, "--job-to", BadJobFixture.jobTo,
+            "--columns", BadJobFixture.columns, "--db", (database ?? badJob.live).conninfo, "--out", badJob.dir.file(out).path, "--quiet",
         ] + (shard.map { ["--shard", $0] } ?? []))
         XCTAssertEqual(run.status, 0, run.stderrText)
-        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.file(out + "/plan.json"))) as! [String: Any]
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: badJob.dir.file(out + "/plan.json"))) as! [String: Any]
         return json["plan_id"] as! String
     }
 
     func tool(_ args: [String]) throws -> ProcessOutput {
-        try runProcess(tool, args + ["--db", live.conninfo])
+        try runProcess(tool, args + ["--db", badJob.live.conninfo])
     }
 
     /// `id|project_id|task_id|note|updated_at` of every slot, by id, and the memberships.
@@ -63,11 +55,11 @@ final class ReconcileApplyTests: XCTestCase {
 
     func testApplyVerifyRevertRuns() throws {
         let planID = try plan()
-        let c = try live.connect()
+        let c = try badJob.live.connect()
         let before = try state(c)
         let checksumsBefore = try DatabaseState.checksums(c).filter { $0.key.hasPrefix("public.") }
 
-        let applied = try tool(["apply", dir.file("p").path, "--yes", "--plan-id", try approvedPlanID(dir.file("p").path)])
+        let applied = try tool(["apply", badJob.dir.file("p").path, "--yes", "--plan-id", try approvedPlanID(badJob.dir.file("p").path)])
         XCTAssertEqual(applied.status, 0, applied.stderrText)
         XCTAssertEqual(applied.stdoutText, """
             applied plan \(planID) as run 1
@@ -78,14 +70,14 @@ final class ReconcileApplyTests: XCTestCase {
         let appliedAt = try c.execute("SELECT applied_at FROM recovery.runs WHERE id = 1").scalar!
         XCTAssertEqual(try state(c), expectedAfter(before, appliedAt: appliedAt))
         // The audit: before and after images, and the evidence (the dump holds the rows in id order).
-        let copyLine = try String(contentsOfFile: dump, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        let copyLine = try String(contentsOfFile: badJob.dump, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
             .firstIndex { $0.hasPrefix("COPY public.time_slots ") }! + 1
         XCTAssertEqual(try c.execute(
             "SELECT slot_id, before_image ->> 'task_id', after_image ->> 'task_id', evidence FROM recovery.run_rows ORDER BY slot_id").rows.map { $0.map { $0 ?? "null" } },
-            [1, 4, 5].map { ["\($0)", "null", "70", "snapshot \(dump!):\(copyLine + $0)"] })
+            [1, 4, 5].map { ["\($0)", "null", "70", "snapshot \(badJob.dump):\(copyLine + $0)"] })
 
         // Again: nothing changes.
-        let again = try tool(["apply", dir.file("p").path, "--yes", "--plan-id", try approvedPlanID(dir.file("p").path)])
+        let again = try tool(["apply", badJob.dir.file("p").path, "--yes", "--plan-id", try approvedPlanID(badJob.dir.file("p").path)])
         XCTAssertEqual(again.status, 0)
         XCTAssertTrue(again.stdoutText.hasPrefix("plan \(planID) was already applied as run 1 at "), again.stdoutText)
         XCTAssertEqual(try state(c), expectedAfter(before, appliedAt: appliedAt))
@@ -116,10 +108,10 @@ final class ReconcileApplyTests: XCTestCase {
 
     func testARowEditedBetweenPlanAndApplyIsSkippedAndRecorded() throws {
         let planID = try plan()
-        let c = try live.connect()
+        let c = try badJob.live.connect()
         try c.execute("UPDATE time_slots SET note = 'mine', updated_at = '2026-03-02 07:00:00+00' WHERE id = 4")
         let edited = try state(c)
-        let applied = try tool(["apply", dir.file("p").path, "--yes", "--plan-id", try approvedPlanID(dir.file("p").path)])
+        let applied = try tool(["apply", badJob.dir.file("p").path, "--yes", "--plan-id", try approvedPlanID(badJob.dir.file("p").path)])
         XCTAssertEqual(applied.status, 0, applied.stderrText)
         XCTAssertEqual(applied.stdoutText, """
             applied plan \(planID) as run 1
@@ -137,8 +129,8 @@ final class ReconcileApplyTests: XCTestCase {
 
     func testRevertKeepsRowsChangedSinceTheApply() throws {
         _ = try plan()
-        let c = try live.connect()
-        XCTAssertEqual(try tool(["apply", dir.file("p").path, "--yes", "--plan-id", try approvedPlanID(dir.file("p").path)]).status, 0)
+        let c = try badJob.live.connect()
+        XCTAssertEqual(try tool(["apply", badJob.dir.file("p").path, "--yes", "--plan-id", try approvedPlanID(badJob.dir.file("p").path)]).status, 0)
         try c.execute("UPDATE time_slots SET note = 'later', updated_at = now() WHERE id = 1")
         let reverted = try tool(["revert", "--run", "1", "--yes"])
         XCTAssertEqual(reverted.stdoutText, """
@@ -152,16 +144,16 @@ final class ReconcileApplyTests: XCTestCase {
 
     func testTheBudgetAndTheHashAreChecked() throws {
         _ = try plan()
-        let over = try tool(["apply", dir.file("p").path, "--yes", "--plan-id", try approvedPlanID(dir.file("p").path), "--max-slots", "2"])
+        let over = try tool(["apply", badJob.dir.file("p").path, "--yes", "--plan-id", try approvedPlanID(badJob.dir.file("p").path), "--max-slots", "2"])
         XCTAssertEqual(over.status, 70)
         XCTAssertTrue(over.stderrText.contains("it would update 3 rows, more than --max-slots 2"), over.stderrText)
-        let rows = dir.file("p/rows.tsv").path
+        let rows = badJob.dir.file("p/rows.tsv").path
         let text = try String(contentsOfFile: rows, encoding: .utf8)
         try text.replacingOccurrences(of: "\t70\t", with: "\t80\t").write(toFile: rows, atomically: true, encoding: .utf8)
-        let tampered = try tool(["apply", dir.file("p").path, "--yes", "--plan-id", unapprovedPlanID])
+        let tampered = try tool(["apply", badJob.dir.file("p").path, "--yes", "--plan-id", unapprovedPlanID])
         XCTAssertEqual(tampered.status, 70)
         XCTAssertTrue(tampered.stderrText.contains("rows.tsv has SHA-256"), tampered.stderrText)
-        XCTAssertEqual(try live.connect().execute("SELECT to_regclass('recovery.runs') IS NULL").scalar, "t", "nothing written")
+        XCTAssertEqual(try badJob.live.connect().execute("SELECT to_regclass('recovery.runs') IS NULL").scalar, "t", "nothing written")
     }
 
     /// Shards of a reconcile plan apply at once, as those of a recovery plan do: each takes the
@@ -171,19 +163,19 @@ final class ReconcileApplyTests: XCTestCase {
     func testShardsApplyAtOnce() throws {
         for k in 0..<3 { _ = try plan("s\(k)", shard: "\(k)/3") }
         func apply(_ k: Int) throws -> [String] {
-            ["apply", dir.file("s\(k)").path, "--yes", "--plan-id", try approvedPlanID(dir.file("s\(k)").path), "--shard", "\(k)/3",
+            ["apply", badJob.dir.file("s\(k)").path, "--yes", "--plan-id", try approvedPlanID(badJob.dir.file("s\(k)").path), "--shard", "\(k)/3",
              "--lock-timeout", "5"]
         }
         // The first apply on the database creates the recovery schema, and so runs alone.
         let first = try tool(try apply(2))
         XCTAssertEqual(first.status, 0, first.stderrText)
-        let paused = try Spawned(tool, try apply(1) + ["--db", live.conninfo],
-                                 environment: live.processEnvironment.merging(["RECOVER_TOOL_TEST_PAUSE_AT": "users-guarded"]) { $1 })
+        let paused = try Spawned(tool, try apply(1) + ["--db", badJob.live.conninfo],
+                                 environment: badJob.live.processEnvironment.merging(["RECOVER_TOOL_TEST_PAUSE_AT": "users-guarded"]) { $1 })
         XCTAssertTrue(paused.waitForStderr(containing: "test pause at users-guarded"), paused.stderrText)
         // The guard, before shard 1/3 restores anything: user 2, whose membership it restores,
         // cannot be deleted until its COMMIT (without the guard, the delete fails at once on
         // user 2's slots, SQLSTATE 23503).
-        let c = try live.connect()
+        let c = try badJob.live.connect()
         try c.executeSimple("SET lock_timeout = '300ms'")
         XCTAssertThrowsError(try c.execute("DELETE FROM users WHERE id = 2")) { error in
             XCTAssertEqual((error as? PostgresError)?.sqlState, "55P03", "\(error)")
@@ -218,7 +210,7 @@ final class ReconcileApplyTests: XCTestCase {
             let id = try plan(out, against: db)
             let c = try db.connect()
             let before = try DatabaseState.checksums(c)
-            let process = try Spawned(tool, ["apply", dir.file(out).path, "--yes", "--plan-id", id],
+            let process = try Spawned(tool, ["apply", badJob.dir.file(out).path, "--yes", "--plan-id", id],
                                       environment: db.processEnvironment.merging(["RECOVER_TOOL_TEST_PAUSE_AT": point]) { $1 })
             XCTAssertTrue(process.waitForStderr(containing: "test pause at \(point) (pid \(process.pid))"), "\(point): \(process.stderrText)")
             kill(process.pid, SIGKILL)
@@ -230,7 +222,7 @@ final class ReconcileApplyTests: XCTestCase {
             } else {
                 XCTAssertEqual(try DatabaseState.checksums(c), before, "\(point): the database is as before")
             }
-            let rerun = try runProcess(tool, ["apply", dir.file(out).path, "--yes", "--plan-id", id], environment: db.processEnvironment)
+            let rerun = try runProcess(tool, ["apply", badJob.dir.file(out).path, "--yes", "--plan-id", id], environment: db.processEnvironment)
             XCTAssertEqual(rerun.status, 0, "\(point): \(rerun.stderrText)")
             XCTAssertEqual(try c.execute("SELECT count(*) FROM recovery.run_rows").scalar, "3", point)
         }
@@ -242,14 +234,14 @@ extension ReconcileApplyTests {
     /// snapshot came from), it is refused (70) and that database is left as it was.
     func testAPlanForAnotherDatabaseIsRefused() throws {
         let id = try plan()
-        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.file("p/plan.json"))) as! [String: Any]
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: badJob.dir.file("p/plan.json"))) as! [String: Any]
         let recorded = try XCTUnwrap(json["database"] as? [String: Any])
-        XCTAssertEqual(recorded["name"] as? String, live.name)
-        let before = try DatabaseState.checksums(try backup.connect())
-        let refused = try runProcess(tool, ["apply", dir.file("p").path, "--yes", "--plan-id", id, "--db", backup.conninfo])
+        XCTAssertEqual(recorded["name"] as? String, badJob.live.name)
+        let before = try DatabaseState.checksums(try badJob.backup.connect())
+        let refused = try runProcess(tool, ["apply", badJob.dir.file("p").path, "--yes", "--plan-id", id, "--db", badJob.backup.conninfo])
         XCTAssertEqual(refused.status, 70, refused.stderrText)
-        XCTAssertTrue(refused.stderrText.contains("it was made for database '\(live.name)'"), refused.stderrText)
-        XCTAssertTrue(refused.stderrText.contains("but the connection reaches database '\(backup.name)'"), refused.stderrText)
-        XCTAssertEqual(try DatabaseState.checksums(try backup.connect()), before)
+        XCTAssertTrue(refused.stderrText.contains("it was made for database '\(badJob.live.name)'"), refused.stderrText)
+        XCTAssertTrue(refused.stderrText.contains("but the connection reaches database '\(badJob.backup.name)'"), refused.stderrText)
+        XCTAssertEqual(try DatabaseState.checksums(try badJob.backup.connect()), before)
     }
 }

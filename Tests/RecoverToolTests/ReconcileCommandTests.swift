@@ -5,36 +5,28 @@ import XCTest
 /// End to end: the built `recover-tool reconcile` on BadJobFixture, from a real pg_dump of several
 /// tables (plain and lz4) and from the restored backup database.
 final class ReconcileCommandTests: XCTestCase {
-    static var tool: String { Bundle.main.bundleURL.appendingPathComponent("recover-tool").path }
+    static var tool: String { BuiltProducts.recoverTool }
 
-    var backup: TestDatabase!
-    var live: TestDatabase!
-    var dir: TemporaryDirectory!
-    var dump: String!
+    var badJob: BadJobRun!
 
     override func setUpWithError() throws {
-        backup = try TestDatabase(label: "rcc_backup")
-        live = try TestDatabase(label: "rcc_live")
-        dir = try TemporaryDirectory(prefix: "rcc")
-        try BadJobFixture.seed(backup: backup.connect(), live: live.connect())
-        dump = dir.file("before.sql").path
-        try BadJobFixture.dump(backup, to: dump)
-        try runChecked("lz4", ["-q", dump, dump + ".lz4"])
+        badJob = try BadJobRun(label: "rcc")
+        try runChecked("lz4", ["-q", badJob.dump, badJob.dump + ".lz4"])
     }
 
     func reconcile(_ snapshot: String, out: String, _ extra: [String] = []) throws -> ProcessOutput {
         try runProcess(Self.tool, [
             "reconcile", "--snapshot", snapshot, "--job-from", BadJobFixture.jobFrom, "--job-to", BadJobFixture.jobTo,
-            "--columns", BadJobFixture.columns, "--db", live.conninfo, "--out", dir.file(out).path, "--quiet",
+            "--columns", BadJobFixture.columns, "--db", badJob.live.conninfo, "--out", badJob.dir.file(out).path, "--quiet",
         ] + extra)
     }
 
     func planJSON(_ out: String) throws -> [String: Any] {
-        try JSONSerialization.jsonObject(with: Data(contentsOf: dir.file(out + "/plan.json"))) as! [String: Any]
+        try JSONSerialization.jsonObject(with: Data(contentsOf: badJob.dir.file(out + "/plan.json"))) as! [String: Any]
     }
 
     func testThePlanOfTheIncident() throws {
-        let run = try reconcile(dump + ".lz4", out: "p")
+        let run = try reconcile(badJob.dump + ".lz4", out: "p")
         XCTAssertEqual(run.status, 0, run.stderrText)
         let plan = try planJSON("p")
         XCTAssertEqual(plan["kind"] as? String, "reconcile")
@@ -44,50 +36,50 @@ final class ReconcileCommandTests: XCTestCase {
             "restore": 3, "kept_changed_after_job": 2, "kept_not_fingerprint": 1, "missing_from_live": 1, "quarantined": 0,
             "unchanged": 1, "unreadable": 0, "memberships_restored": 1, "memberships_quarantined": 0,
         ])
-        let rows = try String(contentsOf: dir.file("p/rows.tsv"), encoding: .utf8).split(separator: "\n")
+        let rows = try String(contentsOf: badJob.dir.file("p/rows.tsv"), encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(rows.map { $0.split(separator: "\t").first! }, ["1", "4", "5"], "ids of the restored rows, in key order")
         XCTAssertEqual(rows[0].split(separator: "\t", omittingEmptySubsequences: false).count, (plan["rows"] as! [String: Any])["columns"].map { ($0 as! [String]).count })
-        XCTAssertEqual(try String(contentsOf: dir.file("p/memberships.tsv"), encoding: .utf8).prefix(5), "7\t2\ts")
-        let md = try String(contentsOf: dir.file("p/report.md"), encoding: .utf8)
+        XCTAssertEqual(try String(contentsOf: badJob.dir.file("p/memberships.tsv"), encoding: .utf8).prefix(5), "7\t2\ts")
+        let md = try String(contentsOf: badJob.dir.file("p/report.md"), encoding: .utf8)
         XCTAssertTrue(md.contains(#"| 1 | 2026-03-01T09:00:00Z | project\_id: 8 → 7; task\_id: null → 70 | 2026-03-02T01:30:00Z |"#), md)
         XCTAssertTrue(md.contains("## Per project (which customers)"))
-        let html = try String(contentsOf: dir.file("p/report.html"), encoding: .utf8)
+        let html = try String(contentsOf: badJob.dir.file("p/report.html"), encoding: .utf8)
         XCTAssertTrue(html.contains("<svg class=\"timeline\""))
         XCTAssertTrue(html.contains("job window [2026-03-02T01:00:00Z, 2026-03-02T03:00:00Z)"))
-        let csv = try String(contentsOf: dir.file("p/reconcile.csv"), encoding: .utf8)
+        let csv = try String(contentsOf: badJob.dir.file("p/reconcile.csv"), encoding: .utf8)
         XCTAssertTrue(csv.contains("time_slots,restore,1,2026-03-01T09:00:00Z,7,task_id,null,70,2026-03-02T01:30:00Z,,"), csv)
 
         // The same evidence planned again gives the same plan id; the plain dump holds the same rows.
-        XCTAssertEqual(try reconcile(dump + ".lz4", out: "again").status, 0)
+        XCTAssertEqual(try reconcile(badJob.dump + ".lz4", out: "again").status, 0)
         XCTAssertEqual(try planJSON("again")["plan_id"] as? String, plan["plan_id"] as? String)
-        XCTAssertEqual(try reconcile(dump, out: "plain").status, 0)
+        XCTAssertEqual(try reconcile(badJob.dump, out: "plain").status, 0)
         XCTAssertEqual(try planJSON("plain")["counts"] as? [String: Int], counts)
         XCTAssertEqual(
-            try String(contentsOf: dir.file("plain/rows.tsv"), encoding: .utf8),
-            try String(contentsOf: dir.file("p/rows.tsv"), encoding: .utf8).replacingOccurrences(of: ".sql.lz4:", with: ".sql:"))
+            try String(contentsOf: badJob.dir.file("plain/rows.tsv"), encoding: .utf8),
+            try String(contentsOf: badJob.dir.file("p/rows.tsv"), encoding: .utf8).replacingOccurrences(of: ".sql.lz4:", with: ".sql:"))
         // A restored database as the snapshot.
-        XCTAssertEqual(try reconcile(backup.conninfo, out: "db").status, 0)
+        XCTAssertEqual(try reconcile(badJob.backup.conninfo, out: "db").status, 0)
         XCTAssertEqual(try planJSON("db")["counts"] as? [String: Int], counts)
     }
 
     func testNothingIsChanged() throws {
-        let before = try live.connect().execute("SELECT md5(string_agg(t::text, ',' ORDER BY id)) FROM time_slots t").scalar
-        XCTAssertEqual(try reconcile(dump, out: "p").status, 0)
-        XCTAssertEqual(try live.connect().execute("SELECT md5(string_agg(t::text, ',' ORDER BY id)) FROM time_slots t").scalar, before)
+        let before = try badJob.live.connect().execute("SELECT md5(string_agg(t::text, ',' ORDER BY id)) FROM time_slots t").scalar
+        XCTAssertEqual(try reconcile(badJob.dump, out: "p").status, 0)
+        XCTAssertEqual(try badJob.live.connect().execute("SELECT md5(string_agg(t::text, ',' ORDER BY id)) FROM time_slots t").scalar, before)
     }
 
     func testASnapshotNotOlderThanTheJobIsRefused() throws {
         let run = try runProcess(Self.tool, [
-            "reconcile", "--snapshot", dump, "--job-from", BadJobFixture.backupNewest, "--job-to", BadJobFixture.jobTo,
-            "--columns", BadJobFixture.columns, "--db", live.conninfo, "--out", dir.file("old").path,
+            "reconcile", "--snapshot", badJob.dump, "--job-from", BadJobFixture.backupNewest, "--job-to", BadJobFixture.jobTo,
+            "--columns", BadJobFixture.columns, "--db", badJob.live.conninfo, "--out", badJob.dir.file("old").path,
         ])
         XCTAssertEqual(run.status, 72)
         XCTAssertEqual(run.stderrText, """
-            recover-tool: error: \(dump!): the snapshot's newest time_slots.updated_at 2026-03-01T09:31:00Z is not before \
+            recover-tool: error: \(badJob.dump): the snapshot's newest time_slots.updated_at 2026-03-01T09:31:00Z is not before \
             --job-from 2026-03-01T09:31:00Z; its values may already be the job's: give a backup taken before --job-from
 
             """)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.file("old").path))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: badJob.dir.file("old").path))
     }
 
     func testUsageErrors() throws {
@@ -97,8 +89,8 @@ final class ReconcileCommandTests: XCTestCase {
             (["--from", "2026-03-01T09:00:00Z"], "give both '--from' and '--to', or neither"),
         ] {
             var args = [
-                "reconcile", "--snapshot", dump!, "--job-from", BadJobFixture.jobFrom, "--job-to", BadJobFixture.jobTo,
-                "--db", live.conninfo, "--out", dir.file("u").path,
+                "reconcile", "--snapshot", badJob.dump, "--job-from", BadJobFixture.jobFrom, "--job-to", BadJobFixture.jobTo,
+                "--db", badJob.live.conninfo, "--out", badJob.dir.file("u").path,
             ]
             if !extra.contains("--columns") { args += ["--columns", BadJobFixture.columns] }
             let run = try runProcess(Self.tool, args + extra)
@@ -108,16 +100,16 @@ final class ReconcileCommandTests: XCTestCase {
     }
 
     func testTheRangeLimitsSlotsNotMemberships() throws {
-        let run = try reconcile(dump, out: "r", ["--from", "2026-03-01T09:00:00Z", "--to", "2026-03-01T09:10:00Z", "--json"])
+        let run = try reconcile(badJob.dump, out: "r", ["--from", "2026-03-01T09:00:00Z", "--to", "2026-03-01T09:10:00Z", "--json"])
         XCTAssertEqual(run.status, 0, run.stderrText)
         // --json is plan --json's shape: the directory and plan.json, both against their schemas.
         try JSONSchemas.validate(run.stdout, against: "plan-output")
-        try JSONSchemas.validate(file: dir.file("r/plan.json").path, against: "reconcile-plan")
+        try JSONSchemas.validate(file: badJob.dir.file("r/plan.json").path, against: "reconcile-plan")
         let output = try XCTUnwrap(JSONSerialization.jsonObject(with: run.stdout) as? [String: Any])
-        XCTAssertEqual(output["directory"] as? String, dir.file("r").path)
+        XCTAssertEqual(output["directory"] as? String, badJob.dir.file("r").path)
         XCTAssertEqual((output["plan"] as? [String: Any])?["kind"] as? String, "reconcile")
         // show --json of the reconcile plan: the same object.
-        let shown = try runProcess(Self.tool, ["show", dir.file("r").path, "--json"])
+        let shown = try runProcess(Self.tool, ["show", badJob.dir.file("r").path, "--json"])
         XCTAssertEqual(shown.status, 0, shown.stderrText)
         try JSONSchemas.validate(shown.stdout, against: "plan-output")
         XCTAssertEqual((try JSONSerialization.jsonObject(with: shown.stdout) as? [String: Any])?["plan"] as? NSDictionary,
@@ -133,18 +125,18 @@ final class ReconcileCommandTests: XCTestCase {
     /// The shards of one N together plan exactly what the unsharded run plans: every count adds up,
     /// and the restored rows are the same rows.
     func testShardsTogetherAreTheUnshardedPlan() throws {
-        XCTAssertEqual(try reconcile(dump, out: "all").status, 0)
+        XCTAssertEqual(try reconcile(badJob.dump, out: "all").status, 0)
         let whole = try planJSON("all")["counts"] as! [String: Int]
         var summed: [String: Int] = [:]
         var shardRows: [Substring] = []
         for k in 0..<2 {
-            let run = try reconcile(dump, out: "s\(k)", ["--shard", "\(k)/2"])
+            let run = try reconcile(badJob.dump, out: "s\(k)", ["--shard", "\(k)/2"])
             XCTAssertEqual(run.status, 0, run.stderrText)
             for (key, value) in try planJSON("s\(k)")["counts"] as! [String: Int] { summed[key, default: 0] += value }
-            shardRows += try String(contentsOf: dir.file("s\(k)/rows.tsv"), encoding: .utf8).split(separator: "\n")
+            shardRows += try String(contentsOf: badJob.dir.file("s\(k)/rows.tsv"), encoding: .utf8).split(separator: "\n")
         }
         XCTAssertEqual(summed, whole)
-        let wholeRows = try String(contentsOf: dir.file("all/rows.tsv"), encoding: .utf8).split(separator: "\n")
+        let wholeRows = try String(contentsOf: badJob.dir.file("all/rows.tsv"), encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(shardRows.sorted(), wholeRows.sorted())
         XCTAssertGreaterThan(wholeRows.count, 0)
     }
@@ -152,14 +144,14 @@ final class ReconcileCommandTests: XCTestCase {
     /// --require-complete: a snapshot without project_members cannot show lost memberships, so the
     /// plan is written for review and the run exits 72; without the flag the same plan exits 0.
     func testRequireCompleteRefusesASnapshotWithoutMemberships() throws {
-        let slotsOnly = dir.file("slots-only.sql").path
-        _ = try runChecked("pg_dump", ["-t", "users", "-t", "time_slots", "--file=\(slotsOnly)"], environment: backup.processEnvironment)
+        let slotsOnly = badJob.dir.file("slots-only.sql").path
+        _ = try runChecked("pg_dump", ["-t", "users", "-t", "time_slots", "--file=\(slotsOnly)"], environment: badJob.backup.processEnvironment)
         let lenient = try reconcile(slotsOnly, out: "lenient")
         XCTAssertEqual(lenient.status, 0, lenient.stderrText)
         let strict = try reconcile(slotsOnly, out: "strict", ["--require-complete"])
         XCTAssertEqual(strict.status, 72, strict.stderrText)
         XCTAssertTrue(strict.stderrText.contains("the snapshot holds no project_members"), strict.stderrText)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: dir.file("strict/plan.json").path), "the plan is still written, for review")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: badJob.dir.file("strict/plan.json").path), "the plan is still written, for review")
         // With --json: one object, the plan with the error in it.
         let strictJSON = try reconcile(slotsOnly, out: "strict-json", ["--require-complete", "--json"])
         XCTAssertEqual(strictJSON.status, 72, strictJSON.stderrText)
@@ -167,6 +159,6 @@ final class ReconcileCommandTests: XCTestCase {
         let object = try XCTUnwrap(JSONSerialization.jsonObject(with: strictJSON.stdout) as? [String: Any])
         XCTAssertEqual((object["error"] as? [String: Any])?["code"] as? String, "command_incomplete_evidence")
         // The full dump is complete evidence: the same flag passes.
-        XCTAssertEqual(try reconcile(dump, out: "complete", ["--require-complete"]).status, 0)
+        XCTAssertEqual(try reconcile(badJob.dump, out: "complete", ["--require-complete"]).status, 0)
     }
 }

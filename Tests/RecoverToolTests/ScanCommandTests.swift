@@ -5,7 +5,7 @@ import XCTest
 /// End to end: the built `recover-tool scan` on fixtures/logs-basic (see fixtures/README.md).
 final class ScanCommandTests: XCTestCase {
     /// The built `recover-tool` (TestSupport finds it beside this test bundle).
-    static var tool: String { BuiltProducts.path("recover-tool") }
+    static var tool: String { BuiltProducts.recoverTool }
 
     static let fixture = Repository.fixture("logs-basic").path
     static let window = ["--from", "2018-07-25T14:00:00Z", "--to", "2018-07-25T09:00:00-07:00"]

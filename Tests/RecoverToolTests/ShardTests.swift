@@ -6,41 +6,31 @@ import XCTest
 /// End to end on the demo incident (fixtures/demo): `--shard K/N` on `scan`, `plan`, `apply` and
 /// `verify` of the built `recover-tool`, against a real PostgreSQL.
 final class ShardCommandTests: XCTestCase {
-    static var tool: String { BuiltProducts.path("recover-tool") }
-    static let window = DemoIncident.window
-    static var logs: String { DemoIncident.logs }
-    static var snapshot: String { DemoIncident.snapshot }
-
-    var live: TestDatabase!
-    var dir: TemporaryDirectory!
+    var demo: DemoRun!
 
     override func setUpWithError() throws {
-        live = try TestDatabase(label: "shard")
-        dir = try TemporaryDirectory(prefix: "shard")
-        try DemoIncident.loadLive(into: live)
+        demo = try DemoRun(label: "shard", environment: ["USER": "shard-job"])
     }
 
-    func tool(_ arguments: [String]) throws -> ProcessOutput {
-        try runProcess(Self.tool, arguments, environment: live.processEnvironment.merging(["USER": "shard-job"]) { $1 })
-    }
+    func tool(_ arguments: [String]) throws -> ProcessOutput { try demo.tool(arguments) }
 
     /// Plans the window into `dir/NAME`, for one shard or all users; returns the rows file's lines.
     @discardableResult
     func plan(_ name: String, shard: String? = nil) throws -> [Substring] {
-        let output = try tool(["plan"] + Self.window + ["--logs", Self.logs, "--snapshot", Self.snapshot,
-                               "--db", live.conninfo, "--out", dir.file(name).path, "--quiet"]
+        let output = try tool(["plan"] + DemoIncident.window + ["--logs", DemoIncident.logs, "--snapshot", DemoIncident.snapshot,
+                               "--db", demo.live.conninfo, "--out", demo.dir.file(name).path, "--quiet"]
                               + (shard.map { ["--shard", $0] } ?? []))
         XCTAssertEqual(output.status, 0, output.stderrText)
-        return try String(contentsOf: dir.file(name + "/rows.tsv"), encoding: .utf8).split(separator: "\n")
+        return try String(contentsOf: demo.dir.file(name + "/rows.tsv"), encoding: .utf8).split(separator: "\n")
     }
 
     func planID(_ name: String) throws -> String {
-        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.file(name + "/plan.json"))) as? [String: Any]
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: demo.dir.file(name + "/plan.json"))) as? [String: Any]
         return try XCTUnwrap(json?["plan_id"] as? String)
     }
 
     func count(_ sql: String) throws -> String {
-        try live.connect().execute(sql).scalar ?? ""
+        try demo.live.connect().execute(sql).scalar ?? ""
     }
 
     func testTheShardsOfAPlanAreTheWholePlanWithNoSlotTwice() throws {
@@ -64,7 +54,7 @@ final class ShardCommandTests: XCTestCase {
 
     func testScanOfEveryShardAddsUpToTheWholeScan() throws {
         func slots(_ shard: [String]) throws -> Int {
-            let output = try tool(["scan"] + Self.window + ["--logs", Self.logs, "--json", "--quiet"] + shard)
+            let output = try tool(["scan"] + DemoIncident.window + ["--logs", DemoIncident.logs, "--json", "--quiet"] + shard)
             XCTAssertEqual(output.status, 0, output.stderrText)
             try JSONSchemas.validate(output.stdout, against: "scan")
             let json = try JSONSerialization.jsonObject(with: output.stdout) as? [String: Any]
@@ -82,7 +72,7 @@ final class ShardCommandTests: XCTestCase {
         func scan(_ shard: String, index: String?) throws -> ProcessOutput {
             var environment = ProcessInfo.processInfo.environment
             environment["JOB_COMPLETION_INDEX"] = index
-            return try runProcess(Self.tool, ["scan"] + Self.window + ["--logs", Self.logs, "--json", "--quiet", "--shard", shard],
+            return try runProcess(BuiltProducts.recoverTool, ["scan"] + DemoIncident.window + ["--logs", DemoIncident.logs, "--json", "--quiet", "--shard", shard],
                                   environment: environment)
         }
         let fromEnvironment = try scan("env/3", index: "1")
@@ -105,7 +95,7 @@ final class ShardCommandTests: XCTestCase {
         for k in 0..<3 { try plan("s\(k)", shard: "\(k)/3") }
         var runs: [String] = []
         for k in 0..<3 {
-            let applied = try tool(["apply", dir.file("s\(k)").path, "--db", live.conninfo, "--yes", "--plan-id", try approvedPlanID(dir.file("s\(k)").path), "--shard", "\(k)/3", "--quiet"])
+            let applied = try tool(["apply", demo.dir.file("s\(k)").path, "--db", demo.live.conninfo, "--yes", "--plan-id", try approvedPlanID(demo.dir.file("s\(k)").path), "--shard", "\(k)/3", "--quiet"])
             XCTAssertEqual(applied.status, 0, applied.stderrText)
             runs.append(String(k + 1))
         }
@@ -143,17 +133,17 @@ final class ShardCommandTests: XCTestCase {
     /// set, are refused.
     func testCombineApplyTheSetAtOnceAndVerifyTheSet() throws {
         for k in 0..<3 { try plan("s\(k)", shard: "\(k)/3") }
-        let setDir = dir.file("set").path
-        let missing = try tool(["combine", dir.file("s0").path, dir.file("s2").path, "--out", dir.file("partial").path, "--json"])
+        let setDir = demo.dir.file("set").path
+        let missing = try tool(["combine", demo.dir.file("s0").path, demo.dir.file("s2").path, "--out", demo.dir.file("partial").path, "--json"])
         XCTAssertEqual(missing.status, 70)
-        XCTAssertEqual(missing.stderrText, "recover-tool: error: refusing the plan set of '\(dir.file("s0").path)': shard 1/3 is missing; "
+        XCTAssertEqual(missing.stderrText, "recover-tool: error: refusing the plan set of '\(demo.dir.file("s0").path)': shard 1/3 is missing; "
                        + "plan every shard 0 to N-1 of one N, for one window and one database, and combine them all\n")
         try JSONSchemas.validate(missing.stdout, against: "error")
         let missingError = (try JSONSerialization.jsonObject(with: missing.stdout) as? [String: Any])?["error"] as? [String: Any]
         XCTAssertEqual(missingError?["code"] as? String, "plan_set_refused")
-        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.file("partial/plan-set.json").path))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: demo.dir.file("partial/plan-set.json").path))
 
-        let combined = try tool(["combine"] + (0..<3).map { dir.file("s\($0)").path } + ["--out", setDir, "--json", "--quiet"])
+        let combined = try tool(["combine"] + (0..<3).map { demo.dir.file("s\($0)").path } + ["--out", setDir, "--json", "--quiet"])
         XCTAssertEqual(combined.status, 0, combined.stderrText)
         try JSONSchemas.validate(combined.stdout, against: "combine")
         try JSONSchemas.validate(file: setDir + "/plan-set.json", against: "plan-set")
@@ -171,18 +161,18 @@ final class ShardCommandTests: XCTestCase {
         }
 
         // Shard 1/3 planned for another window is another plan: not in the approved set.
-        let other = try tool(["plan", "--from", "2018-07-25T14:50:00Z", "--to", "2018-07-25T17:40:00Z", "--logs", Self.logs,
-                              "--snapshot", Self.snapshot, "--db", live.conninfo, "--out", dir.file("other").path, "--quiet",
+        let other = try tool(["plan", "--from", "2018-07-25T14:50:00Z", "--to", "2018-07-25T17:40:00Z", "--logs", DemoIncident.logs,
+                              "--snapshot", DemoIncident.snapshot, "--db", demo.live.conninfo, "--out", demo.dir.file("other").path, "--quiet",
                               "--shard", "1/3"])
         XCTAssertEqual(other.status, 0, other.stderrText)
         let before = try count("SELECT count(*) FROM time_slots")
-        let refused = try tool(["apply", dir.file("other").path, "--plan-set", setID, "--set", setDir, "--shard", "1/3", "--yes"])
+        let refused = try tool(["apply", demo.dir.file("other").path, "--plan-set", setID, "--set", setDir, "--shard", "1/3", "--yes"])
         XCTAssertEqual(refused.status, 70)
-        XCTAssertEqual(refused.stderrText, "recover-tool: error: refusing the plan in '\(dir.file("other").path)': plan \(try planID("other")) "
+        XCTAssertEqual(refused.stderrText, "recover-tool: error: refusing the plan in '\(demo.dir.file("other").path)': plan \(try planID("other")) "
                        + "is not in the approved plan set \(setID); nothing was changed; apply only the plans of the set that was reviewed\n")
         // A shard of the set, with another set id approved: refused too.
         let otherID = String(repeating: "a", count: 64)
-        let unapproved = try tool(["apply", dir.file("s0").path, "--plan-set", otherID, "--set", setDir, "--yes"])
+        let unapproved = try tool(["apply", demo.dir.file("s0").path, "--plan-set", otherID, "--set", setDir, "--yes"])
         XCTAssertEqual(unapproved.status, 70)
         XCTAssertTrue(unapproved.stderrText.contains("the plan set is \(setID), not the approved \(otherID)"), unapproved.stderrText)
         XCTAssertEqual(try count("SELECT count(*) FROM time_slots"), before)
@@ -193,9 +183,9 @@ final class ShardCommandTests: XCTestCase {
 
         // The three shards at once, each admitted by the approved set id.
         let applies = try (0..<3).map { k in
-            try Spawned(Self.tool, ["apply", dir.file("s\(k)").path, "--plan-set", setID, "--set", setDir,
+            try Spawned(BuiltProducts.recoverTool, ["apply", demo.dir.file("s\(k)").path, "--plan-set", setID, "--set", setDir,
                                     "--shard", "\(k)/3", "--yes", "--quiet"],
-                        environment: live.processEnvironment.merging(["USER": "shard-job"]) { $1 })
+                        environment: demo.live.processEnvironment.merging(["USER": "shard-job"]) { $1 })
         }
         for apply in applies { apply.process.waitUntilExit() }
         XCTAssertEqual(applies.map(\.process.terminationStatus), [0, 0, 0], applies.map(\.stderrText).joined())
@@ -217,17 +207,17 @@ final class ShardCommandTests: XCTestCase {
         try plan("s1", shard: "1/2")
         try plan("whole")
         let before = try count("SELECT count(*) FROM time_slots")
-        let wrong = try tool(["apply", dir.file("s1").path, "--db", live.conninfo, "--yes", "--plan-id", try approvedPlanID(dir.file("s1").path), "--shard", "0/2"])
+        let wrong = try tool(["apply", demo.dir.file("s1").path, "--db", demo.live.conninfo, "--yes", "--plan-id", try approvedPlanID(demo.dir.file("s1").path), "--shard", "0/2"])
         XCTAssertEqual(wrong.status, 70)
-        XCTAssertEqual(wrong.stderrText, "recover-tool: error: refusing the plan in '\(dir.file("s1").path)': it was made for shard 1/2, "
+        XCTAssertEqual(wrong.stderrText, "recover-tool: error: refusing the plan in '\(demo.dir.file("s1").path)': it was made for shard 1/2, "
                        + "not shard 0/2 as --shard says; nothing was changed; apply shard 0/2's own plan\n")
-        let unsharded = try tool(["apply", dir.file("whole").path, "--db", live.conninfo, "--yes", "--plan-id", try approvedPlanID(dir.file("whole").path), "--shard", "0/2"])
+        let unsharded = try tool(["apply", demo.dir.file("whole").path, "--db", demo.live.conninfo, "--yes", "--plan-id", try approvedPlanID(demo.dir.file("whole").path), "--shard", "0/2"])
         XCTAssertEqual(unsharded.status, 70)
         XCTAssertTrue(unsharded.stderrText.contains("it was made for all users (no --shard), not shard 0/2"), unsharded.stderrText)
         XCTAssertEqual(try count("SELECT count(*) FROM time_slots"), before)
         XCTAssertEqual(try count("SELECT count(*) FROM pg_namespace WHERE nspname = 'recovery'"), "0")
 
-        let right = try tool(["apply", dir.file("s1").path, "--db", live.conninfo, "--yes", "--plan-id", try approvedPlanID(dir.file("s1").path), "--shard", "1/2", "--quiet"])
+        let right = try tool(["apply", demo.dir.file("s1").path, "--db", demo.live.conninfo, "--yes", "--plan-id", try approvedPlanID(demo.dir.file("s1").path), "--shard", "1/2", "--quiet"])
         XCTAssertEqual(right.status, 0, right.stderrText)
         XCTAssertTrue(right.stdoutText.hasPrefix("applied plan \(try planID("s1")) as run 1\n"), right.stdoutText)
         let runs = try tool(["runs"])

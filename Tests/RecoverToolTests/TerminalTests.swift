@@ -7,7 +7,7 @@ import XCTest
 /// the long stages, `--verbose` log lines in UTC written above it (never into it), and the
 /// password prompt when the server wants a password.
 final class TerminalTests: XCTestCase {
-    var tool: String { BuiltProducts.path("recover-tool") }
+    var tool: String { BuiltProducts.recoverTool }
 
     func testApplyDrawsItsStepsWithLogLinesAboveThem() throws {
         let db = try TestDatabase(label: "tty")

@@ -77,3 +77,26 @@ public enum BadJobFixture {
         _ = try runChecked("pg_dump", ["-t", "users", "-t", "time_slots", "-t", "project_members", "--file=\(path)"], environment: env)
     }
 }
+
+/// The reconcile tests' setting: BadJobFixture's backup and live in fresh test databases, and a
+/// temporary directory, with the backup's pg_dump in it when asked for.
+public final class BadJobRun {
+    /// The backup taken before the job.
+    public let backup: TestDatabase
+    /// Live after the job.
+    public let live: TestDatabase
+    public let dir: TemporaryDirectory
+    /// `before.sql` in `dir`: the backup's plain pg_dump (`BadJobFixture.dump`), when made.
+    public let dump: String
+
+    /// Creates `LABEL_backup`, `LABEL_live` and the directory, seeds both databases, and dumps the
+    /// backup into `dump` when `dumping`.
+    public init(label: String, dumping: Bool = true) throws {
+        backup = try TestDatabase(label: label + "_backup")
+        live = try TestDatabase(label: label + "_live")
+        dir = try TemporaryDirectory(prefix: label)
+        dump = dir.file("before.sql").path
+        try BadJobFixture.seed(backup: backup.connect(), live: live.connect())
+        if dumping { try BadJobFixture.dump(backup, to: dump) }
+    }
+}

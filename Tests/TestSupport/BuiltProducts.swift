@@ -18,4 +18,7 @@ public enum BuiltProducts {
     public static func path(_ name: String) -> String {
         directory.appendingPathComponent(name).path
     }
+
+    /// The built `recover-tool`, as the end-to-end tests run it.
+    public static var recoverTool: String { path("recover-tool") }
 }
