@@ -20,25 +20,28 @@ public struct TextBuffer {
         bytes.append(byte)
     }
 
+    /// The decimal digits of `value`, made from the last into a fixed buffer and appended at
+    /// once (one capacity check per number, not one per digit).
     @inlinable
     public mutating func append<I: BinaryInteger>(_ value: I) {
-        var v = Int64(value)
-        if v < 0 {
-            bytes.append(0x2D)
-            guard v != .min else { return append(String(v).dropFirst().description) }
-            v = -v
-        }
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var count = 0
+        let v = Int64(value)
+        var magnitude = v.magnitude
+        // A sign and 20 digits fit.
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
         withUnsafeMutableBytes(of: &digits) { d in
+            var at = d.count
             repeat {
-                d[count] = UInt8(48 + v % 10)
-                v /= 10
-                count += 1
-            } while v > 0
-            for i in stride(from: count - 1, through: 0, by: -1) { bytes.append(d[i]) }
+                at -= 1
+                d[at] = UInt8(truncatingIfNeeded: 48 + magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            if v < 0 {
+                at -= 1
+                d[at] = 0x2D
+            }
+            bytes.append(contentsOf: UnsafeBufferPointer(start: d.baseAddress!.assumingMemoryBound(to: UInt8.self) + at, count: d.count - at))
         }
     }
 

@@ -32,6 +32,16 @@ final class RowTextTests: XCTestCase {
         return slots
     }
 
+    func testNumbersAreWrittenAsStringWritesThem() {
+        var out = TextBuffer()
+        let values: [Int64] = [0, 7, -7, 10, -10, 99, 100, 1_234_567_890, Int64.max, Int64.min, Int64.min + 1]
+        for v in values { out.append(v); out.append(byte: 0x20) }
+        out.append(Int32.min); out.append(byte: 0x20)
+        out.append(Int16(-1)); out.append(byte: 0x20)
+        out.append(Int16.max)
+        XCTAssertEqual(out.text, (values.map { String($0) } + [String(Int32.min), "-1", String(Int16.max)]).joined(separator: " "))
+    }
+
     func testRowsAreWrittenAsFieldByField() throws {
         let dir = try TemporaryDirectory(prefix: "row-text")
         let path = dir.path + "/rows.tsv"
