@@ -359,14 +359,16 @@ private struct ApplyTransaction {
     /// UPDATE (a new offline entry of one of them waits in its foreign-key check, which takes FOR
     /// KEY SHARE) and their offline entries FOR SHARE (an edit waits), in id order. Other users'
     /// offline time is not held up. A row whose key has a live row now is left to `insertSlots`,
-    /// since §5.3 comes first. Returns how many were dropped.
+    /// since §5.3 comes first. The plan's users are read from the rows once (a CTE named twice is
+    /// computed once), not once per lock. Returns how many were dropped.
     private func recheckOfflineOverlap(_ runID: Int64) throws -> Int {
         let run = String(runID)
         try connection.execute(
             """
-            SELECT (SELECT count(*) FROM (SELECT 1 FROM \(connection.table("users")) WHERE id IN (SELECT user_id FROM \(Self.rowsTable))
+            WITH plan_users AS (SELECT DISTINCT user_id FROM \(Self.rowsTable))
+            SELECT (SELECT count(*) FROM (SELECT 1 FROM \(connection.table("users")) WHERE id IN (SELECT user_id FROM plan_users)
                                           ORDER BY id FOR UPDATE) u),
-                   (SELECT count(*) FROM (SELECT 1 FROM \(connection.table("offline_entries")) WHERE user_id IN (SELECT user_id FROM \(Self.rowsTable))
+                   (SELECT count(*) FROM (SELECT 1 FROM \(connection.table("offline_entries")) WHERE user_id IN (SELECT user_id FROM plan_users)
                                           ORDER BY id FOR SHARE) o)
             """,
             context: "guarding the plan's users against new offline entries (for up to \(seconds(options.lockTimeoutSeconds)))")
