@@ -84,13 +84,8 @@ struct Apply: ParsableCommand {
 
     func run() throws {
         if ReconcileDirectory.kind(of: directory) == ReconcileDocument.kind { return try runReconcile() }
-        let plan: PlanDirectory
-        do { plan = try PlanDirectory.load(directory) } catch let error as PlanError {
-            throw CommitError(refusing: error)
-        }
-        try requireApproved(plan.document.planID)
-        try requireShard(plan.document.shard)
-        try requireInSet(planID: plan.document.planID, shard: plan.document.shard)
+        let plan = try admitted { try PlanDirectory.load($0) }
+        try requireAdmitted(planID: plan.document.planID, shard: plan.document.shard)
         try commit(rowsPath: plan.rowsPath, rows: plan.document.rows.count, summary: ApplyText.summary(plan.document, path: directory)) {
             options, confirm, checkpoint in
             try RecoveryApply.apply(plan, database: database.target, options: options, confirm: confirm, checkpoint: checkpoint)
@@ -99,6 +94,19 @@ struct Apply: ParsableCommand {
 }
 
 extension Apply {
+    /// `<dir>` loaded by `load` (and so checked against its hashes); a plan error refuses it (70).
+    func admitted<Directory>(_ load: (String) throws -> Directory) throws -> Directory {
+        do { return try load(directory) } catch let error as PlanError { throw CommitError(refusing: error) }
+    }
+
+    /// Refuses (70) a plan that is not the approved one (`--plan-id`), not `--shard`'s, or not its
+    /// shard's plan in the approved plan set: every check `apply` makes of a loaded plan.
+    func requireAdmitted(planID: String, shard: Shard?) throws {
+        try requireApproved(planID)
+        try requireShard(shard)
+        try requireInSet(planID: planID, shard: shard)
+    }
+
     /// Refuses (70) a plan made for another shard than `--shard` says.
     func requireShard(_ planShard: Shard?) throws {
         guard let expected = shard?.shard, planShard != expected else { return }

@@ -9,13 +9,8 @@ extension Apply {
     /// `apply` of a reconcile plan (`"kind": "reconcile"`): the same checks, confirmation and
     /// options as a recovery plan; `--max-slots` bounds the rows updated.
     func runReconcile() throws {
-        let plan: ReconcileDirectory
-        do { plan = try ReconcileDirectory.load(directory) } catch let error as PlanError {
-            throw CommitError(refusing: error)
-        }
-        try requireApproved(plan.document.planID)
-        try requireShard(plan.document.shard)
-        try requireInSet(planID: plan.document.planID, shard: plan.document.shard)
+        let plan = try admitted { try ReconcileDirectory.load($0) }
+        try requireAdmitted(planID: plan.document.planID, shard: plan.document.shard)
         let d = plan.document
         let summary = [
             "reconcile plan \(d.planID) in '\(directory)'",

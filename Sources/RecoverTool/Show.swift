@@ -23,19 +23,24 @@ struct Show: ParsableCommand {
     func run() throws {
         if ReconcileDirectory.kind(of: directory) == ReconcileDocument.kind {
             let document = try ReconcileDirectory.load(directory).document
-            try output.emit(ReconcileOutput(directory: directory, plan: document)) {
-                ReconcileCommand.summary(document, directory: directory) + Self.approval(document.planID)
-            }
-            return
+            return try output.emit(ReconcileOutput(directory: directory, plan: document)) { text(document) }
         }
         let document = try PlanDirectory.load(directory).document
-        try output.emit(PlanOutput(directory: directory, plan: document)) {
-            var text = PlanSummary.text(document, directory: directory)
-            for warning in document.completeness.warnings { text += "warning: \(warning)\n" }
-            text += "users: \(document.users.filter { $0.recovered > 0 }.count) with slots to recover; "
-                + "notices for support in \(directory)/notices.csv\n"
-            return text + Self.approval(document.planID)
-        }
+        try output.emit(PlanOutput(directory: directory, plan: document)) { text(document) }
+    }
+
+    /// A reconcile plan's summary, then the approval line.
+    func text(_ document: ReconcileDocument) -> String {
+        ReconcileCommand.summary(document, directory: directory) + Self.approval(document.planID)
+    }
+
+    /// A plan's summary, its warnings, its users with slots to recover, then the approval line.
+    func text(_ document: PlanDocument) -> String {
+        var text = PlanSummary.text(document, directory: directory)
+        for warning in document.completeness.warnings { text += "warning: \(warning)\n" }
+        text += "users: \(document.users.filter { $0.recovered > 0 }.count) with slots to recover; "
+            + "notices for support in \(directory)/notices.csv\n"
+        return text + Self.approval(document.planID)
     }
 
     /// The line a reviewer writes, and the one `apply` takes.
