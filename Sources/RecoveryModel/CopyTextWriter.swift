@@ -54,10 +54,18 @@ public enum CopyTextWriter {
         for (i, element) in elements.enumerated() {
             if i > 0 { out.append(0x2C) }
             out.append(0x22)
-            for byte in element.utf8 {
-                // The array literal's backslash before `"` or `\`, itself escaped for COPY.
-                if byte == 0x22 || byte == 0x5C { out.append(contentsOf: [0x5C, 0x5C]) }
-                appendEscaped(byte, to: &out)
+            // Most names have nothing to escape: then their bytes go in at once.
+            let copied = element.utf8.withContiguousStorageIfAvailable { bytes in
+                guard !bytes.contains(where: { $0 == 0x22 || needsEscape($0) }) else { return false }
+                out.append(contentsOf: bytes)
+                return true
+            }
+            if copied != true {
+                for byte in element.utf8 {
+                    // The array literal's backslash before `"` or `\`, itself escaped for COPY.
+                    if byte == 0x22 || byte == 0x5C { out.append(contentsOf: [0x5C, 0x5C]) }
+                    appendEscaped(byte, to: &out)
+                }
             }
             out.append(0x22)
         }

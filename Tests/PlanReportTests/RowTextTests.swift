@@ -23,7 +23,7 @@ final class RowTextTests: XCTestCase {
                 key: SlotKey(userID: Int64(1000 + i / 7), slotStart: Timestamp.parse(times[i % times.count])!),
                 projectID: 7, taskID: i % 3 == 0 ? nil : 70, durationMinutes: 10, status: .active,
                 activityLevel: i % 4 == 0 ? nil : 5, keystrokes: Int32(i), mouseEvents: -1,
-                activeApps: i % 2 == 0 ? ["Xcode", "Visual Studio Code"] : [], screenshotKey: nil, note: i % 5 == 0 ? "a\tnote" : nil)
+                activeApps: i % 2 == 0 ? ["Xcode", "Visual Studio Code"] : i % 3 == 0 ? ["say \"hi\"", "back\\slash", "tab\there", "caf\u{E9} and a name past fifteen bytes"] : [], screenshotKey: nil, note: i % 5 == 0 ? "a\tnote" : nil)
             // A fresh copy of a path now and then: equal text behind other string storage.
             let path = i % 11 == 0 ? String(paths[i % paths.count].utf8.map { Character(Unicode.Scalar($0)) }) : paths[i % paths.count]
             let provenance = (0..<(i % 3)).map { Provenance(kind: $0 == 0 ? .snapshot : .log, location: SourceLocation(file: $0 == 0 ? path : paths[(i + 5) % paths.count], line: i * 10 + $0)) }
