@@ -10,7 +10,7 @@ import RecoveryModel
 public enum SlotFold {
     /// Folds `events` (as values of their own: tests, `explain`).
     public static func fold(
-        _ events: [SlotEvent], window: Window, partitions: Int = ProcessInfo.processInfo.activeProcessorCount
+        _ events: [SlotEvent], window: Window, partitions: Int = 4 * ProcessInfo.processInfo.activeProcessorCount
     ) -> FoldResult {
         var batches = EventBatch.batches(events)
         return fold(taking: &batches, window: window, partitions: partitions)
@@ -18,7 +18,9 @@ public enum SlotFold {
 
     /// Folds the events of every batch as one, taking the batches over (`batches` is left empty):
     /// each batch's events are let go once copied into the ranges to sort, and each range's once
-    /// folded, so the events and the result are not all in memory at once.
+    /// folded, so the events and the result are not all in memory at once. `partitions` is the
+    /// number of user ranges: four per core by default, so that most ranges' events are let go
+    /// before the last ranges' slots are made.
     ///
     /// Ranges of users, on every core, are sorted and folded at once; each range's result is
     /// sorted by key, so the ranges' results in order are the whole result, whatever the split.
@@ -26,7 +28,7 @@ public enum SlotFold {
     /// tag: the fold reads them in order, and looks at a batch only for a version's fields, a
     /// location's file, or the host and file of two events of one slot, time and kind.
     public static func fold(
-        taking batches: inout [EventBatch], window: Window, partitions: Int = ProcessInfo.processInfo.activeProcessorCount
+        taking batches: inout [EventBatch], window: Window, partitions: Int = 4 * ProcessInfo.processInfo.activeProcessorCount
     ) -> FoldResult {
         precondition(batches.count < 1 << 30, "more than 2^30 sources")
         let bounds = userBounds(batches, window: window, partitions: max(1, partitions))
