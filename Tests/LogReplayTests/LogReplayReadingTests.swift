@@ -62,6 +62,43 @@ final class LogReplayReadingTests: XCTestCase {
         try LogReplay(window: window, threads: threads).read(files)
     }
 
+    /// A file read whole gives the events of its lines parsed one by one, in order, also when a
+    /// line is rejected after some of its texts were kept (a bad `note` or `keystrokes` after
+    /// `request_id`), and with a shard, the shard's users' events only.
+    func testAFileReadsLikeItsLinesParsedOneByOne() throws {
+        var lines: [String] = []
+        for i in 0..<600 {
+            let m = 14 * 60 + 1 + i / 60, s = i % 60
+            let ts = String(format: "2018-07-25T%02d:%02d:%02dZ", m / 60, m % 60, s)
+            var line = Self.upload(user: 1 + i % 7, slot: i % 12, ts: ts, host: "app-\(i % 3)", request: "request-\(i)-long-enough")
+            switch i % 5 {
+            case 1: line = line.replacingOccurrences(of: #""keystrokes":"#, with: #""keystrokes":-"#)
+            case 2: line = line.replacingOccurrences(of: "}", with: #","screenshot_key":"ss/\#(i).jpg","note":"a\u0000b"}"#)
+            case 3: line = line.replacingOccurrences(of: "}", with: #","screenshot_key":"ss/\#(i).jpg","note":"n\#(i)"}"#)
+            default: break
+            }
+            lines.append(line)
+        }
+        let path = try write("mixed/app.log", lines.joined(separator: "\n") + "\n")
+        let parser = EventLineParser(file: path, window: window)
+        let oneByOne = lines.enumerated().compactMap { i, line -> SlotEvent? in
+            guard case .event(let event) = Array(line.utf8).withUnsafeBytes({ parser.parse($0, line: i + 1) }) else { return nil }
+            return event
+        }
+        XCTAssertEqual(oneByOne.count, 360)
+        let whole = try read([path])
+        XCTAssertEqual(whole.events, oneByOne)
+        let texts = oneByOne.reduce(0) { count, event in
+            guard case .upload(let u) = event.payload else { return count }
+            return count + u.requestID.utf8.count + (u.screenshotKey?.utf8.count ?? 0) + (u.note?.utf8.count ?? 0)
+        }
+        XCTAssertEqual(whole.batches.map(\.text.count).reduce(0, +), texts, "a rejected line leaves none of its texts")
+        let shard = try XCTUnwrap(Shard(index: 1, count: 3))
+        var replay = LogReplay(window: window, threads: 1)
+        replay.shard = shard
+        XCTAssertEqual(try replay.read([path]).events, oneByOne.filter { shard.contains(userID: $0.key.userID) })
+    }
+
     func testMultiFrameFileReadsLikeThePlainText() throws {
         let a = Self.lines(3000, host: "app-1"), b = Self.lines(2000, host: "app-1", start: 15 * 3600)
         let plain = try write("plain/app-1.log", a + b)
