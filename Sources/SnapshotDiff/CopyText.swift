@@ -13,35 +13,22 @@ public enum CopyText {
     @inlinable
     public static func splitFields(_ row: UnsafeRawBufferPointer, into fields: inout [Range<Int>]) {
         fields.removeAll(keepingCapacity: true)
-        var start = 0
-        var i = 0
+        _ = splitFields(row, from: 0, into: &fields)
+    }
+
+    /// Appends the fields of `row` from `start` (0, or where an earlier call stopped), stopping
+    /// once `fields` holds `limit` of them: returns where the next field starts when it stopped
+    /// there, nil when it reached the end of the row.
+    @inlinable
+    public static func splitFields(
+        _ row: UnsafeRawBufferPointer, from start: Int, into fields: inout [Range<Int>], limit: Int = .max
+    ) -> Int? {
+        var start = start
+        var i = start
         let n = row.count
         while i < n {
             let c = row[i]
             if c == 0x5C {          // backslash: the next byte is escaped, whatever it is
-                i += 2
-                continue
-            }
-            if c == 0x09 {
-                fields.append(start..<i)
-                start = i + 1
-            }
-            i += 1
-        }
-        fields.append(start..<n)
-    }
-
-    /// Splits the first `limit` fields of a row as `splitFields(_:into:)` does; returns where the
-    /// next field starts, or nil when the row has no more fields (`fields` then holds them all).
-    @inlinable
-    public static func splitFields(_ row: UnsafeRawBufferPointer, into fields: inout [Range<Int>], limit: Int) -> Int? {
-        fields.removeAll(keepingCapacity: true)
-        var start = 0
-        var i = 0
-        let n = row.count
-        while i < n {
-            let c = row[i]
-            if c == 0x5C {
                 i += 2
                 continue
             }
@@ -54,27 +41,6 @@ public enum CopyText {
         }
         fields.append(start..<n)
         return nil
-    }
-
-    /// Appends the fields of `row` from `start` (where `splitFields(_:into:limit:)` stopped) to the end.
-    @inlinable
-    public static func splitFields(_ row: UnsafeRawBufferPointer, from start: Int, into fields: inout [Range<Int>]) {
-        var start = start
-        var i = start
-        let n = row.count
-        while i < n {
-            let c = row[i]
-            if c == 0x5C {
-                i += 2
-                continue
-            }
-            if c == 0x09 {
-                fields.append(start..<i)
-                start = i + 1
-            }
-            i += 1
-        }
-        fields.append(start..<n)
     }
 
     /// The number of fields of `row` from `start` to the end, counted as `splitFields` splits

@@ -105,13 +105,14 @@ public struct SlotRowDecoder {
         // With a window, only the fields up to the key are split first; a row outside has the
         // rest of its fields counted, not split.
         if let window {
-            if let next = CopyText.splitFields(row, into: &fields, limit: keyFields) {
+            fields.removeAll(keepingCapacity: true)
+            if let next = CopyText.splitFields(row, from: 0, into: &fields, limit: keyFields) {
                 if let key = rawKey(row), !window.contains(key.slotStart) {
                     let count = keyFields + CopyText.countFields(row, from: next)
                     guard count == fieldCount else { return .inside(.rejected(Self.fieldCountFault(fieldCount, count), key: nil)) }
                     return .outside(key)
                 }
-                CopyText.splitFields(row, from: next, into: &fields)
+                _ = CopyText.splitFields(row, from: next, into: &fields)
             }
         } else {
             CopyText.splitFields(row, into: &fields)

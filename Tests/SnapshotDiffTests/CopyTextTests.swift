@@ -56,10 +56,10 @@ final class CopyTextTests: XCTestCase {
                 XCTAssertEqual(CopyText.countFields(bytes, from: 0), whole.count, "\(row)")
                 for limit in 1...6 {
                     var part: [Range<Int>] = []
-                    if let next = CopyText.splitFields(bytes, into: &part, limit: limit) {
+                    if let next = CopyText.splitFields(bytes, from: 0, into: &part, limit: limit) {
                         XCTAssertEqual(part, Array(whole[..<limit]), "\(row) limit \(limit)")
                         XCTAssertEqual(limit + CopyText.countFields(bytes, from: next), whole.count, "\(row) limit \(limit)")
-                        CopyText.splitFields(bytes, from: next, into: &part)
+                        XCTAssertNil(CopyText.splitFields(bytes, from: next, into: &part))
                     }
                     XCTAssertEqual(part, whole, "\(row) limit \(limit)")
                 }
