@@ -1,4 +1,7 @@
+import RecoveryModel
 import SnapshotDiff
+
+private let window = Window(from: Timestamp(seconds: 1_532_476_800), to: Timestamp(seconds: 1_532_563_200))
 
 /// One input: a COPY text row. Checks the decoders never crash, and that what the encoder writes
 /// decodes back to itself.
@@ -8,6 +11,16 @@ public func fuzzCopyText(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 
     var fields: [Range<Int>] = []
     CopyText.splitFields(bytes, into: &fields)
+    // The split in parts and the count agree with the whole split.
+    precondition(CopyText.countFields(bytes, from: 0) == fields.count, "countFields")
+    for limit in [1, 5] {
+        var part: [Range<Int>] = []
+        if let next = CopyText.splitFields(bytes, from: 0, into: &part, limit: limit) {
+            precondition(limit + CopyText.countFields(bytes, from: next) == fields.count, "countFields from \(next)")
+            _ = CopyText.splitFields(bytes, from: next, into: &part)
+        }
+        precondition(part == fields, "split in parts, limit \(limit)")
+    }
     var scratch: [UInt8] = []
     for range in fields {
         let field = UnsafeRawBufferPointer(rebasing: bytes[range])
@@ -29,6 +42,11 @@ public func fuzzCopyText(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     }
     _ = CopyText.arrayLiteral(bytes)
     var decoder = try! SlotRowDecoder(columnNames: CopyTextEncoder.slotColumns)
-    _ = decoder.decode(bytes)
+    let whole = decoder.decode(bytes)
+    // With a window, a row is decoded as without one, or told outside by its key alone.
+    switch decoder.decode(bytes, window: window) {
+    case .inside(let row): precondition(row == whole, "windowed decode")
+    case .outside(let key): precondition(!window.contains(key.slotStart) && fields.count == CopyTextEncoder.slotColumns.count, "outside")
+    }
     return 0
 }
