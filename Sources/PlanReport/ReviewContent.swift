@@ -183,9 +183,9 @@ struct ReviewContent {
         let inOrder = recovered.withUnsafeBufferPointer { b in b.indices.dropFirst().allSatisfy { b[$0 - 1].slot.key < b[$0].slot.key } }
         let sorted = inOrder ? recovered : recovered.sorted { $0.slot.key < $1.slot.key }
         var perUser: [Int64: (slots: Int, minutes: Int)] = [:]
-        sorted.forEachInPlace { f in
-            perUser[f.pointee.slot.key.userID, default: (0, 0)].slots += 1
-            perUser[f.pointee.slot.key.userID]!.minutes += Int(f.pointee.slot.durationMinutes)
+        evidence.forEachUsersRecovered { user, slots, minutes in
+            perUser[user, default: (0, 0)].slots += slots
+            perUser[user]!.minutes += minutes
         }
         let local = time.zoneIsKnown ? time.zoneName : nil
         var groups: [(index: Int, title: String)] = []
