@@ -23,6 +23,13 @@ final class HostileInputTests: XCTestCase {
                   "--out", demo.dir.file(name).path, "--quiet"] + extra, environment: environment)
     }
 
+    /// Plans the demo into `p` and applies it (run 1); the test fails where either fails.
+    func planAndApply(file: StaticString = #filePath, line: UInt = #line) throws {
+        XCTAssertEqual(try plan("p").status, 0, file: file, line: line)
+        let applied = try tool(["apply", demo.dir.file("p").path, "--db", demo.live.conninfo, "--yes", "--plan-id", try approvedPlanID(demo.dir.file("p").path)])
+        XCTAssertEqual(applied.status, 0, applied.stderrText, file: file, line: line)
+    }
+
     func counts(_ name: String) throws -> [Int] {
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: demo.dir.file(name + "/plan.json"))) as? [String: Any]
         let counts = try XCTUnwrap(json?["counts"] as? [String: Any])
@@ -101,9 +108,7 @@ final class HostileInputTests: XCTestCase {
     /// Row 3: a read-only database (its default, or a standby) is refused before any write, by
     /// apply and by revert, with one line and exit 69.
     func testReadOnlyDatabaseIsRefusedBeforeAnyWrite() throws {
-        XCTAssertEqual(try plan("p").status, 0)
-        let applied = try tool(["apply", demo.dir.file("p").path, "--db", demo.live.conninfo, "--yes", "--plan-id", try approvedPlanID(demo.dir.file("p").path)])
-        XCTAssertEqual(applied.status, 0, applied.stderrText)
+        try planAndApply()
         XCTAssertEqual(try plan("q", ["--tz", "UTC"]).status, 0)
         try demo.live.connect().executeSimple("ALTER DATABASE \(demo.live.name) SET default_transaction_read_only = on")
         let before = try DatabaseState.checksums(try demo.live.connect())
@@ -398,9 +403,7 @@ extension HostileInputTests {
     /// A run names the database it was applied to: verify and revert refuse (70) to work on its
     /// record in another database (a copy made from the live one holds the run too), naming both.
     func testRunsAreVerifiedAndRevertedOnlyInTheirDatabase() throws {
-        XCTAssertEqual(try plan("p").status, 0)
-        let applied = try tool(["apply", demo.dir.file("p").path, "--db", demo.live.conninfo, "--yes", "--plan-id", try approvedPlanID(demo.dir.file("p").path)])
-        XCTAssertEqual(applied.status, 0, applied.stderrText)
+        try planAndApply()
         let copyName = demo.live.name + "_copy"
         let admin = try Connection.connect(demo.live.adminConninfo)
         try admin.executeSimple("CREATE DATABASE \(copyName) TEMPLATE \(demo.live.name)")
@@ -476,9 +479,7 @@ extension HostileInputTests {
     /// time) stops verify and revert with one line naming the table, the column and the row's key
     /// (69), never a row left out of the list or the counts; revert changes nothing.
     func testAValueTheToolCannotReadStopsWithItsTableColumnAndKey() throws {
-        XCTAssertEqual(try plan("p").status, 0)
-        let applied = try tool(["apply", demo.dir.file("p").path, "--db", demo.live.conninfo, "--yes", "--plan-id", try approvedPlanID(demo.dir.file("p").path)])
-        XCTAssertEqual(applied.status, 0, applied.stderrText)
+        try planAndApply()
         let c = try demo.live.connect()
         let slotID = try XCTUnwrap(try c.execute("SELECT slot_id FROM recovery.run_slots WHERE run_id = 1 ORDER BY slot_id LIMIT 1").scalar)
         // The service edits the slot (so verify lists it and revert keeps it), and its record says 'infinity'.
