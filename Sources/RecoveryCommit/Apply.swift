@@ -474,7 +474,7 @@ private struct ApplyTransaction {
           ON CONFLICT (user_id, slot_start) DO NOTHING
         """ : "") + """
 
-          RETURNING id, user_id, slot_start, \(RecoverySchema.fingerprint("time_slots")) AS fingerprint
+          RETURNING id, user_id, slot_start, \(RecoverySchema.fingerprint("time_slots", serverVersion: connection.serverVersion)) AS fingerprint
         )
         INSERT INTO recovery.run_slots (run_id, slot_id, user_id, slot_start, provenance, fingerprint)
         SELECT $1, i.id, i.user_id, i.slot_start, p.provenance, i.fingerprint

@@ -75,7 +75,7 @@ public enum RecoveryRevert {
                 let deletion = try connection.execute(
                     """
                     DELETE FROM \(connection.table("time_slots")) t USING recovery.run_slots s
-                    WHERE s.run_id = $1 AND t.id = s.slot_id AND \(RecoverySchema.fingerprint("t")) = s.fingerprint
+                    WHERE s.run_id = $1 AND t.id = s.slot_id AND \(RecoverySchema.fingerprint("t", like: "s.fingerprint", serverVersion: connection.serverVersion)) = s.fingerprint
                     """ + (dryRun ? " RETURNING s.slot_id, s.user_id, s.slot_start" : ""),
                     [runID], context: "deleting the run's unchanged slots")
                 let deleted = deletion.affectedRows

@@ -142,7 +142,7 @@ public enum RecoveryVerify {
                 guard run.status == .applied else { return report }
                 let runID = String(id)
                 if run.kind == "reconcile" { return try verifyReconcile(report, connection: connection, limit: limit) }
-                let fingerprint = RecoverySchema.fingerprint("t")
+                let fingerprint = RecoverySchema.fingerprint("t", like: "s.fingerprint", serverVersion: connection.serverVersion)
                 let overlap = RecoverySchema.offlineOverlap(slot: "t", entry: "o")
                 // The offline check is a join on user_id (a hash join), not a subquery per slot:
                 // offline_entries has no index on user_id, and a scan of it per slot made a

@@ -35,7 +35,7 @@ final class ApplyTests: XCTestCase {
         XCTAssertEqual(try connection.execute("SELECT count(*) FROM time_slots WHERE source = 'recovered' AND screenshot_key IS NULL").scalar, "12")
         XCTAssertEqual(try connection.execute("SELECT count(DISTINCT updated_at) FROM time_slots").scalar, "1")
         XCTAssertEqual(try connection.execute("SELECT count(*) FROM recovery.run_slots WHERE provenance = 'log logs/app-1.log:' || (1 + (user_id - 1) * 4 + extract(epoch FROM slot_start - '2018-07-25T14:00:00Z') / 600)::int").scalar, "12")
-        XCTAssertEqual(try connection.execute("SELECT max(version) FROM recovery.schema_version").scalar, "4")
+        XCTAssertEqual(try connection.execute("SELECT max(version) FROM recovery.schema_version").scalar, "5")
 
         // The same plan again: nothing changes, and the run is named.
         let state = try DatabaseState.checksums(connection)
@@ -290,6 +290,43 @@ final class ApplyTests: XCTestCase {
             run: run.id, database: db.target, operatorName: "undoer", toolVersion: "test")
         else { return XCTFail() }
         XCTAssertEqual(after.revert.map { [$0.deleted, $0.kept, $0.missing] }, [10, 1, 1])
+        XCTAssertEqual(kept.map(\.key.description), ["user 2 at 2018-07-25T14:10:00Z"])
+        XCTAssertEqual(try connection.execute("SELECT note FROM time_slots").rows, [["edited by the user"]])
+    }
+
+    /// Runs recorded before schema version 5 hold MD5 fingerprints (of the row as text, in UTC);
+    /// a run recorded now holds `hash64:` ones. verify and revert read both: the run's fingerprints
+    /// are put back in the old form, and one slot edited since is still found and kept.
+    func testRunsRecordedWithMD5FingerprintsStillVerifyAndRevert() throws {
+        let (db, dir, _) = try makeIncident()
+        let connection = try db.connect()
+        guard case .applied(let run, _, _) = try RecoveryApply.apply(planDirectory: dir.path, database: db.target, options: options)
+        else { return XCTFail() }
+        XCTAssertEqual(try connection.execute("SELECT count(*) FROM recovery.run_slots WHERE fingerprint LIKE 'hash64:%'").scalar, "12")
+        try connection.executeSimple(
+            """
+            SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD';
+            UPDATE recovery.run_slots s SET fingerprint = md5(ROW(t.user_id, t.project_id, t.task_id, t.slot_start, t.duration_min,
+              t.source, t.status, t.activity_level, t.keystrokes, t.mouse_events, t.active_apps, t.screenshot_key, t.note,
+              t.updated_at)::text)
+            FROM time_slots t WHERE t.id = s.slot_id;
+            COMMENT ON COLUMN recovery.run_slots.fingerprint IS NULL;
+            DELETE FROM recovery.schema_version WHERE version = 5;
+            """)
+        XCTAssertEqual(try connection.execute("SELECT count(*) FROM recovery.run_slots WHERE length(fingerprint) = 32").scalar, "12")
+        let clean = try RecoveryVerify.verify(run: run.id, database: db.target)
+        XCTAssertTrue(clean.isClean, "\(clean)")
+        XCTAssertEqual(clean.checked, 12)
+
+        try connection.executeSimple("UPDATE time_slots SET note = 'edited by the user' WHERE user_id = 2 AND slot_start = '2018-07-25T14:10:00Z'")
+        let edited = try RecoveryVerify.verify(run: run.id, database: db.target)
+        XCTAssertEqual([edited.checked, edited.missing, edited.changed, edited.offlineOverlap], [12, 0, 1, 0])
+        guard case .reverted(let after, let kept) = try RecoveryRevert.revert(
+            run: run.id, database: db.target, operatorName: "undoer", toolVersion: "test")
+        else { return XCTFail() }
+        XCTAssertEqual(after.revert.map { [$0.deleted, $0.kept, $0.missing] }, [11, 1, 0])
+        // The revert migrated the version 4 schema it found.
+        XCTAssertEqual(try connection.execute("SELECT max(version) FROM recovery.schema_version").scalar, "5")
         XCTAssertEqual(kept.map(\.key.description), ["user 2 at 2018-07-25T14:10:00Z"])
         XCTAssertEqual(try connection.execute("SELECT note FROM time_slots").rows, [["edited by the user"]])
     }
