@@ -106,14 +106,14 @@ public struct SlotRowDecoder {
         // rest of its fields counted, not split.
         if let window {
             fields.removeAll(keepingCapacity: true)
-            if let next = CopyText.splitFields(row, from: 0, into: &fields, limit: keyFields) {
-                if let key = rawKey(row), !window.contains(key.slotStart) {
-                    let count = keyFields + CopyText.countFields(row, from: next)
-                    guard count == fieldCount else { return .inside(.rejected(Self.fieldCountFault(fieldCount, count), key: nil)) }
-                    return .outside(key)
-                }
-                _ = CopyText.splitFields(row, from: next, into: &fields)
+            // nil when the row ended first: then every field is split (the key may be the last).
+            let next = CopyText.splitFields(row, from: 0, into: &fields, limit: keyFields)
+            if fields.count >= keyFields, let key = rawKey(row), !window.contains(key.slotStart) {
+                let count = keyFields + (next.map { CopyText.countFields(row, from: $0) } ?? 0)
+                guard count == fieldCount else { return .inside(.rejected(Self.fieldCountFault(fieldCount, count), key: nil)) }
+                return .outside(key)
             }
+            if let next { _ = CopyText.splitFields(row, from: next, into: &fields) }
         } else {
             CopyText.splitFields(row, into: &fields)
         }
@@ -124,7 +124,6 @@ public struct SlotRowDecoder {
     private static func fieldCountFault(_ expected: Int, _ found: Int) -> QuarantineReason {
         .malformedRow("expected \(expected) fields, found \(found)")
     }
-
 
     /// `user_id` and `slot_start` when both read well, with no other check: enough to tell a row
     /// outside the window.

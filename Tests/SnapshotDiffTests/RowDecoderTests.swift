@@ -11,14 +11,14 @@ final class RowDecoderTests: XCTestCase {
         return Array(row.utf8).withUnsafeBytes { decoder.decode($0) }
     }
 
-    private func row(_ overrides: [String: String]) -> String {
+    private func row(_ overrides: [String: String], columns: [String] = CopyTextEncoder.slotColumns) -> String {
         let values: [String: String] = [
             "id": "1", "user_id": "1042", "project_id": "77", "task_id": "310",
             "slot_start": "2018-07-25 14:50:00+00", "duration_min": "10", "source": "client", "status": "active",
             "activity_level": "7", "keystrokes": "412", "mouse_events": "1290", "active_apps": "{Xcode,Safari}",
             "screenshot_key": "ss/1042.jpg", "note": "\\N", "updated_at": "2018-07-25 15:02:13.95+00",
         ].merging(overrides) { $1 }
-        return CopyTextEncoder.slotColumns.map { values[$0]! }.joined(separator: "\t")
+        return columns.map { values[$0]! }.joined(separator: "\t")
     }
 
     /// With a window, a row outside it is told by its key alone, and still quarantined when its
@@ -34,6 +34,22 @@ final class RowDecoderTests: XCTestCase {
         XCTAssertEqual(decode(before + "\textra"), .inside(.rejected(.malformedRow("expected 15 fields, found 16"), key: nil)))
         XCTAssertEqual(decode(row([:])), .inside(self.decode(row([:]))))
         XCTAssertEqual(decode(row(["keystrokes": "x"])), .inside(.rejected(.outOfRange(key: "keystrokes"), key: SlotKey(userID: 1042, slotStart: Self.start))))
+    }
+
+    /// A dump whose COPY lists the key last: a row outside the window is still told by its key
+    /// alone (the split up to the key reaches the end of the row).
+    func testRowsOutsideTheWindowWhenTheKeyIsTheLastColumn() {
+        let columns = CopyTextEncoder.slotColumns.filter { $0 != "slot_start" } + ["slot_start"]
+        let window = Window(from: Self.start, to: Self.start.adding(minutes: 10))
+        var decoder = try! SlotRowDecoder(columnNames: columns)
+        func decode(_ row: String) -> SlotRowDecoder.WindowedRow {
+            Array(row.utf8).withUnsafeBytes { decoder.decode($0, window: window) }
+        }
+        let before = row(["slot_start": "2018-07-25 14:40:00+00"], columns: columns)
+        XCTAssertEqual(decode(before), .outside(SlotKey(userID: 1042, slotStart: Self.start.adding(minutes: -10))))
+        XCTAssertEqual(decode(row([:], columns: columns)), .inside(self.decode(row([:], columns: columns), columns: columns)))
+        let short = columns.dropLast(2).map { _ in "1" }.joined(separator: "\t")
+        XCTAssertEqual(decode(short), .inside(.rejected(.malformedRow("expected 15 fields, found 13"), key: nil)))
     }
 
     func testAGoodRow() {
