@@ -47,6 +47,8 @@ public final class EventLineParser {
     /// The batch's ids of the interned hosts and app lists, by intern index (`UInt32.max`: none yet).
     private var hostIDs: [UInt32] = []
     private var appIDs: [UInt32] = []
+    /// The intern index of the app list of the line read last, if it named an interned one.
+    private var lastAppIndex: Int?
     /// The last line's host when the host table is full.
     private var unlistedHost = ""
     /// The batch before the last event was appended.
@@ -82,6 +84,7 @@ public final class EventLineParser {
             batch = EventBatch(source: file)
             hostIDs.removeAll(keepingCapacity: true)
             appIDs.removeAll(keepingCapacity: true)
+            lastAppIndex = nil
         }
         switch parsed {
         case .event: return .event(batch.event(at: batch.events.count - 1))
@@ -102,6 +105,7 @@ public final class EventLineParser {
     /// Parses one line as `parse` does, appending its event, if any, to `batch`.
     func read(_ bytes: UnsafeRawBufferPointer, line: Int) -> ReadLine {
         lastHostIndex = -1
+        lastAppIndex = nil
         guard let base = bytes.baseAddress else {
             return .quarantined(.malformedJSON("empty line"), key: nil)
         }
@@ -122,14 +126,22 @@ public final class EventLineParser {
             return parsed
         } catch {
             lastHostIndex = -1
-            batch.truncate(to: mark)
+            rollBack(to: mark)
             return .quarantined(error.reason, key: error.key)
         }
     }
 
+    /// Drops from the batch what was added since `mark`, and forgets the batch ids of the app
+    /// lists it dropped (an interned list gets a new id when a later line names it).
+    private func rollBack(to mark: EventBatch.Mark) {
+        batch.truncate(to: mark)
+        // A line adds at most one interned list to the batch: the one `appList` last gave an id.
+        if let i = lastAppIndex, i < appIDs.count, appIDs[i] != .max, Int(appIDs[i]) >= mark.appLists { appIDs[i] = .max }
+    }
+
     /// Takes the last event appended out of the batch again (an event of another shard).
     func dropLastEvent() {
-        batch.truncate(to: beforeLastEvent)
+        rollBack(to: beforeLastEvent)
     }
 
     /// The batch of the events read so far, handed over.
@@ -321,6 +333,7 @@ public final class EventLineParser {
         }
         while appIDs.count <= index { appIDs.append(.max) }
         if appIDs[index] == .max { appIDs[index] = batch.addAppList(appLists.values[index]) }
+        lastAppIndex = index
         return appIDs[index]
     }
 

@@ -156,15 +156,21 @@ public struct EventBatch: Sendable {
         var events: Int
         var versions: Int
         var text: Int
+        /// App lists from this id on were added after the mark.
+        public var appLists: Int
     }
 
-    public var mark: Mark { Mark(events: events.count, versions: versions.count, text: text.count) }
+    public var mark: Mark {
+        Mark(events: events.count, versions: versions.count, text: text.count, appLists: appLists.count)
+    }
 
-    /// Drops the events, versions and texts added since `mark` (host names and app lists stay).
+    /// Drops the events, versions, texts and app lists added since `mark` (host names stay: a
+    /// few per file). An id of a dropped app list must not be used again.
     public mutating func truncate(to mark: Mark) {
         events.removeSubrange(mark.events...)
         versions.removeSubrange(mark.versions...)
         text.removeSubrange(mark.text...)
+        appLists.removeSubrange(mark.appLists...)
     }
 
     /// Appends a snapshot row as a fold event at its `updated_at` (at its `slot_start` without one).
@@ -247,10 +253,14 @@ public struct EventBatch: Sendable {
         return addAppList(apps)
     }
 
-    /// A line number as kept in an event; a file of more than 4,294,967,295 lines is refused by the readers first.
+    /// The last line number an event holds; the readers refuse a source with more lines
+    /// (`LogReplay`, `DumpReader`, `DatabaseSnapshot`) before it reaches a batch.
+    public static let maxLine = Int(UInt32.max)
+
+    /// A line number as kept in an event (at most `maxLine`).
     @inlinable
     public static func line(_ line: Int) -> UInt32 {
-        precondition(line >= 0 && line <= Int(UInt32.max), "line \(line) is beyond what an event holds")
+        precondition(line >= 0 && line <= maxLine, "line \(line) is beyond what an event holds")
         return UInt32(line)
     }
 

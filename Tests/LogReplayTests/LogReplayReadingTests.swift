@@ -99,6 +99,34 @@ final class LogReplayReadingTests: XCTestCase {
         XCTAssertEqual(try replay.read([path]).events, oneByOne.filter { shard.contains(userID: $0.key.userID) })
     }
 
+    /// A rejected line and an event of another shard leave no app list in the batch: with every
+    /// upload naming a list of its own, a batch holds one list per event it keeps, and the events
+    /// read after them name the right lists.
+    func testRejectedAndDroppedLinesLeaveNoAppList() throws {
+        var lines: [String] = []
+        for i in 0..<300 {
+            let ts = String(format: "2018-07-25T14:%02d:%02dZ", 1 + i / 60, i % 60)
+            var line = Self.upload(user: 1 + i % 7, slot: i % 12, ts: ts, request: "request-\(i)")
+                .replacingOccurrences(of: #"["Xcode"]"#, with: #"["app-\#(i)"]"#)
+            if i % 3 == 1 { line = line.replacingOccurrences(of: "}", with: #","note":"a\u0000b"}"#) }
+            lines.append(line)
+        }
+        let path = try write("apps/app.log", lines.joined(separator: "\n") + "\n")
+        let whole = try read([path])
+        XCTAssertEqual(whole.events.count, 200)
+        XCTAssertEqual(whole.batches.map(\.appLists.count).reduce(0, +), 200, "a rejected line leaves no app list")
+        for event in whole.events {
+            guard case .upload(let upload) = event.payload else { return XCTFail("\(event)") }
+            XCTAssertEqual(upload.activeApps, ["app-\(upload.requestID.dropFirst("request-".count))"])
+        }
+        let shard = try XCTUnwrap(Shard(index: 1, count: 3))
+        var replay = LogReplay(window: window, threads: 1)
+        replay.shard = shard
+        let sharded = try replay.read([path])
+        XCTAssertEqual(sharded.events, whole.events.filter { shard.contains(userID: $0.key.userID) })
+        XCTAssertEqual(sharded.batches.map(\.appLists.count).reduce(0, +), sharded.events.count, "a dropped event leaves no app list")
+    }
+
     func testMultiFrameFileReadsLikeThePlainText() throws {
         let a = Self.lines(3000, host: "app-1"), b = Self.lines(2000, host: "app-1", start: 15 * 3600)
         let plain = try write("plain/app-1.log", a + b)
