@@ -97,8 +97,8 @@ public struct LogReplay: Sendable {
                     result.report.byteOrderMark = true
                     bytes = UnsafeRawBufferPointer(rebasing: bytes[3...])
                 }
-                guard line <= Int(UInt32.max) else {
-                    throw SourceError(.cannotRead, path: path, detail: "more than \(UInt32.max) lines: split the file")
+                guard line <= EventBatch.maxLine else {
+                    throw SourceError(.cannotRead, path: path, detail: "more than \(EventBatch.maxLine) lines: split the file")
                 }
                 let parsed = parser.read(bytes, line: line)
                 let hostIndex = parser.lastHostIndex

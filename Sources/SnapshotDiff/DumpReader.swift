@@ -145,7 +145,7 @@ public struct DumpReader {
     /// `batch` when `keep` takes its user.
     public func forEachEvent(in window: Window? = nil, into batch: inout EventBatch, keep: (Int64) -> Bool) throws -> Summary {
         try forEachSlot(in: window) { slot, location in
-            if keep(slot.key.userID) { batch.appendSnapshotRow(slot, line: location.line) }
+            if keep(slot.key.userID) { try batch.appendSnapshotRow(slot, at: location) }
         }
     }
 }
