@@ -4,17 +4,9 @@ import RecoveryModel
 /// key, columns as `PlanDocument.rowColumns`. `apply` streams this file into `COPY ... FROM STDIN`
 /// untouched, so what was reviewed is byte for byte what is loaded.
 public enum RowsFileFormat {
-    /// Appends one row (a recovered slot and the events behind it), with its final newline.
-    public static func append(_ s: TimeSlot, provenance: [Provenance], to out: inout TextBuffer) {
-        var text = RepeatedText(paths: .copyEscaped)
-        withUnsafePointer(to: s) { slot in
-            provenance.withUnsafeBufferPointer { append(slot, provenance: $0, text: &text, to: &out) }
-        }
-    }
-
-    /// As `append(_:provenance:to:)`, reading the slot and its provenance in place, the paths and
-    /// dates from `text` (made for `.copyEscaped` paths): the plan writer's loop over a million
-    /// slots copies none of them.
+    /// Appends one row (a recovered slot and the events behind it), with its final newline,
+    /// reading the slot and its provenance in place, the paths and dates from `text` (made for
+    /// `.copyEscaped` paths): the plan writer's loop over a million slots copies none of them.
     @inlinable
     public static func append(
         _ slot: UnsafePointer<TimeSlot>, provenance: UnsafeBufferPointer<Provenance>, text: inout RepeatedText,

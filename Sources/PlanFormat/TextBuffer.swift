@@ -50,13 +50,6 @@ public struct TextBuffer {
         time.appendRFC3339(to: &bytes)
     }
 
-    /// `log app-1.log:17; log app-1.log:18`, as `Provenance.description` joined by `; `; with
-    /// `copyEscaped`, the paths escaped for a COPY text field (the rows file).
-    public mutating func append(_ provenance: [Provenance], copyEscaped: Bool = false) {
-        var text = RepeatedText(paths: copyEscaped ? .copyEscaped : .asIs)
-        provenance.withUnsafeBufferPointer { _ = text.appendProvenance($0, to: &self) }
-    }
-
     @inlinable
     public var text: String { String(decoding: bytes, as: UTF8.self) }
 }
@@ -68,9 +61,10 @@ public struct TextBuffer {
 /// A path is looked up by the bits of its `String` (its length and flags, and its storage or its
 /// inline bytes), read in place: no reference count is touched. The writers of `rows.tsv` and
 /// `recovered.csv` run at once over the same slots, and counting references to the same few
-/// path strings from both cores made each count a cache miss. Equal bits are the same text: the
-/// slots, and so their strings, live and stay unchanged while the file is written. Equal text
-/// with other bits (another copy of a path) only takes one more entry.
+/// path strings from both cores made each count a cache miss. Equal bits are the same text: each
+/// entry keeps its string, so a storage address it names cannot be freed and reused for another
+/// path while this lives. Equal text with other bits (another copy of a path) only takes one
+/// more entry.
 public struct RepeatedText {
     /// How a path is written: escaped for a COPY text field (the rows file), or as it is.
     public enum PathStyle: Sendable {
@@ -86,6 +80,8 @@ public struct RepeatedText {
     @usableFromInline let style: PathStyle
     /// The bits of each path's string, by entry; past `listedPaths` entries, an index as well.
     @usableFromInline var pathBits: [StringBits] = []
+    /// The strings of `pathBits`, kept alive (one reference per distinct path, not per row).
+    @usableFromInline var pathStrings: [String] = []
     @usableFromInline var index: [StringBits: Int] = [:]
     @usableFromInline var paths: [[UInt8]] = []
     /// Per path: printable ASCII with no comma or quote, so a CSV field holding it needs no
@@ -105,8 +101,8 @@ public struct RepeatedText {
     static let pathOffset = MemoryLayout<Provenance>.offset(of: \Provenance.location)!
         + MemoryLayout<SourceLocation>.offset(of: \SourceLocation.file)!
 
-    /// Appends a slot's provenance (`log app-1.log:17; log app-1.log:18`, as
-    /// `TextBuffer.append(_:copyEscaped:)` writes it), reading each entry in place. Returns false
+    /// Appends a slot's provenance (`log app-1.log:17; log app-1.log:18`: `Provenance.description`
+    /// joined by `; `, the paths in `style`), reading each entry in place. Returns false
     /// when a kind or a path is not plain CSV text (see `plainPaths`).
     @inlinable
     public mutating func appendProvenance(_ provenance: UnsafeBufferPointer<Provenance>, to out: inout TextBuffer) -> Bool {
@@ -154,6 +150,7 @@ public struct RepeatedText {
         paths.append(text)
         plainPaths.append(CSVPlainText.isPlain(path.utf8))
         pathBits.append(bits)
+        pathStrings.append(path)
         if paths.count > Self.listedPaths {
             if index.isEmpty { for (i, b) in pathBits.enumerated() { index[b] = i } } else { index[bits] = paths.count - 1 }
         }
