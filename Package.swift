@@ -47,6 +47,9 @@ let package = Package(
             name: "ReadStage",
             dependencies: ["RecoveryModel", "SourceFiles", "LogReplay", "SnapshotDiff", "PostgresClient", "PlanFormat"]
         ),
+        // `plan --memory-limit`: the read events spilled to LZ4 files by range of users, read back a
+        // range at a time.
+        .target(name: "EventSpill", dependencies: ["RecoveryModel", "CLZ4"]),
         // 2. Fold events into one version per slot.
         .target(name: "SlotFold", dependencies: ["RecoveryModel"]),
         // What the live database holds for a window (`LiveState`), read with libpq.
@@ -69,7 +72,7 @@ let package = Package(
         .target(
             name: "PlanPipeline",
             dependencies: [
-                "RecoveryModel", "PostgresClient", "SnapshotDiff", "ReadStage", "LiveDatabase", "SlotFold",
+                "RecoveryModel", "SourceFiles", "PostgresClient", "SnapshotDiff", "ReadStage", "EventSpill", "LiveDatabase", "SlotFold",
                 "ConflictResolver", "Reconcile", "PlanReport",
             ]
         ),
@@ -78,7 +81,7 @@ let package = Package(
             name: "RecoverTool",
             dependencies: [
                 "RecoveryModel", "SourceFiles", "PostgresClient", "LogReplay", "SnapshotDiff", "SlotFold", "Reconcile",
-                "PlanFormat", "PlanReport", "PlanPipeline", "PlanExplain", "RecoveryCommit",
+                "PlanFormat", "PlanReport", "PlanPipeline", "PlanExplain", "RecoveryCommit", "EventSpill",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -95,6 +98,7 @@ let package = Package(
         .testTarget(name: "SourceFilesTests", dependencies: ["SourceFiles", "TestSupport"]),
         .testTarget(name: "LogReplayTests", dependencies: ["LogReplay", "TestSupport"]),
         .testTarget(name: "SlotFoldTests", dependencies: ["SlotFold", "LogReplay"]),
+        .testTarget(name: "EventSpillTests", dependencies: ["EventSpill", "ReadStage", "SlotFold", "ConflictResolver", "TestSupport"]),
         .testTarget(name: "SnapshotDiffTests", dependencies: ["SnapshotDiff"]),
         .testTarget(name: "SnapshotDiffIntegrationTests", dependencies: ["SnapshotDiff", "TestSupport"]),
         .testTarget(name: "PostgresClientIntegrationTests", dependencies: ["PostgresClient", "TestSupport"]),
@@ -114,7 +118,7 @@ let package = Package(
             dependencies: [
                 "TestSupport", "PlanFormat", "PlanReport", "RecoveryModel", "SlotFold",
                 // the error types whose codes docs/EXIT-STATUS.md lists
-                "SourceFiles", "SnapshotDiff", "PostgresClient", "RecoveryCommit", "Reconcile", "PlanExplain",
+                "SourceFiles", "SnapshotDiff", "PostgresClient", "RecoveryCommit", "Reconcile", "PlanExplain", "EventSpill",
             ]
         ),
     ]

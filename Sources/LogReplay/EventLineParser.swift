@@ -150,6 +150,16 @@ public final class EventLineParser {
         return batch
     }
 
+    /// The batch of the events read so far, handed over as a chunk of its own: the next
+    /// events start a batch that adds its hosts and app lists again.
+    func takeChunk() -> EventBatch {
+        hostIDs.removeAll(keepingCapacity: true)
+        appIDs.removeAll(keepingCapacity: true)
+        lastAppIndex = nil
+        defer { beforeLastEvent = batch.mark }
+        return takeBatch()
+    }
+
     private var lastHostName: String { lastHostIndex >= 0 ? hosts.values[lastHostIndex] : unlistedHost }
 
     // MARK: Pass 1: the grammar, and where each known key's value lies.

@@ -21,6 +21,9 @@ public struct LogReplay: Sendable {
     /// read, so a shard's memory follows its share of the users. File and host figures still
     /// count every line.
     public var shard: Shard?
+    /// When set, each file's events are handed over a chunk at a time as they are read (and the
+    /// result's batches are empty), so that they need not all be in memory.
+    public var chunks: EventChunks?
 
     public init(window: Window, maxLineLength: Int = 1 << 20, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
         self.window = window
@@ -107,6 +110,7 @@ public struct LogReplay: Sendable {
                     result.report.events[kind] += 1
                     result.report.inWindow[kind] += 1
                     if let shard, !shard.contains(userID: key.userID) { parser.dropLastEvent() }
+                    if let chunks, parser.batch.events.count >= chunks.events { chunks.take(parser.takeChunk()) }
                     Self.cover(&hosts, hostIndex, parser, time, range)
                 case .outOfWindow(let kind, let time):
                     result.report.events[kind] += 1
@@ -132,6 +136,7 @@ public struct LogReplay: Sendable {
         }
         meter.advance(by: reader.fileSize - reported)
         result.batch = parser.takeBatch()
+        chunks?.offer(&result.batch, atEnd: true)
 
         for line in summary.overlongLines {
             let reason = QuarantineReason.lineTooLong(bytes: maxLineLength)

@@ -1,10 +1,13 @@
 import ConflictResolver
+import EventSpill
 import LiveDatabase
 import PlanReport
 import PostgresClient
 import ReadStage
 import RecoveryModel
 import SlotFold
+import SnapshotDiff
+import SourceFiles
 
 /// What `plan` is asked for: the window, the sources, the live database, and the choices that
 /// shape the reports.
@@ -19,10 +22,13 @@ public struct RecoveryPlanRequest: Sendable {
     /// An IANA zone to show times in beside UTC (`--tz`).
     public var displayTimeZone: String?
     public var noticeTemplate: NoticeTemplate
+    /// The memory `plan` may take (`--memory-limit`) and where it spills the events past it; nil
+    /// keeps every event in memory.
+    public var memory: MemorySettings?
 
     public init(
         window: Window, logs: [String], snapshots: [String], database: ConnectionTarget, shard: Shard?,
-        displayTimeZone: String?, noticeTemplate: NoticeTemplate
+        displayTimeZone: String?, noticeTemplate: NoticeTemplate, memory: MemorySettings? = nil
     ) {
         self.window = window
         self.logs = logs
@@ -31,6 +37,18 @@ public struct RecoveryPlanRequest: Sendable {
         self.shard = shard
         self.displayTimeZone = displayTimeZone
         self.noticeTemplate = noticeTemplate
+        self.memory = memory
+    }
+}
+
+/// `plan --memory-limit`: the limit, bytes, and the directory the spill files go under (TMPDIR).
+public struct MemorySettings: Sendable {
+    public var limit: Int64
+    public var spillDirectory: String
+
+    public init(limit: Int64, spillDirectory: String) {
+        self.limit = limit
+        self.spillDirectory = spillDirectory
     }
 }
 
@@ -39,20 +57,55 @@ public struct RecoveryPlanRequest: Sendable {
 public enum RecoveryPlanning {
     /// Runs the stages in order and returns the plan's evidence. Connects first: an unreachable
     /// database stops the run before minutes of reading.
+    ///
+    /// When the inputs may need more than `request.memory`'s limit, the readers hand their events
+    /// to an `EventSpill`, which spills them by range of users once they pass a quarter of it;
+    /// then the ranges are folded and resolved one group at a time (`resolveSpilled`), in one
+    /// read-only transaction, and make the same evidence.
     public static func evidence(for request: RecoveryPlanRequest, stages: some StageObserver) throws -> PlanEvidence {
         let window = request.window
         let shard = request.shard
         let live = try Connection.connect(request.database, session: SessionSettings(applicationName: "recover-tool plan"))
         let identity = try live.identity()
+        let spill = try request.memory.flatMap { memory in
+            try estimatedNeed(logs: request.logs, snapshots: request.snapshots) >= memory.limit / 2
+                ? EventSpill(limit: memory.limit, directory: memory.spillDirectory) : nil
+        }
+        defer { spill?.removeFiles() }
         var sources = try stages.timed("read") {
             try PlanSources.read(
                 window: window, logs: request.logs, snapshots: request.snapshots, shard: shard,
-                progress: stages.progress("reading logs"))
+                progress: stages.progress("reading logs"), chunks: spill?.chunks)
         }
         stages.endProgress()
         // The fold takes the events over and lets go of each as it is folded.
         var batches = sources.batches
         sources.batches = []
+        let quarantinedUsers = sources.quarantine.compactMap { $0.key?.userID }
+        var fold: FoldResult, resolution: Resolution, contacts: [Int64: UserContact]
+        switch try spill?.finish() ?? .inMemory([]) {
+        case .inMemory(let held):
+            batches += held
+            (fold, resolution, contacts) = try resolve(taking: &batches, window: window, live: live, quarantinedUsers: quarantinedUsers, stages: stages)
+        case .spilled(let spilled):
+            (fold, resolution, contacts) = try stages.timed("ranges") {
+                try resolveSpilled(spilled, window: window, live: live, quarantinedUsers: quarantinedUsers)
+            }
+        }
+        var evidence = PlanEvidence(
+            window: window, displayTimeZone: request.displayTimeZone, shard: shard, database: identity,
+            inputs: sources.inputs, hosts: sources.hosts, fold: fold, resolution: resolution,
+            readQuarantine: sources.quarantine, toolVersion: ToolVersion.current,
+            createdAt: PlanEvidence.createdAt(window: window, hosts: sources.hosts))
+        evidence.userContacts = contacts
+        evidence.noticeTemplate = request.noticeTemplate
+        return evidence
+    }
+
+    /// Folds every event at once, then resolves the slots against the live state.
+    static func resolve(
+        taking batches: inout [EventBatch], window: Window, live: Connection, quarantinedUsers: [Int64], stages: some StageObserver
+    ) throws -> (FoldResult, Resolution, [Int64: UserContact]) {
         var fold = stages.timed("fold") { SlotFold.fold(taking: &batches, window: window) }
         let (resolution, contacts) = try stages.timed("resolve") {
             var users = Set<Int64>(), projects = Set<Int64>(), tasks = Set<Int64>()
@@ -63,18 +116,64 @@ public enum RecoveryPlanning {
             }
             let (state, contacts) = try live.transaction(readOnly: true, isolation: .repeatableRead) { live in
                 let state = try LiveState.load(from: live, window: window, users: users, projects: projects, tasks: tasks)
-                return (state, try LiveState.contacts(from: live, users: state.users.union(sources.quarantine.compactMap { $0.key?.userID })))
+                return (state, try LiveState.contacts(from: live, users: state.users.union(quarantinedUsers)))
             }
             // The resolution takes the slots over: the fold keeps its other findings.
             return (ConflictResolver.resolve(taking: &fold.slots, against: state), contacts)
         }
-        var evidence = PlanEvidence(
-            window: window, displayTimeZone: request.displayTimeZone, shard: shard, database: identity,
-            inputs: sources.inputs, hosts: sources.hosts, fold: fold, resolution: resolution,
-            readQuarantine: sources.quarantine, toolVersion: ToolVersion.current,
-            createdAt: PlanEvidence.createdAt(window: window, hosts: sources.hosts))
-        evidence.userContacts = contacts
-        evidence.noticeTemplate = request.noticeTemplate
-        return evidence
+        return (fold, resolution, contacts)
+    }
+
+    /// Folds and resolves the spilled events a group of user ranges at a time, in range order,
+    /// against one snapshot of the live database (a read-only, repeatable-read transaction): each
+    /// group's results are sorted by key and hold users above the last group's, so appended in
+    /// order they are what `resolve(taking:...)` makes of all the events at once.
+    static func resolveSpilled(
+        _ spilled: SpilledEvents, window: Window, live: Connection, quarantinedUsers: [Int64]
+    ) throws -> (FoldResult, Resolution, [Int64: UserContact]) {
+        try live.transaction(readOnly: true, isolation: .repeatableRead) { live in
+            var fold = FoldResult(), resolution = Resolution()
+            var liveUsers = Set<Int64>()
+            for group in spilled.groups {
+                var batches = try spilled.batches(group)
+                var part = SlotFold.fold(taking: &batches, window: window)
+                var users = Set<Int64>(), projects = Set<Int64>(), tasks = Set<Int64>()
+                part.slots.forEachInPlace { folded in
+                    users.insert(folded.pointee.slot.key.userID)
+                    projects.insert(folded.pointee.slot.projectID)
+                    if let task = folded.pointee.slot.taskID { tasks.insert(task) }
+                }
+                if let low = users.min(), let high = users.max() {
+                    let state = try LiveState.load(
+                        from: live, window: window, users: users, projects: projects, tasks: tasks, userRange: low...high)
+                    liveUsers.formUnion(state.users)
+                    let outcomes = ConflictResolver.resolve(taking: &part.slots, against: state)
+                    resolution.recovered += outcomes.recovered
+                    resolution.alreadyPresent += outcomes.alreadyPresent
+                    resolution.offlineOverlap += outcomes.offlineOverlap
+                    resolution.quarantined += outcomes.quarantined
+                }
+                fold.deleted += part.deleted
+                fold.duplicates += part.duplicates
+                fold.orphans += part.orphans
+                fold.outsideWindow += part.outsideWindow
+            }
+            return (fold, resolution, try LiveState.contacts(from: live, users: liveUsers.union(quarantinedUsers)))
+        }
+    }
+
+    /// About the most memory the inputs can make `plan` take, bytes: three times an LZ4 file's
+    /// size (about five times smaller than its text) and once a plain file's; unbounded for a
+    /// snapshot database. The peak on the benchmark incident was about 0.6 byte per byte of text
+    /// read (docs/SCALING.md): this errs high, so that a plan near its limit spills.
+    static func estimatedNeed(logs: [String], snapshots: [String]) throws -> Int64 {
+        var paths = logs.isEmpty ? [] : try InputDiscovery.logFiles(at: logs)
+        for snapshot in snapshots {
+            guard case .dump(let path) = SnapshotSource(argument: snapshot) else { return .max }
+            paths.append(path)
+        }
+        return paths.reduce(0) { need, path in
+            need + (InputDiscovery.fileSize(path) ?? 0) * (path.hasSuffix(".lz4") ? 3 : 1)
+        }
     }
 }

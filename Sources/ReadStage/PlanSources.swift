@@ -18,16 +18,19 @@ public struct PlanSources {
     /// Reads every log file under `logs` and every snapshot (a dump file or a database connection
     /// string), keeping the events of `window` (and of `shard`, when given).
     ///
+    /// With `chunks`, the events are handed to it a chunk at a time as they are read and
+    /// `batches` holds none: `plan --memory-limit` spills them.
+    ///
     /// The snapshots are read on a thread of their own while the logs are read on the others: a
     /// backup's dump is as large as the logs, and reading one after the other left a core idle.
     /// The result does not depend on which finishes first: the logs' part comes first, then the
     /// snapshots' in sorted order. When both fail, the logs' error is the one thrown.
     public static func read(
         window: Window, logs: [String], snapshots: [String], shard: Shard?,
-        progress: (@Sendable (Int64, Int64) -> Void)?
+        progress: (@Sendable (Int64, Int64) -> Void)?, chunks: EventChunks? = nil
     ) throws -> PlanSources {
-        let snapshotPart = BackgroundTask { try readSnapshots(snapshots.sorted(), window: window, shard: shard) }
-        let logPart = Result { try readLogs(logs, window: window, shard: shard, progress: progress) }
+        let snapshotPart = BackgroundTask { try readSnapshots(snapshots.sorted(), window: window, shard: shard, chunks: chunks) }
+        let logPart = Result { try readLogs(logs, window: window, shard: shard, progress: progress, chunks: chunks) }
         let snapshotResult = snapshotPart.result()
         var sources = try logPart.get()
         let snapshot = try snapshotResult.get()
@@ -42,7 +45,8 @@ public struct PlanSources {
 
     /// The logs' events, quarantine, inputs and hosts.
     static func readLogs(
-        _ logs: [String], window: Window, shard: Shard?, progress: (@Sendable (Int64, Int64) -> Void)?
+        _ logs: [String], window: Window, shard: Shard?, progress: (@Sendable (Int64, Int64) -> Void)?,
+        chunks: EventChunks? = nil
     ) throws -> PlanSources {
         var sources = PlanSources()
         guard !logs.isEmpty else { return sources }
@@ -50,6 +54,7 @@ public struct PlanSources {
         var replay = LogReplay(window: window)
         replay.computeDigests = true
         replay.shard = shard
+        replay.chunks = chunks
         let result = try replay.read(files, progress: progress)
         sources.batches = result.batches
         sources.quarantine = result.quarantine
@@ -72,13 +77,13 @@ public struct PlanSources {
     }
 
     /// The snapshots' events, quarantine and inputs, in the order of `snapshots`.
-    static func readSnapshots(_ snapshots: [String], window: Window, shard: Shard?) throws -> PlanSources {
+    static func readSnapshots(_ snapshots: [String], window: Window, shard: Shard?, chunks: EventChunks? = nil) throws -> PlanSources {
         var sources = PlanSources()
         for argument in snapshots {
             switch SnapshotSource(argument: argument) {
             case .dump(let path):
                 var batch = EventBatch(source: path)
-                let summary = try DumpReader(path: path, computeDigest: true).forEachEvent(in: window, into: &batch) { user in
+                let summary = try DumpReader(path: path, computeDigest: true).forEachEvent(in: window, into: &batch, chunks: chunks) { user in
                     shard?.contains(userID: user) ?? true
                 }
                 sources.batches.append(batch)
@@ -93,7 +98,7 @@ public struct PlanSources {
                 var rows = 0
                 var batch = EventBatch(source: connection.redactedConnectionInfo)
                 let quarantined = try connection.transaction(readOnly: true, isolation: .repeatableRead) { c in
-                    try DatabaseSnapshot(connection: c).forEachEvent(in: window, into: &batch) { user in
+                    try DatabaseSnapshot(connection: c).forEachEvent(in: window, into: &batch, chunks: chunks) { user in
                         rows += 1
                         return shard?.contains(userID: user) ?? true
                     }

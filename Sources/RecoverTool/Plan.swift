@@ -1,4 +1,5 @@
 import ArgumentParser
+import EventSpill
 import Foundation
 import PlanFormat
 import PlanPipeline
@@ -60,6 +61,11 @@ struct Plan: ParsableCommand {
         valueName: "file"))
     var noticeTemplate: String?
 
+    @Option(help: ArgumentHelp(
+        "The memory the plan may take (64M, 2G): past it, the events are spilled to LZ4 files under TMPDIR and folded a range of users at a time; default: half of the memory, or of the cgroup's memory.max.",
+        valueName: "size"))
+    var memoryLimit: String?
+
     @Flag(help: "Exit 2 when the plan has slots to recover and 0 when it has none (1 and up stay failures).")
     var detailedExitcode = false
 
@@ -70,6 +76,9 @@ struct Plan: ParsableCommand {
             throw ValidationError("give '--logs' or '--snapshot': there is nothing to recover from")
         }
         _ = try template()
+        if let memoryLimit, MemoryLimit.parse(memoryLimit) == nil {
+            throw ValidationError("'--memory-limit' '\(memoryLimit)' is not a size such as 64M, 2G or 1048576")
+        }
         if let tz, TimeZone(identifier: tz) == nil {
             throw ValidationError("'--tz' '\(tz)' is not an IANA time zone such as America/Los_Angeles")
         }
@@ -91,7 +100,10 @@ struct Plan: ParsableCommand {
     func request() throws -> RecoveryPlanRequest {
         RecoveryPlanRequest(
             window: window.window, logs: logs, snapshots: snapshot, database: database.target, shard: shard?.shard,
-            displayTimeZone: tz, noticeTemplate: try template())
+            displayTimeZone: tz, noticeTemplate: try template(),
+            memory: MemorySettings(
+                limit: memoryLimit.flatMap(MemoryLimit.parse) ?? MemoryLimit.systemDefault(),
+                spillDirectory: ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"))
     }
 
     /// Shows the plan: its first warnings on standard error, then its summary or `--json`; fails

@@ -52,10 +52,15 @@ public struct DatabaseSnapshot {
     }
 
     /// Every row in the window as a fold event (`.snapshotRow` at its `updated_at`), appended to `batch`.
-    public func forEachEvent(in window: Window, into batch: inout EventBatch, keep: (Int64) -> Bool) throws -> [QuarantineRecord] {
-        try forEachSlot(in: window) { slot, location in
-            if keep(slot.key.userID) { try batch.appendSnapshotRow(slot, at: location) }
+    public func forEachEvent(in window: Window, into batch: inout EventBatch, chunks: EventChunks? = nil, keep: (Int64) -> Bool) throws -> [QuarantineRecord] {
+        let summary = try forEachSlot(in: window) { slot, location in
+            if keep(slot.key.userID) {
+                try batch.appendSnapshotRow(slot, at: location)
+                chunks?.offer(&batch)
+            }
         }
+        chunks?.offer(&batch, atEnd: true)
+        return summary
     }
 }
 

@@ -1,3 +1,4 @@
+import EventSpill
 import Foundation
 import PlanExplain
 import PlanFormat
@@ -22,6 +23,7 @@ final class ErrorCodeTests: XCTestCase {
         errors += CommitError.Kind.allCases.map { CommitError($0, "m") }
         errors += ReconcileError.Kind.allCases.map { ReconcileError($0, snapshot: "s", detail: "d") }
         errors += ExplainError.Kind.allCases.map { ExplainError($0, "m") }
+        errors += SpillError.Kind.allCases.map { SpillError($0, path: "p", detail: "d") }
         return errors
     }
 

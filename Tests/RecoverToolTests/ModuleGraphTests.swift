@@ -11,7 +11,7 @@ final class ModuleGraphTests: XCTestCase {
         "CCrypto": 0, "CLZ4": 0, "CLibPQ": 0,
         "RecoveryModel": 1,
         "SourceFiles": 2, "PostgresClient": 2, "PlanFormat": 2,
-        "LogReplay": 3, "SnapshotDiff": 3, "LiveDatabase": 3, "ReadStage": 3,
+        "LogReplay": 3, "SnapshotDiff": 3, "LiveDatabase": 3, "ReadStage": 3, "EventSpill": 3,
         "SlotFold": 4,
         "ConflictResolver": 5, "Reconcile": 5,
         "PlanReport": 6, "PlanExplain": 6,

@@ -1,0 +1,198 @@
+import CLZ4
+import Foundation
+import RecoveryModel
+
+/// The events of a plan, kept in memory while they fit, spilled to LZ4-compressed files by range
+/// of users once they would not (`plan --memory-limit`).
+///
+/// The readers hand their events over a chunk at a time (`chunks`). While the events held stay
+/// under a quarter of the limit they are only kept. Past it, the users seen so far give the
+/// bounds of `partitionCount` ranges of users; every event held, and every later chunk, is split
+/// by range and appended to its range's file as a batch of its own (its events, versions, texts,
+/// hosts and app lists), compressed. Ranges in order hold users in order, and the fold's result
+/// of each is sorted by key: the ranges folded one after the other make the whole result, with
+/// no merge.
+///
+/// The files live in a directory of their own under `directory`, removed by `removeFiles()` (and
+/// when the spill is freed), on success and on failure alike.
+public final class EventSpill: @unchecked Sendable {
+    // Sendable: every mutable property is touched only under `lock`; `take` is the only entry
+    // point the reading threads call.
+    /// The memory limit, bytes.
+    public let limit: Int64
+    /// Where the spill directory is made (TMPDIR).
+    public let directory: String
+    /// The number of user ranges the events are spilled to.
+    public let partitionCount: Int
+    /// Events held (or folded at once) up to this many bytes.
+    var budget: Int64 { max(1, limit / 4) }
+
+    private let lock = NSLock()
+    private var held: [EventBatch] = []
+    private var heldBytes: Int64 = 0
+    private var files: PartitionFiles?
+    private var failure: SpillError?
+    private var sourceNumbers: [String: UInt32] = [:]
+    private var sourceNames: [String] = []
+
+    public init(limit: Int64, directory: String, partitionCount: Int = 128) {
+        self.limit = limit
+        self.directory = directory
+        self.partitionCount = max(1, partitionCount)
+    }
+
+    deinit { removeFiles() }
+
+    /// The events of one chunk, by size: a quarter of the budget split over the two reading
+    /// threads' chunks and the spill's copy of one, within 256 and 65,536 events.
+    public var chunks: EventChunks {
+        let events = Int(min(65_536, max(256, budget / 4 / 128)))
+        return EventChunks(events: events) { [self] batch in take(batch) }
+    }
+
+    /// What the readers handed over: the batches, when they stayed under the budget, or the
+    /// spilled ranges. Throws the first spill failure.
+    public enum Events {
+        case inMemory([EventBatch])
+        case spilled(SpilledEvents)
+    }
+
+    public func finish() throws -> Events {
+        lock.lock()
+        defer { lock.unlock() }
+        if let failure { throw failure }
+        guard let files else {
+            defer { held = [] }
+            return .inMemory(held)
+        }
+        files.close()
+        return .spilled(SpilledEvents(files: files, sources: sourceNames, budget: budget))
+    }
+
+    /// Removes the spill directory and everything in it.
+    public func removeFiles() {
+        lock.lock()
+        defer { lock.unlock() }
+        files?.remove()
+    }
+
+    /// Takes one chunk over: keeps it, or spills it (and, the first time, everything held).
+    func take(_ batch: EventBatch) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard failure == nil else { return }
+        do {
+            if files == nil {
+                held.append(batch)
+                heldBytes += Self.bytes(batch)
+                guard heldBytes > budget else { return }
+                files = try PartitionFiles(in: directory, bounds: Self.bounds(held, count: partitionCount))
+                let batches = held
+                held = []
+                heldBytes = 0
+                for batch in batches { try spill(batch) }
+            } else {
+                try spill(batch)
+            }
+        } catch let error as SpillError {
+            failure = error
+            files?.remove()
+            held = []
+        } catch {
+            failure = SpillError(.cannotWrite, path: directory, detail: "\(error)")
+            files?.remove()
+            held = []
+        }
+    }
+
+    /// Splits `batch` by range and appends each range's part to its file.
+    private func spill(_ batch: EventBatch) throws {
+        guard let files, !batch.events.isEmpty else { return }
+        let source = sourceNumber(batch.source)
+        let parts = PartitionRecord.split(batch, bounds: files.bounds)
+        for (p, part) in parts.enumerated() where !part.events.isEmpty {
+            try files.append(PartitionRecord.encode(part, source: source), to: p)
+        }
+    }
+
+    private func sourceNumber(_ source: String) -> UInt32 {
+        if let n = sourceNumbers[source] { return n }
+        sourceNames.append(source)
+        sourceNumbers[source] = UInt32(sourceNames.count - 1)
+        return UInt32(sourceNames.count - 1)
+    }
+
+    /// About what `batch` takes in memory.
+    static func bytes(_ batch: EventBatch) -> Int64 {
+        Int64(batch.events.count * MemoryLayout<EventBatch.Event>.stride + batch.versions.count * MemoryLayout<EventBatch.Version>.stride
+            + batch.text.count + batch.appLists.count * 64 + batch.hosts.count * 32)
+    }
+
+    /// User ids that split the users of `batches` into about `count` ranges of similar numbers of
+    /// events: range `p` holds the users below `bounds[p]` and at or above `bounds[p - 1]`.
+    static func bounds(_ batches: [EventBatch], count: Int) -> [Int64] {
+        let total = batches.reduce(0) { $0 + $1.events.count }
+        let step = max(1, total / (1 << 20))
+        var sample: [Int64] = []
+        sample.reserveCapacity(total / step + batches.count)
+        for batch in batches {
+            batch.events.withUnsafeBufferPointer { events in
+                for i in stride(from: 0, to: events.count, by: step) { sample.append(events[i].userID) }
+            }
+        }
+        guard !sample.isEmpty else { return [] }
+        sample.sort()
+        var bounds: [Int64] = []
+        for p in 1..<max(1, count) {
+            let bound = sample[sample.count * p / count]
+            if bound > (bounds.last ?? .min) { bounds.append(bound) }
+        }
+        return bounds
+    }
+}
+
+/// The spilled events, read back a group of user ranges at a time.
+public final class SpilledEvents {
+    private let files: PartitionFiles
+    private let sources: [String]
+    /// Consecutive user ranges whose events together take at most the budget (or a single range
+    /// that takes more), in order.
+    public let groups: [Range<Int>]
+
+    init(files: PartitionFiles, sources: [String], budget: Int64) {
+        self.files = files
+        self.sources = sources
+        var groups: [Range<Int>] = []
+        var start = 0, bytes: Int64 = 0
+        for p in 0..<files.count {
+            if bytes > 0, bytes + files.rawBytes[p] > budget {
+                groups.append(start..<p)
+                start = p
+                bytes = 0
+            }
+            bytes += files.rawBytes[p]
+        }
+        if files.count > 0 { groups.append(start..<files.count) }
+        self.groups = groups
+    }
+
+    /// The spill directory.
+    public var directory: String { files.directory }
+
+    /// The number of bytes written, compressed.
+    public var compressedBytes: Int64 { files.compressedBytes }
+
+    /// The events of the ranges of `group`, as the batches they were spilled in.
+    public func batches(_ group: Range<Int>) throws -> [EventBatch] {
+        var batches: [EventBatch] = []
+        for p in group {
+            try files.forEachRecord(of: p) { bytes in
+                batches.append(try PartitionRecord.decode(bytes, sources: sources, path: files.path(p)))
+            }
+        }
+        return batches
+    }
+
+    /// Removes the spill directory and everything in it.
+    public func removeFiles() { files.remove() }
+}

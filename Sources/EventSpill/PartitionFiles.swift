@@ -1,0 +1,140 @@
+import CLZ4
+import Foundation
+import RecoveryModel
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The spill directory and one file per user range. Each record is a header of two 8-byte sizes
+/// (decompressed, compressed), then one LZ4 frame. Owns the file descriptors it opens.
+final class PartitionFiles {
+    let directory: String
+    let bounds: [Int64]
+    /// Decompressed bytes spilled to each range.
+    private(set) var rawBytes: [Int64]
+    private(set) var compressedBytes: Int64 = 0
+    private var descriptors: [Int32]
+    private var removed = false
+
+    var count: Int { bounds.count + 1 }
+
+    /// Makes a new directory `recover-tool-spill-XXXXXX` under `parent` (mode 0700).
+    init(in parent: String, bounds: [Int64]) throws(SpillError) {
+        var template = Array((parent.hasSuffix("/") ? parent : parent + "/").utf8CString.dropLast()) + Array("recover-tool-spill-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else {
+            throw SpillError(.cannotWrite, path: parent, detail: "cannot make a directory there: " + FileFailure.reason(errno: errno))
+        }
+        directory = String(cString: made)
+        self.bounds = bounds
+        rawBytes = Array(repeating: 0, count: bounds.count + 1)
+        descriptors = Array(repeating: -1, count: bounds.count + 1)
+    }
+
+    deinit {
+        close()
+        remove()
+    }
+
+    func path(_ p: Int) -> String { directory + "/range-" + String(p) }
+
+    /// Appends one record (its decompressed bytes) to range `p`'s file.
+    func append(_ raw: [UInt8], to p: Int) throws(SpillError) {
+        if descriptors[p] < 0 {
+            let fd = open(path(p), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { throw SpillError(.cannotWrite, path: path(p), detail: FileFailure.reason(errno: errno)) }
+            descriptors[p] = fd
+        }
+        let bound = LZ4F_compressFrameBound(raw.count, nil)
+        var record = [UInt8](repeating: 0, count: 16 + bound)
+        let written = record.withUnsafeMutableBytes { out in
+            raw.withUnsafeBytes { input in
+                LZ4F_compressFrame(out.baseAddress! + 16, bound, input.baseAddress, input.count, nil)
+            }
+        }
+        guard LZ4F_isError(written) == 0 else {
+            throw SpillError(.cannotWrite, path: path(p), detail: "LZ4: " + String(cString: LZ4F_getErrorName(written)))
+        }
+        withUnsafeBytes(of: UInt64(raw.count).littleEndian) { record.replaceSubrange(0..<8, with: $0) }
+        withUnsafeBytes(of: UInt64(written).littleEndian) { record.replaceSubrange(8..<16, with: $0) }
+        var done = 0
+        let total = 16 + written
+        while done < total {
+            let n = record.withUnsafeBytes { write(descriptors[p], $0.baseAddress! + done, total - done) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw SpillError(.cannotWrite, path: path(p), detail: FileFailure.reason(errno: n < 0 ? errno : ENOSPC)) }
+            done += n
+        }
+        rawBytes[p] += Int64(raw.count)
+        compressedBytes += Int64(16 + written)
+    }
+
+    /// Closes the files written.
+    func close() {
+        for p in descriptors.indices where descriptors[p] >= 0 {
+            _ = Glibc.close(descriptors[p])
+            descriptors[p] = -1
+        }
+    }
+
+    /// Calls `body` with each record of range `p`, decompressed, in the order written.
+    func forEachRecord(of p: Int, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        guard rawBytes[p] > 0 else { return }
+        let file: RegularFile
+        do { file = try RegularFile(path(p)) } catch {
+            throw SpillError(.cannotRead, path: path(p), detail: error.description)
+        }
+        var context: OpaquePointer?
+        guard LZ4F_isError(LZ4F_createDecompressionContext(&context, UInt32(LZ4F_VERSION))) == 0, let context else {
+            throw SpillError(.cannotRead, path: path(p), detail: "cannot create a decompression context")
+        }
+        defer { LZ4F_freeDecompressionContext(context) }
+        var header = [UInt8](repeating: 0, count: 16)
+        var compressed: [UInt8] = []
+        var raw: [UInt8] = []
+        while try readFully(file, &header, count: 16, path: path(p), allowEnd: true) {
+            let rawCount = header.withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
+            let compressedCount = header.withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self))) }
+            if compressed.count < compressedCount { compressed = [UInt8](repeating: 0, count: compressedCount) }
+            guard try readFully(file, &compressed, count: compressedCount, path: path(p), allowEnd: false) else { break }
+            if raw.count < rawCount { raw = [UInt8](repeating: 0, count: rawCount) }
+            var outSize = rawCount, inSize = compressedCount
+            let code = raw.withUnsafeMutableBytes { out in
+                compressed.withUnsafeBytes { input in
+                    LZ4F_decompress(context, out.baseAddress, &outSize, input.baseAddress, &inSize, nil)
+                }
+            }
+            guard LZ4F_isError(code) == 0, code == 0, outSize == rawCount, inSize == compressedCount else {
+                throw SpillError(.cannotRead, path: path(p), detail: "a record does not decompress to its size")
+            }
+            try raw.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[..<rawCount])) }
+        }
+    }
+
+    /// Reads `count` bytes into `buffer`; false at the end of the file before any byte (`allowEnd`).
+    private func readFully(_ file: RegularFile, _ buffer: inout [UInt8], count: Int, path: String, allowEnd: Bool) throws -> Bool {
+        var done = 0
+        while done < count {
+            let n: Int
+            do {
+                n = try buffer.withUnsafeMutableBytes { try file.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[done..<count])) }
+            } catch {
+                throw SpillError(.cannotRead, path: path, detail: "\(error)")
+            }
+            if n == 0 {
+                if done == 0 && allowEnd { return false }
+                throw SpillError(.cannotRead, path: path, detail: "the file ends inside a record")
+            }
+            done += n
+        }
+        return true
+    }
+
+    /// Removes the files and the directory (once).
+    func remove() {
+        guard !removed else { return }
+        removed = true
+        close()
+        for p in 0..<count { unlink(path(p)) }
+        rmdir(directory)
+    }
+}

@@ -1,0 +1,114 @@
+import ConflictResolver
+@testable import EventSpill
+import Foundation
+import ReadStage
+import RecoveryModel
+import SlotFold
+import TestSupport
+import XCTest
+
+/// The spill of `plan --memory-limit` on the demo incident's real logs and snapshot: the events
+/// spilled by range of users and folded a group of ranges at a time make the fold of all of them
+/// at once, whatever the chunks and the ranges.
+final class EventSpillTests: XCTestCase {
+    let window = Window(from: Timestamp(microseconds: 1_532_530_200_000_000), to: Timestamp(microseconds: 1_532_541_000_000_000))
+
+    override func setUp() {
+        // The demo's window, 2018-07-25T14:50:00Z to 17:50:00Z.
+        XCTAssertEqual(window.from.rfc3339, "2018-07-25T14:50:00Z")
+        XCTAssertEqual(window.to.rfc3339, "2018-07-25T17:50:00Z")
+    }
+
+    /// The demo read with `chunks`, or in memory without.
+    func read(_ chunks: EventChunks?) throws -> PlanSources {
+        try PlanSources.read(
+            window: window, logs: [DemoIncident.logs], snapshots: [DemoIncident.snapshot], shard: nil, progress: nil, chunks: chunks)
+    }
+
+    func testSpilledRangesFoldedInOrderAreTheWholeFold() throws {
+        let dir = try TemporaryDirectory(prefix: "spill")
+        var batches = try read(nil).batches
+        let eventCount = batches.reduce(0) { $0 + $1.events.count }
+        let whole = SlotFold.fold(taking: &batches, window: window)
+
+        // A limit far below the demo's events, and chunks of 16 events: every file is split into
+        // chunks, and the users into many ranges.
+        let spill = EventSpill(limit: 16 << 10, directory: dir.path, partitionCount: 16)
+        let sources = try read(EventChunks(events: 16) { spill.take($0) })
+        XCTAssertTrue(sources.batches.allSatisfy(\.events.isEmpty), "the readers kept events that went to the spill")
+        guard case .spilled(let spilled) = try spill.finish() else { return XCTFail("16 KiB did not spill \(eventCount) events") }
+        XCTAssertGreaterThan(spilled.groups.count, 3)
+        XCTAssertGreaterThan(try FileManager.default.contentsOfDirectory(atPath: spilled.directory).count, 3)
+
+        var folded = FoldResult()
+        var spilledEvents = 0
+        for group in spilled.groups {
+            var batches = try spilled.batches(group)
+            XCTAssertGreaterThan(batches.count, 1, "a group's events come from several chunks and sources")
+            spilledEvents += batches.reduce(0) { $0 + $1.events.count }
+            let part = SlotFold.fold(taking: &batches, window: window)
+            folded.slots += part.slots
+            folded.deleted += part.deleted
+            folded.duplicates += part.duplicates
+            folded.orphans += part.orphans
+            folded.outsideWindow += part.outsideWindow
+        }
+        XCTAssertEqual(spilledEvents, eventCount)
+        XCTAssertEqual(folded, whole)
+        // The case the tie order matters for: a slot with events of a log and of the snapshot.
+        XCTAssertTrue(whole.slots.contains { Set($0.provenance.map(\.kind)).count == 2 })
+
+        spill.removeFiles()
+        XCTAssertFalse(FileManager.default.fileExists(atPath: spilled.directory))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [])
+    }
+
+    /// Under the limit the chunks stay in memory, and fold as the readers' whole batches do.
+    func testChunksHeldInMemoryFoldAsTheWholeBatches() throws {
+        let dir = try TemporaryDirectory(prefix: "spill")
+        var batches = try read(nil).batches
+        let whole = SlotFold.fold(taking: &batches, window: window)
+        let spill = EventSpill(limit: 1 << 30, directory: dir.path)
+        _ = try read(EventChunks(events: 16) { spill.take($0) })
+        guard case .inMemory(var held) = try spill.finish() else { return XCTFail("1 GiB spilled the demo") }
+        XCTAssertGreaterThan(held.count, 20)
+        XCTAssertEqual(SlotFold.fold(taking: &held, window: window), whole)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [])
+    }
+
+    /// A directory that cannot be made: the first failure is kept, later chunks are dropped, and
+    /// `finish` throws it.
+    func testADirectoryThatCannotBeMadeFailsOnFinish() throws {
+        let dir = try TemporaryDirectory(prefix: "spill")
+        let missing = dir.path + "/missing"
+        let spill = EventSpill(limit: 1024, directory: missing)
+        _ = try read(spill.chunks)
+        XCTAssertThrowsError(try spill.finish()) { error in
+            XCTAssertEqual(
+                "\(error)",
+                "cannot write the events spilled to '\(missing)': cannot make a directory there: no such file or directory; "
+                    + "set TMPDIR to a directory with room for them (about a tenth of the inputs' size), or raise --memory-limit")
+            XCTAssertEqual((error as? SpillError)?.code, "spill_cannot_write")
+        }
+    }
+
+    func testSizes() {
+        XCTAssertEqual(MemoryLimit.parse("64M"), 64 << 20)
+        XCTAssertEqual(MemoryLimit.parse("64MiB"), 64 << 20)
+        XCTAssertEqual(MemoryLimit.parse("1.5G"), 3 << 29)
+        XCTAssertEqual(MemoryLimit.parse("512k"), 512 << 10)
+        XCTAssertEqual(MemoryLimit.parse("1048576"), 1 << 20)
+        for bad in ["", "M", "0", "-1M", "64X", "1e3", "64 M M"] { XCTAssertNil(MemoryLimit.parse(bad), bad) }
+        XCTAssertGreaterThan(MemoryLimit.systemDefault(), 0)
+    }
+
+    func testTheDefaultIsHalfOfTheSmallerOfMemoryAndTheCgroupLimit() throws {
+        let dir = try TemporaryDirectory(prefix: "spill")
+        let meminfo = dir.file("meminfo"), cgroup = dir.file("memory.max")
+        try "MemTotal:        8000000 kB\nMemFree: 1 kB\n".write(to: meminfo, atomically: true, encoding: .utf8)
+        try "max\n".write(to: cgroup, atomically: true, encoding: .utf8)
+        XCTAssertEqual(MemoryLimit.systemDefault(meminfo: meminfo.path, cgroupMax: cgroup.path), 4_096_000_000)
+        try "1073741824\n".write(to: cgroup, atomically: true, encoding: .utf8)
+        XCTAssertEqual(MemoryLimit.systemDefault(meminfo: meminfo.path, cgroupMax: cgroup.path), 1 << 29)
+    }
+}

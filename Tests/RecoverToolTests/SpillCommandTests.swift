@@ -1,0 +1,70 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// End to end on the demo incident: `plan --memory-limit` below the demo's events spills them
+/// and writes the same plan directory, file by file, as the plan in memory.
+final class SpillCommandTests: XCTestCase {
+    var demo: DemoRun!
+
+    override func setUpWithError() throws {
+        demo = try DemoRun(label: "spill")
+    }
+
+    func plan(_ name: String, _ extra: [String], environment: [String: String] = [:]) throws -> ProcessOutput {
+        try demo.tool(
+            ["plan"] + DemoIncident.window + ["--logs", DemoIncident.logs, "--snapshot", DemoIncident.snapshot,
+             "--db", demo.live.conninfo, "--out", demo.dir.file(name).path, "--quiet"] + extra,
+            environment: environment)
+    }
+
+    /// Every file under `dir`, by relative path.
+    func files(_ dir: String) throws -> [String: Data] {
+        var files: [String: Data] = [:]
+        let root = URL(fileURLWithPath: dir)
+        for case let url as URL in FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil)! {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
+            files[String(url.path.dropFirst(root.path.count))] = try Data(contentsOf: url)
+        }
+        return files
+    }
+
+    func testATinyMemoryLimitSpillsAndWritesTheSamePlanDirectory() throws {
+        let inMemory = try plan("in-memory", ["--verbose"])
+        XCTAssertEqual(inMemory.status, 0, inMemory.stderrText)
+        XCTAssertTrue(inMemory.stderrText.contains("stage=fold"), inMemory.stderrText)
+
+        let tmp = try TemporaryDirectory(prefix: "spill-tmp")
+        let spilled = try plan("spilled", ["--memory-limit", "64K", "--verbose"], environment: ["TMPDIR": tmp.path])
+        XCTAssertEqual(spilled.status, 0, spilled.stderrText)
+        XCTAssertTrue(spilled.stderrText.contains("stage=ranges"), "the plan did not spill: " + spilled.stderrText)
+        XCTAssertFalse(spilled.stderrText.contains("stage=fold"), spilled.stderrText)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: tmp.path), [], "spill files were left")
+
+        let expected = try files(demo.dir.file("in-memory").path), got = try files(demo.dir.file("spilled").path)
+        XCTAssertEqual(expected.keys.sorted(), got.keys.sorted())
+        XCTAssertGreaterThan(expected.count, 8)
+        for (name, data) in expected { XCTAssertEqual(got[name], data, "\(name) differs") }
+    }
+
+    func testASpillThatCannotBeWrittenStopsWithOneLineAndLeavesNothing() throws {
+        let missing = demo.dir.file("no-such-dir").path
+        let output = try plan("plan", ["--memory-limit", "64K"], environment: ["TMPDIR": missing])
+        XCTAssertEqual(output.status, 65)
+        XCTAssertEqual(
+            output.stderrText,
+            "recover-tool: error: cannot write the events spilled to '\(missing)': cannot make a directory there: "
+                + "no such file or directory; set TMPDIR to a directory with room for them (about a tenth of the inputs' size), "
+                + "or raise --memory-limit\n")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: demo.dir.path), [], "the failed plan left files")
+    }
+
+    func testAMemoryLimitThatIsNotASizeIsAUsageError() throws {
+        let output = try plan("plan", ["--memory-limit", "lots"])
+        XCTAssertEqual(output.status, 64)
+        XCTAssertEqual(
+            output.stderrText,
+            "recover-tool: error: '--memory-limit' 'lots' is not a size such as 64M, 2G or 1048576; see 'recover-tool help'\n")
+    }
+}
