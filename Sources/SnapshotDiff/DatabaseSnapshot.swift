@@ -51,13 +51,11 @@ public struct DatabaseSnapshot {
         return quarantined
     }
 
-    /// Every row in the window as a fold event (`.snapshotRow` at its `updated_at`), appended to `batch`.
+    /// Every row in the window as a fold event (`.snapshotRow` at its `updated_at`), appended to
+    /// `batch`; with `chunks`, the batch is handed to it as it fills.
     public func forEachEvent(in window: Window, into batch: inout EventBatch, chunks: EventChunks? = nil, keep: (Int64) -> Bool) throws -> [QuarantineRecord] {
         let summary = try forEachSlot(in: window) { slot, location in
-            if keep(slot.key.userID) {
-                try batch.appendSnapshotRow(slot, at: location)
-                chunks?.offer(&batch)
-            }
+            if keep(slot.key.userID) { try batch.appendSnapshotRow(slot, at: location, chunks: chunks) }
         }
         chunks?.offer(&batch, atEnd: true)
         return summary

@@ -142,13 +142,10 @@ public struct DumpReader {
     }
 
     /// Every row in the window as a fold event (`.snapshotRow` at its `updated_at`), appended to
-    /// `batch` when `keep` takes its user.
+    /// `batch` when `keep` takes its user; with `chunks`, the batch is handed to it as it fills.
     public func forEachEvent(in window: Window? = nil, into batch: inout EventBatch, chunks: EventChunks? = nil, keep: (Int64) -> Bool) throws -> Summary {
         let summary = try forEachSlot(in: window) { slot, location in
-            if keep(slot.key.userID) {
-                try batch.appendSnapshotRow(slot, at: location)
-                chunks?.offer(&batch)
-            }
+            if keep(slot.key.userID) { try batch.appendSnapshotRow(slot, at: location, chunks: chunks) }
         }
         chunks?.offer(&batch, atEnd: true)
         return summary
