@@ -57,6 +57,10 @@ public final class EventLineParser {
     /// The intern index of the last parsed line's host, for per-host tallies; -1 when the line
     /// was quarantined or the table is full.
     private(set) var lastHostIndex = -1
+    /// Set by `parse`. A parser is used either a line at a time (`parse`) or to read a file into
+    /// its batch (`read`, `dropLastEvent`, `takeBatch`), never both: `parse` empties the batch
+    /// after each line, which would lose the lines `read` kept and the mark `dropLastEvent` needs.
+    private var parsesOneByOne = false
 
     public init(file: String, window: Window) {
         self.file = file
@@ -79,6 +83,8 @@ public final class EventLineParser {
 
     /// Parses one line (without its `\n`; a final `\r` is ignored) numbered `line` in `file`.
     public func parse(_ bytes: UnsafeRawBufferPointer, line: Int) -> ParsedLine {
+        precondition(batch.events.isEmpty && batch.versions.isEmpty, "EventLineParser.parse on a parser that read lines into its batch")
+        parsesOneByOne = true
         let parsed = read(bytes, line: line)
         defer {
             batch = EventBatch(source: file)
@@ -141,11 +147,13 @@ public final class EventLineParser {
 
     /// Takes the last event appended out of the batch again (an event of another shard).
     func dropLastEvent() {
+        precondition(!parsesOneByOne, "EventLineParser.dropLastEvent on a parser used by parse")
         rollBack(to: beforeLastEvent)
     }
 
     /// The batch of the events read so far, handed over.
     func takeBatch() -> EventBatch {
+        precondition(!parsesOneByOne, "EventLineParser.takeBatch on a parser used by parse")
         defer { batch = EventBatch(source: file) }
         return batch
     }
