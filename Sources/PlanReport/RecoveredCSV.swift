@@ -46,10 +46,11 @@ enum RecoveredCSV {
         out.append(slot.pointee.keystrokes); out.append(byte: 0x2C)
         out.append(slot.pointee.mouseEvents); out.append(byte: 0x2C)
         // The provenance is written in place; text that CSV would change (a path with a comma,
-        // say) is taken back and written through `CSVText.text`.
+        // say) is taken back and written through `CSVText.text`. It starts with its source's kind
+        // (`log`, `snapshot`), never with a formula start.
         let start = out.bytes.count
         let plain = folded.pointee.provenance.withUnsafeBufferPointer { text.appendProvenance($0, to: &out) }
-        if !plain || (start < out.bytes.count && CSVText.startsFormula(out.bytes[start])) {
+        if !plain {
             let written = String(decoding: out.bytes[start...], as: UTF8.self)
             out.bytes.removeSubrange(start...)
             out.append(CSVText.text(written))
