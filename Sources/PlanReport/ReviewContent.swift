@@ -72,7 +72,7 @@ struct ReviewContent {
         inputs = Self.inputs(document.inputs)
         hosts = Self.hosts(evidence.hosts, needed: needed)
         users = Self.users(document.users)
-        rows = Self.rows(evidence, time)
+        rows = Self.rows(evidence, users: document.users, time)
         offline = Self.offline(evidence.resolution.offlineOverlap)
         present = Self.present(evidence.resolution.alreadyPresent)
         quarantine = Self.quarantine(QuarantinedCSV.records(evidence))
@@ -176,24 +176,26 @@ struct ReviewContent {
     }
 
     /// Every row to be written, by user then slot, up to `rowsCap`; a heading per user with
-    /// their count and minutes. The slot start also in the `--tz` zone when one was given.
-    static func rows(_ evidence: PlanEvidence, _ time: DisplayTime) -> ReportTable {
+    /// their count and minutes, as `users` (the plan's per-user totals, sorted by user) has them.
+    /// The slot start also in the `--tz` zone when one was given.
+    static func rows(_ evidence: PlanEvidence, users: [PlanDocument.UserTotals], _ time: DisplayTime) -> ReportTable {
         // The resolver's order is by key already: sorted again only if not (a copy of every slot).
         let recovered = evidence.resolution.recovered
         let inOrder = recovered.withUnsafeBufferPointer { b in b.indices.dropFirst().allSatisfy { b[$0 - 1].slot.key < b[$0].slot.key } }
         let sorted = inOrder ? recovered : recovered.sorted { $0.slot.key < $1.slot.key }
-        var perUser: [Int64: (slots: Int, minutes: Int)] = [:]
-        evidence.forEachUsersRecovered { user, slots, minutes in
-            perUser[user, default: (0, 0)].slots += slots
-            perUser[user]!.minutes += minutes
-        }
         let local = time.zoneIsKnown ? time.zoneName : nil
         var groups: [(index: Int, title: String)] = []
         var rows: [ReportLine] = []
+        // The rows' users come in the order of `users`: one walk along it finds each one's totals.
+        var next = users.startIndex
         for (i, f) in sorted.prefix(rowsCap).enumerated() {
             let s = f.slot
-            if i == 0 || sorted[i - 1].slot.key.userID != s.key.userID, let u = perUser[s.key.userID] {
-                groups.append((i, "User \(s.key.userID): \(u.slots) slot\(u.slots == 1 ? "" : "s"), \(minutesText(u.minutes))"))
+            if i == 0 || sorted[i - 1].slot.key.userID != s.key.userID {
+                while next < users.endIndex, users[next].userID < s.key.userID { next += 1 }
+                if next < users.endIndex, users[next].userID == s.key.userID {
+                    let u = users[next]
+                    groups.append((i, "User \(s.key.userID): \(u.recovered) slot\(u.recovered == 1 ? "" : "s"), \(minutesText(u.recoveredMinutes))"))
+                }
             }
             var row: ReportLine = [.number(Int(s.key.userID)), .code(s.key.slotStart.rfc3339)]
             if local != nil { row.append(.code(time.local(s.key.slotStart) ?? "")) }
