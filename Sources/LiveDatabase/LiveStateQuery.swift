@@ -30,11 +30,15 @@ extension LiveState {
     ) throws -> LiveState {
         func idArray(_ ids: Set<Int64>) -> String { "{" + ids.sorted().map(String.init).joined(separator: ",") + "}" }
 
+        // The candidates' users only: their keys are all the resolver looks up, and the unique
+        // index on (user_id, slot_start) finds them without reading the rest of the table. A COPY
+        // takes no parameters: the ids, integers, are written into it.
         var present = Set<SlotKey>()
         try connection.copyOut(
             """
             COPY (SELECT user_id, \(microseconds("slot_start")) FROM \(connection.table("time_slots"))
-                  WHERE slot_start >= \(timestamptz(window.from)) AND slot_start < \(timestamptz(window.to))\(
+                  WHERE user_id = ANY('\(idArray(userIDs))'::bigint[])
+                    AND slot_start >= \(timestamptz(window.from)) AND slot_start < \(timestamptz(window.to))\(
                       userRange.map { " AND user_id BETWEEN \($0.lowerBound) AND \($0.upperBound)" } ?? "")) TO STDOUT
             """,
             context: "reading the live slots of the window"

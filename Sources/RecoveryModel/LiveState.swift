@@ -29,7 +29,7 @@ public struct UserContact: Hashable, Sendable {
 /// the offline entries near the window, and the users, projects, tasks and memberships that the
 /// candidates name. `LiveDatabase` reads it; the resolver and `apply`'s re-checks judge against it.
 public struct LiveState: Sendable {
-    /// Keys of live `time_slots` rows in the window.
+    /// Keys of live `time_slots` rows in the window, of the candidates' users.
     public var presentKeys: Set<SlotKey>
     /// Offline entries by user, sorted by start.
     public var offlineEntries: [Int64: [OfflineEntry]]

@@ -20,7 +20,8 @@ final class LiveStateTests: XCTestCase {
             INSERT INTO time_slots (user_id, project_id, task_id, slot_start, source, status)
               VALUES (1, 7, 70, '2018-07-25 07:50:00-07', 'client', 'active'),
                      (1, 7, 70, '2018-07-25 13:00:00+00', 'client', 'active'),
-                     (2, 8, NULL, '2018-07-25 15:00:00+00', 'client', 'idle');
+                     (2, 8, NULL, '2018-07-25 15:00:00+00', 'client', 'idle'),
+                     (3, 8, NULL, '2018-07-25 15:00:00+00', 'client', 'idle');
             INSERT INTO offline_entries (user_id, project_id, starts_at, ends_at, added_by)
               VALUES (1, 8, '2018-07-25 15:05:00+00', '2018-07-25 15:30:00+00', 1),
                      (1, 8, '2018-07-25 10:00:00+00', '2018-07-25 14:50:00+00', 1),
@@ -46,7 +47,7 @@ final class LiveStateTests: XCTestCase {
         XCTAssertEqual(live.presentKeys, [
             SlotKey(userID: 1, slotStart: Timestamp.parse("2018-07-25T14:50:00Z")!),
             SlotKey(userID: 2, slotStart: Timestamp.parse("2018-07-25T15:00:00Z")!),
-        ], "the 13:00 slot is outside the window")
+        ], "the 13:00 slot is outside the window; user 3 is no candidate")
         XCTAssertEqual(live.offlineEntries[1]?.map(\.interval.from.rfc3339), ["2018-07-25T15:05:00Z", "2018-07-25T16:00:00Z"],
                        "the entry ending at the window's start cannot touch it; the one at 16:00 can touch a slot at 15:50")
         XCTAssertNil(live.offlineEntries[3], "user 3 is no candidate")
