@@ -96,8 +96,13 @@ public enum PlanWriter {
         throw PlanError(.cannotWrite, path: directory, detail: "no free name for a directory beside it")
     }
 
+    /// The slots of one piece of the rows file and of `recovered.csv`: under 1 MB of text, so that
+    /// a piece is still in the cache of the core that hashes and writes it, most often the one
+    /// that just made it.
+    static let slotsPerPiece = 4096
+
     /// Writes every file of the plan into `directory`, which is new and empty.
-    static func writeFiles(_ evidence: PlanEvidence, into directory: String) throws -> Output {
+    static func writeFiles(_ evidence: PlanEvidence, into directory: String, slotsPerPiece: Int = slotsPerPiece) throws -> Output {
         let fm = FileManager.default
         try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let planPath = directory + "/plan.json"
@@ -105,22 +110,39 @@ public enum PlanWriter {
             throw PlanError(.exists, path: planPath, detail: "a plan is already there; choose a new --out directory")
         }
         // First, on every core, each thread taking the next job as it is free: the rows file
-        // (whose SHA-256 the plan id binds), the reports that need no plan document (the large
-        // ones streamed to their files), and the plan's totals. Then the plan id, then the
-        // reports that show it, at once.
-        let early = ReportRenderers.all.filter { !$0.needsDocument }.sorted { startOrder($0) < startOrder($1) }
-        let rowsDigest = LockedValue<FileDigest.Summary>()
+        // (whose SHA-256 the plan id binds) and `recovered.csv` in pieces of slots, each piece
+        // written once the pieces before it are; the other reports that need no plan document;
+        // and the plan's totals. Then the plan id, then the reports that show it and plan.json's
+        // text, at once.
+        let recovered = evidence.resolution.recovered
+        let pieces = (recovered.count + slotsPerPiece - 1) / slotsPerPiece
+        let rows = try PieceFile(path: directory + "/" + PlanDocument.rowsFileName, pieces: max(1, pieces))
+        let csv = try PieceFile(path: directory + "/" + RecoveredCSV.renderer.fileName, pieces: max(1, pieces))
+        let others = ReportRenderers.all.filter { !$0.needsDocument && $0.fileName != RecoveredCSV.renderer.fileName }
+        var jobs: [EarlyJob] = others.filter(Self.isLarge).map { .report($0) }
+        for piece in 0..<max(1, pieces) { jobs += [.rows(piece), .recovered(piece)] }
+        jobs += others.filter { !Self.isLarge($0) }.map { .report($0) } + [.totals]
+        let early = jobs
         let totals = LockedValue<Totals>()
         let digests = DigestBox()
         let failures = FailureBox()
-        DispatchQueue.concurrentPerform(iterations: 2 + early.count) { i in
+        DispatchQueue.concurrentPerform(iterations: early.count) { i in
             do {
-                if i == 0 {
-                    rowsDigest.set(try writeRows(evidence.resolution.recovered, to: directory + "/" + PlanDocument.rowsFileName))
-                } else if i <= early.count {
-                    let report = early[i - 1]
+                switch early[i] {
+                case .rows(let piece):
+                    var out = rows.buffer()
+                    var text = RepeatedText(paths: .copyEscaped)
+                    appendRows(recovered, Self.range(of: piece, count: recovered.count, slotsPerPiece), text: &text, to: &out)
+                    try rows.add(piece, out)
+                case .recovered(let piece):
+                    var out = csv.buffer()
+                    if piece == 0 { RecoveredCSV.appendHeader(to: &out) }
+                    var text = RepeatedText(paths: .asIs)
+                    RecoveredCSV.append(recovered, Self.range(of: piece, count: recovered.count, slotsPerPiece), text: &text, to: &out)
+                    try csv.add(piece, out)
+                case .report(let report):
                     digests.add(PlanFile(name: report.fileName, try write(report, plan: nil, evidence, into: directory)))
-                } else {
+                case .totals:
                     totals.set(Totals(evidence))
                 }
             } catch {
@@ -128,7 +150,8 @@ public enum PlanWriter {
             }
         }
         if let failure = failures.first { throw failure }
-        let rowsHash = rowsDigest.value!.sha256
+        let rowsHash = try rows.finish().sha256
+        digests.add(PlanFile(name: RecoveredCSV.renderer.fileName, try csv.finish()))
         let facts = totals.value!
 
         var document = PlanDocument(
@@ -143,18 +166,24 @@ public enum PlanWriter {
             database: evidence.database,
             inputs: evidence.inputs,
             rows: .init(file: PlanDocument.rowsFileName, sha256: rowsHash,
-                        count: evidence.resolution.recovered.count, columns: PlanDocument.rowColumns),
+                        count: recovered.count, columns: PlanDocument.rowColumns),
             counts: facts.counts,
             recoveredMinutes: facts.recoveredMinutes,
             users: facts.users,
             completeness: .init(warnings: facts.warnings))
         document.planID = document.computePlanID()
 
+        // plan.json's text but for its list of files (the other files' digests), beside the reports.
         let late = ReportRenderers.all.filter(\.needsDocument)
         let plan = document
-        DispatchQueue.concurrentPerform(iterations: late.count) { i in
+        let planText = LockedValue<String>()
+        DispatchQueue.concurrentPerform(iterations: late.count + 1) { i in
             do {
-                digests.add(PlanFile(name: late[i].fileName, try write(late[i], plan: plan, evidence, into: directory)))
+                if i < late.count {
+                    digests.add(PlanFile(name: late[i].fileName, try write(late[i], plan: plan, evidence, into: directory)))
+                } else {
+                    planText.set(try PlanJSON.encode(plan))
+                }
             } catch {
                 failures.set(i, error)
             }
@@ -163,14 +192,40 @@ public enum PlanWriter {
         let files = [PlanDocument.rowsFileName] + ReportRenderers.all.map(\.fileName) + ["plan.json"]
         document.files = digests.files
         // plan.json last: a directory with a plan.json is a finished plan.
-        try Data(PlanJSON.encode(document).utf8).write(to: URL(fileURLWithPath: planPath))
+        let text = try Self.planJSON(planText.value!, files: document.files)
+        try Data(text.utf8).write(to: URL(fileURLWithPath: planPath))
         return Output(document: document, files: files)
     }
 
-    /// The reports that take longest are started first, so that no core is left with a long one
-    /// at the end while the other waits.
-    private static func startOrder(_ report: ReportRenderer) -> Int {
-        [RecoveredCSV.renderer.fileName, NoticesCSV.renderer.fileName].firstIndex(of: report.fileName) ?? 2
+    /// A job of the first part of `writeFiles`.
+    private enum EarlyJob {
+        case rows(Int), recovered(Int), report(ReportRenderer), totals
+    }
+
+    /// The reports without a plan document that take longest: started first, so that no core is
+    /// left with a long one at the end while the other waits.
+    private static func isLarge(_ report: ReportRenderer) -> Bool {
+        [NoticesCSV.renderer.fileName, DroppedCSV.renderer.fileName].contains(report.fileName)
+    }
+
+    /// The slots of piece `piece`.
+    private static func range(of piece: Int, count: Int, _ slotsPerPiece: Int) -> Range<Int> {
+        min(count, piece * slotsPerPiece)..<min(count, (piece + 1) * slotsPerPiece)
+    }
+
+    /// `PlanJSON.encode` of a document whose files are `files`, from `PlanJSON.encode` of it with
+    /// no files: the list is encoded alone and put in its place. `files` is at the same depth in
+    /// the document and in a value holding only it, so it is encoded with the same indentation.
+    static func planJSON(_ withoutFiles: String, files: [PlanFile]) throws -> String {
+        struct Files: Encodable { var files: [PlanFile] }
+        let empty = try JSONOutput.encode(Files(files: []))
+        let full = try JSONOutput.encode(Files(files: files))
+        // `{\n  "files" : [...]\n}\n` of each: the member alone, as the document has it.
+        func member(_ text: String) -> Substring { text.dropFirst(2).dropLast(3) }
+        guard let at = withoutFiles.range(of: "\n" + member(empty)) else {
+            throw PlanError(.cannotWrite, path: "plan.json", detail: "the plan document has no list of files to fill")
+        }
+        return withoutFiles.replacingCharacters(in: at, with: "\n" + member(full))
     }
 
     /// The figures of `plan.json` that come from the whole evidence, worked out beside the files.
@@ -206,13 +261,27 @@ public enum PlanWriter {
     static func writeRows(_ slots: [FoldedSlot], to path: String) throws -> FileDigest.Summary {
         try writeStreamed(to: path) { buffer, flush in
             var text = RepeatedText(paths: .copyEscaped)
-            try slots.forEachInPlace { folded in
-                folded.pointee.provenance.withUnsafeBufferPointer { provenance in
-                    RowsFileFormat.append(FoldedSlot.slotPointer(folded), provenance: provenance, text: &text, to: &buffer)
-                }
+            var start = 0
+            while start < slots.count {
+                let end = min(slots.count, start + 4096)
+                appendRows(slots, start..<end, text: &text, to: &buffer)
                 if buffer.bytes.count >= 1 << 20 { try flush(&buffer) }
+                start = end
             }
             try flush(&buffer)
+        }
+    }
+
+    /// Appends the rows of `slots[range]`, reading each slot in place.
+    static func appendRows(_ slots: [FoldedSlot], _ range: Range<Int>, text: inout RepeatedText, to out: inout TextBuffer) {
+        slots.withUnsafeBufferPointer { slots in
+            guard let base = slots.baseAddress else { return }
+            for i in range {
+                let folded = base + i
+                folded.pointee.provenance.withUnsafeBufferPointer { provenance in
+                    RowsFileFormat.append(FoldedSlot.slotPointer(folded), provenance: provenance, text: &text, to: &out)
+                }
+            }
         }
     }
 
@@ -237,6 +306,78 @@ public enum PlanWriter {
             }
             out.bytes.removeAll(keepingCapacity: true)
         }
+        return digest.finalize()
+    }
+}
+
+/// A file written in pieces that any thread makes: piece `i` is written (and hashed) once every
+/// piece before it is, by the thread that hands over the piece that completes the run, while the
+/// others go on making pieces. Sendable: `ready`, `next`, `writing`, `spare` and `failure` are
+/// touched only under `lock`; the file and the digest only by the thread that set `writing`.
+final class PieceFile: @unchecked Sendable {
+    let path: String
+    private let pieces: Int
+    private let handle: FileHandle
+    private let digest = FileDigest()
+    private let lock = NSLock()
+    private var ready: [Int: TextBuffer] = [:]
+    private var next = 0
+    private var writing = false
+    /// Buffers of pieces written, emptied, for the next pieces.
+    private var spare: [TextBuffer] = []
+    private var failure: (any Error)?
+
+    init(path: String, pieces: Int) throws {
+        guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
+            throw PlanError(.cannotWrite, path: path, detail: "cannot create the file")
+        }
+        self.path = path
+        self.pieces = pieces
+        self.handle = handle
+    }
+
+    deinit { try? handle.close() }
+
+    /// An empty buffer to make a piece in (one a written piece left, when there is one).
+    func buffer() -> TextBuffer {
+        lock.lock()
+        defer { lock.unlock() }
+        return spare.popLast() ?? TextBuffer(capacity: 1 << 20)
+    }
+
+    /// Hands piece `index` over. Writes it, and the pieces after it that are ready, when it is
+    /// the next to be written and no other thread is writing; throws what writing it met.
+    func add(_ index: Int, _ piece: TextBuffer) throws {
+        lock.lock()
+        ready[index] = piece
+        guard !writing else { return lock.unlock() }
+        writing = true
+        var met: (any Error)?
+        while met == nil, failure == nil, var piece = ready.removeValue(forKey: next) {
+            next += 1
+            lock.unlock()
+            do {
+                piece.bytes.withUnsafeBytes { digest.update($0) }
+                try handle.write(contentsOf: piece.bytes)
+            } catch {
+                met = PlanError(.cannotWrite, path: path, detail: PlanError.reason(error))
+            }
+            piece.bytes.removeAll(keepingCapacity: true)
+            lock.lock()
+            if spare.count < 4 { spare.append(piece) }
+        }
+        if let met { failure = met }
+        writing = false
+        lock.unlock()
+        if let met { throw met }
+    }
+
+    /// The file's digest, once every piece is written.
+    func finish() throws -> FileDigest.Summary {
+        lock.lock()
+        defer { lock.unlock() }
+        if let failure { throw failure }
+        precondition(next == pieces && ready.isEmpty, "a piece of \(path) was not written")
         return digest.finalize()
     }
 }

@@ -22,13 +22,29 @@ enum RecoveredCSV {
     static func write(
         _ evidence: PlanEvidence, to out: inout TextBuffer, flush: (inout TextBuffer) throws -> Void
     ) rethrows {
-        out.append(CSVText.record(header))
+        appendHeader(to: &out)
         var text = RepeatedText(paths: .asIs)
-        try evidence.resolution.recovered.forEachInPlace { folded in
-            append(folded, to: &out, text: &text)
+        let slots = evidence.resolution.recovered
+        var start = 0
+        while start < slots.count {
+            let end = min(slots.count, start + 4096)
+            append(slots, start..<end, text: &text, to: &out)
             if out.bytes.count >= 1 << 20 { try flush(&out) }
+            start = end
         }
         try flush(&out)
+    }
+
+    static func appendHeader(to out: inout TextBuffer) {
+        out.append(CSVText.record(header))
+    }
+
+    /// Appends the records of `slots[range]`, reading each slot in place.
+    static func append(_ slots: [FoldedSlot], _ range: Range<Int>, text: inout RepeatedText, to out: inout TextBuffer) {
+        slots.withUnsafeBufferPointer { slots in
+            guard let base = slots.baseAddress else { return }
+            for i in range { append(base + i, to: &out, text: &text) }
+        }
     }
 
     /// One record, read in place (see `RowsFileFormat.append`).

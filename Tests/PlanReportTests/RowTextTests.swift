@@ -71,4 +71,37 @@ final class RowTextTests: XCTestCase {
         }.joined()
         XCTAssertEqual(RecoveredCSV.render(evidence), expected)
     }
+
+    /// The rows file and `recovered.csv` are made in pieces of slots on every core and written in
+    /// order: the plan directory is the same whatever the pieces.
+    func testPiecesOfAnySizeWriteTheSameDirectory() throws {
+        var evidence = Incident.evidence()
+        evidence.resolution.recovered = slots()
+        let tmp = try TemporaryDirectory(prefix: "pieces")
+        let whole = try PlanWriter.writeFiles(evidence, into: tmp.path + "/whole")
+        let one = try String(contentsOfFile: tmp.path + "/whole/" + PlanDocument.rowsFileName, encoding: .utf8)
+        XCTAssertEqual(one.split(separator: "\n").count, 200)
+        for size in [1, 3, 64, 199] {
+            let pieces = try PlanWriter.writeFiles(evidence, into: tmp.path + "/\(size)", slotsPerPiece: size)
+            XCTAssertEqual(pieces.document, whole.document, "\(size) slots a piece")
+            for file in whole.files {
+                XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: tmp.path + "/\(size)/" + file)),
+                               try Data(contentsOf: URL(fileURLWithPath: tmp.path + "/whole/" + file)), "\(file), \(size) slots a piece")
+            }
+        }
+    }
+
+    /// plan.json is encoded without its list of files beside the reports, then the list is put in:
+    /// the same text as the document encoded whole.
+    func testPlanJSONWithItsFilesPutInIsTheDocumentEncodedWhole() throws {
+        let tmp = try TemporaryDirectory(prefix: "plan-json")
+        var document = try PlanWriter.write(Incident.evidence(), to: tmp.path + "/plan").document
+        XCTAssertGreaterThan(document.files.count, 3)
+        let whole = try PlanJSON.encode(document)
+        XCTAssertEqual(try String(contentsOfFile: tmp.path + "/plan/plan.json", encoding: .utf8), whole)
+        let files = document.files
+        document.files = []
+        XCTAssertEqual(try PlanWriter.planJSON(PlanJSON.encode(document), files: files), whole)
+        XCTAssertEqual(try PlanWriter.planJSON(PlanJSON.encode(document), files: []), try PlanJSON.encode(document))
+    }
 }
