@@ -47,11 +47,11 @@ let package = Package(
             name: "ReadStage",
             dependencies: ["RecoveryModel", "SourceFiles", "LogReplay", "SnapshotDiff", "PostgresClient", "PlanFormat"]
         ),
-        // `plan --memory-limit`: the read events spilled to LZ4 files by range of users, read back a
-        // range at a time.
-        .target(name: "EventSpill", dependencies: ["RecoveryModel", "CLZ4"]),
         // 2. Fold events into one version per slot.
         .target(name: "SlotFold", dependencies: ["RecoveryModel"]),
+        // `plan --memory-limit`: the read events spilled to LZ4 files by range of users, read back a
+        // range at a time, and the recovered slots spilled in order.
+        .target(name: "EventSpill", dependencies: ["RecoveryModel", "CLZ4", "SlotFold"]),
         // What the live database holds for a window (`LiveState`), read with libpq.
         .target(name: "LiveDatabase", dependencies: ["RecoveryModel", "PostgresClient"]),
         // 3. Resolve against the live state (pure: no database).

@@ -24,8 +24,11 @@ public final class EventSpill: @unchecked Sendable {
     public let directory: String
     /// The number of user ranges the events are spilled to.
     public let partitionCount: Int
-    /// Events held (or folded at once) up to this many bytes.
+    /// Events held while reading up to this many bytes (a quarter of the limit).
     var budget: Int64 { max(1, limit / 4) }
+    /// Events folded at once up to this many bytes (an eighth of the limit): the slots a group
+    /// folds into take about as much again, and more.
+    var groupBudget: Int64 { max(1, limit / 8) }
 
     private let lock = NSLock()
     private var held: [EventBatch] = []
@@ -66,7 +69,7 @@ public final class EventSpill: @unchecked Sendable {
             return .inMemory(held)
         }
         files.close()
-        return .spilled(SpilledEvents(files: files, sources: sourceNames, budget: budget))
+        return .spilled(SpilledEvents(files: files, sources: sourceNames, budget: groupBudget))
     }
 
     /// Removes the spill directory and everything in it.

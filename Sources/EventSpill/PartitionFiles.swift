@@ -13,6 +13,9 @@ final class PartitionFiles {
     /// Decompressed bytes spilled to each range.
     private(set) var rawBytes: [Int64]
     private(set) var compressedBytes: Int64 = 0
+    /// Where each record of each range starts in its file.
+    private var offsets: [[Int64]]
+    private var fileBytes: [Int64]
     private var descriptors: [Int32]
     private var removed = false
 
@@ -28,6 +31,8 @@ final class PartitionFiles {
         self.bounds = bounds
         rawBytes = Array(repeating: 0, count: bounds.count + 1)
         descriptors = Array(repeating: -1, count: bounds.count + 1)
+        offsets = Array(repeating: [], count: bounds.count + 1)
+        fileBytes = Array(repeating: 0, count: bounds.count + 1)
     }
 
     deinit {
@@ -64,6 +69,8 @@ final class PartitionFiles {
             guard n > 0 else { throw SpillError(.cannotWrite, path: path(p), detail: FileFailure.reason(errno: n < 0 ? errno : ENOSPC)) }
             done += n
         }
+        offsets[p].append(fileBytes[p])
+        fileBytes[p] += Int64(16 + written)
         rawBytes[p] += Int64(raw.count)
         compressedBytes += Int64(16 + written)
     }
@@ -78,56 +85,17 @@ final class PartitionFiles {
 
     /// Calls `body` with each record of range `p`, decompressed, in the order written.
     func forEachRecord(of p: Int, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
-        guard rawBytes[p] > 0 else { return }
-        let file: RegularFile
-        do { file = try RegularFile(path(p)) } catch {
-            throw SpillError(.cannotRead, path: path(p), detail: error.description)
-        }
-        var context: OpaquePointer?
-        guard LZ4F_isError(LZ4F_createDecompressionContext(&context, UInt32(LZ4F_VERSION))) == 0, let context else {
-            throw SpillError(.cannotRead, path: path(p), detail: "cannot create a decompression context")
-        }
-        defer { LZ4F_freeDecompressionContext(context) }
-        var header = [UInt8](repeating: 0, count: 16)
-        var compressed: [UInt8] = []
-        var raw: [UInt8] = []
-        while try readFully(file, &header, count: 16, path: path(p), allowEnd: true) {
-            let rawCount = header.withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
-            let compressedCount = header.withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self))) }
-            if compressed.count < compressedCount { compressed = [UInt8](repeating: 0, count: compressedCount) }
-            guard try readFully(file, &compressed, count: compressedCount, path: path(p), allowEnd: false) else { break }
-            if raw.count < rawCount { raw = [UInt8](repeating: 0, count: rawCount) }
-            var outSize = rawCount, inSize = compressedCount
-            let code = raw.withUnsafeMutableBytes { out in
-                compressed.withUnsafeBytes { input in
-                    LZ4F_decompress(context, out.baseAddress, &outSize, input.baseAddress, &inSize, nil)
-                }
-            }
-            guard LZ4F_isError(code) == 0, code == 0, outSize == rawCount, inSize == compressedCount else {
-                throw SpillError(.cannotRead, path: path(p), detail: "a record does not decompress to its size")
-            }
-            try raw.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[..<rawCount])) }
-        }
+        guard !offsets[p].isEmpty else { return }
+        let file = try RecordFile(path(p))
+        for offset in offsets[p] { try file.read(at: offset, body) }
     }
 
-    /// Reads `count` bytes into `buffer`; false at the end of the file before any byte (`allowEnd`).
-    private func readFully(_ file: RegularFile, _ buffer: inout [UInt8], count: Int, path: String, allowEnd: Bool) throws -> Bool {
-        var done = 0
-        while done < count {
-            let n: Int
-            do {
-                n = try buffer.withUnsafeMutableBytes { try file.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[done..<count])) }
-            } catch {
-                throw SpillError(.cannotRead, path: path, detail: "\(error)")
-            }
-            if n == 0 {
-                if done == 0 && allowEnd { return false }
-                throw SpillError(.cannotRead, path: path, detail: "the file ends inside a record")
-            }
-            done += n
-        }
-        return true
+    /// Calls `body` with record `i` of range `p` (`recordCount(p)` of them), decompressed.
+    func record<R>(_ i: Int, of p: Int, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        try RecordFile(path(p)).read(at: offsets[p][i], body)
     }
+
+    func recordCount(_ p: Int) -> Int { offsets[p].count }
 
     /// Removes the files and the directory (once).
     func remove() {
@@ -136,5 +104,66 @@ final class PartitionFiles {
         close()
         for p in 0..<count { unlink(path(p)) }
         rmdir(directory)
+    }
+}
+
+/// A spill file opened to read records back at their offsets (`pread`): its descriptor and its
+/// `LZ4F_dctx`, both freed in `deinit`. One per walk, so walks on several threads do not share one.
+private final class RecordFile {
+    let path: String
+    private let descriptor: Int32
+    private let context: OpaquePointer
+    private var compressed: [UInt8] = []
+    private var raw: [UInt8] = []
+
+    init(_ path: String) throws(SpillError) {
+        self.path = path
+        descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw SpillError(.cannotRead, path: path, detail: FileFailure.reason(errno: errno)) }
+        var context: OpaquePointer?
+        guard LZ4F_isError(LZ4F_createDecompressionContext(&context, UInt32(LZ4F_VERSION))) == 0, let context else {
+            Glibc.close(descriptor)
+            throw SpillError(.cannotRead, path: path, detail: "cannot create a decompression context")
+        }
+        self.context = context
+    }
+
+    deinit {
+        LZ4F_freeDecompressionContext(context)
+        Glibc.close(descriptor)
+    }
+
+    /// Calls `body` with the record at `offset`, decompressed.
+    func read<R>(at offset: Int64, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        var header = [UInt8](repeating: 0, count: 16)
+        try readFully(&header, count: 16, at: offset)
+        let rawCount = header.withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
+        let compressedCount = header.withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self))) }
+        if compressed.count < compressedCount { compressed = [UInt8](repeating: 0, count: compressedCount) }
+        try readFully(&compressed, count: compressedCount, at: offset + 16)
+        if raw.count < rawCount { raw = [UInt8](repeating: 0, count: rawCount) }
+        var outSize = rawCount, inSize = compressedCount
+        LZ4F_resetDecompressionContext(context)
+        let code = raw.withUnsafeMutableBytes { out in
+            compressed.withUnsafeBytes { input in
+                LZ4F_decompress(context, out.baseAddress, &outSize, input.baseAddress, &inSize, nil)
+            }
+        }
+        guard LZ4F_isError(code) == 0, code == 0, outSize == rawCount, inSize == compressedCount else {
+            throw SpillError(.cannotRead, path: path, detail: "a record does not decompress to its size")
+        }
+        return try raw.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[..<rawCount])) }
+    }
+
+    private func readFully(_ buffer: inout [UInt8], count: Int, at offset: Int64) throws(SpillError) {
+        var done = 0
+        while done < count {
+            let n = buffer.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done)) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else {
+                throw SpillError(.cannotRead, path: path, detail: n < 0 ? FileFailure.reason(errno: errno) : "the file ends inside a record")
+            }
+            done += n
+        }
     }
 }

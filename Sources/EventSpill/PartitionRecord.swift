@@ -84,7 +84,7 @@ enum PartitionRecord {
 
     /// The batch `encode` wrote; `sources` are the source names by number.
     static func decode(_ bytes: UnsafeRawBufferPointer, sources: [String], path: String) throws(SpillError) -> EventBatch {
-        var reader = Reader(bytes: bytes, path: path)
+        var reader = RecordReader(bytes: bytes, path: path)
         let source = try reader.count()
         guard source < sources.count else { throw SpillError(.cannotRead, path: path, detail: "a record names source \(source) of \(sources.count)") }
         var batch = EventBatch(source: sources[source])
@@ -103,39 +103,56 @@ enum PartitionRecord {
             for _ in 0..<n { list.append(try reader.string()) }
             batch.appLists.append(list)
         }
-        guard reader.offset == bytes.count else { throw SpillError(.cannotRead, path: path, detail: "a record is longer than its contents") }
+        try reader.end()
         return batch
     }
 
-    private struct Reader {
-        let bytes: UnsafeRawBufferPointer
-        let path: String
-        var offset = 0
+}
 
-        mutating func take(_ n: Int) throws(SpillError) -> UnsafeRawBufferPointer {
-            guard n >= 0, n <= bytes.count - offset else { throw SpillError(.cannotRead, path: path, detail: "a record ends early") }
-            defer { offset += n }
-            return UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + n)])
-        }
+/// Reads a spill record's fields in order; a record that ends early or runs on is a `SpillError`.
+struct RecordReader {
+    let bytes: UnsafeRawBufferPointer
+    let path: String
+    private(set) var offset = 0
 
-        mutating func count() throws(SpillError) -> Int {
-            let value = try take(8).loadUnaligned(as: UInt64.self)
-            guard value <= UInt64(Int.max) else { throw SpillError(.cannotRead, path: path, detail: "a record's count is out of range") }
-            return Int(value)
-        }
+    init(bytes: UnsafeRawBufferPointer, path: String) {
+        self.bytes = bytes
+        self.path = path
+    }
 
-        mutating func values<T>(_ type: T.Type, _ n: Int) throws(SpillError) -> [T] {
-            let (size, overflow) = n.multipliedReportingOverflow(by: MemoryLayout<T>.stride)
-            guard !overflow else { throw SpillError(.cannotRead, path: path, detail: "a record's count is out of range") }
-            let raw = try take(size)
-            return Array(unsafeUninitializedCapacity: n) { buffer, initialized in
-                UnsafeMutableRawBufferPointer(buffer).copyMemory(from: raw)
-                initialized = n
-            }
-        }
+    mutating func take(_ n: Int) throws(SpillError) -> UnsafeRawBufferPointer {
+        guard n >= 0, n <= bytes.count - offset else { throw SpillError(.cannotRead, path: path, detail: "a record ends early") }
+        defer { offset += n }
+        return UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + n)])
+    }
 
-        mutating func string() throws(SpillError) -> String {
-            String(decoding: try take(try count()), as: UTF8.self)
+    mutating func int64() throws(SpillError) -> Int64 { try take(8).loadUnaligned(as: Int64.self) }
+
+    /// A count or an index: not negative.
+    mutating func count() throws(SpillError) -> Int {
+        let value = try int64()
+        guard value >= 0 else { throw SpillError(.cannotRead, path: path, detail: "a record's count is out of range") }
+        return Int(value)
+    }
+
+    mutating func byte() throws(SpillError) -> UInt8 { try take(1)[0] }
+
+    mutating func values<T>(_ type: T.Type, _ n: Int) throws(SpillError) -> [T] {
+        let (size, overflow) = n.multipliedReportingOverflow(by: MemoryLayout<T>.stride)
+        guard !overflow else { throw SpillError(.cannotRead, path: path, detail: "a record's count is out of range") }
+        let raw = try take(size)
+        return Array(unsafeUninitializedCapacity: n) { buffer, initialized in
+            UnsafeMutableRawBufferPointer(buffer).copyMemory(from: raw)
+            initialized = n
         }
+    }
+
+    mutating func string() throws(SpillError) -> String {
+        String(decoding: try take(try count()), as: UTF8.self)
+    }
+
+    /// Checks that the record has nothing left.
+    func end() throws(SpillError) {
+        guard offset == bytes.count else { throw SpillError(.cannotRead, path: path, detail: "a record runs on past its contents") }
     }
 }

@@ -21,12 +21,10 @@ extension LiveState {
     }
 
     /// As `load(from:window:candidates:)`, given the users, projects and tasks the candidates
-    /// name (`plan` gathers them from its slots in place, without copying a slot). With
-    /// `userRange`, which holds every user of `userIDs`, only that range's live keys of the
-    /// window are read (`plan --memory-limit`, a range of users at a time).
+    /// name (`plan` gathers them from its slots in place, without copying a slot).
     public static func load(
         from connection: Connection, window: Window, users userIDs: Set<Int64>, projects projectIDs: Set<Int64>,
-        tasks taskIDs: Set<Int64>, userRange: ClosedRange<Int64>? = nil
+        tasks taskIDs: Set<Int64>
     ) throws -> LiveState {
         func idArray(_ ids: Set<Int64>) -> String { "{" + ids.sorted().map(String.init).joined(separator: ",") + "}" }
 
@@ -38,8 +36,7 @@ extension LiveState {
             """
             COPY (SELECT user_id, \(microseconds("slot_start")) FROM \(connection.table("time_slots"))
                   WHERE user_id = ANY('\(idArray(userIDs))'::bigint[])
-                    AND slot_start >= \(timestamptz(window.from)) AND slot_start < \(timestamptz(window.to))\(
-                      userRange.map { " AND user_id BETWEEN \($0.lowerBound) AND \($0.upperBound)" } ?? "")) TO STDOUT
+                    AND slot_start >= \(timestamptz(window.from)) AND slot_start < \(timestamptz(window.to))) TO STDOUT
             """,
             context: "reading the live slots of the window"
         ) { row in

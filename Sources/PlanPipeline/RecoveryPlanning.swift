@@ -83,14 +83,18 @@ public enum RecoveryPlanning {
         sources.batches = []
         let quarantinedUsers = sources.quarantine.compactMap { $0.key?.userID }
         var fold: FoldResult, resolution: Resolution, contacts: [Int64: UserContact]
+        var recovered: SlotSpill?
         switch try spill?.finish() ?? .inMemory([]) {
         case .inMemory(let held):
             batches += held
             (fold, resolution, contacts) = try resolve(taking: &batches, window: window, live: live, quarantinedUsers: quarantinedUsers, stages: stages)
         case .spilled(let spilled):
+            let slots = try SlotSpill(
+                directory: spill!.directory, headCount: SpilledRecovered.headCount, watched: Set(sources.quarantine.compactMap(\.key)))
             (fold, resolution, contacts) = try stages.timed("ranges") {
-                try resolveSpilled(spilled, window: window, live: live, quarantinedUsers: quarantinedUsers)
+                try resolveSpilled(spilled, window: window, live: live, quarantinedUsers: quarantinedUsers, recovered: slots)
             }
+            recovered = slots
         }
         var evidence = PlanEvidence(
             window: window, displayTimeZone: request.displayTimeZone, shard: shard, database: identity,
@@ -99,6 +103,12 @@ public enum RecoveryPlanning {
             createdAt: PlanEvidence.createdAt(window: window, hosts: sources.hosts))
         evidence.userContacts = contacts
         evidence.noticeTemplate = request.noticeTemplate
+        if let recovered {
+            evidence.spilledRecovered = SpilledRecovered(
+                count: recovered.count, minutes: recovered.minutes, users: recovered.users, head: recovered.head,
+                starts: recovered.starts, readQuarantineRecovered: recovered.watchedAppended,
+                slots: { try recovered.slots($0) }, removeFiles: { recovered.removeFiles() })
+        }
         return evidence
     }
 
@@ -127,9 +137,10 @@ public enum RecoveryPlanning {
     /// Folds and resolves the spilled events a group of user ranges at a time, in range order,
     /// against one snapshot of the live database (a read-only, repeatable-read transaction): each
     /// group's results are sorted by key and hold users above the last group's, so appended in
-    /// order they are what `resolve(taking:...)` makes of all the events at once.
+    /// order they are what `resolve(taking:...)` makes of all the events at once. The recovered
+    /// slots go to `recovered`, not to the resolution: most of a plan's memory.
     static func resolveSpilled(
-        _ spilled: SpilledEvents, window: Window, live: Connection, quarantinedUsers: [Int64]
+        _ spilled: SpilledEvents, window: Window, live: Connection, quarantinedUsers: [Int64], recovered: SlotSpill
     ) throws -> (FoldResult, Resolution, [Int64: UserContact]) {
         try live.transaction(readOnly: true, isolation: .repeatableRead) { live in
             var fold = FoldResult(), resolution = Resolution()
@@ -143,12 +154,12 @@ public enum RecoveryPlanning {
                     projects.insert(folded.pointee.slot.projectID)
                     if let task = folded.pointee.slot.taskID { tasks.insert(task) }
                 }
-                if let low = users.min(), let high = users.max() {
-                    let state = try LiveState.load(
-                        from: live, window: window, users: users, projects: projects, tasks: tasks, userRange: low...high)
+                if !users.isEmpty {
+                    // The live keys of the group's users only (`LiveState.load` reads no others).
+                    let state = try LiveState.load(from: live, window: window, users: users, projects: projects, tasks: tasks)
                     liveUsers.formUnion(state.users)
                     let outcomes = ConflictResolver.resolve(taking: &part.slots, against: state)
-                    resolution.recovered += outcomes.recovered
+                    try recovered.append(outcomes.recovered)
                     resolution.alreadyPresent += outcomes.alreadyPresent
                     resolution.offlineOverlap += outcomes.offlineOverlap
                     resolution.quarantined += outcomes.quarantined
@@ -158,6 +169,7 @@ public enum RecoveryPlanning {
                 fold.orphans += part.orphans
                 fold.outsideWindow += part.outsideWindow
             }
+            try recovered.finish()
             return (fold, resolution, try LiveState.contacts(from: live, users: liveUsers.union(quarantinedUsers)))
         }
     }

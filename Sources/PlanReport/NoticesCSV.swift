@@ -54,6 +54,9 @@ struct UserNotice {
         for q in evidence.readQuarantine { if let key = q.key, evidence.window.contains(key.slotStart) { unrecovered.insert(key) } }
         if !unrecovered.isEmpty {
             unrecovered.subtract(recoveredKeys(among: unrecovered, r.recovered))
+            // Spilled (`plan --memory-limit`): a slot the resolver quarantined is not recovered,
+            // so the recovered keys among these are the readers' quarantine's, found as spilled.
+            unrecovered.subtract(evidence.spilledRecovered?.readQuarantineRecovered ?? [])
         }
         for key in unrecovered { bump(key.userID) { $0.notRecoveredSlots += 1 } }
         return notices.values.sorted { $0.userID < $1.userID }

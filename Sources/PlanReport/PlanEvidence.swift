@@ -23,6 +23,9 @@ public struct PlanEvidence: Sendable {
     public var userContacts: [Int64: UserContact] = [:]
     /// The text of each user's notice in `notices.csv` (`plan --notice-template`).
     public var noticeTemplate: NoticeTemplate = .standard
+    /// The recovered slots when `plan` spilled them to disk (`--memory-limit`); then
+    /// `resolution.recovered` is empty, and the writers read these through `withRecovered`.
+    public var spilledRecovered: SpilledRecovered?
 
     public init(
         window: Window, displayTimeZone: String?, shard: Shard?, database: DatabaseIdentity,
@@ -75,7 +78,7 @@ public struct PlanEvidence: Sendable {
     /// The counts of `plan.json`.
     public var counts: PlanDocument.Counts {
         var c = PlanDocument.Counts()
-        c.recovered = resolution.recovered.count
+        c.recovered = recoveredCount
         c.alreadyPresent = resolution.alreadyPresent.count
         c.offlineOverlap = resolution.offlineOverlap.count
         c.deleted = fold.deleted.count
@@ -85,7 +88,20 @@ public struct PlanEvidence: Sendable {
         return c
     }
 
+    /// The number of recovered slots, in memory or spilled.
+    public var recoveredCount: Int { spilledRecovered?.count ?? resolution.recovered.count }
+
+    /// Calls `body` with an array that holds the recovered slots `range` (of the slots sorted by
+    /// key, `0..<recoveredCount`) and where they are in it: the resolution's own array, or the
+    /// slots read back from the spill.
+    public func withRecovered<R>(_ range: Range<Int>, _ body: ([FoldedSlot], Range<Int>) throws -> R) throws -> R {
+        guard let spilledRecovered else { return try body(resolution.recovered, range) }
+        let slots = try spilledRecovered.slots(range)
+        return try body(slots, slots.indices)
+    }
+
     public var recoveredMinutes: Int {
+        if let spilledRecovered { return spilledRecovered.minutes }
         var minutes = 0
         resolution.recovered.forEachInPlace { minutes += Int($0.pointee.slot.durationMinutes) }
         return minutes
@@ -95,6 +111,10 @@ public struct PlanEvidence: Sendable {
     /// per run of the user's slots: once per user, as the slots are sorted by key, instead of a
     /// lookup per slot.
     func forEachUsersRecovered(_ body: (_ user: Int64, _ slots: Int, _ minutes: Int) -> Void) {
+        if let spilledRecovered {
+            for u in spilledRecovered.users { body(u.user, u.slots, u.minutes) }
+            return
+        }
         var user: Int64 = 0, slots = 0, minutes = 0
         resolution.recovered.forEachInPlace { f in
             let next = f.pointee.slot.key.userID
@@ -122,5 +142,44 @@ public struct PlanEvidence: Sendable {
         for q in resolution.quarantined { bump(q.slot.slot.key.userID) { $0.quarantined += 1 } }
         for q in readQuarantine { if let key = q.key { bump(key.userID) { $0.quarantined += 1 } } }
         return totals.values.sorted { $0.userID < $1.userID }
+    }
+}
+
+/// Recovered slots on disk (`plan --memory-limit`): their totals, kept as they were spilled, the
+/// first rows the reports show, and a walk over all of them in order.
+public struct SpilledRecovered: Sendable {
+    public var count: Int
+    public var minutes: Int
+    /// Per user, sorted by user: the number of recovered slots and their minutes.
+    public var users: [(user: Int64, slots: Int, minutes: Int)]
+    /// The first `headCount` slots (all of them when fewer).
+    public var head: [FoldedSlot]
+    /// The number of slots by slot start, for the timeline.
+    public var starts: [Timestamp: Int]
+    /// The keys of the readers' quarantine records (`PlanEvidence.readQuarantine`) that are
+    /// recovered slots' too, for the notices.
+    public var readQuarantineRecovered: Set<SlotKey>
+    /// The slots of a range of positions (`0..<count`), read back.
+    public var slots: @Sendable (Range<Int>) throws -> [FoldedSlot]
+    /// Removes the spill files, once the plan is written.
+    public var removeFiles: @Sendable () -> Void
+
+    /// How many slots `head` must hold: the rows `report.md` and `report.html` show.
+    public static var headCount: Int { ReviewContent.rowsCap }
+
+    public init(
+        count: Int, minutes: Int, users: [(user: Int64, slots: Int, minutes: Int)], head: [FoldedSlot],
+        starts: [Timestamp: Int], readQuarantineRecovered: Set<SlotKey>,
+        slots: @escaping @Sendable (Range<Int>) throws -> [FoldedSlot],
+        removeFiles: @escaping @Sendable () -> Void
+    ) {
+        self.count = count
+        self.minutes = minutes
+        self.users = users
+        self.head = head
+        self.starts = starts
+        self.readQuarantineRecovered = readQuarantineRecovered
+        self.slots = slots
+        self.removeFiles = removeFiles
     }
 }

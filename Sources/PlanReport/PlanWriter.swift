@@ -114,8 +114,8 @@ public enum PlanWriter {
         // written once the pieces before it are; the other reports that need no plan document;
         // and the plan's totals. Then the plan id, then the reports that show it and plan.json's
         // text, at once.
-        let recovered = evidence.resolution.recovered
-        let pieces = (recovered.count + slotsPerPiece - 1) / slotsPerPiece
+        let count = evidence.recoveredCount
+        let pieces = (count + slotsPerPiece - 1) / slotsPerPiece
         let rows = try PieceFile(path: directory + "/" + PlanDocument.rowsFileName, pieces: max(1, pieces))
         let csv = try PieceFile(path: directory + "/" + RecoveredCSV.renderer.fileName, pieces: max(1, pieces))
         let others = ReportRenderers.all.filter { !$0.needsDocument && $0.fileName != RecoveredCSV.renderer.fileName }
@@ -132,13 +132,17 @@ public enum PlanWriter {
                 case .rows(let piece):
                     var out = rows.buffer()
                     var text = RepeatedText(paths: .copyEscaped)
-                    appendRows(recovered, Self.range(of: piece, count: recovered.count, slotsPerPiece), text: &text, to: &out)
+                    try evidence.withRecovered(Self.range(of: piece, count: count, slotsPerPiece)) { slots, range in
+                        appendRows(slots, range, text: &text, to: &out)
+                    }
                     try rows.add(piece, out)
                 case .recovered(let piece):
                     var out = csv.buffer()
                     if piece == 0 { RecoveredCSV.appendHeader(to: &out) }
                     var text = RepeatedText(paths: .asIs)
-                    RecoveredCSV.append(recovered, Self.range(of: piece, count: recovered.count, slotsPerPiece), text: &text, to: &out)
+                    try evidence.withRecovered(Self.range(of: piece, count: count, slotsPerPiece)) { slots, range in
+                        RecoveredCSV.append(slots, range, text: &text, to: &out)
+                    }
                     try csv.add(piece, out)
                 case .report(let report):
                     digests.add(PlanFile(name: report.fileName, try write(report, plan: nil, evidence, into: directory)))
@@ -166,7 +170,7 @@ public enum PlanWriter {
             database: evidence.database,
             inputs: evidence.inputs,
             rows: .init(file: PlanDocument.rowsFileName, sha256: rowsHash,
-                        count: recovered.count, columns: PlanDocument.rowColumns),
+                        count: count, columns: PlanDocument.rowColumns),
             counts: facts.counts,
             recoveredMinutes: facts.recoveredMinutes,
             users: facts.users,

@@ -11,9 +11,12 @@ enum RecoveredCSV {
 
     static let renderer = ReportRenderer(fileName: "recovered.csv", streaming: write)
 
+    /// The whole file as text, from evidence whose slots are in memory (spilled slots are
+    /// written through `write`, whose read of the spill can fail).
     static func render(_ evidence: PlanEvidence) -> String {
+        precondition(evidence.spilledRecovered == nil, "recovered.csv of spilled slots is written, not rendered")
         var out = TextBuffer()
-        write(evidence, to: &out) { _ in }
+        try? write(evidence, to: &out) { _ in }
         return out.text
     }
 
@@ -21,14 +24,14 @@ enum RecoveredCSV {
     /// holds 1 MiB or more, and once at the end.
     static func write(
         _ evidence: PlanEvidence, to out: inout TextBuffer, flush: (inout TextBuffer) throws -> Void
-    ) rethrows {
+    ) throws {
         appendHeader(to: &out)
         var text = RepeatedText(paths: .asIs)
-        let slots = evidence.resolution.recovered
+        let count = evidence.recoveredCount
         var start = 0
-        while start < slots.count {
-            let end = min(slots.count, start + 4096)
-            append(slots, start..<end, text: &text, to: &out)
+        while start < count {
+            let end = min(count, start + 4096)
+            try evidence.withRecovered(start..<end) { slots, range in append(slots, range, text: &text, to: &out) }
             if out.bytes.count >= 1 << 20 { try flush(&out) }
             start = end
         }

@@ -180,7 +180,8 @@ struct ReviewContent {
     /// The slot start also in the `--tz` zone when one was given.
     static func rows(_ evidence: PlanEvidence, users: [PlanDocument.UserTotals], _ time: DisplayTime) -> ReportTable {
         // The resolver's order is by key already: sorted again only if not (a copy of every slot).
-        let recovered = evidence.resolution.recovered
+        // Spilled slots (`plan --memory-limit`) are in order, their first rows kept in memory.
+        let recovered = evidence.spilledRecovered?.head ?? evidence.resolution.recovered
         let inOrder = recovered.withUnsafeBufferPointer { b in b.indices.dropFirst().allSatisfy { b[$0 - 1].slot.key < b[$0].slot.key } }
         let sorted = inOrder ? recovered : recovered.sorted { $0.slot.key < $1.slot.key }
         let local = time.zoneIsKnown ? time.zoneName : nil
@@ -209,7 +210,7 @@ struct ReviewContent {
         headers += ["Minutes", "Project", "Task", "Status", "Activity", "Keystrokes", "Mouse events", "Provenance"]
         let shift = local == nil ? 0 : 1
         return ReportTable(headers: headers, numericColumns: Set([0, 2 + shift, 3 + shift, 4 + shift, 6 + shift, 7 + shift, 8 + shift]),
-                           rows: rows, total: sorted.count, fullFile: "recovered.csv", groups: groups)
+                           rows: rows, total: evidence.recoveredCount, fullFile: "recovered.csv", groups: groups)
     }
 
     static func offline(_ drops: [OfflineDrop]) -> ReportTable {

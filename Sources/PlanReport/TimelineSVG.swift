@@ -68,6 +68,11 @@ struct BucketCounts {
                 counts[b][outcome] += 1
             }
         }
+        // Spilled recovered slots (`plan --memory-limit`) are counted by start as they were spilled.
+        for (start, n) in evidence.spilledRecovered?.starts ?? [:] {
+            guard evidence.window.contains(start), let b = scale.bucket(start) else { continue }
+            counts[b][0] += n
+        }
     }
 
     var nonEmpty: [Int] { counts.indices.filter { counts[$0].contains { $0 > 0 } } }

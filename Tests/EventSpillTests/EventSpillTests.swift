@@ -58,6 +58,24 @@ final class EventSpillTests: XCTestCase {
         // The case the tie order matters for: a slot with events of a log and of the snapshot.
         XCTAssertTrue(whole.slots.contains { Set($0.provenance.map(\.kind)).count == 2 })
 
+        // The slots spilled in records of 16 and walked back, with their totals.
+        let slots = try SlotSpill(directory: dir.path, headCount: 5, watched: [whole.slots[3].slot.key, whole.deleted[0].key], recordSlots: 16)
+        try slots.append(Array(whole.slots[..<50]))
+        try slots.append(Array(whole.slots[50...]))
+        try slots.finish()
+        XCTAssertEqual(try slots.slots(0..<whole.slots.count), whole.slots)
+        XCTAssertEqual(try slots.slots(10..<40), Array(whole.slots[10..<40]), "across records")
+        XCTAssertEqual(try slots.slots(32..<48), Array(whole.slots[32..<48]), "one whole record")
+        XCTAssertEqual(try slots.slots((whole.slots.count - 3)..<whole.slots.count), Array(whole.slots.suffix(3)), "the last record")
+        XCTAssertEqual(slots.head, Array(whole.slots[..<5]))
+        XCTAssertEqual(slots.count, whole.slots.count)
+        XCTAssertEqual(slots.minutes, whole.slots.reduce(0) { $0 + Int($1.slot.durationMinutes) })
+        XCTAssertEqual(slots.users.map(\.user), Array(Set(whole.slots.map(\.slot.key.userID))).sorted())
+        XCTAssertEqual(slots.users.reduce(0) { $0 + $1.slots }, whole.slots.count)
+        XCTAssertEqual(slots.starts.values.reduce(0, +), whole.slots.count)
+        XCTAssertEqual(slots.watchedAppended, [whole.slots[3].slot.key])
+        slots.removeFiles()
+
         spill.removeFiles()
         XCTAssertFalse(FileManager.default.fileExists(atPath: spilled.directory))
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [])
