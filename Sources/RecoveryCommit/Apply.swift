@@ -248,33 +248,57 @@ private struct ApplyTransaction {
     let checkpoint: (ApplyCheckpoint) -> Void
 
     /// The temporary table the rows file is copied into; its columns are `PlanDocument.rowColumns`:
-    /// the rows file's `time_slots` columns as the table defines them, then the provenance.
+    /// the rows file's `time_slots` columns as the table defines them, then the provenance; then
+    /// `id`, which the COPY leaves to its default: the id default of `time_slots` (`Target`).
     static let rowsTable = "recovery_plan_rows"
     static let rowsTableDefinition = (TimeSlotColumns.rowsFile.map(\.definition) + ["provenance text NOT NULL"])
         .joined(separator: ", ")
 
-    /// The INSERT's column list and, for each, its value for a row `p` of the rows table (`$2`: the
-    /// time of the insert).
+    /// The INSERT's column list, after `id`, and, for each, its value for a row `p` of the rows
+    /// table (`$1`: the time of the insert).
     static let insertColumns = TimeSlotColumns.stored.map(\.name).joined(separator: ", ")
-    static let insertValues = TimeSlotColumns.stored.map { column -> String in
-        switch column.origin {
-        case .rowsFile: "p.\(column.name)"
-        case .constant(let sql): sql
-        case .insertTime: "$2::timestamptz"
-        case .generated: "DEFAULT"  // not in `stored`
+    static let insertValues = storedValues(typed: false).joined(separator: ", ")
+
+    /// Each stored column's value for a row `p` of the rows table; `typed` casts the constants to
+    /// the column's type, as the fingerprint of the values needs (the INSERT leaves the cast to
+    /// the table, whatever type it gives the column).
+    static func storedValues(typed: Bool) -> [String] {
+        TimeSlotColumns.stored.map { column -> String in
+            switch column.origin {
+            case .rowsFile: "p.\(column.name)"
+            case .constant(let sql): typed ? "(\(sql))::\(column.sqlType)" : sql
+            case .insertTime: "$1::timestamptz"
+            case .generated: "DEFAULT"  // not in `stored`
+            }
         }
-    }.joined(separator: ", ")
+    }
+
+    /// What the apply needs to know of the live `time_slots` before it loads the rows.
+    struct Target {
+        /// The `id` column's default as SQL: `nextval` of its identity sequence, or the column's
+        /// default expression (`bigserial`'s `nextval`); nil when it has none (the insert then
+        /// fails on the NULL id, as it would with the table's own default).
+        var idDefault: String?
+        /// A row is stored as inserted: `time_slots` has no BEFORE INSERT row trigger and no INSERT
+        /// rule, and every stored column has the type CONTRACT §2 gives it (`TimeSlotColumns`)
+        /// and a deterministic collation. Then a slot's fingerprint, computed from its values in
+        /// the rows table, is the fingerprint of the row as stored, which `verify` and `revert`
+        /// compute.
+        var storesRowsAsInserted: Bool
+    }
 
     /// The phases, in order; each reports its checkpoint when done.
     func run() throws -> Result {
         try takeRecoveryLock()
         try prepareSchema()
         if let previous = try previousRun() { return .alreadyApplied(previous) }
-        try loadRows()
+        let target = try readTarget()
+        try loadRows(idDefault: target.idDefault)
         let runID = try recordRun()
         let offlineDropped = try recheckOfflineOverlap(runID)
         try checkBudget(offlineDropped: offlineDropped)
-        let (inserted, appliedAt) = try insertSlots(runID, offlineDropped: offlineDropped)
+        let (inserted, appliedAt) = try insertSlots(
+            runID, offlineDropped: offlineDropped, storesRowsAsInserted: target.storesRowsAsInserted)
         try recordCounts(runID, inserted: inserted, appliedAt: appliedAt)
         return .ready(runID: runID, drops: try readDrops(runID))
     }
@@ -307,12 +331,38 @@ private struct ApplyTransaction {
         return nil
     }
 
-    /// The rows, byte for byte as reviewed, into a temporary table.
-    private func loadRows() throws {
+    /// The catalog's answer about the live `time_slots` (`Target`), in one query.
+    private func readTarget() throws -> Target {
+        let table = connection.table("time_slots")
+        let contractTypes = TimeSlotColumns.stored.map { "('\($0.name)', '\($0.sqlType)'::regtype)" }.joined(separator: ", ")
+        // collisdeterministic: PostgreSQL 12 and later; every collation before was deterministic.
+        let nondeterministic = connection.serverVersion >= 120000 ? " OR l.collisdeterministic IS FALSE" : ""
+        let result = try connection.execute(
+            """
+            SELECT CASE WHEN a.attidentity <> '' THEN format('nextval(%L::regclass)', pg_get_serial_sequence($1::text, 'id'))
+                        ELSE pg_get_expr(d.adbin, d.adrelid) END,
+              (SELECT count(*) FROM pg_trigger g
+               WHERE g.tgrelid = a.attrelid AND NOT g.tgisinternal AND g.tgenabled <> 'D' AND g.tgtype & 7 = 7)
+              + (SELECT count(*) FROM pg_rewrite r WHERE r.ev_class = a.attrelid AND r.ev_type = '3')
+              + (SELECT count(*) FROM (VALUES \(contractTypes)) c (name, type)
+                 LEFT JOIN pg_attribute s ON s.attrelid = a.attrelid AND s.attname = c.name AND NOT s.attisdropped
+                 LEFT JOIN pg_collation l ON l.oid = s.attcollation
+                 WHERE s.atttypid IS DISTINCT FROM c.type OR s.atttypmod <> -1\(nondeterministic))
+            FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+            WHERE a.attrelid = $1::text::regclass AND a.attname = 'id' AND NOT a.attisdropped
+            """, [table], context: "reading how \(table) assigns ids")
+        guard let row = result.rows.first else { return Target(idDefault: nil, storesRowsAsInserted: false) }
+        return Target(idDefault: row[0], storesRowsAsInserted: row[1] == "0")
+    }
+
+    /// The rows, byte for byte as reviewed, into a temporary table; each gets its slot's id from
+    /// the id default of `time_slots` (`idDefault`) as it is copied.
+    private func loadRows(idDefault: String?) throws {
         let document = plan.document
         let columns = PlanDocument.rowColumns
         try connection.executeSimple(
-            "CREATE TEMPORARY TABLE \(Self.rowsTable) (\(Self.rowsTableDefinition)) ON COMMIT DROP", context: "creating the rows table")
+            "CREATE TEMPORARY TABLE \(Self.rowsTable) (\(Self.rowsTableDefinition), id bigint\(idDefault.map { " DEFAULT \($0)" } ?? "")) ON COMMIT DROP",
+            context: "creating the rows table")
         checkpoint(.rowsTableCreated)
         var sent = PlanRowsStream.Sent(sha256: "", bytes: 0, lines: 0)
         let stream = PlanRowsStream(path: plan.rowsPath, chunkBytes: options.chunkBytes)
@@ -409,9 +459,10 @@ private struct ApplyTransaction {
 
     /// The insert, and CONTRACT §5.3 again: a key that has a live row now is skipped, whether it
     /// gained it since the plan or the service inserts it during the apply; those are recorded just
-    /// after. RETURNING fills run_slots with each new row's id and fingerprint, as stored.
-    /// updated_at is the time the insert starts, the latest time known before COMMIT (now() would
-    /// be the transaction's start, before the COPY). Returns the count and that time.
+    /// after. Each slot gets the id the rows table holds for it, and run_slots records that id,
+    /// the slot's key, provenance and fingerprint. updated_at is the time the insert starts, the
+    /// latest time known before COMMIT (now() would be the transaction's start, before the COPY).
+    /// Returns the count and that time.
     ///
     /// First a plain INSERT, under a savepoint: `ON CONFLICT` costs a speculative insertion (a probe
     /// of the unique index and one more WAL record) per row, about a tenth of the insert, to skip
@@ -420,25 +471,60 @@ private struct ApplyTransaction {
     /// a live slot moved onto a plan key, can conflict: then the insert fails with a unique
     /// violation, is rolled back to the savepoint, and runs again with `ON CONFLICT DO NOTHING`,
     /// which skips it. Either way the same rows are inserted and recorded.
-    private func insertSlots(_ runID: Int64, offlineDropped: Int) throws -> (inserted: Int, appliedAt: String) {
+    ///
+    /// When `time_slots` stores rows as inserted (`Target`), run_slots is filled straight from the
+    /// rows table, fingerprints computed from the values inserted: no `RETURNING`, and no join of
+    /// the inserted rows back to the rows table for their provenance (about 1 s of a million-slot
+    /// apply). Otherwise, and in the `ON CONFLICT` run, the insert's `RETURNING` feeds run_slots
+    /// with the fingerprint of each row as stored, joined back to the rows by key.
+    private func insertSlots(
+        _ runID: Int64, offlineDropped: Int, storesRowsAsInserted: Bool
+    ) throws -> (inserted: Int, appliedAt: String) {
         let document = plan.document
         let run = String(runID)
         guard let appliedAt = try connection.execute("SELECT clock_timestamp()", context: "reading the clock").scalar else {
             throw CommitError(.inconsistent, "\(doing): the server returned no time")
         }
         let context = "inserting the recovered slots into time_slots"
-        func insert(onConflict: Bool) throws -> Int {
+        let skippingDrops = offlineDropped > 0
+        // $1: the time of the insert; $2: the run, named only to skip the dropped rows.
+        let params = [appliedAt] + (skippingDrops ? [run] : [])
+        func insertReturning(onConflict: Bool) throws -> Int {
             try connection.execute(
-                insertStatement(skippingDrops: offlineDropped > 0, onConflict: onConflict), [run, appliedAt], context: context
+                """
+                WITH inserted AS (
+                \(insertStatement(skippingDrops: skippingDrops, onConflict: onConflict))
+                  RETURNING id, user_id, slot_start, \(RecoverySchema.fingerprint("time_slots", serverVersion: connection.serverVersion)) AS fingerprint
+                )
+                INSERT INTO recovery.run_slots (run_id, slot_id, user_id, slot_start, provenance, fingerprint)
+                SELECT $2, i.id, i.user_id, i.slot_start, p.provenance, i.fingerprint
+                FROM inserted i JOIN \(Self.rowsTable) p ON p.user_id = i.user_id AND p.slot_start = i.slot_start
+                """, [appliedAt, run], context: context
             ).affectedRows
+        }
+        func insertThenRecord() throws -> Int {
+            let inserted = try connection.execute(
+                insertStatement(skippingDrops: skippingDrops, onConflict: false), params, context: context).affectedRows
+            let fingerprint = RecoverySchema.fingerprint(values: Self.storedValues(typed: true), serverVersion: connection.serverVersion)
+            let recorded = try connection.execute(
+                """
+                INSERT INTO recovery.run_slots (run_id, slot_id, user_id, slot_start, provenance, fingerprint)
+                SELECT $2, p.id, p.user_id, p.slot_start, p.provenance, \(fingerprint)
+                \(planRows(skippingDrops: skippingDrops))
+                """, [appliedAt, run], context: "recording the inserted slots in recovery.run_slots"
+            ).affectedRows
+            guard recorded == inserted else {
+                throw CommitError(.inconsistent, "\(doing): \(inserted) slots inserted but \(recorded) recorded in recovery.run_slots")
+            }
+            return inserted
         }
         var inserted: Int
         try connection.executeSimple("SAVEPOINT recovery_insert", context: context)
         do {
-            inserted = try insert(onConflict: false)
+            inserted = storesRowsAsInserted ? try insertThenRecord() : try insertReturning(onConflict: false)
         } catch let error as PostgresError where error.isUniqueViolation {
             try connection.executeSimple("ROLLBACK TO SAVEPOINT recovery_insert", context: context)
-            inserted = try insert(onConflict: true)
+            inserted = try insertReturning(onConflict: true)
         }
         try connection.executeSimple("RELEASE SAVEPOINT recovery_insert", context: context)
         if inserted + offlineDropped != document.rows.count {
@@ -456,30 +542,29 @@ private struct ApplyTransaction {
         return (inserted, appliedAt)
     }
 
-    /// The INSERT into time_slots that feeds run_slots in the same statement ($1: the run, $2: the
-    /// time of the insert). `skippingDrops` leaves out the rows the offline re-check dropped (an
-    /// anti-join a plan with no such row does not pay); `onConflict` skips keys that are live now.
+    /// The INSERT into time_slots of the rows to insert, each with its id ($1: the time of the
+    /// insert). `onConflict` skips keys that are live now. `OVERRIDING SYSTEM VALUE` lets the ids
+    /// into an identity column `GENERATED ALWAYS` (they are its own sequence's); other tables
+    /// ignore it.
     private func insertStatement(skippingDrops: Bool, onConflict: Bool) -> String {
         """
-        WITH inserted AS (
-          INSERT INTO \(connection.table("time_slots")) (\(Self.insertColumns))
-          SELECT \(Self.insertValues)
-          FROM \(Self.rowsTable) p
-        """ + (skippingDrops ? """
-
-          WHERE NOT EXISTS (SELECT 1 FROM recovery.run_drops d
-                            WHERE d.run_id = $1 AND d.user_id = p.user_id AND d.slot_start = p.slot_start)
-        """ : "") + (onConflict ? """
+          INSERT INTO \(connection.table("time_slots")) (id, \(Self.insertColumns)) OVERRIDING SYSTEM VALUE
+          SELECT p.id, \(Self.insertValues)
+          \(planRows(skippingDrops: skippingDrops))
+        """ + (onConflict ? """
 
           ON CONFLICT (user_id, slot_start) DO NOTHING
-        """ : "") + """
+        """ : "")
+    }
 
-          RETURNING id, user_id, slot_start, \(RecoverySchema.fingerprint("time_slots", serverVersion: connection.serverVersion)) AS fingerprint
-        )
-        INSERT INTO recovery.run_slots (run_id, slot_id, user_id, slot_start, provenance, fingerprint)
-        SELECT $1, i.id, i.user_id, i.slot_start, p.provenance, i.fingerprint
-        FROM inserted i JOIN \(Self.rowsTable) p ON p.user_id = i.user_id AND p.slot_start = i.slot_start
-        """
+    /// The rows of the rows table to insert: `skippingDrops` leaves out those the offline re-check
+    /// dropped ($2: the run), an anti-join a plan with no such row does not pay.
+    private func planRows(skippingDrops: Bool) -> String {
+        "FROM \(Self.rowsTable) p" + (skippingDrops ? """
+
+          WHERE NOT EXISTS (SELECT 1 FROM recovery.run_drops d
+                            WHERE d.run_id = $2 AND d.user_id = p.user_id AND d.slot_start = p.slot_start)
+        """ : "")
     }
 
     /// The counts, which must add up (a CHECK on recovery.runs holds them to it too).

@@ -211,29 +211,36 @@ public enum RecoverySchema {
     /// timestamp and array written out (1 M rows: 0.5 against 2.0 s). Before, and on older
     /// servers, it is `md5Fingerprint`.
     static func fingerprint(_ alias: String, serverVersion: Int) -> String {
-        serverVersion >= 140000 ? hashFingerprint(alias) : md5Fingerprint(alias)
+        fingerprint(values: storedColumns(alias), serverVersion: serverVersion)
+    }
+
+    /// The same fingerprint of a row given as `values`: an SQL expression for each column of
+    /// `TimeSlotColumns.stored`, in that order, each of the type the table stores it as.
+    static func fingerprint(values: [String], serverVersion: Int) -> String {
+        serverVersion >= 140000 ? hashFingerprint(values) : md5Fingerprint(values)
     }
 
     /// The fingerprint of the row `alias` in the form of `recorded` (an SQL text expression: a
     /// `run_slots.fingerprint`), so that it can be compared with it: runs recorded before schema
     /// version 5, or on a server before PostgreSQL 14, hold `md5Fingerprint`.
     static func fingerprint(_ alias: String, like recorded: String, serverVersion: Int) -> String {
-        guard serverVersion >= 140000 else { return md5Fingerprint(alias) }
-        return "(CASE WHEN left(\(recorded), 7) = 'hash64:' THEN \(hashFingerprint(alias)) ELSE \(md5Fingerprint(alias)) END)"
+        let values = storedColumns(alias)
+        guard serverVersion >= 140000 else { return md5Fingerprint(values) }
+        return "(CASE WHEN left(\(recorded), 7) = 'hash64:' THEN \(hashFingerprint(values)) ELSE \(md5Fingerprint(values)) END)"
     }
 
     /// MD5 of the row's values except `id`, as row text. Needs `sessionSettings` (UTC, ISO).
-    static func md5Fingerprint(_ alias: String) -> String {
-        "md5(ROW(\(storedColumns(alias)))::text)"
+    static func md5Fingerprint(_ values: [String]) -> String {
+        "md5(ROW(\(values.joined(separator: ", ")))::text)"
     }
 
     /// `hash64:` and the 64-bit hash of the row's values except `id` (PostgreSQL 14 and later).
-    static func hashFingerprint(_ alias: String) -> String {
-        "('hash64:' || hash_record_extended(ROW(\(storedColumns(alias))), 0))"
+    static func hashFingerprint(_ values: [String]) -> String {
+        "('hash64:' || hash_record_extended(ROW(\(values.joined(separator: ", "))), 0))"
     }
 
-    private static func storedColumns(_ alias: String) -> String {
-        TimeSlotColumns.stored.map { "\(alias).\($0.name)" }.joined(separator: ", ")
+    private static func storedColumns(_ alias: String) -> [String] {
+        TimeSlotColumns.stored.map { "\(alias).\($0.name)" }
     }
 
     /// The schema's version in this database: 0 when there is no `recovery` schema yet.

@@ -333,6 +333,70 @@ final class ApplyTests: XCTestCase {
         XCTAssertEqual(try connection.execute("SELECT note FROM time_slots").rows, [["edited by the user"]])
     }
 
+    /// Each slot's id comes from the table's own id default: an identity column (`GENERATED
+    /// ALWAYS`) as well as `bigserial`. The slots the run records are the rows inserted, and the
+    /// service's next insert gets a fresh id from the same sequence.
+    func testAnIdentityIdColumnIsFilledFromItsSequence() throws {
+        let (db, dir, _) = try makeIncident()
+        let connection = try db.connect()
+        try connection.executeSimple(
+            """
+            ALTER TABLE time_slots ALTER COLUMN id DROP DEFAULT;
+            DROP SEQUENCE time_slots_id_seq;
+            ALTER TABLE time_slots ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY;
+            INSERT INTO time_slots (user_id, project_id, slot_start, source, status) VALUES (1, 10, '2018-07-24T10:00:00Z', 'client', 'active');
+            """)
+        guard case .applied(let run, _, _) = try RecoveryApply.apply(planDirectory: dir.path, database: db.target, options: options)
+        else { return XCTFail() }
+        XCTAssertEqual(run.counts.inserted, 12)
+        try connection.executeSimple(
+            "INSERT INTO time_slots (user_id, project_id, slot_start, source, status) VALUES (2, 10, '2018-07-24T10:00:00Z', 'client', 'active')")
+        XCTAssertEqual(try connection.execute("SELECT count(DISTINCT id) FROM time_slots").scalar, "14")
+        XCTAssertEqual(try connection.execute(
+            """
+            SELECT count(*) FROM recovery.run_slots s JOIN time_slots t
+              ON t.id = s.slot_id AND t.user_id = s.user_id AND t.slot_start = s.slot_start AND t.source = 'recovered'
+            """).scalar, "12")
+        let report = try RecoveryVerify.verify(run: run.id, database: db.target)
+        XCTAssertTrue(report.isClean, "\(report)")
+        XCTAssertEqual(report.checked, 12)
+        guard case .reverted(let after, _) = try RecoveryRevert.revert(
+            run: run.id, database: db.target, operatorName: "undoer", toolVersion: "test")
+        else { return XCTFail() }
+        XCTAssertEqual(after.revert?.deleted, 12)
+        XCTAssertEqual(try connection.execute("SELECT count(*) FROM time_slots").scalar, "2")
+    }
+
+    /// A slot's fingerprint is of the row as stored: a service's BEFORE INSERT trigger that
+    /// rewrites a value, or a column of another type than CONTRACT §2's (whose values hash
+    /// otherwise), still leaves a run that verifies clean and reverts whole.
+    func testFingerprintsAreOfTheRowsAsStored() throws {
+        for (name, change) in [
+            ("trigger", """
+                CREATE FUNCTION stamp_note() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN NEW.note := coalesce(NEW.note, '') || ' (stamped)'; RETURN NEW; END $$;
+                CREATE TRIGGER stamp_note BEFORE INSERT ON time_slots FOR EACH ROW EXECUTE FUNCTION stamp_note();
+                """),
+            ("column type", "ALTER TABLE time_slots ALTER COLUMN activity_level TYPE numeric"),
+        ] {
+            let (db, dir, _) = try makeIncident()
+            let connection = try db.connect()
+            try connection.executeSimple(change)
+            guard case .applied(let run, _, _) = try RecoveryApply.apply(planDirectory: dir.path, database: db.target, options: options)
+            else { return XCTFail(name) }
+            if name == "trigger" {
+                XCTAssertEqual(try connection.execute("SELECT count(*) FROM time_slots WHERE note LIKE '% (stamped)'").scalar, "12")
+            }
+            let report = try RecoveryVerify.verify(run: run.id, database: db.target)
+            XCTAssertTrue(report.isClean, "\(name): \(report)")
+            XCTAssertEqual(report.checked, 12, name)
+            guard case .reverted(let after, _) = try RecoveryRevert.revert(
+                run: run.id, database: db.target, operatorName: "undoer", toolVersion: "test")
+            else { return XCTFail(name) }
+            XCTAssertEqual(after.revert.map { [$0.deleted, $0.kept, $0.missing] }, [12, 0, 0], name)
+        }
+    }
+
     func testRunsOnADatabaseWithoutRecoverySchema() throws {
         let db = try TestDatabase(label: "noruns")
         XCTAssertEqual(try RecoveryRuns.list(database: db.target), [])
