@@ -108,6 +108,26 @@ final class ApplyTests: XCTestCase {
         XCTAssertTrue(try RecoveryVerify.verify(run: run.id, database: db.target).isClean)
     }
 
+    /// The re-check joins only the offline entries that meet the span of the plan's rows: an entry
+    /// that starts after the last slot's start but before its end is inside it, and one that ends
+    /// as the first slot starts, or starts as the last one ends, is not.
+    func testOfflineEntryMeetingOnlyTheLastSlotsEndIsHonoured() throws {
+        let (db, dir, _) = try makeIncident()
+        let connection = try db.connect()
+        try connection.executeSimple(
+            """
+            INSERT INTO offline_entries (user_id, project_id, starts_at, ends_at, added_by)
+            VALUES (3, 10, '2018-07-25T14:39:00Z', '2018-07-25T16:00:00Z', 3),
+                   (1, 10, '2018-07-25T14:40:00Z', '2018-07-25T16:00:00Z', 1),
+                   (2, 10, '2018-07-24T10:00:00Z', '2018-07-25T14:00:00Z', 2)
+            """)
+        guard case .applied(let run, let drops, _) = try RecoveryApply.apply(planDirectory: dir.path, database: db.target, options: options)
+        else { return XCTFail() }
+        XCTAssertEqual(run.counts, .init(planned: 12, inserted: 11, droppedPresent: 0, droppedOffline: 1))
+        XCTAssertEqual(drops.map { "\($0.reason.rawValue) \($0.key)" }, ["offline_overlap user 3 at 2018-07-25T14:30:00Z"])
+        XCTAssertTrue(try RecoveryVerify.verify(run: run.id, database: db.target).isClean)
+    }
+
     func testLiveRowAddedAfterPlanIsHonoured() throws {
         let (db, dir, _) = try makeIncident()
         let connection = try db.connect()
