@@ -195,13 +195,24 @@ public final class EventLineParser {
                 try JSONScanner.expect(p, n, &i, UInt8(ascii: ":"))
                 JSONScanner.skipSpace(p, n, &i)
                 let valueStart = i
+                guard i < n else { throw JSONSyntaxError(kind: .unexpectedEnd, offset: n) }
+                // Strings and integers, most values, without a call.
+                var plain = false
+                let type: JSONType
+                let first = p[i]
+                if first == UInt8(ascii: "\"") {
+                    i += 1
+                    plain = !(try JSONScanner.scanString(p, n, &i))
+                    type = .string
+                } else if first &- UInt8(ascii: "0") < 10 || first == UInt8(ascii: "-") {
+                    plain = try JSONScanner.scanNumber(p, n, &i)
+                    type = .number
+                } else {
+                    type = try JSONScanner.scanValue(p, n, &i, depth: 1, plain: &plain)
+                }
                 if let key {
-                    var plain = false
-                    let type = try JSONScanner.scanValue(p, n, &i, depth: 1, plain: &plain)
                     if fields[key.rawValue].type != nil && duplicate == nil { duplicate = (key, keyStart) }
                     fields[key.rawValue] = Field(start: valueStart, end: i, type: type, plain: plain)
-                } else {
-                    _ = try JSONScanner.scanValue(p, n, &i, depth: 1)
                 }
                 JSONScanner.skipSpace(p, n, &i)
                 guard i < n else { throw JSONSyntaxError(kind: .unexpectedEnd, offset: n) }
