@@ -18,7 +18,8 @@ public enum CopyText {
 
     /// Appends the fields of `row` from `start` (0, or where an earlier call stopped), stopping
     /// once `fields` holds `limit` of them: returns where the next field starts when it stopped
-    /// there, nil when it reached the end of the row.
+    /// there, nil when it reached the end of the row. Eight bytes at a time up to the next tab
+    /// or backslash.
     @inlinable
     public static func splitFields(
         _ row: UnsafeRawBufferPointer, from start: Int, into fields: inout [Range<Int>], limit: Int = .max
@@ -27,6 +28,15 @@ public enum CopyText {
         var i = start
         let n = row.count
         while i < n {
+            if i + 8 <= n {
+                let w = UInt64(littleEndian: (row.baseAddress! + i).loadUnaligned(as: UInt64.self))
+                let hits = zeroBytes(w ^ (ones &* 0x09)) | zeroBytes(w ^ (ones &* 0x5C))
+                if hits == 0 {
+                    i += 8
+                    continue
+                }
+                i += hits.trailingZeroBitCount / 8  // to the first tab or backslash
+            }
             let c = row[i]
             if c == 0x5C {          // backslash: the next byte is escaped, whatever it is
                 i += 2
@@ -51,19 +61,16 @@ public enum CopyText {
         let n = row.count
         var i = start
         var tabs = 0
-        let ones: UInt64 = 0x0101_0101_0101_0101, lows: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
-        // The high bit of each byte of `w` that is zero, and of no other.
-        @inline(__always) func zeroBytes(_ w: UInt64) -> UInt64 { ~(((w & lows) &+ lows) | w | lows) }
         while i < n {
             if i + 8 <= n {
                 let w = UInt64(littleEndian: (p + i).loadUnaligned(as: UInt64.self))
                 let tab = zeroBytes(w ^ (ones &* 0x09)), backslash = zeroBytes(w ^ (ones &* 0x5C))
                 if backslash == 0 {
-                    tabs += tab.nonzeroBitCount
+                    tabs += markedBytes(tab)
                     i += 8
                 } else {
                     let before = backslash.trailingZeroBitCount / 8  // bytes before the first backslash
-                    tabs += (tab & ((1 << (before * 8)) &- 1)).nonzeroBitCount
+                    tabs += markedBytes(tab & ((1 << (before * 8)) &- 1))
                     i += before + 2  // the backslash and the byte it escapes
                 }
                 continue
@@ -77,6 +84,22 @@ public enum CopyText {
             i += 1
         }
         return tabs + 1
+    }
+
+    @inlinable static var ones: UInt64 { 0x0101_0101_0101_0101 }
+
+    /// The high bit of each byte of `w` that is zero, and of no other.
+    @inlinable @inline(__always)
+    static func zeroBytes(_ w: UInt64) -> UInt64 {
+        let lows: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+        return ~(((w & lows) &+ lows) | w | lows)
+    }
+
+    /// How many bytes of `marks` (each 0x80 or 0) are marked: one multiply, where a population
+    /// count is a dozen instructions on the baseline x86-64 (no POPCNT).
+    @inlinable @inline(__always)
+    static func markedBytes(_ marks: UInt64) -> Int {
+        Int(((marks >> 7) &* ones) >> 56)
     }
 
     /// True when the raw field is exactly `\N` (PostgreSQL compares before unescaping: `a\N` is `aN`).
