@@ -40,26 +40,38 @@ public struct LogReplay: Sendable {
     ///
     /// `progress(bytesDone, bytesTotal)` counts bytes of the files on disk (compressed bytes for
     /// LZ4 files); it is called from the reading threads, one call at a time, with `done` growing.
+    ///
+    /// `alongside`, when given, is other reading work (a snapshot) done by one of the reading
+    /// threads before it takes files, while the others start on the files: on as many threads as
+    /// cores, a task of its own thread would share a core three ways and finish last, alone. It
+    /// is run once, also when there are no files.
     public func read(
-        _ files: [String], progress: (@Sendable (_ done: Int64, _ total: Int64) -> Void)? = nil
+        _ files: [String], progress: (@Sendable (_ done: Int64, _ total: Int64) -> Void)? = nil,
+        alongside: (@Sendable () -> Void)? = nil
     ) throws(SourceError) -> LogReplayResult {
         let paths = Array(Set(files)).sorted()
         let sizes = paths.map { InputDiscovery.fileSize($0) ?? 0 }
         let meter = ProgressMeter(total: sizes.reduce(0, +), report: progress)
-        // Largest files first, so that two threads finish close together.
-        let schedule = paths.indices.sorted { sizes[$0] != sizes[$1] ? sizes[$0] > sizes[$1] : $0 < $1 }
+        // Largest files first, so that the threads finish close together; `alongside` (-1) before
+        // them all.
+        let schedule = (alongside == nil ? [] : [-1])
+            + paths.indices.sorted { sizes[$0] != sizes[$1] ? sizes[$0] > sizes[$1] : $0 < $1 }
         let results = FileResults(count: paths.count)
+        let run: @Sendable (Int) -> Void = { i in
+            if i < 0 {
+                alongside?()
+            } else {
+                results.set(i, Result { () throws(SourceError) in try readFile(paths[i], meter) })
+            }
+        }
 
-        let workers = min(threads, paths.count)
+        let workers = min(threads, schedule.count)
         if workers <= 1 {
-            for i in schedule { results.set(i, Result { () throws(SourceError) in try readFile(paths[i], meter) }) }
+            for i in schedule { run(i) }
         } else {
             let next = Counter()
             DispatchQueue.concurrentPerform(iterations: workers) { _ in
-                while let k = next.take(below: schedule.count) {
-                    let i = schedule[k]
-                    results.set(i, Result { () throws(SourceError) in try readFile(paths[i], meter) })
-                }
+                while let k = next.take(below: schedule.count) { run(schedule[k]) }
             }
         }
 

@@ -21,19 +21,23 @@ public struct PlanSources {
     /// With `chunks`, the events are handed to it a chunk at a time as they are read and
     /// `batches` holds none: `plan --memory-limit` spills them.
     ///
-    /// The snapshots are read on a thread of their own while the logs are read on the others: a
-    /// backup's dump is as large as the logs, and reading one after the other left a core idle.
-    /// The result does not depend on which finishes first: the logs' part comes first, then the
-    /// snapshots' in sorted order. When both fail, the logs' error is the one thrown.
+    /// The snapshots are read by one of the log reading threads, first, while the others start
+    /// on the log files (a backup's dump is as large as the logs: one after the other left a core
+    /// idle; on a thread of its own, three threads shared two cores and the dump finished last,
+    /// alone). The result does not depend on which finishes first: the logs' part comes first,
+    /// then the snapshots' in sorted order. When both fail, the logs' error is the one thrown.
     public static func read(
         window: Window, logs: [String], snapshots: [String], shard: Shard?,
         progress: (@Sendable (Int64, Int64) -> Void)?, chunks: EventChunks? = nil
     ) throws -> PlanSources {
-        let snapshotPart = BackgroundTask { try readSnapshots(snapshots.sorted(), window: window, shard: shard, chunks: chunks) }
-        let logPart = Result { try readLogs(logs, window: window, shard: shard, progress: progress, chunks: chunks) }
-        let snapshotResult = snapshotPart.result()
+        let snapshotPart = OnceTask { try readSnapshots(snapshots.sorted(), window: window, shard: shard, chunks: chunks) }
+        let logPart = Result {
+            try readLogs(logs, window: window, shard: shard, progress: progress, chunks: chunks, alongside: snapshotPart.run)
+        }
+        // Run here when the logs' reading did not run it (no logs, or none found).
+        snapshotPart.run()
         var sources = try logPart.get()
-        let snapshot = try snapshotResult.get()
+        let snapshot = try snapshotPart.result().get()
         sources.batches += snapshot.batches
         sources.quarantine += snapshot.quarantine
         sources.inputs += snapshot.inputs
@@ -43,10 +47,11 @@ public struct PlanSources {
         return sources
     }
 
-    /// The logs' events, quarantine, inputs and hosts.
+    /// The logs' events, quarantine, inputs and hosts; `alongside` is run by one of the reading
+    /// threads (`LogReplay.read`).
     static func readLogs(
         _ logs: [String], window: Window, shard: Shard?, progress: (@Sendable (Int64, Int64) -> Void)?,
-        chunks: EventChunks? = nil
+        chunks: EventChunks? = nil, alongside: (@Sendable () -> Void)? = nil
     ) throws -> PlanSources {
         var sources = PlanSources()
         guard !logs.isEmpty else { return sources }
@@ -55,7 +60,7 @@ public struct PlanSources {
         replay.computeDigests = true
         replay.shard = shard
         replay.chunks = chunks
-        let result = try replay.read(files, progress: progress)
+        let result = try replay.read(files, progress: progress, alongside: alongside)
         sources.batches = result.batches
         sources.quarantine = result.quarantine
         sources.inputs = result.files.map { file in
@@ -114,24 +119,32 @@ public struct PlanSources {
     }
 }
 
-/// Work started on a thread of its own; `result()` waits for it.
-final class BackgroundTask<Value>: @unchecked Sendable {
-    // Sendable: `outcome` is written once by the thread before `done` is signalled, and read only
-    // after waiting on `done`.
+/// Work run once, by whichever thread calls `run()` first; `result()` waits for it.
+final class OnceTask<Value>: @unchecked Sendable {
+    // Sendable: `started` is only touched under `lock`, so one caller runs `body`; `outcome` is
+    // written once by it before `done` is signalled, and read only after waiting on `done`.
+    private let lock = NSLock()
+    private var started = false
     private let done = DispatchSemaphore(value: 0)
     private var outcome: Result<Value, any Error>?
+    private let body: @Sendable () throws -> Value
 
-    init(_ body: @escaping @Sendable () throws -> Value) {
-        let thread = Thread { [self] in
-            outcome = Result { try body() }
-            done.signal()
-        }
-        thread.stackSize = 8 << 20
-        thread.start()
+    init(_ body: @escaping @Sendable () throws -> Value) { self.body = body }
+
+    /// Runs the work unless another call did, on the calling thread.
+    @Sendable func run() {
+        lock.lock()
+        let first = !started
+        started = true
+        lock.unlock()
+        guard first else { return }
+        outcome = Result { try body() }
+        done.signal()
     }
 
     func result() -> Result<Value, any Error> {
         done.wait()
+        done.signal()  // for a later call
         return outcome!
     }
 }
