@@ -21,6 +21,9 @@ public struct SlotRowDecoder {
     let wholePositions: (id: Int, source: Int)?
     private var fields: [Range<Int>] = []
     private var scratch: [UInt8] = []
+    /// The app lists decoded so far, by their raw field: a dump repeats a few thousand lists over
+    /// its rows, and a repeat is then a hash and a compare, with no array or `String` made.
+    private var appLists = InternTable<[String]>(limit: 1 << 16)
 
     /// The decoder for rows whose columns are `names` (a COPY column list, in order). Returns
     /// the names of the columns recovery needs that `names` lacks, when any is missing.
@@ -221,6 +224,8 @@ public struct SlotRowDecoder {
     private mutating func decodeApps(_ row: UnsafeRawBufferPointer) throws(Reject) -> [String] {
         let appsField = field(Column.apps, row)
         if CopyText.isNull(appsField) { throw Reject(.malformedRow("'active_apps' is null")) }
+        let probe = appLists.find(appsField)
+        if let found = probe.found { return appLists.values[found] }
         let elements: [String?]
         switch CopyText.textArray(appsField, scratch: &scratch) {
         case .success(let e): elements = e
@@ -232,6 +237,7 @@ public struct SlotRowDecoder {
             guard let element else { throw Reject(reason(.nullElement, Column.apps)) }
             apps.append(element)
         }
+        _ = appLists.insert(appsField, apps, at: probe)
         return apps
     }
 

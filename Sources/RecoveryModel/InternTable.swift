@@ -1,34 +1,41 @@
-/// Maps byte strings that repeat across lines (host names, app lists, event names) to one shared
-/// value and a small index, so that a repeat costs a hash and a compare instead of a new `String`.
+/// Maps byte strings that repeat across lines (host names, app lists, event names; a dump's
+/// `active_apps` fields) to one shared value and a small index, so that a repeat costs a hash and
+/// a compare instead of a new `String`.
 ///
 /// Open addressing over a power-of-two table; keys are kept in one byte arena. It stops growing
 /// at `limit` entries (then `index` returns nil and the caller builds its own value), so a file
 /// of a million distinct names cannot make it grow without bound.
-struct InternTable<Value> {
-    private var slots: [Int32]
-    private var hashes: [UInt64] = []
-    private var keyStarts: [Int] = []
-    private var keyCounts: [Int] = []
-    private var arena: [UInt8] = []
-    private(set) var values: [Value] = []
-    let limit: Int
+public struct InternTable<Value> {
+    @usableFromInline var slots: [Int32]
+    @usableFromInline var hashes: [UInt64] = []
+    @usableFromInline var keyStarts: [Int] = []
+    @usableFromInline var keyCounts: [Int] = []
+    @usableFromInline var arena: [UInt8] = []
+    public private(set) var values: [Value] = []
+    public let limit: Int
 
-    init(limit: Int) {
+    public init(limit: Int) {
         self.limit = limit
         self.slots = Array(repeating: -1, count: 64)
     }
 
-    var count: Int { values.count }
+    public var count: Int { values.count }
 
     /// Where `key` is, or where it would go: `found` is its index when present.
-    struct Probe {
-        var found: Int?
-        fileprivate var slot: Int
-        fileprivate var hash: UInt64
+    public struct Probe {
+        public var found: Int?
+        @usableFromInline var slot: Int
+        @usableFromInline var hash: UInt64
+
+        @inlinable init(found: Int?, slot: Int, hash: UInt64) {
+            self.found = found
+            self.slot = slot
+            self.hash = hash
+        }
     }
 
-    @inline(__always)
-    func find(_ key: UnsafeRawBufferPointer) -> Probe {
+    @inlinable @inline(__always)
+    public func find(_ key: UnsafeRawBufferPointer) -> Probe {
         let hash = Self.hash(key)
         let mask = slots.count - 1
         var s = Int(truncatingIfNeeded: hash) & mask
@@ -41,7 +48,7 @@ struct InternTable<Value> {
     }
 
     /// Adds `value` for a key that `find` did not find; nil when the table is full.
-    mutating func insert(_ key: UnsafeRawBufferPointer, _ value: Value, at probe: Probe) -> Int? {
+    public mutating func insert(_ key: UnsafeRawBufferPointer, _ value: Value, at probe: Probe) -> Int? {
         guard values.count < limit else { return nil }
         let e = values.count
         slots[probe.slot] = Int32(e)
@@ -55,14 +62,15 @@ struct InternTable<Value> {
     }
 
     /// The index of `key`, adding `make(key)` when it is new; nil when the table is full.
-    @inline(__always)
-    mutating func index(of key: UnsafeRawBufferPointer, make: (UnsafeRawBufferPointer) -> Value) -> Int? {
+    @inlinable @inline(__always)
+    public mutating func index(of key: UnsafeRawBufferPointer, make: (UnsafeRawBufferPointer) -> Value) -> Int? {
         let probe = find(key)
         if let found = probe.found { return found }
         return insert(key, make(key), at: probe)
     }
 
-    private func equal(_ e: Int, _ key: UnsafeRawBufferPointer) -> Bool {
+    @inlinable
+    func equal(_ e: Int, _ key: UnsafeRawBufferPointer) -> Bool {
         guard let base = key.baseAddress, key.count > 0 else { return key.count == 0 }
         return arena.withUnsafeBytes { arenaBytes in
             // An arena that holds only empty keys may have no buffer at all.
@@ -82,7 +90,7 @@ struct InternTable<Value> {
     }
 
     /// FNV-1a, 64 bits: keys are short.
-    @inline(__always)
+    @inlinable @inline(__always)
     static func hash(_ key: UnsafeRawBufferPointer) -> UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for b in key {
