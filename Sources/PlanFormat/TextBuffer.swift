@@ -80,16 +80,32 @@ public struct RepeatedText {
     @usableFromInline let style: PathStyle
     /// The bits of each path's string, by entry; past `listedPaths` entries, an index as well.
     @usableFromInline var pathBits: [StringBits] = []
-    /// The strings of `pathBits`, kept alive (one reference per distinct path, not per row).
-    @usableFromInline var pathStrings: [String] = []
+    /// The strings of `pathBits`, kept alive (one reference per distinct path, not per row), and
+    /// the text of each path as written.
+    @usableFromInline let storage = Storage()
     @usableFromInline var index: [StringBits: Int] = [:]
-    @usableFromInline var paths: [[UInt8]] = []
+    /// The text of each path as written, in `storage`: read per row without a reference count
+    /// touched (an array of arrays would count a reference to the row's path twice a row).
+    @usableFromInline var paths: [UnsafeBufferPointer<UInt8>] = []
     /// Per path: printable ASCII with no comma or quote, so a CSV field holding it needs no
     /// quoting or escaping (`CSVText.isUnchangedAsText`).
     @usableFromInline var plainPaths: [Bool] = []
     @usableFromInline var day: Int64 = .min
-    /// `2018-07-25T`: the date of `day`.
-    @usableFromInline var dayText: [UInt8] = []
+    /// `2018-07-25T`: the date of `day`, its 11 bytes in a value (no reference to count per row).
+    @usableFromInline var dayText: (UInt64, UInt64) = (0, 0)
+
+    /// What the entries keep: each path's string, and the memory of each path's text.
+    @usableFromInline
+    final class Storage {
+        var strings: [String] = []
+        var texts: [UnsafeMutableBufferPointer<UInt8>] = []
+
+        @usableFromInline init() {}
+
+        deinit {
+            for text in texts { text.deallocate() }
+        }
+    }
 
     public init(paths style: PathStyle) {
         precondition(MemoryLayout<String>.size == MemoryLayout<StringBits>.size)
@@ -147,10 +163,13 @@ public struct RepeatedText {
         case .copyEscaped: CopyTextWriter.appendField(path, to: &text)
         case .asIs: text.append(contentsOf: path.utf8)
         }
-        paths.append(text)
+        let kept = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: text.count)
+        _ = kept.initialize(from: text)
+        storage.texts.append(kept)
+        storage.strings.append(path)
+        paths.append(UnsafeBufferPointer(kept))
         plainPaths.append(CSVPlainText.isPlain(path.utf8))
         pathBits.append(bits)
-        pathStrings.append(path)
         if paths.count > Self.listedPaths {
             if index.isEmpty { for (i, b) in pathBits.enumerated() { index[b] = i } } else { index[bits] = paths.count - 1 }
         }
@@ -168,11 +187,15 @@ public struct RepeatedText {
             // A whole second in a four-digit year: its date serves the next times of the day.
             if dayMicros % 1_000_000 == 0, out.bytes.count - start == 20 {
                 day = days
-                dayText = Array(out.bytes[start..<(start + 11)])
+                withUnsafeMutableBytes(of: &dayText) { d in
+                    out.bytes.withUnsafeBytes { d.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[start..<(start + 11)])) }
+                }
             }
             return
         }
-        out.bytes.append(contentsOf: dayText)
+        withUnsafeBytes(of: dayText) { d in
+            out.bytes.append(contentsOf: UnsafeBufferPointer(start: d.baseAddress!.assumingMemoryBound(to: UInt8.self), count: 11))
+        }
         let seconds = Int(dayMicros / 1_000_000)
         appendTwoDigits(seconds / 3600, to: &out)
         out.bytes.append(0x3A)
