@@ -91,17 +91,38 @@ final class RowTextTests: XCTestCase {
         }
     }
 
-    /// plan.json is encoded without its list of files beside the reports, then the list is put in:
-    /// the same text as the document encoded whole.
-    func testPlanJSONWithItsFilesPutInIsTheDocumentEncodedWhole() throws {
+    /// plan.json is encoded without its users and files beside the reports, then the lists are put
+    /// in: the same text as the document encoded whole.
+    func testPlanJSONWithItsUsersAndFilesPutInIsTheDocumentEncodedWhole() throws {
         let tmp = try TemporaryDirectory(prefix: "plan-json")
         var document = try PlanWriter.write(Incident.evidence(), to: tmp.path + "/plan").document
         XCTAssertGreaterThan(document.files.count, 3)
         let whole = try PlanJSON.encode(document)
         XCTAssertEqual(try String(contentsOfFile: tmp.path + "/plan/plan.json", encoding: .utf8), whole)
-        let files = document.files
+        let files = document.files, users = document.users
+        XCTAssertFalse(users.isEmpty)
         document.files = []
-        XCTAssertEqual(try PlanWriter.planJSON(PlanJSON.encode(document), files: files), whole)
-        XCTAssertEqual(try PlanWriter.planJSON(PlanJSON.encode(document), files: []), try PlanJSON.encode(document))
+        document.users = []
+        let emptyFiles = PlanWriter.member(try JSONOutput.encode(PlanWriter.Files(files: [])))
+        let emptyUsers = PlanWriter.member(try JSONOutput.encode(PlanWriter.Users(users: [])))
+        let filled = try PlanWriter.filling(
+            PlanWriter.filling(PlanJSON.encode(document), emptyUsers, with: PlanWriter.usersMember(users)),
+            emptyFiles, with: PlanWriter.member(JSONOutput.encode(PlanWriter.Files(files: files))))
+        XCTAssertEqual(filled, whole)
+        XCTAssertEqual(try PlanWriter.filling(PlanJSON.encode(document), emptyFiles, with: emptyFiles), try PlanJSON.encode(document))
+    }
+
+    /// plan.json's users are written directly, as JSONEncoder writes them.
+    func testUsersAreWrittenAsJSONEncoderWritesThem() throws {
+        var users: [PlanDocument.UserTotals] = []
+        for id in [1, 42, 1_000_000_007, Int64.max] {
+            var u = PlanDocument.UserTotals(userID: id)
+            (u.recovered, u.recoveredMinutes, u.alreadyPresent, u.offlineOverlap, u.quarantined) = (1, 22, 333, 4_444, 55_555)
+            users.append(u)
+        }
+        users.append(PlanDocument.UserTotals(userID: 7))
+        for list in [[], Array(users.prefix(1)), users] {
+            XCTAssertEqual(try PlanWriter.usersMember(list), PlanWriter.member(try JSONOutput.encode(PlanWriter.Users(users: list))))
+        }
     }
 }
