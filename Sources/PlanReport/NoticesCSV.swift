@@ -22,7 +22,7 @@ enum NoticesCSV {
             out += CSVText.plain(String(notice.userID)) + "," + CSVText.text(notice.email ?? "") + ","
                 + [notice.recoveredSlots, notice.recoveredMinutes, notice.offlineCoveredMinutes, notice.notRecoveredSlots]
                     .map { CSVText.plain(String($0)) }.joined(separator: ",")
-                + "," + CSVText.text(evidence.noticeTemplate.render(notice.values(evidence, windowLocal: windowLocal))) + "\r\n"
+                + "," + CSVText.text(evidence.noticeTemplate.render { notice.value($0, evidence, windowLocal: windowLocal) }) + "\r\n"
         }
         return out
     }
@@ -94,29 +94,36 @@ struct UserNotice {
         "\(window.from) and \(window.to) (UTC)"
     }
 
-    /// The values of `NoticeTemplate.placeholders` for this user; `windowLocal` is
-    /// `windowLocal(_:zone:)` for the user's zone.
-    func values(_ evidence: PlanEvidence, windowLocal: String) -> [String: String] {
-        let windowText = Self.windowText(evidence.window)
-        var values: [String: String] = [
-            "user_id": String(userID), "email": email ?? "",
-            "recovered_slots": String(recoveredSlots), "recovered_minutes": String(recoveredMinutes),
-            "recovered_time": minutesText(recoveredMinutes),
-            "offline_covered_minutes": String(offlineCoveredMinutes), "offline_covered_time": minutesText(offlineCoveredMinutes),
-            "not_recovered_slots": String(notRecoveredSlots),
-            "window": windowText, "window_local": windowLocal,
-        ]
-        values["recovered_sentence"] = recoveredMinutes == 0 ? "" :
-            "We recovered \(minutesText(recoveredMinutes)) of your work time lost between \(windowLocal). "
-            + "Recovered time has no screenshots (they could not be recovered), but its activity is there and it counts "
-            + "as your work hours in reports. "
-        values["offline_sentence"] = offlineCoveredMinutes == 0 ? "" :
-            "Your offline time stays as is: \(minutesText(offlineCoveredMinutes)) of the lost time is covered by offline time "
-            + "you added, so it was not recovered again and nothing counts twice. "
-        values["not_recovered_sentence"] = notRecoveredSlots == 0 ? "" :
-            "\(notRecoveredSlots) of your lost 10-minute slots could not be recovered: please add them as offline time "
-            + "(or ask your manager to). "
-        return values
+    /// The value of the placeholder `name` (one of `NoticeTemplate.placeholders`) for this user;
+    /// `windowLocal` is `windowLocal(_:zone:)` for the user's zone. Made only when the template
+    /// names it.
+    func value(_ name: String, _ evidence: PlanEvidence, windowLocal: String) -> String {
+        switch name {
+        case "user_id": String(userID)
+        case "email": email ?? ""
+        case "recovered_slots": String(recoveredSlots)
+        case "recovered_minutes": String(recoveredMinutes)
+        case "recovered_time": minutesText(recoveredMinutes)
+        case "offline_covered_minutes": String(offlineCoveredMinutes)
+        case "offline_covered_time": minutesText(offlineCoveredMinutes)
+        case "not_recovered_slots": String(notRecoveredSlots)
+        case "window": Self.windowText(evidence.window)
+        case "window_local": windowLocal
+        case "recovered_sentence":
+            recoveredMinutes == 0 ? "" :
+                "We recovered \(minutesText(recoveredMinutes)) of your work time lost between \(windowLocal). "
+                + "Recovered time has no screenshots (they could not be recovered), but its activity is there and it counts "
+                + "as your work hours in reports. "
+        case "offline_sentence":
+            offlineCoveredMinutes == 0 ? "" :
+                "Your offline time stays as is: \(minutesText(offlineCoveredMinutes)) of the lost time is covered by offline time "
+                + "you added, so it was not recovered again and nothing counts twice. "
+        case "not_recovered_sentence":
+            notRecoveredSlots == 0 ? "" :
+                "\(notRecoveredSlots) of your lost 10-minute slots could not be recovered: please add them as offline time "
+                + "(or ask your manager to). "
+        default: preconditionFailure("no placeholder '\(name)'")
+        }
     }
 }
 
@@ -133,6 +140,12 @@ public struct NoticeTemplate: Sendable, Hashable {
     public static let standard = NoticeTemplate(checked: "{recovered_sentence}{offline_sentence}{not_recovered_sentence}")
 
     public let text: String
+    /// `text` cut at its placeholders, once: what `render` puts together for each user.
+    private let parts: [Part]
+
+    private enum Part: Hashable, Sendable {
+        case text(String), placeholder(String)
+    }
 
     /// Why a template was refused: a placeholder that is not one of `placeholders`.
     public struct Invalid: Error, CustomStringConvertible {
@@ -146,10 +159,13 @@ public struct NoticeTemplate: Sendable, Hashable {
     /// The template, or `Invalid` naming its first unknown placeholder.
     public init(_ text: String) throws {
         for name in Self.names(in: text) where !Self.placeholders.contains(name) { throw Invalid(placeholder: name) }
-        self.text = text
+        self.init(checked: text)
     }
 
-    private init(checked text: String) { self.text = text }
+    private init(checked text: String) {
+        self.text = text
+        parts = Self.parts(of: text)
+    }
 
     /// `{name}` runs of lowercase letters and underscores; other braces are kept as written.
     static func names(in text: String) -> [String] {
@@ -165,24 +181,39 @@ public struct NoticeTemplate: Sendable, Hashable {
         return names
     }
 
-    /// The text with each placeholder replaced by its value, in one pass (a value is never read
-    /// as a template); trailing spaces trimmed.
-    func render(_ values: [String: String]) -> String {
+    /// The text with each placeholder replaced by its value (`value` of its name), in one pass (a
+    /// value is never read as a template); trailing spaces trimmed.
+    func render(_ value: (String) -> String) -> String {
         var out = ""
+        for part in parts {
+            switch part {
+            case .text(let text): out += text
+            case .placeholder(let name): out += value(name)
+            }
+        }
+        while out.hasSuffix(" ") { out.removeLast() }
+        return out
+    }
+
+    /// `text` as plain text and placeholders: a `{` that does not open a placeholder's name and
+    /// its `}` is text.
+    private static func parts(of text: String) -> [Part] {
+        var parts: [Part] = []
+        var plain = ""
         var rest = Substring(text)
         while let open = rest.firstIndex(of: "{") {
-            out += rest[..<open]
+            plain += rest[..<open]
             let after = rest[rest.index(after: open)...]
-            if let close = after.firstIndex(of: "}"), let value = values[String(after[..<close])] {
-                out += value
+            if let close = after.firstIndex(of: "}"), placeholders.contains(String(after[..<close])) {
+                parts += [.text(plain), .placeholder(String(after[..<close]))]
+                plain = ""
                 rest = after[after.index(after: close)...]
             } else {
-                out += "{"
+                plain += "{"
                 rest = after
             }
         }
-        out += rest
-        while out.hasSuffix(" ") { out.removeLast() }
-        return out
+        plain += rest
+        return parts + [.text(plain)]
     }
 }

@@ -172,6 +172,12 @@ final class NoticesTests: XCTestCase {
         // A value is never read as a template: an email holding a placeholder stays as it is.
         evidence.userContacts = [1001: UserContact(email: "{recovered_minutes}@example.com", timeZone: "UTC")]
         XCTAssertTrue(NoticesCSV.render(evidence).contains(",\"Hi {recovered_minutes}@example.com: 30 min back,"))
+        // A brace that opens no placeholder is text, up to the next one that does; trailing spaces go.
+        evidence.userContacts = [1001: UserContact(email: "ann@example.com", timeZone: "UTC")]
+        evidence.noticeTemplate = try NoticeTemplate("{{email}} {user_id {recovered_time}{window} {}{ {recovered_slots}}  ")
+        XCTAssertTrue(NoticesCSV.render(evidence).contains(
+            "1001,ann@example.com,3,30,0,1,{ann@example.com} {user_id 30 min2018-07-25T14:00:00Z and 2018-07-25T16:00:00Z (UTC) {}{ 3}\r\n"),
+            NoticesCSV.render(evidence))
         XCTAssertThrowsError(try NoticeTemplate("Hello {name}")) { error in
             XCTAssertTrue("\(error)".hasPrefix("unknown placeholder '{name}'; the placeholders are {user_id}, {email}"), "\(error)")
         }
