@@ -228,7 +228,13 @@ public enum PlanWriter {
         guard let at = text.range(of: "\n" + empty) else {
             throw PlanError(.cannotWrite, path: "plan.json", detail: "the plan document has no empty list to fill")
         }
-        return text.replacingCharacters(in: at, with: "\n" + member)
+        // Put together as Swift strings: Foundation's `replacingCharacters` goes through UTF-16.
+        var filled = String(text[..<at.lowerBound])
+        filled.reserveCapacity(text.utf8.count + member.utf8.count)
+        filled += "\n"
+        filled += member
+        filled += text[at.upperBound...]
+        return filled
     }
 
     /// The member of a value holding one list, as `JSONOutput.encode` writes it at the top level
