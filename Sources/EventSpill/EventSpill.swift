@@ -81,40 +81,52 @@ public final class EventSpill: @unchecked Sendable {
 
     /// Takes one chunk over: keeps it, or spills it (and, the first time, everything held).
     func take(_ batch: EventBatch) {
+        guard !batch.events.isEmpty else { return }
         lock.lock()
+        if failure == nil, let files {
+            // Split, encoded and compressed outside the lock, so that the reading threads do
+            // that at once; only the writes take turns.
+            let source = sourceNumber(batch.source)
+            lock.unlock()
+            let records = Result { try Self.records(batch, source: source, files) }
+            lock.lock()
+            defer { lock.unlock() }
+            guard failure == nil else { return }
+            record { for (p, record) in try records.get() { try files.append(record, to: p) } }
+            return
+        }
         defer { lock.unlock() }
         guard failure == nil else { return }
-        do {
-            if files == nil {
-                held.append(batch)
-                heldBytes += Self.bytes(batch)
-                guard heldBytes > budget else { return }
-                files = try PartitionFiles(in: directory, bounds: Self.bounds(held, count: partitionCount))
-                let batches = held
-                held = []
-                heldBytes = 0
-                for batch in batches { try spill(batch) }
-            } else {
-                try spill(batch)
-            }
-        } catch let error as SpillError {
-            failure = error
-            files?.remove()
+        held.append(batch)
+        heldBytes += Self.bytes(batch)
+        guard heldBytes > budget else { return }
+        record {
+            let files = try PartitionFiles(in: directory, bounds: Self.bounds(held, count: partitionCount))
+            self.files = files
+            let batches = held
             held = []
+            heldBytes = 0
+            for batch in batches {
+                for (p, record) in try Self.records(batch, source: sourceNumber(batch.source), files) { try files.append(record, to: p) }
+            }
+        }
+    }
+
+    /// Runs `body`, keeping its failure (the first one) and removing the files on failure.
+    private func record(_ body: () throws -> Void) {
+        do {
+            try body()
         } catch {
-            failure = SpillError(.cannotWrite, path: directory, detail: "\(error)")
+            failure = error as? SpillError ?? SpillError(.cannotWrite, path: directory, detail: "\(error)")
             files?.remove()
             held = []
         }
     }
 
-    /// Splits `batch` by range and appends each range's part to its file.
-    private func spill(_ batch: EventBatch) throws {
-        guard let files, !batch.events.isEmpty else { return }
-        let source = sourceNumber(batch.source)
-        let parts = PartitionRecord.split(batch, bounds: files.bounds)
-        for (p, part) in parts.enumerated() where !part.events.isEmpty {
-            try files.append(PartitionRecord.encode(part, source: source), to: p)
+    /// `batch` split by range, each range's part encoded and compressed, by range.
+    private static func records(_ batch: EventBatch, source: UInt32, _ files: PartitionFiles) throws -> [(Int, PartitionFiles.Record)] {
+        try PartitionRecord.split(batch, bounds: files.bounds).enumerated().compactMap { p, part in
+            part.events.isEmpty ? nil : (p, try PartitionFiles.record(PartitionRecord.encode(part, source: source), path: files.path(p)))
         }
     }
 

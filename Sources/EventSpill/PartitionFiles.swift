@@ -42,13 +42,14 @@ final class PartitionFiles {
 
     func path(_ p: Int) -> String { directory + "/range-" + String(p) }
 
-    /// Appends one record (its decompressed bytes) to range `p`'s file.
-    func append(_ raw: [UInt8], to p: Int) throws(SpillError) {
-        if descriptors[p] < 0 {
-            let fd = open(path(p), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-            guard fd >= 0 else { throw SpillError(.cannotWrite, path: path(p), detail: FileFailure.reason(errno: errno)) }
-            descriptors[p] = fd
-        }
+    /// One record as it is written: its header and its LZ4 frame.
+    struct Record {
+        var bytes: [UInt8]
+        var rawCount: Int
+    }
+
+    /// `raw` compressed into a record (on any thread).
+    static func record(_ raw: [UInt8], path: String) throws(SpillError) -> Record {
         let bound = LZ4F_compressFrameBound(raw.count, nil)
         var record = [UInt8](repeating: 0, count: 16 + bound)
         let written = record.withUnsafeMutableBytes { out in
@@ -57,22 +58,38 @@ final class PartitionFiles {
             }
         }
         guard LZ4F_isError(written) == 0 else {
-            throw SpillError(.cannotWrite, path: path(p), detail: "LZ4: " + String(cString: LZ4F_getErrorName(written)))
+            throw SpillError(.cannotWrite, path: path, detail: "LZ4: " + String(cString: LZ4F_getErrorName(written)))
         }
         withUnsafeBytes(of: UInt64(raw.count).littleEndian) { record.replaceSubrange(0..<8, with: $0) }
         withUnsafeBytes(of: UInt64(written).littleEndian) { record.replaceSubrange(8..<16, with: $0) }
+        record.removeSubrange((16 + written)...)
+        return Record(bytes: record, rawCount: raw.count)
+    }
+
+    /// Appends one record (its decompressed bytes) to range `p`'s file.
+    func append(_ raw: [UInt8], to p: Int) throws(SpillError) {
+        try append(Self.record(raw, path: path(p)), to: p)
+    }
+
+    /// Appends a record `record(_:path:)` made to range `p`'s file.
+    func append(_ record: Record, to p: Int) throws(SpillError) {
+        if descriptors[p] < 0 {
+            let fd = open(path(p), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { throw SpillError(.cannotWrite, path: path(p), detail: FileFailure.reason(errno: errno)) }
+            descriptors[p] = fd
+        }
         var done = 0
-        let total = 16 + written
+        let total = record.bytes.count
         while done < total {
-            let n = record.withUnsafeBytes { write(descriptors[p], $0.baseAddress! + done, total - done) }
+            let n = record.bytes.withUnsafeBytes { write(descriptors[p], $0.baseAddress! + done, total - done) }
             if n < 0 && errno == EINTR { continue }
             guard n > 0 else { throw SpillError(.cannotWrite, path: path(p), detail: FileFailure.reason(errno: n < 0 ? errno : ENOSPC)) }
             done += n
         }
         offsets[p].append(fileBytes[p])
-        fileBytes[p] += Int64(16 + written)
-        rawBytes[p] += Int64(raw.count)
-        compressedBytes += Int64(16 + written)
+        fileBytes[p] += Int64(total)
+        rawBytes[p] += Int64(record.rawCount)
+        compressedBytes += Int64(total)
     }
 
     /// Closes the files written.
