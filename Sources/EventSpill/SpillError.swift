@@ -31,6 +31,6 @@ public struct SpillError: ToolError {
     }
 
     public var hint: String? {
-        "set TMPDIR to a directory with room for them (about a tenth of the inputs' size), or raise --memory-limit"
+        "set TMPDIR to a directory with room for them (about half the size of the compressed inputs), or raise --memory-limit"
     }
 }

@@ -105,7 +105,7 @@ final class EventSpillTests: XCTestCase {
             XCTAssertEqual(
                 "\(error)",
                 "cannot write the events spilled to '\(missing)': cannot make a directory there: no such file or directory; "
-                    + "set TMPDIR to a directory with room for them (about a tenth of the inputs' size), or raise --memory-limit")
+                    + "set TMPDIR to a directory with room for them (about half the size of the compressed inputs), or raise --memory-limit")
             XCTAssertEqual((error as? SpillError)?.code, "spill_cannot_write")
         }
     }

@@ -55,7 +55,7 @@ final class SpillCommandTests: XCTestCase {
         XCTAssertEqual(
             output.stderrText,
             "recover-tool: error: cannot write the events spilled to '\(missing)': cannot make a directory there: "
-                + "no such file or directory; set TMPDIR to a directory with room for them (about a tenth of the inputs' size), "
+                + "no such file or directory; set TMPDIR to a directory with room for them (about half the size of the compressed inputs), "
                 + "or raise --memory-limit\n")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: demo.dir.path), [], "the failed plan left files")
     }
