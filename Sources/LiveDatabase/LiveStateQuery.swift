@@ -11,13 +11,9 @@ extension LiveState {
     public static func load(
         from connection: Connection, window: Window, candidates: some Collection<TimeSlot>
     ) throws -> LiveState {
-        var userIDs = Set<Int64>(), projectIDs = Set<Int64>(), taskIDs = Set<Int64>()
-        for slot in candidates {
-            userIDs.insert(slot.key.userID)
-            projectIDs.insert(slot.projectID)
-            if let task = slot.taskID { taskIDs.insert(task) }
-        }
-        return try load(from: connection, window: window, users: userIDs, projects: projectIDs, tasks: taskIDs)
+        var ids = CandidateIDs()
+        for slot in candidates { ids.add(slot) }
+        return try load(from: connection, window: window, users: ids.users, projects: ids.projects, tasks: ids.tasks)
     }
 
     /// As `load(from:window:candidates:)`, given the users, projects and tasks the candidates
@@ -125,6 +121,41 @@ extension LiveState {
     /// A time as an SQL `timestamptz` built from integers, whatever the session's DateStyle.
     static func timestamptz(_ time: Timestamp) -> String {
         "(timestamptz 'epoch' + \(time.microseconds) * interval '1 microsecond')"
+    }
+}
+
+/// The users, projects and tasks that a plan's candidate slots name: what `LiveState.load` reads.
+/// Gathered a slot at a time; the slots come sorted by user and one user's slots name few projects
+/// and tasks, so an id equal to the one the slot before named is not hashed again (866,732 slots
+/// name 20,000 users on the benchmark incident).
+public struct CandidateIDs: Sendable {
+    public private(set) var users = Set<Int64>()
+    public private(set) var projects = Set<Int64>()
+    public private(set) var tasks = Set<Int64>()
+    private var lastUser: Int64?
+    private var lastProject: Int64?
+    private var lastTask: Int64?
+
+    public init() {}
+
+    /// Adds the ids `slot` names.
+    public mutating func add(_ slot: TimeSlot) {
+        add(user: slot.key.userID, project: slot.projectID, task: slot.taskID)
+    }
+
+    public mutating func add(user: Int64, project: Int64, task: Int64?) {
+        if user != lastUser {
+            users.insert(user)
+            lastUser = user
+        }
+        if project != lastProject {
+            projects.insert(project)
+            lastProject = project
+        }
+        if let task, task != lastTask {
+            tasks.insert(task)
+            lastTask = task
+        }
     }
 }
 

@@ -118,14 +118,10 @@ public enum RecoveryPlanning {
     ) throws -> (FoldResult, Resolution, [Int64: UserContact]) {
         var fold = stages.timed("fold") { SlotFold.fold(taking: &batches, window: window) }
         let (resolution, contacts) = try stages.timed("resolve") {
-            var users = Set<Int64>(), projects = Set<Int64>(), tasks = Set<Int64>()
-            fold.slots.forEachInPlace { folded in
-                users.insert(folded.pointee.slot.key.userID)
-                projects.insert(folded.pointee.slot.projectID)
-                if let task = folded.pointee.slot.taskID { tasks.insert(task) }
-            }
+            var ids = CandidateIDs()
+            fold.slots.forEachInPlace { ids.add(user: $0.pointee.slot.key.userID, project: $0.pointee.slot.projectID, task: $0.pointee.slot.taskID) }
             let (state, contacts) = try live.transaction(readOnly: true, isolation: .repeatableRead) { live in
-                let state = try LiveState.load(from: live, window: window, users: users, projects: projects, tasks: tasks)
+                let state = try LiveState.load(from: live, window: window, users: ids.users, projects: ids.projects, tasks: ids.tasks)
                 return (state, try LiveState.contacts(from: live, users: state.users.union(quarantinedUsers)))
             }
             // The resolution takes the slots over: the fold keeps its other findings.
@@ -148,15 +144,11 @@ public enum RecoveryPlanning {
             for group in spilled.groups {
                 var batches = try spilled.batches(group)
                 var part = SlotFold.fold(taking: &batches, window: window)
-                var users = Set<Int64>(), projects = Set<Int64>(), tasks = Set<Int64>()
-                part.slots.forEachInPlace { folded in
-                    users.insert(folded.pointee.slot.key.userID)
-                    projects.insert(folded.pointee.slot.projectID)
-                    if let task = folded.pointee.slot.taskID { tasks.insert(task) }
-                }
-                if !users.isEmpty {
+                var ids = CandidateIDs()
+                part.slots.forEachInPlace { ids.add(user: $0.pointee.slot.key.userID, project: $0.pointee.slot.projectID, task: $0.pointee.slot.taskID) }
+                if !ids.users.isEmpty {
                     // The live keys of the group's users only (`LiveState.load` reads no others).
-                    let state = try LiveState.load(from: live, window: window, users: users, projects: projects, tasks: tasks)
+                    let state = try LiveState.load(from: live, window: window, users: ids.users, projects: ids.projects, tasks: ids.tasks)
                     liveUsers.formUnion(state.users)
                     let outcomes = ConflictResolver.resolve(taking: &part.slots, against: state)
                     try recovered.append(outcomes.recovered)

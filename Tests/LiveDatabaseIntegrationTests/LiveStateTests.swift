@@ -87,4 +87,15 @@ final class LiveStateTests: XCTestCase {
                 "DateStyle \(style)")
         }
     }
+
+    /// The ids of slots sorted by user, each looked up once per run: the same sets as every id
+    /// inserted.
+    func testCandidateIDsAreEveryIDTheSlotsName() {
+        let named: [(Int64, Int64, Int64?)] = [(1, 7, 70), (1, 7, 70), (1, 8, nil), (1, 7, 70), (2, 7, 71), (2, 9, 70), (3, 9, nil), (1, 10, 72)]
+        var ids = CandidateIDs()
+        for (user, project, task) in named { ids.add(user: user, project: project, task: task) }
+        XCTAssertEqual(ids.users, Set(named.map(\.0)))
+        XCTAssertEqual(ids.projects, Set(named.map(\.1)))
+        XCTAssertEqual(ids.tasks, Set(named.compactMap(\.2)))
+    }
 }
