@@ -19,12 +19,17 @@ extension ApplyFaultTests {
         let connection = try db.connect()
         let before = try DatabaseState.checksums(connection)
         // Timed to the millisecond: waitUntilExit looks every 50 ms, so a verify of 60 ms was
-        // taken for one of 100 and half the kill points fell after its end.
-        let cleanStart = Date()
-        let clean = try Spawned(tool, ["verify", "--run", "1"], environment: db.processEnvironment)
-        while clean.process.isRunning { usleep(1000) }
-        let cleanMilliseconds = Date().timeIntervalSince(cleanStart) * 1000
-        XCTAssertEqual(clean.process.terminationStatus, 0, clean.stderrText)
+        // taken for one of 100 and half the kill points fell after its end. The fastest of three
+        // clean runs: the first, with cold caches or under load, may take several times as long
+        // as the ones killed after it, whose kill points would then fall past their end.
+        var cleanMilliseconds = Double.infinity
+        for _ in 0..<3 {
+            let cleanStart = Date()
+            let clean = try Spawned(tool, ["verify", "--run", "1"], environment: db.processEnvironment)
+            while clean.process.isRunning { usleep(1000) }
+            cleanMilliseconds = min(cleanMilliseconds, Date().timeIntervalSince(cleanStart) * 1000)
+            XCTAssertEqual(clean.process.terminationStatus, 0, clean.stderrText)
+        }
 
         let fractions = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2]
         var killed = 0
@@ -35,7 +40,6 @@ extension ApplyFaultTests {
             kill(process.pid, SIGKILL)
             process.process.waitUntilExit()
             if process.process.terminationReason == .uncaughtSignal { killed += 1 }
-            print("DBG \(ms) ms: reason \(process.process.terminationReason.rawValue) status \(process.process.terminationStatus) err \(process.stderrText.prefix(200))")
             XCTAssertTrue(try waitForNoSessions(db, other: connection), "after \(ms) ms")
             XCTAssertEqual(try DatabaseState.checksums(connection), before, "killed after \(ms) ms")
             let rerun = try runProcess(tool, ["verify", "--run", "1"], environment: db.processEnvironment)
