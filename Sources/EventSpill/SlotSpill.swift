@@ -1,3 +1,4 @@
+import Foundation
 import RecoveryModel
 import SlotFold
 
@@ -9,7 +10,7 @@ import SlotFold
 public final class SlotSpill: @unchecked Sendable {
     // Sendable: `append` and `finish` are called by one thread; after `finish` nothing changes,
     // and each read of `slots` opens the file with a descriptor and a decompression context of
-    // its own.
+    // its own; `cache` is only touched under `cacheLock`.
     private let files: PartitionFiles
     private var sources: [String] = []
     private var sourceNumbers: [String: UInt32] = [:]
@@ -30,6 +31,9 @@ public final class SlotSpill: @unchecked Sendable {
     private let watched: Set<SlotKey>
     /// Slots per record.
     let recordSlots: Int
+    /// Records decoded once and not yet read a second time, oldest first (`record(_:)`).
+    private var cache: [(record: Int, slots: [FoldedSlot])] = []
+    private let cacheLock = NSLock()
 
     /// Makes the spill's directory under `directory`. The keys of `watched` that are appended
     /// are listed in `watchedAppended`.
@@ -77,12 +81,32 @@ public final class SlotSpill: @unchecked Sendable {
         for r in (range.lowerBound / recordSlots)...((range.upperBound - 1) / recordSlots) {
             // Every record but the last holds `recordSlots` slots.
             let first = r * recordSlots
-            let record = try files.record(r, of: 0) { try decode($0) }
+            let record = try record(r)
             slots += record[(max(range.lowerBound, first) - first)..<(min(range.upperBound, first + record.count) - first)]
         }
         return slots
     }
 
+
+    /// Record `r`'s slots, decoded, or taken from the records decoded last: the writers read each
+    /// piece twice, for `rows.tsv` and for `recovered.csv`, most often at the same time on two
+    /// cores, and a record decoded for one is kept for the other (up to 8 records).
+    private func record(_ r: Int) throws -> [FoldedSlot] {
+        cacheLock.lock()
+        if let i = cache.firstIndex(where: { $0.record == r }) {
+            let slots = cache[i].slots
+            cache.remove(at: i)
+            cacheLock.unlock()
+            return slots
+        }
+        cacheLock.unlock()
+        let slots = try files.record(r, of: 0) { try decode($0) }
+        cacheLock.lock()
+        cache.append((r, slots))
+        if cache.count > 8 { cache.removeFirst() }
+        cacheLock.unlock()
+        return slots
+    }
 
     /// Removes the file and its directory.
     public func removeFiles() { files.remove() }
