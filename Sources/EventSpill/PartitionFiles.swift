@@ -28,6 +28,7 @@ final class PartitionFiles {
             throw SpillError(.cannotWrite, path: parent, detail: "cannot make a directory there: " + FileFailure.reason(errno: errno))
         }
         directory = String(cString: made)
+        TemporaryPaths.register(directory)
         self.bounds = bounds
         rawBytes = Array(repeating: 0, count: bounds.count + 1)
         descriptors = Array(repeating: -1, count: bounds.count + 1)
@@ -121,6 +122,7 @@ final class PartitionFiles {
         close()
         for p in 0..<count { unlink(path(p)) }
         rmdir(directory)
+        TemporaryPaths.unregister(directory)
     }
 }
 

@@ -23,6 +23,8 @@ public enum PlanWriter {
     public static func write(_ evidence: PlanEvidence, to directory: String) throws -> Output {
         try checkDestination(directory)
         let staging = try makeStagingDirectory(beside: directory)
+        TemporaryPaths.register(staging)
+        defer { TemporaryPaths.unregister(staging) }
         do {
             let output = try writeFiles(evidence, into: staging)
             guard rename(staging, directory) == 0 else {

@@ -85,11 +85,14 @@ struct Plan: ParsableCommand {
     }
 
     func run() throws {
+        // Before the read stage starts its threads, which inherit the blocked signals.
+        SignalExit.install()
         // A taken --out stops the run before minutes of reading (and the pipeline connects first).
         try PlanWriter.checkDestination(out)
         let evidence = try RecoveryPlanning.evidence(for: request(), stages: output.log)
         // Spilled slots' files go once the plan is written (the evidence is left to the exit).
         defer { evidence.spilledRecovered?.removeFiles() }
+        TestPause(ProcessInfo.processInfo.environment).reached("plan-writing")
         let written = try output.log.timed("write") { try PlanWriter.write(evidence, to: out) }
         // The evidence is most of the process's memory (every kept slot's strings and arrays), and
         // freeing it took about 0.1 s of one core after the files were written (the benchmark

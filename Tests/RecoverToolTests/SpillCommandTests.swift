@@ -60,6 +60,33 @@ final class SpillCommandTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: demo.dir.path), [], "the failed plan left files")
     }
 
+    /// SIGTERM (how Kubernetes stops a Job) and SIGINT (Ctrl-C) while the slots are spilled: the
+    /// process removes its spill directory and any staging directory, then ends by the signal.
+    func testASignalRemovesTheSpillAndStagingDirectoriesAndEndsByTheSignal() throws {
+        for number in [SIGTERM, SIGINT] {
+            let tmp = try TemporaryDirectory(prefix: "spill-signal")
+            let out = demo.dir.file("plan-\(number)").path
+            let process = try Spawned(
+                BuiltProducts.recoverTool,
+                ["plan"] + DemoIncident.window + ["--logs", DemoIncident.logs, "--snapshot", DemoIncident.snapshot,
+                 "--db", demo.live.conninfo, "--out", out, "--quiet", "--memory-limit", "64K"],
+                environment: demo.live.processEnvironment.merging(
+                    ["TMPDIR": tmp.path, "RECOVER_TOOL_TEST_PAUSE_AT": "plan-writing"]) { $1 })
+            XCTAssertTrue(process.waitForStderr(containing: "test pause at plan-writing"), process.stderrText)
+            let spill = try FileManager.default.contentsOfDirectory(atPath: tmp.path)
+            XCTAssertEqual(spill.count, 1, "\(spill)")
+            XCTAssertTrue(spill.allSatisfy { $0.hasPrefix("recover-tool-spill-") }, "\(spill)")
+            kill(process.pid, number)
+            kill(process.pid, SIGCONT)
+            process.process.waitUntilExit()
+            XCTAssertEqual(process.process.terminationReason, .uncaughtSignal, process.stderrText)
+            XCTAssertEqual(process.process.terminationStatus, number, process.stderrText)
+            XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: tmp.path), [], "the spill directory was left")
+            let left = try FileManager.default.contentsOfDirectory(atPath: demo.dir.path).filter { $0.hasPrefix("plan-\(number)") }
+            XCTAssertTrue(left.allSatisfy { !$0.contains(".partial-") }, "a staging directory was left: \(left)")
+        }
+    }
+
     func testAMemoryLimitThatIsNotASizeIsAUsageError() throws {
         let output = try plan("plan", ["--memory-limit", "lots"])
         XCTAssertEqual(output.status, 64)
