@@ -23,10 +23,10 @@ public enum MemoryLimit {
         return Int64(bytes)
     }
 
-    /// The default: half of the machine's memory, or of the cgroup's `memory.max` when that is
-    /// smaller (a container's limit).
+    /// The default: half of the machine's memory, or of the process's cgroup limit when that is
+    /// smaller (a container's or a Kubernetes pod's limit; `cgroupLimit`).
     public static func systemDefault(
-        meminfo: String = "/proc/meminfo", cgroupMax: String = "/sys/fs/cgroup/memory.max"
+        meminfo: String = "/proc/meminfo", selfCgroup: String = "/proc/self/cgroup", cgroupRoot: String = "/sys/fs/cgroup"
     ) -> Int64 {
         var total = Int64(ProcessInfo.processInfo.physicalMemory)
         if let text = try? String(contentsOfFile: meminfo, encoding: .utf8),
@@ -34,11 +34,43 @@ public enum MemoryLimit {
            let kB = line.split(separator: " ").dropFirst().first.flatMap({ Int64($0) }) {
             total = kB * 1024
         }
-        if let text = try? String(contentsOfFile: cgroupMax, encoding: .utf8),
-           let max = Int64(text.trimmingCharacters(in: .whitespacesAndNewlines)), max > 0 {
-            total = min(total, max)
+        if let text = try? String(contentsOfFile: selfCgroup, encoding: .utf8),
+           let limit = cgroupLimit(selfCgroup: text, root: cgroupRoot, read: { try? String(contentsOfFile: $0, encoding: .utf8) }) {
+            total = min(total, limit)
         }
         return Swift.max(1, total / 2)
+    }
+
+    /// The tightest memory limit of the process's cgroup and the cgroups above it, from
+    /// `/proc/self/cgroup`'s text: cgroup v2's `0::/PATH` reads `ROOT/PATH/memory.max`, then each
+    /// parent's up to `ROOT/memory.max`; cgroup v1's memory controller line (`4:memory:/PATH`)
+    /// reads `ROOT/memory/PATH/memory.limit_in_bytes` the same way. `max` (and a missing file) is no
+    /// limit; nil when no level has one. `read` gives a file's text, nil when it cannot be read.
+    public static func cgroupLimit(selfCgroup: String, root: String, read: (String) -> String?) -> Int64? {
+        var tightest: Int64?
+        for line in selfCgroup.split(separator: "\n") {
+            let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            guard fields.count == 3, fields[2].hasPrefix("/") else { continue }
+            let base: String, file: String
+            if fields[0] == "0" && fields[1].isEmpty {
+                (base, file) = (root, "memory.max")
+            } else if fields[1].split(separator: ",").contains("memory") {
+                (base, file) = (root + "/memory", "memory.limit_in_bytes")
+            } else {
+                continue
+            }
+            var path = fields[2].split(separator: "/").map(String.init)
+            while true {
+                let dir = ([base] + path).joined(separator: "/")
+                if let text = read(dir + "/" + file),
+                   let limit = Int64(text.trimmingCharacters(in: .whitespacesAndNewlines)), limit > 0 {
+                    tightest = min(tightest ?? limit, limit)
+                }
+                if path.isEmpty { break }
+                path.removeLast()
+            }
+        }
+        return tightest
     }
 
     /// `64 MiB`, `1.5 GiB`: a size for messages.

@@ -122,11 +122,40 @@ final class EventSpillTests: XCTestCase {
 
     func testTheDefaultIsHalfOfTheSmallerOfMemoryAndTheCgroupLimit() throws {
         let dir = try TemporaryDirectory(prefix: "spill")
-        let meminfo = dir.file("meminfo"), cgroup = dir.file("memory.max")
+        let meminfo = dir.file("meminfo"), selfCgroup = dir.file("cgroup"), root = dir.file("sys")
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("job/pod"), withIntermediateDirectories: true)
+        let max = root.appendingPathComponent("job/pod/memory.max")
         try "MemTotal:        8000000 kB\nMemFree: 1 kB\n".write(to: meminfo, atomically: true, encoding: .utf8)
-        try "max\n".write(to: cgroup, atomically: true, encoding: .utf8)
-        XCTAssertEqual(MemoryLimit.systemDefault(meminfo: meminfo.path, cgroupMax: cgroup.path), 4_096_000_000)
-        try "1073741824\n".write(to: cgroup, atomically: true, encoding: .utf8)
-        XCTAssertEqual(MemoryLimit.systemDefault(meminfo: meminfo.path, cgroupMax: cgroup.path), 1 << 29)
+        try "0::/job/pod\n".write(to: selfCgroup, atomically: true, encoding: .utf8)
+        try "max\n".write(to: max, atomically: true, encoding: .utf8)
+        XCTAssertEqual(MemoryLimit.systemDefault(meminfo: meminfo.path, selfCgroup: selfCgroup.path, cgroupRoot: root.path), 4_096_000_000)
+        try "1073741824\n".write(to: max, atomically: true, encoding: .utf8)
+        XCTAssertEqual(MemoryLimit.systemDefault(meminfo: meminfo.path, selfCgroup: selfCgroup.path, cgroupRoot: root.path), 1 << 29)
+    }
+
+    /// `/proc/self/cgroup` as cgroup v2 and v1 write it, and the limits of the levels above.
+    func testTheCgroupLimitIsTheTightestOfTheProcessesCgroupAndItsParents() {
+        func limit(_ selfCgroup: String, _ files: [String: String]) -> Int64? {
+            MemoryLimit.cgroupLimit(selfCgroup: selfCgroup, root: "/sys/fs/cgroup", read: { files[$0] })
+        }
+        // v2: the pod's own limit, below its parent's "max" and the root's.
+        let v2 = "0::/kubepods.slice/pod1/cri-abc\n"
+        XCTAssertEqual(limit(v2, ["/sys/fs/cgroup/kubepods.slice/pod1/cri-abc/memory.max": "2147483648\n",
+                                  "/sys/fs/cgroup/kubepods.slice/pod1/memory.max": "max\n",
+                                  "/sys/fs/cgroup/memory.max": "max\n"]), 2 << 30)
+        // A parent's tighter limit counts; a missing file and "max" are no limit.
+        XCTAssertEqual(limit(v2, ["/sys/fs/cgroup/kubepods.slice/pod1/cri-abc/memory.max": "max",
+                                  "/sys/fs/cgroup/kubepods.slice/memory.max": "1073741824"]), 1 << 30)
+        XCTAssertNil(limit(v2, ["/sys/fs/cgroup/kubepods.slice/pod1/cri-abc/memory.max": "max\n"]))
+        // Inside a cgroup namespace the process is at the root.
+        XCTAssertEqual(limit("0::/\n", ["/sys/fs/cgroup/memory.max": "536870912\n"]), 1 << 29)
+        // v1: the memory controller's line, its limit_in_bytes (the unlimited value is a huge number).
+        let v1 = "12:cpu,cpuacct:/docker/abc\n11:memory:/docker/abc\n0::/system.slice/docker.service\n"
+        XCTAssertEqual(limit(v1, ["/sys/fs/cgroup/memory/docker/abc/memory.limit_in_bytes": "268435456\n",
+                                  "/sys/fs/cgroup/memory/memory.limit_in_bytes": "9223372036854771712\n"]), 1 << 28)
+        XCTAssertEqual(limit("5:memory:/\n", ["/sys/fs/cgroup/memory/memory.limit_in_bytes": "9223372036854771712\n"]),
+                       9_223_372_036_854_771_712)
+        XCTAssertNil(limit("", [:]))
+        XCTAssertNil(limit("3:cpu:/a\n", ["/sys/fs/cgroup/memory/a/memory.limit_in_bytes": "1"]))
     }
 }
