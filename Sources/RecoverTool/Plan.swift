@@ -62,7 +62,7 @@ struct Plan: ParsableCommand {
     var noticeTemplate: String?
 
     @Option(help: ArgumentHelp(
-        "The memory the plan may take (64M, 2G): past it, the events are spilled to LZ4 files under TMPDIR and folded a range of users at a time; default: half of the memory, or of the cgroup's memory.max.",
+        "The memory the read events and recovered slots may take (64M, 2G): past it, they are spilled to LZ4 files under TMPDIR and folded a range of users at a time; the process needs about 100 MB more. Default: half of the memory, or of the process's cgroup limit.",
         valueName: "size"))
     var memoryLimit: String?
 
