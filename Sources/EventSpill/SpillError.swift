@@ -25,12 +25,17 @@ public struct SpillError: ToolError {
 
     public var message: String {
         switch kind {
-        case .cannotWrite: "cannot write the events spilled to '\(path)': \(detail)"
-        case .cannotRead: "cannot read back the events spilled to '\(path)': \(detail)"
+        case .cannotWrite: "cannot spill to '\(path)': \(detail)"
+        case .cannotRead: "cannot read back the spill file '\(path)': \(detail)"
         }
     }
 
     public var hint: String? {
-        "set TMPDIR to a directory with room for them (about half the size of the compressed inputs), or raise --memory-limit"
+        switch kind {
+        case .cannotWrite:
+            "set TMPDIR to a directory with room for the spill (about half the size of the compressed inputs), or raise --memory-limit"
+        case .cannotRead:
+            "run the plan again, with nothing else changing or cleaning TMPDIR while it runs (the spill files were removed)"
+        }
     }
 }

@@ -104,10 +104,21 @@ final class EventSpillTests: XCTestCase {
         XCTAssertThrowsError(try spill.finish()) { error in
             XCTAssertEqual(
                 "\(error)",
-                "cannot write the events spilled to '\(missing)': cannot make a directory there: no such file or directory; "
-                    + "set TMPDIR to a directory with room for them (about half the size of the compressed inputs), or raise --memory-limit")
+                "cannot spill to '\(missing)': cannot make a directory there: no such file or directory; "
+                    + "set TMPDIR to a directory with room for the spill (about half the size of the compressed inputs), or raise --memory-limit")
             XCTAssertEqual((error as? SpillError)?.code, "spill_cannot_write")
         }
+    }
+
+    /// A read-back failure's hint does not send the operator to TMPDIR's room, and the slots'
+    /// spill file is not called events.
+    func testASpillFileThatCannotBeReadBackSaysSo() {
+        let error = SpillError(.cannotRead, path: "/tmp/recover-tool-spill-x/range-0", detail: "a record ends early")
+        XCTAssertEqual(
+            "\(error)",
+            "cannot read back the spill file '/tmp/recover-tool-spill-x/range-0': a record ends early; "
+                + "run the plan again, with nothing else changing or cleaning TMPDIR while it runs (the spill files were removed)")
+        XCTAssertEqual(error.code, "spill_cannot_read")
     }
 
     func testSizes() {

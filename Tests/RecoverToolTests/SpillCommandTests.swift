@@ -54,8 +54,8 @@ final class SpillCommandTests: XCTestCase {
         XCTAssertEqual(output.status, 65)
         XCTAssertEqual(
             output.stderrText,
-            "recover-tool: error: cannot write the events spilled to '\(missing)': cannot make a directory there: "
-                + "no such file or directory; set TMPDIR to a directory with room for them (about half the size of the compressed inputs), "
+            "recover-tool: error: cannot spill to '\(missing)': cannot make a directory there: "
+                + "no such file or directory; set TMPDIR to a directory with room for the spill (about half the size of the compressed inputs), "
                 + "or raise --memory-limit\n")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: demo.dir.path), [], "the failed plan left files")
     }
