@@ -3,8 +3,9 @@
 /// a compare instead of a new `String`.
 ///
 /// Open addressing over a power-of-two table; keys are kept in one byte arena. It stops growing
-/// at `limit` entries (then `index` returns nil and the caller builds its own value), so a file
-/// of a million distinct names cannot make it grow without bound.
+/// at `limit` entries or `byteLimit` bytes of keys (then `index` returns nil and the caller builds
+/// its own value), so a file of a million distinct names, or of long lists each different, cannot
+/// make it grow without bound.
 public struct InternTable<Value> {
     @usableFromInline var slots: [Int32]
     @usableFromInline var hashes: [UInt64] = []
@@ -13,9 +14,14 @@ public struct InternTable<Value> {
     @usableFromInline var arena: [UInt8] = []
     public private(set) var values: [Value] = []
     public let limit: Int
+    public let byteLimit: Int
 
-    public init(limit: Int) {
+    /// The bytes of keys a table keeps by default: 4 MiB, beside the values made from them.
+    public static var defaultByteLimit: Int { 1 << 22 }
+
+    public init(limit: Int, byteLimit: Int = defaultByteLimit) {
         self.limit = limit
+        self.byteLimit = byteLimit
         self.slots = Array(repeating: -1, count: 64)
     }
 
@@ -47,9 +53,10 @@ public struct InternTable<Value> {
         }
     }
 
-    /// Adds `value` for a key that `find` did not find; nil when the table is full.
+    /// Adds `value` for a key that `find` did not find; nil when the table is full (in entries or
+    /// in bytes).
     public mutating func insert(_ key: UnsafeRawBufferPointer, _ value: Value, at probe: Probe) -> Int? {
-        guard values.count < limit else { return nil }
+        guard values.count < limit, arena.count + key.count <= byteLimit else { return nil }
         let e = values.count
         slots[probe.slot] = Int32(e)
         hashes.append(probe.hash)
