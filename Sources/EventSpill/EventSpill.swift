@@ -69,7 +69,7 @@ public final class EventSpill: @unchecked Sendable {
             return .inMemory(held)
         }
         files.close()
-        return .spilled(SpilledEvents(files: files, sources: sourceNames, budget: groupBudget))
+        return .spilled(try SpilledEvents(files: files, sources: sourceNames, budget: groupBudget))
     }
 
     /// Removes the spill directory and everything in it.
@@ -167,40 +167,105 @@ public final class EventSpill: @unchecked Sendable {
 }
 
 /// The spilled events, read back a group of user ranges at a time.
+///
+/// The bounds of the ranges come from the users of the first quarter of the limit only: when the
+/// users come in order (a dump sorted by user), most come after them and fall in the last range.
+/// So a range whose events take more than the budget is split again before it is folded: its
+/// records are read back one at a time, its own users give the bounds of parts of about half the
+/// budget each (exact, as the range holds all their events), and each record is split to the
+/// parts' files, which are split again while they take more. Parts in order hold users in order.
+/// Only a single user's events cannot be split: a range of one user may take more.
 public final class SpilledEvents {
     private let files: PartitionFiles
     private let sources: [String]
+    /// The ranges in order of users: a range of `files`, or a part of a range split.
+    private let ranges: [(files: PartitionFiles, p: Int)]
+    private let parts: [PartitionFiles]
     /// Consecutive user ranges whose events together take at most the budget (or a single range
-    /// that takes more), in order.
+    /// of one user that takes more), in order.
     public let groups: [Range<Int>]
+    /// The events of each group, decompressed bytes.
+    public let groupBytes: [Int64]
 
-    init(files: PartitionFiles, sources: [String], budget: Int64) {
+    init(files: PartitionFiles, sources: [String], budget: Int64) throws {
         self.files = files
         self.sources = sources
-        var groups: [Range<Int>] = []
+        let sourceNumbers = Dictionary(uniqueKeysWithValues: sources.enumerated().map { ($1, UInt32($0)) })
+        var ranges: [(files: PartitionFiles, p: Int)] = []
+        var parts: [PartitionFiles] = []
+        func add(_ p: Int, of files: PartitionFiles) throws {
+            guard files.rawBytes[p] > budget else { return ranges.append((files, p)) }
+            // The events of each of the range's users, about their bytes.
+            var userBytes: [Int64: Int64] = [:]
+            try files.forEachRecord(of: p) { bytes in
+                let batch = try PartitionRecord.decode(bytes, sources: sources, path: files.path(p))
+                for event in batch.events {
+                    var size = Int64(MemoryLayout<EventBatch.Event>.stride)
+                    if event.kind == .snapshotRow || event.kind == .upload {
+                        let version = batch.versions[Int(event.payload)]
+                        size += Int64(MemoryLayout<EventBatch.Version>.stride) + Int64(version.requestIDCount) + Int64(version.screenshotKeyCount)
+                            + Int64(version.noteCount)
+                    }
+                    userBytes[event.userID, default: 0] += size
+                }
+            }
+            guard userBytes.count > 1 else { return ranges.append((files, p)) }
+            let users = userBytes.keys.sorted()
+            let total = userBytes.values.reduce(0, +)
+            let count = Int(min(128, max(2, files.rawBytes[p] * 2 / budget + 1)))
+            var bounds: [Int64] = []
+            var below: Int64 = 0
+            for user in users {
+                if below > 0, below >= total * Int64(bounds.count + 1) / Int64(count) { bounds.append(user) }
+                below += userBytes[user]!
+            }
+            let split = PartitionFiles(splitting: p, of: files, bounds: bounds)
+            parts.append(split)
+            try files.forEachRecord(of: p) { bytes in
+                let batch = try PartitionRecord.decode(bytes, sources: sources, path: files.path(p))
+                let source = sourceNumbers[batch.source] ?? 0
+                for (q, part) in PartitionRecord.split(batch, bounds: bounds).enumerated() where !part.events.isEmpty {
+                    try split.append(PartitionRecord.encode(part, source: source), to: q)
+                }
+            }
+            split.close()
+            files.removeFile(p)
+            for q in 0..<split.count { try add(q, of: split) }
+        }
+        for p in 0..<files.count { try add(p, of: files) }
+        self.ranges = ranges
+        self.parts = parts
+
+        var groups: [Range<Int>] = [], groupBytes: [Int64] = []
         var start = 0, bytes: Int64 = 0
-        for p in 0..<files.count {
-            if bytes > 0, bytes + files.rawBytes[p] > budget {
-                groups.append(start..<p)
-                start = p
+        for (i, range) in ranges.enumerated() {
+            let rangeBytes = range.files.rawBytes[range.p]
+            if bytes > 0, bytes + rangeBytes > budget {
+                groups.append(start..<i)
+                groupBytes.append(bytes)
+                start = i
                 bytes = 0
             }
-            bytes += files.rawBytes[p]
+            bytes += rangeBytes
         }
-        if files.count > 0 { groups.append(start..<files.count) }
+        if !ranges.isEmpty {
+            groups.append(start..<ranges.count)
+            groupBytes.append(bytes)
+        }
         self.groups = groups
+        self.groupBytes = groupBytes
     }
 
     /// The spill directory.
     public var directory: String { files.directory }
 
     /// The number of bytes written, compressed.
-    public var compressedBytes: Int64 { files.compressedBytes }
+    public var compressedBytes: Int64 { parts.reduce(files.compressedBytes) { $0 + $1.compressedBytes } }
 
     /// The events of the ranges of `group`, as the batches they were spilled in.
     public func batches(_ group: Range<Int>) throws -> [EventBatch] {
         var batches: [EventBatch] = []
-        for p in group {
+        for (files, p) in ranges[group] {
             try files.forEachRecord(of: p) { bytes in
                 batches.append(try PartitionRecord.decode(bytes, sources: sources, path: files.path(p)))
             }

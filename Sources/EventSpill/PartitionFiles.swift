@@ -10,6 +10,10 @@ import Glibc
 final class PartitionFiles {
     let directory: String
     let bounds: [Int64]
+    /// The start of each range's file name (`range-`, or `range-5.` for the parts of range 5).
+    let prefix: String
+    /// Whether the directory was made for these files (and is removed with everything in it).
+    private let ownsDirectory: Bool
     /// Decompressed bytes spilled to each range.
     private(set) var rawBytes: [Int64]
     private(set) var compressedBytes: Int64 = 0
@@ -22,13 +26,25 @@ final class PartitionFiles {
     var count: Int { bounds.count + 1 }
 
     /// Makes a new directory `recover-tool-spill-XXXXXX` under `parent` (mode 0700).
-    init(in parent: String, bounds: [Int64]) throws(SpillError) {
+    convenience init(in parent: String, bounds: [Int64]) throws(SpillError) {
         var template = Array((parent.hasSuffix("/") ? parent : parent + "/").utf8CString.dropLast()) + Array("recover-tool-spill-XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else {
             throw SpillError(.cannotWrite, path: parent, detail: "cannot make a directory there: " + FileFailure.reason(errno: errno))
         }
-        directory = String(cString: made)
+        let directory = String(cString: made)
         TemporaryPaths.register(directory)
+        self.init(directory: directory, prefix: "range-", ownsDirectory: true, bounds: bounds)
+    }
+
+    /// The files of the parts of range `p` of `files`, in its directory.
+    convenience init(splitting p: Int, of files: PartitionFiles, bounds: [Int64]) {
+        self.init(directory: files.directory, prefix: files.prefix + String(p) + ".", ownsDirectory: false, bounds: bounds)
+    }
+
+    private init(directory: String, prefix: String, ownsDirectory: Bool, bounds: [Int64]) {
+        self.directory = directory
+        self.prefix = prefix
+        self.ownsDirectory = ownsDirectory
         self.bounds = bounds
         rawBytes = Array(repeating: 0, count: bounds.count + 1)
         descriptors = Array(repeating: -1, count: bounds.count + 1)
@@ -41,7 +57,7 @@ final class PartitionFiles {
         remove()
     }
 
-    func path(_ p: Int) -> String { directory + "/range-" + String(p) }
+    func path(_ p: Int) -> String { directory + "/" + prefix + String(p) }
 
     /// One record as it is written: its header and its LZ4 frame.
     struct Record {
@@ -115,12 +131,26 @@ final class PartitionFiles {
 
     func recordCount(_ p: Int) -> Int { offsets[p].count }
 
-    /// Removes the files and the directory (once).
+    /// Removes range `p`'s file (once split: its parts hold its events).
+    func removeFile(_ p: Int) {
+        if descriptors[p] >= 0 {
+            _ = Glibc.close(descriptors[p])
+            descriptors[p] = -1
+        }
+        unlink(path(p))
+    }
+
+    /// Removes the files, and the directory with the files of split ranges when it is these
+    /// files' own (once).
     func remove() {
         guard !removed else { return }
         removed = true
         close()
         for p in 0..<count { unlink(path(p)) }
+        guard ownsDirectory else { return }
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where name.hasPrefix(prefix) {
+            unlink(directory + "/" + name)
+        }
         rmdir(directory)
         TemporaryPaths.unregister(directory)
     }

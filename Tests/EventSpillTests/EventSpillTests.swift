@@ -25,6 +25,15 @@ final class EventSpillTests: XCTestCase {
             window: window, logs: [DemoIncident.logs], snapshots: [DemoIncident.snapshot], shard: nil, progress: nil, chunks: chunks)
     }
 
+    /// `part`, the fold of the next group, appended to the groups' before it.
+    func append(_ part: FoldResult, to folded: inout FoldResult) {
+        folded.slots += part.slots
+        folded.deleted += part.deleted
+        folded.duplicates += part.duplicates
+        folded.orphans += part.orphans
+        folded.outsideWindow += part.outsideWindow
+    }
+
     func testSpilledRangesFoldedInOrderAreTheWholeFold() throws {
         let dir = try TemporaryDirectory(prefix: "spill")
         var batches = try read(nil).batches
@@ -44,14 +53,13 @@ final class EventSpillTests: XCTestCase {
         var spilledEvents = 0
         for group in spilled.groups {
             var batches = try spilled.batches(group)
-            XCTAssertGreaterThan(batches.count, 1, "a group's events come from several chunks and sources")
+            // A group of one event (a user of one event between two users above the budget,
+            // each a range of its own) comes from one chunk.
+            if batches.reduce(0, { $0 + $1.events.count }) > 1 {
+                XCTAssertGreaterThan(batches.count, 1, "a group's events come from several chunks and sources")
+            }
             spilledEvents += batches.reduce(0) { $0 + $1.events.count }
-            let part = SlotFold.fold(taking: &batches, window: window)
-            folded.slots += part.slots
-            folded.deleted += part.deleted
-            folded.duplicates += part.duplicates
-            folded.orphans += part.orphans
-            folded.outsideWindow += part.outsideWindow
+            append(SlotFold.fold(taking: &batches, window: window), to: &folded)
         }
         XCTAssertEqual(spilledEvents, eventCount)
         XCTAssertEqual(folded, whole)
@@ -78,6 +86,46 @@ final class EventSpillTests: XCTestCase {
 
         spill.removeFiles()
         XCTAssertFalse(FileManager.default.fileExists(atPath: spilled.directory))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [])
+    }
+
+    /// Events fed in order of users (a dump sorted by user): the first quarter of the limit holds
+    /// only the lowest users, and the ranges drawn from them leave every later user in the last
+    /// range. That range is split again by its own users: no group of ranges takes more than its
+    /// budget, and the groups folded in order are still the whole fold.
+    func testEventsInOrderOfUsersMakeNoGroupAboveItsBudget() throws {
+        let dir = try TemporaryDirectory(prefix: "spill")
+        // The demo's 12 users 16 times over, as users 1,000,000 apart.
+        let demo = try read(nil).batches
+        var batches = (0..<16).flatMap { copy in
+            demo.map { batch in
+                var batch = batch
+                for i in batch.events.indices { batch.events[i].userID += Int64(copy) * 1_000_000 }
+                return batch
+            }
+        }
+        // Each batch cut into one part per user, and the parts fed in order of users.
+        let users = Array(Set(batches.flatMap { $0.events.map(\.userID) })).sorted()
+        let cut = batches.map { PartitionRecord.split($0, bounds: Array(users.dropFirst())) }
+        let byUser = users.indices.map { u in cut.map { $0[u] }.filter { !$0.events.isEmpty } }
+        let userBytes = byUser.map { $0.reduce(0) { $0 + PartitionRecord.encode($1, source: 0).count } }
+        let whole = SlotFold.fold(taking: &batches, window: window)
+
+        // A group's budget (an eighth of the limit) of four times the largest user's events.
+        let limit = Int64(userBytes.max()! * 4 * 8)
+        XCTAssertGreaterThan(Int64(userBytes.reduce(0, +)), limit, "\(users.count) users")
+        let spill = EventSpill(limit: limit, directory: dir.path, partitionCount: 16)
+        for parts in byUser { for part in parts { spill.take(part) } }
+        guard case .spilled(let spilled) = try spill.finish() else { return XCTFail("\(limit) bytes did not spill") }
+        XCTAssertLessThanOrEqual(spilled.groupBytes.max()!, spill.groupBudget, "groups of \(spilled.groupBytes), budget \(spill.groupBudget)")
+
+        var folded = FoldResult()
+        for group in spilled.groups {
+            var batches = try spilled.batches(group)
+            append(SlotFold.fold(taking: &batches, window: window), to: &folded)
+        }
+        XCTAssertEqual(folded, whole)
+        spill.removeFiles()
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [])
     }
 
