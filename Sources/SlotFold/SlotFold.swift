@@ -134,7 +134,12 @@ public enum SlotFold {
         var written = 0
         order.withUnsafeBufferPointer { order in
             var start = 0
+            var touched = 0
             while start < order.count {
+                if start >= touched {
+                    touched = min(order.count, start + touchAhead)
+                    touchVersions(UnsafeBufferPointer(rebasing: order[start..<touched]), batches)
+                }
                 var end = start + 1
                 while end < order.count, order[end].userID == order[start].userID, order[end].slotStart == order[start].slotStart {
                     end += 1
@@ -179,6 +184,23 @@ public enum SlotFold {
         while p < bounds.count, user >= bounds[p] { p += 1 }
         return p
     }
+
+    /// How many events ahead of the fold `touchVersions` reads.
+    static let touchAhead = 64
+
+    /// Reads (`EventBatch.touch`) what `EventBatch.slot` will read of each upload or snapshot
+    /// row of `events`, so that the fold finds it in cache: the versions are in file order and
+    /// the events in key order, and these reads, independent of each other, wait for memory side
+    /// by side where the fold's would wait one after another.
+    static func touchVersions(_ events: UnsafeBufferPointer<Event>, _ batches: Batches) {
+        var sum: UInt8 = 0
+        for e in events where e.kind == .snapshotRow || e.kind == .upload { sum &+= batches[e].touch(e) }
+        keep(sum)
+    }
+
+    /// Takes a value so that the reads that made it are not optimized away.
+    @_optimize(none) @inline(never)
+    static func keep(_ value: UInt8) {}
 
     /// Applies one slot's events, already in fold order: the version it ends with, if any.
     ///
