@@ -28,11 +28,12 @@ final class PartitionFiles {
     /// Makes a new directory `recover-tool-spill-XXXXXX` under `parent` (mode 0700).
     convenience init(in parent: String, bounds: [Int64]) throws(SpillError) {
         var template = Array((parent.hasSuffix("/") ? parent : parent + "/").utf8CString.dropLast()) + Array("recover-tool-spill-XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else {
-            throw SpillError(.cannotWrite, path: parent, detail: "cannot make a directory there: " + FileFailure.reason(errno: errno))
+        let directory = try TemporaryPaths.make { () throws(SpillError) -> String in
+            guard let made = mkdtemp(&template) else {
+                throw SpillError(.cannotWrite, path: parent, detail: "cannot make a directory there: " + FileFailure.reason(errno: errno))
+            }
+            return String(cString: made)
         }
-        let directory = String(cString: made)
-        TemporaryPaths.register(directory)
         self.init(directory: directory, prefix: "range-", ownsDirectory: true, bounds: bounds)
     }
 

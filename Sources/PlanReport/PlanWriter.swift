@@ -22,8 +22,7 @@ public enum PlanWriter {
     /// empty directory is taken: nothing in it can be lost); nothing is ever written over.
     public static func write(_ evidence: PlanEvidence, to directory: String) throws -> Output {
         try checkDestination(directory)
-        let staging = try makeStagingDirectory(beside: directory)
-        TemporaryPaths.register(staging)
+        let staging = try TemporaryPaths.make { () throws(PlanError) -> String in try makeStagingDirectory(beside: directory) }
         defer { TemporaryPaths.unregister(staging) }
         do {
             let output = try writeFiles(evidence, into: staging)
@@ -103,10 +102,11 @@ public enum PlanWriter {
     /// that just made it.
     static let slotsPerPiece = 4096
 
-    /// Writes every file of the plan into `directory`, which is new and empty.
+    /// Writes every file of the plan into `directory`, which exists, new and empty. It is never
+    /// made here: a signal's sweep (`TemporaryPaths`) may have removed the staging directory, and
+    /// making it again would leave it behind once the process ends by the signal.
     static func writeFiles(_ evidence: PlanEvidence, into directory: String, slotsPerPiece: Int = slotsPerPiece) throws -> Output {
         let fm = FileManager.default
-        try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let planPath = directory + "/plan.json"
         guard !fm.fileExists(atPath: planPath) else {
             throw PlanError(.exists, path: planPath, detail: "a plan is already there; choose a new --out directory")

@@ -52,6 +52,7 @@ extension RecoverTool {
         } catch let code as ExitCode {
             Foundation.exit(code.rawValue)
         } catch {
+            TemporaryPaths.waitIfEnding()
             var error = error
             if let reported = error as? ReportedFailure {
                 error = reported.error

@@ -9,7 +9,8 @@ import Darwin
 /// The temporary directories a command has made and not yet removed (`plan`'s spill directories
 /// under TMPDIR and its `OUT.partial-*` staging directory), so that a command ended by a signal
 /// removes them before it exits (`removeAllForExit`, from `plan`'s signal source). Each is
-/// registered right after it is made and unregistered once it is removed or renamed into place.
+/// made and registered under one lock (`make`) and unregistered once it is removed or renamed
+/// into place.
 public enum TemporaryPaths {
     private final class Registry: @unchecked Sendable {
         let lock = NSLock()
@@ -19,16 +20,36 @@ public enum TemporaryPaths {
 
     private static let registry = Registry()
 
-    /// `path` was just made. When the process is already ending (a signal was taken), it is
-    /// removed at once and the calling thread waits for the exit, so nothing is made after the
-    /// sweep.
-    public static func register(_ path: String) {
+    /// Makes a temporary directory with `body`, which returns its path, and registers it, both
+    /// under the registry's lock: a sweep (`removeAllForExit`) either comes first, and then
+    /// nothing is made and the calling thread waits for the exit, or comes after, and removes it.
+    /// (Made, then registered, a directory made while the sweep ran was left behind: the signal
+    /// ended the process between the two.)
+    public static func make<E: Error>(_ body: () throws(E) -> String) throws(E) -> String {
+        registry.lock.lock()
+        guard !registry.ending else {
+            registry.lock.unlock()
+            waitForExit()
+        }
+        defer { registry.lock.unlock() }
+        let path = try body()
+        registry.paths.insert(path)
+        return path
+    }
+
+    /// When a signal's sweep has begun, waits for the signal to end the process: an error seen
+    /// after it (a file that cannot be made in a staging directory the sweep removed) is its
+    /// effect, and is not reported as the command's failure.
+    public static func waitIfEnding() {
         registry.lock.lock()
         let ending = registry.ending
-        if !ending { registry.paths.insert(path) }
         registry.lock.unlock()
         guard ending else { return }
-        remove(path)
+        waitForExit()
+    }
+
+    /// The signal that began the sweep ends the process: this thread waits for it.
+    private static func waitForExit() -> Never {
         while true { sleep(60) }
     }
 
@@ -46,8 +67,8 @@ public enum TemporaryPaths {
         return registry.paths
     }
 
-    /// Removes every registered directory and everything in it; later `register` calls remove
-    /// their own directory and wait. For the exit on a signal, not an async-signal handler: call
+    /// Removes every registered directory and everything in it; a later `make` makes nothing
+    /// and waits. For the exit on a signal, not an async-signal handler: call
     /// it from a dispatch source's handler.
     public static func removeAllForExit() {
         registry.lock.lock()

@@ -78,6 +78,9 @@ final class RowTextTests: XCTestCase {
         var evidence = Incident.evidence()
         evidence.resolution.recovered = slots()
         let tmp = try TemporaryDirectory(prefix: "pieces")
+        for name in ["whole", "1", "3", "64", "199"] {
+            try FileManager.default.createDirectory(atPath: tmp.path + "/" + name, withIntermediateDirectories: false)
+        }
         let whole = try PlanWriter.writeFiles(evidence, into: tmp.path + "/whole")
         let one = try String(contentsOfFile: tmp.path + "/whole/" + PlanDocument.rowsFileName, encoding: .utf8)
         XCTAssertEqual(one.split(separator: "\n").count, 200)
