@@ -118,8 +118,7 @@ public enum RecoveryPlanning {
     ) throws -> (FoldResult, Resolution, [Int64: UserContact]) {
         var fold = stages.timed("fold") { SlotFold.fold(taking: &batches, window: window) }
         let (resolution, contacts) = try stages.timed("resolve") {
-            var ids = CandidateIDs()
-            fold.slots.forEachInPlace { ids.add(user: $0.pointee.slot.key.userID, project: $0.pointee.slot.projectID, task: $0.pointee.slot.taskID) }
+            let ids = candidateIDs(fold.slots)
             let (state, contacts) = try live.transaction(readOnly: true, isolation: .repeatableRead) { live in
                 let state = try LiveState.load(from: live, window: window, users: ids.users, projects: ids.projects, tasks: ids.tasks)
                 return (state, try LiveState.contacts(from: live, users: state.users.union(quarantinedUsers)))
@@ -144,8 +143,7 @@ public enum RecoveryPlanning {
             for group in spilled.groups {
                 var batches = try spilled.batches(group)
                 var part = SlotFold.fold(taking: &batches, window: window)
-                var ids = CandidateIDs()
-                part.slots.forEachInPlace { ids.add(user: $0.pointee.slot.key.userID, project: $0.pointee.slot.projectID, task: $0.pointee.slot.taskID) }
+                let ids = candidateIDs(part.slots)
                 if !ids.users.isEmpty {
                     // The live keys of the group's users only (`LiveState.load` reads no others).
                     let state = try LiveState.load(from: live, window: window, users: ids.users, projects: ids.projects, tasks: ids.tasks)
@@ -156,14 +154,18 @@ public enum RecoveryPlanning {
                     resolution.offlineOverlap += outcomes.offlineOverlap
                     resolution.quarantined += outcomes.quarantined
                 }
-                fold.deleted += part.deleted
-                fold.duplicates += part.duplicates
-                fold.orphans += part.orphans
-                fold.outsideWindow += part.outsideWindow
+                fold.appendFindings(of: part)
             }
             try recovered.finish()
             return (fold, resolution, try LiveState.contacts(from: live, users: liveUsers.union(quarantinedUsers)))
         }
+    }
+
+    /// The users, projects and tasks `slots` name, read in place (no slot copied).
+    static func candidateIDs(_ slots: [FoldedSlot]) -> CandidateIDs {
+        var ids = CandidateIDs()
+        slots.forEachInPlace { ids.add(user: $0.pointee.slot.key.userID, project: $0.pointee.slot.projectID, task: $0.pointee.slot.taskID) }
+        return ids
     }
 
     /// About the most memory the inputs can make `plan` take, bytes: three times an LZ4 file's

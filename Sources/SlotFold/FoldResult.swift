@@ -51,4 +51,13 @@ public struct FoldResult: Hashable, Sendable {
     public var outsideWindow = 0
 
     public init() {}
+
+    /// Appends the findings other than the slots of `part`, a fold of users above this one's
+    /// (a range of users, a group of spilled ranges): the lists stay sorted by key.
+    public mutating func appendFindings(of part: FoldResult) {
+        deleted += part.deleted
+        duplicates += part.duplicates
+        orphans += part.orphans
+        outsideWindow += part.outsideWindow
+    }
 }

@@ -58,12 +58,8 @@ public enum SlotFold {
             }
             initialized = end
         }
-        for part in ranges.results() {
-            result.deleted += part.deleted
-            result.duplicates += part.duplicates
-            result.orphans += part.orphans
-        }
-        result.outsideWindow = outsideWindow
+        for part in ranges.results() { result.appendFindings(of: part) }
+        result.outsideWindow += outsideWindow
         return result
     }
 
