@@ -6,7 +6,12 @@ import Glibc
 #endif
 
 /// The spill directory and one file per user range. Each record is a header of two 8-byte sizes
-/// (decompressed, compressed), then one LZ4 frame. Owns the file descriptors it opens.
+/// (decompressed, compressed), then one LZ4 frame with a checksum of its content. Owns the file
+/// descriptors it opens.
+///
+/// The files are read back only by the process that wrote them, which keeps where each record
+/// starts and its sizes: a header that disagrees, a frame whose content fails its checksum or a
+/// file cut short is a `spill_cannot_read` error, never other events than the ones spilled.
 final class PartitionFiles {
     let directory: String
     let bounds: [Int64]
@@ -17,8 +22,8 @@ final class PartitionFiles {
     /// Decompressed bytes spilled to each range.
     private(set) var rawBytes: [Int64]
     private(set) var compressedBytes: Int64 = 0
-    /// Where each record of each range starts in its file.
-    private var offsets: [[Int64]]
+    /// Where each record of each range starts in its file, and its sizes.
+    private var records: [[RecordPlace]]
     private var fileBytes: [Int64]
     private var descriptors: [Int32]
     private var removed = false
@@ -49,7 +54,7 @@ final class PartitionFiles {
         self.bounds = bounds
         rawBytes = Array(repeating: 0, count: bounds.count + 1)
         descriptors = Array(repeating: -1, count: bounds.count + 1)
-        offsets = Array(repeating: [], count: bounds.count + 1)
+        records = Array(repeating: [], count: bounds.count + 1)
         fileBytes = Array(repeating: 0, count: bounds.count + 1)
     }
 
@@ -66,13 +71,22 @@ final class PartitionFiles {
         var rawCount: Int
     }
 
+    /// Where a record starts in its range's file, and its sizes as its header gives them.
+    struct RecordPlace {
+        var offset: Int64
+        var rawCount: Int
+        var compressedCount: Int
+    }
+
     /// `raw` compressed into a record (on any thread).
     static func record(_ raw: [UInt8], path: String) throws(SpillError) -> Record {
-        let bound = LZ4F_compressFrameBound(raw.count, nil)
+        var preferences = LZ4F_preferences_t()
+        preferences.frameInfo.contentChecksumFlag = LZ4F_contentChecksumEnabled
+        let bound = LZ4F_compressFrameBound(raw.count, &preferences)
         var record = [UInt8](repeating: 0, count: 16 + bound)
         let written = record.withUnsafeMutableBytes { out in
             raw.withUnsafeBytes { input in
-                LZ4F_compressFrame(out.baseAddress! + 16, bound, input.baseAddress, input.count, nil)
+                LZ4F_compressFrame(out.baseAddress! + 16, bound, input.baseAddress, input.count, &preferences)
             }
         }
         guard LZ4F_isError(written) == 0 else {
@@ -104,7 +118,7 @@ final class PartitionFiles {
             guard n > 0 else { throw SpillError(.cannotWrite, path: path(p), detail: FileFailure.reason(errno: n < 0 ? errno : ENOSPC)) }
             done += n
         }
-        offsets[p].append(fileBytes[p])
+        records[p].append(RecordPlace(offset: fileBytes[p], rawCount: record.rawCount, compressedCount: total - 16))
         fileBytes[p] += Int64(total)
         rawBytes[p] += Int64(record.rawCount)
         compressedBytes += Int64(total)
@@ -120,17 +134,17 @@ final class PartitionFiles {
 
     /// Calls `body` with each record of range `p`, decompressed, in the order written.
     func forEachRecord(of p: Int, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
-        guard !offsets[p].isEmpty else { return }
+        guard !records[p].isEmpty else { return }
         let file = try RecordFile(path(p))
-        for offset in offsets[p] { try file.read(at: offset, body) }
+        for place in records[p] { try file.read(place, body) }
     }
 
     /// Calls `body` with record `i` of range `p` (`recordCount(p)` of them), decompressed.
     func record<R>(_ i: Int, of p: Int, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
-        try RecordFile(path(p)).read(at: offsets[p][i], body)
+        try RecordFile(path(p)).read(records[p][i], body)
     }
 
-    func recordCount(_ p: Int) -> Int { offsets[p].count }
+    func recordCount(_ p: Int) -> Int { records[p].count }
 
     /// Removes range `p`'s file (once split: its parts hold its events).
     func removeFile(_ p: Int) {
@@ -183,12 +197,18 @@ private final class RecordFile {
         Glibc.close(descriptor)
     }
 
-    /// Calls `body` with the record at `offset`, decompressed.
-    func read<R>(at offset: Int64, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+    /// Calls `body` with the record at `place`, decompressed, once its header agrees with
+    /// `place` and its content with its checksum.
+    func read<R>(_ place: PartitionFiles.RecordPlace, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        let offset = place.offset
         var header = [UInt8](repeating: 0, count: 16)
         try readFully(&header, count: 16, at: offset)
-        let rawCount = header.withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
-        let compressedCount = header.withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self))) }
+        let headerRaw = header.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        let headerCompressed = header.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) }
+        guard headerRaw == place.rawCount, headerCompressed == place.compressedCount else {
+            throw SpillError(.cannotRead, path: path, detail: "a record's header does not give the sizes it was written with")
+        }
+        let rawCount = place.rawCount, compressedCount = place.compressedCount
         if compressed.count < compressedCount { compressed = [UInt8](repeating: 0, count: compressedCount) }
         try readFully(&compressed, count: compressedCount, at: offset + 16)
         if raw.count < rawCount { raw = [UInt8](repeating: 0, count: rawCount) }
@@ -200,7 +220,7 @@ private final class RecordFile {
             }
         }
         guard LZ4F_isError(code) == 0, code == 0, outSize == rawCount, inSize == compressedCount else {
-            throw SpillError(.cannotRead, path: path, detail: "a record does not decompress to its size")
+            throw SpillError(.cannotRead, path: path, detail: "a record does not decompress to what was written (its size or its checksum differs)")
         }
         return try raw.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[..<rawCount])) }
     }
