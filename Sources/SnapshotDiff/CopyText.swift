@@ -86,6 +86,57 @@ public enum CopyText {
         return tabs + 1
     }
 
+    /// Splits and counts `row`'s fields in one pass, as `splitFields` splits them: stores where
+    /// each of the first `ends.count` fields ends (the offset of its tab, or `row.count` for the
+    /// last field) and returns the number of fields. Field `k` is
+    /// `(k == 0 ? 0 : ends[k - 1] + 1)..<ends[k]`.
+    ///
+    /// Eight bytes at a time: the tabs of a word with no backslash are taken from its bit mask
+    /// one after another, a word with one is taken up to its first backslash, which skips the
+    /// byte it escapes.
+    @inlinable
+    public static func fieldEnds(_ row: UnsafeRawBufferPointer, into ends: UnsafeMutableBufferPointer<Int>) -> Int {
+        let n = row.count
+        let capacity = ends.count
+        var count = 0
+        @inline(__always) func record(_ end: Int) {
+            if count < capacity { ends[count] = end }
+            count += 1
+        }
+        guard let p = row.baseAddress else {
+            record(0)
+            return count
+        }
+        var i = 0
+        while i + 8 <= n {
+            let w = UInt64(littleEndian: (p + i).loadUnaligned(as: UInt64.self))
+            var tabs = zeroBytes(w ^ (ones &* 0x09))
+            let backslashes = zeroBytes(w ^ (ones &* 0x5C))
+            var next = i + 8
+            if backslashes != 0 {
+                let bit = backslashes.trailingZeroBitCount   // the high bit of the first backslash
+                tabs &= (1 &<< UInt64(bit)) &- 1               // the tabs before it
+                next = i + bit / 8 + 2                          // past the byte it escapes
+            }
+            while tabs != 0 {
+                record(i + tabs.trailingZeroBitCount / 8)
+                tabs &= tabs &- 1
+            }
+            i = next
+        }
+        while i < n {
+            let c = p.load(fromByteOffset: i, as: UInt8.self)
+            if c == 0x5C {
+                i += 2
+                continue
+            }
+            if c == 0x09 { record(i) }
+            i += 1
+        }
+        record(n)
+        return count
+    }
+
     @inlinable static var ones: UInt64 { 0x0101_0101_0101_0101 }
 
     /// The high bit of each byte of `w` that is zero, and of no other.
@@ -172,6 +223,20 @@ public enum CopyText {
     /// holding escapes is unescaped first (PostgreSQL never writes one, but it is valid input).
     @inlinable
     public static func integer(_ field: UnsafeRawBufferPointer, in range: ClosedRange<Int64>) -> Int64? {
+        // Up to 18 digits and nothing else, as PostgreSQL writes ids and counts: no sign, no
+        // escape, and no overflow to check (10^18 - 1 < Int64.max).
+        let n = field.count
+        if n > 0, n <= 18, let p = field.baseAddress {
+            var value: Int64 = 0
+            var i = 0
+            while i < n {
+                let d = p.load(fromByteOffset: i, as: UInt8.self) &- 48
+                guard d < 10 else { break }
+                value = value &* 10 &+ Int64(d)
+                i += 1
+            }
+            if i == n { return range.contains(value) ? value : nil }
+        }
         if field.contains(0x5C) {
             var bytes: [UInt8] = []
             guard unescape(field, into: &bytes) else { return nil }
@@ -236,6 +301,33 @@ public enum CopyText {
         if ascii { return .success(String(decoding: bytes, as: UTF8.self)) }
         guard let s = String(validating: bytes, as: UTF8.self) else { return .failure(.invalidUTF8) }
         return .success(s)
+    }
+
+    /// A text field's bytes appended to `out`, unescaped, when `text` would take them (UTF-8
+    /// without NUL; its String's bytes are these bytes); the fault `text` would give otherwise,
+    /// with `out` left as it was. No `String` is made of ASCII bytes.
+    @inlinable
+    public static func appendText(_ field: UnsafeRawBufferPointer, to out: inout [UInt8]) -> FieldFault? {
+        let start = out.count
+        if field.contains(0x5C) {
+            guard unescape(field, into: &out) else {
+                out.removeSubrange(start...)
+                return .badEscape
+            }
+        } else {
+            out.append(contentsOf: field)
+        }
+        let fault: FieldFault? = out.withUnsafeBytes { all in
+            let bytes = UnsafeRawBufferPointer(rebasing: all[start...])
+            var ascii = true
+            for b in bytes {
+                if b == 0 { return .nul }
+                if b >= 0x80 { ascii = false }
+            }
+            return ascii || String(validating: bytes, as: UTF8.self) != nil ? nil : .invalidUTF8
+        }
+        if fault != nil { out.removeSubrange(start...) }
+        return fault
     }
 
     /// A one-dimensional array literal (`{}`, `{Xcode,"a,b",NULL,"q\"uote"}`), already unescaped

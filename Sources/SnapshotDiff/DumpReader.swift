@@ -104,6 +104,36 @@ public struct DumpReader {
             }
         }
 
+        /// One row for a batch: as `take`, with a row in the window appended to `batch` when
+        /// `keep` takes its user, its texts copied from the row into the batch's arena.
+        mutating func take(
+            _ line: UnsafeRawBufferPointer, number: Int, into batch: inout EventBatch, chunks: EventChunks?,
+            keep: (Int64) -> Bool
+        ) throws {
+            summary.rows += 1
+            let textStart = batch.text.count
+            switch decoder!.decodeForBatch(line, window: window, text: &batch.text) {
+            case .outside:
+                summary.outsideWindow += 1
+            case .fields(let row):
+                if let window, !window.contains(row.key.slotStart) {
+                    summary.outsideWindow += 1
+                    batch.text.removeSubrange(textStart...)
+                } else if keep(row.key.userID) {
+                    try batch.appendSnapshotRow(row, textStart: textStart, at: SourceLocation(file: path, line: number), chunks: chunks)
+                } else {
+                    batch.text.removeSubrange(textStart...)
+                }
+            case .rejected(let reason, let key):
+                if let window, let key, !window.contains(key.slotStart) {
+                    summary.outsideWindow += 1
+                } else {
+                    summary.quarantined.append(
+                        QuarantineRecord(location: SourceLocation(file: path, line: number), reason: reason, key: key))
+                }
+            }
+        }
+
         /// The figures of the pass; a dump without a `time_slots` block is refused.
         func finish(_ blocks: DumpBlocks.Summary) throws -> Summary {
             var summary = self.summary
@@ -143,10 +173,15 @@ public struct DumpReader {
 
     /// Every row in the window as a fold event (`.snapshotRow` at its `updated_at`), appended to
     /// `batch` when `keep` takes its user; with `chunks`, the batch is handed to it as it fills.
+    /// The same rows as `forEachSlot`, with no `TimeSlot` or `String` made of them.
     public func forEachEvent(in window: Window? = nil, into batch: inout EventBatch, chunks: EventChunks? = nil, keep: (Int64) -> Bool) throws -> Summary {
-        let summary = try forEachSlot(in: window) { slot, location in
-            if keep(slot.key.userID) { try batch.appendSnapshotRow(slot, at: location, chunks: chunks) }
+        var pass = SlotPass(path: path, window: window)
+        let blocks = try DumpBlocks(path: path, computeDigest: computeDigest).read(tables: ["time_slots"]) { _, columns, line in
+            try pass.begin(columns: columns, line: line)
+        } row: { _, line, number in
+            try pass.take(line, number: number, into: &batch, chunks: chunks, keep: keep)
         }
+        let summary = try pass.finish(blocks)
         chunks?.offer(&batch, atEnd: true)
         return summary
     }

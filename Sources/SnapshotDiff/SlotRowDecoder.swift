@@ -15,11 +15,10 @@ public struct SlotRowDecoder {
     /// For each of `columns`, its position in the row.
     private let positions: [Int]
     private let fieldCount: Int
-    /// The number of fields up to the last of `user_id` and `slot_start`.
-    private let keyFields: Int
     /// With `whole`: the positions of `id` and `source` (`decodeWhole`).
     let wholePositions: (id: Int, source: Int)?
-    private var fields: [Range<Int>] = []
+    /// Where each field of the row `decode` was last given ends (`CopyText.fieldEnds`).
+    private var ends: [Int]
     private var scratch: [UInt8] = []
     /// The app lists decoded so far, by their raw field: a dump repeats a few thousand lists over
     /// its rows, and a repeat is then a hash and a compare, with no array or `String` made.
@@ -45,8 +44,7 @@ public struct SlotRowDecoder {
             wholePositions = nil
         }
         self.fieldCount = names.count
-        self.keyFields = max(positions[Column.user], positions[Column.slotStart]) + 1
-        fields.reserveCapacity(names.count + 1)
+        self.ends = Array(repeating: 0, count: names.count)
     }
 
     /// `active`, `idle`, `pending`, compared as bytes.
@@ -80,7 +78,7 @@ public struct SlotRowDecoder {
     }
 
     /// The byte range of field `index` of the row `decode` was last given.
-    func fieldRange(_ index: Int) -> Range<Int> { fields[index] }
+    func fieldRange(_ index: Int) -> Range<Int> { (index == 0 ? 0 : ends[index - 1] + 1)..<ends[index] }
 
     /// A row decoded for a window: its slot lies outside, or it is decoded in full.
     public enum WindowedRow: Hashable, Sendable {
@@ -100,28 +98,20 @@ public struct SlotRowDecoder {
     /// A row whose `user_id` and `slot_start` read well and whose slot lies outside is `.outside`,
     /// its other fields left undecoded: most rows of a backup predate the incident.
     ///
-    /// The phases: split the row's fields up to its key, read the key from its raw fields and
-    /// test it against the window (a row outside has the rest of its fields counted, not split);
-    /// split the rest and check their number; then the key's checks (`decodeKey`), the numbers
-    /// (`decodeNumbers`), the app list (`decodeApps`) and the texts and time (`decodeTail`).
+    /// The phases: split the row's fields and count them in one pass (a row of the wrong number
+    /// of fields is rejected, in the window or not), read the key from its raw fields and test it
+    /// against the window; then the key's checks (`decodeKey`), the numbers (`decodeNumbers`), the
+    /// app list (`decodeApps`) and the texts and time (`decodeTail`).
     public mutating func decode(_ row: UnsafeRawBufferPointer, window: Window?) -> WindowedRow {
-        // With a window, only the fields up to the key are split first; a row outside has the
-        // rest of its fields counted, not split.
-        if let window {
-            fields.removeAll(keepingCapacity: true)
-            // nil when the row ended first: then every field is split (the key may be the last).
-            let next = CopyText.splitFields(row, from: 0, into: &fields, limit: keyFields)
-            if fields.count >= keyFields, let key = rawKey(row), !window.contains(key.slotStart) {
-                let count = keyFields + (next.map { CopyText.countFields(row, from: $0) } ?? 0)
-                guard count == fieldCount else { return .inside(.rejected(Self.fieldCountFault(fieldCount, count), key: nil)) }
-                return .outside(key)
-            }
-            if let next { _ = CopyText.splitFields(row, from: next, into: &fields) }
-        } else {
-            CopyText.splitFields(row, into: &fields)
-        }
-        guard fields.count == fieldCount else { return .inside(.rejected(Self.fieldCountFault(fieldCount, fields.count), key: nil)) }
+        if let rejected = split(row) { return .inside(rejected) }
+        if let window, let key = rawKey(row), !window.contains(key.slotStart) { return .outside(key) }
         return .inside(decodeFields(row))
+    }
+
+    /// Splits `row` into `ends`; the rejection of a row with the wrong number of fields.
+    private mutating func split(_ row: UnsafeRawBufferPointer) -> Row? {
+        let count = ends.withUnsafeMutableBufferPointer { CopyText.fieldEnds(row, into: $0) }
+        return count == fieldCount ? nil : .rejected(Self.fieldCountFault(fieldCount, count), key: nil)
     }
 
     private static func fieldCountFault(_ expected: Int, _ found: Int) -> QuarantineReason {
@@ -137,9 +127,9 @@ public struct SlotRowDecoder {
         return SlotKey(userID: userID, slotStart: slotStart)
     }
 
-    /// The raw bytes of one of `columns` in the row `splitFields` last split.
+    /// The raw bytes of one of `columns` in the row `split` last split.
     private func field(_ column: Int, _ row: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(rebasing: row[fields[positions[column]]])
+        UnsafeRawBufferPointer(rebasing: row[fieldRange(positions[column])])
     }
 
     /// Indices into `columns` (`TimeSlotColumns.read`).
@@ -153,7 +143,7 @@ public struct SlotRowDecoder {
         private static func index(_ name: String) -> Int { SlotRowDecoder.columns.firstIndex(of: name)! }
     }
 
-    /// Decodes the fields `splitFields` found.
+    /// Decodes the fields `split` found.
     private mutating func decodeFields(_ row: UnsafeRawBufferPointer) -> Row {
         let key: SlotKey
         switch decodeKey(row) {
@@ -170,6 +160,59 @@ public struct SlotRowDecoder {
                 mouseEvents: numbers.mouse, activeApps: apps, screenshotKey: screenshot, note: note,
                 updatedAt: updatedAt))
         } catch {
+            return .rejected(error.reason, key: key)
+        }
+    }
+
+    /// A row decoded for an `EventBatch`: its values, with its texts already appended to the
+    /// batch's text arena (`decodeForBatch`), no `String` made.
+    struct BatchFields {
+        var key: SlotKey
+        var numbers: Numbers
+        var apps: [String]
+        /// The byte counts of `screenshot_key` and `note` in the arena, nil for NULL.
+        var screenshotKey: UInt32?
+        var note: UInt32?
+        var updatedAt: Timestamp
+
+        var projectID: Int64 { numbers.projectID }
+        var taskID: Int64? { numbers.taskID }
+        var durationMinutes: Int16 { numbers.duration }
+        var status: SlotStatus { numbers.status }
+        var activityLevel: Int16? { numbers.activity }
+        var keystrokes: Int32 { numbers.keystrokes }
+        var mouseEvents: Int32 { numbers.mouse }
+    }
+
+    /// What `decodeForBatch` made of a row.
+    enum BatchRow {
+        case fields(BatchFields)
+        case outside(SlotKey)
+        case rejected(QuarantineReason, key: SlotKey?)
+    }
+
+    /// `decode(_:window:)` for a batch: the same checks in the same order, with the texts of a
+    /// row in the window appended to `text` (unescaped and checked, as `decode` would make
+    /// strings of them) instead of made into strings. A rejected row leaves `text` as it was.
+    mutating func decodeForBatch(_ row: UnsafeRawBufferPointer, window: Window?, text: inout [UInt8]) -> BatchRow {
+        if let rejected = split(row), case .rejected(let reason, let key) = rejected { return .rejected(reason, key: key) }
+        if let window, let key = rawKey(row), !window.contains(key.slotStart) { return .outside(key) }
+        let key: SlotKey
+        switch decodeKey(row) {
+        case .success(let k): key = k
+        case .failure(let rejection): return .rejected(rejection.reason, key: rejection.key)
+        }
+        let start = text.count
+        do throws(Reject) {
+            let numbers = try decodeNumbers(row)
+            let apps = try decodeApps(row)
+            let screenshot = try appendText(Column.screenshot, row, to: &text)
+            let note = try appendText(Column.note, row, to: &text)
+            let updatedAt = try decodeUpdatedAt(row)
+            return .fields(BatchFields(
+                key: key, numbers: numbers, apps: apps, screenshotKey: screenshot, note: note, updatedAt: updatedAt))
+        } catch {
+            text.removeSubrange(start...)
             return .rejected(error.reason, key: key)
         }
     }
@@ -197,7 +240,7 @@ public struct SlotRowDecoder {
     }
 
     /// The integer and status columns.
-    private struct Numbers {
+    struct Numbers {
         var projectID: Int64
         var taskID: Int64?
         var duration: Int16
@@ -245,11 +288,16 @@ public struct SlotRowDecoder {
     private mutating func decodeTail(_ row: UnsafeRawBufferPointer) throws(Reject) -> (String?, String?, Timestamp) {
         let screenshot = try text(Column.screenshot, row)
         let note = try text(Column.note, row)
+        return (screenshot, note, try decodeUpdatedAt(row))
+    }
+
+    /// `updated_at`.
+    private func decodeUpdatedAt(_ row: UnsafeRawBufferPointer) throws(Reject) -> Timestamp {
         let updatedField = field(Column.updatedAt, row)
         guard !CopyText.isNull(updatedField), let updatedAt = CopyText.timestamp(updatedField) else {
             throw Reject(.invalidTime(key: "updated_at"))
         }
-        return (screenshot, note, updatedAt)
+        return updatedAt
     }
 
     private func required(_ column: Int, _ range: ClosedRange<Int64>, _ row: UnsafeRawBufferPointer) throws(Reject) -> Int64 {
@@ -273,6 +321,15 @@ public struct SlotRowDecoder {
         case .success(let s): return s
         case .failure(let fault): throw Reject(reason(fault, column))
         }
+    }
+
+    /// A text column's bytes appended to `out` (see `CopyText.appendText`): their count, nil for NULL.
+    private func appendText(_ column: Int, _ row: UnsafeRawBufferPointer, to out: inout [UInt8]) throws(Reject) -> UInt32? {
+        let f = field(column, row)
+        if CopyText.isNull(f) { return nil }
+        let start = out.count
+        if let fault = CopyText.appendText(f, to: &out) { throw Reject(reason(fault, column)) }
+        return UInt32(out.count - start)
     }
 
     private func reason(_ fault: CopyText.FieldFault, _ column: Int) -> QuarantineReason {

@@ -67,6 +67,55 @@ final class CopyTextTests: XCTestCase {
         }
     }
 
+    /// The one-pass split and count (`fieldEnds`) agrees with `splitFields`: escaped tabs and
+    /// backslashes in and across eight-byte words, a backslash last, `\N`, and fewer places for
+    /// ends than there are fields (the count goes on).
+    func testFieldEndsAgreeWithTheSplit() {
+        var rng = SplitMix64(seed: 0xF1E1_D5E0)
+        let alphabet: [UInt8] = [UInt8(ascii: "a"), 0x09, 0x5C, UInt8(ascii: "N"), 0x09, UInt8(ascii: "7"), UInt8(ascii: "b")]
+        var rows: [[UInt8]] = [[], [0x09], [0x5C], [0x5C, 0x09], Array("a\\\tb\\\\\tc\\N\t\\N".utf8),
+                               Array("12345678\t\\\t345678\\\\\t".utf8)]
+        for _ in 0..<20_000 {
+            rows.append((0..<Int(rng.next() % 90)).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] })
+        }
+        for row in rows {
+            row.withUnsafeBytes { bytes in
+                var whole: [Range<Int>] = []
+                CopyText.splitFields(bytes, into: &whole)
+                for capacity in [0, 1, 3, whole.count, whole.count + 2] {
+                    var ends = [Int](repeating: -1, count: capacity)
+                    let count = ends.withUnsafeMutableBufferPointer { CopyText.fieldEnds(bytes, into: $0) }
+                    XCTAssertEqual(count, whole.count, "\(row)")
+                    for k in 0..<min(capacity, count) {
+                        XCTAssertEqual((k == 0 ? 0 : ends[k - 1] + 1)..<ends[k], whole[k], "\(row) field \(k)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// `appendText` appends the bytes of the String `text` makes, or gives its fault and leaves
+    /// the buffer as it was.
+    func testAppendTextAgreesWithText() {
+        let fields = ["", "plain", #"tab\there"#, #"back\\slash"#, "caf\\303\\251", "café", #"bad \xff byte"#,
+                      #"nul \000 here"#, #"lone\"#, #"\x41\102\q"#, "😀 \\t", #"\N"#, #"a\N"#, #"\xc3"#]
+        for field in fields {
+            let raw = Array(field.utf8)
+            var scratch: [UInt8] = []
+            let expected = raw.withUnsafeBytes { CopyText.text($0, scratch: &scratch) }
+            var out: [UInt8] = [1, 2, 3]
+            let fault = raw.withUnsafeBytes { CopyText.appendText($0, to: &out) }
+            switch expected {
+            case .success(let string):
+                XCTAssertNil(fault, field)
+                XCTAssertEqual(out, [1, 2, 3] + Array(string.utf8), field)
+            case .failure(let expectedFault):
+                XCTAssertEqual(fault, expectedFault, field)
+                XCTAssertEqual(out, [1, 2, 3], field)
+            }
+        }
+    }
+
     func testIntegers() {
         func int(_ s: String, _ r: ClosedRange<Int64> = Int64.min...Int64.max) -> Int64? {
             Array(s.utf8).withUnsafeBytes { CopyText.integer($0, in: r) }
@@ -81,6 +130,14 @@ final class CopyTextTests: XCTestCase {
         XCTAssertNil(int("1 "))
         XCTAssertNil(int("11", 0...10))
         XCTAssertEqual(int(#"\61\x32"#), 12)   // escapes are valid input
+        XCTAssertEqual(int("000000000000000042"), 42)
+        XCTAssertEqual(int("999999999999999999"), 999_999_999_999_999_999)
+        XCTAssertEqual(int("1000000000000000000"), 1_000_000_000_000_000_000)
+        XCTAssertEqual(int("+7"), 7)
+        XCTAssertEqual(int("-0"), 0)
+        XCTAssertNil(int("0", 1...Int64.max))
+        XCTAssertNil(int("12a"))
+        XCTAssertNil(int("1\\"))
     }
 
     func testArrayLiterals() {
