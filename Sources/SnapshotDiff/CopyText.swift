@@ -91,9 +91,9 @@ public enum CopyText {
     /// last field) and returns the number of fields. Field `k` is
     /// `(k == 0 ? 0 : ends[k - 1] + 1)..<ends[k]`.
     ///
-    /// Eight bytes at a time: the tabs of a word with no backslash are taken from its bit mask
-    /// one after another, a word with one is taken up to its first backslash, which skips the
-    /// byte it escapes.
+    /// Sixteen bytes at a time (`FieldBlock`): the tabs of a block with no backslash are taken
+    /// from its byte mask one after another; a block with one is taken up to its first backslash,
+    /// which skips the byte it escapes. The last block of a row overlaps the one before it.
     @inlinable
     public static func fieldEnds(_ row: UnsafeRawBufferPointer, into ends: UnsafeMutableBufferPointer<Int>) -> Int {
         let n = row.count
@@ -103,26 +103,53 @@ public enum CopyText {
             if count < capacity { ends[count] = end }
             count += 1
         }
+        @inline(__always) func recordTabs(_ tabs: UInt64, at offset: Int) {
+            var tabs = tabs
+            while tabs != 0 {
+                record(offset + tabs.trailingZeroBitCount / 8)
+                tabs &= tabs &- 1
+            }
+        }
+        /// The tabs of `block` (from `offset`, its first `skip` bytes already read) up to its
+        /// first backslash; returns where to go on from.
+        @inline(__always) func take(_ block: FieldBlock, at offset: Int, skipping skip: Int) -> Int {
+            var (low, high) = block.tabs
+            var (slashLow, slashHigh) = block.backslashes
+            if skip > 0 {
+                // Bytes before `skip` were read already: leave them out of both masks.
+                let keepLow: UInt64 = skip >= 8 ? 0 : ~0 &<< UInt64(skip * 8)
+                let keepHigh: UInt64 = skip <= 8 ? ~0 : ~0 &<< UInt64((skip - 8) * 8)
+                low &= keepLow
+                slashLow &= keepLow
+                high &= keepHigh
+                slashHigh &= keepHigh
+            }
+            var next = offset + 16
+            if slashLow != 0 {
+                let bit = slashLow.trailingZeroBitCount            // the first backslash's lowest bit
+                low &= (1 &<< UInt64(bit)) &- 1                     // the tabs before it
+                high = 0
+                next = offset + bit / 8 + 2                         // past the byte it escapes
+            } else if slashHigh != 0 {
+                let bit = slashHigh.trailingZeroBitCount
+                high &= (1 &<< UInt64(bit)) &- 1
+                next = offset + 8 + bit / 8 + 2
+            }
+            recordTabs(low, at: offset)
+            recordTabs(high, at: offset + 8)
+            return next
+        }
         guard let p = row.baseAddress else {
             record(0)
             return count
         }
         var i = 0
-        while i + 8 <= n {
-            let w = UInt64(littleEndian: (p + i).loadUnaligned(as: UInt64.self))
-            var tabs = zeroBytes(w ^ (ones &* 0x09))
-            let backslashes = zeroBytes(w ^ (ones &* 0x5C))
-            var next = i + 8
-            if backslashes != 0 {
-                let bit = backslashes.trailingZeroBitCount   // the high bit of the first backslash
-                tabs &= (1 &<< UInt64(bit)) &- 1               // the tabs before it
-                next = i + bit / 8 + 2                          // past the byte it escapes
-            }
-            while tabs != 0 {
-                record(i + tabs.trailingZeroBitCount / 8)
-                tabs &= tabs &- 1
-            }
-            i = next
+        while i + 16 <= n {
+            i = take(FieldBlock(p + i), at: i, skipping: 0)
+        }
+        if i < n, n >= 16 {
+            // The last bytes, as the end of a block that overlaps the bytes read already.
+            i = take(FieldBlock(p + n - 16), at: n - 16, skipping: i - (n - 16))
         }
         while i < n {
             let c = p.load(fromByteOffset: i, as: UInt8.self)
@@ -135,6 +162,24 @@ public enum CopyText {
         }
         record(n)
         return count
+    }
+
+    /// Sixteen bytes of a row as masks of their tabs and backslashes, in two halves whose bytes
+    /// are each 0x80 (the byte is one) or 0: two compares on SSE2 or NEON.
+    @usableFromInline
+    struct FieldBlock {
+        @usableFromInline var tabs: (UInt64, UInt64)
+        @usableFromInline var backslashes: (UInt64, UInt64)
+
+        @inlinable @inline(__always)
+        init(_ p: UnsafeRawPointer) {
+            let bytes = p.loadUnaligned(as: SIMD16<UInt8>.self)
+            let tabs = unsafeBitCast(bytes .== SIMD16<UInt8>(repeating: 0x09), to: SIMD2<UInt64>.self)
+            let backslashes = unsafeBitCast(bytes .== SIMD16<UInt8>(repeating: 0x5C), to: SIMD2<UInt64>.self)
+            let high: UInt64 = 0x8080_8080_8080_8080
+            self.tabs = (UInt64(littleEndian: tabs[0]) & high, UInt64(littleEndian: tabs[1]) & high)
+            self.backslashes = (UInt64(littleEndian: backslashes[0]) & high, UInt64(littleEndian: backslashes[1]) & high)
+        }
     }
 
     @inlinable static var ones: UInt64 { 0x0101_0101_0101_0101 }
@@ -273,7 +318,79 @@ public enum CopyText {
     /// `2018-07-25 07:50:00.25-07`, `+05:30`) or as RFC 3339; nil for anything else.
     @inlinable
     public static func timestamp(_ field: UnsafeRawBufferPointer) -> Timestamp? {
-        Timestamp.parse(field)
+        isoTimestamp(field) ?? Timestamp.parse(field)
+    }
+
+    /// `YYYY-MM-DD HH:MM:SS[.fraction]+HH[:MM]`, the form PostgreSQL writes, read at fixed places:
+    /// the time `Timestamp.parse` reads, or nil for any other form and for a date or time out of
+    /// range (which `Timestamp.parse` then reads, or refuses).
+    @inlinable
+    static func isoTimestamp(_ field: UnsafeRawBufferPointer) -> Timestamp? {
+        let n = field.count
+        guard n >= 22, let p = field.baseAddress else { return nil }
+        @inline(__always) func byte(_ i: Int) -> UInt8 { p.load(fromByteOffset: i, as: UInt8.self) }
+        @inline(__always) func digit(_ i: Int) -> Int64? {
+            let d = byte(i) &- 48
+            return d < 10 ? Int64(d) : nil
+        }
+        @inline(__always) func two(_ i: Int) -> Int64? {
+            guard let a = digit(i), let b = digit(i + 1) else { return nil }
+            return a * 10 + b
+        }
+        guard byte(4) == 0x2D, byte(7) == 0x2D, byte(10) == 0x20, byte(13) == 0x3A, byte(16) == 0x3A,
+              let century = two(0), let yy = two(2), let month = two(5), let day = two(8),
+              let hour = two(11), let minute = two(14), let second = two(17)
+        else { return nil }
+        let year = century * 100 + yy
+        guard year >= 1, month >= 1, month <= 12, day >= 1, day <= 28 || day <= daysIn(month: month, year: year),
+              hour <= 23, minute <= 59, second <= 59
+        else { return nil }
+        var i = 19
+        var fraction: Int64 = 0
+        if byte(i) == 0x2E {   // '.'
+            i += 1
+            var digits = 0
+            while i < n, let d = digit(i) {
+                if digits < 6 { fraction = fraction * 10 + d }
+                digits += 1
+                i += 1
+            }
+            guard digits > 0 else { return nil }
+            for _ in digits..<max(digits, 6) { fraction *= 10 }
+        }
+        guard i + 3 <= n else { return nil }
+        let sign = byte(i)
+        guard sign == 0x2B || sign == 0x2D, let offsetHours = two(i + 1), offsetHours <= 23 else { return nil }
+        i += 3
+        var offsetMinutes: Int64 = 0
+        if i < n {
+            guard i + 3 == n, byte(i) == 0x3A, let m = two(i + 1), m <= 59 else { return nil }
+            offsetMinutes = m
+        }
+        let offset = (offsetHours * 3600 + offsetMinutes * 60) * (sign == 0x2D ? -1 : 1)
+        let seconds = daysFromCivil(year: year, month: month, day: day) * 86_400 + hour * 3600 + minute * 60 + second - offset
+        return Timestamp(microseconds: seconds * 1_000_000 + fraction)
+    }
+
+    /// The days of `month` (1...12) in `year`, proleptic Gregorian.
+    @inlinable
+    static func daysIn(month: Int64, year: Int64) -> Int64 {
+        switch month {
+        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
+    }
+
+    /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
+    @inlinable
+    static func daysFromCivil(year: Int64, month: Int64, day: Int64) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
     }
 
     /// Why a text or array field cannot be taken as given.

@@ -1,5 +1,11 @@
 import RecoveryModel
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Reads `time_slots` rows in COPY text format into `TimeSlot`s, checking what CONTRACT §5.5 lets
 /// a row show on its own: types, NULLs in NOT NULL columns, ranges, alignment, UTF-8, NUL.
 /// Whether the user, project and task exist is for the resolver to check against the database.
@@ -49,9 +55,12 @@ public struct SlotRowDecoder {
 
     /// `active`, `idle`, `pending`, compared as bytes.
     static func status(_ field: UnsafeRawBufferPointer) -> SlotStatus? {
-        if field.elementsEqual("active".utf8) { return .active }
-        if field.elementsEqual("idle".utf8) { return .idle }
-        if field.elementsEqual("pending".utf8) { return .pending }
+        @inline(__always) func equals(_ word: StaticString) -> Bool {
+            field.count == word.utf8CodeUnitCount && memcmp(field.baseAddress!, word.utf8Start, field.count) == 0
+        }
+        if equals("active") { return .active }
+        if equals("idle") { return .idle }
+        if equals("pending") { return .pending }
         return nil
     }
 
@@ -78,6 +87,7 @@ public struct SlotRowDecoder {
     }
 
     /// The byte range of field `index` of the row `decode` was last given.
+    @inline(__always)
     func fieldRange(_ index: Int) -> Range<Int> { (index == 0 ? 0 : ends[index - 1] + 1)..<ends[index] }
 
     /// A row decoded for a window: its slot lies outside, or it is decoded in full.
@@ -128,6 +138,7 @@ public struct SlotRowDecoder {
     }
 
     /// The raw bytes of one of `columns` in the row `split` last split.
+    @inline(__always)
     private func field(_ column: Int, _ row: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(rebasing: row[fieldRange(positions[column])])
     }

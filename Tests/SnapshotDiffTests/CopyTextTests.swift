@@ -1,5 +1,5 @@
 import RecoveryModel
-import SnapshotDiff
+@testable import SnapshotDiff
 import XCTest
 
 /// Unit tests: the COPY text decoder on bytes, no database.
@@ -167,6 +167,52 @@ final class CopyTextTests: XCTestCase {
         XCTAssertEqual(CopyTextEncoder.timestamptz(base.adding(microseconds: 500_000), offsetMinutes: 330),
                        "2018-07-25 20:20:00.5+05:30")
         XCTAssertEqual(CopyTextEncoder.timestamptz(base, offsetMinutes: -420), "2018-07-25 07:50:00-07")
+    }
+
+    /// The fixed-place reading of PostgreSQL's form agrees with `Timestamp.parse` on that form,
+    /// on its neighbours (other separators, `Z`, seconds in the offset, long fractions, days out
+    /// of their month, leap years) and on random damage to them.
+    func testTimestampsAgreeWithTheParser() {
+        var rng = SplitMix64(seed: 0x7135_2018)
+        func random(_ bound: UInt64) -> UInt64 { rng.next() % bound }
+        func pick(_ values: [String]) -> String { values[Int(random(UInt64(values.count)))] }
+        func number(_ values: [UInt64]) -> UInt64 { values[Int(random(UInt64(values.count)))] }
+        func digits(_ value: UInt64, _ width: Int) -> String {
+            let s = String(value)
+            return String(repeating: "0", count: max(0, width - s.count)) + s
+        }
+        let damage = Array("0123456789-:+. TZz/a".utf8)
+        var checked = 0, fast = 0
+        for _ in 0..<200_000 {
+            let year: UInt64 = number([random(10_000), 1970 + random(80), 2000, 1900, 2024, 2023])
+            let month: UInt64 = number([random(14), 2])
+            let day: UInt64 = number([random(33), 28, 29, 30, 31])
+            var text = digits(year, 4) + "-" + digits(month, 2) + "-" + digits(day, 2)
+            text += pick([" ", " ", " ", "T", "t"])
+            text += digits(random(25), 2) + ":" + digits(random(61), 2) + ":" + digits(random(61), 2)
+            if random(2) == 0 {
+                let count = Int(random(9))
+                text += "." + (0..<count).map { _ in String(random(10)) }.joined()
+            }
+            text += pick(["+", "-", "+", "-", "Z", ""]) + digits(random(25), 2)
+            text += pick(["", "", ":" + digits(random(61), 2), ":30:15", ":3", "0"])
+            var bytes = Array(text.utf8)
+            if random(3) == 0, !bytes.isEmpty {
+                bytes[Int(random(UInt64(bytes.count)))] = damage[Int(random(UInt64(damage.count)))]
+            }
+            if random(10) == 0, !bytes.isEmpty { bytes.removeLast() }
+            bytes.withUnsafeBytes { raw in
+                let expected = Timestamp.parse(raw)
+                XCTAssertEqual(CopyText.timestamp(raw), expected, String(decoding: bytes, as: UTF8.self))
+                if let t = CopyText.isoTimestamp(raw) {
+                    XCTAssertEqual(t, expected, String(decoding: bytes, as: UTF8.self))
+                    fast += 1
+                }
+                if expected != nil { checked += 1 }
+            }
+        }
+        XCTAssertGreaterThan(checked, 20_000)
+        XCTAssertGreaterThan(fast, 10_000)
     }
 
     func testEncoderMatchesArrayOut() {
