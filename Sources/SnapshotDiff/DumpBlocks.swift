@@ -15,11 +15,23 @@ struct DumpBlocks {
         var copyLines: [String: [Int]] = [:]
     }
 
+    /// How far a read has gone through its file, for a reader that sizes its buffers by it.
+    final class Position {
+        fileprivate var reader: LineReader?
+
+        /// The share of the file's bytes (compressed bytes for an LZ4 file) consumed so far.
+        var fraction: Double {
+            guard let reader, reader.fileSize > 0 else { return 0 }
+            return Double(reader.bytesConsumed) / Double(reader.fileSize)
+        }
+    }
+
     /// `block` is called at each wanted table's COPY line with the table and its column list
     /// (it throws to refuse the block); `row` with the table's index in `tables`, each row's bytes
-    /// (without the newline) and its line.
+    /// (without the newline) and its line. `position` follows the read.
     func read(
         tables: [String],
+        position: Position? = nil,
         block: (String, [String], Int) throws -> Void,
         row: (Int, UnsafeRawBufferPointer, Int) throws -> Void
     ) throws -> Summary {
@@ -32,6 +44,8 @@ struct DumpBlocks {
         } catch {
             throw SnapshotError(.unreadable, source: path, line: 0, detail: error.detail)
         }
+        position?.reader = reader
+        defer { position?.reader = nil }
         var current: Int?
         var inOtherBlock = false
         var blockStart = 0

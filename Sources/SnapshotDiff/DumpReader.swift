@@ -105,10 +105,11 @@ public struct DumpReader {
         }
 
         /// One row for a batch: as `take`, with a row in the window appended to `batch` when
-        /// `keep` takes its user, its texts copied from the row into the batch's arena.
+        /// `keep` takes its user, its texts copied from the row into the batch's arena; the
+        /// batch's arrays are sized by how far `position` is through the file (`reserve`).
         mutating func take(
             _ line: UnsafeRawBufferPointer, number: Int, into batch: inout EventBatch, chunks: EventChunks?,
-            keep: (Int64) -> Bool
+            position: DumpBlocks.Position, keep: (Int64) -> Bool
         ) throws {
             summary.rows += 1
             let textStart = batch.text.count
@@ -120,6 +121,9 @@ public struct DumpReader {
                     summary.outsideWindow += 1
                     batch.text.removeSubrange(textStart...)
                 } else if keep(row.key.userID) {
+                    if batch.events.count == batch.events.capacity {
+                        DumpReader.reserve(&batch, at: position.fraction, chunks: chunks)
+                    }
                     try batch.appendSnapshotRow(row, textStart: textStart, at: SourceLocation(file: path, line: number), chunks: chunks)
                 } else {
                     batch.text.removeSubrange(textStart...)
@@ -173,13 +177,29 @@ public struct DumpReader {
 
     /// Every row in the window as a fold event (`.snapshotRow` at its `updated_at`), appended to
     /// `batch` when `keep` takes its user; with `chunks`, the batch is handed to it as it fills.
+    /// Before `batch`'s arrays grow: room for the rows the rest of the file should bring at the
+    /// rate so far (and a quarter more), instead of doubling, whose copies touch twice the fresh
+    /// memory; at most a chunk's worth with `chunks`. Too early in the file to tell, nothing.
+    static func reserve(_ batch: inout EventBatch, at fraction: Double, chunks: EventChunks?) {
+        let count = batch.events.count
+        guard count >= 4096, fraction > 0.02, fraction < 1 else { return }
+        var expected = Int(Double(count) / fraction * 1.25)
+        if let chunks { expected = min(expected, chunks.events) }
+        guard expected > count else { return }
+        let textPerEvent = Double(batch.text.count) / Double(count)
+        batch.events.reserveCapacity(expected)
+        batch.versions.reserveCapacity(expected)
+        batch.text.reserveCapacity(Int(textPerEvent * Double(expected) * 1.1))
+    }
+
     /// The same rows as `forEachSlot`, with no `TimeSlot` or `String` made of them.
     public func forEachEvent(in window: Window? = nil, into batch: inout EventBatch, chunks: EventChunks? = nil, keep: (Int64) -> Bool) throws -> Summary {
         var pass = SlotPass(path: path, window: window)
-        let blocks = try DumpBlocks(path: path, computeDigest: computeDigest).read(tables: ["time_slots"]) { _, columns, line in
+        let position = DumpBlocks.Position()
+        let blocks = try DumpBlocks(path: path, computeDigest: computeDigest).read(tables: ["time_slots"], position: position) { _, columns, line in
             try pass.begin(columns: columns, line: line)
         } row: { _, line, number in
-            try pass.take(line, number: number, into: &batch, chunks: chunks, keep: keep)
+            try pass.take(line, number: number, into: &batch, chunks: chunks, position: position, keep: keep)
         }
         let summary = try pass.finish(blocks)
         chunks?.offer(&batch, atEnd: true)

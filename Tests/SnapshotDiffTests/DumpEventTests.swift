@@ -83,6 +83,33 @@ final class DumpEventTests: XCTestCase {
         }
     }
 
+    /// The room made before a batch grows: the rest of the file at the rate so far and a
+    /// quarter more, at most a chunk; nothing too early in the file to tell.
+    func testReserveEstimatesTheRestOfTheFile() {
+        func batch(_ events: Int) -> EventBatch {
+            var batch = EventBatch(source: "dump.sql")
+            batch.events = Array(repeating: EventBatch.Event(userID: 1, slotStart: 0, time: 0, line: 1, payload: 0, host: 0, tag: 0), count: events)
+            batch.text = Array(repeating: 0x61, count: events * 20)
+            return batch
+        }
+        var half = batch(5000)
+        DumpReader.reserve(&half, at: 0.5, chunks: nil)
+        XCTAssertGreaterThanOrEqual(half.events.capacity, 12_500)
+        XCTAssertGreaterThanOrEqual(half.versions.capacity, 12_500)
+        XCTAssertGreaterThanOrEqual(half.text.capacity, 250_000)
+        var chunked = batch(5000)
+        DumpReader.reserve(&chunked, at: 0.5, chunks: EventChunks(events: 6000) { _ in })
+        XCTAssertGreaterThanOrEqual(chunked.events.capacity, 6000)
+        XCTAssertLessThan(chunked.events.capacity, 12_000)
+        for (events, fraction) in [(1000, 0.5), (5000, 0.01), (5000, 1.0)] {
+            var early = batch(events)
+            let capacity = early.events.capacity
+            DumpReader.reserve(&early, at: fraction, chunks: nil)
+            XCTAssertEqual(early.events.capacity, capacity)
+            XCTAssertEqual(early.versions.capacity, 0)
+        }
+    }
+
     /// Handed over in chunks, the batches are the same chunk for chunk.
     func testChunksMatchTheSlotsPath() throws {
         let path = try dump()
