@@ -52,6 +52,8 @@ public final class EventLineParser {
     @exclusivity(unchecked) private var appIDs: [UInt32] = []
     /// The intern index of the app list of the line read last, if it named an interned one.
     @exclusivity(unchecked) private var lastAppIndex: Int?
+    /// The date of the last time read, for `Timestamp.parse`.
+    @exclusivity(unchecked) private var dates = Timestamp.DateMemo()
     /// The last line's host when the host table is full.
     @exclusivity(unchecked) private var unlistedHost = ""
     /// The batch before the last event was appended.
@@ -422,7 +424,7 @@ public final class EventLineParser {
             if case .nulInText = error.reason { throw Rejection(reason: .invalidTime(key: key.name)) }
             throw error
         }
-        guard let t = Timestamp.parse(bytes) else { throw Rejection(reason: .invalidTime(key: key.name)) }
+        guard let t = Timestamp.parse(bytes, dates: &dates) else { throw Rejection(reason: .invalidTime(key: key.name)) }
         return t
     }
 

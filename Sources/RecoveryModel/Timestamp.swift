@@ -85,6 +85,26 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
 
     @inlinable
     public static func parse(_ bytes: UnsafeRawBufferPointer) -> Timestamp? {
+        var dates = DateMemo()
+        return parse(bytes, dates: &dates)
+    }
+
+    /// The last date `parse(_:dates:)` read, and its day number. The times of a log fall on a few
+    /// dates, so a reader that keeps one memo checks a date and counts its days once per run of
+    /// times on it rather than once per time.
+    public struct DateMemo: Sendable {
+        /// The date's first eight bytes (`YYYY-MM-`) and next two (`DD`), as loaded; zero matches
+        /// no text, as `-` is not zero.
+        @usableFromInline var head: UInt64 = 0
+        @usableFromInline var dayDigits: UInt16 = 0
+        @usableFromInline var days: Int64 = 0
+
+        public init() {}
+    }
+
+    /// `parse(_:)`, with the date of the last time parsed kept in `dates`: same results.
+    @inlinable
+    public static func parse(_ bytes: UnsafeRawBufferPointer, dates: inout DateMemo) -> Timestamp? {
         let n = bytes.count
         guard n >= 20 else { return nil }
         @inline(__always) func digit(_ i: Int) -> Int64? {
@@ -99,29 +119,48 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
             }
             return v
         }
-        guard let year = number(0, 4), bytes[4] == UInt8(ascii: "-"),
-              let month = number(5, 2), bytes[7] == UInt8(ascii: "-"),
-              let day = number(8, 2),
-              bytes[10] == UInt8(ascii: "T") || bytes[10] == UInt8(ascii: "t") || bytes[10] == UInt8(ascii: " "),
-              let hour = number(11, 2), bytes[13] == UInt8(ascii: ":"),
-              let minute = number(14, 2), bytes[16] == UInt8(ascii: ":"),
-              let second = number(17, 2)
+        // `YYYY-MM-DD?HH:MM:SS` in three loads of eight bytes (the last two overlap), each checked
+        // in one go: byte k of a word is byte k of its place in the text.
+        let base = bytes.baseAddress!
+        let a = UInt64(littleEndian: base.loadUnaligned(as: UInt64.self))                      // YYYY-MM-
+        let b = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: 8, as: UInt64.self))  // DD?HH:MM
+        let c = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: 11, as: UInt64.self)) // HH:MM:SS
+        // Byte k's digit of a checked word.
+        @inline(__always) func digitOf(_ w: UInt64, _ k: UInt64) -> Int64 { Int64(truncatingIfNeeded: w >> (8 * k) & 0xF) }
+        let days: Int64
+        if a == dates.head && UInt16(truncatingIfNeeded: b) == dates.dayDigits {
+            days = dates.days  // the same date as the last time: checked then
+        } else {
+            guard areDigits(a, 0x00FF_FF00_FFFF_FFFF) && areDigits(b, 0xFFFF),
+                  a & 0xFF00_00FF_0000_0000 == 0x2D00_002D_0000_0000  // the two '-'
+            else { return nil }
+            let year = ((digitOf(a, 0) * 10 + digitOf(a, 1)) * 10 + digitOf(a, 2)) * 10 + digitOf(a, 3)
+            let month = digitOf(a, 5) * 10 + digitOf(a, 6), day = digitOf(b, 0) * 10 + digitOf(b, 1)
+            guard year >= 1, month >= 1, month <= 12, day >= 1, day <= daysIn(month: month, year: year) else { return nil }
+            days = daysFromCivil(year: year, month: month, day: day)
+            dates.head = a
+            dates.dayDigits = UInt16(truncatingIfNeeded: b)
+            dates.days = days
+        }
+        let separator = UInt8(truncatingIfNeeded: b >> 16)
+        guard separator | 0x20 == UInt8(ascii: "t") || separator == UInt8(ascii: " "),
+              areDigits(c, 0xFFFF_00FF_FF00_FFFF),
+              c & 0x0000_FF00_00FF_0000 == 0x0000_3A00_003A_0000  // the two ':'
         else { return nil }
-        guard year >= 1, month >= 1, month <= 12, day >= 1, day <= daysIn(month: month, year: year),
-              hour <= 23, minute <= 59, second <= 59
-        else { return nil }
+        let hour = digitOf(c, 0) * 10 + digitOf(c, 1), minute = digitOf(c, 3) * 10 + digitOf(c, 4)
+        let second = digitOf(c, 6) * 10 + digitOf(c, 7)
+        guard hour <= 23, minute <= 59, second <= 59 else { return nil }
         var i = 19
         var fraction: Int64 = 0
         if i < n, bytes[i] == UInt8(ascii: ".") {
             i += 1
-            var digits = 0
-            while i < n, let d = digit(i) {
-                if digits < 6 { fraction = fraction * 10 + d }
-                digits += 1
-                i += 1
-            }
+            let first = i
+            while i < n, bytes[i] &- 48 < 10 { i += 1 }
+            let digits = i - first
             guard digits > 0 else { return nil }
-            for _ in digits..<max(digits, 6) { fraction *= 10 }
+            // At most six digits count, so no overflow can happen.
+            for k in first..<min(i, first + 6) { fraction = fraction &* 10 &+ Int64(bytes[k] &- 48) }
+            for _ in digits..<max(digits, 6) { fraction &*= 10 }
         }
         guard i < n else { return nil }
         var offsetSeconds: Int64 = 0
@@ -149,9 +188,18 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
             return nil
         }
         guard i == n else { return nil }
-        let days = daysFromCivil(year: year, month: month, day: day)
         let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds
         return Timestamp(microseconds: secs * 1_000_000 + fraction)
+    }
+
+    /// True when the bytes of `w` that `mask` selects (0xFF each) are all ASCII digits: their high
+    /// nibble is 3, and adding 6 to their low nibble does not carry into it (so it is at most 9).
+    /// No byte carries into the next one: a selected byte is at most 0x3F + 6 when the first test
+    /// holds, and the others are masked to 0.
+    @inlinable @inline(__always)
+    static func areDigits(_ w: UInt64, _ mask: UInt64) -> Bool {
+        let highs = mask & 0xF0F0_F0F0_F0F0_F0F0, threes = mask & 0x3030_3030_3030_3030
+        return ((w & highs) ^ threes) | (((w & mask) &+ (mask & 0x0606_0606_0606_0606)) & highs ^ threes) == 0
     }
 
     /// The proleptic Gregorian (year, month, day) of a day count since 1970-01-01

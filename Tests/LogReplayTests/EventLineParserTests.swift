@@ -210,6 +210,21 @@ final class EventLineParserTests: XCTestCase {
 
     // MARK: Keys
 
+    /// The parser keeps the date of the last time it read: a later time on that date with a bad
+    /// clock, and one on another date, read as they would alone.
+    func testTimesOnTheDateOfTheLastOne() {
+        guard case .event = parse(Self.upload) else { return XCTFail() }
+        XCTAssertEqual(reason(uploadWith("ts", "\"2018-07-25T24:02:11Z\"")), .invalidTime(key: "ts"))
+        XCTAssertEqual(reason(uploadWith("ts", "\"2018-07-25T15:02:1xZ\"")), .invalidTime(key: "ts"))
+        XCTAssertEqual(reason(uploadWith("slot_start", "\"2018-07-25T14:5:00Z\"")), .invalidTime(key: "slot_start"))
+        XCTAssertEqual(reason(uploadWith("slot_start", "\"2018-07-2514:50:00Z\"")), .invalidTime(key: "slot_start"))
+        guard case .event(let e) = parse(uploadWith("ts", "\"2018-07-26T01:00:00+02:00\"")) else { return XCTFail() }
+        XCTAssertEqual(e.time, Timestamp.parse("2018-07-25T23:00:00Z"))
+        XCTAssertEqual(reason(uploadWith("ts", "\"2018-07-26T01:00:00+02:0\"")), .invalidTime(key: "ts"))
+        guard case .event(let f) = parse(uploadWith("ts", "\"2018-07-25T15:02:11.5Z\"")) else { return XCTFail() }
+        XCTAssertEqual(f.time.microseconds, Timestamp.parse("2018-07-25T15:02:11Z")!.microseconds + 500_000)
+    }
+
     func testMissingKeys() {
         for key in ["ts", "host", "event", "user_id", "slot_start", "request_id", "project_id", "keystrokes", "mouse_events", "active_apps"] {
             XCTAssertEqual(reason(uploadWith(key, nil)), .missingKey(key), key)

@@ -29,6 +29,73 @@ final class TimestampTests: XCTestCase {
         XCTAssertNotNil(Timestamp.parse("2020-02-29T00:00:00Z"))
     }
 
+    func testLeapDaysAndTheEndsOfTheRange() {
+        XCTAssertEqual(Timestamp.parse("2020-02-29T00:00:00Z")?.microseconds, 1_582_934_400_000_000)
+        XCTAssertEqual(Timestamp.parse("2000-02-29T12:00:00.5+05:30")?.microseconds, 951_805_800_500_000)
+        for text in ["2019-02-29T00:00:00Z", "1900-02-29T00:00:00Z", "2100-02-29T00:00:00Z", "2020-02-30T00:00:00Z",
+                     "2018-04-31T00:00:00Z", "2018-00-10T00:00:00Z", "2018-07-00T00:00:00Z", "0000-01-01T00:00:00Z"] {
+            XCTAssertNil(Timestamp.parse(text), text)
+        }
+        XCTAssertEqual(Timestamp.parse("0001-01-01T00:00:00Z")?.microseconds, -62_135_596_800_000_000)
+        XCTAssertEqual(Timestamp.parse("9999-12-31T23:59:59.999999Z")?.microseconds, 253_402_300_799_999_999)
+        XCTAssertEqual(Timestamp.parse("2018-12-31T23:59:59Z")?.microseconds, 1_546_300_799_000_000)
+        XCTAssertEqual(Timestamp.parse("2019-01-01T00:00:00Z")?.microseconds, 1_546_300_800_000_000)
+    }
+
+    func testFractionsAndOffsets() {
+        XCTAssertEqual(Timestamp.parse("2018-07-25T15:02:11.000001Z")?.microseconds, 1_532_530_931_000_001)
+        XCTAssertEqual(Timestamp.parse("2018-07-25T15:02:11.1234567890123Z")?.microseconds, 1_532_530_931_123_456)
+        XCTAssertEqual(Timestamp.parse("2020-02-29T23:59:59.999999-01:00")?.microseconds, 1_583_024_399_999_999)
+        for text in ["2018-07-25T15:02:11.", "2018-07-25T15:02:11.+00", "2018-07-25T15:02:11.5", "2018-07-25T15:02:11+23:60",
+                     "2018-07-25T15:02:11+00:00:60", "2018-07-25T15:02:11+0", "2018-07-25T15:02:11+00:0", "2018-07-25T15:02:11Zz"] {
+            XCTAssertNil(Timestamp.parse(text), text)
+        }
+    }
+
+    /// Each digit of the date and clock replaced by a byte next to the digits (or far from them),
+    /// and each separator by another byte: all refused, with or without a memo that holds the date.
+    func testRefusesABadByteAnywhereInTheDateAndClock() {
+        let good = Array("2018-07-25T15:02:11.204+02:00".utf8)
+        var dates = Timestamp.DateMemo()
+        XCTAssertEqual(good.withUnsafeBytes { Timestamp.parse($0, dates: &dates) }, Timestamp.parse("2018-07-25T13:02:11.204Z"))
+        for position in 0..<19 {
+            // The bytes a separator's place allows; a digit's place allows none of the list.
+            let allowed: [UInt8] = switch position {
+            case 4, 7: [0x2D]
+            case 10: [0x20, 0x54, 0x74]
+            case 13, 16: [0x3A]
+            default: []
+            }
+            for byte: UInt8 in [0x00, 0x20, 0x2D, 0x2F, 0x3A, 0x3F, 0x40, 0x54, 0x74, 0x7F, 0xB0, 0xB9, 0xFF] where !allowed.contains(byte) {
+                var bytes = good
+                bytes[position] = byte
+                var fresh = Timestamp.DateMemo()
+                XCTAssertNil(bytes.withUnsafeBytes { Timestamp.parse($0, dates: &fresh) }, "byte \(byte) at \(position)")
+                XCTAssertNil(bytes.withUnsafeBytes { Timestamp.parse($0, dates: &dates) }, "byte \(byte) at \(position)")
+                XCTAssertNil(bytes.withUnsafeBytes { Timestamp.parse($0) }, "byte \(byte) at \(position)")
+            }
+        }
+    }
+
+    /// A memo changes no result: times on the memo's date, on others, and refused ones in between.
+    func testDateMemoGivesTheResultsOfAFreshParse() {
+        let texts = ["2018-07-25T15:02:11.204Z", "2018-07-25T23:59:59.999999+00:00", "2018-07-25 00:00:00-07",
+                     "2018-07-25T24:00:00Z", "2018-07-25T15:60:00Z", "2018-07-25T15:02:60Z", "2018-07-25X15:02:11Z",
+                     "2018-07-25T15:02:11", "2018-07-26T00:00:00Z", "2018-07-25T15:02:11+05:30",
+                     "2020-02-29T12:00:00Z", "2019-02-29T12:00:00Z", "2020-02-29T12:00:00.5-00:30", "2018-07-2:T00:00:00Z"]
+        var dates = Timestamp.DateMemo()
+        for text in texts + texts.reversed() + texts {
+            let bytes = Array(text.utf8)
+            let memo = bytes.withUnsafeBytes { Timestamp.parse($0, dates: &dates) }
+            var fresh = Timestamp.DateMemo()
+            let alone = bytes.withUnsafeBytes { Timestamp.parse($0, dates: &fresh) }
+            XCTAssertEqual(memo, alone, text)
+            XCTAssertEqual(memo, Timestamp.parse(text), text)
+        }
+        XCTAssertNil(Timestamp.parse("2018-07-25T24:00:00Z"))
+        XCTAssertNotNil(Timestamp.parse("2018-07-25T23:59:59Z"))
+    }
+
     func testFormatsAsUTC() {
         XCTAssertEqual(Timestamp.parse("2018-07-25T08:02:11-07:00")!.rfc3339, "2018-07-25T15:02:11Z")
         XCTAssertEqual(Timestamp.parse("2018-07-25T15:02:11.204Z")!.rfc3339, "2018-07-25T15:02:11.204Z")
