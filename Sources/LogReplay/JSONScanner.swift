@@ -85,9 +85,30 @@ enum JSONScanner {
     /// Returns true when the string holds a backslash escape (its bytes need decoding).
     ///
     /// Eight bytes at a time: a word's first quote, backslash, control or non-ASCII byte is found
-    /// with one test and the index jumps straight to it, so a short string costs one word.
+    /// with one test and the index jumps straight to it, so a short string costs one word. A
+    /// string of plain ASCII ends here, in the caller's code; the first other special byte, and
+    /// the last seven bytes of the line, go to `scanStringRest`.
     @inline(__always)
     static func scanString(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int) throws(JSONSyntaxError) -> Bool {
+        while i + 8 <= n {
+            let special = specialBytes(UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self))
+            if special != 0 {
+                i += special.trailingZeroBitCount >> 3
+                if p[i] == 0x22 {
+                    i += 1
+                    return false
+                }
+                break
+            }
+            i += 8
+        }
+        return try scanStringRest(p, n, &i)
+    }
+
+    /// The rest of `scanString` from `i`, a special byte or one of the last seven of the line;
+    /// returns true when the string holds a backslash escape.
+    @inline(never)
+    static func scanStringRest(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int) throws(JSONSyntaxError) -> Bool {
         var escaped = false
         while true {
             while i + 8 <= n {
