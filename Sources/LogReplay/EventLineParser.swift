@@ -212,6 +212,9 @@ public final class EventLineParser {
                 } else if first &- UInt8(ascii: "0") < 10 || first == UInt8(ascii: "-") {
                     plain = try JSONScanner.scanNumber(p, n, &i)
                     type = .number
+                } else if first == UInt8(ascii: "n") {
+                    try JSONScanner.scanLiteral(p, n, &i, "null")
+                    type = .null
                 } else {
                     type = try JSONScanner.scanValue(p, n, &i, depth: 1, plain: &plain)
                 }

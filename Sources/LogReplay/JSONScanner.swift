@@ -429,6 +429,14 @@ enum JSONScanner {
         let negative = p[i] == UInt8(ascii: "-")
         if negative { i += 1 }
         var v: Int64 = 0
+        if end - i <= 18 {
+            // Below 10^18, far from Int64's limits: no digit needs an overflow check.
+            while i < end {
+                v = v &* 10 &+ Int64(p[i] &- 48)
+                i += 1
+            }
+            return negative ? -v : v
+        }
         while i < end {
             let d = Int64(p[i] &- 48)
             let (m, o1) = v.multipliedReportingOverflow(by: 10)
