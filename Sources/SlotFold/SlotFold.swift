@@ -33,34 +33,36 @@ public enum SlotFold {
         precondition(batches.count < 1 << 30, "more than 2^30 sources")
         let bounds = userBounds(batches, window: window, partitions: max(1, partitions))
         var (parts, outsideWindow) = rangeEvents(&batches, window: window, bounds: bounds)
-        let sources = Batches(batches)
+        let held = batches
         batches = []
-        let ranges = FoldRanges(parts)
-        parts = []
-        // Sorted at once; then each range's slot count is known, and the ranges fold at once
-        // into one array made at its final size (no merge, no copy of the folded slots).
-        DispatchQueue.concurrentPerform(iterations: bounds.count + 1) { p in ranges.sort(p, sources) }
-        let counts = ranges.slots
-        let offsets = counts.reduce(into: [0]) { $0.append($0.last! + $1) }
-        var result = FoldResult()
-        result.slots = Array(unsafeUninitializedCapacity: offsets.last!) { slots, initialized in
-            guard let base = slots.baseAddress else { return }
-            let out = SlotOutput(base)
-            DispatchQueue.concurrentPerform(iterations: counts.count) { p in
-                ranges.fold(p, sources, into: out.base + offsets[p])
+        return Batches.with(held) { sources in
+            let ranges = FoldRanges(parts)
+            parts = []
+            // Sorted at once; then each range's slot count is known, and the ranges fold at once
+            // into one array made at its final size (no merge, no copy of the folded slots).
+            DispatchQueue.concurrentPerform(iterations: bounds.count + 1) { p in ranges.sort(p, sources) }
+            let counts = ranges.slots
+            let offsets = counts.reduce(into: [0]) { $0.append($0.last! + $1) }
+            var result = FoldResult()
+            result.slots = Array(unsafeUninitializedCapacity: offsets.last!) { slots, initialized in
+                guard let base = slots.baseAddress else { return }
+                let out = SlotOutput(base)
+                DispatchQueue.concurrentPerform(iterations: counts.count) { p in
+                    ranges.fold(p, sources, into: out.base + offsets[p])
+                }
+                // Close the gaps the deleted slots left, moving (not copying) each range down.
+                var end = 0
+                for p in counts.indices {
+                    let written = ranges.written(p)
+                    if end != offsets[p] { (base + end).moveInitialize(from: base + offsets[p], count: written) }
+                    end += written
+                }
+                initialized = end
             }
-            // Close the gaps the deleted slots left, moving (not copying) each range down.
-            var end = 0
-            for p in counts.indices {
-                let written = ranges.written(p)
-                if end != offsets[p] { (base + end).moveInitialize(from: base + offsets[p], count: written) }
-                end += written
-            }
-            initialized = end
+            for part in ranges.results() { result.appendFindings(of: part) }
+            result.outsideWindow += outsideWindow
+            return result
         }
-        for part in ranges.results() { result.appendFindings(of: part) }
-        result.outsideWindow += outsideWindow
-        return result
     }
 
     typealias Event = EventBatch.Event
@@ -105,22 +107,173 @@ public enum SlotFold {
     }
 
     /// Sorts one range's events in fold order; returns the number of slots (distinct keys) in it.
+    ///
+    /// The order is the one a stable sort by `inFoldOrder` makes: events equal in it stay in the
+    /// order given. The events are put in key order by a radix sort of their keys packed into
+    /// integers with their position (`keyOrder`), then each key's few events are sorted by time,
+    /// kind and tie (`sortWithinKeys`). Keys that do not pack (users or slot starts too far
+    /// apart) are sorted by `inFoldOrder` alone.
     static func sortInFoldOrder(_ order: inout [Event], _ batches: Batches) -> Int {
-        order.sort { a, b in
-            if a.userID != b.userID { return a.userID < b.userID }
-            if a.slotStart != b.slotStart { return a.slotStart < b.slotStart }
-            if a.time != b.time { return a.time < b.time }
-            if a.tag & 3 != b.tag & 3 { return a.tag & 3 < b.tag & 3 }
-            return batches.tieOrder(a, b)
+        guard order.count > 1 else { return order.count }
+        if let sorted = keyOrder(order) {
+            order = sorted
+            return sortWithinKeys(&order, batches)
         }
-        var keys = 0
-        order.withUnsafeBufferPointer { order in
-            for i in order.indices
-            where i == 0 || order[i].userID != order[i - 1].userID || order[i].slotStart != order[i - 1].slotStart {
+        order.sort { a, b in inFoldOrder(a, b, batches) }
+        return order.withUnsafeBufferPointer { order in
+            var keys = 1
+            for i in order.indices.dropFirst() where order[i].userID != order[i - 1].userID || order[i].slotStart != order[i - 1].slotStart {
                 keys += 1
             }
+            return keys
         }
-        return keys
+    }
+
+    /// The fold order of two events (CONTRACT §5.2): key, time, kind, then host, file and line.
+    @inline(__always)
+    static func inFoldOrder(_ a: Event, _ b: Event, _ batches: Batches) -> Bool {
+        if a.userID != b.userID { return a.userID < b.userID }
+        if a.slotStart != b.slotStart { return a.slotStart < b.slotStart }
+        return inFoldOrderWithinKey(a, b, batches)
+    }
+
+    /// The fold order of two events of one key: time, kind, then host, file and line.
+    @inline(__always)
+    static func inFoldOrderWithinKey(_ a: Event, _ b: Event, _ batches: Batches) -> Bool {
+        if a.time != b.time { return a.time < b.time }
+        if a.tag & 3 != b.tag & 3 { return a.tag & 3 < b.tag & 3 }
+        return batches.tieOrder(a, b)
+    }
+
+    /// The length of a slot, microseconds: slot starts that are all multiples of it pack as slot numbers.
+    static let slotMicroseconds: Int64 = 600_000_000
+
+    /// The events stably sorted by key (user, then slot start), or nil when the keys and the
+    /// positions do not fit in 64 bits together.
+    ///
+    /// Each event's key is packed as its user's and its slot start's distances from the range's
+    /// least, in as few bits as they need, above its position; a least-significant-digit radix
+    /// sort of the key bits (11 at a time, stable) then puts the events in key order, events of
+    /// one key in the order given.
+    static func keyOrder(_ events: [Event]) -> [Event]? {
+        events.withUnsafeBufferPointer { events -> [Event]? in
+            let n = events.count
+            let sign: UInt64 = 1 << 63  // Int64 to UInt64, keeping the order
+            var minUser = UInt64.max, maxUser = UInt64.min, minStart = UInt64.max, maxStart = UInt64.min
+            var aligned = true
+            for e in events {
+                let user = UInt64(bitPattern: e.userID) ^ sign, start = UInt64(bitPattern: e.slotStart) ^ sign
+                minUser = min(minUser, user)
+                maxUser = max(maxUser, user)
+                minStart = min(minStart, start)
+                maxStart = max(maxStart, start)
+                if e.slotStart % slotMicroseconds != 0 { aligned = false }
+            }
+            func bits(_ x: UInt64) -> Int { UInt64.bitWidth - x.leadingZeroBitCount }
+            let positionBits = bits(UInt64(n - 1))
+            let startSpan = aligned ? (maxStart - minStart) / UInt64(slotMicroseconds) : maxStart - minStart
+            let startBits = bits(startSpan)
+            let keyBits = bits(maxUser - minUser) + startBits
+            guard keyBits + positionBits <= 64 else { return nil }
+            var keys = [UInt64](unsafeUninitializedCapacity: n) { keys, initialized in
+                for i in 0..<n {
+                    let e = events[i]
+                    let user = (UInt64(bitPattern: e.userID) ^ sign) - minUser
+                    var start = (UInt64(bitPattern: e.slotStart) ^ sign) - minStart
+                    if aligned { start /= UInt64(slotMicroseconds) }
+                    keys[i] = (user << startBits | start) << positionBits | UInt64(i)
+                }
+                initialized = n
+            }
+            radixSort(&keys, from: positionBits, bits: keyBits)
+            let mask = positionBits == 64 ? UInt64.max : (1 << positionBits) - 1
+            return keys.withUnsafeBufferPointer { keys in
+                [Event](unsafeUninitializedCapacity: n) { sorted, initialized in
+                    for j in 0..<n { sorted[j] = events[Int(keys[j] & mask)] }
+                    initialized = n
+                }
+            }
+        }
+    }
+
+    /// Sorts `keys` stably by their bits `low..<low + bits`, 11 at a time from the lowest.
+    static func radixSort(_ keys: inout [UInt64], from low: Int, bits: Int) {
+        let n = keys.count
+        guard n > 1, bits > 0 else { return }
+        let digitBits = 11, buckets = 1 << 11
+        let digits = (bits + digitBits - 1) / digitBits
+        var counts = [Int](repeating: 0, count: digits * buckets)
+        var scratch = [UInt64](repeating: 0, count: n)
+        var inScratch = false
+        keys.withUnsafeMutableBufferPointer { keys in
+            scratch.withUnsafeMutableBufferPointer { scratch in
+                counts.withUnsafeMutableBufferPointer { counts in
+                    let last = low + bits
+                    for key in keys {
+                        for d in 0..<digits {
+                            let shift = low + d * digitBits
+                            let width = min(digitBits, last - shift)
+                            counts[d * buckets + Int((key >> UInt64(shift)) & ((1 << UInt64(width)) - 1))] += 1
+                        }
+                    }
+                    for d in 0..<digits {
+                        let shift = low + d * digitBits
+                        let width = min(digitBits, last - shift)
+                        let mask: UInt64 = (1 << UInt64(width)) - 1
+                        let count = UnsafeMutableBufferPointer(rebasing: counts[(d * buckets)..<(d * buckets + buckets)])
+                        // A digit that every key shares moves nothing.
+                        if count.contains(n) { continue }
+                        var sum = 0
+                        for b in count.indices {
+                            let c = count[b]
+                            count[b] = sum
+                            sum += c
+                        }
+                        let (from, to) = inScratch ? (scratch, keys) : (keys, scratch)
+                        for key in from {
+                            let b = Int((key >> UInt64(shift)) & mask)
+                            to[count[b]] = key
+                            count[b] += 1
+                        }
+                        inScratch.toggle()
+                    }
+                    if inScratch { _ = keys.update(fromContentsOf: scratch) }
+                }
+            }
+        }
+    }
+
+    /// Sorts the events of each key (the events already in key order) in fold order, keeping
+    /// the order given for events equal in it; returns the number of keys.
+    static func sortWithinKeys(_ order: inout [Event], _ batches: Batches) -> Int {
+        order.withUnsafeMutableBufferPointer { order in
+            var keys = 0
+            var start = 0
+            while start < order.count {
+                var end = start + 1
+                while end < order.count, order[end].userID == order[start].userID, order[end].slotStart == order[start].slotStart {
+                    end += 1
+                }
+                keys += 1
+                if end - start <= 32 {
+                    // A key has a few events: an insertion sort, moving past greater events only.
+                    for i in (start + 1)..<end {
+                        let e = order[i]
+                        var j = i
+                        while j > start, inFoldOrderWithinKey(e, order[j - 1], batches) {
+                            order[j] = order[j - 1]
+                            j -= 1
+                        }
+                        if j != i { order[j] = e }
+                    }
+                } else {
+                    var events = UnsafeMutableBufferPointer(rebasing: order[start..<end])
+                    events.sort { a, b in inFoldOrderWithinKey(a, b, batches) }
+                }
+                start = end
+            }
+            return keys
+        }
     }
 
     /// Folds one range's sorted events, writing its slots at `out`; returns how many it wrote.
@@ -267,17 +420,26 @@ public enum SlotFold {
     }
 }
 
-/// The batches being folded, read by every range's thread. Sendable: nothing writes them while
-/// the ranges sort and fold.
+/// The batches being folded, read by every range's thread, in place: a batch is never copied
+/// (a copy retains its arrays and its source). Sendable: nothing writes them while the ranges
+/// sort and fold.
 struct Batches: @unchecked Sendable {
-    let batches: [EventBatch]
+    private let base: UnsafePointer<EventBatch>
 
-    init(_ batches: [EventBatch]) { self.batches = batches }
+    private init(_ base: UnsafePointer<EventBatch>) { self.base = base }
+
+    /// Calls `body` with `batches`, held in memory of their own for the call.
+    static func with<R>(_ batches: [EventBatch], _ body: (Batches) throws -> R) rethrows -> R {
+        let storage = UnsafeMutablePointer<EventBatch>.allocate(capacity: max(1, batches.count))
+        _ = UnsafeMutableBufferPointer(start: storage, count: batches.count).initialize(fromContentsOf: batches)
+        defer { storage.deinitialize(count: batches.count).deallocate() }
+        return try body(Batches(storage))
+    }
 
     /// The batch of a sorted event (its number is in its tag).
     @inline(__always)
     subscript(event: EventBatch.Event) -> EventBatch {
-        _read { yield batches[Int(event.tag >> 2)] }
+        unsafeAddress { base + Int(event.tag >> 2) }
     }
 
     func location(_ event: EventBatch.Event) -> SourceLocation {
@@ -286,11 +448,10 @@ struct Batches: @unchecked Sendable {
 
     /// `SlotEvent.tieOrder` of two events of one slot, time and kind.
     func tieOrder(_ a: EventBatch.Event, _ b: EventBatch.Event) -> Bool {
-        let ab = Int(a.tag >> 2), bb = Int(b.tag >> 2)
-        if ab == bb && a.host == b.host { return a.line < b.line }
-        let x = batches[ab], y = batches[bb]
+        if a.tag >> 2 == b.tag >> 2 && a.host == b.host { return a.line < b.line }
         return SlotEvent.tieOrder(
-            host: x.hosts[Int(a.host)], file: x.source, line: Int(a.line), y.hosts[Int(b.host)], y.source, Int(b.line))
+            host: self[a].hosts[Int(a.host)], file: self[a].source, line: Int(a.line),
+            self[b].hosts[Int(b.host)], self[b].source, Int(b.line))
     }
 }
 

@@ -206,6 +206,79 @@ final class SlotFoldTests: XCTestCase {
         }
         XCTAssertEqual(SlotFold.fold(events, window: window, partitions: 2), one, "the events given are left as they were")
     }
+
+    /// Events of many keys, with ties at one time and kind across hosts, files (one file name
+    /// in two folders) and lines, and events equal in the fold order, in batches of several files.
+    func tiedEvents(users: [Int64], starts: [Timestamp], using rng: inout some RandomNumberGenerator) -> [SlotEvent] {
+        let places = [("app-1", "a/app.log"), ("app-2", "a/app.log"), ("app-1", "b/app.log"), ("app-2", "b/other.log"), ("", "dump.sql")]
+        var events: [SlotEvent] = []
+        for user in users {
+            for start in starts {
+                let k = SlotKey(userID: user, slotStart: start)
+                for i in 0..<Int.random(in: 1...40, using: &rng) {
+                    let t = start.adding(minutes: Int64.random(in: 0...1, using: &rng))
+                    let (host, file) = places.randomElement(using: &rng)!
+                    let line = Int.random(in: 1...3, using: &rng)
+                    switch Int.random(in: 0..<4, using: &rng) {
+                    case 0: events.append(processed(t, level: Int16(i), host: host, file: file, line: line).with(key: k))
+                    case 1: events.append(SlotEvent(key: k, time: t, host: host, location: SourceLocation(file: file, line: line), payload: .deleted))
+                    default: events.append(upload(t, "r\(i % 4)", keystrokes: Int32(i), host: host, file: file, line: line, key: k))
+                    }
+                }
+            }
+        }
+        return events.shuffled(using: &rng)
+    }
+
+    /// Sorts `events` as the fold does, and as a stable sort by the fold order does; both with
+    /// their batch number in their tag.
+    func sortBothWays(_ events: [SlotEvent]) -> (sorted: [EventBatch.Event], reference: [EventBatch.Event], keys: Int, packs: Bool) {
+        let batches = EventBatch.batches(events)
+        var tagged: [EventBatch.Event] = []
+        for (b, batch) in batches.enumerated() {
+            for var e in batch.events {
+                e.tag = UInt32(b) << 2 | e.tag & 3
+                tagged.append(e)
+            }
+        }
+        return Batches.with(batches) { batches in
+            var sorted = tagged, reference = tagged
+            let keys = SlotFold.sortInFoldOrder(&sorted, batches)
+            reference.sort { SlotFold.inFoldOrder($0, $1, batches) }
+            return (sorted, reference, keys, SlotFold.keyOrder(tagged) != nil)
+        }
+    }
+
+    /// The radix sort by key and the sort within each key give the order of a stable sort by the
+    /// fold order, ties across hosts, files and batches included.
+    func testKeyOrderThenTiesIsAStableSortInFoldOrder() {
+        var rng = SystemRandomNumberGenerator()
+        let starts = (0..<12).map { window.from.adding(minutes: Int64($0 * 10)) }
+        let cases: [(String, [Int64], [Timestamp])] = [
+            ("near users", Array(1...30), starts),
+            ("users spread over 40 bits (several digits)", (0..<30).map { _ in Int64.random(in: -(1 << 39)...(1 << 39), using: &rng) }, starts),
+            ("slot starts off the 10-minute grid", Array(1...30), starts.map { $0.adding(microseconds: Int64.random(in: 0..<600_000_000, using: &rng)) }),
+            ("one key", [7], [start]),
+        ]
+        for (name, users, slotStarts) in cases {
+            let events = tiedEvents(users: users, starts: slotStarts, using: &rng)
+            let (sorted, reference, keys, packs) = sortBothWays(events)
+            XCTAssertTrue(packs, name)
+            XCTAssertEqual(sorted, reference, name)
+            XCTAssertEqual(keys, Set(events.map(\.key)).count, name)
+        }
+    }
+
+    /// Keys that do not pack into 64 bits with their positions are sorted by the fold order alone.
+    func testKeysThatDoNotPackAreSortedInFoldOrder() {
+        var rng = SystemRandomNumberGenerator()
+        let starts = [window.from, window.from.adding(microseconds: 1 << 40 + 1)]
+        let events = tiedEvents(users: [.min, -1, 0, 5, .max], starts: starts, using: &rng)
+        let (sorted, reference, keys, packs) = sortBothWays(events)
+        XCTAssertFalse(packs)
+        XCTAssertEqual(sorted, reference)
+        XCTAssertEqual(keys, 10)
+    }
 }
 
 extension SlotEvent {
