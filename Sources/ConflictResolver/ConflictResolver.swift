@@ -48,7 +48,10 @@ public enum ConflictResolver {
         // The fold hands slots over sorted by key; sort only what comes otherwise.
         let inOrder = sorted.withUnsafeBufferPointer { b in b.indices.dropFirst().allSatisfy { b[$0 - 1].slot.key < b[$0].slot.key } }
         if !inOrder { sorted.sort { $0.slot.key < $1.slot.key } }
-        return sorted.withUnsafeMutableBufferPointer { buffer in
+        // The live keys sorted, for each range to walk beside its slots (no key hashed).
+        let present = live.presentKeys.sorted()
+        var resolution = Resolution()
+        let kept = sorted.withUnsafeMutableBufferPointer { buffer in
             let slots = SlotBuffer(buffer)
             // Each slot's outcome, decided on every core by ranges of users (a slot's outcome
             // depends on its user's slots and entries only), then the slots moved to their
@@ -56,10 +59,14 @@ public enum ConflictResolver {
             let cuts = userCuts(UnsafeBufferPointer(buffer), partitions: partitions)
             let outcomes = Outcomes(count: buffer.count, ranges: cuts.count - 1)
             DispatchQueue.concurrentPerform(iterations: cuts.count - 1) { p in
-                decide(slots, cuts[p]..<cuts[p + 1], against: live, into: outcomes, range: p)
+                decide(slots, cuts[p]..<cuts[p + 1], against: live, present: present, into: outcomes, range: p)
             }
-            return outcomes.move(slots)
+            return outcomes.move(slots, into: &resolution)
         }
+        // The recovered slots are the first `kept`, in the memory the slots came in.
+        sorted.removeSubrange(kept...)
+        resolution.recovered = sorted
+        return resolution
     }
 
     /// Indices that cut the sorted slots into about `partitions` ranges between users.
@@ -76,8 +83,11 @@ public enum ConflictResolver {
         return cuts
     }
 
-    /// Decides the outcome of the slots of `range`, sorted by key, reading them in place.
-    static func decide(_ slots: SlotBuffer, _ range: Range<Int>, against live: LiveState, into outcomes: Outcomes, range p: Int) {
+    /// Decides the outcome of the slots of `range`, sorted by key, reading them in place;
+    /// `present` is `live.presentKeys` sorted.
+    static func decide(
+        _ slots: SlotBuffer, _ range: Range<Int>, against live: LiveState, present: [SlotKey], into outcomes: Outcomes, range p: Int
+    ) {
         // The offline sweep walks each user's slots (sorted by start) and entries (sorted by start)
         // together: an entry overlaps a slot when it starts before the slot ends and ends after
         // the slot starts. Slot ends only grow (slots are 10 minutes apart and last at most 10),
@@ -88,6 +98,20 @@ public enum ConflictResolver {
         var latest: OfflineEntry?
         var offline: [Int: OfflineEntry] = [:]
         var quarantined: [Int: QuarantineReason] = [:]
+        // The live keys are walked beside the slots, both sorted by key.
+        var livePosition = 0
+        if let first = range.first {
+            // The first live key not below the range's first slot.
+            let key = slots.base[first].slot.key
+            var high = present.count
+            while livePosition < high {
+                let middle = (livePosition + high) / 2
+                if present[middle] < key { livePosition = middle + 1 } else { high = middle }
+            }
+        }
+        // Consecutive slots mostly name the same user, project and task: their reference check
+        // is done once.
+        var checked: (user: Int64, project: Int64, task: Int64?, problem: QuarantineReason?)?
         for i in range {
             let slot = slots.base + i
             let key = slot.pointee.slot.key
@@ -101,17 +125,23 @@ public enum ConflictResolver {
                 if latest == nil || next.interval.to > latest!.interval.to { latest = next }
                 entries.removeFirst()
             }
-            if live.presentKeys.contains(key) {
+            while livePosition < present.count, present[livePosition] < key { livePosition += 1 }
+            if livePosition < present.count, present[livePosition] == key {
                 outcomes.codes[i] = .alreadyPresent
             } else if let latest, latest.interval.to > interval.from {
                 outcomes.codes[i] = .offlineOverlap
                 offline[i] = live.offlineEntries[user]!.first { $0.interval.overlaps(interval) } ?? latest
-            } else if let reason = referenceProblem(
-                user: key.userID, project: slot.pointee.slot.projectID, task: slot.pointee.slot.taskID, live) {
-                outcomes.codes[i] = .quarantined
-                quarantined[i] = reason
             } else {
-                outcomes.codes[i] = .recovered
+                let project = slot.pointee.slot.projectID, task = slot.pointee.slot.taskID
+                if checked == nil || checked!.user != key.userID || checked!.project != project || checked!.task != task {
+                    checked = (key.userID, project, task, referenceProblem(user: key.userID, project: project, task: task, live))
+                }
+                if let reason = checked!.problem {
+                    outcomes.codes[i] = .quarantined
+                    quarantined[i] = reason
+                } else {
+                    outcomes.codes[i] = .recovered
+                }
             }
         }
         outcomes.set(p, offline: offline, quarantined: quarantined)
@@ -175,31 +205,34 @@ final class Outcomes: @unchecked Sendable {
         lock.unlock()
     }
 
-    /// Moves every slot to its outcome, in order, leaving an empty slot in its place.
-    func move(_ slots: SlotBuffer) -> Resolution {
+    /// Moves every slot but the recovered ones to its outcome, in order, and the recovered ones
+    /// down to the front of `slots`, in order; returns their number. What is left behind them
+    /// is empty slots (no strings, no arrays).
+    func move(_ slots: SlotBuffer, into resolution: inout Resolution) -> Int {
         lock.lock()
         defer { lock.unlock() }
         let offline = self.offline.reduce(into: [Int: OfflineEntry]()) { $0.merge($1) { a, _ in a } }
         let quarantined = self.quarantined.reduce(into: [Int: QuarantineReason]()) { $0.merge($1) { a, _ in a } }
-        var resolution = Resolution()
-        resolution.recovered.reserveCapacity(codes.lazy.filter { $0 == .recovered }.count)
+        // Slots `0..<kept` are the recovered ones so far, `kept..<i` moved out, `i...` not yet seen.
+        var kept = 0
         for i in 0..<slots.count {
-            let folded = (slots.base + i).move()
-            (slots.base + i).initialize(to: FoldedSlot.empty)
             switch codes[i] {
             case .recovered:
-                resolution.recovered.append(folded)
+                if kept != i { (slots.base + kept).moveInitialize(from: slots.base + i, count: 1) }
+                kept += 1
             case .alreadyPresent:
-                resolution.alreadyPresent.append(folded)
+                resolution.alreadyPresent.append((slots.base + i).move())
             case .offlineOverlap:
-                resolution.offlineOverlap.append(OfflineDrop(slot: folded, entry: offline[i]!))
+                resolution.offlineOverlap.append(OfflineDrop(slot: (slots.base + i).move(), entry: offline[i]!))
             case .quarantined:
+                let folded = (slots.base + i).move()
                 let location = folded.provenance.first?.location ?? SourceLocation(file: "", line: 0)
                 let record = QuarantineRecord(location: location, reason: quarantined[i]!, key: folded.slot.key)
                 resolution.quarantined.append(QuarantinedSlot(slot: folded, record: record))
             }
         }
-        return resolution
+        (slots.base + kept).initialize(repeating: FoldedSlot.empty, count: slots.count - kept)
+        return kept
     }
 }
 

@@ -157,4 +157,42 @@ final class ConflictResolverTests: XCTestCase {
         }
         XCTAssertEqual(ConflictResolver.resolve(slots, against: state, partitions: 2), one, "the slots given are left as they were")
     }
+
+    /// The live keys walked beside the slots and the reference checks done once for a run of
+    /// slots of one user, project and task give each slot the outcome it gets on its own.
+    func testEachSlotGetsTheOutcomeItGetsAlone() {
+        var rng = SystemRandomNumberGenerator()
+        var slots: [FoldedSlot] = [], present: [SlotKey] = []
+        for user in Int64(0)...5 {
+            var project: Int64 = 7, task: Int64? = 70
+            for i in Int64(0)..<1500 {
+                if Int.random(in: 0..<4, using: &rng) == 0 {
+                    project = [6, 7, 8].randomElement(using: &rng)!
+                    task = [nil, 70, 80, 666].randomElement(using: &rng)!
+                }
+                let s = slot(user: user, at: i * 10, project: project, task: task)
+                slots.append(s)
+                if Int.random(in: 0..<5, using: &rng) == 0 { present.append(s.slot.key) }
+            }
+            present.append(SlotKey(userID: user, slotStart: t(-10)))  // live keys no slot has
+            present.append(SlotKey(userID: user, slotStart: t(100_000)))
+        }
+        let state = live(present: present)
+        for partitions in [1, 3] {
+            let r = ConflictResolver.resolve(slots.shuffled(using: &rng), against: state, partitions: partitions)
+            XCTAssertEqual(r.recovered.count + r.alreadyPresent.count + r.quarantined.count, slots.count)
+            let quarantined = Dictionary(uniqueKeysWithValues: r.quarantined.map { ($0.slot.slot.key, $0.record.reason) })
+            let alreadyPresent = Set(r.alreadyPresent.map(\.slot.key)), recovered = Set(r.recovered.map(\.slot.key))
+            for s in slots {
+                let key = s.slot.key
+                if state.presentKeys.contains(key) {
+                    XCTAssertTrue(alreadyPresent.contains(key), "\(key)")
+                } else if let problem = ConflictResolver.referenceProblem(s.slot, state) {
+                    XCTAssertEqual(quarantined[key], problem, "\(key)")
+                } else {
+                    XCTAssertTrue(recovered.contains(key), "\(key)")
+                }
+            }
+        }
+    }
 }
