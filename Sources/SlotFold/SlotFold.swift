@@ -41,6 +41,7 @@ public enum SlotFold {
             // Sorted at once; then each range's slot count is known, and the ranges fold at once
             // into one array made at its final size (no merge, no copy of the folded slots).
             DispatchQueue.concurrentPerform(iterations: bounds.count + 1) { p in ranges.sort(p, sources) }
+            ranges.sorted()
             let counts = ranges.slots
             let offsets = counts.reduce(into: [0]) { $0.append($0.last! + $1) }
             var result = FoldResult()
@@ -110,15 +111,12 @@ public enum SlotFold {
     ///
     /// The order is the one a stable sort by `inFoldOrder` makes: events equal in it stay in the
     /// order given. The events are put in key order by a radix sort of their keys packed into
-    /// integers with their position (`keyOrder`), then each key's few events are sorted by time,
+    /// integers with their position (`sortByKey`), then each key's few events are sorted by time,
     /// kind and tie (`sortWithinKeys`). Keys that do not pack (users or slot starts too far
     /// apart) are sorted by `inFoldOrder` alone.
-    static func sortInFoldOrder(_ order: inout [Event], _ batches: Batches) -> Int {
+    static func sortInFoldOrder(_ order: inout [Event], _ batches: Batches, keyBuffers: KeyBuffers = KeyBuffers()) -> Int {
         guard order.count > 1 else { return order.count }
-        if let sorted = keyOrder(order) {
-            order = sorted
-            return sortWithinKeys(&order, batches)
-        }
+        if sortByKey(&order, keyBuffers) { return sortWithinKeys(&order, batches) }
         order.sort { a, b in inFoldOrder(a, b, batches) }
         return order.withUnsafeBufferPointer { order in
             var keys = 1
@@ -145,102 +143,133 @@ public enum SlotFold {
         return batches.tieOrder(a, b)
     }
 
-    /// The length of a slot, microseconds: slot starts that are all multiples of it pack as slot numbers.
-    static let slotMicroseconds: Int64 = 600_000_000
+    /// How the keys of a range's events pack into integers, with the events' positions below
+    /// them: a user's and a slot start's distances from the range's least, in as few bits as
+    /// they need (slot starts that are all multiples of 10 minutes as slot numbers).
+    struct KeyPacking {
+        static let slotMicroseconds: Int64 = 600_000_000
+        static let sign: UInt64 = 1 << 63  // Int64 to UInt64, keeping the order
 
-    /// The events stably sorted by key (user, then slot start), or nil when the keys and the
-    /// positions do not fit in 64 bits together.
-    ///
-    /// Each event's key is packed as its user's and its slot start's distances from the range's
-    /// least, in as few bits as they need, above its position; a least-significant-digit radix
-    /// sort of the key bits (11 at a time, stable) then puts the events in key order, events of
-    /// one key in the order given.
-    static func keyOrder(_ events: [Event]) -> [Event]? {
-        events.withUnsafeBufferPointer { events -> [Event]? in
-            let n = events.count
-            let sign: UInt64 = 1 << 63  // Int64 to UInt64, keeping the order
+        let leastUser: UInt64
+        let leastStart: UInt64
+        let slotNumbers: Bool
+        let startBits: Int
+        let keyBits: Int
+        let positionBits: Int
+
+        /// Nil when the keys and the positions do not fit in 64 bits together.
+        init?(_ events: UnsafeBufferPointer<Event>) {
             var minUser = UInt64.max, maxUser = UInt64.min, minStart = UInt64.max, maxStart = UInt64.min
             var aligned = true
             for e in events {
-                let user = UInt64(bitPattern: e.userID) ^ sign, start = UInt64(bitPattern: e.slotStart) ^ sign
+                let user = UInt64(bitPattern: e.userID) ^ Self.sign, start = UInt64(bitPattern: e.slotStart) ^ Self.sign
                 minUser = min(minUser, user)
                 maxUser = max(maxUser, user)
                 minStart = min(minStart, start)
                 maxStart = max(maxStart, start)
-                if e.slotStart % slotMicroseconds != 0 { aligned = false }
+                if e.slotStart % Self.slotMicroseconds != 0 { aligned = false }
             }
             func bits(_ x: UInt64) -> Int { UInt64.bitWidth - x.leadingZeroBitCount }
-            let positionBits = bits(UInt64(n - 1))
-            let startSpan = aligned ? (maxStart - minStart) / UInt64(slotMicroseconds) : maxStart - minStart
-            let startBits = bits(startSpan)
-            let keyBits = bits(maxUser - minUser) + startBits
-            guard keyBits + positionBits <= 64 else { return nil }
-            var keys = [UInt64](unsafeUninitializedCapacity: n) { keys, initialized in
-                for i in 0..<n {
-                    let e = events[i]
-                    let user = (UInt64(bitPattern: e.userID) ^ sign) - minUser
-                    var start = (UInt64(bitPattern: e.slotStart) ^ sign) - minStart
-                    if aligned { start /= UInt64(slotMicroseconds) }
-                    keys[i] = (user << startBits | start) << positionBits | UInt64(i)
-                }
-                initialized = n
-            }
-            radixSort(&keys, from: positionBits, bits: keyBits)
-            let mask = positionBits == 64 ? UInt64.max : (1 << positionBits) - 1
-            return keys.withUnsafeBufferPointer { keys in
-                [Event](unsafeUninitializedCapacity: n) { sorted, initialized in
-                    for j in 0..<n { sorted[j] = events[Int(keys[j] & mask)] }
-                    initialized = n
-                }
-            }
+            leastUser = minUser
+            leastStart = minStart
+            slotNumbers = aligned
+            startBits = bits(aligned ? (maxStart - minStart) / UInt64(Self.slotMicroseconds) : maxStart - minStart)
+            keyBits = bits(maxUser &- minUser) + startBits
+            positionBits = bits(UInt64(max(1, events.count) - 1))
+            guard events.isEmpty || keyBits + positionBits <= 64 else { return nil }
+        }
+
+        @inline(__always)
+        func key(_ e: Event, position: Int) -> UInt64 {
+            let user = (UInt64(bitPattern: e.userID) ^ Self.sign) - leastUser
+            var start = (UInt64(bitPattern: e.slotStart) ^ Self.sign) - leastStart
+            if slotNumbers { start /= UInt64(Self.slotMicroseconds) }
+            return (user << startBits | start) << positionBits | UInt64(position)
         }
     }
 
-    /// Sorts `keys` stably by their bits `low..<low + bits`, 11 at a time from the lowest.
-    static func radixSort(_ keys: inout [UInt64], from low: Int, bits: Int) {
+    /// Sorts `events` stably by key (user, then slot start); false, leaving them as they were,
+    /// when the keys do not pack (`KeyPacking`).
+    ///
+    /// A least-significant-digit radix sort of the packed keys (11 bits at a time, stable), then
+    /// the events moved to their places in place, one cycle of the permutation at a time.
+    static func sortByKey(_ events: inout [Event], _ buffers: KeyBuffers) -> Bool {
+        events.withUnsafeMutableBufferPointer { events in
+            let n = events.count
+            guard let packing = KeyPacking(UnsafeBufferPointer(events)) else { return false }
+            let keyBuffer = buffers.take(n), scratchBuffer = buffers.take(n)
+            defer {
+                buffers.give(keyBuffer)
+                buffers.give(scratchBuffer)
+            }
+            var keys = UnsafeMutableBufferPointer(rebasing: keyBuffer[0..<n])
+            var scratch = UnsafeMutableBufferPointer(rebasing: scratchBuffer[0..<n])
+            for i in 0..<n { keys[i] = packing.key(events[i], position: i) }
+            if radixSort(keys, scratch, from: packing.positionBits, bits: packing.keyBits) { swap(&keys, &scratch) }
+            // Position `j` takes the event at position `keys[j] & mask`; a position done is marked
+            // by its own number (an event already in place needs nothing either).
+            let mask: UInt64 = packing.positionBits == 64 ? .max : (1 << UInt64(packing.positionBits)) - 1
+            for start in 0..<n {
+                var source = Int(keys[start] & mask)
+                if source == start { continue }
+                let first = events[start]
+                var j = start
+                repeat {
+                    events[j] = events[source]
+                    keys[j] = UInt64(j)
+                    j = source
+                    source = Int(keys[j] & mask)
+                } while source != start
+                events[j] = first
+                keys[j] = UInt64(j)
+            }
+            return true
+        }
+    }
+
+    /// Sorts `keys` stably by their bits `low..<low + bits`, 11 at a time from the lowest, using
+    /// `scratch` (as many); true when the sorted keys ended in `scratch`.
+    static func radixSort(
+        _ keys: UnsafeMutableBufferPointer<UInt64>, _ scratch: UnsafeMutableBufferPointer<UInt64>, from low: Int, bits: Int
+    ) -> Bool {
         let n = keys.count
-        guard n > 1, bits > 0 else { return }
+        guard n > 1, bits > 0 else { return false }
         let digitBits = 11, buckets = 1 << 11
         let digits = (bits + digitBits - 1) / digitBits
         var counts = [Int](repeating: 0, count: digits * buckets)
-        var scratch = [UInt64](repeating: 0, count: n)
         var inScratch = false
-        keys.withUnsafeMutableBufferPointer { keys in
-            scratch.withUnsafeMutableBufferPointer { scratch in
-                counts.withUnsafeMutableBufferPointer { counts in
-                    let last = low + bits
-                    for key in keys {
-                        for d in 0..<digits {
-                            let shift = low + d * digitBits
-                            let width = min(digitBits, last - shift)
-                            counts[d * buckets + Int((key >> UInt64(shift)) & ((1 << UInt64(width)) - 1))] += 1
-                        }
-                    }
-                    for d in 0..<digits {
-                        let shift = low + d * digitBits
-                        let width = min(digitBits, last - shift)
-                        let mask: UInt64 = (1 << UInt64(width)) - 1
-                        let count = UnsafeMutableBufferPointer(rebasing: counts[(d * buckets)..<(d * buckets + buckets)])
-                        // A digit that every key shares moves nothing.
-                        if count.contains(n) { continue }
-                        var sum = 0
-                        for b in count.indices {
-                            let c = count[b]
-                            count[b] = sum
-                            sum += c
-                        }
-                        let (from, to) = inScratch ? (scratch, keys) : (keys, scratch)
-                        for key in from {
-                            let b = Int((key >> UInt64(shift)) & mask)
-                            to[count[b]] = key
-                            count[b] += 1
-                        }
-                        inScratch.toggle()
-                    }
-                    if inScratch { _ = keys.update(fromContentsOf: scratch) }
+        counts.withUnsafeMutableBufferPointer { counts in
+            let last = low + bits
+            for key in keys {
+                for d in 0..<digits {
+                    let shift = low + d * digitBits
+                    let width = min(digitBits, last - shift)
+                    counts[d * buckets + Int((key >> UInt64(shift)) & ((1 << UInt64(width)) - 1))] += 1
                 }
             }
+            for d in 0..<digits {
+                let shift = low + d * digitBits
+                let width = min(digitBits, last - shift)
+                let mask: UInt64 = (1 << UInt64(width)) - 1
+                let count = UnsafeMutableBufferPointer(rebasing: counts[(d * buckets)..<(d * buckets + buckets)])
+                // A digit that every key shares moves nothing.
+                if count.contains(n) { continue }
+                var sum = 0
+                for b in count.indices {
+                    let c = count[b]
+                    count[b] = sum
+                    sum += c
+                }
+                let (from, to) = inScratch ? (scratch, keys) : (keys, scratch)
+                for key in from {
+                    let b = Int((key >> UInt64(shift)) & mask)
+                    to[count[b]] = key
+                    count[b] += 1
+                }
+                inScratch.toggle()
+            }
         }
+        return inScratch
     }
 
     /// Sorts the events of each key (the events already in key order) in fold order, keeping
@@ -390,18 +419,34 @@ public enum SlotFold {
             return nil
         }
         // Every processed event after the version applies to it; uploads after it are repeats.
-        var processed = 0
-        for j in (made + 1)..<slot.count where slot[j].kind == .processed { processed += 1 }
-        var provenance: [Provenance] = []
-        provenance.reserveCapacity(1 + processed)
         let origin = slot[made]
-        provenance.append(Provenance(kind: origin.kind == .snapshotRow ? .snapshot : .log, location: batches.location(origin)))
+        let first = Provenance(kind: origin.kind == .snapshotRow ? .snapshot : .log, location: batches.location(origin))
+        let applied = UnsafeBufferPointer(rebasing: slot[(made + 1)...])
+        var provenance: [Provenance]
+        var last: Event?
+        // Most versions have one processed event or none: an array literal is made at its size
+        // (`reserveCapacity` goes the long way round).
+        switch applied.lazy.filter({ $0.kind == .processed }).count {
+        case 0:
+            provenance = [first]
+        case 1:
+            last = applied.first { $0.kind == .processed }!
+            provenance = [first, Provenance(kind: .log, location: batches.location(last!))]
+        case let processed:
+            provenance = []
+            provenance.reserveCapacity(1 + processed)
+            provenance.append(first)
+            for e in applied where e.kind == .processed {
+                provenance.append(Provenance(kind: .log, location: batches.location(e)))
+                last = e
+            }
+        }
         var version = batches[origin].slot(origin)
-        for j in (made + 1)..<slot.count where slot[j].kind == .processed {
-            let (status, level) = slot[j].processed
+        // Each processed event sets the status and the level: the last one's stay.
+        if let last {
+            let (status, level) = last.processed
             version.status = status
             version.activityLevel = level
-            provenance.append(Provenance(kind: .log, location: batches.location(slot[j])))
         }
         return FoldedSlot(slot: version, provenance: provenance)
     }
@@ -461,6 +506,36 @@ private struct SlotOutput: @unchecked Sendable {
     init(_ base: UnsafeMutablePointer<FoldedSlot>) { self.base = base }
 }
 
+/// Buffers for the ranges' sort keys, lent to the ranges in turn: memory a range has written
+/// is used again by the next, where fresh memory would cost a zeroed page per 512 keys.
+final class KeyBuffers: @unchecked Sendable {
+    // Sendable: `free` is only touched under `lock`; a buffer lent is used by one thread.
+    private let lock = NSLock()
+    private var free: [UnsafeMutableBufferPointer<UInt64>] = []
+
+    init() {}
+
+    deinit { for buffer in free { buffer.deallocate() } }
+
+    /// A buffer of at least `count` keys.
+    func take(_ count: Int) -> UnsafeMutableBufferPointer<UInt64> {
+        lock.lock()
+        let buffer = free.popLast()
+        lock.unlock()
+        if let buffer, buffer.count >= count { return buffer }
+        buffer?.deallocate()
+        // Ranges are of about one size: some room, so that a slightly larger one fits.
+        return .allocate(capacity: max(1, count + count / 8))
+    }
+
+    /// Gives back a buffer `take` lent.
+    func give(_ buffer: UnsafeMutableBufferPointer<UInt64>) {
+        lock.lock()
+        free.append(buffer)
+        lock.unlock()
+    }
+}
+
 /// The ranges' events, sorted and folded by the thread of each range, and their results.
 private final class FoldRanges: @unchecked Sendable {
     // Sendable: each index of the buffers is touched by one thread at a time: the thread of its
@@ -470,6 +545,7 @@ private final class FoldRanges: @unchecked Sendable {
     private let folded: UnsafeMutableBufferPointer<FoldResult>
     private let slotCounts: UnsafeMutableBufferPointer<Int>
     private let writtenCounts: UnsafeMutableBufferPointer<Int>
+    private var keyBuffers: KeyBuffers? = KeyBuffers()
 
     init(_ parts: [[EventBatch.Event]]) {
         events = .allocate(capacity: parts.count)
@@ -491,8 +567,11 @@ private final class FoldRanges: @unchecked Sendable {
 
     /// Sorts range `i` in fold order and counts its slots.
     func sort(_ i: Int, _ batches: Batches) {
-        slotCounts[i] = SlotFold.sortInFoldOrder(&events[i], batches)
+        slotCounts[i] = SlotFold.sortInFoldOrder(&events[i], batches, keyBuffers: keyBuffers!)
     }
+
+    /// Lets go of the sort keys' buffers, once every range is sorted.
+    func sorted() { keyBuffers = nil }
 
     /// Each range's number of slots, once sorted.
     var slots: [Int] { Array(slotCounts) }

@@ -245,7 +245,7 @@ final class SlotFoldTests: XCTestCase {
             var sorted = tagged, reference = tagged
             let keys = SlotFold.sortInFoldOrder(&sorted, batches)
             reference.sort { SlotFold.inFoldOrder($0, $1, batches) }
-            return (sorted, reference, keys, SlotFold.keyOrder(tagged) != nil)
+            return (sorted, reference, keys, tagged.withUnsafeBufferPointer { SlotFold.KeyPacking($0) } != nil)
         }
     }
 
