@@ -32,12 +32,11 @@ public enum SlotFold {
     ) -> FoldResult {
         precondition(batches.count < 1 << 30, "more than 2^30 sources")
         let bounds = userBounds(batches, window: window, partitions: max(1, partitions))
-        var (parts, outsideWindow) = rangeEvents(&batches, window: window, bounds: bounds)
+        let (parts, outsideWindow) = rangeEvents(&batches, window: window, bounds: bounds)
+        let ranges = FoldRanges(parts)
         let held = batches
         batches = []
         return Batches.with(held) { sources in
-            let ranges = FoldRanges(parts)
-            parts = []
             // Sorted at once; then each range's slot count is known, and the ranges fold at once
             // into one array made at its final size (no merge, no copy of the folded slots).
             DispatchQueue.concurrentPerform(iterations: bounds.count + 1) { p in ranges.sort(p, sources) }
@@ -69,11 +68,12 @@ public enum SlotFold {
     typealias Event = EventBatch.Event
 
     /// Each range's events in the window, with their batch number in their tag, and the number
-    /// of events outside. Each batch's events are let go once copied.
+    /// of events outside. Each batch's events are let go once copied. The ranges' buffers are
+    /// the caller's to deallocate.
     private static func rangeEvents(
         _ batches: inout [EventBatch], window: Window, bounds: [Int64]
-    ) -> ([[Event]], Int) {
-        // Each range's array made at its final size, counted first: grown by doubling, the events
+    ) -> ([UnsafeMutableBufferPointer<Event>], Int) {
+        // Each range's buffer made at its final size, counted first: grown by doubling, the events
         // would take up to twice their size while the batches still hold them.
         let from = window.from.microseconds, to = window.to.microseconds
         var counts = Array(repeating: 0, count: bounds.count + 1)
@@ -84,11 +84,8 @@ public enum SlotFold {
                 }
             }
         }
-        var parts = counts.map { count in
-            var events: [Event] = []
-            events.reserveCapacity(count)
-            return events
-        }
+        let parts = counts.map { UnsafeMutableBufferPointer<Event>.allocate(capacity: $0) }
+        var filled = Array(repeating: 0, count: parts.count)
         var outsideWindow = 0
         for b in batches.indices {
             let tag = UInt32(b) << 2
@@ -96,7 +93,9 @@ public enum SlotFold {
                 for var e in events {
                     if e.slotStart >= from && e.slotStart < to {
                         e.tag = tag | (e.tag & 3)
-                        parts[partition(of: e.userID, bounds)].append(e)
+                        let p = partition(of: e.userID, bounds)
+                        parts[p].initializeElement(at: filled[p], to: e)
+                        filled[p] += 1
                     } else {
                         outsideWindow += 1
                     }
@@ -114,17 +113,18 @@ public enum SlotFold {
     /// integers with their position (`sortByKey`), then each key's few events are sorted by time,
     /// kind and tie (`sortWithinKeys`). Keys that do not pack (users or slot starts too far
     /// apart) are sorted by `inFoldOrder` alone.
-    static func sortInFoldOrder(_ order: inout [Event], _ batches: Batches, keyBuffers: KeyBuffers = KeyBuffers()) -> Int {
+    static func sortInFoldOrder(
+        _ order: UnsafeMutableBufferPointer<Event>, _ batches: Batches, keyBuffers: KeyBuffers = KeyBuffers()
+    ) -> Int {
         guard order.count > 1 else { return order.count }
-        if sortByKey(&order, keyBuffers) { return sortWithinKeys(&order, batches) }
+        if sortByKey(order, keyBuffers) { return sortWithinKeys(order, batches) }
+        var order = order
         order.sort { a, b in inFoldOrder(a, b, batches) }
-        return order.withUnsafeBufferPointer { order in
-            var keys = 1
-            for i in order.indices.dropFirst() where order[i].userID != order[i - 1].userID || order[i].slotStart != order[i - 1].slotStart {
-                keys += 1
-            }
-            return keys
+        var keys = 1
+        for i in order.indices.dropFirst() where order[i].userID != order[i - 1].userID || order[i].slotStart != order[i - 1].slotStart {
+            keys += 1
         }
+        return keys
     }
 
     /// The fold order of two events (CONTRACT §5.2): key, time, kind, then host, file and line.
@@ -193,8 +193,8 @@ public enum SlotFold {
     ///
     /// A least-significant-digit radix sort of the packed keys (11 bits at a time, stable), then
     /// the events moved to their places in place, one cycle of the permutation at a time.
-    static func sortByKey(_ events: inout [Event], _ buffers: KeyBuffers) -> Bool {
-        events.withUnsafeMutableBufferPointer { events in
+    static func sortByKey(_ events: UnsafeMutableBufferPointer<Event>, _ buffers: KeyBuffers) -> Bool {
+        do {
             let n = events.count
             guard let packing = KeyPacking(UnsafeBufferPointer(events)) else { return false }
             let keyBuffer = buffers.take(n), scratchBuffer = buffers.take(n)
@@ -274,8 +274,8 @@ public enum SlotFold {
 
     /// Sorts the events of each key (the events already in key order) in fold order, keeping
     /// the order given for events equal in it; returns the number of keys.
-    static func sortWithinKeys(_ order: inout [Event], _ batches: Batches) -> Int {
-        order.withUnsafeMutableBufferPointer { order in
+    static func sortWithinKeys(_ order: UnsafeMutableBufferPointer<Event>, _ batches: Batches) -> Int {
+        do {
             var keys = 0
             var start = 0
             while start < order.count {
@@ -307,10 +307,10 @@ public enum SlotFold {
 
     /// Folds one range's sorted events, writing its slots at `out`; returns how many it wrote.
     static func foldSorted(
-        _ order: [Event], _ batches: Batches, into out: UnsafeMutablePointer<FoldedSlot>, _ result: inout FoldResult
+        _ order: UnsafeBufferPointer<Event>, _ batches: Batches, into out: UnsafeMutablePointer<FoldedSlot>, _ result: inout FoldResult
     ) -> Int {
         var written = 0
-        order.withUnsafeBufferPointer { order in
+        do {
             var start = 0
             var touched = 0
             while start < order.count {
@@ -541,13 +541,14 @@ private final class FoldRanges: @unchecked Sendable {
     // Sendable: each index of the buffers is touched by one thread at a time: the thread of its
     // range during `sort` and `fold`, the caller before, between and after them. The buffers are
     // allocated here, so that no array is accessed from two threads at once.
-    private let events: UnsafeMutableBufferPointer<[EventBatch.Event]>
+    private let events: UnsafeMutableBufferPointer<UnsafeMutableBufferPointer<EventBatch.Event>>
     private let folded: UnsafeMutableBufferPointer<FoldResult>
     private let slotCounts: UnsafeMutableBufferPointer<Int>
     private let writtenCounts: UnsafeMutableBufferPointer<Int>
     private var keyBuffers: KeyBuffers? = KeyBuffers()
 
-    init(_ parts: [[EventBatch.Event]]) {
+    /// Takes the ranges' event buffers over.
+    init(_ parts: [UnsafeMutableBufferPointer<EventBatch.Event>]) {
         events = .allocate(capacity: parts.count)
         _ = events.initialize(from: parts)
         folded = .allocate(capacity: parts.count)
@@ -559,6 +560,7 @@ private final class FoldRanges: @unchecked Sendable {
     }
 
     deinit {
+        for range in events { range.deallocate() }
         events.deinitialize().deallocate()
         folded.deinitialize().deallocate()
         slotCounts.deallocate()
@@ -567,7 +569,7 @@ private final class FoldRanges: @unchecked Sendable {
 
     /// Sorts range `i` in fold order and counts its slots.
     func sort(_ i: Int, _ batches: Batches) {
-        slotCounts[i] = SlotFold.sortInFoldOrder(&events[i], batches, keyBuffers: keyBuffers!)
+        slotCounts[i] = SlotFold.sortInFoldOrder(events[i], batches, keyBuffers: keyBuffers!)
     }
 
     /// Lets go of the sort keys' buffers, once every range is sorted.
@@ -578,8 +580,9 @@ private final class FoldRanges: @unchecked Sendable {
 
     /// Folds range `i` into `out`, then lets go of its events.
     func fold(_ i: Int, _ batches: Batches, into out: UnsafeMutablePointer<FoldedSlot>) {
-        writtenCounts[i] = SlotFold.foldSorted(events[i], batches, into: out, &folded[i])
-        events[i] = []
+        writtenCounts[i] = SlotFold.foldSorted(UnsafeBufferPointer(events[i]), batches, into: out, &folded[i])
+        events[i].deallocate()
+        events[i] = UnsafeMutableBufferPointer(start: nil, count: 0)
     }
 
     /// The number of slots range `i` wrote.

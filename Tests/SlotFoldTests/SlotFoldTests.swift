@@ -243,7 +243,7 @@ final class SlotFoldTests: XCTestCase {
         }
         return Batches.with(batches) { batches in
             var sorted = tagged, reference = tagged
-            let keys = SlotFold.sortInFoldOrder(&sorted, batches)
+            let keys = sorted.withUnsafeMutableBufferPointer { SlotFold.sortInFoldOrder($0, batches) }
             reference.sort { SlotFold.inFoldOrder($0, $1, batches) }
             return (sorted, reference, keys, tagged.withUnsafeBufferPointer { SlotFold.KeyPacking($0) } != nil)
         }
