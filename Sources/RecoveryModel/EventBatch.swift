@@ -290,8 +290,15 @@ public struct EventBatch: Sendable {
         }
     }
 
+    /// `slot(event)` of the batch at `batch`, read in place: called on a batch read through a
+    /// pointer, `slot` would copy the batch for the call (retaining and releasing its arrays).
+    public static func slot(_ event: Event, of batch: UnsafePointer<EventBatch>) -> TimeSlot {
+        batch.pointee.slot(event)
+    }
+
     /// The version a snapshot row or an upload makes, for the slot `event` names: pending with
     /// no activity level for an upload.
+    @inline(__always)
     public func slot(_ event: Event) -> TimeSlot {
         let version = versions[Int(event.payload)]
         let snapshot = event.kind == .snapshotRow

@@ -441,7 +441,7 @@ public enum SlotFold {
                 last = e
             }
         }
-        var version = batches[origin].slot(origin)
+        var version = EventBatch.slot(origin, of: batches.pointer(origin))
         // Each processed event sets the status and the level: the last one's stay.
         if let last {
             let (status, level) = last.processed
@@ -486,6 +486,10 @@ struct Batches: @unchecked Sendable {
     subscript(event: EventBatch.Event) -> EventBatch {
         unsafeAddress { base + Int(event.tag >> 2) }
     }
+
+    /// Where the batch of a sorted event is.
+    @inline(__always)
+    func pointer(_ event: EventBatch.Event) -> UnsafePointer<EventBatch> { base + Int(event.tag >> 2) }
 
     func location(_ event: EventBatch.Event) -> SourceLocation {
         SourceLocation(file: self[event].source, line: Int(event.line))
