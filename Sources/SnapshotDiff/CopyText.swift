@@ -318,14 +318,37 @@ public enum CopyText {
     /// `2018-07-25 07:50:00.25-07`, `+05:30`) or as RFC 3339; nil for anything else.
     @inlinable
     public static func timestamp(_ field: UnsafeRawBufferPointer) -> Timestamp? {
-        isoTimestamp(field) ?? Timestamp.parse(field)
+        var days = DayCache()
+        return timestamp(field, days: &days)
+    }
+
+    /// `timestamp(_:)` with the day number of the date it read last, for a caller that reads
+    /// many times of the same days.
+    @inlinable
+    public static func timestamp(_ field: UnsafeRawBufferPointer, days: inout DayCache) -> Timestamp? {
+        isoTimestamp(field, days: &days) ?? Timestamp.parse(field)
+    }
+
+    /// The date `isoTimestamp` read last and its day number: a dump's rows come a user at a time
+    /// in time order, so a row's dates are mostly those of the row before.
+    public struct DayCache {
+        @usableFromInline var date: Int64 = -1
+        @usableFromInline var days: Int64 = 0
+
+        public init() {}
+    }
+
+    @inlinable
+    static func isoTimestamp(_ field: UnsafeRawBufferPointer) -> Timestamp? {
+        var days = DayCache()
+        return isoTimestamp(field, days: &days)
     }
 
     /// `YYYY-MM-DD HH:MM:SS[.fraction]+HH[:MM]`, the form PostgreSQL writes, read at fixed places:
     /// the time `Timestamp.parse` reads, or nil for any other form and for a date or time out of
     /// range (which `Timestamp.parse` then reads, or refuses).
     @inlinable
-    static func isoTimestamp(_ field: UnsafeRawBufferPointer) -> Timestamp? {
+    static func isoTimestamp(_ field: UnsafeRawBufferPointer, days cache: inout DayCache) -> Timestamp? {
         let n = field.count
         guard n >= 22, let p = field.baseAddress else { return nil }
         @inline(__always) func byte(_ i: Int) -> UInt8 { p.load(fromByteOffset: i, as: UInt8.self) }
@@ -368,7 +391,12 @@ public enum CopyText {
             offsetMinutes = m
         }
         let offset = (offsetHours * 3600 + offsetMinutes * 60) * (sign == 0x2D ? -1 : 1)
-        let seconds = daysFromCivil(year: year, month: month, day: day) * 86_400 + hour * 3600 + minute * 60 + second - offset
+        let date = (year * 100 + month) * 100 + day
+        if date != cache.date {
+            cache.date = date
+            cache.days = daysFromCivil(year: year, month: month, day: day)
+        }
+        let seconds = cache.days * 86_400 + hour * 3600 + minute * 60 + second - offset
         return Timestamp(microseconds: seconds * 1_000_000 + fraction)
     }
 

@@ -29,6 +29,8 @@ public struct SlotRowDecoder {
     /// The app lists decoded so far, by their raw field: a dump repeats a few thousand lists over
     /// its rows, and a repeat is then a hash and a compare, with no array or `String` made.
     private var appLists = InternTable<[String]>(limit: 1 << 16)
+    /// The day number of the date read last (`CopyText.DayCache`).
+    private var days = CopyText.DayCache()
 
     /// The decoder for rows whose columns are `names` (a COPY column list, in order). Returns
     /// the names of the columns recovery needs that `names` lacks, when any is missing.
@@ -130,9 +132,9 @@ public struct SlotRowDecoder {
 
     /// `user_id` and `slot_start` when both read well, with no other check: enough to tell a row
     /// outside the window.
-    private func rawKey(_ row: UnsafeRawBufferPointer) -> SlotKey? {
+    private mutating func rawKey(_ row: UnsafeRawBufferPointer) -> SlotKey? {
         guard let userID = CopyText.integer(field(Column.user, row), in: 1...Int64.max),
-              let slotStart = CopyText.timestamp(field(Column.slotStart, row))
+              let slotStart = CopyText.timestamp(field(Column.slotStart, row), days: &days)
         else { return nil }
         return SlotKey(userID: userID, slotStart: slotStart)
     }
@@ -143,15 +145,22 @@ public struct SlotRowDecoder {
         UnsafeRawBufferPointer(rebasing: row[fieldRange(positions[column])])
     }
 
-    /// Indices into `columns` (`TimeSlotColumns.read`).
-    private enum Column {
-        static let user = index("user_id"), project = index("project_id"), task = index("task_id")
-        static let slotStart = index("slot_start"), duration = index("duration_min"), status = index("status")
-        static let activity = index("activity_level"), keystrokes = index("keystrokes"), mouse = index("mouse_events")
-        static let apps = index("active_apps"), screenshot = index("screenshot_key"), note = index("note")
-        static let updatedAt = index("updated_at")
-
-        private static func index(_ name: String) -> Int { SlotRowDecoder.columns.firstIndex(of: name)! }
+    /// Indices into `columns` (`TimeSlotColumns.read`), as constants: `RowDecoderTests` checks
+    /// each against the name it stands for.
+    enum Column {
+        static var user: Int { 0 }
+        static var project: Int { 1 }
+        static var task: Int { 2 }
+        static var slotStart: Int { 3 }
+        static var duration: Int { 4 }
+        static var status: Int { 5 }
+        static var activity: Int { 6 }
+        static var keystrokes: Int { 7 }
+        static var mouse: Int { 8 }
+        static var apps: Int { 9 }
+        static var screenshot: Int { 10 }
+        static var note: Int { 11 }
+        static var updatedAt: Int { 12 }
     }
 
     /// Decodes the fields `split` found.
@@ -207,11 +216,21 @@ public struct SlotRowDecoder {
     /// strings of them) instead of made into strings. A rejected row leaves `text` as it was.
     mutating func decodeForBatch(_ row: UnsafeRawBufferPointer, window: Window?, text: inout [UInt8]) -> BatchRow {
         if let rejected = split(row), case .rejected(let reason, let key) = rejected { return .rejected(reason, key: key) }
-        if let window, let key = rawKey(row), !window.contains(key.slotStart) { return .outside(key) }
+        var raw: SlotKey?
+        if let window {
+            raw = rawKey(row)
+            if let raw, !window.contains(raw.slotStart) { return .outside(raw) }
+        }
         let key: SlotKey
-        switch decodeKey(row) {
-        case .success(let k): key = k
-        case .failure(let rejection): return .rejected(rejection.reason, key: rejection.key)
+        if let raw {
+            // Both fields read well: `decodeKey` would read the same key; its alignment is left.
+            guard raw.slotStart.isSlotAligned else { return .rejected(.misalignedSlotStart, key: raw) }
+            key = raw
+        } else {
+            switch decodeKey(row) {
+            case .success(let k): key = k
+            case .failure(let rejection): return .rejected(rejection.reason, key: rejection.key)
+            }
         }
         let start = text.count
         do throws(Reject) {
@@ -303,14 +322,15 @@ public struct SlotRowDecoder {
     }
 
     /// `updated_at`.
-    private func decodeUpdatedAt(_ row: UnsafeRawBufferPointer) throws(Reject) -> Timestamp {
+    private mutating func decodeUpdatedAt(_ row: UnsafeRawBufferPointer) throws(Reject) -> Timestamp {
         let updatedField = field(Column.updatedAt, row)
-        guard !CopyText.isNull(updatedField), let updatedAt = CopyText.timestamp(updatedField) else {
+        guard !CopyText.isNull(updatedField), let updatedAt = CopyText.timestamp(updatedField, days: &days) else {
             throw Reject(.invalidTime(key: "updated_at"))
         }
         return updatedAt
     }
 
+    @inline(__always)
     private func required(_ column: Int, _ range: ClosedRange<Int64>, _ row: UnsafeRawBufferPointer) throws(Reject) -> Int64 {
         let f = field(column, row)
         if CopyText.isNull(f) { throw Reject(.malformedRow("'\(Self.columns[column])' is null")) }
@@ -318,6 +338,7 @@ public struct SlotRowDecoder {
         return v
     }
 
+    @inline(__always)
     private func optional(_ column: Int, _ range: ClosedRange<Int64>, _ row: UnsafeRawBufferPointer) throws(Reject) -> Int64? {
         let f = field(column, row)
         if CopyText.isNull(f) { return nil }

@@ -170,7 +170,7 @@ final class CopyTextTests: XCTestCase {
     }
 
     /// The fixed-place reading of PostgreSQL's form agrees with `Timestamp.parse` on that form,
-    /// on its neighbours (other separators, `Z`, seconds in the offset, long fractions, days out
+    /// with and without the day number of the date before, on its neighbours (other separators, `Z`, seconds in the offset, long fractions, days out
     /// of their month, leap years) and on random damage to them.
     func testTimestampsAgreeWithTheParser() {
         var rng = SplitMix64(seed: 0x7135_2018)
@@ -183,6 +183,7 @@ final class CopyTextTests: XCTestCase {
         }
         let damage = Array("0123456789-:+. TZz/a".utf8)
         var checked = 0, fast = 0
+        var days = CopyText.DayCache()   // shared: dates that repeat and dates that change
         for _ in 0..<200_000 {
             let year: UInt64 = number([random(10_000), 1970 + random(80), 2000, 1900, 2024, 2023])
             let month: UInt64 = number([random(14), 2])
@@ -204,6 +205,7 @@ final class CopyTextTests: XCTestCase {
             bytes.withUnsafeBytes { raw in
                 let expected = Timestamp.parse(raw)
                 XCTAssertEqual(CopyText.timestamp(raw), expected, String(decoding: bytes, as: UTF8.self))
+                XCTAssertEqual(CopyText.timestamp(raw, days: &days), expected, String(decoding: bytes, as: UTF8.self))
                 if let t = CopyText.isoTimestamp(raw) {
                     XCTAssertEqual(t, expected, String(decoding: bytes, as: UTF8.self))
                     fast += 1

@@ -1,5 +1,5 @@
 import RecoveryModel
-import SnapshotDiff
+@testable import SnapshotDiff
 import XCTest
 
 /// Unit tests: whole rows, and a seeded round-trip property over random rows.
@@ -50,6 +50,20 @@ final class RowDecoderTests: XCTestCase {
         XCTAssertEqual(decode(row([:], columns: columns)), .inside(self.decode(row([:], columns: columns), columns: columns)))
         let short = columns.dropLast(2).map { _ in "1" }.joined(separator: "\t")
         XCTAssertEqual(decode(short), .inside(.rejected(.malformedRow("expected 15 fields, found 13"), key: nil)))
+    }
+
+    /// The decoder's column constants name the columns it reads, in `TimeSlotColumns.read`'s order.
+    func testColumnConstants() {
+        typealias C = SlotRowDecoder.Column
+        let names = SlotRowDecoder.columns
+        XCTAssertEqual(names.count, 13)
+        let constants: [(Int, String)] = [
+            (C.user, "user_id"), (C.project, "project_id"), (C.task, "task_id"), (C.slotStart, "slot_start"),
+            (C.duration, "duration_min"), (C.status, "status"), (C.activity, "activity_level"),
+            (C.keystrokes, "keystrokes"), (C.mouse, "mouse_events"), (C.apps, "active_apps"),
+            (C.screenshot, "screenshot_key"), (C.note, "note"), (C.updatedAt, "updated_at"),
+        ]
+        for (index, name) in constants { XCTAssertEqual(names[index], name) }
     }
 
     func testAGoodRow() {
