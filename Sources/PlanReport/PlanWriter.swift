@@ -147,7 +147,8 @@ public enum PlanWriter {
                     }
                     try csv.add(piece, out)
                 case .report(let report):
-                    digests.add(PlanFile(name: report.fileName, try write(report, plan: nil, evidence, into: directory)))
+                    let written = try write(report, plan: nil, evidence, into: directory)
+                    digests.add(PlanFile(name: report.fileName, bytes: written.bytes, sha256: written.sha256))
                 case .totals:
                     totals.set(Totals(evidence))
                 }
@@ -157,7 +158,8 @@ public enum PlanWriter {
         }
         if let failure = failures.first { throw failure }
         let rowsHash = try rows.finish().sha256
-        digests.add(PlanFile(name: RecoveredCSV.renderer.fileName, try csv.finish()))
+        let csvWritten = try csv.finish()
+        digests.add(PlanFile(name: RecoveredCSV.renderer.fileName, bytes: csvWritten.bytes, sha256: csvWritten.sha256))
         let facts = totals.value!
 
         var document = PlanDocument(
@@ -186,7 +188,8 @@ public enum PlanWriter {
         DispatchQueue.concurrentPerform(iterations: late.count + 1) { i in
             do {
                 if i < late.count {
-                    digests.add(PlanFile(name: late[i].fileName, try write(late[i], plan: plan, evidence, into: directory)))
+                    let written = try write(late[i], plan: plan, evidence, into: directory)
+                    digests.add(PlanFile(name: late[i].fileName, bytes: written.bytes, sha256: written.sha256))
                 } else {
                     var withoutUsers = plan
                     withoutUsers.users = []
@@ -283,8 +286,10 @@ public enum PlanWriter {
         }
     }
 
-    /// Writes one report into `directory` (streamed, when it streams) and returns its digest.
-    private static func write(_ report: ReportRenderer, plan: PlanDocument?, _ evidence: PlanEvidence, into directory: String) throws -> FileDigest.Summary {
+    /// Writes one report into `directory` (streamed, when it streams) and returns its SHA-256 and size.
+    private static func write(
+        _ report: ReportRenderer, plan: PlanDocument?, _ evidence: PlanEvidence, into directory: String
+    ) throws -> PlanFileOutput.Written {
         let path = directory + "/" + report.fileName
         if let streaming = report.streaming {
             return try writeStreamed(to: path) { out, flush in try streaming(evidence, &out, flush) }
@@ -296,9 +301,9 @@ public enum PlanWriter {
         }
     }
 
-    /// Writes the rows file in 1 MiB pieces, hashing as it goes; returns its digest. One COPY
-    /// line per recovered slot, in the resolver's order (sorted by key).
-    static func writeRows(_ slots: [FoldedSlot], to path: String) throws -> FileDigest.Summary {
+    /// Writes the rows file in 1 MiB pieces, hashing as it goes; returns its SHA-256 and size. One
+    /// COPY line per recovered slot, in the resolver's order (sorted by key).
+    static func writeRows(_ slots: [FoldedSlot], to path: String) throws -> PlanFileOutput.Written {
         try writeStreamed(to: path) { buffer, flush in
             var text = RepeatedText(paths: .copyEscaped)
             var start = 0
@@ -326,39 +331,30 @@ public enum PlanWriter {
     }
 
     /// Creates the file at `path` and lets `body` fill it through a buffer it hands to `flush`
-    /// whenever it likes (each flush writes the buffer and empties it); returns the file's digest.
+    /// whenever it likes (each flush writes the buffer and empties it); returns the file's
+    /// SHA-256 and size.
     static func writeStreamed(
         to path: String,
         _ body: (inout TextBuffer, (inout TextBuffer) throws -> Void) throws -> Void
-    ) throws -> FileDigest.Summary {
-        guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
-            throw PlanError(.cannotWrite, path: path, detail: "cannot create the file")
-        }
-        defer { try? handle.close() }
-        let digest = FileDigest()
+    ) throws -> PlanFileOutput.Written {
+        let output = try PlanFileOutput(path: path, direct: true)
         var buffer = TextBuffer(capacity: (1 << 20) + 4096)
         try body(&buffer) { out in
-            out.bytes.withUnsafeBytes { digest.update($0) }
-            do {
-                try handle.write(contentsOf: out.bytes)
-            } catch {
-                throw PlanError(.cannotWrite, path: path, detail: PlanError.reason(error))
-            }
+            try out.bytes.withUnsafeBytes { try output.write($0) }
             out.bytes.removeAll(keepingCapacity: true)
         }
-        return digest.finalize()
+        return try output.finish()
     }
 }
 
 /// A file written in pieces that any thread makes: piece `i` is written (and hashed) once every
 /// piece before it is, by the thread that hands over the piece that completes the run, while the
 /// others go on making pieces. Sendable: `ready`, `next`, `writing`, `spare` and `failure` are
-/// touched only under `lock`; the file and the digest only by the thread that set `writing`.
+/// touched only under `lock`; the output only by the thread that set `writing`.
 final class PieceFile: @unchecked Sendable {
     let path: String
     private let pieces: Int
-    private let handle: FileHandle
-    private let digest = FileDigest()
+    private let output: PlanFileOutput
     private let lock = NSLock()
     private var ready: [Int: TextBuffer] = [:]
     private var next = 0
@@ -368,15 +364,10 @@ final class PieceFile: @unchecked Sendable {
     private var failure: (any Error)?
 
     init(path: String, pieces: Int) throws {
-        guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
-            throw PlanError(.cannotWrite, path: path, detail: "cannot create the file")
-        }
         self.path = path
         self.pieces = pieces
-        self.handle = handle
+        output = try PlanFileOutput(path: path, direct: true)
     }
-
-    deinit { try? handle.close() }
 
     /// An empty buffer to make a piece in (one a written piece left, when there is one).
     func buffer() -> TextBuffer {
@@ -397,10 +388,9 @@ final class PieceFile: @unchecked Sendable {
             next += 1
             lock.unlock()
             do {
-                piece.bytes.withUnsafeBytes { digest.update($0) }
-                try handle.write(contentsOf: piece.bytes)
+                try piece.bytes.withUnsafeBytes { try output.write($0) }
             } catch {
-                met = PlanError(.cannotWrite, path: path, detail: PlanError.reason(error))
+                met = error
             }
             piece.bytes.removeAll(keepingCapacity: true)
             lock.lock()
@@ -412,13 +402,13 @@ final class PieceFile: @unchecked Sendable {
         if let met { throw met }
     }
 
-    /// The file's digest, once every piece is written.
-    func finish() throws -> FileDigest.Summary {
+    /// The file's SHA-256 and size, once every piece is written.
+    func finish() throws -> PlanFileOutput.Written {
         lock.lock()
         defer { lock.unlock() }
         if let failure { throw failure }
         precondition(next == pieces && ready.isEmpty, "a piece of \(path) was not written")
-        return digest.finalize()
+        return try output.finish()
     }
 }
 

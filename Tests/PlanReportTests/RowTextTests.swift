@@ -42,6 +42,49 @@ final class RowTextTests: XCTestCase {
         XCTAssertEqual(out.text, (values.map { String($0) } + [String(Int32.min), "-1", String(Int16.max)]).joined(separator: " "))
     }
 
+    /// A file written with O_DIRECT in aligned blocks (and its tail without) holds the bytes
+    /// given, in pieces of any size, as a file written plainly does; the digest is the same.
+    func testPlanFileOutputWritesTheBytesGivenDirectOrNot() throws {
+        let dir = try TemporaryDirectory(prefix: "file-output")
+        var random = SystemRandomNumberGenerator()
+        let bytes = (0..<(3 << 20) + 4097).map { _ in UInt8.random(in: 0...255, using: &random) }
+        for total in [0, 1, 4095, 4096, 4097, 1 << 20, (1 << 20) + 1, bytes.count] {
+            for direct in [true, false] {
+                for piece in [1000, 4096, 65_537, 1 << 20] where piece <= max(total, 1000) * 2 {
+                    let path = dir.path + "/f-\(total)-\(direct)-\(piece)"
+                    let output = try PlanFileOutput(path: path, direct: direct)
+                    var at = 0
+                    while at < total {
+                        let n = min(piece, total - at)
+                        try bytes.withUnsafeBytes { try output.write(UnsafeRawBufferPointer(rebasing: $0[at..<(at + n)])) }
+                        at += n
+                    }
+                    let written = try output.finish()
+                    let expected = FileDigest.of(Array(bytes[..<total]))
+                    XCTAssertEqual(written.sha256, expected.sha256, path)
+                    XCTAssertEqual(written.bytes, Int64(total), path)
+                    XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), Data(bytes[..<total]), path)
+                }
+            }
+        }
+    }
+
+    #if os(Linux)
+    /// A full disk is reported as before (exit 65 in `plan`), whether the bytes go directly or not.
+    func testPlanFileOutputReportsAFullDisk() throws {
+        for direct in [true, false] {
+            let output = try PlanFileOutput(path: "/dev/full", direct: direct)
+            let chunk = [UInt8](repeating: 0x41, count: 300_000)
+            XCTAssertThrowsError(try {
+                for _ in 0..<8 { try chunk.withUnsafeBytes { try output.write($0) } }
+                _ = try output.finish()
+            }()) { error in
+                XCTAssertEqual((error as? PlanError)?.message, "cannot write '/dev/full': no space left on the device")
+            }
+        }
+    }
+    #endif
+
     func testRowsAreWrittenAsFieldByField() throws {
         let dir = try TemporaryDirectory(prefix: "row-text")
         let path = dir.path + "/rows.tsv"
