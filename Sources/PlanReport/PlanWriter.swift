@@ -97,9 +97,9 @@ public enum PlanWriter {
         throw PlanError(.cannotWrite, path: directory, detail: "no free name for a directory beside it")
     }
 
-    /// The slots of one piece of the rows file and of `recovered.csv`: under 1 MB of text, so that
-    /// a piece is still in the cache of the core that hashes and writes it, most often the one
-    /// that just made it.
+    /// The slots of one piece of the rows file and of `recovered.csv`: under 1 MB of text in each,
+    /// so that a piece is still in the cache of the core that hashes and writes it, most often the
+    /// one that just made it.
     static let slotsPerPiece = 4096
 
     /// Writes every file of the plan into `directory`, which exists, new and empty. It is never
@@ -112,40 +112,46 @@ public enum PlanWriter {
             throw PlanError(.exists, path: planPath, detail: "a plan is already there; choose a new --out directory")
         }
         // First, on every core, each thread taking the next job as it is free: the rows file
-        // (whose SHA-256 the plan id binds) and `recovered.csv` in pieces of slots, each piece
-        // written once the pieces before it are; the other reports that need no plan document;
-        // and the plan's totals. Then the plan id, then the reports that show it and plan.json's
-        // text, at once.
+        // (whose SHA-256 the plan id binds) and `recovered.csv` in pieces of slots, both made in
+        // one pass over a piece's slots, each piece written once the pieces before it are; the
+        // other reports that need no plan document; and the plan's totals. Then the plan id, then
+        // the reports that show it and plan.json's text, at once.
         let count = evidence.recoveredCount
         let pieces = (count + slotsPerPiece - 1) / slotsPerPiece
         let rows = try PieceFile(path: directory + "/" + PlanDocument.rowsFileName, pieces: max(1, pieces))
         let csv = try PieceFile(path: directory + "/" + RecoveredCSV.renderer.fileName, pieces: max(1, pieces))
         let others = ReportRenderers.all.filter { !$0.needsDocument && $0.fileName != RecoveredCSV.renderer.fileName }
         var jobs: [EarlyJob] = others.filter(Self.isLarge).map { .report($0) }
-        for piece in 0..<max(1, pieces) { jobs += [.rows(piece), .recovered(piece)] }
+        for piece in 0..<max(1, pieces) { jobs.append(.recovered(piece)) }
         jobs += others.filter { !Self.isLarge($0) }.map { .report($0) } + [.totals]
         let early = jobs
+        let rowTexts = RowTextPool()
         let totals = LockedValue<Totals>()
         let digests = DigestBox()
         let failures = FailureBox()
         DispatchQueue.concurrentPerform(iterations: early.count) { i in
             do {
                 switch early[i] {
-                case .rows(let piece):
-                    var out = rows.buffer()
-                    var text = RepeatedText(paths: .copyEscaped)
-                    try evidence.withRecovered(Self.range(of: piece, count: count, slotsPerPiece)) { slots, range in
-                        appendRows(slots, range, text: &text, to: &out)
-                    }
-                    try rows.add(piece, out)
                 case .recovered(let piece):
-                    var out = csv.buffer()
-                    if piece == 0 { RecoveredCSV.appendHeader(to: &out) }
-                    var text = RepeatedText(paths: .asIs)
-                    try evidence.withRecovered(Self.range(of: piece, count: count, slotsPerPiece)) { slots, range in
-                        RecoveredCSV.append(slots, range, text: &text, to: &out)
+                    let rowsPiece = rows.memory(for: piece), csvPiece = csv.memory(for: piece)
+                    if piece == 0 { RecoveredCSV.putHeader(to: csvPiece) }
+                    var text = rowTexts.take()
+                    do {
+                        try evidence.withRecovered(Self.range(of: piece, count: count, slotsPerPiece)) { slots, range in
+                            RecoveredCSV.put(slots, range, text: &text, rows: rowsPiece, csv: csvPiece)
+                        }
+                    } catch {
+                        // No piece after this one is written: none waits for its memory.
+                        rows.fail(error)
+                        csv.fail(error)
+                        throw error
                     }
-                    try csv.add(piece, out)
+                    rowTexts.give(text)
+                    // The rows file first: a failure in it is the one reported.
+                    var met: (any Error)?
+                    do { try rows.add(piece, rowsPiece) } catch { met = error }
+                    do { try csv.add(piece, csvPiece) } catch { met = met ?? error }
+                    if let met { throw met }
                 case .report(let report):
                     let written = try write(report, plan: nil, evidence, into: directory)
                     digests.add(PlanFile(name: report.fileName, bytes: written.bytes, sha256: written.sha256))
@@ -212,7 +218,7 @@ public enum PlanWriter {
 
     /// A job of the first part of `writeFiles`.
     private enum EarlyJob {
-        case rows(Int), recovered(Int), report(ReportRenderer), totals
+        case recovered(Int), report(ReportRenderer), totals
     }
 
     /// The reports without a plan document that take longest: started first, so that no core is
@@ -301,33 +307,22 @@ public enum PlanWriter {
         }
     }
 
-    /// Writes the rows file in 1 MiB pieces, hashing as it goes; returns its SHA-256 and size. One
-    /// COPY line per recovered slot, in the resolver's order (sorted by key).
+    /// Writes the rows file in pieces of 4096 slots; returns its SHA-256 and size. One COPY line
+    /// per recovered slot, in the resolver's order (sorted by key).
     static func writeRows(_ slots: [FoldedSlot], to path: String) throws -> PlanFileOutput.Written {
-        try writeStreamed(to: path) { buffer, flush in
-            var text = RepeatedText(paths: .copyEscaped)
-            var start = 0
-            while start < slots.count {
-                let end = min(slots.count, start + 4096)
-                appendRows(slots, start..<end, text: &text, to: &buffer)
-                if buffer.bytes.count >= 1 << 20 { try flush(&buffer) }
-                start = end
-            }
-            try flush(&buffer)
+        let output = try PlanFileOutput(path: path, direct: true)
+        let rows = PieceMemory(capacity: 1 << 20), records = PieceMemory(capacity: 1 << 20)
+        var text = RepeatedText()
+        var start = 0
+        while start < slots.count {
+            let end = min(slots.count, start + 4096)
+            rows.count = 0
+            records.count = 0
+            RecoveredCSV.put(slots, start..<end, text: &text, rows: rows, csv: records)
+            try rows.withBytes { try output.write($0) }
+            start = end
         }
-    }
-
-    /// Appends the rows of `slots[range]`, reading each slot in place.
-    static func appendRows(_ slots: [FoldedSlot], _ range: Range<Int>, text: inout RepeatedText, to out: inout TextBuffer) {
-        slots.withUnsafeBufferPointer { slots in
-            guard let base = slots.baseAddress else { return }
-            for i in range {
-                let folded = base + i
-                folded.pointee.provenance.withUnsafeBufferPointer { provenance in
-                    RowsFileFormat.append(FoldedSlot.slotPointer(folded), provenance: provenance, text: &text, to: &out)
-                }
-            }
-        }
+        return try output.finish()
     }
 
     /// Creates the file at `path` and lets `body` fill it through a buffer it hands to `flush`
@@ -349,18 +344,22 @@ public enum PlanWriter {
 
 /// A file written in pieces that any thread makes: piece `i` is written (and hashed) once every
 /// piece before it is, by the thread that hands over the piece that completes the run, while the
-/// others go on making pieces. Sendable: `ready`, `next`, `writing`, `spare` and `failure` are
-/// touched only under `lock`; the output only by the thread that set `writing`.
+/// others go on making pieces. A piece `window` or more after the next one to be written waits
+/// for its memory until the pieces before it are written, so that a slow disk does not leave most
+/// of the file in memory; the next piece to be written never waits. Sendable: `ready`, `next`,
+/// `writing`, `spare` and `failure` are touched only under `lock`; the output only by the thread
+/// that set `writing`.
 final class PieceFile: @unchecked Sendable {
     let path: String
     private let pieces: Int
     private let output: PlanFileOutput
-    private let lock = NSLock()
-    private var ready: [Int: TextBuffer] = [:]
+    private let lock = NSCondition()
+    static let window = 4
+    private var ready: [Int: PieceMemory] = [:]
     private var next = 0
     private var writing = false
-    /// Buffers of pieces written, emptied, for the next pieces.
-    private var spare: [TextBuffer] = []
+    /// Memory of pieces written, emptied, for the next pieces.
+    private var spare: [PieceMemory] = []
     private var failure: (any Error)?
 
     init(path: String, pieces: Int) throws {
@@ -369,35 +368,46 @@ final class PieceFile: @unchecked Sendable {
         output = try PlanFileOutput(path: path, direct: true)
     }
 
-    /// An empty buffer to make a piece in (one a written piece left, when there is one).
-    func buffer() -> TextBuffer {
+    /// Empty memory to make piece `index` in (a written piece's, when there is one).
+    func memory(for index: Int) -> PieceMemory {
         lock.lock()
         defer { lock.unlock() }
-        return spare.popLast() ?? TextBuffer(capacity: 1 << 20)
+        while index >= next + Self.window && failure == nil { lock.wait() }
+        return spare.popLast() ?? PieceMemory(capacity: (1 << 20) + (1 << 16))
+    }
+
+    /// Ends the file with `error`: a piece that cannot be made. The pieces after it are not written.
+    func fail(_ error: any Error) {
+        lock.lock()
+        if failure == nil { failure = error }
+        lock.broadcast()
+        lock.unlock()
     }
 
     /// Hands piece `index` over. Writes it, and the pieces after it that are ready, when it is
     /// the next to be written and no other thread is writing; throws what writing it met.
-    func add(_ index: Int, _ piece: TextBuffer) throws {
+    func add(_ index: Int, _ piece: PieceMemory) throws {
         lock.lock()
         ready[index] = piece
         guard !writing else { return lock.unlock() }
         writing = true
         var met: (any Error)?
-        while met == nil, failure == nil, var piece = ready.removeValue(forKey: next) {
+        while met == nil, failure == nil, let piece = ready.removeValue(forKey: next) {
             next += 1
             lock.unlock()
             do {
-                try piece.bytes.withUnsafeBytes { try output.write($0) }
+                try piece.withBytes { try output.write($0) }
             } catch {
                 met = error
             }
-            piece.bytes.removeAll(keepingCapacity: true)
+            piece.count = 0
             lock.lock()
-            if spare.count < 4 { spare.append(piece) }
+            spare.append(piece)
+            lock.broadcast()
         }
         if let met { failure = met }
         writing = false
+        lock.broadcast()
         lock.unlock()
         if let met { throw met }
     }
@@ -409,6 +419,26 @@ final class PieceFile: @unchecked Sendable {
         if let failure { throw failure }
         precondition(next == pieces && ready.isEmpty, "a piece of \(path) was not written")
         return try output.finish()
+    }
+}
+
+/// The `RepeatedText`s of the threads making pieces, kept from piece to piece so that what each
+/// made once serves the next pieces. Sendable: `texts` is only touched under `lock`, and a text
+/// taken is used by the one thread that took it until it gives it back.
+private final class RowTextPool: @unchecked Sendable {
+    private let lock = NSLock()
+    private var texts: [RepeatedText] = []
+
+    func take() -> RepeatedText {
+        lock.lock()
+        defer { lock.unlock() }
+        return texts.popLast() ?? RepeatedText()
+    }
+
+    func give(_ text: RepeatedText) {
+        lock.lock()
+        texts.append(text)
+        lock.unlock()
     }
 }
 

@@ -21,17 +21,22 @@ enum RecoveredCSV {
     }
 
     /// Appends the file to `out` a record at a time, and hands `out` to `flush` whenever it
-    /// holds 1 MiB or more, and once at the end.
+    /// holds 1 MiB or more, and once at the end. (The plan writer makes it beside the rows file,
+    /// with `put`.)
     static func write(
         _ evidence: PlanEvidence, to out: inout TextBuffer, flush: (inout TextBuffer) throws -> Void
     ) throws {
         appendHeader(to: &out)
-        var text = RepeatedText(paths: .asIs)
+        var text = RepeatedText()
+        let rows = PieceMemory(capacity: 1 << 20), records = PieceMemory(capacity: 1 << 20)
         let count = evidence.recoveredCount
         var start = 0
         while start < count {
             let end = min(count, start + 4096)
-            try evidence.withRecovered(start..<end) { slots, range in append(slots, range, text: &text, to: &out) }
+            rows.count = 0
+            records.count = 0
+            try evidence.withRecovered(start..<end) { slots, range in put(slots, range, text: &text, rows: rows, csv: records) }
+            records.withBytes { out.bytes.append(contentsOf: $0) }
             if out.bytes.count >= 1 << 20 { try flush(&out) }
             start = end
         }
@@ -42,39 +47,64 @@ enum RecoveredCSV {
         out.append(CSVText.record(header))
     }
 
-    /// Appends the records of `slots[range]`, reading each slot in place.
-    static func append(_ slots: [FoldedSlot], _ range: Range<Int>, text: inout RepeatedText, to out: inout TextBuffer) {
-        slots.withUnsafeBufferPointer { slots in
-            guard let base = slots.baseAddress else { return }
-            for i in range { append(base + i, to: &out, text: &text) }
-        }
+    static func putHeader(to out: PieceMemory) {
+        var writer = PieceWriter(out)
+        let record = Array(CSVText.record(header).utf8)
+        writer.reserve(record.count)
+        writer.put(record, count: record.count)
+        writer.finish()
     }
 
-    /// One record, read in place (see `RowsFileFormat.append`).
-    private static func append(_ folded: UnsafePointer<FoldedSlot>, to out: inout TextBuffer, text: inout RepeatedText) {
-        let slot = FoldedSlot.slotPointer(folded)
-        out.append(slot.pointee.key.userID); out.append(byte: 0x2C)
-        text.appendTime(slot.pointee.key.slotStart, to: &out); out.append(byte: 0x2C)
-        out.append(slot.pointee.durationMinutes); out.append(byte: 0x2C)
-        out.append(slot.pointee.projectID); out.append(byte: 0x2C)
-        if let task = slot.pointee.taskID { out.append(task) }
-        out.append(byte: 0x2C)
-        out.append(slot.pointee.status.rawValue); out.append(byte: 0x2C)
-        if let level = slot.pointee.activityLevel { out.append(level) }
-        out.append(byte: 0x2C)
-        out.append(slot.pointee.keystrokes); out.append(byte: 0x2C)
-        out.append(slot.pointee.mouseEvents); out.append(byte: 0x2C)
-        // The provenance is written in place; text that CSV would change (a path with a comma,
-        // say) is taken back and written through `CSVText.text`. It starts with its source's kind
-        // (`log`, `snapshot`), never with a formula start.
-        let start = out.bytes.count
-        let plain = folded.pointee.provenance.withUnsafeBufferPointer { text.appendProvenance($0, to: &out) }
-        if !plain {
-            let written = String(decoding: out.bytes[start...], as: UTF8.self)
-            out.bytes.removeSubrange(start...)
-            out.append(CSVText.text(written))
+    /// Appends the lines of the rows file (`RowsFileFormat`) for the slots `slots[range]` to
+    /// `rows`, and their records to `csv`, reading each slot in place: the columns both files
+    /// have are made once, and the provenance once when its text is the same in both.
+    static func put(_ slots: [FoldedSlot], _ range: Range<Int>, text: inout RepeatedText, rows: PieceMemory, csv: PieceMemory) {
+        var rowsOut = PieceWriter(rows), csvOut = PieceWriter(csv)
+        slots.withUnsafeBufferPointer { slots in
+            guard let base = slots.baseAddress else { return }
+            for i in range {
+                let folded = base + i
+                let slot = FoldedSlot.slotPointer(folded)
+                let fields = SlotText(slot, text: &text)
+                folded.pointee.provenance.withUnsafeBufferPointer { provenance in
+                    let same = RowsFileFormat.put(slot, fields, provenance: provenance, text: &text, to: &rowsOut)
+                    put(fields, provenance, rowsProvenance: same.map { $0..<(rowsOut.count - 1) }, rows: rowsOut, to: &csvOut)
+                }
+            }
         }
-        out.append("\r\n")
+        rowsOut.finish()
+        csvOut.finish()
+    }
+
+    /// One record; its provenance copied from `rows` at `rowsProvenance` when it is there.
+    @inline(__always)
+    private static func put(
+        _ fields: SlotText, _ provenance: UnsafeBufferPointer<Provenance>, rowsProvenance: Range<Int>?, rows: PieceWriter,
+        to out: inout PieceWriter
+    ) {
+        out.reserve(SlotText.room + fields.status.count)
+        out.put(fields.user); out.put(0x2C)
+        out.put(fields.start); out.put(0x2C)
+        out.put(fields.duration); out.put(0x2C)
+        out.put(fields.project); out.put(0x2C)
+        if let task = fields.task { out.put(task) }
+        out.put(0x2C)
+        out.putPadded(fields.status.start, count: fields.status.count); out.put(0x2C)
+        if let level = fields.level { out.put(level) }
+        out.put(0x2C)
+        out.put(fields.keystrokes); out.put(0x2C)
+        out.put(fields.mouseEvents); out.put(0x2C)
+        if let rowsProvenance {
+            out.putCopy(of: rows, rowsProvenance)
+        } else {
+            // Text that CSV would change (a path with a comma, say) goes through `CSVText.text`. It
+            // starts with its source's kind (`log`, `snapshot`), never with a formula start.
+            let field = Array(CSVText.text(ProvenanceText.joined(Array(provenance))).utf8)
+            out.reserve(field.count)
+            out.put(field, count: field.count)
+        }
+        out.reserve(8)
+        out.put(word: 0x0A0D, count: 2)
     }
 }
 

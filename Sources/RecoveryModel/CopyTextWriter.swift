@@ -85,4 +85,86 @@ public enum CopyTextWriter {
         default: out.append(byte)
         }
     }
+
+    // Written at a pointer: the plan writer makes its rows in memory it reserved, without a
+    // capacity check per byte. The same bytes as `appendField` and `appendArrayField`.
+
+    /// The room `writeField` may take for `value`: every byte escaped.
+    public static func fieldRoom(_ value: String) -> Int { 2 * value.utf8.count }
+
+    /// `appendField(value)`'s bytes written at `out`, which has room for `fieldRoom(value)`;
+    /// returns how many.
+    public static func writeField(_ value: String, to out: UnsafeMutablePointer<UInt8>) -> Int {
+        var o = out
+        if value.utf8.withContiguousStorageIfAvailable({ bytes -> Bool in
+            for byte in bytes { o += writeEscaped(byte, to: o) }
+            return true
+        }) == nil {
+            for byte in value.utf8 { o += writeEscaped(byte, to: o) }
+        }
+        return o - out
+    }
+
+    /// The room `writeArrayField` may take for `elements`: the braces, and per element its
+    /// quotes, a comma and every byte escaped as `"` or `\\` are (4 bytes).
+    public static func arrayFieldRoom(_ elements: [String]) -> Int {
+        var room = 2
+        for element in elements { room += 3 + 4 * element.utf8.count }
+        return room
+    }
+
+    /// `appendArrayField(elements)`'s bytes written at `out`, which has room for
+    /// `arrayFieldRoom(elements)`; returns how many.
+    public static func writeArrayField(_ elements: [String], to out: UnsafeMutablePointer<UInt8>) -> Int {
+        var o = out
+        o.pointee = 0x7B
+        o += 1
+        elements.withUnsafeBufferPointer { elements in
+            for i in elements.indices {
+                if i > 0 { o.pointee = 0x2C; o += 1 }
+                o.pointee = 0x22
+                o += 1
+                if elements[i].utf8.withContiguousStorageIfAvailable({ bytes -> Bool in
+                    for byte in bytes { o += writeArrayEscaped(byte, to: o) }
+                    return true
+                }) == nil {
+                    for byte in elements[i].utf8 { o += writeArrayEscaped(byte, to: o) }
+                }
+                o.pointee = 0x22
+                o += 1
+            }
+        }
+        o.pointee = 0x7D
+        return o + 1 - out
+    }
+
+    /// A byte of an array element: the array literal's backslash before `"` or `\`, itself
+    /// escaped for COPY, then the byte as `writeEscaped` writes it.
+    @inline(__always)
+    static func writeArrayEscaped(_ byte: UInt8, to out: UnsafeMutablePointer<UInt8>) -> Int {
+        guard byte == 0x22 || byte == 0x5C else { return writeEscaped(byte, to: out) }
+        out[0] = 0x5C
+        out[1] = 0x5C
+        return 2 + writeEscaped(byte, to: out + 2)
+    }
+
+    /// `appendEscaped`, at a pointer; returns the bytes written.
+    @inline(__always)
+    static func writeEscaped(_ byte: UInt8, to out: UnsafeMutablePointer<UInt8>) -> Int {
+        guard needsEscape(byte) else {
+            out[0] = byte
+            return 1
+        }
+        out[0] = 0x5C
+        switch byte {
+        case 0x5C: out[1] = 0x5C
+        case 0x09: out[1] = 0x74
+        case 0x0A: out[1] = 0x6E
+        case 0x0D: out[1] = 0x72
+        case 0x08: out[1] = 0x62
+        case 0x0C: out[1] = 0x66
+        default: out[1] = 0x76  // 0x0B
+        }
+        return 2
+    }
 }

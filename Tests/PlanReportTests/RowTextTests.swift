@@ -42,6 +42,27 @@ final class RowTextTests: XCTestCase {
         XCTAssertEqual(out.text, (values.map { String($0) } + [String(Int32.min), "-1", String(Int16.max)]).joined(separator: " "))
     }
 
+    func testDecimalTextIsStringOfTheValue() {
+        var values: [Int64] = Array(0...100_000) + [Int64.max, Int64.min, Int64.min + 1, -1, -10, -99_999_999, -100_000_000]
+        var power: Int64 = 1
+        while power <= Int64.max / 10 {
+            values += [power - 1, power, power + 1, 9 * power, 9 * power + power - 1]
+            power *= 10
+        }
+        var random = SystemRandomNumberGenerator()
+        values += (0..<100_000).map { _ in Int64.random(in: 0..<100_000_000, using: &random) }
+        values += (0..<10_000).map { _ in Int64.random(in: Int64.min...Int64.max, using: &random) }
+        let memory = PieceMemory(capacity: 64)
+        for value in values {
+            memory.count = 0
+            var out = PieceWriter(memory)
+            out.reserve(24)
+            out.put(DecimalText(value))
+            out.finish()
+            XCTAssertEqual(memory.withBytes { String(decoding: $0, as: UTF8.self) }, String(value))
+        }
+    }
+
     /// A file written with O_DIRECT in aligned blocks (and its tail without) holds the bytes
     /// given, in pieces of any size, as a file written plainly does; the digest is the same.
     func testPlanFileOutputWritesTheBytesGivenDirectOrNot() throws {
@@ -84,6 +105,30 @@ final class RowTextTests: XCTestCase {
         }
     }
     #endif
+
+    /// More distinct `active_apps` lists than `RepeatedText` keeps the text of: each row still
+    /// has its own list.
+    func testManyDistinctAppListsAreWrittenAsFieldByField() throws {
+        let base = slots()
+        var slots: [FoldedSlot] = []
+        for i in 0..<6000 {
+            var folded = base[i % base.count]
+            folded.slot.activeApps = (0..<(i % 7)).map { "app \(i) \($0) " + String(repeating: "x\\", count: i % 50) }
+            slots.append(folded)
+            // The same list again, in another array.
+            folded.slot.activeApps = folded.slot.activeApps.map { String($0.utf8.map { Character(Unicode.Scalar($0)) }) }
+            slots.append(folded)
+        }
+        let dir = try TemporaryDirectory(prefix: "app-lists")
+        let path = dir.path + "/rows.tsv"
+        _ = try PlanWriter.writeRows(slots, to: path)
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        XCTAssertEqual(lines.count, slots.count + 1)
+        for (line, folded) in zip(lines, slots) {
+            XCTAssertEqual(line.split(separator: "\t", omittingEmptySubsequences: false)[9],
+                           Substring(CopyTextWriter.field(CopyTextWriter.arrayLiteral(folded.slot.activeApps))))
+        }
+    }
 
     func testRowsAreWrittenAsFieldByField() throws {
         let dir = try TemporaryDirectory(prefix: "row-text")

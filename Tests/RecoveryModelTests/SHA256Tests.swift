@@ -43,4 +43,28 @@ final class SHA256Tests: XCTestCase {
             XCTAssertEqual(String(decoding: bytes, as: UTF8.self), CopyTextWriter.field(CopyTextWriter.arrayLiteral(apps)))
         }
     }
+
+    /// The writers at a pointer write what the appending writers append, within the room they ask.
+    func testCopyTextWrittenAtAPointerIsAppendedText() {
+        let texts = ["", "Xcode", "a \"b\"", "c\\d\te\nf\rg\u{8}\u{B}\u{C}", "\\\\\"\"", "é😀", "Visual Studio Code and more than fifteen bytes",
+                     String(repeating: "\\\"", count: 40)]
+        for text in texts {
+            var appended: [UInt8] = []
+            CopyTextWriter.appendField(text, to: &appended)
+            let room = CopyTextWriter.fieldRoom(text)
+            let written = [UInt8](unsafeUninitializedCapacity: room) { buffer, count in
+                count = CopyTextWriter.writeField(text, to: buffer.baseAddress!)
+            }
+            XCTAssertEqual(written, appended, text)
+        }
+        for apps in [[], ["Xcode"], texts, Array(texts.reversed()), [String(repeating: "\"", count: 100)]] {
+            var appended: [UInt8] = []
+            CopyTextWriter.appendArrayField(apps, to: &appended)
+            let room = CopyTextWriter.arrayFieldRoom(apps)
+            let written = [UInt8](unsafeUninitializedCapacity: room) { buffer, count in
+                count = CopyTextWriter.writeArrayField(apps, to: buffer.baseAddress!)
+            }
+            XCTAssertEqual(written, appended, "\(apps)")
+        }
+    }
 }
