@@ -32,8 +32,8 @@ public enum SlotFold {
     ) -> FoldResult {
         precondition(batches.count < 1 << 30, "more than 2^30 sources")
         let bounds = userBounds(batches, window: window, partitions: max(1, partitions))
-        let (parts, outsideWindow) = rangeEvents(&batches, window: window, bounds: bounds)
-        let ranges = FoldRanges(parts)
+        let (parts, capacity, outsideWindow) = rangeEvents(&batches, window: window, bounds: bounds)
+        let ranges = FoldRanges(parts, capacity: capacity)
         let held = batches
         batches = []
         return Batches.with(held) { sources in
@@ -69,10 +69,12 @@ public enum SlotFold {
 
     /// Each range's events in the window, with their batch number in their tag, and the number
     /// of events outside. Each batch's events are let go once copied. The ranges' buffers are
-    /// the caller's to deallocate.
+    /// the caller's to deallocate; each can hold `capacity` events, the largest range's count
+    /// (the pages past a range's own events are never touched), so that any can take another's
+    /// events once sorted (`SortBuffers`).
     private static func rangeEvents(
         _ batches: inout [EventBatch], window: Window, bounds: [Int64]
-    ) -> ([UnsafeMutableBufferPointer<Event>], Int) {
+    ) -> (parts: [UnsafeMutableBufferPointer<Event>], capacity: Int, outsideWindow: Int) {
         // Each range's buffer made at its final size, counted first: grown by doubling, the events
         // would take up to twice their size while the batches still hold them.
         let from = window.from.microseconds, to = window.to.microseconds
@@ -84,7 +86,8 @@ public enum SlotFold {
                 }
             }
         }
-        let parts = counts.map { UnsafeMutableBufferPointer<Event>.allocate(capacity: $0) }
+        let capacity = max(1, counts.max()!)
+        let parts = counts.map { UnsafeMutableBufferPointer(start: UnsafeMutablePointer<Event>.allocate(capacity: capacity), count: $0) }
         var filled = Array(repeating: 0, count: parts.count)
         var outsideWindow = 0
         for b in batches.indices {
@@ -103,7 +106,7 @@ public enum SlotFold {
             }
             batches[b].events = []
         }
-        return (parts, outsideWindow)
+        return (parts, capacity, outsideWindow)
     }
 
     /// Sorts one range's events in fold order; returns the number of slots (distinct keys) in it.
@@ -113,11 +116,11 @@ public enum SlotFold {
     /// integers with their position (`sortByKey`), then each key's few events are sorted by time,
     /// kind and tie (`sortWithinKeys`). Keys that do not pack (users or slot starts too far
     /// apart) are sorted by `inFoldOrder` alone.
-    static func sortInFoldOrder(
-        _ order: UnsafeMutableBufferPointer<Event>, _ batches: Batches, keyBuffers: KeyBuffers = KeyBuffers()
-    ) -> Int {
+    ///
+    /// `order` may come back as another of `buffers`' buffers; the one it was is then theirs.
+    static func sortInFoldOrder(_ order: inout UnsafeMutableBufferPointer<Event>, _ batches: Batches, _ buffers: SortBuffers) -> Int {
         guard order.count > 1 else { return order.count }
-        if sortByKey(order, keyBuffers) { return sortWithinKeys(order, batches) }
+        if sortByKey(&order, buffers) { return sortWithinKeys(order, batches) }
         var order = order
         order.sort { a, b in inFoldOrder(a, b, batches) }
         var keys = 1
@@ -192,39 +195,27 @@ public enum SlotFold {
     /// when the keys do not pack (`KeyPacking`).
     ///
     /// A least-significant-digit radix sort of the packed keys (11 bits at a time, stable), then
-    /// the events moved to their places in place, one cycle of the permutation at a time.
-    static func sortByKey(_ events: UnsafeMutableBufferPointer<Event>, _ buffers: KeyBuffers) -> Bool {
-        do {
-            let n = events.count
-            guard let packing = KeyPacking(UnsafeBufferPointer(events)) else { return false }
-            let keyBuffer = buffers.take(n), scratchBuffer = buffers.take(n)
-            defer {
-                buffers.give(keyBuffer)
-                buffers.give(scratchBuffer)
-            }
-            var keys = UnsafeMutableBufferPointer(rebasing: keyBuffer[0..<n])
-            var scratch = UnsafeMutableBufferPointer(rebasing: scratchBuffer[0..<n])
-            for i in 0..<n { keys[i] = packing.key(events[i], position: i) }
-            if radixSort(keys, scratch, from: packing.positionBits, bits: packing.keyBits) { swap(&keys, &scratch) }
-            // Position `j` takes the event at position `keys[j] & mask`; a position done is marked
-            // by its own number (an event already in place needs nothing either).
-            let mask: UInt64 = packing.positionBits == 64 ? .max : (1 << UInt64(packing.positionBits)) - 1
-            for start in 0..<n {
-                var source = Int(keys[start] & mask)
-                if source == start { continue }
-                let first = events[start]
-                var j = start
-                repeat {
-                    events[j] = events[source]
-                    keys[j] = UInt64(j)
-                    j = source
-                    source = Int(keys[j] & mask)
-                } while source != start
-                events[j] = first
-                keys[j] = UInt64(j)
-            }
-            return true
+    /// the events copied in that order to one of `buffers`' buffers, which `events` becomes; the
+    /// buffer they were in is given to `buffers`. (Moved in place instead, a cycle of the
+    /// permutation at a time, each move waits for the last one's read: several times slower.)
+    static func sortByKey(_ events: inout UnsafeMutableBufferPointer<Event>, _ buffers: SortBuffers) -> Bool {
+        let n = events.count
+        guard let packing = KeyPacking(UnsafeBufferPointer(events)) else { return false }
+        let keyBuffer = buffers.takeKeys(), scratchBuffer = buffers.takeKeys()
+        defer {
+            buffers.giveKeys(keyBuffer)
+            buffers.giveKeys(scratchBuffer)
         }
+        var keys = UnsafeMutableBufferPointer(start: keyBuffer, count: n)
+        var scratch = UnsafeMutableBufferPointer(start: scratchBuffer, count: n)
+        for i in 0..<n { keys[i] = packing.key(events[i], position: i) }
+        if radixSort(keys, scratch, from: packing.positionBits, bits: packing.keyBits) { swap(&keys, &scratch) }
+        let mask: UInt64 = packing.positionBits == 64 ? .max : (1 << UInt64(packing.positionBits)) - 1
+        let sorted = buffers.takeEvents()
+        for j in 0..<n { (sorted + j).initialize(to: events[Int(keys[j] & mask)]) }
+        buffers.giveEvents(events.baseAddress!)
+        events = UnsafeMutableBufferPointer(start: sorted, count: n)
+        return true
     }
 
     /// Sorts `keys` stably by their bits `low..<low + bits`, 11 at a time from the lowest, using
@@ -510,32 +501,48 @@ private struct SlotOutput: @unchecked Sendable {
     init(_ base: UnsafeMutablePointer<FoldedSlot>) { self.base = base }
 }
 
-/// Buffers for the ranges' sort keys, lent to the ranges in turn: memory a range has written
-/// is used again by the next, where fresh memory would cost a zeroed page per 512 keys.
-final class KeyBuffers: @unchecked Sendable {
-    // Sendable: `free` is only touched under `lock`; a buffer lent is used by one thread.
+/// Buffers the ranges' sorts write in, lent to the ranges in turn: memory that one range wrote
+/// (its keys, the buffer its events were sorted from) is used again by the next, where fresh
+/// memory would cost a zeroed page each 4 KiB.
+final class SortBuffers: @unchecked Sendable {
+    // Sendable: the free lists are only touched under `lock`; a buffer lent is used by one thread.
+    /// How many events, or keys, each buffer holds.
+    let capacity: Int
     private let lock = NSLock()
-    private var free: [UnsafeMutableBufferPointer<UInt64>] = []
+    private var keys: [UnsafeMutablePointer<UInt64>] = []
+    private var events: [UnsafeMutablePointer<EventBatch.Event>] = []
 
-    init() {}
+    init(capacity: Int) { self.capacity = max(1, capacity) }
 
-    deinit { for buffer in free { buffer.deallocate() } }
-
-    /// A buffer of at least `count` keys.
-    func take(_ count: Int) -> UnsafeMutableBufferPointer<UInt64> {
-        lock.lock()
-        let buffer = free.popLast()
-        lock.unlock()
-        if let buffer, buffer.count >= count { return buffer }
-        buffer?.deallocate()
-        // Ranges are of about one size: some room, so that a slightly larger one fits.
-        return .allocate(capacity: max(1, count + count / 8))
+    deinit {
+        for buffer in keys { buffer.deallocate() }
+        for buffer in events { buffer.deallocate() }
     }
 
-    /// Gives back a buffer `take` lent.
-    func give(_ buffer: UnsafeMutableBufferPointer<UInt64>) {
+    /// A buffer of `capacity` keys.
+    func takeKeys() -> UnsafeMutablePointer<UInt64> {
         lock.lock()
-        free.append(buffer)
+        defer { lock.unlock() }
+        return keys.popLast() ?? .allocate(capacity: capacity)
+    }
+
+    func giveKeys(_ buffer: UnsafeMutablePointer<UInt64>) {
+        lock.lock()
+        keys.append(buffer)
+        lock.unlock()
+    }
+
+    /// A buffer of `capacity` events, uninitialized (the events are plain values).
+    func takeEvents() -> UnsafeMutablePointer<EventBatch.Event> {
+        lock.lock()
+        defer { lock.unlock() }
+        return events.popLast() ?? .allocate(capacity: capacity)
+    }
+
+    /// Gives a buffer of at least `capacity` events, theirs to deallocate from then on.
+    func giveEvents(_ buffer: UnsafeMutablePointer<EventBatch.Event>) {
+        lock.lock()
+        events.append(buffer)
         lock.unlock()
     }
 }
@@ -549,10 +556,12 @@ private final class FoldRanges: @unchecked Sendable {
     private let folded: UnsafeMutableBufferPointer<FoldResult>
     private let slotCounts: UnsafeMutableBufferPointer<Int>
     private let writtenCounts: UnsafeMutableBufferPointer<Int>
-    private var keyBuffers: KeyBuffers? = KeyBuffers()
+    private var buffers: SortBuffers?
 
     /// Takes the ranges' event buffers over.
-    init(_ parts: [UnsafeMutableBufferPointer<EventBatch.Event>]) {
+    /// `capacity`: how many events each part's buffer can hold (`SortBuffers`).
+    init(_ parts: [UnsafeMutableBufferPointer<EventBatch.Event>], capacity: Int) {
+        buffers = SortBuffers(capacity: capacity)
         events = .allocate(capacity: parts.count)
         _ = events.initialize(from: parts)
         folded = .allocate(capacity: parts.count)
@@ -573,11 +582,11 @@ private final class FoldRanges: @unchecked Sendable {
 
     /// Sorts range `i` in fold order and counts its slots.
     func sort(_ i: Int, _ batches: Batches) {
-        slotCounts[i] = SlotFold.sortInFoldOrder(events[i], batches, keyBuffers: keyBuffers!)
+        slotCounts[i] = SlotFold.sortInFoldOrder(&events[i], batches, buffers!)
     }
 
-    /// Lets go of the sort keys' buffers, once every range is sorted.
-    func sorted() { keyBuffers = nil }
+    /// Lets go of the sorts' spare buffers, once every range is sorted.
+    func sorted() { buffers = nil }
 
     /// Each range's number of slots, once sorted.
     var slots: [Int] { Array(slotCounts) }

@@ -243,7 +243,11 @@ final class SlotFoldTests: XCTestCase {
         }
         return Batches.with(batches) { batches in
             var sorted = tagged, reference = tagged
-            let keys = sorted.withUnsafeMutableBufferPointer { SlotFold.sortInFoldOrder($0, batches) }
+            var buffer = UnsafeMutableBufferPointer<EventBatch.Event>.allocate(capacity: sorted.count)
+            _ = buffer.initialize(fromContentsOf: sorted)
+            let keys = SlotFold.sortInFoldOrder(&buffer, batches, SortBuffers(capacity: sorted.count))
+            sorted = Array(buffer)
+            buffer.deallocate()
             reference.sort { SlotFold.inFoldOrder($0, $1, batches) }
             return (sorted, reference, keys, tagged.withUnsafeBufferPointer { SlotFold.KeyPacking($0) } != nil)
         }
