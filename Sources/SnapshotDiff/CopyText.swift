@@ -318,107 +318,15 @@ public enum CopyText {
     /// `2018-07-25 07:50:00.25-07`, `+05:30`) or as RFC 3339; nil for anything else.
     @inlinable
     public static func timestamp(_ field: UnsafeRawBufferPointer) -> Timestamp? {
-        var days = DayCache()
-        return timestamp(field, days: &days)
+        Timestamp.parse(field)
     }
 
-    /// `timestamp(_:)` with the day number of the date it read last, for a caller that reads
-    /// many times of the same days.
+    /// `timestamp(_:)` with the date it read last and its day number (`Timestamp.DateMemo`), for
+    /// a caller that reads many times of the same days: a dump's rows come a user at a time in
+    /// time order.
     @inlinable
-    public static func timestamp(_ field: UnsafeRawBufferPointer, days: inout DayCache) -> Timestamp? {
-        isoTimestamp(field, days: &days) ?? Timestamp.parse(field)
-    }
-
-    /// The date `isoTimestamp` read last and its day number: a dump's rows come a user at a time
-    /// in time order, so a row's dates are mostly those of the row before.
-    public struct DayCache {
-        @usableFromInline var date: Int64 = -1
-        @usableFromInline var days: Int64 = 0
-
-        public init() {}
-    }
-
-    @inlinable
-    static func isoTimestamp(_ field: UnsafeRawBufferPointer) -> Timestamp? {
-        var days = DayCache()
-        return isoTimestamp(field, days: &days)
-    }
-
-    /// `YYYY-MM-DD HH:MM:SS[.fraction]+HH[:MM]`, the form PostgreSQL writes, read at fixed places:
-    /// the time `Timestamp.parse` reads, or nil for any other form and for a date or time out of
-    /// range (which `Timestamp.parse` then reads, or refuses).
-    @inlinable
-    static func isoTimestamp(_ field: UnsafeRawBufferPointer, days cache: inout DayCache) -> Timestamp? {
-        let n = field.count
-        guard n >= 22, let p = field.baseAddress else { return nil }
-        @inline(__always) func byte(_ i: Int) -> UInt8 { p.load(fromByteOffset: i, as: UInt8.self) }
-        @inline(__always) func digit(_ i: Int) -> Int64? {
-            let d = byte(i) &- 48
-            return d < 10 ? Int64(d) : nil
-        }
-        @inline(__always) func two(_ i: Int) -> Int64? {
-            guard let a = digit(i), let b = digit(i + 1) else { return nil }
-            return a * 10 + b
-        }
-        guard byte(4) == 0x2D, byte(7) == 0x2D, byte(10) == 0x20, byte(13) == 0x3A, byte(16) == 0x3A,
-              let century = two(0), let yy = two(2), let month = two(5), let day = two(8),
-              let hour = two(11), let minute = two(14), let second = two(17)
-        else { return nil }
-        let year = century * 100 + yy
-        guard year >= 1, month >= 1, month <= 12, day >= 1, day <= 28 || day <= daysIn(month: month, year: year),
-              hour <= 23, minute <= 59, second <= 59
-        else { return nil }
-        var i = 19
-        var fraction: Int64 = 0
-        if byte(i) == 0x2E {   // '.'
-            i += 1
-            var digits = 0
-            while i < n, let d = digit(i) {
-                if digits < 6 { fraction = fraction * 10 + d }
-                digits += 1
-                i += 1
-            }
-            guard digits > 0 else { return nil }
-            for _ in digits..<max(digits, 6) { fraction *= 10 }
-        }
-        guard i + 3 <= n else { return nil }
-        let sign = byte(i)
-        guard sign == 0x2B || sign == 0x2D, let offsetHours = two(i + 1), offsetHours <= 23 else { return nil }
-        i += 3
-        var offsetMinutes: Int64 = 0
-        if i < n {
-            guard i + 3 == n, byte(i) == 0x3A, let m = two(i + 1), m <= 59 else { return nil }
-            offsetMinutes = m
-        }
-        let offset = (offsetHours * 3600 + offsetMinutes * 60) * (sign == 0x2D ? -1 : 1)
-        let date = (year * 100 + month) * 100 + day
-        if date != cache.date {
-            cache.date = date
-            cache.days = daysFromCivil(year: year, month: month, day: day)
-        }
-        let seconds = cache.days * 86_400 + hour * 3600 + minute * 60 + second - offset
-        return Timestamp(microseconds: seconds * 1_000_000 + fraction)
-    }
-
-    /// The days of `month` (1...12) in `year`, proleptic Gregorian.
-    @inlinable
-    static func daysIn(month: Int64, year: Int64) -> Int64 {
-        switch month {
-        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
-        case 4, 6, 9, 11: 30
-        default: 31
-        }
-    }
-
-    /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
-    @inlinable
-    static func daysFromCivil(year: Int64, month: Int64, day: Int64) -> Int64 {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
+    public static func timestamp(_ field: UnsafeRawBufferPointer, dates: inout Timestamp.DateMemo) -> Timestamp? {
+        Timestamp.parse(field, dates: &dates)
     }
 
     /// Why a text or array field cannot be taken as given.

@@ -29,8 +29,8 @@ public struct SlotRowDecoder {
     /// The app lists decoded so far, by their raw field: a dump repeats a few thousand lists over
     /// its rows, and a repeat is then a hash and a compare, with no array or `String` made.
     private var appLists = InternTable<[String]>(limit: 1 << 16)
-    /// The day number of the date read last (`CopyText.DayCache`).
-    private var days = CopyText.DayCache()
+    /// The date read last and its day number (`Timestamp.DateMemo`).
+    private var dates = Timestamp.DateMemo()
 
     /// The decoder for rows whose columns are `names` (a COPY column list, in order). Returns
     /// the names of the columns recovery needs that `names` lacks, when any is missing.
@@ -134,7 +134,7 @@ public struct SlotRowDecoder {
     /// outside the window.
     private mutating func rawKey(_ row: UnsafeRawBufferPointer) -> SlotKey? {
         guard let userID = CopyText.integer(field(Column.user, row), in: 1...Int64.max),
-              let slotStart = CopyText.timestamp(field(Column.slotStart, row), days: &days)
+              let slotStart = CopyText.timestamp(field(Column.slotStart, row), dates: &dates)
         else { return nil }
         return SlotKey(userID: userID, slotStart: slotStart)
     }
@@ -324,7 +324,7 @@ public struct SlotRowDecoder {
     /// `updated_at`.
     private mutating func decodeUpdatedAt(_ row: UnsafeRawBufferPointer) throws(Reject) -> Timestamp {
         let updatedField = field(Column.updatedAt, row)
-        guard !CopyText.isNull(updatedField), let updatedAt = CopyText.timestamp(updatedField, days: &days) else {
+        guard !CopyText.isNull(updatedField), let updatedAt = CopyText.timestamp(updatedField, dates: &dates) else {
             throw Reject(.invalidTime(key: "updated_at"))
         }
         return updatedAt
