@@ -93,10 +93,11 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
     /// dates, so a reader that keeps one memo checks a date and counts its days once per run of
     /// times on it rather than once per time.
     public struct DateMemo: Sendable {
-        /// The date's first eight bytes (`YYYY-MM-`) and next two (`DD`), as loaded; zero matches
-        /// no text, as `-` is not zero.
-        @usableFromInline var head: UInt64 = 0
-        @usableFromInline var dayDigits: UInt16 = 0
+        /// The date's first eight bytes (`YYYY-MM-`) and next two (`DD`), as loaded. A text that
+        /// matches them is not checked again, so a new memo holds a real date, 1970-01-01 (day 0),
+        /// not zeros: those would match a date of ten NUL bytes and read it as day 0.
+        @usableFromInline var head: UInt64 = 0x2D31_302D_3037_3931  // "1970-01-", byte 0 lowest
+        @usableFromInline var dayDigits: UInt16 = 0x3130              // "01"
         @usableFromInline var days: Int64 = 0
 
         public init() {}

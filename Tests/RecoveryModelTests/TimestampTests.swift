@@ -77,12 +77,24 @@ final class TimestampTests: XCTestCase {
         }
     }
 
+    /// A date of NUL bytes (a zero-filled run in a damaged dump) is refused, by a fresh memo too:
+    /// a memo that holds no date yet must match no text.
+    func testADateOfNulBytesIsRefused() {
+        for clock in ["T00:00:00Z", " 14:50:00+00"] {
+            let bytes = Array(repeating: UInt8(0), count: 10) + Array(clock.utf8)
+            var fresh = Timestamp.DateMemo()
+            XCTAssertNil(bytes.withUnsafeBytes { Timestamp.parse($0, dates: &fresh) }, clock)
+            XCTAssertNil(bytes.withUnsafeBytes { Timestamp.parse($0) }, clock)
+        }
+    }
+
     /// A memo changes no result: times on the memo's date, on others, and refused ones in between.
     func testDateMemoGivesTheResultsOfAFreshParse() {
         let texts = ["2018-07-25T15:02:11.204Z", "2018-07-25T23:59:59.999999+00:00", "2018-07-25 00:00:00-07",
                      "2018-07-25T24:00:00Z", "2018-07-25T15:60:00Z", "2018-07-25T15:02:60Z", "2018-07-25X15:02:11Z",
                      "2018-07-25T15:02:11", "2018-07-26T00:00:00Z", "2018-07-25T15:02:11+05:30",
-                     "2020-02-29T12:00:00Z", "2019-02-29T12:00:00Z", "2020-02-29T12:00:00.5-00:30", "2018-07-2:T00:00:00Z"]
+                     "2020-02-29T12:00:00Z", "2019-02-29T12:00:00Z", "2020-02-29T12:00:00.5-00:30", "2018-07-2:T00:00:00Z",
+                     "1970-01-01T00:00:00Z", "1970-01-01 23:59:59+01", "1970-01-02T00:00:00Z"]
         var dates = Timestamp.DateMemo()
         for text in texts + texts.reversed() + texts {
             let bytes = Array(text.utf8)
@@ -92,6 +104,9 @@ final class TimestampTests: XCTestCase {
             XCTAssertEqual(memo, alone, text)
             XCTAssertEqual(memo, Timestamp.parse(text), text)
         }
+        // A new memo's date is 1970-01-01 itself.
+        var fresh = Timestamp.DateMemo()
+        XCTAssertEqual(Array("1970-01-01T00:00:01Z".utf8).withUnsafeBytes { Timestamp.parse($0, dates: &fresh) }, Timestamp(microseconds: 1_000_000))
         XCTAssertNil(Timestamp.parse("2018-07-25T24:00:00Z"))
         XCTAssertNotNil(Timestamp.parse("2018-07-25T23:59:59Z"))
     }

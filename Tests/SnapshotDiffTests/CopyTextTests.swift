@@ -156,6 +156,8 @@ final class CopyTextTests: XCTestCase {
 
     func testTimestamps() {
         func t(_ s: String) -> Timestamp? { Array(s.utf8).withUnsafeBytes { CopyText.timestamp($0) } }
+        // A zero-filled date (a damaged dump) is not a time.
+        XCTAssertNil(t(String(repeating: "\0", count: 10) + " 14:50:00+00"))
         let base = Timestamp.parse("2018-07-25T14:50:00Z")!
         XCTAssertEqual(t("2018-07-25 14:50:00+00"), base)
         XCTAssertEqual(t("2018-07-25 07:50:00-07"), base)
