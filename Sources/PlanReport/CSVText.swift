@@ -22,6 +22,36 @@ enum CSVText {
         return quoted(guarded(VisibleText.escaped(value, keepingLayout: true)))
     }
 
+    /// Appends `text(value)`: printable ASCII straight from its bytes, other text the long way.
+    static func appendText(_ value: String, to out: inout [UInt8]) {
+        var copy = value
+        let done = copy.withUTF8 { bytes -> Bool in
+            var needsQuotes = false
+            for byte in bytes {
+                guard byte >= 0x20 && byte <= 0x7E else { return false }
+                if byte == 0x2C || byte == 0x22 { needsQuotes = true }
+            }
+            let guardByte = bytes.first.map(startsFormula) ?? false
+            if !needsQuotes && !guardByte {
+                out.append(contentsOf: bytes)
+                return true
+            }
+            if needsQuotes { out.append(0x22) }
+            if guardByte { out.append(0x27) }
+            // Copied a run at a time: each quote ends a run, and is written again.
+            var runStart = 0
+            for (at, byte) in bytes.enumerated() where byte == 0x22 {
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...at]))
+                out.append(0x22)
+                runStart = at + 1
+            }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...]))
+            if needsQuotes { out.append(0x22) }
+            return true
+        }
+        if !done { out += text(value).utf8 }
+    }
+
     /// `text` of printable ASCII (nothing to escape), made from its bytes in one pass; nil for
     /// other text.
     private static func printableASCIIText(_ value: String) -> String? {

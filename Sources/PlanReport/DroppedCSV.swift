@@ -1,4 +1,5 @@
 import ConflictResolver
+import PlanFormat
 import RecoveryModel
 import SlotFold
 
@@ -18,13 +19,22 @@ enum DroppedCSV {
     }
 
     static func render(_ evidence: PlanEvidence) -> String {
-        var out = CSVText.record(header)
-        for r in records(evidence) {
-            out += CSVText.record([
-                String(r.key.userID), r.key.slotStart.rfc3339, r.outcome, CSVText.text(r.detail), CSVText.text(r.provenance),
-            ])
+        let records = records(evidence)
+        var out = TextBuffer(capacity: 256 + records.count * 160)
+        out.append(CSVText.record(header))
+        for r in records {
+            out.append(r.key.userID)
+            out.append(byte: 0x2C)
+            out.append(r.key.slotStart)
+            out.append(byte: 0x2C)
+            out.append(r.outcome)
+            out.append(byte: 0x2C)
+            CSVText.appendText(r.detail, to: &out.bytes)
+            out.append(byte: 0x2C)
+            CSVText.appendText(r.provenance, to: &out.bytes)
+            out.append("\r\n")
         }
-        return out
+        return out.text
     }
 
     static func records(_ evidence: PlanEvidence) -> [Record] {
@@ -33,11 +43,11 @@ enum DroppedCSV {
             + evidence.fold.deleted.count)
         for folded in evidence.resolution.alreadyPresent {
             records.append(Record(key: folded.slot.key, outcome: "already_present", detail: "a live row has this key",
-                                  provenance: ProvenanceText.joined(folded.provenance)))
+                                  provenance: ProvenanceText.bytewiseJoined(folded.provenance)))
         }
         for drop in evidence.resolution.offlineOverlap {
             records.append(Record(key: drop.slot.slot.key, outcome: "offline_overlap", detail: offlineDetail(drop.entry),
-                                  provenance: ProvenanceText.joined(drop.slot.provenance)))
+                                  provenance: ProvenanceText.bytewiseJoined(drop.slot.provenance)))
         }
         for deleted in evidence.fold.deleted {
             records.append(Record(key: deleted.key, outcome: "deleted", detail: "the last event is a deletion",
@@ -49,5 +59,21 @@ enum DroppedCSV {
     /// `offline entry 42 [2018-07-25T15:05:00Z, 2018-07-25T15:30:00Z) project 7`
     static func offlineDetail(_ entry: OfflineEntry) -> String {
         "offline entry \(entry.id) \(entry.interval) project \(entry.projectID)"
+    }
+}
+
+extension ProvenanceText {
+    /// `joined(provenance)`, made as bytes: no `String` per entry. The reports make one per row.
+    static func bytewiseJoined(_ provenance: [Provenance]) -> String {
+        var out = TextBuffer(capacity: provenance.count * 48)
+        for (i, p) in provenance.enumerated() {
+            if i > 0 { out.append("; ") }
+            out.append(p.kind.rawValue)
+            out.append(byte: 0x20)
+            out.append(p.location.file)
+            out.append(byte: 0x3A)
+            out.append(p.location.line)
+        }
+        return out.text
     }
 }

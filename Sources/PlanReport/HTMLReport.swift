@@ -86,45 +86,81 @@ enum HTMLReport {
 
     static func table(_ t: ReportTable, empty: String = "None.") -> String {
         guard t.total > 0 else { return "<p>\(HTML.escape(empty))</p>\n" }
+        // Made as bytes: a table of 2,000 rows is most of the page.
+        var out: [UInt8] = []
+        out.reserveCapacity(1024 + t.rows.count * 160 * max(1, t.headers.count))
         // Each cell carries its column's name: on a narrow screen the rows become cards (see `style`).
-        var out = "<div class=\"table\"><table>\n<tr class=\"head\">"
-        for header in t.headers { out += "<th>\(HTML.escape(header))</th>" }
-        out += "</tr>\n"
-        let labels = t.headers.map { " data-label=\"\(HTML.escape($0))\"" }
+        out += "<div class=\"table\"><table>\n<tr class=\"head\">".utf8
+        for header in t.headers {
+            out += "<th>".utf8
+            HTML.append(header, to: &out)
+            out += "</th>".utf8
+        }
+        out += "</tr>\n".utf8
+        // `<td data-label="...">` and `<td class="num" data-label="...">`, made once per column.
+        let opens: [[UInt8]] = t.headers.indices.map { i in
+            var open = Array((t.numericColumns.contains(i) ? "<td class=\"num\" data-label=\"" : "<td data-label=\"").utf8)
+            HTML.append(t.headers[i], to: &open)
+            open += "\">".utf8
+            return open
+        }
+        let plainOpen = Array("<td>".utf8), numOpen = Array("<td class=\"num\">".utf8)
         var groups = t.groups[...]
         for (r, row) in t.rows.enumerated() {
             if let group = groups.first, group.index == r {
-                out += "<tr class=\"group\"><th colspan=\"\(t.headers.count)\">\(HTML.escape(group.title))</th></tr>\n"
+                out += "<tr class=\"group\"><th colspan=\"".utf8
+                ReportEscape.append(t.headers.count, to: &out)
+                out += "\">".utf8
+                HTML.append(group.title, to: &out)
+                out += "</th></tr>\n".utf8
                 groups = groups.dropFirst()
             }
-            out += "<tr>"
+            out += "<tr>".utf8
             for (i, cell) in row.enumerated() {
-                let label = i < labels.count ? labels[i] : ""
-                out += t.numericColumns.contains(i) ? "<td class=\"num\"\(label)>" : "<td\(label)>"
-                out += self.cell(cell) + "</td>"
+                out += i < opens.count ? opens[i] : t.numericColumns.contains(i) ? numOpen : plainOpen
+                append(cell, to: &out)
+                out += "</td>".utf8
             }
-            out += "</tr>\n"
+            out += "</tr>\n".utf8
         }
-        out += "</table></div>\n"
+        out += "</table></div>\n".utf8
+        var text = String(decoding: out, as: UTF8.self)
         if t.leftOut > 0 {
-            out += "<p class=\"note\">Showing the first \(t.rows.count) of \(t.total); "
-            out += t.fullFile.map { "the other \(t.leftOut) are in <code>\(HTML.escape($0))</code>.</p>\n" }
+            text += "<p class=\"note\">Showing the first \(t.rows.count) of \(t.total); "
+            text += t.fullFile.map { "the other \(t.leftOut) are in <code>\(HTML.escape($0))</code>.</p>\n" }
                 ?? "\(t.leftOut) more are counted in plan.json.</p>\n"
         }
-        return out
+        return text
     }
 
     static func cell(_ cell: ReportCell) -> String {
+        var out: [UInt8] = []
+        append(cell, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends `cell(cell)`.
+    static func append(_ cell: ReportCell, to out: inout [UInt8]) {
         switch cell {
-        case .text(let s): HTML.escape(s)
-        case .code(let s): "<code>\(HTML.escape(s))</code>"
-        case .hash(let s): "<code class=\"hash\">\(HTML.escape(s))</code>"
-        case .number(let n): String(n)
+        case .text(let s):
+            HTML.append(s, to: &out)
+        case .code(let s):
+            out += "<code>".utf8
+            HTML.append(s, to: &out)
+            out += "</code>".utf8
+        case .hash(let s):
+            out += "<code class=\"hash\">".utf8
+            HTML.append(s, to: &out)
+            out += "</code>".utf8
+        case .number(let n):
+            ReportEscape.append(n, to: &out)
         }
     }
 
     static func line(_ cells: ReportLine) -> String {
-        cells.map(cell).joined()
+        var out: [UInt8] = []
+        for cell in cells { append(cell, to: &out) }
+        return String(decoding: out, as: UTF8.self)
     }
 
     static let style = """
@@ -168,19 +204,25 @@ enum HTMLReport {
 /// escaped visibly first (`VisibleText`).
 enum HTML {
     static func escape(_ value: String) -> String {
-        var out = ""
-        out.reserveCapacity(value.utf8.count)
-        for scalar in VisibleText.escaped(value).unicodeScalars {
-            switch scalar {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            case "\0": out += "\u{FFFD}"
-            default: out.unicodeScalars.append(scalar)
+        var out: [UInt8] = []
+        out.reserveCapacity(value.utf8.count + 16)
+        append(value, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends `escape(value)`.
+    static func append(_ value: String, to out: inout [UInt8]) {
+        ReportEscape.append(value, to: &out, stops: stops) { byte, _, out in
+            switch byte {
+            case 0x26: out.append(contentsOf: [0x26, 0x61, 0x6D, 0x70, 0x3B])  // &amp;
+            case 0x3C: out.append(contentsOf: [0x26, 0x6C, 0x74, 0x3B])  // &lt;
+            case 0x3E: out.append(contentsOf: [0x26, 0x67, 0x74, 0x3B])  // &gt;
+            case 0x22: out.append(contentsOf: [0x26, 0x71, 0x75, 0x6F, 0x74, 0x3B])  // &quot;
+            default: out.append(contentsOf: [0x26, 0x23, 0x33, 0x39, 0x3B])  // &#39;
             }
         }
-        return out
     }
+
+    // A NUL needs no case of its own: `VisibleText` writes it as `\u0000`.
+    private static let stops = ReportEscape.Stops("&<>\"'")
 }

@@ -72,72 +72,132 @@ enum MarkdownReport {
 
     static func table(_ t: ReportTable, empty: String = "None.") -> String {
         guard t.total > 0 else { return empty + "\n\n" }
-        var out = "| " + t.headers.map(Markdown.text).joined(separator: " | ") + " |\n|"
-        for i in t.headers.indices {
-            out += t.numericColumns.contains(i) ? " ---: |" : " --- |"
+        // Made as bytes: a table of 2,000 rows is most of the report.
+        var out: [UInt8] = []
+        out.reserveCapacity(1024 + t.rows.count * 96 * max(1, t.headers.count))
+        out += "| ".utf8
+        for (i, header) in t.headers.enumerated() {
+            if i > 0 { out += " | ".utf8 }
+            Markdown.appendText(header, to: &out)
         }
-        out += "\n"
+        out += " |\n|".utf8
+        for i in t.headers.indices {
+            out += (t.numericColumns.contains(i) ? " ---: |" : " --- |").utf8
+        }
+        out += "\n".utf8
         var groups = t.groups[...]
         for (i, row) in t.rows.enumerated() {
             if let group = groups.first, group.index == i {
-                out += "| **\(Markdown.text(group.title))** |" + String(repeating: " |", count: t.headers.count - 1) + "\n"
+                out += "| **".utf8
+                Markdown.appendText(group.title, to: &out)
+                out += "** |".utf8
+                for _ in 0..<max(0, t.headers.count - 1) { out += " |".utf8 }
+                out += "\n".utf8
                 groups = groups.dropFirst()
             }
-            out += "| " + row.map { Markdown.cell($0, inTable: true) }.joined(separator: " | ") + " |\n"
+            out += "| ".utf8
+            for (c, cell) in row.enumerated() {
+                if c > 0 { out += " | ".utf8 }
+                Markdown.append(cell, inTable: true, to: &out)
+            }
+            out += " |\n".utf8
         }
+        var text = String(decoding: out, as: UTF8.self)
         if t.leftOut > 0 {
-            out += "\n*Showing the first \(t.rows.count) of \(t.total); "
-            out += t.fullFile.map { "the other \(t.leftOut) are in \(Markdown.code($0)).*\n" }
+            text += "\n*Showing the first \(t.rows.count) of \(t.total); "
+            text += t.fullFile.map { "the other \(t.leftOut) are in \(Markdown.code($0)).*\n" }
                 ?? "\(t.leftOut) more are counted in plan.json.*\n"
         }
-        return out + "\n"
+        return text + "\n"
     }
 }
 
 /// Markdown escaping for text this tool did not write.
 enum Markdown {
     /// Prose: control and bidirectional characters escaped visibly (`VisibleText`), then the
-    /// characters Markdown would act on backslash-escaped.
+    /// characters Markdown would act on backslash-escaped (the escape's own `\` too).
     static func text(_ value: String) -> String {
-        var out = ""
-        out.reserveCapacity(value.utf8.count)
-        for scalar in VisibleText.escaped(value).unicodeScalars {
-            if active.contains(scalar) { out += "\\" }
-            out.unicodeScalars.append(scalar)
+        var out: [UInt8] = []
+        out.reserveCapacity(value.utf8.count + 16)
+        appendText(value, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends `text(value)`.
+    static func appendText(_ value: String, to out: inout [UInt8]) {
+        ReportEscape.append(value, to: &out, stops: active, backslash: true) { byte, _, out in
+            out.append(0x5C)
+            out.append(byte)
         }
-        return out
     }
 
     /// A code span, fenced with more backticks than the value holds in a row; in a table a `|`
     /// is written `\|` (GitHub's tables split on it even inside code).
     static func code(_ value: String, inTable: Bool = false) -> String {
-        var body = ""
-        var run = 0, longest = 0
-        for scalar in VisibleText.escaped(value).unicodeScalars {
-            run = scalar == "`" ? run + 1 : 0
-            longest = max(longest, run)
-            if scalar == "|" && inTable {
-                body += "\\|"
+        var out: [UInt8] = []
+        appendCode(value, inTable: inTable, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends `code(value, inTable: inTable)`.
+    static func appendCode(_ value: String, inTable: Bool, to out: inout [UInt8]) {
+        var body: [UInt8] = []
+        body.reserveCapacity(value.utf8.count + 8)
+        var run = 0, longest = 0, lastTick = -2
+        ReportEscape.append(value, to: &body, stops: inTable ? codeInTableStops : codeStops) { byte, at, body in
+            if byte == 0x60 {
+                run = at == lastTick + 1 ? run + 1 : 1
+                lastTick = at
+                longest = max(longest, run)
+                body.append(0x60)
             } else {
-                body.unicodeScalars.append(scalar)
+                body.append(0x5C)
+                body.append(0x7C)
             }
         }
-        let fence = String(repeating: "`", count: longest + 1)
-        let pad = body.hasPrefix("`") || body.hasSuffix("`") ? " " : ""
-        return fence + pad + body + pad + fence
+        let pad = needsPad(body)
+        for _ in 0...longest { out.append(0x60) }
+        if pad { out.append(0x20) }
+        out += body
+        if pad { out.append(0x20) }
+        for _ in 0...longest { out.append(0x60) }
+    }
+
+    /// True when a code span's `body` starts or ends with a backtick, as `String.hasPrefix` and
+    /// `hasSuffix` see it (by characters, under canonical equivalence): read from the bytes when
+    /// both ends are ASCII, where a character is its byte.
+    static func needsPad(_ body: [UInt8]) -> Bool {
+        let n = body.count
+        guard n > 0 else { return false }
+        if body[0] < 0x80, n == 1 || body[1] < 0x80, body[n - 1] < 0x80, n == 1 || body[n - 2] < 0x80 {
+            return body[0] == 0x60 || body[n - 1] == 0x60
+        }
+        let text = String(decoding: body, as: UTF8.self)
+        return text.hasPrefix("`") || text.hasSuffix("`")
     }
 
     static func cell(_ cell: ReportCell, inTable: Bool = false) -> String {
+        var out: [UInt8] = []
+        append(cell, inTable: inTable, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends `cell(cell, inTable: inTable)`.
+    static func append(_ cell: ReportCell, inTable: Bool, to out: inout [UInt8]) {
         switch cell {
-        case .text(let s): text(s)
-        case .code(let s), .hash(let s): code(s, inTable: inTable)
-        case .number(let n): String(n)
+        case .text(let s): appendText(s, to: &out)
+        case .code(let s), .hash(let s): appendCode(s, inTable: inTable, to: &out)
+        case .number(let n): ReportEscape.append(n, to: &out)
         }
     }
 
     static func line(_ cells: ReportLine, inTable: Bool = false) -> String {
-        cells.map { cell($0, inTable: inTable) }.joined()
+        var out: [UInt8] = []
+        for cell in cells { append(cell, inTable: inTable, to: &out) }
+        return String(decoding: out, as: UTF8.self)
     }
 
-    private static let active: Set<Unicode.Scalar> = ["\\", "`", "*", "_", "[", "]", "<", ">", "|", "&", "~", "#"]
+    private static let active = ReportEscape.Stops("\\`*_[]<>|&~#")
+    private static let codeStops = ReportEscape.Stops("`")
+    private static let codeInTableStops = ReportEscape.Stops("`|")
 }

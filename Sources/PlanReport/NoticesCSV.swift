@@ -1,4 +1,5 @@
 import Foundation
+import PlanFormat
 import RecoveryModel
 import SlotFold
 
@@ -13,18 +14,31 @@ enum NoticesCSV {
     static let renderer = ReportRenderer(fileName: "notices.csv", evidence: render)
 
     static func render(_ evidence: PlanEvidence) -> String {
-        var out = CSVText.record(header)
+        let notices = UserNotice.all(evidence)
+        var out = TextBuffer(capacity: 256 + notices.count * 320)
+        out.append(CSVText.record(header))
         var zones: [String: String] = [:]  // the window's text once per zone, not per user
-        for notice in UserNotice.all(evidence) {
+        for notice in notices {
             let zone = notice.timeZone ?? "UTC"
             let windowLocal = zones[zone] ?? UserNotice.windowLocal(evidence.window, zone: zone)
             zones[zone] = windowLocal
-            out += CSVText.plain(String(notice.userID)) + "," + CSVText.text(notice.email ?? "") + ","
-                + [notice.recoveredSlots, notice.recoveredMinutes, notice.offlineCoveredMinutes, notice.notRecoveredSlots]
-                    .map { CSVText.plain(String($0)) }.joined(separator: ",")
-                + "," + CSVText.text(evidence.noticeTemplate.render { notice.value($0, evidence, windowLocal: windowLocal) }) + "\r\n"
+            // Numbers this tool writes need no quotes (`CSVText.plain`).
+            out.append(notice.userID)
+            out.append(byte: 0x2C)
+            CSVText.appendText(notice.email ?? "", to: &out.bytes)
+            out.append(byte: 0x2C)
+            out.append(notice.recoveredSlots)
+            out.append(byte: 0x2C)
+            out.append(notice.recoveredMinutes)
+            out.append(byte: 0x2C)
+            out.append(notice.offlineCoveredMinutes)
+            out.append(byte: 0x2C)
+            out.append(notice.notRecoveredSlots)
+            out.append(byte: 0x2C)
+            CSVText.appendText(evidence.noticeTemplate.render { notice.value($0, evidence, windowLocal: windowLocal) }, to: &out.bytes)
+            out.append("\r\n")
         }
-        return out
+        return out.text
     }
 }
 

@@ -182,7 +182,12 @@ struct ReviewContent {
         // The resolver's order is by key already: sorted again only if not (a copy of every slot).
         // Spilled slots (`plan --memory-limit`) are in order, their first rows kept in memory.
         let recovered = evidence.spilledRecovered?.head ?? evidence.resolution.recovered
-        let inOrder = recovered.withUnsafeBufferPointer { b in b.indices.dropFirst().allSatisfy { b[$0 - 1].slot.key < b[$0].slot.key } }
+        // Each key read in place, as `UserNotice` reads them.
+        let inOrder = recovered.withUnsafeBufferPointer { b -> Bool in
+            guard let base = b.baseAddress else { return true }
+            func key(_ i: Int) -> SlotKey { FoldedSlot.slotPointer(base + i).pointee.key }
+            return b.indices.dropFirst().allSatisfy { key($0 - 1) < key($0) }
+        }
         let sorted = inOrder ? recovered : recovered.sorted { $0.slot.key < $1.slot.key }
         let local = time.zoneIsKnown ? time.zoneName : nil
         var groups: [(index: Int, title: String)] = []
@@ -202,7 +207,7 @@ struct ReviewContent {
             if local != nil { row.append(.code(time.local(s.key.slotStart) ?? "")) }
             row += [.number(Int(s.durationMinutes)), .number(Int(s.projectID)), s.taskID.map { .number(Int($0)) } ?? .text("-"),
                     .text(s.status.rawValue), s.activityLevel.map { .number(Int($0)) } ?? .text("-"),
-                    .number(Int(s.keystrokes)), .number(Int(s.mouseEvents)), .code(ProvenanceText.joined(f.provenance))]
+                    .number(Int(s.keystrokes)), .number(Int(s.mouseEvents)), .code(ProvenanceText.bytewiseJoined(f.provenance))]
             rows.append(row)
         }
         var headers = ["User", "Slot start (UTC)"]
@@ -216,7 +221,7 @@ struct ReviewContent {
     static func offline(_ drops: [OfflineDrop]) -> ReportTable {
         let rows: [ReportLine] = drops.prefix(tableCap).map { d in
             [.number(Int(d.slot.slot.key.userID)), .code(d.slot.slot.key.slotStart.rfc3339), .number(Int(d.entry.id)),
-             .code("\(d.entry.interval)"), .number(Int(d.entry.projectID)), .code(ProvenanceText.joined(d.slot.provenance))]
+             .code("\(d.entry.interval)"), .number(Int(d.entry.projectID)), .code(ProvenanceText.bytewiseJoined(d.slot.provenance))]
         }
         return ReportTable(headers: ["User", "Slot start", "Offline entry", "Entry interval (UTC)", "Entry project", "Provenance"],
                            numericColumns: [0, 2, 4], rows: rows, total: drops.count, fullFile: "dropped.csv")
@@ -224,7 +229,7 @@ struct ReviewContent {
 
     static func present(_ slots: [FoldedSlot]) -> ReportTable {
         let rows: [ReportLine] = slots.prefix(tableCap).map { f in
-            [.number(Int(f.slot.key.userID)), .code(f.slot.key.slotStart.rfc3339), .code(ProvenanceText.joined(f.provenance))]
+            [.number(Int(f.slot.key.userID)), .code(f.slot.key.slotStart.rfc3339), .code(ProvenanceText.bytewiseJoined(f.provenance))]
         }
         return ReportTable(headers: ["User", "Slot start", "Provenance"], numericColumns: [0], rows: rows,
                            total: slots.count, fullFile: "dropped.csv")
