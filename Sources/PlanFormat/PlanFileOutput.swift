@@ -23,6 +23,8 @@ public final class PlanFileOutput {
     /// The aligned block being filled, while the file is written with `O_DIRECT`.
     private var block: UnsafeMutableRawPointer?
     private var blockCount = 0
+    /// `write(2)`; a test puts a failing one in its place.
+    var writeCall: (Int32, UnsafeRawPointer, Int) -> Int = systemWrite
 
     /// Bytes a direct write takes at once; a multiple of `directAlignment`.
     static let blockBytes = 1 << 20
@@ -51,9 +53,11 @@ public final class PlanFileOutput {
         guard let source = chunk.baseAddress, chunk.count > 0 else { return }
         hash.update(chunk)
         bytes += Int64(chunk.count)
-        guard let block else { return try writeAll(source, chunk.count) }
         var done = 0
         while done < chunk.count {
+            // Without a block (not direct, or `writeBlock` gave direct writes up in the middle of
+            // this chunk), the rest goes through the page cache.
+            guard let block else { return try writeAll(source + done, chunk.count - done) }
             let n = min(Self.blockBytes - blockCount, chunk.count - done)
             (block + blockCount).copyMemory(from: source + done, byteCount: n)
             blockCount += n
@@ -88,7 +92,7 @@ public final class PlanFileOutput {
         guard let block, aligned > 0 else { return }
         var done = 0
         while done < aligned {
-            let n = systemWrite(descriptor, block + done, aligned - done)
+            let n = writeCall(descriptor, block + done, aligned - done)
             if n > 0 {
                 done += n
                 continue
@@ -113,7 +117,7 @@ public final class PlanFileOutput {
     private func writeAll(_ source: UnsafeRawPointer, _ count: Int) throws(PlanError) {
         var done = 0
         while done < count {
-            let n = systemWrite(descriptor, source + done, count - done)
+            let n = writeCall(descriptor, source + done, count - done)
             if n > 0 {
                 done += n
             } else if n < 0, errno == EINTR {

@@ -1,0 +1,104 @@
+import Foundation
+@testable import PlanFormat
+import TestSupport
+import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `PlanFileOutput` when a direct write fails: refused (`EINVAL`, a file system without
+/// `O_DIRECT`, or a short write that left the file unaligned), the file is written through the
+/// page cache from that byte on and holds exactly the bytes given, as its digest says; any other
+/// error stops the plan.
+final class PlanFileOutputTests: XCTestCase {
+    let bytes: [UInt8] = {
+        var random = SystemRandomNumberGenerator()
+        return (0..<(7 << 19) + 333).map { _ in UInt8.random(in: 0...255, using: &random) }
+    }()
+
+    /// Writes `bytes` in pieces of `piece` through an output whose write calls go through `call`
+    /// (given the call's number, from 1); returns the file's path and what the output recorded.
+    func write(
+        in dir: TemporaryDirectory, piece: Int, _ call: @escaping (Int, Int32, UnsafeRawPointer, Int) -> Int
+    ) throws -> (String, PlanFileOutput.Written) {
+        let path = dir.path + "/f-\(piece)-\(UUID().uuidString)"
+        let output = try PlanFileOutput(path: path, direct: true)
+        var calls = 0
+        output.writeCall = { fd, buffer, count in
+            calls += 1
+            return call(calls, fd, buffer, count)
+        }
+        var at = 0
+        while at < bytes.count {
+            let n = min(piece, bytes.count - at)
+            try bytes.withUnsafeBytes { try output.write(UnsafeRawBufferPointer(rebasing: $0[at..<(at + n)])) }
+            at += n
+        }
+        return (path, try output.finish())
+    }
+
+    /// The path of the file open on `fd`.
+    func openedPath(_ fd: Int32) -> String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(fd)")) ?? ""
+    }
+
+    func assertHoldsTheBytes(_ path: String, _ written: PlanFileOutput.Written, _ message: String, line: UInt = #line) throws {
+        XCTAssertEqual(written.bytes, Int64(bytes.count), message, line: line)
+        XCTAssertEqual(written.sha256, FileDigest.of(bytes).sha256, message, line: line)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), Data(bytes), message, line: line)
+    }
+
+    func testADirectWriteRefusedAnywhereLeavesTheSameFile() throws {
+        let dir = try TemporaryDirectory(prefix: "file-output")
+        for refused in 1...3 {
+            for piece in [65_537, (1 << 20) + 17, 3 << 20] {
+                let (path, written) = try write(in: dir, piece: piece) { call, fd, buffer, count in
+                    if call == refused {
+                        errno = EINVAL
+                        return -1
+                    }
+                    return Glibc.write(fd, buffer, count)
+                }
+                try assertHoldsTheBytes(path, written, "write \(refused) refused, pieces of \(piece)")
+            }
+        }
+    }
+
+    /// A direct write that writes less than asked leaves the file's offset unaligned: the next
+    /// direct write is refused (here as the kernel refuses it on ext4), and the rest goes plainly.
+    func testAShortDirectWriteThenARefusalLeavesTheSameFile() throws {
+        let dir = try TemporaryDirectory(prefix: "file-output")
+        for piece in [65_537, (1 << 20) + 17] {
+            let (path, written) = try write(in: dir, piece: piece) { call, fd, buffer, count in
+                switch call {
+                case 2:
+                    // 1000 bytes written, as a plain write would, and the offset moved past them.
+                    let plain = open(self.openedPath(fd), O_WRONLY | O_CLOEXEC)
+                    defer { close(plain) }
+                    let n = pwrite(plain, buffer, 1000, lseek(fd, 0, SEEK_CUR))
+                    lseek(fd, off_t(n), SEEK_CUR)
+                    return n
+                case 3:
+                    errno = EINVAL
+                    return -1
+                default: return Glibc.write(fd, buffer, count)
+                }
+            }
+            try assertHoldsTheBytes(path, written, "pieces of \(piece)")
+        }
+    }
+
+    func testAnotherErrorOfADirectWriteStops() throws {
+        let dir = try TemporaryDirectory(prefix: "file-output")
+        XCTAssertThrowsError(try write(in: dir, piece: 65_537) { call, fd, buffer, count in
+            if call == 2 {
+                errno = EIO
+                return -1
+            }
+            return Glibc.write(fd, buffer, count)
+        }) { error in
+            XCTAssertEqual((error as? PlanError)?.kind, .cannotWrite, "\(error)")
+        }
+    }
+}
