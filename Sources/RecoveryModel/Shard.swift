@@ -25,10 +25,7 @@ public struct Shard: Hashable, Sendable, CustomStringConvertible {
     /// SplitMix64's finaliser: a fixed, well-spread hash, so consecutive ids land in different
     /// shards and the assignment never changes between versions of the tool.
     static func mix(_ x: UInt64) -> UInt64 {
-        var z = x &+ 0x9E37_79B9_7F4A_7C15
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        SplitMix64.finalize(x &+ SplitMix64.increment)
     }
 
     public var description: String { "\(index)/\(count)" }
@@ -50,5 +47,27 @@ extension Shard: Codable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(index, forKey: .index)
         try c.encode(count, forKey: .count)
+    }
+}
+
+/// SplitMix64: the shard hash's function, and a small seeded generator (the tests' random
+/// samples are the same on every run, so a failing case can be replayed).
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    static let increment: UInt64 = 0x9E37_79B9_7F4A_7C15
+    public var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= Self.increment
+        return Self.finalize(state)
+    }
+
+    @inline(__always)
+    static func finalize(_ x: UInt64) -> UInt64 {
+        var z = x
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

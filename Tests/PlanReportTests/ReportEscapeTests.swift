@@ -7,7 +7,7 @@ import XCTest
 /// runs (an escape or a special byte first, last, or next to another).
 final class ReportEscapeTests: XCTestCase {
     func testHTMLAndMarkdownEscapesAreTheScalarDefinitions() {
-        var random = Mix(seed: 11)
+        var random = SplitMix64(seed: 11)
         for sample in Self.edges + (0..<20_000).map({ _ in Self.hostile(&random) }) {
             XCTAssertEqual(Array(HTML.escape(sample).utf8), Array(Self.html(sample).utf8), sample.debugDescription)
             XCTAssertEqual(Array(Markdown.text(sample).utf8), Array(Self.markdownText(sample).utf8), sample.debugDescription)
@@ -100,22 +100,10 @@ final class ReportEscapeTests: XCTestCase {
         "=x", "-", "\t", "\r", "\n", "a,b\"c", "\"\u{301}", "naïve — 東京 ✓ 🙂", "log app-1.log:17; log app-1.log:18",
     ]
 
-    /// SplitMix64: the same samples on every run.
-    struct Mix: RandomNumberGenerator {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 
     /// Up to 24 scalars: what the formats act on, controls, C1, the neighbours of the bidi marks
     /// (same first bytes), Arabic, combining marks, Prepend and emoji, and plain ASCII.
-    static func hostile(_ random: inout Mix) -> String {
+    static func hostile(_ random: inout SplitMix64) -> String {
         let special = Array("&<>\"'`|\\*_[]~#,=+-@\t\r\n".unicodeScalars)
         let pools: [ClosedRange<UInt32>] = [
             0x00...0x7F, 0x20...0x7E, 0x7F...0xFF, 0x0600...0x063F, 0x2000...0x207F, 0x0300...0x036F,

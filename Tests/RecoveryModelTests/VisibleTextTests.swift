@@ -42,7 +42,7 @@ final class VisibleTextTests: XCTestCase {
             XCTAssertEqual(Array(VisibleText.escaped(String(all), keepingLayout: keepingLayout).utf8),
                            Array(Self.reference(String(all), keepingLayout: keepingLayout).utf8))
         }
-        var random = Self.Mix(seed: 10)
+        var random = SplitMix64(seed: 10)
         for _ in 0..<20_000 {
             let sample = Self.hostile(&random)
             for keepingLayout in [false, true] {
@@ -66,22 +66,10 @@ final class VisibleTextTests: XCTestCase {
         return String(out)
     }
 
-    /// SplitMix64: the same samples on every run.
-    struct Mix: RandomNumberGenerator {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 
     /// Up to 24 scalars, most near the escaped ones: controls, C1, the neighbours of the bidi
     /// marks (same first bytes), Arabic, Latin-1, combining marks, emoji, and plain ASCII.
-    static func hostile(_ random: inout Mix) -> String {
+    static func hostile(_ random: inout SplitMix64) -> String {
         let pools: [ClosedRange<UInt32>] = [
             0x00...0x7F, 0x20...0x7E, 0x7F...0xFF, 0x0600...0x063F, 0x2000...0x207F, 0x2060...0x206F,
             0x0300...0x036F, 0x1F600...0x1F64F, 0x3040...0x30FF, 0x1FEF...0x1FEF, 0x0060...0x0060, 0xFFF0...0xFFFF,
