@@ -137,18 +137,7 @@ public struct PieceWriter {
 
     @usableFromInline
     mutating func putLong(_ value: Int64) {
-        var magnitude = value.magnitude
-        if value < 0 { put(0x2D) }
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes hold the 20 digits of a UInt64
-        withUnsafeMutableBytes(of: &digits) { d in
-            var i = d.count
-            repeat {
-                i -= 1
-                d[i] = UInt8(truncatingIfNeeded: 0x30 + magnitude % 10)
-                magnitude /= 10
-            } while magnitude > 0
-            put(d.baseAddress! + i, count: d.count - i)
-        }
+        DecimalText.withText(of: value) { put($0.baseAddress!, count: $0.count) }
     }
 }
 
@@ -184,6 +173,27 @@ public struct DecimalText {
 
     @inlinable
     public init<I: BinaryInteger>(_ value: I) { self.init(Int64(value)) }
+
+    /// Calls `body` with the decimal text of any `value` (a sign and up to 19 digits), made a
+    /// digit at a time: the writers' one way to write an integer beyond eight digits.
+    @inlinable
+    public static func withText(of value: Int64, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
+        var magnitude = value.magnitude
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes hold a sign and the 20 digits of a UInt64
+        withUnsafeMutableBytes(of: &digits) { d in
+            var at = d.count
+            repeat {
+                at -= 1
+                d[at] = UInt8(truncatingIfNeeded: 0x30 + magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            if value < 0 {
+                at -= 1
+                d[at] = 0x2D
+            }
+            body(UnsafeBufferPointer(start: d.baseAddress!.assumingMemoryBound(to: UInt8.self) + at, count: d.count - at))
+        }
+    }
 }
 
 /// Text kept for a `PieceWriter` to copy with `putPadded`: `count` bytes followed by 16 more that

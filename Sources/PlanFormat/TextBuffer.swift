@@ -24,25 +24,7 @@ public struct TextBuffer {
     /// once (one capacity check per number, not one per digit).
     @inlinable
     public mutating func append<I: BinaryInteger>(_ value: I) {
-        let v = Int64(value)
-        var magnitude = v.magnitude
-        // A sign and 20 digits fit.
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        withUnsafeMutableBytes(of: &digits) { d in
-            var at = d.count
-            repeat {
-                at -= 1
-                d[at] = UInt8(truncatingIfNeeded: 48 + magnitude % 10)
-                magnitude /= 10
-            } while magnitude > 0
-            if v < 0 {
-                at -= 1
-                d[at] = 0x2D
-            }
-            bytes.append(contentsOf: UnsafeBufferPointer(start: d.baseAddress!.assumingMemoryBound(to: UInt8.self) + at, count: d.count - at))
-        }
+        DecimalText.withText(of: Int64(value)) { bytes.append(contentsOf: $0) }
     }
 
     @inlinable
