@@ -369,7 +369,8 @@ final class Incident {
             scratch.append(event(.upload, tc, host: ch, request: newRequest(), fields: changed))
             var p = changed
             process(&p)
-            scratch.append(event(.processed, time(tc, plus: 50_000...3_000_000), host: ch, fields: p))
+            let tp = time(tc, plus: 50_000...3_000_000)
+            scratch.append(event(.processed, tp, host: host(at: tp, preferred: ch), fields: p))
         case .delete, .deleteReupload:
             let td = time(last, plus: 2 * minute...(120 * minute))
             scratch.append(event(.deleted, td, host: host(at: td), fields: fields))
@@ -380,7 +381,8 @@ final class Incident {
                 again.keystrokes += 3
                 scratch.append(event(.upload, tr, host: rh, request: newRequest(), fields: again))
                 process(&again)
-                scratch.append(event(.processed, time(tr, plus: 50_000...3_000_000), host: rh, fields: again))
+                let tp = time(tr, plus: 50_000...3_000_000)
+                scratch.append(event(.processed, tp, host: host(at: tp, preferred: rh), fields: again))
             }
         case .tieTwoHosts:
             // Two different uploads of one slot at the same instant: the host name decides.
