@@ -35,7 +35,7 @@ public final class PlanFileOutput {
     /// Creates (or empties) the file at `path`, with mode 0666 less the umask.
     public init(path: String, direct: Bool = false) throws(PlanError) {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o666)
-        guard fd >= 0 else { throw PlanError(.cannotWrite, path: path, detail: "cannot create the file") }
+        guard fd >= 0 else { throw PlanError(.cannotWrite, path: path, detail: "cannot create the file: " + FileFailure.reason(errno: errno)) }
         self.path = path
         descriptor = fd
         if direct, Self.setDirect(fd, true) {
