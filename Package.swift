@@ -31,9 +31,11 @@ let package = Package(
         // SHA-256 from OpenSSL's libcrypto (libpq-dev depends on libssl-dev): uses the CPU's SHA
         // instructions, 8x a portable Swift loop here.
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // Linux's signalfd (glibc's header, not in Swift's Glibc module): how `plan` reads a signal.
+        .systemLibrary(name: "CSignalFD"),
 
         // The shared vocabulary: slot keys, slots, windows, times, provenance, quarantine.
-        .target(name: "RecoveryModel", dependencies: ["CCrypto"]),
+        .target(name: "RecoveryModel", dependencies: ["CCrypto", "CSignalFD"]),
         // Files → LZ4 frames → lines, in fixed buffers.
         .target(name: "SourceFiles", dependencies: ["CLZ4", "RecoveryModel"]),
         // libpq: connections, queries, COPY, transactions.

@@ -20,17 +20,22 @@ public enum PlanWriter {
     /// Writes the plan into a fresh directory beside `directory`, then renames it into place: a
     /// plan directory is complete or absent, never half-written. `directory` must not exist (an
     /// empty directory is taken: nothing in it can be lost); nothing is ever written over.
-    public static func write(_ evidence: PlanEvidence, to directory: String) throws -> Output {
+    /// `beforeRename` runs once the files are written (a test's pause point).
+    public static func write(_ evidence: PlanEvidence, to directory: String, beforeRename: () -> Void = {}) throws -> Output {
         try checkDestination(directory)
         let staging = try TemporaryPaths.make { () throws(PlanError) -> String in try makeStagingDirectory(beside: directory) }
         defer { TemporaryPaths.unregister(staging) }
         do {
             let output = try writeFiles(evidence, into: staging)
-            guard rename(staging, directory) == 0 else {
-                let code = errno
-                throw PlanError(.cannotWrite, path: directory, detail: code == ENOTEMPTY || code == EEXIST || code == ENOTDIR
-                    ? "something was created there while the plan was written; nothing was overwritten"
-                    : FileFailure.reason(errno: code))
+            beforeRename()
+            // A signal pending now ends the plan here instead, with nothing in place.
+            try TemporaryPaths.settle(staging) { () throws(PlanError) in
+                guard rename(staging, directory) == 0 else {
+                    let code = errno
+                    throw PlanError(.cannotWrite, path: directory, detail: code == ENOTEMPTY || code == EEXIST || code == ENOTDIR
+                        ? "something was created there while the plan was written; nothing was overwritten"
+                        : FileFailure.reason(errno: code))
+                }
             }
             return output
         } catch {

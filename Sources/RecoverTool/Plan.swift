@@ -92,8 +92,11 @@ struct Plan: ParsableCommand {
         let evidence = try RecoveryPlanning.evidence(for: request(), stages: output.log)
         // Spilled slots' files go once the plan is written (the evidence is left to the exit).
         defer { evidence.spilledRecovered?.removeFiles() }
-        TestPause(ProcessInfo.processInfo.environment).reached("plan-writing")
-        let written = try output.log.timed("write") { try PlanWriter.write(evidence, to: out) }
+        let pause = TestPause(ProcessInfo.processInfo.environment)
+        pause.reached("plan-writing")
+        let written = try output.log.timed("write") {
+            try PlanWriter.write(evidence, to: out) { pause.reached("plan-renaming") }
+        }
         // The evidence is most of the process's memory (every kept slot's strings and arrays), and
         // freeing it took about 0.1 s of one core after the files were written (the benchmark
         // incident); the process ends right after this, so the evidence is left for the exit.

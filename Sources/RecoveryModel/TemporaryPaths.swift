@@ -8,9 +8,9 @@ import Darwin
 
 /// The temporary directories a command has made and not yet removed (`plan`'s spill directories
 /// under TMPDIR and its `OUT.partial-*` staging directory), so that a command ended by a signal
-/// removes them before it exits (`removeAllForExit`, from `plan`'s signal source). Each is
-/// made and registered under one lock (`make`) and unregistered once it is removed or renamed
-/// into place.
+/// removes them before it exits (`SignalExit`). Each is made and registered under one lock
+/// (`make`), and unregistered once it is removed or renamed into place (`settle`); a pending
+/// signal is read only under that lock, so a sweep and a commit never overlap.
 public enum TemporaryPaths {
     private final class Registry: @unchecked Sendable {
         let lock = NSLock()
@@ -21,7 +21,7 @@ public enum TemporaryPaths {
     private static let registry = Registry()
 
     /// Makes a temporary directory with `body`, which returns its path, and registers it, both
-    /// under the registry's lock: a sweep (`removeAllForExit`) either comes first, and then
+    /// under the registry's lock: a signal's sweep either comes first, and then
     /// nothing is made and the calling thread waits for the exit, or comes after, and removes it.
     /// (Made, then registered, a directory made while the sweep ran was left behind: the signal
     /// ended the process between the two.)
@@ -29,7 +29,7 @@ public enum TemporaryPaths {
         registry.lock.lock()
         guard !registry.ending else {
             registry.lock.unlock()
-            waitForExit()
+            SignalExit.waitForExit()
         }
         defer { registry.lock.unlock() }
         let path = try body()
@@ -45,12 +45,26 @@ public enum TemporaryPaths {
         let ending = registry.ending
         registry.lock.unlock()
         guard ending else { return }
-        waitForExit()
+        SignalExit.waitForExit()
     }
 
-    /// The signal that began the sweep ends the process: this thread waits for it.
-    private static func waitForExit() -> Never {
-        while true { sleep(60) }
+    /// Runs `body`, which puts `path` in its place (a rename: the command's commit), then
+    /// unregisters `path`; both under the registry's lock, and only if no signal is pending. A
+    /// pending signal is claimed instead: every registered directory, `path` with them, is
+    /// removed and the process ends by the signal, with nothing put in place.
+    public static func settle<E: Error>(_ path: String, _ body: () throws(E) -> Void) throws(E) {
+        registry.lock.lock()
+        guard !registry.ending else {
+            registry.lock.unlock()
+            SignalExit.waitForExit()
+        }
+        if let number = SignalExit.takePending() {
+            sweepAndUnlock()
+            SignalExit.end(by: number)
+        }
+        defer { registry.lock.unlock() }
+        try body()
+        registry.paths.remove(path)
     }
 
     /// `path` was removed, or renamed into place: it is no longer the command's to clean up.
@@ -67,11 +81,23 @@ public enum TemporaryPaths {
         return registry.paths
     }
 
-    /// Removes every registered directory and everything in it; a later `make` makes nothing
-    /// and waits. For the exit on a signal, not an async-signal handler: call
-    /// it from a dispatch source's handler.
-    public static func removeAllForExit() {
+    /// Claims a pending signal, if there is one (the signal watcher's call, once one is pending):
+    /// then removes every registered directory and everything in it, and returns the signal,
+    /// which is to end the process; a later `make` makes nothing and waits. Nil when the signal
+    /// was claimed by a commit (`settle`), which ends the process itself.
+    static func sweepIfSignalled() -> Int32? {
         registry.lock.lock()
+        guard !registry.ending, let number = SignalExit.takePending() else {
+            registry.lock.unlock()
+            return nil
+        }
+        sweepAndUnlock()
+        return number
+    }
+
+    /// Marks the sweep begun, releases the lock (held by the caller), and removes every
+    /// directory that was registered.
+    private static func sweepAndUnlock() {
         registry.ending = true
         let paths = registry.paths
         registry.paths = []

@@ -87,6 +87,28 @@ final class SpillCommandTests: XCTestCase {
         }
     }
 
+    /// A signal that comes just before the staging directory is renamed into place (the plan's
+    /// commit) ends the plan: no plan directory, no staging directory, the signal's status. Taken
+    /// by another thread while this one went on, it once lost the race and the plan exited 0.
+    func testASignalJustBeforeThePlanIsRenamedIntoPlaceEndsThePlanAndLeavesNone() throws {
+        for number in [SIGINT, SIGTERM] {
+            let out = demo.dir.file("renaming-\(number)").path
+            let process = try Spawned(
+                BuiltProducts.recoverTool,
+                ["plan"] + DemoIncident.window + ["--logs", DemoIncident.logs, "--snapshot", DemoIncident.snapshot,
+                 "--db", demo.live.conninfo, "--out", out, "--quiet"],
+                environment: demo.live.processEnvironment.merging(["RECOVER_TOOL_TEST_PAUSE_AT": "plan-renaming"]) { $1 })
+            XCTAssertTrue(process.waitForStderr(containing: "test pause at plan-renaming"), process.stderrText)
+            kill(process.pid, number)
+            kill(process.pid, SIGCONT)
+            process.process.waitUntilExit()
+            XCTAssertEqual(process.process.terminationReason, .uncaughtSignal, process.stderrText)
+            XCTAssertEqual(process.process.terminationStatus, number, process.stderrText)
+            let left = try FileManager.default.contentsOfDirectory(atPath: demo.dir.path).filter { $0.hasPrefix("renaming-\(number)") }
+            XCTAssertEqual(left, [], "a plan or its staging directory was left")
+        }
+    }
+
     func testAMemoryLimitThatIsNotASizeIsAUsageError() throws {
         let output = try plan("plan", ["--memory-limit", "lots"])
         XCTAssertEqual(output.status, 64)
