@@ -181,6 +181,7 @@ public final class EventLineParser {
         for k in 0..<Key.count { fields[k].type = nil }
         var i = 0
         var duplicate: (key: Key, offset: Int)?
+        var seen: UInt32 = 0  // bit k: key k was read
         JSONScanner.skipSpace(p, n, &i)
         guard i < n, p[i] == UInt8(ascii: "{") else {
             let bom = i + 2 < n && p[i] == 0xEF && p[i + 1] == 0xBB && p[i + 2] == 0xBF
@@ -196,8 +197,12 @@ public final class EventLineParser {
                 let keyStart = i
                 let keyEscaped = try JSONScanner.scanString(p, n, &i)
                 let key = keyEscaped ? decodedKey(p, keyStart, i - 1) : Key(p + keyStart, i - 1 - keyStart)
-                JSONScanner.skipSpace(p, n, &i)
-                try JSONScanner.expect(p, n, &i, UInt8(ascii: ":"))
+                if i < n && p[i] == UInt8(ascii: ":") {
+                    i += 1  // mostly right after the key
+                } else {
+                    JSONScanner.skipSpace(p, n, &i)
+                    try JSONScanner.expect(p, n, &i, UInt8(ascii: ":"))
+                }
                 JSONScanner.skipSpace(p, n, &i)
                 let valueStart = i
                 guard i < n else { throw JSONSyntaxError(kind: .unexpectedEnd, offset: n) }
@@ -219,15 +224,22 @@ public final class EventLineParser {
                     type = try JSONScanner.scanValue(p, n, &i, depth: 1, plain: &plain)
                 }
                 if let key {
-                    if fields[key.rawValue].type != nil && duplicate == nil { duplicate = (key, keyStart) }
+                    let bit: UInt32 = 1 << key.rawValue
+                    if seen & bit != 0 && duplicate == nil { duplicate = (key, keyStart) }
+                    seen |= bit
                     fields[key.rawValue] = Field(start: valueStart, end: i, type: type, plain: plain)
                 }
-                JSONScanner.skipSpace(p, n, &i)
-                guard i < n else { throw JSONSyntaxError(kind: .unexpectedEnd, offset: n) }
-                if p[i] == UInt8(ascii: ",") {
+                // Mostly a comma or the brace right after the value: no space to skip.
+                var next: UInt8 = i < n ? p[i] : 0
+                if next != UInt8(ascii: ",") && next != UInt8(ascii: "}") {
+                    JSONScanner.skipSpace(p, n, &i)
+                    guard i < n else { throw JSONSyntaxError(kind: .unexpectedEnd, offset: n) }
+                    next = p[i]
+                }
+                if next == UInt8(ascii: ",") {
                     i += 1
                     JSONScanner.skipSpace(p, n, &i)
-                } else if p[i] == UInt8(ascii: "}") {
+                } else if next == UInt8(ascii: "}") {
                     i += 1
                     break
                 } else {

@@ -78,29 +78,22 @@ enum JSONScanner {
 
     @inline(__always)
     static func skipSpace(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int) {
-        while i < n, isSpace(p[i]) { i += 1 }
+        // Tokens mostly follow each other without space: one comparison says a byte is none.
+        while i < n, p[i] <= 0x20, isSpace(p[i]) { i += 1 }
     }
 
     /// Scans a string whose opening quote is at `i - 1`; leaves `i` past the closing quote.
     /// Returns true when the string holds a backslash escape (its bytes need decoding).
     ///
-    /// Eight bytes at a time: a word's first quote, backslash, control or non-ASCII byte is found
-    /// with one test and the index jumps straight to it, so a short string costs one word. A
-    /// string of plain ASCII ends here, in the caller's code; the first other special byte, and
-    /// the last seven bytes of the line, go to `scanStringRest`.
+    /// Sixteen bytes at a time (`skipToSpecial`): a block's first quote, backslash, control or
+    /// non-ASCII byte is found with one test and the index jumps straight to it, so a key costs
+    /// one block. A string of plain ASCII ends here, in the caller's code; the first other special
+    /// byte, and the last seven bytes of the line, go to `scanStringRest`.
     @inline(__always)
     static func scanString(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int) throws(JSONSyntaxError) -> Bool {
-        while i + 8 <= n {
-            let special = specialBytes(UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self))
-            if special != 0 {
-                i += special.trailingZeroBitCount >> 3
-                if p[i] == 0x22 {
-                    i += 1
-                    return false
-                }
-                break
-            }
-            i += 8
+        if skipToSpecial(p, n, &i) && p[i] == 0x22 {
+            i += 1
+            return false
         }
         return try scanStringRest(p, n, &i)
     }
@@ -111,14 +104,7 @@ enum JSONScanner {
     static func scanStringRest(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int) throws(JSONSyntaxError) -> Bool {
         var escaped = false
         while true {
-            while i + 8 <= n {
-                let special = specialBytes(UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self))
-                if special != 0 {
-                    i += special.trailingZeroBitCount >> 3
-                    break
-                }
-                i += 8
-            }
+            _ = skipToSpecial(p, n, &i)
             guard i < n else { throw JSONSyntaxError(kind: .unexpectedEnd, offset: n) }
             let c = p[i]
             if c == 0x22 {
@@ -138,6 +124,36 @@ enum JSONScanner {
         }
     }
 
+    /// Moves `i` to the first quote, backslash, control or non-ASCII byte from `i` on and returns
+    /// true; or, when the bytes up to the last seven of the line hold none, moves it there and
+    /// returns false (the caller reads those seven one at a time). Sixteen bytes a step, then
+    /// eight: nothing is read past `n`.
+    @inline(__always)
+    static func skipToSpecial(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int) -> Bool {
+        while i + 16 <= n {
+            let special = specialBytes(UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<UInt8>.self))
+            let low = UInt64(littleEndian: special[0]), high = UInt64(littleEndian: special[1])
+            if low != 0 {
+                i += low.trailingZeroBitCount >> 3
+                return true
+            }
+            if high != 0 {
+                i += 8 + high.trailingZeroBitCount >> 3
+                return true
+            }
+            i += 16
+        }
+        if i + 8 <= n {
+            let special = specialBytes(UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self))
+            if special != 0 {
+                i += special.trailingZeroBitCount >> 3
+                return true
+            }
+            i += 8
+        }
+        return false
+    }
+
     /// The high bit of each byte of `w` (eight bytes, little-endian) that is a quote, a backslash,
     /// a control byte or a non-ASCII byte. The bytes above the first one so marked may be marked
     /// wrongly (a borrow runs on), the first never is: only its position is used.
@@ -147,6 +163,19 @@ enum JSONScanner {
         let w = UInt64(littleEndian: w)
         let quote = w ^ (ones &* 0x22), backslash = w ^ (ones &* 0x5C)
         return (((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | (w &- ones &* 0x20) | w) & highs
+    }
+
+    /// The same test on sixteen bytes, lane by lane (no borrow crosses lanes, so every mark is
+    /// right), as two words whose bytes are the lanes in memory order. Lane-wise arithmetic, not
+    /// `.==`: the comparisons are not compiled to vector instructions, the arithmetic is.
+    @inline(__always)
+    static func specialBytes(_ v: SIMD16<UInt8>) -> SIMD2<UInt64> {
+        let one = SIMD16<UInt8>(repeating: 1)
+        let quote = v ^ SIMD16(repeating: 0x22), backslash = v ^ SIMD16(repeating: 0x5C)
+        // A lane's high bit: it was 0 before `&- 1` (quote, backslash), it is below 0x20 or at
+        // least 0x80.
+        let marks = ((quote &- one) & ~quote) | ((backslash &- one) & ~backslash) | (v &- SIMD16(repeating: 0x20)) | v
+        return unsafeBitCast(marks & SIMD16(repeating: 0x80), to: SIMD2<UInt64>.self)
     }
 
     /// A backslash escape at `i`; a high surrogate must be followed by a low one.

@@ -105,6 +105,52 @@ final class EventLineParserTests: XCTestCase {
         XCTAssertEqual(upload(uploadWith("note", "\"日本語 ✓\""))?.note, "日本語 ✓")
     }
 
+    /// The scanner reads strings sixteen bytes at a time, then eight, then byte by byte: a quote,
+    /// a backslash, a control, non-ASCII or invalid byte at each place of those blocks, in a key,
+    /// in a value inside the line and in the last value (the line's end cuts the blocks short),
+    /// reads as it does anywhere else.
+    func testSpecialBytesAtEveryPlaceOfAScanBlock() {
+        let specials: [(raw: String, text: String)] = [
+            (#"\""#, "\""), (#"\\"#, "\\"), (#"\u00e9"#, "é"), ("é", "é"), ("😀", "😀"), (#"\ud83d\ude00"#, "😀"), (#"\/"#, "/"),
+        ]
+        for length in 0..<40 {
+            for k in 0...length {
+                let before = String(repeating: "a", count: k), after = String(repeating: "b", count: length - k)
+                for (raw, text) in specials {
+                    let value = "\"" + before + raw + after + "\""
+                    XCTAssertEqual(upload(uploadWith("note", value))?.note, before + text + after, "\(value) in the last value")
+                    XCTAssertEqual(upload(uploadWith("request_id", value))?.requestID, before + text + after, "\(value) inside the line")
+                    let keyed = "{" + value + ":[" + value + "]," + Self.deleted.dropFirst()
+                    guard case .event = parse(keyed) else { return XCTFail("\(keyed): \(parse(keyed))") }
+                }
+                // Plain strings of every length: the closing quote at every place.
+                XCTAssertEqual(upload(uploadWith("note", "\"" + before + after + "\""))?.note, before + after)
+                // A control byte is refused where it is.
+                for control: UInt8 in [0x00, 0x09, 0x1F] {
+                    var line = Array(uploadWith("note", "\"" + before + "_" + after + "\"").utf8)
+                    let at = line.count - 3 - (length - k)
+                    XCTAssertEqual(line[at], UInt8(ascii: "_"))
+                    line[at] = control
+                    XCTAssertEqual(reason(bytes: line), .malformedJSON("unescaped control character in a string at byte \(at)"), "\(k) of \(length)")
+                    var key = Array(("{\"" + before + "_" + after + "\":1," + Self.deleted.dropFirst()).utf8)
+                    key[2 + k] = control
+                    XCTAssertEqual(reason(bytes: key), .malformedJSON("unescaped control character in a string at byte \(2 + k)"))
+                }
+                // Bytes that break UTF-8.
+                for bad: [UInt8] in [[0xFF], [0xC3], [0xE2, 0x82], [0x80]] {
+                    var line = Array(uploadWith("note", "\"" + before + "_" + after + "\"").utf8)
+                    let at = line.count - 3 - (length - k)
+                    line.replaceSubrange(at...at, with: bad)
+                    XCTAssertEqual(reason(bytes: line), .invalidUTF8, "\(bad) at \(k) of \(length)")
+                }
+                // A string left open at the line's end.
+                let open = "{\"note\":\"" + before + after
+                XCTAssertEqual(reason(open), .malformedJSON("the line ends inside a value"))
+                XCTAssertEqual(reason(open + "\\"), .malformedJSON("the line ends inside a value"))
+            }
+        }
+    }
+
     func testLoneSurrogatesAndBadEscapesAreMalformed() {
         for bad in [#""\ud83d""#, #""\ude00""#, #""\ud83d\u0041""#, #""\ud83dx""#, #""\x""#, #""\u12""#, #""\u12G4""#, #""\'""#] {
             guard case .malformedJSON = reason(uploadWith("note", bad)) else { return XCTFail("\(bad): \(parse(uploadWith("note", bad)))") }
