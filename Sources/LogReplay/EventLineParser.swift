@@ -66,6 +66,11 @@ public final class EventLineParser {
     /// its batch (`read`, `dropLastEvent`, `takeBatch`), never both: `parse` empties the batch
     /// after each line, which would lose the lines `read` kept and the mark `dropLastEvent` needs.
     @exclusivity(unchecked) private var parsesOneByOne = false
+    /// How much of its file the reader has read (0 to 1), set now and then by `LogReplay`: the
+    /// batch's arrays are sized from it (`makeRoom`). 0 leaves them to grow by doubling.
+    @exclusivity(unchecked) var fileFraction = 0.0
+    /// At most this many events are kept in the batch before it is handed over (a chunk).
+    @exclusivity(unchecked) var eventLimit = Int.max
 
     public init(file: String, window: Window) {
         self.file = file
@@ -320,10 +325,26 @@ public final class EventLineParser {
         } catch {
             throw Rejection(reason: error.reason, key: key)
         }
+        if batch.events.count == batch.events.capacity { Self.makeRoom(&batch.events, fileFraction, limit: eventLimit) }
         batch.events.append(EventBatch.Event(
             userID: userID, slotStart: slotStart.microseconds, time: time.microseconds, line: UInt32(line),
             payload: payload, host: batchHost(), tag: UInt32(kind.rawValue)))
         return .event(kind, key, time)
+    }
+
+    /// Before `array` (one of the batch's) grows: room for what the rest of the file should bring
+    /// at the rate so far, and a quarter more (at most `limit`), instead of doubling, whose copies
+    /// touch twice the fresh memory; the rule of a dump's batch (`DumpReader.reserve`). Never less
+    /// than doubling: the fraction runs ahead of the lines (an LZ4 file's is counted in compressed
+    /// bytes, decoded a chunk ahead), and many small steps would copy more than doubling does.
+    /// Too early in the file to tell, nothing: it doubles.
+    @inline(never)
+    private static func makeRoom<Element>(_ array: inout [Element], _ fraction: Double, limit: Int) {
+        let count = array.count
+        guard count >= 4096, fraction > 0.02, fraction < 1 else { return }
+        let expected = min(max(Int(Double(count) / fraction * 1.25), 2 * count), limit)
+        guard expected > array.capacity else { return }
+        array.reserveCapacity(expected)
     }
 
     /// The batch's id of the last line's host, added to the batch when new to it.
@@ -338,6 +359,9 @@ public final class EventLineParser {
     /// An upload's fields, appended to the batch as a version (its texts to the batch's arena);
     /// returns the version's index. Checked in the order of the contract's table.
     private func upload(_ p: UnsafePointer<UInt8>) throws(Rejection) -> UInt32 {
+        if batch.versions.count == batch.versions.capacity { Self.makeRoom(&batch.versions, fileFraction, limit: eventLimit) }
+        // An upload's texts are short, one line's at most: room for 4 KiB means no copy below.
+        if batch.text.capacity - batch.text.count < 4096 { Self.makeRoom(&batch.text, fileFraction, limit: .max) }
         let textStart = batch.text.count
         let requestIDCount = batch.appendText(try text(p, .requestID))
         let projectID = try integer(p, .projectID, in: 1...Int64.max)

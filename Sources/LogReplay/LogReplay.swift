@@ -97,6 +97,7 @@ public struct LogReplay: Sendable {
     func readFile(_ path: String, _ meter: ProgressMeter) throws(SourceError) -> FileResult {
         let reader = try LineReader(path: path, maxLineLength: maxLineLength, computeDigest: computeDigests)
         let parser = EventLineParser(file: path, window: window)
+        if let chunks { parser.eventLimit = chunks.events }
         var result = FileResult(
             report: LogFileReport(path: path, compressed: reader.isCompressed, fileBytes: reader.fileSize), batch: EventBatch(source: path))
         var hosts: [HostCoverageBuilder] = []
@@ -135,10 +136,13 @@ public struct LogReplay: Sendable {
                     if let shard, let key, !shard.contains(userID: key.userID) { break }
                     result.quarantine.append(QuarantineRecord(location: SourceLocation(file: path, line: line), reason: reason, key: key))
                 }
-                if line & 0x3FFF == 0 {
+                if line & 0xFFF == 0 {
                     let done = reader.bytesConsumed
-                    meter.advance(by: done - reported)
-                    reported = done
+                    if reader.fileSize > 0 { parser.fileFraction = Double(done) / Double(reader.fileSize) }
+                    if line & 0x3FFF == 0 {
+                        meter.advance(by: done - reported)
+                        reported = done
+                    }
                 }
             }
         } catch let error as SourceError {
