@@ -22,50 +22,21 @@ extension LiveState {
         from connection: Connection, window: Window, users userIDs: Set<Int64>, projects projectIDs: Set<Int64>,
         tasks taskIDs: Set<Int64>
     ) throws -> LiveState {
-        func idArray(_ ids: Set<Int64>) -> String { "{" + ids.sorted().map(String.init).joined(separator: ",") + "}" }
+        let occupancy = try LiveOccupancy.load(from: connection, window: window, users: userIDs)
+        return try load(from: connection, occupancy: occupancy, users: userIDs, projects: projectIDs, tasks: taskIDs)
+    }
 
-        // The candidates' users only: their keys are all the resolver looks up, and the unique
-        // index on (user_id, slot_start) finds them without reading the rest of the table. A COPY
-        // takes no parameters: the ids, integers, are written into it.
-        var present = Set<SlotKey>()
-        try connection.copyOut(
-            """
-            COPY (SELECT user_id, \(microseconds("slot_start")) FROM \(connection.table("time_slots"))
-                  WHERE user_id = ANY('\(idArray(userIDs))'::bigint[])
-                    AND slot_start >= \(timestamptz(window.from)) AND slot_start < \(timestamptz(window.to))) TO STDOUT
-            """,
-            context: "reading the live slots of the window"
-        ) { row in
-            var fields = IntegerFields(row)
-            guard let user = fields.next(), let start = fields.next() else {
-                throw UnreadableValue(
-                    table: "time_slots", column: "user_id, slot_start", key: "the COPY line " + String(decoding: row, as: UTF8.self),
-                    value: nil, expected: "two integers (the user and the microseconds of slot_start)")
-            }
-            present.insert(SlotKey(userID: user, slotStart: Timestamp(microseconds: start)))
-        }
-        // A slot lasts at most 10 minutes, so an entry that ends after `from` and starts before
-        // `to + 10 min` is the widest set that can touch a slot of the window.
-        let offline = try connection.execute(
-            """
-            SELECT id, user_id, project_id, \(microseconds("starts_at")), \(microseconds("ends_at")) FROM \(connection.table("offline_entries"))
-            WHERE ends_at > \(timestamptz(window.from)) AND starts_at < \(timestamptz(window.to.adding(minutes: 10)))
-              AND user_id = ANY($1::bigint[])
-            """,
-            [idArray(userIDs)],
-            context: "reading the offline entries near the window")
-        var entries: [OfflineEntry] = []
-        for entry in try offline.read(table: "offline_entries", key: [(0, "id")], { row in
-            (id: try row.int64(0, "id"), user: try row.int64(1, "user_id"), project: try row.int64(2, "project_id"),
-             start: try row.int64(3, "starts_at"), end: try row.int64(4, "ends_at"))
-        }) where entry.start < entry.end {  // an empty or inverted interval overlaps no slot
-            entries.append(OfflineEntry(
-                id: entry.id, userID: entry.user, projectID: entry.project,
-                interval: Window(from: Timestamp(microseconds: entry.start), to: Timestamp(microseconds: entry.end))))
-        }
+    /// As `load(from:window:users:projects:tasks:)`, with the keys and entries already read
+    /// (`LiveOccupancy.load`, in the same transaction) for `users` or for more users: only those
+    /// of `users` are kept, so the state is the same either way.
+    public static func load(
+        from connection: Connection, occupancy: LiveOccupancy, users userIDs: Set<Int64>, projects projectIDs: Set<Int64>,
+        tasks taskIDs: Set<Int64>
+    ) throws -> LiveState {
+        let occupancy = occupancy.restricted(to: userIDs)
         var state = try references(from: connection, users: userIDs, projects: projectIDs, tasks: taskIDs)
-        state.presentKeys = present
-        state.offlineEntries = LiveState(offlineEntries: entries).offlineEntries
+        state.presentKeys = occupancy.presentKeys
+        state.offlineEntries = LiveState(offlineEntries: occupancy.offlineEntries).offlineEntries
         return state
     }
 
@@ -121,6 +92,79 @@ extension LiveState {
     /// A time as an SQL `timestamptz` built from integers, whatever the session's DateStyle.
     static func timestamptz(_ time: Timestamp) -> String {
         "(timestamptz 'epoch' + \(time.microseconds) * interval '1 microsecond')"
+    }
+}
+
+/// What live already holds in a window for some users: the keys of their slots in it and their
+/// offline entries near it. The part of `LiveState` that the users alone decide, so that `plan`
+/// can read it while its slots, which name the projects and tasks, are still being folded.
+public struct LiveOccupancy: Sendable {
+    /// Keys of live `time_slots` rows in the window.
+    public var presentKeys: Set<SlotKey>
+    /// Offline entries that can touch a slot of the window, in no order.
+    public var offlineEntries: [OfflineEntry]
+
+    public init(presentKeys: Set<SlotKey> = [], offlineEntries: [OfflineEntry] = []) {
+        self.presentKeys = presentKeys
+        self.offlineEntries = offlineEntries
+    }
+
+    /// The keys and entries of `users` only: what `load` reads given `users`, when it was given
+    /// more.
+    public func restricted(to users: Set<Int64>) -> LiveOccupancy {
+        LiveOccupancy(
+            presentKeys: presentKeys.filter { users.contains($0.userID) },
+            offlineEntries: offlineEntries.filter { users.contains($0.userID) })
+    }
+
+    /// Reads the keys and entries of `users` from the live database. Run it inside a `READ ONLY`
+    /// transaction, as `LiveState.load`.
+    ///
+    /// Only the users given are read, so the cost follows the incident, not the size of the
+    /// service. Times travel as integers (microseconds since 1970), never as text: the session's
+    /// DateStyle and time zone cannot change what is read.
+    public static func load(from connection: Connection, window: Window, users userIDs: Set<Int64>) throws -> LiveOccupancy {
+        let users = "{" + userIDs.sorted().map(String.init).joined(separator: ",") + "}"
+        // The users given only: the unique index on (user_id, slot_start) finds their keys without
+        // reading the rest of the table. A COPY takes no parameters: the ids, integers, are
+        // written into it.
+        var present = Set<SlotKey>()
+        try connection.copyOut(
+            """
+            COPY (SELECT user_id, \(LiveState.microseconds("slot_start")) FROM \(connection.table("time_slots"))
+                  WHERE user_id = ANY('\(users)'::bigint[])
+                    AND slot_start >= \(LiveState.timestamptz(window.from)) AND slot_start < \(LiveState.timestamptz(window.to))) TO STDOUT
+            """,
+            context: "reading the live slots of the window"
+        ) { row in
+            var fields = IntegerFields(row)
+            guard let user = fields.next(), let start = fields.next() else {
+                throw UnreadableValue(
+                    table: "time_slots", column: "user_id, slot_start", key: "the COPY line " + String(decoding: row, as: UTF8.self),
+                    value: nil, expected: "two integers (the user and the microseconds of slot_start)")
+            }
+            present.insert(SlotKey(userID: user, slotStart: Timestamp(microseconds: start)))
+        }
+        // A slot lasts at most 10 minutes, so an entry that ends after `from` and starts before
+        // `to + 10 min` is the widest set that can touch a slot of the window.
+        let offline = try connection.execute(
+            """
+            SELECT id, user_id, project_id, \(LiveState.microseconds("starts_at")), \(LiveState.microseconds("ends_at")) FROM \(connection.table("offline_entries"))
+            WHERE ends_at > \(LiveState.timestamptz(window.from)) AND starts_at < \(LiveState.timestamptz(window.to.adding(minutes: 10)))
+              AND user_id = ANY($1::bigint[])
+            """,
+            [users],
+            context: "reading the offline entries near the window")
+        var entries: [OfflineEntry] = []
+        for entry in try offline.read(table: "offline_entries", key: [(0, "id")], { row in
+            (id: try row.int64(0, "id"), user: try row.int64(1, "user_id"), project: try row.int64(2, "project_id"),
+             start: try row.int64(3, "starts_at"), end: try row.int64(4, "ends_at"))
+        }) where entry.start < entry.end {  // an empty or inverted interval overlaps no slot
+            entries.append(OfflineEntry(
+                id: entry.id, userID: entry.user, projectID: entry.project,
+                interval: Window(from: Timestamp(microseconds: entry.start), to: Timestamp(microseconds: entry.end))))
+        }
+        return LiveOccupancy(presentKeys: present, offlineEntries: entries)
     }
 }
 

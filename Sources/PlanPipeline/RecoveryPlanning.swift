@@ -112,15 +112,22 @@ public enum RecoveryPlanning {
         return evidence
     }
 
-    /// Folds every event at once, then resolves the slots against the live state.
+    /// Folds every event at once, then resolves the slots against the live state, read in one
+    /// read-only, repeatable-read transaction. The live keys and offline entries, the longest
+    /// query, are read while the fold runs (`LiveOccupancyRead`), for every user the read saw:
+    /// only the slots' users' are kept, so the state is the one read after the fold.
     static func resolve(
         taking batches: inout [EventBatch], window: Window, live: Connection, quarantinedUsers: [Int64], stages: some StageObserver
     ) throws -> (FoldResult, Resolution, [Int64: UserContact]) {
+        try live.begin(readOnly: true, isolation: .repeatableRead)
+        let occupancy = LiveOccupancyRead(on: live, window: window, usersOf: batches)
         var fold = stages.timed("fold") { SlotFold.fold(taking: &batches, window: window) }
         let (resolution, contacts) = try stages.timed("resolve") {
             let ids = candidateIDs(fold.slots)
-            let (state, contacts) = try live.transaction(readOnly: true, isolation: .repeatableRead) { live in
-                let state = try LiveState.load(from: live, window: window, users: ids.users, projects: ids.projects, tasks: ids.tasks)
+            let (state, contacts) = try live.finishTransaction { live in
+                let read = try occupancy.result()
+                let state = try LiveState.load(
+                    from: live, occupancy: read, users: ids.users, projects: ids.projects, tasks: ids.tasks)
                 return (state, try LiveState.contacts(from: live, users: state.users.union(quarantinedUsers)))
             }
             // The resolution takes the slots over: the fold keeps its other findings.
@@ -159,6 +166,22 @@ public enum RecoveryPlanning {
             try recovered.finish()
             return (fold, resolution, try LiveState.contacts(from: live, users: liveUsers.union(quarantinedUsers)))
         }
+    }
+
+    /// The users of the events of `batches` in `window`: every user the fold can make a slot of.
+    static func userIDs(of batches: [EventBatch], window: Window) -> Set<Int64> {
+        let from = window.from.microseconds, to = window.to.microseconds
+        var users = Set<Int64>()
+        var last: Int64?
+        for batch in batches {
+            batch.events.withUnsafeBufferPointer { events in
+                for e in events where e.userID != last && e.slotStart >= from && e.slotStart < to {
+                    users.insert(e.userID)
+                    last = e.userID
+                }
+            }
+        }
+        return users
     }
 
     /// The users, projects and tasks `slots` name, read in place (no slot copied).

@@ -368,6 +368,12 @@ public final class Connection {
         readOnly: Bool = false, isolation: Isolation = .readCommitted, _ body: (Connection) throws -> T
     ) throws -> T {
         try begin(readOnly: readOnly, isolation: isolation)
+        return try finishTransaction(body)
+    }
+
+    /// Runs `body` in the transaction `begin` opened, then ends it as `transaction` does: commits
+    /// when `body` returns, rolls back when it throws (and rethrows its error).
+    public func finishTransaction<T>(_ body: (Connection) throws -> T) throws -> T {
         let value: T
         do {
             value = try body(self)

@@ -75,6 +75,36 @@ final class HostileInputTests: XCTestCase {
         XCTAssertEqual(output.stderrText.filter { $0 == "\n" }.count, 1, output.stderrText)
     }
 
+    /// A plan whose session the server ends while it reads the live slots (beside the fold)
+    /// stops with one line and the database's status, and leaves no plan.
+    func testLostConnectionDuringPlanLiveReadExitsDatabase() throws {
+        let holder = try demo.live.connect()
+        try holder.begin()
+        try holder.executeSimple("LOCK TABLE public.time_slots IN ACCESS EXCLUSIVE MODE")
+        // The plan's read of the live slots waits on the lock: the server ends that session.
+        let conninfo = demo.live.conninfo
+        let ended = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            defer { ended.signal() }
+            guard let admin = try? Connection.connect(conninfo) else { return }
+            for _ in 0..<600 {
+                let terminated = try? admin.execute("""
+                    SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                    WHERE application_name = 'recover-tool plan' AND wait_event_type = 'Lock'
+                    """).rows.count
+                if terminated ?? 0 > 0 { return }
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+        }
+        let output = try plan("lost")
+        ended.wait()
+        try holder.rollback()
+        XCTAssertEqual(output.status, 69, output.stderrText)
+        XCTAssertTrue(output.stderrText.hasPrefix("recover-tool: error: reading the live slots of the window: "), output.stderrText)
+        XCTAssertEqual(output.stderrText.filter { $0 == "\n" }.count, 1, output.stderrText)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: demo.dir.file("lost").path))
+    }
+
     /// Row 8: timeouts that are not finite, positive and within the server's range are usage
     /// errors, never a trap.
     func testTimeoutsMustBeFiniteAndBounded() throws {
