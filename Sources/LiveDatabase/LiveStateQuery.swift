@@ -22,21 +22,24 @@ extension LiveState {
         from connection: Connection, window: Window, users userIDs: Set<Int64>, projects projectIDs: Set<Int64>,
         tasks taskIDs: Set<Int64>
     ) throws -> LiveState {
-        let occupancy = try LiveOccupancy.load(from: connection, window: window, users: userIDs)
-        return try load(from: connection, occupancy: occupancy, users: userIDs, projects: projectIDs, tasks: taskIDs)
+        let part = try LiveUserState.load(from: connection, window: window, users: userIDs)
+        return try load(from: connection, userState: part, users: userIDs, projects: projectIDs, tasks: taskIDs)
     }
 
-    /// As `load(from:window:users:projects:tasks:)`, with the keys and entries already read
-    /// (`LiveOccupancy.load`, in the same transaction) for `users` or for more users: only those
-    /// of `users` are kept, so the state is the same either way.
+    /// As `load(from:window:users:projects:tasks:)`, with the users' part already read
+    /// (`LiveUserState.load`, in the same transaction) for `users` or for more users: only what
+    /// concerns `users` and `projects` is kept, so the state is the same either way. Reads the
+    /// projects and tasks.
     public static func load(
-        from connection: Connection, occupancy: LiveOccupancy, users userIDs: Set<Int64>, projects projectIDs: Set<Int64>,
+        from connection: Connection, userState: LiveUserState, users userIDs: Set<Int64>, projects projectIDs: Set<Int64>,
         tasks taskIDs: Set<Int64>
     ) throws -> LiveState {
-        let occupancy = occupancy.restricted(to: userIDs)
-        var state = try references(from: connection, users: userIDs, projects: projectIDs, tasks: taskIDs)
-        state.presentKeys = occupancy.presentKeys
-        state.offlineEntries = LiveState(offlineEntries: occupancy.offlineEntries).offlineEntries
+        let part = userState.restricted(to: userIDs)
+        let (projects, companies) = try projects(from: connection, ids: projectIDs)
+        var state = LiveState(
+            presentKeys: part.presentKeys, offlineEntries: part.offlineEntries, users: part.users, projects: projects,
+            tasks: try tasks(from: connection, ids: taskIDs), memberships: part.memberships.filter { projectIDs.contains($0.projectID) })
+        state.companies = companies
         return state
     }
 
@@ -45,36 +48,41 @@ extension LiveState {
     public static func references(
         from connection: Connection, users userIDs: Set<Int64>, projects projectIDs: Set<Int64>, tasks taskIDs: Set<Int64>
     ) throws -> LiveState {
-        func idArray(_ ids: Set<Int64>) -> String { "{" + ids.sorted().map(String.init).joined(separator: ",") + "}" }
-        let users = try connection.execute(
-            "SELECT id FROM \(connection.table("users")) WHERE id = ANY($1::bigint[])", [idArray(userIDs)], context: "reading users")
-        let projects = try connection.execute(
-            "SELECT id, company_id FROM \(connection.table("projects")) WHERE id = ANY($1::bigint[])", [idArray(projectIDs)], context: "reading projects")
-        let tasks = try connection.execute(
-            "SELECT id, project_id FROM \(connection.table("tasks")) WHERE id = ANY($1::bigint[])", [idArray(taskIDs)], context: "reading tasks")
-        let members = try connection.execute(
-            "SELECT project_id, user_id FROM \(connection.table("project_members")) WHERE user_id = ANY($1::bigint[]) AND project_id = ANY($2::bigint[])",
-            [idArray(userIDs), idArray(projectIDs)], context: "reading project members")
+        let users = try LiveUserState.users(from: connection, ids: userIDs)
+        let (projects, companies) = try projects(from: connection, ids: projectIDs)
         var state = LiveState(
-            users: Set(try users.read(table: "users", key: [(0, "id")]) { try $0.int64(0, "id") }),
-            projects: Set(try projects.read(table: "projects", key: [(0, "id")]) { try $0.int64(0, "id") }),
-            tasks: Dictionary(
-                try tasks.read(table: "tasks", key: [(0, "id")]) { (try $0.int64(0, "id"), try $0.int64(1, "project_id")) },
-                uniquingKeysWith: { a, _ in a }),
-            memberships: Set(try members.read(table: "project_members", key: [(0, "project_id"), (1, "user_id")]) {
-                Membership(projectID: try $0.int64(0, "project_id"), userID: try $0.int64(1, "user_id"))
-            }))
-        for (p, c) in try projects.read(table: "projects", key: [(0, "id")], { (try $0.int64(0, "id"), try $0.optionalInt64(1, "company_id")) }) {
-            if let c { state.companies[p] = c }
-        }
+            users: users, projects: projects, tasks: try tasks(from: connection, ids: taskIDs),
+            memberships: try LiveUserState.memberships(from: connection, users: userIDs, projects: projectIDs))
+        state.companies = companies
         return state
+    }
+
+    /// The projects among `ids` that live has, and the company of each that has one.
+    static func projects(from connection: Connection, ids: Set<Int64>) throws -> (Set<Int64>, [Int64: Int64]) {
+        let rows = try connection.execute(
+            "SELECT id, company_id FROM \(connection.table("projects")) WHERE id = ANY($1::bigint[])", [idArray(ids)], context: "reading projects")
+        var projects = Set<Int64>(), companies: [Int64: Int64] = [:]
+        for (p, c) in try rows.read(table: "projects", key: [(0, "id")], { (try $0.int64(0, "id"), try $0.optionalInt64(1, "company_id")) }) {
+            projects.insert(p)
+            if let c { companies[p] = c }
+        }
+        return (projects, companies)
+    }
+
+    /// Task id → its project id, of the tasks among `ids` that live has.
+    static func tasks(from connection: Connection, ids: Set<Int64>) throws -> [Int64: Int64] {
+        let rows = try connection.execute(
+            "SELECT id, project_id FROM \(connection.table("tasks")) WHERE id = ANY($1::bigint[])", [idArray(ids)], context: "reading tasks")
+        return Dictionary(
+            try rows.read(table: "tasks", key: [(0, "id")]) { (try $0.int64(0, "id"), try $0.int64(1, "project_id")) },
+            uniquingKeysWith: { a, _ in a })
     }
 
     /// The email and time zone of each of the users given that live has, for the notices to users.
     public static func contacts(from connection: Connection, users userIDs: Set<Int64>) throws -> [Int64: UserContact] {
-        let ids = "{" + userIDs.sorted().map(String.init).joined(separator: ",") + "}"
         let rows = try connection.execute(
-            "SELECT id, email, time_zone FROM \(connection.table("users")) WHERE id = ANY($1::bigint[])", [ids], context: "reading the users' emails")
+            "SELECT id, email, time_zone FROM \(connection.table("users")) WHERE id = ANY($1::bigint[])", [idArray(userIDs)],
+            context: "reading the users' emails")
         var contacts: [Int64: UserContact] = [:]
         for row in rows.rows {
             guard let id = row[0].flatMap({ Int64($0) }), let email = row[1] else { continue }
@@ -95,36 +103,47 @@ extension LiveState {
     }
 }
 
-/// What live already holds in a window for some users: the keys of their slots in it and their
-/// offline entries near it. The part of `LiveState` that the users alone decide, so that `plan`
-/// can read it while its slots, which name the projects and tasks, are still being folded.
-public struct LiveOccupancy: Sendable {
+/// What live holds of some users, whatever the projects and tasks: the keys of their slots in a
+/// window, their offline entries near it, which of them live has, and their memberships. The part
+/// of `LiveState` that the users alone decide, so that `plan` can read it while its slots, which
+/// name the projects and tasks, are still being folded.
+public struct LiveUserState: Sendable {
     /// Keys of live `time_slots` rows in the window.
     public var presentKeys: Set<SlotKey>
     /// Offline entries that can touch a slot of the window, in no order.
     public var offlineEntries: [OfflineEntry]
+    /// The users given that live has.
+    public var users: Set<Int64>
+    /// The users' memberships, in any project.
+    public var memberships: Set<ProjectMembership>
 
-    public init(presentKeys: Set<SlotKey> = [], offlineEntries: [OfflineEntry] = []) {
+    public init(
+        presentKeys: Set<SlotKey> = [], offlineEntries: [OfflineEntry] = [], users: Set<Int64> = [],
+        memberships: Set<ProjectMembership> = []
+    ) {
         self.presentKeys = presentKeys
         self.offlineEntries = offlineEntries
+        self.users = users
+        self.memberships = memberships
     }
 
-    /// The keys and entries of `users` only: what `load` reads given `users`, when it was given
-    /// more.
-    public func restricted(to users: Set<Int64>) -> LiveOccupancy {
-        LiveOccupancy(
+    /// What concerns `users` only: what `load` reads given `users`, when it was given more.
+    public func restricted(to users: Set<Int64>) -> LiveUserState {
+        LiveUserState(
             presentKeys: presentKeys.filter { users.contains($0.userID) },
-            offlineEntries: offlineEntries.filter { users.contains($0.userID) })
+            offlineEntries: offlineEntries.filter { users.contains($0.userID) },
+            users: self.users.intersection(users),
+            memberships: memberships.filter { users.contains($0.userID) })
     }
 
-    /// Reads the keys and entries of `users` from the live database. Run it inside a `READ ONLY`
+    /// Reads the users' part of the state from the live database. Run it inside a `READ ONLY`
     /// transaction, as `LiveState.load`.
     ///
     /// Only the users given are read, so the cost follows the incident, not the size of the
     /// service. Times travel as integers (microseconds since 1970), never as text: the session's
     /// DateStyle and time zone cannot change what is read.
-    public static func load(from connection: Connection, window: Window, users userIDs: Set<Int64>) throws -> LiveOccupancy {
-        let users = "{" + userIDs.sorted().map(String.init).joined(separator: ",") + "}"
+    public static func load(from connection: Connection, window: Window, users userIDs: Set<Int64>) throws -> LiveUserState {
+        let users = idArray(userIDs)
         // The users given only: the unique index on (user_id, slot_start) finds their keys without
         // reading the rest of the table. A COPY takes no parameters: the ids, integers, are
         // written into it.
@@ -164,8 +183,33 @@ public struct LiveOccupancy: Sendable {
                 id: entry.id, userID: entry.user, projectID: entry.project,
                 interval: Window(from: Timestamp(microseconds: entry.start), to: Timestamp(microseconds: entry.end))))
         }
-        return LiveOccupancy(presentKeys: present, offlineEntries: entries)
+        return LiveUserState(
+            presentKeys: present, offlineEntries: entries, users: try Self.users(from: connection, ids: userIDs),
+            memberships: try memberships(from: connection, users: userIDs, projects: nil))
     }
+
+    /// The users among `ids` that live has.
+    static func users(from connection: Connection, ids: Set<Int64>) throws -> Set<Int64> {
+        let rows = try connection.execute(
+            "SELECT id FROM \(connection.table("users")) WHERE id = ANY($1::bigint[])", [idArray(ids)], context: "reading users")
+        return Set(try rows.read(table: "users", key: [(0, "id")]) { try $0.int64(0, "id") })
+    }
+
+    /// The memberships of `users` in `projects`, or in any project when nil.
+    static func memberships(from connection: Connection, users: Set<Int64>, projects: Set<Int64>?) throws -> Set<ProjectMembership> {
+        let rows = try connection.execute(
+            "SELECT project_id, user_id FROM \(connection.table("project_members")) WHERE user_id = ANY($1::bigint[])"
+                + (projects == nil ? "" : " AND project_id = ANY($2::bigint[])"),
+            [idArray(users)] + (projects.map { [idArray($0)] } ?? []), context: "reading project members")
+        return Set(try rows.read(table: "project_members", key: [(0, "project_id"), (1, "user_id")]) {
+            ProjectMembership(projectID: try $0.int64(0, "project_id"), userID: try $0.int64(1, "user_id"))
+        })
+    }
+}
+
+/// `{1,2,3}`: ids as a PostgreSQL array literal, sorted.
+func idArray(_ ids: Set<Int64>) -> String {
+    "{" + ids.sorted().map(String.init).joined(separator: ",") + "}"
 }
 
 /// The users, projects and tasks that a plan's candidate slots name: what `LiveState.load` reads.

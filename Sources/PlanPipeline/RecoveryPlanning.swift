@@ -113,22 +113,24 @@ public enum RecoveryPlanning {
     }
 
     /// Folds every event at once, then resolves the slots against the live state, read in one
-    /// read-only, repeatable-read transaction. The live keys and offline entries, the longest
-    /// query, are read while the fold runs (`LiveOccupancyRead`), for every user the read saw:
-    /// only the slots' users' are kept, so the state is the one read after the fold.
+    /// read-only, repeatable-read transaction. What the users alone decide (the live keys, the
+    /// longest query, offline entries, users, memberships, contacts) is read while the fold runs
+    /// (`LiveUserStateRead`), for every user the read saw: only the slots' users' (and the
+    /// quarantined users' contacts) are kept, so the state is the one read after the fold.
     static func resolve(
         taking batches: inout [EventBatch], window: Window, live: Connection, quarantinedUsers: [Int64], stages: some StageObserver
     ) throws -> (FoldResult, Resolution, [Int64: UserContact]) {
         try live.begin(readOnly: true, isolation: .repeatableRead)
-        let occupancy = LiveOccupancyRead(on: live, window: window, usersOf: batches)
+        let early = LiveUserStateRead(on: live, window: window, usersOf: batches, quarantinedUsers: quarantinedUsers)
         var fold = stages.timed("fold") { SlotFold.fold(taking: &batches, window: window) }
         let (resolution, contacts) = try stages.timed("resolve") {
             let ids = candidateIDs(fold.slots)
             let (state, contacts) = try live.finishTransaction { live in
-                let read = try occupancy.result()
+                let read = try early.result()
                 let state = try LiveState.load(
-                    from: live, occupancy: read, users: ids.users, projects: ids.projects, tasks: ids.tasks)
-                return (state, try LiveState.contacts(from: live, users: state.users.union(quarantinedUsers)))
+                    from: live, userState: read.state, users: ids.users, projects: ids.projects, tasks: ids.tasks)
+                let contacted = state.users.union(quarantinedUsers)
+                return (state, read.contacts.filter { contacted.contains($0.key) })
             }
             // The resolution takes the slots over: the fold keeps its other findings.
             return (ConflictResolver.resolve(taking: &fold.slots, against: state), contacts)
@@ -169,15 +171,24 @@ public enum RecoveryPlanning {
     }
 
     /// The users of the events of `batches` in `window`: every user the fold can make a slot of.
+    /// A user met is remembered in a table indexed by its low 16 bits, so that only a user not met
+    /// lately is hashed (each event's user hashed took 40-70 ms on the benchmark incident).
     static func userIDs(of batches: [EventBatch], window: Window) -> Set<Int64> {
         let from = window.from.microseconds, to = window.to.microseconds
+        let mask = (1 << 16) - 1
+        // Entry i starts as a user whose low bits are not i: it matches no user indexed at i.
+        var recent = (0...mask).map { Int64($0 + 1) }
         var users = Set<Int64>()
-        var last: Int64?
-        for batch in batches {
-            batch.events.withUnsafeBufferPointer { events in
-                for e in events where e.userID != last && e.slotStart >= from && e.slotStart < to {
-                    users.insert(e.userID)
-                    last = e.userID
+        recent.withUnsafeMutableBufferPointer { recent in
+            for batch in batches {
+                batch.events.withUnsafeBufferPointer { events in
+                    for e in events where e.slotStart >= from && e.slotStart < to {
+                        let i = Int(truncatingIfNeeded: e.userID) & mask
+                        if recent[i] != e.userID {
+                            recent[i] = e.userID
+                            users.insert(e.userID)
+                        }
+                    }
                 }
             }
         }

@@ -57,16 +57,17 @@ final class LiveStateTests: XCTestCase {
         XCTAssertEqual(live.memberships, [.init(projectID: 7, userID: 1), .init(projectID: 8, userID: 2)])
     }
 
-    /// `plan` reads the live keys and offline entries before its slots are folded, for every
-    /// user its inputs name: given those, `load` keeps the candidates' users' only, and the state
-    /// is the one read for the candidates alone.
-    func testAnOccupancyReadForMoreUsersGivesTheCandidatesState() throws {
+    /// `plan` reads the users' part of the state before its slots are folded, for every user its
+    /// inputs name: given that, `load` keeps the candidates' users' and projects' only, and the
+    /// state is the one read for the candidates alone.
+    func testAUserStateReadForMoreUsersGivesTheCandidatesState() throws {
         let db = try TestDatabase(label: "live_superset")
         let c = try db.connect()
         _ = try c.executeSimple("""
             INSERT INTO users VALUES (1, 'a@x', 'UTC'), (2, 'b@x', 'UTC'), (3, 'c@x', 'UTC');
-            INSERT INTO projects VALUES (7, 1, 'p7');
-            INSERT INTO project_members VALUES (7, 1), (7, 3);
+            INSERT INTO projects VALUES (7, 1, 'p7'), (8, 1, 'p8');
+            INSERT INTO tasks VALUES (70, 7, 't70');
+            INSERT INTO project_members VALUES (7, 1), (8, 1), (7, 3);
             INSERT INTO time_slots (user_id, project_id, slot_start, source, status)
               VALUES (1, 7, '2018-07-25 15:00:00+00', 'client', 'active'),
                      (3, 7, '2018-07-25 15:00:00+00', 'client', 'active');
@@ -75,22 +76,32 @@ final class LiveStateTests: XCTestCase {
                      (3, 7, '2018-07-25 15:20:00+00', '2018-07-25 15:40:00+00', 3);
             """)
         let window = Window(from: Timestamp.parse("2018-07-25T14:50:00Z")!, to: Timestamp.parse("2018-07-25T16:00:00Z")!)
-        let candidates: Set<Int64> = [1, 2]
+        let users: Set<Int64> = [1, 2], projects: Set<Int64> = [7, 9], tasks: Set<Int64> = [70]
         try c.begin(readOnly: true, isolation: .repeatableRead)
-        let wide = try LiveOccupancy.load(from: c, window: window, users: [1, 2, 3])
-        let fromWide = try LiveState.load(from: c, occupancy: wide, users: candidates, projects: [7], tasks: [])
-        let exact = try LiveState.load(from: c, window: window, users: candidates, projects: [7], tasks: [])
+        let wide = try LiveUserState.load(from: c, window: window, users: [1, 2, 3, 4])
+        let fromWide = try LiveState.load(from: c, userState: wide, users: users, projects: projects, tasks: tasks)
+        let exact = try LiveState.load(from: c, window: window, users: users, projects: projects, tasks: tasks)
+        let references = try LiveState.references(from: c, users: users, projects: projects, tasks: tasks)
         try c.commit()
 
         XCTAssertEqual(wide.presentKeys.map(\.userID).sorted(), [1, 3])
         XCTAssertEqual(Set(wide.offlineEntries.map(\.userID)), [1, 3])
+        XCTAssertEqual(wide.users, [1, 2, 3])
+        XCTAssertEqual(wide.memberships, [.init(projectID: 7, userID: 1), .init(projectID: 8, userID: 1), .init(projectID: 7, userID: 3)],
+                       "every project of the users read")
         XCTAssertEqual(fromWide.presentKeys, [SlotKey(userID: 1, slotStart: Timestamp.parse("2018-07-25T15:00:00Z")!)])
         XCTAssertEqual(fromWide.presentKeys, exact.presentKeys)
         XCTAssertEqual(fromWide.offlineEntries.keys.sorted(), [1])
         XCTAssertEqual(fromWide.offlineEntries, exact.offlineEntries)
-        XCTAssertEqual(fromWide.users, exact.users)
-        XCTAssertEqual(fromWide.memberships, exact.memberships)
-        XCTAssertEqual(wide.restricted(to: candidates).presentKeys, exact.presentKeys)
+        XCTAssertEqual(fromWide.users, [1, 2])
+        XCTAssertEqual(fromWide.memberships, [.init(projectID: 7, userID: 1)])
+        for state in [exact, references] {
+            XCTAssertEqual(fromWide.users, state.users)
+            XCTAssertEqual(fromWide.projects, state.projects)
+            XCTAssertEqual(fromWide.companies, state.companies)
+            XCTAssertEqual(fromWide.tasks, state.tasks)
+            XCTAssertEqual(fromWide.memberships, state.memberships)
+        }
     }
 
     /// The live state reads times as integers: a session whose DateStyle prints `25/07/2018` (or

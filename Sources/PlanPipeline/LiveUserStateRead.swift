@@ -1,0 +1,55 @@
+import Foundation
+import LiveDatabase
+import PostgresClient
+import RecoveryModel
+
+/// What `plan` reads of the live database before its slots are folded, run on a thread of its own
+/// while the fold runs: the users' part of the state (`LiveUserState.load`: the live keys, the
+/// longest query, offline entries, users, memberships) of every user the read saw in the window,
+/// and the contacts of those and of the quarantined users. The queries' time, spent in the server,
+/// is hidden behind the fold instead of waited for after it. The fold's users are among those
+/// read: `LiveState.load(from:userState:...)` and `contacts(of:)` keep theirs.
+///
+/// The connection is lent to the thread: the caller uses it again only after `result()` has
+/// returned, and calls `result()` before it ends the transaction (a `PGconn` is used by one
+/// thread at a time).
+final class LiveUserStateRead: @unchecked Sendable {
+    // Sendable: `connection` is used by the reading thread until it signals `done`, and by the
+    // caller only after waiting on `done`; `batches` is read and let go by the thread alone;
+    // `outcome` is written once, before `done` is signalled, and read only after waiting on it.
+    private let connection: Connection
+    private let window: Window
+    private let quarantinedUsers: [Int64]
+    private var batches: [EventBatch]?
+    private var outcome: Result<(LiveUserState, [Int64: UserContact]), any Error>?
+    private let done = DispatchSemaphore(value: 0)
+
+    /// Starts reading, in the transaction open on `connection`, the state of the users of
+    /// `batches`' events in `window`, and the contacts of those and of `quarantinedUsers`. The
+    /// batches are let go once their users are gathered, so the fold lets go of its events as it
+    /// did.
+    init(on connection: Connection, window: Window, usersOf batches: [EventBatch], quarantinedUsers: [Int64]) {
+        self.connection = connection
+        self.window = window
+        self.quarantinedUsers = quarantinedUsers
+        self.batches = batches
+        Thread.detachNewThread { [self] in run() }
+    }
+
+    private func run() {
+        let users = RecoveryPlanning.userIDs(of: batches ?? [], window: window)
+        batches = nil
+        outcome = Result {
+            let state = try LiveUserState.load(from: connection, window: window, users: users)
+            return (state, try LiveState.contacts(from: connection, users: users.union(quarantinedUsers)))
+        }
+        done.signal()
+    }
+
+    /// Waits for the read; returns the users' state and contacts, or throws the read's error.
+    func result() throws -> (state: LiveUserState, contacts: [Int64: UserContact]) {
+        done.wait()
+        done.signal()  // for a later call
+        return try outcome!.get()
+    }
+}
