@@ -37,7 +37,7 @@ final class LiveUserStateRead: @unchecked Sendable {
     }
 
     private func run() {
-        let users = RecoveryPlanning.userIDs(of: batches ?? [], window: window)
+        let users = CandidateIDs.users(of: batches ?? [], in: window)
         batches = nil
         outcome = Result {
             let state = try LiveUserState.load(from: connection, window: window, users: users)

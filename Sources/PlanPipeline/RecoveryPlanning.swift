@@ -170,31 +170,6 @@ public enum RecoveryPlanning {
         }
     }
 
-    /// The users of the events of `batches` in `window`: every user the fold can make a slot of.
-    /// A user met is remembered in a table indexed by its low 16 bits, so that only a user not met
-    /// lately is hashed (each event's user hashed took 40-70 ms on the benchmark incident).
-    static func userIDs(of batches: [EventBatch], window: Window) -> Set<Int64> {
-        let from = window.from.microseconds, to = window.to.microseconds
-        let mask = (1 << 16) - 1
-        // Entry i starts as a user whose low bits are not i: it matches no user indexed at i.
-        var recent = (0...mask).map { Int64($0 + 1) }
-        var users = Set<Int64>()
-        recent.withUnsafeMutableBufferPointer { recent in
-            for batch in batches {
-                batch.events.withUnsafeBufferPointer { events in
-                    for e in events where e.slotStart >= from && e.slotStart < to {
-                        let i = Int(truncatingIfNeeded: e.userID) & mask
-                        if recent[i] != e.userID {
-                            recent[i] = e.userID
-                            users.insert(e.userID)
-                        }
-                    }
-                }
-            }
-        }
-        return users
-    }
-
     /// The users, projects and tasks `slots` name, read in place (no slot copied).
     static func candidateIDs(_ slots: [FoldedSlot]) -> CandidateIDs {
         var ids = CandidateIDs()

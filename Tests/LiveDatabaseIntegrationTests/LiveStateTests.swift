@@ -145,4 +145,23 @@ final class LiveStateTests: XCTestCase {
         XCTAssertEqual(ids.projects, Set(named.map(\.1)))
         XCTAssertEqual(ids.tasks, Set(named.compactMap(\.2)))
     }
+
+    /// The users of a read's events in the window, gathered before the fold: every one, whether
+    /// its low bits meet another's in the table of users met lately or not.
+    func testUsersOfBatchesAreEveryUserOfAnEventInTheWindow() {
+        let window = Window(from: Timestamp.parse("2018-07-25T14:50:00Z")!, to: Timestamp.parse("2018-07-25T16:00:00Z")!)
+        let inside = window.from.microseconds, outside = window.to.microseconds
+        func batch(_ events: [(user: Int64, start: Int64)]) -> EventBatch {
+            var batch = EventBatch(source: "test")
+            batch.events = events.map { EventBatch.Event(userID: $0.user, slotStart: $0.start, time: $0.start, line: 1, payload: 0, host: 0, tag: 0) }
+            return batch
+        }
+        let batches = [
+            batch([(1, inside), (65537, inside), (1, inside), (2, outside), (131_073, inside), (65537, inside)]),
+            batch([(-1, inside), (65536, inside), (0, inside), (1, inside), (7, outside), (7, inside - 1)]),
+            batch([]),
+        ]
+        XCTAssertEqual(CandidateIDs.users(of: batches, in: window), [1, 65537, 131_073, -1, 65536, 0])
+        XCTAssertEqual(CandidateIDs.users(of: [], in: window), [])
+    }
 }
