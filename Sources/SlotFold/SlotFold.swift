@@ -72,41 +72,89 @@ public enum SlotFold {
     /// the caller's to deallocate; each can hold `capacity` events, the largest range's count
     /// (the pages past a range's own events are never touched), so that any can take another's
     /// events once sorted (`SortBuffers`).
+    ///
+    /// On every core: the batches are cut into pieces of `pieceEvents` events; each piece's
+    /// events are counted by range, then copied to their range at the place the pieces before
+    /// it leave (each range holds its events in batch order, then in the batch's order, as one
+    /// thread would put them).
     private static func rangeEvents(
         _ batches: inout [EventBatch], window: Window, bounds: [Int64]
     ) -> (parts: [UnsafeMutableBufferPointer<Event>], capacity: Int, outsideWindow: Int) {
+        let from = window.from.microseconds, to = window.to.microseconds
+        let ranges = bounds.count + 1
+        let pieces = batches.indices.flatMap { b in
+            let count = batches[b].events.count
+            return stride(from: 0, to: count, by: pieceEvents).map { Piece(batch: b, events: $0..<min(count, $0 + pieceEvents)) }
+        }
         // Each range's buffer made at its final size, counted first: grown by doubling, the events
         // would take up to twice their size while the batches still hold them.
-        let from = window.from.microseconds, to = window.to.microseconds
-        var counts = Array(repeating: 0, count: bounds.count + 1)
-        for batch in batches {
-            batch.events.withUnsafeBufferPointer { events in
-                for e in events where e.slotStart >= from && e.slotStart < to {
-                    counts[partition(of: e.userID, bounds)] += 1
-                }
-            }
-        }
-        let capacity = max(1, counts.max()!)
-        let parts = counts.map { UnsafeMutableBufferPointer(start: UnsafeMutablePointer<Event>.allocate(capacity: capacity), count: $0) }
-        var filled = Array(repeating: 0, count: parts.count)
-        var outsideWindow = 0
-        for b in batches.indices {
-            let tag = UInt32(b) << 2
-            batches[b].events.withUnsafeBufferPointer { events in
-                for var e in events {
-                    if e.slotStart >= from && e.slotStart < to {
-                        e.tag = tag | (e.tag & 3)
-                        let p = partition(of: e.userID, bounds)
-                        parts[p].initializeElement(at: filled[p], to: e)
-                        filled[p] += 1
-                    } else {
-                        outsideWindow += 1
+        // `places[i * ranges + p]`: how many of piece i's events go to range p, then where they go.
+        let places = UnsafeMutableBufferPointer<Int>.allocate(capacity: max(1, pieces.count * ranges))
+        places.initialize(repeating: 0)
+        defer { places.deallocate() }
+        let shared = RangeScatter(places: places, outside: .allocate(capacity: max(1, pieces.count)))
+        defer { shared.outside.deallocate() }
+        batches.withUnsafeBufferPointer { batches in
+            let read = BatchList(batches)
+            DispatchQueue.concurrentPerform(iterations: pieces.count) { i in
+                let piece = pieces[i]
+                read.batches[piece.batch].events.withUnsafeBufferPointer { events in
+                    let counts = shared.places + i * ranges
+                    for e in UnsafeBufferPointer(rebasing: events[piece.events]) where e.slotStart >= from && e.slotStart < to {
+                        counts[partition(of: e.userID, bounds)] += 1
                     }
                 }
             }
-            batches[b].events = []
         }
+        var totals = Array(repeating: 0, count: ranges)
+        for i in pieces.indices {
+            for p in 0..<ranges {
+                let count = places[i * ranges + p]
+                places[i * ranges + p] = totals[p]
+                totals[p] += count
+            }
+        }
+        let capacity = max(1, totals.max()!)
+        let parts = totals.map { UnsafeMutableBufferPointer(start: UnsafeMutablePointer<Event>.allocate(capacity: capacity), count: $0) }
+        // A batch's events are let go by the thread that copies its last piece.
+        var piecesLeft = Array(repeating: 0, count: batches.count)
+        for piece in pieces { piecesLeft[piece.batch] += 1 }
+        let left = PiecesLeft(piecesLeft)
+        let out = PartBases(parts.map { $0.baseAddress! })
+        batches.withUnsafeMutableBufferPointer { batches in
+            let write = BatchList(batches)
+            DispatchQueue.concurrentPerform(iterations: pieces.count) { i in
+                let piece = pieces[i]
+                let tag = UInt32(piece.batch) << 2
+                let filled = shared.places + i * ranges
+                var outside = 0
+                write.batches[piece.batch].events.withUnsafeBufferPointer { events in
+                    for var e in UnsafeBufferPointer(rebasing: events[piece.events]) {
+                        if e.slotStart >= from && e.slotStart < to {
+                            e.tag = tag | (e.tag & 3)
+                            let p = partition(of: e.userID, bounds)
+                            (out.bases[p] + filled[p]).initialize(to: e)
+                            filled[p] += 1
+                        } else {
+                            outside += 1
+                        }
+                    }
+                }
+                shared.outside[i] = outside
+                if left.finished(piece.batch) { write.mutableBatches[piece.batch].events = [] }
+            }
+        }
+        let outsideWindow = (0..<pieces.count).reduce(0) { $0 + shared.outside[$1] }
         return (parts, capacity, outsideWindow)
+    }
+
+    /// How many events a piece of a batch holds at most (`rangeEvents`): 2.5 MiB of events.
+    static let pieceEvents = 1 << 16
+
+    /// Events `events` of batch `batch`.
+    private struct Piece {
+        var batch: Int
+        var events: Range<Int>
     }
 
     /// Sorts one range's events in fold order; returns the number of slots (distinct keys) in it.
@@ -606,5 +654,55 @@ private final class FoldRanges: @unchecked Sendable {
         let all = Array(folded)
         for i in folded.indices { folded[i] = FoldResult() }
         return all
+    }
+}
+
+/// The pieces' counts and places, and their numbers of events outside the window, in memory
+/// allocated for `rangeEvents`. Sendable: each piece's part is touched by the thread of that
+/// piece only, and by the caller between the threads' passes.
+private struct RangeScatter: @unchecked Sendable {
+    let places: UnsafeMutablePointer<Int>
+    let outside: UnsafeMutablePointer<Int>
+
+    init(places: UnsafeMutableBufferPointer<Int>, outside: UnsafeMutablePointer<Int>) {
+        self.places = places.baseAddress!
+        self.outside = outside
+    }
+}
+
+/// The batches `rangeEvents` copies from, in place. Sendable: the threads read them, and a
+/// batch's events are let go (`mutableBatches`) only by the thread of its last piece, once
+/// every other piece of it is copied.
+private struct BatchList: @unchecked Sendable {
+    private let base: UnsafeMutablePointer<EventBatch>?
+
+    init(_ batches: UnsafeBufferPointer<EventBatch>) { base = UnsafeMutablePointer(mutating: batches.baseAddress) }
+    init(_ batches: UnsafeMutableBufferPointer<EventBatch>) { base = batches.baseAddress }
+
+    var batches: UnsafePointer<EventBatch> { UnsafePointer(base!) }
+    var mutableBatches: UnsafeMutablePointer<EventBatch> { base! }
+}
+
+/// Where each range's events go (`rangeEvents`). Sendable: the threads write each its own
+/// pieces' places, which do not overlap.
+private struct PartBases: @unchecked Sendable {
+    let bases: [UnsafeMutablePointer<EventBatch.Event>]
+    init(_ bases: [UnsafeMutablePointer<EventBatch.Event>]) { self.bases = bases }
+}
+
+/// How many pieces of each batch are still to copy (`rangeEvents`).
+private final class PiecesLeft: @unchecked Sendable {
+    // Sendable: `left` is only touched under `lock`.
+    private let lock = NSLock()
+    private var left: [Int]
+
+    init(_ left: [Int]) { self.left = left }
+
+    /// Counts one more piece of `batch` copied; true for its last.
+    func finished(_ batch: Int) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        left[batch] -= 1
+        return left[batch] == 0
     }
 }
