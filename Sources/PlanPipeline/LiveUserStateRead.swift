@@ -15,30 +15,29 @@ import RecoveryModel
 /// thread at a time).
 final class LiveUserStateRead: @unchecked Sendable {
     // Sendable: `connection` is used by the reading thread until it signals `done`, and by the
-    // caller only after waiting on `done`; `batches` is read and let go by the thread alone;
-    // `outcome` is written once, before `done` is signalled, and read only after waiting on it.
+    // caller only after waiting on `done`; `outcome` is written once, before `done` is signalled,
+    // and read only after waiting on it.
     private let connection: Connection
     private let window: Window
     private let quarantinedUsers: [Int64]
-    private var batches: [EventBatch]?
+    private let users: Set<Int64>
     private var outcome: Result<(LiveUserState, [Int64: UserContact]), any Error>?
     private let done = DispatchSemaphore(value: 0)
 
     /// Starts reading, in the transaction open on `connection`, the state of the users of
     /// `batches`' events in `window`, and the contacts of those and of `quarantinedUsers`. The
-    /// batches are let go once their users are gathered, so the fold lets go of its events as it
-    /// did.
+    /// users are gathered here, before the thread starts: the thread holds no batch, so the fold
+    /// lets go of each batch's events as it copies them, as it did (a thread that had not yet
+    /// gathered them kept every event in memory beside the fold's copies).
     init(on connection: Connection, window: Window, usersOf batches: [EventBatch], quarantinedUsers: [Int64]) {
         self.connection = connection
         self.window = window
         self.quarantinedUsers = quarantinedUsers
-        self.batches = batches
+        self.users = CandidateIDs.users(of: batches, in: window)
         Thread.detachNewThread { [self] in run() }
     }
 
     private func run() {
-        let users = CandidateIDs.users(of: batches ?? [], in: window)
-        batches = nil
         outcome = Result {
             let state = try LiveUserState.load(from: connection, window: window, users: users)
             return (state, try LiveState.contacts(from: connection, users: users.union(quarantinedUsers)))
