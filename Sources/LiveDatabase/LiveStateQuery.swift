@@ -29,11 +29,18 @@ extension LiveState {
     /// As `load(from:window:users:projects:tasks:)`, with the users' part already read
     /// (`LiveUserState.load`, in the same transaction) for `users` or for more users: only what
     /// concerns `users` and `projects` is kept, so the state is the same either way. Reads the
-    /// projects and tasks.
+    /// projects and tasks, and the part of any user of `users` that `userState` was not read for
+    /// (none, when it was read for the read's users: a user it missed would otherwise look absent
+    /// from live, and its slots be quarantined).
     public static func load(
         from connection: Connection, userState: LiveUserState, users userIDs: Set<Int64>, projects projectIDs: Set<Int64>,
         tasks taskIDs: Set<Int64>
     ) throws -> LiveState {
+        var userState = userState
+        let missed = userIDs.subtracting(userState.readFor)
+        if !missed.isEmpty {
+            userState.add(try LiveUserState.load(from: connection, window: userState.window, users: missed))
+        }
         let part = userState.restricted(to: userIDs)
         let (projects, companies) = try projects(from: connection, ids: projectIDs)
         var state = LiveState(
@@ -108,6 +115,10 @@ extension LiveState {
 /// of `LiveState` that the users alone decide, so that `plan` can read it while its slots, which
 /// name the projects and tasks, are still being folded.
 public struct LiveUserState: Sendable {
+    /// The window the keys were read for.
+    public var window: Window
+    /// The users it was read for: what it says of them is complete.
+    public var readFor: Set<Int64>
     /// Keys of live `time_slots` rows in the window.
     public var presentKeys: Set<SlotKey>
     /// Offline entries that can touch a slot of the window, in no order.
@@ -118,9 +129,11 @@ public struct LiveUserState: Sendable {
     public var memberships: Set<ProjectMembership>
 
     public init(
-        presentKeys: Set<SlotKey> = [], offlineEntries: [OfflineEntry] = [], users: Set<Int64> = [],
-        memberships: Set<ProjectMembership> = []
+        window: Window, readFor: Set<Int64>, presentKeys: Set<SlotKey> = [], offlineEntries: [OfflineEntry] = [],
+        users: Set<Int64> = [], memberships: Set<ProjectMembership> = []
     ) {
+        self.window = window
+        self.readFor = readFor
         self.presentKeys = presentKeys
         self.offlineEntries = offlineEntries
         self.users = users
@@ -130,10 +143,20 @@ public struct LiveUserState: Sendable {
     /// What concerns `users` only: what `load` reads given `users`, when it was given more.
     public func restricted(to users: Set<Int64>) -> LiveUserState {
         LiveUserState(
+            window: window, readFor: readFor.intersection(users),
             presentKeys: presentKeys.filter { users.contains($0.userID) },
             offlineEntries: offlineEntries.filter { users.contains($0.userID) },
             users: self.users.intersection(users),
             memberships: memberships.filter { users.contains($0.userID) })
+    }
+
+    /// Adds `other`, read in the same window for other users.
+    mutating func add(_ other: LiveUserState) {
+        readFor.formUnion(other.readFor)
+        presentKeys.formUnion(other.presentKeys)
+        offlineEntries += other.offlineEntries
+        users.formUnion(other.users)
+        memberships.formUnion(other.memberships)
     }
 
     /// Reads the users' part of the state from the live database. Run it inside a `READ ONLY`
@@ -184,7 +207,7 @@ public struct LiveUserState: Sendable {
                 interval: Window(from: Timestamp(microseconds: entry.start), to: Timestamp(microseconds: entry.end))))
         }
         return LiveUserState(
-            presentKeys: present, offlineEntries: entries, users: try Self.users(from: connection, ids: userIDs),
+            window: window, readFor: userIDs, presentKeys: present, offlineEntries: entries, users: try Self.users(from: connection, ids: userIDs),
             memberships: try memberships(from: connection, users: userIDs, projects: nil))
     }
 

@@ -60,6 +60,38 @@ final class LiveStateTests: XCTestCase {
     /// `plan` reads the users' part of the state before its slots are folded, for every user its
     /// inputs name: given that, `load` keeps the candidates' users' and projects' only, and the
     /// state is the one read for the candidates alone.
+    /// A user of the slots that the early read was not given is read then: its live key, offline
+    /// entry and membership count, and it is not taken for a user live lacks.
+    func testAUserStateReadForFewerUsersReadsTheOthersThen() throws {
+        let db = try TestDatabase(label: "live_subset")
+        let c = try db.connect()
+        _ = try c.executeSimple("""
+            INSERT INTO users VALUES (1, 'a@x', 'UTC'), (3, 'c@x', 'UTC');
+            INSERT INTO projects VALUES (7, 1, 'p7');
+            INSERT INTO project_members VALUES (7, 1), (7, 3);
+            INSERT INTO time_slots (user_id, project_id, slot_start, source, status)
+              VALUES (1, 7, '2018-07-25 15:00:00+00', 'client', 'active'),
+                     (3, 7, '2018-07-25 15:10:00+00', 'client', 'active');
+            INSERT INTO offline_entries (user_id, project_id, starts_at, ends_at, added_by)
+              VALUES (3, 7, '2018-07-25 15:20:00+00', '2018-07-25 15:40:00+00', 3);
+            """)
+        let window = Window(from: Timestamp.parse("2018-07-25T14:50:00Z")!, to: Timestamp.parse("2018-07-25T16:00:00Z")!)
+        let users: Set<Int64> = [1, 3], projects: Set<Int64> = [7]
+        try c.begin(readOnly: true, isolation: .repeatableRead)
+        let narrow = try LiveUserState.load(from: c, window: window, users: [1])
+        let fromNarrow = try LiveState.load(from: c, userState: narrow, users: users, projects: projects, tasks: [])
+        let exact = try LiveState.load(from: c, window: window, users: users, projects: projects, tasks: [])
+        try c.commit()
+
+        XCTAssertEqual(fromNarrow.users, [1, 3])
+        XCTAssertEqual(fromNarrow.presentKeys, exact.presentKeys)
+        XCTAssertEqual(fromNarrow.presentKeys.count, 2)
+        XCTAssertEqual(fromNarrow.offlineEntries, exact.offlineEntries)
+        XCTAssertEqual(fromNarrow.offlineEntries.keys.sorted(), [3])
+        XCTAssertEqual(fromNarrow.memberships, exact.memberships)
+        XCTAssertEqual(fromNarrow.memberships.count, 2)
+    }
+
     func testAUserStateReadForMoreUsersGivesTheCandidatesState() throws {
         let db = try TestDatabase(label: "live_superset")
         let c = try db.connect()
