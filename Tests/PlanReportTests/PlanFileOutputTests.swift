@@ -101,4 +101,38 @@ final class PlanFileOutputTests: XCTestCase {
             XCTAssertEqual((error as? PlanError)?.kind, .cannotWrite, "\(error)")
         }
     }
+    /// A direct write returns once the device has the block: the full blocks are written by the
+    /// output's own thread, so the caller fills `BlockWriter.depth - 1` blocks more while one
+    /// write waits, and the file holds the bytes once it finishes.
+    func testTheCallerGoesOnWhileADirectWriteWaits() throws {
+        let dir = try TemporaryDirectory(prefix: "file-output")
+        let path = dir.path + "/f"
+        let output = try PlanFileOutput(path: path, direct: true)
+        let writing = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+        var calls = 0
+        output.writeCall = { fd, buffer, count in
+            calls += 1
+            if calls == 1 {
+                writing.signal()
+                release.wait()
+            }
+            return Glibc.write(fd, buffer, count)
+        }
+        let ahead = (BlockWriter.depth - 1) * PlanFileOutput.blockBytes + 333
+        // Filled on another thread, so that a caller held back fails the test instead of hanging it.
+        nonisolated(unsafe) let held = output
+        let first = Array(bytes[..<ahead]), filled = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            first.withUnsafeBytes { try? held.write(UnsafeRawBufferPointer(rebasing: $0[..<PlanFileOutput.blockBytes])) }
+            XCTAssertEqual(writing.wait(timeout: .now() + 30), .success, "the first block is being written")
+            first.withUnsafeBytes { try? held.write(UnsafeRawBufferPointer(rebasing: $0[PlanFileOutput.blockBytes...])) }
+            filled.signal()
+        }
+        let result = filled.wait(timeout: .now() + 30)
+        release.signal()
+        if result == .timedOut { filled.wait() }
+        XCTAssertEqual(result, .success, "the caller filled \(BlockWriter.depth - 1) blocks more while the first was written")
+        try bytes.withUnsafeBytes { try output.write(UnsafeRawBufferPointer(rebasing: $0[ahead...])) }
+        try assertHoldsTheBytes(path, try output.finish(), "one write held while \(BlockWriter.depth - 1) blocks were filled")
+    }
 }
