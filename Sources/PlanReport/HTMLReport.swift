@@ -4,10 +4,16 @@ import RecoveryModel
 /// `report.html`: the reviewer's report as one self-contained page: inline CSS, an inline SVG
 /// timeline, no script, no external asset or font. Every value is HTML-escaped.
 enum HTMLReport {
-    static let renderer = ReportRenderer(fileName: "report.html") { document, evidence in render(document, evidence) }
+    static let renderer = ReportRenderer(fileName: "report.html", review: { review, evidence in
+        render(review.content, timeline: review.timeline, evidence)
+    })
 
     static func render(_ document: PlanDocument, _ evidence: PlanEvidence) -> String {
-        let c = ReviewContent(document, evidence)
+        render(ReviewContent(document, evidence), timeline: TimelineSVG(evidence).render(), evidence)
+    }
+
+    /// The page of `c`, with `timeline`, `TimelineSVG(evidence).render()`.
+    static func render(_ c: ReviewContent, timeline: String, _ evidence: PlanEvidence) -> String {
         var out = pageStart(title: "Recovery plan \(c.planID.prefix(12))")
         out += "<h1>Recovery plan <code>\(HTML.escape(c.planID))</code></h1>\n"
         out += "<p>A dry run: nothing has been written to the database. Approve the plan id, then "
@@ -15,7 +21,7 @@ enum HTMLReport {
         out += summary(c.summary) + completeness(c)
         out += "<h2>Totals</h2>\n<p>\(line(c.recoveredLine))</p>\n" + table(c.totals)
         out += "<p class=\"note\">Events of slots outside the window, left out: \(c.outsideWindow).</p>\n"
-        out += "<h2>Timeline</h2>\n" + TimelineSVG(evidence).render()
+        out += "<h2>Timeline</h2>\n" + timeline
         out += "<p class=\"note\">Bars: slots per bucket by outcome (hover for figures). Lanes, from the window's start to "
             + "its \(CoveragePolicy.neededText): when each host's logs have events (teal), gaps of more than "
             + "\(CoveragePolicy.gapMinutes) minutes (red) and no events at all (pink). The shaded part after the window is the "

@@ -5,10 +5,13 @@ import RecoveryModel
 /// Text from the sources is escaped (prose) or shown as code spans (paths, locations), so a hostile
 /// path or reason cannot change the report's structure.
 enum MarkdownReport {
-    static let renderer = ReportRenderer(fileName: "report.md") { document, evidence in render(document, evidence) }
+    static let renderer = ReportRenderer(fileName: "report.md", review: { review, _ in render(review.content) })
 
     static func render(_ document: PlanDocument, _ evidence: PlanEvidence) -> String {
-        let c = ReviewContent(document, evidence)
+        render(ReviewContent(document, evidence))
+    }
+
+    static func render(_ c: ReviewContent) -> String {
         var out = "# Recovery plan \(Markdown.code(c.planID))\n\n"
         out += "A dry run: nothing has been written to the database. Approve the plan id, then "
             + "`recover-tool apply` this directory unchanged.\n\n"

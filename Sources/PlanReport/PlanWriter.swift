@@ -116,22 +116,25 @@ public enum PlanWriter {
         guard !fm.fileExists(atPath: planPath) else {
             throw PlanError(.exists, path: planPath, detail: "a plan is already there; choose a new --out directory")
         }
-        // First, on every core, each thread taking the next job as it is free: the rows file
-        // (whose SHA-256 the plan id binds) and `recovered.csv` in pieces of slots, both made in
-        // one pass over a piece's slots, each piece written once the pieces before it are; the
-        // other reports that need no plan document; and the plan's totals. Then the plan id, then
-        // the reports that show it and plan.json's text, at once.
+        // First, on every core, each thread taking the next job as it is free: the plan's totals
+        // and the plan document but for its id, with the human reports' content made from it; the
+        // rows file (whose SHA-256 the plan id binds) and `recovered.csv` in pieces of slots, both
+        // made in one pass over a piece's slots, each piece written once the pieces before it
+        // are; the other reports that need no plan document. Then the plan id, then the reports
+        // that show it and plan.json's text, at once.
         let count = evidence.recoveredCount
         let pieces = (count + slotsPerPiece - 1) / slotsPerPiece
         let rows = try PieceFile(path: directory + "/" + PlanDocument.rowsFileName, pieces: max(1, pieces))
         let csv = try PieceFile(path: directory + "/" + RecoveredCSV.renderer.fileName, pieces: max(1, pieces))
         let others = ReportRenderers.all.filter { !$0.needsDocument && $0.fileName != RecoveredCSV.renderer.fileName }
-        var jobs: [EarlyJob] = others.filter(Self.isLarge).map { .report($0) }
+        // The totals and the review first: the plan document but for its id and the rows file's
+        // hash, and the reports' content made from it, beside the large files.
+        var jobs: [EarlyJob] = [.totals] + others.filter(Self.isLarge).map { .report($0) }
         for piece in 0..<max(1, pieces) { jobs.append(.recovered(piece)) }
-        jobs += others.filter { !Self.isLarge($0) }.map { .report($0) } + [.totals]
+        jobs += others.filter { !Self.isLarge($0) }.map { .report($0) }
         let early = jobs
         let rowTexts = RowTextPool()
-        let totals = LockedValue<Totals>()
+        let draft = LockedValue<(PlanDocument, ReviewParts)>()
         let digests = DigestBox()
         let failures = FailureBox()
         DispatchQueue.concurrentPerform(iterations: early.count) { i in
@@ -161,7 +164,8 @@ public enum PlanWriter {
                     let written = try write(report, plan: nil, evidence, into: directory)
                     digests.add(PlanFile(name: report.fileName, bytes: written.bytes, sha256: written.sha256))
                 case .totals:
-                    totals.set(Totals(evidence))
+                    let document = Self.document(evidence, totals: Totals(evidence), rowsHash: "")
+                    draft.set((document, ReviewParts(document, evidence)))
                 }
             } catch {
                 failures.set(i, error)
@@ -171,26 +175,11 @@ public enum PlanWriter {
         let rowsHash = try rows.finish().sha256
         let csvWritten = try csv.finish()
         digests.add(PlanFile(name: RecoveredCSV.renderer.fileName, bytes: csvWritten.bytes, sha256: csvWritten.sha256))
-        let facts = totals.value!
-
-        var document = PlanDocument(
-            format: PlanDocument.formatName,
-            formatVersion: PlanDocument.currentVersion,
-            kind: .recover,
-            planID: "",
-            createdAt: evidence.createdAt.rfc3339,
-            toolVersion: evidence.toolVersion,
-            window: .init(evidence.window),
-            shard: evidence.shard,
-            database: evidence.database,
-            inputs: evidence.inputs,
-            rows: .init(file: PlanDocument.rowsFileName, sha256: rowsHash,
-                        count: count, columns: PlanDocument.rowColumns),
-            counts: facts.counts,
-            recoveredMinutes: facts.recoveredMinutes,
-            users: facts.users,
-            completeness: .init(warnings: facts.warnings))
+        let (drafted, parts) = draft.value!
+        var document = drafted
+        document.rows.sha256 = rowsHash
         document.planID = document.computePlanID()
+        let review = parts.completed(by: document, evidence)
 
         // plan.json's text but for its list of files (the other files' digests), beside the reports.
         let late = ReportRenderers.all.filter(\.needsDocument)
@@ -199,7 +188,7 @@ public enum PlanWriter {
         DispatchQueue.concurrentPerform(iterations: late.count + 1) { i in
             do {
                 if i < late.count {
-                    let written = try write(late[i], plan: plan, evidence, into: directory)
+                    let written = try write(late[i], plan: plan, review: review, evidence, into: directory)
                     digests.add(PlanFile(name: late[i].fileName, bytes: written.bytes, sha256: written.sha256))
                 } else {
                     var withoutUsers = plan
@@ -282,6 +271,27 @@ public enum PlanWriter {
         return Substring(out.text)
     }
 
+    /// The plan document of `evidence`, its id not yet worked out.
+    private static func document(_ evidence: PlanEvidence, totals facts: Totals, rowsHash: String) -> PlanDocument {
+        PlanDocument(
+            format: PlanDocument.formatName,
+            formatVersion: PlanDocument.currentVersion,
+            kind: .recover,
+            planID: "",
+            createdAt: evidence.createdAt.rfc3339,
+            toolVersion: evidence.toolVersion,
+            window: .init(evidence.window),
+            shard: evidence.shard,
+            database: evidence.database,
+            inputs: evidence.inputs,
+            rows: .init(file: PlanDocument.rowsFileName, sha256: rowsHash,
+                        count: evidence.recoveredCount, columns: PlanDocument.rowColumns),
+            counts: facts.counts,
+            recoveredMinutes: facts.recoveredMinutes,
+            users: facts.users,
+            completeness: .init(warnings: facts.warnings))
+    }
+
     /// The figures of `plan.json` that come from the whole evidence, worked out beside the files.
     private struct Totals: Sendable {
         var counts: PlanDocument.Counts
@@ -299,13 +309,17 @@ public enum PlanWriter {
 
     /// Writes one report into `directory` (streamed, when it streams) and returns its SHA-256 and size.
     private static func write(
-        _ report: ReportRenderer, plan: PlanDocument?, _ evidence: PlanEvidence, into directory: String
+        _ report: ReportRenderer, plan: PlanDocument?, review: ReviewParts? = nil, _ evidence: PlanEvidence, into directory: String
     ) throws -> PlanFileOutput.Written {
         let path = directory + "/" + report.fileName
         if let streaming = report.streaming {
             return try writeStreamed(to: path) { out, flush in try streaming(evidence, &out, flush) }
         }
-        let text = report.needsDocument ? report.render(plan!, evidence) : report.renderEvidence!(evidence)
+        let text = if let review, let renderReview = report.renderReview {
+            renderReview(review, evidence)
+        } else {
+            report.needsDocument ? report.render(plan!, evidence) : report.renderEvidence!(evidence)
+        }
         return try writeStreamed(to: path) { out, flush in
             out.append(text)
             try flush(&out)
@@ -514,6 +528,8 @@ public struct ReportRenderer: Sendable {
     /// For a large report that needs no plan document: appends to the buffer and hands it to the
     /// flush closure as it fills, so the file is written a piece at a time beside the rows file.
     var streaming: (@Sendable (PlanEvidence, inout TextBuffer, (inout TextBuffer) throws -> Void) throws -> Void)?
+    /// For a human report: the report from the review made once for both (`ReviewParts`).
+    var renderReview: (@Sendable (ReviewParts, PlanEvidence) -> String)?
 
     public init(fileName: String, render: @escaping @Sendable (PlanDocument, PlanEvidence) -> String) {
         self.fileName = fileName
@@ -528,6 +544,11 @@ public struct ReportRenderer: Sendable {
         self.renderEvidence = render
     }
 
+    init(fileName: String, review render: @escaping @Sendable (ReviewParts, PlanEvidence) -> String) {
+        self.init(fileName: fileName) { document, evidence in render(ReviewParts(document, evidence), evidence) }
+        self.renderReview = render
+    }
+
     init(
         fileName: String,
         streaming: @escaping @Sendable (PlanEvidence, inout TextBuffer, (inout TextBuffer) throws -> Void) throws -> Void
@@ -538,6 +559,26 @@ public struct ReportRenderer: Sendable {
             return out.text
         })
         self.streaming = streaming
+    }
+}
+
+/// What `report.md` and `report.html` are made from, made once for both: the review's content and
+/// the timeline's SVG.
+struct ReviewParts: Sendable {
+    var content: ReviewContent
+    var timeline: String
+
+    init(_ document: PlanDocument, _ evidence: PlanEvidence) {
+        content = ReviewContent(document, evidence)
+        timeline = TimelineSVG(evidence).render()
+    }
+
+    /// The parts for `document`, the one these were made from with its plan id and rows hash in
+    /// (`ReviewContent.completed(by:_:)`).
+    func completed(by document: PlanDocument, _ evidence: PlanEvidence) -> ReviewParts {
+        var parts = self
+        parts.content = content.completed(by: document, evidence)
+        return parts
     }
 }
 

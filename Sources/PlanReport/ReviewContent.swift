@@ -83,6 +83,23 @@ struct ReviewContent {
         checklist = Self.checklist(document, evidence)
     }
 
+    /// This content for `document`, the document it was made from once its plan id and rows
+    /// hash are in: the parts made from the document are made again, the parts made from the
+    /// evidence alone and the rows table (from the document's per-user totals, unchanged) kept.
+    /// `PlanWriter` makes the content beside the rows file, before the plan id exists.
+    func completed(by document: PlanDocument, _ evidence: PlanEvidence) -> ReviewContent {
+        var c = self
+        c.planID = document.planID
+        c.warnings = document.completeness.warnings
+        c.summary = Self.summary(document, evidence, DisplayTime(zoneName: evidence.displayTimeZone))
+        c.totals = Self.totals(document.counts)
+        c.recoveredLine = Self.recoveredLine(document)
+        c.inputs = Self.inputs(document.inputs)
+        c.users = Self.users(document.users)
+        c.checklist = Self.checklist(document, evidence)
+        return c
+    }
+
     // MARK: Sections
 
     static func summary(_ document: PlanDocument, _ evidence: PlanEvidence, _ time: DisplayTime) -> [(label: String, value: ReportLine)] {

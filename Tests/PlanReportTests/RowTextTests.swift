@@ -182,6 +182,20 @@ final class RowTextTests: XCTestCase {
         }
     }
 
+    /// The human reports' content is made before the plan id exists and completed by the finished
+    /// document: the reports are the ones made from that document at once.
+    func testTheReportsAreTheOnesMadeFromTheFinishedDocument() throws {
+        for zone in ["America/Los_Angeles", nil] {
+            let evidence = Incident.evidence(zone: zone)
+            let tmp = try TemporaryDirectory(prefix: "reports")
+            let document = try PlanWriter.write(evidence, to: tmp.path + "/plan").document
+            XCTAssertEqual(try String(contentsOfFile: tmp.path + "/plan/report.md", encoding: .utf8),
+                           MarkdownReport.render(document, evidence), "report.md, zone \(zone ?? "none")")
+            XCTAssertEqual(try String(contentsOfFile: tmp.path + "/plan/report.html", encoding: .utf8),
+                           HTMLReport.render(document, evidence), "report.html, zone \(zone ?? "none")")
+        }
+    }
+
     /// plan.json is encoded without its users and files beside the reports, then the lists are put
     /// in: the same text as the document encoded whole.
     func testPlanJSONWithItsUsersAndFilesPutInIsTheDocumentEncodedWhole() throws {
