@@ -52,14 +52,7 @@ public struct EventBatch: Sendable {
         }
 
         @inlinable
-        public var kind: SlotEvent.Kind {
-            switch tag & 3 {
-            case 0: .snapshotRow
-            case 1: .upload
-            case 2: .processed
-            default: .deleted
-            }
-        }
+        public var kind: SlotEvent.Kind { SlotEvent.Kind(rawValue: UInt8(tag & 3))! }
 
         @inlinable
         public var key: SlotKey { SlotKey(userID: userID, slotStart: Timestamp(microseconds: slotStart)) }
@@ -67,12 +60,12 @@ public struct EventBatch: Sendable {
         /// A processed event's status and level.
         @inlinable
         public var processed: (status: SlotStatus, activityLevel: Int16) {
-            (SlotStatus(caseIndex: Int(payload >> 16)), Int16(bitPattern: UInt16(truncatingIfNeeded: payload)))
+            (SlotStatus.allCases[Int(payload >> 16)], Int16(bitPattern: UInt16(truncatingIfNeeded: payload)))
         }
 
         @inlinable
         public static func processedPayload(status: SlotStatus, activityLevel: Int16) -> UInt32 {
-            UInt32(status.caseIndex) << 16 | UInt32(UInt16(bitPattern: activityLevel))
+            UInt32(SlotStatus.allCases.firstIndex(of: status)!) << 16 | UInt32(UInt16(bitPattern: activityLevel))
         }
     }
 
@@ -99,12 +92,11 @@ public struct EventBatch: Sendable {
         public struct Flags: OptionSet, Hashable, Sendable {
             public let rawValue: UInt8
             public init(rawValue: UInt8) { self.rawValue = rawValue }
-            // Computed, not stored: a stored static is read through its accessor, at each use.
-            @inlinable public static var task: Flags { Flags(rawValue: 1) }
-            @inlinable public static var activityLevel: Flags { Flags(rawValue: 2) }
-            @inlinable public static var screenshotKey: Flags { Flags(rawValue: 4) }
-            @inlinable public static var note: Flags { Flags(rawValue: 8) }
-            @inlinable public static var updatedAt: Flags { Flags(rawValue: 16) }
+            public static let task = Flags(rawValue: 1)
+            public static let activityLevel = Flags(rawValue: 2)
+            public static let screenshotKey = Flags(rawValue: 4)
+            public static let note = Flags(rawValue: 8)
+            public static let updatedAt = Flags(rawValue: 16)
         }
 
         @inlinable
@@ -190,7 +182,7 @@ public struct EventBatch: Sendable {
         var version = Version(
             projectID: slot.projectID, taskID: slot.taskID, keystrokes: slot.keystrokes, mouseEvents: slot.mouseEvents,
             apps: appListID(slot.activeApps), durationMinutes: slot.durationMinutes, textStart: text.count)
-        version.status = UInt8(slot.status.caseIndex)
+        version.status = UInt8(SlotStatus.allCases.firstIndex(of: slot.status)!)
         if let level = slot.activityLevel {
             version.flags.insert(.activityLevel)
             version.activityLevel = level
@@ -298,74 +290,37 @@ public struct EventBatch: Sendable {
         }
     }
 
+    /// `slot(event)` of the batch at `batch`, read in place: called on a batch read through a
+    /// pointer, `slot` would copy the batch for the call (retaining and releasing its arrays).
+    public static func slot(_ event: Event, of batch: UnsafePointer<EventBatch>) -> TimeSlot {
+        batch.pointee.slot(event)
+    }
+
     /// The version a snapshot row or an upload makes, for the slot `event` names: pending with
     /// no activity level for an upload.
+    @inline(__always)
     public func slot(_ event: Event) -> TimeSlot {
-        withReader { $0.slot(event) }
+        let version = versions[Int(event.payload)]
+        let snapshot = event.kind == .snapshotRow
+        return TimeSlot(
+            key: event.key, projectID: version.projectID, taskID: version.flags.contains(.task) ? version.taskID : nil,
+            durationMinutes: version.durationMinutes,
+            status: snapshot ? SlotStatus.allCases[Int(version.status)] : .pending,
+            activityLevel: version.flags.contains(.activityLevel) ? version.activityLevel : nil,
+            keystrokes: version.keystrokes, mouseEvents: version.mouseEvents, activeApps: appLists[Int(version.apps)],
+            screenshotKey: screenshotKey(version), note: note(version),
+            updatedAt: version.flags.contains(.updatedAt) ? Timestamp(microseconds: version.updatedAt) : nil)
     }
 
-    /// Calls `body` with a reader of this batch's versions, app lists and texts in place.
-    public func withReader<R>(_ body: (Reader) throws -> R) rethrows -> R {
-        try versions.withUnsafeBufferPointer { versions in
-            try appLists.withUnsafeBufferPointer { appLists in
-                try text.withUnsafeBufferPointer { text in
-                    try body(Reader(versions: versions, appLists: appLists, text: text))
-                }
-            }
-        }
-    }
-
-    /// A batch's versions, app lists and texts, read through pointers, for a fold that makes
-    /// many slots on several threads at once: a version read through the batch retains and
-    /// releases the batch's arrays, whose counts every thread then writes in turn. Valid in the
-    /// `withReader` call that made it only.
-    public struct Reader {
-        @usableFromInline let versions: UnsafeBufferPointer<Version>
-        @usableFromInline let appLists: UnsafeBufferPointer<[String]>
-        @usableFromInline let text: UnsafeBufferPointer<UInt8>
-
-        @usableFromInline
-        init(versions: UnsafeBufferPointer<Version>, appLists: UnsafeBufferPointer<[String]>, text: UnsafeBufferPointer<UInt8>) {
-            self.versions = versions
-            self.appLists = appLists
-            self.text = text
-        }
-
-        /// The version of a snapshot row or an upload.
-        @inlinable
-        public func version(_ event: Event) -> Version { versions[Int(event.payload)] }
-
-        /// `EventBatch.slot(_:)`.
-        @inlinable @inline(__always)
-        public func slot(_ event: Event) -> TimeSlot {
-            let version = versions[Int(event.payload)]
-            let snapshot = event.kind == .snapshotRow
-            return TimeSlot(
-                key: event.key, projectID: version.projectID, taskID: version.flags.contains(.task) ? version.taskID : nil,
-                durationMinutes: version.durationMinutes,
-                status: snapshot ? SlotStatus(caseIndex: Int(version.status)) : .pending,
-                activityLevel: version.flags.contains(.activityLevel) ? version.activityLevel : nil,
-                keystrokes: version.keystrokes, mouseEvents: version.mouseEvents, activeApps: appLists[Int(version.apps)],
-                screenshotKey: version.flags.contains(.screenshotKey) ? string(version.screenshotKeyRange) : nil,
-                note: version.flags.contains(.note) ? string(version.noteRange) : nil,
-                updatedAt: version.flags.contains(.updatedAt) ? Timestamp(microseconds: version.updatedAt) : nil)
-        }
-
-        @inlinable
-        func string(_ range: Range<Int>) -> String {
-            String(decoding: UnsafeBufferPointer(rebasing: text[range]), as: UTF8.self)
-        }
-
-        /// Reads the first bytes of what `slot(event)` reads (the version and its texts); returns
-        /// something made of them, for the caller to keep so that the reads are not left out.
-        /// Reading these for many events at once, ahead of `slot`, lets the reads wait for memory
-        /// side by side rather than one after another.
-        @inlinable
-        public func touch(_ event: Event) -> UInt8 {
-            let version = versions[Int(event.payload)]
-            let sum = UInt8(truncatingIfNeeded: version.projectID)
-            return version.textStart < text.count ? sum &+ text[version.textStart] : sum
-        }
+    /// Reads the first bytes of what `slot(event)` reads (the version and its texts); returns
+    /// something made of them, for the caller to keep so that the reads are not left out.
+    /// Reading these for many events at once, ahead of `slot`, lets the reads wait for memory
+    /// side by side rather than one after another.
+    @inlinable
+    public func touch(_ event: Event) -> UInt8 {
+        let version = versions[Int(event.payload)]
+        let sum = UInt8(truncatingIfNeeded: version.projectID)
+        return version.textStart < text.count ? sum &+ text[version.textStart] : sum
     }
 
     /// Event `i` as a value of its own.
@@ -408,29 +363,5 @@ public struct EventBatch: Sendable {
             batches[b].append(event)
         }
         return batches
-    }
-}
-
-extension SlotStatus {
-    /// The status at `index` in `allCases`, where an event or a version keeps it: `allCases` is
-    /// an array made at each call.
-    @inlinable
-    public init(caseIndex index: Int) {
-        switch index {
-        case 0: self = .pending
-        case 1: self = .active
-        case 2: self = .idle
-        default: preconditionFailure("no slot status at index \(index)")
-        }
-    }
-
-    /// The index of this status in `allCases`.
-    @inlinable
-    public var caseIndex: Int {
-        switch self {
-        case .pending: 0
-        case .active: 1
-        case .idle: 2
-        }
     }
 }

@@ -405,13 +405,13 @@ public enum SlotFold {
     /// How many events ahead of the fold `touchVersions` reads.
     static let touchAhead = 64
 
-    /// Reads (`EventBatch.Reader.touch`) what `EventBatch.Reader.slot` will read of each upload or snapshot
+    /// Reads (`EventBatch.touch`) what `EventBatch.slot` will read of each upload or snapshot
     /// row of `events`, so that the fold finds it in cache: the versions are in file order and
     /// the events in key order, and these reads, independent of each other, wait for memory side
     /// by side where the fold's would wait one after another.
     static func touchVersions(_ events: UnsafeBufferPointer<Event>, _ batches: Batches) {
         var sum: UInt8 = 0
-        for e in events where e.kind == .snapshotRow || e.kind == .upload { sum &+= batches.reader(e).pointee.touch(e) }
+        for e in events where e.kind == .snapshotRow || e.kind == .upload { sum &+= batches[e].touch(e) }
         keep(sum)
     }
 
@@ -480,7 +480,7 @@ public enum SlotFold {
                 last = e
             }
         }
-        var version = batches.reader(origin).pointee.slot(origin)
+        var version = EventBatch.slot(origin, of: batches.pointer(origin))
         // Each processed event sets the status and the level: the last one's stay.
         if let last {
             let (status, level) = last.processed
@@ -495,10 +495,10 @@ public enum SlotFold {
         // Most slots have one upload: the request id is read only when there is an earlier one.
         guard let earliest = (0..<j).first(where: { slot[$0].kind == .upload }) else { return nil }
         let upload = slot[j]
-        let version = batches.reader(upload).pointee.version(upload)
+        let version = batches[upload].versions[Int(upload.payload)]
         for i in earliest..<j where slot[i].kind == .upload {
             let earlier = batches[slot[i]]
-            if earlier.sameRequestID(batches.reader(slot[i]).pointee.version(slot[i]), version, in: batches[upload]) { return i }
+            if earlier.sameRequestID(earlier.versions[Int(slot[i].payload)], version, in: batches[upload]) { return i }
         }
         return nil
     }
@@ -509,60 +509,16 @@ public enum SlotFold {
 /// sort and fold.
 struct Batches: @unchecked Sendable {
     private let base: UnsafePointer<EventBatch>
-    private let readers: UnsafePointer<EventBatch.Reader>
-    /// The batches' sources, or copies of them (`withOwnSources`).
-    private let sources: UnsafePointer<String>
-    private let count: Int
 
-    private init(_ base: UnsafePointer<EventBatch>, _ readers: UnsafePointer<EventBatch.Reader>, _ sources: UnsafePointer<String>, count: Int) {
-        self.base = base
-        self.readers = readers
-        self.sources = sources
-        self.count = count
-    }
+    private init(_ base: UnsafePointer<EventBatch>) { self.base = base }
 
-    /// Calls `body` with `batches`, held in memory of their own for the call, each with its
-    /// reader (`EventBatch.withReader`, one call inside the other: a frame of stack per batch).
+    /// Calls `body` with `batches`, held in memory of their own for the call.
     static func with<R>(_ batches: [EventBatch], _ body: (Batches) throws -> R) rethrows -> R {
-        let count = batches.count
-        let storage = UnsafeMutablePointer<EventBatch>.allocate(capacity: max(1, count))
-        _ = UnsafeMutableBufferPointer(start: storage, count: count).initialize(fromContentsOf: batches)
-        defer { storage.deinitialize(count: count).deallocate() }
-        let sources = UnsafeMutablePointer<String>.allocate(capacity: max(1, count))
-        for i in 0..<count { (sources + i).initialize(to: batches[i].source) }
-        defer { sources.deinitialize(count: count).deallocate() }
-        let readers = UnsafeMutablePointer<EventBatch.Reader>.allocate(capacity: max(1, count))
-        defer { readers.deallocate() }
-        return try withReaders(from: 0, of: UnsafeBufferPointer(start: storage, count: count), into: readers) {
-            try body(Batches(storage, readers, sources, count: count))
-        }
+        let storage = UnsafeMutablePointer<EventBatch>.allocate(capacity: max(1, batches.count))
+        _ = UnsafeMutableBufferPointer(start: storage, count: batches.count).initialize(fromContentsOf: batches)
+        defer { storage.deinitialize(count: batches.count).deallocate() }
+        return try body(Batches(storage))
     }
-
-    /// Calls `body` with these batches, their locations naming copies of their sources made for
-    /// the call: every location holds (retains) its file's name, and the threads of a fold that
-    /// retain the same strings at once each wait for the others' writes of their counts.
-    func withOwnSources<R>(_ body: (Batches) throws -> R) rethrows -> R {
-        let copies = UnsafeMutablePointer<String>.allocate(capacity: max(1, count))
-        for i in 0..<count { (copies + i).initialize(to: String(decoding: Array(sources[i].utf8), as: UTF8.self)) }
-        defer { copies.deinitialize(count: count).deallocate() }
-        return try body(Batches(base, readers, copies, count: count))
-    }
-
-    /// Puts the readers of `batches[i...]` in `readers`, then calls `body`.
-    private static func withReaders<R>(
-        from i: Int, of batches: UnsafeBufferPointer<EventBatch>, into readers: UnsafeMutablePointer<EventBatch.Reader>,
-        _ body: () throws -> R
-    ) rethrows -> R {
-        guard i < batches.count else { return try body() }
-        return try batches[i].withReader { reader in
-            (readers + i).initialize(to: reader)
-            return try withReaders(from: i + 1, of: batches, into: readers, body)
-        }
-    }
-
-    /// The reader of a sorted event's batch.
-    @inline(__always)
-    func reader(_ event: EventBatch.Event) -> UnsafePointer<EventBatch.Reader> { readers + Int(event.tag >> 2) }
 
     /// The batch of a sorted event (its number is in its tag).
     @inline(__always)
@@ -570,8 +526,12 @@ struct Batches: @unchecked Sendable {
         unsafeAddress { base + Int(event.tag >> 2) }
     }
 
+    /// Where the batch of a sorted event is.
+    @inline(__always)
+    func pointer(_ event: EventBatch.Event) -> UnsafePointer<EventBatch> { base + Int(event.tag >> 2) }
+
     func location(_ event: EventBatch.Event) -> SourceLocation {
-        SourceLocation(file: sources[Int(event.tag >> 2)], line: Int(event.line))
+        SourceLocation(file: self[event].source, line: Int(event.line))
     }
 
     /// `SlotEvent.tieOrder` of two events of one slot, time and kind.
@@ -681,7 +641,7 @@ private final class FoldRanges: @unchecked Sendable {
 
     /// Folds range `i` into `out`, then lets go of its events.
     func fold(_ i: Int, _ batches: Batches, into out: UnsafeMutablePointer<FoldedSlot>) {
-        writtenCounts[i] = batches.withOwnSources { SlotFold.foldSorted(UnsafeBufferPointer(events[i]), $0, into: out, &folded[i]) }
+        writtenCounts[i] = SlotFold.foldSorted(UnsafeBufferPointer(events[i]), batches, into: out, &folded[i])
         events[i].deallocate()
         events[i] = UnsafeMutableBufferPointer(start: nil, count: 0)
     }
