@@ -172,6 +172,20 @@ final class SlotFoldTests: XCTestCase {
         XCTAssertEqual(r.outsideWindow, 1)
     }
 
+    /// A fold of very many batches (a spill read back as many records, or many log files): the
+    /// batches are read in place without a frame of stack per batch, which overflowed the stack.
+    func testAFoldOfAHundredThousandBatchesCompletes() {
+        var events: [SlotEvent] = []
+        for i in 0..<100_000 {
+            let k = SlotKey(userID: Int64(i % 5_000), slotStart: start.adding(minutes: Int64(i / 5_000 % 6) * 10))
+            events.append(upload(at(Int64(i / 5_000 % 6) * 10 + 1), "r\(i)", file: "logs/f\(i).log", line: 1, key: k))
+        }
+        var batches = EventBatch.batches(events)
+        XCTAssertEqual(batches.count, 100_000)
+        let folded = SlotFold.fold(taking: &batches, window: window, partitions: 2)
+        XCTAssertEqual(folded.slots.count, 5_000 * 6)
+    }
+
     /// The fold splits the users into ranges folded at once: the result must not depend on how
     /// many ranges there are.
     func testFoldOnSeveralCoresGivesTheSameResult() {
