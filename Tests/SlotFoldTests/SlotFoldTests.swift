@@ -186,6 +186,43 @@ final class SlotFoldTests: XCTestCase {
         XCTAssertEqual(folded.slots.count, 5_000 * 6)
     }
 
+    /// The fold copies the events into their ranges a piece of 65,536 events at a time, on
+    /// every core: the ranges must hold them in input order across pieces and batches (events
+    /// tied in the fold order are told apart by it). A batch of one piece exactly, an empty one,
+    /// and one of a piece and one event, against the same events in small batches.
+    func testTheEventsOfBatchesOfManyPiecesAreFoldedInInputOrder() {
+        func uploads(_ count: Int, file: String) -> [SlotEvent] {
+            (0..<count).map { i in
+                let slot = Int64(i % 6)
+                let k = SlotKey(userID: Int64(i * 7919 % 3_000), slotStart: start.adding(minutes: slot * 10))
+                // Many events share a key, time, host, file and line: only their order tells them apart.
+                return upload(at(slot * 10 + Int64(i % 3)), "\(file)-\(i)", keystrokes: Int32(i), file: file,
+                              line: i % 50 + 1, key: k)
+            }
+        }
+        let files = [("logs/a.log", 65_536), ("logs/c.log", 65_537)]
+        var pieces: [EventBatch] = [], small: [EventBatch] = []
+        for (n, (file, count)) in files.enumerated() {
+            let events = uploads(count, file: file)
+            var whole = EventBatch(source: file)
+            for event in events { whole.append(event) }
+            pieces.append(whole)
+            if n == 0 { pieces.append(EventBatch(source: "logs/empty.log")) }
+            for from in stride(from: 0, to: count, by: 30_000) {
+                var part = EventBatch(source: file)
+                for event in events[from..<min(count, from + 30_000)] { part.append(event) }
+                small.append(part)
+            }
+        }
+        for partitions in [1, 3] {
+            var a = pieces, b = small
+            let folded = SlotFold.fold(taking: &a, window: window, partitions: partitions)
+            // Compared whole, but not printed whole: the results hold 3,000 slots.
+            XCTAssertTrue(folded == SlotFold.fold(taking: &b, window: window, partitions: partitions), "\(partitions) ranges")
+            XCTAssertEqual(folded.slots.count, 3_000, "\(partitions) ranges")
+        }
+    }
+
     /// The fold splits the users into ranges folded at once: the result must not depend on how
     /// many ranges there are.
     func testFoldOnSeveralCoresGivesTheSameResult() {
