@@ -101,6 +101,37 @@ final class PlanFileOutputTests: XCTestCase {
             XCTAssertEqual((error as? PlanError)?.kind, .cannotWrite, "\(error)")
         }
     }
+    /// A direct write that fails while the caller waits for a free block (every block handed
+    /// over): the caller is woken with the error, instead of waiting for ever.
+    func testAWriteThatFailsWhileTheCallerWaitsForABlockStopsTheCaller() throws {
+        let dir = try TemporaryDirectory(prefix: "file-output")
+        let output = try PlanFileOutput(path: dir.path + "/f", direct: true)
+        let writing = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+        output.writeCall = { _, _, _ in
+            writing.signal()
+            release.wait()
+            errno = EIO
+            return -1
+        }
+        nonisolated(unsafe) let held = output
+        let all = bytes, stopped = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var failure: (any Error)?
+        DispatchQueue.global().async {
+            do { for _ in 0..<4 { try all.withUnsafeBytes { try held.write($0) } } } catch { failure = error }
+            stopped.signal()
+        }
+        guard writing.wait(timeout: .now() + 30) == .success else {
+            release.signal()
+            return XCTFail("the first block was never written")
+        }
+        // 14 MiB, more than `BlockWriter.depth` blocks, are given: the caller is now waiting for one.
+        usleep(200_000)
+        release.signal()
+        let result = stopped.wait(timeout: .now() + 30)
+        XCTAssertEqual(result, .success, "the caller still waits for a block after the write failed")
+        if result == .success { XCTAssertEqual((failure as? PlanError)?.kind, .cannotWrite, "\(String(describing: failure))") }
+    }
+
     /// A direct write returns once the device has the block: the full blocks are written by the
     /// output's own thread, so the caller fills `BlockWriter.depth - 1` blocks more while one
     /// write waits, and the file holds the bytes once it finishes.
