@@ -83,11 +83,16 @@ public enum TemporaryPaths {
 
     /// Claims a pending signal, if there is one (the signal watcher's call, once one is pending):
     /// then removes every registered directory and everything in it, and returns the signal,
-    /// which is to end the process; a later `make` makes nothing and waits. Nil when the signal
-    /// was claimed by a commit (`settle`), which ends the process itself.
+    /// which is to end the process; a later `make` makes nothing and waits. Nil when none is
+    /// pending after all. Once a commit (`settle`) has claimed a signal, it waits for the end.
     static func sweepIfSignalled() -> Int32? {
         registry.lock.lock()
-        guard !registry.ending, let number = SignalExit.takePending() else {
+        guard !registry.ending else {
+            // A commit claimed a signal and ends the process: a second signal waits for it.
+            registry.lock.unlock()
+            SignalExit.waitForExit()
+        }
+        guard let number = SignalExit.takePending() else {
             registry.lock.unlock()
             return nil
         }
