@@ -276,7 +276,6 @@ extension CandidateIDs {
     /// 16 bits, so that only a user not met lately is hashed (each event's user hashed took
     /// 40-70 ms on the benchmark incident).
     public static func users(of batches: [EventBatch], in window: Window) -> Set<Int64> {
-        let from = window.from.microseconds, to = window.to.microseconds
         let mask = (1 << 16) - 1
         // Entry i starts as a user whose low bits are not i: it matches no user indexed at i.
         var recent = (0...mask).map { Int64($0 + 1) }
@@ -284,7 +283,7 @@ extension CandidateIDs {
         recent.withUnsafeMutableBufferPointer { recent in
             for batch in batches {
                 batch.events.withUnsafeBufferPointer { events in
-                    for e in events where e.slotStart >= from && e.slotStart < to {
+                    for e in events where window.contains(microseconds: e.slotStart) {
                         let i = Int(truncatingIfNeeded: e.userID) & mask
                         if recent[i] != e.userID {
                             recent[i] = e.userID

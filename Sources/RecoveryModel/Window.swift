@@ -17,6 +17,12 @@ public struct Window: Hashable, Sendable, CustomStringConvertible {
         from <= time && time < to
     }
 
+    /// `contains`, for a time given as its microseconds since 1970 (a packed event's slot start).
+    @inlinable
+    public func contains(microseconds time: Int64) -> Bool {
+        from.microseconds <= time && time < to.microseconds
+    }
+
     public func overlaps(_ other: Window) -> Bool {
         from < other.to && other.from < to
     }

@@ -80,7 +80,6 @@ public enum SlotFold {
     private static func rangeEvents(
         _ batches: inout [EventBatch], window: Window, bounds: [Int64]
     ) -> (parts: [UnsafeMutableBufferPointer<Event>], capacity: Int, outsideWindow: Int) {
-        let from = window.from.microseconds, to = window.to.microseconds
         let ranges = bounds.count + 1
         let pieces = batches.indices.flatMap { b in
             let count = batches[b].events.count
@@ -100,7 +99,7 @@ public enum SlotFold {
                 let piece = pieces[i]
                 read.batches[piece.batch].events.withUnsafeBufferPointer { events in
                     let counts = shared.places + i * ranges
-                    for e in UnsafeBufferPointer(rebasing: events[piece.events]) where e.slotStart >= from && e.slotStart < to {
+                    for e in UnsafeBufferPointer(rebasing: events[piece.events]) where window.contains(microseconds: e.slotStart) {
                         counts[partition(of: e.userID, bounds)] += 1
                     }
                 }
@@ -130,7 +129,7 @@ public enum SlotFold {
                 var outside = 0
                 write.batches[piece.batch].events.withUnsafeBufferPointer { events in
                     for var e in UnsafeBufferPointer(rebasing: events[piece.events]) {
-                        if e.slotStart >= from && e.slotStart < to {
+                        if window.contains(microseconds: e.slotStart) {
                             e.tag = tag | (e.tag & 3)
                             let p = partition(of: e.userID, bounds)
                             (out.bases[p] + filled[p]).initialize(to: e)
