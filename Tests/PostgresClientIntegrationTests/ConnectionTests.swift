@@ -134,6 +134,54 @@ final class ConnectionTests: XCTestCase {
         XCTAssertGreaterThan(bytes, count * 10)
     }
 
+    /// A binary COPY: the header and trailer are skipped, each row's fields come in order as the
+    /// types send them (a `timestamptz` as microseconds, whatever DateStyle and the time zone say),
+    /// NULL as nil; an empty result has no row; a text COPY is refused, and a body that throws
+    /// leaves the connection usable.
+    func testBinaryCopyOut() throws {
+        struct Stop: Error {}
+        let db = try TestDatabase(label: "copybinary")
+        let connection = try db.connect()
+        try connection.executeSimple("SET DateStyle = 'German'; SET TIME ZONE 'Asia/Kolkata'")
+        var rows: [[String]] = []
+        let copied = try connection.copyOutBinary("""
+            COPY (SELECT * FROM (VALUES
+                (1::bigint, timestamptz '2018-07-25 14:50:00.000001+00', 'a ✓'::text),
+                (-9223372036854775808, '1999-12-31 23:59:59.999999+00', NULL),
+                (NULL, 'infinity', ''),
+                (9223372036854775807, '-infinity', 'x'),
+                (0, '1970-01-01 00:00:00+00', 'y')) AS v(n, t, s) ORDER BY s NULLS FIRST) TO STDOUT (FORMAT binary)
+            """
+        ) { row in
+            XCTAssertEqual(row.count, 3)
+            let n = row.next(), t = row.next(), s = row.next()
+            XCTAssertNil(row.next())
+            rows.append([
+                n?.int64.map(String.init) ?? "NULL", t?.timestamptzMicroseconds.map(String.init) ?? "nil",
+                s?.text ?? "NULL", n?.hex ?? "NULL",
+            ])
+        }
+        XCTAssertEqual(copied, 5)
+        XCTAssertEqual(rows, [
+            ["-9223372036854775808", "946684799999999", "NULL", "\\x8000000000000000"],
+            ["NULL", "nil", "", "NULL"],
+            ["1", "1532530200000001", "a ✓", "\\x0000000000000001"],
+            ["9223372036854775807", "nil", "x", "\\x7fffffffffffffff"],
+            ["0", "0", "y", "\\x0000000000000000"],
+        ])
+        XCTAssertEqual(try connection.copyOutBinary("COPY (SELECT 1 WHERE false) TO STDOUT (FORMAT binary)") { _ in
+            XCTFail("no row")
+        }, 0)
+        XCTAssertThrowsError(try connection.copyOutBinary("COPY (SELECT 1) TO STDOUT", context: "reading one") { _ in }) { error in
+            XCTAssertEqual((error as! PostgresError).message, "reading one: the server's data is not binary COPY: no valid header")
+        }
+        XCTAssertEqual(try connection.execute("SELECT 1").scalar, "1")
+        XCTAssertThrowsError(try connection.copyOutBinary("COPY (SELECT generate_series(1, 200000)) TO STDOUT (FORMAT binary)") { _ in
+            throw Stop()
+        }) { XCTAssertTrue($0 is Stop) }
+        XCTAssertEqual(try connection.execute("SELECT 2").scalar, "2")
+    }
+
     func testCopyInServerErrorLoadsNothing() throws {
         let db = try TestDatabase(label: "copyerr")
         let connection = try db.connect()
