@@ -39,8 +39,7 @@ final class LiveUserStateRead: @unchecked Sendable {
 
     private func run() {
         outcome = Result {
-            let state = try LiveUserState.load(from: connection, window: window, users: users)
-            return (state, try LiveState.contacts(from: connection, users: users.union(quarantinedUsers)))
+            try LiveUserState.loadWithContacts(from: connection, window: window, users: users, contactsAlsoOf: quarantinedUsers)
         }
         done.signal()
     }

@@ -167,6 +167,87 @@ final class LiveStateTests: XCTestCase {
         }
     }
 
+    /// `plan`'s early read takes the contacts from the statement that reads which users live has:
+    /// the users are those given that live has, never a contacted user besides them, and the
+    /// contacts are what `contacts` reads for both.
+    func testLoadWithContactsReadsTheUsersAndTheirContactsTogether() throws {
+        let db = try TestDatabase(label: "live_contacts")
+        let c = try db.connect()
+        _ = try c.executeSimple("""
+            INSERT INTO users VALUES (1, 'a@x', 'Europe/Paris'), (2, 'b@x', 'UTC'), (3, 'c@x', 'Asia/Kolkata'), (4, 'd@x', 'UTC');
+            INSERT INTO projects VALUES (7, 1, 'p7');
+            INSERT INTO project_members VALUES (7, 1), (7, 3);
+            """)
+        let window = Window(from: Timestamp.parse("2018-07-25T14:50:00Z")!, to: Timestamp.parse("2018-07-25T16:00:00Z")!)
+        try c.begin(readOnly: true, isolation: .repeatableRead)
+        let (state, contacts) = try LiveUserState.loadWithContacts(from: c, window: window, users: [1, 2, 9], contactsAlsoOf: [3, 8, 1])
+        let alone = try LiveUserState.load(from: c, window: window, users: [1, 2, 9])
+        let expected = try LiveState.contacts(from: c, users: [1, 2, 9, 3, 8])
+        try c.commit()
+
+        XCTAssertEqual(state.readFor, [1, 2, 9])
+        XCTAssertEqual(state.users, [1, 2], "user 3 is contacted, not read")
+        XCTAssertEqual(state.users, alone.users)
+        XCTAssertEqual(state.memberships, [.init(projectID: 7, userID: 1)])
+        XCTAssertEqual(state.memberships, alone.memberships)
+        XCTAssertEqual(contacts, expected)
+        XCTAssertEqual(contacts, [
+            1: UserContact(email: "a@x", timeZone: "Europe/Paris"), 2: UserContact(email: "b@x", timeZone: "UTC"),
+            3: UserContact(email: "c@x", timeZone: "Asia/Kolkata"),
+        ])
+    }
+
+    /// The live keys travel as binary `timestamptz`, microseconds since 2000: a slot before 2000
+    /// (a negative count) and one with microseconds read as they were written.
+    func testPresentKeysBeforeAndAfter2000() throws {
+        let db = try TestDatabase(label: "live_epoch")
+        let c = try db.connect()
+        _ = try c.executeSimple("""
+            INSERT INTO users VALUES (1, 'a@x', 'UTC');
+            INSERT INTO projects VALUES (7, 1, 'p7');
+            INSERT INTO time_slots (user_id, project_id, slot_start, source, status)
+              VALUES (1, 7, '1999-12-31 23:50:00+00', 'client', 'active'),
+                     (1, 7, '2000-01-01 00:00:00+00', 'client', 'active'),
+                     (1, 7, '1969-12-31 23:50:00+00', 'client', 'active');
+            """)
+        let window = Window(from: Timestamp.parse("1969-12-31T23:50:00Z")!, to: Timestamp.parse("2000-01-01T00:10:00Z")!)
+        try c.begin(readOnly: true, isolation: .repeatableRead)
+        let state = try LiveUserState.load(from: c, window: window, users: [1])
+        try c.commit()
+        XCTAssertEqual(Set(state.presentKeys.map(\.slotStart.rfc3339)), ["1969-12-31T23:50:00Z", "1999-12-31T23:50:00Z", "2000-01-01T00:00:00Z"])
+        XCTAssertEqual(state.presentKeys.map(\.slotStart.microseconds).min(), -600_000_000)
+    }
+
+    /// `restricted(to:)` keeps what is of the users kept: all of it when every user read is kept
+    /// (given more users or exactly the users read), and only theirs otherwise.
+    func testRestrictedKeepsWhatIsOfTheUsersKept() {
+        let window = Window(from: Timestamp.parse("2018-07-25T14:50:00Z")!, to: Timestamp.parse("2018-07-25T16:00:00Z")!)
+        let start = window.from
+        let entry = { (id: Int64, user: Int64) in
+            OfflineEntry(id: id, userID: user, projectID: 7, interval: Window(from: start, to: start.adding(minutes: 20)))
+        }
+        let state = LiveUserState(
+            window: window, readFor: [1, 2, 3],
+            presentKeys: [SlotKey(userID: 1, slotStart: start), SlotKey(userID: 2, slotStart: start), SlotKey(userID: 2, slotStart: start.adding(minutes: 10))],
+            offlineEntries: [entry(10, 2), entry(11, 1), entry(12, 2), entry(13, 3)], users: [1, 2],
+            memberships: [.init(projectID: 7, userID: 1), .init(projectID: 8, userID: 2), .init(projectID: 7, userID: 3)])
+        for users: Set<Int64> in [[1, 2, 3], [1, 2, 3, 4]] {
+            let all = state.restricted(to: users)
+            XCTAssertEqual(all.readFor, state.readFor)
+            XCTAssertEqual(all.presentKeys, state.presentKeys)
+            XCTAssertEqual(all.offlineEntries, state.offlineEntries)
+            XCTAssertEqual(all.users, state.users)
+            XCTAssertEqual(all.memberships, state.memberships)
+        }
+        let part = state.restricted(to: [2, 4])
+        XCTAssertEqual(part.readFor, [2])
+        XCTAssertEqual(part.presentKeys, [SlotKey(userID: 2, slotStart: start), SlotKey(userID: 2, slotStart: start.adding(minutes: 10))])
+        XCTAssertEqual(part.offlineEntries.map(\.id), [10, 12], "in the order read")
+        XCTAssertEqual(part.users, [2])
+        XCTAssertEqual(part.memberships, [.init(projectID: 8, userID: 2)])
+        XCTAssertEqual(state.restricted(to: []).presentKeys, [])
+    }
+
     /// The ids of slots sorted by user, each looked up once per run: the same sets as every id
     /// inserted.
     func testCandidateIDsAreEveryIDTheSlotsName() {
