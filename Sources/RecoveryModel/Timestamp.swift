@@ -148,9 +148,18 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
               areDigits(c, 0xFFFF_00FF_FF00_FFFF),
               c & 0x0000_FF00_00FF_0000 == 0x0000_3A00_003A_0000  // the two ':'
         else { return nil }
-        let hour = digitOf(c, 0) * 10 + digitOf(c, 1), minute = digitOf(c, 3) * 10 + digitOf(c, 4)
-        let second = digitOf(c, 6) * 10 + digitOf(c, 7)
+        // Each pair of digits at once: byte 0 of `pairs` is the hour, byte 3 the minute, byte 6
+        // the second (ten times a digit plus the next is at most 99: nothing carries).
+        let clockDigits = c & 0x0F0F_000F_0F00_0F0F
+        let pairs = clockDigits &* 10 &+ clockDigits >> 8
+        let hour = Int64(truncatingIfNeeded: pairs & 0xFF), minute = Int64(truncatingIfNeeded: pairs >> 24 & 0xFF)
+        let second = Int64(truncatingIfNeeded: pairs >> 48 & 0xFF)
         guard hour <= 23, minute <= 59, second <= 59 else { return nil }
+        // Years 1 to 9999: no sum below comes near Int64's limits.
+        let clock = days &* 86_400 &+ hour &* 3600 &+ minute &* 60 &+ second
+        if let (fraction, offsetSeconds) = commonTail(bytes) {
+            return Timestamp(microseconds: (clock &- offsetSeconds) &* 1_000_000 &+ fraction)
+        }
         var i = 19
         var fraction: Int64 = 0
         if i < n, bytes[i] == UInt8(ascii: ".") {
@@ -189,8 +198,73 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
             return nil
         }
         guard i == n else { return nil }
-        let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds
+        let secs = clock - offsetSeconds
         return Timestamp(microseconds: secs * 1_000_000 + fraction)
+    }
+
+    /// The fraction (in microseconds) and offset (in seconds) of the common shapes of what
+    /// follows the seconds, read in a few words: `Z`, `±HH:MM` or `±HH`, after nothing or after
+    /// `.` and 1 to 16 digits. Nil for any other text (a longer fraction, `±HH:MM:SS`, a bad byte
+    /// or number): the byte-by-byte reading in `parse` decides those, refusals included. Where
+    /// it answers, it answers as that reading would: the digits run up to the suffix, so they are
+    /// the ones it takes, and the suffix ends the text.
+    @inlinable @inline(__always)
+    static func commonTail(_ bytes: UnsafeRawBufferPointer) -> (fraction: Int64, offsetSeconds: Int64)? {
+        let n = bytes.count  // at least 20
+        let base = bytes.baseAddress!
+        let end: Int  // where the suffix starts
+        var offsetSeconds: Int64 = 0
+        if bytes[n - 1] | 0x20 == UInt8(ascii: "z") {
+            end = n - 1
+        } else {
+            // `±HH:MM` or `±HH`: the two digits before the end, and before them `:MM`'s colon and
+            // the hours, or the sign.
+            let colon = n >= 25 && bytes[n - 3] == UInt8(ascii: ":")
+            end = colon ? n - 6 : n - 3
+            guard end >= 19 else { return nil }
+            let sign = bytes[end]
+            guard sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") else { return nil }
+            let h1 = bytes[end + 1] &- 48, h2 = bytes[end + 2] &- 48
+            guard h1 < 10, h2 < 10 else { return nil }
+            let hours = Int64(h1) * 10 + Int64(h2)
+            guard hours <= 23 else { return nil }
+            var minutes: Int64 = 0
+            if colon {
+                let m1 = bytes[n - 2] &- 48, m2 = bytes[n - 1] &- 48
+                guard m1 < 10, m2 < 10 else { return nil }
+                minutes = Int64(m1) * 10 + Int64(m2)
+                guard minutes <= 59 else { return nil }
+            }
+            offsetSeconds = hours * 3600 + minutes * 60
+            if sign == UInt8(ascii: "-") { offsetSeconds = -offsetSeconds }
+        }
+        if end == 19 { return (0, offsetSeconds) }
+        // `.` and `count` digits, the last eight (or fewer) loaded in one word that ends at the
+        // suffix (it starts at 13 or later: inside the text).
+        let count = end - 20
+        guard count >= 1, count <= 16, bytes[19] == UInt8(ascii: ".") else { return nil }
+        let tail = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: end - 8, as: UInt64.self))
+        let fraction: Int64
+        if count <= 8 {
+            let unused = UInt64(8 - count) &* 8  // bits of the bytes before the digits
+            guard areDigits(tail, UInt64.max &<< unused) else { return nil }
+            // The digits moved to the word's first bytes, zeros after them: eight digits' value.
+            fraction = eightDigits((tail & 0x0F0F_0F0F_0F0F_0F0F) &>> unused) / 100
+        } else {
+            let head = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: 20, as: UInt64.self))
+            guard areDigits(head, UInt64.max), areDigits(tail, UInt64.max &<< (UInt64(16 - count) &* 8)) else { return nil }
+            fraction = eightDigits(head & 0x0F0F_0F0F_0F0F_0F0F) / 100
+        }
+        return (fraction, offsetSeconds)
+    }
+
+    /// The value of eight decimal digits (0 to 9 each, byte 0 the first digit) in a word.
+    @inlinable @inline(__always)
+    static func eightDigits(_ w: UInt64) -> Int64 {
+        var v = (w &* 10 &+ w >> 8) & 0x00FF_00FF_00FF_00FF
+        v = (v &* 100 &+ v >> 16) & 0x0000_FFFF_0000_FFFF
+        v = (v &* 10_000 &+ v >> 32) & 0xFFFF_FFFF
+        return Int64(truncatingIfNeeded: v)
     }
 
     /// True when the bytes of `w` that `mask` selects (0xFF each) are all ASCII digits: their high

@@ -111,6 +111,126 @@ final class TimestampTests: XCTestCase {
         XCTAssertNotNil(Timestamp.parse("2018-07-25T23:59:59Z"))
     }
 
+    /// What follows the seconds is read a word at a time in the common shapes (`Z`, `±HH:MM`,
+    /// `±HH` after 0 to 16 digits of fraction) and byte by byte otherwise: every tail of a set
+    /// (fractions of 0 to 20 digits, every offset shape, each byte of the tail replaced by a byte
+    /// near the expected ones or cut off) parses as the byte-by-byte reading of `reference` does.
+    func testTheWordWiseTailReadsAsTheByteByByteReading() {
+        let heads = ["2018-07-25T15:02:11", "2018-07-25 23:59:59", "2020-02-29t00:00:00", "1969-12-31T23:59:59"]
+        let digits = "1234567890123456789012"
+        var fractions = [""]
+        for count in 0...20 { fractions.append("." + digits.prefix(count)) }
+        fractions += [".000000", ".999999999", ".0000000001", ".5", ".05"]
+        let suffixes = ["Z", "z", "+00", "-07", "+23", "+24", "-7", "+0", "+00:00", "-07:00", "+05:30", "+23:59", "-23:59",
+                        "+24:00", "+05:60", "+05:3", "+05:", "+0530", "+05:30:15", "-00:53:28", "+05:30:60", "+05:30:1",
+                        "", "Zz", "ZZ", "Z ", " Z", "+", "-", "x", "+a5:30", "+05:a0", "+05;30", "+-5:30", "++05:30", "Z+05:30"]
+        let near: [UInt8] = [0x00, 0x20, 0x2B, 0x2D, 0x2E, 0x2F, 0x30, 0x39, 0x3A, 0x3B, 0x5A, 0x7A, 0xB0]
+        var dates = Timestamp.DateMemo()
+        var checked = 0
+        func check(_ bytes: [UInt8]) {
+            let expected = bytes.withUnsafeBytes { Self.referenceParse($0) }
+            let memo = bytes.withUnsafeBytes { Timestamp.parse($0, dates: &dates) }
+            let alone = bytes.withUnsafeBytes { Timestamp.parse($0) }
+            XCTAssertEqual(memo, expected, String(decoding: bytes, as: UTF8.self))
+            XCTAssertEqual(alone, expected, String(decoding: bytes, as: UTF8.self))
+            checked += 1
+        }
+        for head in heads {
+            for fraction in fractions {
+                for suffix in suffixes {
+                    let text = Array((head + fraction + suffix).utf8)
+                    check(text)
+                    for cut in 19..<text.count { check(Array(text[..<cut])) }
+                    for position in 19..<text.count {
+                        for byte in near where byte != text[position] {
+                            var changed = text
+                            changed[position] = byte
+                            check(changed)
+                        }
+                    }
+                }
+            }
+        }
+        XCTAssertGreaterThan(checked, 500_000)
+        XCTAssertEqual(Timestamp.parse("2018-07-25T15:02:11.1234567890123456Z")?.microseconds, 1_532_530_931_123_456)
+        XCTAssertEqual(Timestamp.parse("2018-07-25T15:02:11.12345678901234567Z")?.microseconds, 1_532_530_931_123_456)
+        XCTAssertEqual(Timestamp.parse("2018-07-25T15:02:11.000000009-07")?.microseconds, 1_532_556_131_000_000)
+    }
+
+    /// `parse` as it read every time byte by byte after the date and clock (before the common
+    /// tails were read a word at a time): the reference the tests compare it with.
+    static func referenceParse(_ bytes: UnsafeRawBufferPointer) -> Timestamp? {
+        let n = bytes.count
+        guard n >= 20 else { return nil }
+        func digit(_ i: Int) -> Int64? {
+            let c = bytes[i] &- 48
+            return c < 10 ? Int64(c) : nil
+        }
+        func number(_ i: Int, _ width: Int) -> Int64? {
+            var v: Int64 = 0
+            for k in i..<(i + width) {
+                guard let d = digit(k) else { return nil }
+                v = v * 10 + d
+            }
+            return v
+        }
+        guard let year = number(0, 4), bytes[4] == UInt8(ascii: "-"), let month = number(5, 2), bytes[7] == UInt8(ascii: "-"),
+              let day = number(8, 2), bytes[10] | 0x20 == UInt8(ascii: "t") || bytes[10] == UInt8(ascii: " "),
+              let hour = number(11, 2), bytes[13] == UInt8(ascii: ":"), let minute = number(14, 2), bytes[16] == UInt8(ascii: ":"),
+              let second = number(17, 2)
+        else { return nil }
+        let monthDays: Int64 = switch month {
+        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
+        guard year >= 1, month >= 1, month <= 12, day >= 1, day <= monthDays, hour <= 23, minute <= 59, second <= 59 else { return nil }
+        var i = 19
+        var fraction: Int64 = 0
+        if i < n, bytes[i] == UInt8(ascii: ".") {
+            i += 1
+            let first = i
+            while i < n, bytes[i] &- 48 < 10 { i += 1 }
+            let count = i - first
+            guard count > 0 else { return nil }
+            for k in first..<min(i, first + 6) { fraction = fraction * 10 + Int64(bytes[k] &- 48) }
+            for _ in count..<max(count, 6) { fraction *= 10 }
+        }
+        guard i < n else { return nil }
+        var offsetSeconds: Int64 = 0
+        let sign = bytes[i]
+        if sign == UInt8(ascii: "Z") || sign == UInt8(ascii: "z") {
+            i += 1
+        } else if sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") {
+            i += 1
+            guard i + 2 <= n, let oh = number(i, 2), oh <= 23 else { return nil }
+            i += 2
+            var om: Int64 = 0
+            var os: Int64 = 0
+            if i < n, bytes[i] == UInt8(ascii: ":") {
+                guard i + 3 <= n, let m = number(i + 1, 2), m <= 59 else { return nil }
+                om = m
+                i += 3
+                if i < n, bytes[i] == UInt8(ascii: ":") {
+                    guard i + 3 <= n, let s = number(i + 1, 2), s <= 59 else { return nil }
+                    os = s
+                    i += 3
+                }
+            }
+            offsetSeconds = (oh * 3600 + om * 60 + os) * (sign == UInt8(ascii: "-") ? -1 : 1)
+        } else {
+            return nil
+        }
+        guard i == n else { return nil }
+        // Days since 1970-01-01 (H. Hinnant's `days_from_civil`).
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468
+        return Timestamp(microseconds: (days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds) * 1_000_000 + fraction)
+    }
+
     func testFormatsAsUTC() {
         XCTAssertEqual(Timestamp.parse("2018-07-25T08:02:11-07:00")!.rfc3339, "2018-07-25T15:02:11Z")
         XCTAssertEqual(Timestamp.parse("2018-07-25T15:02:11.204Z")!.rfc3339, "2018-07-25T15:02:11.204Z")
