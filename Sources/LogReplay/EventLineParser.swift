@@ -39,7 +39,10 @@ public final class EventLineParser {
     // The mutable state below is `@exclusivity(unchecked)`: a parser is used by one thread, and
     // no access to a property overlaps another of the same one, so the runtime's checks on every
     // line's dozen accesses (7% of parsing, measured) would find nothing.
+    /// The known keys' fields by `Key.rawValue`, and one more (`Key.count`) where unknown keys'
+    /// go unread.
     private let fields: UnsafeMutablePointer<Field>
+    private let keys = KeyTable()
     @exclusivity(unchecked) private var scratch: UnsafeMutablePointer<UInt8>
     @exclusivity(unchecked) private var scratchCapacity: Int
     @exclusivity(unchecked) private var hosts = InternTable<String>(limit: 1 << 14)
@@ -75,8 +78,8 @@ public final class EventLineParser {
     public init(file: String, window: Window) {
         self.file = file
         self.window = window
-        fields = .allocate(capacity: Key.count)
-        fields.initialize(repeating: Field(), count: Key.count)
+        fields = .allocate(capacity: Key.count + 1)
+        fields.initialize(repeating: Field(), count: Key.count + 1)
         scratchCapacity = 4096
         scratch = .allocate(capacity: scratchCapacity)
         batch = EventBatch(source: file)
@@ -201,7 +204,15 @@ public final class EventLineParser {
                 try JSONScanner.expect(p, n, &i, UInt8(ascii: "\""))
                 let keyStart = i
                 let keyEscaped = try JSONScanner.scanString(p, n, &i)
-                let key = keyEscaped ? decodedKey(p, keyStart, i - 1) : Key(p + keyStart, i - 1 - keyStart)
+                // `Key.rawValue`, or `Key.count` for an unknown key.
+                let slot: Int
+                if keyEscaped {
+                    slot = decodedKey(p, keyStart, i - 1)?.rawValue ?? Key.count
+                } else if keyStart + KeyTable.bytesRead <= n {
+                    slot = keys.slot(p + keyStart, i - 1 - keyStart)
+                } else {
+                    slot = Key(p + keyStart, i - 1 - keyStart)?.rawValue ?? Key.count
+                }
                 if i < n && p[i] == UInt8(ascii: ":") {
                     i += 1  // mostly right after the key
                 } else {
@@ -213,6 +224,7 @@ public final class EventLineParser {
                 guard i < n else { throw JSONSyntaxError(kind: .unexpectedEnd, offset: n) }
                 // Strings and integers, most values, without a call.
                 var plain = false
+                var value: Int64 = 0
                 let type: JSONType
                 let first = p[i]
                 if first == UInt8(ascii: "\"") {
@@ -220,20 +232,21 @@ public final class EventLineParser {
                     plain = !(try JSONScanner.scanString(p, n, &i))
                     type = .string
                 } else if first &- UInt8(ascii: "0") < 10 || first == UInt8(ascii: "-") {
-                    plain = try JSONScanner.scanNumber(p, n, &i)
+                    plain = try JSONScanner.scanNumber(p, n, &i, value: &value)
                     type = .number
                 } else if first == UInt8(ascii: "n") {
                     try JSONScanner.scanLiteral(p, n, &i, "null")
                     type = .null
+                } else if first == UInt8(ascii: "[") && JSONScanner.scanPlainStringArray(p, n, &i) {
+                    type = .array
                 } else {
                     type = try JSONScanner.scanValue(p, n, &i, depth: 1, plain: &plain)
                 }
-                if let key {
-                    let bit: UInt32 = 1 << key.rawValue
-                    if seen & bit != 0 && duplicate == nil { duplicate = (key, keyStart) }
-                    seen |= bit
-                    fields[key.rawValue] = Field(start: valueStart, end: i, type: type, plain: plain)
-                }
+                // An unknown key's bit (16) is not looked at: it may repeat.
+                let bit: UInt32 = 1 &<< UInt32(truncatingIfNeeded: slot)
+                if seen & bit & 0xFFFF != 0 && duplicate == nil { duplicate = (Key(rawValue: slot)!, keyStart) }
+                seen |= bit
+                fields[slot] = Field(start: valueStart, end: i, type: type, plain: plain, value: value)
                 // Mostly a comma or the brace right after the value: no space to skip.
                 var next: UInt8 = i < n ? p[i] : 0
                 if next != UInt8(ascii: ",") && next != UInt8(ascii: "}") {
@@ -363,7 +376,7 @@ public final class EventLineParser {
         // An upload's texts are short, one line's at most: room for 4 KiB means no copy below.
         if batch.text.capacity - batch.text.count < 4096 { Self.makeRoom(&batch.text, fileFraction, limit: .max) }
         let textStart = batch.text.count
-        let requestIDCount = batch.appendText(try text(p, .requestID))
+        let requestIDCount = appendText(try text(p, .requestID))
         let projectID = try integer(p, .projectID, in: 1...Int64.max)
         let taskID = fields[Key.taskID.rawValue].isNullOrAbsent ? nil : try integer(p, .taskID, in: 1...Int64.max)
         let duration = fields[Key.durationMin.rawValue].type == nil ? 10 : try integer(p, .durationMin, in: 1...10)
@@ -375,15 +388,23 @@ public final class EventLineParser {
             durationMinutes: Int16(duration), textStart: textStart)
         version.requestIDCount = requestIDCount
         if !fields[Key.screenshotKey.rawValue].isNullOrAbsent {
-            version.screenshotKeyCount = batch.appendText(try text(p, .screenshotKey))
+            version.screenshotKeyCount = appendText(try text(p, .screenshotKey))
             version.flags.insert(.screenshotKey)
         }
         if !fields[Key.note.rawValue].isNullOrAbsent {
-            version.noteCount = batch.appendText(try text(p, .note))
+            version.noteCount = appendText(try text(p, .note))
             version.flags.insert(.note)
         }
         batch.versions.append(version)
         return UInt32(batch.versions.count - 1)
+    }
+
+    /// `EventBatch.appendText`, with the bytes typed: an array appends a typed buffer with one
+    /// copy, raw bytes one byte at a time (100 instructions for a request id).
+    @inline(__always)
+    private func appendText(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        batch.text.append(contentsOf: bytes.assumingMemoryBound(to: UInt8.self))
+        return UInt32(bytes.count)
     }
 
     /// `active_apps`: an array of strings, as the batch's id of a list shared with earlier lines
@@ -472,20 +493,28 @@ public final class EventLineParser {
         guard let type = f.type else { throw Rejection(reason: .missingKey(key.name)) }
         // A fraction or an exponent is not an integer either.
         guard type == .number, f.plain else { throw Rejection(reason: .wrongType(key: key.name, expected: "an integer")) }
-        guard let v = JSONScanner.int64(p, f.start, f.end), range.contains(v) else {
+        // The scan read an integer of at most 18 bytes; a longer one may not fit.
+        guard let v = f.end - f.start <= 18 ? f.value : JSONScanner.int64(p, f.start, f.end), range.contains(v) else {
             throw Rejection(reason: .outOfRange(key: key.name))
         }
         return v
     }
 
+    /// The kind of a slot event's name, nil for another name: its first and last eight bytes
+    /// compared as words with the three names' (11 to 14 bytes: the two words cover the name).
     private static func slotKind(_ name: UnsafeRawBufferPointer) -> SlotEvent.Kind? {
-        guard name.count >= 11, name.count <= 14, equals(UnsafeRawBufferPointer(rebasing: name[..<5]), "slot.") else {
-            return nil
+        let count = name.count
+        guard count == 11 || count == 12 || count == 14 else { return nil }
+        let first = UInt64(littleEndian: name.loadUnaligned(as: UInt64.self))
+        let last = UInt64(littleEndian: name.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self))
+        @inline(__always) func word(_ text: StaticString, _ offset: Int) -> UInt64 {
+            UInt64(littleEndian: UnsafeRawPointer(text.utf8Start).loadUnaligned(fromByteOffset: offset, as: UInt64.self))
         }
-        if equals(name, "slot.upload") { return .upload }
-        if equals(name, "slot.processed") { return .processed }
-        if equals(name, "slot.deleted") { return .deleted }
-        return nil
+        switch count {
+        case 11: return first == word("slot.upload", 0) && last == word("slot.upload", 3) ? .upload : nil
+        case 14: return first == word("slot.processed", 0) && last == word("slot.processed", 6) ? .processed : nil
+        default: return first == word("slot.deleted", 0) && last == word("slot.deleted", 4) ? .deleted : nil
+        }
     }
 
     @inline(__always)
@@ -501,8 +530,66 @@ struct Field {
     var type: JSONType? = nil
     /// A string without escapes, or a number written as an integer.
     var plain = false
+    /// A number's integer part, as `JSONScanner.scanNumber(_:_:_:value:)` reads it.
+    var value: Int64 = 0
 
     var isNullOrAbsent: Bool { type == nil || type == .null }
+}
+
+/// The known keys by their bytes, in a table of 32 entries: a key's first sixteen bytes (its bytes
+/// and zeros after them) pick an entry, which holds the one known key that may have them.
+final class KeyTable {
+    /// Bytes read from a key's start: the caller checks that the line holds them.
+    static let bytesRead = 16
+
+    private struct Entry {
+        var low: UInt64 = 0
+        var high: UInt64 = 0
+        var count = -1
+        var slot = Key.count
+    }
+
+    private let entries: UnsafeMutablePointer<Entry>
+
+    init() {
+        entries = .allocate(capacity: 32)
+        entries.initialize(repeating: Entry(), count: 32)
+        for key in Key.allCases {
+            var bytes = Array(key.name.utf8)
+            let count = bytes.count
+            bytes += [UInt8](repeating: 0, count: 16 - count)
+            let low = bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+            let high = bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self) }
+            let e = Self.entry(UInt64(littleEndian: low), UInt64(littleEndian: high))
+            precondition(entries[e].count < 0, "KeyTable: two keys share an entry")
+            entries[e] = Entry(low: UInt64(littleEndian: low), high: UInt64(littleEndian: high), count: count, slot: key.rawValue)
+        }
+    }
+
+    deinit { entries.deallocate() }
+
+    /// The entry of a key's two words; the multiplier spreads the known keys over all 32.
+    @inline(__always)
+    private static func entry(_ low: UInt64, _ high: UInt64) -> Int {
+        Int(truncatingIfNeeded: ((low ^ high) &* 0xAA2C_A1AF_6A10_7B75) &>> 59)
+    }
+
+    /// The `Key.rawValue` of the `count` bytes at `p`, or `Key.count` for an unknown key; reads
+    /// `bytesRead` bytes.
+    @inline(__always)
+    func slot(_ p: UnsafePointer<UInt8>, _ count: Int) -> Int {
+        guard count <= 14 else { return Key.count }  // the longest key
+        var low = UInt64(littleEndian: UnsafeRawPointer(p).loadUnaligned(as: UInt64.self))
+        var high = UInt64(littleEndian: UnsafeRawPointer(p).loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+        if count < 8 {
+            low &= ~(UInt64.max &<< (UInt64(truncatingIfNeeded: count) &* 8))
+            high = 0
+        } else {
+            high &= ~(UInt64.max &<< (UInt64(truncatingIfNeeded: count - 8) &* 8))
+        }
+        let e = entries[Self.entry(low, high)]
+        return e.low == low && e.high == high && e.count == count ? e.slot : Key.count
+    }
 }
 
 /// The keys of CONTRACT §3.

@@ -253,17 +253,34 @@ enum JSONScanner {
     /// exponent).
     @inline(__always)
     static func scanNumber(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int) throws(JSONSyntaxError) -> Bool {
+        var value: Int64 = 0
+        return try scanNumber(p, n, &i, value: &value)
+    }
+
+    /// `scanNumber`, and sets `value` to the integer part's value, wrapped around on overflow:
+    /// `int64`'s answer when the number is an integer of at most 18 bytes, sign included.
+    @inline(__always)
+    static func scanNumber(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, value: inout Int64) throws(JSONSyntaxError) -> Bool {
         let start = i
-        if p[i] == UInt8(ascii: "-") { i += 1 }
+        let negative = p[i] == UInt8(ascii: "-")
+        if negative { i += 1 }
         guard i < n else { throw JSONSyntaxError(kind: .badNumber, offset: start) }
+        var v: Int64 = 0
         if p[i] == UInt8(ascii: "0") {
             i += 1
         } else if p[i] &- 49 < 9 {
+            v = Int64(p[i] &- 48)
             i += 1
-            while i < n, p[i] &- 48 < 10 { i += 1 }
+            while i < n {
+                let d = p[i] &- 48
+                guard d < 10 else { break }
+                v = v &* 10 &+ Int64(d)
+                i += 1
+            }
         } else {
             throw JSONSyntaxError(kind: .badNumber, offset: start)
         }
+        value = negative ? 0 &- v : v
         var integer = true
         if i < n, p[i] == UInt8(ascii: ".") {
             integer = false
@@ -328,6 +345,37 @@ enum JSONScanner {
         case let c:
             throw JSONSyntaxError(kind: .unexpected(c), offset: i)
         }
+    }
+
+    /// An array of strings without space around its elements at `i` (its `[`), as `active_apps`
+    /// mostly is: returns true and leaves `i` past its `]`. Returns false, `i` unchanged, for an
+    /// array of any other shape or with an error: the caller scans it again as any value, which
+    /// finds the same error at the same place.
+    @inline(__always)
+    static func scanPlainStringArray(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int) -> Bool {
+        var j = i + 1
+        guard j < n else { return false }
+        if p[j] == UInt8(ascii: "]") {
+            i = j + 1
+            return true
+        }
+        while p[j] == UInt8(ascii: "\"") {
+            j += 1
+            do throws(JSONSyntaxError) {
+                _ = try scanString(p, n, &j)
+            } catch {
+                return false
+            }
+            guard j + 1 < n else { return false }  // a `,` and another element, or the `]` and the rest
+            let c = p[j]
+            j += 1
+            if c == UInt8(ascii: "]") {
+                i = j
+                return true
+            }
+            guard c == UInt8(ascii: ",") else { return false }
+        }
+        return false
     }
 
     /// An object or array whose opening bracket is at `i`, nested values included.

@@ -320,6 +320,133 @@ final class EventLineParserTests: XCTestCase {
                        .otherEvent(name: "slot.uploaded", host: "h", time: Timestamp.parse("2018-07-25T15:00:00Z")!))
     }
 
+    /// Keys are matched by their first sixteen bytes in a table when the line holds sixteen bytes
+    /// from the key's start, byte by byte otherwise: every known key, and names one byte away
+    /// from one (cut, longer, another byte at each place), read the same both ways, at the line's
+    /// end too. A name one byte away is an unknown key: it may repeat, and it does not stand for
+    /// the key it resembles.
+    func testKeysNearTheKnownOnesAreUnknownWhereverTheyAre() {
+        let known = ["ts", "host", "event", "request_id", "user_id", "slot_start", "project_id", "task_id", "duration_min",
+                     "keystrokes", "mouse_events", "active_apps", "screenshot_key", "note", "status", "activity_level"]
+        var near: [String] = []
+        for key in known {
+            let bytes = Array(key.utf8)
+            near += [String(key.dropLast()), key + "x", key + "_id"]
+            for k in bytes.indices {
+                for replacement: UInt8 in [bytes[k] ^ 0x20, bytes[k] &+ 1, 0x5F] where replacement != bytes[k] {
+                    var changed = bytes
+                    changed[k] = replacement
+                    near.append(String(decoding: changed, as: UTF8.self))
+                }
+            }
+        }
+        near = near.filter { !known.contains($0) }
+        XCTAssertGreaterThan(near.count, 400)
+        for name in near {
+            // Twice inside the line (the table), and twice at its end (byte by byte).
+            let inside = Self.deleted.replacingOccurrences(of: "{", with: "{\"\(name)\":1,\"\(name)\":[2],")
+            guard case .event = parse(inside) else { return XCTFail("\(name): \(parse(inside))") }
+            let atEnd = String(Self.deleted.dropLast()) + ",\"\(name)\":1,\"\(name)\":2}"
+            guard case .event = parse(atEnd) else { return XCTFail("\(name): \(parse(atEnd))") }
+        }
+        // Every known key is found both ways: given again first in a line that holds them all,
+        // and twice at its end.
+        let all = String(Self.upload.dropLast()) + ",\"status\":\"active\",\"activity_level\":7}"
+        guard case .event = parse(all) else { return XCTFail("\(parse(all))") }
+        for key in known {
+            XCTAssertEqual(reason("{\"\(key)\":\"some text\"," + all.dropFirst()), .duplicateKey(key), key)
+            XCTAssertEqual(reason(String(all.dropLast()) + ",\"\(key)\":1}"), .duplicateKey(key), key)
+            XCTAssertEqual(reason(String(Self.deleted.dropLast()) + ",\"\(key)\":1,\"\(key)\":2}"), .duplicateKey(key), key)
+        }
+        // A known key with fewer than sixteen bytes left in the line is found.
+        XCTAssertEqual(reason(#"{"host":"h","event":"e","tx":"2018-07-25T15:00:00Z"}"#), .missingKey("ts"))
+        XCTAssertEqual(upload(String(Self.upload.dropLast(13)) + ",\"note\":\"n\"}")?.note, "n")
+    }
+
+    /// The scan reads an integer's value as it goes; `int64` reads those of more than 18 bytes.
+    func testIntegersOfEveryLengthAroundTheScansLimit() {
+        var digits = ""
+        for count in 1...20 {
+            digits += String(count % 10)
+            for value in [digits, String(repeating: "9", count: count)] {
+                let line = uploadWith("project_id", value)
+                if let expected = Int64(value) {
+                    XCTAssertEqual(upload(line)?.projectID, expected, value)
+                } else {
+                    XCTAssertEqual(reason(line), .outOfRange(key: "project_id"), value)
+                }
+                XCTAssertEqual(reason(uploadWith("keystrokes", "-" + value)), .outOfRange(key: "keystrokes"), "-" + value)
+            }
+        }
+        XCTAssertEqual(upload(uploadWith("project_id", "9223372036854775807"))?.projectID, Int64.max)
+        XCTAssertEqual(reason(uploadWith("project_id", "9223372036854775808")), .outOfRange(key: "project_id"))
+        XCTAssertEqual(reason(uploadWith("project_id", "18446744073709551617")), .outOfRange(key: "project_id"))
+        XCTAssertEqual(upload(uploadWith("keystrokes", "0"))?.keystrokes, 0)
+        XCTAssertEqual(upload(uploadWith("keystrokes", "-0"))?.keystrokes, 0)
+        let leadingZero = uploadWith("keystrokes", "-00")
+        XCTAssertEqual(reason(leadingZero), .malformedJSON("unexpected '0' at byte \(Self.offset(of: "-00", in: leadingZero) + 2)"))
+        XCTAssertEqual(reason(uploadWith("keystrokes", "12.5")), .wrongType(key: "keystrokes", expected: "an integer"))
+    }
+
+    /// The byte offset of `text`'s first occurrence in `line`.
+    static func offset(of text: String, in line: String) -> Int {
+        line.utf8.distance(from: line.startIndex, to: line.range(of: text)!.lowerBound)
+    }
+
+    /// An array of strings without space is read in the object's loop; any other array, and a
+    /// broken one, is read again as any value: the same lists, and the same errors at the same
+    /// bytes.
+    func testArraysOfEveryShape() {
+        let long = String(repeating: "y", count: 40)
+        let lists: [(String, [String])] = [
+            ("[]", []), ("[ ]", []), (#"["a"]"#, ["a"]), (#"["a","b"]"#, ["a", "b"]), (#"[ "a","b"]"#, ["a", "b"]),
+            (#"["a" ,"b"]"#, ["a", "b"]), (#"["a", "b"]"#, ["a", "b"]), (#"["a","b" ]"#, ["a", "b"]), (#"["",""]"#, ["", ""]),
+            (#"["a\"b","c\\d"]"#, ["a\"b", "c\\d"]), (#"["Mail, Calendar","x]"]"#, ["Mail, Calendar", "x]"]),
+            (#"["\u00e9t\u00e9","caf\u00e9"]"#, ["été", "café"]), (#"["日本","✓"]"#, ["日本", "✓"]),
+            ("[\"" + long + "\",\"" + long + "\"]", [long, long]),
+        ]
+        let withoutApps = Self.uploadFields.filter { $0.0 != "active_apps" }.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",")
+        for (raw, apps) in lists {
+            XCTAssertEqual(upload(uploadWith("active_apps", raw))?.activeApps, apps, raw)
+            // The line's last value.
+            XCTAssertEqual(upload("{" + withoutApps + ",\"active_apps\":" + raw + "}")?.activeApps, apps, raw)
+        }
+        for raw in [#"["a",1]"#, "[null]", #"["a",["b"]]"#, #"[{"a":1}]"#, "[true]"] {
+            XCTAssertEqual(reason(uploadWith("active_apps", raw)), .wrongType(key: "active_apps", expected: "an array of strings"), raw)
+        }
+        // Broken arrays: the error and its byte, from the array's `[`.
+        let broken: [(String, Int, String)] = [
+            (#"["a",]"#, 5, "unexpected ']'"), (#"["a" "b"]"#, 5, "unexpected '\"'"), (#"["a"}"#, 4, "unexpected '}'"),
+            (#"["a",,"b"]"#, 5, "unexpected ','"), ("[,]", 1, "unexpected ','"), (#"["a\x"]"#, 3, "invalid escape"),
+            (#"["a\ud800"]"#, 3, "unpaired UTF-16 surrogate escape"), ("[\"a\u{1}\"]", 3, "unescaped control character in a string"),
+        ]
+        for (raw, at, what) in broken {
+            let line = uploadWith("active_apps", raw)
+            let start = Self.offset(of: "\"active_apps\":", in: line) + 14
+            XCTAssertEqual(reason(line), .malformedJSON("\(what) at byte \(start + at)"), raw)
+        }
+        // Cut at every byte: the line ends inside the array.
+        let head = String(Self.upload.prefix { $0 != "[" })
+        let array = #"["Xcode","Safari"]"#
+        for cut in 0...array.utf8.count {
+            XCTAssertEqual(reason(head + array.prefix(cut)), .malformedJSON("the line ends inside a value"), String(array.prefix(cut)))
+        }
+    }
+
+    /// Event names are matched as words: the three slot events, and names one byte away.
+    func testSlotEventNames() {
+        for name in ["slot.uploa", "slot.uploadx", "slot.Upload", "slotxupload", "slot.upload ", "slot.processe", "slot.processedx",
+                     "slot.procesed", "slot.deleteD", "slot.delete", "slot.deletedx", "Slot.deleted", "slot.", "slot.processedd", "s",
+                     "xlot.deleted", "slot.delet_d", "slot_deleted"] {
+            let line = Self.deleted.replacingOccurrences(of: "slot.deleted", with: name)
+            XCTAssertEqual(parse(line), .otherEvent(name: name, host: "app-1", time: Timestamp.parse("2018-07-25T16:40:00Z")!), name)
+        }
+        guard case .event(let e) = parse(Self.deleted) else { return XCTFail() }
+        XCTAssertEqual(e.payload, .deleted)
+        guard case .event = parse(Self.processed), case .event = parse(Self.upload) else { return XCTFail() }
+        guard case .event = parse(Self.deleted.replacingOccurrences(of: "slot.deleted", with: "slot.\\u0064eleted")) else { return XCTFail() }
+    }
+
     func testInterningKeepsValuesApart() {
         // Same app list twice (shared), then a different one; a failed list is not remembered.
         XCTAssertEqual(upload(Self.upload)?.activeApps, ["Xcode", "Safari"])
