@@ -1,6 +1,9 @@
 import RecoveryModel
 
 /// The version of one slot that the fold ends with, and the events that made it.
+///
+/// The version is the slot as it would be recovered: it has no screenshot key (a recovered slot
+/// carries none, CONTRACT §5.6), whatever the upload or snapshot row that made it had.
 public struct FoldedSlot: Hashable, Sendable {
     public var slot: TimeSlot
     /// The upload or snapshot row that created this version, then the processed events applied to

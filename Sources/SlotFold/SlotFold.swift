@@ -479,7 +479,7 @@ public enum SlotFold {
                 last = e
             }
         }
-        var version = EventBatch.slot(origin, of: batches.pointer(origin))
+        var version = batches.version(origin)
         // Each processed event sets the status and the level: the last one's stay.
         if let last {
             let (status, level) = last.processed
@@ -528,6 +528,33 @@ struct Batches: @unchecked Sendable {
     /// Where the batch of a sorted event is.
     @inline(__always)
     func pointer(_ event: EventBatch.Event) -> UnsafePointer<EventBatch> { base + Int(event.tag >> 2) }
+
+    /// The version the upload or snapshot row `event` makes (`EventBatch.slot`), read in place,
+    /// as the fold keeps it: without its screenshot key, as a recovered slot has none
+    /// (CONTRACT §5.6). (Made for every slot of the window, the key's text would be a string
+    /// allocated, checked and later freed per slot, for nothing.)
+    @inline(__always)
+    func version(_ event: EventBatch.Event) -> TimeSlot {
+        let batch = base + Int(event.tag >> 2)
+        let version = batch.pointee.versions[Int(event.payload)]
+        return TimeSlot(
+            key: event.key, projectID: version.projectID, taskID: version.flags.contains(.task) ? version.taskID : nil,
+            durationMinutes: version.durationMinutes,
+            status: event.kind == .snapshotRow ? SlotStatus.allCases[Int(version.status)] : .pending,
+            activityLevel: version.flags.contains(.activityLevel) ? version.activityLevel : nil,
+            keystrokes: version.keystrokes, mouseEvents: version.mouseEvents, activeApps: batch.pointee.appLists[Int(version.apps)],
+            screenshotKey: nil, note: version.flags.contains(.note) ? Self.note(version, batch) : nil,
+            updatedAt: version.flags.contains(.updatedAt) ? Timestamp(microseconds: version.updatedAt) : nil)
+    }
+
+    /// `EventBatch.note` of `version`, read in place (a method of the batch called through its
+    /// pointer copies it, retaining and releasing its arrays).
+    private static func note(_ version: EventBatch.Version, _ batch: UnsafePointer<EventBatch>) -> String {
+        let start = version.textStart + Int(version.requestIDCount) + Int(version.screenshotKeyCount)
+        return batch.pointee.text.withUnsafeBytes { text in
+            String(decoding: UnsafeRawBufferPointer(rebasing: text[start..<(start + Int(version.noteCount))]), as: UTF8.self)
+        }
+    }
 
     func location(_ event: EventBatch.Event) -> SourceLocation {
         SourceLocation(file: self[event].source, line: Int(event.line))

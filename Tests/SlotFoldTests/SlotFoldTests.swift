@@ -49,6 +49,18 @@ final class SlotFoldTests: XCTestCase {
         XCTAssertTrue(r.orphans.isEmpty)
     }
 
+    /// A recovered slot carries no screenshot (CONTRACT §5.6): the folded version has no key,
+    /// whether it came from an upload or a snapshot row; its other texts are kept.
+    func testTheFoldedVersionHasNoScreenshotKey() {
+        let uploaded = SlotFold.fold([upload(at(11), "r1")], window: window).slots[0].slot
+        XCTAssertNil(uploaded.screenshotKey)
+        XCTAssertEqual(uploaded.activeApps, ["Xcode"])
+        let restored = SlotFold.fold([snapshotRow(at(11))], window: window).slots[0].slot
+        XCTAssertNil(restored.screenshotKey)
+        XCTAssertEqual(restored.note, "n")
+        XCTAssertEqual(restored.updatedAt, at(11))
+    }
+
     func testUploadAloneIsPendingWithNoActivity() {
         let r = SlotFold.fold([upload(at(11), "r1")], window: window)
         XCTAssertEqual(r.slots[0].slot.status, .pending)
