@@ -290,12 +290,6 @@ public struct EventBatch: Sendable {
         }
     }
 
-    /// `slot(event)` of the batch at `batch`, read in place: called on a batch read through a
-    /// pointer, `slot` would copy the batch for the call (retaining and releasing its arrays).
-    public static func slot(_ event: Event, of batch: UnsafePointer<EventBatch>) -> TimeSlot {
-        batch.pointee.slot(event)
-    }
-
     /// The version a snapshot row or an upload makes, for the slot `event` names: pending with
     /// no activity level for an upload.
     @inline(__always)
@@ -310,17 +304,6 @@ public struct EventBatch: Sendable {
             keystrokes: version.keystrokes, mouseEvents: version.mouseEvents, activeApps: appLists[Int(version.apps)],
             screenshotKey: screenshotKey(version), note: note(version),
             updatedAt: version.flags.contains(.updatedAt) ? Timestamp(microseconds: version.updatedAt) : nil)
-    }
-
-    /// Reads the first bytes of what `slot(event)` reads (the version and its texts); returns
-    /// something made of them, for the caller to keep so that the reads are not left out.
-    /// Reading these for many events at once, ahead of `slot`, lets the reads wait for memory
-    /// side by side rather than one after another.
-    @inlinable
-    public func touch(_ event: Event) -> UInt8 {
-        let version = versions[Int(event.payload)]
-        let sum = UInt8(truncatingIfNeeded: version.projectID)
-        return version.textStart < text.count ? sum &+ text[version.textStart] : sum
     }
 
     /// Event `i` as a value of its own.

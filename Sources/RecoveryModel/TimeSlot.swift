@@ -24,6 +24,9 @@ public struct TimeSlot: Hashable, Sendable {
     /// When this version was written (snapshot rows); nil for versions built from logs.
     public var updatedAt: Timestamp?
 
+    // Inlinable: called from another module, the init copied the slot it made and destroyed
+    // the first (a retain and a release of each array and string), once per folded slot.
+    @inlinable
     public init(
         key: SlotKey, projectID: Int64, taskID: Int64?, durationMinutes: Int16 = 10,
         status: SlotStatus, activityLevel: Int16?, keystrokes: Int32, mouseEvents: Int32,

@@ -360,8 +360,7 @@ public enum SlotFold {
                 while end < order.count, order[end].userID == order[start].userID, order[end].slotStart == order[start].slotStart {
                     end += 1
                 }
-                if let folded = foldKey(UnsafeBufferPointer(rebasing: order[start..<end]), batches, into: &result) {
-                    (out + written).initialize(to: folded)
+                if foldKey(UnsafeBufferPointer(rebasing: order[start..<end]), batches, into: &result, out + written) {
                     written += 1
                 }
                 start = end
@@ -404,13 +403,13 @@ public enum SlotFold {
     /// How many events ahead of the fold `touchVersions` reads.
     static let touchAhead = 64
 
-    /// Reads (`EventBatch.touch`) what `EventBatch.slot` will read of each upload or snapshot
-    /// row of `events`, so that the fold finds it in cache: the versions are in file order and
-    /// the events in key order, and these reads, independent of each other, wait for memory side
-    /// by side where the fold's would wait one after another.
+    /// Reads (`Batches.touch`) what `Batches.version` will read of each upload or snapshot row
+    /// of `events`, so that the fold finds it in cache: the versions are in file order and the
+    /// events in key order, and these reads, independent of each other, wait for memory side by
+    /// side where the fold's would wait one after another.
     static func touchVersions(_ events: UnsafeBufferPointer<Event>, _ batches: Batches) {
         var sum: UInt8 = 0
-        for e in events where e.kind == .snapshotRow || e.kind == .upload { sum &+= batches[e].touch(e) }
+        for e in events where e.kind == .snapshotRow || e.kind == .upload { sum &+= batches.touch(e) }
         keep(sum)
     }
 
@@ -423,9 +422,12 @@ public enum SlotFold {
     /// In two passes, so that the version is built once: the first finds the event that made
     /// the last version (and reports duplicates, orphans and the last deletion in order), the
     /// second applies the processed events that follow it.
+    ///
+    /// The version is made at `out` (true), or not at all (false): handed back as a value, it
+    /// was copied and destroyed on its way (a retain and a release of each array and string).
     static func foldKey(
-        _ slot: UnsafeBufferPointer<Event>, _ batches: Batches, into result: inout FoldResult
-    ) -> FoldedSlot? {
+        _ slot: UnsafeBufferPointer<Event>, _ batches: Batches, into result: inout FoldResult, _ out: UnsafeMutablePointer<FoldedSlot>
+    ) -> Bool {
         var made: Int?          // the position in `slot` of the event that made the current version
         var deletion: Int?
         for j in slot.indices {
@@ -454,7 +456,7 @@ public enum SlotFold {
             if let deletion {
                 result.deleted.append(DeletedSlot(key: slot[deletion].key, location: batches.location(slot[deletion])))
             }
-            return nil
+            return false
         }
         // Every processed event after the version applies to it; uploads after it are repeats.
         let origin = slot[made]
@@ -479,14 +481,9 @@ public enum SlotFold {
                 last = e
             }
         }
-        var version = batches.version(origin)
         // Each processed event sets the status and the level: the last one's stay.
-        if let last {
-            let (status, level) = last.processed
-            version.status = status
-            version.activityLevel = level
-        }
-        return FoldedSlot(slot: version, provenance: provenance)
+        out.initialize(to: FoldedSlot(slot: batches.version(origin, processed: last), provenance: provenance))
+        return true
     }
 
     /// The first upload before position `j` of `slot` with the `request_id` of the upload at `j`.
@@ -525,32 +522,54 @@ struct Batches: @unchecked Sendable {
         unsafeAddress { base + Int(event.tag >> 2) }
     }
 
-    /// Where the batch of a sorted event is.
-    @inline(__always)
-    func pointer(_ event: EventBatch.Event) -> UnsafePointer<EventBatch> { base + Int(event.tag >> 2) }
-
     /// The version the upload or snapshot row `event` makes (`EventBatch.slot`), read in place,
     /// as the fold keeps it: without its screenshot key, as a recovered slot has none
     /// (CONTRACT §5.6). (Made for every slot of the window, the key's text would be a string
-    /// allocated, checked and later freed per slot, for nothing.)
+    /// allocated, checked and later freed per slot, for nothing.) With the status and level of
+    /// `processed`, the last processed event applied to it, when there is one. (Set after the
+    /// version is made, they cost a copy of it.)
     @inline(__always)
-    func version(_ event: EventBatch.Event) -> TimeSlot {
+    func version(_ event: EventBatch.Event, processed: EventBatch.Event?) -> TimeSlot {
         let batch = base + Int(event.tag >> 2)
         let version = batch.pointee.versions[Int(event.payload)]
+        let status: SlotStatus, level: Int16?
+        if let processed {
+            (status, level) = processed.processed
+        } else {
+            status = event.kind == .snapshotRow ? SlotStatus.allCases[Int(version.status)] : .pending
+            level = version.flags.contains(.activityLevel) ? version.activityLevel : nil
+        }
         return TimeSlot(
             key: event.key, projectID: version.projectID, taskID: version.flags.contains(.task) ? version.taskID : nil,
-            durationMinutes: version.durationMinutes,
-            status: event.kind == .snapshotRow ? SlotStatus.allCases[Int(version.status)] : .pending,
-            activityLevel: version.flags.contains(.activityLevel) ? version.activityLevel : nil,
+            durationMinutes: version.durationMinutes, status: status, activityLevel: level,
             keystrokes: version.keystrokes, mouseEvents: version.mouseEvents, activeApps: batch.pointee.appLists[Int(version.apps)],
             screenshotKey: nil, note: version.flags.contains(.note) ? Self.note(version, batch) : nil,
             updatedAt: version.flags.contains(.updatedAt) ? Timestamp(microseconds: version.updatedAt) : nil)
     }
 
+    /// Reads the first bytes of what `version(event, processed:)` reads: the version, and its
+    /// note's first byte when it has one (most have none: the texts are read for the note only);
+    /// returns something made of them, for the caller to keep so that the reads are not left out.
+    @inline(__always)
+    func touch(_ event: EventBatch.Event) -> UInt8 {
+        let batch = base + Int(event.tag >> 2)
+        let version = batch.pointee.versions[Int(event.payload)]
+        let sum = UInt8(truncatingIfNeeded: version.projectID)
+        guard version.noteCount > 0 else { return sum }
+        return sum &+ batch.pointee.text[Self.noteStart(version)]
+    }
+
+    /// Where the note of `version` starts in its batch's texts (after the request id and the
+    /// screenshot key, `EventBatch.Version`).
+    @inline(__always)
+    private static func noteStart(_ version: EventBatch.Version) -> Int {
+        version.textStart + Int(version.requestIDCount) + Int(version.screenshotKeyCount)
+    }
+
     /// `EventBatch.note` of `version`, read in place (a method of the batch called through its
     /// pointer copies it, retaining and releasing its arrays).
     private static func note(_ version: EventBatch.Version, _ batch: UnsafePointer<EventBatch>) -> String {
-        let start = version.textStart + Int(version.requestIDCount) + Int(version.screenshotKeyCount)
+        let start = noteStart(version)
         return batch.pointee.text.withUnsafeBytes { text in
             String(decoding: UnsafeRawBufferPointer(rebasing: text[start..<(start + Int(version.noteCount))]), as: UTF8.self)
         }
