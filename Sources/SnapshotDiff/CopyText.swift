@@ -54,9 +54,68 @@ public enum CopyText {
     }
 
     /// The number of fields of `row` from `start` to the end, counted as `splitFields` splits
-    /// them, eight bytes at a time where there is no backslash.
+    /// them (the byte at `start` is not escaped).
+    ///
+    /// Sixteen bytes at a time, each compared with the block one byte before it: a tab is
+    /// escaped when the byte before it is a backslash, as long as no two backslashes stand side
+    /// by side (`\\`, where the second is the escaped one); the tabs are summed in the vector,
+    /// the pairs noted, and a row with a pair is counted again by `countFieldsInWords`. The
+    /// last bytes are read as the end of a block that overlaps the one before, the bytes read
+    /// already masked out.
     @inlinable
     public static func countFields(_ row: UnsafeRawBufferPointer, from start: Int) -> Int {
+        let n = row.count
+        guard let p = row.baseAddress, start < n, n >= 17 else { return countFieldsInWords(row, from: start) }
+        let first = p.load(fromByteOffset: start, as: UInt8.self)
+        // The byte at `start` is not escaped, whatever comes before it: it is read alone, and the
+        // blocks start after it. A backslash there escapes the next byte: the words count it.
+        guard first != 0x5C else { return countFieldsInWords(row, from: start) }
+        var tabs = first == 0x09 ? 1 : 0
+        let tab = SIMD16<UInt8>(repeating: 0x09), backslash = SIMD16<UInt8>(repeating: 0x5C)
+        var counts = SIMD16<UInt8>()   // unescaped tabs per lane, at most 31 before they are summed
+        var pairs = SIMD16<UInt8>()    // lanes where a backslash follows a backslash
+        var blocks = 0
+        @inline(__always) func add(_ at: Int, keeping keep: SIMDMask<SIMD16<Int8>>?) {
+            let bytes = (p + at).loadUnaligned(as: SIMD16<UInt8>.self)
+            let before = (p + at - 1).loadUnaligned(as: SIMD16<UInt8>.self) .== backslash
+            var hits = (bytes .== tab) .& .!before
+            var pair = (bytes .== backslash) .& before
+            if let keep {
+                hits = hits .& keep
+                pair = pair .& keep
+            }
+            counts &-= unsafeBitCast(hits, to: SIMD16<UInt8>.self)   // a true lane is 0xFF: adds 1
+            pairs |= unsafeBitCast(pair, to: SIMD16<UInt8>.self)
+        }
+        @inline(__always) func sum() -> Int {
+            let halves = unsafeBitCast(counts, to: SIMD2<UInt64>.self)
+            return Int((halves[0] &* ones) &>> 56) &+ Int((halves[1] &* ones) &>> 56)
+        }
+        var i = start &+ 1
+        while i &+ 16 <= n {
+            add(i, keeping: nil)
+            i &+= 16
+            blocks &+= 1
+            if blocks == 31 {
+                tabs &+= sum()
+                counts = SIMD16()
+                blocks = 0
+            }
+        }
+        if i < n {
+            // The block that ends the row, without its first `i - (n - 16)` bytes.
+            let skip = SIMD16<Int8>(repeating: Int8(truncatingIfNeeded: i &- (n &- 16)))
+            add(n &- 16, keeping: SIMD16<Int8>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) .>= skip)
+        }
+        tabs &+= sum()
+        let paired = unsafeBitCast(pairs, to: SIMD2<UInt64>.self)
+        guard paired[0] | paired[1] == 0 else { return countFieldsInWords(row, from: start) }
+        return tabs &+ 1
+    }
+
+    /// `countFields`, eight bytes at a time where there is no backslash.
+    @inlinable
+    static func countFieldsInWords(_ row: UnsafeRawBufferPointer, from start: Int) -> Int {
         guard let p = row.baseAddress else { return 1 }
         let n = row.count
         var i = start
@@ -91,81 +150,180 @@ public enum CopyText {
     /// last field) and returns the number of fields. Field `k` is
     /// `(k == 0 ? 0 : ends[k - 1] + 1)..<ends[k]`.
     ///
-    /// Sixteen bytes at a time (`FieldBlock`): the tabs of a block with no backslash are taken
-    /// from its byte mask one after another; a block with one is taken up to its first backslash,
-    /// which skips the byte it escapes. The last block of a row overlaps the one before it.
+    /// Sixteen bytes at a time (`FieldBlock`), each block once: a byte is escaped when the byte
+    /// before it is a backslash that is not escaped itself, and an escaped tab separates nothing.
+    /// Where no two backslashes of a block are side by side, each one escapes the byte after it,
+    /// so the block's escaped bytes are its backslash mask moved up a byte, with the escape a
+    /// block's last byte passes to the next one; a block with two side by side (`\\`, rare) is
+    /// read byte by byte. The last bytes of a row are read as the end of a block that overlaps
+    /// the one before it, the bytes read already masked out; a row under sixteen bytes, byte by
+    /// byte. Once `ends` is full, tabs are counted a block at a time.
     @inlinable
     public static func fieldEnds(_ row: UnsafeRawBufferPointer, into ends: UnsafeMutableBufferPointer<Int>) -> Int {
         let n = row.count
         let capacity = ends.count
         var count = 0
-        @inline(__always) func record(_ end: Int) {
-            if count < capacity { ends[count] = end }
-            count += 1
-        }
-        @inline(__always) func recordTabs(_ tabs: UInt64, at offset: Int) {
+        /// The tabs of `tabs` (a mask of 0x80 bytes) at `offset`, in order.
+        @inline(__always) func record(_ tabs: UInt64, at offset: Int) {
+            guard tabs != 0 else { return }
+            guard count < capacity else {
+                count &+= markedBytes(tabs)
+                return
+            }
             var tabs = tabs
-            while tabs != 0 {
-                record(offset + tabs.trailingZeroBitCount / 8)
+            repeat {
+                if count < capacity { ends[count] = offset &+ tabs.trailingZeroBitCount &>> 3 }
+                count &+= 1
                 tabs &= tabs &- 1
-            }
-        }
-        /// The tabs of `block` (from `offset`, its first `skip` bytes already read) up to its
-        /// first backslash; returns where to go on from.
-        @inline(__always) func take(_ block: FieldBlock, at offset: Int, skipping skip: Int) -> Int {
-            var (low, high) = block.tabs
-            var (slashLow, slashHigh) = block.backslashes
-            if skip > 0 {
-                // Bytes before `skip` were read already: leave them out of both masks.
-                let keepLow: UInt64 = skip >= 8 ? 0 : ~0 &<< UInt64(skip * 8)
-                let keepHigh: UInt64 = skip <= 8 ? ~0 : ~0 &<< UInt64((skip - 8) * 8)
-                low &= keepLow
-                slashLow &= keepLow
-                high &= keepHigh
-                slashHigh &= keepHigh
-            }
-            var next = offset + 16
-            if slashLow != 0 {
-                let bit = slashLow.trailingZeroBitCount            // the first backslash's lowest bit
-                low &= (1 &<< UInt64(bit)) &- 1                     // the tabs before it
-                high = 0
-                next = offset + bit / 8 + 2                         // past the byte it escapes
-            } else if slashHigh != 0 {
-                let bit = slashHigh.trailingZeroBitCount
-                high &= (1 &<< UInt64(bit)) &- 1
-                next = offset + 8 + bit / 8 + 2
-            }
-            recordTabs(low, at: offset)
-            recordTabs(high, at: offset + 8)
-            return next
+            } while tabs != 0
         }
         guard let p = row.baseAddress else {
-            record(0)
+            record(0x80, at: 0)
             return count
         }
-        var i = 0
-        while i + 16 <= n {
-            i = take(FieldBlock(p + i), at: i, skipping: 0)
-        }
-        if i < n, n >= 16 {
-            // The last bytes, as the end of a block that overlaps the bytes read already.
-            i = take(FieldBlock(p + n - 16), at: n - 16, skipping: i - (n - 16))
-        }
-        while i < n {
-            let c = p.load(fromByteOffset: i, as: UInt8.self)
-            if c == 0x5C {
-                i += 2
-                continue
+        /// Bytes `from..<to` one at a time, the first escaped when `escaped`; whether the byte
+        /// after them is escaped.
+        @inline(__always) func bytewise(from: Int, to: Int, escaped: Bool) -> Bool {
+            var escaped = escaped
+            var j = from
+            while j < to {
+                let c = p.load(fromByteOffset: j, as: UInt8.self)
+                if escaped {
+                    escaped = false
+                } else if c == 0x5C {
+                    escaped = true
+                } else if c == 0x09 {
+                    record(0x80, at: j)
+                }
+                j &+= 1
             }
-            if c == 0x09 { record(i) }
-            i += 1
+            return escaped
         }
-        record(n)
+        /// The tabs of a block at `offset` whose bytes before `skip` were read already, the
+        /// byte at `skip` escaped when `carry` is 0x80; the carry of the next block.
+        @inline(__always) func take(_ block: FieldBlock, at offset: Int, skipping skip: Int, carry: UInt64) -> UInt64 {
+            var (tabsLow, tabsHigh) = block.tabs
+            var (slashLow, slashHigh) = block.backslashes
+            var carryLow = carry, carryHigh: UInt64 = 0
+            if skip > 0 {
+                let keepLow: UInt64 = skip >= 8 ? 0 : ~0 &<< UInt64(skip &* 8)
+                let keepHigh: UInt64 = skip <= 8 ? ~0 : ~0 &<< UInt64((skip &- 8) &* 8)
+                tabsLow &= keepLow
+                slashLow &= keepLow
+                tabsHigh &= keepHigh
+                slashHigh &= keepHigh
+                if skip < 8 {
+                    carryLow = carry &<< UInt64(skip &* 8)
+                } else {
+                    carryLow = 0
+                    carryHigh = carry &<< UInt64((skip &- 8) &* 8)
+                }
+            }
+            if slashLow | slashHigh | carry != 0 {
+                // The bytes a backslash would escape if no two were side by side.
+                let afterLow = slashLow &<< 8 | carryLow
+                let afterHigh = slashHigh &<< 8 | slashLow &>> 56 | carryHigh
+                if slashLow & afterLow | slashHigh & afterHigh != 0 {
+                    return bytewise(from: offset &+ skip, to: offset &+ 16, escaped: carry != 0) ? 0x80 : 0
+                }
+                tabsLow &= ~afterLow
+                tabsHigh &= ~afterHigh
+            }
+            record(tabsLow, at: offset)
+            record(tabsHigh, at: offset &+ 8)
+            return slashHigh &>> 56
+        }
+        var i = 0
+        var carry: UInt64 = 0
+        while i &+ 16 <= n {
+            carry = take(FieldBlock(p + i), at: i, skipping: 0, carry: carry)
+            i &+= 16
+        }
+        if i < n {
+            if n >= 16 {
+                carry = take(FieldBlock(p + (n &- 16)), at: n &- 16, skipping: i &- (n &- 16), carry: carry)
+            } else {
+                _ = bytewise(from: i, to: n, escaped: false)
+            }
+        }
+        record(0x80, at: n)
         return count
     }
 
+    /// The first `ends.count` fields of `row`, as `fieldEnds` splits them, and no further: where
+    /// each ends, how many there are (fewer when the row ends first) and, when the row goes on
+    /// after the last of them, where the next field starts. With `countFields` from there, the
+    /// row's fields are counted: the key of a row is in its first fields.
+    @inlinable
+    public static func leadingFieldEnds(
+        _ row: UnsafeRawBufferPointer, into ends: UnsafeMutableBufferPointer<Int>
+    ) -> (count: Int, next: Int?) {
+        let n = row.count
+        let capacity = ends.count
+        guard capacity > 0 else { return (0, 0) }
+        guard let p = row.baseAddress else {
+            ends[0] = 0
+            return (1, nil)
+        }
+        var count = 0
+        var escaped = false
+        var i = 0
+        /// The tab at `at`; true when it ends the last field wanted.
+        @inline(__always) func record(_ at: Int) -> Bool {
+            ends[count] = at
+            count &+= 1
+            return count == capacity
+        }
+        /// Bytes `i..<to` one at a time; true when the last field wanted ended in them.
+        @inline(__always) func bytewise(to: Int) -> Bool {
+            while i < to {
+                let c = p.load(fromByteOffset: i, as: UInt8.self)
+                i &+= 1
+                if escaped {
+                    escaped = false
+                } else if c == 0x5C {
+                    escaped = true
+                } else if c == 0x09, record(i &- 1) {
+                    return true
+                }
+            }
+            return false
+        }
+        while i &+ 16 <= n {
+            let block = FieldBlock(p + i)
+            var (tabsLow, tabsHigh) = block.tabs
+            let (slashLow, slashHigh) = block.backslashes
+            let carry: UInt64 = escaped ? 0x80 : 0
+            if slashLow | slashHigh | carry != 0 {
+                let afterLow = slashLow &<< 8 | carry
+                let afterHigh = slashHigh &<< 8 | slashLow &>> 56
+                if slashLow & afterLow | slashHigh & afterHigh != 0 {
+                    if bytewise(to: i &+ 16) { return (count, i) }
+                    continue
+                }
+                tabsLow &= ~afterLow
+                tabsHigh &= ~afterHigh
+                escaped = slashHigh &>> 56 != 0
+            }
+            while tabsLow != 0 {
+                let at = i &+ tabsLow.trailingZeroBitCount &>> 3
+                if record(at) { return (count, at &+ 1) }
+                tabsLow &= tabsLow &- 1
+            }
+            while tabsHigh != 0 {
+                let at = i &+ 8 &+ tabsHigh.trailingZeroBitCount &>> 3
+                if record(at) { return (count, at &+ 1) }
+                tabsHigh &= tabsHigh &- 1
+            }
+            i &+= 16
+        }
+        if bytewise(to: n) { return (count, i) }
+        ends[count] = n
+        return (count &+ 1, nil)
+    }
+
     /// Sixteen bytes of a row as masks of their tabs and backslashes, in two halves whose bytes
-    /// are each 0x80 (the byte is one) or 0: two compares on SSE2 or NEON.
+    /// are each 0x80 (the byte is one) or 0: two compares and two ands on SSE2 or NEON.
     @usableFromInline
     struct FieldBlock {
         @usableFromInline var tabs: (UInt64, UInt64)
@@ -174,11 +332,13 @@ public enum CopyText {
         @inlinable @inline(__always)
         init(_ p: UnsafeRawPointer) {
             let bytes = p.loadUnaligned(as: SIMD16<UInt8>.self)
-            let tabs = unsafeBitCast(bytes .== SIMD16<UInt8>(repeating: 0x09), to: SIMD2<UInt64>.self)
-            let backslashes = unsafeBitCast(bytes .== SIMD16<UInt8>(repeating: 0x5C), to: SIMD2<UInt64>.self)
-            let high: UInt64 = 0x8080_8080_8080_8080
-            self.tabs = (UInt64(littleEndian: tabs[0]) & high, UInt64(littleEndian: tabs[1]) & high)
-            self.backslashes = (UInt64(littleEndian: backslashes[0]) & high, UInt64(littleEndian: backslashes[1]) & high)
+            let high = SIMD16<UInt8>(repeating: 0x80)
+            let tabs = unsafeBitCast(
+                SIMD16<UInt8>(repeating: 0).replacing(with: high, where: bytes .== SIMD16<UInt8>(repeating: 0x09)), to: SIMD2<UInt64>.self)
+            let backslashes = unsafeBitCast(
+                SIMD16<UInt8>(repeating: 0).replacing(with: high, where: bytes .== SIMD16<UInt8>(repeating: 0x5C)), to: SIMD2<UInt64>.self)
+            self.tabs = (UInt64(littleEndian: tabs[0]), UInt64(littleEndian: tabs[1]))
+            self.backslashes = (UInt64(littleEndian: backslashes[0]), UInt64(littleEndian: backslashes[1]))
         }
     }
 
@@ -327,6 +487,71 @@ public enum CopyText {
     @inlinable
     public static func timestamp(_ field: UnsafeRawBufferPointer, dates: inout Timestamp.DateMemo) -> Timestamp? {
         Timestamp.parse(field, dates: &dates)
+    }
+
+    /// The day and zone of the last time `timestamp(_:zones:dates:)` parsed in pg_dump's form
+    /// with a whole-hour zone (`2018-07-21 09:20:00-07`, 22 bytes): a dump's times share a few
+    /// zones and, a user at a time in time order, run over the same day.
+    public struct ZoneMemo: Sendable {
+        /// Bytes 0..<8 (`YYYY-MM-`), 8..<11 (`DD `, in the low three bytes) and 19..<22 (`-07`,
+        /// in the low three bytes) of the time, as loaded.
+        @usableFromInline var head: UInt64 = 0
+        @usableFromInline var day: UInt64 = 0
+        @usableFromInline var zone: UInt64 = 0
+        /// Its microseconds less its time of day's: midnight of that day in that zone; nil
+        /// before the first.
+        @usableFromInline var midnight: Int64?
+
+        public init() {}
+    }
+
+    /// `timestamp(_:dates:)`, the same results: a 22-byte time whose date, separator and zone are
+    /// those of the last 22-byte time it parsed (`ZoneMemo`) is that time's midnight plus its
+    /// own time of day, when that is one `Timestamp.parse` takes (`HH:MM:SS`, hours to 23,
+    /// minutes and seconds to 59). `Timestamp.parse` of such a text reads the same date, the
+    /// same separator and the same zone, all of which it took before, and no fraction (byte 19
+    /// is the zone's sign), so it adds the same day and zone to the same time of day. Anything
+    /// else goes to `Timestamp.parse`.
+    @inlinable
+    public static func timestamp(
+        _ field: UnsafeRawBufferPointer, zones: inout ZoneMemo, dates: inout Timestamp.DateMemo
+    ) -> Timestamp? {
+        guard field.count == 22, let p = field.baseAddress else { return Timestamp.parse(field, dates: &dates) }
+        let head = UInt64(littleEndian: p.loadUnaligned(as: UInt64.self))                           // YYYY-MM-
+        let day = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) & 0xFF_FFFF // DD?
+        let time = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 11, as: UInt64.self))       // HH:MM:SS
+        let zone = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 14, as: UInt64.self)) &>> 40 // -07
+        let seconds = secondsOfDay(time)
+        if let midnight = zones.midnight, head == zones.head, day == zones.day, zone == zones.zone, let seconds {
+            return Timestamp(microseconds: midnight &+ seconds &* 1_000_000)
+        }
+        guard let parsed = Timestamp.parse(field, dates: &dates) else { return nil }
+        let sign = UInt8(truncatingIfNeeded: zone)
+        if let seconds, sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") {
+            zones = ZoneMemo()
+            zones.head = head
+            zones.day = day
+            zones.zone = zone
+            zones.midnight = parsed.microseconds - seconds * 1_000_000
+        }
+        return parsed
+    }
+
+    /// `HH:MM:SS` (bytes 0..<8 of `time`, byte 0 lowest) as seconds, when `Timestamp.parse`
+    /// takes it: six ASCII digits and two colons, hours to 23, minutes and seconds to 59.
+    @inlinable @inline(__always)
+    static func secondsOfDay(_ time: UInt64) -> Int64? {
+        let digits: UInt64 = 0xFFFF_00FF_FF00_FFFF
+        // Each digit byte is 0x30...0x39: its high nibble is 3 and its low nibble plus 6 stays
+        // under 0x10 (no byte carries into the next: a low nibble plus 6 is at most 0x15).
+        guard (time & digits & 0xF0F0_F0F0_F0F0_F0F0) == 0x3030_0030_3000_3030,
+              (((time & digits & 0x0F0F_0F0F_0F0F_0F0F) &+ 0x0606_0006_0600_0606) & 0xF0F0_F0F0_F0F0_F0F0) == 0,
+              time & 0x0000_FF00_00FF_0000 == 0x0000_3A00_003A_0000
+        else { return nil }
+        @inline(__always) func digit(_ k: UInt64) -> Int64 { Int64(truncatingIfNeeded: time &>> (8 &* k) & 0xF) }
+        let hour = digit(0) &* 10 &+ digit(1), minute = digit(3) &* 10 &+ digit(4), second = digit(6) &* 10 &+ digit(7)
+        guard hour <= 23, minute <= 59, second <= 59 else { return nil }
+        return hour &* 3600 &+ minute &* 60 &+ second
     }
 
     /// Why a text or array field cannot be taken as given.

@@ -21,6 +21,8 @@ public struct SlotRowDecoder {
     /// For each of `columns`, its position in the row.
     private let positions: [Int]
     private let fieldCount: Int
+    /// The fields up to the last of `user_id` and `slot_start`: what a row outside a window needs.
+    private let keyFields: Int
     /// With `whole`: the positions of `id` and `source` (`decodeWhole`).
     let wholePositions: (id: Int, source: Int)?
     /// Where each field of the row `decode` was last given ends (`CopyText.fieldEnds`).
@@ -31,6 +33,11 @@ public struct SlotRowDecoder {
     private var appLists = InternTable<[String]>(limit: 1 << 16)
     /// The date read last and its day number (`Timestamp.DateMemo`).
     private var dates = Timestamp.DateMemo()
+    /// The day and zone of the `slot_start` read last (`CopyText.ZoneMemo`).
+    private var zones = CopyText.ZoneMemo()
+    /// The `user_id` read last: its bytes as a word (`rawUser`), their count (0 before the
+    /// first) and its value.
+    private var lastUser: (word: UInt64, count: Int, id: Int64) = (0, 0, 0)
 
     /// The decoder for rows whose columns are `names` (a COPY column list, in order). Returns
     /// the names of the columns recovery needs that `names` lacks, when any is missing.
@@ -52,6 +59,7 @@ public struct SlotRowDecoder {
             wholePositions = nil
         }
         self.fieldCount = names.count
+        self.keyFields = max(positions[Column.user], positions[Column.slotStart]) + 1
         self.ends = Array(repeating: 0, count: names.count)
     }
 
@@ -110,13 +118,22 @@ public struct SlotRowDecoder {
     /// A row whose `user_id` and `slot_start` read well and whose slot lies outside is `.outside`,
     /// its other fields left undecoded: most rows of a backup predate the incident.
     ///
-    /// The phases: split the row's fields and count them in one pass (a row of the wrong number
-    /// of fields is rejected, in the window or not), read the key from its raw fields and test it
-    /// against the window; then the key's checks (`decodeKey`), the numbers (`decodeNumbers`), the
-    /// app list (`decodeApps`) and the texts and time (`decodeTail`).
+    /// The phases: split the row's fields up to the key and count the others (a row of the wrong
+    /// number of fields is rejected, in the window or not), read the key from its raw fields and
+    /// test it against the window; then split the others (`splitRest`), the key's checks
+    /// (`decodeKey`), the numbers (`decodeNumbers`), the app list (`decodeApps`) and the texts
+    /// and time (`decodeTail`).
     public mutating func decode(_ row: UnsafeRawBufferPointer, window: Window?) -> WindowedRow {
-        if let rejected = split(row) { return .inside(rejected) }
-        if let window, let key = rawKey(row), !window.contains(key.slotStart) { return .outside(key) }
+        if let window {
+            switch splitKey(row) {
+            case .wrongFieldCount(let reason): return .inside(.rejected(reason, key: nil))
+            case .split(let next):
+                if let key = rawKey(row), !window.contains(key.slotStart) { return .outside(key) }
+                splitRest(row, from: next)
+            }
+        } else if let rejected = split(row) {
+            return .inside(rejected)
+        }
         return .inside(decodeFields(row))
     }
 
@@ -126,6 +143,38 @@ public struct SlotRowDecoder {
         return count == fieldCount ? nil : .rejected(Self.fieldCountFault(fieldCount, count), key: nil)
     }
 
+    /// What `splitKey` made of a row.
+    private enum KeySplit {
+        /// The row has the right number of fields; `ends` holds the key's and those before, and
+        /// the next field starts at `next` (nil when the key's is the last).
+        case split(next: Int?)
+        case wrongFieldCount(QuarantineReason)
+    }
+
+    /// `split`, with only the fields up to the key's in `ends` and the rest counted: most rows
+    /// of a dump lie outside the window, and the key is all they need. The same rejection.
+    private mutating func splitKey(_ row: UnsafeRawBufferPointer) -> KeySplit {
+        let keyFields = self.keyFields
+        let (found, next) = ends.withUnsafeMutableBufferPointer {
+            CopyText.leadingFieldEnds(row, into: UnsafeMutableBufferPointer(rebasing: $0[..<keyFields]))
+        }
+        let count = next.map { found + CopyText.countFields(row, from: $0) } ?? found
+        guard count == fieldCount else { return .wrongFieldCount(Self.fieldCountFault(fieldCount, count)) }
+        return .split(next: next)
+    }
+
+    /// The rest of `ends` after `splitKey`: the fields from `next`, split as the row from there
+    /// (a tab that separates is not escaped, so neither is the byte after it).
+    private mutating func splitRest(_ row: UnsafeRawBufferPointer, from next: Int?) {
+        guard let next else { return }
+        let keyFields = self.keyFields
+        ends.withUnsafeMutableBufferPointer { ends in
+            let rest = UnsafeMutableBufferPointer(rebasing: ends[keyFields...])
+            _ = CopyText.fieldEnds(UnsafeRawBufferPointer(rebasing: row[next...]), into: rest)
+            for k in rest.indices { rest[k] += next }
+        }
+    }
+
     private static func fieldCountFault(_ expected: Int, _ found: Int) -> QuarantineReason {
         .malformedRow("expected \(expected) fields, found \(found)")
     }
@@ -133,10 +182,26 @@ public struct SlotRowDecoder {
     /// `user_id` and `slot_start` when both read well, with no other check: enough to tell a row
     /// outside the window.
     private mutating func rawKey(_ row: UnsafeRawBufferPointer) -> SlotKey? {
-        guard let userID = CopyText.integer(field(Column.user, row), in: 1...Int64.max),
-              let slotStart = CopyText.timestamp(field(Column.slotStart, row), dates: &dates)
+        guard let userID = rawUser(field(Column.user, row), in: row),
+              let slotStart = CopyText.timestamp(field(Column.slotStart, row), zones: &zones, dates: &dates)
         else { return nil }
         return SlotKey(userID: userID, slotStart: slotStart)
+    }
+
+    /// `CopyText.integer(field, in: 1...Int64.max)`: the same bytes as the last user read (a dump's
+    /// rows come a user at a time) are the same user. A field of up to eight bytes with eight
+    /// bytes of the row from its start is compared as one word.
+    @inline(__always)
+    private mutating func rawUser(_ field: UnsafeRawBufferPointer, in row: UnsafeRawBufferPointer) -> Int64? {
+        let n = field.count
+        guard n > 0, n <= 8, let p = field.baseAddress, p + 8 <= row.baseAddress! + row.count else {
+            return CopyText.integer(field, in: 1...Int64.max)
+        }
+        let word = UInt64(littleEndian: p.loadUnaligned(as: UInt64.self)) & (~0 &>> UInt64(64 &- 8 &* n))
+        if n == lastUser.count, word == lastUser.word { return lastUser.id }
+        guard let id = CopyText.integer(field, in: 1...Int64.max) else { return nil }
+        lastUser = (word, n, id)
+        return id
     }
 
     /// The raw bytes of one of `columns` in the row `split` last split.
@@ -215,11 +280,17 @@ public struct SlotRowDecoder {
     /// row in the window appended to `text` (unescaped and checked, as `decode` would make
     /// strings of them) instead of made into strings. A rejected row leaves `text` as it was.
     mutating func decodeForBatch(_ row: UnsafeRawBufferPointer, window: Window?, text: inout [UInt8]) -> BatchRow {
-        if let rejected = split(row), case .rejected(let reason, let key) = rejected { return .rejected(reason, key: key) }
         var raw: SlotKey?
         if let window {
-            raw = rawKey(row)
-            if let raw, !window.contains(raw.slotStart) { return .outside(raw) }
+            switch splitKey(row) {
+            case .wrongFieldCount(let reason): return .rejected(reason, key: nil)
+            case .split(let next):
+                raw = rawKey(row)
+                if let raw, !window.contains(raw.slotStart) { return .outside(raw) }
+                splitRest(row, from: next)
+            }
+        } else if let rejected = split(row), case .rejected(let reason, let key) = rejected {
+            return .rejected(reason, key: key)
         }
         let key: SlotKey
         if let raw {

@@ -94,6 +94,74 @@ final class CopyTextTests: XCTestCase {
         }
     }
 
+    /// `fieldEnds` on rows of dump length: a backslash, two, three or a `\N` at every place
+    /// around the edges of the sixteen-byte blocks (the last byte of a block escaping the first
+    /// of the next, a pair across the edge, in the overlapping last block), and random rows of
+    /// up to 300 bytes (some to 1,200), sparse and dense in backslashes, against `splitFields`;
+    /// with them `leadingFieldEnds` and `countFields`, which read a row outside the window.
+    func testFieldEndsAtBlockEdges() {
+        func check(_ row: [UInt8], _ note: @autoclosure () -> String) {
+            row.withUnsafeBytes { bytes in
+                var whole: [Range<Int>] = []
+                CopyText.splitFields(bytes, into: &whole)
+                for capacity in [0, 2, 5, whole.count] {
+                    var ends = [Int](repeating: -1, count: capacity)
+                    let count = ends.withUnsafeMutableBufferPointer { CopyText.fieldEnds(bytes, into: $0) }
+                    XCTAssertEqual(count, whole.count, note())
+                    for k in 0..<min(capacity, count) {
+                        XCTAssertEqual((k == 0 ? 0 : ends[k - 1] + 1)..<ends[k], whole[k], "\(note()) field \(k)")
+                    }
+                }
+                // The leading fields and the count of the rest, as a row outside the window is read.
+                for capacity in [1, 2, 5, 6] {
+                    var ends = [Int](repeating: -1, count: capacity)
+                    let (found, next) = ends.withUnsafeMutableBufferPointer { CopyText.leadingFieldEnds(bytes, into: $0) }
+                    XCTAssertEqual(found, min(capacity, whole.count), note())
+                    XCTAssertEqual(next, whole.count > capacity ? whole[capacity].lowerBound : nil, note())
+                    for k in 0..<found {
+                        XCTAssertEqual((k == 0 ? 0 : ends[k - 1] + 1)..<ends[k], whole[k], "\(note()) leading field \(k)")
+                    }
+                    if let next {
+                        XCTAssertEqual(found + CopyText.countFields(bytes, from: next), whole.count, "\(note()) counted from \(next)")
+                    }
+                }
+                // The count from any place, its first byte taken as not escaped.
+                for start in Set([0, 1, 2, 15, 16, 17, bytes.count / 2, bytes.count - 17, bytes.count - 1]) where start >= 0 && start < bytes.count {
+                    var rest: [Range<Int>] = []
+                    CopyText.splitFields(UnsafeRawBufferPointer(rebasing: bytes[start...]), into: &rest)
+                    XCTAssertEqual(CopyText.countFields(bytes, from: start), rest.count, "\(note()) counted from \(start)")
+                }
+            }
+        }
+        let base = Array("1001\t103\t\\N\t2018-07-21 09:20:00-07\t10\tclient\tactive\t4\t84\t2350\t{zoom.us}\tss/1\t\\N\t2018-07-21 09:31:45.029-07".utf8)
+        let inserts: [[UInt8]] = [[0x5C], [0x5C, 0x5C], [0x5C, 0x5C, 0x5C], [0x5C, 0x09], [0x5C, 0x5C, 0x09], Array("\\N".utf8), [0x09, 0x5C]]
+        for insert in inserts {
+            for length in [15, 16, 17, 31, 32, 33, 47, 48, 49, base.count] {
+                for at in max(0, length - 20)...length {
+                    var row = Array(base.prefix(length))
+                    row.insert(contentsOf: insert, at: min(at, row.count))
+                    check(row, "\(insert) at \(at) of \(length)")
+                    check(row + [0x5C], "\(insert) at \(at) of \(length), a backslash last")
+                }
+            }
+        }
+        for length in [16 * 31, 16 * 31 + 1, 16 * 31 + 2, 16 * 31 + 17, 16 * 62 + 5] {
+            check([UInt8](repeating: 0x09, count: length), "\(length) tabs")
+        }
+        var rng = SplitMix64(seed: 0xB10C_ED6E)
+        let sparse: [UInt8] = Array("abcdefgh1234 -:{},\t\t\t".utf8) + [0x5C]
+        let dense: [UInt8] = [0x5C, 0x5C, 0x09, UInt8(ascii: "N"), UInt8(ascii: "x")]
+        for _ in 0..<20_000 {
+            let alphabet = rng.next() % 2 == 0 ? sparse : dense
+            let length: UInt64 = rng.next() % 50 == 0 ? 1200 : 300
+            var row: [UInt8] = []
+            for _ in 0..<rng.next() % length {
+                row.append(alphabet[Int(rng.next() % UInt64(alphabet.count))])
+            }
+            check(row, "\(row)")
+        }
+    }
+
     /// `appendText` appends the bytes of the String `text` makes, or gives its fault and leaves
     /// the buffer as it was.
     func testAppendTextAgreesWithText() {
@@ -113,6 +181,38 @@ final class CopyTextTests: XCTestCase {
                 XCTAssertEqual(fault, expectedFault, field)
                 XCTAssertEqual(out, [1, 2, 3], field)
             }
+        }
+    }
+
+    /// `timestamp(_:zones:dates:)` gives what `Timestamp.parse` gives, whatever came before:
+    /// times of the same day and zone (the memo's shortcut), of another day, zone, separator or
+    /// sign, bad times of day on a remembered day (hour 24, minute 60, second 60, a letter, a
+    /// missing colon), fractions, `+05:30` zones, `Z`, bad dates and texts of other lengths.
+    func testTimestampWithAZoneMemoAgreesWithParse() {
+        let good = ["2018-07-21 09:20:00-07", "2018-07-21 23:59:59-07", "2018-07-21 00:00:00-07", "2018-07-21 09:20:00+07",
+                    "2018-07-21 09:20:00+00", "2018-07-21T09:20:00-07", "2018-07-21t09:20:00-07", "2018-07-22 09:20:00-07",
+                    "2016-02-29 12:00:00-07", "2018-07-21 09:20:00.5-07", "2018-07-21 09:20:00+05:30", "2018-07-21 09:20:00Z",
+                    "2018-07-21 09:20:00-23", "0001-01-01 00:00:00+00", "9999-12-31 23:59:59-00"]
+        let bad = ["2018-07-21 24:00:00-07", "2018-07-21 09:60:00-07", "2018-07-21 09:20:60-07", "2018-07-21 0a:20:00-07",
+                   "2018-07-21 09-20:00-07", "2018-07-21 09:20-00-07", "2018-07-21 09:20:00*07", "2018-07-21 09:20:00-24",
+                   "2018-07-21 09:20:00-0a", "2018-07-21x09:20:00-07", "2018-02-30 09:20:00-07", "2018-07-21 09:20:00-7",
+                   "2018-07-21 09:20:00", "2018-07-21 9:20:00-07", "2018-07-21 09:20:0\u{0}-07", "2018-07-21 09:2/:00-07",
+                   "2018-07-21 09:20:00-07 ", "2018-07-21 :9:20:00-07", "2018-07-21 19:20:00-07\u{0}"]
+        var rng = SplitMix64(seed: 0x2018_0721)
+        var zones = CopyText.ZoneMemo()
+        var dates = Timestamp.DateMemo()
+        for _ in 0..<20_000 {
+            // Mostly good times, each often followed by a bad one on the same day and zone.
+            let pool = rng.next() % 3 == 0 ? bad : good
+            var text = Array(pool[Int(rng.next() % UInt64(pool.count))].utf8)
+            if rng.next() % 4 == 0, text.count == 22 {
+                // Another time of day, or a stray byte in it, on the same day and zone.
+                let place = 11 + Int(rng.next() % 8)
+                text[place] = Array("0123456789:/a".utf8)[Int(rng.next() % 13)]
+            }
+            let expected = text.withUnsafeBytes { Timestamp.parse($0) }
+            let got = text.withUnsafeBytes { CopyText.timestamp($0, zones: &zones, dates: &dates) }
+            XCTAssertEqual(got, expected, String(decoding: text, as: UTF8.self))
         }
     }
 

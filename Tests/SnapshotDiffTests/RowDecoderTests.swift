@@ -52,6 +52,54 @@ final class RowDecoderTests: XCTestCase {
         XCTAssertEqual(decode(short), .inside(.rejected(.malformedRow("expected 15 fields, found 13"), key: nil)))
     }
 
+    /// A row decoded for a window is what the whole decode says of it, or `.outside` with its key
+    /// when its number of fields is right and its `user_id` and `slot_start` read well (by
+    /// `Timestamp.parse`) and lie outside: rows in and out of the window in zones of whole hours
+    /// and not, with escaped tabs, a field too many or too few, a bad `slot_start` or `user_id`,
+    /// a backslash last, and a bad time of day after a good one of the same day.
+    func testWindowedDecodeAgreesWithTheWholeDecode() {
+        let window = Window(from: Self.start, to: Self.start.adding(minutes: 600))
+        var rng = SplitMix64(seed: 0x0057_1DE5)
+        var windowed = try! SlotRowDecoder(columnNames: CopyTextEncoder.slotColumns)
+        var whole = try! SlotRowDecoder(columnNames: CopyTextEncoder.slotColumns)
+        for i in 0..<20_000 {
+            let start = Self.start.adding(minutes: 10 * (Int64(rng.next() % 300) - 150))
+            let slot = TimeSlot(
+                key: SlotKey(userID: Int64(rng.next() % 40) + 1, slotStart: start), projectID: 77,
+                taskID: rng.next() % 3 == 0 ? nil : 310, durationMinutes: 10, status: .active, activityLevel: 7,
+                keystrokes: 412, mouseEvents: 1290, activeApps: ["Xcode"],
+                screenshotKey: rng.next() % 2 == 0 ? nil : "ss/\(i)", note: ["a\tb", "c\\", nil, "é"][Int(rng.next() % 4)],
+                updatedAt: start.adding(minutes: 12))
+            var bytes: [UInt8] = []
+            CopyTextEncoder.appendRow(slot, id: Int64(i), offsetMinutes: [0, -420, 330, 600][Int(rng.next() % 4)], to: &bytes)
+            bytes.removeLast()
+            var fields = String(decoding: bytes, as: UTF8.self).split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            switch rng.next() % 12 {
+            case 0: fields.append("extra")
+            case 1: fields.removeLast(Int(rng.next() % 14) + 1)
+            case 2: fields[4] = String(fields[4].prefix(11)) + ["24", "2x", "9:", "23"][Int(rng.next() % 4)] + String(fields[4].dropFirst(13))
+            case 3: fields[4] = String(fields[4].prefix(14)) + ["60", "6", "5x"][Int(rng.next() % 3)] + String(fields[4].dropFirst(16))
+            case 4: fields[1] = ["\\N", "0", "x", "12\\"][Int(rng.next() % 4)]
+            case 5: fields[4] = "\\N"
+            case 6: fields[13] = "lone\\"
+            default: break
+            }
+            let row = Array(fields.joined(separator: "\t").utf8)
+            let got = row.withUnsafeBytes { windowed.decode($0, window: window) }
+            let all = row.withUnsafeBytes { whole.decode($0) }
+            var split: [Range<Int>] = []
+            row.withUnsafeBytes { CopyText.splitFields($0, into: &split) }
+            var expected = SlotRowDecoder.WindowedRow.inside(all)
+            if split.count == 15,
+               let user = row.withUnsafeBytes({ CopyText.integer(UnsafeRawBufferPointer(rebasing: $0[split[1]]), in: 1...Int64.max) }),
+               let start = row.withUnsafeBytes({ Timestamp.parse(UnsafeRawBufferPointer(rebasing: $0[split[4]])) }),
+               !window.contains(start) {
+                expected = .outside(SlotKey(userID: user, slotStart: start))
+            }
+            XCTAssertEqual(got, expected, String(decoding: row, as: UTF8.self))
+        }
+    }
+
     /// The decoder's column constants name the columns it reads, in `TimeSlotColumns.read`'s order.
     func testColumnConstants() {
         typealias C = SlotRowDecoder.Column
