@@ -203,15 +203,21 @@ public final class EventLineParser {
             while true {
                 try JSONScanner.expect(p, n, &i, UInt8(ascii: "\""))
                 let keyStart = i
-                let keyEscaped = try JSONScanner.scanString(p, n, &i)
                 // `Key.rawValue`, or `Key.count` for an unknown key.
                 let slot: Int
-                if keyEscaped {
-                    slot = decodedKey(p, keyStart, i - 1)?.rawValue ?? Key.count
-                } else if keyStart + KeyTable.bytesRead <= n {
-                    slot = keys.slot(p + keyStart, i - 1 - keyStart)
+                if keyStart + KeyTable.bytesRead <= n, let known = keys.quoted(p + keyStart) {
+                    // A known key and its closing quote, which `scanString` would find there.
+                    slot = known.slot
+                    i = keyStart + known.count + 1
                 } else {
-                    slot = Key(p + keyStart, i - 1 - keyStart)?.rawValue ?? Key.count
+                    let keyEscaped = try JSONScanner.scanString(p, n, &i)
+                    if keyEscaped {
+                        slot = decodedKey(p, keyStart, i - 1)?.rawValue ?? Key.count
+                    } else if keyStart + KeyTable.bytesRead <= n {
+                        slot = keys.slot(p + keyStart, i - 1 - keyStart)
+                    } else {
+                        slot = Key(p + keyStart, i - 1 - keyStart)?.rawValue ?? Key.count
+                    }
                 }
                 if i < n && p[i] == UInt8(ascii: ":") {
                     i += 1  // mostly right after the key
@@ -537,7 +543,9 @@ struct Field {
 }
 
 /// The known keys by their bytes, in a table of 32 entries: a key's first sixteen bytes (its bytes
-/// and zeros after them) pick an entry, which holds the one known key that may have them.
+/// and zeros after them) pick an entry, which holds the one known key that may have them. And
+/// a second table, by a key's first two bytes, of the known keys with their closing quote: a
+/// line's key is matched before its end is known.
 final class KeyTable {
     /// Bytes read from a key's start: the caller checks that the line holds them.
     static let bytesRead = 16
@@ -551,9 +559,39 @@ final class KeyTable {
 
     private let entries: UnsafeMutablePointer<Entry>
 
+    /// A known key and its closing quote: the bytes under the masks, zeros after them.
+    private struct Quoted {
+        var low: UInt64 = 1  // matches nothing: no bytes are kept
+        var high: UInt64 = 0
+        var lowMask: UInt64 = 0
+        var highMask: UInt64 = 0
+        var count = 0
+        var slot = Key.count
+    }
+
+    /// Two per bucket: `active_apps` and `activity_level` start alike.
+    private let quotedKeys: UnsafeMutablePointer<Quoted>
+
     init() {
         entries = .allocate(capacity: 32)
         entries.initialize(repeating: Entry(), count: 32)
+        quotedKeys = .allocate(capacity: 64)
+        quotedKeys.initialize(repeating: Quoted(), count: 64)
+        for key in Key.allCases {
+            var bytes = Array(key.name.utf8) + [UInt8(ascii: "\"")]
+            let count = bytes.count
+            let masks = [UInt8](repeating: 0xFF, count: count) + [UInt8](repeating: 0, count: 16 - count)
+            bytes += [UInt8](repeating: 0, count: 16 - count)
+            func word(_ b: [UInt8], _ offset: Int) -> UInt64 {
+                UInt64(littleEndian: b.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: UInt64.self) })
+            }
+            let low = word(bytes, 0)
+            var k = 2 * Self.bucket(low)
+            if quotedKeys[k].count > 0 { k += 1 }
+            precondition(quotedKeys[k].count == 0, "KeyTable: three keys share a bucket")
+            quotedKeys[k] = Quoted(low: low, high: word(bytes, 8), lowMask: word(masks, 0), highMask: word(masks, 8),
+                                   count: count - 1, slot: key.rawValue)
+        }
         for key in Key.allCases {
             var bytes = Array(key.name.utf8)
             let count = bytes.count
@@ -566,7 +604,30 @@ final class KeyTable {
         }
     }
 
-    deinit { entries.deallocate() }
+    deinit {
+        entries.deallocate()
+        quotedKeys.deallocate()
+    }
+
+    /// The bucket of a key's first two bytes; the multiplier spreads the known keys' over all 32.
+    @inline(__always)
+    private static func bucket(_ low: UInt64) -> Int {
+        Int(truncatingIfNeeded: ((low & 0xFFFF) &* 0x7B45_145C_1A81_682D) &>> 59)
+    }
+
+    /// The known key whose bytes and closing quote start at `p`, with its length; nil for
+    /// anything else (an unknown key, an escape). Reads `bytesRead` bytes.
+    @inline(__always)
+    func quoted(_ p: UnsafePointer<UInt8>) -> (slot: Int, count: Int)? {
+        let low = UInt64(littleEndian: UnsafeRawPointer(p).loadUnaligned(as: UInt64.self))
+        let high = UInt64(littleEndian: UnsafeRawPointer(p).loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+        let k = 2 * Self.bucket(low)
+        var q = quotedKeys[k]
+        if low & q.lowMask == q.low && high & q.highMask == q.high { return (q.slot, q.count) }
+        q = quotedKeys[k + 1]
+        if low & q.lowMask == q.low && high & q.highMask == q.high { return (q.slot, q.count) }
+        return nil
+    }
 
     /// The entry of a key's two words; the multiplier spreads the known keys over all 32.
     @inline(__always)

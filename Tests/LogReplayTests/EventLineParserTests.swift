@@ -320,18 +320,19 @@ final class EventLineParserTests: XCTestCase {
                        .otherEvent(name: "slot.uploaded", host: "h", time: Timestamp.parse("2018-07-25T15:00:00Z")!))
     }
 
-    /// Keys are matched by their first sixteen bytes in a table when the line holds sixteen bytes
-    /// from the key's start, byte by byte otherwise: every known key, and names one byte away
-    /// from one (cut, longer, another byte at each place), read the same both ways, at the line's
-    /// end too. A name one byte away is an unknown key: it may repeat, and it does not stand for
-    /// the key it resembles.
+    /// Keys are matched with their closing quote by their first two bytes, then by their first
+    /// sixteen bytes in a table when the line holds sixteen bytes from the key's start, byte by
+    /// byte otherwise: every known key, and names one byte away from one (cut, longer, an escaped
+    /// quote or backslash after it, another byte at each place), read the same every way, at the
+    /// line's end too. A name one byte away is an unknown key: it may repeat, and it does not
+    /// stand for the key it resembles.
     func testKeysNearTheKnownOnesAreUnknownWhereverTheyAre() {
         let known = ["ts", "host", "event", "request_id", "user_id", "slot_start", "project_id", "task_id", "duration_min",
                      "keystrokes", "mouse_events", "active_apps", "screenshot_key", "note", "status", "activity_level"]
         var near: [String] = []
         for key in known {
             let bytes = Array(key.utf8)
-            near += [String(key.dropLast()), key + "x", key + "_id"]
+            near += [String(key.dropLast()), key + "x", key + "_id", key + "\\\"", key + "\\\\", key + "\u{7F}", " " + key]
             for k in bytes.indices {
                 for replacement: UInt8 in [bytes[k] ^ 0x20, bytes[k] &+ 1, 0x5F] where replacement != bytes[k] {
                     var changed = bytes
