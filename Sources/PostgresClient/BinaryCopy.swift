@@ -108,38 +108,77 @@ extension Connection {
         func malformed(_ what: String) -> PostgresError {
             PostgresError(kind: .copy, message: "the server's data is not binary COPY: \(what)", context: context)
         }
-        var sawHeader = false, sawTrailer = false, rows = 0
+        var stream = BinaryCopyStream(), rows = 0
         try copyOut(sql, context: context) { message in
-            var data = message
-            if !sawHeader {
-                // The header, sent with the first row (or with the trailer when there is none):
-                // the 11-byte signature, 32-bit flags (none the tool asks for), and the length of
-                // an extension area to skip.
-                guard data.count >= 19, data.prefix(11).elementsEqual(Self.binaryCopySignature),
-                      let flags = data.bigEndianInt32(at: 11), flags & (1 << 16) == 0,
-                      let extensionLength = data.bigEndianInt32(at: 15), extensionLength >= 0,
-                      Int(extensionLength) <= data.count - 19
-                else { throw malformed("no valid header") }
-                data = UnsafeRawBufferPointer(rebasing: data[(19 + Int(extensionLength))...])
-                sawHeader = true
+            let taken: BinaryCopyStream.Message
+            do throws(BinaryCopyStream.Malformed) {
+                taken = try stream.take(message)
+            } catch {
+                throw malformed(error.what)
             }
-            guard !sawTrailer else { throw malformed("data after the trailer") }
-            guard let count = data.bigEndianInt16(at: 0) else { throw malformed("a row without a field count") }
-            if count == -1 {
-                guard data.count == 2 else { throw malformed("data after the trailer") }
-                sawTrailer = true
-                return
-            }
-            guard count >= 0, var row = BinaryCopyRow(count: Int(count), fields: UnsafeRawBufferPointer(rebasing: data[2...])) else {
-                throw malformed("a row whose field lengths do not match its bytes")
-            }
+            guard case .row(var row) = taken else { return }
             rows += 1
             try body(&row)
         }
-        guard sawTrailer else { throw malformed("no trailer") }
+        guard stream.sawTrailer else { throw malformed("no trailer") }
         return rows
+    }
+}
+
+/// The messages of a binary COPY, in the order the server sends them: the file header, then one
+/// row per message, then the trailer (PostgreSQL sends the header in the first row's message, or
+/// in the trailer's when there is no row; a header in a message of its own is read as well).
+struct BinaryCopyStream {
+    /// What a message held.
+    enum Message {
+        case row(BinaryCopyRow)
+        /// The header alone, or the trailer.
+        case none
+    }
+
+    /// Why the data is not binary COPY, for the error's message.
+    struct Malformed: Error {
+        var what: String
+    }
+
+    private(set) var sawHeader = false
+    private(set) var sawTrailer = false
+
+    /// The row in `message`, after the header when it is the first message.
+    mutating func take(_ message: UnsafeRawBufferPointer) throws(Malformed) -> Message {
+        var data = message
+        if !sawHeader {
+            guard let rest = Self.afterHeader(data) else { throw Malformed(what: "no valid header") }
+            data = rest
+            sawHeader = true
+            if data.isEmpty { return .none }
+        }
+        guard !sawTrailer else { throw Malformed(what: "data after the trailer") }
+        guard let count = data.bigEndianInt16(at: 0) else { throw Malformed(what: "a row without a field count") }
+        if count == -1 {
+            guard data.count == 2 else { throw Malformed(what: "data after the trailer") }
+            sawTrailer = true
+            return .none
+        }
+        guard count >= 0, let row = BinaryCopyRow(count: Int(count), fields: UnsafeRawBufferPointer(rebasing: data[2...])) else {
+            throw Malformed(what: "a row whose field lengths do not match its bytes")
+        }
+        return .row(row)
+    }
+
+    /// The bytes after the header at the start of `data`; nil when it holds no valid one: the
+    /// 11-byte signature, 32-bit flags, and the length of an extension area to skip. Flag bits
+    /// 0–15 are format-critical (a reader must stop on one it does not know) and bit 16 says
+    /// rows carry OIDs: the tool asks for none of them. Bits 17–31 may be ignored.
+    static func afterHeader(_ data: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        guard data.count >= 19, data.prefix(11).elementsEqual(signature),
+              let flags = data.bigEndianInt32(at: 11), flags & 0x0001_FFFF == 0,
+              let extensionLength = data.bigEndianInt32(at: 15), extensionLength >= 0,
+              Int(extensionLength) <= data.count - 19
+        else { return nil }
+        return UnsafeRawBufferPointer(rebasing: data[(19 + Int(extensionLength))...])
     }
 
     /// `PGCOPY\n\377\r\n\0`: how a binary COPY file starts.
-    static let binaryCopySignature: [UInt8] = [0x50, 0x47, 0x43, 0x4F, 0x50, 0x59, 0x0A, 0xFF, 0x0D, 0x0A, 0x00]
+    static let signature: [UInt8] = [0x50, 0x47, 0x43, 0x4F, 0x50, 0x59, 0x0A, 0xFF, 0x0D, 0x0A, 0x00]
 }
