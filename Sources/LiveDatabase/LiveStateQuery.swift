@@ -311,30 +311,10 @@ public struct LiveUserState: Sendable {
     }
 }
 
-/// `{1,2,3}`: ids as a PostgreSQL array literal, sorted. Written digit by digit into one buffer:
-/// a `String` per id, joined, took milliseconds for the 20,000 users of the benchmark incident.
+/// `{1,2,3}`: ids as a PostgreSQL array literal, sorted. About 2 ms for 20,000 ids: a read makes
+/// it once for its statements.
 func idArray(_ ids: Set<Int64>) -> String {
-    var sorted = Array(ids)
-    sorted.sort()
-    var text: [UInt8] = []
-    text.reserveCapacity(2 + sorted.count * 21)
-    text.append(UInt8(ascii: "{"))
-    var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for the 20 digits of a UInt64
-    for (i, id) in sorted.enumerated() {
-        if i > 0 { text.append(UInt8(ascii: ",")) }
-        if id < 0 { text.append(UInt8(ascii: "-")) }
-        var magnitude = id.magnitude, count = 0
-        withUnsafeMutableBytes(of: &digits) { digits in
-            repeat {
-                digits[count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-                magnitude /= 10
-                count += 1
-            } while magnitude > 0
-            for j in stride(from: count - 1, through: 0, by: -1) { text.append(digits[j]) }
-        }
-    }
-    text.append(UInt8(ascii: "}"))
-    return String(decoding: text, as: UTF8.self)
+    "{" + ids.sorted().map(String.init).joined(separator: ",") + "}"
 }
 
 /// The users, projects and tasks that a plan's candidate slots name: what `LiveState.load` reads.
