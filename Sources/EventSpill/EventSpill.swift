@@ -203,8 +203,7 @@ public final class SpilledEvents {
                     var size = Int64(MemoryLayout<EventBatch.Event>.stride)
                     if event.kind == .snapshotRow || event.kind == .upload {
                         let version = batch.versions[Int(event.payload)]
-                        size += Int64(MemoryLayout<EventBatch.Version>.stride) + Int64(version.requestIDCount) + Int64(version.screenshotKeyCount)
-                            + Int64(version.noteCount)
+                        size += Int64(MemoryLayout<EventBatch.Version>.stride + version.textCount)
                     }
                     userBytes[event.userID, default: 0] += size
                 }

@@ -24,7 +24,7 @@ enum PartitionRecord {
                 event.host = hostIDs[p][host]
                 if event.kind == .snapshotRow || event.kind == .upload {
                     var version = batch.versions[Int(event.payload)]
-                    let length = Int(version.requestIDCount) + Int(version.screenshotKeyCount) + Int(version.noteCount)
+                    let length = version.textCount
                     let start = version.textStart
                     version.textStart = parts[p].text.count
                     parts[p].text.append(contentsOf: batch.text[start..<(start + length)])

@@ -393,10 +393,8 @@ public final class EventLineParser {
             projectID: projectID, taskID: taskID, keystrokes: Int32(keystrokes), mouseEvents: Int32(mouseEvents), apps: apps,
             durationMinutes: Int16(duration), textStart: textStart)
         version.requestIDCount = requestIDCount
-        if !fields[Key.screenshotKey.rawValue].isNullOrAbsent {
-            version.screenshotKeyCount = appendText(try text(p, .screenshotKey))
-            version.flags.insert(.screenshotKey)
-        }
+        // Checked as any text, kept nowhere: a recovered slot has no screenshot key (CONTRACT §5.6).
+        if !fields[Key.screenshotKey.rawValue].isNullOrAbsent { _ = try text(p, .screenshotKey) }
         if !fields[Key.note.rawValue].isNullOrAbsent {
             version.noteCount = appendText(try text(p, .note))
             version.flags.insert(.note)

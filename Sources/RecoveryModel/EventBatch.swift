@@ -3,8 +3,9 @@
 ///
 /// An event is 40 bytes with no reference in it: its key and time as integers, its line, and ids
 /// of its host and of its version. A version (an upload's or a snapshot row's fields) is 64 bytes,
-/// its texts side by side in one byte arena, its app list an id into lists shared by the events
-/// that repeat it. A batch of a million events is a handful of arrays: nothing to allocate, retain
+/// its texts side by side in one byte arena (no screenshot key: a recovered slot carries none,
+/// CONTRACT §5.6, so the readers check the field and keep nothing of it), its app list an id
+/// into lists shared by the events that repeat it. A batch of a million events is a handful of arrays: nothing to allocate, retain
 /// or free per event. `SlotEvent` is the same event as a value of its own, for a single line and
 /// for tests; `event(at:)` and `append(_:)` convert.
 public struct EventBatch: Sendable {
@@ -70,7 +71,7 @@ public struct EventBatch: Sendable {
     }
 
     /// The fields of an upload or a snapshot row (64 bytes). Texts are `text[textStart...]`:
-    /// the request id, then the screenshot key, then the note.
+    /// the request id, then the note.
     public struct Version: Hashable, Sendable {
         public var projectID: Int64
         public var taskID: Int64
@@ -84,7 +85,6 @@ public struct EventBatch: Sendable {
         public var activityLevel: Int16
         public var textStart: Int
         public var requestIDCount: UInt32
-        public var screenshotKeyCount: UInt32
         public var noteCount: UInt32
         /// A snapshot row's `updated_at`, microseconds since 1970.
         public var updatedAt: Int64
@@ -94,7 +94,6 @@ public struct EventBatch: Sendable {
             public init(rawValue: UInt8) { self.rawValue = rawValue }
             public static let task = Flags(rawValue: 1)
             public static let activityLevel = Flags(rawValue: 2)
-            public static let screenshotKey = Flags(rawValue: 4)
             public static let note = Flags(rawValue: 8)
             public static let updatedAt = Flags(rawValue: 16)
         }
@@ -115,17 +114,20 @@ public struct EventBatch: Sendable {
             self.activityLevel = 0
             self.textStart = textStart
             self.requestIDCount = 0
-            self.screenshotKeyCount = 0
             self.noteCount = 0
             self.updatedAt = 0
         }
 
+        /// The bytes of the version's texts in its batch's arena, from `textStart`.
+        @inlinable
+        public var textCount: Int { Int(requestIDCount) + Int(noteCount) }
+        /// Where the note starts in the batch's arena.
+        @inlinable
+        public var noteStart: Int { textStart + Int(requestIDCount) }
         @inlinable
         var requestIDRange: Range<Int> { textStart..<(textStart + Int(requestIDCount)) }
         @inlinable
-        var screenshotKeyRange: Range<Int> { requestIDRange.upperBound..<(requestIDRange.upperBound + Int(screenshotKeyCount)) }
-        @inlinable
-        var noteRange: Range<Int> { screenshotKeyRange.upperBound..<(screenshotKeyRange.upperBound + Int(noteCount)) }
+        var noteRange: Range<Int> { noteStart..<(noteStart + Int(noteCount)) }
     }
 
     // MARK: Building
@@ -187,7 +189,7 @@ public struct EventBatch: Sendable {
             version.flags.insert(.activityLevel)
             version.activityLevel = level
         }
-        appendTexts(requestID: nil, screenshotKey: slot.screenshotKey, note: slot.note, into: &version)
+        appendTexts(requestID: nil, note: slot.note, into: &version)
         if let updatedAt = slot.updatedAt {
             version.flags.insert(.updatedAt)
             version.updatedAt = updatedAt.microseconds
@@ -210,7 +212,7 @@ public struct EventBatch: Sendable {
             var version = Version(
                 projectID: upload.projectID, taskID: upload.taskID, keystrokes: upload.keystrokes, mouseEvents: upload.mouseEvents,
                 apps: appListID(upload.activeApps), durationMinutes: upload.durationMinutes, textStart: text.count)
-            appendTexts(requestID: upload.requestID, screenshotKey: upload.screenshotKey, note: upload.note, into: &version)
+            appendTexts(requestID: upload.requestID, note: upload.note, into: &version)
             versions.append(version)
             appendEvent(event, payload: UInt32(versions.count - 1), host: host)
         case .processed(let status, let level):
@@ -226,13 +228,8 @@ public struct EventBatch: Sendable {
             line: Self.line(event.location.line), payload: payload, host: host, tag: UInt32(event.kind.rawValue)))
     }
 
-    private mutating func appendTexts(requestID: String?, screenshotKey: String?, note: String?, into version: inout Version) {
+    private mutating func appendTexts(requestID: String?, note: String?, into version: inout Version) {
         if let requestID { version.requestIDCount = UInt32(requestID.utf8.count); text.append(contentsOf: requestID.utf8) }
-        if let screenshotKey {
-            version.flags.insert(.screenshotKey)
-            version.screenshotKeyCount = UInt32(screenshotKey.utf8.count)
-            text.append(contentsOf: screenshotKey.utf8)
-        }
         if let note {
             version.flags.insert(.note)
             version.noteCount = UInt32(note.utf8.count)
@@ -269,10 +266,6 @@ public struct EventBatch: Sendable {
     /// The texts of a version, as strings.
     public func requestID(_ version: Version) -> String { string(version.requestIDRange) }
 
-    public func screenshotKey(_ version: Version) -> String? {
-        version.flags.contains(.screenshotKey) ? string(version.screenshotKeyRange) : nil
-    }
-
     public func note(_ version: Version) -> String? { version.flags.contains(.note) ? string(version.noteRange) : nil }
 
     private func string(_ range: Range<Int>) -> String {
@@ -291,7 +284,7 @@ public struct EventBatch: Sendable {
     }
 
     /// The version a snapshot row or an upload makes, for the slot `event` names: pending with
-    /// no activity level for an upload.
+    /// no activity level for an upload, and no screenshot key (a batch keeps none).
     @inline(__always)
     public func slot(_ event: Event) -> TimeSlot {
         let version = versions[Int(event.payload)]
@@ -302,7 +295,7 @@ public struct EventBatch: Sendable {
             status: snapshot ? SlotStatus.allCases[Int(version.status)] : .pending,
             activityLevel: version.flags.contains(.activityLevel) ? version.activityLevel : nil,
             keystrokes: version.keystrokes, mouseEvents: version.mouseEvents, activeApps: appLists[Int(version.apps)],
-            screenshotKey: screenshotKey(version), note: note(version),
+            screenshotKey: nil, note: note(version),
             updatedAt: version.flags.contains(.updatedAt) ? Timestamp(microseconds: version.updatedAt) : nil)
     }
 

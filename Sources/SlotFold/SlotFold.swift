@@ -556,20 +556,13 @@ struct Batches: @unchecked Sendable {
         let version = batch.pointee.versions[Int(event.payload)]
         let sum = UInt8(truncatingIfNeeded: version.projectID)
         guard version.noteCount > 0 else { return sum }
-        return sum &+ batch.pointee.text[Self.noteStart(version)]
-    }
-
-    /// Where the note of `version` starts in its batch's texts (after the request id and the
-    /// screenshot key, `EventBatch.Version`).
-    @inline(__always)
-    private static func noteStart(_ version: EventBatch.Version) -> Int {
-        version.textStart + Int(version.requestIDCount) + Int(version.screenshotKeyCount)
+        return sum &+ batch.pointee.text[version.noteStart]
     }
 
     /// `EventBatch.note` of `version`, read in place (a method of the batch called through its
     /// pointer copies it, retaining and releasing its arrays).
     private static func note(_ version: EventBatch.Version, _ batch: UnsafePointer<EventBatch>) -> String {
-        let start = noteStart(version)
+        let start = version.noteStart
         return batch.pointee.text.withUnsafeBytes { text in
             String(decoding: UnsafeRawBufferPointer(rebasing: text[start..<(start + Int(version.noteCount))]), as: UTF8.self)
         }

@@ -33,10 +33,6 @@ extension EventBatch {
             version.flags.insert(.activityLevel)
             version.activityLevel = level
         }
-        if let count = row.screenshotKey {
-            version.flags.insert(.screenshotKey)
-            version.screenshotKeyCount = count
-        }
         if let count = row.note {
             version.flags.insert(.note)
             version.noteCount = count

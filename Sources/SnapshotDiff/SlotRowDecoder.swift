@@ -255,8 +255,8 @@ public struct SlotRowDecoder {
         var key: SlotKey
         var numbers: Numbers
         var apps: [String]
-        /// The byte counts of `screenshot_key` and `note` in the arena, nil for NULL.
-        var screenshotKey: UInt32?
+        /// The byte count of `note` in the arena, nil for NULL. (`screenshot_key` is checked and
+        /// not kept: a recovered slot has none, CONTRACT §5.6.)
         var note: UInt32?
         var updatedAt: Timestamp
 
@@ -307,11 +307,11 @@ public struct SlotRowDecoder {
         do throws(Reject) {
             let numbers = try decodeNumbers(row)
             let apps = try decodeApps(row)
-            let screenshot = try appendText(Column.screenshot, row, to: &text)
+            _ = try appendText(Column.screenshot, row, to: &text)
+            text.removeSubrange(start...)
             let note = try appendText(Column.note, row, to: &text)
             let updatedAt = try decodeUpdatedAt(row)
-            return .fields(BatchFields(
-                key: key, numbers: numbers, apps: apps, screenshotKey: screenshot, note: note, updatedAt: updatedAt))
+            return .fields(BatchFields(key: key, numbers: numbers, apps: apps, note: note, updatedAt: updatedAt))
         } catch {
             text.removeSubrange(start...)
             return .rejected(error.reason, key: key)

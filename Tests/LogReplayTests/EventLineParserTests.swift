@@ -58,7 +58,9 @@ final class EventLineParserTests: XCTestCase {
         XCTAssertEqual(e.location, SourceLocation(file: "logs/app-3.log", line: 17))
         XCTAssertEqual(e.payload, .upload(SlotUpload(
             requestID: "c1f0-77", projectID: 77, taskID: 310, durationMinutes: 10, keystrokes: 412,
-            mouseEvents: 1290, activeApps: ["Xcode", "Safari"], screenshotKey: "ss/1042/201807251450.jpg", note: nil)))
+            mouseEvents: 1290, activeApps: ["Xcode", "Safari"], screenshotKey: nil, note: nil)))
+        // The screenshot key is checked (testAScreenshotKeyIsCheckedThoughNotKept) and not kept:
+        // a recovered slot has none (CONTRACT §5.6), so the batch does not hold it.
 
         guard case .event(let p) = parse(Self.processed) else { return XCTFail() }
         XCTAssertEqual(p.payload, .processed(status: .active, activityLevel: 7))
@@ -218,6 +220,16 @@ final class EventLineParserTests: XCTestCase {
         XCTAssertEqual(reason(level("11")), .outOfRange(key: "activity_level"))
         XCTAssertEqual(reason(level("-1")), .outOfRange(key: "activity_level"))
         XCTAssertEqual(reason(level("1e400")), .wrongType(key: "activity_level", expected: "an integer"))
+    }
+
+    /// Not kept, the screenshot key is still read as the contract's table says: a line whose key
+    /// is not a string, or holds a NUL, is quarantined, not recovered without it.
+    func testAScreenshotKeyIsCheckedThoughNotKept() {
+        XCTAssertEqual(reason(uploadWith("screenshot_key", "5")), .wrongType(key: "screenshot_key", expected: "a string"))
+        XCTAssertEqual(reason(uploadWith("screenshot_key", "[\"ss\"]")), .wrongType(key: "screenshot_key", expected: "a string"))
+        XCTAssertEqual(reason(uploadWith("screenshot_key", #""a\u0000b""#)), .nulInText(key: "screenshot_key"))
+        XCTAssertNotNil(upload(uploadWith("screenshot_key", #""ss\/1.jpg \u00e9""#)))
+        XCTAssertNotNil(upload(uploadWith("screenshot_key", "null")))
     }
 
     func testWrongTypes() {

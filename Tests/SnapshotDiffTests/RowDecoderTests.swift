@@ -157,6 +157,29 @@ final class RowDecoderTests: XCTestCase {
         XCTAssertEqual(decode("1\t2"), .rejected(.malformedRow("expected 15 fields, found 2"), key: nil))
     }
 
+    /// Read for a batch, a row's screenshot key is checked as the whole decode checks it, and not
+    /// kept: the arena holds the note only (a recovered slot has no screenshot key, CONTRACT §5.6).
+    func testABatchChecksTheScreenshotKeyAndKeepsOnlyTheNote() {
+        var decoder = try! SlotRowDecoder(columnNames: CopyTextEncoder.slotColumns)
+        let key = SlotKey(userID: 1042, slotStart: Self.start)
+        for (value, reason) in [("bad \\xff byte", QuarantineReason.invalidUTF8), ("nul \\000 here", .nulInText(key: "screenshot_key"))] {
+            let bad = row(["screenshot_key": value, "note": "kept"])
+            XCTAssertEqual(decode(bad), .rejected(reason, key: key))
+            var text: [UInt8] = [1, 2]
+            let got = Array(bad.utf8).withUnsafeBytes { decoder.decodeForBatch($0, window: nil, text: &text) }
+            guard case .rejected(let why, let at) = got else { return XCTFail("\(got)") }
+            XCTAssertEqual(why, reason)
+            XCTAssertEqual(at, key)
+            XCTAssertEqual(text, [1, 2], "a rejected row leaves the arena as it was")
+        }
+        var text: [UInt8] = [1, 2]
+        let good = Array(row(["screenshot_key": "ss/1042 \\303\\251.jpg", "note": "a\\tb"]).utf8)
+        guard case .fields(let fields) = good.withUnsafeBytes({ decoder.decodeForBatch($0, window: nil, text: &text) })
+        else { return XCTFail("the row was not read") }
+        XCTAssertEqual(text, [1, 2] + Array("a\tb".utf8))
+        XCTAssertEqual(fields.note, 3)
+    }
+
     /// Random rows, written with the encoder in random time zones, decode to what was written.
     func testRoundTripProperty() {
         var rng = SplitMix64(seed: 0x5EED_2018_0725)
