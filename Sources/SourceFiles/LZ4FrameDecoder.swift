@@ -1,4 +1,5 @@
 import CLZ4
+import Glibc
 
 /// Decompresses a stream of concatenated LZ4 frames (`LZ4F_decompress`), as the `lz4` tool or a
 /// logger writing one frame per flush leaves them. Owns its `LZ4F_dctx` and its input buffer.
@@ -6,6 +7,14 @@ import CLZ4
 /// A file that ends inside a frame is reported as `InputDamage.truncated`; a frame that fails to
 /// decode as `.corrupt`. Either way, every byte decoded before is delivered. A file cut exactly at
 /// a frame boundary is a valid, shorter stream: nothing can tell it apart.
+///
+/// Each call hands `LZ4F_decompress` whole blocks (up to `inputStep` bytes of them, or one larger
+/// block) and room for all they can hold, so that it decodes straight from the input buffer into
+/// the caller's memory: given part of a block, it copies the block into a buffer of its own, and
+/// given less room than a block, it decodes into another and copies out. The block boundaries
+/// come from `FrameUnits`; where it cannot follow the bytes, the calls take `inputStep` bytes as
+/// they come. A corrupt frame is reported at the start of the failing call's input, or for a block
+/// larger than the step, `inputStep` bytes before the end of that input (it is checked once whole).
 final class LZ4FrameDecoder {
     private let file: FileDescriptorSource
     private var context: OpaquePointer?
@@ -17,8 +26,13 @@ final class LZ4FrameDecoder {
     private var pendingHint = 0
     private(set) var damage: InputDamage?
     private var finished = false
+    /// The frame format at `inputStart`, while the bytes follow it.
+    private var units: FrameUnits? = FrameUnits()
 
-    static let inputBufferSize = 1 << 20
+    /// Bytes read from the file at once.
+    static let readSize = 1 << 20
+    /// Room for a read and for the largest unit a call takes whole: a 4 MiB block, its header and checksum.
+    static let inputBufferSize = (4 << 20) + (64 << 10)
     static let inputStep = 64 << 10
 
     init(file: FileDescriptorSource) throws(SourceError) {
@@ -40,28 +54,49 @@ final class LZ4FrameDecoder {
     /// Compressed bytes consumed so far.
     var compressedOffset: Int64 { file.offset - Int64(inputEnd - inputStart) }
 
-    /// Fills `output` with decompressed bytes; returns how many. 0 means the stream has ended
-    /// (check `damage`). Keep `output` at least 4 MiB so LZ4F decodes straight into it.
+    /// Fills `output` with decompressed bytes, or stops early when the room left is less than the
+    /// next blocks can hold; returns how many. 0 means the stream has ended (check `damage`).
+    /// Keep `output` at least 4 MiB (the largest block) so LZ4F decodes straight into it.
     func read(into output: UnsafeMutableRawBufferPointer) throws(SourceError) -> Int {
         guard !finished else { return 0 }
         var produced = 0
+        // Set on a call that left the frame's history in `output` (`stableDst`): LZ4F keeps it
+        // itself before `output` can change, once this read returns.
+        var historyInOutput = false
+        defer { if historyInOutput && !finished { keepHistory(output) } }
         while produced < output.count {
-            if inputStart == inputEnd && !endOfFile {
-                inputStart = 0
-                inputEnd = try file.read(into: input)
-                if inputEnd == 0 { endOfFile = true }
-            }
             var outSize = output.count - produced
-            // Bounded input per call, so a corrupt frame is located to within `inputStep` bytes.
-            var inSize = min(inputEnd - inputStart, Self.inputStep)
+            let plan = try units.flatMap { units throws(SourceError) in try self.plan(units, room: outSize) }
+            if let plan, produced > 0, plan.room > outSize { break }
+            var inSize: Int
+            if let plan {
+                inSize = plan.bytes
+            } else {
+                if inputStart == inputEnd && !endOfFile {
+                    inputStart = 0
+                    inputEnd = try file.read(into: UnsafeMutableRawBufferPointer(rebasing: input[..<Self.readSize]))
+                    if inputEnd == 0 { endOfFile = true }
+                }
+                // Bounded input per call, so a corrupt frame is located to within `inputStep` bytes.
+                inSize = min(inputEnd - inputStart, Self.inputStep)
+            }
+            let given = inSize
+            var options = LZ4F_decompressOptions_t()
+            options.stableDst = plan != nil ? 1 : 0
             let hint = LZ4F_decompress(
                 context, output.baseAddress! + produced, &outSize,
-                input.baseAddress! + inputStart, &inSize, nil)
+                input.baseAddress! + inputStart, &inSize, &options)
             if LZ4F_isError(hint) != 0 {
                 let detail = String(cString: LZ4F_getErrorName(hint))
-                damage = .corrupt(offset: compressedOffset, detail: detail)
+                // A block larger than the step is checked once whole: located to the step at its end.
+                damage = .corrupt(offset: compressedOffset + Int64(max(0, given - Self.inputStep)), detail: detail)
                 finished = true
                 return produced
+            }
+            if let plan {
+                historyInOutput = true
+                // Anything but the whole plan taken: the bytes are no longer followed.
+                units = inSize == plan.bytes ? plan.after : nil
             }
             inputStart += inSize
             produced += outSize
@@ -75,5 +110,125 @@ final class LZ4FrameDecoder {
             }
         }
         return produced
+    }
+
+    /// The next call's input: whole units from `inputStart`, reading more of the file when the
+    /// first is not all there. Nil when the bytes do not follow the frame format, or the file
+    /// ends inside the first unit (the calls then take the bytes as they come).
+    private func plan(_ start: FrameUnits, room: Int) throws(SourceError) -> Plan? {
+        var plan = Plan(bytes: 0, room: 0, after: start)
+        while true {
+            var next = plan.after
+            let at = input.baseAddress! + inputStart + plan.bytes
+            let available = inputEnd - inputStart - plan.bytes
+            switch next.take(at, available: available) {
+            case .unit(let size, let isBlock, let endsFrame):
+                // A frame's end (at most 8 bytes) joins the blocks before it, in any case: the
+                // last blocks are delivered only once the frame's checksum holds.
+                guard plan.bytes == 0 || (endsFrame && size <= available) || (plan.bytes + size <= Self.inputStep
+                    && size <= available && plan.room + (isBlock ? next.blockSize : 0) <= room) else { return plan }
+                if size > available {
+                    try fill(size)
+                    guard inputEnd - inputStart >= size else {
+                        units = nil
+                        return nil
+                    }
+                }
+                plan.bytes += size
+                if isBlock { plan.room += next.blockSize }
+                plan.after = next
+                if endsFrame { return plan }
+            case .needs(let count):
+                guard plan.bytes == 0 else { return plan }
+                try fill(count)
+                guard inputEnd - inputStart >= count else {
+                    units = nil
+                    return nil
+                }
+            case .unknown:
+                guard plan.bytes == 0 else { return plan }
+                units = nil
+                return nil
+            }
+        }
+    }
+
+    private struct Plan {
+        var bytes: Int
+        /// The room the blocks among them can take when decoded.
+        var room: Int
+        /// The format after them.
+        var after: FrameUnits
+    }
+
+    /// Reads until `count` bytes are ahead of the decoder or the file ends; what is left of the
+    /// last read (part of a unit) moves to the buffer's start first.
+    private func fill(_ count: Int) throws(SourceError) {
+        precondition(count <= input.count, "a unit larger than the input buffer")
+        while inputEnd - inputStart < count && !endOfFile {
+            if inputStart > 0 {
+                let left = inputEnd - inputStart
+                if left > 0 { memmove(input.baseAddress!, input.baseAddress! + inputStart, left) }
+                inputStart = 0
+                inputEnd = left
+            }
+            let end = max(Self.readSize, count)
+            let n = try file.read(into: UnsafeMutableRawBufferPointer(rebasing: input[inputEnd..<end]))
+            if n == 0 { endOfFile = true }
+            inputEnd += n
+        }
+    }
+
+    /// A call without input or room and without `stableDst`: LZ4F copies the frame's history
+    /// (its last 64 KiB, which a linked block refers to) out of `output` into its own memory.
+    private func keepHistory(_ output: UnsafeMutableRawBufferPointer) {
+        var outSize = 0, inSize = 0
+        var options = LZ4F_decompressOptions_t()
+        options.stableDst = 0
+        _ = LZ4F_decompress(context, output.baseAddress!, &outSize, input.baseAddress! + inputStart, &inSize, &options)
+    }
+}
+
+/// The units of the LZ4 frame format (a frame's header; a block with its header and checksum; a
+/// frame's end mark and checksum), read from the compressed bytes ahead of the decoder to cut its
+/// input at their boundaries. It only sizes the input: LZ4F checks every byte itself.
+struct FrameUnits {
+    private var inFrame = false
+    private var blockChecksum = false
+    private var contentChecksum = false
+    /// The largest block of the frame, decoded.
+    private(set) var blockSize = 4 << 20
+
+    enum Unit {
+        case unit(size: Int, isBlock: Bool, endsFrame: Bool)
+        /// `count` bytes are needed to tell.
+        case needs(Int)
+        /// Not the frame format (a skippable frame counts as such).
+        case unknown
+    }
+
+    /// The unit at `at`, of which `available` bytes are there; moves past it.
+    mutating func take(_ at: UnsafeRawPointer, available: Int) -> Unit {
+        if !inFrame {
+            guard available >= 7 else { return .needs(7) }
+            guard at.loadUnaligned(as: UInt32.self).littleEndian == 0x184D_2204 else { return .unknown }
+            let flags = at.load(fromByteOffset: 4, as: UInt8.self)
+            let sizeID = Int(at.load(fromByteOffset: 5, as: UInt8.self) >> 4 & 7)
+            guard flags >> 6 == 1, sizeID >= 4 else { return .unknown }
+            inFrame = true
+            blockChecksum = flags & 0x10 != 0
+            contentChecksum = flags & 0x04 != 0
+            blockSize = 1 << (8 + 2 * sizeID)
+            return .unit(size: 7 + (flags & 0x08 != 0 ? 8 : 0) + (flags & 0x01 != 0 ? 4 : 0), isBlock: false, endsFrame: false)
+        }
+        guard available >= 4 else { return .needs(4) }
+        let word = at.loadUnaligned(as: UInt32.self).littleEndian
+        if word == 0 {
+            inFrame = false
+            return .unit(size: 4 + (contentChecksum ? 4 : 0), isBlock: false, endsFrame: true)
+        }
+        let size = Int(word & 0x7FFF_FFFF)
+        guard size <= blockSize else { return .unknown }
+        return .unit(size: 4 + size + (blockChecksum ? 4 : 0), isBlock: true, endsFrame: false)
     }
 }

@@ -127,6 +127,35 @@ final class LineReaderTests: XCTestCase {
         XCTAssertTrue(r.summary.droppedPartialLine || r.lines.count < 20_000)
     }
 
+    /// A block larger than the 64 KiB input step is decoded once whole: one that fails its block
+    /// checksum is located to within the step at its end, and the blocks before it are delivered.
+    func testCorruptBlockLargerThanTheStepIsLocatedAtItsEnd() throws {
+        let content = text(lines: 1...60_000)
+        var data = try Data(contentsOf: URL(fileURLWithPath: try compress("big.lz4", content, options: ["-B6", "-BX"])))
+        func blockSize(at i: Int) -> Int {
+            Int(data[i]) | Int(data[i + 1]) << 8 | Int(data[i + 2]) << 16 | Int(data[i + 3] & 0x7F) << 24
+        }
+        // The frame header is 7 bytes; each block is its size, its bytes and their checksum.
+        let second = 7 + 4 + blockSize(at: 7) + 4
+        let size = blockSize(at: second)
+        XCTAssertGreaterThan(size, 64 * 1024)
+        data[second + 4 + size / 2] ^= 0x5A
+        let path = dir.appendingPathComponent("bigflipped.log.lz4").path
+        try data.write(to: URL(fileURLWithPath: path))
+        let r = try readAll(path)
+        guard case .corrupt(let offset, let detail)? = r.summary.damage else {
+            return XCTFail("expected corruption, got \(String(describing: r.summary.damage))")
+        }
+        let end = Int64(second + 4 + size + 4)
+        XCTAssertGreaterThanOrEqual(offset, end - 64 * 1024)
+        XCTAssertLessThan(offset, end)
+        XCTAssertEqual(detail, "ERROR_blockChecksum_invalid")
+        // The first block's 1 MiB of text, up to its last complete line.
+        let firstBlockLines = content.utf8.prefix(1 << 20).filter { $0 == 0x0A }.count
+        XCTAssertGreaterThanOrEqual(r.lines.count, firstBlockLines)
+        XCTAssertEqual(r.lines, Array(expected(content).prefix(r.lines.count)))
+    }
+
     func testNotLZ4IsCorruptAtZero() throws {
         let r = try readAll(try write("fake.log.lz4", "this is not lz4\n"))
         XCTAssertEqual(r.summary.damage?.code, "corrupt")
