@@ -350,6 +350,13 @@ public struct CandidateIDs: Sendable {
             lastTask = task
         }
     }
+
+    /// Adds the ids `other` gathered (from other slots).
+    public mutating func formUnion(_ other: CandidateIDs) {
+        users.formUnion(other.users)
+        projects.formUnion(other.projects)
+        tasks.formUnion(other.tasks)
+    }
 }
 
 extension CandidateIDs {

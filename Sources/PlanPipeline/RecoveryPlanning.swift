@@ -1,5 +1,7 @@
 import ConflictResolver
+import Dispatch
 import EventSpill
+import Foundation
 import LiveDatabase
 import PlanReport
 import PostgresClient
@@ -122,7 +124,7 @@ public enum RecoveryPlanning {
     ) throws -> (FoldResult, Resolution, [Int64: UserContact]) {
         try live.begin(readOnly: true, isolation: .repeatableRead)
         let early = LiveUserStateRead(on: live, window: window, usersOf: batches, quarantinedUsers: quarantinedUsers)
-        var fold = stages.timed("fold") { SlotFold.fold(taking: &batches, window: window) }
+        var fold = stages.timed("fold") { SlotFold.fold(taking: &batches, window: window, releasingInBackground: true) }
         let (resolution, contacts) = try stages.timed("resolve") {
             let ids = candidateIDs(fold.slots)
             let (state, contacts) = try live.finishTransaction { live in
@@ -170,10 +172,32 @@ public enum RecoveryPlanning {
         }
     }
 
-    /// The users, projects and tasks `slots` name, read in place (no slot copied).
+    /// The users, projects and tasks `slots` name, read in place (no slot copied): a part of the
+    /// slots on each core, then the parts' ids merged.
     static func candidateIDs(_ slots: [FoldedSlot]) -> CandidateIDs {
-        var ids = CandidateIDs()
-        slots.forEachInPlace { ids.add(user: $0.pointee.slot.key.userID, project: $0.pointee.slot.projectID, task: $0.pointee.slot.taskID) }
+        candidateIDs(slots, parts: slots.count < 1 << 14 ? 1 : ProcessInfo.processInfo.activeProcessorCount)
+    }
+
+    /// The ids `slots` name, gathered in `parts` parts at once.
+    static func candidateIDs(_ slots: [FoldedSlot], parts: Int) -> CandidateIDs {
+        let parts = max(1, min(parts, slots.count))
+        let gathered = UnsafeMutableBufferPointer<CandidateIDs>.allocate(capacity: parts)
+        gathered.initialize(repeating: CandidateIDs())
+        defer { gathered.deinitialize().deallocate() }
+        let out = GatheredIDs(gathered.baseAddress!)
+        slots.withUnsafeBufferPointer { slots in
+            let read = SlotsRead(slots)
+            DispatchQueue.concurrentPerform(iterations: parts) { part in
+                var ids = CandidateIDs()
+                for i in (read.slots.count * part / parts)..<(read.slots.count * (part + 1) / parts) {
+                    let slot = read.slots.baseAddress! + i
+                    ids.add(user: slot.pointee.slot.key.userID, project: slot.pointee.slot.projectID, task: slot.pointee.slot.taskID)
+                }
+                (out.base + part).pointee = ids
+            }
+        }
+        var ids = gathered[0]
+        for part in gathered.dropFirst() { ids.formUnion(part) }
         return ids
     }
 
@@ -191,4 +215,16 @@ public enum RecoveryPlanning {
             need + (InputDiscovery.fileSize(path) ?? 0) * (path.hasSuffix(".lz4") ? 3 : 1)
         }
     }
+}
+
+/// Where `candidateIDs` gathers each part's ids. Sendable: each part writes its own element.
+private struct GatheredIDs: @unchecked Sendable {
+    let base: UnsafeMutablePointer<CandidateIDs>
+    init(_ base: UnsafeMutablePointer<CandidateIDs>) { self.base = base }
+}
+
+/// The slots `candidateIDs` reads. Sendable: only read while the parts gather.
+private struct SlotsRead: @unchecked Sendable {
+    let slots: UnsafeBufferPointer<FoldedSlot>
+    init(_ slots: UnsafeBufferPointer<FoldedSlot>) { self.slots = slots }
 }

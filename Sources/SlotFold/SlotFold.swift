@@ -27,39 +27,69 @@ public enum SlotFold {
     /// The events sorted are the batches' own 40-byte values, with their batch number in their
     /// tag: the fold reads them in order, and looks at a batch only for a version's fields, a
     /// location's file, or the host and file of two events of one slot, time and kind.
+    ///
+    /// `releasingInBackground`: the batches (their versions and texts, most of the memory left
+    /// once the events are copied) are let go on another thread, while the caller goes on with the
+    /// slots; otherwise before the call returns.
     public static func fold(
-        taking batches: inout [EventBatch], window: Window, partitions: Int = 4 * ProcessInfo.processInfo.activeProcessorCount
+        taking batches: inout [EventBatch], window: Window, partitions: Int = 4 * ProcessInfo.processInfo.activeProcessorCount,
+        releasingInBackground: Bool = false
+    ) -> FoldResult {
+        fold(taking: &batches, window: window, partitions: partitions, piecesPerRange: 4, releasingInBackground: releasingInBackground)
+    }
+
+    /// As `fold(taking:window:partitions:releasingInBackground:)`, each range folded in about
+    /// `piecesPerRange` pieces (`FoldPiece`).
+    static func fold(
+        taking batches: inout [EventBatch], window: Window, partitions: Int, piecesPerRange: Int, releasingInBackground: Bool
     ) -> FoldResult {
         precondition(batches.count < 1 << 30, "more than 2^30 sources")
         let bounds = userBounds(batches, window: window, partitions: max(1, partitions))
         let (parts, capacity, outsideWindow) = rangeEvents(&batches, window: window, bounds: bounds)
-        let ranges = FoldRanges(parts, capacity: capacity)
-        let held = batches
+        let ranges = FoldRanges(parts, capacity: capacity, piecesPerRange: piecesPerRange)
+        let held = HeldBatches(batches)
         batches = []
-        return Batches.with(held) { sources in
+        defer {
+            // With the last range's events (`FoldRanges.fold`).
+            if releasingInBackground {
+                DispatchQueue.global().async {
+                    held.release()
+                    ranges.releaseEvents()
+                }
+            } else {
+                held.release()
+                ranges.releaseEvents()
+            }
+        }
+        return Batches.with(held.batches) { sources in
             // Sorted at once; then each range's slot count is known, and the ranges fold at once
             // into one array made at its final size (no merge, no copy of the folded slots).
             DispatchQueue.concurrentPerform(iterations: bounds.count + 1) { p in ranges.sort(p, sources) }
-            ranges.sorted()
-            let counts = ranges.slots
-            let offsets = counts.reduce(into: [0]) { $0.append($0.last! + $1) }
-            var result = FoldResult()
-            result.slots = Array(unsafeUninitializedCapacity: offsets.last!) { slots, initialized in
+            // Then each range folds in pieces (`FoldPiece`), so that no range is left to fold
+            // alone on one core at the end.
+            let pieces = ranges.pieces()
+            let slots = Array<FoldedSlot>(unsafeUninitializedCapacity: pieces.last?.slots.upperBound ?? 0) { slots, initialized in
                 guard let base = slots.baseAddress else { return }
                 let out = SlotOutput(base)
-                DispatchQueue.concurrentPerform(iterations: counts.count) { p in
-                    ranges.fold(p, sources, into: out.base + offsets[p])
+                let placing = PiecePlacing(pieces: pieces.count)
+                DispatchQueue.concurrentPerform(iterations: pieces.count) { i in
+                    let start = pieces[i].slots.lowerBound
+                    ranges.fold(pieces[i], i, sources, into: out.base + start)
+                    placing.folded(i) { i, end in
+                        // Closes the gap the deleted slots of the pieces before left, moving (not
+                        // copying) the piece down, while later pieces fold: it moves below
+                        // `start + written`, where no later piece writes.
+                        let written = ranges.written(i)
+                        let start = pieces[i].slots.lowerBound
+                        if end != start { (out.base + end).moveInitialize(from: out.base + start, count: written) }
+                        ranges.placeFindings(i)
+                        return written
+                    }
                 }
-                // Close the gaps the deleted slots left, moving (not copying) each range down.
-                var end = 0
-                for p in counts.indices {
-                    let written = ranges.written(p)
-                    if end != offsets[p] { (base + end).moveInitialize(from: base + offsets[p], count: written) }
-                    end += written
-                }
-                initialized = end
+                initialized = placing.end
             }
-            for part in ranges.results() { result.appendFindings(of: part) }
+            var result = ranges.findings()
+            result.slots = slots
             result.outsideWindow += outsideWindow
             return result
         }
@@ -165,16 +195,42 @@ public enum SlotFold {
     /// apart) are sorted by `inFoldOrder` alone.
     ///
     /// `order` may come back as another of `buffers`' buffers; the one it was is then theirs.
-    static func sortInFoldOrder(_ order: inout UnsafeMutableBufferPointer<Event>, _ batches: Batches, _ buffers: SortBuffers) -> Int {
+    /// `marks` gets the starts of the keys it asks for (`KeyMarks`).
+    static func sortInFoldOrder(
+        _ order: inout UnsafeMutableBufferPointer<Event>, _ batches: Batches, _ buffers: SortBuffers, marks: inout KeyMarks
+    ) -> Int {
         guard order.count > 1 else { return order.count }
-        if sortByKey(&order, buffers) { return sortWithinKeys(order, batches) }
+        if sortByKey(&order, buffers) { return sortWithinKeys(order, batches, marks: &marks) }
         var order = order
         order.sort { a, b in inFoldOrder(a, b, batches) }
         var keys = 1
         for i in order.indices.dropFirst() where order[i].userID != order[i - 1].userID || order[i].slotStart != order[i - 1].slotStart {
+            marks.key(startsAt: i, keysBefore: keys)
             keys += 1
         }
         return keys
+    }
+
+    /// The starts of some keys of a sorted range, where it is cut into pieces to fold apart: the
+    /// first key starting at or after each `step` events past the last mark.
+    struct KeyMarks {
+        /// The events a piece starts at, and the keys (slots) before them; the first at 0.
+        private(set) var starts: [(event: Int, keysBefore: Int)] = [(0, 0)]
+        private var next: Int
+        private let step: Int
+
+        /// Marks about `pieces` pieces of `events` events.
+        init(events: Int, pieces: Int) {
+            step = max(1, (events + pieces - 1) / max(1, pieces))
+            next = step
+        }
+
+        @inline(__always)
+        mutating func key(startsAt event: Int, keysBefore: Int) {
+            guard event >= next else { return }
+            starts.append((event, keysBefore))
+            next = event + step
+        }
     }
 
     /// The fold order of two events (CONTRACT §5.2): key, time, kind, then host, file and line.
@@ -312,7 +368,7 @@ public enum SlotFold {
 
     /// Sorts the events of each key (the events already in key order) in fold order, keeping
     /// the order given for events equal in it; returns the number of keys.
-    static func sortWithinKeys(_ order: UnsafeMutableBufferPointer<Event>, _ batches: Batches) -> Int {
+    static func sortWithinKeys(_ order: UnsafeMutableBufferPointer<Event>, _ batches: Batches, marks: inout KeyMarks) -> Int {
         do {
             var keys = 0
             var start = 0
@@ -321,6 +377,7 @@ public enum SlotFold {
                 while end < order.count, order[end].userID == order[start].userID, order[end].slotStart == order[start].slotStart {
                     end += 1
                 }
+                marks.key(startsAt: start, keysBefore: keys)
                 keys += 1
                 if end - start <= 32 {
                     // A key has a few events: an insertion sort, moving past greater events only.
@@ -587,6 +644,50 @@ private struct SlotOutput: @unchecked Sendable {
     init(_ base: UnsafeMutablePointer<FoldedSlot>) { self.base = base }
 }
 
+/// The batches a fold reads, until it lets them go (`release`), on its thread or another.
+private final class HeldBatches: @unchecked Sendable {
+    // Sendable: `batches` is read by the fold, then emptied by one thread, once the fold is done.
+    private(set) var batches: [EventBatch]
+
+    init(_ batches: [EventBatch]) { self.batches = batches }
+
+    func release() { batches = [] }
+}
+
+/// Places the folded pieces, in order, each as soon as it and every piece before it are folded:
+/// the thread that folds a piece places it and any later pieces already folded, one thread
+/// placing at a time, so that only the pieces folded last are placed after the fold.
+private final class PiecePlacing: @unchecked Sendable {
+    // Sendable: `done`, `next`, `placing` and `placed` are only touched under `lock`; `end` is
+    // written by the one placing thread, and read after every range is placed.
+    private let lock = NSLock()
+    private var done: [Bool]
+    private var next = 0
+    private var placing = false
+    /// Where the next piece's slots go: the slots of the pieces placed.
+    private(set) var end = 0
+
+    init(pieces: Int) { done = Array(repeating: false, count: pieces) }
+
+    /// Records piece `p` folded; then, unless another thread is placing, places the pieces ready
+    /// in order: `place(piece, end)` moves the piece's slots to `end` and returns their count.
+    func folded(_ p: Int, place: (Int, Int) -> Int) {
+        lock.lock()
+        done[p] = true
+        guard !placing else { return lock.unlock() }
+        placing = true
+        while next < done.count, done[next] {
+            let range = next
+            lock.unlock()
+            end += place(range, end)
+            lock.lock()
+            next = range + 1
+        }
+        placing = false
+        lock.unlock()
+    }
+}
+
 /// Buffers the ranges' sorts write in, lent to the ranges in turn: memory that one range wrote
 /// (its keys, the buffer its events were sorted from) is used again by the next, where fresh
 /// memory would cost a zeroed page each 4 KiB.
@@ -633,66 +734,128 @@ final class SortBuffers: @unchecked Sendable {
     }
 }
 
-/// The ranges' events, sorted and folded by the thread of each range, and their results.
+/// The ranges' events, sorted by the thread of each range, then folded in pieces by the thread
+/// of each piece, and the pieces' results.
 private final class FoldRanges: @unchecked Sendable {
     // Sendable: each index of the buffers is touched by one thread at a time: the thread of its
-    // range during `sort` and `fold`, the caller before, between and after them. The buffers are
-    // allocated here, so that no array is accessed from two threads at once.
+    // range during `sort`, of its piece during `fold`, the caller before, between and after them;
+    // `piecesLeft` and `rangesLeft` only under `lock`; `placed` by the placing thread, one at a
+    // time (`PiecePlacing`). The buffers are allocated here, so that no array is accessed from
+    // two threads at once.
     private let events: UnsafeMutableBufferPointer<UnsafeMutableBufferPointer<EventBatch.Event>>
-    private let folded: UnsafeMutableBufferPointer<FoldResult>
     private let slotCounts: UnsafeMutableBufferPointer<Int>
-    private let writtenCounts: UnsafeMutableBufferPointer<Int>
+    private let marks: UnsafeMutableBufferPointer<SlotFold.KeyMarks>
+    private var folded: UnsafeMutableBufferPointer<FoldResult> = .init(start: nil, count: 0)
+    private var writtenCounts: UnsafeMutableBufferPointer<Int> = .init(start: nil, count: 0)
+    private var piecesLeft: [Int] = []
+    private var rangesLeft = 0
+    /// The findings of the pieces placed, in order (`placeFindings`).
+    private var placed = FoldResult()
+    private let lock = NSLock()
     private var buffers: SortBuffers?
 
     /// Takes the ranges' event buffers over.
-    /// `capacity`: how many events each part's buffer can hold (`SortBuffers`).
-    init(_ parts: [UnsafeMutableBufferPointer<EventBatch.Event>], capacity: Int) {
+    /// `capacity`: how many events each part's buffer can hold (`SortBuffers`); `piecesPerRange`:
+    /// about how many pieces each range is folded in.
+    init(_ parts: [UnsafeMutableBufferPointer<EventBatch.Event>], capacity: Int, piecesPerRange: Int) {
         buffers = SortBuffers(capacity: capacity)
         events = .allocate(capacity: parts.count)
         _ = events.initialize(from: parts)
-        folded = .allocate(capacity: parts.count)
-        folded.initialize(repeating: FoldResult())
         slotCounts = .allocate(capacity: parts.count)
         slotCounts.initialize(repeating: 0)
-        writtenCounts = .allocate(capacity: parts.count)
-        writtenCounts.initialize(repeating: 0)
+        marks = .allocate(capacity: parts.count)
+        _ = marks.initialize(from: parts.map { SlotFold.KeyMarks(events: $0.count, pieces: piecesPerRange) })
     }
 
     deinit {
         for range in events { range.deallocate() }
         events.deinitialize().deallocate()
-        folded.deinitialize().deallocate()
         slotCounts.deallocate()
+        marks.deinitialize().deallocate()
+        folded.deinitialize().deallocate()
         writtenCounts.deallocate()
     }
 
-    /// Sorts range `i` in fold order and counts its slots.
+    /// Sorts range `i` in fold order, counts its slots and marks where its pieces start.
     func sort(_ i: Int, _ batches: Batches) {
-        slotCounts[i] = SlotFold.sortInFoldOrder(&events[i], batches, buffers!)
+        slotCounts[i] = SlotFold.sortInFoldOrder(&events[i], batches, buffers!, marks: &marks[i])
     }
 
-    /// Lets go of the sorts' spare buffers, once every range is sorted.
-    func sorted() { buffers = nil }
-
-    /// Each range's number of slots, once sorted.
-    var slots: [Int] { Array(slotCounts) }
-
-    /// Folds range `i` into `out`, then lets go of its events.
-    func fold(_ i: Int, _ batches: Batches, into out: UnsafeMutablePointer<FoldedSlot>) {
-        writtenCounts[i] = SlotFold.foldSorted(UnsafeBufferPointer(events[i]), batches, into: out, &folded[i])
-        events[i].deallocate()
-        events[i] = UnsafeMutableBufferPointer(start: nil, count: 0)
+    /// Once every range is sorted: lets go of the sorts' spare buffers, and returns the pieces to
+    /// fold, in order, with the places of their slots in the result.
+    func pieces() -> [FoldPiece] {
+        buffers = nil
+        var pieces: [FoldPiece] = []
+        var offset = 0
+        piecesLeft = Array(repeating: 0, count: events.count)
+        for range in events.indices {
+            let starts = marks[range].starts + [(events[range].count, slotCounts[range])]
+            for j in starts.indices.dropLast() where starts[j].event < starts[j + 1].event {
+                pieces.append(FoldPiece(
+                    range: range, events: starts[j].event..<starts[j + 1].event,
+                    slots: (offset + starts[j].keysBefore)..<(offset + starts[j + 1].keysBefore)))
+                piecesLeft[range] += 1
+            }
+            if piecesLeft[range] > 0 { rangesLeft += 1 }
+            offset += slotCounts[range]
+        }
+        folded = .allocate(capacity: pieces.count)
+        folded.initialize(repeating: FoldResult())
+        writtenCounts = .allocate(capacity: pieces.count)
+        writtenCounts.initialize(repeating: 0)
+        return pieces
     }
 
-    /// The number of slots range `i` wrote.
+    /// Folds `piece`, the `i`th, into `out`; then, if it was its range's last piece folded, and
+    /// another range is still folding, lets go of the range's events.
+    func fold(_ piece: FoldPiece, _ i: Int, _ batches: Batches, into out: UnsafeMutablePointer<FoldedSlot>) {
+        let range = UnsafeBufferPointer(rebasing: events[piece.range][piece.events])
+        writtenCounts[i] = SlotFold.foldSorted(range, batches, into: out, &folded[i])
+        lock.lock()
+        piecesLeft[piece.range] -= 1
+        let last = piecesLeft[piece.range] == 0
+        if last { rangesLeft -= 1 }
+        let rest = rangesLeft
+        lock.unlock()
+        // The range folded last keeps its events: let go of here, they would keep the fold's
+        // caller waiting; `releaseEvents` lets go of them.
+        if last && rest > 0 {
+            events[piece.range].deallocate()
+            events[piece.range] = UnsafeMutableBufferPointer(start: nil, count: 0)
+        }
+    }
+
+    /// The number of slots piece `i` wrote.
     func written(_ i: Int) -> Int { writtenCounts[i] }
 
-    /// The results (deletions, duplicates, orphans) in range order, moved out.
-    func results() -> [FoldResult] {
-        let all = Array(folded)
-        for i in folded.indices { folded[i] = FoldResult() }
-        return all
+    /// Appends piece `i`'s findings (deletions, duplicates, orphans) to those of the pieces
+    /// before it. Called for each piece in order, by one thread at a time (`PiecePlacing`).
+    func placeFindings(_ i: Int) {
+        placed.appendFindings(of: folded[i])
+        folded[i] = FoldResult()
     }
+
+    /// The findings of every piece, in order, once placed; moved out.
+    func findings() -> FoldResult {
+        defer { placed = FoldResult() }
+        return placed
+    }
+
+    /// Lets go of the events of the ranges still holding theirs, once every piece is folded.
+    func releaseEvents() {
+        for i in events.indices where events[i].baseAddress != nil {
+            events[i].deallocate()
+            events[i] = UnsafeMutableBufferPointer(start: nil, count: 0)
+        }
+    }
+}
+
+/// Events `events` of a sorted range, whole keys, folded apart; their slots go to `slots` of
+/// the result (before the gaps of deleted slots are closed).
+private struct FoldPiece {
+    var range: Int
+    var events: Range<Int>
+    var slots: Range<Int>
 }
 
 /// The pieces' counts and places, and their numbers of events outside the window, in memory

@@ -259,6 +259,24 @@ final class LiveStateTests: XCTestCase {
         XCTAssertEqual(ids.tasks, Set(named.compactMap(\.2)))
     }
 
+    /// Ids gathered from parts of the slots apart, then merged: the ids of all the slots.
+    func testCandidateIDsGatheredInPartsAreTheWholeSlotsIDs() {
+        let named: [(Int64, Int64, Int64?)] = [(1, 7, 70), (1, 8, nil), (2, 7, 71), (2, 9, nil), (3, 9, 70), (3, 10, 72), (4, 7, nil)]
+        var whole = CandidateIDs()
+        for (user, project, task) in named { whole.add(user: user, project: project, task: task) }
+        var merged = CandidateIDs()
+        for part in [named[..<3], named[3..<3], named[3...]] {
+            var ids = CandidateIDs()
+            for (user, project, task) in part { ids.add(user: user, project: project, task: task) }
+            merged.formUnion(ids)
+        }
+        merged.add(user: 5, project: 7, task: 70)
+        whole.add(user: 5, project: 7, task: 70)
+        XCTAssertEqual(merged.users, whole.users)
+        XCTAssertEqual(merged.projects, whole.projects)
+        XCTAssertEqual(merged.tasks, whole.tasks)
+    }
+
     /// The users of a read's events in the window, gathered before the fold: every one, whether
     /// its low bits meet another's in the table of users met lately or not.
     func testUsersOfBatchesAreEveryUserOfAnEventInTheWindow() {

@@ -270,6 +270,38 @@ final class SlotFoldTests: XCTestCase {
         XCTAssertEqual(SlotFold.fold(events, window: window, partitions: 2), one, "the events given are left as they were")
     }
 
+    /// Each range is folded in pieces, at once, and the gaps the deleted slots leave are closed
+    /// as the pieces are placed: the result must not depend on how many pieces there are, down
+    /// to a piece per slot.
+    func testFoldInPiecesGivesTheSameResult() {
+        var rng = SystemRandomNumberGenerator()
+        var events: [SlotEvent] = []
+        for user in Int64(1)...200 {
+            for slot in Int64(0)..<6 {
+                let k = SlotKey(userID: user, slotStart: start.adding(minutes: slot * 10))
+                for i in 0..<Int.random(in: 1...3, using: &rng) {
+                    let t = at(slot * 10 + Int64(i))
+                    switch Int.random(in: 0..<5, using: &rng) {
+                    case 0: events.append(deleted(t, line: 300 + i).with(key: k))
+                    case 1: events.append(processed(t).with(key: k))
+                    default: events.append(upload(t, "r\(i)", keystrokes: Int32(i), line: 100 + i, key: k))
+                    }
+                }
+            }
+        }
+        func folded(partitions: Int, pieces: Int) -> FoldResult {
+            var batches = EventBatch.batches(events)
+            return SlotFold.fold(taking: &batches, window: window, partitions: partitions, piecesPerRange: pieces, releasingInBackground: false)
+        }
+        let whole = folded(partitions: 1, pieces: 1)
+        XCTAssertFalse(whole.deleted.isEmpty || whole.slots.isEmpty)
+        for partitions in [1, 3] {
+            for pieces in [2, 7, events.count] {
+                XCTAssertEqual(folded(partitions: partitions, pieces: pieces), whole, "\(partitions) ranges, \(pieces) pieces")
+            }
+        }
+    }
+
     /// Events of many keys, with ties at one time and kind across hosts, files (one file name
     /// in two folders) and lines, and events equal in the fold order, in batches of several files.
     func tiedEvents(users: [Int64], starts: [Timestamp], using rng: inout some RandomNumberGenerator) -> [SlotEvent] {
@@ -308,9 +340,16 @@ final class SlotFoldTests: XCTestCase {
             var sorted = tagged, reference = tagged
             var buffer = UnsafeMutableBufferPointer<EventBatch.Event>.allocate(capacity: sorted.count)
             _ = buffer.initialize(fromContentsOf: sorted)
-            let keys = SlotFold.sortInFoldOrder(&buffer, batches, SortBuffers(capacity: sorted.count))
+            var marks = SlotFold.KeyMarks(events: sorted.count, pieces: 3)
+            let keys = SlotFold.sortInFoldOrder(&buffer, batches, SortBuffers(capacity: sorted.count), marks: &marks)
             sorted = Array(buffer)
             buffer.deallocate()
+            // The pieces start at keys' first events, after as many keys as the marks say.
+            for (event, keysBefore) in marks.starts {
+                let before = sorted[..<event]
+                XCTAssertEqual(Set(before.map { [$0.userID, $0.slotStart] }).count, keysBefore)
+                XCTAssertTrue(event == 0 || sorted[event].userID != sorted[event - 1].userID || sorted[event].slotStart != sorted[event - 1].slotStart)
+            }
             reference.sort { SlotFold.inFoldOrder($0, $1, batches) }
             return (sorted, reference, keys, tagged.withUnsafeBufferPointer { SlotFold.KeyPacking($0) } != nil)
         }
