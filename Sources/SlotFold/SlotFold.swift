@@ -18,12 +18,15 @@ public enum SlotFold {
 
     /// Folds the events of every batch as one, taking the batches over (`batches` is left empty):
     /// each batch's events are let go once copied into the ranges to sort, and each range's once
-    /// folded, so the events and the result are not all in memory at once. `partitions` is the
-    /// number of user ranges: four per core by default, so that most ranges' events are let go
-    /// before the last ranges' slots are made.
+    /// its last piece is folded (the range folded last lets them go with the batches), so the
+    /// events and the result are not all in memory at once. `partitions` is the number of user
+    /// ranges: four per core by default, so that most ranges' events are let go before the last
+    /// ranges' slots are made.
     ///
-    /// Ranges of users, on every core, are sorted and folded at once; each range's result is
-    /// sorted by key, so the ranges' results in order are the whole result, whatever the split.
+    /// Ranges of users, on every core, are sorted at once, then folded in pieces of whole keys
+    /// (about four a range, `FoldPiece`), each piece placed in order as soon as those before it
+    /// are; each piece's result is sorted by key, so the pieces' results in order are the whole
+    /// result, whatever the split.
     /// The events sorted are the batches' own 40-byte values, with their batch number in their
     /// tag: the fold reads them in order, and looks at a batch only for a version's fields, a
     /// location's file, or the host and file of two events of one slot, time and kind.
