@@ -2,10 +2,13 @@
 # The plan benchmark: a generated incident, `lz4 -dc` of every input it reads (the limit), then
 # `recover-tool plan` on the same inputs with its stage timings and peak memory, in one run.
 #
-#   scripts/bench-plan.sh [--users N] [--hours H] [--history-days D] [--seed S] [--dir DIR] [--keep] [--baseline]
+#   scripts/bench-plan.sh [--users N] [--hours H] [--history-days D] [--seed S] [--rounds R] [--dir DIR] [--keep] [--baseline]
 #
 # Starts its own throwaway PostgreSQL (stopped on exit), builds release binaries, makes the
-# incident with scripts/make-incident.sh, and prints a table for BENCHMARKS.md. The default
+# incident with scripts/make-incident.sh, and prints a table for BENCHMARKS.md. The floor and
+# plan are timed in turn, --rounds times (5 by default): on a shared machine one pair can be off
+# by 15% either way, so each round's figures are printed, then their medians, the ratio being
+# the median of each plan run over its own round's floor. The default
 # incident is the realistic one: 20,000 users, a 14-hour window, and 4 days of history before the
 # logs in both databases, so the snapshot holds about 2.4 M rows of which under 15% lie in the
 # window, and the live table about 2.3 M rows outside the window. --baseline also times, in the same
@@ -14,19 +17,21 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-users=20000 hours=14 history=4 seed=7 dir="" keep=0 baseline=0
+users=20000 hours=14 history=4 seed=7 rounds=5 dir="" keep=0 baseline=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --users) users=${2:?}; shift 2 ;;
     --hours) hours=${2:?}; shift 2 ;;
     --history-days) history=${2:?}; shift 2 ;;
     --seed) seed=${2:?}; shift 2 ;;
+    --rounds) rounds=${2:?}; shift 2 ;;
     --dir) dir=${2:?}; shift 2 ;;
     --keep) keep=1; shift ;;
     --baseline) baseline=1; shift ;;
     *) echo "bench-plan: unknown option '$1'" >&2; exit 2 ;;
   esac
 done
+case "$rounds" in ''|*[!0-9]*|0) echo "bench-plan: --rounds takes a count of 1 or more" >&2; exit 2 ;; esac
 [ -n "$dir" ] || dir=$(mktemp -d /tmp/rt-bench.XXXXXX)
 
 bash scripts/setup.sh
@@ -47,26 +52,31 @@ mapfile -t files < <(find "$dir/incident/logs" -type f | sort)
 
 # The limit: decompressing every input once, one after the other, as plan must read them.
 sync
-cat "${files[@]}" "$snapshot" > /dev/null   # warm the page cache for both runs
-start=$(date +%s.%N)
-# (The crashed host's file ends in a cut frame: lz4 says "Unfinished stream", exit 68, after
-# writing everything before the cut, as plan reads it.)
-for f in "${files[@]}" "$snapshot"; do
-  case "$f" in *.lz4) lz4 -dc "$f" || [ $? = 68 ] ;; *) cat "$f" ;; esac
-done > /dev/null
-end=$(date +%s.%N)
-lz4_seconds=$(echo "$end - $start" | bc)
+cat "${files[@]}" "$snapshot" > /dev/null   # warm the page cache for both
+floor() {
+  local start end
+  start=$(date +%s.%N)
+  # (The crashed host's file ends in a cut frame: lz4 says "Unfinished stream", exit 68, after
+  # writing everything before the cut, as plan reads it.)
+  for f in "${files[@]}" "$snapshot"; do
+    case "$f" in *.lz4) lz4 -dc "$f" || [ $? = 68 ] ;; *) cat "$f" ;; esac
+  done > /dev/null
+  end=$(date +%s.%N)
+  echo "$end - $start" | bc
+}
+: > "$dir/rounds.txt"
+for round in $(seq "$rounds"); do
+  lz4_seconds=$(floor)
+  rm -rf "$dir/plan"
+  /usr/bin/time -v -o "$dir/time.txt" .build/release/recover-tool plan --from "$from" --to "$to" \
+    --logs "$dir/incident/logs" --snapshot "$snapshot" --db "dbname=bench_live" --out "$dir/plan" \
+    --verbose --quiet > "$dir/plan.out" 2> "$dir/plan.err"
+  echo "floor=$lz4_seconds $(grep -o 'seconds=[0-9.]* stage=[a-z]*' "$dir/plan.err" | sed 's/seconds=\([0-9.]*\) stage=\(.*\)/\2=\1/' | tr '\n' ' ')$(awk -F': ' '
+    /Elapsed/ {printf "wall=%s ", $2} /Percent of CPU/ {printf "cpu=%s ", $2} /Maximum resident/ {printf "rss=%s ", $2}' "$dir/time.txt")" >> "$dir/rounds.txt"
+done
 
-rm -rf "$dir/plan"
-/usr/bin/time -v -o "$dir/time.txt" .build/release/recover-tool plan --from "$from" --to "$to" \
-  --logs "$dir/incident/logs" --snapshot "$snapshot" --db "dbname=bench_live" --out "$dir/plan" \
-  --verbose --quiet > "$dir/plan.out" 2> "$dir/plan.err"
-
-wall=$(awk -F': ' '/Elapsed/ {print $2}' "$dir/time.txt")
-rss=$(awk -F': ' '/Maximum resident/ {print $2}' "$dir/time.txt")
 lines=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['lines']['total'])" "$dir/incident/expected.json")
 text=$(for f in "${files[@]}"; do case "$f" in *.lz4) lz4 -dc "$f" 2>/dev/null || true ;; *) cat "$f" ;; esac; done | wc -c)
-cpu=$(awk -F': ' '/Percent of CPU/ {print $2}' "$dir/time.txt")
 echo "incident: $users users, $hours h, $history history days, seed $seed; $lines log lines ($text bytes of text) in ${#files[@]} files; snapshot $(stat -c %s "$snapshot") bytes (lz4)"
 python3 - "$dir/incident/expected.json" <<'PY'
 import json, sys
@@ -75,14 +85,27 @@ print('snapshot rows: %d, of which in the window: %d (%.1f%%); live time_slots: 
       % (d['snapshot_rows'], d['snapshot_rows_in_window'], 100 * d['snapshot_rows_in_window'] / d['snapshot_rows'],
          d['live_time_slots'], d['live_time_slots'] - d['live_time_slots_in_window']))
 PY
-echo "lz4 -dc of every input (the floor): ${lz4_seconds} s"
-grep -o 'seconds=[0-9.]* stage=[a-z]*' "$dir/plan.err" | sed 's/seconds=\([0-9.]*\) stage=\(.*\)/stage \2: \1 s/'
-python3 - "$wall" "$lz4_seconds" "$cpu" "$rss" <<'PY'
-import sys
-wall, floor, cpu, rss = sys.argv[1], float(sys.argv[2]), sys.argv[3], int(sys.argv[4])
-seconds = sum(float(part) * 60 ** i for i, part in enumerate(reversed(wall.split(':'))))
-print('plan wall time: %.2f s; CPU: %s; peak memory (max RSS): %d MB; ratio to the floor: %.1fx'
-      % (seconds, cpu, rss // 1024, seconds / floor))
+python3 - "$dir/rounds.txt" <<'PY'
+import statistics, sys
+def seconds(clock):
+    return sum(float(part) * 60 ** i for i, part in enumerate(reversed(clock.split(':'))))
+rounds = []
+for line in open(sys.argv[1]):
+    r = dict(kv.split('=', 1) for kv in line.split())
+    r['wall'] = seconds(r['wall'])
+    rounds.append(r)
+for i, r in enumerate(rounds, 1):
+    stages = ', '.join('%s %s s' % (k, r[k]) for k in ('read', 'fold', 'resolve', 'write') if k in r)
+    print('round %d: floor %.2f s; plan %.2f s (%.2fx), CPU %s, max RSS %d MB; %s'
+          % (i, float(r['floor']), r['wall'], r['wall'] / float(r['floor']), r['cpu'], int(r['rss']) // 1024, stages))
+median = lambda key: statistics.median(float(r[key]) for r in rounds if key in r)
+print('lz4 -dc of every input (the floor), median: %.2f s' % median('floor'))
+for stage in ('read', 'fold', 'resolve', 'write'):
+    if any(stage in r for r in rounds):
+        print('stage %s, median: %.3f s' % (stage, median(stage)))
+print('plan wall time, median of %d: %.2f s; CPU: %s; peak memory (max RSS): %d MB; ratio to the floor (median of each round\'s): %.2fx'
+      % (len(rounds), median('wall'), '%d%%' % statistics.median(int(r['cpu'].rstrip('%')) for r in rounds), int(median('rss')) // 1024,
+         statistics.median(r['wall'] / float(r['floor']) for r in rounds)))
 PY
 head -3 "$dir/plan.out"
 python3 - "$dir/plan/plan.json" "$dir/incident/expected.json" <<'PY'
@@ -107,7 +130,7 @@ def figures(path):
     wall = sum(float(p) * 60 ** i for i, p in enumerate(reversed(f['Elapsed (wall clock) time (h:mm:ss or m:ss)'].split(':'))))
     return wall, f['Percent of CPU this job got'], int(f['Maximum resident set size (kbytes)']) // 1024
 base, plan, floor = figures(sys.argv[1]), figures(sys.argv[2]), float(sys.argv[3])
-print('DuckDB baseline wall time: %.2f s; CPU: %s; peak memory: %d MB; ratio to the floor: %.1fx; plan takes %.2fx its time'
+print('DuckDB baseline wall time: %.2f s; CPU: %s; peak memory: %d MB; ratio to the floor: %.1fx; plan (the last round) takes %.2fx its time'
       % (base[0], base[1], base[2], base[0] / floor, plan[0] / base[0]))
 PY
 fi
