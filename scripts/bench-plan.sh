@@ -15,6 +15,7 @@
 # run, the same recovery scripted with DuckDB (scripts/baseline-duckdb.py, which checks its rows
 # against expected.json), installing the duckdb module from PyPI if it is missing.
 set -euo pipefail
+shopt -s inherit_errexit   # a failing lz4 inside $(floor) stops the script too
 cd "$(dirname "$0")/.."
 
 users=20000 hours=14 history=4 seed=7 rounds=5 dir="" keep=0 baseline=0
@@ -31,7 +32,9 @@ while [ $# -gt 0 ]; do
     *) echo "bench-plan: unknown option '$1'" >&2; exit 2 ;;
   esac
 done
-case "$rounds" in ''|*[!0-9]*|0) echo "bench-plan: --rounds takes a count of 1 or more" >&2; exit 2 ;; esac
+case "$rounds" in ''|*[!0-9]*) rounds=0 ;; esac
+[ "$((10#$rounds))" -ge 1 ] || { echo "bench-plan: --rounds takes a count of 1 or more" >&2; exit 2; }
+rounds=$((10#$rounds))
 [ -n "$dir" ] || dir=$(mktemp -d /tmp/rt-bench.XXXXXX)
 
 bash scripts/setup.sh
@@ -72,7 +75,8 @@ floor() {
 }
 # One plan first, not timed: the live database's pages in its buffers, as for any later plan.
 .build/release/recover-tool plan --from "$from" --to "$to" --logs "$dir/incident/logs" --snapshot "$snapshot" \
-  --db "dbname=bench_live" --out "$dir/plan" --quiet > /dev/null 2>&1
+  --db "dbname=bench_live" --out "$dir/plan" --quiet > /dev/null 2> "$dir/warmup.err" \
+  || { echo "bench-plan: the untimed plan failed:" >&2; cat "$dir/warmup.err" >&2; exit 1; }
 : > "$dir/rounds.txt"
 for round in $(seq "$rounds"); do
   lz4_seconds=$(floor)
@@ -94,7 +98,7 @@ print('snapshot rows: %d, of which in the window: %d (%.1f%%); live time_slots: 
       % (d['snapshot_rows'], d['snapshot_rows_in_window'], 100 * d['snapshot_rows_in_window'] / d['snapshot_rows'],
          d['live_time_slots'], d['live_time_slots'] - d['live_time_slots_in_window']))
 PY
-python3 - "$dir/rounds.txt" <<'PY'
+python3 - "$dir/rounds.txt" "$dir/medians.txt" <<'PY'
 import statistics, sys
 def seconds(clock):
     return sum(float(part) * 60 ** i for i, part in enumerate(reversed(clock.split(':'))))
@@ -112,9 +116,12 @@ print('lz4 -dc of every input (the floor), median: %.2f s' % median('floor'))
 for stage in ('read', 'fold', 'resolve', 'write'):
     if any(stage in r for r in rounds):
         print('stage %s, median: %.3f s' % (stage, median(stage)))
+cpus = [int(r['cpu'].rstrip('%')) for r in rounds if r['cpu'].rstrip('%').isdigit()]
 print('plan wall time, median of %d: %.2f s; CPU: %s; peak memory (max RSS): %d MB; ratio to the floor (median of each round\'s): %.2fx'
-      % (len(rounds), median('wall'), '%d%%' % statistics.median(int(r['cpu'].rstrip('%')) for r in rounds), int(median('rss')) // 1024,
+      % (len(rounds), median('wall'), '%.0f%%' % statistics.median(cpus) if cpus else '?', int(median('rss')) // 1024,
          statistics.median(r['wall'] / float(r['floor']) for r in rounds)))
+with open(sys.argv[2], 'w') as out:  # for --baseline
+    out.write('%f %f\n' % (median('floor'), median('wall')))
 PY
 head -3 "$dir/plan.out"
 python3 - "$dir/plan/plan.json" "$dir/incident/expected.json" <<'PY'
@@ -131,15 +138,13 @@ if [ "$baseline" = 1 ]; then
   /usr/bin/time -v -o "$dir/baseline.time" python3 scripts/baseline-duckdb.py --from "$from" --to "$to" \
     --logs "$dir/incident/logs" --snapshot "$snapshot" --db "dbname=bench_live" --threads "$(nproc)" \
     --out "$dir/baseline.tsv" --check "$dir/incident/expected.json" 2> "$dir/baseline.err" || true
-  grep -E '^baseline: ' "$dir/baseline.err"
-  python3 - "$dir/baseline.time" "$dir/time.txt" "$lz4_seconds" <<'PY'
+  grep -E '^baseline: ' "$dir/baseline.err" || true
+  python3 - "$dir/baseline.time" "$dir/medians.txt" <<'PY'
 import sys
-def figures(path):
-    f = dict(line.strip().split(': ', 1) for line in open(path) if ': ' in line)
-    wall = sum(float(p) * 60 ** i for i, p in enumerate(reversed(f['Elapsed (wall clock) time (h:mm:ss or m:ss)'].split(':'))))
-    return wall, f['Percent of CPU this job got'], int(f['Maximum resident set size (kbytes)']) // 1024
-base, plan, floor = figures(sys.argv[1]), figures(sys.argv[2]), float(sys.argv[3])
-print('DuckDB baseline wall time: %.2f s; CPU: %s; peak memory: %d MB; ratio to the floor: %.1fx; plan (the last round) takes %.2fx its time'
-      % (base[0], base[1], base[2], base[0] / floor, plan[0] / base[0]))
+f = dict(line.strip().split(': ', 1) for line in open(sys.argv[1]) if ': ' in line)
+wall = sum(float(p) * 60 ** i for i, p in enumerate(reversed(f['Elapsed (wall clock) time (h:mm:ss or m:ss)'].split(':'))))
+floor, plan = map(float, open(sys.argv[2]).read().split())
+print('DuckDB baseline wall time: %.2f s; CPU: %s; peak memory: %d MB; ratio to the median floor: %.1fx; plan (median) takes %.2fx its time'
+      % (wall, f['Percent of CPU this job got'], int(f['Maximum resident set size (kbytes)']) // 1024, wall / floor, plan / wall))
 PY
 fi
