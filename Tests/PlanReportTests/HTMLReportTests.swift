@@ -61,6 +61,38 @@ final class HTMLReportTests: XCTestCase {
         XCTAssertFalse(complete.contains("class=\"warning\""))
     }
 
+    /// The timeline's buckets count each outcome's slots, the readers' quarantined slots of the
+    /// window (not a record without a key, nor one past the window's end that the axis still
+    /// shows), and spilled recovered slots by their start (also only within the window).
+    func testBucketsCountEveryOutcomeTheReadersQuarantineAndSpilledSlots() {
+        var evidence = Incident.evidence()
+        let scale = TimelineScale(window: evidence.window)
+        func cell(_ minutes: Int64) -> [Int] { BucketCounts(evidence, scale: scale).counts[scale.bucket(Incident.t(minutes))!] }
+        func total() -> Int { BucketCounts(evidence, scale: scale).counts.joined().reduce(0, +) }
+        // Recovered 14:00 (two users), 14:10, 14:20, 15:40; already present 14:30; offline
+        // 15:00, 15:10; quarantined 14:40 (by the resolver) and 15:30 (by a reader).
+        XCTAssertEqual(cell(0), [2, 0, 0, 0])
+        XCTAssertEqual(cell(30), [0, 1, 0, 0])
+        XCTAssertEqual(cell(60), [0, 0, 1, 0])
+        XCTAssertEqual(cell(40), [0, 0, 0, 1])
+        XCTAssertEqual(cell(90), [0, 0, 0, 1])
+        XCTAssertEqual(total(), 10)
+        XCTAssertEqual(BucketCounts(evidence, scale: scale).counts.count, scale.bucketCount)
+        evidence.readQuarantine += [
+            QuarantineRecord(location: SourceLocation(file: Incident.app2, line: 40), reason: .malformedJSON("x"), key: Incident.key(1002, 90)),
+            QuarantineRecord(location: SourceLocation(file: Incident.app2, line: 41), reason: .malformedJSON("x")),
+            QuarantineRecord(location: SourceLocation(file: Incident.app2, line: 42), reason: .malformedJSON("x"), key: Incident.key(1002, 150)),
+        ]
+        evidence.spilledRecovered = SpilledRecovered(
+            count: 7, minutes: 70, users: [], head: [], starts: [Incident.t(0): 3, Incident.t(150): 4], readQuarantineRecovered: [],
+            slots: { _ in [] }, removeFiles: {})
+        XCTAssertNotNil(scale.bucket(Incident.t(150)), "past the window's end, on the axis")
+        XCTAssertEqual(cell(0), [5, 0, 0, 0])
+        XCTAssertEqual(cell(90), [0, 0, 0, 2])
+        XCTAssertEqual(cell(150), [0, 0, 0, 0])
+        XCTAssertEqual(total(), 14)
+    }
+
     func testTimelineHasOneBarGroupPerNonEmptyBucket() throws {
         let evidence = Incident.evidence()
         let html = try render(evidence)
