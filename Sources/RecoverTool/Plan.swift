@@ -86,6 +86,7 @@ struct Plan: ParsableCommand {
 
     func run() throws {
         // Before the read stage starts its threads, which inherit the blocked signals.
+        SignalExit.beforeEnd = { StatusLine.standardError.close() }
         SignalExit.install()
         // A taken --out stops the run before minutes of reading (and the pipeline connects first).
         try PlanWriter.checkDestination(out)

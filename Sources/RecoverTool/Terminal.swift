@@ -18,6 +18,8 @@ final class StatusLine: @unchecked Sendable {
     let isTerminal: Bool
     private let lock = NSLock()
     private var drawn = ""
+    /// Set by `close()`: nothing is drawn any more.
+    private var closed = false
     /// When a measured progress (bytes of a file, of a COPY) last drew the line.
     private var measuredAt = Date.distantPast
 
@@ -27,6 +29,7 @@ final class StatusLine: @unchecked Sendable {
     func draw(_ text: String) {
         guard isTerminal else { return }
         lock.withLock {
+            guard !closed else { return }
             drawn = VisibleText.escaped(text)
             measuredAt = Date()
             StandardStreams.progressLine(text)
@@ -37,7 +40,7 @@ final class StatusLine: @unchecked Sendable {
     func drawIfIdle(_ text: String) {
         guard isTerminal else { return }
         lock.withLock {
-            guard Date().timeIntervalSince(measuredAt) > 1.5 else { return }
+            guard !closed, Date().timeIntervalSince(measuredAt) > 1.5 else { return }
             drawn = VisibleText.escaped(text)
             StandardStreams.progressLine(text)
         }
@@ -50,6 +53,17 @@ final class StatusLine: @unchecked Sendable {
             if !drawn.isEmpty { Self.raw("\r\u{1B}[K") }
             drawn = ""
         }
+    }
+
+    /// Removes the status line for good, as the process ends by a signal: the shell's prompt then
+    /// starts a clean line. Skipped when another thread is writing the line (on a terminal that
+    /// does not take output, waiting for it would keep the process from ending).
+    func close() {
+        guard isTerminal, lock.try() else { return }
+        defer { lock.unlock() }
+        if !drawn.isEmpty { Self.raw("\r\u{1B}[K") }
+        drawn = ""
+        closed = true
     }
 
     /// Writes `line` (and a newline) on standard error above the status line, then redraws it.

@@ -23,6 +23,9 @@ import Darwin
 public enum SignalExit {
     static let signals: [Int32] = [SIGINT, SIGTERM, SIGHUP]
     nonisolated(unsafe) private static var descriptor: Int32 = -1
+    /// Run once the directories are removed, just before the process ends by the signal (the
+    /// command removes its progress line). Set it before `install`.
+    nonisolated(unsafe) public static var beforeEnd: (@Sendable () -> Void)?
 
     /// Blocks the signals in the calling thread and starts the watcher. Call it before any other
     /// thread is started: threads inherit the mask (the dispatch's own threads block every
@@ -70,6 +73,7 @@ public enum SignalExit {
 
     /// Ends the process by `number` (its directories already removed).
     static func end(by number: Int32) -> Never {
+        beforeEnd?()
         signal(number, SIG_DFL)
         var set = sigset_t()
         sigemptyset(&set)

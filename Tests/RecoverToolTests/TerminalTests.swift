@@ -26,6 +26,35 @@ final class TerminalTests: XCTestCase {
         XCTAssertEqual(linesBrokenByLogLines(shown), [], shown)
     }
 
+    /// A plan ended by a signal on a terminal removes its progress line before it ends, so that
+    /// the shell's prompt starts a line of its own instead of following `write: 3 s`.
+    func testAPlanEndedByASignalRemovesItsProgressLine() throws {
+        let demo = try DemoRun(label: "tty-signal")
+        let out = demo.dir.file("plan").path
+        func quoted(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+        let plan = (["env", "RECOVER_TOOL_TEST_HOLD_AT=plan-renaming", tool, "plan"] + DemoIncident.window
+            + ["--logs", DemoIncident.logs, "--snapshot", DemoIncident.snapshot, "--db", demo.live.conninfo, "--out", out])
+            .map(quoted).joined(separator: " ")
+        // On the terminal, in the background of a shell: once the plan holds before its rename
+        // (its staging directory has plan.json) and its write stage's ticker has drawn the line
+        // (a second, once 1.5 s have passed since the read's last measured progress), SIGTERM.
+        let shell = """
+            \(plan) & pid=$!
+            for i in $(seq 1200); do ls \(quoted(out)).partial-*/plan.json >/dev/null 2>&1 && break; sleep 0.05; done
+            sleep 3
+            kill -TERM $pid
+            wait $pid
+            """
+        let shown = try runProcess("bash", ["-c", "script -qec \(quoted(shell)) /dev/null"], environment: demo.live.processEnvironment)
+        let text = shown.stdoutText
+        XCTAssertEqual(shown.status, 128 + SIGTERM, text)
+        XCTAssertTrue(text.contains("recover-tool: test hold at plan-renaming"), text)
+        XCTAssertTrue(text.contains("write: "), "the ticker did not draw: \(text.debugDescription)")
+        XCTAssertTrue(text.hasSuffix("\r\u{1B}[K"), "the progress line was left: \(text.suffix(80).debugDescription)")
+        let left = try FileManager.default.contentsOfDirectory(atPath: demo.dir.path).filter { $0.hasPrefix("plan") }
+        XCTAssertEqual(left, [], "the plan or its staging directory was left")
+    }
+
     func testThePasswordIsAskedForOnATerminal() throws {
         let pgdir = try XCTUnwrap(ProcessInfo.processInfo.environment["RECOVER_PGDIR"], "run under scripts/test.sh (RECOVER_PGDIR)")
         let hba = pgdir + "/data/pg_hba.conf"
