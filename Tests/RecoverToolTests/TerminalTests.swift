@@ -37,11 +37,12 @@ final class TerminalTests: XCTestCase {
             .map(quoted).joined(separator: " ")
         // On the terminal, in the background of a shell: once the plan holds before its rename
         // (its staging directory has plan.json) and its write stage's ticker has drawn the line
-        // (a second, once 1.5 s have passed since the read's last measured progress), SIGTERM.
+        // (each second, once 1.5 s have passed since the read's last measured progress; 4 s
+        // leave room for a loaded machine), SIGTERM.
         let shell = """
             \(plan) & pid=$!
             for i in $(seq 1200); do ls \(quoted(out)).partial-*/plan.json >/dev/null 2>&1 && break; sleep 0.05; done
-            sleep 3
+            sleep 4
             kill -TERM $pid
             wait $pid
             """
