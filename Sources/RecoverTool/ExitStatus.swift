@@ -94,7 +94,7 @@ struct ReportedFailure: Error {
 func printError(_ line: String) {
     // The last gate: no message leaves with a password in it, whatever produced it.
     let flat = ConnectionInfo.redactingSecrets(in: line.split(whereSeparator: \.isNewline).joined(separator: " "))
-    FileHandle.standardError.write(Data("recover-tool: error: \(VisibleText.escaped(flat))\n".utf8))
+    StandardStreams.writeError("recover-tool: error: \(VisibleText.escaped(flat))\n")
 }
 
 /// Writes to standard output and error through `FileHandle` (the C globals are not
@@ -106,12 +106,34 @@ enum StandardStreams {
     }
 
     static func error(_ text: String) {
-        FileHandle.standardError.write(Data(VisibleText.escaped(text, keepingLayout: true).utf8))
+        writeError(VisibleText.escaped(text, keepingLayout: true))
     }
 
     /// Redraws the progress line: `\r`, the tool's own clear-line sequence, then `text` escaped.
     static func progressLine(_ text: String) {
-        FileHandle.standardError.write(Data(("\r\u{1B}[K" + VisibleText.escaped(text)).utf8))
+        writeError("\r\u{1B}[K" + VisibleText.escaped(text))
+    }
+
+    /// Writes `text` (already escaped) on standard error with `write(2)`, ignoring a failure:
+    /// there is nowhere left to report it, and a terminal that is gone (`EIO` once it hung up, the
+    /// session's shell keeping the process) must not end a plan in the middle of its work, as
+    /// `FileHandle`'s `write` does (it traps).
+    static func writeError(_ text: String) {
+        var text = text
+        text.withUTF8 { bytes in
+            guard let base = bytes.baseAddress else { return }
+            var done = 0
+            while done < bytes.count {
+                let n = write(2, base + done, bytes.count - done)
+                if n > 0 {
+                    done += n
+                } else if n < 0 && errno == EINTR {
+                    continue
+                } else {
+                    return
+                }
+            }
+        }
     }
 }
 

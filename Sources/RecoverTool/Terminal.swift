@@ -56,12 +56,15 @@ final class StatusLine: @unchecked Sendable {
     }
 
     /// Removes the status line for good, as the process ends by a signal: the shell's prompt then
-    /// starts a clean line. Skipped when another thread is writing the line (on a terminal that
-    /// does not take output, waiting for it would keep the process from ending).
+    /// starts a clean line. Skipped when another thread is writing the line, or the terminal does
+    /// not take output now: waiting for either would keep the process from ending.
     func close() {
         guard isTerminal, lock.try() else { return }
         defer { lock.unlock() }
-        if !drawn.isEmpty { Self.raw("\r\u{1B}[K") }
+        // Only when the terminal takes output now: one whose output is stopped (Ctrl-S) would
+        // keep the process waiting too.
+        var ready = pollfd(fd: 2, events: Int16(POLLOUT), revents: 0)
+        if !drawn.isEmpty, poll(&ready, 1, 0) == 1, ready.revents & Int16(POLLOUT) != 0 { Self.raw("\r\u{1B}[K") }
         drawn = ""
         closed = true
     }
@@ -76,7 +79,7 @@ final class StatusLine: @unchecked Sendable {
 
     /// Writes `text` as it is: the tool's own control sequences around text already escaped.
     private static func raw(_ text: String) {
-        FileHandle.standardError.write(Data(text.utf8))
+        StandardStreams.writeError(text)
     }
 }
 

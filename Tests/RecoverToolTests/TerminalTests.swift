@@ -46,12 +46,43 @@ final class TerminalTests: XCTestCase {
             kill -TERM $pid
             wait $pid
             """
-        let shown = try runProcess("bash", ["-c", "script -qec \(quoted(shell)) /dev/null"], environment: demo.live.processEnvironment)
+        let shown = try runProcess("bash", ["-c", "timeout -k 5 120 script -qec \(quoted(shell)) /dev/null"], environment: demo.live.processEnvironment)
         let text = shown.stdoutText
         XCTAssertEqual(shown.status, 128 + SIGTERM, text)
         XCTAssertTrue(text.contains("recover-tool: test hold at plan-renaming"), text)
         XCTAssertTrue(text.contains("write: "), "the ticker did not draw: \(text.debugDescription)")
         XCTAssertTrue(text.hasSuffix("\r\u{1B}[K"), "the progress line was left: \(text.suffix(80).debugDescription)")
+        let left = try FileManager.default.contentsOfDirectory(atPath: demo.dir.path).filter { $0.hasPrefix("plan") }
+        XCTAssertEqual(left, [], "the plan or its staging directory was left")
+    }
+
+    /// A plan whose terminal is gone goes on: its progress and log lines, which the terminal no
+    /// longer takes (`EIO`), are dropped, not a trap that ends it. Its session's shell outlived the
+    /// hangup and kept it (as `disown` does); a SIGTERM later ends it by the signal, its
+    /// directories removed, with nothing left on a terminal to clear.
+    func testAPlanWhoseTerminalIsGoneGoesOnAndEndsByASignal() throws {
+        let demo = try DemoRun(label: "tty-hangup")
+        let out = demo.dir.file("plan").path, pid = demo.dir.file("pid").path, status = demo.dir.file("status").path
+        func quoted(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+        let plan = (["env", "RECOVER_TOOL_TEST_HOLD_AT=plan-renaming", tool, "plan"] + DemoIncident.window
+            + ["--logs", DemoIncident.logs, "--snapshot", DemoIncident.snapshot, "--db", demo.live.conninfo, "--out", out, "--verbose"])
+            .map(quoted).joined(separator: " ")
+        // The shell on the terminal outlives the hangup (`trap '' HUP`) to write down the plan's status.
+        let inside = "trap '' HUP; \(plan) & echo $! > \(quoted(pid)); wait $!; echo $? > \(quoted(status))"
+        // The terminal goes away (its `script` killed) once the plan holds and has drawn its line;
+        // its write ticker then draws into it twice or more before the SIGTERM.
+        let shell = """
+            timeout -k 5 120 script -qec \(quoted(inside)) /dev/null > /dev/null & terminal=$!
+            for i in $(seq 1200); do ls \(quoted(out)).partial-*/plan.json >/dev/null 2>&1 && break; sleep 0.05; done
+            sleep 3
+            pkill -KILL -P $terminal -x script || kill -KILL $terminal
+            sleep 3
+            kill -TERM "$(cat \(quoted(pid)))"
+            for i in $(seq 600); do [ -s \(quoted(status)) ] && break; sleep 0.1; done
+            cat \(quoted(status))
+            """
+        let shown = try runProcess("bash", ["-c", shell], environment: demo.live.processEnvironment)
+        XCTAssertEqual(shown.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines), String(128 + SIGTERM), shown.stderrText)
         let left = try FileManager.default.contentsOfDirectory(atPath: demo.dir.path).filter { $0.hasPrefix("plan") }
         XCTAssertEqual(left, [], "the plan or its staging directory was left")
     }
