@@ -31,22 +31,19 @@ final class TerminalTests: XCTestCase {
     func testAPlanEndedByASignalRemovesItsProgressLine() throws {
         let demo = try DemoRun(label: "tty-signal")
         let out = demo.dir.file("plan").path
-        func quoted(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
-        let plan = (["env", "RECOVER_TOOL_TEST_HOLD_AT=plan-renaming", tool, "plan"] + DemoIncident.window
-            + ["--logs", DemoIncident.logs, "--snapshot", DemoIncident.snapshot, "--db", demo.live.conninfo, "--out", out])
-            .map(quoted).joined(separator: " ")
+        let plan = planHeldBeforeItsRename(demo, out: out)
         // On the terminal, in the background of a shell: once the plan holds before its rename
         // (its staging directory has plan.json) and its write stage's ticker has drawn the line
         // (each second, once 1.5 s have passed since the read's last measured progress; 4 s
         // leave room for a loaded machine), SIGTERM.
         let shell = """
             \(plan) & pid=$!
-            for i in $(seq 1200); do ls \(quoted(out)).partial-*/plan.json >/dev/null 2>&1 && break; sleep 0.05; done
+            for i in $(seq 1200); do ls \(shellQuoted(out)).partial-*/plan.json >/dev/null 2>&1 && break; sleep 0.05; done
             sleep 4
             kill -TERM $pid
             wait $pid
             """
-        let shown = try runProcess("bash", ["-c", "timeout -k 5 120 script -qec \(quoted(shell)) /dev/null"], environment: demo.live.processEnvironment)
+        let shown = try runProcess("bash", ["-c", "timeout -k 5 120 script -qec \(shellQuoted(shell)) /dev/null"], environment: demo.live.processEnvironment)
         let text = shown.stdoutText
         XCTAssertEqual(shown.status, 128 + SIGTERM, text)
         XCTAssertTrue(text.contains("recover-tool: test hold at plan-renaming"), text)
@@ -63,28 +60,33 @@ final class TerminalTests: XCTestCase {
     func testAPlanWhoseTerminalIsGoneGoesOnAndEndsByASignal() throws {
         let demo = try DemoRun(label: "tty-hangup")
         let out = demo.dir.file("plan").path, pid = demo.dir.file("pid").path, status = demo.dir.file("status").path
-        func quoted(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
-        let plan = (["env", "RECOVER_TOOL_TEST_HOLD_AT=plan-renaming", tool, "plan"] + DemoIncident.window
-            + ["--logs", DemoIncident.logs, "--snapshot", DemoIncident.snapshot, "--db", demo.live.conninfo, "--out", out, "--verbose"])
-            .map(quoted).joined(separator: " ")
+        let plan = planHeldBeforeItsRename(demo, out: out, "--verbose")
         // The shell on the terminal outlives the hangup (`trap '' HUP`) to write down the plan's status.
-        let inside = "trap '' HUP; \(plan) & echo $! > \(quoted(pid)); wait $!; echo $? > \(quoted(status))"
+        let inside = "trap '' HUP; \(plan) & echo $! > \(shellQuoted(pid)); wait $!; echo $? > \(shellQuoted(status))"
         // The terminal goes away (its `script` killed) once the plan holds and has drawn its line;
         // its write ticker then draws into it twice or more before the SIGTERM.
         let shell = """
-            timeout -k 5 120 script -qec \(quoted(inside)) /dev/null > /dev/null & terminal=$!
-            for i in $(seq 1200); do ls \(quoted(out)).partial-*/plan.json >/dev/null 2>&1 && break; sleep 0.05; done
+            timeout -k 5 120 script -qec \(shellQuoted(inside)) /dev/null > /dev/null & terminal=$!
+            for i in $(seq 1200); do ls \(shellQuoted(out)).partial-*/plan.json >/dev/null 2>&1 && break; sleep 0.05; done
             sleep 3
             pkill -KILL -P $terminal -x script || kill -KILL $terminal
             sleep 3
-            kill -TERM "$(cat \(quoted(pid)))"
-            for i in $(seq 600); do [ -s \(quoted(status)) ] && break; sleep 0.1; done
-            cat \(quoted(status))
+            kill -TERM "$(cat \(shellQuoted(pid)))"
+            for i in $(seq 600); do [ -s \(shellQuoted(status)) ] && break; sleep 0.1; done
+            cat \(shellQuoted(status))
             """
         let shown = try runProcess("bash", ["-c", shell], environment: demo.live.processEnvironment)
         XCTAssertEqual(shown.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines), String(128 + SIGTERM), shown.stderrText)
         let left = try FileManager.default.contentsOfDirectory(atPath: demo.dir.path).filter { $0.hasPrefix("plan") }
         XCTAssertEqual(left, [], "the plan or its staging directory was left")
+    }
+
+    /// The shell command of a demo plan into `out` that holds before its rename (its plan.json
+    /// written in the staging directory) until a signal ends it.
+    func planHeldBeforeItsRename(_ demo: DemoRun, out: String, _ extra: String...) -> String {
+        (["env", "RECOVER_TOOL_TEST_HOLD_AT=plan-renaming", tool, "plan"] + DemoIncident.window
+            + ["--logs", DemoIncident.logs, "--snapshot", DemoIncident.snapshot, "--db", demo.live.conninfo, "--out", out] + extra)
+            .map(shellQuoted).joined(separator: " ")
     }
 
     func testThePasswordIsAskedForOnATerminal() throws {

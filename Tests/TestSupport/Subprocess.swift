@@ -74,6 +74,10 @@ public func runChecked(
     return output
 }
 
+/// `text` as one word of a POSIX shell command: in single quotes, each quote in it closed,
+/// escaped and opened again.
+public func shellQuoted(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+
 /// Runs `executable` with `arguments` on a terminal: a pty from util-linux `script`, whose
 /// standard output is what the terminal showed (the command's standard output and error
 /// together, with `\r\n` line ends). `typed` is written to the terminal after `typingDelay`
@@ -82,10 +86,9 @@ public func runOnTerminal(
     _ executable: String, _ arguments: [String], typed: String? = nil, typingDelay: Double = 3,
     environment: [String: String] = [:], unsetting: [String] = []
 ) throws -> ProcessOutput {
-    func quoted(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
-    let command = (["env"] + unsetting.flatMap { ["-u", $0] } + [executable] + arguments).map(quoted).joined(separator: " ")
-    let feed = typed.map { "(sleep \(typingDelay); printf '%s\\n' \(quoted($0)))" } ?? "true"
+    let command = (["env"] + unsetting.flatMap { ["-u", $0] } + [executable] + arguments).map(shellQuoted).joined(separator: " ")
+    let feed = typed.map { "(sleep \(typingDelay); printf '%s\\n' \(shellQuoted($0)))" } ?? "true"
     // `script -e` returns the command's status; the command's terminal stays open until it exits.
     return try runProcess(
-        "bash", ["-c", "\(feed) | script -qec \(quoted(command)) /dev/null"], environment: environment)
+        "bash", ["-c", "\(feed) | script -qec \(shellQuoted(command)) /dev/null"], environment: environment)
 }
