@@ -28,7 +28,7 @@ struct TestPause {
             while true { sleep(60) }
         }
         guard let point, point == name else { return }
-        FileHandle.standardError.write(Data("recover-tool: test pause at \(name) (pid \(getpid()))\n".utf8))
+        StandardStreams.writeError("recover-tool: test pause at \(name) (pid \(getpid()))\n")
         raise(SIGSTOP)
     }
 }

@@ -38,7 +38,7 @@ final class TerminalTests: XCTestCase {
         // leave room for a loaded machine), SIGTERM.
         let shell = """
             \(plan) & pid=$!
-            for i in $(seq 1200); do ls \(shellQuoted(out)).partial-*/plan.json >/dev/null 2>&1 && break; sleep 0.05; done
+            \(waitForHeldPlan(out))
             sleep 4
             kill -TERM $pid
             wait $pid
@@ -67,7 +67,7 @@ final class TerminalTests: XCTestCase {
         // its write ticker then draws into it twice or more before the SIGTERM.
         let shell = """
             timeout -k 5 120 script -qec \(shellQuoted(inside)) /dev/null > /dev/null & terminal=$!
-            for i in $(seq 1200); do ls \(shellQuoted(out)).partial-*/plan.json >/dev/null 2>&1 && break; sleep 0.05; done
+            \(waitForHeldPlan(out))
             sleep 3
             pkill -KILL -P $terminal -x script || kill -KILL $terminal
             sleep 3
@@ -79,6 +79,12 @@ final class TerminalTests: XCTestCase {
         XCTAssertEqual(shown.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines), String(128 + SIGTERM), shown.stderrText)
         let left = try FileManager.default.contentsOfDirectory(atPath: demo.dir.path).filter { $0.hasPrefix("plan") }
         XCTAssertEqual(left, [], "the plan or its staging directory was left")
+    }
+
+    /// A shell line that waits (a minute at most) for the plan into `out` to hold before its
+    /// rename: plan.json, written last, is in its staging directory.
+    func waitForHeldPlan(_ out: String) -> String {
+        "for i in $(seq 1200); do ls \(shellQuoted(out)).partial-*/plan.json >/dev/null 2>&1 && break; sleep 0.05; done"
     }
 
     /// The shell command of a demo plan into `out` that holds before its rename (its plan.json
