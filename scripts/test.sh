@@ -10,11 +10,20 @@ cd "$(dirname "$0")/.."
 export RECOVER_WITH_CHROMIUM=1  # the report.html render test needs headless Chromium
 bash scripts/setup.sh
 env=$(bash scripts/pg-start.sh) && eval "$env"
-trap 'bash scripts/pg-stop.sh "$RECOVER_PGDIR"' EXIT
+# The tests' temporary files go to a folder of this run's own (RECOVER_TEST_TMPDIR; SwiftPM keeps
+# its own files in TMPDIR), which must be empty when they end: a test that leaves a directory
+# behind (each demo run's holds its plans) fails the run.
+tests_tmp=$(mktemp -d /tmp/rt-tests.XXXXXX)
+trap 'bash scripts/pg-stop.sh "$RECOVER_PGDIR"; rm -rf "$tests_tmp"' EXIT
 echo "test: PostgreSQL running at $PGHOST" >&2
 
 swift build --build-tests
-swift test --skip-build "$@"
+RECOVER_TEST_TMPDIR=$tests_tmp swift test --skip-build "$@"
+left=$(cd "$tests_tmp" && ls -A)
+if [ -n "$left" ]; then
+  echo "test: the tests left in their temporary folder (a fixture not released in tearDown?):" $left >&2
+  exit 1
+fi
 if [ $# -eq 0 ]; then
   swift build --package-path Tools --scratch-path "$PWD/.build-tools"
   bash scripts/test-runbooks.sh

@@ -14,6 +14,10 @@ final class PlanSetTests: XCTestCase {
         tmp = try TemporaryDirectory(prefix: "plan-set")
     }
 
+    override func tearDown() {
+        tmp = nil
+    }
+
     /// Writes shard K of N of 8 users' slots; `perUser` changes the plan (and its id).
     func shard(_ k: Int, of n: Int, perUser: Int = 3, database: String = "test", name: String? = nil) throws -> PlanDirectory {
         let shard = Shard(index: k, count: n)!

@@ -17,6 +17,10 @@ final class ReconcileSnapshotTests: XCTestCase {
         badJob = try BadJobRun(label: "rc", dumping: false)
     }
 
+    override func tearDown() {
+        badJob = nil
+    }
+
     func testADumpOfSeveralTablesAndTheRestoredDatabaseReadTheSame() throws {
         let sql = badJob.dir.file("before.sql").path
         try BadJobFixture.dump(badJob.backup, to: sql)

@@ -14,6 +14,10 @@ final class HostileInputTests: XCTestCase {
         demo = try DemoRun(label: "hostile")
     }
 
+    override func tearDown() {
+        demo = nil
+    }
+
     func tool(_ arguments: [String], environment: [String: String] = [:]) throws -> ProcessOutput {
         try demo.tool(arguments, environment: environment)
     }

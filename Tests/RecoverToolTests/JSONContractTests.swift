@@ -12,6 +12,10 @@ final class JSONContractTests: XCTestCase {
         demo = try DemoRun(label: "json", environment: ["USER": "json-test"])
     }
 
+    override func tearDown() {
+        demo = nil
+    }
+
     func tool(_ arguments: [String]) throws -> ProcessOutput { try demo.tool(arguments) }
 
     /// Runs the command, checks its status and its output against the schema, returns the object.

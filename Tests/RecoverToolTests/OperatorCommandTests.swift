@@ -17,6 +17,10 @@ final class OperatorCommandTests: XCTestCase {
 
     func tool(_ arguments: [String], stdin: URL? = nil) throws -> ProcessOutput { try demo.tool(arguments, stdin: stdin) }
 
+    override func tearDown() {
+        demo = nil
+    }
+
     func planID() throws -> String {
         try XCTUnwrap((JSONSerialization.jsonObject(with: Data(contentsOf: demo.dir.file("plan/plan.json"))) as? [String: Any])?["plan_id"] as? String)
     }

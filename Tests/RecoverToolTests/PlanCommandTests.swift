@@ -82,6 +82,11 @@ final class PlanCommandTests: XCTestCase {
         try runChecked("lz4", ["-q", dir.file("app-2.jsonl").path, dir.file("logs/app-2/app-2.jsonl.lz4").path])
     }
 
+    override func tearDown() {
+        live = nil
+        dir = nil
+    }
+
     func plan(_ out: String, _ args: [String]) throws -> ProcessOutput {
         try runProcess(Self.tool, ["plan"] + Self.window + ["--db", live.conninfo, "--out", dir.file(out).path, "--quiet"] + args)
     }

@@ -18,6 +18,10 @@ final class ReconcileApplyTests: XCTestCase {
         badJob = try BadJobRun(label: "rca")
     }
 
+    override func tearDown() {
+        badJob = nil
+    }
+
     /// A reconcile plan into `out`, made against `database` (default: `live`); returns its id.
     func plan(_ out: String = "p", shard: String? = nil, against database: TestDatabase? = nil) throws -> String {
         let run = try runProcess(tool, [

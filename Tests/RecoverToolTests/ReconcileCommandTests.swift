@@ -14,6 +14,10 @@ final class ReconcileCommandTests: XCTestCase {
         try runChecked("lz4", ["-q", badJob.dump, badJob.dump + ".lz4"])
     }
 
+    override func tearDown() {
+        badJob = nil
+    }
+
     func reconcile(_ snapshot: String, out: String, _ extra: [String] = []) throws -> ProcessOutput {
         try runProcess(Self.tool, [
             "reconcile", "--snapshot", snapshot, "--job-from", BadJobFixture.jobFrom, "--job-to", BadJobFixture.jobTo,

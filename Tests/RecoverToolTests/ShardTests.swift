@@ -12,6 +12,10 @@ final class ShardCommandTests: XCTestCase {
         demo = try DemoRun(label: "shard", environment: ["USER": "shard-job"])
     }
 
+    override func tearDown() {
+        demo = nil
+    }
+
     func tool(_ arguments: [String]) throws -> ProcessOutput { try demo.tool(arguments) }
 
     /// Plans the window into `dir/NAME`, for one shard or all users; returns the rows file's lines.

@@ -11,6 +11,10 @@ final class SpillCommandTests: XCTestCase {
         demo = try DemoRun(label: "spill")
     }
 
+    override func tearDown() {
+        demo = nil
+    }
+
     func plan(_ name: String, _ extra: [String], environment: [String: String] = [:]) throws -> ProcessOutput {
         try demo.tool(
             ["plan"] + DemoIncident.window + ["--logs", DemoIncident.logs, "--snapshot", DemoIncident.snapshot,

@@ -1,13 +1,14 @@
 import Foundation
 import XCTest
 @testable import SourceFiles
+import TestSupport
 
 /// The reader on files written by the real `lz4` tool during the test.
 final class LineReaderTests: XCTestCase {
     var dir: URL!
 
     override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("lr-\(UUID().uuidString)")
+        dir = TemporaryDirectory.root.appendingPathComponent("lr-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     }
 
