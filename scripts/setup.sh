@@ -37,17 +37,19 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
+# The PyPI checkers at the versions the project was checked with: a newer release may judge the
+# same manifests and JSON differently.
 if ! command -v kubernetes-validate >/dev/null 2>&1; then
   echo "setup: installing kubernetes-validate (PyPI)" >&2
   # Debian's Python refuses a system-wide pip install without --break-system-packages (PEP 668);
   # an older pip does not know the flag.
-  python3 -m pip install -q --break-system-packages kubernetes-validate 2>/dev/null \
-    || python3 -m pip install -q kubernetes-validate
+  python3 -m pip install -q --break-system-packages kubernetes-validate==1.37.0 2>/dev/null \
+    || python3 -m pip install -q kubernetes-validate==1.37.0
   command -v kubernetes-validate >/dev/null 2>&1 || { echo "setup: kubernetes-validate is not on PATH after pip install" >&2; exit 1; }
 fi
 if ! command -v check-jsonschema >/dev/null 2>&1; then
   echo "setup: installing check-jsonschema (PyPI)" >&2
-  python3 -m pip install -q --break-system-packages check-jsonschema 2>/dev/null \
-    || python3 -m pip install -q check-jsonschema
+  python3 -m pip install -q --break-system-packages check-jsonschema==0.39.0 2>/dev/null \
+    || python3 -m pip install -q check-jsonschema==0.39.0
   command -v check-jsonschema >/dev/null 2>&1 || { echo "setup: check-jsonschema is not on PATH after pip install" >&2; exit 1; }
 fi

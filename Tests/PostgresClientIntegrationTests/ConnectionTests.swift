@@ -252,7 +252,7 @@ final class ConnectionTests: XCTestCase {
     func testEveryConnectionIsClosed() throws {
         let db = try TestDatabase(label: "closed")
         // The database's setup has just closed its own session, whose backend may not have exited.
-        XCTAssertEqual(try waitForSessions(db, toReach: 0), 0)
+        XCTAssertEqual(try db.sessionCountOnceEnded(), 0)
         do {
             let a = try db.connect()
             let b = try db.connect()
@@ -263,16 +263,6 @@ final class ConnectionTests: XCTestCase {
         }
         // A failed connect must not leave a session either.
         _ = try? Connection.connect(db.conninfo + " options='-c no_such_setting=1'")
-        XCTAssertEqual(try waitForSessions(db, toReach: 0), 0)
-    }
-
-    /// Backends exit asynchronously after the client closes: poll briefly.
-    private func waitForSessions(_ db: TestDatabase, toReach target: Int) throws -> Int {
-        var count = try db.sessionCount()
-        for _ in 0..<50 where count != target {
-            usleep(20_000)
-            count = try db.sessionCount()
-        }
-        return count
+        XCTAssertEqual(try db.sessionCountOnceEnded(), 0)
     }
 }

@@ -74,14 +74,14 @@ final class ApplyFaultTests: XCTestCase {
             } else {
                 process = try Spawned(tool, ["apply", dir.path, "--yes", "--plan-id", try approvedPlanID(dir.path)],
                                       environment: db.processEnvironment.merging(["RECOVER_TOOL_TEST_PAUSE_AT": point]) { $1 })
-                XCTAssertTrue(process.waitForStderr(containing: "test pause at \(point) (pid \(process.pid))"),
+                XCTAssertTrue(process.waitForPause(at: point),
                               "\(point): \(process.stderrText)")
             }
             XCTAssertEqual(process.pid, process.process.processIdentifier)
             kill(process.pid, SIGKILL)
             process.process.waitUntilExit()
             // The killed client's session ends (and with it its transaction and lock) on its own.
-            XCTAssertTrue(try waitForNoSessions(db, other: connection), point)
+            XCTAssertEqual(try db.sessionCountOnceEnded(excluding: connection), 0, point)
 
             let state: String
             if try DatabaseState.checksums(connection) == before {
@@ -158,7 +158,7 @@ final class ApplyFaultTests: XCTestCase {
             env["PGDATABASE"] = name
             env["RECOVER_TOOL_TEST_PAUSE_AT"] = point
             let process = try Spawned(tool, ["apply", dir.path, "--yes", "--plan-id", try approvedPlanID(dir.path)], environment: env)
-            XCTAssertTrue(process.waitForStderr(containing: "test pause at \(point)"), process.stderrText)
+            XCTAssertTrue(process.waitForPause(at: point), process.stderrText)
             try server.stopImmediately()
             kill(process.pid, SIGCONT)
             process.process.waitUntilExit()
@@ -183,16 +183,6 @@ final class ApplyFaultTests: XCTestCase {
             try server.start()
             XCTAssertEqual(try DatabaseState.checksums(try server.connect(name)), before, point)
         }
-    }
-
-    // MARK: Helpers
-
-    func waitForNoSessions(_ db: TestDatabase, other connection: Connection) throws -> Bool {
-        for _ in 0..<200 {
-            if try db.sessionCount(excluding: connection) == 0 { return true }
-            usleep(50_000)
-        }
-        return false
     }
 }
 
@@ -224,6 +214,23 @@ final class Spawned {
         for _ in 0..<1200 {
             if stderrText.contains(text) { return true }
             if !process.isRunning { return stderrText.contains(text) }
+            usleep(50_000)
+        }
+        return false
+    }
+
+    /// Waits (a minute at most) until the tool has stopped itself at `RECOVER_TOOL_TEST_PAUSE_AT`
+    /// `point`: its line says so, then the kernel shows it stopped. The line comes just before the
+    /// stop, so a SIGCONT sent on the line alone could come first and leave the tool stopped.
+    func waitForPause(at point: String) -> Bool {
+        guard waitForStderr(containing: "test pause at \(point) (pid \(pid))") else { return false }
+        for _ in 0..<1200 {
+            // /proc/PID/stat: `PID (NAME) STATE ...`; T is stopped by a signal.
+            if let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+               let close = stat.lastIndex(of: ")"), stat[close...].dropFirst(2).first == "T" {
+                return true
+            }
+            if !process.isRunning { return false }
             usleep(50_000)
         }
         return false

@@ -9,17 +9,19 @@ final class OperatorCommandTests: XCTestCase {
     var plan: String { demo.dir.file("plan").path }
 
     override func setUpWithError() throws {
-        demo = try DemoRun(label: "operator", environment: ["USER": "operator-test"])
+        // Help is laid out for 80 columns whatever the environment running the tests says
+        // (swift-argument-parser reads COLUMNS before the terminal's width).
+        demo = try DemoRun(label: "operator", environment: ["USER": "operator-test", "COLUMNS": "80", "LINES": "24"])
         let out = try tool(["plan"] + DemoIncident.window + ["--logs", DemoIncident.logs, "--snapshot", DemoIncident.snapshot,
                             "--out", plan, "--quiet"])
         XCTAssertEqual(out.status, 0, out.stderrText)
     }
 
-    func tool(_ arguments: [String], stdin: URL? = nil) throws -> ProcessOutput { try demo.tool(arguments, stdin: stdin) }
-
     override func tearDown() {
         demo = nil
     }
+
+    func tool(_ arguments: [String], stdin: URL? = nil) throws -> ProcessOutput { try demo.tool(arguments, stdin: stdin) }
 
     func planID() throws -> String {
         try XCTUnwrap((JSONSerialization.jsonObject(with: Data(contentsOf: demo.dir.file("plan/plan.json"))) as? [String: Any])?["plan_id"] as? String)
@@ -103,8 +105,8 @@ final class OperatorCommandTests: XCTestCase {
     /// the exact word `yes` goes on.
     func testOnlyTheExactWordYesConfirms() throws {
         for (answer, status) in [("y", Int32(1)), ("Yes", 1), ("yes please", 1), ("yes", 0)] {
-            let out = try runOnTerminal(BuiltProducts.recoverTool, ["apply", plan, "--quiet"], typed: answer, typingDelay: 1,
-                                        environment: demo.live.processEnvironment)
+            let out = try runOnTerminal(BuiltProducts.recoverTool, ["apply", plan, "--quiet"],
+                                        answering: ("Type 'yes' to continue: ", answer), environment: demo.live.processEnvironment)
             XCTAssertEqual(out.status, status, answer + ": " + out.stdoutText)
             XCTAssertTrue(out.stdoutText.contains("Apply this plan? Type 'yes' to continue: "), out.stdoutText)
             if status == 1 { XCTAssertTrue(out.stdoutText.contains("not confirmed (only 'yes' confirms): nothing was changed"), out.stdoutText) }

@@ -175,7 +175,7 @@ final class ReconcileApplyTests: XCTestCase {
         XCTAssertEqual(first.status, 0, first.stderrText)
         let paused = try Spawned(tool, try apply(1) + ["--db", badJob.live.conninfo],
                                  environment: badJob.live.processEnvironment.merging(["RECOVER_TOOL_TEST_PAUSE_AT": "users-guarded"]) { $1 })
-        XCTAssertTrue(paused.waitForStderr(containing: "test pause at users-guarded"), paused.stderrText)
+        XCTAssertTrue(paused.waitForPause(at: "users-guarded"), paused.stderrText)
         // The guard, before shard 1/3 restores anything: user 2, whose membership it restores,
         // cannot be deleted until its COMMIT (without the guard, the delete fails at once on
         // user 2's slots, SQLSTATE 23503).
@@ -216,10 +216,10 @@ final class ReconcileApplyTests: XCTestCase {
             let before = try DatabaseState.checksums(c)
             let process = try Spawned(tool, ["apply", badJob.dir.file(out).path, "--yes", "--plan-id", id],
                                       environment: db.processEnvironment.merging(["RECOVER_TOOL_TEST_PAUSE_AT": point]) { $1 })
-            XCTAssertTrue(process.waitForStderr(containing: "test pause at \(point) (pid \(process.pid))"), "\(point): \(process.stderrText)")
+            XCTAssertTrue(process.waitForPause(at: point), "\(point): \(process.stderrText)")
             kill(process.pid, SIGKILL)
             process.process.waitUntilExit()
-            for _ in 0..<200 where try db.sessionCount(excluding: c) > 0 { usleep(50_000) }
+            XCTAssertEqual(try db.sessionCountOnceEnded(excluding: c), 0, point)
             if point == "committed" {
                 let appliedAt = try c.execute("SELECT applied_at FROM recovery.runs WHERE id = 1").scalar!
                 XCTAssertEqual(try state(c).filter { $0.hasPrefix("1|") }, ["1|7|70|-|\(appliedAt)"], point)

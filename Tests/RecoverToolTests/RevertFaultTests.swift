@@ -40,7 +40,7 @@ extension ApplyFaultTests {
             usleep(useconds_t(ms * 1000))
             kill(process.pid, SIGKILL)
             process.process.waitUntilExit()
-            XCTAssertTrue(try waitForNoSessions(db, other: connection), "after \(ms) ms")
+            XCTAssertEqual(try db.sessionCountOnceEnded(excluding: connection), 0, "after \(ms) ms")
             let now = try DatabaseState.outcome(connection)
             let state = now == applied ? "applied" : now == reverted ? "reverted" : "in between"
             XCTAssertNotEqual(state, "in between", "killed after \(ms) ms: \(now)")

@@ -76,7 +76,7 @@ final class SpillCommandTests: XCTestCase {
                  "--db", demo.live.conninfo, "--out", out, "--quiet", "--memory-limit", "64K"],
                 environment: demo.live.processEnvironment.merging(
                     ["TMPDIR": tmp.path, "RECOVER_TOOL_TEST_PAUSE_AT": "plan-writing"]) { $1 })
-            XCTAssertTrue(process.waitForStderr(containing: "test pause at plan-writing"), process.stderrText)
+            XCTAssertTrue(process.waitForPause(at: "plan-writing"), process.stderrText)
             let spill = try FileManager.default.contentsOfDirectory(atPath: tmp.path)
             XCTAssertEqual(spill.count, 1, "\(spill)")
             XCTAssertTrue(spill.allSatisfy { $0.hasPrefix("recover-tool-spill-") }, "\(spill)")
@@ -102,7 +102,7 @@ final class SpillCommandTests: XCTestCase {
                 ["plan"] + DemoIncident.window + ["--logs", DemoIncident.logs, "--snapshot", DemoIncident.snapshot,
                  "--db", demo.live.conninfo, "--out", out, "--quiet"],
                 environment: demo.live.processEnvironment.merging(["RECOVER_TOOL_TEST_PAUSE_AT": "plan-renaming"]) { $1 })
-            XCTAssertTrue(process.waitForStderr(containing: "test pause at plan-renaming"), process.stderrText)
+            XCTAssertTrue(process.waitForPause(at: "plan-renaming"), process.stderrText)
             kill(process.pid, number)
             kill(process.pid, SIGCONT)
             process.process.waitUntilExit()

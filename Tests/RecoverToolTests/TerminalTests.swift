@@ -43,7 +43,7 @@ final class TerminalTests: XCTestCase {
             kill -TERM $pid
             wait $pid
             """
-        let shown = try runProcess("bash", ["-c", "timeout -k 5 120 script -qec \(shellQuoted(shell)) /dev/null"], environment: demo.live.processEnvironment)
+        let shown = try runProcess("bash", ["-c", terminalCommand(shell)], environment: demo.live.processEnvironment)
         let text = shown.stdoutText
         XCTAssertEqual(shown.status, 128 + SIGTERM, text)
         XCTAssertTrue(text.contains("recover-tool: test hold at plan-renaming"), text)
@@ -70,7 +70,7 @@ final class TerminalTests: XCTestCase {
         // The terminal goes away (its `script` killed) once the plan holds and has drawn its line;
         // its write ticker then draws into it twice or more before the SIGTERM.
         let shell = """
-            timeout -k 5 120 script -qec \(shellQuoted(inside)) /dev/null > /dev/null & terminal=$!
+            \(terminalCommand(inside)) > /dev/null & terminal=$!
             \(waitForHeldPlan(out))
             sleep 3
             pkill -KILL -P $terminal -x script || kill -KILL $terminal
@@ -113,24 +113,30 @@ final class TerminalTests: XCTestCase {
             _ = try? admin.execute("SELECT pg_reload_conf()")
         }
         try admin.execute("SELECT pg_reload_conf()")
-        Thread.sleep(forTimeInterval: 0.5)
         let conninfo = "host=\(pgdir) dbname=\(db.name) user=rt_pw_user"
+        // The server reloads its configuration in the background: wait (10 s at most) until it
+        // refuses this role without a password. No password file answers for it either.
+        let noPasswordFile = ["PGPASSFILE": "/dev/null"]
+        for _ in 0..<100 where (try? Connection.connect(conninfo + " passfile=/dev/null password=''")) != nil {
+            Thread.sleep(forTimeInterval: 0.1)
+        }
 
         // Without a terminal nothing is asked: libpq's message, 69.
-        let noTerminal = try runProcess(tool, ["runs", "--db", conninfo], environment: ["PGPASSWORD": ""])
+        let noTerminal = try runProcess(tool, ["runs", "--db", conninfo], environment: noPasswordFile.merging(["PGPASSWORD": ""]) { $1 })
         XCTAssertEqual(noTerminal.status, 69, noTerminal.stderrText)
         XCTAssertTrue(noTerminal.stderrText.contains("no password supplied"), noTerminal.stderrText)
 
-        // On a terminal, as psql: the prompt, no echo, and the command goes on. The answer is typed
-        // once the prompt is up (getpass discards what was typed before it).
-        let asked = try runOnTerminal(tool, ["runs", "--db", conninfo], typed: "Pw-for-test-1", unsetting: ["PGPASSWORD"])
+        // On a terminal, as psql: the prompt, no echo, and the command goes on.
+        let asked = try runOnTerminal(tool, ["runs", "--db", conninfo], answering: ("Password for user rt_pw_user: ", "Pw-for-test-1"),
+                                      environment: noPasswordFile, unsetting: ["PGPASSWORD"])
         XCTAssertEqual(asked.status, 0, asked.stdoutText)
         XCTAssertTrue(asked.stdoutText.contains("Password for user rt_pw_user: "), asked.stdoutText)
         XCTAssertTrue(asked.stdoutText.contains("no runs recorded"), asked.stdoutText)
         XCTAssertFalse(asked.stdoutText.contains("Pw-for-test-1"), "the password is echoed: \(asked.stdoutText)")
 
         // A wrong password: libpq's refusal, 69.
-        let wrong = try runOnTerminal(tool, ["runs", "--db", conninfo], typed: "not-it", unsetting: ["PGPASSWORD"])
+        let wrong = try runOnTerminal(tool, ["runs", "--db", conninfo], answering: ("Password for user rt_pw_user: ", "not-it"),
+                                      environment: noPasswordFile, unsetting: ["PGPASSWORD"])
         XCTAssertEqual(wrong.status, 69, wrong.stdoutText)
         XCTAssertTrue(wrong.stdoutText.contains("password authentication failed for user \"rt_pw_user\""), wrong.stdoutText)
     }

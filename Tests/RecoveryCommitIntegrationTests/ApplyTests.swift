@@ -443,7 +443,7 @@ final class ApplyTests: XCTestCase {
             XCTAssertTrue(error.description.hasSuffix("; nothing was changed"), error.description)
         }
         XCTAssertEqual(try DatabaseState.checksums(connection), before)
-        XCTAssertEqual(try db.sessionCount(excluding: connection), 0)
+        XCTAssertEqual(try db.sessionCountOnceEnded(excluding: connection), 0)
     }
 
     func testLockTimeoutWhenAnotherApplyHoldsTheLock() throws {

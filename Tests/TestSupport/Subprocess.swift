@@ -78,17 +78,35 @@ public func runChecked(
 /// escaped and opened again.
 public func shellQuoted(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'" }
 
-/// Runs `executable` with `arguments` on a terminal: a pty from util-linux `script`, whose
-/// standard output is what the terminal showed (the command's standard output and error
-/// together, with `\r\n` line ends). `typed` is written to the terminal after `typingDelay`
-/// seconds (a password or a confirmation, once the prompt is up). The status is the command's.
+/// The shell command line that runs `command` (a shell command line) on a terminal: a pty from
+/// util-linux `script`, which returns the command's status (`-e`), flushes what it logs (`-f`) and
+/// shows on its standard output what the terminal showed, with `\r\n` line ends. `script` runs
+/// the command with `$SHELL`, `/bin/sh` when it is unset (dash on Debian, which reports a job
+/// ended by a signal where bash does not): the command runs in bash here, wherever the tests run.
+/// Two minutes at most: a command that waits for input that never comes fails the test, not the
+/// run. `log` is the file `script` also writes what the terminal showed to.
+public func terminalCommand(_ command: String, log: String = "/dev/null") -> String {
+    "SHELL=/bin/bash timeout -k 5 120 script -qefc \(shellQuoted(command)) \(log)"
+}
+
+/// Runs `executable` with `arguments` on a terminal (`terminalCommand`); the output is what the
+/// terminal showed (the command's standard output and error together). With `answering`, its
+/// `typed` line is written to the terminal once its `prompt` is shown (a password or a
+/// confirmation: `getpass` discards what was typed before its prompt). The status is the
+/// command's.
 public func runOnTerminal(
-    _ executable: String, _ arguments: [String], typed: String? = nil, typingDelay: Double = 3,
+    _ executable: String, _ arguments: [String], answering: (prompt: String, typed: String)? = nil,
     environment: [String: String] = [:], unsetting: [String] = []
 ) throws -> ProcessOutput {
     let command = (["env"] + unsetting.flatMap { ["-u", $0] } + [executable] + arguments).map(shellQuoted).joined(separator: " ")
-    let feed = typed.map { "(sleep \(typingDelay); printf '%s\\n' \(shellQuoted($0)))" } ?? "true"
-    // `script -e` returns the command's status; the command's terminal stays open until it exits.
+    guard let answering else {
+        return try runProcess("bash", ["-c", "true | " + terminalCommand(command)], environment: environment)
+    }
+    let feed = """
+        (for i in $(seq 1200); do grep -qF -- \(shellQuoted(answering.prompt)) "$log" && break; sleep 0.05; done
+         printf '%s\\n' \(shellQuoted(answering.typed)))
+        """
     return try runProcess(
-        "bash", ["-c", "\(feed) | script -qec \(shellQuoted(command)) /dev/null"], environment: environment)
+        "bash", ["-c", "log=$(mktemp); trap 'rm -f \"$log\"' EXIT; \(feed) | \(terminalCommand(command, log: "\"$log\""))"],
+        environment: environment)
 }

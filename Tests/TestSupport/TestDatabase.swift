@@ -76,14 +76,27 @@ public final class TestDatabase {
         }
     }
 
-    /// Sessions connected to this database now, other than the caller's own `connection`
-    /// (`pg_stat_activity`).
+    /// Client sessions connected to this database now, other than the caller's own `connection`
+    /// (`pg_stat_activity`; an autovacuum worker visiting the database is none).
     public func sessionCount(excluding connection: Connection? = nil) throws -> Int {
         let admin = try Connection.connect(adminConninfo)
         let pid = connection.map { String($0.backendPID) } ?? "0"
         let result = try admin.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> $2::int", [name, pid])
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> $2::int AND backend_type = 'client backend'",
+            [name, pid])
         return Int(result.scalar ?? "") ?? -1
+    }
+
+    /// `sessionCount` once the sessions whose clients have gone have ended: a backend exits in
+    /// the background after its client closes or dies, so the count is read again until it is 0,
+    /// for 10 s at most. Returns the last count.
+    public func sessionCountOnceEnded(excluding connection: Connection? = nil) throws -> Int {
+        var count = try sessionCount(excluding: connection)
+        for _ in 0..<200 where count != 0 {
+            usleep(50_000)
+            count = try sessionCount(excluding: connection)
+        }
+        return count
     }
 
     /// `PGHOST`, `PGPORT`, `PGUSER` for subprocesses (`pg_dump`, `psql`) pointed at this database.
