@@ -37,19 +37,20 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-# The PyPI checkers at the versions the project was checked with: a newer release may judge the
-# same manifests and JSON differently.
-if ! command -v kubernetes-validate >/dev/null 2>&1; then
-  echo "setup: installing kubernetes-validate (PyPI)" >&2
+# The PyPI checkers at the versions the project was checked with (installed when absent or at
+# another version): a newer release may judge the same manifests and JSON differently.
+pypi_tool() {  # pypi_tool COMMAND VERSION: COMMAND --version must end with VERSION
+  local command=$1 version=$2
+  case "$("$command" --version 2>/dev/null)" in *"$version") return ;; esac
+  echo "setup: installing $command $version (PyPI)" >&2
   # Debian's Python refuses a system-wide pip install without --break-system-packages (PEP 668);
   # an older pip does not know the flag.
-  python3 -m pip install -q --break-system-packages kubernetes-validate==1.37.0 2>/dev/null \
-    || python3 -m pip install -q kubernetes-validate==1.37.0
-  command -v kubernetes-validate >/dev/null 2>&1 || { echo "setup: kubernetes-validate is not on PATH after pip install" >&2; exit 1; }
-fi
-if ! command -v check-jsonschema >/dev/null 2>&1; then
-  echo "setup: installing check-jsonschema (PyPI)" >&2
-  python3 -m pip install -q --break-system-packages check-jsonschema==0.39.0 2>/dev/null \
-    || python3 -m pip install -q check-jsonschema==0.39.0
-  command -v check-jsonschema >/dev/null 2>&1 || { echo "setup: check-jsonschema is not on PATH after pip install" >&2; exit 1; }
-fi
+  python3 -m pip install -q --break-system-packages "$command==$version" 2>/dev/null \
+    || python3 -m pip install -q "$command==$version"
+  case "$("$command" --version 2>/dev/null)" in
+    *"$version") ;;
+    *) echo "setup: $command $version is not on PATH after pip install" >&2; exit 1 ;;
+  esac
+}
+pypi_tool kubernetes-validate 1.37.0
+pypi_tool check-jsonschema 0.39.0

@@ -13,15 +13,16 @@ env=$(bash scripts/pg-start.sh) && eval "$env"
 # The tests' temporary files go to a folder of this run's own (RECOVER_TEST_TMPDIR; SwiftPM keeps
 # its own files in TMPDIR), which must be empty when they end: a test that leaves a directory
 # behind (each demo run's holds its plans) fails the run.
-tests_tmp=$(mktemp -d /tmp/rt-tests.XXXXXX)
-trap 'bash scripts/pg-stop.sh "$RECOVER_PGDIR"; rm -rf "$tests_tmp"' EXIT
+tests_tmp=""
+trap 'bash scripts/pg-stop.sh "$RECOVER_PGDIR"; [ -z "$tests_tmp" ] || rm -rf "$tests_tmp"' EXIT
+tests_tmp=$(mktemp -d "${TMPDIR:-/tmp}/rt-tests.XXXXXX")
 echo "test: PostgreSQL running at $PGHOST" >&2
 
 swift build --build-tests
 RECOVER_TEST_TMPDIR=$tests_tmp swift test --skip-build "$@"
 left=$(cd "$tests_tmp" && ls -A)
 if [ -n "$left" ]; then
-  echo "test: the tests left in their temporary folder (a fixture not released in tearDown?):" $left >&2
+  echo "test: the tests left in their temporary folder (a fixture not released in tearDown?): ${left//$'\n'/ }" >&2
   exit 1
 fi
 if [ $# -eq 0 ]; then

@@ -117,7 +117,8 @@ final class TerminalTests: XCTestCase {
         // The server reloads its configuration in the background: wait (10 s at most) until it
         // refuses this role without a password. No password file answers for it either.
         let noPasswordFile = ["PGPASSFILE": "/dev/null"]
-        for _ in 0..<100 where (try? Connection.connect(conninfo + " passfile=/dev/null password=''")) != nil {
+        for _ in 0..<100 {
+            guard (try? Connection.connect(conninfo + " passfile=/dev/null password=''")) != nil else { break }
             Thread.sleep(forTimeInterval: 0.1)
         }
 

@@ -32,7 +32,7 @@ extension ApplyFaultTests {
         }
 
         let fractions = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2]
-        var killed = 0
+        var killed = 0, latestKill = 0
         for fraction in fractions {
             var ms = Int(fraction * cleanMilliseconds)
             // A point inside the clean time whose kill came after the end (the clean runs were
@@ -48,12 +48,15 @@ extension ApplyFaultTests {
                 XCTAssertEqual(rerun.status, 0, "after \(ms) ms: \(rerun.stderrText)")
                 if process.process.terminationReason == .uncaughtSignal {
                     killed += 1
+                    latestKill = max(latestKill, ms)
                     break
                 }
                 ms /= 2
             }
         }
         XCTAssertGreaterThan(killed, fractions.count / 2)
+        // Not all of them at its very start: a kill came past 40% of the clean time.
+        XCTAssertGreaterThanOrEqual(Double(latestKill), 0.4 * cleanMilliseconds, "the latest kill came after \(latestKill) ms")
         print("verify kill points: \(fractions.count) over \(Int(cleanMilliseconds)) ms, killed before the end: \(killed), database unchanged: \(fractions.count)")
     }
 }

@@ -102,11 +102,13 @@ public func runOnTerminal(
     guard let answering else {
         return try runProcess("bash", ["-c", "true | " + terminalCommand(command)], environment: environment)
     }
+    let scratch = try TemporaryDirectory(prefix: "terminal")
+    let log = shellQuoted(scratch.file("log").path)
     let feed = """
-        (for i in $(seq 1200); do grep -qF -- \(shellQuoted(answering.prompt)) "$log" && break; sleep 0.05; done
+        (for i in $(seq 1200); do grep -qF -- \(shellQuoted(answering.prompt)) \(log) && break; sleep 0.05; done
          printf '%s\\n' \(shellQuoted(answering.typed)))
         """
-    return try runProcess(
-        "bash", ["-c", "log=$(mktemp); trap 'rm -f \"$log\"' EXIT; \(feed) | \(terminalCommand(command, log: "\"$log\""))"],
-        environment: environment)
+    return try withExtendedLifetime(scratch) {
+        try runProcess("bash", ["-c", "\(feed) | \(terminalCommand(command, log: log))"], environment: environment)
+    }
 }
