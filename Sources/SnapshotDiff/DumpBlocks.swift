@@ -4,7 +4,9 @@ import SourceFiles
 /// The COPY blocks of a pg_dump plain-format file, table by table: the one pass over the lines
 /// that every dump reader shares. Finds every `COPY <schema>.<table> (<columns>) FROM stdin;`
 /// block, whatever the schema qualification or identifier quoting, and hands each row of a
-/// wanted table to `row` with its line number; blocks of other tables are skipped.
+/// wanted table to `row` with its line number; blocks of other tables are skipped. A wanted table
+/// with a second block (a whole database's dump holding it in two schemas) is refused
+/// (`tableTwice`): its rows would otherwise be read as one table's, the first of each key winning.
 struct DumpBlocks {
     let path: String
     let computeDigest: Bool
@@ -50,6 +52,7 @@ struct DumpBlocks {
         var inOtherBlock = false
         var blockStart = 0
         var copyLines: [String: [Int]] = [:]
+        var firstBlock: [String: (name: String, line: Int)] = [:]
         let path = self.path
 
         let lines = try reader.forEachLine { line, number in
@@ -82,6 +85,14 @@ struct DumpBlocks {
                 inOtherBlock = true
                 return
             }
+            let name = copy.schema.map { "\($0).\(copy.table)" } ?? copy.table
+            if let first = firstBlock[copy.table] {
+                throw SnapshotError(
+                    .tableTwice, source: path, line: number,
+                    detail: "the dump holds more than one COPY block of \(copy.table) (\(name) at line \(number), "
+                        + "\(first.name) at line \(first.line)): which is the service's table cannot be told")
+            }
+            firstBlock[copy.table] = (name, number)
             guard let columns = copy.columns else {
                 throw SnapshotError(.badCopyLine, source: path, line: number, detail: "the COPY of \(copy.table) has no column list")
             }

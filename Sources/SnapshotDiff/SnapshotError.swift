@@ -16,6 +16,9 @@ public struct SnapshotError: ToolError, Hashable {
         case unreadable
         /// A pg_dump archive (custom, directory or tar format), not the plain SQL this tool reads.
         case notPlainFormat = "not_plain_format"
+        /// A table the tool reads has more than one COPY block (a whole database's dump with the
+        /// table in two schemas): which is the service's cannot be told.
+        case tableTwice = "table_twice"
     }
 
     public var kind: Kind
@@ -52,6 +55,7 @@ public struct SnapshotError: ToolError, Hashable {
         case .unreadable: nil
         case .notPlainFormat:
             "turn it into plain SQL with 'pg_restore -f - \(source) > time_slots.sql' (or dump with pg_dump --format=plain) and give that"
+        case .tableTwice: "dump the service's schema alone (pg_dump --schema=NAME) or its tables (pg_dump --table=NAME.time_slots)"
         }
     }
 }

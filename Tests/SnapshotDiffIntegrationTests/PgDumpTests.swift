@@ -183,4 +183,36 @@ final class PgDumpTests: XCTestCase {
         XCTAssertEqual(summary.copyLines, [5])
         XCTAssertEqual(slots.map(\.key), [SlotKey(userID: 7, slotStart: Self.base)])
     }
+
+    /// A dump of a whole database can hold `time_slots` in two schemas (an archive copy beside the
+    /// service's table). Which one is the snapshot cannot be told from the dump: it is refused,
+    /// not read as one table whose first rows win (a wrong plan, status 0), by `plan` and
+    /// `reconcile` alike.
+    func testADumpWithTheTableInTwoSchemasIsRefused() throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.file("two.sql").path
+        let columns = "id, user_id, project_id, task_id, slot_start, duration_min, source, status, activity_level, "
+            + "keystrokes, mouse_events, active_apps, screenshot_key, note, updated_at"
+        let row = "1\t7\t1\t\\N\t2018-07-25 07:50:00-07\t10\tclient\tidle\t\\N\t0\t0\t{}\t\\N\t\\N\t2018-07-25 15:00:00+00"
+        try """
+            SET client_encoding = 'UTF8';
+            COPY archive.time_slots (\(columns)) FROM stdin;
+            \(row)
+            \\.
+            COPY public.time_slots (\(columns)) FROM stdin;
+            \(row)
+            \\.
+
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        let expected = "\(path):5: the dump holds more than one COPY block of time_slots "
+            + "(public.time_slots at line 5, archive.time_slots at line 2): which is the service's table cannot be told"
+        XCTAssertThrowsError(try DumpReader(path: path).forEachSlot { _, _ in }) { error in
+            XCTAssertEqual((error as? SnapshotError)?.kind, .tableTwice, "\(error)")
+            XCTAssertEqual((error as? SnapshotError)?.message, expected)
+        }
+        XCTAssertThrowsError(try ReconcileSnapshot.read(dump: path, range: nil)) { error in
+            XCTAssertEqual((error as? SnapshotError)?.kind, .tableTwice, "\(error)")
+            XCTAssertEqual((error as? SnapshotError)?.message, expected)
+        }
+    }
 }
