@@ -76,7 +76,7 @@ public enum RecoveryPlanning {
         defer { spill?.removeFiles() }
         var sources = try stages.timed("read") {
             try PlanSources.read(
-                window: window, logs: request.logs, snapshots: request.snapshots, shard: shard,
+                window: window, logs: request.logs, snapshots: request.snapshots, schema: request.database.schema, shard: shard,
                 progress: stages.progress("reading logs"), chunks: spill?.chunks)
         }
         stages.endProgress()

@@ -27,10 +27,10 @@ public struct PlanSources {
     /// alone). The result does not depend on which finishes first: the logs' part comes first,
     /// then the snapshots' in sorted order. When both fail, the logs' error is the one thrown.
     public static func read(
-        window: Window, logs: [String], snapshots: [String], shard: Shard?,
+        window: Window, logs: [String], snapshots: [String], schema: String = "public", shard: Shard?,
         progress: (@Sendable (Int64, Int64) -> Void)?, chunks: EventChunks? = nil
     ) throws -> PlanSources {
-        let snapshotPart = OnceTask { try readSnapshots(snapshots.sorted(), window: window, shard: shard, chunks: chunks) }
+        let snapshotPart = OnceTask { try readSnapshots(snapshots.sorted(), window: window, schema: schema, shard: shard, chunks: chunks) }
         let logPart = Result {
             try readLogs(logs, window: window, shard: shard, progress: progress, chunks: chunks, alongside: snapshotPart.run)
         }
@@ -81,8 +81,11 @@ public struct PlanSources {
         }
     }
 
-    /// The snapshots' events, quarantine and inputs, in the order of `snapshots`.
-    static func readSnapshots(_ snapshots: [String], window: Window, shard: Shard?, chunks: EventChunks? = nil) throws -> PlanSources {
+    /// The snapshots' events, quarantine and inputs, in the order of `snapshots`; a snapshot
+    /// database's tables are read in the service schema `schema`.
+    static func readSnapshots(
+        _ snapshots: [String], window: Window, schema: String = "public", shard: Shard?, chunks: EventChunks? = nil
+    ) throws -> PlanSources {
         var sources = PlanSources()
         for argument in snapshots {
             switch SnapshotSource(argument: argument) {
@@ -97,9 +100,7 @@ public struct PlanSources {
                     kind: .snapshot, path: path, bytes: InputDiscovery.fileSize(path), sha256: summary.sha256, lines: summary.rows,
                     quarantined: summary.quarantined.count, damage: nil))
             case .database(let conninfo):
-                let connection = try Connection.connect(
-                    ConnectionTarget(conninfo, source: "--snapshot"), session: SessionSettings(applicationName: "recover-tool plan"),
-                    role: "snapshot database")
+                let connection = try SnapshotSource.connect(database: conninfo, schema: schema, application: "recover-tool plan")
                 var rows = 0
                 var batch = EventBatch(source: connection.redactedConnectionInfo)
                 let quarantined = try connection.transaction(readOnly: true, isolation: .repeatableRead) { c in

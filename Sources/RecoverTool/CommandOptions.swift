@@ -10,7 +10,7 @@ struct DatabaseOptions: ParsableArguments {
     var db: String?
 
     @Option(help: ArgumentHelp(
-        "The schema that holds the service's tables (time_slots, users, ...) in the live database; every statement names its tables in it, and the session's search path is pinned to it.",
+        "The schema that holds the service's tables (time_slots, users, ...) in the live database and in a snapshot database (--snapshot CONNINFO); every statement names its tables in it, and the session's search path is pinned to it.",
         valueName: "name"))
     var schema = "public"
 

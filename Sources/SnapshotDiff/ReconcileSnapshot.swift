@@ -27,16 +27,12 @@ public struct ReconcileSnapshot: Sendable {
     init(name: String) { self.name = name }
 
     /// Reads `source`; `range` selects time slots by `slot_start` (memberships are read whole).
-    public static func read(_ source: SnapshotSource, range: Window?) throws -> ReconcileSnapshot {
+    /// A snapshot database's tables are read in the service schema `schema`.
+    public static func read(_ source: SnapshotSource, range: Window?, schema: String = "public") throws -> ReconcileSnapshot {
         switch source {
         case .dump(let path): return try read(dump: path, range: range)
         case .database(let conninfo):
-            guard !conninfo.isEmpty else {
-                throw PostgresError(kind: .connect, message: "empty connection string", context: "cannot open the snapshot", hint: "check --snapshot")
-            }
-            let connection = try Connection.connect(
-                ConnectionTarget(conninfo, source: "--snapshot"), session: SessionSettings(applicationName: "recover-tool reconcile"),
-                role: "snapshot database")
+            let connection = try SnapshotSource.connect(database: conninfo, schema: schema, application: "recover-tool reconcile")
             return try connection.transaction(readOnly: true, isolation: .repeatableRead) { try read(database: $0, range: range) }
         }
     }

@@ -19,6 +19,18 @@ public enum SnapshotSource: Hashable, Sendable {
         }
     }
 
+    /// Opens a restored snapshot database (`--snapshot CONNINFO`) with its tables named in the
+    /// service schema `schema` and its search path pinned to it, as the live database's are: the
+    /// one place a snapshot database is connected to.
+    public static func connect(database conninfo: String, schema: String, application: String) throws -> Connection {
+        guard !conninfo.isEmpty else {
+            throw PostgresError(kind: .connect, message: "empty connection string", context: "cannot open the snapshot", hint: "check --snapshot")
+        }
+        var target = ConnectionTarget(conninfo, source: "--snapshot")
+        target.schema = schema
+        return try Connection.connect(target, session: SessionSettings(applicationName: application), role: "snapshot database")
+    }
+
     /// The path, or the connection string without its password.
     public var displayName: String {
         switch self {
@@ -156,12 +168,8 @@ public enum SnapshotDiffer {
                 }
             }
         case .database(let conninfo):
-            guard !conninfo.isEmpty else {
-                throw PostgresError(kind: .connect, message: "empty connection string", context: "cannot open the snapshot", hint: "check --snapshot")
-            }
-            let source = try Connection.connect(
-                ConnectionTarget(conninfo, source: "--snapshot"), session: SessionSettings(applicationName: "recover-tool diff"),
-                role: "snapshot database")
+            // The snapshot's tables in the live database's service schema.
+            let source = try SnapshotSource.connect(database: conninfo, schema: live.schema, application: "recover-tool diff")
             try source.transaction(readOnly: true, isolation: .repeatableRead) { source in
                 var rows = try DatabaseSnapshot(connection: source).rows(in: window)
                 var rejected: [QuarantineRecord] = []

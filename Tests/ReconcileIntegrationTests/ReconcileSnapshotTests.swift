@@ -48,6 +48,28 @@ final class ReconcileSnapshotTests: XCTestCase {
         }
     }
 
+    /// A restored backup whose service tables are in another schema is read there (`--schema`),
+    /// not from a table of the same name in `public`.
+    func testARestoredDatabaseIsReadInTheServiceSchema() throws {
+        let before = try ReconcileSnapshot.read(.database(conninfo: badJob.backup.conninfo), range: nil)
+        try badJob.backup.connect().executeSimple("""
+            CREATE SCHEMA svc;
+            DO $$ DECLARE t text; BEGIN
+              FOR t IN SELECT tablename FROM pg_tables WHERE schemaname = 'public' LOOP
+                EXECUTE format('ALTER TABLE public.%I SET SCHEMA svc', t);
+              END LOOP;
+            END $$;
+            CREATE TABLE public.time_slots (LIKE svc.time_slots);
+            INSERT INTO public.time_slots SELECT * FROM svc.time_slots LIMIT 1;
+            UPDATE public.time_slots SET keystrokes = 999999
+            """)
+        let moved = try ReconcileSnapshot.read(.database(conninfo: badJob.backup.conninfo), range: nil, schema: "svc")
+        XCTAssertEqual(moved.slots.map(\.row), before.slots.map(\.row))
+        XCTAssertEqual(moved.memberships.map(\.membership), before.memberships.map(\.membership))
+        XCTAssertTrue(moved.hasMemberships)
+        XCTAssertEqual(moved.newestUpdatedAt, before.newestUpdatedAt)
+    }
+
     func testTheRangeSelectsSlotsButTheAgeIsTheWholeSnapshots() throws {
         let sql = badJob.dir.file("before.sql").path
         try BadJobFixture.dump(badJob.backup, to: sql)

@@ -574,5 +574,36 @@ extension HostileInputTests {
         XCTAssertEqual(svcDiff.status, publicDiff.status, svcDiff.stderrText)
         XCTAssertEqual(svcDiff.stdoutText.replacingOccurrences(of: db.name, with: "DB"),
                        publicDiff.stdoutText.replacingOccurrences(of: demo.live.name, with: "DB"))
+
+        // A restored backup database is read in the service schema too: its tables in svc, and a
+        // decoy public.time_slots holding one row that is in no snapshot.
+        let backup = try TestDatabase(label: "svcsnap", schema: false)
+        var backupEnv = backup.processEnvironment
+        backupEnv["PGOPTIONS"] = "-c search_path=svc"
+        try backup.connect().executeSimple("CREATE SCHEMA svc")
+        try runChecked("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", schemaFile, "-f", data.appendingPathComponent("reference.sql").path,
+                                "-f", data.appendingPathComponent("backup.sql").path], environment: backupEnv)
+        try backup.connect().executeSimple("""
+            CREATE TABLE public.time_slots (LIKE svc.time_slots);
+            INSERT INTO public.time_slots SELECT * FROM svc.time_slots LIMIT 1;
+            UPDATE public.time_slots SET keystrokes = 999999
+            """)
+        let fromDump = try runProcess(BuiltProducts.recoverTool, diffArguments + ["--db", db.conninfo, "--schema", "svc"], environment: db.processEnvironment)
+        let fromDatabase = try runProcess(
+            BuiltProducts.recoverTool, ["diff"] + DemoIncident.window + ["--snapshot", backup.conninfo, "--json", "--db", db.conninfo, "--schema", "svc"],
+            environment: db.processEnvironment)
+        XCTAssertEqual(fromDatabase.status, fromDump.status, fromDatabase.stderrText)
+        let diffCounts = { (text: String) -> [Int]? in
+            let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
+            return ["missing_from_live", "changed", "only_in_live", "identical", "quarantined"].map { object?[$0] as? Int ?? -1 }
+        }
+        XCTAssertEqual(diffCounts(fromDatabase.stdoutText), diffCounts(fromDump.stdoutText), fromDatabase.stdoutText)
+        XCTAssertEqual(diffCounts(fromDump.stdoutText)?.first, 28, fromDump.stdoutText)
+        let planFromDatabase = try runProcess(
+            BuiltProducts.recoverTool, ["plan"] + DemoIncident.window + ["--logs", DemoIncident.logs, "--snapshot", backup.conninfo,
+                                         "--db", db.conninfo, "--schema", "svc", "--out", demo.dir.file("svc-db").path, "--quiet"],
+            environment: db.processEnvironment)
+        XCTAssertEqual(planFromDatabase.status, 0, planFromDatabase.stderrText)
+        XCTAssertEqual(try counts("svc-db"), [82, 15, 7])
     }
 }
