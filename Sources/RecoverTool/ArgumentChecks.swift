@@ -2,18 +2,21 @@ import ArgumentParser
 
 /// Checks of the command line that ArgumentParser does not make.
 enum ArgumentChecks {
-    /// The options that may be given more than once (their values add up).
-    static let repeatable: Set<String> = ["--logs", "--snapshot", "--run"]
+    /// The options each subcommand may be given more than once (its array options, whose values
+    /// add up); every other option of every subcommand takes one value.
+    static let repeatable: [String: Set<String>] = ["scan": ["--logs"], "plan": ["--logs", "--snapshot"], "verify": ["--run"]]
 
     /// A single-valued option given twice (`--from A --from B`) is refused, not silently the last:
-    /// returns the error line, or nil. Looks at long options up to a `--` terminator.
-    static func repeatedOption(in arguments: some Sequence<String>) -> String? {
+    /// returns the error line, or nil. `arguments` start with the subcommand; long options are
+    /// looked at up to a `--` terminator.
+    static func repeatedOption(in arguments: some Collection<String>) -> String? {
+        let adding = arguments.first.flatMap { repeatable[$0] } ?? []
         var seen: Set<String> = []
         for argument in arguments {
             if argument == "--" { break }
             guard argument.hasPrefix("--"), argument.count > 2 else { continue }
             let name = String(argument.prefix { $0 != "=" })
-            if repeatable.contains(name) { continue }
+            if adding.contains(name) { continue }
             if !seen.insert(name).inserted {
                 return "'\(name)' is given more than once; give it once"
             }

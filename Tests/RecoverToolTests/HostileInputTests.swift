@@ -131,6 +131,17 @@ final class HostileInputTests: XCTestCase {
         let equals = try tool(["apply", demo.dir.path, "--db=a", "--db", "b", "--yes", "--plan-id", unapprovedPlanID])
         assertOneErrorLine(equals, "'--db' is given more than once; give it once; see 'recover-tool help'", status: 64)
         XCTAssertFalse(FileManager.default.fileExists(atPath: demo.dir.file("x").path))
+        // `--snapshot` adds up for plan only: diff and reconcile read one snapshot, and used the
+        // last one given, the first never mentioned (found by a hostile test).
+        let twoSnapshots = ["--snapshot", demo.dir.file("missing.sql").path, "--snapshot", DemoIncident.snapshot]
+        for arguments in [["diff"] + DemoIncident.window + twoSnapshots,
+                          ["reconcile"] + twoSnapshots + ["--job-from", "2018-07-25T14:50:00Z", "--job-to", "2018-07-25T15:50:00Z",
+                                                          "--columns", "project_id", "--out", demo.dir.file("y").path]] {
+            let output = try tool(arguments + ["--db", demo.live.conninfo])
+            assertOneErrorLine(output, "'--snapshot' is given more than once; give it once; see 'recover-tool help'", status: 64)
+        }
+        let revert = try tool(["revert", "--run", "1", "--run", "2", "--db", demo.live.conninfo, "--yes"])
+        assertOneErrorLine(revert, "'--run' is given more than once; give it once; see 'recover-tool help'", status: 64)
         // Options that take several values may be repeated: their values add up.
         let logs = try tool(["plan"] + DemoIncident.window + [
             "--logs", DemoIncident.logs + "/app-1", "--snapshot", DemoIncident.snapshot, "--logs", DemoIncident.logs + "/app-2", DemoIncident.logs + "/app-3",
