@@ -88,6 +88,9 @@ enum RunText {
                 text += "overlaps offline entry \(slot.offlineEntryID.map(String.init) ?? "?"): slot \(slot.slotID), \(slot.key)\n"
             }
         }
+        for membership in report.membersGone {
+            text += "membership gone: \(membership)\n"
+        }
         for count in report.counts {
             text += "count \(count.name): recorded \(count.recorded), found \(count.found)\n"
         }
@@ -103,8 +106,11 @@ enum RunText {
     static func verifyFailure(_ report: VerifyReport) -> CommitError {
         CommitError(
             .verificationFailed,
-            "run \(report.run.id) does not verify: \(report.missing) missing, \(report.changed) changed, "
-                + "\(report.offlineOverlap) overlapping offline time, \(report.counts.count) counts differ",
+            report.run.kind == "reconcile"
+                ? "run \(report.run.id) (reconcile) does not verify: \(report.missing) missing, \(report.changed) changed, "
+                    + "\(report.membersMissing) inserted memberships gone, \(report.counts.count) counts differ"
+                : "run \(report.run.id) does not verify: \(report.missing) missing, \(report.changed) changed, "
+                    + "\(report.offlineOverlap) overlapping offline time, \(report.counts.count) counts differ",
             hint: "see the list above")
     }
 

@@ -52,6 +52,8 @@ public struct VerifyReport: Sendable, Encodable {
     public var counts: [CountDifference]
     /// Reconcile runs: inserted memberships no longer in `project_members`.
     public var membersMissing = 0
+    /// The first of them, by project and user (at most the limit given to `verify`).
+    public var membersGone: [ProjectMembership] = []
 
     /// True when the run is as the apply left it. A reverted run has nothing to check.
     public var isClean: Bool {
@@ -60,7 +62,7 @@ public struct VerifyReport: Sendable, Encodable {
 
     enum CodingKeys: String, CodingKey {
         case run, checked, missing, changed, offlineOverlap = "offline_overlap", slots, counts, clean
-        case membersMissing = "members_missing"
+        case membersMissing = "members_missing", membersGone = "members_gone"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -73,7 +75,10 @@ public struct VerifyReport: Sendable, Encodable {
         try c.encode(slots, forKey: .slots)
         try c.encode(counts, forKey: .counts)
         try c.encode(isClean, forKey: .clean)
-        if run.kind == "reconcile" { try c.encode(membersMissing, forKey: .membersMissing) }
+        if run.kind == "reconcile" {
+            try c.encode(membersMissing, forKey: .membersMissing)
+            try c.encode(membersGone.map { ["project_id": $0.projectID, "user_id": $0.userID] }, forKey: .membersGone)
+        }
     }
 }
 
@@ -112,6 +117,18 @@ public enum RecoveryVerify {
                     kind: try row.value(3, "kind", expected: "a difference", VerifyReport.SlotDifference.Kind.init(rawValue:)),
                     slotID: try row.int64(0, "slot_id"),
                     key: SlotKey(userID: try row.int64(1, "user_id"), slotStart: try row.time(2, "slot_start")), offlineEntryID: nil)
+            }
+        }
+        if report.membersMissing > 0 {
+            let gone = try connection.execute(
+                """
+                SELECT m.project_id, m.user_id FROM recovery.run_members m
+                WHERE m.run_id = $1 AND NOT EXISTS (
+                  SELECT 1 FROM \(connection.table("project_members")) pm WHERE pm.project_id = m.project_id AND pm.user_id = m.user_id)
+                ORDER BY m.project_id, m.user_id LIMIT $2
+                """, [runID, String(limit)], context: "listing the run's memberships gone since")
+            report.membersGone = try gone.read(table: "recovery.run_members", key: [(0, "project_id"), (1, "user_id")]) { row in
+                ProjectMembership(projectID: try row.int64(0, "project_id"), userID: try row.int64(1, "user_id"))
             }
         }
         let c = report.run.counts

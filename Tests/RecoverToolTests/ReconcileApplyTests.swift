@@ -102,6 +102,23 @@ final class ReconcileApplyTests: XCTestCase {
         XCTAssertEqual(changed.status, 71)
         XCTAssertTrue(changed.stdoutText.contains("changed: slot 5, user 3 at 2026-03-01T09:00:00Z\n"), changed.stdoutText)
         try c.execute("UPDATE time_slots SET note = NULL, updated_at = $1 WHERE id = 5", [appliedAt])
+        // The membership the run inserted is deleted: verify names it, in its text, its error
+        // line and its JSON.
+        let inserted = try c.execute("SELECT project_id, user_id FROM recovery.run_members WHERE run_id = 1").rows
+        XCTAssertEqual(inserted.count, 1)
+        let (project, user) = (inserted[0][0]!, inserted[0][1]!)
+        try c.execute("DELETE FROM project_members WHERE project_id = $1 AND user_id = $2", [project, user])
+        let gone = try tool(["verify", "--run", "1"])
+        XCTAssertEqual(gone.status, 71)
+        XCTAssertTrue(gone.stdoutText.contains("0 changed since the apply; 1 inserted memberships gone\nmembership gone: project \(project), user \(user)\n"),
+                      gone.stdoutText)
+        XCTAssertEqual(gone.stderrText, "recover-tool: error: run 1 (reconcile) does not verify: 0 missing, 0 changed, "
+                       + "1 inserted memberships gone, 0 counts differ; see the list above\n")
+        let goneJSON = try tool(["verify", "--run", "1", "--json"])
+        XCTAssertEqual(goneJSON.status, 71)
+        XCTAssertTrue(goneJSON.stdoutText.contains("\"members_gone\" : [\n"), goneJSON.stdoutText)
+        try JSONSchemas.validate(Data(goneJSON.stdoutText.utf8), against: "verify")
+        try c.execute("INSERT INTO project_members (project_id, user_id) VALUES ($1, $2)", [project, user])
 
         let reverted = try tool(["revert", "--run", "1", "--yes"])
         XCTAssertEqual(reverted.status, 0, reverted.stderrText)
