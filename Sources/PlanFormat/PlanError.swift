@@ -50,7 +50,7 @@ public struct PlanError: ToolError, Hashable {
 
     public var hint: String? {
         switch kind {
-        case .tampered: "make a new plan with 'recover-tool plan' and review it"
+        case .tampered: "make a new plan with the command that made this one ('recover-tool plan' or 'reconcile') and review it"
         case .setRefused: "plan every shard 0 to N-1 of one N, for one window and one database, and combine them all"
         case .notInSet: "apply only the plans of the set that was reviewed"
         case .exists, .notAPlan, .cannotWrite: nil

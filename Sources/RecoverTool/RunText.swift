@@ -35,7 +35,8 @@ enum ApplyText {
         case .alreadyApplied(let run):
             var text = "plan \(run.planID) was already applied as run \(run.id) at \(run.appliedAt) by \(run.operatorName); nothing changed\n"
             if run.status == .reverted, let revert = run.revert {
-                text += "run \(run.id) was reverted at \(revert.at) by \(revert.by); apply with --again to recover these slots again as a new run\n"
+                text += "run \(run.id) was reverted at \(revert.at) by \(revert.by); apply with --again to "
+                    + (run.kind == "reconcile" ? "restore these rows again" : "recover these slots again") + " as a new run\n"
             }
             return text
         case .applied(let run, let drops, let afterLostConnection):

@@ -378,7 +378,7 @@ private struct ApplyTransaction {
                 "refusing the plan in '\(plan.path)': \(document.rows.file) changed while it was applied "
                     + "(SHA-256 \(sent.sha256), \(copied) rows; the plan recorded \(document.rows.sha256), \(document.rows.count)); "
                     + "nothing was changed",
-                location: plan.path, hint: "make a new plan with 'recover-tool plan' and review it")
+                location: plan.path, hint: "make a new plan with the command that made this one ('recover-tool plan' or 'reconcile') and review it")
         }
         // Statistics from a sample of 3,000 rows instead of 30,000: the plans only need the rows'
         // count and the number of users (1 M rows: 0.02 against 0.16 s).

@@ -281,7 +281,7 @@ enum RecoveryConnection {
         throw CommitError(
             .databaseMismatch,
             "\(refusing) \(recorded), but the connection reaches \(live); nothing was changed",
-            hint: "give --db the database it was made for, or make a new plan against this one with 'recover-tool plan'")
+            hint: "give --db the database it was made for, or make a new plan against this one with the command that made it ('recover-tool plan' or 'reconcile')")
     }
 }
 

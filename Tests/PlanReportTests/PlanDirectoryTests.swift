@@ -35,7 +35,7 @@ final class PlanDirectoryTests: XCTestCase {
         let digest = hash.finalize()
         XCTAssertThrowsError(try PlanDirectory.load(dir)) { error in
             XCTAssertEqual("\(error)", "refusing the plan in '\(dir)': rows.tsv has SHA-256 \(digest), the plan recorded "
-                + "\(document.rows.sha256); make a new plan with 'recover-tool plan' and review it")
+                + "\(document.rows.sha256); make a new plan with the command that made this one ('recover-tool plan' or 'reconcile') and review it")
         }
     }
 
@@ -50,7 +50,7 @@ final class PlanDirectoryTests: XCTestCase {
         try Data(text.replacingOccurrences(of: original, with: "\"recovered_minutes\" : 46").utf8).write(to: planURL)
         XCTAssertThrowsError(try PlanDirectory.load(dir)) { error in
             XCTAssertEqual("\(error)", "refusing the plan in '\(dir)': plan.json does not match its plan id \(document.planID); "
-                + "make a new plan with 'recover-tool plan' and review it")
+                + "make a new plan with the command that made this one ('recover-tool plan' or 'reconcile') and review it")
         }
     }
 

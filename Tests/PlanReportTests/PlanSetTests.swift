@@ -122,7 +122,7 @@ final class PlanSetTests: XCTestCase {
         try edited.write(to: url, atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try PlanSet.load(out)) { error in
             XCTAssertEqual("\(error)", "refusing the plan in '\(out)': plan-set.json does not match its set id \(set.setID); "
-                + "make a new plan with 'recover-tool plan' and review it")
+                + "make a new plan with the command that made this one ('recover-tool plan' or 'reconcile') and review it")
         }
     }
 }

@@ -133,7 +133,7 @@ final class ApplyCommandTests: XCTestCase {
         XCTAssertEqual(output.status, 70)
         XCTAssertTrue(output.stderrText.hasPrefix("recover-tool: error: refusing the plan in '\(dir.path)': rows.tsv has SHA-256 "), output.stderrText)
         XCTAssertTrue(output.stderrText.hasSuffix(
-            ", the plan recorded \(plan.rows.sha256); make a new plan with 'recover-tool plan' and review it\n"), output.stderrText)
+            ", the plan recorded \(plan.rows.sha256); make a new plan with the command that made this one ('recover-tool plan' or 'reconcile') and review it\n"), output.stderrText)
         XCTAssertEqual(output.stderrText.filter { $0 == "\n" }.count, 1)
         XCTAssertEqual(try DatabaseState.checksums(try db.connect()), before)
 

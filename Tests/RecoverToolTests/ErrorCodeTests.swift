@@ -50,7 +50,7 @@ final class ErrorCodeTests: XCTestCase {
 
     func testTheLineIsMessageThenHint() {
         let error = PlanError(.tampered, path: "plans/a", detail: "rows.tsv is missing")
-        XCTAssertEqual(error.description, "refusing the plan in 'plans/a': rows.tsv is missing; make a new plan with 'recover-tool plan' and review it")
+        XCTAssertEqual(error.description, "refusing the plan in 'plans/a': rows.tsv is missing; make a new plan with the command that made this one ('recover-tool plan' or 'reconcile') and review it")
         XCTAssertEqual(error.location, "plans/a")
     }
 

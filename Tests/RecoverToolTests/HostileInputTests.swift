@@ -249,17 +249,17 @@ final class HostileInputTests: XCTestCase {
         assertOneErrorLine(
             try apply(),
             "refusing the plan in '\(planDir)': cannot read rows.tsv: a named pipe (FIFO), not a regular file; "
-                + "make a new plan with 'recover-tool plan' and review it", status: 70)
+                + "make a new plan with the command that made this one ('recover-tool plan' or 'reconcile') and review it", status: 70)
         unlink(rows)
         XCTAssertEqual(mkdir(rows, 0o755), 0)
         assertOneErrorLine(
             try apply(),
             "refusing the plan in '\(planDir)': cannot read rows.tsv: a directory, not a regular file; "
-                + "make a new plan with 'recover-tool plan' and review it", status: 70)
+                + "make a new plan with the command that made this one ('recover-tool plan' or 'reconcile') and review it", status: 70)
         rmdir(rows)
         assertOneErrorLine(
             try apply(),
-            "refusing the plan in '\(planDir)': rows.tsv is missing; make a new plan with 'recover-tool plan' and review it",
+            "refusing the plan in '\(planDir)': rows.tsv is missing; make a new plan with the command that made this one ('recover-tool plan' or 'reconcile') and review it",
             status: 70)
         XCTAssertEqual(rename(saved, rows), 0)
         let json = planDir + "/plan.json"

@@ -125,6 +125,10 @@ final class ReconcileApplyTests: XCTestCase {
         XCTAssertEqual(reverted.stdoutText, "reverted run 1: put back 3 rows, kept 0 edited since the apply, 0 gone; deleted 1 memberships\n")
         XCTAssertEqual(try DatabaseState.checksums(c).filter { $0.key.hasPrefix("public.") }, checksumsBefore, "byte for byte as before the apply")
         XCTAssertEqual(try state(c), before)
+        // Applied again once reverted: what was restored, and how to restore it again.
+        let afterRevert = try tool(["apply", badJob.dir.file("p").path, "--yes", "--plan-id", try approvedPlanID(badJob.dir.file("p").path)])
+        XCTAssertEqual(afterRevert.status, 0, afterRevert.stderrText)
+        XCTAssertTrue(afterRevert.stdoutText.contains("; apply with --again to restore these rows again as a new run\n"), afterRevert.stdoutText)
     }
 
     func testARowEditedBetweenPlanAndApplyIsSkippedAndRecorded() throws {

@@ -211,7 +211,7 @@ final class ApplyTests: XCTestCase {
             XCTAssertEqual(error.kind, .planRefused)
             XCTAssertTrue(error.description.hasPrefix("refusing the plan in '\(dir.path)': rows.tsv has SHA-256 "), error.description)
             XCTAssertTrue(error.description.hasSuffix(
-                ", the plan recorded \(plan.rows.sha256); make a new plan with 'recover-tool plan' and review it"), error.description)
+                ", the plan recorded \(plan.rows.sha256); make a new plan with the command that made this one ('recover-tool plan' or 'reconcile') and review it"), error.description)
         }
         // Cut: the last line is gone.
         try original.prefix(original.count - 20).write(to: rows)
