@@ -11,6 +11,9 @@ struct TimeArgument: ExpressibleByArgument, Sendable {
         case noOffset(suggestion: String)
         /// `23:59:60Z`: valid RFC 3339, but not a time PostgreSQL or the tool can hold.
         case leapSecond
+        /// More than six digits after the seconds' point: PostgreSQL rounds such a time to the
+        /// microsecond and the tool's timestamps would cut it, so the two would disagree.
+        case finerThanMicroseconds
         case notATime
     }
 
@@ -35,13 +38,25 @@ struct TimeArgument: ExpressibleByArgument, Sendable {
             throw ValidationError(
                 "\(flag) '\(text)' is a leap second (:60), which PostgreSQL's timestamps and this tool do not represent: "
                     + "write the second before or after it, such as 23:59:59Z")
+        case .finerThanMicroseconds:
+            throw ValidationError(
+                "\(flag) '\(text)' is finer than a microsecond, which PostgreSQL's timestamps do not hold: "
+                    + "write at most six digits after the seconds' point")
         case .notATime:
             throw ValidationError("\(flag) '\(text)' is not an RFC 3339 time: write it as 2018-07-25T14:55:00Z or with an offset such as -07:00")
         }
     }
 
     private static func read(_ text: String) -> Reading {
-        if let t = Timestamp.parse(text) { return .time(t) }
+        if let t = Timestamp.parse(text) {
+            // `2018-07-25T14:50:00.1234567Z`: the digits after the seconds' point (index 19).
+            let chars = Array(text.utf8)
+            if chars.count > 20, chars[19] == UInt8(ascii: ".") {
+                let digits = chars[20...].prefix { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }.count
+                if digits > 6 { return .finerThanMicroseconds }
+            }
+            return .time(t)
+        }
         // A local time: date, `T` or space, hours and minutes, maybe seconds and a fraction.
         var local = text
         if local.count == 10 { local += "T00:00:00" }

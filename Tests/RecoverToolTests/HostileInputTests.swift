@@ -289,6 +289,16 @@ final class HostileInputTests: XCTestCase {
         let leap = try tool(["scan", "--from", "2016-12-31T23:59:60Z", "--to", "2017-01-01T01:00:00Z", "--logs", DemoIncident.logs])
         XCTAssertEqual(leap.status, 64, leap.stderrText)
         XCTAssertTrue(leap.stderrText.contains("'2016-12-31T23:59:60Z' is a leap second"), leap.stderrText)
+        // A time finer than a microsecond is refused: PostgreSQL rounds it to the microsecond, the
+        // tool cut it, and a window's edge fell a microsecond early (found by a hostile test).
+        for arguments in [["scan", "--from", "2018-07-25T14:50:00.0000009Z", "--to", "2018-07-25T15:50:00Z", "--logs", DemoIncident.logs],
+                          ["reconcile", "--snapshot", DemoIncident.snapshot, "--job-from", "2018-07-25T14:50:00.0000009Z",
+                           "--job-to", "2018-07-25T15:50:00Z", "--columns", "project_id", "--db", demo.live.conninfo, "--out", demo.dir.file("fine").path]] {
+            let fine = try tool(arguments)
+            XCTAssertEqual(fine.status, 64, fine.stderrText)
+            XCTAssertTrue(fine.stderrText.contains("'2018-07-25T14:50:00.0000009Z' is finer than a microsecond"), fine.stderrText)
+        }
+        XCTAssertEqual(try tool(["scan", "--from", "2018-07-25T14:50:00.000001Z", "--to", "2018-07-25T15:50:00Z", "--logs", DemoIncident.logs]).status, 0)
         // pg_dump's archive formats are recognised by their header, with the way to plain SQL.
         for format in ["custom", "tar", "directory"] {
             let path = demo.dir.file("dump-\(format)").path
