@@ -5,8 +5,11 @@ import SourceFiles
 /// that every dump reader shares. Finds every `COPY <schema>.<table> (<columns>) FROM stdin;`
 /// block, whatever the schema qualification or identifier quoting, and hands each row of a
 /// wanted table to `row` with its line number; blocks of other tables are skipped. A wanted table
-/// with a second block (a whole database's dump holding it in two schemas) is refused
-/// (`tableTwice`): its rows would otherwise be read as one table's, the first of each key winning.
+/// may have several blocks under one name (a partitioned table dumped with
+/// `--load-via-partition-root`: one block per partition, all read). Blocks of it under two names
+/// (a whole database's dump holding it in two schemas), or under one name in two databases (a
+/// `pg_dumpall` file, each database after its `\connect`), are refused (`tableTwice`): their rows
+/// would otherwise be read as one table's, the first of each key winning.
 struct DumpBlocks {
     let path: String
     let computeDigest: Bool
@@ -53,6 +56,7 @@ struct DumpBlocks {
         var blockStart = 0
         var copyLines: [String: [Int]] = [:]
         var firstBlock: [String: (name: String, line: Int)] = [:]
+        var lastConnect: Int?  // the line of the last `\connect` between blocks
         let path = self.path
 
         let lines = try reader.forEachLine { line, number in
@@ -69,7 +73,9 @@ struct DumpBlocks {
                 return
             }
             guard line.starts(with: "COPY ".utf8) else {
-                if line.starts(with: "SET client_encoding = ".utf8) {
+                if line.starts(with: "\\connect ".utf8) || line.starts(with: "\\c ".utf8) {
+                    lastConnect = number
+                } else if line.starts(with: "SET client_encoding = ".utf8) {
                     let text = String(decoding: line, as: UTF8.self)
                     if !text.uppercased().contains("'UTF8'") {
                         throw SnapshotError(
@@ -87,12 +93,17 @@ struct DumpBlocks {
             }
             let name = copy.schema.map { "\($0).\(copy.table)" } ?? copy.table
             if let first = firstBlock[copy.table] {
-                throw SnapshotError(
-                    .tableTwice, source: path, line: number,
-                    detail: "the dump holds more than one COPY block of \(copy.table) (\(name) at line \(number), "
-                        + "\(first.name) at line \(first.line)): which is the service's table cannot be told")
+                let otherDatabase = lastConnect.flatMap { $0 > first.line ? $0 : nil }
+                if first.name != name || otherDatabase != nil {
+                    let place = otherDatabase.map { ", in another database: \\connect at line \($0)" } ?? ""
+                    throw SnapshotError(
+                        .tableTwice, source: path, line: number,
+                        detail: "the dump holds more than one COPY block of \(copy.table) (\(name) at line \(number), "
+                            + "\(first.name) at line \(first.line)\(place)): which is the service's table cannot be told")
+                }
+            } else {
+                firstBlock[copy.table] = (name, number)
             }
-            firstBlock[copy.table] = (name, number)
             guard let columns = copy.columns else {
                 throw SnapshotError(.badCopyLine, source: path, line: number, detail: "the COPY of \(copy.table) has no column list")
             }

@@ -184,6 +184,66 @@ final class PgDumpTests: XCTestCase {
         XCTAssertEqual(slots.map(\.key), [SlotKey(userID: 7, slotStart: Self.base)])
     }
 
+    /// A partitioned `time_slots` dumped with `--load-via-partition-root` writes one COPY block
+    /// of `public.time_slots` per partition: one table, every block read (their rows are disjoint).
+    func testAPartitionedTableDumpedThroughItsRootIsReadWhole() throws {
+        let db = try TestDatabase(label: "parts")
+        let c = try db.connect()
+        try Self.seed(c)
+        for (slot, zone) in Self.trickyRows { try Self.insert(slot, zone: zone, into: c) }
+        try c.executeSimple("""
+            ALTER TABLE public.time_slots RENAME TO time_slots_plain;
+            CREATE TABLE public.time_slots (LIKE public.time_slots_plain INCLUDING DEFAULTS) PARTITION BY RANGE (slot_start);
+            CREATE TABLE public.time_slots_early PARTITION OF public.time_slots
+                FOR VALUES FROM (MINVALUE) TO ('2018-07-25 15:10:00+00');
+            CREATE TABLE public.time_slots_late PARTITION OF public.time_slots
+                FOR VALUES FROM ('2018-07-25 15:10:00+00') TO (MAXVALUE);
+            INSERT INTO public.time_slots SELECT * FROM public.time_slots_plain;
+            DROP TABLE public.time_slots_plain CASCADE;
+            """)
+        let dir = try TemporaryDirectory()
+        let sql = dir.file("parts.sql")
+        try runChecked("pg_dump", ["--load-via-partition-root", "--table=time_slots*", "--file=\(sql.path)"],
+                       environment: db.processEnvironment)
+        let text = try String(contentsOf: sql, encoding: .utf8)
+        XCTAssertEqual(text.components(separatedBy: "COPY public.time_slots (").count - 1, 2, "one block per partition")
+        var read: [TimeSlot] = []
+        let summary = try DumpReader(path: sql.path).forEachSlot { slot, _ in read.append(slot) }
+        XCTAssertEqual(read.sorted { $0.key < $1.key }, Self.trickyRows.map(\.0))
+        XCTAssertEqual(summary.copyLines.count, 2)
+        let reconciled = try ReconcileSnapshot.read(dump: sql.path, range: nil)
+        XCTAssertEqual(reconciled.slots.count, Self.trickyRows.count)
+    }
+
+    /// A dump of several databases (pg_dumpall) holds each one's `public.time_slots` after its
+    /// `\connect`: the same name, but not the same table. Refused.
+    func testTheSameTableInTwoDatabasesOfADumpIsRefused() throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.file("all.sql").path
+        let columns = "id, user_id, project_id, task_id, slot_start, duration_min, source, status, activity_level, "
+            + "keystrokes, mouse_events, active_apps, screenshot_key, note, updated_at"
+        let row = "1\t7\t1\t\\N\t2018-07-25 07:50:00-07\t10\tclient\tidle\t\\N\t0\t0\t{}\t\\N\t\\N\t2018-07-25 15:00:00+00"
+        try """
+            SET client_encoding = 'UTF8';
+            \\connect tracker
+            COPY public.time_slots (\(columns)) FROM stdin;
+            \(row)
+            \\.
+            \\connect tracker_copy
+            COPY public.time_slots (\(columns)) FROM stdin;
+            \(row)
+            \\.
+
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        let expected = "\(path):7: the dump holds more than one COPY block of time_slots "
+            + "(public.time_slots at line 7, public.time_slots at line 3, in another database: \\connect at line 6): "
+            + "which is the service's table cannot be told"
+        XCTAssertThrowsError(try DumpReader(path: path).forEachSlot { _, _ in }) { error in
+            XCTAssertEqual((error as? SnapshotError)?.kind, .tableTwice, "\(error)")
+            XCTAssertEqual((error as? SnapshotError)?.message, expected)
+        }
+    }
+
     /// A dump of a whole database can hold `time_slots` in two schemas (an archive copy beside the
     /// service's table). Which one is the snapshot cannot be told from the dump: it is refused,
     /// not read as one table whose first rows win (a wrong plan, status 0), by `plan` and
