@@ -6,19 +6,33 @@ enum ArgumentChecks {
     /// add up); every other option of every subcommand takes one value.
     static let repeatable: [String: Set<String>] = ["scan": ["--logs"], "plan": ["--logs", "--snapshot"], "verify": ["--run"]]
 
-    /// A single-valued option given twice (`--from A --from B`) is refused, not silently the last:
-    /// returns the error line, or nil. `arguments` start with the subcommand; long options are
-    /// looked at up to a `--` terminator.
+    /// The options' short names (`-o`, or grouped flags as `-qy`), counted as their long ones.
+    static let shortNames: [Character: String] = ["o": "--out", "q": "--quiet", "v": "--verbose", "y": "--yes"]
+
+    /// A single-valued option given twice (`--from A --from B`, `-o A --out B`) is refused, not
+    /// silently the last: returns the error line, or nil. `arguments` start with the subcommand;
+    /// options are looked at up to a `--` terminator.
     static func repeatedOption(in arguments: some Collection<String>) -> String? {
         let adding = arguments.first.flatMap { repeatable[$0] } ?? []
         var seen: Set<String> = []
         for argument in arguments {
             if argument == "--" { break }
-            guard argument.hasPrefix("--"), argument.count > 2 else { continue }
-            let name = String(argument.prefix { $0 != "=" })
-            if adding.contains(name) { continue }
-            if !seen.insert(name).inserted {
-                return "'\(name)' is given more than once; give it once"
+            var names: [String] = []
+            if argument.hasPrefix("--") {
+                if argument.count > 2 { names = [String(argument.prefix { $0 != "=" })] }
+            } else if argument.hasPrefix("-") {
+                // Grouped short names up to the first that is none (a value such as '-5' names
+                // nothing) or to '-o', whose value may follow it.
+                for c in argument.dropFirst() {
+                    guard let name = shortNames[c] else { break }
+                    names.append(name)
+                    if name == "--out" { break }
+                }
+            }
+            for name in names where !adding.contains(name) {
+                if !seen.insert(name).inserted {
+                    return "'\(name)' is given more than once; give it once"
+                }
             }
         }
         return nil

@@ -42,8 +42,7 @@ extension RecoverTool {
         var json = CommandLine.arguments.dropFirst().prefix { $0 != "--" }.contains("--json")
         do {
             if let repeated = ArgumentChecks.repeatedOption(in: CommandLine.arguments.dropFirst()) {
-                printError(repeated + "; see 'recover-tool help'")
-                Foundation.exit(ExitStatus.usage.rawValue)
+                throw ValidationError(repeated)
             }
             var command = try parseAsRoot()
             json = (command as? JSONReporting)?.output.json ?? false

@@ -142,6 +142,28 @@ final class HostileInputTests: XCTestCase {
         }
         let revert = try tool(["revert", "--run", "1", "--run", "2", "--db", demo.live.conninfo, "--yes"])
         assertOneErrorLine(revert, "'--run' is given more than once; give it once; see 'recover-tool help'", status: 64)
+        // A short name counts as its long one: '-o A -o B' and '-o A --out B' wrote to B (found by a review).
+        for out in [["-o", demo.dir.file("s1").path, "-o", demo.dir.file("s2").path],
+                    ["-o", demo.dir.file("s1").path, "--out", demo.dir.file("s2").path]] {
+            let output = try tool(["plan"] + DemoIncident.window + ["--logs", DemoIncident.logs, "--quiet"] + out)
+            assertOneErrorLine(output, "'--out' is given more than once; give it once; see 'recover-tool help'", status: 64)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: demo.dir.file("s2").path))
+        // Every short name of every subcommand's help counts as its long one.
+        for subcommand in ["scan", "diff", "plan", "reconcile", "combine", "show", "explain", "apply", "verify", "revert", "runs"] {
+            let help = try tool([subcommand, "--help"]).stdoutText
+            let pairs = help.matches(of: try Regex(#"\n\s+-([a-gi-z]), (--[a-z-]+)"#)).map { ($0.output[1].substring!, $0.output[2].substring!) }
+            XCTAssertTrue(pairs.contains { $0 == ("q", "--quiet") }, "\(subcommand): \(pairs)")
+            for (short, long) in pairs {
+                let output = try tool([subcommand, "-\(short)", String(long)])
+                assertOneErrorLine(output, "'\(long)' is given more than once; give it once; see 'recover-tool help'", status: 64)
+            }
+        }
+        // With --json, the refusal is the usual error object on standard output, as docs/EXIT-STATUS.md says.
+        let json = try tool(["plan", "--json", "--from", "2018-07-25T14:50:00Z", "--from", "2018-07-25T15:50:00Z"])
+        XCTAssertEqual(json.status, 64)
+        let object = try JSONSerialization.jsonObject(with: Data(json.stdoutText.utf8)) as? [String: Any]
+        XCTAssertEqual((object?["error"] as? [String: Any])?["code"] as? String, "usage", json.stdoutText)
         // Options that take several values may be repeated: their values add up.
         let logs = try tool(["plan"] + DemoIncident.window + [
             "--logs", DemoIncident.logs + "/app-1", "--snapshot", DemoIncident.snapshot, "--logs", DemoIncident.logs + "/app-2", DemoIncident.logs + "/app-3",
