@@ -48,22 +48,15 @@ struct TimeArgument: ExpressibleByArgument, Sendable {
     }
 
     private static func read(_ text: String) -> Reading {
-        if let t = Timestamp.parse(text) {
-            // `2018-07-25T14:50:00.1234567Z`: the digits after the seconds' point (index 19).
-            let chars = Array(text.utf8)
-            if chars.count > 20, chars[19] == UInt8(ascii: ".") {
-                let digits = chars[20...].prefix { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }.count
-                if digits > 6 { return .finerThanMicroseconds }
-            }
-            return .time(t)
-        }
+        let fine = isFinerThanMicroseconds(text)
+        if let t = Timestamp.parse(text) { return fine ? .finerThanMicroseconds : .time(t) }
         // A local time: date, `T` or space, hours and minutes, maybe seconds and a fraction.
         var local = text
         if local.count == 10 { local += "T00:00:00" }
         if local.count == 16 { local += ":00" }
         let chars = Array(local)
         if chars.count >= 19, chars[10] == " " || chars[10] == "t" { local = String(chars[..<10]) + "T" + String(chars[11...]) }
-        if Timestamp.parse(local + "Z") != nil { return .noOffset(suggestion: local + "Z") }
+        if Timestamp.parse(local + "Z") != nil { return fine ? .finerThanMicroseconds : .noOffset(suggestion: local + "Z") }
         let given = Array(text)
         if given.count >= 20, given[16] == ":", given[17] == "6", given[18] == "0" {
             var earlier = given
@@ -72,6 +65,15 @@ struct TimeArgument: ExpressibleByArgument, Sendable {
             if Timestamp.parse(String(earlier)) != nil { return .leapSecond }
         }
         return .notATime
+    }
+
+    /// `2018-07-25T14:50:00.1234567Z`, with or without an offset: a digit other than 0 after the
+    /// sixth one past the seconds' point (index 19). `.123456000` is the same microsecond.
+    private static func isFinerThanMicroseconds(_ text: String) -> Bool {
+        let chars = Array(text.utf8)
+        guard chars.count > 26, chars[19] == UInt8(ascii: ".") else { return false }
+        let digits = chars[20...].prefix { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+        return digits.dropFirst(6).contains { $0 != UInt8(ascii: "0") }
     }
 }
 

@@ -321,6 +321,13 @@ final class HostileInputTests: XCTestCase {
             XCTAssertTrue(fine.stderrText.contains("'2018-07-25T14:50:00.0000009Z' is finer than a microsecond"), fine.stderrText)
         }
         XCTAssertEqual(try tool(["scan", "--from", "2018-07-25T14:50:00.000001Z", "--to", "2018-07-25T15:50:00Z", "--logs", DemoIncident.logs]).status, 0)
+        // Zeros past the sixth digit are the same microsecond (`date +%S.%N` writes nine digits): accepted.
+        let zeros = try tool(["scan", "--from", "2018-07-25T14:50:00.000001000Z", "--to", "2018-07-25 15:50:00.000000000+00:00", "--logs", DemoIncident.logs])
+        XCTAssertEqual(zeros.status, 0, zeros.stderrText)
+        // Without an offset, the suggestion was itself too fine; the fineness is named first.
+        let local = try tool(["scan", "--from", "2018-07-25T14:50:00.0000009", "--to", "2018-07-25T15:50:00Z", "--logs", DemoIncident.logs])
+        XCTAssertEqual(local.status, 64, local.stderrText)
+        XCTAssertTrue(local.stderrText.contains("'2018-07-25T14:50:00.0000009' is finer than a microsecond"), local.stderrText)
         // pg_dump's archive formats are recognised by their header, with the way to plain SQL.
         for format in ["custom", "tar", "directory"] {
             let path = demo.dir.file("dump-\(format)").path
