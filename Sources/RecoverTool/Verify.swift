@@ -31,7 +31,7 @@ struct Verify: ParsableCommand {
 
     @OptionGroup var database: DatabaseOptions
 
-    @Option(help: ArgumentHelp("How many differing slots to list.", valueName: "n"))
+    @Option(help: ArgumentHelp("How many differing slots (and, for a reconcile run, memberships gone) to list.", valueName: "n"))
     var show = 50
 
     @OptionGroup var output: OutputOptions
