@@ -13,17 +13,17 @@ public enum CopyTextWriter {
     /// A `text[]` array literal, every element quoted: `{"Xcode","a \"b\""}`; `{}` when empty.
     /// The result still goes through `field` when written to a COPY row.
     public static func arrayLiteral(_ elements: [String]) -> String {
-        var out: [UInt8] = [0x7B]
-        for (i, element) in elements.enumerated() {
-            if i > 0 { out.append(0x2C) }
-            out.append(0x22)
-            for byte in element.utf8 {
-                if byte == 0x22 || byte == 0x5C { out.append(0x5C) }
-                out.append(byte)
-            }
-            out.append(0x22)
+        "{" + elements.map(quoted).joined(separator: ",") + "}"
+    }
+
+    /// An array literal's element: `"a \"b\""`, `"` and `\` escaped.
+    public static func quoted(_ text: String) -> String {
+        var out: [UInt8] = [0x22]
+        for byte in text.utf8 {
+            if byte == 0x22 || byte == 0x5C { out.append(0x5C) }
+            out.append(byte)
         }
-        out.append(0x7D)
+        out.append(0x22)
         return String(decoding: out, as: UTF8.self)
     }
 

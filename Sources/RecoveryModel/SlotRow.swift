@@ -58,9 +58,9 @@ public enum SlotColumn: String, CaseIterable, Hashable, Sendable, Comparable, Cu
         if let field { field.copy(from: other.slot, into: &row.slot) } else { row.source = other.source }
     }
 
-    /// The value for a reader: `null`, a number, a text, or `{a,b}` for an array.
+    /// The value for a reader, as `TimeSlotField.display` shows it (`source` is a text, quoted).
     public func display(_ row: SlotRow) -> String {
-        field.map { $0.display(row.slot) } ?? row.source
+        field.map { $0.display(row.slot) } ?? CopyTextWriter.quoted(row.source)
     }
 
     /// The columns in which `a` and `b` differ, in table order.

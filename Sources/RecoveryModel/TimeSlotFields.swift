@@ -25,7 +25,8 @@ public struct TimeSlotField: Sendable {
     /// Sets this column of `slot` to its value in `other`.
     public func copy(from other: TimeSlot, into slot: inout TimeSlot) { copy(other, &slot) }
 
-    /// The value for a reader: `null`, a number, a text, or `{a,b}` for an array.
+    /// The value for a reader: `null`, a number, a time, a status, a text quoted (`"null"` is the
+    /// text, `null` the NULL), or an array with every element quoted (`{"a,b"}` against `{"a","b"}`).
     public func display(_ slot: TimeSlot) -> String { show(slot) }
 }
 
@@ -39,9 +40,9 @@ public enum TimeSlotFields {
         .init("activity_level", \.activityLevel, show: { $0.map { String($0) } ?? "null" }),
         .init("keystrokes", \.keystrokes, show: { String($0) }),
         .init("mouse_events", \.mouseEvents, show: { String($0) }),
-        .init("active_apps", \.activeApps, show: { "{" + $0.joined(separator: ",") + "}" }),
-        .init("screenshot_key", \.screenshotKey, show: { $0 ?? "null" }),
-        .init("note", \.note, show: { $0 ?? "null" }),
+        .init("active_apps", \.activeApps, show: { CopyTextWriter.arrayLiteral($0) }),
+        .init("screenshot_key", \.screenshotKey, show: { $0.map(CopyTextWriter.quoted) ?? "null" }),
+        .init("note", \.note, show: { $0.map(CopyTextWriter.quoted) ?? "null" }),
         .init("updated_at", \.updatedAt, show: { $0.map { "\($0)" } ?? "null" }),
     ]
 

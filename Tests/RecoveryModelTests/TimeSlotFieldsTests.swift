@@ -36,7 +36,26 @@ final class TimeSlotFieldsTests: XCTestCase {
         }
         XCTAssertEqual(
             TimeSlotFields.all.map { $0.display(b) },
-            ["21", "3", "5", "idle", "null", "1", "2", "{mail,shell}", "s/1.png", "call", "2018-07-25T15:10:00Z"])
+            ["21", "3", "5", "idle", "null", "1", "2", #"{"mail","shell"}"#, #""s/1.png""#, #""call""#, "2018-07-25T15:10:00Z"])
+    }
+
+    /// A reviewer tells a NULL from the text 'null', and one element 'a,b' from two: texts are
+    /// shown quoted, arrays with every element quoted (reconcile's report.md and reconcile.csv
+    /// showed `null` and `{a,b}` for both; found by a hostile test).
+    func testTheDisplayTellsNullFromTextAndElementsApart() {
+        var text = a
+        text.note = "null"
+        text.screenshotKey = #"a "b" \c"#
+        text.activeApps = ["a,b"]
+        var two = a
+        two.activeApps = ["a", "b"]
+        func shown(_ slot: TimeSlot, _ name: String) -> String { TimeSlotFields.named(name)!.display(slot) }
+        XCTAssertEqual(shown(a, "note"), "null")
+        XCTAssertEqual(shown(text, "note"), #""null""#)
+        XCTAssertEqual(shown(text, "screenshot_key"), #""a \"b\" \\c""#)
+        XCTAssertEqual(shown(text, "active_apps"), #"{"a,b"}"#)
+        XCTAssertEqual(shown(two, "active_apps"), #"{"a","b"}"#)
+        XCTAssertEqual(SlotColumn.source.display(SlotRow(id: 1, source: "null", slot: a)), #""null""#)
     }
 
     func testSlotColumnIsEveryColumnButTheKeyIdAndUpdatedAt() {
