@@ -16,8 +16,15 @@ enum Confirmation {
         try requireTerminal(yes: yes, flagHint: flagHint)
         let text = summary.map { $0.hasSuffix("\n") ? $0 : $0 + "\n" }.joined() + "\(question) Type 'yes' to continue: "
         // The terminal, not standard output: `apply DIR > out.txt` and `--json` keep stdout the result.
-        let terminal = FileHandle(forWritingAtPath: "/dev/tty") ?? FileHandle.standardError
-        terminal.write(Data(VisibleText.escaped(text, keepingLayout: true).utf8))
+        // A terminal that cannot be written (gone, `EIO`) is no trap: its answer cannot come either.
+        let shown = VisibleText.escaped(text, keepingLayout: true)
+        let terminal = open("/dev/tty", O_WRONLY | O_NOCTTY | O_CLOEXEC)
+        if terminal >= 0 {
+            _ = StandardStreams.writeAll(shown, to: terminal)
+            close(terminal)
+        } else {
+            StandardStreams.writeError(shown)
+        }
         // Only the exact word: 'y', 'Yes' or 'yes please' is not a confirmation.
         guard readLine() == "yes" else {
             throw CommandFailure(.failure, code: "declined", "not confirmed (only 'yes' confirms): nothing was changed")

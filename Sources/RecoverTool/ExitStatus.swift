@@ -48,7 +48,9 @@ extension RecoverTool {
             json = (command as? JSONReporting)?.output.json ?? false
             if let command = command as? DatabaseCommand { PasswordPrompt.askIfNeeded(for: command) }
             try command.run()
+            exitIfOutputFailed()
         } catch let code as ExitCode {
+            exitIfOutputFailed()
             Foundation.exit(code.rawValue)
         } catch {
             TemporaryPaths.waitIfEnding()
@@ -63,6 +65,14 @@ extension RecoverTool {
             if json { StandardStreams.output(JSONOutput.failure(failure.json)) }
             Foundation.exit(failure.status.rawValue)
         }
+    }
+
+    /// A result that could not be written to standard output (a full disk, a pipe closed with
+    /// SIGPIPE ignored) is a failure, said on standard error; what the command did is done.
+    private static func exitIfOutputFailed() {
+        guard let code = StandardStreams.outputFailure else { return }
+        printError("cannot write to standard output: \(String(cString: strerror(code)))")
+        Foundation.exit(ExitStatus.failure.rawValue)
     }
 
     /// A failure's exit status, its error line and its `--json` error object: every error is
@@ -96,13 +106,20 @@ func printError(_ line: String) {
     StandardStreams.writeError("recover-tool: error: \(VisibleText.escaped(flat))\n")
 }
 
-/// Writes to standard output and error through `FileHandle` (the C globals are not
-/// concurrency-safe in Swift 6). Everything written passes `VisibleText`: no text from an input
-/// can drive the terminal.
+/// Writes to standard output and error with `write(2)`: `FileHandle`'s `write` traps on an error,
+/// and the C globals are not concurrency-safe in Swift 6. Everything written passes
+/// `VisibleText`: no text from an input can drive the terminal.
 enum StandardStreams {
+    /// Writes `text` on standard output. A write that fails is remembered (`outputFailure`) and
+    /// the later ones are not tried: `main` ends with the error, not with a trap.
     static func output(_ text: String) {
-        FileHandle.standardOutput.write(Data(VisibleText.escaped(text, keepingLayout: true).utf8))
+        guard outputFailure == nil else { return }
+        if let code = writeAll(VisibleText.escaped(text, keepingLayout: true), to: 1) { firstOutputFailure.set(code) }
     }
+
+    /// The `errno` of the first write to standard output that failed, if one did.
+    static var outputFailure: Int32? { firstOutputFailure.value }
+    private static let firstOutputFailure = FirstError()
 
     static func error(_ text: String) {
         writeError(VisibleText.escaped(text, keepingLayout: true))
@@ -113,26 +130,42 @@ enum StandardStreams {
         writeError("\r\u{1B}[K" + VisibleText.escaped(text))
     }
 
-    /// Writes `text` (already escaped) on standard error with `write(2)`, ignoring a failure:
-    /// there is nowhere left to report it, and a terminal that is gone (`EIO` once it hung up, the
-    /// session's shell keeping the process) must not end a plan in the middle of its work, as
-    /// `FileHandle`'s `write` does (it traps).
+    /// Writes `text` (already escaped) on standard error, ignoring a failure: there is nowhere
+    /// left to report it, and a terminal that is gone (`EIO` once it hung up, the session's shell
+    /// keeping the process) must not end a plan in the middle of its work.
     static func writeError(_ text: String) {
+        _ = writeAll(text, to: 2)
+    }
+
+    /// Writes all of `text` to `fd`; the `errno` of a failed write, or nil.
+    static func writeAll(_ text: String, to fd: Int32) -> Int32? {
         var text = text
-        text.withUTF8 { bytes in
-            guard let base = bytes.baseAddress else { return }
+        return text.withUTF8 { bytes -> Int32? in
+            guard let base = bytes.baseAddress else { return nil }
             var done = 0
             while done < bytes.count {
-                let n = write(2, base + done, bytes.count - done)
+                let n = write(fd, base + done, bytes.count - done)
                 if n > 0 {
                     done += n
                 } else if n < 0 && errno == EINTR {
                     continue
                 } else {
-                    return
+                    return n < 0 ? errno : EIO
                 }
             }
+            return nil
         }
+    }
+
+    /// The first error recorded, for any thread.
+    private final class FirstError: @unchecked Sendable {
+        // Sendable: `code` is only touched under `lock`.
+        private let lock = NSLock()
+        private var code: Int32?
+
+        var value: Int32? { lock.withLock { code } }
+
+        func set(_ error: Int32) { lock.withLock { if code == nil { code = error } } }
     }
 }
 

@@ -299,6 +299,22 @@ final class HostileInputTests: XCTestCase {
         XCTAssertEqual(try DatabaseState.checksums(try demo.live.connect()), before)
     }
 
+    /// A result that cannot be written (standard output on a full disk, a pipe closed while
+    /// SIGPIPE is ignored) is one error line and status 1, not a trap: Foundation's write trapped
+    /// (found by an audit), and after an apply's COMMIT its result was lost with a signal's status.
+    func testAResultThatCannotBeWrittenIsOneErrorLine() throws {
+        let scan = ["scan"] + DemoIncident.window + ["--logs", DemoIncident.logs, "--json"]
+        let full = try runProcess("/bin/bash", ["-c", #"exec "$0" "$@" > /dev/full"#, BuiltProducts.recoverTool] + scan,
+                                  environment: demo.live.processEnvironment)
+        XCTAssertEqual(full.status, 1, full.stderrText)
+        XCTAssertEqual(full.stderrText, "recover-tool: error: cannot write to standard output: No space left on device\n")
+        try planAndApply()
+        let runs = try runProcess("/bin/bash", ["-c", #"exec "$0" "$@" > /dev/full"#, BuiltProducts.recoverTool, "runs", "--db", demo.live.conninfo],
+                                  environment: demo.live.processEnvironment)
+        XCTAssertEqual(runs.status, 1, runs.stderrText)
+        XCTAssertEqual(runs.stderrText, "recover-tool: error: cannot write to standard output: No space left on device\n")
+    }
+
     /// Row 13: messages that say what is really wrong.
     func testMessagesNameTheRealProblem() throws {
         // A loop of symbolic links is not "no such file".
