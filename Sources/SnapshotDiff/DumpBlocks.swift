@@ -14,10 +14,16 @@ struct DumpBlocks {
     let path: String
     let computeDigest: Bool
 
+    /// A row longer than this is not read: it is handed back in `Summary.overlongRows`.
+    static let maxRowLength = 16 << 20
+
     struct Summary {
         var lines: LineReader.Summary
         /// For each wanted table, the lines of its COPY statements.
         var copyLines: [String: [Int]] = [:]
+        /// The rows of wanted tables longer than `maxRowLength`, not handed to `row`: each
+        /// reader quarantines them (`line_too_long`), so that none goes unsaid.
+        var overlongRows: [(table: Int, line: Int)] = []
     }
 
     /// How far a read has gone through its file, for a reader that sizes its buffers by it.
@@ -45,7 +51,7 @@ struct DumpBlocks {
         }
         let reader: LineReader
         do {
-            reader = try LineReader(path: path, maxLineLength: 16 << 20, computeDigest: computeDigest)
+            reader = try LineReader(path: path, maxLineLength: Self.maxRowLength, computeDigest: computeDigest)
         } catch {
             throw SnapshotError(.unreadable, source: path, line: 0, detail: error.detail)
         }
@@ -57,11 +63,13 @@ struct DumpBlocks {
         var copyLines: [String: [Int]] = [:]
         var firstBlock: [String: (name: String, line: Int)] = [:]
         var lastConnect: Int?  // the line of the last `\connect` between blocks
+        var wantedBlocks: [(table: Int, rows: ClosedRange<Int>)] = []
         let path = self.path
 
         let lines = try reader.forEachLine { line, number in
             if let table = current {
                 if line.count == 2, line[0] == 0x5C, line[1] == 0x2E {   // \.
+                    if number > blockStart + 1 { wantedBlocks.append((table, (blockStart + 1)...(number - 1))) }
                     current = nil
                     return
                 }
@@ -120,6 +128,9 @@ struct DumpBlocks {
         if let damage = lines.damage {
             throw SnapshotError(.truncated, source: path, line: lines.lines, detail: "the file is \(damage)")
         }
-        return Summary(lines: lines, copyLines: copyLines)
+        let overlongRows = lines.overlongLines.compactMap { line in
+            wantedBlocks.first { $0.rows.contains(line) }.map { (table: $0.table, line: line) }
+        }
+        return Summary(lines: lines, copyLines: copyLines, overlongRows: overlongRows)
     }
 }

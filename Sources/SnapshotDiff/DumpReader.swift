@@ -145,6 +145,11 @@ public struct DumpReader {
             summary.bytes = lines.bytes
             summary.sha256 = lines.sha256
             summary.copyLines = blocks.copyLines["time_slots"] ?? []
+            for row in blocks.overlongRows {
+                summary.rows += 1
+                summary.quarantined.append(QuarantineRecord(
+                    location: SourceLocation(file: path, line: row.line), reason: .lineTooLong(bytes: DumpBlocks.maxRowLength)))
+            }
             if summary.copyLines.isEmpty {
                 throw SnapshotError(
                     .noTimeSlotsBlock, source: path, line: lines.lines,

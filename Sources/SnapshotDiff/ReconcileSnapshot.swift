@@ -82,6 +82,10 @@ public struct ReconcileSnapshot: Sendable {
                 .noTimeSlotsBlock, source: path, line: summary.lines.lines,
                 detail: "no COPY block of time_slots in the dump (\(summary.lines.lines) lines read)")
         }
+        for row in summary.overlongRows {
+            snapshot.quarantined.append(QuarantineRecord(
+                location: SourceLocation(file: path, line: row.line), reason: .lineTooLong(bytes: DumpBlocks.maxRowLength)))
+        }
         snapshot.bytes = summary.lines.bytes
         snapshot.sha256 = summary.lines.sha256
         snapshot.lines = summary.lines.lines

@@ -244,6 +244,31 @@ final class PgDumpTests: XCTestCase {
         }
     }
 
+    /// A row longer than the reader takes (16 MiB: a huge note) is quarantined with its line,
+    /// by plan's reader and reconcile's: it was skipped without a word (found by an audit).
+    func testARowTooLongToReadIsQuarantinedNotDropped() throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.file("long.sql").path
+        let columns = "id, user_id, project_id, task_id, slot_start, duration_min, source, status, activity_level, "
+            + "keystrokes, mouse_events, active_apps, screenshot_key, note, updated_at"
+        func row(_ id: Int, note: String) -> String {
+            "\(id)\t7\t1\t\\N\t2018-07-25 07:\(40 + id * 10):00-07\t10\tclient\tidle\t\\N\t0\t0\t{}\t\\N\t\(note)\t2018-07-25 15:00:00+00"
+        }
+        let text = "SET client_encoding = 'UTF8';\nCOPY public.users (id) FROM stdin;\n\(String(repeating: "u", count: 17 << 20))\n\\.\n"
+            + "COPY public.time_slots (\(columns)) FROM stdin;\n\(row(1, note: "short"))\n"
+            + "\(row(2, note: String(repeating: "n", count: 17 << 20)))\n\\.\n"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        let expected = [QuarantineRecord(location: SourceLocation(file: path, line: 7), reason: .lineTooLong(bytes: 16 << 20))]
+        var read: [TimeSlot] = []
+        let summary = try DumpReader(path: path).forEachSlot { slot, _ in read.append(slot) }
+        XCTAssertEqual(read.map(\.key.userID), [7])
+        XCTAssertEqual(summary.quarantined, expected)
+        XCTAssertEqual(summary.rows, 2)
+        let reconciled = try ReconcileSnapshot.read(dump: path, range: nil)
+        XCTAssertEqual(reconciled.slots.count, 1)
+        XCTAssertEqual(reconciled.quarantined, expected)
+    }
+
     /// A dump of a whole database can hold `time_slots` in two schemas (an archive copy beside the
     /// service's table). Which one is the snapshot cannot be told from the dump: it is refused,
     /// not read as one table whose first rows win (a wrong plan, status 0), by `plan` and
