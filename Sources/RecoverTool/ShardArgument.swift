@@ -21,6 +21,7 @@ struct ShardArgument {
         guard parts.count == 2, let n = Int(parts[1]), n >= 1 else {
             throw ValidationError("expected K/N or env/N, with N at least 1 and 0 <= K < N")
         }
+        guard n <= Shard.maximumCount else { throw ValidationError("N must be from 1 to \(Shard.maximumCount)") }
         guard parts[0] == "env" else {
             guard let k = Int(parts[0]), let shard = Shard(index: k, count: n) else {
                 throw ValidationError("K must be from 0 to \(n - 1)")

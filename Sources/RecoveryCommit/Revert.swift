@@ -51,7 +51,9 @@ public enum RecoveryRevert {
                 let seen = try connection.execute(
                     "SELECT shard_index, shard_count FROM recovery.runs WHERE id = $1", [String(id)], context: "reading the run's shard")
                 guard let shardColumns = seen.rows.first else { throw notFound(id, connection) }
-                let shard = shardColumns[0].flatMap { Int($0) }.flatMap { k in shardColumns[1].flatMap { Int($0) }.flatMap { Shard(index: k, count: $0) } }
+                guard case .some(let shard) = RunRecord.shard(index: shardColumns[0], count: shardColumns[1]) else {
+                    throw CommitError(.inconsistent, "recovery.runs row \(id) cannot be read", hint: "check the recovery schema")
+                }
                 // The lock of the run's shard: never during an apply or revert of that shard.
                 try RecoverySchema.lockAndMigrate(
                     connection, shard: shard, toolVersion: toolVersion,

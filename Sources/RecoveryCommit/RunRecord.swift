@@ -128,7 +128,8 @@ public struct RunRecord: Hashable, Sendable, Encodable {
         self.planID = planID
         self.planPath = planPath
         self.window = Window(from: from, to: to)
-        if let index = int(5), let count = int(6) { shard = Shard(index: index, count: count) } else { shard = nil }
+        guard case .some(let shard) = Self.shard(index: row[5], count: row[6]) else { return nil }
+        self.shard = shard
         operatorName = op
         toolVersion = tool
         databaseUser = user
@@ -155,6 +156,17 @@ public struct RunRecord: Hashable, Sendable, Encodable {
     }
 
     /// Reads one run; nil when there is none (or no recovery schema yet).
+    /// A run's shard as `shard_index` and `shard_count` hold it: `.some(nil)` for a whole
+    /// recovery (both NULL); nil when they are not a shard (one NULL, N 0, K ≥ N): such a row is
+    /// unreadable, never taken for a whole recovery, whose lock and checks differ.
+    static func shard(index: String?, count: String?) -> Shard?? {
+        switch (index, count) {
+        case (nil, nil): return .some(nil)
+        case (let k?, let n?): return Int(k).flatMap { k in Int(n).flatMap { Shard(index: k, count: $0) } }.map { .some($0) }
+        default: return nil
+        }
+    }
+
     static func load(_ connection: Connection, where condition: String, _ value: String, lock: Bool = false) throws -> RunRecord? {
         guard try RecoverySchema.installedVersion(connection) > 0 else { return nil }
         let result = try connection.execute(

@@ -5,8 +5,12 @@ public struct Shard: Hashable, Sendable, CustomStringConvertible {
     public let index: Int
     public let count: Int
 
+    /// The most shards a recovery is split into: the shard's lock key holds 16 bits of N and of K
+    /// (`RecoverySchema.shardLockKey`), so that shards of one N never share a key.
+    public static let maximumCount = 65_535
+
     public init?(index: Int, count: Int) {
-        guard count >= 1, index >= 0, index < count else { return nil }
+        guard count >= 1, count <= Self.maximumCount, index >= 0, index < count else { return nil }
         self.index = index
         self.count = count
     }

@@ -315,6 +315,23 @@ final class HostileInputTests: XCTestCase {
         XCTAssertEqual(runs.stderrText, "recover-tool: error: cannot write to standard output: No space left on device\n")
     }
 
+    /// A run whose shard columns are not a shard (one of them NULL, N 0, K ≥ N: an edited run
+    /// table) is unreadable: verify took it for a whole recovery and passed, and revert took the
+    /// whole recovery's lock instead of the shard's (found by an audit).
+    func testARunWhoseShardColumnsAreNoShardIsUnreadable() throws {
+        try planAndApply()
+        let c = try demo.live.connect()
+        for edit in ["shard_index = 0, shard_count = NULL", "shard_index = 0, shard_count = 0", "shard_index = 2, shard_count = 2"] {
+            try c.executeSimple("UPDATE recovery.runs SET \(edit) WHERE id = 1")
+            for arguments in [["verify", "--run", "1"], ["revert", "--run", "1", "--yes"]] {
+                let output = try tool(arguments + ["--db", demo.live.conninfo])
+                XCTAssertEqual(output.status, 69, "\(edit): \(arguments): \(output.stderrText)")
+                XCTAssertTrue(output.stderrText.contains("recovery.runs row 1 cannot be read"), "\(edit): \(output.stderrText)")
+            }
+        }
+        XCTAssertEqual(try c.execute("SELECT status FROM recovery.runs WHERE id = 1").scalar, "applied")
+    }
+
     /// Row 13: messages that say what is really wrong.
     func testMessagesNameTheRealProblem() throws {
         // A loop of symbolic links is not "no such file".

@@ -8,6 +8,17 @@ final class ShardTests: XCTestCase {
         for bad in ["8/8", "-1/4", "1/0", "1", "1/2/3", "a/b", "", "/"] { XCTAssertNil(Shard(parsing: bad), bad) }
     }
 
+    /// N is at most 65,535, the largest the shard's lock key holds (16 bits of N and of K): a
+    /// larger one was accepted, and shards K and K + 65,536 shared a lock, a plan of N = 2^63 - 1
+    /// failed only at apply (the runs table's integer), and combine or verify looped over every
+    /// shard of it (found by a hostile test).
+    func testTheShardCountIsAtMostWhatTheLockKeyHolds() {
+        XCTAssertEqual(Shard.maximumCount, 65_535)
+        XCTAssertNotNil(Shard(index: 65_534, count: 65_535))
+        XCTAssertNil(Shard(index: 0, count: 65_536))
+        XCTAssertNil(Shard(parsing: "0/9223372036854775807"))
+    }
+
     func testEveryUserIsInExactlyOneShardAndShardsAreBalanced() {
         for n in [1, 2, 3, 8] {
             let shards = (0..<n).map { Shard(index: $0, count: n)! }
