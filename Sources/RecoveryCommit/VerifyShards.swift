@@ -33,7 +33,7 @@ public struct ShardSetReport: Sendable, Encodable {
 
 extension RecoveryVerify {
     /// Verifies each run (as `verify(run:)` does), then the set: every run applied and sharded,
-    /// all with the same N and window, exactly one run for each K of 0..<N, no slot key inserted
+    /// all of one kind (recover or reconcile), with the same N and window, exactly one run for each K of 0..<N, no slot key inserted
     /// by two runs, and every user of a run's slots in that run's shard. Changes nothing.
     public static func verifyShards(runs ids: [Int64], database: ConnectionTarget, limit: Int = 50) throws -> ShardSetReport {
         var seen = Set<Int64>()
@@ -65,6 +65,9 @@ extension RecoveryVerify {
             }
         }
         if let first = reports.first?.run {
+            for run in reports.map(\.run) where run.kind != first.kind {
+                problems.append("run \(run.id) is a \(run.kind) run and run \(first.id) a \(first.kind) run: the runs of one recovery are of one kind")
+            }
             for run in reports.map(\.run) where run.window != first.window {
                 problems.append("run \(run.id) is for window \(run.window), run \(first.id) for \(first.window)")
             }

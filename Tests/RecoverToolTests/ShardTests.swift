@@ -136,6 +136,28 @@ final class ShardCommandTests: XCTestCase {
                       afterRevert.stdoutText)
     }
 
+    /// A reconcile run is no shard of a recovery: 'verify --run A --run B' with a recovery's
+    /// shard 0/2 and a reconcile's shard 1/2 passed, though shard 1/2's slots were never recovered
+    /// (found by a hostile test).
+    func testARunOfAnotherKindIsNoShardOfTheRecovery() throws {
+        // One window for both: after the snapshot's newest row, as reconcile's job window must be.
+        let window = ["2018-07-25T16:10:00Z", "2018-07-25T17:50:00Z"]
+        let planned = try tool(["plan", "--from", window[0], "--to", window[1], "--logs", DemoIncident.logs, "--snapshot", DemoIncident.snapshot,
+                                "--out", demo.dir.file("s0").path, "--shard", "0/2", "--quiet"])
+        XCTAssertEqual(planned.status, 0, planned.stderrText)
+        let first = try tool(["apply", demo.dir.file("s0").path, "--yes", "--plan-id", try approvedPlanID(demo.dir.file("s0").path), "--shard", "0/2", "--quiet"])
+        XCTAssertEqual(first.status, 0, first.stderrText)
+        let reconcile = try tool(["reconcile", "--snapshot", DemoIncident.snapshot, "--job-from", window[0], "--job-to", window[1],
+                                  "--columns", "time_slots.project_id", "--shard", "1/2", "--out", demo.dir.file("r1").path, "--quiet"])
+        XCTAssertEqual(reconcile.status, 0, reconcile.stderrText)
+        let second = try tool(["apply", demo.dir.file("r1").path, "--yes", "--plan-id", try approvedPlanID(demo.dir.file("r1").path), "--shard", "1/2", "--quiet"])
+        XCTAssertEqual(second.status, 0, second.stderrText)
+        let verified = try tool(["verify", "--run", "1", "--run", "2"])
+        XCTAssertEqual(verified.status, 71, verified.stdoutText)
+        XCTAssertTrue(verified.stdoutText.contains("shards: run 2 is a reconcile run and run 1 a recover run: the runs of one recovery are of one kind\n"),
+                      verified.stdoutText)
+    }
+
     /// One review for a sharded recovery: `combine` the shards into a set, apply every shard at
     /// once with `--plan-set`, and `verify --set`; a set missing a shard, and a shard of another
     /// set, are refused.
