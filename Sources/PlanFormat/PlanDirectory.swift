@@ -41,7 +41,21 @@ public struct PlanDirectory: Sendable {
         guard document.rows.file == PlanDocument.rowsFileName, document.rows.columns == PlanDocument.rowColumns else {
             throw PlanError(.tampered, path: path, detail: "the rows file entry is not the one this tool writes")
         }
+        let counts = document.counts
+        guard [counts.recovered, counts.alreadyPresent, counts.offlineOverlap, counts.deleted, counts.orphans, counts.duplicates,
+               counts.quarantined].allSatisfy({ $0 >= 0 }) else {
+            throw PlanError(.tampered, path: path, detail: "plan.json holds a negative count")
+        }
+        guard counts.recovered == document.rows.count else {
+            throw PlanError(
+                .tampered, path: path,
+                detail: "plan.json counts \(counts.recovered) recovered slots, rows.tsv holds \(document.rows.count) according to it")
+        }
         try PlanFile.checkDirectory(path, rows: [document.rows], files: document.files)
+        // rows.count is now the file's: at most 10 minutes a slot.
+        guard (0...10 * counts.recovered).contains(document.recoveredMinutes) else {
+            throw PlanError(.tampered, path: path, detail: "plan.json's recovered minutes (\(document.recoveredMinutes)) are not those of its slots")
+        }
         let rowsPath = path + "/" + document.rows.file
         return PlanDirectory(path: path, document: document, rowsPath: rowsPath)
     }

@@ -81,7 +81,11 @@ public struct PlanSet: Codable, Hashable, Sendable {
             throw PlanError(.setRefused, path: first.path, detail: problems.joined(separator: "; "))
         }
         var total = PlanDocument.Counts()
-        for plan in plans { total.add(plan.document.counts) }
+        for plan in plans {
+            guard total.add(plan.document.counts) else {
+                throw PlanError(.setRefused, path: first.path, detail: "the plans' counts do not add up (a sum beyond \(Int.max)): plan.json was edited")
+            }
+        }
         var set = PlanSet(
             format: formatName, formatVersion: currentVersion, setID: "", window: first.document.window, shardCount: n,
             database: first.document.database,
@@ -137,13 +141,15 @@ public struct PlanSet: Codable, Hashable, Sendable {
 }
 
 extension PlanDocument.Counts {
-    mutating func add(_ other: Self) {
-        recovered += other.recovered
-        alreadyPresent += other.alreadyPresent
-        offlineOverlap += other.offlineOverlap
-        deleted += other.deleted
-        orphans += other.orphans
-        duplicates += other.duplicates
-        quarantined += other.quarantined
+    /// Adds `other`'s counts; false, and `self` unusable, when a sum does not fit (edited counts).
+    mutating func add(_ other: Self) -> Bool {
+        func add(_ a: inout Int, _ b: Int) -> Bool {
+            let (sum, overflow) = a.addingReportingOverflow(b)
+            a = sum
+            return !overflow
+        }
+        return add(&recovered, other.recovered) && add(&alreadyPresent, other.alreadyPresent)
+            && add(&offlineOverlap, other.offlineOverlap) && add(&deleted, other.deleted) && add(&orphans, other.orphans)
+            && add(&duplicates, other.duplicates) && add(&quarantined, other.quarantined)
     }
 }

@@ -58,6 +58,43 @@ final class PlanSetTests: XCTestCase {
         }
     }
 
+    /// plan.json's counts rewritten and its plan id recomputed (anyone can): a count that is not
+    /// the rows file's, or a negative one, is refused when the plan is read; counts whose sum
+    /// does not fit are refused by combine, which trapped on the overflow (found by a hostile test).
+    func testForgedCountsAreRefusedNotTrappedOn() throws {
+        let plans = try (0..<2).map { try shard($0, of: 2) }
+        func forge(_ plan: PlanDirectory, _ edit: (inout PlanDocument.Counts) -> Void) throws {
+            var document = plan.document
+            edit(&document.counts)
+            document.planID = document.computePlanID()
+            try FileManager.default.removeItem(atPath: plan.path + "/plan.json")
+            try JSONOutput.encode(document).write(toFile: plan.path + "/plan.json", atomically: false, encoding: .utf8)
+        }
+        try forge(plans[0]) { $0.recovered = 0 }
+        XCTAssertThrowsError(try PlanDirectory.load(plans[0].path)) { error in
+            XCTAssertEqual((error as? PlanError)?.kind, .tampered, "\(error)")
+            XCTAssertTrue("\(error)".contains("plan.json counts 0 recovered slots, rows.tsv holds \(plans[0].document.rows.count)"), "\(error)")
+        }
+        try forge(plans[0]) { $0.recovered = plans[0].document.counts.recovered; $0.orphans = -1 }
+        XCTAssertThrowsError(try PlanDirectory.load(plans[0].path)) { error in
+            XCTAssertTrue("\(error)".contains("plan.json holds a negative count"), "\(error)")
+        }
+        var minutes = plans[0].document
+        minutes.recoveredMinutes = Int.max
+        minutes.planID = minutes.computePlanID()
+        try FileManager.default.removeItem(atPath: plans[0].path + "/plan.json")
+        try JSONOutput.encode(minutes).write(toFile: plans[0].path + "/plan.json", atomically: false, encoding: .utf8)
+        XCTAssertThrowsError(try PlanDirectory.load(plans[0].path)) { error in
+            XCTAssertTrue("\(error)".contains("plan.json's recovered minutes (\(Int.max)) are not those of its slots"), "\(error)")
+        }
+        for plan in plans { try forge(plan) { $0.orphans = 0; $0.quarantined = Int.max } }
+        let forged = try plans.map { try PlanDirectory.load($0.path) }
+        XCTAssertThrowsError(try PlanSet.combine(forged)) { error in
+            XCTAssertEqual((error as? PlanError)?.kind, .setRefused, "\(error)")
+            XCTAssertTrue("\(error)".contains("the plans' counts do not add up"), "\(error)")
+        }
+    }
+
     func testASetMissingAShardIsRefused() throws {
         let plans = try [shard(0, of: 3), shard(2, of: 3)]
         XCTAssertThrowsError(try PlanSet.combine(plans)) { error in
