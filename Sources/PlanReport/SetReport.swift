@@ -8,12 +8,11 @@ public enum SetReport {
     /// Writes `plan-set.json`, `report.md` and `report.html` into `directory`; returns their names.
     /// `plans` are the set's plan documents, in shard order.
     public static func write(_ set: PlanSet, plans: [PlanDocument], to directory: String) throws -> [String] {
+        // Only to a new path (or an empty directory), as a plan: never over another set or a plan.
+        try PlanWriter.checkDestination(directory)
         let fm = FileManager.default
         try? fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let manifest = directory + "/" + PlanSet.fileName
-        guard !fm.fileExists(atPath: manifest) else {
-            throw PlanError(.exists, path: manifest, detail: "a plan set is already there; choose a new --out directory")
-        }
         let content = Content(set, plans: plans)
         for (name, text) in [("report.md", markdown(content)), ("report.html", html(content))] {
             do {

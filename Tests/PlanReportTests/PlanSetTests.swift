@@ -51,6 +51,14 @@ final class PlanSetTests: XCTestCase {
         XCTAssertThrowsError(try SetReport.write(set, plans: plans.map(\.document), to: out)) { error in
             XCTAssertEqual((error as? PlanError)?.kind, .exists)
         }
+        // Nor into a shard's own plan directory: its report.md and report.html were overwritten,
+        // and the plan then refused as changed (found by a hostile test).
+        let before = try Data(contentsOf: URL(fileURLWithPath: plans[0].path + "/report.md"))
+        XCTAssertThrowsError(try SetReport.write(set, plans: plans.map(\.document), to: plans[0].path)) { error in
+            XCTAssertEqual((error as? PlanError)?.kind, .exists)
+        }
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: plans[0].path + "/report.md")), before)
+        XCTAssertNoThrow(try PlanDirectory.load(plans[0].path))
 
         // Every plan of the set is admitted by its id.
         for plan in plans {
