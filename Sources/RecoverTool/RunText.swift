@@ -129,6 +129,9 @@ enum RunText {
     /// The failure (71) of runs that do not verify as one recovery.
     static func verifyFailure(_ set: ShardSetReport) -> CommitError {
         let failing = set.runs.filter { !$0.isClean }.map { String($0.run.id) }
+        guard !set.runs.isEmpty else {
+            return CommitError(.verificationFailed, "no run to verify as one sharded recovery", hint: "see the list above")
+        }
         return CommitError(
             .verificationFailed,
             "runs \(set.runs.map { String($0.run.id) }.joined(separator: ", ")) do not verify as one sharded recovery: "

@@ -13,6 +13,11 @@ extension RecoveryVerify {
         var runs: [String: Int64] = [:]
         do {
             try connection.transaction(readOnly: true) { connection in
+                // The database the set was planned against, or a refusal naming both (70), before
+                // its runs are looked for where they cannot be.
+                try RecoveryConnection.requireSameDatabase(
+                    live: try RecoveryConnection.identity(of: connection, doing: doing), recorded: set.database,
+                    refusing: "cannot verify plan set \(set.setID): it was planned against")
                 guard try RecoverySchema.installedVersion(connection) > 0 else { return }
                 let found = try connection.execute(
                     """

@@ -209,7 +209,9 @@ final class ShardCommandTests: XCTestCase {
         XCTAssertEqual(try count("SELECT count(*) FROM pg_namespace WHERE nspname = 'recovery'"), "0")
 
         // verify --set before any apply: nothing applied.
-        XCTAssertEqual(try tool(["verify", "--set", setDir]).status, 71)
+        let unapplied = try tool(["verify", "--set", setDir])
+        XCTAssertEqual(unapplied.status, 71)
+        XCTAssertEqual(unapplied.stderrText, "recover-tool: error: no run to verify as one sharded recovery; see the list above\n")
 
         // The three shards at once, each admitted by the approved set id.
         let applies = try (0..<3).map { k in
@@ -226,6 +228,14 @@ final class ShardCommandTests: XCTestCase {
         try JSONSchemas.validate(verified.stdout, against: "verify")
         XCTAssertTrue(try tool(["verify", "--set", setDir]).stdoutText.contains(
             "verify as one recovery of [2018-07-25T14:50:00Z, 2018-07-25T17:50:00Z): shards 0 to 2 of 3, each once, no slot twice"))
+        // Against another database: named as such (70), not 'no plan of the set was applied'
+        // with an empty list of runs (found by a hostile test).
+        let otherDatabase = try TestDatabase(label: "other")
+        let elsewhere = try tool(["verify", "--set", setDir, "--db", otherDatabase.conninfo])
+        XCTAssertEqual(elsewhere.status, 70, elsewhere.stdoutText + elsewhere.stderrText)
+        XCTAssertTrue(elsewhere.stderrText.hasPrefix("recover-tool: error: cannot verify plan set \(setID): it was planned against "),
+                      elsewhere.stderrText)
+        XCTAssertTrue(elsewhere.stderrText.contains("but the connection reaches"), elsewhere.stderrText)
         let shard1 = try count("SELECT id FROM recovery.runs WHERE shard_index = 1")
         XCTAssertEqual(try tool(["revert", "--run", shard1, "--yes", "--quiet"]).status, 0)
         let afterRevert = try tool(["verify", "--set", setDir])
