@@ -234,4 +234,36 @@ final class LineReaderTests: XCTestCase {
         let found = try InputDiscovery.files(at: [root, root + "/app-1/a.log"], suffixes: InputDiscovery.logSuffixes)
         XCTAssertEqual(found, [root + "/app-1/a.log", root + "/app-1/c.jsonl", root + "/app-2/b.jsonl.lz4"])
     }
+
+    /// A host's folder linked into the logs folder is read through its link, a link back up is
+    /// no endless walk, and a log whose link leads nowhere is named, not skipped: the walk left
+    /// out linked folders and dangling links without a word (found by an audit).
+    func testDiscoveryFollowsLinkedFoldersAndNamesWhatItCannotRead() throws {
+        let fm = FileManager.default
+        try fm.createDirectory(at: dir.appendingPathComponent("logs/app-1"), withIntermediateDirectories: true)
+        try fm.createDirectory(at: dir.appendingPathComponent("disk2/app-3"), withIntermediateDirectories: true)
+        _ = try write("logs/app-1/a.log", "")
+        _ = try write("disk2/app-3/c.log", "")
+        let root = dir.appendingPathComponent("logs").path
+        XCTAssertEqual(symlink(dir.appendingPathComponent("disk2/app-3").path, root + "/app-3"), 0)
+        XCTAssertEqual(symlink(root, root + "/app-1/up"), 0)  // a loop
+        XCTAssertEqual(try InputDiscovery.files(at: [root], suffixes: InputDiscovery.logSuffixes),
+                       [root + "/app-1/a.log", root + "/app-3/c.log"])
+        XCTAssertEqual(symlink(dir.appendingPathComponent("gone.log").path, root + "/app-1/b.log"), 0)
+        XCTAssertThrowsError(try InputDiscovery.files(at: [root], suffixes: InputDiscovery.logSuffixes)) { error in
+            XCTAssertEqual((error as? SourceError)?.description,
+                           "cannot open '\(root)/app-1/b.log': no such file or directory; check the path and its permissions")
+        }
+        XCTAssertEqual(unlink(root + "/app-1/b.log"), 0)
+        // A folder that cannot be listed stops the walk (root lists any folder: checked as another user only).
+        try fm.createDirectory(at: dir.appendingPathComponent("logs/app-4"), withIntermediateDirectories: true)
+        XCTAssertEqual(chmod(root + "/app-4", 0), 0)
+        defer { chmod(root + "/app-4", 0o755) }
+        if geteuid() != 0 {
+            XCTAssertThrowsError(try InputDiscovery.files(at: [root], suffixes: InputDiscovery.logSuffixes)) { error in
+                XCTAssertEqual((error as? SourceError)?.description,
+                               "cannot open '\(root)/app-4': permission denied; check the path and its permissions")
+            }
+        }
+    }
 }
