@@ -87,11 +87,21 @@ struct WindowOptions: ParsableArguments {
     @Option(help: ArgumentHelp("End of the window (exclusive), RFC 3339 with Z or an offset.", valueName: "time"))
     var to: TimeArgument
 
+    /// The longest window taken, in days: a longer one is a mistyped year (0018 for 2018), and
+    /// the hosts' coverage keeps a bit per minute of it for every host and file.
+    static let maximumDays: Int64 = 366
+
     func validate() throws {
         let start = try from.timestamp(flag: "--from")
         let end = try to.timestamp(flag: "--to")
         guard start < end else {
             throw ValidationError("'--to' (\(end)) must be after '--from' (\(start))")
+        }
+        let microsecondsPerDay: Int64 = 86_400_000_000
+        let length = end.microseconds - start.microseconds
+        guard length <= Self.maximumDays * microsecondsPerDay else {
+            throw ValidationError("the window [\(start), \(end)) is \(length / microsecondsPerDay) days long; "
+                + "a recovery window is at most \(Self.maximumDays) days: check the years of --from and --to")
         }
     }
 
