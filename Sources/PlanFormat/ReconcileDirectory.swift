@@ -11,15 +11,19 @@ public struct ReconcileDirectory: Sendable {
 
     /// `"reconcile"` or `"recover"` (a plan without `kind` is a recovery plan): which loader reads it.
     public static func kind(of path: String) -> String? {
-        guard let data = FileManager.default.contents(atPath: path + "/plan.json"),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
+        guard let bytes = try? RegularFile.contents(of: path + "/plan.json", limit: PlanDirectory.maximumPlanJSONBytes),
+              let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else { return nil }
         return object["kind"] as? String ?? "recover"
     }
 
     public static func load(_ path: String) throws -> ReconcileDirectory {
         let planPath = path + "/plan.json"
-        guard let data = FileManager.default.contents(atPath: planPath) else {
-            throw PlanError(.notAPlan, path: path, detail: "no readable plan.json")
+        let data: Data
+        do {
+            // Only a regular file of a plan's size, as `PlanDirectory.load` reads one.
+            data = Data(try RegularFile.contents(of: planPath, limit: PlanDirectory.maximumPlanJSONBytes))
+        } catch {
+            throw PlanError(.notAPlan, path: path, detail: "cannot read plan.json: \(error.reason)")
         }
         let document: ReconcileDocument
         do {
