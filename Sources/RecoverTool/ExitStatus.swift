@@ -39,6 +39,7 @@ extension RecoverTool {
     /// Runs the command; any failure becomes one `recover-tool: error: ...` line on standard error
     /// and its `ExitStatus`. Help and `--version` print as usual and exit 0.
     static func main() {
+        keepHelpWidthUsable()
         var json = CommandLine.arguments.dropFirst().prefix { $0 != "--" }.contains("--json")
         do {
             if let repeated = ArgumentChecks.repeatedOption(in: CommandLine.arguments.dropFirst()) {
@@ -65,6 +66,21 @@ extension RecoverTool {
             if json { StandardStreams.output(JSONOutput.failure(failure.json)) }
             Foundation.exit(failure.status.rawValue)
         }
+    }
+
+    /// The narrowest help and usage text: swift-argument-parser wraps them at `COLUMNS`, else
+    /// the terminal's width, and traps (in a debug build) below about 26 columns.
+    static let narrowestHelp = 40
+
+    /// Sets `COLUMNS` to `narrowestHelp` when it, or else the terminal, is narrower (0 and
+    /// negative included), before the parser reads it.
+    private static func keepHelpWidthUsable() {
+        var width = ProcessInfo.processInfo.environment["COLUMNS"].flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        if width == nil {
+            var size = winsize()
+            if ioctl(1, UInt(TIOCGWINSZ), &size) == 0 { width = Int(size.ws_col) }
+        }
+        if let width, width < narrowestHelp { setenv("COLUMNS", String(narrowestHelp), 1) }
     }
 
     /// A result that could not be written to standard output (a full disk, a pipe closed with

@@ -114,6 +114,16 @@ final class OperatorCommandTests: XCTestCase {
         XCTAssertEqual(try demo.live.connect().execute("SELECT count(*) FROM recovery.runs").scalar, "1")
     }
 
+    /// A narrow COLUMNS (or terminal) gives help at 40 columns: swift-argument-parser traps below
+    /// about 26 in a debug build, as the demo runs it (found by an audit).
+    func testHelpAtANarrowWidthIsNoTrap() throws {
+        for columns in ["10", "0", "-5"] {
+            let help = try demo.tool(["plan", "--help"], environment: ["COLUMNS": columns])
+            XCTAssertEqual(help.status, 0, "COLUMNS=\(columns): \(help.stderrText)")
+            XCTAssertTrue(help.stdoutText.contains("OVERVIEW:"), help.stdoutText)
+        }
+    }
+
     func testHelpNamesValuesShowsShortFlagsExamplesAndOneLineAbstracts() throws {
         let apply = try tool(["apply", "--help"])
         XCTAssertEqual(apply.status, 0)
