@@ -74,6 +74,14 @@ public struct PlanSet: Codable, Hashable, Sendable {
             problems.append("'\(plan.path)' is for window [\(plan.document.window.from), \(plan.document.window.to)), "
                 + "'\(first.path)' for [\(first.document.window.from), \(first.document.window.to))")
         }
+        // Every shard reads every input, keeping its own users: by content (a file's SHA-256, a
+        // snapshot database's name), since each pod may mount the same files at another path.
+        func inputs(_ plan: PlanDirectory) -> [String] {
+            plan.document.inputs.map { "\($0.kind.rawValue) \($0.sha256 ?? $0.path)" }.sorted()
+        }
+        for plan in plans where inputs(plan) != inputs(first) {
+            problems.append("'\(plan.path)' read other inputs than '\(first.path)': every shard reads every log and snapshot of the recovery")
+        }
         for plan in plans where !plan.document.database.isSameDatabase(as: first.document.database) {
             problems.append("'\(plan.path)' was planned against \(plan.document.database), '\(first.path)' against \(first.document.database)")
         }

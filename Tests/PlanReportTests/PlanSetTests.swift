@@ -103,6 +103,23 @@ final class PlanSetTests: XCTestCase {
         }
     }
 
+    /// Shards that read other inputs are no set: their union is not the recovery of either
+    /// input set (a shard planned from one host's logs and no snapshot was combined, status 0;
+    /// found by a hostile test).
+    func testShardsThatReadOtherInputsAreRefused() throws {
+        let plans = try (0..<2).map { try shard($0, of: 2) }
+        var document = plans[1].document
+        document.inputs[0].sha256 = String(repeating: "1", count: 64)
+        document.planID = document.computePlanID()
+        try FileManager.default.removeItem(atPath: plans[1].path + "/plan.json")
+        try JSONOutput.encode(document).write(toFile: plans[1].path + "/plan.json", atomically: false, encoding: .utf8)
+        XCTAssertThrowsError(try PlanSet.combine([plans[0], try PlanDirectory.load(plans[1].path)])) { error in
+            XCTAssertEqual((error as? PlanError)?.kind, .setRefused, "\(error)")
+            XCTAssertTrue("\(error)".contains("'\(plans[1].path)' read other inputs than '\(plans[0].path)': "
+                + "every shard reads every log and snapshot of the recovery"), "\(error)")
+        }
+    }
+
     func testASetMissingAShardIsRefused() throws {
         let plans = try [shard(0, of: 3), shard(2, of: 3)]
         XCTAssertThrowsError(try PlanSet.combine(plans)) { error in
