@@ -80,13 +80,15 @@ enum RunText {
             ? "run \(run.id) (reconcile): \(report.checked) restored rows checked: \(report.missing) missing, "
                 + "\(report.changed) changed since the apply; \(report.membersMissing) inserted memberships gone\n"
             : "run \(run.id): \(report.checked) slots checked: \(report.missing) missing, \(report.changed) changed since the apply, "
-                + "\(report.offlineOverlap) overlapping offline time\n"
+                + "\(report.offlineOverlap) overlapping offline time"
+                + (report.presentGone > 0 ? ", \(report.presentGone) already present at the apply and gone since" : "") + "\n"
         for slot in report.slots {
             switch slot.kind {
             case .missing: text += "missing: slot \(slot.slotID), \(slot.key)\n"
             case .changed: text += "changed: slot \(slot.slotID), \(slot.key)\n"
             case .offlineOverlap:
                 text += "overlaps offline entry \(slot.offlineEntryID.map(String.init) ?? "?"): slot \(slot.slotID), \(slot.key)\n"
+            case .presentGone: text += "gone since the apply (already present then): slot \(slot.slotID), \(slot.key)\n"
             }
         }
         for membership in report.membersGone {
@@ -111,7 +113,9 @@ enum RunText {
                 ? "run \(report.run.id) (reconcile) does not verify: \(report.missing) missing, \(report.changed) changed, "
                     + "\(report.membersMissing) inserted memberships gone, \(report.counts.count) counts differ"
                 : "run \(report.run.id) does not verify: \(report.missing) missing, \(report.changed) changed, "
-                    + "\(report.offlineOverlap) overlapping offline time, \(report.counts.count) counts differ",
+                    + "\(report.offlineOverlap) overlapping offline time, "
+                    + (report.presentGone > 0 ? "\(report.presentGone) already present and gone, " : "")
+                    + "\(report.counts.count) counts differ",
             hint: "see the list above")
     }
 

@@ -12,6 +12,9 @@ public struct VerifyReport: Sendable, Encodable {
             case changed
             /// The row overlaps an offline entry of its user (`otherID`).
             case offlineOverlap = "offline_overlap"
+            /// A slot the apply found already present (a drop it relied on: `slotID` is the row
+            /// it found) with no row for its key now.
+            case presentGone = "present_gone"
         }
 
         public var kind: Kind
@@ -47,6 +50,9 @@ public struct VerifyReport: Sendable, Encodable {
     public var missing: Int
     public var changed: Int
     public var offlineOverlap: Int
+    /// Slots the apply found already present, and did not insert for that reason, with no row
+    /// for their key now (the run that inserted them reverted, or a user deleted them).
+    public var presentGone = 0
     /// The first differences, by key (at most the limit given to `verify`).
     public var slots: [SlotDifference]
     public var counts: [CountDifference]
@@ -57,11 +63,12 @@ public struct VerifyReport: Sendable, Encodable {
 
     /// True when the run is as the apply left it. A reverted run has nothing to check.
     public var isClean: Bool {
-        run.status == .reverted || (missing == 0 && changed == 0 && offlineOverlap == 0 && membersMissing == 0 && counts.isEmpty)
+        run.status == .reverted
+            || (missing == 0 && changed == 0 && offlineOverlap == 0 && presentGone == 0 && membersMissing == 0 && counts.isEmpty)
     }
 
     enum CodingKeys: String, CodingKey {
-        case run, checked, missing, changed, offlineOverlap = "offline_overlap", slots, counts, clean
+        case run, checked, missing, changed, offlineOverlap = "offline_overlap", presentGone = "present_gone", slots, counts, clean
         case membersMissing = "members_missing", membersGone = "members_gone"
     }
 
@@ -72,6 +79,7 @@ public struct VerifyReport: Sendable, Encodable {
         try c.encode(missing, forKey: .missing)
         try c.encode(changed, forKey: .changed)
         try c.encode(offlineOverlap, forKey: .offlineOverlap)
+        if run.kind != "reconcile" { try c.encode(presentGone, forKey: .presentGone) }
         try c.encode(slots, forKey: .slots)
         try c.encode(counts, forKey: .counts)
         try c.encode(isClean, forKey: .clean)
@@ -208,6 +216,23 @@ public enum RecoveryVerify {
                     FROM recovery.run_drops WHERE run_id = $1
                     """, [runID], context: "counting the run's drops")
                 let present = Int(drops.rows[0][0] ?? "0") ?? 0, offline = Int(drops.rows[0][1] ?? "0") ?? 0
+                // The slots the apply found already present, looked up by key (the unique index).
+                let gone = """
+                    FROM recovery.run_drops d
+                    WHERE d.run_id = $1 AND d.reason = 'already_present' AND NOT EXISTS (
+                      SELECT 1 FROM \(connection.table("time_slots")) t WHERE t.user_id = d.user_id AND t.slot_start = d.slot_start)
+                    """
+                report.presentGone = Int(try connection.execute("SELECT count(*) \(gone)", [runID], context: "looking for the slots found present").scalar ?? "0") ?? 0
+                if report.presentGone > 0 && report.slots.count < limit {
+                    let listed = try connection.execute(
+                        "SELECT coalesce(d.live_slot_id, 0), d.user_id, d.slot_start \(gone) ORDER BY d.user_id, d.slot_start LIMIT $2",
+                        [runID, String(limit - report.slots.count)], context: "listing the slots found present that are gone")
+                    report.slots += try listed.read(table: "recovery.run_drops", key: [(1, "user_id"), (2, "slot_start")]) { row in
+                        VerifyReport.SlotDifference(
+                            kind: .presentGone, slotID: try row.int64(0, "live_slot_id"),
+                            key: SlotKey(userID: try row.int64(1, "user_id"), slotStart: try row.time(2, "slot_start")), offlineEntryID: nil)
+                    }
+                }
                 let c = run.counts
                 for (name, recorded, found) in [
                     ("inserted", c.inserted, report.checked), ("dropped_present", c.droppedPresent, present),

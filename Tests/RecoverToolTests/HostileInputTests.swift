@@ -332,6 +332,31 @@ final class HostileInputTests: XCTestCase {
         XCTAssertEqual(try c.execute("SELECT status FROM recovery.runs WHERE id = 1").scalar, "applied")
     }
 
+    /// A run that found its slots already present relies on them: when they are gone (the run
+    /// that inserted them reverted), verify says so. It passed, and 'verify --set' called a
+    /// sharded recovery whole with none of its slots in the database (found by a hostile test).
+    func testVerifyNamesTheSlotsARunFoundPresentThatAreGone() throws {
+        // Two plans of the window before either apply (the second as shard 0 of 1, another plan
+        // id): the second's apply finds every slot present.
+        XCTAssertEqual(try plan("again", ["--shard", "0/1"]).status, 0)
+        try planAndApply()
+        let again = try tool(["apply", demo.dir.file("again").path, "--db", demo.live.conninfo, "--yes", "--shard", "0/1",
+                              "--plan-id", try approvedPlanID(demo.dir.file("again").path)])
+        XCTAssertEqual(again.status, 0, again.stderrText)
+        XCTAssertEqual(try tool(["verify", "--run", "2", "--db", demo.live.conninfo]).status, 0)
+        XCTAssertEqual(try tool(["revert", "--run", "1", "--db", demo.live.conninfo, "--yes", "--quiet"]).status, 0)
+        let verified = try tool(["verify", "--run", "2", "--db", demo.live.conninfo])
+        XCTAssertEqual(verified.status, 71, verified.stdoutText)
+        XCTAssertTrue(verified.stdoutText.contains(", 82 already present at the apply and gone since\n"), verified.stdoutText)
+        XCTAssertTrue(verified.stdoutText.contains("\ngone since the apply (already present then): slot "), verified.stdoutText)
+        XCTAssertEqual(verified.stderrText, "recover-tool: error: run 2 does not verify: 0 missing, 0 changed, 0 overlapping offline time, "
+                       + "82 already present and gone, 0 counts differ; see the list above\n")
+        let json = try tool(["verify", "--run", "2", "--db", demo.live.conninfo, "--json"])
+        try JSONSchemas.validate(json.stdout, against: "verify")
+        let report = try JSONSerialization.jsonObject(with: json.stdout) as? [String: Any]
+        XCTAssertEqual(((report?["runs"] as? [[String: Any]])?.first)?["present_gone"] as? Int, 82, json.stdoutText)
+    }
+
     /// Row 13: messages that say what is really wrong.
     func testMessagesNameTheRealProblem() throws {
         // A loop of symbolic links is not "no such file".
