@@ -85,6 +85,13 @@ public struct PlanSet: Codable, Hashable, Sendable {
         for plan in plans where !plan.document.database.isSameDatabase(as: first.document.database) {
             problems.append("'\(plan.path)' was planned against \(plan.document.database), '\(first.path)' against \(first.document.database)")
         }
+        // The same identity through another connection string may be a physical copy of the
+        // cluster (pg_basebackup keeps its system identifier, OIDs and names): one --db for all.
+        for plan in plans where plan.document.database.isSameDatabase(as: first.document.database)
+            && plan.document.database.target != first.document.database.target {
+            problems.append("'\(plan.path)' was planned through '\(plan.document.database.target)', '\(first.path)' through "
+                + "'\(first.document.database.target)': a physical copy of a cluster has its identity; plan every shard with the same --db")
+        }
         guard problems.isEmpty, let n = counts.first else {
             throw PlanError(.setRefused, path: first.path, detail: problems.joined(separator: "; "))
         }

@@ -103,6 +103,25 @@ final class PlanSetTests: XCTestCase {
         }
     }
 
+    /// Shards planned through other connection strings are refused even when the server names
+    /// the same database: a physical copy of the cluster (pg_basebackup) has its system
+    /// identifier, OID and name, so a shard planned against a restored copy was combined and its
+    /// users' slots lost (found by a hostile test).
+    func testShardsPlannedThroughAnotherTargetAreRefused() throws {
+        let first = try shard(0, of: 2)
+        var copy = PlanFixture.database("test")
+        copy.target = "host=copy port=5433 dbname=test"
+        let dir = tmp.path + "/through-copy"
+        try PlanFixture.write(
+            PlanFixture.slots(users: 1...8, perUser: 3).filter { Shard(index: 1, count: 2)!.contains(userID: $0.slot.key.userID) },
+            to: dir, for: copy, shard: Shard(index: 1, count: 2))
+        XCTAssertThrowsError(try PlanSet.combine([first, try PlanDirectory.load(dir)])) { error in
+            XCTAssertEqual((error as? PlanError)?.kind, .setRefused, "\(error)")
+            XCTAssertTrue("\(error)".contains("'\(dir)' was planned through 'host=copy port=5433 dbname=test', '\(first.path)' through 'test': "
+                + "a physical copy of a cluster has its identity; plan every shard with the same --db"), "\(error)")
+        }
+    }
+
     /// Shards that read other inputs are no set: their union is not the recovery of either
     /// input set (a shard planned from one host's logs and no snapshot was combined, status 0;
     /// found by a hostile test).
