@@ -14,6 +14,8 @@ public struct PlanError: ToolError, Hashable {
         case setRefused = "set_refused"
         /// A plan that is not in the plan set approved for `apply --plan-set`.
         case notInSet = "not_in_set"
+        /// No plan-set.json, not one this tool wrote, or not matching its set id.
+        case notASet = "not_a_set"
     }
 
     public var kind: Kind
@@ -30,7 +32,7 @@ public struct PlanError: ToolError, Hashable {
 
     public var exitStatus: ExitStatus {
         switch kind {
-        case .notAPlan, .tampered, .setRefused, .notInSet: .refusedPlan
+        case .notAPlan, .tampered, .setRefused, .notInSet, .notASet: .refusedPlan
         case .exists, .cannotWrite: .input
         }
     }
@@ -45,13 +47,15 @@ public struct PlanError: ToolError, Hashable {
         case .cannotWrite: "cannot write '\(path)': \(detail)"
         case .setRefused: "refusing the plan set of '\(path)': \(detail)"
         case .notInSet: "refusing the plan in '\(path)': \(detail)"
+        case .notASet: "'\(path)' is not a plan set this tool can use: \(detail)"
         }
     }
 
     public var hint: String? {
         switch kind {
         case .tampered: "make a new plan with the command that made this one ('recover-tool plan' or 'reconcile') and review it"
-        case .setRefused: "plan every shard 0 to N-1 of one N, for one window and one database, and combine them all"
+        case .setRefused: "plan every shard 0 to N-1 of one N, for one window, from the same inputs and --db, and combine them all"
+        case .notASet: "write the set again with 'recover-tool combine' from its shard plans, and review it"
         case .notInSet: "apply only the plans of the set that was reviewed"
         case .exists, .notAPlan, .cannotWrite: nil
         }

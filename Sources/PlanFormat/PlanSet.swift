@@ -121,19 +121,19 @@ public struct PlanSet: Codable, Hashable, Sendable {
             // Only a regular file, opened without blocking, as plan.json is read.
             data = Data(try RegularFile.contents(of: path, limit: PlanDirectory.maximumPlanJSONBytes))
         } catch {
-            throw PlanError(.notAPlan, path: directory, detail: "cannot read \(fileName): \(error.reason); write it with 'recover-tool combine'")
+            throw PlanError(.notASet, path: directory, detail: "cannot read \(fileName): \(error.reason)")
         }
         let set: PlanSet
         do {
             set = try PlanJSON.decoder.decode(PlanSet.self, from: data)
         } catch {
-            throw PlanError(.notAPlan, path: directory, detail: "\(fileName) does not parse as a plan set (\(PlanJSON.reason(error)))")
+            throw PlanError(.notASet, path: directory, detail: "\(fileName) does not parse as a plan set (\(PlanJSON.reason(error)))")
         }
         guard set.format == formatName, set.formatVersion == currentVersion else {
-            throw PlanError(.notAPlan, path: directory, detail: "\(fileName) is '\(set.format)' version \(set.formatVersion), not '\(formatName)' version \(currentVersion)")
+            throw PlanError(.notASet, path: directory, detail: "\(fileName) is '\(set.format)' version \(set.formatVersion), not '\(formatName)' version \(currentVersion)")
         }
         guard set.computeSetID() == set.setID else {
-            throw PlanError(.tampered, path: directory, detail: "\(fileName) does not match its set id \(set.setID)")
+            throw PlanError(.notASet, path: directory, detail: "\(fileName) does not match its set id \(set.setID)")
         }
         return set
     }

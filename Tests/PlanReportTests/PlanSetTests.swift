@@ -103,6 +103,28 @@ final class PlanSetTests: XCTestCase {
         }
     }
 
+    /// A set directory that cannot be used is named as a set, with combine as the way out: it
+    /// was called "not a recover-tool plan" or "the plan", with 'recover-tool plan' as the hint
+    /// (found by a hostile test).
+    func testASetThatCannotBeUsedIsNamedAsASet() throws {
+        let plans = try (0..<2).map { try shard($0, of: 2) }
+        let out = tmp.path + "/set-edited"
+        _ = try SetReport.write(try PlanSet.combine(plans), plans: plans.map(\.document), to: out)
+        let manifest = out + "/plan-set.json"
+        let edited = try String(contentsOfFile: manifest, encoding: .utf8).replacingOccurrences(of: "\"shard_count\" : 2", with: "\"shard_count\" : 3")
+        try edited.write(toFile: manifest, atomically: false, encoding: .utf8)
+        XCTAssertThrowsError(try PlanSet.load(out)) { error in
+            let error = error as? PlanError
+            XCTAssertEqual(error?.code, "plan_not_a_set")
+            XCTAssertTrue(error?.message.hasPrefix("'\(out)' is not a plan set this tool can use: plan-set.json does not match its set id") ?? false,
+                          error?.message ?? "")
+            XCTAssertEqual(error?.hint, "write the set again with 'recover-tool combine' from its shard plans, and review it")
+        }
+        XCTAssertThrowsError(try PlanSet.load(tmp.path)) { error in
+            XCTAssertEqual((error as? PlanError)?.code, "plan_not_a_set", "\(error)")
+        }
+    }
+
     /// Shards planned through other connection strings are refused even when the server names
     /// the same database: a physical copy of the cluster (pg_basebackup) has its system
     /// identifier, OID and name, so a shard planned against a restored copy was combined and its
@@ -143,7 +165,7 @@ final class PlanSetTests: XCTestCase {
         let plans = try [shard(0, of: 3), shard(2, of: 3)]
         XCTAssertThrowsError(try PlanSet.combine(plans)) { error in
             XCTAssertEqual("\(error)", "refusing the plan set of '\(plans[0].path)': shard 1/3 is missing; "
-                + "plan every shard 0 to N-1 of one N, for one window and one database, and combine them all")
+                + "plan every shard 0 to N-1 of one N, for one window, from the same inputs and --db, and combine them all")
         }
     }
 
@@ -202,8 +224,8 @@ final class PlanSetTests: XCTestCase {
         let edited = try String(contentsOf: url, encoding: .utf8).replacingOccurrences(of: plans[1].document.planID, with: String(repeating: "0", count: 64))
         try edited.write(to: url, atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try PlanSet.load(out)) { error in
-            XCTAssertEqual("\(error)", "refusing the plan in '\(out)': plan-set.json does not match its set id \(set.setID); "
-                + "make a new plan with the command that made this one ('recover-tool plan' or 'reconcile') and review it")
+            XCTAssertEqual("\(error)", "'\(out)' is not a plan set this tool can use: plan-set.json does not match its set id \(set.setID); "
+                + "write the set again with 'recover-tool combine' from its shard plans, and review it")
         }
     }
 }

@@ -167,7 +167,7 @@ final class ShardCommandTests: XCTestCase {
         let missing = try tool(["combine", demo.dir.file("s0").path, demo.dir.file("s2").path, "--out", demo.dir.file("partial").path, "--json"])
         XCTAssertEqual(missing.status, 70)
         XCTAssertEqual(missing.stderrText, "recover-tool: error: refusing the plan set of '\(demo.dir.file("s0").path)': shard 1/3 is missing; "
-                       + "plan every shard 0 to N-1 of one N, for one window and one database, and combine them all\n")
+                       + "plan every shard 0 to N-1 of one N, for one window, from the same inputs and --db, and combine them all\n")
         try JSONSchemas.validate(missing.stdout, against: "error")
         let missingError = (try JSONSerialization.jsonObject(with: missing.stdout) as? [String: Any])?["error"] as? [String: Any]
         XCTAssertEqual(missingError?["code"] as? String, "plan_set_refused")
