@@ -23,9 +23,8 @@ struct ShardArgument {
         }
         guard n <= Shard.maximumCount else { throw ValidationError("N must be from 1 to \(Shard.maximumCount)") }
         guard parts[0] == "env" else {
-            guard let k = Int(parts[0]), let shard = Shard(index: k, count: n) else {
-                throw ValidationError("K must be from 0 to \(n - 1)")
-            }
+            guard let k = Int(parts[0]) else { throw ValidationError("K '\(parts[0])' is not a number from 0 to \(n - 1)") }
+            guard let shard = Shard(index: k, count: n) else { throw ValidationError("K must be from 0 to \(n - 1)") }
             self.shard = shard
             return
         }

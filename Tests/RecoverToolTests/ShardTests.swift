@@ -93,6 +93,9 @@ final class ShardCommandTests: XCTestCase {
                        + "JOB_COMPLETION_INDEX is '3', not an index from 0 to 2; the Job's completions must be 3; see 'recover-tool help'\n")
         XCTAssertEqual(try scan("env/3", index: "-1").status, 64)
         XCTAssertEqual(try scan("env/0", index: "0").status, 64)
+        let spaced = try scan(" 1/2", index: nil)
+        XCTAssertEqual(spaced.stderrText, "recover-tool: error: the value ' 1/2' is invalid for '--shard <K/N>': "
+                       + "K ' 1' is not a number from 0 to 1; see 'recover-tool help'\n")
         let huge = try scan("0/65536", index: nil)
         XCTAssertEqual(huge.status, 64)
         XCTAssertEqual(huge.stderrText, "recover-tool: error: the value '0/65536' is invalid for '--shard <K/N>': "
