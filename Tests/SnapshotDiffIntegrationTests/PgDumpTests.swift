@@ -71,6 +71,11 @@ final class PgDumpTests: XCTestCase {
                   updatedAt: base.adding(minutes: 31).adding(microseconds: 999_999)), "Asia/Kathmandu"),
     ]
 
+    /// The column list of a plain dump's `COPY ... time_slots`, and one row of it (user 7, 14:50Z).
+    static let copyColumns = "id, user_id, project_id, task_id, slot_start, duration_min, source, status, activity_level, "
+        + "keystrokes, mouse_events, active_apps, screenshot_key, note, updated_at"
+    static let copyRow = "1\t7\t1\t\\N\t2018-07-25 07:50:00-07\t10\tclient\tidle\t\\N\t0\t0\t{}\t\\N\t\\N\t2018-07-25 15:00:00+00"
+
     func testRealDumpRoundTripInSeveralZones() throws {
         let db = try TestDatabase(label: "dump")
         let c = try db.connect()
@@ -220,9 +225,7 @@ final class PgDumpTests: XCTestCase {
     func testTheSameTableInTwoDatabasesOfADumpIsRefused() throws {
         let dir = try TemporaryDirectory()
         let path = dir.file("all.sql").path
-        let columns = "id, user_id, project_id, task_id, slot_start, duration_min, source, status, activity_level, "
-            + "keystrokes, mouse_events, active_apps, screenshot_key, note, updated_at"
-        let row = "1\t7\t1\t\\N\t2018-07-25 07:50:00-07\t10\tclient\tidle\t\\N\t0\t0\t{}\t\\N\t\\N\t2018-07-25 15:00:00+00"
+        let (columns, row) = (Self.copyColumns, Self.copyRow)
         try """
             SET client_encoding = 'UTF8';
             \\connect tracker
@@ -249,8 +252,7 @@ final class PgDumpTests: XCTestCase {
     func testARowTooLongToReadIsQuarantinedNotDropped() throws {
         let dir = try TemporaryDirectory()
         let path = dir.file("long.sql").path
-        let columns = "id, user_id, project_id, task_id, slot_start, duration_min, source, status, activity_level, "
-            + "keystrokes, mouse_events, active_apps, screenshot_key, note, updated_at"
+        let columns = Self.copyColumns
         func row(_ id: Int, note: String) -> String {
             "\(id)\t7\t1\t\\N\t2018-07-25 07:\(40 + id * 10):00-07\t10\tclient\tidle\t\\N\t0\t0\t{}\t\\N\t\(note)\t2018-07-25 15:00:00+00"
         }
@@ -276,9 +278,7 @@ final class PgDumpTests: XCTestCase {
     func testADumpWithTheTableInTwoSchemasIsRefused() throws {
         let dir = try TemporaryDirectory()
         let path = dir.file("two.sql").path
-        let columns = "id, user_id, project_id, task_id, slot_start, duration_min, source, status, activity_level, "
-            + "keystrokes, mouse_events, active_apps, screenshot_key, note, updated_at"
-        let row = "1\t7\t1\t\\N\t2018-07-25 07:50:00-07\t10\tclient\tidle\t\\N\t0\t0\t{}\t\\N\t\\N\t2018-07-25 15:00:00+00"
+        let (columns, row) = (Self.copyColumns, Self.copyRow)
         try """
             SET client_encoding = 'UTF8';
             COPY archive.time_slots (\(columns)) FROM stdin;
