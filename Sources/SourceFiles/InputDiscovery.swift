@@ -28,10 +28,12 @@ public enum InputDiscovery {
     /// The files at `paths`: a file as given, a directory walked for names with one of the
     /// suffixes. The walk follows links to directories (a host's folder linked in from another
     /// disk), each directory once (a link back up ends there), and stops with the path of the
-    /// first directory it cannot list or matching name it cannot reach (a link that leads
-    /// nowhere): nothing under `paths` is left out without a word.
+    /// first directory it cannot list, link it cannot follow (a disk not mounted) or name that is
+    /// not UTF-8: nothing under `paths` is left out without a word. `lost+found` (fsck's, often
+    /// unreadable) is no input. A file reached by two paths is read once, by the first in order.
     public static func files(at paths: [String], suffixes: [String]) throws(SourceError) -> [String] {
-        var found = Set<String>()
+        var found: [FileID: String] = [:]
+        var visited: Set<FileID> = []
         for path in paths {
             // stat, not fileExists: a loop of symbolic links or a denied directory is not "no such file".
             var st = stat()
@@ -40,17 +42,18 @@ public enum InputDiscovery {
                 throw SourceError(code == ENOENT ? .notFound : .cannotOpen, path: path, detail: FileFailure.reason(errno: code))
             }
             guard (st.st_mode & S_IFMT) == S_IFDIR else {
-                found.insert(path)
+                add(path, FileID(st), to: &found)
                 continue
             }
-            var visited: Set<DirectoryID> = [DirectoryID(st)]
-            try walk(path.hasSuffix("/") ? String(path.dropLast()) : path, suffixes: suffixes, visited: &visited, into: &found)
+            if visited.insert(FileID(st)).inserted {
+                try walk(path.hasSuffix("/") ? String(path.dropLast()) : path, suffixes: suffixes, visited: &visited, into: &found)
+            }
         }
-        return found.sorted()
+        return found.values.sorted()
     }
 
-    /// A directory by device and inode, to visit each once however it is reached.
-    private struct DirectoryID: Hashable {
+    /// A file or directory by device and inode, however it is reached.
+    private struct FileID: Hashable {
         var device: UInt64
         var inode: UInt64
         init(_ st: stat) {
@@ -59,8 +62,13 @@ public enum InputDiscovery {
         }
     }
 
+    private static func add(_ path: String, _ id: FileID, to found: inout [FileID: String]) {
+        if let known = found[id], known <= path { return }
+        found[id] = path
+    }
+
     private static func walk(
-        _ directory: String, suffixes: [String], visited: inout Set<DirectoryID>, into found: inout Set<String>
+        _ directory: String, suffixes: [String], visited: inout Set<FileID>, into found: inout [FileID: String]
     ) throws(SourceError) {
         guard let dir = opendir(directory) else {
             throw SourceError(.cannotOpen, path: directory, detail: FileFailure.reason(errno: errno))
@@ -74,22 +82,31 @@ public enum InputDiscovery {
                 if code != 0 { throw SourceError(.cannotRead, path: directory, detail: FileFailure.reason(errno: code)) }
                 break
             }
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name != "." && name != ".." { names.append(name) }
+            let bytes = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
+            // A name that is not UTF-8 cannot be given back to open(2) through a String: named, not skipped.
+            guard let name = String(validating: bytes, as: UTF8.self) else {
+                closedir(dir)
+                throw SourceError(.cannotRead, path: directory + "/" + String(decoding: bytes, as: UTF8.self),
+                                  detail: "its name is not UTF-8; rename it")
+            }
+            if name != "." && name != ".." && name != "lost+found" { names.append(name) }
         }
         for name in names.sorted() {
             let full = directory + "/" + name
             var st = stat()
-            let matches = suffixes.contains { name.hasSuffix($0) }
             guard stat(full, &st) == 0 else {
-                // Unreachable: an input when its name is one, else not ours to judge.
-                if matches { throw SourceError(.cannotOpen, path: full, detail: FileFailure.reason(errno: errno)) }
+                // A link that leads nowhere (a disk not mounted) may be a host's folder: named.
+                let code = errno
+                var link = stat()
+                if suffixes.contains(where: { name.hasSuffix($0) }) || (lstat(full, &link) == 0 && (link.st_mode & S_IFMT) == S_IFLNK) {
+                    throw SourceError(.cannotOpen, path: full, detail: FileFailure.reason(errno: code))
+                }
                 continue
             }
             if (st.st_mode & S_IFMT) == S_IFDIR {
-                if visited.insert(DirectoryID(st)).inserted { try walk(full, suffixes: suffixes, visited: &visited, into: &found) }
-            } else if matches {
-                found.insert(full)
+                if visited.insert(FileID(st)).inserted { try walk(full, suffixes: suffixes, visited: &visited, into: &found) }
+            } else if suffixes.contains(where: { name.hasSuffix($0) }) {
+                add(full, FileID(st), to: &found)
             }
         }
     }

@@ -255,6 +255,29 @@ final class LineReaderTests: XCTestCase {
                            "cannot open '\(root)/app-1/b.log': no such file or directory; check the path and its permissions")
         }
         XCTAssertEqual(unlink(root + "/app-1/b.log"), 0)
+        // A name that is not UTF-8 is named too (it cannot be opened through a Swift string).
+        let latin1 = Array((root + "/app-1/caf").utf8) + [0xE9] + Array(".log".utf8) + [0]
+        let fd = latin1.withUnsafeBufferPointer { open(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), O_CREAT | O_WRONLY, 0o644) }
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        close(fd)
+        XCTAssertThrowsError(try InputDiscovery.files(at: [root], suffixes: InputDiscovery.logSuffixes)) { error in
+            XCTAssertEqual((error as? SourceError)?.description, "cannot read '\(root)/app-1/caf\u{FFFD}.log': its name is not UTF-8; rename it")
+        }
+        latin1.withUnsafeBufferPointer { _ = unlink(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self)) }
+        // A host's folder whose link leads nowhere (a disk not mounted) is named too.
+        XCTAssertEqual(symlink(dir.appendingPathComponent("unmounted/app-5").path, root + "/app-5"), 0)
+        XCTAssertThrowsError(try InputDiscovery.files(at: [root], suffixes: InputDiscovery.logSuffixes)) { error in
+            XCTAssertEqual((error as? SourceError)?.description,
+                           "cannot open '\(root)/app-5': no such file or directory; check the path and its permissions")
+        }
+        XCTAssertEqual(unlink(root + "/app-5"), 0)
+        // One file reached by two paths (its folder given again through the link) is read once.
+        XCTAssertEqual(try InputDiscovery.files(at: [root, dir.appendingPathComponent("disk2").path], suffixes: InputDiscovery.logSuffixes),
+                       [root + "/app-1/a.log", root + "/app-3/c.log"])
+        // fsck's lost+found is no input, listed or not.
+        try fm.createDirectory(at: dir.appendingPathComponent("logs/lost+found"), withIntermediateDirectories: true)
+        _ = try write("logs/lost+found/x.log", "")
+        XCTAssertEqual(try InputDiscovery.files(at: [root], suffixes: InputDiscovery.logSuffixes), [root + "/app-1/a.log", root + "/app-3/c.log"])
         // A folder that cannot be listed stops the walk (root lists any folder: checked as another user only).
         try fm.createDirectory(at: dir.appendingPathComponent("logs/app-4"), withIntermediateDirectories: true)
         XCTAssertEqual(chmod(root + "/app-4", 0), 0)
