@@ -75,6 +75,7 @@ struct Plan: ParsableCommand {
         guard !logs.isEmpty || !snapshot.isEmpty else {
             throw ValidationError("give '--logs' or '--snapshot': there is nothing to recover from")
         }
+        try window.requireLogWindowLength()
         _ = try template()
         if let memoryLimit, MemoryLimit.parse(memoryLimit) == nil {
             throw ValidationError("'--memory-limit' '\(memoryLimit)' is not a size such as 64M, 2G or 1048576")

@@ -39,6 +39,7 @@ struct Scan: ParsableCommand {
 
     func validate() throws {
         guard !logs.isEmpty else { throw ValidationError("'--logs' needs at least one file or directory") }
+        try window.requireLogWindowLength()
         guard showQuarantined >= 0 else { throw ValidationError("'--show-quarantined' must be 0 or more") }
     }
 

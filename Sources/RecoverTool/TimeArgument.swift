@@ -87,9 +87,11 @@ struct WindowOptions: ParsableArguments {
     @Option(help: ArgumentHelp("End of the window (exclusive), RFC 3339 with Z or an offset.", valueName: "time"))
     var to: TimeArgument
 
-    /// The longest window taken, in days: a longer one is a mistyped year (0018 for 2018), and
-    /// the hosts' coverage keeps a bit per minute of it for every host and file.
-    static let maximumDays: Int64 = 366
+    /// The longest window whose logs are read, in days: a longer one is a mistyped year (0018
+    /// for 2018), and the hosts' coverage keeps a bit per minute of it for every host and file.
+    /// `diff`, which reads no logs, takes any window (a bad job's review may start at the
+    /// snapshot's oldest slot).
+    static let maximumLogDays: Int64 = 366
 
     func validate() throws {
         let start = try from.timestamp(flag: "--from")
@@ -97,11 +99,17 @@ struct WindowOptions: ParsableArguments {
         guard start < end else {
             throw ValidationError("'--to' (\(end)) must be after '--from' (\(start))")
         }
+    }
+
+    /// Refuses a window longer than `maximumLogDays`: `scan` and `plan`, which read logs.
+    func requireLogWindowLength() throws {
+        let start = try from.timestamp(flag: "--from")
+        let end = try to.timestamp(flag: "--to")
         let microsecondsPerDay: Int64 = 86_400_000_000
         let length = end.microseconds - start.microseconds
-        guard length <= Self.maximumDays * microsecondsPerDay else {
+        guard length <= Self.maximumLogDays * microsecondsPerDay else {
             throw ValidationError("the window [\(start), \(end)) is \(length / microsecondsPerDay) days long; "
-                + "a recovery window is at most \(Self.maximumDays) days: check the years of --from and --to")
+                + "a recovery window is at most \(Self.maximumLogDays) days: check the years of --from and --to")
         }
     }
 
