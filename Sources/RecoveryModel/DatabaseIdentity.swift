@@ -4,8 +4,10 @@
 /// Two databases are the same when their cluster's system identifier (`pg_control_system()`,
 /// fixed when `initdb` ran; a streaming replica shares it), their OID in that cluster and their
 /// name agree. The target (how the tool reached it) and the server version are recorded for the
-/// reader, not compared: another host name for the same server, or a minor upgrade between plan
-/// and apply, is still the same database.
+/// reader, not compared here: another host name for the same server, or a minor upgrade between
+/// plan and apply, is still the same database. (`combine` compares the shards' targets: a physical
+/// copy of the cluster has the same identity. Through libpq's `PG*` variables alone the target is
+/// empty, and that check sees nothing.)
 public struct DatabaseIdentity: Codable, Hashable, Sendable, CustomStringConvertible {
     /// The connection string the tool used, without its password (`ConnectionInfo.redacted`).
     public var target: String
