@@ -155,7 +155,6 @@ public struct RunRecord: Hashable, Sendable, Encodable {
         }
     }
 
-    /// Reads one run; nil when there is none (or no recovery schema yet).
     /// A run's shard as `shard_index` and `shard_count` hold it: `.some(nil)` for a whole
     /// recovery (both NULL); nil when they are not a shard (one NULL, N 0, K ≥ N): such a row is
     /// unreadable, never taken for a whole recovery, whose lock and checks differ.
@@ -167,6 +166,7 @@ public struct RunRecord: Hashable, Sendable, Encodable {
         }
     }
 
+    /// Reads one run; nil when there is none (or no recovery schema yet).
     static func load(_ connection: Connection, where condition: String, _ value: String, lock: Bool = false) throws -> RunRecord? {
         guard try RecoverySchema.installedVersion(connection) > 0 else { return nil }
         let result = try connection.execute(

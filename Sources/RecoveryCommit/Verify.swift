@@ -53,7 +53,8 @@ public struct VerifyReport: Sendable, Encodable {
     /// Slots the apply found already present, and did not insert for that reason, with no row
     /// for their key now (the run that inserted them reverted, or a user deleted them).
     public var presentGone = 0
-    /// The first differences, by key (at most the limit given to `verify`).
+    /// The first differences (at most the limit given to `verify`): the run's own slots by key,
+    /// then the slots it found present that are gone, by key.
     public var slots: [SlotDifference]
     public var counts: [CountDifference]
     /// Reconcile runs: inserted memberships no longer in `project_members`.
