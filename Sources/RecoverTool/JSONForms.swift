@@ -87,6 +87,13 @@ struct RevertOutput: Encodable {
     var kept: [Kept]
     /// Only with `--dry-run`; null otherwise.
     var dryRun: Nullable<DryRun> = Nullable(nil)
+    /// Other applied runs that found some of the slots present when they applied (`Reliance`).
+    var reliedOn: [ReliedOn] = []
+
+    struct ReliedOn: Encodable {
+        var runID: Int64
+        var slots: Int
+    }
 
     init(_ outcome: RevertOutcome) {
         switch outcome {
@@ -94,16 +101,18 @@ struct RevertOutput: Encodable {
             self.outcome = "already_reverted"
             self.run = run
             kept = []
-        case .wouldRevert(let run, let deleted, let deletedCount, let kept, let keptCount, let missing):
+        case .wouldRevert(let run, let deleted, let deletedCount, let kept, let keptCount, let missing, let reliance):
             self.outcome = "dry_run"
             self.run = run
             func form(_ s: KeptSlot) -> Kept { Kept(slotID: s.slotID, userID: s.key.userID, slotStart: s.key.slotStart.rfc3339) }
             self.kept = kept.map(form)
             dryRun = Nullable(DryRun(deleted: deletedCount, kept: keptCount, missing: missing, deletedSlots: deleted.map(form)))
-        case .reverted(let run, let kept):
+            reliedOn = reliance.map { ReliedOn(runID: $0.runID, slots: $0.slots) }
+        case .reverted(let run, let kept, let reliance):
             self.outcome = "reverted"
             self.run = run
             self.kept = kept.map { Kept(slotID: $0.slotID, userID: $0.key.userID, slotStart: $0.key.slotStart.rfc3339) }
+            reliedOn = reliance.map { ReliedOn(runID: $0.runID, slots: $0.slots) }
         }
     }
 }

@@ -148,7 +148,7 @@ enum RunText {
         switch outcome {
         case .alreadyReverted(let run):
             return "run \(run.id) was already reverted at \(run.revert?.at ?? "?") by \(run.revert?.by ?? "?"); nothing changed\n"
-        case .wouldRevert(let run, let deleted, let deletedCount, let kept, let keptCount, let missing):
+        case .wouldRevert(let run, let deleted, let deletedCount, let kept, let keptCount, let missing, let reliedOn):
             let rows = run.kind == "reconcile" ? "rows" : "slots"
             var text = "dry run: reverting run \(run.id) now would " + (run.kind == "reconcile" ? "put back" : "delete")
                 + " \(deletedCount) \(rows), keep \(keptCount) edited since the apply, and find \(missing) already gone; nothing was changed\n"
@@ -156,8 +156,8 @@ enum RunText {
             if deletedCount > deleted.count && !deleted.isEmpty { text += "(\(deletedCount - deleted.count) more would be deleted)\n" }
             for slot in kept { text += "would keep (edited since the apply): \(rows.dropLast()) \(slot.slotID), \(slot.key)\n" }
             if keptCount > kept.count { text += "(\(keptCount - kept.count) more would be kept)\n" }
-            return text
-        case .reverted(let run, let kept):
+            return text + reliance(reliedOn)
+        case .reverted(let run, let kept, let reliedOn):
             let r = run.revert
             if run.kind == "reconcile" {
                 var text = "reverted run \(run.id): put back \(r?.deleted ?? 0) rows, kept \(r?.kept ?? 0) edited since the apply, "
@@ -170,8 +170,16 @@ enum RunText {
                 + "\(r?.missing ?? 0) already gone\n"
             for slot in kept { text += "kept (edited since the apply): slot \(slot.slotID), \(slot.key)\n" }
             if let r, r.kept > kept.count { text += "(\(r.kept - kept.count) more kept)\n" }
-            return text
+            return text + reliance(reliedOn)
         }
+    }
+
+    /// One line per run that relied on the reverted slots: what to check, and the way back.
+    static func reliance(_ reliedOn: [Reliance]) -> String {
+        reliedOn.map {
+            "run \($0.runID) found \($0.slots) of these slots present when it applied and inserted none of them: verify it after "
+                + "this revert; to put the slots back, revert it and apply its plan again with --again\n"
+        }.joined()
     }
 
     /// The runs as a table: by default at most 100 columns (plan id prefix, window, shard, who

@@ -5,18 +5,25 @@ import RecoveryModel
 public enum RevertOutcome: Sendable {
     /// This call reverted the run: `deleted` slots removed; `kept` were edited by the service
     /// since the apply and stay (the first of them listed); `missing` were already gone.
-    case reverted(RunRecord, kept: [KeptSlot])
+    case reverted(RunRecord, kept: [KeptSlot], reliedOn: [Reliance])
     /// The run had been reverted before: nothing was changed.
     case alreadyReverted(RunRecord)
     /// `dryRun`: what the revert would do now (`deleted` and `kept`, the first of each listed),
     /// worked out by the revert itself in a transaction that was then rolled back.
-    case wouldRevert(RunRecord, deleted: [KeptSlot], deletedCount: Int, kept: [KeptSlot], keptCount: Int, missing: Int)
+    case wouldRevert(RunRecord, deleted: [KeptSlot], deletedCount: Int, kept: [KeptSlot], keptCount: Int, missing: Int, reliedOn: [Reliance])
 
     public var run: RunRecord {
         switch self {
-        case .reverted(let run, _), .alreadyReverted(let run), .wouldRevert(let run, _, _, _, _, _): run
+        case .reverted(let run, _, _), .alreadyReverted(let run), .wouldRevert(let run, _, _, _, _, _, _): run
         }
     }
+}
+
+/// Another applied run that found some of the reverted run's slots present when it applied, and
+/// so inserted none of them: it relies on them, and the revert takes them away.
+public struct Reliance: Hashable, Sendable {
+    public var runID: Int64
+    public var slots: Int
 }
 
 /// A slot of a reverted run that stays because it changed after the apply.
@@ -66,11 +73,11 @@ public enum RecoveryRevert {
                 let runID = String(id)
                 if run.kind == "reconcile" {
                     let outcome = try revertReconcile(run, connection: connection, operatorName: operatorName, keptLimit: keptLimit, doing: doing)
-                    if dryRun, case .reverted(let after, let kept) = outcome {
+                    if dryRun, case .reverted(let after, let kept, _) = outcome {
                         // Rolled back with the rest: the counts of a revert that did not happen.
                         throw RolledBack(outcome: .wouldRevert(
                             run, deleted: [], deletedCount: after.revert?.deleted ?? 0, kept: kept,
-                            keptCount: after.revert?.kept ?? kept.count, missing: after.revert?.missing ?? 0))
+                            keptCount: after.revert?.kept ?? kept.count, missing: after.revert?.missing ?? 0, reliedOn: []))
                     }
                     return outcome
                 }
@@ -91,6 +98,19 @@ public enum RecoveryRevert {
                              key: SlotKey(userID: try row.int64(1, "user_id"), slotStart: try row.time(2, "slot_start")))
                 }
                 let missing = run.counts.inserted - deleted - kept.count
+                // Other applied runs that found these slots present (their drops) lose them now.
+                let reliance = try connection.execute(
+                    """
+                    SELECT d.run_id, count(*) FROM recovery.run_slots s
+                      JOIN recovery.run_drops d ON d.user_id = s.user_id AND d.slot_start = s.slot_start
+                        AND d.reason = 'already_present' AND d.run_id <> s.run_id
+                      JOIN recovery.runs r ON r.id = d.run_id AND r.status = 'applied'
+                    WHERE s.run_id = $1 AND NOT EXISTS (SELECT 1 FROM \(connection.table("time_slots")) t WHERE t.id = s.slot_id)
+                    GROUP BY d.run_id ORDER BY d.run_id
+                    """, [runID], context: "looking for runs that relied on the run's slots")
+                let reliedOn = try reliance.read(table: "recovery.run_drops", key: [(0, "run_id")]) { row in
+                    Reliance(runID: try row.int64(0, "run_id"), slots: Int(try row.int64(1, "count")))
+                }
                 if dryRun {
                     let slots = deletion.rows.compactMap { row -> KeptSlot? in
                         guard let slot = row[0].flatMap({ Int64($0) }), let user = row[1].flatMap({ Int64($0) }),
@@ -99,7 +119,7 @@ public enum RecoveryRevert {
                     }.sorted { $0.key < $1.key }
                     throw RolledBack(outcome: .wouldRevert(
                         run, deleted: Array(slots.prefix(keptLimit)), deletedCount: deleted,
-                        kept: Array(kept.prefix(keptLimit)), keptCount: kept.count, missing: missing))
+                        kept: Array(kept.prefix(keptLimit)), keptCount: kept.count, missing: missing, reliedOn: reliedOn))
                 }
                 try connection.execute(
                     """
@@ -111,7 +131,7 @@ public enum RecoveryRevert {
                 guard let updated = try RunRecord.load(connection, where: "id", runID) else {
                     throw CommitError(.inconsistent, "\(doing): the run vanished while it was reverted")
                 }
-                return .reverted(updated, kept: Array(kept.prefix(keptLimit)))
+                return .reverted(updated, kept: Array(kept.prefix(keptLimit)), reliedOn: reliedOn)
             }
         } catch let rolledBack as RolledBack {
             return rolledBack.outcome
@@ -162,7 +182,7 @@ public enum RecoveryRevert {
         guard let updated = try RunRecord.load(connection, where: "id", runID) else {
             throw CommitError(.inconsistent, "\(doing): the run vanished while it was reverted")
         }
-        return .reverted(updated, kept: Array(kept.prefix(keptLimit)))
+        return .reverted(updated, kept: Array(kept.prefix(keptLimit)), reliedOn: [])
     }
 
     static func notFound(_ id: Int64, _ connection: Connection) -> CommitError {

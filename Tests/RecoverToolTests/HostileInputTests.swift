@@ -344,7 +344,18 @@ final class HostileInputTests: XCTestCase {
                               "--plan-id", try approvedPlanID(demo.dir.file("again").path)])
         XCTAssertEqual(again.status, 0, again.stderrText)
         XCTAssertEqual(try tool(["verify", "--run", "2", "--db", demo.live.conninfo]).status, 0)
-        XCTAssertEqual(try tool(["revert", "--run", "1", "--db", demo.live.conninfo, "--yes", "--quiet"]).status, 0)
+        // The revert says which runs relied on the slots it deletes, in its dry run too.
+        let warning = "run 2 found 82 of these slots present when it applied and inserted none of them: verify it after this revert; "
+            + "to put the slots back, revert it and apply its plan again with --again\n"
+        let dryRun = try tool(["revert", "--run", "1", "--db", demo.live.conninfo, "--dry-run"])
+        XCTAssertTrue(dryRun.stdoutText.hasSuffix(warning), dryRun.stdoutText)
+        let dryJSON = try tool(["revert", "--run", "1", "--db", demo.live.conninfo, "--dry-run", "--json"])
+        try JSONSchemas.validate(dryJSON.stdout, against: "revert")
+        let dryObject = try JSONSerialization.jsonObject(with: dryJSON.stdout) as? [String: Any]
+        XCTAssertEqual(dryObject?["relied_on"] as? [[String: Int]], [["run_id": 2, "slots": 82]], dryJSON.stdoutText)
+        let reverted = try tool(["revert", "--run", "1", "--db", demo.live.conninfo, "--yes", "--quiet"])
+        XCTAssertEqual(reverted.status, 0, reverted.stderrText)
+        XCTAssertTrue(reverted.stdoutText.hasSuffix(warning), reverted.stdoutText)
         let verified = try tool(["verify", "--run", "2", "--db", demo.live.conninfo])
         XCTAssertEqual(verified.status, 71, verified.stdoutText)
         XCTAssertTrue(verified.stdoutText.contains(", 82 already present at the apply and gone since\n"), verified.stdoutText)

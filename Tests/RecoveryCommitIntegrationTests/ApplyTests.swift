@@ -52,7 +52,7 @@ final class ApplyTests: XCTestCase {
         XCTAssertEqual(list.map(\.id), [run.id])
 
         let reverted = try RecoveryRevert.revert(run: run.id, database: db.target, operatorName: "undoer", toolVersion: "test")
-        guard case .reverted(let after, let kept) = reverted else { return XCTFail("not reverted") }
+        guard case .reverted(let after, let kept, _) = reverted else { return XCTFail("not reverted") }
         XCTAssertEqual(after.status, .reverted)
         XCTAssertEqual(after.revert?.deleted, 12)
         XCTAssertEqual(after.revert?.by, "undoer")
@@ -306,7 +306,7 @@ final class ApplyTests: XCTestCase {
             UPDATE time_slots SET note = 'edited by the user' WHERE user_id = 2 AND slot_start = '2018-07-25T14:10:00Z';
             DELETE FROM time_slots WHERE user_id = 3 AND slot_start = '2018-07-25T14:00:00Z';
             """)
-        guard case .reverted(let after, let kept) = try RecoveryRevert.revert(
+        guard case .reverted(let after, let kept, _) = try RecoveryRevert.revert(
             run: run.id, database: db.target, operatorName: "undoer", toolVersion: "test")
         else { return XCTFail() }
         XCTAssertEqual(after.revert.map { [$0.deleted, $0.kept, $0.missing] }, [10, 1, 1])
@@ -343,7 +343,7 @@ final class ApplyTests: XCTestCase {
         try connection.executeSimple("UPDATE time_slots SET note = 'edited by the user' WHERE user_id = 2 AND slot_start = '2018-07-25T14:10:00Z'")
         let edited = try RecoveryVerify.verify(run: run.id, database: db.target)
         XCTAssertEqual([edited.checked, edited.missing, edited.changed, edited.offlineOverlap], [12, 0, 1, 0])
-        guard case .reverted(let after, let kept) = try RecoveryRevert.revert(
+        guard case .reverted(let after, let kept, _) = try RecoveryRevert.revert(
             run: run.id, database: db.target, operatorName: "undoer", toolVersion: "test")
         else { return XCTFail() }
         XCTAssertEqual(after.revert.map { [$0.deleted, $0.kept, $0.missing] }, [11, 1, 0])
@@ -380,7 +380,7 @@ final class ApplyTests: XCTestCase {
         let report = try RecoveryVerify.verify(run: run.id, database: db.target)
         XCTAssertTrue(report.isClean, "\(report)")
         XCTAssertEqual(report.checked, 12)
-        guard case .reverted(let after, _) = try RecoveryRevert.revert(
+        guard case .reverted(let after, _, _) = try RecoveryRevert.revert(
             run: run.id, database: db.target, operatorName: "undoer", toolVersion: "test")
         else { return XCTFail() }
         XCTAssertEqual(after.revert?.deleted, 12)
@@ -410,7 +410,7 @@ final class ApplyTests: XCTestCase {
             let report = try RecoveryVerify.verify(run: run.id, database: db.target)
             XCTAssertTrue(report.isClean, "\(name): \(report)")
             XCTAssertEqual(report.checked, 12, name)
-            guard case .reverted(let after, _) = try RecoveryRevert.revert(
+            guard case .reverted(let after, _, _) = try RecoveryRevert.revert(
                 run: run.id, database: db.target, operatorName: "undoer", toolVersion: "test")
             else { return XCTFail(name) }
             XCTAssertEqual(after.revert.map { [$0.deleted, $0.kept, $0.missing] }, [12, 0, 0], name)
