@@ -316,7 +316,9 @@ public final class EventLineParser {
         let userID = try integer(p, .userID, in: 1...Int64.max)
         let slotStart = try timestamp(p, .slotStart)
         let key = SlotKey(userID: userID, slotStart: slotStart)
-        guard slotStart.isSlotAligned else { throw Rejection(reason: .misalignedSlotStart, key: key) }
+        guard slotStart.isSlotAligned, !Self.hasDigitsPastMicroseconds(try text(p, .slotStart)) else {
+            throw Rejection(reason: .misalignedSlotStart, key: key)
+        }
         guard window.contains(slotStart) else { return .outOfWindow(kind, time) }
 
         let payload: UInt32
@@ -519,6 +521,19 @@ public final class EventLineParser {
         case 14: return first == word("slot.processed", 0) && last == word("slot.processed", 6) ? .processed : nil
         default: return first == word("slot.deleted", 0) && last == word("slot.deleted", 4) ? .deleted : nil
         }
+    }
+
+    /// A time's fraction with a digit other than 0 past the sixth (`.000000999`), which
+    /// `Timestamp.parse` drops: no slot boundary has one. Most slot starts have no fraction.
+    @inline(__always)
+    static func hasDigitsPastMicroseconds(_ time: UnsafeRawBufferPointer) -> Bool {
+        guard time.count > 26, time[19] == UInt8(ascii: ".") else { return false }
+        var i = 26
+        while i < time.count, time[i] &- UInt8(ascii: "0") < 10 {
+            if time[i] != UInt8(ascii: "0") { return true }
+            i += 1
+        }
+        return false
     }
 
     @inline(__always)

@@ -255,6 +255,10 @@ final class EventLineParserTests: XCTestCase {
         XCTAssertEqual(reason(uploadWith("slot_start", "\"2018-07-25T14:55:00Z\"")), .misalignedSlotStart)
         XCTAssertEqual(reason(uploadWith("slot_start", "\"2018-07-25T14:50:01Z\"")), .misalignedSlotStart)
         XCTAssertEqual(reason(uploadWith("slot_start", "\"2018-07-25T14:50:00.5Z\"")), .misalignedSlotStart)
+        // Past the microsecond too: the time's reading keeps six digits, and a start 999 ns past a
+        // boundary was recovered at the boundary (found by a hostile test). Zeros are aligned.
+        XCTAssertEqual(reason(uploadWith("slot_start", "\"2018-07-25T14:50:00.000000999Z\"")), .misalignedSlotStart)
+        guard case .event = parse(uploadWith("slot_start", "\"2018-07-25T14:50:00.000000000Z\"")) else { return XCTFail() }
         // An offset that moves it onto a boundary in UTC is aligned; a half-hour zone keeps it so.
         guard case .event(let e) = parse(uploadWith("slot_start", "\"2018-07-25T07:50:00-07:00\"")) else { return XCTFail() }
         XCTAssertEqual(e.key.slotStart, Timestamp.parse("2018-07-25T14:50:00Z"))
