@@ -218,6 +218,10 @@ public final class SpilledEvents {
                 if below > 0, below >= total * Int64(bounds.count + 1) / Int64(count) { bounds.append(user) }
                 below += userBytes[user]!
             }
+            // Light users before a heavy one can leave no bound: a part like the range itself,
+            // split again without end. A bound at a user other than the first always makes parts
+            // of fewer users each.
+            if bounds.isEmpty { bounds = [users[users.count / 2]] }
             let split = PartitionFiles(splitting: p, of: files, bounds: bounds)
             parts.append(split)
             try files.forEachRecord(of: p) { bytes in

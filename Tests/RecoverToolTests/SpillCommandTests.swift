@@ -50,6 +50,18 @@ final class SpillCommandTests: XCTestCase {
         XCTAssertEqual(expected.keys.sorted(), got.keys.sorted())
         XCTAssertGreaterThan(expected.count, 8)
         for (name, data) in expected { XCTAssertEqual(got[name], data, "\(name) differs") }
+
+        // Every limit from 1K: at 20K a range whose light first user came before a heavy one was
+        // split into one part like itself, again and again, until its path was too long (65;
+        // found by a hostile test).
+        for limit in ["1K", "8K", "18K", "20K", "22K", "40K"] {
+            let name = "spilled-\(limit)"
+            let output = try plan(name, ["--memory-limit", limit], environment: ["TMPDIR": tmp.path])
+            XCTAssertEqual(output.status, 0, "\(limit): \(output.stderrText)")
+            let other = try files(demo.dir.file(name).path)
+            for (file, data) in expected where file != "plan.json" { XCTAssertEqual(other[file], data, "\(limit): \(file) differs") }
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: tmp.path), [], "spill files were left")
     }
 
     func testASpillThatCannotBeWrittenStopsWithOneLineAndLeavesNothing() throws {
