@@ -43,17 +43,20 @@ public struct SlotExplanation: Encodable, Sendable {
     public var notes: [String]
 
     /// The answer for people: the outcome, then each event with its rule, the quarantined lines and the notes.
+    /// Every text from an input is escaped on its own (`VisibleText`, line feeds included), so
+    /// that none can print a line of its own.
     public var text: String {
+        func v(_ text: String) -> String { VisibleText.escaped(text) }
         var out = "slot of user \(userID) at \(slotStart) in plan \(planID.prefix(12)): \(outcome.kind.replacingOccurrences(of: "_", with: " "))"
-            + (outcome.detail.isEmpty ? "" : ": \(outcome.detail)") + "\n"
+            + (outcome.detail.isEmpty ? "" : ": \(v(outcome.detail))") + "\n"
         out += events.isEmpty ? "no event for this slot in the plan's inputs\n" : "events, in fold order:\n"
         for (i, e) in events.enumerated() {
-            out += "  \(i + 1). \(e.file):\(e.line)  \(e.time)  \(e.host.isEmpty ? "snapshot" : e.host)  \(e.kind)"
-                + (e.requestID.value.map { " request \($0)" } ?? "") + ": \(e.rule)\n"
+            out += "  \(i + 1). \(v(e.file)):\(e.line)  \(e.time)  \(e.host.isEmpty ? "snapshot" : v(e.host))  \(e.kind)"
+                + (e.requestID.value.map { " request \(v($0))" } ?? "") + ": \(v(e.rule))\n"
         }
         if !quarantined.isEmpty { out += "quarantined for this slot:\n" }
-        for q in quarantined { out += "  \(q.file):\(q.line): \(q.reasonCode): \(q.reason)\n" }
-        for note in notes { out += "note: \(note)\n" }
+        for q in quarantined { out += "  \(v(q.file)):\(q.line): \(q.reasonCode): \(v(q.reason))\n" }
+        for note in notes { out += "note: \(v(note))\n" }
         return out
     }
 

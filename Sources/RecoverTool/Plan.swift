@@ -120,7 +120,8 @@ struct Plan: ParsableCommand {
     /// with `--require-complete` on incomplete evidence, exits 2 with `--detailed-exitcode`.
     func finish(_ document: PlanDocument) throws {
         let warnings = document.completeness.warnings
-        for warning in warnings.prefix(10) { StandardStreams.error("recover-tool: warning: \(warning)\n") }
+        // A warning is one line: a line feed from an input (a host's name) is escaped with the rest.
+        for warning in warnings.prefix(10) { StandardStreams.error("recover-tool: warning: \(VisibleText.escaped(warning))\n") }
         if warnings.count > 10 {
             StandardStreams.error("recover-tool: warning: \(warnings.count - 10) more in \(out)/report.md\n")
         }

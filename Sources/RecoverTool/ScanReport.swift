@@ -141,7 +141,7 @@ struct ScanReport: Encodable {
         var out = "scan of window [\(window.from), \(window.to)) UTC; host coverage until \(coverage_range.to)\n\n"
         out += "files (\(files.count)):\n"
         for f in files {
-            out += "  \(f.path): \(f.lines) lines, \(f.events.uploads) uploads, \(f.events.processed) processed, "
+            out += "  \(VisibleText.escaped(f.path)): \(f.lines) lines, \(f.events.uploads) uploads, \(f.events.processed) processed, "
                 + "\(f.events.deleted) deleted; in window \(f.in_window.uploads)/\(f.in_window.processed)/\(f.in_window.deleted); "
                 + "\(f.other_events.values.reduce(0, +)) other, \(f.quarantined) quarantined\n"
             if !f.quarantined_by_reason.isEmpty {
@@ -153,7 +153,7 @@ struct ScanReport: Encodable {
         }
         out += "\nhosts (\(hosts.count)), gaps of more than \(CoveragePolicy.gapMinutes) minutes in [\(coverage_range.from), \(coverage_range.to)):\n"
         for h in hosts {
-            out += "  \(h.host): \(h.events) events, first \(h.first_event), last \(h.last_event)"
+            out += "  \(VisibleText.escaped(h.host)): \(h.events) events, first \(h.first_event), last \(h.last_event)"
             out += h.gaps.isEmpty ? ", no gaps\n" : "\n" + h.gaps.map { "    gap \($0.from) to \($0.to) (\($0.minutes) min)\n" }.joined()
         }
         let t = totals
@@ -166,7 +166,7 @@ struct ScanReport: Encodable {
             + "\(t.duplicates) duplicate uploads, \(t.orphans) orphan processed events\n"
         if !quarantine.isEmpty {
             out += "\nquarantined lines" + (quarantine.count < t.quarantined ? " (first \(quarantine.count) of \(t.quarantined))" : "") + ":\n"
-            for q in quarantine { out += "  \(q.file):\(q.line): \(q.detail)\n" }
+            for q in quarantine { out += "  \(VisibleText.escaped(q.file)):\(q.line): \(VisibleText.escaped(q.detail))\n" }
         }
         return out
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import PlanFormat
+import RecoveryModel
 
 /// `recover-tool show DIR`: a plan's summary, warnings and approval line, without opening its files.
 struct Show: ParsableCommand {
@@ -37,7 +38,7 @@ struct Show: ParsableCommand {
     /// A plan's summary, its warnings, its users with slots to recover, then the approval line.
     func text(_ document: PlanDocument) -> String {
         var text = PlanSummary.text(document, directory: directory)
-        for warning in document.completeness.warnings { text += "warning: \(warning)\n" }
+        for warning in document.completeness.warnings { text += "warning: \(VisibleText.escaped(warning))\n" }
         text += "users: \(document.users.filter { $0.recovered > 0 }.count) with slots to recover; "
             + "notices for support in \(directory)/notices.csv\n"
         return text + Self.approval(document.planID)

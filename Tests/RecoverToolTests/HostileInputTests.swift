@@ -220,6 +220,34 @@ final class HostileInputTests: XCTestCase {
         XCTAssertTrue(md.contains(#"app-9\\u0007"#) || md.contains(#"app-9\u0007"#), md)
     }
 
+    /// Row 6 too: a line feed in input text (a host, a request id, an operator's name) is shown
+    /// escaped, so it cannot print a line of its own: a host holding "\nevidence complete" printed
+    /// that line under plan's warnings and in show, a request id forged event lines in explain,
+    /// and an operator's name broke the runs table (found by a hostile test).
+    func testALineFeedInInputTextCannotForgeALine() throws {
+        let host = #"app-9\nevidence complete: no warnings"#
+        let line = #"{"ts":"2018-07-25T15:05:00Z","host":"\#(host)","event":"slot.upload","request_id":"r-1\n1. forged.log:1","user_id":1,"project_id":1,"task_id":null,"slot_start":"2018-07-25T15:00:00Z","keystrokes":1,"mouse_events":1,"active_apps":[],"screenshot_key":null,"note":null}"#
+        let logs = demo.dir.file("feed-logs")
+        try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
+        try (line + "\n").write(to: logs.appendingPathComponent("feed.jsonl"), atomically: false, encoding: .utf8)
+        let planDir = demo.dir.file("feed").path
+        let output = try tool(["plan"] + DemoIncident.window + ["--logs", DemoIncident.logs, logs.path, "--db", demo.live.conninfo, "--out", planDir])
+        XCTAssertEqual(output.status, 0, output.stderrText)
+        let show = try tool(["show", planDir])
+        let explain = try tool(["explain", planDir, "--user", "1", "--slot", "2018-07-25T15:00:00Z"])
+        XCTAssertEqual(explain.status, 0, explain.stderrText)
+        try planAndApply()
+        let operatorName = "al\nice | 99 | forged"
+        _ = try tool(["revert", "--run", "1", "--db", demo.live.conninfo, "--yes", "--quiet", "--operator", operatorName])
+        let runs = try tool(["runs", "--db", demo.live.conninfo])
+        for (name, text) in [("plan", output.stderrText), ("show", show.stdoutText), ("explain", explain.stdoutText), ("runs", runs.stdoutText)] {
+            for forged in ["evidence complete: no warnings", "1. forged.log:1", "ice | 99 | forged"] {
+                XCTAssertFalse(text.split(separator: "\n").contains { $0.hasPrefix(forged) }, "\(name) printed a line '\(forged)':\n\(text)")
+            }
+        }
+        XCTAssertTrue(output.stderrText.contains(#"app-9\u000aevidence complete"#), output.stderrText)
+    }
+
     // MARK: Files (rows 7, 9, 10, 13)
 
     /// Row 7 and 10: `plan --out` never writes over anything, and says why in one line.
