@@ -127,6 +127,11 @@ public struct SlotExplanation: Encodable, Sendable {
         guard window.contains(key.slotStart) else {
             return Outcome(kind: "outside_window", detail: "the plan's window is [\(window.from), \(window.to))")
         }
+        if let shard = plan.document.shard, !shard.contains(userID: key.userID),
+           let owner = (0..<shard.count).lazy.compactMap({ Shard(index: $0, count: shard.count) }).first(where: { $0.contains(userID: key.userID) }) {
+            return Outcome(kind: "other_shard", detail: "user \(key.userID) is in shard \(owner), this plan is shard \(shard): "
+                + "explain the slot with shard \(owner)'s plan")
+        }
         let user = String(key.userID), start = key.slotStart.rfc3339
         func records(_ file: String) throws -> [[String]] {
             let path = plan.path + "/" + file

@@ -139,6 +139,24 @@ final class ShardCommandTests: XCTestCase {
                       afterRevert.stdoutText)
     }
 
+    /// explain on a shard's plan, for a user of another shard, names that shard: it said "no
+    /// input of the plan mentions this slot", though the slot is recovered in the other shard's
+    /// plan (found by a hostile test).
+    func testExplainNamesTheShardOfAUserOfAnotherShard() throws {
+        let whole = try plan("whole")
+        let fields = whole[0].split(separator: "\t", maxSplits: 4)  // user_id, project_id, task_id, slot_start
+        let user = try XCTUnwrap(Int64(fields[0]))
+        let k = try XCTUnwrap((0..<3).first { Shard(index: $0, count: 3)!.contains(userID: user) })
+        let other = (k + 1) % 3
+        try plan("s\(other)", shard: "\(other)/3")
+        let explained = try tool(["explain", demo.dir.file("s\(other)").path, "--user", String(user), "--slot", String(fields[3])])
+        XCTAssertEqual(explained.status, 0, explained.stderrText)
+        XCTAssertTrue(explained.stdoutText.contains(": other shard: user \(user) is in shard \(k)/3, this plan is shard \(other)/3: "
+            + "explain the slot with shard \(k)/3's plan\n"), explained.stdoutText)
+        let json = try tool(["explain", demo.dir.file("s\(other)").path, "--user", String(user), "--slot", String(fields[3]), "--json"])
+        try JSONSchemas.validate(json.stdout, against: "explain")
+    }
+
     /// A reconcile run is no shard of a recovery: 'verify --run A --run B' with a recovery's
     /// shard 0/2 and a reconcile's shard 1/2 passed, though shard 1/2's slots were never recovered
     /// (found by a hostile test).
