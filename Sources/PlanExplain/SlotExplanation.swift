@@ -72,16 +72,30 @@ public struct SlotExplanation: Encodable, Sendable {
             throw ExplainError(.window, "the plan in '\(plan.path)' has no valid window", location: plan.path)
         }
         // The plan's own read stage over its log files and snapshot dumps, for this user's shard.
-        let logs = document.inputs.filter { $0.kind == .log }
-        let dumps = document.inputs.filter { $0.kind == .snapshot && $0.sha256 != nil }
         var notes: [String] = document.inputs.filter { $0.kind == .snapshot && $0.sha256 == nil }.map {
             "snapshot \($0.path) is a database: not re-read; its rows count in the outcome above"
         }
-        let sources = try PlanSources.read(
-            window: window, logs: logs.map(\.path), snapshots: dumps.map(\.path), shard: document.shard, progress: progress)
-        var events = sources.events(of: key)
-        let quarantined = sources.quarantine.filter { $0.key == key }
-        let read = Dictionary(sources.inputs.map { ($0.path, $0.sha256) }, uniquingKeysWith: { a, _ in a })
+        // An input gone since the plan (moved, deleted, a path relative to where the plan was
+        // made) is a note: the outcome is the plan's, from its own files.
+        func present(_ input: PlanDocument.Input) -> Bool {
+            var st = stat()
+            guard stat(input.path, &st) != 0 else { return true }
+            notes.append("\(input.kind.rawValue) \(input.path) cannot be read now (\(FileFailure.reason(errno: errno))): its events are not shown"
+                + (input.path.hasPrefix("/") ? "" : "; the path is relative to where the plan was made"))
+            return false
+        }
+        let logs = document.inputs.filter { $0.kind == .log && present($0) }
+        let dumps = document.inputs.filter { $0.kind == .snapshot && $0.sha256 != nil && present($0) }
+        var events: [SlotEvent] = []
+        var quarantined: [QuarantineRecord] = []
+        var read: [String: String?] = [:]
+        if !logs.isEmpty || !dumps.isEmpty {
+            let sources = try PlanSources.read(
+                window: window, logs: logs.map(\.path), snapshots: dumps.map(\.path), shard: document.shard, progress: progress)
+            events = sources.events(of: key)
+            quarantined = sources.quarantine.filter { $0.key == key }
+            read = Dictionary(sources.inputs.map { ($0.path, $0.sha256) }, uniquingKeysWith: { a, _ in a })
+        }
         for input in logs + dumps where read[input.path] != input.sha256 {
             notes.append("\(input.kind.rawValue) \(input.path) changed since the plan (the plan read SHA-256 \(input.sha256 ?? "?"))")
         }

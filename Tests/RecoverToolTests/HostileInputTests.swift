@@ -248,6 +248,28 @@ final class HostileInputTests: XCTestCase {
         XCTAssertTrue(output.stderrText.contains(#"app-9\u000aevidence complete"#), output.stderrText)
     }
 
+    /// explain with an input gone since the plan (moved, deleted, or a relative path from another
+    /// directory) gives the plan's outcome and a note, not a failure: it stopped with "no input at
+    /// ...; check --logs and --snapshot", flags explain does not have (found by a hostile test).
+    func testExplainWithAnInputGoneGivesTheOutcomeAndANote() throws {
+        let logs = demo.dir.file("gone-logs")
+        try FileManager.default.copyItem(atPath: DemoIncident.logs, toPath: logs.path)
+        let planDir = demo.dir.file("gone").path
+        let planned = try tool(["plan"] + DemoIncident.window + ["--logs", logs.path, "--snapshot", DemoIncident.snapshot,
+                                "--db", demo.live.conninfo, "--out", planDir, "--quiet"])
+        XCTAssertEqual(planned.status, 0, planned.stderrText)
+        let csv = try String(contentsOfFile: planDir + "/recovered.csv", encoding: .utf8).split(whereSeparator: \.isNewline)
+        XCTAssertGreaterThan(csv.count, 1, planned.stdoutText + planned.stderrText)
+        let recovered = try XCTUnwrap(csv.dropFirst().first).split(separator: ",")
+        let removed = try XCTUnwrap(FileManager.default.subpaths(atPath: logs.path)?.filter { $0.hasSuffix(".lz4") || $0.hasSuffix(".jsonl") || $0.hasSuffix(".log") }.sorted().first)
+        try FileManager.default.removeItem(atPath: logs.path + "/" + removed)
+        let explained = try tool(["explain", planDir, "--user", String(recovered[0]), "--slot", String(recovered[1])])
+        XCTAssertEqual(explained.status, 0, explained.stderrText)
+        XCTAssertTrue(explained.stdoutText.contains(": recovered: "), explained.stdoutText)
+        XCTAssertTrue(explained.stdoutText.contains("note: log \(logs.path)/\(removed) cannot be read now (no such file or directory): "
+            + "its events are not shown"), explained.stdoutText)
+    }
+
     // MARK: Files (rows 7, 9, 10, 13)
 
     /// Row 7 and 10: `plan --out` never writes over anything, and says why in one line.
