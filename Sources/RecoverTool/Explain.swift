@@ -42,6 +42,10 @@ struct Explain: ParsableCommand {
     }
 
     func run() throws {
+        if ReconcileDirectory.kind(of: directory) == ReconcileDocument.kind {
+            throw PlanError(.notAPlan, path: directory, detail: "it is a reconcile plan, and explain answers for recovery plans; "
+                + "every decision of a reconcile plan is a line of its reconcile.csv")
+        }
         let plan = try PlanDirectory.load(directory)
         let key = SlotKey(userID: user, slotStart: try slot.timestamp(flag: "--slot"))
         let explanation = try output.log.timed("explain") {

@@ -53,6 +53,13 @@ final class ReconcileCommandTests: XCTestCase {
         let csv = try String(contentsOf: badJob.dir.file("p/reconcile.csv"), encoding: .utf8)
         XCTAssertTrue(csv.contains("time_slots,restore,1,2026-03-01T09:00:00Z,7,task_id,null,70,2026-03-02T01:30:00Z,,"), csv)
 
+        // explain answers for recovery plans: a reconcile plan is named as one, not as a plan whose
+        // 'kind' is not valid (found by a hostile test).
+        let explained = try runProcess(BuiltProducts.recoverTool, ["explain", badJob.dir.file("p").path, "--user", "1", "--slot", "2026-03-01T09:00:00Z"])
+        XCTAssertEqual(explained.status, 70, explained.stderrText)
+        XCTAssertEqual(explained.stderrText, "recover-tool: error: '\(badJob.dir.file("p").path)' is not a recover-tool plan: it is a reconcile plan, "
+            + "and explain answers for recovery plans; every decision of a reconcile plan is a line of its reconcile.csv\n")
+
         // The same evidence planned again gives the same plan id; the plain dump holds the same rows.
         XCTAssertEqual(try reconcile(badJob.dump + ".lz4", out: "again").status, 0)
         XCTAssertEqual(try planJSON("again")["plan_id"] as? String, plan["plan_id"] as? String)
