@@ -115,6 +115,10 @@ struct DumpBlocks {
             guard let columns = copy.columns else {
                 throw SnapshotError(.badCopyLine, source: path, line: number, detail: "the COPY of \(copy.table) has no column list")
             }
+            var named = Set<String>()
+            if let twice = columns.first(where: { !named.insert($0).inserted }) {
+                throw SnapshotError(.badCopyLine, source: path, line: number, detail: "the COPY of \(copy.table) names \(twice) more than once")
+            }
             try block(copy.table, columns, number)
             copyLines[copy.table, default: []].append(number)
             current = index

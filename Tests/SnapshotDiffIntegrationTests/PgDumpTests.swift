@@ -271,6 +271,19 @@ final class PgDumpTests: XCTestCase {
         XCTAssertEqual(reconciled.quarantined, expected)
     }
 
+    /// A COPY whose column list names a column twice is refused, as PostgreSQL refuses it: the
+    /// first was used and the second's values dropped (found by a hostile test).
+    func testACopyNamingAColumnTwiceIsRefused() throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.file("twice.sql").path
+        try "SET client_encoding = 'UTF8';\nCOPY public.time_slots (user_id, \(Self.copyColumns)) FROM stdin;\n\\.\n"
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try DumpReader(path: path).forEachSlot { _, _ in }) { error in
+            XCTAssertEqual((error as? SnapshotError)?.kind, .badCopyLine, "\(error)")
+            XCTAssertEqual((error as? SnapshotError)?.message, "\(path):2: the COPY of time_slots names user_id more than once")
+        }
+    }
+
     /// A dump of a whole database can hold `time_slots` in two schemas (an archive copy beside the
     /// service's table). Which one is the snapshot cannot be told from the dump: it is refused,
     /// not read as one table whose first rows win (a wrong plan, status 0), by `plan` and
