@@ -91,9 +91,15 @@ extension LiveState {
     }
 
     /// `timestamptz` microseconds since 1970 as an SQL expression: `(extract(epoch FROM c) * 1000000)::bigint`
-    /// is exact (`extract` returns numeric).
+    /// is exact (`extract` returns numeric). A time beyond the years 1 to 9999 the tool holds
+    /// (`infinity`, `-infinity`: an offline entry "until further notice") is taken at the nearest
+    /// of them: it covers the same slots, and its cast no longer fails.
     static func microseconds(_ column: String) -> String {
-        "(extract(epoch FROM \(column)) * 1000000)::bigint"
+        // 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z: whole seconds, which `timestamptz`'s
+        // float8 product of an interval holds exactly at this size.
+        let first = timestamptz(Timestamp(microseconds: -62_135_596_800_000_000))
+        let last = timestamptz(Timestamp(microseconds: 253_402_300_799_000_000))
+        return "(extract(epoch FROM least(greatest(\(column), \(first)), \(last))) * 1000000)::bigint"
     }
 
     /// A time as an SQL `timestamptz` built from integers, whatever the session's DateStyle.

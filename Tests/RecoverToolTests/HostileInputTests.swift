@@ -270,6 +270,27 @@ final class HostileInputTests: XCTestCase {
             + "its events are not shown"), explained.stdoutText)
     }
 
+    /// An offline entry open at either end ('infinity', '-infinity', as "offline until further
+    /// notice") drops the slots it covers: the plan stopped with 69, its epoch beyond bigint in
+    /// the server, for every window touching that user (found by an audit).
+    func testAnOfflineEntryWithoutAnEndDropsTheSlotsItCovers() throws {
+        XCTAssertEqual(try plan("before").status, 0)
+        let recovered = try String(contentsOfFile: demo.dir.file("before/recovered.csv").path, encoding: .utf8)
+            .split(whereSeparator: \.isNewline).dropFirst().map { $0.split(separator: ",") }
+        let user = try XCTUnwrap(recovered.first?[0])
+        let slots = recovered.filter { $0[0] == user }.count
+        let project = try XCTUnwrap(try demo.live.connect().execute("SELECT min(project_id) FROM project_members WHERE user_id = \(user)").scalar)
+        try demo.live.connect().executeSimple("""
+            INSERT INTO offline_entries (user_id, project_id, starts_at, ends_at, added_by)
+            VALUES (\(user), \(project), '-infinity', 'infinity', \(user))
+            """)
+        let output = try plan("open")
+        XCTAssertEqual(output.status, 0, output.stderrText)
+        XCTAssertEqual(try counts("open")[0], try counts("before")[0] - slots)
+        let dropped = try String(contentsOfFile: demo.dir.file("open/dropped.csv").path, encoding: .utf8)
+        XCTAssertTrue(dropped.contains("[0001-01-01T00:00:00Z, 9999-12-31T23:59:59Z)"), dropped)
+    }
+
     // MARK: Files (rows 7, 9, 10, 13)
 
     /// Row 7 and 10: `plan --out` never writes over anything, and says why in one line.
