@@ -33,9 +33,9 @@ enum ApplyText {
     static func outcome(_ outcome: ApplyOutcome) -> String {
         switch outcome {
         case .alreadyApplied(let run):
-            var text = "plan \(run.planID) was already applied as run \(run.id) at \(run.appliedAt) by \(run.operatorName); nothing changed\n"
+            var text = "plan \(run.planID) was already applied as run \(run.id) at \(run.appliedAt) by \(VisibleText.escaped(run.operatorName)); nothing changed\n"
             if run.status == .reverted, let revert = run.revert {
-                text += "run \(run.id) was reverted at \(revert.at) by \(revert.by); apply with --again to "
+                text += "run \(run.id) was reverted at \(revert.at) by \(VisibleText.escaped(revert.by)); apply with --again to "
                     + (run.kind == "reconcile" ? "restore these rows again" : "recover these slots again") + " as a new run\n"
             }
             return text
@@ -132,10 +132,10 @@ enum RunText {
 
     /// The failure (71) of runs that do not verify as one recovery.
     static func verifyFailure(_ set: ShardSetReport) -> CommitError {
-        let failing = set.runs.filter { !$0.isClean }.map { String($0.run.id) }
         guard !set.runs.isEmpty else {
             return CommitError(.verificationFailed, "no run to verify as one sharded recovery", hint: "see the list above")
         }
+        let failing = set.runs.filter { !$0.isClean }.map { String($0.run.id) }
         return CommitError(
             .verificationFailed,
             "runs \(set.runs.map { String($0.run.id) }.joined(separator: ", ")) do not verify as one sharded recovery: "
@@ -147,7 +147,7 @@ enum RunText {
     static func revert(_ outcome: RevertOutcome) -> String {
         switch outcome {
         case .alreadyReverted(let run):
-            return "run \(run.id) was already reverted at \(run.revert?.at ?? "?") by \(run.revert?.by ?? "?"); nothing changed\n"
+            return "run \(run.id) was already reverted at \(run.revert?.at ?? "?") by \(VisibleText.escaped(run.revert?.by ?? "?")); nothing changed\n"
         case .wouldRevert(let run, let deleted, let deletedCount, let kept, let keptCount, let missing, let reliedOn):
             let rows = run.kind == "reconcile" ? "rows" : "slots"
             var text = "dry run: reverting run \(run.id) now would " + (run.kind == "reconcile" ? "put back" : "delete")
@@ -213,8 +213,10 @@ enum RunText {
             }
         }
         let numeric: Set<String> = ["run", "planned", "inserted", "present", "offline", "deleted", "kept"]
-        let widths = header.indices.map { i in ([header] + rows).map { $0[i].count }.max()! }
-        return ([header] + rows).map { row in
+        // A cell is one line: a name typed with a line feed (`--operator`) is shown escaped.
+        let lines: [[String]] = [header] + rows.map { $0.map { VisibleText.escaped($0) } }
+        let widths = header.indices.map { i in lines.map { $0[i].count }.max()! }
+        return lines.map { row in
             row.indices.map { i in
                 numeric.contains(header[i]) && row != header
                     ? String(repeating: " ", count: widths[i] - row[i].count) + row[i]
@@ -232,7 +234,8 @@ enum RunText {
 
     /// At most `width` characters: longer text ends in `…`.
     static func clipped(_ text: String, _ width: Int) -> String {
-        text.count <= width ? text : String(text.prefix(width - 1)) + "…"
+        let text = VisibleText.escaped(text)
+        return text.count <= width ? text : String(text.prefix(width - 1)) + "…"
     }
 }
 

@@ -238,8 +238,10 @@ final class HostileInputTests: XCTestCase {
         XCTAssertEqual(explain.status, 0, explain.stderrText)
         try planAndApply()
         let operatorName = "al\nice | 99 | forged"
-        _ = try tool(["revert", "--run", "1", "--db", demo.live.conninfo, "--yes", "--quiet", "--operator", operatorName])
+        let reverted = try tool(["revert", "--run", "1", "--db", demo.live.conninfo, "--yes", "--quiet", "--operator", operatorName])
+        XCTAssertEqual(reverted.status, 0, reverted.stderrText)
         let runs = try tool(["runs", "--db", demo.live.conninfo])
+        XCTAssertTrue(runs.stdoutText.contains(#"al\u000aice"#), runs.stdoutText)
         for (name, text) in [("plan", output.stderrText), ("show", show.stdoutText), ("explain", explain.stdoutText), ("runs", runs.stdoutText)] {
             for forged in ["evidence complete: no warnings", "1. forged.log:1", "ice | 99 | forged"] {
                 XCTAssertFalse(text.split(separator: "\n").contains { $0.hasPrefix(forged) }, "\(name) printed a line '\(forged)':\n\(text)")
@@ -469,7 +471,7 @@ final class HostileInputTests: XCTestCase {
         // diff reads no logs: a bad job's review may start at the snapshot's oldest slot.
         let longDiff = try tool(["diff", "--from", "2000-01-01T00:00:00Z", "--to", "2018-07-25T17:50:00Z", "--snapshot", DemoIncident.snapshot,
                                  "--db", demo.live.conninfo])
-        XCTAssertTrue([0, 2].contains(longDiff.status), longDiff.stderrText)
+        XCTAssertEqual(longDiff.status, 0, longDiff.stderrText)
         // Zeros past the sixth digit are the same microsecond (`date +%S.%N` writes nine digits): accepted.
         let zeros = try tool(["scan", "--from", "2018-07-25T14:50:00.000001000Z", "--to", "2018-07-25 15:50:00.000000000+00:00", "--logs", DemoIncident.logs])
         XCTAssertEqual(zeros.status, 0, zeros.stderrText)
