@@ -80,7 +80,8 @@ public struct SlotExplanation: Encodable, Sendable {
         func present(_ input: PlanDocument.Input) -> Bool {
             var st = stat()
             guard stat(input.path, &st) != 0 else { return true }
-            notes.append("\(input.kind.rawValue) \(input.path) cannot be read now (\(FileFailure.reason(errno: errno))): its events are not shown"
+            let reason = FileFailure.reason(errno: errno)
+            notes.append("\(input.kind.rawValue) \(input.path) cannot be read now (\(reason)): its events are not shown"
                 + (input.path.hasPrefix("/") ? "" : "; the path is relative to where the plan was made"))
             return false
         }
@@ -141,8 +142,7 @@ public struct SlotExplanation: Encodable, Sendable {
         guard window.contains(key.slotStart) else {
             return Outcome(kind: "outside_window", detail: "the plan's window is [\(window.from), \(window.to))")
         }
-        if let shard = plan.document.shard, !shard.contains(userID: key.userID),
-           let owner = (0..<shard.count).lazy.compactMap({ Shard(index: $0, count: shard.count) }).first(where: { $0.contains(userID: key.userID) }) {
+        if let shard = plan.document.shard, let owner = Shard(of: key.userID, count: shard.count), owner != shard {
             return Outcome(kind: "other_shard", detail: "user \(key.userID) is in shard \(owner), this plan is shard \(shard): "
                 + "explain the slot with shard \(owner)'s plan")
         }

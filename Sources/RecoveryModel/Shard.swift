@@ -22,8 +22,14 @@ public struct Shard: Hashable, Sendable, CustomStringConvertible {
         self.init(index: k, count: n)
     }
 
+    /// The shard of `count` that holds `userID`.
+    public init?(of userID: Int64, count: Int) {
+        guard count >= 1 else { return nil }
+        self.init(index: Int(Self.mix(UInt64(bitPattern: userID)) % UInt64(count)), count: count)
+    }
+
     public func contains(userID: Int64) -> Bool {
-        Int(Self.mix(UInt64(bitPattern: userID)) % UInt64(count)) == index
+        Shard(of: userID, count: count)?.index == index
     }
 
     /// SplitMix64's finaliser: a fixed, well-spread hash, so consecutive ids land in different

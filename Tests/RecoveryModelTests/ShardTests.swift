@@ -32,6 +32,16 @@ final class ShardTests: XCTestCase {
         }
     }
 
+    func testTheShardOfAUserIsTheOneThatContainsIt() {
+        for n in [1, 3, 7] {
+            for user in Int64(1)...200 {
+                let owner = Shard(of: user, count: n)!
+                XCTAssertEqual((0..<n).filter { Shard(index: $0, count: n)!.contains(userID: user) }, [owner.index])
+            }
+        }
+        XCTAssertNil(Shard(of: 1, count: 0))
+    }
+
     func testAssignmentIsStable() {
         // SplitMix64 seeded with 0 gives 0xe220a8397b1dcdaf first: the hash is that function.
         XCTAssertEqual(Shard(index: 0, count: 1)!.contains(userID: 0), true)
