@@ -66,7 +66,7 @@ let package = Package(
         // 4. Report: writes the plan directory and renders report.md, report.html, CSV.
         .target(name: "PlanReport", dependencies: ["RecoveryModel", "PlanFormat", "SlotFold", "ConflictResolver", "Reconcile"]),
         // `explain`: one slot's outcome in a plan and the events behind it, read again.
-        .target(name: "PlanExplain", dependencies: ["RecoveryModel", "PlanFormat", "ReadStage", "SlotFold"]),
+        .target(name: "PlanExplain", dependencies: ["RecoveryModel", "PlanFormat", "ReadStage", "SlotFold", "PostgresClient"]),
         // 5. Commit: apply, verify, revert, runs (no renderers: only the plan format).
         .target(name: "RecoveryCommit", dependencies: ["RecoveryModel", "PostgresClient", "PlanFormat"]),
         // `plan` and `reconcile` up to the writer: connect, read, fold, resolve (or reconcile)

@@ -1,5 +1,6 @@
 import Foundation
 import PlanFormat
+import PostgresClient
 import ReadStage
 import RecoveryModel
 import SlotFold
@@ -91,8 +92,10 @@ public struct SlotExplanation: Encodable, Sendable {
         var quarantined: [QuarantineRecord] = []
         var read: [String: String?] = [:]
         if !logs.isEmpty || !dumps.isEmpty {
+            // Only dumps are read again: the schema, which names a snapshot database's tables, is not used.
             let sources = try PlanSources.read(
-                window: window, logs: logs.map(\.path), snapshots: dumps.map(\.path), shard: document.shard, progress: progress)
+                window: window, logs: logs.map(\.path), snapshots: dumps.map(\.path), schema: SessionSettings.defaultSchema,
+                shard: document.shard, progress: progress)
             events = sources.events(of: key)
             quarantined = sources.quarantine.filter { $0.key == key }
             read = Dictionary(sources.inputs.map { ($0.path, $0.sha256) }, uniquingKeysWith: { a, _ in a })

@@ -16,7 +16,7 @@ public final class Connection {
     /// The connection string as shown in messages: no password, ever.
     public let redactedConnectionInfo: String
     /// The schema of the service's tables (the target's `schema`), which the search path is pinned to.
-    public private(set) var schema = "public"
+    public private(set) var schema = SessionSettings.defaultSchema
     private let notices: NoticeCollector
     /// The connection string, kept only to redact its secrets from messages.
     private let conninfo: String

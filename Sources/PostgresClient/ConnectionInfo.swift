@@ -12,7 +12,7 @@ public struct ConnectionTarget: Hashable, Sendable {
     /// session's search path is pinned to it, and `Connection.table` qualifies names with it.
     public var schema: String
 
-    public init(_ conninfo: String, source: String = "--db", schema: String = "public") {
+    public init(_ conninfo: String, source: String = "--db", schema: String = SessionSettings.defaultSchema) {
         self.conninfo = conninfo
         self.source = source
         self.schema = schema

@@ -7,7 +7,10 @@ public struct SessionSettings: Sendable, Equatable {
     /// The schema that holds the service's tables (`time_slots`, `users`, ...).
     public var schema: String
 
-    public init(applicationName: String = "recover-tool", schema: String = "public") {
+    /// The service schema when none is given (`--schema`).
+    public static let defaultSchema = "public"
+
+    public init(applicationName: String = "recover-tool", schema: String = Self.defaultSchema) {
         self.applicationName = applicationName
         self.schema = schema
     }

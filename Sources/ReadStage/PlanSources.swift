@@ -27,7 +27,7 @@ public struct PlanSources {
     /// alone). The result does not depend on which finishes first: the logs' part comes first,
     /// then the snapshots' in sorted order. When both fail, the logs' error is the one thrown.
     public static func read(
-        window: Window, logs: [String], snapshots: [String], schema: String = "public", shard: Shard?,
+        window: Window, logs: [String], snapshots: [String], schema: String, shard: Shard?,
         progress: (@Sendable (Int64, Int64) -> Void)?, chunks: EventChunks? = nil
     ) throws -> PlanSources {
         let snapshotPart = OnceTask { try readSnapshots(snapshots.sorted(), window: window, schema: schema, shard: shard, chunks: chunks) }
@@ -84,7 +84,7 @@ public struct PlanSources {
     /// The snapshots' events, quarantine and inputs, in the order of `snapshots`; a snapshot
     /// database's tables are read in the service schema `schema`.
     static func readSnapshots(
-        _ snapshots: [String], window: Window, schema: String = "public", shard: Shard?, chunks: EventChunks? = nil
+        _ snapshots: [String], window: Window, schema: String, shard: Shard?, chunks: EventChunks? = nil
     ) throws -> PlanSources {
         var sources = PlanSources()
         for argument in snapshots {

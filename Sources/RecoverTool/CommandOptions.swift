@@ -12,7 +12,7 @@ struct DatabaseOptions: ParsableArguments {
     @Option(help: ArgumentHelp(
         "The schema that holds the service's tables (time_slots, users, ...) in the live database and in a snapshot database (--snapshot CONNINFO); every statement names its tables in it, and the session's search path is pinned to it.",
         valueName: "name"))
-    var schema = "public"
+    var schema = SessionSettings.defaultSchema
 
     func validate() throws {
         guard !schema.isEmpty, !schema.contains("\0") else { throw ValidationError("'--schema' must name a schema") }

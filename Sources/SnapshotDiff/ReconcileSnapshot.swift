@@ -28,7 +28,7 @@ public struct ReconcileSnapshot: Sendable {
 
     /// Reads `source`; `range` selects time slots by `slot_start` (memberships are read whole).
     /// A snapshot database's tables are read in the service schema `schema`.
-    public static func read(_ source: SnapshotSource, range: Window?, schema: String = "public") throws -> ReconcileSnapshot {
+    public static func read(_ source: SnapshotSource, range: Window?, schema: String) throws -> ReconcileSnapshot {
         switch source {
         case .dump(let path): return try read(dump: path, range: range)
         case .database(let conninfo):

@@ -22,7 +22,7 @@ final class EventSpillTests: XCTestCase {
     /// The demo read with `chunks`, or in memory without.
     func read(_ chunks: EventChunks?) throws -> PlanSources {
         try PlanSources.read(
-            window: window, logs: [DemoIncident.logs], snapshots: [DemoIncident.snapshot], shard: nil, progress: nil, chunks: chunks)
+            window: window, logs: [DemoIncident.logs], snapshots: [DemoIncident.snapshot], schema: "public", shard: nil, progress: nil, chunks: chunks)
     }
 
     /// `part`, the fold of the next group, appended to the groups' before it.

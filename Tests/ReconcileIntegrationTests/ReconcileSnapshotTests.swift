@@ -28,7 +28,7 @@ final class ReconcileSnapshotTests: XCTestCase {
         let lines = try String(contentsOfFile: sql, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
         let firstSlotLine = lines.firstIndex { $0.hasPrefix("COPY public.time_slots ") }! + 2
 
-        let fromDB = try ReconcileSnapshot.read(.database(conninfo: badJob.backup.conninfo), range: nil)
+        let fromDB = try ReconcileSnapshot.read(.database(conninfo: badJob.backup.conninfo), range: nil, schema: "public")
         XCTAssertEqual(fromDB.slots.count, 8)
         XCTAssertEqual(fromDB.memberships.map(\.membership), [
             .init(projectID: 7, userID: 1), .init(projectID: 7, userID: 2), .init(projectID: 7, userID: 3),
@@ -37,7 +37,7 @@ final class ReconcileSnapshotTests: XCTestCase {
         XCTAssertTrue(fromDB.hasMemberships)
         XCTAssertEqual(fromDB.newestUpdatedAt, Timestamp.parse(BadJobFixture.backupNewest))
         for path in [sql, sql + ".lz4"] {
-            let fromDump = try ReconcileSnapshot.read(.dump(path: path), range: nil)
+            let fromDump = try ReconcileSnapshot.read(.dump(path: path), range: nil, schema: "public")
             XCTAssertEqual(fromDump.slots.map(\.row).sorted { $0.key < $1.key }, fromDB.slots.map(\.row), path)
             XCTAssertEqual(Set(fromDump.memberships.map(\.membership)), Set(fromDB.memberships.map(\.membership)))
             XCTAssertEqual(fromDump.newestUpdatedAt, fromDB.newestUpdatedAt)
@@ -51,7 +51,7 @@ final class ReconcileSnapshotTests: XCTestCase {
     /// A restored backup whose service tables are in another schema is read there (`--schema`),
     /// not from a table of the same name in `public`.
     func testARestoredDatabaseIsReadInTheServiceSchema() throws {
-        let before = try ReconcileSnapshot.read(.database(conninfo: badJob.backup.conninfo), range: nil)
+        let before = try ReconcileSnapshot.read(.database(conninfo: badJob.backup.conninfo), range: nil, schema: "public")
         try badJob.backup.connect().executeSimple("""
             CREATE SCHEMA svc;
             DO $$ DECLARE t text; BEGIN
@@ -76,7 +76,7 @@ final class ReconcileSnapshotTests: XCTestCase {
         // The newest row (2, 09:20, written 09:31) is outside the range.
         let range = Window(from: Timestamp.parse("2026-03-01T09:00:00Z")!, to: Timestamp.parse("2026-03-01T09:10:00Z")!)
         for source in [SnapshotSource.dump(path: sql), .database(conninfo: badJob.backup.conninfo)] {
-            let snap = try ReconcileSnapshot.read(source, range: range)
+            let snap = try ReconcileSnapshot.read(source, range: range, schema: "public")
             XCTAssertEqual(snap.slots.map(\.row.key.userID).sorted(), [1, 2, 3], "\(source)")
             XCTAssertEqual(snap.slotsOutsideRange, 5, "\(source)")
             XCTAssertEqual(snap.newestUpdatedAt, Timestamp.parse(BadJobFixture.backupNewest), "\(source)")
@@ -87,7 +87,7 @@ final class ReconcileSnapshotTests: XCTestCase {
     func testADumpWithoutProjectMembersIsReadAndSaysSo() throws {
         let sql = badJob.dir.file("slots.sql").path
         try runChecked("pg_dump", ["-t", "time_slots", "--file=\(sql)"], environment: badJob.backup.processEnvironment)
-        let snap = try ReconcileSnapshot.read(.dump(path: sql), range: nil)
+        let snap = try ReconcileSnapshot.read(.dump(path: sql), range: nil, schema: "public")
         XCTAssertFalse(snap.hasMemberships)
         XCTAssertEqual(snap.slots.count, 8)
     }
@@ -95,7 +95,7 @@ final class ReconcileSnapshotTests: XCTestCase {
     func testADumpWithoutTimeSlotsIsRefused() throws {
         let sql = badJob.dir.file("members.sql").path
         try runChecked("pg_dump", ["-t", "project_members", "--file=\(sql)"], environment: badJob.backup.processEnvironment)
-        XCTAssertThrowsError(try ReconcileSnapshot.read(.dump(path: sql), range: nil)) { error in
+        XCTAssertThrowsError(try ReconcileSnapshot.read(.dump(path: sql), range: nil, schema: "public")) { error in
             XCTAssertEqual((error as? SnapshotError)?.kind, .noTimeSlotsBlock)
         }
     }
@@ -104,7 +104,7 @@ final class ReconcileSnapshotTests: XCTestCase {
         let sql = badJob.dir.file("before.sql.lz4").path
         try BadJobFixture.dump(badJob.backup, to: badJob.dir.file("before.sql").path)
         try runChecked("lz4", ["-q", badJob.dir.file("before.sql").path, sql])
-        let snap = try ReconcileSnapshot.read(.dump(path: sql), range: nil)
+        let snap = try ReconcileSnapshot.read(.dump(path: sql), range: nil, schema: "public")
         let c = try badJob.live.connect()
         let (rows, refs) = try c.transaction(readOnly: true, isolation: .repeatableRead) { c in
             (try DatabaseSnapshot(connection: c).wholeRows(range: nil).rows,
