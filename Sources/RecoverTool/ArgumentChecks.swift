@@ -22,11 +22,10 @@ enum ArgumentChecks {
                 if argument.count > 2 { names = [String(argument.prefix { $0 != "=" })] }
             } else if argument.hasPrefix("-") {
                 // Grouped short names up to the first that is none (a value such as '-5' names
-                // nothing) or to '-o', whose value may follow it.
+                // nothing). ArgumentParser takes no value inside a group: '-oq A' is '-o A -q'.
                 for c in argument.dropFirst() {
                     guard let name = shortNames[c] else { break }
                     names.append(name)
-                    if name == "--out" { break }
                 }
             }
             for name in names where !adding.contains(name) {

@@ -149,6 +149,11 @@ final class HostileInputTests: XCTestCase {
             assertOneErrorLine(output, "'--out' is given more than once; give it once; see 'recover-tool help'", status: 64)
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: demo.dir.file("s2").path))
+        // A group that starts with '-o' holds more names: '-oq A' is '-o A -q', so a second '-q'
+        // is a repeat (it was missed: the check stopped at the 'o').
+        let grouped = try tool(["plan"] + DemoIncident.window + ["--logs", DemoIncident.logs, "-oq", demo.dir.file("s3").path, "-q"])
+        assertOneErrorLine(grouped, "'--quiet' is given more than once; give it once; see 'recover-tool help'", status: 64)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: demo.dir.file("s3").path))
         // Every short name of every subcommand's help counts as its long one.
         for subcommand in ["scan", "diff", "plan", "reconcile", "combine", "show", "explain", "apply", "verify", "revert", "runs"] {
             let help = try tool([subcommand, "--help"]).stdoutText
