@@ -92,10 +92,13 @@ final class StageTicker: @unchecked Sendable {
     private var start = Date()
     private let timer: DispatchSourceTimer?
     private let line: StatusLine
+    /// False with `--quiet` or off a terminal: nothing is drawn.
+    private let enabled: Bool
 
     init(line: StatusLine, enabled: Bool) {
         self.line = line
-        guard enabled, line.isTerminal else {
+        self.enabled = enabled && line.isTerminal
+        guard self.enabled else {
             timer = nil
             return
         }
@@ -112,7 +115,7 @@ final class StageTicker: @unchecked Sendable {
             self.label = label
             start = Date()
         }
-        if let label { line.drawIfIdle("\(label): 0 s") }
+        if enabled, let label { line.drawIfIdle("\(label): 0 s") }
     }
 
     private func tick() {

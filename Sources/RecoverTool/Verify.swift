@@ -44,11 +44,10 @@ struct Verify: ParsableCommand {
     }
 
     func run() throws {
-        try output.log.timed("verify") {
-            let (set, text, failure) = try verify()
-            guard set.isClean else { try output.emit(set, failing: failure) { text } }
-            try output.emit(set) { text }
-        }
+        // The result is written once the ticker's line is cleared, on a line of its own.
+        let (set, text, failure) = try output.log.timed("verify") { try verify() }
+        guard set.isClean else { try output.emit(set, failing: failure) { text } }
+        try output.emit(set) { text }
     }
 
     /// The runs' report (one JSON shape whatever the number of runs: a set, of one run with no

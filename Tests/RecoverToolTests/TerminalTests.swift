@@ -26,6 +26,29 @@ final class TerminalTests: XCTestCase {
         XCTAssertEqual(linesBrokenByLogLines(shown), [], shown)
     }
 
+    /// `--quiet` draws no progress line, for the commands that tick a stage too: apply, verify
+    /// and runs drew `connecting: 0 s`, `verify: 0 s`, `runs: 0 s` with it (found by an audit).
+    func testQuietDrawsNoProgressLineOnATerminal() throws {
+        let db = try TestDatabase(label: "tty-quiet")
+        try PlanFixture.seed(try db.connect(), users: 3)
+        let dir = try TemporaryDirectory(prefix: "plan")
+        try PlanFixture.write(PlanFixture.slots(users: 1...3, perUser: 4), to: dir.path, for: try db.identity())
+        for arguments in [["apply", dir.path, "--db", db.conninfo, "--yes", "--plan-id", try approvedPlanID(dir.path), "--quiet"],
+                          ["verify", "--run", "1", "--db", db.conninfo, "-q"],
+                          ["runs", "--db", db.conninfo, "-q"]] {
+            let out = try runOnTerminal(tool, arguments)
+            XCTAssertEqual(out.status, 0, out.stdoutText)
+            XCTAssertFalse(out.stdoutText.contains("\u{1B}[K"), "\(arguments[0]): \(out.stdoutText.debugDescription)")
+            XCTAssertFalse(out.stdoutText.contains(": 0 s"), "\(arguments[0]): \(out.stdoutText.debugDescription)")
+        }
+        // Without it, verify's result starts a line of its own: it followed 'verify: 0 s' on the
+        // same line, the ticker still drawn when the result was written.
+        let shown = try runOnTerminal(tool, ["verify", "--run", "1", "--db", db.conninfo]).stdoutText
+        let result = try XCTUnwrap(shown.range(of: "run 1: 12 slots checked"), shown.debugDescription)
+        XCTAssertTrue(shown[..<result.lowerBound].isEmpty || shown[..<result.lowerBound].hasSuffix("\u{1B}[K")
+                      || shown[..<result.lowerBound].hasSuffix("\n"), shown.debugDescription)
+    }
+
     /// A plan ended by a signal on a terminal removes its progress line before it ends, so that
     /// the shell's prompt starts a line of its own instead of following `write: 3 s`.
     func testAPlanEndedByASignalRemovesItsProgressLine() throws {
