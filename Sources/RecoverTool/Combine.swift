@@ -17,21 +17,17 @@ struct Combine: ParsableCommand {
             """)
 
     @Argument(help: ArgumentHelp("The shards' plan directories, written by 'plan --shard K/N'.", valueName: "dir"))
-    var directories: [String] = []
+    var directories: [String]
 
-    @Option(help: ArgumentHelp("The set directory to create.", valueName: "setdir"))
+    @Option(name: [.long, .customShort("o")], help: ArgumentHelp("The set directory to create.", valueName: "setdir"))
     var out: String
 
     @OptionGroup var output: OutputOptions
 
-    func validate() throws {
-        guard !directories.isEmpty else { throw ValidationError("give the shards' plan directories") }
-    }
-
     func run() throws {
-        let plans = try directories.map { try PlanDirectory.load($0) }
-        let set = try PlanSet.combine(plans)
-        _ = try SetReport.write(set, plans: plans.map(\.document), to: out)
+        let plans = try output.log.timed("check") { try directories.map { try PlanDirectory.load($0) } }
+        let set = try output.log.timed("combine") { try PlanSet.combine(plans) }
+        _ = try output.log.timed("write") { try SetReport.write(set, plans: plans.map(\.document), to: out) }
         try output.emit(CombineOutput(directory: out, planSet: set)) {
             """
             plan set \(set.setID)

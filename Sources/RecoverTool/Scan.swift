@@ -48,10 +48,10 @@ struct Scan: ParsableCommand {
         let files = try InputDiscovery.logFiles(at: logs)
         var replay = LogReplay(window: window)
         replay.shard = shard?.shard
-        let logs = try replay.read(files, progress: output.progress("reading logs"))
+        let logs = try output.log.timed("read") { try replay.read(files, progress: output.progress("reading logs")) }
         output.endProgress()
         var batches = logs.batches
-        let fold = SlotFold.fold(taking: &batches, window: window)
+        let fold = output.log.timed("fold") { SlotFold.fold(taking: &batches, window: window) }
         var report = ScanReport(logs: logs, fold: fold, quarantineShown: showQuarantined)
         report.shard = Nullable(shard?.shard)
         try output.emit(report, text: report.text)

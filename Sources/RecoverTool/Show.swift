@@ -23,10 +23,10 @@ struct Show: ParsableCommand {
 
     func run() throws {
         if ReconcileDirectory.kind(of: directory) == ReconcileDocument.kind {
-            let document = try ReconcileDirectory.load(directory).document
+            let document = try output.log.timed("check") { try ReconcileDirectory.load(directory).document }
             return try output.emit(ReconcileOutput(directory: directory, plan: document)) { text(document) }
         }
-        let document = try PlanDirectory.load(directory).document
+        let document = try output.log.timed("check") { try PlanDirectory.load(directory).document }
         try output.emit(PlanOutput(directory: directory, plan: document)) { text(document) }
     }
 
