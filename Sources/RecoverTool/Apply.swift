@@ -47,7 +47,7 @@ struct Apply: ParsableCommand {
     var maxSlots: Int?
 
     @Option(help: ArgumentHelp("Seconds one statement (the COPY, the insert) may run before it is cancelled.", valueName: "seconds"))
-    var statementTimeout: Double = 900
+    var statementTimeout = RecoverySchema.defaultStatementTimeoutSeconds
 
     @Option(help: ArgumentHelp(
         "Refuse (exit 70) unless the plan was made with this '--shard K/N': a sharded job applies only its own shard's plan (env/N: K from JOB_COMPLETION_INDEX).",
@@ -125,7 +125,8 @@ extension Apply {
         rowsPath: String, rows: Int, summary: [String],
         _ transaction: (ApplyOptions, (ApplyTarget) throws -> Void, (ApplyCheckpoint) -> Void) throws -> ApplyOutcome
     ) throws {
-        try Confirmation.requireTerminal(yes: confirm.yes, flagHint: "apply the plan")
+        try Confirmation.requireTerminal(
+            yes: confirm.yes, flagHint: "apply the plan", yesHint: "--yes with --plan-id ID (or --plan-set SETID --set SETDIR)")
         var options = ApplyOptions(
             operatorName: confirm.operatorOrLogin, toolVersion: ToolVersion.current,
             maxSlots: maxSlots)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PostgresClient
+import RecoveryCommit
 
 /// `--db`, for every subcommand that reads or writes the live database.
 struct DatabaseOptions: ParsableArguments {
@@ -36,7 +37,7 @@ struct ConfirmOptions: ParsableArguments {
     var operatorName: String?
 
     @Option(help: ArgumentHelp("Seconds to wait for another apply or revert (the recovery lock) or a table lock.", valueName: "seconds"))
-    var lockTimeout: Double = 30
+    var lockTimeout = RecoverySchema.defaultLockTimeoutSeconds
 
     func validate() throws {
         try ArgumentChecks.checkTimeout(lockTimeout, flag: "--lock-timeout")

@@ -33,12 +33,13 @@ enum Confirmation {
 
     /// Refuses (64) to go on when it would have to ask and cannot: no `--yes` and standard input
     /// is not a terminal. Called before connecting, so that nothing is opened for nothing.
-    static func requireTerminal(yes: Bool, flagHint: String) throws {
+    /// `yesHint` names what confirms without a terminal (`--yes`, and what it needs with it).
+    static func requireTerminal(yes: Bool, flagHint: String, yesHint: String = "--yes") throws {
         guard !yes, isatty(0) != 1 else { return }
         throw CommandFailure(
             .usage, code: "not_confirmed",
             "refusing to \(flagHint) without confirmation: standard input is not a terminal",
-            hint: "pass --yes to confirm non-interactively")
+            hint: "pass \(yesHint) to confirm non-interactively")
     }
 
     /// `--operator`'s default: `USER`, else the login name.

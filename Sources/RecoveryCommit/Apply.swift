@@ -11,9 +11,9 @@ public struct ApplyOptions: Sendable {
     /// Refuse the plan if more than this many slots would be inserted; nil for no limit.
     public var maxSlots: Int?
     /// How long to wait for the recovery lock or a table lock (`lock_timeout`).
-    public var lockTimeoutSeconds: Double = 30
+    public var lockTimeoutSeconds = RecoverySchema.defaultLockTimeoutSeconds
     /// How long one statement may run (`statement_timeout`): the COPY or the insert of a big plan.
-    public var statementTimeoutSeconds: Double = 900
+    public var statementTimeoutSeconds = RecoverySchema.defaultStatementTimeoutSeconds
     /// Bytes of the rows file read and sent per step.
     public var chunkBytes: Int = 1 << 20
     /// How many dropped slots the outcome lists (all are recorded in `recovery.run_drops`).

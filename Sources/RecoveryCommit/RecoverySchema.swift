@@ -170,6 +170,17 @@ public enum RecoverySchema {
 
     public static var currentVersion: Int { migrations.last!.version }
 
+    /// How long a recovery transaction waits for a lock (`--lock-timeout` of apply and revert).
+    public static let defaultLockTimeoutSeconds: Double = 30
+    /// How long one statement of a recovery transaction may run (`apply --statement-timeout`):
+    /// the COPY or the insert of a big plan; verify's and revert's reads of a big run.
+    public static let defaultStatementTimeoutSeconds: Double = 900
+
+    /// `sessionSettings` with the default timeouts: verify, runs and revert's statements.
+    static var defaultSessionSettings: String {
+        sessionSettings(lockTimeoutSeconds: defaultLockTimeoutSeconds, statementTimeoutSeconds: defaultStatementTimeoutSeconds)
+    }
+
     /// Session settings of every recovery transaction. UTC and ISO dates make `timestamptz` text,
     /// and so the fingerprints, the same whatever the server's or the role's defaults.
     static func sessionSettings(lockTimeoutSeconds: Double, statementTimeoutSeconds: Double) -> String {

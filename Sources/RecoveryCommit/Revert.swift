@@ -43,7 +43,7 @@ public enum RecoveryRevert {
     /// outcome says what would have been deleted and kept (`wouldRevert`).
     public static func revert(
         run id: Int64, database: ConnectionTarget, operatorName: String, toolVersion: String,
-        lockTimeoutSeconds: Double = 30, keptLimit: Int = 50, dryRun: Bool = false
+        lockTimeoutSeconds: Double = RecoverySchema.defaultLockTimeoutSeconds, keptLimit: Int = 50, dryRun: Bool = false
     ) throws -> RevertOutcome {
         /// Carries a dry run's outcome out of its transaction, which rolls it back.
         struct RolledBack: Error { var outcome: RevertOutcome }
@@ -53,7 +53,8 @@ public enum RecoveryRevert {
         do {
             return try connection.transaction { connection in
                 try connection.executeSimple(
-                    RecoverySchema.sessionSettings(lockTimeoutSeconds: lockTimeoutSeconds, statementTimeoutSeconds: 900))
+                    RecoverySchema.sessionSettings(
+                        lockTimeoutSeconds: lockTimeoutSeconds, statementTimeoutSeconds: RecoverySchema.defaultStatementTimeoutSeconds))
                 guard try RecoverySchema.installedVersion(connection) > 0 else { throw notFound(id, connection) }
                 let seen = try connection.execute(
                     "SELECT shard_index, shard_count FROM recovery.runs WHERE id = $1", [String(id)], context: "reading the run's shard")

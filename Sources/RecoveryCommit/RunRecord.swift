@@ -189,7 +189,7 @@ public enum RecoveryRuns {
         let connection = try RecoveryConnection.open(database, doing: "cannot read run \(id)", subcommand: "runs")
         do {
             return try connection.transaction(readOnly: true) { connection in
-                try connection.executeSimple(RecoverySchema.sessionSettings(lockTimeoutSeconds: 30, statementTimeoutSeconds: 600))
+                try connection.executeSimple(RecoverySchema.defaultSessionSettings)
                 guard let run = try RunRecord.load(connection, where: "id", String(id)) else {
                     throw RecoveryRevert.notFound(id, connection)
                 }
@@ -206,7 +206,7 @@ public enum RecoveryRuns {
         let doing = "cannot list the runs in '\(connection.redactedConnectionInfo)'"
         do {
             return try connection.transaction(readOnly: true, isolation: .repeatableRead) { connection in
-                try connection.executeSimple(RecoverySchema.sessionSettings(lockTimeoutSeconds: 30, statementTimeoutSeconds: 600))
+                try connection.executeSimple(RecoverySchema.defaultSessionSettings)
                 guard try RecoverySchema.installedVersion(connection) > 0 else { return [] }
                 let result = try connection.execute(
                     "SELECT \(RunRecord.selectList) FROM recovery.runs ORDER BY id", context: "reading recovery.runs")

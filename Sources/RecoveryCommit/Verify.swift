@@ -158,7 +158,7 @@ public enum RecoveryVerify {
         let doing = "cannot verify run \(id) in '\(connection.redactedConnectionInfo)'"
         do {
             return try connection.transaction(readOnly: true, isolation: .repeatableRead) { connection in
-                try connection.executeSimple(RecoverySchema.sessionSettings(lockTimeoutSeconds: 30, statementTimeoutSeconds: 900))
+                try connection.executeSimple(RecoverySchema.defaultSessionSettings)
                 guard let run = try RunRecord.load(connection, where: "id", String(id)) else {
                     throw RecoveryRevert.notFound(id, connection)
                 }

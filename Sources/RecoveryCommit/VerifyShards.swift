@@ -79,7 +79,7 @@ extension RecoveryVerify {
         let doing = "cannot verify the runs' shards in '\(connection.redactedConnectionInfo)'"
         do {
             try connection.transaction(readOnly: true, isolation: .repeatableRead) { connection in
-                try connection.executeSimple(RecoverySchema.sessionSettings(lockTimeoutSeconds: 30, statementTimeoutSeconds: 900))
+                try connection.executeSimple(RecoverySchema.defaultSessionSettings)
                 let set = "{" + ids.map(String.init).joined(separator: ",") + "}"
                 let twice = try connection.execute(
                     """

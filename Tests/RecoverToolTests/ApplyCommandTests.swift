@@ -117,7 +117,12 @@ final class ApplyCommandTests: XCTestCase {
         let (db, dir, _) = try makeIncident()
         let before = try DatabaseState.checksums(try db.connect())
         let output = try run(["apply", dir.path], db)
-        assertOneErrorLine(output, "refusing to apply the plan without confirmation: standard input is not a terminal; pass --yes to confirm non-interactively", status: 64)
+        // The hint names everything --yes needs: '--yes' alone led to a second refusal (found by an audit).
+        assertOneErrorLine(
+            output,
+            "refusing to apply the plan without confirmation: standard input is not a terminal; "
+                + "pass --yes with --plan-id ID (or --plan-set SETID --set SETDIR) to confirm non-interactively",
+            status: 64)
         XCTAssertEqual(output.stdoutText, "")
         XCTAssertEqual(try DatabaseState.checksums(try db.connect()), before)
     }
