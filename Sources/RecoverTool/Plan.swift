@@ -5,6 +5,7 @@ import PlanFormat
 import PlanPipeline
 import PlanReport
 import RecoveryModel
+import SourceFiles
 
 /// `recover-tool plan`: the dry run. Reads every source, folds, resolves against the live
 /// database in a READ ONLY transaction, and writes the plan directory. Changes nothing.
@@ -76,7 +77,6 @@ struct Plan: ParsableCommand {
             throw ValidationError("give '--logs' or '--snapshot': there is nothing to recover from")
         }
         try window.requireLogWindowLength()
-        _ = try template()
         if let memoryLimit, MemoryLimit.parse(memoryLimit) == nil {
             throw ValidationError("'--memory-limit' '\(memoryLimit)' is not a size such as 64M, 2G or 1048576")
         }
@@ -136,12 +136,24 @@ struct Plan: ParsableCommand {
         if detailedExitcode && document.rows.count > 0 { throw ExitCode(ExitStatus.somethingToRecover.rawValue) }
     }
 
-    /// `--notice-template`'s text, checked; the standard notice without the option.
+    /// The largest `--notice-template` read: a notice is a few lines.
+    static let maximumTemplateBytes = 1 << 20
+
+    /// `--notice-template`'s text, checked; the standard notice without the option. A file that
+    /// cannot be opened or read, or is not UTF-8, is an input error (65); a text with an unknown
+    /// placeholder is a usage error (64). Read before the plan reads anything else.
     func template() throws -> NoticeTemplate {
         guard let noticeTemplate else { return .standard }
-        let text: String
-        do { text = try String(contentsOfFile: noticeTemplate, encoding: .utf8) } catch {
-            throw ValidationError("'--notice-template' '\(noticeTemplate)' cannot be read as UTF-8 text")
+        let file: RegularFile
+        do { file = try RegularFile(noticeTemplate) } catch {
+            throw SourceError(.cannotOpen, path: noticeTemplate, detail: error.reason)
+        }
+        let bytes: [UInt8]
+        do { bytes = try RegularFile.contents(of: file, limit: Self.maximumTemplateBytes) } catch {
+            throw SourceError(.cannotRead, path: noticeTemplate, detail: error.reason)
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw SourceError(.cannotRead, path: noticeTemplate, detail: "not UTF-8 text")
         }
         do { return try NoticeTemplate(text) } catch {
             throw ValidationError("'--notice-template' '\(noticeTemplate)': \(error)")

@@ -37,8 +37,11 @@ struct Verify: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
-        guard runIDs.isEmpty != (setDirectory == nil) else {
+        guard !runIDs.isEmpty || setDirectory != nil else {
             throw ValidationError("give '--run' (a run id, as 'recover-tool runs' lists them; repeatable) or '--set' (a plan set directory)")
+        }
+        guard runIDs.isEmpty || setDirectory == nil else {
+            throw ValidationError("give '--run' or '--set', not both: '--set' checks every run of the set")
         }
         guard show >= 0 else { throw ValidationError("'--show' must be 0 or more") }
     }

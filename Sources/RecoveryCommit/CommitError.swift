@@ -73,7 +73,12 @@ public struct CommitError: ToolError {
         self.init(.database, "\(doing): \(error.message)", hint: error.hint, postgres: error)
     }
 
-    public var code: String { "commit_\(kind.rawValue)" }
+    /// `commit_KIND`; a database that cannot be reached is `database_connect`, as for every other
+    /// command, so that a runbook has one code to wait and try again on.
+    public var code: String {
+        if kind == .database, let postgres, postgres.kind == .connect { return postgres.code }
+        return "commit_\(kind.rawValue)"
+    }
 
     public var exitStatus: ExitStatus {
         switch kind {

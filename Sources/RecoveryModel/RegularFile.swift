@@ -108,7 +108,12 @@ public final class RegularFile {
 
     /// The whole file, refused past `limit` bytes.
     public static func contents(of path: String, limit: Int) throws(FileFailure) -> [UInt8] {
-        let file = try RegularFile(path)
+        try contents(of: RegularFile(path), limit: limit)
+    }
+
+    /// The whole of `file`, opened, refused past `limit` bytes.
+    public static func contents(of file: RegularFile, limit: Int) throws(FileFailure) -> [UInt8] {
+        let path = file.path
         guard file.size <= Int64(limit) else {
             throw FileFailure(path: path, reason: "larger than \(limit) bytes")
         }

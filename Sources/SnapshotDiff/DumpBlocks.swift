@@ -49,12 +49,10 @@ struct DumpBlocks {
         if let format = DumpReader.archiveFormat(path) {
             throw SnapshotError(.notPlainFormat, source: path, line: 0, detail: "a pg_dump \(format)-format archive, not a plain SQL dump")
         }
-        let reader: LineReader
-        do {
-            reader = try LineReader(path: path, maxLineLength: Self.maxRowLength, computeDigest: computeDigest)
-        } catch {
-            throw SnapshotError(.unreadable, source: path, line: 0, detail: error.detail)
-        }
+        // As for a log path: no file there is `source_not_found`, and a failure to open is the
+        // file layer's error as it is (its code, message and hint).
+        _ = try InputDiscovery.status(of: path)
+        let reader = try LineReader(path: path, maxLineLength: Self.maxRowLength, computeDigest: computeDigest)
         position?.reader = reader
         defer { position?.reader = nil }
         var current: Int?

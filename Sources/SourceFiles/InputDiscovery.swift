@@ -35,12 +35,7 @@ public enum InputDiscovery {
         var found: [FileID: String] = [:]
         var visited: Set<FileID> = []
         for path in paths {
-            // stat, not fileExists: a loop of symbolic links or a denied directory is not "no such file".
-            var st = stat()
-            guard stat(path, &st) == 0 else {
-                let code = errno
-                throw SourceError(code == ENOENT ? .notFound : .cannotOpen, path: path, detail: FileFailure.reason(errno: code))
-            }
+            let st = try status(of: path)
             guard (st.st_mode & S_IFMT) == S_IFDIR else {
                 add(path, FileID(st), to: &found)
                 continue
@@ -50,6 +45,18 @@ public enum InputDiscovery {
             }
         }
         return found.values.sorted()
+    }
+
+    /// `stat` of an input path given on the command line: no file there is `notFound`, any other
+    /// failure `cannotOpen` (stat, not fileExists: a loop of symbolic links or a denied directory
+    /// is not "no such file").
+    public static func status(of path: String) throws(SourceError) -> stat {
+        var st = stat()
+        guard stat(path, &st) == 0 else {
+            let code = errno
+            throw SourceError(code == ENOENT ? .notFound : .cannotOpen, path: path, detail: FileFailure.reason(errno: code))
+        }
+        return st
     }
 
     /// A file or directory by device and inode, however it is reached.

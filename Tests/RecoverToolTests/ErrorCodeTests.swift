@@ -69,6 +69,7 @@ final class ErrorCodeTests: XCTestCase {
         let notConnected = CommitError.database(unreachable, doing: "cannot list the runs", lockHint: "wait")
         XCTAssertEqual(notConnected.message, "cannot list the runs: cannot connect to database 'dbname=x': no such file")
         XCTAssertEqual(notConnected.hint, "check --db or DATABASE_URL")
+        XCTAssertEqual(notConnected.code, "database_connect")
 
         let locked = PostgresError(kind: .query, sqlState: "55P03", message: "lock timeout", context: "waiting for the lock")
         let busy = CommitError.database(locked, doing: "cannot apply", lockHint: "try again")

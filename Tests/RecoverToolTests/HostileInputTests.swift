@@ -177,6 +177,47 @@ final class HostileInputTests: XCTestCase {
         XCTAssertEqual(try counts("twice"), [82, 15, 7])
     }
 
+    /// Inputs and databases that cannot be used get the codes docs/EXIT-STATUS.md gives them,
+    /// with the hint in its own field (found by an audit of the docs against the tool): a
+    /// `--notice-template` that cannot be read was a usage error (64), a missing `--snapshot`
+    /// file was `snapshot_unreadable` with the hint inside its message, and a database that
+    /// cannot be reached was `commit_database` for apply, verify, revert and runs.
+    func testUnusableInputsAndDatabasesGetTheirDocumentedCodes() throws {
+        func error(_ output: ProcessOutput) throws -> [String: Any] {
+            let object = try JSONSerialization.jsonObject(with: output.stdout) as? [String: Any]
+            return try XCTUnwrap(object?["error"] as? [String: Any], output.stdoutText)
+        }
+        let missing = demo.dir.file("no-such-file").path
+        let template = try plan("t", ["--notice-template", missing, "--json"])
+        assertOneErrorLine(template, "cannot open '\(missing)': no such file or directory; check the path and its permissions", status: 65)
+        XCTAssertEqual(try error(template)["code"] as? String, "source_cannot_open")
+        XCTAssertEqual(try error(template)["hint"] as? String, "check the path and its permissions")
+        let latin1 = demo.dir.file("latin1.txt")
+        try Data([0x43, 0x61, 0x66, 0xE9, 0x0A]).write(to: latin1)
+        let notText = try plan("t", ["--notice-template", latin1.path, "--json"])
+        assertOneErrorLine(notText, "cannot read '\(latin1.path)': not UTF-8 text", status: 65)
+        XCTAssertEqual(try error(notText)["code"] as? String, "source_cannot_read")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: demo.dir.file("t").path))
+
+        let snapshot = try tool(["diff"] + DemoIncident.window + ["--snapshot", missing, "--db", demo.live.conninfo, "--json"])
+        assertOneErrorLine(snapshot, "no input at '\(missing)': no such file or directory; check --logs and --snapshot", status: 65)
+        XCTAssertEqual(try error(snapshot)["code"] as? String, "source_not_found")
+        XCTAssertEqual(try error(snapshot)["hint"] as? String, "check --logs and --snapshot")
+
+        let nowhere = "dbname=no_such_database"  // on the test's server (PGHOST)
+        for arguments in [["runs"], ["verify", "--run", "1"], ["revert", "--run", "1", "--yes"]] {
+            let output = try tool(arguments + ["--db", nowhere, "--json"])
+            XCTAssertEqual(output.status, 69, output.stderrText)
+            XCTAssertEqual(try error(output)["code"] as? String, "database_connect", "\(arguments[0]): \(output.stdoutText)")
+        }
+    }
+
+    /// verify with both '--run' and '--set' says so: it asked for one of them, both given.
+    func testVerifyWithRunAndSetSaysNotBoth() throws {
+        let output = try tool(["verify", "--run", "1", "--set", demo.dir.path, "--db", demo.live.conninfo])
+        assertOneErrorLine(output, "give '--run' or '--set', not both: '--set' checks every run of the set; see 'recover-tool help'", status: 64)
+    }
+
     /// Row 3: a read-only database (its default, or a standby) is refused before any write, by
     /// apply and by revert, with one line and exit 69.
     func testReadOnlyDatabaseIsRefusedBeforeAnyWrite() throws {

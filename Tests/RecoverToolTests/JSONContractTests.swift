@@ -111,7 +111,7 @@ final class JSONContractTests: XCTestCase {
             (["apply", demo.dir.file("none").path, "--yes", "--plan-id", unapprovedPlanID, "--json"] + db, 70, "commit_plan_refused"),
             (["verify", "--run", "99", "--json"] + db, 65, "commit_run_not_found"),
             (["verify", "--json"] + db, 64, "usage"),
-            (["runs", "--json", "--db", "dbname=no_such_db"], 69, "commit_database"),
+            (["runs", "--json", "--db", "dbname=no_such_db"], 69, "database_connect"),
             (["revert", "--run", "x", "--json"] + db, 64, "usage"),
             (["scan"] + DemoIncident.window + ["--logs", demo.dir.path, "--json"], 65, "source_no_log_files"),
             (["diff", "--from", "2018-07-25T14:50:00", "--to", "2018-07-25T17:50:00Z", "--snapshot", DemoIncident.snapshot, "--json"], 64, "usage"),
