@@ -8,8 +8,10 @@
 #       [--approve PLAN_ID | --approved-file FILE]
 #
 # Steps: check setup, scan, plan (into DIR/plan; an existing DIR/plan is reused, never made
-# again: it is what the reviewer read), approval check, safety dump (DIR/safety/, the window's
-# live rows just before writing), apply, verify. Without an approval it stops after the plan and
+# again: it is what the reviewer read; only with the options it was made with, which
+# DIR/plan-options.txt keeps, and with --require-complete only if its evidence is complete),
+# approval check, safety dump (DIR/safety/, the window's live rows just before writing), apply,
+# verify. Without an approval it stops after the plan and
 # prints the plan id and the reports to read. Run it again with --approve PLAN_ID (or
 # --approved-file FILE, a file holding the id) to apply.
 #
@@ -20,12 +22,17 @@
 #   0   applied and verified
 #   10  plan written (or found) and no approval given: nothing was written to the database
 #   11  the approved id is not this plan's id: refused, nothing was written
+#   12  DIR/plan was made with other options (window, shard, inputs, database, zone): refused,
+#       nothing was written; give another --out
+#   13  the approved plan was applied before and its run reverted since: nothing was written;
+#       the line to apply it again (apply --again) is printed
+#   72  --require-complete and the plan's evidence is incomplete (made now or before)
 #   64  wrong options
 #   any other: the status of the step that failed (recover-tool's statuses are in
 #       docs/EXIT-STATUS.md), after one line "recover-lost-window: failed at step: STEP"
 set -euo pipefail
 
-usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; }
 die_usage() { echo "recover-lost-window: $1; see --help" >&2; exit 64; }
 
 from="" to="" out="" db="" shard="" tz="" approve="" approved_file="" operator="" require_complete=0
@@ -57,13 +64,8 @@ done
 [ -n "$out" ] || die_usage "'--out DIR' is required"
 [ -z "$approve" ] || [ -z "$approved_file" ] || die_usage "give '--approve' or '--approved-file', not both"
 
-# field FILE KEY...: one value of a JSON file (a --json output, plan.json); ids are read, never scraped.
-field() {
-  python3 -c 'import json, sys
-v = json.load(open(sys.argv[1]))
-for k in sys.argv[2:]: v = v[int(k)] if isinstance(v, list) else v[k]
-print(v)' "$@"
-}
+# shellcheck source=runbooks/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 step=""
 begin() { step=$1; printf '\n==> %s\n' "$1"; }
@@ -93,9 +95,30 @@ echo "live database: $(psql -X -A -t -v ON_ERROR_STOP=1 "${psqldb[@]}" -c \
   "SELECT current_database() || ', ' || count(*) || ' time_slots rows' FROM time_slots")"
 mkdir -p "$out"
 
+# The options a plan is made with, one per line: a plan is reused only with the same ones. Times
+# as instants (an offset written another way is the same window).
+instant() { date -u -d "$1" +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || echo "$1"; }
+options_file="$out/plan-options.txt"
+options=$(printf '%s\n' "--from $(instant "$from")" "--to $(instant "$to")" "--shard $shard" "--tz $tz" \
+  "--db $db" "DATABASE_URL ${DATABASE_URL:-}" "PGDATABASE ${PGDATABASE:-}" "PGHOST ${PGHOST:-}" \
+  "${logs[@]/#/--logs }" "${snapshots[@]/#/--snapshot }")
+
 if [ -f "$plan/plan.json" ]; then
-  begin "scan: skipped (the plan in $plan was made already)"
   begin "plan: reusing $plan (what the reviewer read; apply re-checks its hashes)"
+  if [ ! -f "$options_file" ] || [ "$(cat "$options_file")" != "$options" ]; then
+    echo "recover-lost-window: refused: the plan in $plan was made with other options than these; nothing was written" >&2
+    if [ -f "$options_file" ]; then
+      diff <(cat "$options_file") <(echo "$options") | sed -n 's/^< /  made with: /p; s/^> /  given now: /p' >&2 || true
+    else
+      echo "  $options_file, which keeps them, is missing: the plan was not made by this script" >&2
+    fi
+    echo "recover-lost-window: give another --out for a new plan (or run with the options the reviewed plan was made with)" >&2
+    exit 12
+  fi
+  if [ "$require_complete" = 1 ] && [ "$(field "$plan/plan.json" completeness complete)" != True ]; then
+    echo "recover-lost-window: the plan in $plan has incomplete evidence (its warnings are in report.md) and --require-complete was given; nothing was written" >&2
+    exit 72
+  fi
 else
   begin "scan"
   "$tool" scan "${window[@]}" --logs "${logs[@]}" "${shardopt[@]}"
@@ -105,6 +128,7 @@ else
   [ -z "$tz" ] || extra+=(--tz "$tz")
   [ "$require_complete" = 0 ] || extra+=(--require-complete)
   snapopt=(); [ ${#snapshots[@]} -eq 0 ] || snapopt=(--snapshot "${snapshots[@]}")
+  echo "$options" > "$options_file"
   "$tool" plan "${window[@]}" --logs "${logs[@]}" "${snapopt[@]}" "${dbopt[@]}" "${extra[@]}" --out "$plan"
 fi
 plan_id=$(field "$plan/plan.json" plan_id) || fail "no plan_id in $plan/plan.json"
@@ -141,6 +165,7 @@ applyopt=(--yes --plan-id "$approve" "${dbopt[@]}" "${shardopt[@]}")
 [ -z "$operator" ] || applyopt+=(--operator "$operator")
 "$tool" apply "$plan" "${applyopt[@]}" --json > "$out/apply.json"
 run=$(field "$out/apply.json" run id) || fail "apply printed no run id (see $out/apply.json)"
+stop_if_reverted recover-lost-window "$out/apply.json" "$plan" "$plan_id" "${dbopt[@]}" "${shardopt[@]}"
 if [ "$(field "$out/apply.json" outcome)" = applied ]; then
   echo "applied plan $plan_id as run $run: planned $(field "$out/apply.json" run counts planned)," \
     "inserted $(field "$out/apply.json" run counts inserted), dropped $(field "$out/apply.json" run counts dropped_present)" \

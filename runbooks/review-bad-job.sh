@@ -14,8 +14,10 @@
 # The database is --db, else DATABASE_URL, else libpq's PG* variables; the tool is --tool, else
 # RECOVER_TOOL, else recover-tool on the PATH.
 #
-# Exit status: 0 reviewed (whatever the diff found: read the summary); 64 wrong options; any
-# other: the status of the step that failed, after "review-bad-job: failed at step: STEP".
+# Exit status: 0 reviewed (whatever the diff found: read the summary), or with --apply, applied
+# and verified; 13 with --apply: the plan was applied before and its run reverted since (nothing
+# written; the line to apply it again is printed); 64 wrong options; any other: the status of
+# the step that failed, after "review-bad-job: failed at step: STEP".
 set -euo pipefail
 
 die_usage() { echo "review-bad-job: $1; see --help" >&2; exit 64; }
@@ -35,7 +37,7 @@ while [ $# -gt 0 ]; do
     --db) db=$2; shift 2 ;;
     --show) show=$2; shift 2 ;;
     --tool) tool=$2; shift 2 ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die_usage "unknown option '$1'" ;;
   esac
 done
@@ -43,6 +45,8 @@ done
 { [ -z "$job_from$job_to$columns" ] || { [ -n "$job_from" ] && [ -n "$job_to" ] && [ -n "$columns" ]; }; } \
   || die_usage "give '--job-from', '--job-to' and '--columns' together"
 
+# shellcheck source=runbooks/lib.sh
+. "$(dirname "$0")/lib.sh"
 step=""
 begin() { step=$1; printf '\n==> %s\n' "$1"; }
 fail() {
@@ -62,12 +66,17 @@ if [ -n "$apply_id" ]; then
   [ -f "$plan/plan.json" ] || fail "no reconcile plan in '$plan': run this script without --apply first, and review it"
   found=$(sed -n 's/^  "plan_id" : "\([0-9a-f]*\)",$/\1/p' "$plan/plan.json")
   [ "$found" = "$apply_id" ] || fail "the plan in '$plan' is '$found', not the reviewed '$apply_id': nothing was changed"
-  "$tool" apply "$plan" --yes --plan-id "$apply_id" "${dbopt[@]}" | tee "$out/apply.txt"
-  run=$(sed -n 's/^applied plan [0-9a-f]* as run \([0-9]*\)$/\1/p; s/^plan [0-9a-f]* was already applied as run \([0-9]*\) .*/\1/p' "$out/apply.txt" | head -1)
-  [ -n "$run" ] || fail "cannot read the run id in $out/apply.txt"
+  "$tool" apply "$plan" --yes --plan-id "$apply_id" "${dbopt[@]}" --json > "$out/apply.json"
+  run=$(field "$out/apply.json" run id) || fail "apply printed no run id (see $out/apply.json)"
+  stop_if_reverted review-bad-job "$out/apply.json" "$plan" "$apply_id" "${dbopt[@]}"
+  if [ "$(field "$out/apply.json" outcome)" = applied ]; then
+    echo "applied plan $apply_id as run $run"
+  else
+    echo "plan $apply_id was already applied as run $run; nothing changed"
+  fi
   begin "verify run $run"
   "$tool" verify --run "$run" "${dbopt[@]}" | tee "$out/verify.txt"
-  echo "run $run applied and verified; undo it with: $tool revert --run $run"
+  echo "run $run applied and verified; undo it with: $tool revert --run $run --yes${db:+ --db '$db'}"
   exit 0
 fi
 

@@ -117,10 +117,24 @@ if [ "$rc" = 1 ] && has "log path '$work/no-such-logs' does not exist" && has "f
    && [ ! -e "$work/missing/plan" ] && [ "$(state)" = "$before" ]; then
   ok "$name"; else not_ok "$name (exit $rc)"; fi
 
-name="recover-lost-window.sh stops at a failing recover-tool step with its status (plan --require-complete: 72)"
+name="recover-lost-window.sh stops at a failing recover-tool step with its status (plan --require-complete: 72), and again on the plan it kept"
 runbook --out "$work/complete" --require-complete --approve "$plan_id"
-if [ "$rc" = 72 ] && has "failed at step: plan (exit 72)" && ! has "==> apply" && [ "$(state)" = "$before" ] && [ "$(schema)" = 0 ]; then
-  ok "$name"; else not_ok "$name (exit $rc)"; fi
+rc1=$rc
+if [ "$rc1" = 72 ] && has "failed at step: plan (exit 72)" && ! has "==> apply"; then first=ok; else first=failed; fi
+# Run again, the incomplete plan is reused: it was applied (found by walking the runbooks).
+runbook --out "$work/complete" --require-complete --approve "$plan_id"
+if [ "$first" = ok ] && [ "$rc" = 72 ] && has "has incomplete evidence" && ! has "==> apply" \
+   && [ "$(state)" = "$before" ] && [ "$(schema)" = 0 ]; then
+  ok "$name"; else not_ok "$name (exit $rc1, $rc)"; fi
+
+name="recover-lost-window.sh refuses to reuse a plan made with other options (exit 12), nothing written"
+runbook --out "$work/rb" --to 2018-07-25T16:50:00Z --approve "$plan_id"
+rc1=$rc
+if [ "$rc1" = 12 ] && has "was made with other options" && has "--to" && ! has "==> apply"; then first=ok; else first=failed; fi
+runbook --out "$work/rb" --shard 1/2 --approve "$plan_id"
+if [ "$first" = ok ] && [ "$rc" = 12 ] && has "was made with other options" && has "--shard" && ! has "==> apply" \
+   && [ "$(state)" = "$before" ] && [ "$(schema)" = 0 ]; then
+  ok "$name"; else not_ok "$name (exit $rc1, $rc)"; fi
 
 name="recover-lost-window.sh with the approved id applies and verifies; counts match expected.json"
 echo "$plan_id" > "$work/approval"
@@ -145,6 +159,12 @@ if [ "$rc" = 0 ] && has "was already applied as run 1" && has "run 1 verifies" &
 name="the runbook's revert removes exactly what the run inserted"
 set +e; "$tool" revert --run 1 --yes >"$work/last.out" 2>&1; rc=$?; set -e
 if [ "$rc" = 0 ] && has "reverted run 1: deleted $recovered slots" && [ "$(state)" = "$before" ]; then
+  ok "$name"; else not_ok "$name (exit $rc)"; fi
+
+name="recover-lost-window.sh on a plan whose run was reverted says so (exit 13), not 'applied and verified'"
+runbook --out "$work/rb" --approve "$plan_id"
+if [ "$rc" = 13 ] && has "run 1 of plan $plan_id was reverted" && has "--again" && ! has "applied as run 1 and verified" \
+   && [ "$(state)" = "$before" ]; then
   ok "$name"; else not_ok "$name (exit $rc)"; fi
 
 name="review-bad-job.sh shows what a bad job changed and changes nothing"
@@ -202,6 +222,19 @@ set +e
 rc=$?
 set -e
 if [ "$rc" = 0 ] && has "counts as expected" && has "run 1 applied and verified" && has "check-bad-job: time_slots ("; then
+  ok "$name"; else not_ok "$name (exit $rc)"; fi
+
+name="review-bad-job.sh --apply on a plan whose run was reverted says so (exit 13), not 'applied and verified'"
+set +e
+{
+  "$tool" revert --run 1 --yes --db "host=$PGHOST dbname=rb_badjob" \
+  && bash runbooks/review-bad-job.sh --tool "$tool" --db "host=$PGHOST dbname=rb_badjob" \
+       --from 2026-03-01T00:00:00Z --to "$(bj job_to)" --snapshot "$work/badjob/snapshot/before-job.sql.lz4" \
+       --out "$work/bj" --apply "$plan_id"
+} >"$work/last.out" 2>&1
+rc=$?
+set -e
+if [ "$rc" = 13 ] && has "run 1 of plan $plan_id was reverted" && has "--again" && ! has "applied and verified"; then
   ok "$name"; else not_ok "$name (exit $rc)"; fi
 
 name="scripts/demo-reconcile.sh runs end to end"
