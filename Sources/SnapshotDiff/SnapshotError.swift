@@ -12,7 +12,8 @@ public struct SnapshotError: ToolError, Hashable {
         case badCopyLine = "bad_copy_line"
         /// The dump is not in UTF-8.
         case unsupportedEncoding = "unsupported_encoding"
-        /// The file cannot be opened or read.
+        /// The dump has more lines or rows than an event numbers (`EventBatch.maxLine`). (A dump that
+        /// cannot be opened or read is the file layer's `SourceError`.)
         case unreadable
         /// A pg_dump archive (custom, directory or tar format), not the plain SQL this tool reads.
         case notPlainFormat = "not_plain_format"
@@ -40,11 +41,7 @@ public struct SnapshotError: ToolError, Hashable {
     public var exitStatus: ExitStatus { .input }
     public var location: String? { line > 0 ? "\(source):\(line)" : source }
 
-    public var message: String {
-        // The file layer's message already names the path and says what to do.
-        if kind == .unreadable { return detail }
-        return "\(location ?? source): \(detail)"
-    }
+    public var message: String { "\(location ?? source): \(detail)" }
 
     public var hint: String? {
         switch kind {
