@@ -8,8 +8,9 @@
 #       [--approve PLAN_ID | --approved-file FILE]
 #
 # Steps: check setup, scan, plan (into DIR/plan; an existing DIR/plan is reused, never made
-# again: it is what the reviewer read; only with the options it was made with, which
-# DIR/plan-options.txt keeps, and with --require-complete only if its evidence is complete),
+# again: it is what the reviewer read; only for the window and shard given, as its plan.json
+# records them, and the inputs and zone given, as DIR/plan-options.txt keeps them when this
+# script made the plan; with --require-complete only if its evidence is complete),
 # approval check, safety dump (DIR/safety/, the window's live rows just before writing), apply,
 # verify. Without an approval it stops after the plan and
 # prints the plan id and the reports to read. Run it again with --approve PLAN_ID (or
@@ -22,8 +23,8 @@
 #   0   applied and verified
 #   10  plan written (or found) and no approval given: nothing was written to the database
 #   11  the approved id is not this plan's id: refused, nothing was written
-#   12  DIR/plan was made with other options (window, shard, inputs, database, zone): refused,
-#       nothing was written; give another --out
+#   12  DIR/plan was made with other options (window, shard, inputs, zone): refused, nothing was
+#       written; give another --out (another database is refused by apply: 70)
 #   13  the approved plan was applied before and its run reverted since: nothing was written;
 #       the line to apply it again (apply --again) is printed
 #   72  --require-complete and the plan's evidence is incomplete (made now or before)
@@ -32,7 +33,7 @@
 #       docs/EXIT-STATUS.md), after one line "recover-lost-window: failed at step: STEP"
 set -euo pipefail
 
-usage() { sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; }
 die_usage() { echo "recover-lost-window: $1; see --help" >&2; exit 64; }
 
 from="" to="" out="" db="" shard="" tz="" approve="" approved_file="" operator="" require_complete=0
@@ -95,25 +96,26 @@ echo "live database: $(psql -X -A -t -v ON_ERROR_STOP=1 "${psqldb[@]}" -c \
   "SELECT current_database() || ', ' || count(*) || ' time_slots rows' FROM time_slots")"
 mkdir -p "$out"
 
-# The options a plan is made with, one per line: a plan is reused only with the same ones. Times
-# as instants (an offset written another way is the same window).
-instant() { date -u -d "$1" +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || echo "$1"; }
+# The inputs and zone a plan is made with (the window and shard are in its plan.json): a plan is
+# reused only with the same ones. No connection string is written down (a snapshot database's is
+# kept as its SHA-256); the database is apply's to check (it refuses another one, 70).
 options_file="$out/plan-options.txt"
-options=$(printf '%s\n' "--from $(instant "$from")" "--to $(instant "$to")" "--shard $shard" "--tz $tz" \
-  "--db $db" "DATABASE_URL ${DATABASE_URL:-}" "PGDATABASE ${PGDATABASE:-}" "PGHOST ${PGHOST:-}" \
-  "${logs[@]/#/--logs }" "${snapshots[@]/#/--snapshot }")
+options=$(printf '%s\n' "--tz $tz"; echo "--logs"; input_list "${logs[@]}"; echo "--snapshot"; input_list "${snapshots[@]}")
 
 if [ -f "$plan/plan.json" ]; then
   begin "plan: reusing $plan (what the reviewer read; apply re-checks its hashes)"
-  if [ ! -f "$options_file" ] || [ "$(cat "$options_file")" != "$options" ]; then
+  refuse() {
     echo "recover-lost-window: refused: the plan in $plan was made with other options than these; nothing was written" >&2
-    if [ -f "$options_file" ]; then
-      diff <(cat "$options_file") <(echo "$options") | sed -n 's/^< /  made with: /p; s/^> /  given now: /p' >&2 || true
-    else
-      echo "  $options_file, which keeps them, is missing: the plan was not made by this script" >&2
-    fi
-    echo "recover-lost-window: give another --out for a new plan (or run with the options the reviewed plan was made with)" >&2
+    echo "$1" | sed 's/^/  /' >&2
+    echo "recover-lost-window: give another --out for a new plan (or the options the reviewed plan was made with)" >&2
     exit 12
+  }
+  differs=$(plan_differs "$plan/plan.json" "$from" "$to" "$shard") || refuse "$differs"
+  if [ -f "$options_file" ]; then
+    [ "$(cat "$options_file")" = "$options" ] \
+      || refuse "$(diff <(cat "$options_file") <(echo "$options") | sed -n 's/^< /made with: /p; s/^> /given now: /p')"
+  else
+    echo "(the plan was not made by this script: its inputs are not compared; they are listed in $plan/plan.json)"
   fi
   if [ "$require_complete" = 1 ] && [ "$(field "$plan/plan.json" completeness complete)" != True ]; then
     echo "recover-lost-window: the plan in $plan has incomplete evidence (its warnings are in report.md) and --require-complete was given; nothing was written" >&2
@@ -165,7 +167,7 @@ applyopt=(--yes --plan-id "$approve" "${dbopt[@]}" "${shardopt[@]}")
 [ -z "$operator" ] || applyopt+=(--operator "$operator")
 "$tool" apply "$plan" "${applyopt[@]}" --json > "$out/apply.json"
 run=$(field "$out/apply.json" run id) || fail "apply printed no run id (see $out/apply.json)"
-stop_if_reverted recover-lost-window "$out/apply.json" "$plan" "$plan_id" "${dbopt[@]}" "${shardopt[@]}"
+stop_if_reverted recover-lost-window "$out/apply.json" "$plan" "$plan_id" "${applyopt[@]:3}"
 if [ "$(field "$out/apply.json" outcome)" = applied ]; then
   echo "applied plan $plan_id as run $run: planned $(field "$out/apply.json" run counts planned)," \
     "inserted $(field "$out/apply.json" run counts inserted), dropped $(field "$out/apply.json" run counts dropped_present)" \
@@ -177,5 +179,5 @@ fi
 begin "verify"
 "$tool" verify --run "$run" "${dbopt[@]}"
 
-printf '\nrecover-lost-window: plan %s applied as run %s and verified; undo it with: recover-tool revert --run %s --yes\n' \
-  "$plan_id" "$run" "$run"
+printf '\nrecover-lost-window: plan %s applied as run %s and verified; undo it with:%s\n' \
+  "$plan_id" "$run" "$(printf ' %q' recover-tool revert --run "$run" --yes "${dbopt[@]}")"

@@ -37,7 +37,7 @@ while [ $# -gt 0 ]; do
     --db) db=$2; shift 2 ;;
     --show) show=$2; shift 2 ;;
     --tool) tool=$2; shift 2 ;;
-    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die_usage "unknown option '$1'" ;;
   esac
 done
@@ -76,7 +76,7 @@ if [ -n "$apply_id" ]; then
   fi
   begin "verify run $run"
   "$tool" verify --run "$run" "${dbopt[@]}" | tee "$out/verify.txt"
-  echo "run $run applied and verified; undo it with: $tool revert --run $run --yes${db:+ --db '$db'}"
+  echo "run $run applied and verified; undo it with:$(printf ' %q' "$tool" revert --run "$run" --yes "${dbopt[@]}")"
   exit 0
 fi
 
@@ -113,6 +113,7 @@ echo "nothing was changed; the diff is in $out/diff.txt and $out/diff.json, the 
 if [ -n "$job_from" ]; then
   begin "reconcile: the plan that restores exactly the job's damage (changes nothing)"
   "$tool" reconcile --snapshot "$snapshot" --job-from "$job_from" --job-to "$job_to" --columns "$columns" --from "$from" --to "$to" \
+    --require-complete \
     "${dbopt[@]}" --out "$out/reconcile-plan" --quiet | tee "$out/reconcile.txt"
   plan_id=$(sed -n 's/^reconcile plan \([0-9a-f]*\)$/\1/p' "$out/reconcile.txt")
   [ -n "$plan_id" ] || fail "cannot read the plan id in $out/reconcile.txt"
