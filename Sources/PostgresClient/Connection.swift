@@ -61,7 +61,7 @@ public final class Connection {
             throw PostgresError(kind: .connect, message: "out of memory", context: context, hint: hint)
         }
         guard PQstatus(handle) == CONNECTION_OK else {
-            let message = ConnectionInfo.redactingSecrets(in: oneLine(String(cString: PQerrorMessage(handle))), conninfo: info)
+            let message = ConnectionInfo.redactingSecrets(in: oneLine(String(cString: PQerrorMessage(handle)), sentences: true), conninfo: info)
             var error = PostgresError(kind: .connect, message: message, context: context, hint: hint)
             if PQconnectionNeedsPassword(handle) == 1 { error.passwordNeededFor = PQuser(handle).map { String(cString: $0) } ?? "" }
             PQfinish(handle)
@@ -422,7 +422,7 @@ public final class Connection {
 
     /// An error from the connection's last message (`PQerrorMessage`).
     private func failure(_ kind: PostgresError.Kind, context: String, hint: String? = nil) -> PostgresError {
-        var message = oneLine(String(cString: PQerrorMessage(handle)))
+        var message = oneLine(String(cString: PQerrorMessage(handle)), sentences: true)
         if message.isEmpty { message = "unknown libpq error" }
         if PQstatus(handle) != CONNECTION_OK {
             return PostgresError(

@@ -69,16 +69,24 @@ public struct PostgresError: ToolError, Equatable {
     public var isRetryable: Bool { sqlState == "40001" || sqlState == "40P01" }
 }
 
-/// Collapses libpq's multi-line, double-spaced messages into one line.
-func oneLine(_ text: String) -> String {
+/// Collapses libpq's multi-line, double-spaced messages (and SQL text) into one line. With
+/// `sentences`, a line that starts with a capital after one that ends without a stop is a new
+/// sentence of libpq's ("...unexpectedly\n\tThis probably means..."): it is joined with ". ".
+func oneLine(_ text: String, sentences: Bool = false) -> String {
     var out = ""
     var pendingSpace = false
+    var pendingBreak = false
     for ch in text {
         if ch == " " || ch == "\n" || ch == "\t" || ch == "\r" {
             pendingSpace = !out.isEmpty
+            pendingBreak = pendingBreak || (pendingSpace && ch == "\n")
         } else {
-            if pendingSpace { out.append(" ") }
+            if pendingSpace {
+                let stop = out.last.map { ".:;!?".contains($0) } ?? true
+                out.append(sentences && pendingBreak && !stop && ch.isUppercase ? ". " : " ")
+            }
             pendingSpace = false
+            pendingBreak = false
             out.append(ch)
         }
     }

@@ -86,6 +86,16 @@ final class ConnectionTests: XCTestCase {
         _ = db
     }
 
+    /// libpq's message of several lines reads as sentences on the one error line: its lines were
+    /// joined with a space ("No such file or directory Is the server running ...").
+    func testLibpqMessageLinesReadAsSentences() throws {
+        let nowhere = try TemporaryDirectory(prefix: "no-server")
+        XCTAssertThrowsError(try Connection.connect("host=\(nowhere.path) dbname=x")) { error in
+            let text = (error as? PostgresError)?.description ?? ""
+            XCTAssertTrue(text.contains("failed: No such file or directory. Is the server running locally and accepting connections on that socket?"), text)
+        }
+    }
+
     func testRedactedConnectionInfo() {
         XCTAssertEqual(
             ConnectionInfo.redacted("host=db1 port=6432 dbname=tracker user=recover password=hunter2 sslmode=require"),
