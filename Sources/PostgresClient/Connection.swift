@@ -427,7 +427,7 @@ public final class Connection {
         if PQstatus(handle) != CONNECTION_OK {
             return PostgresError(
                 kind: .connection, message: ConnectionInfo.redactingSecrets(in: message, conninfo: conninfo), context: context,
-                hint: hint ?? "the connection to the server was lost"
+                hint: hint ?? PostgresError.connectionLostHint
             )
         }
         return PostgresError(kind: kind, message: ConnectionInfo.redactingSecrets(in: message, conninfo: conninfo), context: context, hint: hint)
@@ -437,15 +437,16 @@ public final class Connection {
     private func resultError(_ result: OpaquePointer, kind: PostgresError.Kind, context: String) -> PostgresError {
         func field(_ code: Character) -> String? {
             guard let value = PQresultErrorField(result, Int32(code.asciiValue!)) else { return nil }
-            let text = oneLine(String(cString: value))
+            let text = oneLine(String(cString: value), sentences: true)
             return text.isEmpty ? nil : ConnectionInfo.redactingSecrets(in: text, conninfo: conninfo)
         }
         let message = field("M")
-            ?? ConnectionInfo.redactingSecrets(in: oneLine(String(cString: PQresultErrorMessage(result))), conninfo: conninfo)
+            ?? ConnectionInfo.redactingSecrets(in: oneLine(String(cString: PQresultErrorMessage(result)), sentences: true), conninfo: conninfo)
+        let lost = PQstatus(handle) != CONNECTION_OK
         return PostgresError(
-            kind: PQstatus(handle) == CONNECTION_OK ? kind : .connection,
+            kind: lost ? .connection : kind,
             sqlState: field("C"), message: message.isEmpty ? "unknown error" : message,
-            detail: field("D"), context: context, hint: field("H")
+            detail: field("D"), context: context, hint: field("H") ?? (lost ? PostgresError.connectionLostHint : nil)
         )
     }
 }

@@ -61,6 +61,9 @@ public struct PostgresError: ToolError, Equatable {
         return ConnectionInfo.redactingSecrets(in: line)
     }
 
+    /// The hint of an error met once the connection was gone (`kind == .connection`).
+    static let connectionLostHint = "the connection to the server was lost"
+
     public var isUniqueViolation: Bool { sqlState == "23505" }
     /// True for `57014` (a statement cancelled by `statement_timeout`) and `55P03` (a lock not
     /// available within `lock_timeout`): busy, not broken.
@@ -70,23 +73,45 @@ public struct PostgresError: ToolError, Equatable {
 }
 
 /// Collapses libpq's multi-line, double-spaced messages (and SQL text) into one line. With
-/// `sentences`, a line that starts with a capital after one that ends without a stop is a new
-/// sentence of libpq's ("...unexpectedly\n\tThis probably means..."): it is joined with ". ".
+/// `sentences`, libpq's layout is read: a line that is not indented starts another part (one
+/// connection attempt of several hosts) and is joined with "; "; an indented line that starts a
+/// word with a capital and a small letter, after a line that ends without a stop, is a new
+/// sentence ("...unexpectedly\n\tThis probably means...") and is joined with ". "; any other
+/// line continues the one before ("...accepting\n\tTCP/IP connections").
 func oneLine(_ text: String, sentences: Bool = false) -> String {
+    let chars = Array(text)
     var out = ""
     var pendingSpace = false
     var pendingBreak = false
-    for ch in text {
+    var indented = false
+    for (k, ch) in chars.enumerated() {
         if ch == " " || ch == "\n" || ch == "\t" || ch == "\r" {
             pendingSpace = !out.isEmpty
-            pendingBreak = pendingBreak || (pendingSpace && ch == "\n")
+            if ch == "\n" && pendingSpace {
+                pendingBreak = true
+                indented = false
+            } else if pendingBreak && (ch == " " || ch == "\t") {
+                indented = true
+            }
         } else {
             if pendingSpace {
-                let stop = out.last.map { ".:;!?".contains($0) } ?? true
-                out.append(sentences && pendingBreak && !stop && ch.isUppercase ? ". " : " ")
+                var joint = " "
+                if sentences && pendingBreak {
+                    let stop = out.last.map { ".:;!?".contains($0) } ?? true
+                    let word = ch.isUppercase && k + 1 < chars.count && chars[k + 1].isLowercase
+                    if !indented {
+                        joint = stop ? " " : "; "
+                        if out.last == "." { out.removeLast(); joint = "; " }
+                        if out.last == "?" || out.last == "!" { joint = "; " }
+                    } else if !stop && word {
+                        joint = ". "
+                    }
+                }
+                out.append(joint)
             }
             pendingSpace = false
             pendingBreak = false
+            indented = false
             out.append(ch)
         }
     }

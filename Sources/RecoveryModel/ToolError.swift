@@ -47,10 +47,11 @@ extension ToolError {
     public var hint: String? { nil }
     public var underlying: (any Error)? { nil }
 
-    /// `MESSAGE; HINT`: the line, rendered here only.
+    /// `MESSAGE; HINT`: the line, rendered here only. A message that ends a sentence of its own
+    /// (PostgreSQL's, libpq's) drops its full stop before the hint: `...the request; check --db`.
     public var line: String {
         guard let hint, !hint.isEmpty else { return message }
-        return message + "; " + hint
+        return (message.hasSuffix(".") ? String(message.dropLast()) : message) + "; " + hint
     }
 
     public var description: String { line }

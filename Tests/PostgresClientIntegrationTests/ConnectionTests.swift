@@ -94,6 +94,27 @@ final class ConnectionTests: XCTestCase {
             let text = (error as? PostgresError)?.description ?? ""
             XCTAssertTrue(text.contains("failed: No such file or directory. Is the server running locally and accepting connections on that socket?"), text)
         }
+        // Two hosts: each attempt's message is a part of its own, not run together (found by a hostile test).
+        let other = try TemporaryDirectory(prefix: "no-server")
+        XCTAssertThrowsError(try Connection.connect("host=\(nowhere.path),\(other.path) dbname=x")) { error in
+            let text = (error as? PostgresError)?.description ?? ""
+            XCTAssertTrue(text.contains("on that socket?; connection to server on socket \"\(other.path)/.s.PGSQL.5432\" failed"), text)
+        }
+    }
+
+    /// A connection ended by the server while idle: the next statement's error reads as libpq's
+    /// sentences and says the connection was lost ('unexpectedly This probably means', no hint).
+    func testAConnectionEndedByTheServerSaysSo() throws {
+        let db = try TestDatabase(label: "terminated", schema: false)
+        let victim = try db.connect()
+        let pid = try XCTUnwrap(try victim.execute("SELECT pg_backend_pid()").scalar)
+        try db.connect().executeSimple("SELECT pg_terminate_backend(\(pid))")
+        XCTAssertThrowsError(try victim.execute("SELECT 1")) { error in
+            let error = error as? PostgresError
+            XCTAssertEqual(error?.kind, .connection, "\(String(describing: error))")
+            XCTAssertFalse(error?.description.contains("unexpectedly This") ?? true, "\(String(describing: error))")
+            XCTAssertTrue(error?.description.hasSuffix("; the connection to the server was lost") ?? false, "\(String(describing: error))")
+        }
     }
 
     func testRedactedConnectionInfo() {

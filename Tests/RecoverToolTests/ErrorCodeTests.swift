@@ -65,6 +65,11 @@ final class ErrorCodeTests: XCTestCase {
         XCTAssertEqual(failed.line, failed.message + "; add the user")
         XCTAssertEqual(failed.underlying as? PostgresError, server)
 
+        // A message that ends in a stop (libpq's) takes the hint without doubling it: 'request.; check --db'.
+        let closed = PostgresError(kind: .connect, message: "server closed the connection unexpectedly. This probably means the server "
+                                   + "terminated abnormally before or while processing the request.", context: "cannot connect", hint: "check --db")
+        XCTAssertTrue(closed.line.hasSuffix("before or while processing the request; check --db"), closed.line)
+
         let unreachable = PostgresError(kind: .connect, message: "no such file", context: "cannot connect to database 'dbname=x'")
         let notConnected = CommitError.database(unreachable, doing: "cannot list the runs", lockHint: "wait")
         XCTAssertEqual(notConnected.message, "cannot list the runs: cannot connect to database 'dbname=x': no such file")
