@@ -25,26 +25,36 @@ stop_if_reverted() {
 }
 
 # plan_differs PLAN_JSON FROM TO SHARD: prints, one per line, how the plan's window and shard
-# (as plan.json records them) differ from these options, and returns 1 when they differ. Times
-# are compared as instants, to the microsecond (2018-07-25T07:50:00-07:00 is 14:50:00Z); SHARD
-# is K/N, env/N (K from JOB_COMPLETION_INDEX) or empty for the whole recovery.
+# (as plan.json records them) differ from these options, and returns 1 when they differ, 3 (with
+# the reason) when plan.json cannot be read. Times are compared as instants, to the microsecond
+# (2018-07-25T07:50:00-07:00 is 14:50:00Z); SHARD is K/N (01/4 is 1/4), env/N (K from
+# JOB_COMPLETION_INDEX) or empty for the whole recovery.
 plan_differs() {
   python3 - "$@" <<'PY'
 import datetime, json, os, sys
-plan, given_from, given_to, shard = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3], sys.argv[4]
+given_from, given_to, shard = sys.argv[2], sys.argv[3], sys.argv[4]
+try:
+    plan = json.load(open(sys.argv[1]))
+    made_from, made_to, made = plan["window"]["from"], plan["window"]["to"], plan.get("shard")
+    made = "%d/%d" % (made["index"], made["count"]) if made else ""
+except Exception as error:
+    print("%s cannot be read: %s" % (sys.argv[1], error))
+    sys.exit(3)
 def instant(text):
     try:
         return datetime.datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
     except ValueError:
         return text
 differ = []
-for key, given in (("from", given_from), ("to", given_to)):
-    if instant(plan["window"][key]) != instant(given):
-        differ.append("--%s: the plan's is %s, given now %s" % (key, plan["window"][key], given))
-made = plan.get("shard")
-made = "%d/%d" % (made["index"], made["count"]) if made else ""
+for key, made_time, given in (("from", made_from, given_from), ("to", made_to, given_to)):
+    if instant(made_time) != instant(given):
+        differ.append("--%s: the plan's is %s, given now %s" % (key, made_time, given))
 if shard.startswith("env/"):
     shard = "%s/%s" % (os.environ.get("JOB_COMPLETION_INDEX", "?"), shard[4:])
+try:
+    shard = "%d/%d" % tuple(int(part) for part in shard.split("/")) if shard else ""
+except ValueError:
+    pass
 if made != shard:
     differ.append("--shard: the plan's is %s, given now %s" % (made or "none (every user)", shard or "none (every user)"))
 print("\n".join(differ))
@@ -52,15 +62,24 @@ sys.exit(1 if differ else 0)
 PY
 }
 
-# input_list ARG...: the inputs as a plan-options.txt line each: a path by its real path (a
-# trailing slash or a relative path is the same input), a connection string by its SHA-256 (no
-# password is written down), sorted (the tool sorts them too).
+# input_list ARG...: the inputs as a plan-options.txt line each: a path that exists by its real
+# path (a trailing slash or a relative path is the same input; a folder named 'date=2018-07-25'
+# is a path), anything else (a snapshot's connection string) by its SHA-256, so that no password
+# is written down; sorted (the tool sorts them too).
 input_list() {
   local arg
   for arg in "$@"; do
-    case "$arg" in
-      *=*|postgres://*|postgresql://*) echo "connection string sha256 $(printf '%s' "$arg" | sha256sum | cut -c1-64)" ;;
-      *) echo "path $(realpath -m -- "$arg")" ;;
-    esac
+    if [ -e "$arg" ]; then echo "path $(realpath -- "$arg")"
+    else echo "connection string sha256 $(printf '%s' "$arg" | sha256sum | cut -c1-64)"; fi
   done | LC_ALL=C sort -u
 }
+
+# redacted CONNINFO: the connection string without its password (password=..., or the
+# user:password@ of a URI), for a command line printed for the operator to type.
+redacted() {
+  python3 -c 'import re, sys
+s = re.sub(r"password\s*=\s*(\x27(?:[^\x27\\]|\\.)*\x27|[^\s&]*)&?", "", sys.argv[1])
+s = re.sub(r"(postgres(?:ql)?://[^:/@]*):[^@]*@", r"\1@", s)
+print(" ".join(s.split()).rstrip("?&"), end="")' "$1"
+}
+

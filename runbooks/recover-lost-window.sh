@@ -64,6 +64,12 @@ done
 [ ${#logs[@]} -gt 0 ] || die_usage "'--logs' is required (a file or directory; repeat it)"
 [ -n "$out" ] || die_usage "'--out DIR' is required"
 [ -z "$approve" ] || [ -z "$approved_file" ] || die_usage "give '--approve' or '--approved-file', not both"
+case "$shard" in
+  ''|[0-9]*/[0-9]*) [[ "$shard" =~ ^([0-9]+/[0-9]+)?$ ]] || die_usage "'--shard' takes K/N or env/N" ;;
+  env/*) [[ "$shard" =~ ^env/[0-9]+$ ]] || die_usage "'--shard' takes K/N or env/N"
+         [[ "${JOB_COMPLETION_INDEX:-}" =~ ^[0-9]+$ ]] || die_usage "'--shard env/N' takes K from JOB_COMPLETION_INDEX, which is not set to a number" ;;
+  *) die_usage "'--shard' takes K/N or env/N" ;;
+esac
 
 # shellcheck source=runbooks/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -92,13 +98,16 @@ for snap in "${snapshots[@]}"; do
   case "$snap" in *=*|postgres://*|postgresql://*) ;; *) [ -e "$snap" ] || fail "snapshot '$snap' does not exist" ;; esac
 done
 echo "recover-tool $("$tool" --version)"
-echo "live database: $(psql -X -A -t -v ON_ERROR_STOP=1 "${psqldb[@]}" -c \
-  "SELECT current_database() || ', ' || count(*) || ' time_slots rows' FROM time_slots")"
+live=$(psql -X -A -t -v ON_ERROR_STOP=1 "${psqldb[@]}" -c \
+  "SELECT current_database() || ', ' || count(*) || ' time_slots rows' FROM time_slots") \
+  || fail "cannot read time_slots in the live database (psql's error above): check --db, DATABASE_URL or the PG* variables"
+echo "live database: $live"
 mkdir -p "$out"
 
-# The inputs and zone a plan is made with (the window and shard are in its plan.json): a plan is
-# reused only with the same ones. No connection string is written down (a snapshot database's is
-# kept as its SHA-256); the database is apply's to check (it refuses another one, 70).
+# The inputs and zone a plan is made with (the window and shard are in its plan.json), written
+# once the plan is, under its plan id: a plan is reused only with the same ones. No connection
+# string is written down (a snapshot database's is kept as its SHA-256); the database is apply's
+# to check (it refuses another one, 70).
 options_file="$out/plan-options.txt"
 options=$(printf '%s\n' "--tz $tz"; echo "--logs"; input_list "${logs[@]}"; echo "--snapshot"; input_list "${snapshots[@]}")
 
@@ -110,10 +119,14 @@ if [ -f "$plan/plan.json" ]; then
     echo "recover-lost-window: give another --out for a new plan (or the options the reviewed plan was made with)" >&2
     exit 12
   }
-  differs=$(plan_differs "$plan/plan.json" "$from" "$to" "$shard") || refuse "$differs"
-  if [ -f "$options_file" ]; then
-    [ "$(cat "$options_file")" = "$options" ] \
-      || refuse "$(diff <(cat "$options_file") <(echo "$options") | sed -n 's/^< /made with: /p; s/^> /given now: /p')"
+  differs=$(plan_differs "$plan/plan.json" "$from" "$to" "$shard") || case $? in
+    1) refuse "$differs" ;;
+    *) fail "$differs: make the plan again into another --out" ;;
+  esac
+  kept_id=$(sed -n '1s/^plan_id //p' "$options_file" 2>/dev/null || true)
+  if [ -n "$kept_id" ] && [ "$kept_id" = "$(field "$plan/plan.json" plan_id)" ]; then
+    [ "$(tail -n +2 "$options_file")" = "$options" ] \
+      || refuse "$(diff <(tail -n +2 "$options_file") <(echo "$options") | sed -n 's/^< /made with: /p; s/^> /given now: /p')"
   else
     echo "(the plan was not made by this script: its inputs are not compared; they are listed in $plan/plan.json)"
   fi
@@ -130,8 +143,15 @@ else
   [ -z "$tz" ] || extra+=(--tz "$tz")
   [ "$require_complete" = 0 ] || extra+=(--require-complete)
   snapopt=(); [ ${#snapshots[@]} -eq 0 ] || snapopt=(--snapshot "${snapshots[@]}")
-  echo "$options" > "$options_file"
-  "$tool" plan "${window[@]}" --logs "${logs[@]}" "${snapopt[@]}" "${dbopt[@]}" "${extra[@]}" --out "$plan"
+  rm -f "$options_file"
+  status=0
+  "$tool" plan "${window[@]}" --logs "${logs[@]}" "${snapopt[@]}" "${dbopt[@]}" "${extra[@]}" --out "$plan" || status=$?
+  # Kept with the plan whenever one was written (--require-complete writes it and exits 72).
+  if [ -f "$plan/plan.json" ]; then printf 'plan_id %s\n%s\n' "$(field "$plan/plan.json" plan_id)" "$options" > "$options_file"; fi
+  if [ "$status" != 0 ]; then
+    echo "recover-lost-window: failed at step: $step (exit $status); see the messages above" >&2
+    exit "$status"
+  fi
 fi
 plan_id=$(field "$plan/plan.json" plan_id) || fail "no plan_id in $plan/plan.json"
 
@@ -155,8 +175,8 @@ echo "plan $plan_id is the approved one"
 begin "safety dump of the window's rows before writing"
 mkdir -p "$out/safety"
 dump="$out/safety/time_slots-$(date -u +%Y%m%dT%H%M%SZ).copy.lz4"
-from_utc=$(date -u -d "$from" +%Y-%m-%dT%H:%M:%SZ)
-to_utc=$(date -u -d "$to" +%Y-%m-%dT%H:%M:%SZ)
+from_utc=$(date -u -d "$from" +%Y-%m-%dT%H:%M:%S.%6NZ)
+to_utc=$(date -u -d "$to" +%Y-%m-%dT%H:%M:%S.%6NZ)
 psql -X -v ON_ERROR_STOP=1 "${psqldb[@]}" -c "\\copy (SELECT * FROM time_slots WHERE slot_start >= '$from_utc' AND slot_start < '$to_utc' ORDER BY id) TO STDOUT" \
   | lz4 -q -z > "$dump"
 lz4 -t -q "$dump"
@@ -165,9 +185,12 @@ echo "$(lz4 -dc "$dump" | wc -l) rows of [$from_utc, $to_utc) in $dump"
 begin "apply"
 applyopt=(--yes --plan-id "$approve" "${dbopt[@]}" "${shardopt[@]}")
 [ -z "$operator" ] || applyopt+=(--operator "$operator")
+# The options of a command line printed for the operator: --db without its password.
+printopt=(); [ -z "$db" ] || printopt=(--db "$(redacted "$db")")
 "$tool" apply "$plan" "${applyopt[@]}" --json > "$out/apply.json"
 run=$(field "$out/apply.json" run id) || fail "apply printed no run id (see $out/apply.json)"
-stop_if_reverted recover-lost-window "$out/apply.json" "$plan" "$plan_id" "${applyopt[@]:3}"
+againopt=("${printopt[@]}" "${shardopt[@]}"); [ -z "$operator" ] || againopt+=(--operator "$operator")
+stop_if_reverted recover-lost-window "$out/apply.json" "$(realpath "$plan")" "$plan_id" "${againopt[@]}"
 if [ "$(field "$out/apply.json" outcome)" = applied ]; then
   echo "applied plan $plan_id as run $run: planned $(field "$out/apply.json" run counts planned)," \
     "inserted $(field "$out/apply.json" run counts inserted), dropped $(field "$out/apply.json" run counts dropped_present)" \
@@ -180,4 +203,4 @@ begin "verify"
 "$tool" verify --run "$run" "${dbopt[@]}"
 
 printf '\nrecover-lost-window: plan %s applied as run %s and verified; undo it with:%s\n' \
-  "$plan_id" "$run" "$(printf ' %q' recover-tool revert --run "$run" --yes "${dbopt[@]}")"
+  "$plan_id" "$run" "$(printf ' %q' recover-tool revert --run "$run" --yes "${printopt[@]}")"

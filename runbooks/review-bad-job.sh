@@ -56,6 +56,7 @@ fail() {
 }
 trap 'status=$?; echo "review-bad-job: failed at step: $step (exit $status); see the messages above" >&2; exit $status' ERR
 dbopt=(); [ -z "$db" ] || dbopt=(--db "$db")
+printopt=(); [ -z "$db" ] || printopt=(--db "$(redacted "$db")")  # in lines printed to be typed: no password
 psqldb=(); [ -z "$db" ] || psqldb=(-d "$db")
 [ -n "$db" ] || [ -z "${DATABASE_URL:-}" ] || psqldb=(-d "$DATABASE_URL")
 
@@ -68,7 +69,7 @@ if [ -n "$apply_id" ]; then
   [ "$found" = "$apply_id" ] || fail "the plan in '$plan' is '$found', not the reviewed '$apply_id': nothing was changed"
   "$tool" apply "$plan" --yes --plan-id "$apply_id" "${dbopt[@]}" --json > "$out/apply.json"
   run=$(field "$out/apply.json" run id) || fail "apply printed no run id (see $out/apply.json)"
-  stop_if_reverted review-bad-job "$out/apply.json" "$plan" "$apply_id" "${dbopt[@]}"
+  stop_if_reverted review-bad-job "$out/apply.json" "$(realpath "$plan")" "$apply_id" "${printopt[@]}"
   if [ "$(field "$out/apply.json" outcome)" = applied ]; then
     echo "applied plan $apply_id as run $run"
   else
@@ -76,7 +77,7 @@ if [ -n "$apply_id" ]; then
   fi
   begin "verify run $run"
   "$tool" verify --run "$run" "${dbopt[@]}" | tee "$out/verify.txt"
-  echo "run $run applied and verified; undo it with:$(printf ' %q' "$tool" revert --run "$run" --yes "${dbopt[@]}")"
+  echo "run $run applied and verified; undo it with:$(printf ' %q' "$tool" revert --run "$run" --yes "${printopt[@]}")"
   exit 0
 fi
 
@@ -84,10 +85,12 @@ begin "check setup"
 command -v "$tool" >/dev/null 2>&1 || fail "recover-tool not found at '$tool': build it and pass --tool"
 for cmd in psql lz4; do command -v "$cmd" >/dev/null 2>&1 || fail "'$cmd' is not installed: run scripts/setup.sh"; done
 case "$snapshot" in *=*|postgres://*|postgresql://*) ;; *) [ -e "$snapshot" ] || fail "snapshot '$snapshot' does not exist" ;; esac
-from_utc=$(date -u -d "$from" +%Y-%m-%dT%H:%M:%SZ) || fail "--from '$from' is not a time date(1) reads"
-to_utc=$(date -u -d "$to" +%Y-%m-%dT%H:%M:%SZ) || fail "--to '$to' is not a time date(1) reads"
-echo "live database: $(psql -X -A -t -v ON_ERROR_STOP=1 "${psqldb[@]}" -c \
-  "SELECT current_database() || ', ' || count(*) || ' time_slots rows' FROM time_slots")"
+from_utc=$(date -u -d "$from" +%Y-%m-%dT%H:%M:%S.%6NZ) || fail "--from '$from' is not a time date(1) reads"
+to_utc=$(date -u -d "$to" +%Y-%m-%dT%H:%M:%S.%6NZ) || fail "--to '$to' is not a time date(1) reads"
+live=$(psql -X -A -t -v ON_ERROR_STOP=1 "${psqldb[@]}" -c \
+  "SELECT current_database() || ', ' || count(*) || ' time_slots rows' FROM time_slots") \
+  || fail "cannot read time_slots in the live database (psql's error above): check --db, DATABASE_URL or the PG* variables"
+echo "live database: $live"
 mkdir -p "$out/safety"
 
 begin "safety dump of the window's live rows (before anyone restores anything)"
