@@ -16,9 +16,9 @@ public struct SessionSettings: Sendable, Equatable {
     }
 
     /// The settings, in the order they are set: `DateStyle` ISO (output) with year-month-day
-    /// input, UTC, `postgres` intervals, shortest exact floats, UTF-8, and a `search_path` that
+    /// input, UTC, `postgres` intervals, shortest exact floats, UTF-8, a `search_path` that
     /// starts with `pg_catalog` and ends with `pg_temp`, so that no table, function or operator of
-    /// the service schema or a temporary schema shadows a built-in one.
+    /// the service schema or a temporary schema shadows a built-in one, and `row_security` off.
     public var parameters: [(name: String, value: String)] {
         [
             ("DateStyle", "ISO, YMD"),
@@ -28,6 +28,9 @@ public struct SessionSettings: Sendable, Equatable {
             ("client_encoding", "UTF8"),
             ("application_name", applicationName),
             ("search_path", "pg_catalog, \(Self.quotedIdentifier(schema)), pg_temp"),
+            // A row-level security policy that would hide or skip rows is an error, never a
+            // filter: a plan must not call hidden slots lost, nor a revert deleted rows it skipped.
+            ("row_security", "off"),
         ]
     }
 

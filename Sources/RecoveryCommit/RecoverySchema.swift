@@ -237,17 +237,20 @@ public enum RecoverySchema {
     static func fingerprint(_ alias: String, like recorded: String, serverVersion: Int) -> String {
         let values = storedColumns(alias)
         guard serverVersion >= 140000 else { return md5Fingerprint(values) }
-        return "(CASE WHEN left(\(recorded), 7) = 'hash64:' THEN \(hashFingerprint(values)) ELSE \(md5Fingerprint(values)) END)"
+        return "(CASE WHEN pg_catalog.left(\(recorded), 7) = 'hash64:' THEN \(hashFingerprint(values)) ELSE \(md5Fingerprint(values)) END)"
     }
 
     /// MD5 of the row's values except `id`, as row text. Needs `sessionSettings` (UTC, ISO).
+    /// Built-ins are named in `pg_catalog` and given their exact argument types, here and in
+    /// `hashFingerprint`: a function of the service schema with a closer match (an `integer`
+    /// seed for the literal 0) would win over `pg_catalog`'s despite the search path.
     static func md5Fingerprint(_ values: [String]) -> String {
-        "md5(ROW(\(values.joined(separator: ", ")))::text)"
+        "pg_catalog.md5(ROW(\(values.joined(separator: ", ")))::text)"
     }
 
     /// `hash64:` and the 64-bit hash of the row's values except `id` (PostgreSQL 14 and later).
     static func hashFingerprint(_ values: [String]) -> String {
-        "('hash64:' || hash_record_extended(ROW(\(values.joined(separator: ", "))), 0))"
+        "('hash64:' || pg_catalog.hash_record_extended(ROW(\(values.joined(separator: ", "))), 0::bigint))"
     }
 
     private static func storedColumns(_ alias: String) -> [String] {
@@ -282,9 +285,13 @@ public enum RecoverySchema {
                 location: database, hint: "use the recover-tool that wrote it, or a newer one")
         }
         if installed == 0 {
+            // CREATE SCHEMA only when there is none: it needs CREATE on the database even with IF
+            // NOT EXISTS, which a recovery role may lack once an administrator made the schema for it.
+            let exists = try connection.execute(
+                "SELECT count(*) FROM pg_catalog.pg_namespace WHERE nspname = 'recovery'", context: "looking for the recovery schema"
+            ).scalar == "1"
             try connection.executeSimple(
-                """
-                CREATE SCHEMA IF NOT EXISTS recovery;
+                (exists ? "" : "CREATE SCHEMA recovery;\n") + """
                 CREATE TABLE recovery.schema_version (
                   version      integer PRIMARY KEY,
                   description  text NOT NULL,

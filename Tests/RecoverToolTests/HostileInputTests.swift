@@ -218,6 +218,67 @@ final class HostileInputTests: XCTestCase {
         assertOneErrorLine(output, "give '--run' or '--set', not both: '--set' checks every run of the set; see 'recover-tool help'", status: 64)
     }
 
+    /// A role of the cluster for one test, dropped (with its grants in the demo database) at the end.
+    func withRole(_ grants: String, _ body: (String) throws -> Void) throws {
+        let role = "rt_op_\(getpid())_\(UInt32.random(in: 0...UInt32.max))"
+        let admin = try demo.live.connect()
+        try admin.executeSimple("CREATE ROLE \(role) LOGIN; " + grants.replacingOccurrences(of: "ROLE", with: role))
+        defer { try? admin.executeSimple("DROP OWNED BY \(role); DROP ROLE \(role)") }
+        try body(demo.live.conninfo + " user=\(role)")
+    }
+
+    /// Row-level security that would hide rows from the tool's role is an error, not a filter:
+    /// with a SELECT policy, plan called hidden live slots lost and exited 0 (found by a hostile test).
+    func testRowSecurityThatWouldHideRowsStopsThePlan() throws {
+        try demo.live.connect().executeSimple("""
+            ALTER TABLE time_slots ENABLE ROW LEVEL SECURITY;
+            ALTER TABLE time_slots FORCE ROW LEVEL SECURITY;
+            CREATE POLICY some_users ON time_slots FOR SELECT USING (user_id % 2 = 0);
+            """)
+        try withRole("GRANT SELECT ON ALL TABLES IN SCHEMA public TO ROLE") { conninfo in
+            let output = try tool(["plan"] + DemoIncident.window + ["--logs", DemoIncident.logs, "--db", conninfo, "--out", demo.dir.file("rls").path, "--quiet"])
+            XCTAssertEqual(output.status, 69, output.stderrText)
+            XCTAssertTrue(output.stderrText.contains("row-level security"), output.stderrText)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: demo.dir.file("rls").path))
+        }
+    }
+
+    /// A function of the service schema named like the built-in the fingerprints use cannot make
+    /// them constant: with public.hash_record_extended(record, integer), every fingerprint was the
+    /// same, verify missed a user's edit and revert deleted it (found by a hostile test).
+    func testAServiceSchemaFunctionCannotChangeTheFingerprints() throws {
+        try demo.live.connect().executeSimple("""
+            CREATE FUNCTION public.hash_record_extended(record, integer) RETURNS bigint LANGUAGE plpgsql AS 'BEGIN RETURN 42; END';
+            """)
+        try planAndApply()
+        try demo.live.connect().executeSimple("""
+            UPDATE time_slots SET keystrokes = keystrokes + 1
+            WHERE id = (SELECT min(id) FROM time_slots WHERE source = 'recovered')
+            """)
+        let verify = try tool(["verify", "--run", "1", "--db", demo.live.conninfo])
+        XCTAssertEqual(verify.status, 71, verify.stdoutText + verify.stderrText)
+        XCTAssertTrue(verify.stdoutText.contains("1 changed since the apply"), verify.stdoutText)
+    }
+
+    /// A role without CREATE on the database applies once an administrator has made the recovery
+    /// schema for it: CREATE SCHEMA IF NOT EXISTS asked for the privilege first (found by a hostile test).
+    func testARoleWithoutCreateAppliesIntoASchemaMadeForIt() throws {
+        XCTAssertEqual(try plan("pre").status, 0)
+        try withRole("""
+            GRANT SELECT ON ALL TABLES IN SCHEMA public TO ROLE;
+            GRANT INSERT, DELETE ON time_slots TO ROLE;
+            GRANT UPDATE ON users, offline_entries TO ROLE;
+            GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO ROLE;
+            CREATE SCHEMA recovery AUTHORIZATION ROLE;
+            """) { conninfo in
+            let apply = try tool(["apply", demo.dir.file("pre").path, "--db", conninfo, "--yes", "--plan-id", try approvedPlanID(demo.dir.file("pre").path)])
+            XCTAssertEqual(apply.status, 0, apply.stderrText)
+            let verify = try tool(["verify", "--run", "1", "--db", conninfo])
+            XCTAssertEqual(verify.status, 0, verify.stdoutText + verify.stderrText)
+            try demo.live.connect().executeSimple("DROP SCHEMA recovery CASCADE")
+        }
+    }
+
     /// Row 3: a read-only database (its default, or a standby) is refused before any write, by
     /// apply and by revert, with one line and exit 69.
     func testReadOnlyDatabaseIsRefusedBeforeAnyWrite() throws {
