@@ -337,12 +337,15 @@ private struct ApplyTransaction {
         let contractTypes = TimeSlotColumns.stored.map { "('\($0.name)', '\($0.sqlType)'::regtype)" }.joined(separator: ", ")
         // collisdeterministic: PostgreSQL 12 and later; every collation before was deterministic.
         let nondeterministic = connection.serverVersion >= 120000 ? " OR l.collisdeterministic IS FALSE" : ""
+        // A row routed to a partition fires the partition's triggers too (pg_partition_tree: 12 and
+        // later; none for a table that is not partitioned).
+        let partitions = connection.serverVersion >= 120000 ? " OR g.tgrelid IN (SELECT relid FROM pg_partition_tree(a.attrelid))" : ""
         let result = try connection.execute(
             """
             SELECT CASE WHEN a.attidentity <> '' THEN format('nextval(%L::regclass)', pg_get_serial_sequence($1::text, 'id'))
                         ELSE pg_get_expr(d.adbin, d.adrelid) END,
               (SELECT count(*) FROM pg_trigger g
-               WHERE g.tgrelid = a.attrelid AND NOT g.tgisinternal AND g.tgenabled <> 'D' AND g.tgtype & 7 = 7)
+               WHERE (g.tgrelid = a.attrelid\(partitions)) AND NOT g.tgisinternal AND g.tgenabled <> 'D' AND g.tgtype & 7 = 7)
               + (SELECT count(*) FROM pg_rewrite r WHERE r.ev_class = a.attrelid AND r.ev_type = '3')
               + (SELECT count(*) FROM (VALUES \(contractTypes)) c (name, type)
                  LEFT JOIN pg_attribute s ON s.attrelid = a.attrelid AND s.attname = c.name AND NOT s.attisdropped

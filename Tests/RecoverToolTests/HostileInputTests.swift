@@ -260,6 +260,30 @@ final class HostileInputTests: XCTestCase {
         XCTAssertTrue(verify.stdoutText.contains("1 changed since the apply"), verify.stdoutText)
     }
 
+    /// A trigger on a partition of a partitioned time_slots changes rows as they are stored, as one
+    /// on the table does: apply takes their fingerprints as stored. It looked at the table's own
+    /// triggers only, so verify failed right after the apply and revert kept the rows (found by a
+    /// hostile test).
+    func testATriggerOnAPartitionIsSeenByApply() throws {
+        try demo.live.connect().executeSimple("""
+            ALTER TABLE public.time_slots RENAME TO time_slots_flat;
+            CREATE TABLE public.time_slots (LIKE public.time_slots_flat INCLUDING DEFAULTS INCLUDING CONSTRAINTS)
+              PARTITION BY RANGE (slot_start);
+            ALTER TABLE public.time_slots ADD UNIQUE (user_id, slot_start);
+            CREATE TABLE public.time_slots_all PARTITION OF public.time_slots FOR VALUES FROM (MINVALUE) TO (MAXVALUE);
+            INSERT INTO public.time_slots SELECT * FROM public.time_slots_flat;
+            CREATE FUNCTION public.note_never_null() RETURNS trigger LANGUAGE plpgsql AS
+              $$BEGIN NEW.note := coalesce(NEW.note, ''); RETURN NEW; END$$;
+            CREATE TRIGGER note_never_null BEFORE INSERT ON public.time_slots_all FOR EACH ROW EXECUTE FUNCTION public.note_never_null();
+            """)
+        try planAndApply()
+        let verify = try tool(["verify", "--run", "1", "--db", demo.live.conninfo])
+        XCTAssertEqual(verify.status, 0, verify.stdoutText + verify.stderrText)
+        let revert = try tool(["revert", "--run", "1", "--yes", "--db", demo.live.conninfo])
+        XCTAssertEqual(revert.status, 0, revert.stderrText)
+        XCTAssertEqual(try demo.live.connect().execute("SELECT count(*) FROM time_slots WHERE source = 'recovered'").scalar, "0", revert.stdoutText)
+    }
+
     /// A role without CREATE on the database applies once an administrator has made the recovery
     /// schema for it: CREATE SCHEMA IF NOT EXISTS asked for the privilege first (found by a hostile test).
     func testARoleWithoutCreateAppliesIntoASchemaMadeForIt() throws {
