@@ -292,6 +292,7 @@ private struct ApplyTransaction {
         try takeRecoveryLock()
         try prepareSchema()
         if let previous = try previousRun() { return .alreadyApplied(previous) }
+        try checkRevertible()
         let target = try readTarget()
         try loadRows(idDefault: target.idDefault)
         let runID = try recordRun()
@@ -329,6 +330,31 @@ private struct ApplyTransaction {
         }
         checkpoint(.previousRunChecked)
         return nil
+    }
+
+    /// Refuses a `time_slots` that a revert could not delete from: one published (for deletes) with
+    /// a row filter or column list its replica identity does not cover, where PostgreSQL refuses
+    /// every DELETE (42P10). Tried on a published table only, deleting nothing, inside a savepoint
+    /// rolled back, so that no statement trigger's work is kept.
+    private func checkRevertible() throws {
+        let table = connection.table("time_slots")
+        let published = try connection.execute(
+            """
+            SELECT count(*) FROM pg_catalog.pg_publication_tables t JOIN pg_catalog.pg_publication p ON p.pubname = t.pubname
+            WHERE p.pubdelete AND t.schemaname = $1 AND t.tablename = 'time_slots'
+            """, [connection.schema], context: "reading the publications of \(table)").scalar
+        guard published != "0" else { return }
+        try connection.executeSimple("SAVEPOINT recover_tool_revertible", context: "checking that a revert could delete from \(table)")
+        do {
+            try connection.executeSimple("DELETE FROM \(table) WHERE false", context: "checking that a revert could delete from \(table)")
+        } catch let error as PostgresError where error.sqlState == "42P10" {
+            throw CommitError(
+                .database, "\(doing): \(error.message); nothing was changed",
+                hint: "a revert could not delete the run's slots: give \(table) a replica identity that covers the publication's "
+                    + "row filter and column list (ALTER TABLE ... REPLICA IDENTITY FULL), or publish it without them",
+                postgres: error)
+        }
+        try connection.executeSimple("ROLLBACK TO SAVEPOINT recover_tool_revertible", context: "checking that a revert could delete from \(table)")
     }
 
     /// The catalog's answer about the live `time_slots` (`Target`), in one query.

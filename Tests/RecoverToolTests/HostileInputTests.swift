@@ -284,6 +284,21 @@ final class HostileInputTests: XCTestCase {
         XCTAssertEqual(try demo.live.connect().execute("SELECT count(*) FROM time_slots WHERE source = 'recovered'").scalar, "0", revert.stdoutText)
     }
 
+    /// A publication of time_slots whose row filter the replica identity does not cover refuses
+    /// every DELETE, so the run could never be reverted: apply refuses before writing (it applied,
+    /// and revert failed with 42P10; found by a hostile test).
+    func testAPublicationThatWouldBlockTheRevertIsRefusedByApply() throws {
+        try demo.live.connect().executeSimple("CREATE PUBLICATION rt_client_slots FOR TABLE public.time_slots WHERE (source = 'client')")
+        XCTAssertEqual(try plan("pub").status, 0)
+        let before = try DatabaseState.checksums(try demo.live.connect())
+        let apply = try tool(["apply", demo.dir.file("pub").path, "--db", demo.live.conninfo, "--yes", "--plan-id", try approvedPlanID(demo.dir.file("pub").path)])
+        XCTAssertEqual(apply.status, 69, apply.stderrText)
+        XCTAssertTrue(apply.stderrText.contains("REPLICA IDENTITY"), apply.stderrText)
+        XCTAssertTrue(apply.stderrText.contains("nothing was changed"), apply.stderrText)
+        XCTAssertEqual(try DatabaseState.checksums(try demo.live.connect()), before)
+        try demo.live.connect().executeSimple("DROP PUBLICATION rt_client_slots")
+    }
+
     /// A role without CREATE on the database applies once an administrator has made the recovery
     /// schema for it: CREATE SCHEMA IF NOT EXISTS asked for the privilege first (found by a hostile test).
     func testARoleWithoutCreateAppliesIntoASchemaMadeForIt() throws {
