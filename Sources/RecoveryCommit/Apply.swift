@@ -334,27 +334,41 @@ private struct ApplyTransaction {
 
     /// Refuses a `time_slots` that a revert could not delete from: one published (for deletes) with
     /// a row filter or column list its replica identity does not cover, where PostgreSQL refuses
-    /// every DELETE (42P10). Tried on a published table only, deleting nothing, inside a savepoint
-    /// rolled back, so that no statement trigger's work is kept.
+    /// every DELETE (42P10). A partitioned table's rows are deleted from its partitions, each with
+    /// its own replica identity and publications (or the root's, with
+    /// `publish_via_partition_root`): each is tried. Only when a table of the tree is published,
+    /// deleting nothing, inside a savepoint rolled back, so that no statement trigger's work is kept.
     private func checkRevertible() throws {
         let table = connection.table("time_slots")
+        let context = "checking that a revert could delete from \(table)"
+        // pg_partition_tree: PostgreSQL 12 and later; empty for a table that is not partitioned.
+        let tree = connection.serverVersion >= 120000
+            ? "SELECT $1::text::regclass UNION SELECT relid FROM pg_catalog.pg_partition_tree($1::text::regclass)"
+            : "SELECT $1::text::regclass"
         let published = try connection.execute(
             """
             SELECT count(*) FROM pg_catalog.pg_publication_tables t JOIN pg_catalog.pg_publication p ON p.pubname = t.pubname
-            WHERE p.pubdelete AND t.schemaname = $1 AND t.tablename = 'time_slots'
-            """, [connection.schema], context: "reading the publications of \(table)").scalar
+            WHERE p.pubdelete AND (pg_catalog.quote_ident(t.schemaname) || '.' || pg_catalog.quote_ident(t.tablename))::regclass IN (\(tree))
+            """, [table], context: "reading the publications of \(table)").scalar
         guard published != "0" else { return }
-        try connection.executeSimple("SAVEPOINT recover_tool_revertible", context: "checking that a revert could delete from \(table)")
-        do {
-            try connection.executeSimple("DELETE FROM \(table) WHERE false", context: "checking that a revert could delete from \(table)")
-        } catch let error as PostgresError where error.sqlState == "42P10" {
-            throw CommitError(
-                .database, "\(doing): \(error.message); nothing was changed",
-                hint: "a revert could not delete the run's slots: give \(table) a replica identity that covers the publication's "
-                    + "row filter and column list (ALTER TABLE ... REPLICA IDENTITY FULL), or publish it without them",
-                postgres: error)
+        let leaves = connection.serverVersion >= 120000
+            ? "SELECT relid::regclass::text FROM pg_catalog.pg_partition_tree($1::text::regclass) WHERE isleaf"
+            : "SELECT $1::text::regclass::text"
+        var targets = try connection.execute(leaves, [table], context: context).rows.compactMap { $0[0] }
+        if targets.isEmpty { targets = [table] }  // not partitioned
+        try connection.executeSimple("SAVEPOINT recover_tool_revertible", context: context)
+        for target in targets {
+            do {
+                try connection.executeSimple("DELETE FROM ONLY \(target) WHERE false", context: context)
+            } catch let error as PostgresError where error.sqlState == "42P10" {
+                throw CommitError(
+                    .database, "\(doing): \(error.message); nothing was changed",
+                    hint: "a revert could not delete the run's slots: give \(target) a replica identity that covers the publication's "
+                        + "row filter and column list (ALTER TABLE ... REPLICA IDENTITY FULL, on each partition), or publish it without them",
+                    postgres: error)
+            }
         }
-        try connection.executeSimple("ROLLBACK TO SAVEPOINT recover_tool_revertible", context: "checking that a revert could delete from \(table)")
+        try connection.executeSimple("ROLLBACK TO SAVEPOINT recover_tool_revertible", context: context)
     }
 
     /// The catalog's answer about the live `time_slots` (`Target`), in one query.

@@ -248,9 +248,12 @@ public enum RecoverySchema {
         "pg_catalog.md5(ROW(\(values.joined(separator: ", ")))::text)"
     }
 
-    /// `hash64:` and the 64-bit hash of the row's values except `id` (PostgreSQL 14 and later).
+    /// `hash64:` and the 64-bit hash of the row's values except `id` (PostgreSQL 14 and later),
+    /// joined by `pg_catalog.textcat`, not `||`: an operator `||(text, bigint)` of the service
+    /// schema matches closer than pg_catalog's `anytextcat` and would win. The same text as
+    /// `'hash64:' || hash`, which runs recorded before wrote.
     static func hashFingerprint(_ values: [String]) -> String {
-        "('hash64:' || pg_catalog.hash_record_extended(ROW(\(values.joined(separator: ", "))), 0::bigint))"
+        "pg_catalog.textcat('hash64:', pg_catalog.hash_record_extended(ROW(\(values.joined(separator: ", "))), 0::bigint)::text)"
     }
 
     private static func storedColumns(_ alias: String) -> [String] {

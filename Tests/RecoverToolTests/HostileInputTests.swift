@@ -249,6 +249,8 @@ final class HostileInputTests: XCTestCase {
     func testAServiceSchemaFunctionCannotChangeTheFingerprints() throws {
         try demo.live.connect().executeSimple("""
             CREATE FUNCTION public.hash_record_extended(record, integer) RETURNS bigint LANGUAGE plpgsql AS 'BEGIN RETURN 42; END';
+            CREATE FUNCTION public.same(text, bigint) RETURNS text LANGUAGE plpgsql AS 'BEGIN RETURN ''hash64:same''; END';
+            CREATE OPERATOR public.|| (LEFTARG = text, RIGHTARG = bigint, FUNCTION = public.same);
             """)
         try planAndApply()
         try demo.live.connect().executeSimple("""
@@ -288,14 +290,34 @@ final class HostileInputTests: XCTestCase {
     /// every DELETE, so the run could never be reverted: apply refuses before writing (it applied,
     /// and revert failed with 42P10; found by a hostile test).
     func testAPublicationThatWouldBlockTheRevertIsRefusedByApply() throws {
-        try demo.live.connect().executeSimple("CREATE PUBLICATION rt_client_slots FOR TABLE public.time_slots WHERE (source = 'client')")
-        XCTAssertEqual(try plan("pub").status, 0)
+        try refusesPublication("FOR TABLE public.time_slots WHERE (source = 'client')")
+    }
+
+    /// The same on a partitioned time_slots: published through its root, or a partition published
+    /// on its own, each partition refuses the DELETE (the check looked at the table alone).
+    func testAPublicationOfAPartitionThatWouldBlockTheRevertIsRefusedByApply() throws {
+        try demo.live.connect().executeSimple("""
+            ALTER TABLE public.time_slots RENAME TO time_slots_flat;
+            CREATE TABLE public.time_slots (LIKE public.time_slots_flat INCLUDING DEFAULTS INCLUDING CONSTRAINTS)
+              PARTITION BY RANGE (slot_start);
+            ALTER TABLE public.time_slots ADD UNIQUE (user_id, slot_start);
+            CREATE TABLE public.time_slots_all PARTITION OF public.time_slots FOR VALUES FROM (MINVALUE) TO (MAXVALUE);
+            INSERT INTO public.time_slots SELECT * FROM public.time_slots_flat;
+            """)
+        try refusesPublication("FOR TABLE public.time_slots WHERE (source = 'client') WITH (publish_via_partition_root = true)")
+        try refusesPublication("FOR TABLE public.time_slots_all WHERE (source = 'client')")
+    }
+
+    func refusesPublication(_ definition: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        try demo.live.connect().executeSimple("CREATE PUBLICATION rt_client_slots \(definition)")
+        try? FileManager.default.removeItem(at: demo.dir.file("pub"))
+        XCTAssertEqual(try plan("pub").status, 0, file: file, line: line)
         let before = try DatabaseState.checksums(try demo.live.connect())
         let apply = try tool(["apply", demo.dir.file("pub").path, "--db", demo.live.conninfo, "--yes", "--plan-id", try approvedPlanID(demo.dir.file("pub").path)])
-        XCTAssertEqual(apply.status, 69, apply.stderrText)
-        XCTAssertTrue(apply.stderrText.contains("REPLICA IDENTITY"), apply.stderrText)
-        XCTAssertTrue(apply.stderrText.contains("nothing was changed"), apply.stderrText)
-        XCTAssertEqual(try DatabaseState.checksums(try demo.live.connect()), before)
+        XCTAssertEqual(apply.status, 69, apply.stderrText, file: file, line: line)
+        XCTAssertTrue(apply.stderrText.contains("REPLICA IDENTITY"), apply.stderrText, file: file, line: line)
+        XCTAssertTrue(apply.stderrText.contains("nothing was changed"), apply.stderrText, file: file, line: line)
+        XCTAssertEqual(try DatabaseState.checksums(try demo.live.connect()), before, file: file, line: line)
         try demo.live.connect().executeSimple("DROP PUBLICATION rt_client_slots")
     }
 
