@@ -262,11 +262,9 @@ final class HostileInputTests: XCTestCase {
         XCTAssertTrue(verify.stdoutText.contains("1 changed since the apply"), verify.stdoutText)
     }
 
-    /// A trigger on a partition of a partitioned time_slots changes rows as they are stored, as one
-    /// on the table does: apply takes their fingerprints as stored. It looked at the table's own
-    /// triggers only, so verify failed right after the apply and revert kept the rows (found by a
-    /// hostile test).
-    func testATriggerOnAPartitionIsSeenByApply() throws {
+    /// The demo's time_slots made a partitioned table of one partition, time_slots_all, with the
+    /// same rows (the flat table is kept, renamed: it owns the id sequence).
+    func partitionTimeSlots() throws {
         try demo.live.connect().executeSimple("""
             ALTER TABLE public.time_slots RENAME TO time_slots_flat;
             CREATE TABLE public.time_slots (LIKE public.time_slots_flat INCLUDING DEFAULTS INCLUDING CONSTRAINTS)
@@ -274,6 +272,16 @@ final class HostileInputTests: XCTestCase {
             ALTER TABLE public.time_slots ADD UNIQUE (user_id, slot_start);
             CREATE TABLE public.time_slots_all PARTITION OF public.time_slots FOR VALUES FROM (MINVALUE) TO (MAXVALUE);
             INSERT INTO public.time_slots SELECT * FROM public.time_slots_flat;
+            """)
+    }
+
+    /// A trigger on a partition of a partitioned time_slots changes rows as they are stored, as one
+    /// on the table does: apply takes their fingerprints as stored. It looked at the table's own
+    /// triggers only, so verify failed right after the apply and revert kept the rows (found by a
+    /// hostile test).
+    func testATriggerOnAPartitionIsSeenByApply() throws {
+        try partitionTimeSlots()
+        try demo.live.connect().executeSimple("""
             CREATE FUNCTION public.note_never_null() RETURNS trigger LANGUAGE plpgsql AS
               $$BEGIN NEW.note := coalesce(NEW.note, ''); RETURN NEW; END$$;
             CREATE TRIGGER note_never_null BEFORE INSERT ON public.time_slots_all FOR EACH ROW EXECUTE FUNCTION public.note_never_null();
@@ -296,14 +304,7 @@ final class HostileInputTests: XCTestCase {
     /// The same on a partitioned time_slots: published through its root, or a partition published
     /// on its own, each partition refuses the DELETE (the check looked at the table alone).
     func testAPublicationOfAPartitionThatWouldBlockTheRevertIsRefusedByApply() throws {
-        try demo.live.connect().executeSimple("""
-            ALTER TABLE public.time_slots RENAME TO time_slots_flat;
-            CREATE TABLE public.time_slots (LIKE public.time_slots_flat INCLUDING DEFAULTS INCLUDING CONSTRAINTS)
-              PARTITION BY RANGE (slot_start);
-            ALTER TABLE public.time_slots ADD UNIQUE (user_id, slot_start);
-            CREATE TABLE public.time_slots_all PARTITION OF public.time_slots FOR VALUES FROM (MINVALUE) TO (MAXVALUE);
-            INSERT INTO public.time_slots SELECT * FROM public.time_slots_flat;
-            """)
+        try partitionTimeSlots()
         try refusesPublication("FOR TABLE public.time_slots WHERE (source = 'client') WITH (publish_via_partition_root = true)")
         try refusesPublication("FOR TABLE public.time_slots_all WHERE (source = 'client')")
     }
