@@ -95,16 +95,19 @@ extension LiveState {
     /// (`infinity`, `-infinity`: an offline entry "until further notice") is taken at the nearest
     /// of them: it covers the same slots, and its cast no longer fails.
     static func microseconds(_ column: String) -> String {
-        // 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z: whole seconds, which `timestamptz`'s
-        // float8 product of an interval holds exactly at this size.
+        // 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z.
         let first = timestamptz(Timestamp(microseconds: -62_135_596_800_000_000))
         let last = timestamptz(Timestamp(microseconds: 253_402_300_799_000_000))
         return "(extract(epoch FROM least(greatest(\(column), \(first)), \(last))) * 1000000)::bigint"
     }
 
-    /// A time as an SQL `timestamptz` built from integers, whatever the session's DateStyle.
+    /// A time as an SQL `timestamptz` built from integers, whatever the session's DateStyle:
+    /// whole seconds and the microseconds past them. A number times an interval is a float8
+    /// product; a count of seconds (under 2^38 for the years 1 to 9999) times a million is one
+    /// exactly, a count of microseconds past about 2255 (2^53) is not.
     static func timestamptz(_ time: Timestamp) -> String {
-        "(timestamptz 'epoch' + \(time.microseconds) * interval '1 microsecond')"
+        let (seconds, micros) = time.microseconds.floorDividedBy(1_000_000)
+        return "(timestamptz 'epoch' + \(seconds) * interval '1 second' + \(micros) * interval '1 microsecond')"
     }
 }
 

@@ -218,6 +218,33 @@ final class LiveStateTests: XCTestCase {
         XCTAssertEqual(state.presentKeys.map(\.slotStart.microseconds).min(), -600_000_000)
     }
 
+    /// The window's bounds reach the server exactly, to the microsecond, in any year the tool
+    /// holds: a bound built through a float8 of microseconds was rounded past about 2255 (2^53
+    /// microseconds), and a window ending a microsecond after a live slot's start missed it.
+    func testWindowBoundsAreExactInLateYears() throws {
+        let db = try TestDatabase(label: "live_late")
+        let c = try db.connect()
+        _ = try c.executeSimple("""
+            INSERT INTO users VALUES (1, 'a@x', 'UTC');
+            INSERT INTO projects VALUES (7, 1, 'p7');
+            INSERT INTO time_slots (user_id, project_id, slot_start, source, status)
+              VALUES (1, 7, '2300-01-01 00:00:00+00', 'client', 'active'),
+                     (1, 7, '9999-12-31 23:50:00+00', 'client', 'active');
+            """)
+        for (from, to, present) in [
+            ("2299-12-31T23:00:00Z", "2300-01-01T00:00:00.000001Z", ["2300-01-01T00:00:00Z"]),
+            ("2300-01-01T00:00:00.000001Z", "2300-01-01T01:00:00Z", []),
+            ("9999-12-31T23:50:00Z", "9999-12-31T23:50:00.000001Z", ["9999-12-31T23:50:00Z"]),
+            ("9999-12-31T23:40:00Z", "9999-12-31T23:49:59.999999Z", []),
+        ] {
+            let window = Window(from: Timestamp.parse(from)!, to: Timestamp.parse(to)!)
+            try c.begin(readOnly: true, isolation: .repeatableRead)
+            let state = try LiveUserState.load(from: c, window: window, users: [1])
+            try c.commit()
+            XCTAssertEqual(state.presentKeys.map(\.slotStart.rfc3339), present, "\(from) to \(to)")
+        }
+    }
+
     /// `restricted(to:)` keeps what is of the users kept: all of it when every user read is kept
     /// (given more users or exactly the users read), and only theirs otherwise.
     func testRestrictedKeepsWhatIsOfTheUsersKept() {
