@@ -95,9 +95,9 @@ extension LiveState {
     /// (`infinity`, `-infinity`: an offline entry "until further notice") is taken at the nearest
     /// of them: it covers the same slots, and its cast no longer fails.
     static func microseconds(_ column: String) -> String {
-        // 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z.
-        let first = timestamptz(Timestamp(microseconds: -62_135_596_800_000_000))
-        let last = timestamptz(Timestamp(microseconds: 253_402_300_799_000_000))
+        // The last whole second: an entry "until further notice" ends at 9999-12-31T23:59:59Z.
+        let first = timestamptz(Timestamp.earliest)
+        let last = timestamptz(Timestamp(microseconds: Timestamp.latest.microseconds - 999_999))
         return "(extract(epoch FROM least(greatest(\(column), \(first)), \(last))) * 1000000)::bigint"
     }
 

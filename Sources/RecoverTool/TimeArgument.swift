@@ -14,6 +14,8 @@ struct TimeArgument: ExpressibleByArgument, Sendable {
         /// More than six digits after the seconds' point: PostgreSQL rounds such a time to the
         /// microsecond and the tool's timestamps would cut it, so the two would disagree.
         case finerThanMicroseconds
+        /// A time that its offset takes out of the years 1 to 9999 (the instant, in UTC).
+        case outOfRange(Timestamp)
         case notATime
     }
 
@@ -42,6 +44,9 @@ struct TimeArgument: ExpressibleByArgument, Sendable {
             throw ValidationError(
                 "\(flag) '\(text)' is finer than a microsecond, which PostgreSQL's timestamps do not hold: "
                     + "write at most six digits after the seconds' point")
+        case .outOfRange(let instant):
+            throw ValidationError(
+                "\(flag) '\(text)' is \(instant) in UTC, outside the years 1 to 9999 that PostgreSQL's timestamps and this tool share")
         case .notATime:
             throw ValidationError("\(flag) '\(text)' is not an RFC 3339 time: write it as 2018-07-25T14:55:00Z or with an offset such as -07:00")
         }
@@ -50,6 +55,7 @@ struct TimeArgument: ExpressibleByArgument, Sendable {
     private static func read(_ text: String) -> Reading {
         let fine = isFinerThanMicroseconds(text)
         if let t = Timestamp.parse(text) { return fine ? .finerThanMicroseconds : .time(t) }
+        if let instant = Timestamp.parseIgnoringRange(text) { return .outOfRange(instant) }
         // A local time: date, `T` or space, hours and minutes, maybe seconds and a fraction.
         var local = text
         if local.count == 10 { local += "T00:00:00" }

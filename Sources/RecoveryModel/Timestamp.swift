@@ -34,6 +34,12 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
     /// Ten minutes, in microseconds.
     public static let slotLength: Int64 = 600_000_000
 
+    /// The first and last instants the tool holds: the years 1 to 9999 in UTC, which RFC 3339
+    /// and PostgreSQL's ISO text (without BC) share. `parse` refuses a time beyond them once its
+    /// offset is applied (`0001-01-01T00:00:00+14:00` is in year 0, which PostgreSQL refuses).
+    public static let earliest = Timestamp(microseconds: -62_135_596_800_000_000)
+    public static let latest = Timestamp(microseconds: 253_402_300_799_999_999)
+
     /// RFC 3339 in UTC: `2018-07-25T14:50:00Z`, with a fraction only when there is one.
     public var description: String { rfc3339 }
 
@@ -83,6 +89,14 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
         return text.withUTF8 { parse(UnsafeRawBufferPointer($0)) }
     }
 
+    /// `parse`, without its bound on the instant (`earliest`, `latest`): for a caller that says
+    /// why a time was refused.
+    public static func parseIgnoringRange(_ text: String) -> Timestamp? {
+        var text = text
+        var dates = DateMemo()
+        return text.withUTF8 { instant(UnsafeRawBufferPointer($0), dates: &dates) }
+    }
+
     @inlinable
     public static func parse(_ bytes: UnsafeRawBufferPointer) -> Timestamp? {
         var dates = DateMemo()
@@ -106,6 +120,15 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
     /// `parse(_:)`, with the date of the last time parsed kept in `dates`: same results.
     @inlinable
     public static func parse(_ bytes: UnsafeRawBufferPointer, dates: inout DateMemo) -> Timestamp? {
+        guard let t = instant(bytes, dates: &dates),
+              UInt64(bitPattern: t.microseconds &- earliest.microseconds) <= UInt64(latest.microseconds - earliest.microseconds)
+        else { return nil }
+        return t
+    }
+
+    /// The instant of an RFC 3339 or PostgreSQL time, its offset applied, whatever its year.
+    @inlinable
+    static func instant(_ bytes: UnsafeRawBufferPointer, dates: inout DateMemo) -> Timestamp? {
         let n = bytes.count
         guard n >= 20 else { return nil }
         @inline(__always) func digit(_ i: Int) -> Int64? {

@@ -252,6 +252,9 @@ final class EventLineParserTests: XCTestCase {
         XCTAssertEqual(reason(uploadWith("slot_start", "\"2018-07-25 14:50\"")), .invalidTime(key: "slot_start"))
         XCTAssertEqual(reason(uploadWith("ts", "\"2018-02-30T10:00:00Z\"")), .invalidTime(key: "ts"))
         XCTAssertEqual(reason(uploadWith("ts", "\"yesterday\"")), .invalidTime(key: "ts"))
+        // Year 0 once its offset is applied: PostgreSQL would refuse the plan's row.
+        XCTAssertEqual(reason(uploadWith("slot_start", "\"0001-01-01T00:00:00+14:00\"")), .invalidTime(key: "slot_start"))
+        XCTAssertEqual(reason(uploadWith("ts", "\"9999-12-31T23:59:59-00:01\"")), .invalidTime(key: "ts"))
         XCTAssertEqual(reason(uploadWith("slot_start", "\"2018-07-25T14:55:00Z\"")), .misalignedSlotStart)
         XCTAssertEqual(reason(uploadWith("slot_start", "\"2018-07-25T14:50:01Z\"")), .misalignedSlotStart)
         XCTAssertEqual(reason(uploadWith("slot_start", "\"2018-07-25T14:50:00.5Z\"")), .misalignedSlotStart)

@@ -93,6 +93,20 @@ final class ScanCommandTests: XCTestCase {
                        "recover-tool: error: --to 'tomorrow' is not an RFC 3339 time: write it as 2018-07-25T14:55:00Z or with an offset such as -07:00; see 'recover-tool help'\n")
     }
 
+    /// A time whose offset takes it out of the years 1 to 9999 is refused as such, by every
+    /// command: `diff`, which reads no logs, went on to fail in PostgreSQL (69).
+    func testTimeOutsideTheYearsOneTo9999IsRefused() throws {
+        let out = try scan(["--from", "0001-01-01T00:00:00+14:00", "--to", "2018-07-25T16:00:00Z", "--logs", "fixtures/logs-basic"])
+        XCTAssertEqual(out.status, 64)
+        XCTAssertEqual(out.stderrText,
+                       "recover-tool: error: --from '0001-01-01T00:00:00+14:00' is 0000-12-31T10:00:00Z in UTC, outside the years 1 to 9999 "
+                        + "that PostgreSQL's timestamps and this tool share; see 'recover-tool help'\n")
+        let diff = try runProcess(Self.tool, ["diff", "--from", "2018-07-25T14:00:00Z", "--to", "9999-12-31T23:59:59-00:01", "--snapshot", "fixtures/demo/snapshot/time_slots.sql"],
+                                  currentDirectory: Repository.root)
+        XCTAssertEqual(diff.status, 64, diff.stderrText)
+        XCTAssertTrue(diff.stderrText.contains("--to '9999-12-31T23:59:59-00:01' is 10000-01-01T00:00:59Z in UTC, outside the years 1 to 9999"), diff.stderrText)
+    }
+
     func testToMustBeAfterFrom() throws {
         let out = try scan(["--from", "2018-07-25T16:00:00Z", "--to", "2018-07-25T09:00:00-07:00", "--logs", "fixtures/logs-basic"])
         XCTAssertEqual(out.status, 64)

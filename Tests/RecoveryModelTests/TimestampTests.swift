@@ -38,6 +38,15 @@ final class TimestampTests: XCTestCase {
         }
         XCTAssertEqual(Timestamp.parse("0001-01-01T00:00:00Z")?.microseconds, -62_135_596_800_000_000)
         XCTAssertEqual(Timestamp.parse("9999-12-31T23:59:59.999999Z")?.microseconds, 253_402_300_799_999_999)
+        // The instant, once the offset is applied, must lie in the years 1 to 9999: PostgreSQL
+        // refuses year 0 written as such, and the plan's files would hold it.
+        XCTAssertNil(Timestamp.parse("0001-01-01T00:00:00+14:00"))
+        XCTAssertNil(Timestamp.parse("0001-01-01T00:00:00.000001+00:00:01"))
+        XCTAssertNil(Timestamp.parse("9999-12-31T23:59:59-00:01"))
+        XCTAssertNil(Timestamp.parse("9999-12-31T23:59:59.999999-00:00:01"))
+        XCTAssertEqual(Timestamp.parse("0001-01-01T14:00:00+14:00"), Timestamp.earliest)
+        XCTAssertEqual(Timestamp.parse("9999-12-31T13:59:59.999999-10:00"), Timestamp.latest)
+        XCTAssertEqual(Timestamp.parseIgnoringRange("0001-01-01T00:00:00+14:00")?.rfc3339, "0000-12-31T10:00:00Z")
         XCTAssertEqual(Timestamp.parse("2018-12-31T23:59:59Z")?.microseconds, 1_546_300_799_000_000)
         XCTAssertEqual(Timestamp.parse("2019-01-01T00:00:00Z")?.microseconds, 1_546_300_800_000_000)
     }
