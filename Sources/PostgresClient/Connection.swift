@@ -133,7 +133,7 @@ public final class Connection {
                 kind: .query, message: "the server did not say which database this is",
                 context: "cannot read which database '\(redactedConnectionInfo)' is")
         }
-        return DatabaseIdentity(target: redactedConnectionInfo, systemIdentifier: system, name: name, oid: oid, serverVersion: version)
+        return DatabaseIdentity(target: redactedConnectionInfo, systemIdentifier: system, name: name, oid: oid, serverVersion: version, schema: schema)
     }
 
     /// Where the session is connected: `db1:5432`, or `/var/run/postgresql:5432` for a socket

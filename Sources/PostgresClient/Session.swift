@@ -1,3 +1,5 @@
+import RecoveryModel
+
 /// What every session of the tool relies on, set right after connecting so that neither the
 /// server's, the database's or the role's defaults nor `PG*` variables (`PGDATESTYLE`,
 /// `PGTZ`, `PGOPTIONS`) can change how values are written or names resolve.
@@ -8,7 +10,7 @@ public struct SessionSettings: Sendable, Equatable {
     public var schema: String
 
     /// The service schema when none is given (`--schema`).
-    public static let defaultSchema = "public"
+    public static var defaultSchema: String { DatabaseIdentity.defaultSchema }
 
     public init(applicationName: String = "recover-tool", schema: String = Self.defaultSchema) {
         self.applicationName = applicationName

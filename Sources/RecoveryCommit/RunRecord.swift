@@ -268,12 +268,15 @@ enum RecoveryConnection {
         return connection
     }
 
-    /// Refuses (70) to verify or revert `run` in another database than the one it was applied to
-    /// (a restored copy holds the copy's runs too). Runs recorded before schema version 4 name no
-    /// database and pass.
+    /// Refuses (70) to verify or revert `run` in another database or service schema than the one
+    /// it was applied to (a restored copy holds the copy's runs too). Runs recorded before schema
+    /// version 4 name no database and pass. A run recorded before its schema was kept is taken
+    /// to be of the schema given: which one it was is not known, and a refusal would leave it
+    /// with no way to be verified or reverted.
     static func requireRunDatabase(_ run: RunRecord, connection: Connection, refusing: String) throws {
-        guard let recorded = run.appliedTo else { return }
+        guard var recorded = run.appliedTo else { return }
         let live = try identity(of: connection, doing: refusing)
+        if recorded.schema == nil { recorded.schema = live.schema }
         try requireSameDatabase(live: live, recorded: recorded, refusing: "\(refusing): it was applied to")
     }
 
@@ -286,10 +289,19 @@ enum RecoveryConnection {
         }
     }
 
-    /// Refuses (70) a database other than `recorded`, naming both. No flag overrides it: a plan
-    /// for this database is one `recover-tool plan` away.
+    /// Refuses (70) a database or service schema other than `recorded`, naming both. No flag
+    /// overrides it: a plan for this database is one `recover-tool plan` away.
     static func requireSameDatabase(live: DatabaseIdentity, recorded: DatabaseIdentity, refusing: String) throws {
         guard !live.isSameDatabase(as: recorded) else { return }
+        var sameTables = live
+        sameTables.schema = recorded.schema
+        guard !sameTables.isSameDatabase(as: recorded) else {
+            throw CommitError(
+                .databaseMismatch,
+                "\(refusing) schema '\(recorded.serviceSchema)' of \(live), but --schema names '\(live.serviceSchema)'; nothing was changed",
+                hint: "give --schema \(recorded.serviceSchema), the schema it was made for, or make a new plan for schema '\(live.serviceSchema)' "
+                    + "with the command that made it ('recover-tool plan' or 'reconcile')")
+        }
         throw CommitError(
             .databaseMismatch,
             "\(refusing) \(recorded), but the connection reaches \(live); nothing was changed",

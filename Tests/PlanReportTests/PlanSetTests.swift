@@ -144,6 +144,37 @@ final class PlanSetTests: XCTestCase {
         }
     }
 
+    /// Shards planned for another service schema (`--schema`) of the same database are no set:
+    /// a shard read and written in another schema was combined, and its users' slots went to
+    /// the other schema's tables while `verify --set` passed (found by a hostile test).
+    func testShardsPlannedForAnotherSchemaAreRefused() throws {
+        let first = try shard(0, of: 2)
+        var other = PlanFixture.database("test")
+        other.schema = "alt"
+        let dir = tmp.path + "/other-schema"
+        try PlanFixture.write(
+            PlanFixture.slots(users: 1...8, perUser: 3).filter { Shard(index: 1, count: 2)!.contains(userID: $0.slot.key.userID) },
+            to: dir, for: other, shard: Shard(index: 1, count: 2))
+        XCTAssertThrowsError(try PlanSet.combine([first, try PlanDirectory.load(dir)])) { error in
+            XCTAssertEqual((error as? PlanError)?.kind, .setRefused, "\(error)")
+            XCTAssertTrue("\(error)".contains("'\(dir)' was planned against \(other), '\(first.path)' against \(first.document.database)"), "\(error)")
+            XCTAssertTrue("\(error)".contains("schema 'alt'"), "\(error)")
+        }
+    }
+
+    /// The plan id covers the service schema: a plan of the same evidence for another schema
+    /// has another id (apply took the second for the first, "already applied", status 0), and
+    /// a plan for the default schema keeps the id it had before the schema was recorded.
+    func testThePlanIDCoversTheSchemaButThatOfTheDefaultOne() throws {
+        let plan = try shard(0, of: 2)
+        var unrecorded = plan.document, publicSchema = plan.document, other = plan.document
+        unrecorded.database.schema = nil
+        publicSchema.database.schema = "public"
+        other.database.schema = "alt"
+        XCTAssertEqual(publicSchema.computePlanID(), unrecorded.computePlanID())
+        XCTAssertNotEqual(other.computePlanID(), publicSchema.computePlanID())
+    }
+
     /// Shards that read other inputs are no set: their union is not the recovery of either
     /// input set (a shard planned from one host's logs and no snapshot was combined, status 0;
     /// found by a hostile test).

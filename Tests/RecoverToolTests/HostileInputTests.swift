@@ -932,6 +932,17 @@ extension HostileInputTests {
         XCTAssertEqual(applied.status, 0, applied.stderrText)
         XCTAssertEqual(try c.execute("SELECT count(*) FROM svc.time_slots").scalar.flatMap { Int($0) }, svcBefore + 82)
         XCTAssertEqual(try runProcess(BuiltProducts.recoverTool, ["verify", "--run", "1", "--db", db.conninfo, "--schema", "svc"], environment: db.processEnvironment).status, 0)
+        // The plan and its run name the schema: another --schema is another target, refused
+        // (70) before anything is read or written in it (apply wrote the slots of a plan made for
+        // one schema into another's tables; found by a hostile test).
+        let planDocument = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/plan.json"))) as? [String: Any])
+        XCTAssertEqual((planDocument["database"] as? [String: Any])?["schema"] as? String, "svc")
+        for command in [["apply", out, "--again", "--yes", "--plan-id", try approvedPlanID(out)], ["verify", "--run", "1"], ["revert", "--run", "1", "--yes"]] {
+            let other = try runProcess(BuiltProducts.recoverTool, command + ["--db", db.conninfo], environment: db.processEnvironment)
+            XCTAssertEqual(other.status, 70, "\(command): \(other.stderrText)")
+            XCTAssertTrue(other.stderrText.contains("schema 'svc'") && other.stderrText.contains("--schema"), "\(command): \(other.stderrText)")
+        }
+        XCTAssertEqual(try c.execute("SELECT count(*) FROM svc.time_slots").scalar.flatMap { Int($0) }, svcBefore + 82)
         let reverted = try runProcess(BuiltProducts.recoverTool, ["revert", "--run", "1", "--db", db.conninfo, "--schema", "svc", "--yes"], environment: db.processEnvironment)
         XCTAssertEqual(reverted.status, 0, reverted.stderrText)
         XCTAssertEqual(try c.execute("SELECT count(*) FROM svc.time_slots").scalar.flatMap { Int($0) }, svcBefore)
