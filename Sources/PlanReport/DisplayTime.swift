@@ -3,14 +3,14 @@ import RecoveryModel
 
 /// Times as the reviewer reads them: always UTC, and beside it the `--tz` zone when one was given.
 /// Foundation's calendar code runs here only, a few times per report, never per record.
-struct DisplayTime {
+public struct DisplayTime {
     /// The zone name as given, nil for UTC only.
     let zoneName: String?
     private let formatter: DateFormatter?
 
     init(zoneName: String?) {
         self.zoneName = zoneName
-        guard let zoneName, let zone = TimeZone(identifier: zoneName) else {
+        guard let zoneName, let zone = Self.zone(named: zoneName) else {
             formatter = nil
             return
         }
@@ -20,6 +20,46 @@ struct DisplayTime {
         f.timeZone = zone
         f.dateFormat = "yyyy-MM-dd HH:mm:ss xxxxx"
         formatter = f
+    }
+
+    /// The zone of an IANA name (`America/Los_Angeles`, `Etc/GMT-5`, `UTC`): one that the
+    /// machine's time zone database (`TZDIR`, else /usr/share/zoneinfo), which PostgreSQL reads
+    /// too, holds as a file. Nil for any other name, which no report shows times in. Foundation
+    /// takes more: `UTC+3` and `GMT-5` with the sign the other way from PostgreSQL's (and
+    /// `Etc/GMT-5`'s) reading, `PST` as Los Angeles' time where PostgreSQL has a fixed -08:00.
+    public static func zone(named name: String) -> TimeZone? {
+        zones.lock.lock()
+        defer { zones.lock.unlock() }
+        if let known = zones.found[name] { return known }
+        let zone = isDatabaseName(name) ? TimeZone(identifier: name) : nil
+        zones.found[name] = .some(zone)
+        return zone
+    }
+
+    /// True when `name` is a path below the time zone database to a TZif file (`UTC`, `Etc/UTC`
+    /// and `America/New_York` are; `PST`, `UTC+3` and `GMT-5` are not) and not a sign-ambiguous
+    /// `GMT±N`/`UTC±N` that Foundation reads before the file.
+    private static func isDatabaseName(_ name: String) -> Bool {
+        let parts = name.split(separator: "/", omittingEmptySubsequences: false)
+        guard !name.isEmpty, name.utf8.count <= 128, !name.hasPrefix("/"),
+              parts.allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." }),
+              name.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || "0123456789/_+-".unicodeScalars.contains($0)) })
+        else { return false }
+        let upper = name.uppercased()
+        if (upper.hasPrefix("GMT") || upper.hasPrefix("UTC")) && upper.count > 3
+            && ["+", "-"].contains(upper.dropFirst(3).prefix(1)) { return false }
+        let directory = ProcessInfo.processInfo.environment["TZDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/usr/share/zoneinfo"
+        guard let file = FileHandle(forReadingAtPath: directory + "/" + name) else { return false }
+        defer { try? file.close() }
+        return (try? file.read(upToCount: 4)) == Data("TZif".utf8)
+    }
+
+    private static let zones = ZoneTable()
+
+    private final class ZoneTable: @unchecked Sendable {
+        // Sendable: `found` is only touched under `lock`.
+        let lock = NSLock()
+        var found: [String: TimeZone?] = [:]
     }
 
     /// False when `--tz` named no zone this machine knows; the reports then say so.

@@ -110,12 +110,12 @@ struct TimelineSVG {
         self.evidence = evidence
         scale = TimelineScale(window: evidence.window)
         buckets = BucketCounts(evidence, scale: scale)
-        zone = evidence.displayTimeZone.flatMap(TimeZone.init(identifier:)) ?? TimeZone(identifier: "UTC")!
+        zone = evidence.displayTimeZone.flatMap(DisplayTime.zone(named:)) ?? TimeZone(identifier: "UTC")!
     }
 
     /// The name the axis is labelled with: the `--tz` zone, or `UTC`.
     static func axisZoneName(_ evidence: PlanEvidence) -> String {
-        evidence.displayTimeZone.flatMap { TimeZone(identifier: $0) == nil ? nil : $0 } ?? "UTC"
+        evidence.displayTimeZone.flatMap { DisplayTime.zone(named: $0) == nil ? nil : $0 } ?? "UTC"
     }
 
     /// The zone's offset from UTC at `time`, in microseconds.

@@ -80,7 +80,7 @@ struct Plan: ParsableCommand {
         if let memoryLimit, MemoryLimit.parse(memoryLimit) == nil {
             throw ValidationError("'--memory-limit' '\(memoryLimit)' is not a size such as 64M, 2G or 1048576")
         }
-        if let tz, TimeZone(identifier: tz) == nil {
+        if let tz, DisplayTime.zone(named: tz) == nil {
             throw ValidationError("'--tz' '\(tz)' is not an IANA time zone such as America/Los_Angeles")
         }
     }

@@ -140,6 +140,32 @@ final class NoticesTests: XCTestCase {
         XCTAssertGreaterThan(notices.map(\.notRecoveredSlots).reduce(0, +), 0)
     }
 
+    /// A user's zone is shown only when it is an IANA name of the machine's time zone database,
+    /// read as that database reads it. `UTC+3` and `GMT-5` are POSIX-style names whose sign
+    /// PostgreSQL (and `Etc/GMT-5`) read the other way from Foundation, which showed UTC+3 as
+    /// +03:00 where the service's own database means -03:00; `PST` is fixed -08:00 for
+    /// PostgreSQL and Los Angeles' summer time for Foundation (found by a hostile test). Such a
+    /// name gives the window in UTC, labelled so, as an unknown one does.
+    func testOnlyIANAZonesAreShownAndAsTheTimeZoneDatabaseReadsThem() throws {
+        var evidence = Incident.evidence()
+        evidence.userContacts = [
+            1001: UserContact(email: "a@example.com", timeZone: "UTC+3"),
+            1002: UserContact(email: "b@example.com", timeZone: "Etc/GMT-5"),
+        ]
+        let byUser = Dictionary(uniqueKeysWithValues: NoticesCSV.render(evidence).components(separatedBy: "\r\n").dropFirst()
+            .filter { !$0.isEmpty }.map { (String($0.prefix(4)), $0) })
+        let utcWindow = "between 2018-07-25T14:00:00Z and 2018-07-25T16:00:00Z (UTC)"
+        XCTAssertTrue(try XCTUnwrap(byUser["1001"]).contains(utcWindow), byUser["1001"] ?? "")
+        XCTAssertTrue(try XCTUnwrap(byUser["1002"]).contains("between 2018-07-25 19:00:00 +05:00 and 2018-07-25 21:00:00 +05:00 (Etc/GMT-5)"),
+                      byUser["1002"] ?? "")
+        for name in ["UTC+3", "GMT-5", "PST", "america/los_angeles", "America/Nowhere", "", "../../etc/passwd", String(repeating: "A", count: 200)] {
+            XCTAssertNil(DisplayTime.zone(named: name), name)
+        }
+        for name in ["UTC", "Etc/UTC", "America/Los_Angeles", "Asia/Kolkata", "Etc/GMT-14", "EST5EDT"] {
+            XCTAssertNotNil(DisplayTime.zone(named: name), name)
+        }
+    }
+
     /// A lost slot counts as not recovered only when no recovered slot has its key; the slots are
     /// looked up by key whether or not they come sorted.
     func testALostSlotThatIsRecoveredIsNotCountedAsLost() throws {
