@@ -22,11 +22,18 @@ public enum PlanWriter {
     /// empty directory is taken: nothing in it can be lost); nothing is ever written over.
     /// `beforeRename` runs once the files are written (a test's pause point).
     public static func write(_ evidence: PlanEvidence, to directory: String, beforeRename: () -> Void = {}) throws -> Output {
+        try staged(directory, beforeRename: beforeRename) { try writeFiles(evidence, into: $0) }
+    }
+
+    /// Calls `write` with a fresh directory beside `directory` to write a plan's files into, then
+    /// renames it into place: the one way a plan directory (a recovery or a reconcile plan) is
+    /// made. Refuses a `directory` that exists, but for an empty one (`checkDestination`).
+    static func staged<Output>(_ directory: String, beforeRename: () -> Void = {}, _ write: (String) throws -> Output) throws -> Output {
         try checkDestination(directory)
         let staging = try TemporaryPaths.make { () throws(PlanError) -> String in try makeStagingDirectory(beside: directory) }
         defer { TemporaryPaths.unregister(staging) }
         do {
-            let output = try writeFiles(evidence, into: staging)
+            let output = try write(staging)
             beforeRename()
             // A signal pending now ends the plan here instead, with nothing in place.
             try TemporaryPaths.settle(staging) { () throws(PlanError) in

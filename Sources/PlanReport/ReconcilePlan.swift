@@ -67,15 +67,15 @@ public struct ReconcileEvidence: Sendable {
 
 
 /// Writes a reconcile plan directory: `rows.tsv`, `memberships.tsv`, `report.md`, `report.html`,
-/// `reconcile.csv`, then `plan.json` last.
+/// `reconcile.csv`, then `plan.json` last; into a directory beside `directory`, renamed into
+/// place once complete, as a recovery plan is (`PlanWriter.staged`).
 public enum ReconcilePlanWriter {
     public static func write(_ evidence: ReconcileEvidence, to directory: String) throws -> (document: ReconcileDocument, files: [String]) {
-        let fm = FileManager.default
-        try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try PlanWriter.staged(directory) { try writeFiles(evidence, into: $0) }
+    }
+
+    static func writeFiles(_ evidence: ReconcileEvidence, into directory: String) throws -> (document: ReconcileDocument, files: [String]) {
         let planPath = directory + "/plan.json"
-        guard !fm.fileExists(atPath: planPath) else {
-            throw PlanError(.exists, path: planPath, detail: "a plan is already there; choose a new --out directory")
-        }
         let restores = evidence.result.decisions(.restore)
         var rows = TextBuffer(capacity: restores.count * 200)
         for d in restores { ReconcileRowsFormat.append(d, to: &rows) }

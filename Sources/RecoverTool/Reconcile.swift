@@ -79,6 +79,11 @@ struct ReconcileCommand: ParsableCommand {
     }
 
     func run() throws {
+        // As plan: a signal ends the run with its status and takes the staging directory away,
+        // and a taken --out stops it before the snapshot is read.
+        SignalExit.beforeEnd = { StatusLine.standardError.close() }
+        SignalExit.install()
+        try PlanWriter.checkDestination(out)
         let evidence = try ReconcilePlanning.evidence(for: request(), stages: output.log)
         let written = try output.log.timed("write") { try ReconcilePlanWriter.write(evidence, to: out) }
         try finish(written.document, evidence: evidence)

@@ -79,6 +79,25 @@ final class ReconcileCommandTests: XCTestCase {
         XCTAssertEqual(try badJob.live.connect().execute("SELECT md5(string_agg(t::text, ',' ORDER BY id)) FROM time_slots t").scalar, before)
     }
 
+    /// `--out` is written as `plan`'s is: into a directory beside it, renamed into place once
+    /// complete, and only to a new path. It was written in place: a directory of someone's files
+    /// had its report.md overwritten, and a reconcile stopped by a signal left reports naming a
+    /// plan id with no plan.json (found by a hostile test).
+    func testTheOutDirectoryIsNewAndWrittenWhole() throws {
+        let taken = badJob.dir.file("taken").path
+        try FileManager.default.createDirectory(atPath: taken, withIntermediateDirectories: true)
+        try Data("my notes\n".utf8).write(to: URL(fileURLWithPath: taken + "/report.md"))
+        let refused = try reconcile(badJob.dump, out: "taken")
+        XCTAssertEqual(refused.status, 65, refused.stderrText)
+        XCTAssertTrue(refused.stderrText.contains("it already exists (a directory that is not empty)"), refused.stderrText)
+        XCTAssertEqual(try String(contentsOfFile: taken + "/report.md", encoding: .utf8), "my notes\n")
+        let made = try reconcile(badJob.dump, out: "fresh")
+        XCTAssertEqual(made.status, 0, made.stderrText)
+        let names = try FileManager.default.contentsOfDirectory(atPath: badJob.dir.path)
+        XCTAssertFalse(names.contains { $0.contains(".partial-") }, "\(names)")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: badJob.dir.file("fresh/plan.json").path))
+    }
+
     func testASnapshotNotOlderThanTheJobIsRefused() throws {
         let run = try runProcess(Self.tool, [
             "reconcile", "--snapshot", badJob.dump, "--job-from", BadJobFixture.backupNewest, "--job-to", BadJobFixture.jobTo,
