@@ -77,7 +77,7 @@ public final class Connection {
         var session = session
         session.schema = target.schema
         connection.schema = target.schema
-        let pin = session.statement
+        let pin = session.statement(serverVersion: connection.serverVersion)
         try connection.execute(pin.sql, pin.params, context: "cannot set up the session on '\(redacted)'")
         return connection
     }

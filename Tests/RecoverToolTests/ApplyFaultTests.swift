@@ -44,6 +44,37 @@ final class ApplyFaultTests: XCTestCase {
         "counts-recorded", "committing", "committed",
     ]
 
+    /// An apply killed while the server runs its INSERT leaves no session behind for long: the
+    /// server checks its client's socket every second (`client_connection_check_interval`,
+    /// PostgreSQL 14 and later) and ends the statement, its transaction and its locks. Before,
+    /// the backend ran the statement to its end (up to --statement-timeout), holding the
+    /// recovery locks and the plan's users' rows, with the client long gone (found by a hostile
+    /// test: a client's upload for a plan's user waited 12 s after the kill).
+    func testAKilledApplyEndsItsStatementOnTheServer() throws {
+        let db = try seededDatabase(label: "killins")
+        let connection = try db.connect()
+        guard connection.serverVersion >= 140000 else { throw XCTSkip("client_connection_check_interval needs PostgreSQL 14") }
+        // A statement-level trigger that keeps the INSERT running for a minute.
+        try connection.executeSimple("""
+            CREATE FUNCTION public.slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(60); RETURN NULL; END $$;
+            CREATE TRIGGER slow AFTER INSERT ON public.time_slots FOR EACH STATEMENT EXECUTE FUNCTION public.slow_insert();
+            """)
+        let before = try DatabaseState.checksums(connection)
+        let (dir, plan) = try writePlan(for: try db.identity())
+        let process = try Spawned(tool, ["apply", dir.path, "--yes", "--plan-id", plan.planID], environment: db.processEnvironment)
+        var sleeping = false
+        for _ in 0..<600 where !sleeping {
+            usleep(50_000)
+            sleeping = try connection.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'recover-tool apply' AND wait_event = 'PgSleep'").scalar == "1"
+        }
+        XCTAssertTrue(sleeping, process.stderrText)
+        kill(process.pid, SIGKILL)
+        process.process.waitUntilExit()
+        XCTAssertEqual(try db.sessionCountOnceEnded(excluding: connection), 0)
+        XCTAssertEqual(try DatabaseState.checksums(connection), before)
+    }
+
     func testKilledAtEveryMomentLeavesBeforeOrAfter() throws {
         // The state a clean apply ends in (its plan id replaced by each database's own below).
         let reference = try seededDatabase(label: "ref")
