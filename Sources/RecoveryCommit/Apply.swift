@@ -185,11 +185,33 @@ public enum RecoveryApply {
                     planID: plan.document.planID, shard: plan.document.shard, database: database, runID: runID, drops: drops, commitError: error, options: options, doing: doing)
             }
             checkpoint(.committed)
-            guard let run = try? readRun(id: runID, connection: connection) else {
-                throw CommitError(.inconsistent, "\(doing): run \(runID) was committed but cannot be read back", hint: "check 'recover-tool runs'")
-            }
+            return try committedOutcome(runID: runID, drops: drops, connection: connection, database: database, doing: doing)
+        }
+    }
+
+    /// The outcome of an apply whose COMMIT succeeded: its run, read on its connection or, when
+    /// that was lost after the COMMIT, on a new one.
+    static func committedOutcome(
+        runID: Int64, drops: [DroppedSlot], connection: Connection, database: ConnectionTarget, doing: String
+    ) throws -> ApplyOutcome {
+        if let run = try? readRun(id: runID, connection: connection) {
             return .applied(run, drops: drops, recoveredAfterLostConnection: false)
         }
+        let run: RunRecord?
+        do {
+            let again = try Connection.connect(database, session: SessionSettings(applicationName: "recover-tool apply"))
+            run = try readRun(id: runID, connection: again)
+        } catch let error as PostgresError {
+            throw CommitError(
+                .outcomeUnknown,
+                "\(doing): run \(runID) was committed, but the connection was lost before it was read back and it cannot be read now "
+                    + "(\(error.serverMessage))",
+                hint: "when the database is back, 'recover-tool runs' shows run \(runID); apply again is safe", postgres: error)
+        }
+        guard let run else {
+            throw CommitError(.inconsistent, "\(doing): run \(runID) was committed but is not in recovery.runs", hint: "check 'recover-tool runs'")
+        }
+        return .applied(run, drops: drops, recoveredAfterLostConnection: true)
     }
 
     static func readRun(id: Int64, connection: Connection) throws -> RunRecord? {

@@ -52,10 +52,8 @@ public enum ReconcileApply {
                 commitError: error, options: options, doing: doing)
         }
         checkpoint(.committed)
-        guard let run = try? RecoveryApply.readRun(id: result.runID, connection: connection) else {
-            throw CommitError(.inconsistent, "\(doing): run \(result.runID) was committed but cannot be read back", hint: "check 'recover-tool runs'")
-        }
-        return .applied(run, drops: result.skipped, recoveredAfterLostConnection: false)
+        return try RecoveryApply.committedOutcome(
+            runID: result.runID, drops: result.skipped, connection: connection, database: database, doing: doing)
     }
 
     static let rowsTable = "recovery_reconcile_rows"

@@ -518,6 +518,25 @@ final class ApplyTests: XCTestCase {
         XCTAssertEqual(try DatabaseState.checksums(admin), before)
     }
 
+    /// The connection lost after COMMIT succeeded, before the run is read back: the run is read
+    /// on a new connection, and the apply ends as applied. It was reported as
+    /// `commit_inconsistent` (69), with no run, for a plan that was applied (found by a hostile
+    /// test).
+    func testARunCommittedButNotReadBackIsReadOnANewConnection() throws {
+        let (db, dir, _) = try makeIncident()
+        let admin = try db.connect()
+        let outcome = try RecoveryApply.apply(planDirectory: dir.path, database: db.target, options: options) { point in
+            guard point == .committed else { return }
+            _ = try? admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        guard case .applied(let run, _, let recovered) = outcome else { return XCTFail("\(outcome)") }
+        XCTAssertTrue(recovered)
+        XCTAssertEqual(run.status, .applied)
+        XCTAssertEqual(try admin.execute("SELECT count(*) FROM recovery.runs WHERE status = 'applied'").scalar, "1")
+    }
+
     func testNewerSchemaIsRefused() throws {
         let (db, dir, _) = try makeIncident()
         guard case .applied = try RecoveryApply.apply(planDirectory: dir.path, database: db.target, options: options) else { return XCTFail() }
