@@ -372,8 +372,10 @@ public final class Connection {
     }
 
     /// Runs `body` in the transaction `begin` opened, then ends it as `transaction` does: commits
-    /// when `body` returns, rolls back when it throws (and rethrows its error).
-    public func finishTransaction<T>(_ body: (Connection) throws -> T) throws -> T {
+    /// when `body` returns, rolls back when it throws (and rethrows its error). Without
+    /// `committing`, the transaction is left open when `body` returns, for the caller to commit
+    /// and tell a failed COMMIT from any other failure.
+    public func finishTransaction<T>(committing: Bool = true, _ body: (Connection) throws -> T) throws -> T {
         let value: T
         do {
             value = try body(self)
@@ -381,7 +383,7 @@ public final class Connection {
             try? rollback()
             throw error
         }
-        try commit()
+        if committing { try commit() }
         return value
     }
 

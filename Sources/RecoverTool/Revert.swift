@@ -45,7 +45,8 @@ struct Revert: ParsableCommand {
         let outcome = try log.timed("revert") {
             try RecoveryRevert.revert(
                 run: runID, database: database.target, operatorName: confirm.operatorOrLogin,
-                toolVersion: ToolVersion.current, lockTimeoutSeconds: confirm.lockTimeout, dryRun: dryRun)
+                toolVersion: ToolVersion.current, lockTimeoutSeconds: confirm.lockTimeout, dryRun: dryRun,
+                warn: { StandardStreams.error("recover-tool: warning: \(VisibleText.escaped($0))\n") })
         }
         try output.emit(RevertOutput(outcome)) { RunText.revert(outcome) }
     }

@@ -43,7 +43,8 @@ public enum RecoveryRevert {
     /// outcome says what would have been deleted and kept (`wouldRevert`).
     public static func revert(
         run id: Int64, database: ConnectionTarget, operatorName: String, toolVersion: String,
-        lockTimeoutSeconds: Double = RecoverySchema.defaultLockTimeoutSeconds, keptLimit: Int = 50, dryRun: Bool = false
+        lockTimeoutSeconds: Double = RecoverySchema.defaultLockTimeoutSeconds, keptLimit: Int = 50, dryRun: Bool = false,
+        warn: (String) -> Void = { _ in }
     ) throws -> RevertOutcome {
         /// Carries a dry run's outcome out of its transaction, which rolls it back.
         struct RolledBack: Error { var outcome: RevertOutcome }
@@ -51,7 +52,8 @@ public enum RecoveryRevert {
         let doing = "cannot revert run \(id) in '\(connection.redactedConnectionInfo)'"
         let lockHint = "an apply or another revert of the run's shard is running; try again when it ends, or raise --lock-timeout"
         do {
-            return try connection.transaction { connection in
+            try connection.begin()
+            let outcome = try connection.finishTransaction(committing: false) { connection -> RevertOutcome in
                 try connection.executeSimple(
                     RecoverySchema.sessionSettings(
                         lockTimeoutSeconds: lockTimeoutSeconds, statementTimeoutSeconds: RecoverySchema.defaultStatementTimeoutSeconds))
@@ -134,10 +136,52 @@ public enum RecoveryRevert {
                 }
                 return .reverted(updated, kept: Array(kept.prefix(keptLimit)), reliedOn: reliedOn)
             }
+            do {
+                try connection.commit()
+            } catch let error as PostgresError {
+                // The server may have committed before the connection failed: look the run up.
+                return try resolveUnknownOutcome(
+                    outcome, database: database, commitError: error, lockTimeoutSeconds: lockTimeoutSeconds, doing: doing, warn: warn)
+            }
+            return outcome
         } catch let rolledBack as RolledBack {
             return rolledBack.outcome
         } catch let error as PostgresError {
             throw CommitError.database(error, doing: doing, lockHint: lockHint)
+        }
+    }
+
+    /// After COMMIT failed: reconnects, waits for the recovery locks the old session held (so it
+    /// has ended), and reads the run: reverted, the revert committed; still applied, it did not.
+    static func resolveUnknownOutcome(
+        _ outcome: RevertOutcome, database: ConnectionTarget, commitError: PostgresError, lockTimeoutSeconds: Double, doing: String,
+        warn: (String) -> Void
+    ) throws -> RevertOutcome {
+        guard case .reverted(let run, let kept, let reliedOn) = outcome else { return outcome }  // nothing was written
+        let lost = "\(doing): COMMIT failed (\(commitError.serverMessage))"
+        do {
+            let connection = try Connection.connect(database, session: SessionSettings(applicationName: "recover-tool revert"))
+            let found: RunRecord? = try connection.transaction(readOnly: true) { connection in
+                try connection.executeSimple(
+                    RecoverySchema.sessionSettings(lockTimeoutSeconds: max(lockTimeoutSeconds, 60), statementTimeoutSeconds: 60))
+                try connection.execute(
+                    "SELECT pg_advisory_xact_lock_shared($1), pg_advisory_xact_lock_shared($2)",
+                    [String(RecoverySchema.lockKey), String(RecoverySchema.shardLockKey(run.shard))])
+                return try RunRecord.load(connection, where: "id", String(run.id))
+            }
+            if let found, found.status == .reverted {
+                warn("\(lost); looked up afterwards, run \(run.id) is reverted")
+                return .reverted(found, kept: kept, reliedOn: reliedOn)
+            }
+            throw CommitError(
+                .database, "\(lost); looked up afterwards, run \(run.id) is not reverted: nothing was committed",
+                hint: "run revert again", postgres: commitError)
+        } catch let error as PostgresError {
+            throw CommitError(
+                .outcomeUnknown,
+                "\(lost) and the outcome cannot be read back (\(error.serverMessage))",
+                hint: "when the database is back, 'recover-tool runs' shows whether run \(run.id) was reverted; revert again is safe",
+                postgres: commitError)
         }
     }
 
