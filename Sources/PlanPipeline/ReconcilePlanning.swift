@@ -43,6 +43,12 @@ public enum ReconcilePlanning {
         guard snap.newestUpdatedAt != nil else {
             throw ReconcileError(.snapshotEmpty, snapshot: snap.name, detail: "the snapshot holds no readable time_slots row, so its age cannot be told")
         }
+        if let at = snap.unreadableUpdatedAt {
+            let row = at.line > 0 ? "the time_slots row at \(at)" : "a row of \(at.file)"
+            throw ReconcileError(
+                .snapshotAgeUnreadable, snapshot: snap.name,
+                detail: "the updated_at of \(row) cannot be read, so the snapshot's age cannot be told")
+        }
         if let problem = Reconciler.ageProblem(newest: snap.newestUpdatedAt, job: job, snapshot: snap.name) { throw problem }
         if let shard {
             snap.slots.removeAll { !shard.contains(userID: $0.row.key.userID) }

@@ -207,6 +207,8 @@ public struct ReconcileError: ToolError, Hashable {
         case snapshotNotOlderThanJob = "snapshot_not_older_than_job"
         /// The snapshot holds no `time_slots` rows at all: its age cannot be told (exit 72).
         case snapshotEmpty = "snapshot_empty"
+        /// A `time_slots` row's `updated_at` cannot be read: the snapshot's age cannot be told (exit 72).
+        case snapshotAgeUnreadable = "snapshot_age_unreadable"
     }
 
     public var kind: Kind
@@ -228,6 +230,7 @@ public struct ReconcileError: ToolError, Hashable {
         switch kind {
         case .snapshotNotOlderThanJob: "its values may already be the job's: give a backup taken before --job-from"
         case .snapshotEmpty: "give a pg_dump or database holding the time_slots rows from before the job"
+        case .snapshotAgeUnreadable: "every row's updated_at must be a time to tell that the snapshot is older than the job: give a backup taken before --job-from whose rows all have one"
         }
     }
 }

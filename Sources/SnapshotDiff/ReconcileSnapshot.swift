@@ -16,6 +16,10 @@ public struct ReconcileSnapshot: Sendable {
     public var hasMemberships = false
     /// The newest `updated_at` over every readable `time_slots` row, in the range or not.
     public var newestUpdatedAt: Timestamp?
+    /// The first `time_slots` row, in the range or not, whose `updated_at` cannot be read
+    /// (`infinity`, NULL, a time beyond the years 1 to 9999): the snapshot's age cannot be told.
+    /// A database snapshot names the table, not a row.
+    public var unreadableUpdatedAt: SourceLocation?
     public var quarantined: [QuarantineRecord] = []
     /// The dump path or the redacted connection string.
     public var name: String
@@ -99,6 +103,9 @@ public struct ReconcileSnapshot: Sendable {
         try DatabaseSnapshot.prepare(connection)
         let newest = try connection.execute("SELECT max(updated_at) FROM \(connection.table("time_slots"))", context: "reading the snapshot's newest updated_at from '\(name)'")
         snapshot.newestUpdatedAt = newest.rows.first?[0].flatMap { Timestamp.parse($0) }
+        if newest.rows.first?[0] != nil && snapshot.newestUpdatedAt == nil {
+            snapshot.unreadableUpdatedAt = SourceLocation(file: name + " time_slots", line: 0)
+        }
         let total = try connection.execute("SELECT count(*) FROM \(connection.table("time_slots"))", context: "counting the snapshot's time_slots in '\(name)'")
         var decoder = try! SlotRowDecoder(columnNames: SlotRowDecoder.wholeColumns, whole: true)
         var number = 0
@@ -135,6 +142,7 @@ public struct ReconcileSnapshot: Sendable {
                 slots.append(SnapshotSlotRow(row: row, location: location))
             }
         case .rejected(let reason, let key):
+            if unreadableUpdatedAt == nil, reason == .invalidTime(key: "updated_at") { unreadableUpdatedAt = location }
             if let range, let key, !range.contains(key.slotStart) {
                 slotsOutsideRange += 1
             } else {

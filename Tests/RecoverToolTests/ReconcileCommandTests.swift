@@ -112,6 +112,24 @@ final class ReconcileCommandTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: badJob.dir.file("old").path))
     }
 
+    /// A time_slots row whose updated_at cannot be read (`infinity`, beyond the years the tool
+    /// holds) leaves the snapshot's age untold: refused (72), as an empty snapshot is. It was left
+    /// out of the newest updated_at, and the plan made with exit 0 (found by a hostile test).
+    func testASnapshotRowWithAnUnreadableUpdatedAtIsRefused() throws {
+        let text = try String(contentsOfFile: badJob.dump, encoding: .utf8)
+        var lines = text.components(separatedBy: "\n")
+        let copy = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("COPY public.time_slots ") && $0.contains("updated_at") })
+        var fields = lines[copy + 1].components(separatedBy: "\t")
+        fields[fields.count - 1] = "infinity"
+        lines[copy + 1] = fields.joined(separator: "\t")
+        let edited = badJob.dir.file("infinity.sql").path
+        try lines.joined(separator: "\n").write(toFile: edited, atomically: true, encoding: .utf8)
+        let run = try reconcile(edited, out: "infinity")
+        XCTAssertEqual(run.status, 72, run.stderrText)
+        XCTAssertTrue(run.stderrText.contains("\(edited): the updated_at of the time_slots row at \(edited):\(copy + 2) cannot be read"), run.stderrText)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: badJob.dir.file("infinity").path))
+    }
+
     func testUsageErrors() throws {
         for (extra, message) in [
             (["--columns", "project_members.user_id"], "'--columns' entry 'project_members.user_id' is not a time_slots column"),
