@@ -114,7 +114,8 @@ struct WindowOptions: ParsableArguments {
         let microsecondsPerDay: Int64 = 86_400_000_000
         let length = end.microseconds - start.microseconds
         guard length <= Self.maximumLogDays * microsecondsPerDay else {
-            throw ValidationError("the window [\(start), \(end)) is \(length / microsecondsPerDay) days long; "
+            let days = length / microsecondsPerDay
+            throw ValidationError("the window [\(start), \(end)) is " + (days > Self.maximumLogDays ? "\(days) days long" : "longer than \(Self.maximumLogDays) days") + "; "
                 + "a recovery window is at most \(Self.maximumLogDays) days: check the years of --from and --to")
         }
     }

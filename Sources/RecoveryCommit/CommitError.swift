@@ -112,7 +112,11 @@ public struct CommitError: ToolError {
         default:
             var failure = CommitError(doing: doing, error)
             if error.kind == .connection || error.kind == .connect { failure.hint = error.hint ?? "check --db or DATABASE_URL" }
-            if error.kind != .connect { failure.message += "; nothing was changed" }
+            if error.kind != .connect {
+                // libpq's messages end in a full stop: 'request; nothing was changed', not 'request.; ...'.
+                if failure.message.hasSuffix(".") { failure.message.removeLast() }
+                failure.message += "; nothing was changed"
+            }
             return failure
         }
     }

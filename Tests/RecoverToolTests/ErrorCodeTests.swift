@@ -69,6 +69,11 @@ final class ErrorCodeTests: XCTestCase {
         let closed = PostgresError(kind: .connect, message: "server closed the connection unexpectedly. This probably means the server "
                                    + "terminated abnormally before or while processing the request.", context: "cannot connect", hint: "check --db")
         XCTAssertTrue(closed.line.hasSuffix("before or while processing the request; check --db"), closed.line)
+        // And what the failure left: 'request; nothing was changed', not 'request.; nothing ...'.
+        let lost = PostgresError(kind: .connection, message: "server closed the connection unexpectedly. This probably means the server "
+                                 + "terminated abnormally before or while processing the request.", context: "loading rows")
+        XCTAssertTrue(CommitError.database(lost, doing: "cannot apply", lockHint: "wait").message
+            .hasSuffix("before or while processing the request; nothing was changed"))
 
         let unreachable = PostgresError(kind: .connect, message: "no such file", context: "cannot connect to database 'dbname=x'")
         let notConnected = CommitError.database(unreachable, doing: "cannot list the runs", lockHint: "wait")

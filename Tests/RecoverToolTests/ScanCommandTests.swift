@@ -107,6 +107,14 @@ final class ScanCommandTests: XCTestCase {
         XCTAssertTrue(diff.stderrText.contains("--to '9999-12-31T23:59:59-00:01' is 10000-01-01T00:00:59Z in UTC, outside the years 1 to 9999"), diff.stderrText)
     }
 
+    /// A window a microsecond past the limit is said to be longer than it, not "366 days long;
+    /// ... at most 366 days" (found by a hostile test).
+    func testAWindowPastTheLimitIsSaidToBeLonger() throws {
+        let out = try scan(["--from", "2019-01-01T00:00:00Z", "--to", "2020-01-02T00:00:00.000001Z", "--logs", "fixtures/logs-basic"])
+        XCTAssertEqual(out.status, 64)
+        XCTAssertTrue(out.stderrText.contains("the window [2019-01-01T00:00:00Z, 2020-01-02T00:00:00.000001Z) is longer than 366 days; "), out.stderrText)
+    }
+
     func testToMustBeAfterFrom() throws {
         let out = try scan(["--from", "2018-07-25T16:00:00Z", "--to", "2018-07-25T09:00:00-07:00", "--logs", "fixtures/logs-basic"])
         XCTAssertEqual(out.status, 64)
