@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import PlanFormat
 import PlanReport
 
@@ -23,6 +24,37 @@ struct Combine: ParsableCommand {
     var out: String
 
     @OptionGroup var output: OutputOptions
+
+    /// Refuses an `--out` inside one of the plan directories: the set's files would be files the
+    /// plan does not list, and apply would refuse the plan (its directory holds what `plan`
+    /// wrote, nothing else).
+    func validate() throws {
+        let setPath = Self.realPath(of: out)
+        for directory in directories {
+            let planPath = Self.realPath(of: directory)
+            if setPath == planPath || setPath.hasPrefix(planPath.hasSuffix("/") ? planPath : planPath + "/") {
+                throw ValidationError("'--out' \(out) is inside the plan directory '\(directory)', which must hold only what plan wrote: "
+                    + "choose a set directory outside the plans")
+            }
+        }
+    }
+
+    /// `path` with its existing part resolved (`realpath`), the rest appended as given: `..`
+    /// and symbolic links cannot hide where a new directory would be made.
+    static func realPath(of path: String) -> String {
+        var existing = path, rest: [String] = []
+        while true {
+            if let resolved = realpath(existing, nil) {
+                defer { free(resolved) }
+                return ([String(cString: resolved)] + rest.reversed()).joined(separator: "/")
+            }
+            let url = URL(fileURLWithPath: existing)
+            let parent = url.deletingLastPathComponent().path
+            guard parent != existing, !parent.isEmpty else { return path }
+            rest.append(url.lastPathComponent)
+            existing = parent
+        }
+    }
 
     func run() throws {
         let plans = try output.log.timed("check") { try directories.map { try PlanDirectory.load($0) } }
