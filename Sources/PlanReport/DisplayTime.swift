@@ -65,9 +65,18 @@ public struct DisplayTime {
     /// False when `--tz` named no zone this machine knows; the reports then say so.
     var zoneIsKnown: Bool { formatter != nil }
 
-    /// `2018-07-25 07:50:00 -07:00`, or nil without a usable zone.
+    /// `2018-07-25 07:50:00 -07:00` (`07:50:00.5` with a fraction of a second), or nil without
+    /// a usable zone. The whole seconds go through Foundation's `Date`, exact as a `Double`; the
+    /// fraction is written from the microseconds, which a `Double` of 2018 holds only to a fifth.
     func local(_ time: Timestamp) -> String? {
-        formatter?.string(from: Date(timeIntervalSince1970: Double(time.microseconds) / 1_000_000))
+        let (seconds, micros) = time.microseconds.floorDividedBy(1_000_000)
+        guard let text = formatter?.string(from: Date(timeIntervalSince1970: Double(seconds))) else { return nil }
+        guard micros != 0 else { return text }
+        var digits = String(micros)
+        digits = String(repeating: "0", count: 6 - digits.count) + digits
+        while digits.hasSuffix("0") { digits.removeLast() }
+        let afterSeconds = text.index(text.startIndex, offsetBy: 19)  // `yyyy-MM-dd HH:mm:ss`
+        return String(text[..<afterSeconds]) + "." + digits + String(text[afterSeconds...])
     }
 
     /// The window in the zone, or why it is not shown: `(UTC only)`.

@@ -166,6 +166,16 @@ final class NoticesTests: XCTestCase {
         }
     }
 
+    /// A time with a fraction of a second keeps it in the zone's text: `14:50:00.5Z` was shown as
+    /// `07:50:00 -07:00`, another instant (found by a hostile test).
+    func testALocalTimeKeepsItsFraction() {
+        let zone = DisplayTime(zoneName: "America/Los_Angeles")
+        XCTAssertEqual(zone.local(Timestamp.parse("2018-07-25T14:50:00.5Z")!), "2018-07-25 07:50:00.5 -07:00")
+        XCTAssertEqual(zone.local(Timestamp.parse("2018-07-25T14:50:00.000001Z")!), "2018-07-25 07:50:00.000001 -07:00")
+        XCTAssertEqual(zone.local(Timestamp.parse("1969-12-31T23:59:59.999999Z")!), "1969-12-31 15:59:59.999999 -08:00")
+        XCTAssertEqual(zone.local(Timestamp.parse("2018-07-25T14:50:00Z")!), "2018-07-25 07:50:00 -07:00")
+    }
+
     /// A lost slot counts as not recovered only when no recovered slot has its key; the slots are
     /// looked up by key whether or not they come sorted.
     func testALostSlotThatIsRecoveredIsNotCountedAsLost() throws {
