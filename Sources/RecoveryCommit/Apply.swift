@@ -230,16 +230,9 @@ public enum RecoveryApply {
     ) throws -> ApplyOutcome {
         let lost = "\(doing): COMMIT failed (\(commitError.serverMessage))"
         do {
-            let connection = try Connection.connect(database, session: SessionSettings(applicationName: "recover-tool apply"))
-            let found: RunRecord? = try connection.transaction(readOnly: true) { connection in
-                try connection.executeSimple(
-                    RecoverySchema.sessionSettings(lockTimeoutSeconds: max(options.lockTimeoutSeconds, 60), statementTimeoutSeconds: 60))
-                try connection.execute(
-                    "SELECT pg_advisory_xact_lock_shared($1), pg_advisory_xact_lock_shared($2)",
-                    [String(RecoverySchema.lockKey), String(RecoverySchema.shardLockKey(shard))])
-                // This apply's own run row: an earlier, reverted run of the plan is not an answer.
-                return try RunRecord.load(connection, where: "id", String(runID))
-            }
+            // This apply's own run row: an earlier, reverted run of the plan is not an answer.
+            let found = try RecoveryConnection.runAfterLostCommit(
+                id: runID, shard: shard, database: database, subcommand: "apply", lockTimeoutSeconds: options.lockTimeoutSeconds)
             if let found, found.planID == planID {
                 return .applied(found, drops: found.id == runID ? drops : [], recoveredAfterLostConnection: true)
             }

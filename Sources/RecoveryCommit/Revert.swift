@@ -160,15 +160,8 @@ public enum RecoveryRevert {
         guard case .reverted(let run, let kept, let reliedOn) = outcome else { return outcome }  // nothing was written
         let lost = "\(doing): COMMIT failed (\(commitError.serverMessage))"
         do {
-            let connection = try Connection.connect(database, session: SessionSettings(applicationName: "recover-tool revert"))
-            let found: RunRecord? = try connection.transaction(readOnly: true) { connection in
-                try connection.executeSimple(
-                    RecoverySchema.sessionSettings(lockTimeoutSeconds: max(lockTimeoutSeconds, 60), statementTimeoutSeconds: 60))
-                try connection.execute(
-                    "SELECT pg_advisory_xact_lock_shared($1), pg_advisory_xact_lock_shared($2)",
-                    [String(RecoverySchema.lockKey), String(RecoverySchema.shardLockKey(run.shard))])
-                return try RunRecord.load(connection, where: "id", String(run.id))
-            }
+            let found = try RecoveryConnection.runAfterLostCommit(
+                id: run.id, shard: run.shard, database: database, subcommand: "revert", lockTimeoutSeconds: lockTimeoutSeconds)
             if let found, found.status == .reverted {
                 warn("\(lost); looked up afterwards, run \(run.id) is reverted")
                 return .reverted(found, kept: kept, reliedOn: reliedOn)

@@ -225,6 +225,23 @@ public enum RecoveryRuns {
 
 /// Opening connections with the module's error shape.
 enum RecoveryConnection {
+    /// Run `id` as the database holds it once the session that lost its COMMIT has ended: on a
+    /// new connection, after waiting (at least 60 s) for the recovery locks that session held,
+    /// the global key and the key of `shard`. Nil when there is no such run.
+    static func runAfterLostCommit(
+        id: Int64, shard: Shard?, database: ConnectionTarget, subcommand: String, lockTimeoutSeconds: Double
+    ) throws -> RunRecord? {
+        let connection = try Connection.connect(database, session: SessionSettings(applicationName: "recover-tool \(subcommand)"))
+        return try connection.transaction(readOnly: true) { connection in
+            try connection.executeSimple(
+                RecoverySchema.sessionSettings(lockTimeoutSeconds: max(lockTimeoutSeconds, 60), statementTimeoutSeconds: 60))
+            try connection.execute(
+                "SELECT pg_advisory_xact_lock_shared($1), pg_advisory_xact_lock_shared($2)",
+                [String(RecoverySchema.lockKey), String(RecoverySchema.shardLockKey(shard))])
+            return try RunRecord.load(connection, where: "id", String(id))
+        }
+    }
+
     /// Opens a session named `recover-tool SUBCOMMAND` (`application_name`).
     static func open(_ database: ConnectionTarget, doing: String, subcommand: String) throws -> Connection {
         do {
