@@ -77,8 +77,17 @@ public final class Connection {
         var session = session
         session.schema = target.schema
         connection.schema = target.schema
-        let pin = session.statement(serverVersion: connection.serverVersion)
+        let pin = session.statement
         try connection.execute(pin.sql, pin.params, context: "cannot set up the session on '\(redacted)'")
+        if connection.serverVersion >= 140000 {
+            do {
+                try connection.execute(
+                    "SELECT pg_catalog.set_config($1, $2, false)", [SessionSettings.connectionCheck.name, SessionSettings.connectionCheck.value],
+                    context: "cannot set up the session on '\(redacted)'")
+            } catch let error as PostgresError where error.sqlState == "22023" {
+                // Not on this server's platform: a killed tool's statement runs to its end there.
+            }
+        }
         return connection
     }
 

@@ -49,15 +49,15 @@ public struct SessionSettings: Sendable, Equatable {
     /// On PostgreSQL 14 and later, how often the server checks, while a statement runs, that the
     /// tool is still connected: a tool stopped or killed mid-statement (an apply's INSERT, a
     /// revert's DELETE) has its statement, transaction and locks ended within this time, not when
-    /// the statement would have finished.
+    /// the statement would have finished. Set apart from `parameters`: a server on a platform
+    /// that cannot tell a closed socket (Windows; macOS and FreeBSD before PostgreSQL 15)
+    /// refuses it (SQLSTATE 22023), and the session goes on without it.
     static let connectionCheck = (name: "client_connection_check_interval", value: "1s")
 
-    /// One statement that sets every parameter for the session (`set_config`, parameterised),
-    /// for a server of version `serverVersion` (`PQserverVersion`).
-    func statement(serverVersion: Int) -> (sql: String, params: [String?]) {
-        let settings = parameters + (serverVersion >= 140000 ? [Self.connectionCheck] : [])
-        let calls = settings.indices.map { "pg_catalog.set_config($\(2 * $0 + 1), $\(2 * $0 + 2), false)" }
-        return ("SELECT " + calls.joined(separator: ", "), settings.flatMap { [$0.name, $0.value] })
+    /// One statement that sets every parameter for the session (`set_config`, parameterised).
+    var statement: (sql: String, params: [String?]) {
+        let calls = parameters.indices.map { "pg_catalog.set_config($\(2 * $0 + 1), $\(2 * $0 + 2), false)" }
+        return ("SELECT " + calls.joined(separator: ", "), parameters.flatMap { [$0.name, $0.value] })
     }
 }
 

@@ -287,13 +287,10 @@ enum RecoveryConnection {
 
     /// Refuses (70) to verify or revert `run` in another database or service schema than the one
     /// it was applied to (a restored copy holds the copy's runs too). Runs recorded before schema
-    /// version 4 name no database and pass. A run recorded before its schema was kept is taken
-    /// to be of the schema given: which one it was is not known, and a refusal would leave it
-    /// with no way to be verified or reverted.
+    /// version 4 name no database and pass.
     static func requireRunDatabase(_ run: RunRecord, connection: Connection, refusing: String) throws {
-        guard var recorded = run.appliedTo else { return }
+        guard let recorded = run.appliedTo else { return }
         let live = try identity(of: connection, doing: refusing)
-        if recorded.schema == nil { recorded.schema = live.schema }
         try requireSameDatabase(live: live, recorded: recorded, refusing: "\(refusing): it was applied to")
     }
 
@@ -307,15 +304,22 @@ enum RecoveryConnection {
     }
 
     /// Refuses (70) a database or service schema other than `recorded`, naming both. No flag
-    /// overrides it: a plan for this database is one `recover-tool plan` away.
+    /// overrides it: a plan for this database is one `recover-tool plan` away. A plan, set or
+    /// run recorded before the schema was kept in it is taken to be of the schema given: which
+    /// one it was is not known, and a refusal would leave a run with no way to be verified or
+    /// reverted, and a plan made for another schema than `public` with none to be applied.
     static func requireSameDatabase(live: DatabaseIdentity, recorded: DatabaseIdentity, refusing: String) throws {
+        var recorded = recorded
+        if recorded.schema == nil { recorded.schema = live.schema }
         guard !live.isSameDatabase(as: recorded) else { return }
         var sameTables = live
         sameTables.schema = recorded.schema
         guard !sameTables.isSameDatabase(as: recorded) else {
+            var database = live
+            database.schema = nil
             throw CommitError(
                 .databaseMismatch,
-                "\(refusing) schema '\(recorded.serviceSchema)' of \(live), but --schema names '\(live.serviceSchema)'; nothing was changed",
+                "\(refusing) schema '\(recorded.serviceSchema)' of \(database), but --schema names '\(live.serviceSchema)'; nothing was changed",
                 hint: "give --schema \(recorded.serviceSchema), the schema it was made for, or make a new plan for schema '\(live.serviceSchema)' "
                     + "with the command that made it ('recover-tool plan' or 'reconcile')")
         }

@@ -986,5 +986,19 @@ extension HostileInputTests {
             environment: db.processEnvironment)
         XCTAssertEqual(planFromDatabase.status, 0, planFromDatabase.stderrText)
         XCTAssertEqual(try counts("svc-db"), [82, 15, 7])
+
+        // A plan made before the schema was recorded (no `schema`, an id without it) is taken to
+        // be of the schema given, as a run of then is: applied with --schema svc as it was meant.
+        var old = try PlanDirectory.load(out).document
+        old.database.schema = nil
+        old.planID = old.computePlanID()
+        let oldDir = demo.dir.file("svc-old").path
+        try FileManager.default.copyItem(atPath: out, toPath: oldDir)
+        try FileManager.default.removeItem(atPath: oldDir + "/plan.json")
+        try JSONOutput.encode(old).write(toFile: oldDir + "/plan.json", atomically: false, encoding: .utf8)
+        let appliedOld = try runProcess(BuiltProducts.recoverTool, ["apply", oldDir, "--db", db.conninfo, "--schema", "svc", "--yes", "--plan-id", old.planID],
+                                        environment: db.processEnvironment)
+        XCTAssertEqual(appliedOld.status, 0, appliedOld.stderrText)
+        XCTAssertEqual(try c.execute("SELECT count(*) FROM svc.time_slots").scalar.flatMap { Int($0) }, svcBefore + 82)
     }
 }
