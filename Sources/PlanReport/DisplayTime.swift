@@ -75,7 +75,7 @@ public struct DisplayTime {
         var digits = String(micros)
         digits = String(repeating: "0", count: 6 - digits.count) + digits
         while digits.hasSuffix("0") { digits.removeLast() }
-        let afterSeconds = text.index(text.startIndex, offsetBy: 19)  // `yyyy-MM-dd HH:mm:ss`
+        guard let afterSeconds = text.lastIndex(of: " ") else { return text }  // before ` -07:00`
         return String(text[..<afterSeconds]) + "." + digits + String(text[afterSeconds...])
     }
 

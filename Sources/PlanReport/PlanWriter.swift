@@ -76,6 +76,24 @@ public enum PlanWriter {
         guard access(parent, W_OK | X_OK) == 0 else {
             throw PlanError(.cannotWrite, path: directory, detail: "its parent directory '\(parent)': \(FileFailure.reason(errno: errno))")
         }
+        if let holder = planDirectory(holding: parent) {
+            throw PlanError(.cannotWrite, path: directory, detail: "it is inside the plan directory '\(holder)', which holds only what made it: choose another --out")
+        }
+    }
+
+    /// The plan or plan set directory that `path` (an existing directory) is or lies inside,
+    /// resolved (`realpath`): one with `plan.json` and `rows.tsv`, or with `plan-set.json`. A
+    /// file added there is one the plan does not list, and apply refuses the plan.
+    static func planDirectory(holding path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        var current = String(cString: resolved)
+        free(resolved)
+        while true {
+            let isPlan = FileManager.default.fileExists(atPath: current + "/plan.json") && FileManager.default.fileExists(atPath: current + "/rows.tsv")
+            if isPlan || FileManager.default.fileExists(atPath: current + "/" + PlanSet.fileName) { return current }
+            guard current != "/", let slash = current.lastIndex(of: "/") else { return nil }
+            current = slash == current.startIndex ? "/" : String(current[..<slash])
+        }
     }
 
     private static func isEmptyDirectory(_ path: String) -> Bool {

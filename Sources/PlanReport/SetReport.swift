@@ -8,10 +8,12 @@ public enum SetReport {
     /// Writes `plan-set.json`, `report.md` and `report.html` into `directory`; returns their names.
     /// `plans` are the set's plan documents, in shard order.
     public static func write(_ set: PlanSet, plans: [PlanDocument], to directory: String) throws -> [String] {
-        // Only to a new path (or an empty directory), as a plan: never over another set or a plan.
-        try PlanWriter.checkDestination(directory)
-        let fm = FileManager.default
-        try? fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        // Only to a new path (or an empty directory), written beside it and renamed into place,
+        // as a plan: never over another set or a plan, never half-written.
+        try PlanWriter.staged(directory) { try writeFiles(set, plans: plans, into: $0) }
+    }
+
+    static func writeFiles(_ set: PlanSet, plans: [PlanDocument], into directory: String) throws -> [String] {
         let manifest = directory + "/" + PlanSet.fileName
         let content = Content(set, plans: plans)
         for (name, text) in [("report.md", markdown(content)), ("report.html", html(content))] {

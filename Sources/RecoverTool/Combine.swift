@@ -1,7 +1,7 @@
 import ArgumentParser
-import Foundation
 import PlanFormat
 import PlanReport
+import RecoveryModel
 
 /// `recover-tool combine DIR... --out SETDIR`: one review for a sharded recovery.
 struct Combine: ParsableCommand {
@@ -25,38 +25,10 @@ struct Combine: ParsableCommand {
 
     @OptionGroup var output: OutputOptions
 
-    /// Refuses an `--out` inside one of the plan directories: the set's files would be files the
-    /// plan does not list, and apply would refuse the plan (its directory holds what `plan`
-    /// wrote, nothing else).
-    func validate() throws {
-        let setPath = Self.realPath(of: out)
-        for directory in directories {
-            let planPath = Self.realPath(of: directory)
-            if setPath == planPath || setPath.hasPrefix(planPath.hasSuffix("/") ? planPath : planPath + "/") {
-                throw ValidationError("'--out' \(out) is inside the plan directory '\(directory)', which must hold only what plan wrote: "
-                    + "choose a set directory outside the plans")
-            }
-        }
-    }
-
-    /// `path` with its existing part resolved (`realpath`), the rest appended as given: `..`
-    /// and symbolic links cannot hide where a new directory would be made.
-    static func realPath(of path: String) -> String {
-        var existing = path, rest: [String] = []
-        while true {
-            if let resolved = realpath(existing, nil) {
-                defer { free(resolved) }
-                return ([String(cString: resolved)] + rest.reversed()).joined(separator: "/")
-            }
-            let url = URL(fileURLWithPath: existing)
-            let parent = url.deletingLastPathComponent().path
-            guard parent != existing, !parent.isEmpty else { return path }
-            rest.append(url.lastPathComponent)
-            existing = parent
-        }
-    }
-
     func run() throws {
+        // As plan: a signal ends the run with its status and takes the staging directory away.
+        SignalExit.beforeEnd = { StatusLine.standardError.close() }
+        SignalExit.install()
         let plans = try output.log.timed("check") { try directories.map { try PlanDirectory.load($0) } }
         let set = try output.log.timed("combine") { try PlanSet.combine(plans) }
         _ = try output.log.timed("write") { try SetReport.write(set, plans: plans.map(\.document), to: out) }

@@ -174,6 +174,8 @@ final class NoticesTests: XCTestCase {
         XCTAssertEqual(zone.local(Timestamp.parse("2018-07-25T14:50:00.000001Z")!), "2018-07-25 07:50:00.000001 -07:00")
         XCTAssertEqual(zone.local(Timestamp.parse("1969-12-31T23:59:59.999999Z")!), "1969-12-31 15:59:59.999999 -08:00")
         XCTAssertEqual(zone.local(Timestamp.parse("2018-07-25T14:50:00Z")!), "2018-07-25 07:50:00 -07:00")
+        // A local year of five digits (the last UTC second, 14 hours east).
+        XCTAssertEqual(DisplayTime(zoneName: "Pacific/Kiritimati").local(Timestamp.parse("9999-12-31T23:59:59.5Z")!), "10000-01-01 13:59:59.5 +14:00")
     }
 
     /// A lost slot counts as not recovered only when no recovered slot has its key; the slots are

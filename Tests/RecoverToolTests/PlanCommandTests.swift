@@ -242,6 +242,14 @@ final class PlanCommandTests: XCTestCase {
         XCTAssertEqual(again.stderrText,
                        "recover-tool: error: cannot write the plan to '\(dir.file("d").path)': it already exists (a directory that is not empty); "
                         + "a plan is written only to a new path: choose another --out\n")
+        // Nor is a new path inside it: a directory the plan does not list makes apply refuse the
+        // plan (found by a review).
+        let inside = try plan("d/../d/x", ["--logs", dir.file("logs").path])
+        XCTAssertEqual(inside.status, 65)
+        XCTAssertEqual(inside.stderrText,
+                       "recover-tool: error: cannot write '\(dir.file("d/../d/x").path)': it is inside the plan directory "
+                        + "'\(dir.file("d").path)', which holds only what made it: choose another --out\n")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.file("d/x").path))
     }
 
     func testUnreachableDatabaseIsOneLineWithoutThePassword() throws {
