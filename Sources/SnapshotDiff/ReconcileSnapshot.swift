@@ -69,7 +69,7 @@ public struct ReconcileSnapshot: Sendable {
         } row: { table, bytes, number in
             let location = SourceLocation(file: path, line: number)
             if table == 0 {
-                snapshot.take(slots.decodeWhole(bytes), location: location, range: range)
+                snapshot.take(bytes, decoder: &slots, location: location, range: range)
             } else {
                 CopyText.splitFields(bytes, into: &fields)
                 if fields.count == memberColumns.count,
@@ -101,9 +101,12 @@ public struct ReconcileSnapshot: Sendable {
         let name = connection.redactedConnectionInfo
         var snapshot = ReconcileSnapshot(name: name)
         try DatabaseSnapshot.prepare(connection)
-        let newest = try connection.execute("SELECT max(updated_at) FROM \(connection.table("time_slots"))", context: "reading the snapshot's newest updated_at from '\(name)'")
+        // Over every row, those outside the range too: NULL and infinite times are no age.
+        let newest = try connection.execute(
+            "SELECT max(updated_at), bool_or(updated_at IS NULL OR NOT pg_catalog.isfinite(updated_at)) FROM \(connection.table("time_slots"))",
+            context: "reading the snapshot's newest updated_at from '\(name)'")
         snapshot.newestUpdatedAt = newest.rows.first?[0].flatMap { Timestamp.parse($0) }
-        if newest.rows.first?[0] != nil && snapshot.newestUpdatedAt == nil {
+        if newest.rows.first?[1] == "t" || (newest.rows.first?[0] != nil && snapshot.newestUpdatedAt == nil) {
             snapshot.unreadableUpdatedAt = SourceLocation(file: name + " time_slots", line: 0)
         }
         let total = try connection.execute("SELECT count(*) FROM \(connection.table("time_slots"))", context: "counting the snapshot's time_slots in '\(name)'")
@@ -112,7 +115,7 @@ public struct ReconcileSnapshot: Sendable {
         try connection.copyOut(DatabaseSnapshot.wholeCopyStatement(range: range, table: connection.table("time_slots")), context: "reading time_slots from '\(name)'") { bytes in
             number += 1
             let line = bytes.last == 0x0A ? UnsafeRawBufferPointer(rebasing: bytes.dropLast()) : bytes
-            snapshot.take(decoder.decodeWhole(line), location: SourceLocation(file: name, line: number), range: nil)
+            snapshot.take(line, decoder: &decoder, location: SourceLocation(file: name, line: number), range: nil)
         }
         snapshot.slotsOutsideRange = (total.rows.first?[0].flatMap { Int($0) } ?? number) - number
         let hasMembers = try connection.execute(
@@ -132,23 +135,35 @@ public struct ReconcileSnapshot: Sendable {
         return snapshot
     }
 
-    mutating func take(_ row: SlotRowDecoder.WholeRow, location: SourceLocation, range: Window?) {
+    mutating func take(_ bytes: UnsafeRawBufferPointer, decoder: inout SlotRowDecoder, location: SourceLocation, range: Window?) {
+        let row = decoder.decodeWhole(bytes)
         switch row {
         case .row(let row):
-            if newestUpdatedAt == nil || row.updatedAt > newestUpdatedAt! { newestUpdatedAt = row.updatedAt }
+            note(updatedAt: row.updatedAt)
             if let range, !range.contains(row.key.slotStart) {
                 slotsOutsideRange += 1
             } else {
                 slots.append(SnapshotSlotRow(row: row, location: location))
             }
         case .rejected(let reason, let key):
-            if unreadableUpdatedAt == nil, reason == .invalidTime(key: "updated_at") { unreadableUpdatedAt = location }
+            // Quarantined for another field, the row still tells its age when its updated_at reads.
+            if reason != .invalidTime(key: "updated_at"), let updatedAt = decoder.updatedAtAlone(bytes) {
+                note(updatedAt: updatedAt)
+            } else if unreadableUpdatedAt == nil {
+                unreadableUpdatedAt = location
+            }
             if let range, let key, !range.contains(key.slotStart) {
                 slotsOutsideRange += 1
             } else {
                 quarantined.append(QuarantineRecord(location: location, reason: reason, key: key))
             }
         }
+    }
+}
+
+extension ReconcileSnapshot {
+    private mutating func note(updatedAt: Timestamp) {
+        if newestUpdatedAt == nil || updatedAt > newestUpdatedAt! { newestUpdatedAt = updatedAt }
     }
 }
 

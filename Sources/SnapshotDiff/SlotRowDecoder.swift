@@ -392,6 +392,17 @@ public struct SlotRowDecoder {
         return (screenshot, note, try decodeUpdatedAt(row))
     }
 
+    /// The `updated_at` of a row read on its own, whatever its other fields: nil when the row
+    /// has another number of fields or its `updated_at` is no time. A reconcile tells a
+    /// snapshot's age from every row, those quarantined for another field too.
+    public mutating func updatedAtAlone(_ row: UnsafeRawBufferPointer) -> Timestamp? {
+        var fields: [Range<Int>] = []
+        CopyText.splitFields(row, into: &fields)
+        guard fields.count == fieldCount else { return nil }
+        let field = UnsafeRawBufferPointer(rebasing: row[fields[positions[Column.updatedAt]]])
+        return CopyText.isNull(field) ? nil : CopyText.timestamp(field, dates: &dates)
+    }
+
     /// `updated_at`.
     private mutating func decodeUpdatedAt(_ row: UnsafeRawBufferPointer) throws(Reject) -> Timestamp {
         let updatedField = field(Column.updatedAt, row)

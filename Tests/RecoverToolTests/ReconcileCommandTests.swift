@@ -130,6 +130,25 @@ final class ReconcileCommandTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: badJob.dir.file("infinity").path))
     }
 
+    /// A row quarantined for another field still tells its age when its updated_at reads: a
+    /// row with `source` 'import' (not restorable) dated after --job-from makes the snapshot
+    /// not older than the job (found by a review: it was left out of the newest updated_at).
+    func testARowQuarantinedForAnotherFieldStillTellsItsAge() throws {
+        let text = try String(contentsOfFile: badJob.dump, encoding: .utf8)
+        var lines = text.components(separatedBy: "\n")
+        let copy = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("COPY public.time_slots ") && $0.contains("updated_at") })
+        let columns = lines[copy].components(separatedBy: "(")[1].components(separatedBy: ")")[0].components(separatedBy: ", ")
+        var fields = lines[copy + 1].components(separatedBy: "\t")
+        fields[try XCTUnwrap(columns.firstIndex(of: "source"))] = "import"
+        fields[fields.count - 1] = "2026-03-02 02:00:00+00"
+        lines[copy + 1] = fields.joined(separator: "\t")
+        let edited = badJob.dir.file("import.sql").path
+        try lines.joined(separator: "\n").write(toFile: edited, atomically: true, encoding: .utf8)
+        let run = try reconcile(edited, out: "import")
+        XCTAssertEqual(run.status, 72, run.stderrText)
+        XCTAssertTrue(run.stderrText.contains("the snapshot's newest time_slots.updated_at 2026-03-02T02:00:00Z is not before --job-from"), run.stderrText)
+    }
+
     func testUsageErrors() throws {
         for (extra, message) in [
             (["--columns", "project_members.user_id"], "'--columns' entry 'project_members.user_id' is not a time_slots column"),
