@@ -510,8 +510,8 @@ public enum CopyText {
     /// own time of day, when that is one `Timestamp.parse` takes (`HH:MM:SS`, hours to 23,
     /// minutes and seconds to 59). `Timestamp.parse` of such a text reads the same date, the
     /// same separator and the same zone, all of which it took before, and no fraction (byte 19
-    /// is the zone's sign), so it adds the same day and zone to the same time of day. Anything
-    /// else goes to `Timestamp.parse`.
+    /// is the zone's sign), so it adds the same day and zone to the same time of day, and bounds
+    /// the instant as it does. Anything else goes to `Timestamp.parse`.
     @inlinable
     public static func timestamp(
         _ field: UnsafeRawBufferPointer, zones: inout ZoneMemo, dates: inout Timestamp.DateMemo
@@ -523,7 +523,9 @@ public enum CopyText {
         let zone = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 14, as: UInt64.self)) &>> 40 // -07
         let seconds = secondsOfDay(time)
         if let midnight = zones.midnight, head == zones.head, day == zones.day, zone == zones.zone, let seconds {
-            return Timestamp(microseconds: midnight &+ seconds &* 1_000_000)
+            let t = Timestamp(microseconds: midnight &+ seconds &* 1_000_000)
+            // The bound `Timestamp.parse` puts on the instant, for the days at its ends.
+            return t >= Timestamp.earliest && t <= Timestamp.latest ? t : nil
         }
         guard let parsed = Timestamp.parse(field, dates: &dates) else { return nil }
         let sign = UInt8(truncatingIfNeeded: zone)
