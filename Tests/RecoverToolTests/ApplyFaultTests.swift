@@ -62,17 +62,23 @@ final class ApplyFaultTests: XCTestCase {
         let before = try DatabaseState.checksums(connection)
         let (dir, plan) = try writePlan(for: try db.identity())
         let process = try Spawned(tool, ["apply", dir.path, "--yes", "--plan-id", plan.planID], environment: db.processEnvironment)
-        var sleeping = false
-        for _ in 0..<600 where !sleeping {
-            usleep(50_000)
-            sleeping = try connection.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'recover-tool apply' AND wait_event = 'PgSleep'").scalar == "1"
-        }
-        XCTAssertTrue(sleeping, process.stderrText)
+        XCTAssertTrue(try Self.waitForSleep(of: "apply", on: connection, count: 1), process.stderrText)
         kill(process.pid, SIGKILL)
         process.process.waitUntilExit()
         XCTAssertEqual(try db.sessionCountOnceEnded(excluding: connection), 0)
         XCTAssertEqual(try DatabaseState.checksums(connection), before)
+    }
+
+    /// Waits up to 30 s until `count` sessions of `recover-tool SUBCOMMAND` sleep in `pg_sleep`
+    /// (a test's trigger); false if they never do.
+    static func waitForSleep(of subcommand: String, on connection: Connection, count: Int) throws -> Bool {
+        for _ in 0..<600 {
+            let sleeping = try connection.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND wait_event = 'PgSleep'", ["recover-tool \(subcommand)"]).scalar
+            if sleeping == String(count) { return true }
+            usleep(50_000)
+        }
+        return false
     }
 
     func testKilledAtEveryMomentLeavesBeforeOrAfter() throws {

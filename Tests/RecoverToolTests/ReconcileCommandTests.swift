@@ -116,17 +116,10 @@ final class ReconcileCommandTests: XCTestCase {
     /// holds) leaves the snapshot's age untold: refused (72), as an empty snapshot is. It was left
     /// out of the newest updated_at, and the plan made with exit 0 (found by a hostile test).
     func testASnapshotRowWithAnUnreadableUpdatedAtIsRefused() throws {
-        let text = try String(contentsOfFile: badJob.dump, encoding: .utf8)
-        var lines = text.components(separatedBy: "\n")
-        let copy = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("COPY public.time_slots ") && $0.contains("updated_at") })
-        var fields = lines[copy + 1].components(separatedBy: "\t")
-        fields[fields.count - 1] = "infinity"
-        lines[copy + 1] = fields.joined(separator: "\t")
-        let edited = badJob.dir.file("infinity.sql").path
-        try lines.joined(separator: "\n").write(toFile: edited, atomically: true, encoding: .utf8)
+        let (edited, line) = try dumpWithFirstSlotRow("infinity.sql") { fields, _ in fields[fields.count - 1] = "infinity" }
         let run = try reconcile(edited, out: "infinity")
         XCTAssertEqual(run.status, 72, run.stderrText)
-        XCTAssertTrue(run.stderrText.contains("\(edited): the updated_at of the time_slots row at \(edited):\(copy + 2) cannot be read"), run.stderrText)
+        XCTAssertTrue(run.stderrText.contains("\(edited): the updated_at of the time_slots row at \(edited):\(line) cannot be read"), run.stderrText)
         XCTAssertFalse(FileManager.default.fileExists(atPath: badJob.dir.file("infinity").path))
     }
 
@@ -134,19 +127,27 @@ final class ReconcileCommandTests: XCTestCase {
     /// row with `source` 'import' (not restorable) dated after --job-from makes the snapshot
     /// not older than the job (found by a review: it was left out of the newest updated_at).
     func testARowQuarantinedForAnotherFieldStillTellsItsAge() throws {
-        let text = try String(contentsOfFile: badJob.dump, encoding: .utf8)
-        var lines = text.components(separatedBy: "\n")
-        let copy = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("COPY public.time_slots ") && $0.contains("updated_at") })
-        let columns = lines[copy].components(separatedBy: "(")[1].components(separatedBy: ")")[0].components(separatedBy: ", ")
-        var fields = lines[copy + 1].components(separatedBy: "\t")
-        fields[try XCTUnwrap(columns.firstIndex(of: "source"))] = "import"
-        fields[fields.count - 1] = "2026-03-02 02:00:00+00"
-        lines[copy + 1] = fields.joined(separator: "\t")
-        let edited = badJob.dir.file("import.sql").path
-        try lines.joined(separator: "\n").write(toFile: edited, atomically: true, encoding: .utf8)
+        let (edited, _) = try dumpWithFirstSlotRow("import.sql") { fields, columns in
+            fields[try XCTUnwrap(columns.firstIndex(of: "source"))] = "import"
+            fields[fields.count - 1] = "2026-03-02 02:00:00+00"
+        }
         let run = try reconcile(edited, out: "import")
         XCTAssertEqual(run.status, 72, run.stderrText)
         XCTAssertTrue(run.stderrText.contains("the snapshot's newest time_slots.updated_at 2026-03-02T02:00:00Z is not before --job-from"), run.stderrText)
+    }
+
+    /// The fixture's dump, saved as `name`, with the first time_slots row's fields (and the COPY's
+    /// column names) given to `edit`; returns its path and the edited row's line.
+    func dumpWithFirstSlotRow(_ name: String, _ edit: (inout [String], [String]) throws -> Void) throws -> (path: String, line: Int) {
+        var lines = try String(contentsOfFile: badJob.dump, encoding: .utf8).components(separatedBy: "\n")
+        let copy = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("COPY public.time_slots ") && $0.contains("updated_at") })
+        let columns = lines[copy].components(separatedBy: "(")[1].components(separatedBy: ")")[0].components(separatedBy: ", ")
+        var fields = lines[copy + 1].components(separatedBy: "\t")
+        try edit(&fields, columns)
+        lines[copy + 1] = fields.joined(separator: "\t")
+        let path = badJob.dir.file(name).path
+        try lines.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        return (path, copy + 2)
     }
 
     func testUsageErrors() throws {

@@ -77,20 +77,11 @@ extension ApplyFaultTests {
         defer { kill(proxy.pid, SIGKILL); proxy.process.waitUntilExit() }
         XCTAssertTrue(proxy.waitForStderr(containing: "listening"), proxy.stderrText)
         let revert = try Spawned(tool, ["revert", "--run", "1", "--yes"], environment: env.merging(["PGHOST": proxyDir.path]) { $1 })
-        var committing = false
-        for _ in 0..<600 where !committing {
-            usleep(50_000)
-            committing = try connection.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'recover-tool revert' AND wait_event = 'PgSleep'").scalar == "1"
-        }
-        XCTAssertTrue(committing, revert.stderrText)
+        XCTAssertTrue(try Self.waitForSleep(of: "revert", on: connection, count: 1), revert.stderrText)
         kill(proxy.pid, SIGUSR1)
         revert.process.waitUntilExit()
         // The server's side of the COMMIT ends after its trigger, whatever the tool saw.
-        for _ in 0..<200 where try connection.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'recover-tool revert' AND wait_event = 'PgSleep'").scalar != "0" {
-            usleep(50_000)
-        }
+        XCTAssertTrue(try Self.waitForSleep(of: "revert", on: connection, count: 0))
         XCTAssertEqual(try connection.execute("SELECT status FROM recovery.runs WHERE id = 1").scalar, "reverted")
         XCTAssertEqual(revert.process.terminationStatus, 0, revert.stderrText)
         XCTAssertTrue(revert.stderrText.contains("COMMIT failed") && revert.stderrText.contains("looked up afterwards, run 1 is reverted"),
