@@ -283,7 +283,27 @@ struct ReviewContent {
     static func checklist(_ document: PlanDocument, _ evidence: PlanEvidence) -> [ReportLine] {
         let c = document.counts
         let warnings = document.completeness.warnings.count
-        return [
+        return Self.basicChecklist(document, evidence, c, warnings) + Self.unknownZones(evidence)
+    }
+
+    /// The notices that give the window in UTC for want of a zone (`DisplayTime.zone`): an item
+    /// naming the zones, none when every user's zone is shown.
+    static func unknownZones(_ evidence: PlanEvidence) -> [ReportLine] {
+        let unknown = evidence.userContacts.values.filter { $0.timeZone != "UTC" && DisplayTime.zone(named: $0.timeZone) == nil }
+        guard !unknown.isEmpty else { return [] }
+        let zones = Set(unknown.map(\.timeZone)).sorted()
+        var line: ReportLine = [.text("The notices of \(unknown.count) users give the window in UTC: their time zones (")]
+        for (i, zone) in zones.prefix(10).enumerated() {
+            if i > 0 { line.append(.text(", ")) }
+            line.append(.code(zone))
+        }
+        if zones.count > 10 { line.append(.text(" and \(zones.count - 10) more")) }
+        line.append(.text(") are not IANA names of this machine's time zone database. Check them in the live users table before sending."))
+        return [line]
+    }
+
+    private static func basicChecklist(_ document: PlanDocument, _ evidence: PlanEvidence, _ c: PlanDocument.Counts, _ warnings: Int) -> [ReportLine] {
+        [
             [.text("The plan id you approve is "), .code(document.planID),
              .text(". apply refuses this directory if plan.json or the rows file changed; a new plan gets a new id and needs a new review.")],
             [.text("The window "), .code(evidence.window.from.rfc3339), .text(" to "), .code(evidence.window.to.rfc3339),

@@ -10,6 +10,23 @@ final class MarkdownReportTests: XCTestCase {
         return (document, MarkdownReport.render(document, evidence))
     }
 
+    /// Users whose time zone no report shows times in get their notice's window in UTC: the
+    /// reviewer is told which zones, once each, in the checklist (it was said nowhere; found by a
+    /// hostile test). No item when every zone is known.
+    func testTheChecklistNamesTheZonesNoticesCannotUse() throws {
+        var evidence = Incident.evidence()
+        evidence.userContacts = [
+            1001: UserContact(email: "a@example.com", timeZone: "UTC+3"),
+            1002: UserContact(email: "b@example.com", timeZone: "America/Nowhere"),
+            1003: UserContact(email: "c@example.com", timeZone: "UTC+3"),
+        ]
+        let (_, md) = try render(evidence)
+        XCTAssertTrue(md.contains("- [ ] The notices of 3 users give the window in UTC: their time zones (`America/Nowhere`, `UTC+3`) are not "
+            + "IANA names of this machine's time zone database. Check them in the live users table before sending."), md)
+        evidence.userContacts = [1001: UserContact(email: "a@example.com", timeZone: "Europe/Kyiv")]
+        XCTAssertFalse(try render(evidence).1.contains("give the window in UTC"))
+    }
+
     func testHeaderWindowInUTCAndZoneShardAndDatabase() throws {
         let (document, md) = try render(Incident.evidence())
         XCTAssertTrue(md.hasPrefix("# Recovery plan `\(document.planID)`\n"))
