@@ -89,6 +89,8 @@ struct RevertOutput: Encodable {
     var dryRun: Nullable<DryRun> = Nullable(nil)
     /// Other applied runs that found some of the slots present when they applied (`Reliance`).
     var reliedOn: [ReliedOn] = []
+    /// The connection was lost at COMMIT and the run was found reverted afterwards, as `apply`'s.
+    var connectionLostDuringCommit = false
 
     struct ReliedOn: Encodable {
         var runID: Int64

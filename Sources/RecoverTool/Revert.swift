@@ -42,12 +42,18 @@ struct Revert: ParsableCommand {
             try Confirmation.require(
                 [RunText.runs([record])], question: "Revert run \(runID)?", yes: confirm.yes, flagHint: "revert run \(runID)")
         }
+        var connectionLost = false
         let outcome = try log.timed("revert") {
             try RecoveryRevert.revert(
                 run: runID, database: database.target, operatorName: confirm.operatorOrLogin,
                 toolVersion: ToolVersion.current, lockTimeoutSeconds: confirm.lockTimeout, dryRun: dryRun,
-                warn: { StandardStreams.error("recover-tool: warning: \(VisibleText.escaped($0))\n") })
+                warn: {
+                    connectionLost = true
+                    StandardStreams.error("recover-tool: warning: \(VisibleText.escaped($0))\n")
+                })
         }
-        try output.emit(RevertOutput(outcome)) { RunText.revert(outcome) }
+        var form = RevertOutput(outcome)
+        form.connectionLostDuringCommit = connectionLost
+        try output.emit(form) { RunText.revert(outcome) }
     }
 }

@@ -76,7 +76,7 @@ extension ApplyFaultTests {
         let proxy = try Spawned("/usr/bin/env", ["python3", proxyDir.file("proxy.py").path, proxyDir.file(".s.PGSQL.\(port)").path, server], environment: [:])
         defer { kill(proxy.pid, SIGKILL); proxy.process.waitUntilExit() }
         XCTAssertTrue(proxy.waitForStderr(containing: "listening"), proxy.stderrText)
-        let revert = try Spawned(tool, ["revert", "--run", "1", "--yes"], environment: env.merging(["PGHOST": proxyDir.path]) { $1 })
+        let revert = try Spawned(tool, ["revert", "--run", "1", "--yes", "--json"], environment: env.merging(["PGHOST": proxyDir.path]) { $1 })
         XCTAssertTrue(try Self.waitForSleep(of: "revert", on: connection, count: 1), revert.stderrText)
         kill(proxy.pid, SIGUSR1)
         revert.process.waitUntilExit()
@@ -86,6 +86,11 @@ extension ApplyFaultTests {
         XCTAssertEqual(revert.process.terminationStatus, 0, revert.stderrText)
         XCTAssertTrue(revert.stderrText.contains("COMMIT failed") && revert.stderrText.contains("looked up afterwards, run 1 is reverted"),
                       revert.stderrText)
+        // As apply's, the JSON says so (it was on standard error only; found by a review).
+        try JSONSchemas.validate(Data(revert.stdoutText.utf8), against: "revert")
+        let output = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(revert.stdoutText.utf8)) as? [String: Any])
+        XCTAssertEqual(output["outcome"] as? String, "reverted")
+        XCTAssertEqual(output["connection_lost_during_commit"] as? Bool, true)
     }
 
     /// A unix-socket proxy to the server: on SIGUSR1 it drops the client side of every open
