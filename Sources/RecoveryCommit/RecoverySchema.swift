@@ -212,6 +212,14 @@ public enum RecoverySchema {
             + "AND \(entry).ends_at > \(slot).slot_start"
     }
 
+    /// The image of the `time_slots` row `alias` over the columns of `recorded` (an SQL jsonb
+    /// expression: a reconcile run's `before_image` or `after_image`, `to_jsonb` of the row as
+    /// applied), to compare with it: a column added to the table since is not in the image, and
+    /// changes no row.
+    static func image(_ alias: String, like recorded: String) -> String {
+        "(SELECT pg_catalog.jsonb_object_agg(k, pg_catalog.to_jsonb(\(alias)) -> k) FROM pg_catalog.jsonb_object_keys(\(recorded)) AS k)"
+    }
+
     /// The fingerprint of a `time_slots` row `alias`, as `apply` records it in `run_slots` on a
     /// server of `serverVersion`: any change to any column changes it, so `verify` and `revert`
     /// can tell a slot untouched since the apply from one the service edited.

@@ -189,17 +189,22 @@ public enum RecoveryRevert {
             "user_id", "project_id", "task_id", "slot_start", "duration_min", "source", "status", "activity_level",
             "keystrokes", "mouse_events", "active_apps", "screenshot_key", "note", "updated_at",
         ]
-        let restored = try connection.execute(
+        // The rows still holding the after image get the before image; the other rows still
+        // there were edited since the apply and are kept: told apart by the ids the update
+        // returned, not by the images afterwards, which a trigger stamping updated_at changes.
+        let restoredIDs = try connection.execute(
             """
             UPDATE \(connection.table("time_slots")) t SET (\(columns.joined(separator: ", "))) = (\(columns.map { "b.\($0)" }.joined(separator: ", ")))
             FROM recovery.run_rows r, jsonb_populate_record(NULL::\(connection.table("time_slots")), r.before_image) b
-            WHERE r.run_id = $1 AND t.id = r.slot_id AND to_jsonb(t) = r.after_image
-            """, [runID], context: "putting back the run's rows").affectedRows
+            WHERE r.run_id = $1 AND t.id = r.slot_id AND \(RecoverySchema.image("t", like: "r.after_image")) = r.after_image
+            RETURNING t.id
+            """, [runID], context: "putting back the run's rows").rows.compactMap { $0[0] }
+        let restored = restoredIDs.count
         let keptRows = try connection.execute(
             """
             SELECT r.slot_id, r.user_id, r.slot_start FROM recovery.run_rows r JOIN \(connection.table("time_slots")) t ON t.id = r.slot_id
-            WHERE r.run_id = $1 AND to_jsonb(t) <> r.before_image ORDER BY r.user_id, r.slot_start
-            """, [runID], context: "listing the run's rows edited since the apply")
+            WHERE r.run_id = $1 AND NOT (r.slot_id = ANY($2::bigint[])) ORDER BY r.user_id, r.slot_start
+            """, [runID, "{" + restoredIDs.joined(separator: ",") + "}"], context: "listing the run's rows edited since the apply")
         let kept = try keptRows.read(table: "recovery.run_rows", key: [(0, "slot_id")]) { row in
             KeptSlot(slotID: try row.int64(0, "slot_id"),
                      key: SlotKey(userID: try row.int64(1, "user_id"), slotStart: try row.time(2, "slot_start")))

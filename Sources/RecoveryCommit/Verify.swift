@@ -102,7 +102,7 @@ public enum RecoveryVerify {
         let totals = try connection.execute(
             """
             SELECT count(*), count(*) FILTER (WHERE t.id IS NULL),
-              count(*) FILTER (WHERE t.id IS NOT NULL AND to_jsonb(t) IS DISTINCT FROM r.after_image),
+              count(*) FILTER (WHERE t.id IS NOT NULL AND \(RecoverySchema.image("t", like: "r.after_image")) IS DISTINCT FROM r.after_image),
               (SELECT count(*) FROM recovery.run_skips WHERE run_id = $1),
               (SELECT count(*) FROM recovery.run_members m WHERE m.run_id = $1),
               (SELECT count(*) FROM recovery.run_members m WHERE m.run_id = $1 AND NOT EXISTS (
@@ -118,7 +118,7 @@ public enum RecoveryVerify {
                 """
                 SELECT r.slot_id, r.user_id, r.slot_start, CASE WHEN t.id IS NULL THEN 'missing' ELSE 'changed' END
                 FROM recovery.run_rows r LEFT JOIN \(connection.table("time_slots")) t ON t.id = r.slot_id
-                WHERE r.run_id = $1 AND (t.id IS NULL OR to_jsonb(t) IS DISTINCT FROM r.after_image)
+                WHERE r.run_id = $1 AND (t.id IS NULL OR \(RecoverySchema.image("t", like: "r.after_image")) IS DISTINCT FROM r.after_image)
                 ORDER BY r.user_id, r.slot_start, r.slot_id LIMIT $2
                 """, [runID, String(limit)], context: "listing the run's rows changed since")
             report.slots = try listed.read(table: "recovery.run_rows", key: [(0, "slot_id")]) { row in

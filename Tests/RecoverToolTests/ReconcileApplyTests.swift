@@ -167,6 +167,38 @@ final class ReconcileApplyTests: XCTestCase {
         XCTAssertEqual(try c.execute("SELECT project_id, task_id FROM time_slots WHERE id = 4").rows, [["8", nil]])
     }
 
+    /// A column added to time_slots after the apply changes no row: verify passes and revert puts
+    /// every row back. The images were compared whole (`to_jsonb`), so the new NULL column made
+    /// every row "changed since the apply": verify failed, and revert put back nothing, deleted
+    /// the memberships and marked the run reverted (found by a hostile test).
+    func testAColumnAddedAfterTheApplyChangesNoRow() throws {
+        _ = try plan()
+        let c = try badJob.live.connect()
+        XCTAssertEqual(try tool(["apply", badJob.dir.file("p").path, "--yes", "--plan-id", try approvedPlanID(badJob.dir.file("p").path)]).status, 0)
+        try c.execute("ALTER TABLE time_slots ADD COLUMN device text")
+        let verified = try tool(["verify", "--run", "1"])
+        XCTAssertEqual(verified.status, 0, verified.stdoutText + verified.stderrText)
+        let reverted = try tool(["revert", "--run", "1", "--yes"])
+        XCTAssertEqual(reverted.stdoutText, "reverted run 1: put back 3 rows, kept 0 edited since the apply, 0 gone; deleted 1 memberships\n")
+        XCTAssertEqual(try c.execute("SELECT project_id, task_id FROM time_slots WHERE id = 4").rows, [["8", nil]])
+    }
+
+    /// A service trigger that stamps `updated_at` on every update also stamps the revert's: the
+    /// rows put back are counted once, as put back, not also as kept (put back 3, kept 3, -3
+    /// gone; found by a hostile test).
+    func testATriggerThatStampsUpdatedAtDoesNotMakeRowsKept() throws {
+        _ = try plan()
+        let c = try badJob.live.connect()
+        try c.executeSimple("""
+            CREATE FUNCTION public.stamp() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.updated_at := clock_timestamp(); RETURN NEW; END $$;
+            CREATE TRIGGER stamp BEFORE UPDATE ON public.time_slots FOR EACH ROW EXECUTE FUNCTION public.stamp();
+            """)
+        XCTAssertEqual(try tool(["apply", badJob.dir.file("p").path, "--yes", "--plan-id", try approvedPlanID(badJob.dir.file("p").path)]).status, 0)
+        let reverted = try tool(["revert", "--run", "1", "--yes"])
+        XCTAssertEqual(reverted.stdoutText, "reverted run 1: put back 3 rows, kept 0 edited since the apply, 0 gone; deleted 1 memberships\n")
+        XCTAssertEqual(try c.execute("SELECT revert_deleted, revert_kept, revert_missing FROM recovery.runs WHERE id = 1").rows, [["3", "0", "0"]])
+    }
+
     func testTheBudgetAndTheHashAreChecked() throws {
         _ = try plan()
         let over = try tool(["apply", badJob.dir.file("p").path, "--yes", "--plan-id", try approvedPlanID(badJob.dir.file("p").path), "--max-slots", "2"])
