@@ -75,7 +75,7 @@ public enum RecoveryRevert {
                 if run.status == .reverted { return .alreadyReverted(run) }
                 let runID = String(id)
                 if run.kind == "reconcile" {
-                    let outcome = try revertReconcile(run, connection: connection, operatorName: operatorName, keptLimit: keptLimit, doing: doing)
+                    let outcome = try revertReconcile(run, connection: connection, operatorName: operatorName, keptLimit: keptLimit, doing: doing, warn: warn)
                     if dryRun, case .reverted(let after, let kept, _) = outcome {
                         // Rolled back with the rest: the counts of a revert that did not happen.
                         throw RolledBack(outcome: .wouldRevert(
@@ -180,9 +180,10 @@ public enum RecoveryRevert {
 
     /// A reconcile run: every row still holding the after image gets its before image back
     /// (`updated_at` included); rows changed since the apply are kept and listed; the memberships
-    /// the run inserted that are still there are deleted.
+    /// the run inserted that are still there are deleted, but for those a kept row, or a row of
+    /// another applied reconcile run, still uses (told through `warn`).
     static func revertReconcile(
-        _ run: RunRecord, connection: Connection, operatorName: String, keptLimit: Int, doing: String
+        _ run: RunRecord, connection: Connection, operatorName: String, keptLimit: Int, doing: String, warn: (String) -> Void
     ) throws -> RevertOutcome {
         let runID = String(run.id)
         let columns = [
@@ -209,11 +210,28 @@ public enum RecoveryRevert {
             KeptSlot(slotID: try row.int64(0, "slot_id"),
                      key: SlotKey(userID: try row.int64(1, "user_id"), slotStart: try row.time(2, "slot_start")))
         }
+        let restoredArray = "{" + restoredIDs.joined(separator: ",") + "}"
+        let stillThere = try connection.execute(
+            """
+            SELECT count(*) FROM recovery.run_members m JOIN \(connection.table("project_members")) pm
+              ON pm.project_id = m.project_id AND pm.user_id = m.user_id
+            WHERE m.run_id = $1
+            """, [runID], context: "counting the memberships the run inserted").scalar.flatMap { Int($0) } ?? 0
         let members = try connection.execute(
             """
             DELETE FROM \(connection.table("project_members")) pm USING recovery.run_members m
             WHERE m.run_id = $1 AND pm.project_id = m.project_id AND pm.user_id = m.user_id
-            """, [runID], context: "deleting the memberships the run inserted").affectedRows
+              AND NOT EXISTS (
+                SELECT 1 FROM recovery.run_rows r JOIN recovery.runs u ON u.id = r.run_id
+                  JOIN \(connection.table("time_slots")) t ON t.id = r.slot_id
+                WHERE t.project_id = pm.project_id AND t.user_id = pm.user_id
+                  AND ((r.run_id = $1 AND NOT (r.slot_id = ANY($2::bigint[])))
+                    OR (r.run_id <> $1 AND u.status = 'applied' AND u.kind = 'reconcile')))
+            """, [runID, restoredArray], context: "deleting the memberships the run inserted").affectedRows
+        if stillThere > members {
+            warn("kept \(stillThere - members) of the memberships the run inserted: rows still use them (a row edited since the apply, "
+                + "or a row another applied reconcile run restored); delete them by hand once no slot of theirs needs them")
+        }
         let missing = run.counts.inserted - restored - kept.count
         try connection.execute(
             """

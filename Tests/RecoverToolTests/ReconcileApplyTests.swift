@@ -199,6 +199,22 @@ final class ReconcileApplyTests: XCTestCase {
         XCTAssertEqual(try c.execute("SELECT revert_deleted, revert_kept, revert_missing FROM recovery.runs WHERE id = 1").rows, [["3", "0", "0"]])
     }
 
+    /// A membership the run inserted stays when a row revert keeps (edited since the apply) still
+    /// uses it, and revert says so: it was deleted under the row, which then named a project its
+    /// user is no member of (rule 5 of CONTRACT §7; found by a hostile test).
+    func testRevertKeepsAMembershipAKeptRowStillUses() throws {
+        _ = try plan()
+        let c = try badJob.live.connect()
+        XCTAssertEqual(try tool(["apply", badJob.dir.file("p").path, "--yes", "--plan-id", try approvedPlanID(badJob.dir.file("p").path)]).status, 0)
+        try c.execute("UPDATE time_slots SET note = 'later', updated_at = now() WHERE user_id = 2 AND slot_start = '2026-03-01 09:10:00+00'")
+        let reverted = try tool(["revert", "--run", "1", "--yes"])
+        XCTAssertEqual(reverted.status, 0, reverted.stderrText)
+        XCTAssertTrue(reverted.stdoutText.hasPrefix("reverted run 1: put back 2 rows, kept 1 edited since the apply, 0 gone; deleted 0 memberships\n"),
+                      reverted.stdoutText)
+        XCTAssertTrue(reverted.stderrText.contains("kept 1 of the memberships the run inserted: rows still use them"), reverted.stderrText)
+        XCTAssertEqual(try c.execute("SELECT count(*) FROM project_members WHERE project_id = 7 AND user_id = 2").scalar, "1")
+    }
+
     func testTheBudgetAndTheHashAreChecked() throws {
         _ = try plan()
         let over = try tool(["apply", badJob.dir.file("p").path, "--yes", "--plan-id", try approvedPlanID(badJob.dir.file("p").path), "--max-slots", "2"])
