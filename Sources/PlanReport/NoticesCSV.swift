@@ -170,10 +170,30 @@ public struct NoticeTemplate: Sendable, Hashable {
         }
     }
 
-    /// The template, or `Invalid` naming its first unknown placeholder.
+    /// The template, or `Invalid` naming its first unknown placeholder, or the first braced text
+    /// that is a placeholder but for its case, hyphens or spaces (`{Email}`, `{ email }`): a typo
+    /// that would reach the users as written. Windows line ends (CRLF) are read as line feeds.
     public init(_ text: String) throws {
+        let text = text.replacingOccurrences(of: "\r\n", with: "\n")
         for name in Self.names(in: text) where !Self.placeholders.contains(name) { throw Invalid(placeholder: name) }
+        for braced in Self.bracedTexts(in: text) where !Self.placeholders.contains(braced) {
+            let near = braced.trimmingCharacters(in: .whitespaces).lowercased().replacingOccurrences(of: "-", with: "_")
+            if Self.placeholders.contains(near) { throw Invalid(placeholder: braced) }
+        }
         self.init(checked: text)
+    }
+
+    /// The text between each `{` and the next `}` (no brace or line end between them).
+    static func bracedTexts(in text: String) -> [String] {
+        var found: [String] = []
+        var rest = Substring(text)
+        while let open = rest.firstIndex(of: "{") {
+            let after = rest[rest.index(after: open)...]
+            guard let close = after.firstIndex(where: { $0 == "}" || $0 == "{" || $0 == "\n" }) else { break }
+            if after[close] == "}" { found.append(String(after[..<close])) }
+            rest = after
+        }
+        return found
     }
 
     private init(checked text: String) {

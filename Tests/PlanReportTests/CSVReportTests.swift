@@ -219,5 +219,16 @@ final class NoticesTests: XCTestCase {
         XCTAssertThrowsError(try NoticeTemplate("Hello {name}")) { error in
             XCTAssertTrue("\(error)".hasPrefix("unknown placeholder '{name}'; the placeholders are {user_id}, {email}"), "\(error)")
         }
+        // A placeholder mistyped in its case, with a hyphen or with spaces is refused, not sent to
+        // users as written (found by a hostile test); other braced text stays text.
+        for typo in ["{Email}", "{RECOVERED_TIME}", "{recovered-time}", "{ email }"] {
+            XCTAssertThrowsError(try NoticeTemplate("Hello " + typo), typo) { error in
+                XCTAssertTrue("\(error)".hasPrefix("unknown placeholder '\(typo)'"), "\(error)")
+            }
+        }
+        // A template saved with Windows line ends is the same template: no carriage return in the
+        // notices (each was shown as \u000d).
+        evidence.noticeTemplate = try NoticeTemplate("Hello {email},\r\n{recovered_time} back.\r\n")
+        XCTAssertTrue(NoticesCSV.render(evidence).contains("\"Hello ann@example.com,\n30 min back.\n\""), NoticesCSV.render(evidence))
     }
 }
