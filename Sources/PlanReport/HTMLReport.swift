@@ -37,7 +37,7 @@ enum HTMLReport {
         out += "<h2>Dropped slots</h2>\n"
         out += "<h3>Offline overlap (\(c.offline.total))</h3>\n" + table(c.offline)
         out += "<h3>Already present (\(c.present.total))</h3>\n" + table(c.present)
-        out += "<h2>Quarantined records (\(c.quarantine.total))</h2>\n" + table(c.quarantine)
+        out += "<h2>Quarantined records (\(c.quarantine.total))</h2>\n" + (c.quarantine.total > 0 ? table(c.quarantineByCode) : "") + table(c.quarantine)
         out += "<h2>Deletions, duplicates and orphans</h2>\n"
         out += "<h3>Deleted (\(c.deleted.total))</h3>\n" + table(c.deleted)
         out += "<h3>Duplicate uploads (\(c.duplicates.total))</h3>\n" + table(c.duplicates)

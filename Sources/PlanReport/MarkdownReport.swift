@@ -28,7 +28,8 @@ enum MarkdownReport {
         out += "## Dropped slots\n\n"
         out += "### Offline overlap (\(c.offline.total))\n\n" + table(c.offline, empty: "None.")
         out += "### Already present (\(c.present.total))\n\n" + table(c.present, empty: "None.")
-        out += "## Quarantined records (\(c.quarantine.total))\n\n" + table(c.quarantine, empty: "None.")
+        out += "## Quarantined records (\(c.quarantine.total))\n\n"
+            + (c.quarantine.total > 0 ? table(c.quarantineByCode) : "") + table(c.quarantine, empty: "None.")
         out += "## Deletions, duplicates and orphans\n\n"
         out += "### Deleted (\(c.deleted.total))\n\n" + table(c.deleted, empty: "None.")
         out += "### Duplicate uploads (\(c.duplicates.total))\n\n" + table(c.duplicates, empty: "None.")

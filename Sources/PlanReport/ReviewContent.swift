@@ -54,6 +54,8 @@ struct ReviewContent {
     var offline: ReportTable
     var present: ReportTable
     var quarantine: ReportTable
+    /// The quarantined records by code, most first, with the files they come from.
+    var quarantineByCode: ReportTable
     var deleted: ReportTable
     var duplicates: ReportTable
     var orphans: ReportTable
@@ -75,7 +77,9 @@ struct ReviewContent {
         rows = Self.rows(evidence, users: document.users, time)
         offline = Self.offline(evidence.resolution.offlineOverlap)
         present = Self.present(evidence.resolution.alreadyPresent)
-        quarantine = Self.quarantine(QuarantinedCSV.records(evidence))
+        let quarantined = QuarantinedCSV.records(evidence)
+        quarantine = Self.quarantine(quarantined)
+        quarantineByCode = Self.quarantineByCode(quarantined)
         deleted = Self.deleted(evidence.fold.deleted)
         duplicates = Self.ignored(evidence.fold.duplicates, headers: ["User", "Slot start", "Repeated upload", "First upload"])
         orphans = Self.ignored(evidence.fold.orphans, headers: ["User", "Slot start", "Processed event"])
@@ -250,6 +254,17 @@ struct ReviewContent {
         }
         return ReportTable(headers: ["User", "Slot start", "Provenance"], numericColumns: [0], rows: rows,
                            total: slots.count, fullFile: "dropped.csv")
+    }
+
+    /// Every code of `records` with its count and the number of files it comes from, most first
+    /// (then by code): the records listed after it stop at `tableCap`, and a flood of one code
+    /// would hide the others there.
+    static func quarantineByCode(_ records: [QuarantineRecord]) -> ReportTable {
+        var counts: [String: (records: Int, files: Set<String>)] = [:]
+        for q in records { counts[q.reason.code, default: (0, [])].records += 1; counts[q.reason.code]!.files.insert(q.location.file) }
+        let sorted = counts.sorted { $0.value.records != $1.value.records ? $0.value.records > $1.value.records : $0.key < $1.key }
+        let rows: [ReportLine] = sorted.map { [.code($0.key), .number($0.value.records), .number($0.value.files.count)] }
+        return ReportTable(headers: ["Code", "Records", "Files"], numericColumns: [1, 2], rows: rows, total: rows.count)
     }
 
     static func quarantine(_ records: [QuarantineRecord]) -> ReportTable {

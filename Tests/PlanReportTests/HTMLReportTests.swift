@@ -55,6 +55,7 @@ final class HTMLReportTests: XCTestCase {
         XCTAssertTrue(html.contains("@media (max-width: 720px)"))
         XCTAssertTrue(html.contains("<h3>Offline overlap (2)</h3>"))
         XCTAssertTrue(html.contains("<h2>Quarantined records (3)</h2>"))
+        XCTAssertTrue(html.contains("<th>Code</th><th>Records</th><th>Files</th>"), html)
         XCTAssertTrue(html.contains("<h2>Reviewer&#39;s checklist</h2>") || html.contains("<h2>Reviewer's checklist</h2>"))
         let complete = try render(Incident.completeEvidence())
         XCTAssertTrue(complete.contains("<section class=\"complete\"><strong>The evidence is complete</strong>"))

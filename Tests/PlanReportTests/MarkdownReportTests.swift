@@ -116,6 +116,10 @@ final class MarkdownReportTests: XCTestCase {
         XCTAssertTrue(md.contains("### Already present (1)\n\n| User | Slot start | Provenance |\n| ---: | --- | --- |\n"
             + "| 1001 | `2018-07-25T14:30:00Z` | `log logs/app-1.log.lz4:5` |\n"))
         XCTAssertTrue(md.contains("## Quarantined records (3)"))
+        // First the records by code, most first: a flood of one code cannot push the others out of
+        // view, as the first 200 records can (found by a hostile test).
+        XCTAssertTrue(md.contains("## Quarantined records (3)\n\n| Code | Records | Files |\n| --- | ---: | ---: |\n"
+            + "| `malformed_json` | 1 | 1 |\n| `out_of_range` | 1 | 1 |\n| `unknown_user` | 1 | 1 |\n\n| Source |"), md)
         XCTAssertTrue(md.contains("| `logs/app-1.log.lz4:14` | `unknown_user` | unknown user 9999 | user 9999 at 2018-07-25T14:40:00Z |"))
         XCTAssertTrue(md.contains("| `logs/app-2.log:31` | `out_of_range` | 'keystrokes' is out of range | user 1001 at 2018-07-25T15:30:00Z |"))
         // Hostile text is escaped: it cannot open HTML, split the table or start code.
