@@ -163,9 +163,16 @@ public struct SlotExplanation: Encodable, Sendable {
         if let dropped = try records("dropped.csv").dropFirst().first(where: { $0.count > 3 && $0[0] == user && $0[1] == start }) {
             return Outcome(kind: dropped[2], detail: dropped[3])
         }
-        if let q = try records("quarantined.csv").dropFirst().first(where: { $0.count > 5 && $0[4] == user && $0[5] == start }) {
+        let quarantined = try records("quarantined.csv").dropFirst()
+        if let q = quarantined.first(where: { $0.count > 5 && $0[4] == user && $0[5] == start }) {
             return Outcome(kind: "quarantined", detail: "\(q[2]): \(q[3]) (\(q[0]):\(q[1]))")
         }
-        return Outcome(kind: "no_events", detail: hasEvents ? "the events below left no version" : "no input of the plan mentions this slot")
+        guard !hasEvents else { return Outcome(kind: "no_events", detail: "the events below left no version") }
+        // A line that could not be read names no slot: it may be this one's.
+        let unnamed = quarantined.filter { $0.count > 5 && $0[4].isEmpty }.count
+        return Outcome(kind: "no_events", detail: unnamed == 0
+            ? "no input of the plan mentions this slot"
+            : "no readable line of the plan's inputs names this slot; \(unnamed) quarantined lines name no slot (quarantined.csv), "
+                + "and one of them may be this slot's")
     }
 }

@@ -75,6 +75,15 @@ final class OperatorCommandTests: XCTestCase {
                 XCTAssertTrue(String(decoding: explained.stdout, as: UTF8.self).contains("deletion: the slot's last word"))
             }
         }
+        // A slot no readable line names, in a plan whose quarantine holds lines that name no slot:
+        // one of them may be its, and the answer says so. It said "no input of the plan mentions
+        // this slot" (found by a hostile test: a slot whose line was too long to read).
+        let unnamed = try csv("quarantined.csv").dropFirst().filter { $0.count > 5 && $0[4].isEmpty }.count
+        XCTAssertGreaterThan(unnamed, 0)
+        let nowhere = try tool(["explain", plan, "--user", "999999", "--slot", "2018-07-25T15:00:00Z"])
+        XCTAssertEqual(nowhere.status, 0, nowhere.stderrText)
+        XCTAssertTrue(nowhere.stdoutText.contains("no readable line of the plan's inputs names this slot; \(unnamed) quarantined lines name no slot "
+            + "(quarantined.csv), and one of them may be this slot's"), nowhere.stdoutText)
         // A slot in a zone with an offset, not on a slot boundary: refused, naming the flag.
         let refused = try tool(["explain", plan, "--user", "1", "--slot", "2018-07-25T08:45:00-07:00"])
         XCTAssertEqual(refused.status, 64)
