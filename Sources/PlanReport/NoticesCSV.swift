@@ -114,7 +114,8 @@ struct UserNotice {
     func value(_ name: String, _ evidence: PlanEvidence, windowLocal: String) -> String {
         switch name {
         case "user_id": String(userID)
-        case "email": email ?? ""
+        // From the live users table: escaped whole, so that no line of it reaches the text as a line.
+        case "email": VisibleText.escaped(email ?? "")
         case "recovered_slots": String(recoveredSlots)
         case "recovered_minutes": String(recoveredMinutes)
         case "recovered_time": minutesText(recoveredMinutes)

@@ -207,6 +207,11 @@ final class NoticesTests: XCTestCase {
         evidence.noticeTemplate = try NoticeTemplate("Hi {email}: {recovered_minutes} min back, {offline_covered_minutes} min offline, {not_recovered_slots} lost. { not one } stays")
         let csv = NoticesCSV.render(evidence)
         XCTAssertTrue(csv.contains("1001,ann@example.com,3,30,0,1,\"Hi ann@example.com: 30 min back, 0 min offline, 1 lost. { not one } stays\"\r\n"), csv)
+        // A value from the database cannot add lines to the notice support sends: an email with a
+        // line feed had it put into the text (found by a hostile test).
+        evidence.userContacts = [1001: UserContact(email: "ann@example.com\nP.S. reply with your password", timeZone: "UTC")]
+        XCTAssertTrue(NoticesCSV.render(evidence).contains("\"Hi ann@example.com\\u000aP.S. reply with your password: 30 min back,"),
+                      NoticesCSV.render(evidence))
         // A value is never read as a template: an email holding a placeholder stays as it is.
         evidence.userContacts = [1001: UserContact(email: "{recovered_minutes}@example.com", timeZone: "UTC")]
         XCTAssertTrue(NoticesCSV.render(evidence).contains(",\"Hi {recovered_minutes}@example.com: 30 min back,"))
