@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what recover-tool needs on a fresh Debian machine: liblz4-dev (headers and pkg-config
-# file), libssl-dev (libcrypto's SHA-256; libpq-dev brings it), the lz4 command-line tool, and the
-# PostgreSQL client and server when missing; and from PyPI, kubernetes-validate (the Kubernetes API
+# file), libssl-dev (libcrypto's SHA-256; libpq-dev brings it), the lz4 command-line tool, tzdata
+# (the time zones `--tz` and the notices show), and the PostgreSQL client and server when missing; and from PyPI, kubernetes-validate (the Kubernetes API
 # schemas, offline: scripts/check-kubernetes.sh), which brings PyYAML (scripts/run-shards.sh), and
 # check-jsonschema (the tests validate every --json output against docs/schemas/ with it).
 # Safe to run again: it installs only what is absent, and runs 'apt-get update' at most once.
@@ -10,6 +10,7 @@ set -euo pipefail
 need=()
 pkg-config --exists liblz4 2>/dev/null || need+=(liblz4-dev)
 command -v lz4 >/dev/null 2>&1 || need+=(lz4)
+[ -f /usr/share/zoneinfo/America/Los_Angeles ] || need+=(tzdata)  # --tz and the notices' zones are read from it
 command -v man >/dev/null 2>&1 || need+=(man-db)  # scripts/test-runbooks.sh reads the installed man page
 command -v jq >/dev/null 2>&1 || need+=(jq)
 command -v script >/dev/null 2>&1 || need+=(bsdutils)  # tests run the tool on a pty with util-linux script  # the runbooks read ids from --json outputs with it

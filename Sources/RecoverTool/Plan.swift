@@ -81,7 +81,8 @@ struct Plan: ParsableCommand {
             throw ValidationError("'--memory-limit' '\(memoryLimit)' is not a size such as 64M, 2G or 1048576")
         }
         if let tz, DisplayTime.zone(named: tz) == nil {
-            throw ValidationError("'--tz' '\(tz)' is not an IANA time zone such as America/Los_Angeles")
+            throw ValidationError("'--tz' '\(tz)' is not an IANA time zone of this machine's time zone database "
+                + "(TZDIR, else /usr/share/zoneinfo: the tzdata package), such as America/Los_Angeles or Etc/GMT+5")
         }
     }
 

@@ -235,6 +235,17 @@ final class PlanCommandTests: XCTestCase {
         XCTAssertEqual(completeness["complete"] as? Bool, false)
     }
 
+    /// `--tz` takes an IANA name of the machine's time zone database only, and the refusal says
+    /// where the names come from: a sign-ambiguous `GMT-5` (+05:00 for PostgreSQL, -05:00 for
+    /// Foundation), or any name on a machine without tzdata.
+    func testTzTakesOnlyNamesOfTheTimeZoneDatabase() throws {
+        let out = try plan("tz", ["--logs", dir.file("logs").path, "--tz", "GMT-5"])
+        XCTAssertEqual(out.status, 64)
+        XCTAssertEqual(out.stderrText, "recover-tool: error: '--tz' 'GMT-5' is not an IANA time zone of this machine's time zone database "
+            + "(TZDIR, else /usr/share/zoneinfo: the tzdata package), such as America/Los_Angeles or Etc/GMT+5; see 'recover-tool help'\n")
+        XCTAssertEqual(try plan("tz2", ["--logs", dir.file("logs").path, "--tz", "Etc/GMT+5"]).status, 0)
+    }
+
     func testAnExistingPlanIsNotOverwritten() throws {
         XCTAssertEqual(try plan("d", ["--logs", dir.file("logs").path]).status, 0)
         let again = try plan("d", ["--logs", dir.file("logs").path])
