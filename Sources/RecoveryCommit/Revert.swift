@@ -75,7 +75,10 @@ public enum RecoveryRevert {
                 if run.status == .reverted { return .alreadyReverted(run) }
                 let runID = String(id)
                 if run.kind == "reconcile" {
-                    let outcome = try revertReconcile(run, connection: connection, operatorName: operatorName, keptLimit: keptLimit, doing: doing, warn: warn)
+                    // A dry run's warnings are of a revert that does not happen.
+                    let outcome = try revertReconcile(
+                        run, connection: connection, operatorName: operatorName, keptLimit: keptLimit, doing: doing,
+                        warn: dryRun ? { warn("dry run, nothing was changed: a revert now would have " + $0) } : warn)
                     if dryRun, case .reverted(let after, let kept, _) = outcome {
                         // Rolled back with the rest: the counts of a revert that did not happen.
                         throw RolledBack(outcome: .wouldRevert(
@@ -201,16 +204,16 @@ public enum RecoveryRevert {
             RETURNING t.id
             """, [runID], context: "putting back the run's rows").rows.compactMap { $0[0] }
         let restored = restoredIDs.count
+        let restoredArray = "{" + restoredIDs.joined(separator: ",") + "}"
         let keptRows = try connection.execute(
             """
             SELECT r.slot_id, r.user_id, r.slot_start FROM recovery.run_rows r JOIN \(connection.table("time_slots")) t ON t.id = r.slot_id
             WHERE r.run_id = $1 AND NOT (r.slot_id = ANY($2::bigint[])) ORDER BY r.user_id, r.slot_start
-            """, [runID, "{" + restoredIDs.joined(separator: ",") + "}"], context: "listing the run's rows edited since the apply")
+            """, [runID, restoredArray], context: "listing the run's rows edited since the apply")
         let kept = try keptRows.read(table: "recovery.run_rows", key: [(0, "slot_id")]) { row in
             KeptSlot(slotID: try row.int64(0, "slot_id"),
                      key: SlotKey(userID: try row.int64(1, "user_id"), slotStart: try row.time(2, "slot_start")))
         }
-        let restoredArray = "{" + restoredIDs.joined(separator: ",") + "}"
         let stillThere = try connection.execute(
             """
             SELECT count(*) FROM recovery.run_members m JOIN \(connection.table("project_members")) pm

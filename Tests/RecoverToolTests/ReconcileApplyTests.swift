@@ -33,6 +33,12 @@ final class ReconcileApplyTests: XCTestCase {
         return json["plan_id"] as! String
     }
 
+    /// Applies the plan in `p` with its approved id, which must succeed.
+    func applyApproved() throws {
+        let applied = try tool(["apply", badJob.dir.file("p").path, "--yes", "--plan-id", try approvedPlanID(badJob.dir.file("p").path)])
+        XCTAssertEqual(applied.status, 0, applied.stderrText)
+    }
+
     func tool(_ args: [String]) throws -> ProcessOutput {
         try runProcess(tool, args + ["--db", badJob.live.conninfo])
     }
@@ -155,7 +161,7 @@ final class ReconcileApplyTests: XCTestCase {
     func testRevertKeepsRowsChangedSinceTheApply() throws {
         _ = try plan()
         let c = try badJob.live.connect()
-        XCTAssertEqual(try tool(["apply", badJob.dir.file("p").path, "--yes", "--plan-id", try approvedPlanID(badJob.dir.file("p").path)]).status, 0)
+        try applyApproved()
         try c.execute("UPDATE time_slots SET note = 'later', updated_at = now() WHERE id = 1")
         let reverted = try tool(["revert", "--run", "1", "--yes"])
         XCTAssertEqual(reverted.stdoutText, """
@@ -174,7 +180,7 @@ final class ReconcileApplyTests: XCTestCase {
     func testAColumnAddedAfterTheApplyChangesNoRow() throws {
         _ = try plan()
         let c = try badJob.live.connect()
-        XCTAssertEqual(try tool(["apply", badJob.dir.file("p").path, "--yes", "--plan-id", try approvedPlanID(badJob.dir.file("p").path)]).status, 0)
+        try applyApproved()
         try c.execute("ALTER TABLE time_slots ADD COLUMN device text")
         let verified = try tool(["verify", "--run", "1"])
         XCTAssertEqual(verified.status, 0, verified.stdoutText + verified.stderrText)
@@ -193,7 +199,7 @@ final class ReconcileApplyTests: XCTestCase {
             CREATE FUNCTION public.stamp() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.updated_at := clock_timestamp(); RETURN NEW; END $$;
             CREATE TRIGGER stamp BEFORE UPDATE ON public.time_slots FOR EACH ROW EXECUTE FUNCTION public.stamp();
             """)
-        XCTAssertEqual(try tool(["apply", badJob.dir.file("p").path, "--yes", "--plan-id", try approvedPlanID(badJob.dir.file("p").path)]).status, 0)
+        try applyApproved()
         let reverted = try tool(["revert", "--run", "1", "--yes"])
         XCTAssertEqual(reverted.stdoutText, "reverted run 1: put back 3 rows, kept 0 edited since the apply, 0 gone; deleted 1 memberships\n")
         XCTAssertEqual(try c.execute("SELECT revert_deleted, revert_kept, revert_missing FROM recovery.runs WHERE id = 1").rows, [["3", "0", "0"]])
@@ -205,8 +211,12 @@ final class ReconcileApplyTests: XCTestCase {
     func testRevertKeepsAMembershipAKeptRowStillUses() throws {
         _ = try plan()
         let c = try badJob.live.connect()
-        XCTAssertEqual(try tool(["apply", badJob.dir.file("p").path, "--yes", "--plan-id", try approvedPlanID(badJob.dir.file("p").path)]).status, 0)
+        try applyApproved()
         try c.execute("UPDATE time_slots SET note = 'later', updated_at = now() WHERE user_id = 2 AND slot_start = '2026-03-01 09:10:00+00'")
+        // A dry run says what a revert would keep, as what would be, and changes nothing.
+        let dry = try tool(["revert", "--run", "1", "--dry-run"])
+        XCTAssertEqual(dry.status, 0, dry.stderrText)
+        XCTAssertTrue(dry.stderrText.contains("dry run, nothing was changed: a revert now would have kept 1 of the memberships"), dry.stderrText)
         let reverted = try tool(["revert", "--run", "1", "--yes"])
         XCTAssertEqual(reverted.status, 0, reverted.stderrText)
         XCTAssertTrue(reverted.stdoutText.hasPrefix("reverted run 1: put back 2 rows, kept 1 edited since the apply, 0 gone; deleted 0 memberships\n"),
