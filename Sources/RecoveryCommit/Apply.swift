@@ -388,6 +388,7 @@ private struct ApplyTransaction {
 
     /// The catalog's answer about the live `time_slots` (`Target`), in one query.
     private func readTarget() throws -> Target {
+        try ServiceTableRefused.check(connection)
         let table = connection.table("time_slots")
         let contractTypes = TimeSlotColumns.stored.map { "('\($0.name)', '\($0.sqlType)'::regtype)" }.joined(separator: ", ")
         // collisdeterministic: PostgreSQL 12 and later; every collation before was deterministic.

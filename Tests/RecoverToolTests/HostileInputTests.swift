@@ -322,6 +322,82 @@ final class HostileInputTests: XCTestCase {
         try demo.live.connect().executeSimple("DROP PUBLICATION rt_client_slots")
     }
 
+    /// A time_slots whose unique key does not hold every row: dropped, partial, deferred, or a
+    /// child table by inheritance (rows a trigger routes into it, old-style partitioning). A slot
+    /// that went live after the plan was inserted a second time, or the run recorded its own rows
+    /// as already present, with apply, verify and revert exiting 0 (found by a hostile test). plan
+    /// and apply refuse such a table (69), apply with the database as it was.
+    func testATimeSlotsWhoseUniqueKeyDoesNotHoldEveryRowIsRefused() throws {
+        XCTAssertEqual(try plan("keyed").status, 0)
+        let planID = try approvedPlanID(demo.dir.file("keyed").path)
+        let key = "ALTER TABLE public.time_slots ADD CONSTRAINT time_slots_user_id_slot_start_key UNIQUE (user_id, slot_start)"
+        let unkey = "ALTER TABLE public.time_slots DROP CONSTRAINT time_slots_user_id_slot_start_key"
+        for (change, undo, expected) in [
+            (unkey, key, "no unique index on exactly (user_id, slot_start)"),
+            (unkey + "; CREATE UNIQUE INDEX client_keys ON public.time_slots (user_id, slot_start) WHERE source = 'client'",
+             "DROP INDEX public.client_keys; " + key, "no unique index on exactly (user_id, slot_start)"),
+            (unkey + "; " + key + " DEFERRABLE INITIALLY DEFERRED", unkey + "; " + key, "no unique index on exactly (user_id, slot_start)"),
+            (unkey + "; CREATE UNIQUE INDEX wider_keys ON public.time_slots (user_id, slot_start, source)",
+             "DROP INDEX public.wider_keys; " + key, "no unique index on exactly (user_id, slot_start)"),
+            ("CREATE TABLE public.time_slots_2018 () INHERITS (public.time_slots)", "DROP TABLE public.time_slots_2018", "child tables (inheritance)"),
+        ] {
+            try demo.live.connect().executeSimple(change)
+            let planned = try plan("unkeyed")
+            XCTAssertEqual(planned.status, 69, change + "\n" + planned.stderrText)
+            XCTAssertTrue(planned.stderrText.contains(expected), change + "\n" + planned.stderrText)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: demo.dir.file("unkeyed").path), change)
+            let before = try DatabaseState.checksums(try demo.live.connect())
+            let apply = try tool(["apply", demo.dir.file("keyed").path, "--db", demo.live.conninfo, "--yes", "--plan-id", planID])
+            XCTAssertEqual(apply.status, 69, change + "\n" + apply.stderrText)
+            XCTAssertTrue(apply.stderrText.contains(expected) && apply.stderrText.contains("nothing was changed"), change + "\n" + apply.stderrText)
+            XCTAssertEqual(try DatabaseState.checksums(try demo.live.connect()), before, change)
+            try demo.live.connect().executeSimple(undo)
+        }
+        // The key as the service schema has it, or on a partitioned table, is taken.
+        try partitionTimeSlots()
+        XCTAssertEqual(try plan("partitioned").status, 0)
+    }
+
+    /// A time_slots that is a view (INSTEAD OF triggers doing the insert) is refused: the
+    /// fingerprints were taken of the rows as the view returned them, not as stored (found by a
+    /// hostile test).
+    func testATimeSlotsViewIsRefused() throws {
+        try demo.live.connect().executeSimple("""
+            ALTER TABLE public.time_slots RENAME TO time_slots_stored;
+            CREATE VIEW public.time_slots AS SELECT * FROM public.time_slots_stored;
+            """)
+        let planned = try plan("view")
+        XCTAssertEqual(planned.status, 69, planned.stderrText)
+        XCTAssertTrue(planned.stderrText.contains("is a view, not a table"), planned.stderrText)
+    }
+
+    /// Times without a time zone: a `timestamp` slot_start holding the service's local time was
+    /// read as UTC, so the window's live slots looked lost and were recovered a second time hours
+    /// off, with exit 0 (found by a hostile test). plan, diff and apply refuse it (69).
+    func testTimesWithoutATimeZoneAreRefused() throws {
+        XCTAssertEqual(try plan("zoned").status, 0)
+        let planID = try approvedPlanID(demo.dir.file("zoned").path)
+        for (table, columns) in [("time_slots", ["slot_start"]), ("time_slots", ["updated_at"]), ("offline_entries", ["starts_at", "ends_at"])] {
+            func retype(_ type: String) -> String {
+                "ALTER TABLE public.\(table) " + columns.map { "ALTER \($0) TYPE \(type) USING \($0) AT TIME ZONE 'America/Los_Angeles'" }.joined(separator: ", ")
+            }
+            try demo.live.connect().executeSimple(retype("timestamp"))
+            let expected = "\(table).\(columns[0]) timestamp without time zone"
+            let planned = try plan("unzoned")
+            XCTAssertEqual(planned.status, 69, planned.stderrText)
+            XCTAssertTrue(planned.stderrText.contains(expected), planned.stderrText)
+            let diff = try tool(["diff"] + DemoIncident.window + ["--snapshot", DemoIncident.snapshot, "--db", demo.live.conninfo])
+            XCTAssertEqual(diff.status, 69, diff.stderrText)
+            XCTAssertTrue(diff.stderrText.contains(expected), diff.stderrText)
+            let before = try DatabaseState.checksums(try demo.live.connect())
+            let apply = try tool(["apply", demo.dir.file("zoned").path, "--db", demo.live.conninfo, "--yes", "--plan-id", planID])
+            XCTAssertEqual(apply.status, 69, apply.stderrText)
+            XCTAssertTrue(apply.stderrText.contains(expected), apply.stderrText)
+            XCTAssertEqual(try DatabaseState.checksums(try demo.live.connect()), before)
+            try demo.live.connect().executeSimple(retype("timestamptz"))
+        }
+    }
+
     /// A role without CREATE on the database applies once an administrator has made the recovery
     /// schema for it: CREATE SCHEMA IF NOT EXISTS asked for the privilege first (found by a hostile test).
     func testARoleWithoutCreateAppliesIntoASchemaMadeForIt() throws {
