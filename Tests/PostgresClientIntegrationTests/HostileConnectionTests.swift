@@ -97,6 +97,7 @@ final class HostileConnectionTests: XCTestCase {
             ALTER DATABASE \(db.name) SET extra_float_digits = -15;
             ALTER DATABASE \(db.name) SET search_path = evil, public;
             ALTER DATABASE \(db.name) SET client_encoding = 'LATIN1';
+            ALTER DATABASE \(db.name) SET session_replication_role = replica;
             CREATE TABLE public.users (id bigint);
             """)
         setenv("PGDATESTYLE", "German", 1)
@@ -109,11 +110,11 @@ final class HostileConnectionTests: XCTestCase {
                    current_setting('extra_float_digits'), current_setting('client_encoding'),
                    current_setting('application_name'), current_setting('search_path'),
                    '2018-07-25 14:50:00+00'::timestamptz::text, interval '90 minutes'::text,
-                   (SELECT count(*) FROM users)::text, to_regclass('users')::text
+                   (SELECT count(*) FROM users)::text, to_regclass('users')::text, current_setting('session_replication_role')
             """).rows[0]
         XCTAssertEqual(shown, [
             "ISO, YMD", "UTC", "postgres", "3", "UTF8", "recover-tool plan", "pg_catalog, \"public\", pg_temp",
-            "2018-07-25 14:50:00+00", "01:30:00", "0", "users",
+            "2018-07-25 14:50:00+00", "01:30:00", "0", "users", "origin",
         ])
         XCTAssertEqual(SessionSettings(schema: "svc\"x").table("time_slots"), "\"svc\"\"x\".time_slots")
     }
