@@ -74,6 +74,7 @@ public enum RecoveryRevert {
                 try RecoveryConnection.requireRunDatabase(run, connection: connection, refusing: "refusing to revert run \(id)")
                 if run.status == .reverted { return .alreadyReverted(run) }
                 let runID = String(id)
+                try requireAuditTrail(run, connection: connection, doing: doing)
                 if run.kind == "reconcile" {
                     // A dry run's warnings are of a revert that does not happen.
                     let outcome = try revertReconcile(
@@ -96,9 +97,12 @@ public enum RecoveryRevert {
                 let deleted = deletion.affectedRows
                 let keptRows = try connection.execute(
                     """
-                    SELECT s.slot_id, s.user_id, s.slot_start FROM recovery.run_slots s JOIN \(connection.table("time_slots")) t ON t.id = s.slot_id
+                    SELECT s.slot_id, s.user_id, s.slot_start,
+                      \(RecoverySchema.fingerprint("t", like: "s.fingerprint", serverVersion: connection.serverVersion)) = s.fingerprint
+                    FROM recovery.run_slots s JOIN \(connection.table("time_slots")) t ON t.id = s.slot_id
                     WHERE s.run_id = $1 ORDER BY s.user_id, s.slot_start
                     """, [runID], context: "listing the run's edited slots")
+                try requireNoneHeldBack(keptRows.rows.count { $0[3] == "t" }, of: run, doing: doing, what: "unchanged slots were not deleted")
                 let kept = try keptRows.read(table: "recovery.run_slots", key: [(0, "slot_id")]) { row in
                     KeptSlot(slotID: try row.int64(0, "slot_id"),
                              key: SlotKey(userID: try row.int64(1, "user_id"), slotStart: try row.time(2, "slot_start")))
@@ -207,9 +211,11 @@ public enum RecoveryRevert {
         let restoredArray = "{" + restoredIDs.joined(separator: ",") + "}"
         let keptRows = try connection.execute(
             """
-            SELECT r.slot_id, r.user_id, r.slot_start FROM recovery.run_rows r JOIN \(connection.table("time_slots")) t ON t.id = r.slot_id
+            SELECT r.slot_id, r.user_id, r.slot_start, \(RecoverySchema.image("t", like: "r.after_image")) = r.after_image
+            FROM recovery.run_rows r JOIN \(connection.table("time_slots")) t ON t.id = r.slot_id
             WHERE r.run_id = $1 AND NOT (r.slot_id = ANY($2::bigint[])) ORDER BY r.user_id, r.slot_start
             """, [runID, restoredArray], context: "listing the run's rows edited since the apply")
+        try requireNoneHeldBack(keptRows.rows.count { $0[3] == "t" }, of: run, doing: doing, what: "unchanged rows were not put back")
         let kept = try keptRows.read(table: "recovery.run_rows", key: [(0, "slot_id")]) { row in
             KeptSlot(slotID: try row.int64(0, "slot_id"),
                      key: SlotKey(userID: try row.int64(1, "user_id"), slotStart: try row.time(2, "slot_start")))
@@ -247,6 +253,33 @@ public enum RecoveryRevert {
             throw CommitError(.inconsistent, "\(doing): the run vanished while it was reverted")
         }
         return .reverted(updated, kept: Array(kept.prefix(keptLimit)), reliedOn: [])
+    }
+
+    /// Refuses a run whose audit trail no longer holds every slot (or row) it recorded: with
+    /// `recovery.run_slots` emptied, revert deleted nothing, called every slot already gone and
+    /// marked the run reverted, its slots left live (found by a hostile test).
+    static func requireAuditTrail(_ run: RunRecord, connection: Connection, doing: String) throws {
+        let table = run.kind == "reconcile" ? "recovery.run_rows" : "recovery.run_slots"
+        let recorded = try connection.execute(
+            "SELECT count(*) FROM \(table) WHERE run_id = $1", [String(run.id)], context: "counting the run's recorded slots"
+        ).scalar.flatMap { Int($0) } ?? 0
+        guard recorded != run.counts.inserted else { return }
+        throw CommitError(
+            .inconsistent,
+            "\(doing): \(table) holds \(recorded) of the \(run.counts.inserted) slots the run recorded as written: "
+                + "its audit trail was changed since the apply; nothing was changed",
+            hint: "'recover-tool verify --run \(run.id)' shows what differs; restore \(table) from a backup before reverting")
+    }
+
+    /// Refuses the revert, rolled back, when `count` of the run's rows still hold what the apply
+    /// wrote after the revert's own statement: a trigger or rule on time_slots (a soft delete, a
+    /// BEFORE trigger returning NULL) kept them, and they are not edits to keep.
+    static func requireNoneHeldBack(_ count: Int, of run: RunRecord, doing: String, what: String) throws {
+        guard count > 0 else { return }
+        throw CommitError(
+            .inconsistent,
+            "\(doing): \(count) of the run's \(what): a trigger or rule on time_slots kept them as they were; nothing was changed",
+            hint: "disable the trigger or rule for the revert, or undo the run by hand from its audit trail (recovery.run_slots or run_rows)")
     }
 
     static func notFound(_ id: Int64, _ connection: Connection) -> CommitError {

@@ -398,6 +398,44 @@ final class HostileInputTests: XCTestCase {
         }
     }
 
+    /// A revert of a run whose audit trail lost rows since the apply (recovery.run_slots emptied)
+    /// deleted nothing, called every slot already gone and marked the run reverted, exit 0, its
+    /// slots left live (found by a hostile test). It is refused (69), the run still applied.
+    func testARevertRefusesARunWhoseAuditTrailLostRows() throws {
+        try planAndApply()
+        try demo.live.connect().executeSimple(
+            "DELETE FROM recovery.run_slots WHERE slot_id IN (SELECT slot_id FROM recovery.run_slots WHERE run_id = 1 ORDER BY slot_id LIMIT 5)")
+        let before = try DatabaseState.checksums(try demo.live.connect())
+        for dryRun in [["--dry-run"], ["--yes"]] {
+            let revert = try tool(["revert", "--run", "1", "--db", demo.live.conninfo] + dryRun)
+            XCTAssertEqual(revert.status, 69, revert.stdoutText + revert.stderrText)
+            XCTAssertTrue(revert.stderrText.contains("recovery.run_slots holds 77 of the 82 slots the run recorded as written"), revert.stderrText)
+            XCTAssertTrue(revert.stderrText.contains("nothing was changed"), revert.stderrText)
+        }
+        XCTAssertEqual(try DatabaseState.checksums(try demo.live.connect()), before)
+    }
+
+    /// A trigger that keeps rows from being deleted (a soft delete: BEFORE DELETE returning NULL)
+    /// made revert call every slot "edited since the apply", keep them all and mark the run
+    /// reverted, exit 0 (found by a hostile test). It is refused (69), rolled back.
+    func testARevertThatATriggerKeepsFromDeletingIsRefused() throws {
+        try planAndApply()
+        try demo.live.connect().executeSimple("""
+            CREATE FUNCTION public.soft_delete() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NULL; END$$;
+            CREATE TRIGGER soft_delete BEFORE DELETE ON public.time_slots FOR EACH ROW EXECUTE FUNCTION public.soft_delete();
+            """)
+        let before = try DatabaseState.checksums(try demo.live.connect())
+        for dryRun in [["--dry-run"], ["--yes"]] {
+            let revert = try tool(["revert", "--run", "1", "--db", demo.live.conninfo] + dryRun)
+            XCTAssertEqual(revert.status, 69, revert.stdoutText + revert.stderrText)
+            XCTAssertTrue(revert.stderrText.contains("82 of the run's unchanged slots were not deleted: a trigger or rule on time_slots kept them"),
+                          revert.stderrText)
+        }
+        XCTAssertEqual(try DatabaseState.checksums(try demo.live.connect()), before)
+        let runs = try demo.live.connect().execute("SELECT status FROM recovery.runs WHERE id = 1").scalar
+        XCTAssertEqual(runs, "applied")
+    }
+
     /// A role without CREATE on the database applies once an administrator has made the recovery
     /// schema for it: CREATE SCHEMA IF NOT EXISTS asked for the privilege first (found by a hostile test).
     func testARoleWithoutCreateAppliesIntoASchemaMadeForIt() throws {
