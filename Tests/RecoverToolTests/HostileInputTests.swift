@@ -294,6 +294,40 @@ final class HostileInputTests: XCTestCase {
         XCTAssertEqual(try demo.live.connect().execute("SELECT count(*) FROM time_slots WHERE source = 'recovered'").scalar, "0", revert.stdoutText)
     }
 
+    /// An AFTER INSERT trigger that edits the rows it sees inserted (the service stamping a note):
+    /// the fingerprints were taken before it ran, so verify failed right after the apply and revert
+    /// kept every slot as edited since (found by a hostile test). Apply takes them as stored.
+    func testAnAfterInsertTriggerIsSeenByApply() throws {
+        try demo.live.connect().executeSimple("""
+            CREATE FUNCTION public.stamp_note() RETURNS trigger LANGUAGE plpgsql AS
+              $$BEGIN UPDATE public.time_slots SET note = 'checked' WHERE id = NEW.id; RETURN NULL; END$$;
+            CREATE TRIGGER stamp_note AFTER INSERT ON public.time_slots FOR EACH ROW EXECUTE FUNCTION public.stamp_note();
+            """)
+        try planAndApply()
+        XCTAssertEqual(try demo.live.connect().execute("SELECT count(*) FROM time_slots WHERE source = 'recovered' AND note = 'checked'").scalar, "82")
+        let verify = try tool(["verify", "--run", "1", "--db", demo.live.conninfo])
+        XCTAssertEqual(verify.status, 0, verify.stdoutText + verify.stderrText)
+        let revert = try tool(["revert", "--run", "1", "--yes", "--db", demo.live.conninfo])
+        XCTAssertEqual(revert.status, 0, revert.stderrText)
+        XCTAssertEqual(try demo.live.connect().execute("SELECT count(*) FROM time_slots WHERE source = 'recovered'").scalar, "0", revert.stdoutText)
+    }
+
+    /// An AFTER INSERT trigger that deletes some of the rows inserted: the run could not account
+    /// for them, and the apply is refused (69), the database as it was.
+    func testAnAfterInsertTriggerThatRemovesSlotsRefusesTheApply() throws {
+        XCTAssertEqual(try plan("p").status, 0)
+        try demo.live.connect().executeSimple("""
+            CREATE FUNCTION public.drop_idle() RETURNS trigger LANGUAGE plpgsql AS
+              $$BEGIN DELETE FROM public.time_slots WHERE id = NEW.id AND status = 'idle'; RETURN NULL; END$$;
+            CREATE TRIGGER drop_idle AFTER INSERT ON public.time_slots FOR EACH ROW EXECUTE FUNCTION public.drop_idle();
+            """)
+        let before = try DatabaseState.checksums(try demo.live.connect())
+        let apply = try tool(["apply", demo.dir.file("p").path, "--db", demo.live.conninfo, "--yes", "--plan-id", try approvedPlanID(demo.dir.file("p").path)])
+        XCTAssertEqual(apply.status, 69, apply.stderrText)
+        XCTAssertTrue(apply.stderrText.contains("of the inserted slots were removed by a trigger on time_slots; nothing was changed"), apply.stderrText)
+        XCTAssertEqual(try DatabaseState.checksums(try demo.live.connect()), before)
+    }
+
     /// A publication of time_slots whose row filter the replica identity does not cover refuses
     /// every DELETE, so the run could never be reverted: apply refuses before writing (it applied,
     /// and revert failed with 42P10; found by a hostile test).
