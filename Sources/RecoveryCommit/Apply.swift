@@ -603,7 +603,7 @@ private struct ApplyTransaction {
         }
         try connection.executeSimple("RELEASE SAVEPOINT recovery_insert", context: context)
         if inserted + offlineDropped != document.rows.count {
-            try connection.execute(
+            let present = try connection.execute(
                 """
                 INSERT INTO recovery.run_drops (run_id, user_id, slot_start, reason, live_slot_id, provenance)
                 SELECT $1, p.user_id, p.slot_start, 'already_present', t.id, p.provenance
@@ -611,7 +611,16 @@ private struct ApplyTransaction {
                 WHERE NOT EXISTS (SELECT 1 FROM recovery.run_drops d
                                   WHERE d.run_id = $1 AND d.user_id = p.user_id AND d.slot_start = p.slot_start)
                   AND NOT EXISTS (SELECT 1 FROM recovery.run_slots s WHERE s.run_id = $1 AND s.slot_id = t.id)
-                """, [run], context: "recording the plan's slots that are live now")
+                """, [run], context: "recording the plan's slots that are live now").affectedRows
+            // A slot neither inserted nor live was skipped by the table (a BEFORE trigger returning NULL, a rule).
+            let unstored = document.rows.count - inserted - offlineDropped - present
+            guard unstored == 0 else {
+                throw CommitError(
+                    .inconsistent,
+                    "\(doing): \(unstored) of the plan's slots were neither inserted nor live: a trigger or rule on time_slots did not store them; "
+                        + "nothing was changed",
+                    hint: "disable the trigger or rule for the apply, or find out why it skips recovered slots")
+            }
         }
         checkpoint(.slotsInserted)
         return (inserted, appliedAt)

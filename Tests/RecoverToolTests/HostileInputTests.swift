@@ -328,6 +328,27 @@ final class HostileInputTests: XCTestCase {
         XCTAssertEqual(try DatabaseState.checksums(try demo.live.connect()), before)
     }
 
+    /// A BEFORE INSERT trigger that skips some rows (returns NULL): the apply was refused only by
+    /// recovery.runs' CHECK, with a dump of the run's row as the reason (found by a hostile test).
+    /// It says how many slots were not stored, and why.
+    func testABeforeInsertTriggerThatSkipsSlotsIsNamed() throws {
+        XCTAssertEqual(try plan("p").status, 0)
+        try demo.live.connect().executeSimple("""
+            CREATE FUNCTION public.skip_idle() RETURNS trigger LANGUAGE plpgsql AS
+              $$BEGIN IF NEW.status = 'idle' THEN RETURN NULL; END IF; RETURN NEW; END$$;
+            CREATE TRIGGER skip_idle BEFORE INSERT ON public.time_slots FOR EACH ROW EXECUTE FUNCTION public.skip_idle();
+            """)
+        let idle = try XCTUnwrap(String(data: try Data(contentsOf: demo.dir.file("p/rows.tsv")), encoding: .utf8))
+            .split(separator: "\n").filter { $0.split(separator: "\t").contains("idle") }.count
+        XCTAssertGreaterThan(idle, 0)
+        let before = try DatabaseState.checksums(try demo.live.connect())
+        let apply = try tool(["apply", demo.dir.file("p").path, "--db", demo.live.conninfo, "--yes", "--plan-id", try approvedPlanID(demo.dir.file("p").path)])
+        XCTAssertEqual(apply.status, 69, apply.stderrText)
+        XCTAssertTrue(apply.stderrText.contains("\(idle) of the plan's slots were neither inserted nor live: a trigger or rule on time_slots did not store them; nothing was changed"),
+                      apply.stderrText)
+        XCTAssertEqual(try DatabaseState.checksums(try demo.live.connect()), before)
+    }
+
     /// A publication of time_slots whose row filter the replica identity does not cover refuses
     /// every DELETE, so the run could never be reverted: apply refuses before writing (it applied,
     /// and revert failed with 42P10; found by a hostile test).
