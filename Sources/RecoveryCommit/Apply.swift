@@ -360,6 +360,14 @@ private struct ApplyTransaction {
     private func checkRevertible() throws {
         let table = connection.table("time_slots")
         let context = "checking that a revert could delete from \(table)"
+        let privilege = try connection.execute(
+            "SELECT pg_catalog.has_table_privilege($1::text::regclass, 'DELETE'), current_user", [table], context: context).rows.first
+        guard privilege?[0] == "t" else {
+            throw CommitError(
+                .database, "\(doing): the role '\(VisibleText.escaped(privilege?[1] ?? "?"))' may not DELETE from \(table): "
+                    + "a revert of the run could not undo it; nothing was changed",
+                hint: "GRANT DELETE ON \(table) to the role that applies, or apply as one that has it")
+        }
         // pg_partition_tree: PostgreSQL 12 and later; empty for a table that is not partitioned.
         let tree = connection.serverVersion >= 120000
             ? "SELECT $1::text::regclass UNION SELECT relid FROM pg_catalog.pg_partition_tree($1::text::regclass)"

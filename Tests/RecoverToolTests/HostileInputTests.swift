@@ -510,6 +510,27 @@ final class HostileInputTests: XCTestCase {
         }
     }
 
+    /// A role that may insert into time_slots but not delete from it: the apply committed, and its
+    /// revert then failed (found by a hostile test). The apply is refused (69) before any write.
+    func testARoleThatCannotDeleteTheSlotsCannotApply() throws {
+        XCTAssertEqual(try plan("pre").status, 0)
+        try withRole("""
+            GRANT SELECT ON ALL TABLES IN SCHEMA public TO ROLE;
+            GRANT INSERT ON time_slots TO ROLE;
+            GRANT UPDATE ON users, offline_entries TO ROLE;
+            GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO ROLE;
+            CREATE SCHEMA recovery AUTHORIZATION ROLE;
+            """) { conninfo in
+            let before = try DatabaseState.checksums(try demo.live.connect())
+            let apply = try tool(["apply", demo.dir.file("pre").path, "--db", conninfo, "--yes", "--plan-id", try approvedPlanID(demo.dir.file("pre").path)])
+            XCTAssertEqual(apply.status, 69, apply.stderrText)
+            XCTAssertTrue(apply.stderrText.contains("may not DELETE from \"public\".time_slots: a revert of the run could not undo it; nothing was changed"),
+                          apply.stderrText)
+            XCTAssertEqual(try DatabaseState.checksums(try demo.live.connect()), before)
+            try demo.live.connect().executeSimple("DROP SCHEMA recovery CASCADE")
+        }
+    }
+
     /// Row 3: a read-only database (its default, or a standby) is refused before any write, by
     /// apply and by revert, with one line and exit 69.
     func testReadOnlyDatabaseIsRefusedBeforeAnyWrite() throws {
