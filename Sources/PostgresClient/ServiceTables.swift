@@ -19,6 +19,12 @@ public struct ServiceTableRefused: ToolError, Hashable {
     public var problem: String
     public var hint: String?
 
+    public init(table: String, problem: String, hint: String? = nil) {
+        self.table = table
+        self.problem = problem
+        self.hint = hint
+    }
+
     public var code: String { "database_unsupported_table" }
     public var exitStatus: ExitStatus { .database }
     public var message: String { "refusing \(table): \(problem); nothing was changed" }

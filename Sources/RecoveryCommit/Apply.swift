@@ -597,7 +597,7 @@ private struct ApplyTransaction {
                 """, [appliedAt, run], context: "recording the inserted slots in recovery.run_slots"
             ).affectedRows
             guard recorded == inserted else {
-                throw CommitError(.inconsistent, "\(doing): \(inserted) slots inserted but \(recorded) recorded in recovery.run_slots")
+                throw CommitError(.inconsistent, "\(doing): \(inserted) slots inserted but \(recorded) recorded in recovery.run_slots; nothing was changed")
             }
             return inserted
         }

@@ -24,6 +24,8 @@ final class ErrorCodeTests: XCTestCase {
         errors += ReconcileError.Kind.allCases.map { ReconcileError($0, snapshot: "s", detail: "d") }
         errors += ExplainError.Kind.allCases.map { ExplainError($0, "m") }
         errors += SpillError.Kind.allCases.map { SpillError($0, path: "p", detail: "d") }
+        errors.append(UnreadableValue(table: "t", column: "c", key: "k", value: nil, expected: "e"))
+        errors.append(ServiceTableRefused(table: "t", problem: "p"))
         return errors
     }
 
