@@ -300,8 +300,14 @@ public final class EventLineParser {
     private func extractFields(_ p: UnsafePointer<UInt8>, line: Int) throws(Rejection) -> ReadLine {
         let eventName = try text(p, .event)
         let kind: SlotEvent.Kind? = Self.slotKind(eventName)
-        let time = try timestamp(p, .ts)
-        let hostBytes = try text(p, .host)
+        let time: Timestamp
+        let hostBytes: UnsafeRawBufferPointer
+        do throws(Rejection) {
+            time = try timestamp(p, .ts)
+            hostBytes = try text(p, .host)
+        } catch {
+            throw Rejection(reason: error.reason, key: kind == nil ? nil : readableKey(p))
+        }
         if let h = hosts.index(of: hostBytes, make: { String(decoding: $0, as: UTF8.self) }) {
             lastHostIndex = h
         } else {
@@ -351,6 +357,15 @@ public final class EventLineParser {
             userID: userID, slotStart: slotStart.microseconds, time: time.microseconds, line: UInt32(line),
             payload: payload, host: batchHost(), tag: UInt32(kind.rawValue)))
         return .event(kind, key, time)
+    }
+
+    /// The slot of the window a line names, when its `user_id` and `slot_start` can be read: the
+    /// key of the quarantine record of a slot event refused before them (a `ts` or `host` that
+    /// cannot be read), so that the user's reports count it (it had none; found by a differential test).
+    private func readableKey(_ p: UnsafePointer<UInt8>) -> SlotKey? {
+        guard let user = try? integer(p, .userID, in: 1...Int64.max), let start = try? timestamp(p, .slotStart),
+              window.contains(start) else { return nil }
+        return SlotKey(userID: user, slotStart: start)
     }
 
     /// Before `array` (one of the batch's) grows: room for what the rest of the file should bring

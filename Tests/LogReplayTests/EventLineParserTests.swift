@@ -247,6 +247,29 @@ final class EventLineParserTests: XCTestCase {
         XCTAssertEqual(reason(Self.processed.replacingOccurrences(of: "\"active\"", with: "1")), .wrongType(key: "status", expected: "a string"))
     }
 
+    /// A slot event whose `ts` or `host` cannot be read still names its slot when its `user_id` and
+    /// `slot_start` can be, and the slot is in the window: the quarantine record carries the key,
+    /// so the user's reports count it (it had none; found by a differential test).
+    func testALineWithABadTimeOrHostStillNamesItsSlot() {
+        let key = SlotKey(userID: 1042, slotStart: Timestamp.parse("2018-07-25T14:50:00Z")!)
+        func quarantinedKey(_ line: String) -> SlotKey?? {
+            if case .quarantined(_, let k) = parse(line) { return .some(k) }
+            return nil
+        }
+        for line in [uploadWith("ts", "\"2018-07-25 15:02:11\""), uploadWith("ts", nil), uploadWith("host", "5"), uploadWith("host", nil),
+                     Self.deleted.replacingOccurrences(of: "\"2018-07-25T16:40:00Z\"", with: "\"later\"")] {
+            XCTAssertEqual(quarantinedKey(line), .some(key), line)
+        }
+        // No slot to name: another event, an unreadable user or start, a start outside the window.
+        XCTAssertEqual(quarantinedKey(#"{"ts":"x","host":"app-3","event":"user.login","user_id":1042,"slot_start":"2018-07-25T14:50:00Z"}"#), .some(nil))
+        let badTime = Self.uploadFields.map { $0.0 == "ts" ? ($0.0, "\"x\"") : $0 }
+        for (key, value) in [("user_id", "\"1042\""), ("slot_start", "\"yesterday\""), ("slot_start", "\"2018-07-25T19:00:00Z\"")] {
+            let fields = badTime.map { $0.0 == key ? ($0.0, value) : $0 }
+            let line = "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
+            XCTAssertEqual(quarantinedKey(line), .some(nil), line)
+        }
+    }
+
     func testTimes() {
         XCTAssertEqual(reason(uploadWith("slot_start", "\"2018-07-25T14:50:00\"")), .invalidTime(key: "slot_start"))
         XCTAssertEqual(reason(uploadWith("slot_start", "\"2018-07-25 14:50\"")), .invalidTime(key: "slot_start"))
