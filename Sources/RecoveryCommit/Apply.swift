@@ -238,7 +238,7 @@ public enum RecoveryApply {
             }
             throw CommitError(
                 .database, "\(lost); looked up afterwards, the plan is not recorded: nothing was committed",
-                hint: "run apply again", postgres: commitError)
+                hint: CommitError.hintAfterFailedCommit(commitError, again: "run apply again"), postgres: commitError)
         } catch let error as PostgresError {
             throw CommitError(
                 .outcomeUnknown,

@@ -93,6 +93,16 @@ public struct CommitError: ToolError {
 
     public var underlying: (any Error)? { postgres ?? plan }
 
+    /// The hint after a COMMIT that, looked up afterwards, did not commit: `again` (run the command
+    /// again), unless the server refused the COMMIT itself, a deferred constraint or constraint
+    /// trigger of the service (an SQLSTATE outside the connection, shutdown and serialization
+    /// classes), which refuses it again the same way: "run apply again" sent the operator round.
+    static func hintAfterFailedCommit(_ error: PostgresError, again: String) -> String {
+        guard let state = error.sqlState, !["08", "40", "57"].contains(String(state.prefix(2))) else { return again }
+        return "the server refused the COMMIT (SQLSTATE \(state)): a deferred constraint or constraint trigger of the service refuses "
+            + "the change, and running it again fails the same way until that is fixed"
+    }
+
     /// A PostgreSQL failure while `doing` something, the transaction rolled back: a lock or
     /// statement timeout gets its own kind and hint; anything else is a database error, whose
     /// hint is PostgreSQL's (or, for a connection, where the target came from).

@@ -175,7 +175,7 @@ public enum RecoveryRevert {
             }
             throw CommitError(
                 .database, "\(lost); looked up afterwards, run \(run.id) is not reverted: nothing was committed",
-                hint: "run revert again", postgres: commitError)
+                hint: CommitError.hintAfterFailedCommit(commitError, again: "run revert again"), postgres: commitError)
         } catch let error as PostgresError {
             throw CommitError(
                 .outcomeUnknown,

@@ -349,6 +349,26 @@ final class HostileInputTests: XCTestCase {
         XCTAssertEqual(try DatabaseState.checksums(try demo.live.connect()), before)
     }
 
+    /// A deferred constraint trigger of the service that refuses some slots at COMMIT: the apply
+    /// was rolled back, with the hint "run apply again", which fails the same way every time
+    /// (found by a hostile test). The hint says the server refused the COMMIT, and why it repeats.
+    func testACommitTheServerRefusesSaysItWillRepeat() throws {
+        XCTAssertEqual(try plan("p").status, 0)
+        try demo.live.connect().executeSimple("""
+            CREATE FUNCTION public.no_idle() RETURNS trigger LANGUAGE plpgsql AS
+              $$BEGIN IF NEW.status = 'idle' THEN RAISE EXCEPTION 'idle slots are not accepted'; END IF; RETURN NULL; END$$;
+            CREATE CONSTRAINT TRIGGER no_idle AFTER INSERT ON public.time_slots DEFERRABLE INITIALLY DEFERRED
+              FOR EACH ROW EXECUTE FUNCTION public.no_idle();
+            """)
+        let before = try DatabaseState.checksums(try demo.live.connect())
+        let apply = try tool(["apply", demo.dir.file("p").path, "--db", demo.live.conninfo, "--yes", "--plan-id", try approvedPlanID(demo.dir.file("p").path)])
+        XCTAssertEqual(apply.status, 69, apply.stderrText)
+        XCTAssertTrue(apply.stderrText.contains("nothing was committed"), apply.stderrText)
+        XCTAssertTrue(apply.stderrText.contains("the server refused the COMMIT (SQLSTATE P0001)"), apply.stderrText)
+        XCTAssertFalse(apply.stderrText.contains("run apply again"), apply.stderrText)
+        XCTAssertEqual(try DatabaseState.checksums(try demo.live.connect()), before)
+    }
+
     /// A publication of time_slots whose row filter the replica identity does not cover refuses
     /// every DELETE, so the run could never be reverted: apply refuses before writing (it applied,
     /// and revert failed with 42P10; found by a hostile test).
