@@ -54,20 +54,10 @@ public struct SessionSettings: Sendable, Equatable {
     /// refuses it (SQLSTATE 22023), and the session goes on without it.
     static let connectionCheck = (name: "client_connection_check_interval", value: "1s")
 
-    /// `session_replication_role` `origin`, where the server, database or role set another: as
-    /// `replica`, no foreign key or ordinary trigger of the service's fires, and an apply would insert
-    /// slots for a user deleted since the plan. Set only when it is not already: only a superuser (or
-    /// a role granted it) may set it, and a session that cannot leave `replica` fails to start.
-    static let replicationRole = (name: "session_replication_role", value: "origin")
-
-    /// One statement that sets every parameter for the session (`set_config`, parameterised), and
-    /// `replicationRole` when the session does not have it.
+    /// One statement that sets every parameter for the session (`set_config`, parameterised).
     var statement: (sql: String, params: [String?]) {
         let calls = parameters.indices.map { "pg_catalog.set_config($\(2 * $0 + 1), $\(2 * $0 + 2), false)" }
-        let n = 2 * parameters.count
-        let role = "CASE WHEN pg_catalog.current_setting($\(n + 1)) <> $\(n + 2) THEN pg_catalog.set_config($\(n + 1), $\(n + 2), false) END"
-        return ("SELECT " + (calls + [role]).joined(separator: ", "),
-                parameters.flatMap { [$0.name, $0.value] } + [Self.replicationRole.name, Self.replicationRole.value])
+        return ("SELECT " + calls.joined(separator: ", "), parameters.flatMap { [$0.name, $0.value] })
     }
 }
 

@@ -268,7 +268,34 @@ enum RecoveryConnection {
                 "\(doing): the database '\(connection.redactedConnectionInfo)' is read-only (\(reason)); nothing was changed",
                 location: connection.redactedConnectionInfo, hint: "run it against the primary, or make the database writable first")
         }
+        try requireOriginReplicationRole(connection, doing: doing)
         return connection
+    }
+
+    /// Sets `session_replication_role` back to `origin` where the server, database or role set
+    /// another: as `replica`, no foreign key or ordinary trigger of the service fires, and an apply
+    /// inserted the slots of a user deleted since the plan (found by a hostile test). Only a
+    /// superuser (or a role granted it) may set it: another is refused (69), saying why. Only the
+    /// sessions that write: a read does not depend on it.
+    static func requireOriginReplicationRole(_ connection: Connection, doing: String) throws {
+        do {
+            let role = try connection.execute(
+                "SELECT pg_catalog.current_setting('session_replication_role')", context: "reading session_replication_role").scalar
+            guard let role, role != "origin" else { return }
+            do {
+                try connection.execute(
+                    "SELECT pg_catalog.set_config('session_replication_role', 'origin', false)", context: "setting session_replication_role")
+            } catch let error as PostgresError where error.sqlState == "42501" {
+                throw CommitError(
+                    .database,
+                    "\(doing): the session's session_replication_role is '\(VisibleText.escaped(role))' (set on the server, database or role), "
+                        + "under which the service's foreign keys and triggers do not fire, and the role may not set it to 'origin'; nothing was changed",
+                    location: connection.redactedConnectionInfo,
+                    hint: "reset it for the role or database (ALTER ROLE ... RESET session_replication_role), or run as a role that may set it")
+            }
+        } catch let error as PostgresError {
+            throw CommitError(doing: doing, error)
+        }
     }
 
     /// Opens the session an apply writes through: refuses a read-only one (69) and a database

@@ -551,6 +551,41 @@ final class HostileInputTests: XCTestCase {
         }
     }
 
+    /// `session_replication_role = replica` on the database: no ordinary trigger or foreign key of
+    /// the service fires, and apply inserted the slots of a user deleted since the plan (found by a
+    /// hostile test). apply and revert set it back to origin, and a role that may not is refused
+    /// (69) saying why; reading commands leave it, so a role that may only read still plans (a
+    /// restored backup left in replica is read as it is; found by a review).
+    func testReplicaReplicationRoleIsSetBackForWritesOnly() throws {
+        XCTAssertEqual(try plan("p").status, 0)
+        try demo.live.connect().executeSimple("ALTER DATABASE \(demo.live.name) SET session_replication_role = replica")
+        try withRole("GRANT SELECT ON ALL TABLES IN SCHEMA public TO ROLE") { conninfo in
+            let output = try tool(["plan"] + DemoIncident.window + ["--logs", DemoIncident.logs, "--db", conninfo, "--out", demo.dir.file("reader").path, "--quiet"])
+            XCTAssertEqual(output.status, 0, output.stderrText)
+        }
+        try withRole("""
+            GRANT SELECT ON ALL TABLES IN SCHEMA public TO ROLE;
+            GRANT INSERT, DELETE ON time_slots TO ROLE;
+            GRANT UPDATE ON users, offline_entries TO ROLE;
+            GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO ROLE;
+            CREATE SCHEMA recovery AUTHORIZATION ROLE;
+            """) { conninfo in
+            let apply = try tool(["apply", demo.dir.file("p").path, "--db", conninfo, "--yes", "--plan-id", try approvedPlanID(demo.dir.file("p").path)])
+            XCTAssertEqual(apply.status, 69, apply.stderrText)
+            XCTAssertTrue(apply.stderrText.contains("session_replication_role is 'replica'"), apply.stderrText)
+            try demo.live.connect().executeSimple("DROP SCHEMA recovery CASCADE")
+        }
+        try demo.live.connect().executeSimple("""
+            CREATE FUNCTION public.refuse_slots() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION 'the service refuses this slot'; END$$;
+            CREATE TRIGGER refuse_slots BEFORE INSERT ON public.time_slots FOR EACH ROW EXECUTE FUNCTION public.refuse_slots();
+            """)
+        let before = try DatabaseState.checksums(try demo.live.connect())
+        let apply = try tool(["apply", demo.dir.file("p").path, "--db", demo.live.conninfo, "--yes", "--plan-id", try approvedPlanID(demo.dir.file("p").path)])
+        XCTAssertEqual(apply.status, 69, apply.stderrText)
+        XCTAssertTrue(apply.stderrText.contains("the service refuses this slot"), apply.stderrText)
+        XCTAssertEqual(try DatabaseState.checksums(try demo.live.connect()), before)
+    }
+
     /// Row 3: a read-only database (its default, or a standby) is refused before any write, by
     /// apply and by revert, with one line and exit 69.
     func testReadOnlyDatabaseIsRefusedBeforeAnyWrite() throws {
