@@ -298,18 +298,30 @@ final class HostileInputTests: XCTestCase {
     /// the fingerprints were taken before it ran, so verify failed right after the apply and revert
     /// kept every slot as edited since (found by a hostile test). Apply takes them as stored.
     func testAnAfterInsertTriggerIsSeenByApply() throws {
+        try appliesThroughStampingTrigger("CREATE TRIGGER stamp_note AFTER INSERT ON public.time_slots")
+    }
+
+    /// The same trigger deferred to COMMIT (a constraint trigger): the fingerprints were taken again
+    /// before it had run (found by a review). Apply runs the deferred triggers first.
+    func testADeferredAfterInsertTriggerIsSeenByApply() throws {
+        try appliesThroughStampingTrigger("CREATE CONSTRAINT TRIGGER stamp_note AFTER INSERT ON public.time_slots DEFERRABLE INITIALLY DEFERRED")
+    }
+
+    func appliesThroughStampingTrigger(_ create: String, file: StaticString = #filePath, line: UInt = #line) throws {
         try demo.live.connect().executeSimple("""
             CREATE FUNCTION public.stamp_note() RETURNS trigger LANGUAGE plpgsql AS
               $$BEGIN UPDATE public.time_slots SET note = 'checked' WHERE id = NEW.id; RETURN NULL; END$$;
-            CREATE TRIGGER stamp_note AFTER INSERT ON public.time_slots FOR EACH ROW EXECUTE FUNCTION public.stamp_note();
+            \(create) FOR EACH ROW EXECUTE FUNCTION public.stamp_note();
             """)
-        try planAndApply()
-        XCTAssertEqual(try demo.live.connect().execute("SELECT count(*) FROM time_slots WHERE source = 'recovered' AND note = 'checked'").scalar, "82")
+        try planAndApply(file: file, line: line)
+        XCTAssertEqual(try demo.live.connect().execute("SELECT count(*) FROM time_slots WHERE source = 'recovered' AND note = 'checked'").scalar, "82",
+                       file: file, line: line)
         let verify = try tool(["verify", "--run", "1", "--db", demo.live.conninfo])
-        XCTAssertEqual(verify.status, 0, verify.stdoutText + verify.stderrText)
+        XCTAssertEqual(verify.status, 0, verify.stdoutText + verify.stderrText, file: file, line: line)
         let revert = try tool(["revert", "--run", "1", "--yes", "--db", demo.live.conninfo])
-        XCTAssertEqual(revert.status, 0, revert.stderrText)
-        XCTAssertEqual(try demo.live.connect().execute("SELECT count(*) FROM time_slots WHERE source = 'recovered'").scalar, "0", revert.stdoutText)
+        XCTAssertEqual(revert.status, 0, revert.stderrText, file: file, line: line)
+        XCTAssertEqual(try demo.live.connect().execute("SELECT count(*) FROM time_slots WHERE source = 'recovered'").scalar, "0", revert.stdoutText,
+                       file: file, line: line)
     }
 
     /// An AFTER INSERT trigger that deletes some of the rows inserted: the run could not account
@@ -349,22 +361,20 @@ final class HostileInputTests: XCTestCase {
         XCTAssertEqual(try DatabaseState.checksums(try demo.live.connect()), before)
     }
 
-    /// A deferred constraint trigger of the service that refuses some slots at COMMIT: the apply
-    /// was rolled back, with the hint "run apply again", which fails the same way every time
-    /// (found by a hostile test). The hint says the server refused the COMMIT, and why it repeats.
+    /// A deferred constraint of the service that refuses some slots at COMMIT: the apply was rolled
+    /// back, with the hint "run apply again", which fails the same way every time (found by a
+    /// hostile test). The hint says the server refused the COMMIT, and why it repeats.
     func testACommitTheServerRefusesSaysItWillRepeat() throws {
         XCTAssertEqual(try plan("p").status, 0)
         try demo.live.connect().executeSimple("""
-            CREATE FUNCTION public.no_idle() RETURNS trigger LANGUAGE plpgsql AS
-              $$BEGIN IF NEW.status = 'idle' THEN RAISE EXCEPTION 'idle slots are not accepted'; END IF; RETURN NULL; END$$;
-            CREATE CONSTRAINT TRIGGER no_idle AFTER INSERT ON public.time_slots DEFERRABLE INITIALLY DEFERRED
-              FOR EACH ROW EXECUTE FUNCTION public.no_idle();
+            ALTER TABLE public.time_slots ADD CONSTRAINT one_recovered_slot_per_project
+              EXCLUDE USING btree (user_id WITH =, project_id WITH =) WHERE (source = 'recovered') DEFERRABLE INITIALLY DEFERRED;
             """)
         let before = try DatabaseState.checksums(try demo.live.connect())
         let apply = try tool(["apply", demo.dir.file("p").path, "--db", demo.live.conninfo, "--yes", "--plan-id", try approvedPlanID(demo.dir.file("p").path)])
         XCTAssertEqual(apply.status, 69, apply.stderrText)
         XCTAssertTrue(apply.stderrText.contains("nothing was committed"), apply.stderrText)
-        XCTAssertTrue(apply.stderrText.contains("the server refused the COMMIT (SQLSTATE P0001)"), apply.stderrText)
+        XCTAssertTrue(apply.stderrText.contains("the server refused the COMMIT (SQLSTATE 23P01)"), apply.stderrText)
         XCTAssertFalse(apply.stderrText.contains("run apply again"), apply.stderrText)
         XCTAssertEqual(try DatabaseState.checksums(try demo.live.connect()), before)
     }
