@@ -39,6 +39,7 @@ public enum ReconcilePlanning {
         let job = request.job, range = request.range, shard = request.shard
         let live = try Connection.connect(request.database, session: SessionSettings(applicationName: "recover-tool reconcile"))
         let identity = try live.identity()
+        try ServiceTableRefused.check(live, for: .reconciling)
         var snap = try stages.timed("read") { try ReconcileSnapshot.read(request.snapshot, range: range, schema: request.database.schema) }
         guard snap.newestUpdatedAt != nil else {
             throw ReconcileError(.snapshotEmpty, snapshot: snap.name, detail: "the snapshot holds no readable time_slots row, so its age cannot be told")

@@ -69,7 +69,7 @@ public enum RecoveryPlanning {
         let shard = request.shard
         let live = try Connection.connect(request.database, session: SessionSettings(applicationName: "recover-tool plan"))
         let identity = try live.identity()
-        try ServiceTableRefused.check(live)
+        try ServiceTableRefused.check(live, for: .recovering)
         let spill = try request.memory.flatMap { memory in
             try estimatedNeed(logs: request.logs, snapshots: request.snapshots) >= memory.limit / 2
                 ? EventSpill(limit: memory.limit, directory: memory.spillDirectory) : nil

@@ -360,14 +360,7 @@ private struct ApplyTransaction {
     private func checkRevertible() throws {
         let table = connection.table("time_slots")
         let context = "checking that a revert could delete from \(table)"
-        let privilege = try connection.execute(
-            "SELECT pg_catalog.has_table_privilege($1::text::regclass, 'DELETE'), current_user", [table], context: context).rows.first
-        guard privilege?[0] == "t" else {
-            throw CommitError(
-                .database, "\(doing): the role '\(VisibleText.escaped(privilege?[1] ?? "?"))' may not DELETE from \(table): "
-                    + "a revert of the run could not undo it; nothing was changed",
-                hint: "GRANT DELETE ON \(table) to the role that applies, or apply as one that has it")
-        }
+        try RecoverySchema.requirePrivileges(connection, [("time_slots", "DELETE", "a revert of the run could not undo it")], doing: doing)
         // pg_partition_tree: PostgreSQL 12 and later; empty for a table that is not partitioned.
         let tree = connection.serverVersion >= 120000
             ? "SELECT $1::text::regclass UNION SELECT relid FROM pg_catalog.pg_partition_tree($1::text::regclass)"
@@ -400,7 +393,7 @@ private struct ApplyTransaction {
 
     /// The catalog's answer about the live `time_slots` (`Target`), in one query.
     private func readTarget() throws -> Target {
-        try ServiceTableRefused.check(connection)
+        try ServiceTableRefused.check(connection, for: .recovering)
         let table = connection.table("time_slots")
         let contractTypes = TimeSlotColumns.stored.map { "('\($0.name)', '\($0.sqlType)'::regtype)" }.joined(separator: ", ")
         // collisdeterministic: PostgreSQL 12 and later; every collation before was deterministic.
@@ -625,8 +618,8 @@ private struct ApplyTransaction {
             guard unstored == 0 else {
                 throw CommitError(
                     .inconsistent,
-                    "\(doing): \(unstored) of the plan's slots were neither inserted nor live: a trigger or rule on time_slots did not store them; "
-                        + "nothing was changed",
+                    "\(doing): \(unstored) of the plan's slots were neither inserted nor live under their key: a trigger or rule on time_slots "
+                        + "skipped them or changed their key; nothing was changed",
                     hint: "disable the trigger or rule for the apply, or find out why it skips recovered slots")
             }
         }

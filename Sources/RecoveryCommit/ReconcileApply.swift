@@ -67,6 +67,40 @@ public enum ReconcileApply {
     ]
 
     /// The temporary table's columns, in `ReconcileDocument.rowColumns` order.
+    /// The after images taken again from time_slots once its triggers ran (an AFTER UPDATE
+    /// trigger runs after the update's `RETURNING`, a deferred one at `SET CONSTRAINTS ALL
+    /// IMMEDIATE`, run first): a trigger stamping the rows it saw updated made verify fail right
+    /// after the apply and revert put back nothing (found by a hostile test). A row that, then, no
+    /// longer holds the reviewed value of a restored column (a trigger cleared it), or is gone,
+    /// refuses the apply: what was reviewed is not what would be committed.
+    static func afterImagesAsStored(_ run: String, columns: [String], connection: Connection, doing: String) throws {
+        let context = "taking the restored rows as stored, after the triggers of time_slots"
+        try connection.executeSimple("SET CONSTRAINTS ALL IMMEDIATE", context: context)
+        let restored = columns.map { $0.hasPrefix("time_slots.") ? String($0.dropFirst("time_slots.".count)) : $0 }
+            .filter { SlotColumn(rawValue: $0) != nil }
+        let differs = restored.map { "t.\($0) IS DISTINCT FROM p.after_\($0)" }.joined(separator: " OR ")
+        let row = try connection.execute(
+            """
+            WITH stored AS (
+              SELECT r.slot_id, t.id IS NULL AS gone, to_jsonb(t) AS image, \(differs.isEmpty ? "false" : "(\(differs))") AS differs
+              FROM recovery.run_rows r JOIN \(rowsTable) p ON p.id = r.slot_id LEFT JOIN \(connection.table("time_slots")) t ON t.id = r.slot_id
+              WHERE r.run_id = $1
+            ), updated AS (
+              UPDATE recovery.run_rows r SET after_image = d.image FROM stored d
+              WHERE r.run_id = $1 AND r.slot_id = d.slot_id AND NOT d.gone AND r.after_image IS DISTINCT FROM d.image
+              RETURNING 1
+            )
+            SELECT count(*) FILTER (WHERE gone OR differs) FROM stored
+            """, [run], context: context).scalar.flatMap { Int($0) } ?? 0
+        guard row == 0 else {
+            throw CommitError(
+                .inconsistent,
+                "\(doing): \(row) of the restored rows do not hold the reviewed values once the triggers of time_slots ran "
+                    + "(a trigger changed a restored column, or removed the row); nothing was changed",
+                hint: "disable the trigger for the apply, or find out what it does to the restored columns")
+        }
+    }
+
     static var rowsTableDefinition: String {
         var columns = ["id bigint NOT NULL", "user_id bigint NOT NULL", "slot_start timestamptz NOT NULL"]
         columns += SlotColumn.allCases.map { "before_\($0.rawValue) \(columnTypes[$0]!)" }
@@ -112,6 +146,12 @@ public enum ReconcileApply {
                 location: plan.path, hint: "check the plan, then raise --max-slots or shard the plan")
         }
         checkpoint(.budgetChecked)
+        try ServiceTableRefused.check(connection, for: .reconciling)
+        try RecoverySchema.requirePrivileges(connection, [
+            ("time_slots", "UPDATE", "the run could not restore its rows"),
+            ("project_members", "INSERT", "the run could not restore its memberships"),
+            ("project_members", "DELETE", "a revert of the run could not undo it"),
+        ], doing: doing)
 
         // 1. Both rows files, byte for byte as reviewed, into temporary tables.
         try connection.executeSimple(
@@ -186,14 +226,14 @@ public enum ReconcileApply {
         guard let appliedAt = try connection.execute("SELECT clock_timestamp()", context: "reading the clock").scalar else {
             throw CommitError(.inconsistent, "\(doing): the server returned no time")
         }
-        try connection.execute(
+        let locked = try connection.execute(
             """
             INSERT INTO recovery.run_rows (run_id, slot_id, user_id, slot_start, before_image, evidence)
             SELECT $1, t.id, t.user_id, t.slot_start, to_jsonb(t), p.evidence
             FROM \(connection.table("time_slots")) t JOIN \(rowsTable) p ON p.id = t.id
             WHERE \(unchangedSincePlan)
             FOR UPDATE OF t
-            """, [run], context: "locking the rows unchanged since the plan")
+            """, [run], context: "locking the rows unchanged since the plan").affectedRows
         let assignments = SlotColumn.allCases.map { "\($0.rawValue) = p.after_\($0.rawValue)" }.joined(separator: ", ")
         let updated = try connection.execute(
             """
@@ -205,6 +245,12 @@ public enum ReconcileApply {
             )
             UPDATE recovery.run_rows r SET after_image = u.image FROM updated u WHERE r.run_id = $1 AND r.slot_id = u.id
             """, [run, appliedAt], context: "restoring the rows in time_slots").affectedRows
+        guard updated == locked else {
+            throw CommitError(
+                .inconsistent,
+                "\(doing): \(locked - updated) of the rows to restore were not updated: a trigger or rule on time_slots skipped them; nothing was changed",
+                hint: "disable the trigger or rule for the apply, or find out why it skips the restore")
+        }
         let skipped = try connection.execute(
             """
             INSERT INTO recovery.run_skips (run_id, slot_id, user_id, slot_start, reason, live_image, evidence)
@@ -227,6 +273,9 @@ public enum ReconcileApply {
             SELECT $1, i.project_id, i.user_id, m.evidence FROM inserted i
             JOIN \(membersTable) m ON m.project_id = i.project_id AND m.user_id = i.user_id
             """, [run], context: "restoring the memberships in project_members").affectedRows
+        if try RecoverySchema.hasUpdateTriggers(connection) {
+            try afterImagesAsStored(run, columns: document.columns, connection: connection, doing: doing)
+        }
         checkpoint(.slotsInserted)
 
         // 5. The counts: planned = updated + skipped (the runs CHECK holds them to it).

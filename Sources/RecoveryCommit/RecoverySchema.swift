@@ -216,6 +216,40 @@ public enum RecoverySchema {
     /// expression: a reconcile run's `before_image` or `after_image`, `to_jsonb` of the row as
     /// applied), to compare with it: a column added to the table since is not in the image, and
     /// changes no row.
+    /// Whether `time_slots`, or a partition of it, has a trigger of the service on UPDATE that fires
+    /// (enabled always or at origin), or an UPDATE rule: the rows a reconcile updates may then not
+    /// be stored as the update returned them.
+    static func hasUpdateTriggers(_ connection: Connection) throws -> Bool {
+        // pg_partition_tree: PostgreSQL 12 and later; empty for a table that is not partitioned.
+        let partitions = connection.serverVersion >= 120000 ? " OR g.tgrelid IN (SELECT relid FROM pg_catalog.pg_partition_tree($1::text::regclass))" : ""
+        return try connection.execute(
+            """
+            SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g
+                           WHERE (g.tgrelid = $1::text::regclass\(partitions)) AND NOT g.tgisinternal AND g.tgenabled IN ('O', 'A')
+                             AND g.tgtype & 16 <> 0)
+                OR EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite r WHERE r.ev_class = $1::text::regclass AND r.ev_type = '2')
+            """, [connection.table("time_slots")], context: "reading the triggers of time_slots").scalar == "t"
+    }
+
+    /// Refuses, before any write, a role that lacks one of `privileges` (a service table, `INSERT`,
+    /// `UPDATE` or `DELETE`, and why the run needs it): an apply by a role that could not delete what
+    /// it wrote committed, and its revert then failed (found by a hostile test).
+    static func requirePrivileges(
+        _ connection: Connection, _ privileges: [(table: String, privilege: String, why: String)], doing: String
+    ) throws {
+        let checks = privileges.indices.map { "pg_catalog.has_table_privilege($\(2 * $0 + 1)::text::regclass, $\(2 * $0 + 2))" }
+        let row = try connection.execute(
+            "SELECT current_user, " + checks.joined(separator: ", "),
+            privileges.flatMap { [connection.table($0.table), $0.privilege] }, context: "checking the role's privileges"
+        ).rows.first
+        guard let missing = privileges.indices.first(where: { row?[$0 + 1] != "t" }) else { return }
+        let (table, privilege, why) = (connection.table(privileges[missing].table), privileges[missing].privilege, privileges[missing].why)
+        let verb = ["INSERT": "INSERT into", "DELETE": "DELETE from"][privilege] ?? privilege
+        throw CommitError(
+            .database, "\(doing): the role '\(VisibleText.escaped(row?[0] ?? "?"))' may not \(verb) \(table): \(why); nothing was changed",
+            hint: "GRANT \(privilege) ON \(table) to the role that applies, or apply as one that has it")
+    }
+
     static func image(_ alias: String, like recorded: String) -> String {
         "(SELECT pg_catalog.jsonb_object_agg(k, pg_catalog.to_jsonb(\(alias)) -> k) FROM pg_catalog.jsonb_object_keys(\(recorded)) AS k)"
     }

@@ -237,6 +237,21 @@ public enum RecoveryRevert {
                   AND ((r.run_id = $1 AND NOT (r.slot_id = ANY($2::bigint[])))
                     OR (r.run_id <> $1 AND u.status = 'applied' AND u.kind = 'reconcile')))
             """, [runID, restoredArray], context: "deleting the memberships the run inserted").affectedRows
+        // Those left are either used by a row (kept, with a warning) or kept by a trigger or rule
+        // on project_members, which is no edit to keep.
+        let heldBack = try connection.execute(
+            """
+            SELECT count(*) FROM recovery.run_members m JOIN \(connection.table("project_members")) pm
+              ON pm.project_id = m.project_id AND pm.user_id = m.user_id
+            WHERE m.run_id = $1
+              AND NOT EXISTS (
+                SELECT 1 FROM recovery.run_rows r JOIN recovery.runs u ON u.id = r.run_id
+                  JOIN \(connection.table("time_slots")) t ON t.id = r.slot_id
+                WHERE t.project_id = pm.project_id AND t.user_id = pm.user_id
+                  AND ((r.run_id = $1 AND NOT (r.slot_id = ANY($2::bigint[])))
+                    OR (r.run_id <> $1 AND u.status = 'applied' AND u.kind = 'reconcile')))
+            """, [runID, restoredArray], context: "counting the memberships the revert left").scalar.flatMap { Int($0) } ?? 0
+        try requireNoneHeldBack(heldBack, of: run, doing: doing, what: "memberships no row uses were not deleted", table: "project_members")
         if stillThere > members {
             warn("kept \(stillThere - members) of the memberships the run inserted: rows still use them (a row edited since the apply, "
                 + "or a row another applied reconcile run restored); delete them by hand once no slot of theirs needs them")
@@ -255,30 +270,44 @@ public enum RecoveryRevert {
         return .reverted(updated, kept: Array(kept.prefix(keptLimit)), reliedOn: [])
     }
 
-    /// Refuses a run whose audit trail no longer holds every slot (or row) it recorded: with
-    /// `recovery.run_slots` emptied, revert deleted nothing, called every slot already gone and
-    /// marked the run reverted, its slots left live (found by a hostile test).
+    /// Refuses a run whose audit trail no longer holds every slot (or row, or membership) it
+    /// recorded, or an after image: with `recovery.run_slots` emptied, revert deleted nothing,
+    /// called every slot already gone and marked the run reverted, its slots left live; with a
+    /// reconcile run's `run_members` emptied or an after image set to NULL, it left what the run
+    /// restored (found by hostile tests).
     static func requireAuditTrail(_ run: RunRecord, connection: Connection, doing: String) throws {
-        let table = run.kind == "reconcile" ? "recovery.run_rows" : "recovery.run_slots"
-        let recorded = try connection.execute(
-            "SELECT count(*) FROM \(table) WHERE run_id = $1", [String(run.id)], context: "counting the run's recorded slots"
-        ).scalar.flatMap { Int($0) } ?? 0
-        guard recorded != run.counts.inserted else { return }
+        let reconcile = run.kind == "reconcile"
+        let table = reconcile ? "recovery.run_rows" : "recovery.run_slots"
+        let row = try connection.execute(
+            reconcile
+                ? """
+                  SELECT (SELECT count(*) FROM recovery.run_rows WHERE run_id = $1),
+                         (SELECT count(*) FROM recovery.run_rows WHERE run_id = $1 AND after_image IS NULL),
+                         (SELECT count(*) FROM recovery.run_members WHERE run_id = $1)
+                  """
+                : "SELECT count(*), 0, 0 FROM recovery.run_slots WHERE run_id = $1",
+            [String(run.id)], context: "counting the run's recorded slots"
+        ).rows.first?.map { $0.flatMap { Int($0) } ?? -1 } ?? [-1, -1, -1]
+        let problem: String? =
+            row[0] != run.counts.inserted ? "\(table) holds \(row[0]) of the \(run.counts.inserted) slots the run recorded as written"
+            : row[1] != 0 ? "\(table) holds \(row[1]) rows without their after image"
+            : reconcile && row[2] != run.membersInserted ? "recovery.run_members holds \(row[2]) of the \(run.membersInserted) memberships the run recorded as inserted"
+            : nil
+        guard let problem else { return }
         throw CommitError(
             .inconsistent,
-            "\(doing): \(table) holds \(recorded) of the \(run.counts.inserted) slots the run recorded as written: "
-                + "its audit trail was changed since the apply; nothing was changed",
-            hint: "'recover-tool verify --run \(run.id)' shows what differs; restore \(table) from a backup before reverting")
+            "\(doing): \(problem): its audit trail was changed since the apply; nothing was changed",
+            hint: "'recover-tool verify --run \(run.id)' shows what differs; restore the recovery schema's tables from a backup before reverting")
     }
 
     /// Refuses the revert, rolled back, when `count` of the run's rows still hold what the apply
     /// wrote after the revert's own statement: a trigger or rule on time_slots (a soft delete, a
     /// BEFORE trigger returning NULL) kept them, and they are not edits to keep.
-    static func requireNoneHeldBack(_ count: Int, of run: RunRecord, doing: String, what: String) throws {
+    static func requireNoneHeldBack(_ count: Int, of run: RunRecord, doing: String, what: String, table: String = "time_slots") throws {
         guard count > 0 else { return }
         throw CommitError(
             .inconsistent,
-            "\(doing): \(count) of the run's \(what): a trigger or rule on time_slots kept them as they were; nothing was changed",
+            "\(doing): \(count) of the run's \(what): a trigger or rule on \(table) kept them as they were; nothing was changed",
             hint: "disable the trigger or rule for the revert, or undo the run by hand from its audit trail (recovery.run_slots or run_rows)")
     }
 

@@ -146,7 +146,7 @@ public enum SnapshotDiffer {
         snapshot: SnapshotSource, database: ConnectionTarget, window: Window, sampleLimit: Int = 10
     ) throws -> SnapshotDiffReport {
         let live = try Connection.connect(database, session: SessionSettings(applicationName: "recover-tool diff"))
-        try ServiceTableRefused.check(live)
+        try ServiceTableRefused.check(live, for: .reading)
         return try diff(snapshot: snapshot, live: live, window: window, sampleLimit: sampleLimit)
     }
 

@@ -356,7 +356,7 @@ final class HostileInputTests: XCTestCase {
         let before = try DatabaseState.checksums(try demo.live.connect())
         let apply = try tool(["apply", demo.dir.file("p").path, "--db", demo.live.conninfo, "--yes", "--plan-id", try approvedPlanID(demo.dir.file("p").path)])
         XCTAssertEqual(apply.status, 69, apply.stderrText)
-        XCTAssertTrue(apply.stderrText.contains("\(idle) of the plan's slots were neither inserted nor live: a trigger or rule on time_slots did not store them; nothing was changed"),
+        XCTAssertTrue(apply.stderrText.contains("\(idle) of the plan's slots were neither inserted nor live under their key: a trigger or rule on time_slots skipped them or changed their key; nothing was changed"),
                       apply.stderrText)
         XCTAssertEqual(try DatabaseState.checksums(try demo.live.connect()), before)
     }

@@ -327,4 +327,137 @@ extension ReconcileApplyTests {
         XCTAssertTrue(refused.stderrText.contains("but the connection reaches database '\(badJob.backup.name)'"), refused.stderrText)
         XCTAssertEqual(try DatabaseState.checksums(try badJob.backup.connect()), before)
     }
+    /// reconcile and its apply refuse the live tables plan and apply refuse (times without a time
+    /// zone, no unique key on the slot's key), and a project_members without a unique key on
+    /// (project_id, user_id): reconcile called every row "missing from live" with exit 0, and a
+    /// revert deleted a membership the run never inserted (found by a hostile test).
+    func testReconcileRefusesALiveTableItCannotTrust() throws {
+        _ = try plan()
+        let planID = try approvedPlanID(badJob.dir.file("p").path)
+        let c = try badJob.live.connect()
+        for (change, undo, expected) in [
+            ("ALTER TABLE public.time_slots ALTER slot_start TYPE timestamp", "ALTER TABLE public.time_slots ALTER slot_start TYPE timestamptz",
+             "time_slots.slot_start timestamp without time zone"),
+            ("ALTER TABLE public.project_members DROP CONSTRAINT project_members_pkey", "ALTER TABLE public.project_members ADD PRIMARY KEY (project_id, user_id)",
+             "has no unique index on exactly (project_id, user_id)"),
+        ] {
+            try c.executeSimple(change)
+            let planned = try runProcess(tool, [
+                "reconcile", "--snapshot", badJob.dump, "--job-from", BadJobFixture.jobFrom, "--job-to", BadJobFixture.jobTo,
+                "--columns", BadJobFixture.columns, "--db", badJob.live.conninfo, "--out", badJob.dir.file("refused").path, "--quiet"])
+            XCTAssertEqual(planned.status, 69, change + "\n" + planned.stderrText)
+            XCTAssertTrue(planned.stderrText.contains(expected), change + "\n" + planned.stderrText)
+            let before = try DatabaseState.checksums(c)
+            let applied = try tool(["apply", badJob.dir.file("p").path, "--yes", "--plan-id", planID])
+            XCTAssertEqual(applied.status, 69, change + "\n" + applied.stderrText)
+            XCTAssertTrue(applied.stderrText.contains(expected), change + "\n" + applied.stderrText)
+            XCTAssertEqual(try DatabaseState.checksums(c), before, change)
+            try c.executeSimple(undo)
+        }
+    }
+
+    /// A service trigger that edits rows after the update (AFTER UPDATE stamping a note): the after
+    /// images were taken before it ran, so verify failed right after the apply and revert put
+    /// back nothing, keeping every row as edited (found by a hostile test).
+    func testAnAfterUpdateTriggerIsSeenByReconcileApply() throws {
+        _ = try plan()
+        let c = try badJob.live.connect()
+        try c.executeSimple("""
+            CREATE FUNCTION public.audit() RETURNS trigger LANGUAGE plpgsql AS
+              $$BEGIN IF NEW.note IS NULL THEN UPDATE public.time_slots SET note = 'audited' WHERE id = NEW.id; END IF; RETURN NULL; END$$;
+            CREATE TRIGGER audit AFTER UPDATE ON public.time_slots FOR EACH ROW EXECUTE FUNCTION public.audit();
+            """)
+        try applyApproved()
+        let verified = try tool(["verify", "--run", "1"])
+        XCTAssertEqual(verified.status, 0, verified.stdoutText + verified.stderrText)
+        let reverted = try tool(["revert", "--run", "1", "--yes"])
+        XCTAssertEqual(reverted.status, 0, reverted.stderrText)
+        XCTAssertTrue(reverted.stdoutText.hasPrefix("reverted run 1: put back 3 rows, kept 0 edited since the apply"), reverted.stdoutText)
+    }
+
+    /// A trigger that changes a restored column as the row is updated (task_id cleared when the
+    /// project changes), or skips the row: apply said "restored 3" and verify passed with the job's
+    /// value still there, or failed on recovery.runs' CHECK (found by a hostile test). Refused (69),
+    /// saying what the trigger did.
+    func testATriggerThatUndoesOrSkipsTheRestoreIsRefused() throws {
+        _ = try plan()
+        let c = try badJob.live.connect()
+        for (body, expected) in [
+            ("IF NEW.project_id IS DISTINCT FROM OLD.project_id THEN NEW.task_id := NULL; END IF; RETURN NEW;",
+             "3 of the restored rows do not hold the reviewed values once the triggers of time_slots ran"),
+            ("RETURN NULL;", "3 of the rows to restore were not updated: a trigger or rule on time_slots skipped them"),
+        ] {
+            try c.executeSimple("""
+                CREATE FUNCTION public.meddle() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN \(body) END$$;
+                CREATE TRIGGER meddle BEFORE UPDATE ON public.time_slots FOR EACH ROW EXECUTE FUNCTION public.meddle();
+                """)
+            let before = try DatabaseState.checksums(c)
+            let applied = try tool(["apply", badJob.dir.file("p").path, "--yes", "--plan-id", try approvedPlanID(badJob.dir.file("p").path)])
+            XCTAssertEqual(applied.status, 69, applied.stderrText)
+            XCTAssertTrue(applied.stderrText.contains(expected) && applied.stderrText.contains("nothing was changed"), applied.stderrText)
+            XCTAssertEqual(try DatabaseState.checksums(c), before)
+            try c.executeSimple("DROP TRIGGER meddle ON public.time_slots; DROP FUNCTION public.meddle()")
+        }
+    }
+
+    /// A role that may restore rows and memberships but not delete memberships: the apply
+    /// committed, and its revert then failed whole (found by a hostile test). Refused before any
+    /// write (69).
+    func testARoleThatCannotDeleteMembershipsCannotApply() throws {
+        _ = try plan()
+        let c = try badJob.live.connect()
+        let role = "rt_rc_\(getpid())"
+        try c.executeSimple("""
+            CREATE ROLE \(role) LOGIN;
+            GRANT SELECT ON ALL TABLES IN SCHEMA public TO \(role);
+            GRANT UPDATE ON time_slots TO \(role);
+            GRANT INSERT ON project_members TO \(role);
+            GRANT UPDATE ON users, projects TO \(role);
+            CREATE SCHEMA recovery AUTHORIZATION \(role);
+            """)
+        defer { try? c.executeSimple("DROP SCHEMA IF EXISTS recovery CASCADE; DROP OWNED BY \(role); DROP ROLE \(role)") }
+        let before = try DatabaseState.checksums(c)
+        let applied = try runProcess(tool, ["apply", badJob.dir.file("p").path, "--yes", "--plan-id", try approvedPlanID(badJob.dir.file("p").path),
+                                            "--db", badJob.live.conninfo + " user=\(role)"])
+        XCTAssertEqual(applied.status, 69, applied.stderrText)
+        XCTAssertTrue(applied.stderrText.contains("may not DELETE from \"public\".project_members"), applied.stderrText)
+        XCTAssertEqual(try DatabaseState.checksums(c), before)
+    }
+    /// A reconcile run's audit trail changed since the apply (its memberships' record emptied, an
+    /// after image set to NULL), or a trigger that keeps memberships from being deleted: revert
+    /// left what the run restored and marked the run reverted, exit 0 (found by a hostile test).
+    /// Each is refused (69), the run still applied, and a dry run says the same.
+    func testARevertRefusesAChangedAuditTrailOrAMembershipATriggerKeeps() throws {
+        _ = try plan()
+        let c = try badJob.live.connect()
+        try applyApproved()
+        try c.executeSimple("CREATE TABLE public.saved_rows AS SELECT * FROM recovery.run_rows; CREATE TABLE public.saved_members AS SELECT * FROM recovery.run_members")
+        for (change, undo, expected) in [
+            ("DELETE FROM recovery.run_members", "INSERT INTO recovery.run_members SELECT * FROM public.saved_members",
+             "recovery.run_members holds 0 of the 1 memberships the run recorded as inserted: its audit trail was changed since the apply"),
+            ("UPDATE recovery.run_rows SET after_image = NULL WHERE slot_id = 1",
+             "UPDATE recovery.run_rows r SET after_image = s.after_image FROM public.saved_rows s WHERE r.run_id = s.run_id AND r.slot_id = s.slot_id",
+             "recovery.run_rows holds 1 rows without their after image: its audit trail was changed since the apply"),
+            ("""
+             CREATE FUNCTION public.keep_members() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NULL; END$$;
+             CREATE TRIGGER keep_members BEFORE DELETE ON public.project_members FOR EACH ROW EXECUTE FUNCTION public.keep_members();
+             """, "DROP TRIGGER keep_members ON public.project_members",
+             "1 of the run's memberships no row uses were not deleted: a trigger or rule on project_members kept them"),
+        ] {
+            try c.executeSimple(change)
+            let before = try DatabaseState.checksums(c)
+            for mode in ["--dry-run", "--yes"] {
+                let reverted = try tool(["revert", "--run", "1", mode])
+                XCTAssertEqual(reverted.status, 69, change + "\n" + reverted.stdoutText + reverted.stderrText)
+                XCTAssertTrue(reverted.stderrText.contains(expected), change + "\n" + reverted.stderrText)
+            }
+            XCTAssertEqual(try DatabaseState.checksums(c), before, change)
+            try c.executeSimple(undo)
+        }
+        let reverted = try tool(["revert", "--run", "1", "--yes"])
+        XCTAssertEqual(reverted.status, 0, reverted.stderrText)
+        XCTAssertEqual(reverted.stdoutText, "reverted run 1: put back 3 rows, kept 0 edited since the apply, 0 gone; deleted 1 memberships\n")
+    }
 }
+
+
