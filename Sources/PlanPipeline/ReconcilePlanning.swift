@@ -58,7 +58,15 @@ public enum ReconcilePlanning {
         let (liveRows, references) = try stages.timed("live") {
             try live.transaction(readOnly: true, isolation: .repeatableRead) { live in
                 let span = range ?? Self.span(of: snap.slots)
-                var rows = try span.map { try DatabaseSnapshot(connection: live).wholeRows(range: $0).rows } ?? []
+                let whole = try span.map { try DatabaseSnapshot(connection: live).wholeRows(range: $0) }
+                // A live row left out would be a slot "missing from live": none is.
+                if let whole, let first = whole.quarantined.first {
+                    throw ReconcileError(
+                        .liveUnreadable, snapshot: "the live database '\(live.redactedConnectionInfo)'",
+                        detail: "\(whole.quarantined.count) live time_slots rows of the range cannot be read (the first: row \(first.location.line) of the range, "
+                            + "\(first.key.map { "\($0)" } ?? "no readable key"): \(first.reason)), so what the job changed cannot be told")
+                }
+                var rows = whole?.rows ?? []
                 if let shard { rows.removeAll { !shard.contains(userID: $0.key.userID) } }
                 let users = Set(snap.slots.map(\.row.key.userID)).union(snap.memberships.map(\.membership.userID))
                 let projects = Set(snap.slots.map(\.row.slot.projectID)).union(snap.memberships.map(\.membership.projectID))

@@ -209,6 +209,8 @@ public struct ReconcileError: ToolError, Hashable {
         case snapshotEmpty = "snapshot_empty"
         /// A `time_slots` row's `updated_at` cannot be read: the snapshot's age cannot be told (exit 72).
         case snapshotAgeUnreadable = "snapshot_age_unreadable"
+        /// A live `time_slots` row of the range cannot be read: which rows the job changed cannot be told (exit 72).
+        case liveUnreadable = "live_unreadable"
     }
 
     public var kind: Kind
@@ -231,6 +233,7 @@ public struct ReconcileError: ToolError, Hashable {
         case .snapshotNotOlderThanJob: "its values may already be the job's: give a backup taken before --job-from"
         case .snapshotEmpty: "give a pg_dump or database holding the time_slots rows from before the job"
         case .snapshotAgeUnreadable: "every row's updated_at must be a time to tell that the snapshot is older than the job: give a backup taken before --job-from whose rows all have one"
+        case .liveUnreadable: "reconcile compares every live row of the range with the snapshot: make the row hold values the service schema allows, then reconcile again"
         }
     }
 }

@@ -458,6 +458,23 @@ extension ReconcileApplyTests {
         XCTAssertEqual(reverted.status, 0, reverted.stderrText)
         XCTAssertEqual(reverted.stdoutText, "reverted run 1: put back 3 rows, kept 0 edited since the apply, 0 gone; deleted 1 memberships\n")
     }
+    /// A live row the tool cannot read (a status the contract has no value for, once the service
+    /// dropped its CHECK): reconcile left it out and called its slot "missing from live", exit 0,
+    /// even with --require-complete (found by a hostile test). It stops (72), naming the row.
+    func testALiveRowReconcileCannotReadStopsIt() throws {
+        let c = try badJob.live.connect()
+        try c.executeSimple("""
+            ALTER TABLE public.time_slots DROP CONSTRAINT time_slots_status_check;
+            UPDATE public.time_slots SET status = 'archived' WHERE id = 4;
+            """)
+        let planned = try runProcess(tool, [
+            "reconcile", "--snapshot", badJob.dump, "--job-from", BadJobFixture.jobFrom, "--job-to", BadJobFixture.jobTo,
+            "--columns", BadJobFixture.columns, "--db", badJob.live.conninfo, "--out", badJob.dir.file("unread").path, "--quiet"])
+        XCTAssertEqual(planned.status, 72, planned.stderrText)
+        XCTAssertTrue(planned.stderrText.contains("1 live time_slots rows of the range cannot be read"), planned.stderrText)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: badJob.dir.file("unread").path))
+    }
 }
+
 
 
