@@ -226,16 +226,20 @@ public enum RecoveryRevert {
               ON pm.project_id = m.project_id AND pm.user_id = m.user_id
             WHERE m.run_id = $1
             """, [runID], context: "counting the memberships the run inserted").scalar.flatMap { Int($0) } ?? 0
-        let members = try connection.execute(
-            """
-            DELETE FROM \(connection.table("project_members")) pm USING recovery.run_members m
-            WHERE m.run_id = $1 AND pm.project_id = m.project_id AND pm.user_id = m.user_id
-              AND NOT EXISTS (
+        // A membership `pm` a row still uses: one the revert keeps, or one of another applied reconcile run.
+        let usedByARow = """
+            EXISTS (
                 SELECT 1 FROM recovery.run_rows r JOIN recovery.runs u ON u.id = r.run_id
                   JOIN \(connection.table("time_slots")) t ON t.id = r.slot_id
                 WHERE t.project_id = pm.project_id AND t.user_id = pm.user_id
                   AND ((r.run_id = $1 AND NOT (r.slot_id = ANY($2::bigint[])))
                     OR (r.run_id <> $1 AND u.status = 'applied' AND u.kind = 'reconcile')))
+            """
+        let members = try connection.execute(
+            """
+            DELETE FROM \(connection.table("project_members")) pm USING recovery.run_members m
+            WHERE m.run_id = $1 AND pm.project_id = m.project_id AND pm.user_id = m.user_id
+              AND NOT \(usedByARow)
             """, [runID, restoredArray], context: "deleting the memberships the run inserted").affectedRows
         // Those left are either used by a row (kept, with a warning) or kept by a trigger or rule
         // on project_members, which is no edit to keep.
@@ -244,12 +248,7 @@ public enum RecoveryRevert {
             SELECT count(*) FROM recovery.run_members m JOIN \(connection.table("project_members")) pm
               ON pm.project_id = m.project_id AND pm.user_id = m.user_id
             WHERE m.run_id = $1
-              AND NOT EXISTS (
-                SELECT 1 FROM recovery.run_rows r JOIN recovery.runs u ON u.id = r.run_id
-                  JOIN \(connection.table("time_slots")) t ON t.id = r.slot_id
-                WHERE t.project_id = pm.project_id AND t.user_id = pm.user_id
-                  AND ((r.run_id = $1 AND NOT (r.slot_id = ANY($2::bigint[])))
-                    OR (r.run_id <> $1 AND u.status = 'applied' AND u.kind = 'reconcile')))
+              AND NOT \(usedByARow)
             """, [runID, restoredArray], context: "counting the memberships the revert left").scalar.flatMap { Int($0) } ?? 0
         try requireNoneHeldBack(heldBack, of: run, doing: doing, what: "memberships no row uses were not deleted", table: "project_members")
         if stillThere > members {

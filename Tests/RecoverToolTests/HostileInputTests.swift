@@ -219,6 +219,15 @@ final class HostileInputTests: XCTestCase {
     }
 
     /// A role of the cluster for one test, dropped (with its grants in the demo database) at the end.
+    /// What a role that applies needs (docs/APPLY.md), with the recovery schema made for it.
+    static let applierGrants = """
+        GRANT SELECT ON ALL TABLES IN SCHEMA public TO ROLE;
+        GRANT INSERT, DELETE ON time_slots TO ROLE;
+        GRANT UPDATE ON users, offline_entries TO ROLE;
+        GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO ROLE;
+        CREATE SCHEMA recovery AUTHORIZATION ROLE;
+        """
+
     func withRole(_ grants: String, _ body: (String) throws -> Void) throws {
         let role = "rt_op_\(getpid())_\(UInt32.random(in: 0...UInt32.max))"
         let admin = try demo.live.connect()
@@ -333,11 +342,7 @@ final class HostileInputTests: XCTestCase {
               $$BEGIN DELETE FROM public.time_slots WHERE id = NEW.id AND status = 'idle'; RETURN NULL; END$$;
             CREATE TRIGGER drop_idle AFTER INSERT ON public.time_slots FOR EACH ROW EXECUTE FUNCTION public.drop_idle();
             """)
-        let before = try DatabaseState.checksums(try demo.live.connect())
-        let apply = try tool(["apply", demo.dir.file("p").path, "--db", demo.live.conninfo, "--yes", "--plan-id", try approvedPlanID(demo.dir.file("p").path)])
-        XCTAssertEqual(apply.status, 69, apply.stderrText)
-        XCTAssertTrue(apply.stderrText.contains("of the inserted slots were removed by a trigger on time_slots; nothing was changed"), apply.stderrText)
-        XCTAssertEqual(try DatabaseState.checksums(try demo.live.connect()), before)
+        try assertApplyRefused("p", saying: "of the inserted slots were removed by a trigger on time_slots; nothing was changed")
     }
 
     /// A BEFORE INSERT trigger that skips some rows (returns NULL): the apply was refused only by
@@ -353,12 +358,7 @@ final class HostileInputTests: XCTestCase {
         let idle = try XCTUnwrap(String(data: try Data(contentsOf: demo.dir.file("p/rows.tsv")), encoding: .utf8))
             .split(separator: "\n").filter { $0.split(separator: "\t").contains("idle") }.count
         XCTAssertGreaterThan(idle, 0)
-        let before = try DatabaseState.checksums(try demo.live.connect())
-        let apply = try tool(["apply", demo.dir.file("p").path, "--db", demo.live.conninfo, "--yes", "--plan-id", try approvedPlanID(demo.dir.file("p").path)])
-        XCTAssertEqual(apply.status, 69, apply.stderrText)
-        XCTAssertTrue(apply.stderrText.contains("\(idle) of the plan's slots were neither inserted nor live under their key: a trigger or rule on time_slots skipped them or changed their key; nothing was changed"),
-                      apply.stderrText)
-        XCTAssertEqual(try DatabaseState.checksums(try demo.live.connect()), before)
+        try assertApplyRefused("p", saying: "\(idle) of the plan's slots were neither inserted nor live under their key: a trigger or rule on time_slots skipped them or changed their key; nothing was changed")
     }
 
     /// A deferred constraint of the service that refuses some slots at COMMIT: the apply was rolled
@@ -370,13 +370,20 @@ final class HostileInputTests: XCTestCase {
             ALTER TABLE public.time_slots ADD CONSTRAINT one_recovered_slot_per_project
               EXCLUDE USING btree (user_id WITH =, project_id WITH =) WHERE (source = 'recovered') DEFERRABLE INITIALLY DEFERRED;
             """)
+        try assertApplyRefused("p", saying: "nothing was committed", "the server refused the COMMIT (SQLSTATE 23P01)", notSaying: "run apply again")
+    }
+
+    /// Applies the approved plan in `name`, which must be refused (69) with every one of `saying`
+    /// and none of `notSaying` in its error, the database as it was.
+    func assertApplyRefused(
+        _ name: String, saying: String..., notSaying: String..., file: StaticString = #filePath, line: UInt = #line
+    ) throws {
         let before = try DatabaseState.checksums(try demo.live.connect())
-        let apply = try tool(["apply", demo.dir.file("p").path, "--db", demo.live.conninfo, "--yes", "--plan-id", try approvedPlanID(demo.dir.file("p").path)])
-        XCTAssertEqual(apply.status, 69, apply.stderrText)
-        XCTAssertTrue(apply.stderrText.contains("nothing was committed"), apply.stderrText)
-        XCTAssertTrue(apply.stderrText.contains("the server refused the COMMIT (SQLSTATE 23P01)"), apply.stderrText)
-        XCTAssertFalse(apply.stderrText.contains("run apply again"), apply.stderrText)
-        XCTAssertEqual(try DatabaseState.checksums(try demo.live.connect()), before)
+        let apply = try tool(["apply", demo.dir.file(name).path, "--db", demo.live.conninfo, "--yes", "--plan-id", try approvedPlanID(demo.dir.file(name).path)])
+        XCTAssertEqual(apply.status, 69, apply.stderrText, file: file, line: line)
+        for text in saying { XCTAssertTrue(apply.stderrText.contains(text), apply.stderrText, file: file, line: line) }
+        for text in notSaying { XCTAssertFalse(apply.stderrText.contains(text), apply.stderrText, file: file, line: line) }
+        XCTAssertEqual(try DatabaseState.checksums(try demo.live.connect()), before, file: file, line: line)
     }
 
     /// A publication of time_slots whose row filter the replica identity does not cover refuses
@@ -525,13 +532,7 @@ final class HostileInputTests: XCTestCase {
     /// schema for it: CREATE SCHEMA IF NOT EXISTS asked for the privilege first (found by a hostile test).
     func testARoleWithoutCreateAppliesIntoASchemaMadeForIt() throws {
         XCTAssertEqual(try plan("pre").status, 0)
-        try withRole("""
-            GRANT SELECT ON ALL TABLES IN SCHEMA public TO ROLE;
-            GRANT INSERT, DELETE ON time_slots TO ROLE;
-            GRANT UPDATE ON users, offline_entries TO ROLE;
-            GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO ROLE;
-            CREATE SCHEMA recovery AUTHORIZATION ROLE;
-            """) { conninfo in
+        try withRole(Self.applierGrants) { conninfo in
             let apply = try tool(["apply", demo.dir.file("pre").path, "--db", conninfo, "--yes", "--plan-id", try approvedPlanID(demo.dir.file("pre").path)])
             XCTAssertEqual(apply.status, 0, apply.stderrText)
             let verify = try tool(["verify", "--run", "1", "--db", conninfo])
@@ -544,13 +545,7 @@ final class HostileInputTests: XCTestCase {
     /// revert then failed (found by a hostile test). The apply is refused (69) before any write.
     func testARoleThatCannotDeleteTheSlotsCannotApply() throws {
         XCTAssertEqual(try plan("pre").status, 0)
-        try withRole("""
-            GRANT SELECT ON ALL TABLES IN SCHEMA public TO ROLE;
-            GRANT INSERT ON time_slots TO ROLE;
-            GRANT UPDATE ON users, offline_entries TO ROLE;
-            GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO ROLE;
-            CREATE SCHEMA recovery AUTHORIZATION ROLE;
-            """) { conninfo in
+        try withRole(Self.applierGrants.replacingOccurrences(of: "INSERT, DELETE ON time_slots", with: "INSERT ON time_slots")) { conninfo in
             let before = try DatabaseState.checksums(try demo.live.connect())
             let apply = try tool(["apply", demo.dir.file("pre").path, "--db", conninfo, "--yes", "--plan-id", try approvedPlanID(demo.dir.file("pre").path)])
             XCTAssertEqual(apply.status, 69, apply.stderrText)
@@ -573,13 +568,7 @@ final class HostileInputTests: XCTestCase {
             let output = try tool(["plan"] + DemoIncident.window + ["--logs", DemoIncident.logs, "--db", conninfo, "--out", demo.dir.file("reader").path, "--quiet"])
             XCTAssertEqual(output.status, 0, output.stderrText)
         }
-        try withRole("""
-            GRANT SELECT ON ALL TABLES IN SCHEMA public TO ROLE;
-            GRANT INSERT, DELETE ON time_slots TO ROLE;
-            GRANT UPDATE ON users, offline_entries TO ROLE;
-            GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO ROLE;
-            CREATE SCHEMA recovery AUTHORIZATION ROLE;
-            """) { conninfo in
+        try withRole(Self.applierGrants) { conninfo in
             let apply = try tool(["apply", demo.dir.file("p").path, "--db", conninfo, "--yes", "--plan-id", try approvedPlanID(demo.dir.file("p").path)])
             XCTAssertEqual(apply.status, 69, apply.stderrText)
             XCTAssertTrue(apply.stderrText.contains("session_replication_role is 'replica'"), apply.stderrText)
@@ -589,11 +578,7 @@ final class HostileInputTests: XCTestCase {
             CREATE FUNCTION public.refuse_slots() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION 'the service refuses this slot'; END$$;
             CREATE TRIGGER refuse_slots BEFORE INSERT ON public.time_slots FOR EACH ROW EXECUTE FUNCTION public.refuse_slots();
             """)
-        let before = try DatabaseState.checksums(try demo.live.connect())
-        let apply = try tool(["apply", demo.dir.file("p").path, "--db", demo.live.conninfo, "--yes", "--plan-id", try approvedPlanID(demo.dir.file("p").path)])
-        XCTAssertEqual(apply.status, 69, apply.stderrText)
-        XCTAssertTrue(apply.stderrText.contains("the service refuses this slot"), apply.stderrText)
-        XCTAssertEqual(try DatabaseState.checksums(try demo.live.connect()), before)
+        try assertApplyRefused("p", saying: "the service refuses this slot")
     }
 
     /// Row 3: a read-only database (its default, or a standby) is refused before any write, by
