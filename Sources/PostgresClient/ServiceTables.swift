@@ -88,14 +88,15 @@ public struct ServiceTableRefused: ToolError, Hashable {
                 table: slots,
                 problem: "it has no unique index on exactly (user_id, slot_start) that is valid, not partial and not deferrable: "
                     + "a slot that went live since the plan could be inserted twice",
-                hint: "add one as the service schema has it: ALTER TABLE ... ADD UNIQUE (user_id, slot_start)")
+                hint: "add one as the service schema has it: CREATE UNIQUE INDEX CONCURRENTLY ... ON time_slots (user_id, slot_start) "
+                    + "(on a partitioned table: ALTER TABLE ... ADD UNIQUE (user_id, slot_start))")
         }
         if use == .reconciling && row[3] != "t" {
             throw ServiceTableRefused(
                 table: members,
                 problem: "it has no unique index on exactly (project_id, user_id) that is valid, not partial and not deferrable: "
                     + "a membership added again since the plan would be inserted twice, and a revert would delete both",
-                hint: "add one as the service schema has it: ALTER TABLE ... ADD PRIMARY KEY (project_id, user_id)")
+                hint: "add one as the service schema has it: ALTER TABLE ... ADD UNIQUE (project_id, user_id)")
         }
     }
 

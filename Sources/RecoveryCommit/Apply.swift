@@ -300,9 +300,11 @@ private struct ApplyTransaction {
         /// the rows table, is the fingerprint of the row as stored, which `verify` and `revert`
         /// compute.
         var storesRowsAsInserted: Bool
-        /// `time_slots` (or a partition) has an AFTER INSERT trigger, which may change the rows
-        /// after the insert has returned them: their fingerprints are taken again once it has run.
-        var hasAfterInsertTriggers = false
+        /// `time_slots` (or a partition) has an INSERT trigger that fires, which may change the rows
+        /// after the insert has returned them, itself or through another table's trigger (an
+        /// apply's only other writes are to the recovery schema): their fingerprints are taken
+        /// again once they have run.
+        var hasInsertTriggers = false
     }
 
     /// The phases, in order; each reports its checkpoint when done.
@@ -318,7 +320,7 @@ private struct ApplyTransaction {
         try checkBudget(offlineDropped: offlineDropped)
         let (inserted, appliedAt) = try insertSlots(
             runID, offlineDropped: offlineDropped, storesRowsAsInserted: target.storesRowsAsInserted)
-        if target.hasAfterInsertTriggers { try fingerprintAsStored(runID) }
+        if target.hasInsertTriggers { try fingerprintAsStored(runID) }
         try recordCounts(runID, inserted: inserted, appliedAt: appliedAt)
         return .ready(runID: runID, drops: try readDrops(runID))
     }
@@ -360,7 +362,7 @@ private struct ApplyTransaction {
     private func checkRevertible() throws {
         let table = connection.table("time_slots")
         let context = "checking that a revert could delete from \(table)"
-        try RecoverySchema.requirePrivileges(connection, [("time_slots", "DELETE", "a revert of the run could not undo it")], doing: doing)
+        try RecoverySchema.requirePrivileges(connection, [("time_slots", "DELETE", [], "a revert of the run could not undo it")], doing: doing)
         // pg_partition_tree: PostgreSQL 12 and later; empty for a table that is not partitioned.
         let tree = connection.serverVersion >= 120000
             ? "SELECT $1::text::regclass UNION SELECT relid FROM pg_catalog.pg_partition_tree($1::text::regclass)"
@@ -413,12 +415,12 @@ private struct ApplyTransaction {
                  LEFT JOIN pg_collation l ON l.oid = s.attcollation
                  WHERE s.atttypid IS DISTINCT FROM c.type OR s.atttypmod <> -1\(nondeterministic)),
               EXISTS (SELECT 1 FROM pg_trigger g
-                      WHERE (g.tgrelid = a.attrelid\(partitions)) AND NOT g.tgisinternal AND g.tgenabled IN ('O', 'A') AND g.tgtype & 70 = 4)
+                      WHERE (g.tgrelid = a.attrelid\(partitions)) AND NOT g.tgisinternal AND g.tgenabled IN ('O', 'A') AND g.tgtype & 68 = 4)
             FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
             WHERE a.attrelid = $1::text::regclass AND a.attname = 'id' AND NOT a.attisdropped
             """, [table], context: "reading how \(table) assigns ids")
         guard let row = result.rows.first else { return Target(idDefault: nil, storesRowsAsInserted: false) }
-        return Target(idDefault: row[0], storesRowsAsInserted: row[1] == "0", hasAfterInsertTriggers: row[2] == "t")
+        return Target(idDefault: row[0], storesRowsAsInserted: row[1] == "0", hasInsertTriggers: row[2] == "t")
     }
 
     /// The rows, byte for byte as reviewed, into a temporary table; each gets its slot's id from
@@ -627,15 +629,15 @@ private struct ApplyTransaction {
         return (inserted, appliedAt)
     }
 
-    /// The fingerprints of the run's slots taken again from time_slots, after its AFTER INSERT
-    /// triggers ran (at the end of the insert's statement, after its `RETURNING`; a deferred one
-    /// at `SET CONSTRAINTS ALL IMMEDIATE`, run first): a trigger that edits the rows it sees
+    /// The fingerprints of the run's slots taken again from time_slots, after its INSERT triggers
+    /// ran (an AFTER trigger at the end of the insert's statement, after its `RETURNING`; a
+    /// deferred one at `RecoverySchema.runDeferred`, first): a trigger that edits the rows it sees
     /// inserted made verify fail right after the apply, and revert keep every slot as edited since
     /// (found by a hostile test, and the deferred case by a review). A slot such a trigger deleted
     /// refuses the apply: the run could not account for it.
     private func fingerprintAsStored(_ runID: Int64) throws {
         let context = "taking the fingerprints of the slots as stored, after the triggers of time_slots"
-        try connection.executeSimple("SET CONSTRAINTS ALL IMMEDIATE", context: context)
+        try RecoverySchema.runDeferred(connection, doing: doing)
         let gone = try connection.execute(
             """
             WITH stored AS (

@@ -67,18 +67,20 @@ public enum ReconcileApply {
     ]
 
     /// The temporary table's columns, in `ReconcileDocument.rowColumns` order.
-    /// The after images taken again from time_slots once its triggers ran (an AFTER UPDATE
-    /// trigger runs after the update's `RETURNING`, a deferred one at `SET CONSTRAINTS ALL
-    /// IMMEDIATE`, run first): a trigger stamping the rows it saw updated made verify fail right
-    /// after the apply and revert put back nothing (found by a hostile test). A row that, then, no
-    /// longer holds the reviewed value of a restored column (a trigger cleared it), or is gone,
-    /// refuses the apply: what was reviewed is not what would be committed.
+    /// The after images taken again from time_slots once the triggers ran (an AFTER UPDATE
+    /// trigger runs after the update's `RETURNING`, one of project_members after the membership
+    /// insert, a deferred one at `RecoverySchema.runDeferred`, first): a trigger stamping the rows
+    /// it saw updated made verify fail right after the apply and revert put back nothing (found by a
+    /// hostile test). A row that, then, does not hold the reviewed value of a column the restore
+    /// changed on it (a trigger cleared it), or is gone, refuses the apply: what was reviewed is not
+    /// what would be committed. A named column the restore left as it was on the row may change.
     static func afterImagesAsStored(_ run: String, columns: [String], connection: Connection, doing: String) throws {
         let context = "taking the restored rows as stored, after the triggers of time_slots"
-        try connection.executeSimple("SET CONSTRAINTS ALL IMMEDIATE", context: context)
+        try RecoverySchema.runDeferred(connection, doing: doing)
         let restored = columns.map { $0.hasPrefix("time_slots.") ? String($0.dropFirst("time_slots.".count)) : $0 }
             .filter { SlotColumn(rawValue: $0) != nil }
-        let differs = restored.map { "t.\($0) IS DISTINCT FROM p.after_\($0)" }.joined(separator: " OR ")
+        let differs = restored.map { "(p.after_\($0) IS DISTINCT FROM p.before_\($0) AND t.\($0) IS DISTINCT FROM p.after_\($0))" }
+            .joined(separator: " OR ")
         let row = try connection.execute(
             """
             WITH stored AS (
@@ -148,9 +150,9 @@ public enum ReconcileApply {
         checkpoint(.budgetChecked)
         try ServiceTableRefused.check(connection, for: .reconciling)
         try RecoverySchema.requirePrivileges(connection, [
-            ("time_slots", "UPDATE", "the run could not restore its rows"),
-            ("project_members", "INSERT", "the run could not restore its memberships"),
-            ("project_members", "DELETE", "a revert of the run could not undo it"),
+            ("time_slots", "UPDATE", SlotColumn.allCases.map(\.rawValue) + ["updated_at"], "the run could not restore its rows"),
+            ("project_members", "INSERT", ["project_id", "user_id"], "the run could not restore its memberships"),
+            ("project_members", "DELETE", [], "a revert of the run could not undo it"),
         ], doing: doing)
 
         // 1. Both rows files, byte for byte as reviewed, into temporary tables.
@@ -273,7 +275,7 @@ public enum ReconcileApply {
             SELECT $1, i.project_id, i.user_id, m.evidence FROM inserted i
             JOIN \(membersTable) m ON m.project_id = i.project_id AND m.user_id = i.user_id
             """, [run], context: "restoring the memberships in project_members").affectedRows
-        if try RecoverySchema.hasUpdateTriggers(connection) {
+        if try RecoverySchema.hasReconcileTriggers(connection) {
             try afterImagesAsStored(run, columns: document.columns, connection: connection, doing: doing)
         }
         checkpoint(.slotsInserted)

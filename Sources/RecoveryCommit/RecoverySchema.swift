@@ -216,38 +216,65 @@ public enum RecoverySchema {
     /// expression: a reconcile run's `before_image` or `after_image`, `to_jsonb` of the row as
     /// applied), to compare with it: a column added to the table since is not in the image, and
     /// changes no row.
-    /// Whether `time_slots`, or a partition of it, has a trigger of the service on UPDATE that fires
-    /// (enabled always or at origin), or an UPDATE rule: the rows a reconcile updates may then not
-    /// be stored as the update returned them.
-    static func hasUpdateTriggers(_ connection: Connection) throws -> Bool {
+    /// Whether a reconcile's writes fire a trigger or rule of the service: UPDATE on `time_slots`
+    /// (or a partition), INSERT on `project_members` (whose trigger may edit the slots; found by a
+    /// review); enabled always or at origin. The rows restored may then not be stored as the
+    /// update returned them.
+    static func hasReconcileTriggers(_ connection: Connection) throws -> Bool {
         // pg_partition_tree: PostgreSQL 12 and later; empty for a table that is not partitioned.
         let partitions = connection.serverVersion >= 120000 ? " OR g.tgrelid IN (SELECT relid FROM pg_catalog.pg_partition_tree($1::text::regclass))" : ""
         return try connection.execute(
             """
             SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g
-                           WHERE (g.tgrelid = $1::text::regclass\(partitions)) AND NOT g.tgisinternal AND g.tgenabled IN ('O', 'A')
-                             AND g.tgtype & 16 <> 0)
-                OR EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite r WHERE r.ev_class = $1::text::regclass AND r.ev_type = '2')
-            """, [connection.table("time_slots")], context: "reading the triggers of time_slots").scalar == "t"
+                           WHERE NOT g.tgisinternal AND g.tgenabled IN ('O', 'A')
+                             AND (((g.tgrelid = $1::text::regclass\(partitions)) AND g.tgtype & 16 <> 0)
+                               OR (g.tgrelid = $2::text::regclass AND g.tgtype & 4 <> 0)))
+                OR EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite r
+                           WHERE (r.ev_class = $1::text::regclass AND r.ev_type = '2') OR (r.ev_class = $2::text::regclass AND r.ev_type = '3'))
+            """, [connection.table("time_slots"), connection.table("project_members")], context: "reading the triggers of time_slots and project_members"
+        ).scalar == "t"
+    }
+
+    /// Runs the deferred constraints and constraint triggers now (`SET CONSTRAINTS ALL IMMEDIATE`),
+    /// before the rows are read back as stored. One that refuses the change is said as such: it
+    /// refuses it again the same way at every try (a review found it blamed on the fingerprints).
+    static func runDeferred(_ connection: Connection, doing: String) throws {
+        do {
+            try connection.executeSimple("SET CONSTRAINTS ALL IMMEDIATE", context: "running the deferred constraints and triggers of the service")
+        } catch let error as PostgresError where error.sqlState.map({ !["08", "40", "57", "55"].contains(String($0.prefix(2))) }) ?? false {
+            throw CommitError(
+                .database, "\(doing): \(error.message); nothing was changed",
+                hint: "a deferred constraint or constraint trigger of the service refuses the change, and running it again fails the same way until that is fixed",
+                postgres: error)
+        }
     }
 
     /// Refuses, before any write, a role that lacks one of `privileges` (a service table, `INSERT`,
-    /// `UPDATE` or `DELETE`, and why the run needs it): an apply by a role that could not delete what
-    /// it wrote committed, and its revert then failed (found by a hostile test).
+    /// `UPDATE` or `DELETE`, the columns written, if the privilege may be given by column, and why
+    /// the run needs it): an apply by a role that could not delete what it wrote committed, and its
+    /// revert then failed (found by a hostile test). Grants on columns count (a review found them
+    /// refused).
     static func requirePrivileges(
-        _ connection: Connection, _ privileges: [(table: String, privilege: String, why: String)], doing: String
+        _ connection: Connection, _ privileges: [(table: String, privilege: String, columns: [String], why: String)], doing: String
     ) throws {
-        let checks = privileges.indices.map { "pg_catalog.has_table_privilege($\(2 * $0 + 1)::text::regclass, $\(2 * $0 + 2))" }
+        var checks: [String] = [], params: [String?] = []
+        for p in privileges {
+            params += [connection.table(p.table), p.privilege]
+            let (table, privilege) = ("$\(params.count - 1)::text::regclass", "$\(params.count)")
+            checks.append(p.columns.isEmpty
+                ? "pg_catalog.has_table_privilege(\(table), \(privilege))"
+                : "(" + p.columns.map { "pg_catalog.has_column_privilege(\(table), '\($0)', \(privilege))" }.joined(separator: " AND ") + ")")
+        }
         let row = try connection.execute(
-            "SELECT current_user, " + checks.joined(separator: ", "),
-            privileges.flatMap { [connection.table($0.table), $0.privilege] }, context: "checking the role's privileges"
-        ).rows.first
+            "SELECT current_user, " + checks.joined(separator: ", "), params, context: "checking the role's privileges").rows.first
         guard let missing = privileges.indices.first(where: { row?[$0 + 1] != "t" }) else { return }
-        let (table, privilege, why) = (connection.table(privileges[missing].table), privileges[missing].privilege, privileges[missing].why)
-        let verb = ["INSERT": "INSERT into", "DELETE": "DELETE from"][privilege] ?? privilege
+        let p = privileges[missing]
+        let table = connection.table(p.table)
+        let verb = ["INSERT": "INSERT into", "DELETE": "DELETE from"][p.privilege] ?? p.privilege
         throw CommitError(
-            .database, "\(doing): the role '\(VisibleText.escaped(row?[0] ?? "?"))' may not \(verb) \(table): \(why); nothing was changed",
-            hint: "GRANT \(privilege) ON \(table) to the role that applies, or apply as one that has it")
+            .database, "\(doing): the role '\(VisibleText.escaped(row?[0] ?? "?"))' may not \(verb) \(table)"
+                + (p.columns.isEmpty ? "" : " (\(p.columns.joined(separator: ", ")))") + ": \(p.why); nothing was changed",
+            hint: "GRANT \(p.privilege)\(p.columns.isEmpty ? "" : " (\(p.columns.joined(separator: ", ")))") ON \(table) to the role that applies, or apply as one that has it")
     }
 
     static func image(_ alias: String, like recorded: String) -> String {

@@ -289,7 +289,7 @@ public enum RecoveryRevert {
         ).rows.first?.map { $0.flatMap { Int($0) } ?? -1 } ?? [-1, -1, -1]
         let problem: String? =
             row[0] != run.counts.inserted ? "\(table) holds \(row[0]) of the \(run.counts.inserted) slots the run recorded as written"
-            : row[1] != 0 ? "\(table) holds \(row[1]) rows without their after image"
+            : row[1] != 0 ? "\(row[1]) of the rows in \(table) have no after image"
             : reconcile && row[2] != run.membersInserted ? "recovery.run_members holds \(row[2]) of the \(run.membersInserted) memberships the run recorded as inserted"
             : nil
         guard let problem else { return }

@@ -373,6 +373,22 @@ final class HostileInputTests: XCTestCase {
         try assertApplyRefused("p", saying: "nothing was committed", "the server refused the COMMIT (SQLSTATE 23P01)", notSaying: "run apply again")
     }
 
+    /// A deferred constraint trigger of the service that refuses some slots: it runs before the
+    /// fingerprints are taken again, and its refusal said it came from "taking the fingerprints",
+    /// with no hint (found by a review). It says the service refuses the change, and that it repeats.
+    func testADeferredTriggerThatRefusesSlotsSaysItWillRepeat() throws {
+        XCTAssertEqual(try plan("p").status, 0)
+        try demo.live.connect().executeSimple("""
+            CREATE FUNCTION public.no_idle() RETURNS trigger LANGUAGE plpgsql AS
+              $$BEGIN IF NEW.status = 'idle' THEN RAISE EXCEPTION 'idle slots are not accepted'; END IF; RETURN NULL; END$$;
+            CREATE CONSTRAINT TRIGGER no_idle AFTER INSERT ON public.time_slots DEFERRABLE INITIALLY DEFERRED
+              FOR EACH ROW EXECUTE FUNCTION public.no_idle();
+            """)
+        try assertApplyRefused(
+            "p", saying: "idle slots are not accepted", "a deferred constraint or constraint trigger of the service refuses the change, and running it again fails the same way",
+            notSaying: "fingerprints")
+    }
+
     /// Applies the approved plan in `name`, which must be refused (69) with every one of `saying`
     /// and none of `notSaying` in its error, the database as it was.
     func assertApplyRefused(
