@@ -20,7 +20,7 @@ stop_if_reverted() {
   shift 4
   [ "$(field "$json" outcome)" != applied ] && [ "$(field "$json" run status)" = reverted ] || return 0
   echo "$name: run $(field "$json" run id) of plan $id was reverted: nothing of the plan is in the database, and nothing was changed now" >&2
-  echo "$name: to apply it again, once you know why it was reverted:$(printf ' %q' recover-tool apply "$plan" --again --yes --plan-id "$id" "$@")" >&2
+  echo "$name: to apply it again, once you know why it was reverted:$(printf ' %q' "$tool" apply "$plan" --again --yes --plan-id "$id" "$@")" >&2
   exit 13
 }
 
@@ -74,12 +74,38 @@ input_list() {
   done | LC_ALL=C sort -u
 }
 
-# redacted CONNINFO: the connection string without its password (password=..., or the
-# user:password@ of a URI), for a command line printed for the operator to type.
+# redacted CONNINFO: the connection string without its passwords (password=... and
+# sslpassword=..., in key=value form up to the next space or a quoted value's end, in a URI's
+# query up to the next &; and the user:password@ of a URI), for a command line printed for the
+# operator to type.
 redacted() {
   python3 -c 'import re, sys
-s = re.sub(r"password\s*=\s*(\x27(?:[^\x27\\]|\\.)*\x27|[^\s&]*)&?", "", sys.argv[1])
-s = re.sub(r"(postgres(?:ql)?://[^:/@]*):[^@]*@", r"\1@", s)
-print(" ".join(s.split()).rstrip("?&"), end="")' "$1"
+s = sys.argv[1]
+if re.match(r"postgres(?:ql)?://", s):
+    s = re.sub(r"(?<=[?&])(?:ssl)?password=[^&]*&?", "", s)
+    s = re.sub(r"(postgres(?:ql)?://[^:/@]*):[^@]*@", r"\1@", s)
+    print(s.rstrip("?&"), end="")
+else:
+    s = re.sub(r"\b(?:ssl)?password\s*=\s*(\x27(?:[^\x27\\]|\\.)*\x27|\S*)", "", s)
+    print(" ".join(s.split()), end="")' "$1"
+}
+
+# hold_out NAME DIR: takes DIR/.lock for this run of the script (kept until it exits), or exits
+# 14 when another run holds it: two runs sharing a DIR wrote one plan's options under the other's
+# plan id, or read each other's apply output (found by a hostile test).
+hold_out() {
+  exec 9>>"$2/.lock"
+  flock -n 9 || { echo "$1: another run of this script is using $2 (it holds $2/.lock); nothing was done: wait for it to end, or give another --out" >&2; exit 14; }
+}
+
+# live_psql SCHEMA [PSQL_OPTION...] < SQL: psql on the live database (psqldb) with the tool's
+# own session settings, so that neither PGOPTIONS nor the role's or database's defaults change
+# which time_slots is read (the search path: a safety dump of another schema's table; found by a
+# hostile test) or how its times are written; SQL names the table :"schema".time_slots.
+live_psql() {
+  local schema=$1
+  shift
+  { printf '%s\n' "SET search_path = pg_catalog, pg_temp; SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC'; SET IntervalStyle = postgres;"; cat; } \
+    | psql -X -q -v ON_ERROR_STOP=1 -v schema="$schema" "${psqldb[@]}" "$@" -f -
 }
 

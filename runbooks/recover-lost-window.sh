@@ -3,7 +3,7 @@
 # only a plan whose id a reviewer approved.
 #
 #   runbooks/recover-lost-window.sh --from T --to T --logs PATH [--logs PATH ...] --out DIR
-#       [--snapshot PATH_OR_CONNINFO ...] [--db CONNINFO] [--shard K/N] [--tz ZONE]
+#       [--snapshot PATH_OR_CONNINFO ...] [--db CONNINFO] [--schema NAME] [--shard K/N] [--tz ZONE]
 #       [--require-complete] [--operator NAME] [--tool PATH]
 #       [--approve PLAN_ID | --approved-file FILE]
 #
@@ -17,7 +17,9 @@
 # --approved-file FILE, a file holding the id) to apply.
 #
 # T is RFC 3339 with Z or an offset. The database is --db, else DATABASE_URL, else libpq's PG*
-# variables. The tool is --tool, else RECOVER_TOOL, else recover-tool on the PATH.
+# variables (keep a password out of them: in a PGPASSFILE, a command line shows it in ps); the
+# service's tables are in --schema (public). The tool is --tool, else RECOVER_TOOL, else
+# recover-tool on the PATH. One run at a time uses a DIR (it holds DIR/.lock).
 #
 # Exit status:
 #   0   applied and verified
@@ -27,21 +29,22 @@
 #       written; give another --out (another database is refused by apply: 70)
 #   13  the approved plan was applied before and its run reverted since: nothing was written;
 #       the line to apply it again (apply --again) is printed
+#   14  another run of this script is using DIR: nothing was done
 #   72  --require-complete and the plan's evidence is incomplete (made now or before)
 #   64  wrong options
 #   any other: the status of the step that failed (recover-tool's statuses are in
 #       docs/EXIT-STATUS.md), after one line "recover-lost-window: failed at step: STEP"
 set -euo pipefail
 
-usage() { sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; }
 die_usage() { echo "recover-lost-window: $1; see --help" >&2; exit 64; }
 
-from="" to="" out="" db="" shard="" tz="" approve="" approved_file="" operator="" require_complete=0
+from="" to="" out="" db="" schema=public shard="" tz="" approve="" approved_file="" operator="" require_complete=0
 logs=() snapshots=()
 tool=${RECOVER_TOOL:-recover-tool}
 while [ $# -gt 0 ]; do
   case "$1" in
-    --from|--to|--logs|--snapshot|--out|--db|--shard|--tz|--approve|--approved-file|--operator|--tool)
+    --from|--to|--logs|--snapshot|--out|--db|--schema|--shard|--tz|--approve|--approved-file|--operator|--tool)
       [ $# -ge 2 ] || die_usage "'$1' needs a value" ;;&
     --from) from=$2; shift 2 ;;
     --to) to=$2; shift 2 ;;
@@ -49,6 +52,7 @@ while [ $# -gt 0 ]; do
     --snapshot) snapshots+=("$2"); shift 2 ;;
     --out) out=$2; shift 2 ;;
     --db) db=$2; shift 2 ;;
+    --schema) schema=$2; shift 2 ;;
     --shard) shard=$2; shift 2 ;;
     --tz) tz=$2; shift 2 ;;
     --approve) approve=$2; shift 2 ;;
@@ -85,6 +89,7 @@ trap 'status=$?; echo "recover-lost-window: failed at step: $step (exit $status)
 
 window=(--from "$from" --to "$to")
 dbopt=(); [ -z "$db" ] || dbopt=(--db "$db")
+schemaopt=(--schema "$schema")
 shardopt=(); [ -z "$shard" ] || shardopt=(--shard "$shard")
 psqldb=(); [ -z "$db" ] || psqldb=(-d "$db")
 [ -n "$db" ] || [ -z "${DATABASE_URL:-}" ] || psqldb=(-d "$DATABASE_URL")
@@ -92,17 +97,17 @@ plan="$out/plan"
 
 begin "check setup"
 command -v "$tool" >/dev/null 2>&1 || fail "recover-tool not found at '$tool': build it (swift build -c release) and pass --tool .build/release/recover-tool"
-for cmd in psql lz4 python3; do command -v "$cmd" >/dev/null 2>&1 || fail "'$cmd' is not installed: run scripts/setup.sh"; done
+for cmd in psql lz4 python3 flock; do command -v "$cmd" >/dev/null 2>&1 || fail "'$cmd' is not installed: run scripts/setup.sh"; done
 for path in "${logs[@]}"; do [ -e "$path" ] || fail "log path '$path' does not exist: collect every host's logs first"; done
 for snap in "${snapshots[@]}"; do
   case "$snap" in *=*|postgres://*|postgresql://*) ;; *) [ -e "$snap" ] || fail "snapshot '$snap' does not exist" ;; esac
 done
 echo "recover-tool $("$tool" --version)"
-live=$(psql -X -A -t -v ON_ERROR_STOP=1 "${psqldb[@]}" -c \
-  "SELECT current_database() || ', ' || count(*) || ' time_slots rows' FROM time_slots") \
-  || fail "cannot read time_slots in the live database (psql's error above): check --db, DATABASE_URL or the PG* variables"
+live=$(echo "SELECT current_database() || ', ' || count(*) || ' time_slots rows' FROM :\"schema\".time_slots;" | live_psql "$schema" -A -t) \
+  || fail "cannot read $schema.time_slots in the live database (psql's error above): check --db, DATABASE_URL or the PG* variables, and --schema"
 echo "live database: $live"
 mkdir -p "$out"
+hold_out recover-lost-window "$out"
 
 # The inputs and zone a plan is made with (the window and shard are in its plan.json), written
 # once the plan is, under its plan id: a plan is reused only with the same ones. No connection
@@ -145,9 +150,9 @@ else
   snapopt=(); [ ${#snapshots[@]} -eq 0 ] || snapopt=(--snapshot "${snapshots[@]}")
   rm -f "$options_file"
   status=0
-  "$tool" plan "${window[@]}" --logs "${logs[@]}" "${snapopt[@]}" "${dbopt[@]}" "${extra[@]}" --out "$plan" || status=$?
-  # Kept with the plan whenever one was written (--require-complete writes it and exits 72).
-  if [ -f "$plan/plan.json" ]; then printf 'plan_id %s\n%s\n' "$(field "$plan/plan.json" plan_id)" "$options" > "$options_file"; fi
+  "$tool" plan "${window[@]}" --logs "${logs[@]}" "${snapopt[@]}" "${dbopt[@]}" "${schemaopt[@]}" "${extra[@]}" --out "$plan" || status=$?
+  # Kept with the plan whenever this plan wrote one (--require-complete writes it and exits 72).
+  if { [ "$status" = 0 ] || [ "$status" = 72 ]; } && [ -f "$plan/plan.json" ]; then printf 'plan_id %s\n%s\n' "$(field "$plan/plan.json" plan_id)" "$options" > "$options_file"; fi
   if [ "$status" != 0 ]; then
     echo "recover-lost-window: failed at step: $step (exit $status); see the messages above" >&2
     exit "$status"
@@ -177,16 +182,17 @@ mkdir -p "$out/safety"
 dump="$out/safety/time_slots-$(date -u +%Y%m%dT%H%M%SZ).copy.lz4"
 from_utc=$(date -u -d "$from" +%Y-%m-%dT%H:%M:%S.%6NZ)
 to_utc=$(date -u -d "$to" +%Y-%m-%dT%H:%M:%S.%6NZ)
-psql -X -v ON_ERROR_STOP=1 "${psqldb[@]}" -c "\\copy (SELECT * FROM time_slots WHERE slot_start >= '$from_utc' AND slot_start < '$to_utc' ORDER BY id) TO STDOUT" \
-  | lz4 -q -z > "$dump"
+echo "COPY (SELECT * FROM :\"schema\".time_slots WHERE slot_start >= '$from_utc' AND slot_start < '$to_utc' ORDER BY id) TO STDOUT;" \
+  | live_psql "$schema" | lz4 -q -z > "$dump"
 lz4 -t -q "$dump"
 echo "$(lz4 -dc "$dump" | wc -l) rows of [$from_utc, $to_utc) in $dump"
 
 begin "apply"
-applyopt=(--yes --plan-id "$approve" "${dbopt[@]}" "${shardopt[@]}")
+applyopt=(--yes --plan-id "$approve" "${dbopt[@]}" "${schemaopt[@]}" "${shardopt[@]}")
 [ -z "$operator" ] || applyopt+=(--operator "$operator")
 # The options of a command line printed for the operator: --db without its password.
 printopt=(); [ -z "$db" ] || printopt=(--db "$(redacted "$db")")
+[ "$schema" = public ] || printopt+=("${schemaopt[@]}")
 "$tool" apply "$plan" "${applyopt[@]}" --json > "$out/apply.json"
 run=$(field "$out/apply.json" run id) || fail "apply printed no run id (see $out/apply.json)"
 againopt=("${printopt[@]}" "${shardopt[@]}"); [ -z "$operator" ] || againopt+=(--operator "$operator")
@@ -200,7 +206,7 @@ else
 fi
 
 begin "verify"
-"$tool" verify --run "$run" "${dbopt[@]}"
+"$tool" verify --run "$run" "${dbopt[@]}" "${schemaopt[@]}"
 
 printf '\nrecover-lost-window: plan %s applied as run %s and verified; undo it with:%s\n' \
-  "$plan_id" "$run" "$(printf ' %q' recover-tool revert --run "$run" --yes "${printopt[@]}")"
+  "$plan_id" "$run" "$(printf ' %q' "$tool" revert --run "$run" --yes "${printopt[@]}")"

@@ -16,8 +16,9 @@
 #
 # Exit status: 0 reviewed (whatever the diff found: read the summary), or with --apply, applied
 # and verified; 13 with --apply: the plan was applied before and its run reverted since (nothing
-# written; the line to apply it again is printed); 64 wrong options; any other: the status of
-# the step that failed, after "review-bad-job: failed at step: STEP".
+# written; the line to apply it again is printed); 14 another run of this script is using DIR
+# (it holds DIR/.lock; nothing was done); 64 wrong options; any other: the status of the step that
+# failed, after "review-bad-job: failed at step: STEP".
 set -euo pipefail
 
 die_usage() { echo "review-bad-job: $1; see --help" >&2; exit 64; }
@@ -83,20 +84,20 @@ fi
 
 begin "check setup"
 command -v "$tool" >/dev/null 2>&1 || fail "recover-tool not found at '$tool': build it and pass --tool"
-for cmd in psql lz4; do command -v "$cmd" >/dev/null 2>&1 || fail "'$cmd' is not installed: run scripts/setup.sh"; done
+for cmd in psql lz4 python3 flock; do command -v "$cmd" >/dev/null 2>&1 || fail "'$cmd' is not installed: run scripts/setup.sh"; done
 case "$snapshot" in *=*|postgres://*|postgresql://*) ;; *) [ -e "$snapshot" ] || fail "snapshot '$snapshot' does not exist" ;; esac
 from_utc=$(date -u -d "$from" +%Y-%m-%dT%H:%M:%S.%6NZ) || fail "--from '$from' is not a time date(1) reads"
 to_utc=$(date -u -d "$to" +%Y-%m-%dT%H:%M:%S.%6NZ) || fail "--to '$to' is not a time date(1) reads"
-live=$(psql -X -A -t -v ON_ERROR_STOP=1 "${psqldb[@]}" -c \
-  "SELECT current_database() || ', ' || count(*) || ' time_slots rows' FROM time_slots") \
+live=$(echo "SELECT current_database() || ', ' || count(*) || ' time_slots rows' FROM :\"schema\".time_slots;" | live_psql public -A -t) \
   || fail "cannot read time_slots in the live database (psql's error above): check --db, DATABASE_URL or the PG* variables"
 echo "live database: $live"
 mkdir -p "$out/safety"
+hold_out review-bad-job "$out"
 
 begin "safety dump of the window's live rows (before anyone restores anything)"
 dump="$out/safety/time_slots-$(date -u +%Y%m%dT%H%M%SZ).copy.lz4"
-psql -X -v ON_ERROR_STOP=1 "${psqldb[@]}" -c "\\copy (SELECT * FROM time_slots WHERE slot_start >= '$from_utc' AND slot_start < '$to_utc' ORDER BY id) TO STDOUT" \
-  | lz4 -q -z > "$dump"
+echo "COPY (SELECT * FROM :\"schema\".time_slots WHERE slot_start >= '$from_utc' AND slot_start < '$to_utc' ORDER BY id) TO STDOUT;" \
+  | live_psql public | lz4 -q -z > "$dump"
 lz4 -t -q "$dump"
 echo "$(lz4 -dc "$dump" | wc -l) rows of [$from_utc, $to_utc) in $dump"
 
