@@ -48,11 +48,23 @@ final class FileDescriptorSource {
         return digest!.finalize()
     }
 
-    /// Reads up to `buffer.count` bytes; 0 means end of file.
+    /// Reads up to `buffer.count` bytes of the file as it was when opened (its first `size`
+    /// bytes); 0 means their end. Bytes appended since are not read, so that the size, the lines
+    /// and the SHA-256 recorded are of one file. A file that ends before `size` was cut while it was
+    /// read (log rotation's copytruncate): an error, not an end (the reader took the cut for the
+    /// file's end, and plan called the file read whole; found by a hostile test).
     func read(into buffer: UnsafeMutableRawBufferPointer) throws(SourceError) -> Int {
+        let want = Int(min(Int64(buffer.count), size - offset))
+        guard want > 0 else { return 0 }
         while true {
-            let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
-            if n >= 0 {
+            let n = Glibc.read(fd, buffer.baseAddress, want)
+            if n == 0 {
+                throw SourceError(
+                    .cannotRead, path: path,
+                    detail: "the file shrank while it was read (it ended at byte \(offset) of the \(size) it had when opened): it was cut, "
+                        + "as log rotation's copytruncate does; read it once it is whole, or a copy of it")
+            }
+            if n > 0 {
                 offset += Int64(n)
                 digest?.update(UnsafeRawBufferPointer(start: buffer.baseAddress, count: n))
                 return n

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import RecoveryModel
 @testable import SourceFiles
 import TestSupport
 
@@ -204,6 +205,36 @@ final class LineReaderTests: XCTestCase {
         let expected = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).prefix(64)
         XCTAssertEqual(summary.sha256, String(expected))
         XCTAssertNil(try LineReader(path: path).forEachLine { _, _ in }.sha256)
+    }
+
+    /// A file cut short while it is read (log rotation's copytruncate): the reader read to the new
+    /// end, and plan recorded the file as read whole with thousands of slots lost, exit 0 (found by
+    /// a hostile test). It stops (`cannot_read`), naming the sizes. A file appended to while it is
+    /// read is read as it was when opened: its lines and SHA-256 agree with its recorded size (the
+    /// hash was of the grown file).
+    func testAFileCutOrGrownWhileItIsReadIsReadAsOpened() throws {
+        let content = text(lines: 1...40000)
+        let cut = try write("cut.log", content)
+        let reader = try LineReader(path: cut)
+        XCTAssertEqual(truncate(cut, off_t(content.utf8.count / 2)), 0)
+        XCTAssertThrowsError(try reader.forEachLine { _, _ in }) { error in
+            XCTAssertEqual((error as? SourceError)?.kind, .cannotRead)
+            XCTAssertTrue("\(error)".contains("shrank while it was read"), "\(error)")
+        }
+
+        let grown = try write("grown.log", content)
+        let growing = try LineReader(path: grown, computeDigest: true)
+        let handle = try XCTUnwrap(FileHandle(forWritingAtPath: grown))
+        handle.seekToEndOfFile()
+        handle.write(Data("line 40001 appended\n".utf8))
+        try handle.close()
+        let summary = try growing.forEachLine { _, _ in }
+        let whole = SHA256()
+        whole.update(Array(content.utf8))
+        XCTAssertEqual(summary.lines, 40000)
+        XCTAssertEqual(summary.bytes, Int64(content.utf8.count))
+        XCTAssertEqual(summary.sha256, whole.finalize())
+        XCTAssertEqual(growing.fileSize, Int64(content.utf8.count))
     }
 
     func testANamedPipeIsRefusedNotWaitedOn() throws {
