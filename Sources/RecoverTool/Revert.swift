@@ -47,10 +47,8 @@ struct Revert: ParsableCommand {
             try RecoveryRevert.revert(
                 run: runID, database: database.target, operatorName: confirm.operatorOrLogin,
                 toolVersion: ToolVersion.current, lockTimeoutSeconds: confirm.lockTimeout, dryRun: dryRun,
-                warn: {
-                    connectionLost = true
-                    StandardStreams.error("recover-tool: warning: \(VisibleText.escaped($0))\n")
-                })
+                warn: { StandardStreams.error("recover-tool: warning: \(VisibleText.escaped($0))\n") },
+                lostCommit: { connectionLost = true })
         }
         var form = RevertOutput(outcome)
         form.connectionLostDuringCommit = connectionLost

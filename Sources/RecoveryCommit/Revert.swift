@@ -44,7 +44,7 @@ public enum RecoveryRevert {
     public static func revert(
         run id: Int64, database: ConnectionTarget, operatorName: String, toolVersion: String,
         lockTimeoutSeconds: Double = RecoverySchema.defaultLockTimeoutSeconds, keptLimit: Int = 50, dryRun: Bool = false,
-        warn: (String) -> Void = { _ in }
+        warn: (String) -> Void = { _ in }, lostCommit: () -> Void = {}
     ) throws -> RevertOutcome {
         /// Carries a dry run's outcome out of its transaction, which rolls it back.
         struct RolledBack: Error { var outcome: RevertOutcome }
@@ -147,6 +147,7 @@ public enum RecoveryRevert {
                 try connection.commit()
             } catch let error as PostgresError {
                 // The server may have committed before the connection failed: look the run up.
+                lostCommit()
                 return try resolveUnknownOutcome(
                     outcome, database: database, commitError: error, lockTimeoutSeconds: lockTimeoutSeconds, doing: doing, warn: warn)
             }

@@ -217,6 +217,9 @@ final class ReconcileApplyTests: XCTestCase {
         let dry = try tool(["revert", "--run", "1", "--dry-run"])
         XCTAssertEqual(dry.status, 0, dry.stderrText)
         XCTAssertTrue(dry.stderrText.contains("dry run, nothing was changed: a revert now would have kept 1 of the memberships"), dry.stderrText)
+        // A warning is not a lost connection (every warning set the flag; found by a hostile test).
+        let dryJSON = try tool(["revert", "--run", "1", "--dry-run", "--json"])
+        XCTAssertTrue(dryJSON.stdoutText.contains("\"connection_lost_during_commit\" : false"), dryJSON.stdoutText)
         let reverted = try tool(["revert", "--run", "1", "--yes"])
         XCTAssertEqual(reverted.status, 0, reverted.stderrText)
         XCTAssertTrue(reverted.stdoutText.hasPrefix("reverted run 1: put back 2 rows, kept 1 edited since the apply, 0 gone; deleted 0 memberships\n"),
