@@ -227,14 +227,19 @@ public enum RecoveryRevert {
               ON pm.project_id = m.project_id AND pm.user_id = m.user_id
             WHERE m.run_id = $1
             """, [runID], context: "counting the memberships the run inserted").scalar.flatMap { Int($0) } ?? 0
-        // A membership `pm` a row still uses: one the revert keeps, or one of another applied reconcile run.
+        // A membership `pm` a slot still needs once the rows are put back: a row of the run the
+        // revert keeps (edited since the apply), a row another applied reconcile run restored, or a
+        // slot stored or edited since the apply (a recovery run's, the service's: only rows of
+        // reconcile runs counted, and a later recovery run's slots were left on a project their
+        // user was no member of; found by a hostile test). A slot already there before the apply
+        // (the job left it without its membership) does not keep it: the revert gives back what was.
         let usedByARow = """
             EXISTS (
-                SELECT 1 FROM recovery.run_rows r JOIN recovery.runs u ON u.id = r.run_id
-                  JOIN \(connection.table("time_slots")) t ON t.id = r.slot_id
-                WHERE t.project_id = pm.project_id AND t.user_id = pm.user_id
-                  AND ((r.run_id = $1 AND NOT (r.slot_id = ANY($2::bigint[])))
-                    OR (r.run_id <> $1 AND u.status = 'applied' AND u.kind = 'reconcile')))
+                SELECT 1 FROM \(connection.table("time_slots")) t
+                WHERE t.user_id = pm.user_id AND t.project_id = pm.project_id AND NOT (t.id = ANY($2::bigint[]))
+                  AND (t.updated_at > (SELECT applied_at FROM recovery.runs WHERE id = $1)
+                    OR EXISTS (SELECT 1 FROM recovery.run_rows r JOIN recovery.runs u ON u.id = r.run_id
+                               WHERE r.slot_id = t.id AND (r.run_id = $1 OR (u.status = 'applied' AND u.kind = 'reconcile')))))
             """
         let members = try connection.execute(
             """
@@ -253,8 +258,8 @@ public enum RecoveryRevert {
             """, [runID, restoredArray], context: "counting the memberships the revert left").scalar.flatMap { Int($0) } ?? 0
         try requireNoneHeldBack(heldBack, of: run, doing: doing, what: "memberships no row uses were not deleted", table: "project_members")
         if stillThere > members {
-            warn("kept \(stillThere - members) of the memberships the run inserted: rows still use them (a row edited since the apply, "
-                + "or a row another applied reconcile run restored); delete them by hand once no slot of theirs needs them")
+            warn("kept \(stillThere - members) of the memberships the run inserted: live slots still use them (a row edited since the apply, "
+                + "a row another reconcile run restored, or a slot recovered or stored since); delete them by hand once no slot of theirs needs them")
         }
         let missing = run.counts.inserted - restored - kept.count
         try connection.execute(

@@ -224,7 +224,7 @@ final class ReconcileApplyTests: XCTestCase {
         XCTAssertEqual(reverted.status, 0, reverted.stderrText)
         XCTAssertTrue(reverted.stdoutText.hasPrefix("reverted run 1: put back 2 rows, kept 1 edited since the apply, 0 gone; deleted 0 memberships\n"),
                       reverted.stdoutText)
-        XCTAssertTrue(reverted.stderrText.contains("kept 1 of the memberships the run inserted: rows still use them"), reverted.stderrText)
+        XCTAssertTrue(reverted.stderrText.contains("kept 1 of the memberships the run inserted: live slots still use them"), reverted.stderrText)
         XCTAssertEqual(try c.execute("SELECT count(*) FROM project_members WHERE project_id = 7 AND user_id = 2").scalar, "1")
     }
 
@@ -502,7 +502,25 @@ extension ReconcileApplyTests {
         let verified = try tool(["verify", "--run", "1"])
         XCTAssertEqual(verified.status, 0, verified.stdoutText + verified.stderrText)
     }
+    /// A slot stored since the apply on a membership the run restored (a recovery run's, or the
+    /// service's): revert deleted the membership under it, exit 0, no warning, and left the slot on
+    /// a project its user is no member of (found by a hostile test). It is kept, with the warning.
+    func testRevertKeepsAMembershipASlotStoredSinceUses() throws {
+        _ = try plan()
+        let c = try badJob.live.connect()
+        try applyApproved()
+        try c.execute("""
+            INSERT INTO time_slots (user_id, project_id, slot_start, source, status, updated_at)
+            VALUES (2, 7, '2026-03-03 10:00:00+00', 'recovered', 'active', now())
+            """)
+        let reverted = try tool(["revert", "--run", "1", "--yes"])
+        XCTAssertEqual(reverted.status, 0, reverted.stderrText)
+        XCTAssertTrue(reverted.stdoutText.hasSuffix("; deleted 0 memberships\n"), reverted.stdoutText)
+        XCTAssertTrue(reverted.stderrText.contains("kept 1 of the memberships the run inserted: live slots still use them"), reverted.stderrText)
+        XCTAssertEqual(try c.execute("SELECT count(*) FROM project_members WHERE project_id = 7 AND user_id = 2").scalar, "1")
+    }
 }
+
 
 
 
