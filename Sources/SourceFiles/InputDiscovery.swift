@@ -30,19 +30,23 @@ public enum InputDiscovery {
     /// disk), each directory once (a link back up ends there), and stops with the path of the
     /// first directory it cannot list, link it cannot follow (a disk not mounted) or name that is
     /// not UTF-8: nothing under `paths` is left out without a word. `lost+found` (fsck's, often
-    /// unreadable) is no input. A file reached by two paths is read once, by the first in order.
+    /// unreadable) is no input. A file reached by two paths is read once, by the path that sorts
+    /// first, whatever the order `paths` were given in: each path given is walked on its own (a
+    /// directory given as itself and through a link was walked once, by the first given, and the
+    /// plan id followed the order; found by a hostile test).
     public static func files(at paths: [String], suffixes: [String]) throws(SourceError) -> [String] {
         var found: [FileID: String] = [:]
-        var visited: Set<FileID> = []
+        var walked: Set<String> = []
         for path in paths {
             let st = try status(of: path)
             guard (st.st_mode & S_IFMT) == S_IFDIR else {
                 add(path, FileID(st), to: &found)
                 continue
             }
-            if visited.insert(FileID(st)).inserted {
-                try walk(path.hasSuffix("/") ? String(path.dropLast()) : path, suffixes: suffixes, visited: &visited, into: &found)
-            }
+            let directory = path.hasSuffix("/") && path.count > 1 ? String(path.dropLast()) : path
+            guard walked.insert(directory).inserted else { continue }
+            var visited: Set<FileID> = [FileID(st)]
+            try walk(directory, suffixes: suffixes, visited: &visited, into: &found)
         }
         return found.values.sorted()
     }

@@ -269,6 +269,20 @@ final class LineReaderTests: XCTestCase {
     /// A host's folder linked into the logs folder is read through its link, a link back up is
     /// no endless walk, and a log whose link leads nowhere is named, not skipped: the walk left
     /// out linked folders and dangling links without a word (found by an audit).
+    /// A directory given as itself and through a link (or its absolute path): its files were
+    /// named by whichever path was given first, so the provenance and the plan id followed the
+    /// order of --logs (found by a hostile test). The path that sorts first names each, in any order.
+    func testAFolderGivenTwoWaysGivesTheSameFilesInAnyOrder() throws {
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("logs/app-1"), withIntermediateDirectories: true)
+        _ = try write("logs/app-1/a.log", "")
+        let root = dir.appendingPathComponent("logs").path, link = dir.appendingPathComponent("loglink").path
+        XCTAssertEqual(symlink(root, link), 0)
+        let one = try InputDiscovery.files(at: [root, link], suffixes: InputDiscovery.logSuffixes)
+        let other = try InputDiscovery.files(at: [link, root], suffixes: InputDiscovery.logSuffixes)
+        XCTAssertEqual(one, other)
+        XCTAssertEqual(one, [min(root, link) + "/app-1/a.log"])
+    }
+
     func testDiscoveryFollowsLinkedFoldersAndNamesWhatItCannotRead() throws {
         let fm = FileManager.default
         try fm.createDirectory(at: dir.appendingPathComponent("logs/app-1"), withIntermediateDirectories: true)
@@ -302,9 +316,12 @@ final class LineReaderTests: XCTestCase {
                            "cannot open '\(root)/app-5': no such file or directory; check the path and its permissions")
         }
         XCTAssertEqual(unlink(root + "/app-5"), 0)
-        // One file reached by two paths (its folder given again through the link) is read once.
-        XCTAssertEqual(try InputDiscovery.files(at: [root, dir.appendingPathComponent("disk2").path], suffixes: InputDiscovery.logSuffixes),
-                       [root + "/app-1/a.log", root + "/app-3/c.log"])
+        // One file reached by two paths (its folder given again, through the link and as itself) is
+        // read once, by the path that sorts first, in either order.
+        let disk2 = dir.appendingPathComponent("disk2").path
+        for paths in [[root, disk2], [disk2, root]] {
+            XCTAssertEqual(try InputDiscovery.files(at: paths, suffixes: InputDiscovery.logSuffixes), [disk2 + "/app-3/c.log", root + "/app-1/a.log"])
+        }
         // fsck's lost+found is no input, listed or not.
         try fm.createDirectory(at: dir.appendingPathComponent("logs/lost+found"), withIntermediateDirectories: true)
         _ = try write("logs/lost+found/x.log", "")
