@@ -38,6 +38,13 @@ final class FileDescriptorSource {
 
     deinit { close(fd) }
 
+    /// The file's first four bytes (fewer for a shorter file), read without moving the offset.
+    func first4Bytes() -> [UInt8] {
+        var head = [UInt8](repeating: 0, count: 4)
+        let n = head.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 4, 0) }
+        return Array(head.prefix(max(0, n)))
+    }
+
     /// Reads what is left of the file into the digest and returns it: the whole file's SHA-256,
     /// even when decoding stopped early.
     func finishDigest() throws(SourceError) -> String? {

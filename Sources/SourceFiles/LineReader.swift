@@ -29,7 +29,26 @@ public final class LineReader {
         self.file = try FileDescriptorSource(path: path)
         if computeDigest { file.digest = SHA256() }
         self.isCompressed = path.hasSuffix(".lz4")
+        if !isCompressed, let format = Self.compressedFormat(file.first4Bytes()) {
+            throw SourceError(
+                .cannotRead, path: path,
+                detail: "it holds \(format.name) data under a plain name, which would be read as lines of junk: \(format.remedy)")
+        }
         self.decoder = isCompressed ? try LZ4FrameDecoder(file: file) : nil
+    }
+
+    /// The compressed format whose magic number starts a file, if any: such data under a plain
+    /// name was read as a few lines of junk, quarantined, and the file's events lost without a
+    /// word about the file (found by a hostile test).
+    static func compressedFormat(_ head: [UInt8]) -> (name: String, remedy: String)? {
+        switch head {
+        case [0x04, 0x22, 0x4D, 0x18]: ("LZ4", "give it its .lz4 name (the tool reads LZ4 frames by the name)")
+        case _ where head.starts(with: [0x1F, 0x8B]): ("gzip", "decompress it first (gunzip), or recompress it with lz4")
+        case [0x28, 0xB5, 0x2F, 0xFD]: ("zstd", "decompress it first (zstd -d), or recompress it with lz4")
+        case _ where head.starts(with: [0x42, 0x5A, 0x68]): ("bzip2", "decompress it first (bunzip2), or recompress it with lz4")
+        case [0xFD, 0x37, 0x7A, 0x58]: ("xz", "decompress it first (unxz), or recompress it with lz4")
+        default: nil
+        }
     }
 
     /// What a pass over the file found besides its lines.

@@ -237,6 +237,34 @@ final class LineReaderTests: XCTestCase {
         XCTAssertEqual(growing.fileSize, Int64(content.utf8.count))
     }
 
+    /// Compressed data under a plain name (an LZ4 or gzip file named .log): read as a few lines of
+    /// junk, quarantined, the file's events lost with exit 0 (found by a hostile test). Refused,
+    /// naming the format and what to do.
+    func testCompressedDataUnderAPlainNameIsRefused() throws {
+        let content = text(lines: 1...100)
+        let lz4File = try compress("x.lz4", content)
+        let misnamed = dir.appendingPathComponent("x.log").path
+        try FileManager.default.copyItem(atPath: lz4File, toPath: misnamed)
+        XCTAssertThrowsError(try LineReader(path: misnamed)) { error in
+            XCTAssertEqual((error as? SourceError)?.kind, .cannotRead)
+            XCTAssertTrue("\(error)".contains("it holds LZ4 data under a plain name"), "\(error)")
+        }
+        let gz = try write("y.log.plain", content)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["gzip", "-f", gz]
+        try p.run()
+        p.waitUntilExit()
+        let gzipped = dir.appendingPathComponent("y.log").path
+        try FileManager.default.moveItem(atPath: gz + ".gz", toPath: gzipped)
+        XCTAssertThrowsError(try LineReader(path: gzipped)) { error in
+            XCTAssertTrue("\(error)".contains("it holds gzip data under a plain name"), "\(error)")
+        }
+        // Text is text, short files included.
+        XCTAssertEqual(try LineReader(path: try write("z.log", "{}\n")).forEachLine { _, _ in }.lines, 1)
+        XCTAssertEqual(try LineReader(path: try write("w.log", "")).forEachLine { _, _ in }.lines, 0)
+    }
+
     func testANamedPipeIsRefusedNotWaitedOn() throws {
         let fifo = dir.appendingPathComponent("pipe.log").path
         XCTAssertEqual(mkfifo(fifo, 0o600), 0)
