@@ -519,7 +519,26 @@ extension ReconcileApplyTests {
         XCTAssertTrue(reverted.stderrText.contains("kept 1 of the memberships the run inserted: live slots still use them"), reverted.stderrText)
         XCTAssertEqual(try c.execute("SELECT count(*) FROM project_members WHERE project_id = 7 AND user_id = 2").scalar, "1")
     }
+    /// A trigger that keeps the revert's UPDATE from putting rows back (BEFORE UPDATE returning
+    /// NULL, added after the apply): the rows would be counted as edited since and kept, the run
+    /// marked reverted. Refused (69), rolled back.
+    func testARevertWhoseUpdateATriggerSkipsIsRefused() throws {
+        _ = try plan()
+        let c = try badJob.live.connect()
+        try applyApproved()
+        try c.executeSimple("""
+            CREATE FUNCTION public.hold_rows() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NULL; END$$;
+            CREATE TRIGGER hold_rows BEFORE UPDATE ON public.time_slots FOR EACH ROW EXECUTE FUNCTION public.hold_rows();
+            """)
+        let before = try DatabaseState.checksums(c)
+        let reverted = try tool(["revert", "--run", "1", "--yes"])
+        XCTAssertEqual(reverted.status, 69, reverted.stdoutText + reverted.stderrText)
+        XCTAssertTrue(reverted.stderrText.contains("3 of the run's unchanged rows were not put back: a trigger or rule on time_slots kept them"),
+                      reverted.stderrText)
+        XCTAssertEqual(try DatabaseState.checksums(c), before)
+    }
 }
+
 
 
 
