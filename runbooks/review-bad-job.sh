@@ -61,13 +61,30 @@ printopt=(); [ -z "$db" ] || printopt=(--db "$(redacted "$db")")  # in lines pri
 psqldb=(); [ -z "$db" ] || psqldb=(-d "$db")
 [ -n "$db" ] || [ -z "${DATABASE_URL:-}" ] || psqldb=(-d "$DATABASE_URL")
 
+from_utc=$(date -u -d "$from" +%Y-%m-%dT%H:%M:%S.%6NZ) || fail "--from '$from' is not a time date(1) reads"
+to_utc=$(date -u -d "$to" +%Y-%m-%dT%H:%M:%S.%6NZ) || fail "--to '$to' is not a time date(1) reads"
+# safety_dump WHEN: the window's live rows into DIR/safety/time_slots-WHEN-TIME.copy.lz4, checked.
+safety_dump() {
+  mkdir -p "$out/safety"
+  dump="$out/safety/time_slots-$1-$(date -u +%Y%m%dT%H%M%SZ).copy.lz4"
+  echo "COPY (SELECT * FROM :\"schema\".time_slots WHERE slot_start >= '$from_utc' AND slot_start < '$to_utc' ORDER BY id) TO STDOUT;" \
+    | live_psql public | lz4 -q -z > "$dump"
+  lz4 -t -q "$dump"
+  echo "$(lz4 -dc "$dump" | wc -l) rows of [$from_utc, $to_utc) in $dump"
+}
+
 if [ -n "$apply_id" ]; then
   begin "apply the reviewed reconcile plan $apply_id"
   command -v "$tool" >/dev/null 2>&1 || fail "recover-tool not found at '$tool': build it and pass --tool"
   plan="$out/reconcile-plan"
   [ -f "$plan/plan.json" ] || fail "no reconcile plan in '$plan': run this script without --apply first, and review it"
+  hold_out review-bad-job "$out"
   found=$(sed -n 's/^  "plan_id" : "\([0-9a-f]*\)",$/\1/p' "$plan/plan.json")
   [ "$found" = "$apply_id" ] || fail "the plan in '$plan' is '$found', not the reviewed '$apply_id': nothing was changed"
+  # The rows as they are just before the restore: the review's dump may be hours old (found by a hostile test).
+  begin "safety dump of the window's live rows just before the restore"
+  safety_dump before-apply
+  begin "apply the reviewed reconcile plan $apply_id"
   "$tool" apply "$plan" --yes --plan-id "$apply_id" "${dbopt[@]}" --json > "$out/apply.json"
   run=$(field "$out/apply.json" run id) || fail "apply printed no run id (see $out/apply.json)"
   stop_if_reverted review-bad-job "$out/apply.json" "$(realpath "$plan")" "$apply_id" "${printopt[@]}"
@@ -86,8 +103,6 @@ begin "check setup"
 command -v "$tool" >/dev/null 2>&1 || fail "recover-tool not found at '$tool': build it and pass --tool"
 for cmd in psql lz4 python3 flock; do command -v "$cmd" >/dev/null 2>&1 || fail "'$cmd' is not installed: run scripts/setup.sh"; done
 case "$snapshot" in *=*|postgres://*|postgresql://*) ;; *) [ -e "$snapshot" ] || fail "snapshot '$snapshot' does not exist" ;; esac
-from_utc=$(date -u -d "$from" +%Y-%m-%dT%H:%M:%S.%6NZ) || fail "--from '$from' is not a time date(1) reads"
-to_utc=$(date -u -d "$to" +%Y-%m-%dT%H:%M:%S.%6NZ) || fail "--to '$to' is not a time date(1) reads"
 live=$(echo "SELECT current_database() || ', ' || count(*) || ' time_slots rows' FROM :\"schema\".time_slots;" | live_psql public -A -t) \
   || fail "cannot read time_slots in the live database (psql's error above): check --db, DATABASE_URL or the PG* variables"
 echo "live database: $live"
@@ -95,11 +110,7 @@ mkdir -p "$out/safety"
 hold_out review-bad-job "$out"
 
 begin "safety dump of the window's live rows (before anyone restores anything)"
-dump="$out/safety/time_slots-$(date -u +%Y%m%dT%H%M%SZ).copy.lz4"
-echo "COPY (SELECT * FROM :\"schema\".time_slots WHERE slot_start >= '$from_utc' AND slot_start < '$to_utc' ORDER BY id) TO STDOUT;" \
-  | live_psql public | lz4 -q -z > "$dump"
-lz4 -t -q "$dump"
-echo "$(lz4 -dc "$dump" | wc -l) rows of [$from_utc, $to_utc) in $dump"
+safety_dump review
 
 begin "diff: the snapshot against live (changes nothing)"
 "$tool" diff --from "$from" --to "$to" --snapshot "$snapshot" "${dbopt[@]}" --show "$show" | tee "$out/diff.txt"

@@ -281,7 +281,8 @@ set +e
 } >"$work/last.out" 2>&1
 rc=$?
 set -e
-if [ "$rc" = 0 ] && has "counts as expected" && has "run 1 applied and verified" && has "check-bad-job: time_slots ("; then
+if [ "$rc" = 0 ] && has "counts as expected" && has "run 1 applied and verified" && has "check-bad-job: time_slots (" \
+   && ls "$work"/bj/safety/time_slots-review-*.copy.lz4 "$work"/bj/safety/time_slots-before-apply-*.copy.lz4 >/dev/null; then
   ok "$name"; else not_ok "$name (exit $rc)"; fi
 
 name="review-bad-job.sh --apply on a plan whose run was reverted says so (exit 13), not 'applied and verified'"
