@@ -77,6 +77,8 @@ struct RevertOutput: Encodable {
         var kept: Int
         var missing: Int
         var deletedSlots: [Kept]
+        /// A reconcile run's memberships the revert would delete; absent for a recovery run.
+        var membersDeleted: Int?
     }
 
     /// `reverted` (this call deleted), `already_reverted` (nothing changed) or `dry_run`
@@ -103,12 +105,13 @@ struct RevertOutput: Encodable {
             self.outcome = "already_reverted"
             self.run = run
             kept = []
-        case .wouldRevert(let run, let deleted, let deletedCount, let kept, let keptCount, let missing, let reliance):
+        case .wouldRevert(let run, let deleted, let deletedCount, let kept, let keptCount, let missing, let reliance, let membersDeleted):
             self.outcome = "dry_run"
             self.run = run
             func form(_ s: KeptSlot) -> Kept { Kept(slotID: s.slotID, userID: s.key.userID, slotStart: s.key.slotStart.rfc3339) }
             self.kept = kept.map(form)
-            dryRun = Nullable(DryRun(deleted: deletedCount, kept: keptCount, missing: missing, deletedSlots: deleted.map(form)))
+            dryRun = Nullable(DryRun(
+                deleted: deletedCount, kept: keptCount, missing: missing, deletedSlots: deleted.map(form), membersDeleted: membersDeleted))
             reliedOn = reliance.map { ReliedOn(runID: $0.runID, slots: $0.slots) }
         case .reverted(let run, let kept, let reliance):
             self.outcome = "reverted"

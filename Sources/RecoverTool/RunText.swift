@@ -148,10 +148,11 @@ enum RunText {
         switch outcome {
         case .alreadyReverted(let run):
             return "run \(run.id) was already reverted at \(run.revert?.at ?? "?") by \(VisibleText.escaped(run.revert?.by ?? "?")); nothing changed\n"
-        case .wouldRevert(let run, let deleted, let deletedCount, let kept, let keptCount, let missing, let reliedOn):
+        case .wouldRevert(let run, let deleted, let deletedCount, let kept, let keptCount, let missing, let reliedOn, let membersDeleted):
             let rows = run.kind == "reconcile" ? "rows" : "slots"
+            let gone = membersDeleted.map { "find \(missing) already gone, and delete \($0) memberships" } ?? "and find \(missing) already gone"
             var text = "dry run: reverting run \(run.id) now would " + (run.kind == "reconcile" ? "put back" : "delete")
-                + " \(deletedCount) \(rows), keep \(keptCount) edited since the apply, and find \(missing) already gone; nothing was changed\n"
+                + " \(deletedCount) \(rows), keep \(keptCount) edited since the apply, \(gone); nothing was changed\n"
             for slot in deleted { text += "would delete: slot \(slot.slotID), \(slot.key)\n" }
             if deletedCount > deleted.count && !deleted.isEmpty { text += "(\(deletedCount - deleted.count) more would be deleted)\n" }
             for slot in kept { text += "would keep (edited since the apply): \(rows.dropLast()) \(slot.slotID), \(slot.key)\n" }

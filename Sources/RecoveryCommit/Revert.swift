@@ -8,13 +8,16 @@ public enum RevertOutcome: Sendable {
     case reverted(RunRecord, kept: [KeptSlot], reliedOn: [Reliance])
     /// The run had been reverted before: nothing was changed.
     case alreadyReverted(RunRecord)
-    /// `dryRun`: what the revert would do now (`deleted` and `kept`, the first of each listed),
-    /// worked out by the revert itself in a transaction that was then rolled back.
-    case wouldRevert(RunRecord, deleted: [KeptSlot], deletedCount: Int, kept: [KeptSlot], keptCount: Int, missing: Int, reliedOn: [Reliance])
+    /// `dryRun`: what the revert would do now (`deleted` and `kept`, the first of each listed, and
+    /// for a reconcile run the memberships it would delete), worked out by the revert itself in a
+    /// transaction that was then rolled back.
+    case wouldRevert(
+        RunRecord, deleted: [KeptSlot], deletedCount: Int, kept: [KeptSlot], keptCount: Int, missing: Int, reliedOn: [Reliance],
+        membersDeleted: Int?)
 
     public var run: RunRecord {
         switch self {
-        case .reverted(let run, _, _), .alreadyReverted(let run), .wouldRevert(let run, _, _, _, _, _, _): run
+        case .reverted(let run, _, _), .alreadyReverted(let run), .wouldRevert(let run, _, _, _, _, _, _, _): run
         }
     }
 }
@@ -84,7 +87,8 @@ public enum RecoveryRevert {
                         // Rolled back with the rest: the counts of a revert that did not happen.
                         throw RolledBack(outcome: .wouldRevert(
                             run, deleted: [], deletedCount: after.revert?.deleted ?? 0, kept: kept,
-                            keptCount: after.revert?.kept ?? kept.count, missing: after.revert?.missing ?? 0, reliedOn: []))
+                            keptCount: after.revert?.kept ?? kept.count, missing: after.revert?.missing ?? 0, reliedOn: [],
+                            membersDeleted: after.revertMembersDeleted ?? 0))
                     }
                     return outcome
                 }
@@ -129,7 +133,8 @@ public enum RecoveryRevert {
                     }.sorted { $0.key < $1.key }
                     throw RolledBack(outcome: .wouldRevert(
                         run, deleted: Array(slots.prefix(keptLimit)), deletedCount: deleted,
-                        kept: Array(kept.prefix(keptLimit)), keptCount: kept.count, missing: missing, reliedOn: reliedOn))
+                        kept: Array(kept.prefix(keptLimit)), keptCount: kept.count, missing: missing, reliedOn: reliedOn,
+                        membersDeleted: nil))
                 }
                 try connection.execute(
                     """

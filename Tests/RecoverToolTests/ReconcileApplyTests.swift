@@ -126,6 +126,13 @@ final class ReconcileApplyTests: XCTestCase {
         try JSONSchemas.validate(Data(goneJSON.stdoutText.utf8), against: "verify")
         try c.execute("INSERT INTO project_members (project_id, user_id) VALUES ($1, $2)", [project, user])
 
+        // A dry run says the memberships it would delete too (it said nothing of them; found by a hostile test).
+        let dry = try tool(["revert", "--run", "1", "--dry-run"])
+        XCTAssertEqual(dry.stdoutText, "dry run: reverting run 1 now would put back 3 rows, keep 0 edited since the apply, "
+                       + "find 0 already gone, and delete 1 memberships; nothing was changed\n")
+        let dryJSON = try tool(["revert", "--run", "1", "--dry-run", "--json"])
+        XCTAssertTrue(dryJSON.stdoutText.contains("\"members_deleted\" : 1"), dryJSON.stdoutText)
+        try JSONSchemas.validate(Data(dryJSON.stdoutText.utf8), against: "revert")
         let reverted = try tool(["revert", "--run", "1", "--yes"])
         XCTAssertEqual(reverted.status, 0, reverted.stderrText)
         XCTAssertEqual(reverted.stdoutText, "reverted run 1: put back 3 rows, kept 0 edited since the apply, 0 gone; deleted 1 memberships\n")
