@@ -71,6 +71,13 @@ struct DumpBlocks {
                     current = nil
                     return
                 }
+                if line.count == 3, line[0] == 0x5C, line[1] == 0x2E, line[2] == 0x0D {   // \. and a carriage return
+                    // Said for what it is: it was "no end marker ... the file ends" (found by a hostile test).
+                    throw SnapshotError(
+                        .badCopyLine, source: path, line: number,
+                        detail: "the dump's lines end in CR LF (Windows line ends, added by an editor or a transfer): "
+                            + "pg_dump writes LF only; convert it back (dos2unix, or tr -d '\\r') or take the dump again")
+                }
                 try row(table, line, number)
                 return
             }

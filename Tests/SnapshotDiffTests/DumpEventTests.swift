@@ -64,6 +64,18 @@ final class DumpEventTests: XCTestCase {
         XCTAssertEqual(a.hosts, b.hosts, file: file, line: line)
     }
 
+    /// A dump whose lines end in CR LF (saved by an editor, or a transfer in text mode): it was
+    /// refused as "no end marker ... the file ends" (found by a hostile test). Said for what it is.
+    func testADumpWithWindowsLineEndsIsSaidToBeOne() throws {
+        let header = "COPY public.time_slots (\(CopyTextEncoder.slotColumns.joined(separator: ", "))) FROM stdin;\r\n"
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("dump-crlf-\(UUID()).sql").path
+        try Data((header + "\\.\r\n").utf8).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        XCTAssertThrowsError(try DumpReader(path: path).forEachSlot(in: Self.window) { _, _ in }) { error in
+            XCTAssertTrue("\(error)".contains("the dump's lines end in CR LF"), "\(error)")
+        }
+    }
+
     func testEventsMatchTheSlotsPath() throws {
         let path = try dump()
         defer { try? FileManager.default.removeItem(atPath: path) }
