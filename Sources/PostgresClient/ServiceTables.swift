@@ -58,17 +58,15 @@ public struct ServiceTableRefused: ToolError, Hashable {
                                             ORDER BY r.relname, a.attnum)
                FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class r ON r.oid = a.attrelid
                WHERE ((a.attrelid = t.rel AND a.attname = ANY($4::text[])) OR (a.attrelid = o.rel AND a.attname IN ('starts_at', 'ends_at')))
-                 AND NOT a.attisdropped AND a.atttypid <> 'pg_catalog.timestamptz'::pg_catalog.regtype),
-              (SELECT pg_catalog.string_agg(DISTINCT r.oid::pg_catalog.regclass::text, ' and ')
-               FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class r ON r.oid = a.attrelid
-               WHERE ((a.attrelid = t.rel AND a.attname = ANY($4::text[])) OR (a.attrelid = o.rel AND a.attname IN ('starts_at', 'ends_at')))
                  AND NOT a.attisdropped AND a.atttypid <> 'pg_catalog.timestamptz'::pg_catalog.regtype)
             FROM t, o, m, pg_catalog.pg_class c WHERE c.oid = t.rel
             """, [slots, offline, members, "{" + times.joined(separator: ",") + "}"], context: "reading the shape of \(slots)")
         guard let row = result.rows.first else { return }
         if let columns = row[4] {
+            // `time_slots.slot_start timestamp without time zone, ...`: the tables named, qualified.
+            let tables = [("time_slots", slots), ("offline_entries", offline)].filter { columns.contains($0.0 + ".") }.map(\.1)
             throw ServiceTableRefused(
-                table: row[5] ?? slots, problem: "times without a time zone (\(columns)) would be read and written as UTC",
+                table: tables.joined(separator: " and "), problem: "times without a time zone (\(columns)) would be read and written as UTC",
                 hint: "the service schema stores times as timestamptz; convert the columns (ALTER TABLE ... TYPE timestamptz USING ... AT TIME ZONE '<zone>')")
         }
         guard use != .reading else { return }

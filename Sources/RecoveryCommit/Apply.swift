@@ -400,22 +400,18 @@ private struct ApplyTransaction {
         let contractTypes = TimeSlotColumns.stored.map { "('\($0.name)', '\($0.sqlType)'::regtype)" }.joined(separator: ", ")
         // collisdeterministic: PostgreSQL 12 and later; every collation before was deterministic.
         let nondeterministic = connection.serverVersion >= 120000 ? " OR l.collisdeterministic IS FALSE" : ""
-        // A row routed to a partition fires the partition's triggers too (pg_partition_tree: 12 and
-        // later; none for a table that is not partitioned).
-        let partitions = connection.serverVersion >= 120000 ? " OR g.tgrelid IN (SELECT relid FROM pg_partition_tree(a.attrelid))" : ""
+        let triggers = RecoverySchema.firingTriggers(of: "a.attrelid", serverVersion: connection.serverVersion)
         let result = try connection.execute(
             """
             SELECT CASE WHEN a.attidentity <> '' THEN format('nextval(%L::regclass)', pg_get_serial_sequence($1::text, 'id'))
                         ELSE pg_get_expr(d.adbin, d.adrelid) END,
-              (SELECT count(*) FROM pg_trigger g
-               WHERE (g.tgrelid = a.attrelid\(partitions)) AND NOT g.tgisinternal AND g.tgenabled <> 'D' AND g.tgtype & 7 = 7)
+              (SELECT count(*) FROM \(triggers) AND g.tgtype & 7 = 7)
               + (SELECT count(*) FROM pg_rewrite r WHERE r.ev_class = a.attrelid AND r.ev_type = '3')
               + (SELECT count(*) FROM (VALUES \(contractTypes)) c (name, type)
                  LEFT JOIN pg_attribute s ON s.attrelid = a.attrelid AND s.attname = c.name AND NOT s.attisdropped
                  LEFT JOIN pg_collation l ON l.oid = s.attcollation
                  WHERE s.atttypid IS DISTINCT FROM c.type OR s.atttypmod <> -1\(nondeterministic)),
-              EXISTS (SELECT 1 FROM pg_trigger g
-                      WHERE (g.tgrelid = a.attrelid\(partitions)) AND NOT g.tgisinternal AND g.tgenabled IN ('O', 'A') AND g.tgtype & 68 = 4)
+              EXISTS (SELECT 1 FROM \(triggers) AND g.tgtype & 68 = 4)
             FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
             WHERE a.attrelid = $1::text::regclass AND a.attname = 'id' AND NOT a.attisdropped
             """, [table], context: "reading how \(table) assigns ids")

@@ -93,14 +93,22 @@ public struct CommitError: ToolError {
 
     public var underlying: (any Error)? { postgres ?? plan }
 
+    /// Whether the server refused the change itself, as a deferred constraint or constraint trigger
+    /// of the service does: an SQLSTATE outside the connection, shutdown, serialization and lock
+    /// classes, which running again meets the same way.
+    static func isServiceRefusal(_ error: PostgresError) -> Bool {
+        guard let state = error.sqlState else { return false }
+        return !["08", "40", "55", "57"].contains(String(state.prefix(2)))
+    }
+
+    /// The hint for a `isServiceRefusal` error: "run apply again" sent the operator round.
+    static let serviceRefusalHint =
+        "a deferred constraint or constraint trigger of the service refuses the change, and running it again fails the same way until that is fixed"
+
     /// The hint after a COMMIT that, looked up afterwards, did not commit: `again` (run the command
-    /// again), unless the server refused the COMMIT itself, a deferred constraint or constraint
-    /// trigger of the service (an SQLSTATE outside the connection, shutdown and serialization
-    /// classes), which refuses it again the same way: "run apply again" sent the operator round.
+    /// again), unless the server refused the COMMIT itself (`isServiceRefusal`).
     static func hintAfterFailedCommit(_ error: PostgresError, again: String) -> String {
-        guard let state = error.sqlState, !["08", "40", "57"].contains(String(state.prefix(2))) else { return again }
-        return "the server refused the COMMIT (SQLSTATE \(state)): a deferred constraint or constraint trigger of the service refuses "
-            + "the change, and running it again fails the same way until that is fixed"
+        isServiceRefusal(error) ? "the server refused the COMMIT (SQLSTATE \(error.sqlState ?? "")): \(serviceRefusalHint)" : again
     }
 
     /// A PostgreSQL failure while `doing` something, the transaction rolled back: a lock or

@@ -212,25 +212,27 @@ public enum RecoverySchema {
             + "AND \(entry).ends_at > \(slot).slot_start"
     }
 
-    /// The image of the `time_slots` row `alias` over the columns of `recorded` (an SQL jsonb
-    /// expression: a reconcile run's `before_image` or `after_image`, `to_jsonb` of the row as
-    /// applied), to compare with it: a column added to the table since is not in the image, and
-    /// changes no row.
+    /// SQL: the triggers `g` of the service that fire on the table `relation` (an SQL expression of
+    /// a regclass) or, for a partitioned one, on its partitions, where a row routed to a partition
+    /// fires the partition's own (pg_partition_tree: PostgreSQL 12 and later; none for a table that
+    /// is not partitioned): not internal, and enabled always or at origin, which the sessions that
+    /// write keep (`RecoveryConnection.requireOriginReplicationRole`).
+    static func firingTriggers(of relation: String, serverVersion: Int) -> String {
+        let partitions = serverVersion >= 120000 ? " OR g.tgrelid IN (SELECT relid FROM pg_catalog.pg_partition_tree(\(relation)))" : ""
+        return "pg_catalog.pg_trigger g WHERE (g.tgrelid = \(relation)\(partitions)) AND NOT g.tgisinternal AND g.tgenabled IN ('O', 'A')"
+    }
+
     /// Whether a reconcile's writes fire a trigger or rule of the service: UPDATE on `time_slots`
     /// (or a partition), INSERT on `project_members` (whose trigger may edit the slots; found by a
-    /// review); enabled always or at origin. The rows restored may then not be stored as the
-    /// update returned them.
+    /// review). The rows restored may then not be stored as the update returned them.
     static func hasReconcileTriggers(_ connection: Connection) throws -> Bool {
-        // pg_partition_tree: PostgreSQL 12 and later; empty for a table that is not partitioned.
-        let partitions = connection.serverVersion >= 120000 ? " OR g.tgrelid IN (SELECT relid FROM pg_catalog.pg_partition_tree($1::text::regclass))" : ""
+        let slots = "$1::text::regclass", members = "$2::text::regclass"
         return try connection.execute(
             """
-            SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g
-                           WHERE NOT g.tgisinternal AND g.tgenabled IN ('O', 'A')
-                             AND (((g.tgrelid = $1::text::regclass\(partitions)) AND g.tgtype & 16 <> 0)
-                               OR (g.tgrelid = $2::text::regclass AND g.tgtype & 4 <> 0)))
+            SELECT EXISTS (SELECT 1 FROM \(firingTriggers(of: slots, serverVersion: connection.serverVersion)) AND g.tgtype & 16 <> 0)
+                OR EXISTS (SELECT 1 FROM \(firingTriggers(of: members, serverVersion: connection.serverVersion)) AND g.tgtype & 4 <> 0)
                 OR EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite r
-                           WHERE (r.ev_class = $1::text::regclass AND r.ev_type = '2') OR (r.ev_class = $2::text::regclass AND r.ev_type = '3'))
+                           WHERE (r.ev_class = \(slots) AND r.ev_type = '2') OR (r.ev_class = \(members) AND r.ev_type = '3'))
             """, [connection.table("time_slots"), connection.table("project_members")], context: "reading the triggers of time_slots and project_members"
         ).scalar == "t"
     }
@@ -241,11 +243,8 @@ public enum RecoverySchema {
     static func runDeferred(_ connection: Connection, doing: String) throws {
         do {
             try connection.executeSimple("SET CONSTRAINTS ALL IMMEDIATE", context: "running the deferred constraints and triggers of the service")
-        } catch let error as PostgresError where error.sqlState.map({ !["08", "40", "57", "55"].contains(String($0.prefix(2))) }) ?? false {
-            throw CommitError(
-                .database, "\(doing): \(error.message); nothing was changed",
-                hint: "a deferred constraint or constraint trigger of the service refuses the change, and running it again fails the same way until that is fixed",
-                postgres: error)
+        } catch let error as PostgresError where CommitError.isServiceRefusal(error) {
+            throw CommitError(.database, "\(doing): \(error.message); nothing was changed", hint: CommitError.serviceRefusalHint, postgres: error)
         }
     }
 
@@ -277,6 +276,10 @@ public enum RecoverySchema {
             hint: "GRANT \(p.privilege)\(p.columns.isEmpty ? "" : " (\(p.columns.joined(separator: ", ")))") ON \(table) to the role that applies, or apply as one that has it")
     }
 
+    /// The image of the `time_slots` row `alias` over the columns of `recorded` (an SQL jsonb
+    /// expression: a reconcile run's `before_image` or `after_image`, `to_jsonb` of the row as
+    /// applied), to compare with it: a column added to the table since is not in the image, and
+    /// changes no row.
     static func image(_ alias: String, like recorded: String) -> String {
         "(SELECT pg_catalog.jsonb_object_agg(k, pg_catalog.to_jsonb(\(alias)) -> k) FROM pg_catalog.jsonb_object_keys(\(recorded)) AS k)"
     }

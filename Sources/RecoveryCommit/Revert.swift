@@ -193,8 +193,9 @@ public enum RecoveryRevert {
 
     /// A reconcile run: every row still holding the after image gets its before image back
     /// (`updated_at` included); rows changed since the apply are kept and listed; the memberships
-    /// the run inserted that are still there are deleted, but for those a kept row, or a row of
-    /// another applied reconcile run, still uses (told through `warn`).
+    /// the run inserted that are still there are deleted, but for those a slot still needs (a kept
+    /// row, a row of another applied reconcile run, a slot stored or edited since the apply; told
+    /// through `warn`).
     static func revertReconcile(
         _ run: RunRecord, connection: Connection, operatorName: String, keptLimit: Int, doing: String, warn: (String) -> Void
     ) throws -> RevertOutcome {
