@@ -158,6 +158,77 @@ final class LineReaderTests: XCTestCase {
         XCTAssertEqual(r.lines, Array(expected(content).prefix(r.lines.count)))
     }
 
+    /// XXH32 (seed 0), which the decoder checks frames with itself: the reference values, the same
+    /// checksum however the bytes are split, and the real `lz4`'s content and block checksums.
+    func testXXH32MatchesTheReferenceAndTheLZ4Tool() throws {
+        func xxh(_ text: String) -> UInt32 { Array(text.utf8).withUnsafeBytes { XXH32.of($0) } }
+        XCTAssertEqual(xxh(""), 0x02CC_5D05)
+        XCTAssertEqual(xxh("a"), 0x550D_7456)
+        XCTAssertEqual(xxh("abc"), 0x32D1_53FF)
+        XCTAssertEqual(xxh("Nobody inspects the spammish repetition"), 0xE229_3B2F)
+
+        let bytes = Array(text(lines: 1...3_000).utf8)
+        let whole = bytes.withUnsafeBytes { XXH32.of($0) }
+        for pieces in [[1, 15, 16, 17, 3], [7], [16, 16, 1], [100_000]] {
+            var hash = XXH32()
+            var at = 0, k = 0
+            bytes.withUnsafeBytes { all in
+                while at < all.count {
+                    let n = min(pieces[k % pieces.count], all.count - at)
+                    hash.update(UnsafeRawBufferPointer(rebasing: all[at..<at + n]))
+                    at += n
+                    k += 1
+                }
+            }
+            XCTAssertEqual(hash.digest(), whole, "pieces \(pieces)")
+        }
+
+        // A frame of one block with both checksums: 7-byte header, block size, block, its
+        // checksum, end mark, content checksum.
+        let content = text(lines: 1...200)
+        let frame = try Data(contentsOf: URL(fileURLWithPath: try compress("x.lz4", content, options: ["-BX"])))
+        func word(_ at: Int) -> UInt32 { UInt32(frame[at]) | UInt32(frame[at + 1]) << 8 | UInt32(frame[at + 2]) << 16 | UInt32(frame[at + 3]) << 24 }
+        let size = Int(word(7) & 0x7FFF_FFFF)
+        XCTAssertEqual(frame.count, 7 + 4 + size + 4 + 4 + 4)
+        XCTAssertEqual(frame.subdata(in: 11..<11 + size).withUnsafeBytes { XXH32.of($0) }, word(11 + size))
+        XCTAssertEqual(Array(content.utf8).withUnsafeBytes { XXH32.of($0) }, word(frame.count - 4))
+    }
+
+    /// Damage that only a checksum shows: a frame whose stored content checksum is wrong, and a
+    /// block whose stored checksum is (its bytes decode as before). The decoder
+    /// checks both itself (LZ4F's checks are off for the frames it follows); neither may pass.
+    func testChecksumsThatDoNotHoldAreCorrupt() throws {
+        let content = text(lines: 1...40_000)
+        var data = try Data(contentsOf: URL(fileURLWithPath: try compress("c.lz4", content, options: ["-B4"])))
+        data[data.count - 2] ^= 0x01
+        let path = dir.appendingPathComponent("content.log.lz4").path
+        try data.write(to: URL(fileURLWithPath: path))
+        let r = try readAll(path)
+        guard case .corrupt(_, let detail)? = r.summary.damage else {
+            return XCTFail("expected corruption, got \(String(describing: r.summary.damage))")
+        }
+        XCTAssertEqual(detail, "ERROR_contentChecksum_invalid")
+        XCTAssertLessThan(r.lines.count, 40_000)
+        XCTAssertEqual(r.lines, Array(expected(content).prefix(r.lines.count)))
+
+        // 64 KiB blocks with checksums; the third block's stored checksum changed.
+        var blocks = try Data(contentsOf: URL(fileURLWithPath: try compress("b.lz4", content, options: ["-B4", "-BX"])))
+        func size(_ at: Int) -> Int {
+            Int(blocks[at]) | Int(blocks[at + 1]) << 8 | Int(blocks[at + 2]) << 16 | Int(blocks[at + 3] & 0x7F) << 24
+        }
+        var at = 7
+        for _ in 0..<2 { at += 4 + size(at) + 4 }
+        let third = at
+        blocks[third + 4 + size(third)] ^= 0x01
+        let blockPath = dir.appendingPathComponent("block.log.lz4").path
+        try blocks.write(to: URL(fileURLWithPath: blockPath))
+        let b = try readAll(blockPath)
+        XCTAssertEqual(b.summary.damage, .corrupt(offset: Int64(third), detail: "ERROR_blockChecksum_invalid"))
+        // The two blocks before it, 128 KiB of text, up to their last complete line.
+        XCTAssertEqual(b.lines.count, content.utf8.prefix(128 << 10).filter { $0 == 0x0A }.count)
+        XCTAssertEqual(b.lines, Array(expected(content).prefix(b.lines.count)))
+    }
+
     func testNotLZ4IsCorruptAtZero() throws {
         let r = try readAll(try write("fake.log.lz4", "this is not lz4\n"))
         XCTAssertEqual(r.summary.damage?.code, "corrupt")
