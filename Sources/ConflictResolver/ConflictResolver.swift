@@ -53,15 +53,15 @@ public enum ConflictResolver {
         var resolution = Resolution()
         let kept = sorted.withUnsafeMutableBufferPointer { buffer in
             let slots = SlotBuffer(buffer)
-            // Each slot's outcome, decided on every core by ranges of users (a slot's outcome
-            // depends on its user's slots and entries only), then the slots moved to their
-            // outcomes in order.
+            // Each slot's outcome, decided and the slot moved to it on every core by ranges of
+            // users (a slot's outcome depends on its user's slots and entries only); then the
+            // ranges' outcomes joined in order.
             let cuts = userCuts(UnsafeBufferPointer(buffer), partitions: partitions)
-            let outcomes = Outcomes(count: buffer.count, ranges: cuts.count - 1)
+            let outcomes = Outcomes(ranges: cuts.count - 1)
             DispatchQueue.concurrentPerform(iterations: cuts.count - 1) { p in
                 decide(slots, cuts[p]..<cuts[p + 1], against: live, present: present, into: outcomes, range: p)
             }
-            return outcomes.move(slots, into: &resolution)
+            return outcomes.join(slots, cuts: cuts, into: &resolution)
         }
         // The recovered slots are the first `kept`, in the memory the slots came in.
         sorted.removeSubrange(kept...)
@@ -83,8 +83,9 @@ public enum ConflictResolver {
         return cuts
     }
 
-    /// Decides the outcome of the slots of `range`, sorted by key, reading them in place;
-    /// `present` is `live.presentKeys` sorted.
+    /// Decides the outcome of the slots of `range`, sorted by key, and moves each to it: a
+    /// recovered slot down to the front of the range, in order, any other into the range's
+    /// outcome (`Outcomes.Range`). `present` is `live.presentKeys` sorted.
     static func decide(
         _ slots: SlotBuffer, _ range: Range<Int>, against live: LiveState, present: [SlotKey], into outcomes: Outcomes, range p: Int
     ) {
@@ -96,8 +97,7 @@ public enum ConflictResolver {
         var user: Int64 = .min
         var entries: ArraySlice<OfflineEntry> = []
         var latest: OfflineEntry?
-        var offline: [Int: OfflineEntry] = [:]
-        var quarantined: [Int: QuarantineReason] = [:]
+        var moved = Outcomes.Range()
         // The live keys are walked beside the slots, both sorted by key.
         var livePosition = 0
         if let first = range.first {
@@ -127,24 +127,30 @@ public enum ConflictResolver {
             }
             while livePosition < present.count, present[livePosition] < key { livePosition += 1 }
             if livePosition < present.count, present[livePosition] == key {
-                outcomes.codes[i] = .alreadyPresent
+                moved.alreadyPresent.append(slot.move())
             } else if let latest, latest.interval.to > interval.from {
-                outcomes.codes[i] = .offlineOverlap
-                offline[i] = live.offlineEntries[user]!.first { $0.interval.overlaps(interval) } ?? latest
+                let entry = live.offlineEntries[user]!.first { $0.interval.overlaps(interval) } ?? latest
+                moved.offlineOverlap.append(OfflineDrop(slot: slot.move(), entry: entry))
             } else {
                 let project = slot.pointee.slot.projectID, task = slot.pointee.slot.taskID
                 if checked == nil || checked!.user != key.userID || checked!.project != project || checked!.task != task {
                     checked = (key.userID, project, task, referenceProblem(user: key.userID, project: project, task: task, live))
                 }
                 if let reason = checked!.problem {
-                    outcomes.codes[i] = .quarantined
-                    quarantined[i] = reason
+                    let folded = slot.move()
+                    let location = folded.provenance.first?.location ?? SourceLocation(file: "", line: 0)
+                    let record = QuarantineRecord(location: location, reason: reason, key: folded.slot.key)
+                    moved.quarantined.append(QuarantinedSlot(slot: folded, record: record))
                 } else {
-                    outcomes.codes[i] = .recovered
+                    // Recovered: down to the first place left by the slots moved out (`i` itself
+                    // while none was).
+                    let to = slots.base + range.lowerBound + moved.kept
+                    if to != slot { to.moveInitialize(from: slot, count: 1) }
+                    moved.kept += 1
                 }
             }
         }
-        outcomes.set(p, offline: offline, quarantined: quarantined)
+        outcomes.set(p, moved)
     }
 
     /// CONTRACT §5.5's rules that need the database: the first one the slot breaks.
@@ -178,58 +184,45 @@ struct SlotBuffer: @unchecked Sendable {
     }
 }
 
-/// Each slot's outcome, then the slots moved to their outcomes.
+/// Each range's slots moved to their outcomes, then joined in range order.
 final class Outcomes: @unchecked Sendable {
-    // Sendable: each index of `codes` is written by the thread of its range only; each range's
-    // entry of `offline` and `quarantined` is set once, under `lock`.
-    enum Code: UInt8 { case recovered, alreadyPresent, offlineOverlap, quarantined }
+    // Sendable: each range's entry of `ranges` is set once, under `lock`, by the thread of that range.
 
-    let codes: UnsafeMutableBufferPointer<Code>
-    private let lock = NSLock()
-    private var offline: [[Int: OfflineEntry]]
-    private var quarantined: [[Int: QuarantineReason]]
-
-    init(count: Int, ranges: Int) {
-        codes = .allocate(capacity: count)
-        codes.initialize(repeating: .recovered)
-        offline = Array(repeating: [:], count: ranges)
-        quarantined = Array(repeating: [:], count: ranges)
+    /// One range's slots moved out, in order, and how many recovered slots it moved down to its front.
+    struct Range {
+        var kept = 0
+        var alreadyPresent: [FoldedSlot] = []
+        var offlineOverlap: [OfflineDrop] = []
+        var quarantined: [QuarantinedSlot] = []
     }
 
-    deinit { codes.deallocate() }
+    private let lock = NSLock()
+    private var ranges: [Range]
 
-    func set(_ range: Int, offline: [Int: OfflineEntry], quarantined: [Int: QuarantineReason]) {
+    init(ranges: Int) {
+        self.ranges = Array(repeating: Range(), count: ranges)
+    }
+
+    func set(_ index: Int, _ range: Range) {
         lock.lock()
-        self.offline[range] = offline
-        self.quarantined[range] = quarantined
+        ranges[index] = range
         lock.unlock()
     }
 
-    /// Moves every slot but the recovered ones to its outcome, in order, and the recovered ones
-    /// down to the front of `slots`, in order; returns their number. What is left behind them
-    /// is empty slots (no strings, no arrays).
-    func move(_ slots: SlotBuffer, into resolution: inout Resolution) -> Int {
+    /// Moves each range's recovered slots (the first `kept` of the range, from `cuts[p]`) down
+    /// behind the ranges before it, in one move each, and appends the ranges' other outcomes in
+    /// order to `resolution`; returns the recovered slots' number. What is left behind them is
+    /// empty slots (no strings, no arrays).
+    func join(_ slots: SlotBuffer, cuts: [Int], into resolution: inout Resolution) -> Int {
         lock.lock()
         defer { lock.unlock() }
-        let offline = self.offline.reduce(into: [Int: OfflineEntry]()) { $0.merge($1) { a, _ in a } }
-        let quarantined = self.quarantined.reduce(into: [Int: QuarantineReason]()) { $0.merge($1) { a, _ in a } }
-        // Slots `0..<kept` are the recovered ones so far, `kept..<i` moved out, `i...` not yet seen.
         var kept = 0
-        for i in 0..<slots.count {
-            switch codes[i] {
-            case .recovered:
-                if kept != i { (slots.base + kept).moveInitialize(from: slots.base + i, count: 1) }
-                kept += 1
-            case .alreadyPresent:
-                resolution.alreadyPresent.append((slots.base + i).move())
-            case .offlineOverlap:
-                resolution.offlineOverlap.append(OfflineDrop(slot: (slots.base + i).move(), entry: offline[i]!))
-            case .quarantined:
-                let folded = (slots.base + i).move()
-                let location = folded.provenance.first?.location ?? SourceLocation(file: "", line: 0)
-                let record = QuarantineRecord(location: location, reason: quarantined[i]!, key: folded.slot.key)
-                resolution.quarantined.append(QuarantinedSlot(slot: folded, record: record))
-            }
+        for (p, range) in ranges.enumerated() {
+            if cuts[p] != kept { (slots.base + kept).moveInitialize(from: slots.base + cuts[p], count: range.kept) }
+            kept += range.kept
+            resolution.alreadyPresent += range.alreadyPresent
+            resolution.offlineOverlap += range.offlineOverlap
+            resolution.quarantined += range.quarantined
         }
         (slots.base + kept).initialize(repeating: FoldedSlot.empty, count: slots.count - kept)
         return kept
