@@ -172,8 +172,8 @@ public enum ConflictResolver {
     }
 }
 
-/// The sorted slots being resolved. Sendable: each thread reads the slots of its own range only,
-/// and they are moved out only once every thread is done.
+/// The sorted slots being resolved. Sendable: each thread reads and moves the slots of its own
+/// range only; the ranges are joined once every thread is done.
 struct SlotBuffer: @unchecked Sendable {
     let base: UnsafeMutablePointer<FoldedSlot>
     let count: Int
