@@ -3,8 +3,8 @@
 # anything: runbooks/review-bad-job.md describes when and how.
 #
 #   runbooks/review-bad-job.sh --from T --to T --snapshot PATH_OR_CONNINFO --out DIR
-#       [--job-from T --job-to T --columns time_slots.C,...] [--apply PLAN_ID]
-#       [--db CONNINFO] [--show N] [--tool PATH]
+#       [--job-from T --job-to T --columns time_slots.C,...] [--db CONNINFO] [--show N] [--tool PATH]
+#   runbooks/review-bad-job.sh --from T --to T --out DIR --apply PLAN_ID [--db CONNINFO] [--tool PATH]
 #
 # Steps: check setup, safety dump of the window's live rows (DIR/safety/), diff (DIR/diff.txt and
 # DIR/diff.json), summary; with --job-from/--job-to/--columns, the reconcile plan of exactly the
@@ -42,7 +42,9 @@ while [ $# -gt 0 ]; do
     *) die_usage "unknown option '$1'" ;;
   esac
 done
-[ -n "$from" ] && [ -n "$to" ] && [ -n "$snapshot" ] && [ -n "$out" ] || die_usage "'--from', '--to', '--snapshot' and '--out' are required"
+[ -n "$from" ] && [ -n "$to" ] && [ -n "$out" ] || die_usage "'--from', '--to' and '--out' are required"
+# The apply reads the reviewed plan in DIR, not the snapshot (it was required all the same: found by a hostile test).
+[ -n "$snapshot" ] || [ -n "$apply_id" ] || die_usage "'--snapshot' is required (except with '--apply')"
 { [ -z "$job_from$job_to$columns" ] || { [ -n "$job_from" ] && [ -n "$job_to" ] && [ -n "$columns" ]; }; } \
   || die_usage "give '--job-from', '--job-to' and '--columns' together"
 
