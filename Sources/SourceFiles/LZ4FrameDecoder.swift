@@ -78,8 +78,7 @@ final class LZ4FrameDecoder {
             let plan = try units.flatMap { units throws(SourceError) in try self.plan(units, room: outSize) }
             if let plan, produced > 0, plan.room > outSize { break }
             if let plan, let bad = plan.badBlockChecksum {
-                // A block larger than the step is located to the step at its end, as LZ4F's check was.
-                damage = .corrupt(offset: compressedOffset + Int64(max(0, bad - Self.inputStep)), detail: "ERROR_blockChecksum_invalid")
+                damage = .corrupt(offset: failureOffset(given: bad), detail: "ERROR_blockChecksum_invalid")
                 finished = true
                 return produced
             }
@@ -105,9 +104,7 @@ final class LZ4FrameDecoder {
             let hint = LZ4F_decompress(
                 context, output.baseAddress! + produced, &outSize,
                 input.baseAddress! + inputStart, &inSize, &options)
-            // Where a failing call's input is reported: a block larger than the step is checked
-            // once whole, so it is located to the step at its end.
-            let failedAt = compressedOffset + Int64(max(0, given - Self.inputStep))
+            let failedAt = failureOffset(given: given)
             if LZ4F_isError(hint) != 0 {
                 damage = .corrupt(offset: failedAt, detail: String(cString: LZ4F_getErrorName(hint)))
                 finished = true
@@ -152,6 +149,12 @@ final class LZ4FrameDecoder {
             }
         }
         return produced
+    }
+
+    /// Where damage in the `given` bytes from `inputStart` is reported: at their start, or for a
+    /// block larger than the step (checked once whole), `inputStep` bytes before their end.
+    private func failureOffset(given: Int) -> Int64 {
+        compressedOffset + Int64(max(0, given - Self.inputStep))
     }
 
     /// The next call's input: whole units from `inputStart`, reading more of the file when the
